@@ -1,0 +1,60 @@
+#include "storefleet/common/config.hpp"
+
+#include <cstdlib>
+
+namespace storefleet {
+
+EnvConfig::EnvConfig()
+    : lookup_([](const std::string& name) -> std::optional<std::string> {
+          const char* value = std::getenv(name.c_str());  // NOLINT(concurrency-mt-unsafe)
+          if (value == nullptr) return std::nullopt;
+          return std::string(value);
+      }) {}
+
+EnvConfig::EnvConfig(Lookup lookup) : lookup_(std::move(lookup)) {}
+
+std::string EnvConfig::Required(const std::string& name) const {
+    auto value = lookup_(name);
+    if (!value || value->empty()) throw ConfigError(name + " is required but not set");
+    return *value;
+}
+
+std::string EnvConfig::String(const std::string& name, const std::string& fallback) const {
+    auto value = lookup_(name);
+    return value && !value->empty() ? *value : fallback;
+}
+
+int64_t EnvConfig::Int(const std::string& name, int64_t fallback, int64_t min, int64_t max) const {
+    auto value = lookup_(name);
+    if (!value || value->empty()) return fallback;
+    int64_t parsed = 0;
+    std::size_t used = 0;
+    try {
+        parsed = std::stoll(*value, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used == 0 || used != value->size()) {
+        throw ConfigError(name + " must be an integer, got '" + *value + "'");
+    }
+    if (parsed < min || parsed > max) {
+        throw ConfigError(name + " must be between " + std::to_string(min) + " and " +
+                          std::to_string(max) + ", got " + *value);
+    }
+    return parsed;
+}
+
+bool EnvConfig::Bool(const std::string& name, bool fallback) const {
+    auto value = lookup_(name);
+    if (!value || value->empty()) return fallback;
+    if (*value == "1" || *value == "true" || *value == "yes") return true;
+    if (*value == "0" || *value == "false" || *value == "no") return false;
+    throw ConfigError(name + " must be true or false, got '" + *value + "'");
+}
+
+std::chrono::milliseconds EnvConfig::Millis(const std::string& name,
+                                            std::chrono::milliseconds fallback) const {
+    return std::chrono::milliseconds(Int(name, fallback.count(), 0, 86'400'000));
+}
+
+}  // namespace storefleet

@@ -1,0 +1,45 @@
+#include "storefleet/common/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace storefleet {
+namespace {
+
+EnvConfig FromMap(std::map<std::string, std::string> values) {
+    return EnvConfig([values](const std::string& name) -> std::optional<std::string> {
+        auto it = values.find(name);
+        if (it == values.end()) return std::nullopt;
+        return it->second;
+    });
+}
+
+TEST(EnvConfigTest, RequiredNamesTheMissingVariable) {
+    auto config = FromMap({});
+    try {
+        (void)config.Required("STOREFLEET_PG_URL");
+        FAIL() << "expected ConfigError";
+    } catch (const ConfigError& error) {
+        EXPECT_STREQ(error.what(), "STOREFLEET_PG_URL is required but not set");
+    }
+}
+
+TEST(EnvConfigTest, IntParsesAndChecksBounds) {
+    auto config = FromMap({{"A", "42"}, {"B", "4x"}, {"C", "900"}});
+    EXPECT_EQ(config.Int("A", 1, 0, 100), 42);
+    EXPECT_EQ(config.Int("MISSING", 7, 0, 100), 7);
+    EXPECT_THROW((void)config.Int("B", 1, 0, 100), ConfigError);
+    EXPECT_THROW((void)config.Int("C", 1, 0, 100), ConfigError);
+}
+
+TEST(EnvConfigTest, BoolAcceptsCommonSpellingsOnly) {
+    auto config = FromMap({{"T", "true"}, {"F", "0"}, {"X", "maybe"}});
+    EXPECT_TRUE(config.Bool("T", false));
+    EXPECT_FALSE(config.Bool("F", true));
+    EXPECT_TRUE(config.Bool("MISSING", true));
+    EXPECT_THROW((void)config.Bool("X", false), ConfigError);
+}
+
+}  // namespace
+}  // namespace storefleet

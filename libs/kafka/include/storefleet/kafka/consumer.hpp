@@ -1,0 +1,72 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storefleet/kafka/publisher.hpp"
+
+namespace RdKafka {
+class KafkaConsumer;
+}
+
+namespace storefleet::kafka {
+
+struct ConsumedMessage {
+    std::string topic;
+    int32_t partition = 0;
+    int64_t offset = 0;
+    std::string key;
+    std::string payload;
+};
+
+struct PartitionOffset {
+    std::string topic;
+    int32_t partition = 0;
+    int64_t offset = -1001;  // RdKafka::Topic::OFFSET_INVALID: use the committed offset
+};
+
+// A consumer-group member with manual offset management. Used only from the thread that
+// calls Poll(); the rebalance hooks run inside Poll() on that thread.
+class KafkaConsumer {
+public:
+    struct Options {
+        std::string brokers;
+        std::string group_id;
+        std::string client_id;
+        std::vector<std::string> topics;
+        // Called with the newly assigned partitions before consuming them; may set each
+        // one's starting offset (the projector reads them from Postgres).
+        std::function<void(std::vector<PartitionOffset>&)> on_assign;
+        // Called with partitions about to be taken away.
+        std::function<void(const std::vector<PartitionOffset>&)> on_revoke;
+        KafkaSettings overrides;
+    };
+
+    explicit KafkaConsumer(Options options);
+    ~KafkaConsumer();
+    KafkaConsumer(const KafkaConsumer&) = delete;
+    KafkaConsumer& operator=(const KafkaConsumer&) = delete;
+
+    // Up to `max` messages, waiting at most `timeout` for the first.
+    std::vector<ConsumedMessage> Poll(std::chrono::milliseconds timeout, std::size_t max = 500);
+    // Commits "everything before next_offset is done" for the partition, asynchronously.
+    void Commit(const std::string& topic, int32_t partition, int64_t next_offset);
+    void Pause(const std::string& topic, int32_t partition);
+    void Resume(const std::string& topic, int32_t partition);
+    // Leaves the group cleanly (revoking partitions first).
+    void Close();
+
+private:
+    class Rebalancer;
+    Options options_;
+    std::unique_ptr<Rebalancer> rebalancer_;
+    std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+    bool closed_ = false;
+};
+
+}  // namespace storefleet::kafka

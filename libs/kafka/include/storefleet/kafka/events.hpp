@@ -1,0 +1,29 @@
+#pragma once
+
+#include <string>
+
+#include "storefleet/common/result.hpp"
+#include "storefleet/v1/events.pb.h"
+
+namespace storefleet::kafka {
+
+inline constexpr const char* kCommandsTopic = "store-commands";
+inline constexpr const char* kStatusTopic = "store-status";
+inline constexpr const char* kDeadLetterTopic = "store-dead-letter";
+inline constexpr uint32_t kSchemaVersion = 1;
+
+// A new envelope with a fresh event id, occurred-at = now and the current schema version;
+// the type is set from whichever payload the caller fills in (see SetTypeFromPayload).
+v1::Envelope NewEnvelope(const std::string& tenant_id, const std::string& store_id,
+                         const std::string& correlation_id);
+
+// Sets envelope.type from the payload case: "StoreRequested", ...
+void SetTypeFromPayload(v1::Envelope& envelope);
+
+std::string Encode(const v1::Envelope& envelope);
+Result<v1::Envelope> Decode(const std::string& bytes);
+
+std::string StatusName(v1::StoreStatus status);  // "ready", "failed", ...
+std::string EngineName(v1::Engine engine);       // "woocommerce", "medusa"
+
+}  // namespace storefleet::kafka

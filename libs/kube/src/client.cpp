@@ -1,0 +1,147 @@
+#include "storefleet/kube/client.hpp"
+
+#include <curl/curl.h>
+
+namespace storefleet::kube {
+namespace {
+
+std::size_t Collect(char* data, std::size_t size, std::size_t count, void* out) {
+    static_cast<std::string*>(out)->append(data, size * count);
+    return size * count;
+}
+
+struct CurlGlobal {
+    CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+};
+
+void SetBlob(CURL* curl, CURLoption option, const std::string& pem) {
+    curl_blob blob{};
+    blob.data = const_cast<char*>(pem.data());  // NOLINT: curl copies it (CURL_BLOB_COPY)
+    blob.len = pem.size();
+    blob.flags = CURL_BLOB_COPY;
+    curl_easy_setopt(curl, option, &blob);
+}
+
+}  // namespace
+
+Error ApiError(const std::string& method, const std::string& path, const ApiResponse& response) {
+    std::string message;
+    try {
+        auto status = nlohmann::json::parse(response.body);
+        message = status.value("message", "");
+    } catch (const std::exception&) {
+        message = response.body.substr(0, 200);
+    }
+    const std::string text = "Kubernetes API " + method + " " + path + " answered " +
+                             std::to_string(response.status) + ": " + message;
+    if (response.status == 404) return Error::Permanent("not_found", text);
+    if (response.status == 409) return Error::Retryable("conflict", text);
+    if (response.status == 429 || response.status >= 500) return Error::Retryable("k8s_unavailable", text);
+    if (response.status == 401 || response.status == 403) return Error::Permanent("k8s_forbidden", text);
+    return Error::Permanent("k8s_rejected", text);
+}
+
+Result<nlohmann::json> KubeApi::Get(const std::string& path) {
+    auto response = Call("GET", path);
+    if (!response.ok()) return response.error();
+    if (response->status != 200) return ApiError("GET", path, *response);
+    return nlohmann::json::parse(response->body);
+}
+
+Result<nlohmann::json> KubeApi::Apply(const std::string& path, const nlohmann::json& object) {
+    const std::string full = path + (path.find('?') == std::string::npos ? "?" : "&") +
+                             "fieldManager=storefleet&force=true";
+    auto response = Call("PATCH", full, object.dump(), "application/apply-patch+yaml");
+    if (!response.ok()) return response.error();
+    if (response->status != 200 && response->status != 201) return ApiError("PATCH", path, *response);
+    return nlohmann::json::parse(response->body);
+}
+
+Status KubeApi::Delete(const std::string& path) {
+    auto response = Call("DELETE", path);
+    if (!response.ok()) return response.error();
+    if (response->status == 404 || response->status == 200 || response->status == 202) return Status::Ok();
+    return ApiError("DELETE", path, *response);
+}
+
+KubeClient::KubeClient(ClusterCredentials credentials, std::string field_manager)
+    : credentials_(std::move(credentials)), field_manager_(std::move(field_manager)) {
+    static CurlGlobal global;
+}
+
+KubeClient::~KubeClient() {
+    for (void* handle : handles_) curl_easy_cleanup(static_cast<CURL*>(handle));
+}
+
+void* KubeClient::TakeHandle() {
+    {
+        std::lock_guard lock(mutex_);
+        if (!handles_.empty()) {
+            void* handle = handles_.back();
+            handles_.pop_back();
+            return handle;
+        }
+    }
+    CURL* curl = curl_easy_init();
+    if (!credentials_.ca_pem.empty()) SetBlob(curl, CURLOPT_CAINFO_BLOB, credentials_.ca_pem);
+    if (!credentials_.client_cert_pem.empty()) {
+        SetBlob(curl, CURLOPT_SSLCERT_BLOB, credentials_.client_cert_pem);
+        curl_easy_setopt(curl, CURLOPT_SSLCERTTYPE, "PEM");
+    }
+    if (!credentials_.client_key_pem.empty()) {
+        SetBlob(curl, CURLOPT_SSLKEY_BLOB, credentials_.client_key_pem);
+        curl_easy_setopt(curl, CURLOPT_SSLKEYTYPE, "PEM");
+    }
+    if (credentials_.insecure_skip_verify) {
+        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 30000L);
+    curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+    return curl;
+}
+
+void KubeClient::ReturnHandle(void* handle) {
+    std::lock_guard lock(mutex_);
+    handles_.push_back(handle);
+}
+
+Result<ApiResponse> KubeClient::Call(const std::string& method, const std::string& path,
+                                     const std::string& body, const std::string& content_type) {
+    CURL* curl = static_cast<CURL*>(TakeHandle());
+    ApiResponse response;
+    const std::string url = credentials_.server + path;
+    curl_slist* headers = nullptr;
+    headers = curl_slist_append(headers, "Accept: application/json");
+    headers = curl_slist_append(headers, ("Content-Type: " + content_type).c_str());
+    if (!credentials_.bearer_token.empty()) {
+        headers = curl_slist_append(headers, ("Authorization: Bearer " + credentials_.bearer_token).c_str());
+    }
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
+    if (method == "GET" || method == "DELETE") {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, nullptr);
+        curl_easy_setopt(curl, CURLOPT_HTTPGET, method == "GET" ? 1L : 0L);
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+    } else {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    }
+    CURLcode code = curl_easy_perform(curl);
+    curl_slist_free_all(headers);
+    if (code != CURLE_OK) {
+        curl_easy_cleanup(curl);  // a failed connection is not worth reusing
+        return Error::Retryable("k8s_unreachable", "Kubernetes API " + method + " " + path +
+                                                       " failed: " + curl_easy_strerror(code));
+    }
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+    ReturnHandle(curl);
+    return response;
+}
+
+}  // namespace storefleet::kube

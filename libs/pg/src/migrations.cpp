@@ -1,0 +1,58 @@
+#include "storefleet/pg/migrations.hpp"
+
+#include "storefleet/common/log.hpp"
+
+namespace storefleet::pg {
+namespace {
+
+// libpqxx allows one transaction object per connection at a time, so every step opens
+// and closes its own; the advisory lock is session-level and spans them all.
+void RunOutsideTransaction(pqxx::connection& connection, const std::string& sql) {
+    pqxx::nontransaction session(connection);
+    session.exec(sql);
+}
+
+}  // namespace
+
+int ApplyMigrations(pqxx::connection& connection, const std::string& schema,
+                    const std::vector<Migration>& migrations) {
+    const std::string quoted_schema = connection.quote_name(schema);
+    const std::string lock_key =
+        "hashtext(" + connection.quote("storefleet.migrations." + schema) + ")";
+    RunOutsideTransaction(connection, "select pg_advisory_lock(" + lock_key + ")");
+    int applied = 0;
+    try {
+        int from = 0;
+        {
+            pqxx::nontransaction session(connection);
+            session.exec("create schema if not exists " + quoted_schema);
+            session.exec("create table if not exists " + quoted_schema +
+                         ".schema_migrations (version int primary key, description text not null, "
+                         "applied_at timestamptz not null default now())");
+            from = session.exec("select coalesce(max(version), 0) from " + quoted_schema +
+                                ".schema_migrations")[0][0]
+                       .as<int>();
+        }
+        for (const auto& migration : migrations) {
+            if (migration.version <= from) continue;
+            pqxx::work txn(connection);
+            txn.exec("set local search_path to " + quoted_schema + ", public");
+            txn.exec(migration.sql);
+            txn.exec_params("insert into " + quoted_schema +
+                                ".schema_migrations (version, description) values ($1, $2)",
+                            migration.version, migration.description);
+            txn.commit();
+            ++applied;
+            log::Info("applied migration", {{"schema", schema},
+                                             {"version", migration.version},
+                                             {"description", migration.description}});
+        }
+    } catch (...) {
+        RunOutsideTransaction(connection, "select pg_advisory_unlock(" + lock_key + ")");
+        throw;
+    }
+    RunOutsideTransaction(connection, "select pg_advisory_unlock(" + lock_key + ")");
+    return applied;
+}
+
+}  // namespace storefleet::pg

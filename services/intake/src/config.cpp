@@ -1,0 +1,26 @@
+#include "config.hpp"
+
+namespace storefleet::intake {
+
+IntakeConfig IntakeConfig::FromEnv(const EnvConfig& env) {
+    IntakeConfig config;
+    config.pg_url = env.Required("STOREFLEET_PG_URL");
+    config.kafka_brokers = env.Required("STOREFLEET_KAFKA_BROKERS");
+    config.http_address = env.String("STOREFLEET_HTTP_ADDRESS", config.http_address);
+    config.http_port = static_cast<int>(env.Int("STOREFLEET_HTTP_PORT", config.http_port, 0, 65535));
+    config.http_threads = static_cast<int>(env.Int("STOREFLEET_HTTP_THREADS", config.http_threads, 1, 64));
+    config.pg_pool_size = static_cast<int>(env.Int("STOREFLEET_PG_POOL_SIZE", config.pg_pool_size, 1, 128));
+    config.store_domain = env.String("STOREFLEET_STORE_DOMAIN", config.store_domain);
+    config.rate_per_second =
+        static_cast<double>(env.Int("STOREFLEET_RATE_PER_SECOND", 20, 1, 1'000'000));
+    config.rate_burst = static_cast<double>(env.Int("STOREFLEET_RATE_BURST", 40, 1, 1'000'000));
+    config.bootstrap_tenant = env.String("STOREFLEET_BOOTSTRAP_TENANT", "");
+    config.bootstrap_token_file = env.String("STOREFLEET_BOOTSTRAP_TOKEN_FILE", "");
+    config.bootstrap_quota = static_cast<int>(env.Int("STOREFLEET_BOOTSTRAP_QUOTA", 100, 0, 1'000'000));
+    if (!config.bootstrap_tenant.empty() && config.bootstrap_token_file.empty()) {
+        throw ConfigError("STOREFLEET_BOOTSTRAP_TOKEN_FILE is required with STOREFLEET_BOOTSTRAP_TENANT");
+    }
+    return config;
+}
+
+}  // namespace storefleet::intake

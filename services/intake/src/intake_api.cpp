@@ -1,0 +1,148 @@
+#include "intake_api.hpp"
+
+#include "storefleet/common/ids.hpp"
+#include "storefleet/common/log.hpp"
+#include "storefleet/http/json_response.hpp"
+
+namespace storefleet::intake {
+
+using Pistache::Http::Code;
+using Pistache::Rest::Request;
+using Pistache::Http::ResponseWriter;
+
+namespace {
+
+Code CodeFor(const Error& error) {
+    if (error.code == "invalid_request") return Code::Bad_Request;
+    if (error.code == "not_found") return Code::Not_Found;
+    if (error.code == "name_taken") return Code::Conflict;
+    if (error.code == "quota_exceeded") return Code::Forbidden;
+    if (error.code == "idempotency_key_reused") return Code::Unprocessable_Entity;
+    if (error.code == "unauthorized") return Code::Unauthorized;
+    return error.retryable() ? Code::Service_Unavailable : Code::Bad_Request;
+}
+
+bool SaneHeaderValue(const std::string& value, std::size_t max) {
+    if (value.empty() || value.size() > max) return false;
+    for (char c : value) {
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::string Header(const Request& request, const std::string& name) {
+    auto raw = request.headers().tryGetRaw(name);
+    return raw ? raw->value() : "";
+}
+
+}  // namespace
+
+std::string CorrelationIdOf(const Request& request) {
+    std::string given = Header(request, "X-Correlation-Id");
+    return SaneHeaderValue(given, 64) ? given : NewUuid();
+}
+
+IntakeApi::IntakeApi(IntakeStore& store, RateLimiter& limiter, metrics::Registry& registry,
+                     std::function<void()> on_accepted)
+    : store_(store),
+      limiter_(limiter),
+      accepted_(registry.GetCounter("storefleet_intake_commands_accepted_total",
+                                    "Store commands committed to the outbox.")),
+      rejected_(registry.GetCounter("storefleet_intake_commands_rejected_total",
+                                    "Store commands refused (auth, validation, quota, rate).")),
+      on_accepted_(std::move(on_accepted)) {}
+
+void IntakeApi::Register(http::HttpServer& server) {
+    server.Post("/api/v1/stores", [this](const Request& request, ResponseWriter& response) {
+        CreateStore(request, response);
+    });
+    server.Delete("/api/v1/stores/:id", [this](const Request& request, ResponseWriter& response) {
+        DeleteStore(request, response);
+    });
+}
+
+std::optional<Tenant> IntakeApi::Admit(const Request& request, ResponseWriter& response) {
+    const std::string authorization = Header(request, "Authorization");
+    const std::string prefix = "Bearer ";
+    if (authorization.rfind(prefix, 0) != 0 || authorization.size() <= prefix.size()) {
+        rejected_.Inc();
+        response.headers().addRaw(Pistache::Http::Header::Raw("WWW-Authenticate", "Bearer"));
+        http::SendError(response, Code::Unauthorized, "unauthorized",
+                        "send an API token as 'Authorization: Bearer <token>'");
+        return std::nullopt;
+    }
+    auto tenant = store_.Authenticate(authorization.substr(prefix.size()));
+    if (!tenant) {
+        rejected_.Inc();
+        http::SendError(response, Code::Unauthorized, "unauthorized", "unknown API token");
+        return std::nullopt;
+    }
+    std::chrono::milliseconds retry_after{0};
+    if (!limiter_.Allow(tenant->id, RateLimiter::Clock::now(), retry_after)) {
+        rejected_.Inc();
+        const auto seconds = std::max<int64_t>(1, (retry_after.count() + 999) / 1000);
+        response.headers().addRaw(Pistache::Http::Header::Raw("Retry-After", std::to_string(seconds)));
+        http::SendError(response, Code::Too_Many_Requests, "rate_limited",
+                        "too many requests for tenant " + tenant->id + "; retry after " +
+                            std::to_string(seconds) + " s");
+        return std::nullopt;
+    }
+    return tenant;
+}
+
+void IntakeApi::CreateStore(const Request& request, ResponseWriter& response) {
+    auto tenant = Admit(request, response);
+    if (!tenant) return;
+    auto parsed = ParseStoreRequest(request.body());
+    if (!parsed.ok()) {
+        rejected_.Inc();
+        http::SendError(response, CodeFor(parsed.error()), parsed.error().code, parsed.error().message);
+        return;
+    }
+    const std::string idempotency_key = Header(request, "Idempotency-Key");
+    if (!idempotency_key.empty() && !SaneHeaderValue(idempotency_key, 128)) {
+        rejected_.Inc();
+        http::SendError(response, Code::Bad_Request, "invalid_request",
+                        "Idempotency-Key must be 1-128 characters of letters, digits, '-', '_', '.', ':'");
+        return;
+    }
+    const std::string correlation_id = CorrelationIdOf(request);
+    auto accepted = store_.CreateStore(*tenant, *parsed, idempotency_key, correlation_id);
+    if (!accepted.ok()) {
+        rejected_.Inc();
+        http::SendError(response, CodeFor(accepted.error()), accepted.error().code,
+                        accepted.error().message);
+        return;
+    }
+    accepted_.Inc();
+    on_accepted_();
+    log::Info("store requested", {{"store_id", accepted->body.value("id", "")},
+                                  {"tenant", tenant->id},
+                                  {"correlation_id", correlation_id}});
+    response.headers().addRaw(Pistache::Http::Header::Raw(
+        "Location", "/api/v1/stores/" + accepted->body.value("id", "")));
+    http::SendJson(response, static_cast<Code>(accepted->http_status), accepted->body);
+}
+
+void IntakeApi::DeleteStore(const Request& request, ResponseWriter& response) {
+    auto tenant = Admit(request, response);
+    if (!tenant) return;
+    const std::string store_id = request.param(":id").as<std::string>();
+    const std::string correlation_id = CorrelationIdOf(request);
+    auto accepted = store_.RequestDeletion(*tenant, store_id, correlation_id);
+    if (!accepted.ok()) {
+        rejected_.Inc();
+        http::SendError(response, CodeFor(accepted.error()), accepted.error().code,
+                        accepted.error().message);
+        return;
+    }
+    accepted_.Inc();
+    on_accepted_();
+    log::Info("store deletion requested",
+              {{"store_id", store_id}, {"tenant", tenant->id}, {"correlation_id", correlation_id}});
+    http::SendJson(response, Code::Accepted, accepted->body);
+}
+
+}  // namespace storefleet::intake

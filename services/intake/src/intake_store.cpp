@@ -1,0 +1,193 @@
+#include "intake_store.hpp"
+
+#include "storefleet/common/ids.hpp"
+#include "storefleet/common/log.hpp"
+#include "storefleet/kafka/events.hpp"
+#include "storefleet/pg/migrations.hpp"
+
+namespace storefleet::intake {
+namespace {
+
+const std::vector<pg::Migration> kMigrations = {
+    {1, "tenants, stores, idempotency keys, outbox", R"SQL(
+create table tenants (
+    id text primary key,
+    token_sha256 text not null unique,
+    store_quota int not null check (store_quota >= 0),
+    created_at timestamptz not null default now()
+);
+create table stores (
+    store_id uuid primary key,
+    tenant_id text not null references tenants(id),
+    name text not null,
+    engine text not null,
+    plan text not null,
+    host text not null,
+    state text not null default 'active' check (state in ('active', 'deleting')),
+    correlation_id text not null,
+    created_at timestamptz not null default now(),
+    deletion_requested_at timestamptz
+);
+-- A name is taken while its store is live; deleting a store frees its name.
+create unique index stores_live_name on stores (tenant_id, name) where state = 'active';
+create index stores_tenant_active on stores (tenant_id) where state = 'active';
+create table idempotency_keys (
+    tenant_id text not null,
+    key text not null,
+    request_sha256 text not null,
+    http_status int not null,
+    response jsonb not null,
+    created_at timestamptz not null default now(),
+    primary key (tenant_id, key)
+);
+create table outbox (
+    id bigserial primary key,
+    topic text not null,
+    key text not null,
+    payload bytea not null,
+    created_at timestamptz not null default now(),
+    sent_at timestamptz
+);
+create index outbox_unsent on outbox (id) where sent_at is null;
+)SQL"},
+};
+
+constexpr const char* kSelectTenantByToken =
+    "select id, store_quota from intake.tenants where token_sha256 = $1";
+constexpr const char* kUpsertTenant =
+    "insert into intake.tenants (id, token_sha256, store_quota) values ($1, $2, $3) "
+    "on conflict (id) do update set token_sha256 = excluded.token_sha256, "
+    "store_quota = excluded.store_quota";
+constexpr const char* kLockTenant = "select store_quota from intake.tenants where id = $1 for update";
+constexpr const char* kCountLiveStores =
+    "select count(*) from intake.stores where tenant_id = $1 and state = 'active'";
+constexpr const char* kFindIdempotencyKey =
+    "select request_sha256, http_status, response::text from intake.idempotency_keys "
+    "where tenant_id = $1 and key = $2";
+constexpr const char* kInsertIdempotencyKey =
+    "insert into intake.idempotency_keys (tenant_id, key, request_sha256, http_status, response) "
+    "values ($1, $2, $3, $4, $5::jsonb)";
+constexpr const char* kInsertStore =
+    "insert into intake.stores (store_id, tenant_id, name, engine, plan, host, correlation_id) "
+    "values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing returning store_id";
+constexpr const char* kInsertOutbox =
+    "insert into intake.outbox (topic, key, payload) values ($1, $2, $3)";
+constexpr const char* kSelectStoreForDeletion =
+    "select name, state from intake.stores where store_id = $1 and tenant_id = $2 for update";
+constexpr const char* kMarkDeleting =
+    "update intake.stores set state = 'deleting', deletion_requested_at = now() where store_id = $1";
+
+v1::Engine EngineOf(const std::string& name) {
+    return name == "medusa" ? v1::ENGINE_MEDUSA : v1::ENGINE_WOOCOMMERCE;
+}
+
+void AddToOutbox(pqxx::work& txn, const v1::Envelope& envelope) {
+    txn.exec_params(kInsertOutbox, kafka::kCommandsTopic, envelope.store_id(),
+                    pqxx::binarystring(kafka::Encode(envelope)));
+}
+
+}  // namespace
+
+IntakeStore::IntakeStore(pg::Pool& pool, std::string store_domain)
+    : pool_(pool), store_domain_(std::move(store_domain)) {}
+
+void IntakeStore::Migrate() {
+    auto lease = pool_.Acquire();
+    pg::ApplyMigrations(*lease, "intake", kMigrations);
+}
+
+void IntakeStore::UpsertTenant(const std::string& tenant_id, const std::string& token, int store_quota) {
+    pool_.WithTransaction([&](pqxx::work& txn) {
+        txn.exec_params(kUpsertTenant, tenant_id, Sha256Hex(token), store_quota);
+    });
+}
+
+std::optional<Tenant> IntakeStore::Authenticate(const std::string& token) {
+    return pool_.WithTransaction([&](pqxx::work& txn) -> std::optional<Tenant> {
+        auto rows = txn.exec_params(kSelectTenantByToken, Sha256Hex(token));
+        if (rows.empty()) return std::nullopt;
+        return Tenant{rows[0][0].as<std::string>(), rows[0][1].as<int>()};
+    });
+}
+
+Result<Accepted> IntakeStore::CreateStore(const Tenant& tenant, const StoreRequest& request,
+                                          const std::string& idempotency_key,
+                                          const std::string& correlation_id) {
+    const std::string request_hash =
+        Sha256Hex(request.name + "\n" + request.engine + "\n" + request.plan + "\n" + request.admin_email);
+    return pool_.WithTransaction([&](pqxx::work& txn) -> Result<Accepted> {
+        // Serializes this tenant's creations so the quota check cannot be raced.
+        auto quota_rows = txn.exec_params(kLockTenant, tenant.id);
+        if (quota_rows.empty()) return Error::Permanent("unauthorized", "tenant no longer exists");
+        const int quota = quota_rows[0][0].as<int>();
+
+        if (!idempotency_key.empty()) {
+            auto previous = txn.exec_params(kFindIdempotencyKey, tenant.id, idempotency_key);
+            if (!previous.empty()) {
+                if (previous[0][0].as<std::string>() != request_hash) {
+                    return Error::Permanent("idempotency_key_reused",
+                                            "this Idempotency-Key was used with a different request body");
+                }
+                return Accepted{previous[0][1].as<int>(),
+                                nlohmann::json::parse(previous[0][2].as<std::string>())};
+            }
+        }
+        const int live = txn.exec_params(kCountLiveStores, tenant.id)[0][0].as<int>();
+        if (live >= quota) {
+            return Error::Permanent("quota_exceeded", "tenant " + tenant.id + " already has " +
+                                                          std::to_string(live) + " of its " +
+                                                          std::to_string(quota) + " stores");
+        }
+        const std::string store_id = NewUuid();
+        const std::string host = request.name + "." + tenant.id + "." + store_domain_;
+        auto inserted = txn.exec_params(kInsertStore, store_id, tenant.id, request.name, request.engine,
+                                        request.plan, host, correlation_id);
+        if (inserted.empty()) {
+            return Error::Permanent("name_taken", "tenant " + tenant.id + " already has a store named '" +
+                                                      request.name + "'");
+        }
+        auto envelope = kafka::NewEnvelope(tenant.id, store_id, correlation_id);
+        auto* requested = envelope.mutable_store_requested();
+        requested->set_name(request.name);
+        requested->set_engine(EngineOf(request.engine));
+        requested->set_plan(request.plan);
+        requested->set_host(host);
+        requested->set_admin_email(request.admin_email.empty() ? "admin@" + host : request.admin_email);
+        requested->set_requested_by(tenant.id);
+        kafka::SetTypeFromPayload(envelope);
+        AddToOutbox(txn, envelope);
+
+        Accepted accepted{202,
+                          {{"id", store_id},
+                           {"name", request.name},
+                           {"engine", request.engine},
+                           {"plan", request.plan},
+                           {"host", host},
+                           {"status", "requested"},
+                           {"correlation_id", correlation_id}}};
+        if (!idempotency_key.empty()) {
+            txn.exec_params(kInsertIdempotencyKey, tenant.id, idempotency_key, request_hash,
+                            accepted.http_status, accepted.body.dump());
+        }
+        return accepted;
+    });
+}
+
+Result<Accepted> IntakeStore::RequestDeletion(const Tenant& tenant, const std::string& store_id,
+                                              const std::string& correlation_id) {
+    if (!IsUuid(store_id)) return Error::Permanent("not_found", "no store with id '" + store_id + "'");
+    return pool_.WithTransaction([&](pqxx::work& txn) -> Result<Accepted> {
+        auto rows = txn.exec_params(kSelectStoreForDeletion, store_id, tenant.id);
+        if (rows.empty()) return Error::Permanent("not_found", "no store with id '" + store_id + "'");
+        Accepted accepted{202, {{"id", store_id}, {"status", "deleting"}, {"correlation_id", correlation_id}}};
+        if (rows[0][1].as<std::string>() == "deleting") return accepted;  // already asked: same answer
+        txn.exec_params(kMarkDeleting, store_id);
+        auto envelope = kafka::NewEnvelope(tenant.id, store_id, correlation_id);
+        envelope.mutable_store_deletion_requested()->set_requested_by(tenant.id);
+        kafka::SetTypeFromPayload(envelope);
+        AddToOutbox(txn, envelope);
+        return accepted;
+    });
+}
+
+}  // namespace storefleet::intake

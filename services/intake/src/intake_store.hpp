@@ -1,0 +1,48 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+
+#include "storefleet/common/result.hpp"
+#include "storefleet/pg/pool.hpp"
+#include "store_request.hpp"
+
+namespace storefleet::intake {
+
+struct Tenant {
+    std::string id;
+    int store_quota = 0;
+};
+
+// What POST/DELETE answer; stored with an Idempotency-Key so a retry gets the same reply.
+struct Accepted {
+    int http_status = 202;
+    nlohmann::json body;
+};
+
+// The intake's ledger in Postgres (schema "intake"): tenants and their API token hashes,
+// the stores each tenant asked for (unique live names, the quota), idempotency keys and
+// the outbox. Every accepted command is committed with its outbox row in one transaction.
+// Thread-safe (each call takes its own pooled connection).
+class IntakeStore {
+public:
+    IntakeStore(pg::Pool& pool, std::string store_domain);
+
+    void Migrate();
+    // Creates or updates a tenant whose API token hashes to sha256(token).
+    void UpsertTenant(const std::string& tenant_id, const std::string& token, int store_quota);
+    std::optional<Tenant> Authenticate(const std::string& token);
+
+    Result<Accepted> CreateStore(const Tenant& tenant, const StoreRequest& request,
+                                 const std::string& idempotency_key, const std::string& correlation_id);
+    Result<Accepted> RequestDeletion(const Tenant& tenant, const std::string& store_id,
+                                     const std::string& correlation_id);
+
+private:
+    pg::Pool& pool_;
+    std::string store_domain_;
+};
+
+}  // namespace storefleet::intake

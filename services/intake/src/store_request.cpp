@@ -1,0 +1,65 @@
+#include "store_request.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace storefleet::intake {
+
+bool IsDnsLabel(const std::string& text, std::size_t max_length) {
+    if (text.empty() || text.size() > max_length) return false;
+    if (text.front() == '-' || text.back() == '-') return false;
+    for (char c : text) {
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+    }
+    return true;
+}
+
+namespace {
+
+bool LooksLikeEmail(const std::string& text) {
+    const auto at = text.find('@');
+    return text.size() <= 254 && at != std::string::npos && at > 0 &&
+           text.find('.', at) != std::string::npos && text.back() != '.' &&
+           text.find_first_of(" \t\r\n\"'<>") == std::string::npos;
+}
+
+Error Invalid(const std::string& message) { return Error::Permanent("invalid_request", message); }
+
+}  // namespace
+
+Result<StoreRequest> ParseStoreRequest(const std::string& body) {
+    nlohmann::json json;
+    try {
+        json = nlohmann::json::parse(body);
+    } catch (const nlohmann::json::exception&) {
+        return Invalid("body must be a JSON object like {\"name\":\"shop\",\"engine\":\"woocommerce\"}");
+    }
+    if (!json.is_object()) return Invalid("body must be a JSON object");
+    for (const auto& [key, value] : json.items()) {
+        if (key != "name" && key != "engine" && key != "plan" && key != "admin_email") {
+            return Invalid("unknown field '" + key + "'; allowed: name, engine, plan, admin_email");
+        }
+        if (!value.is_string()) return Invalid("field '" + key + "' must be a string");
+    }
+    StoreRequest request;
+    request.name = json.value("name", "");
+    request.engine = json.value("engine", "");
+    request.plan = json.value("plan", "small");
+    request.admin_email = json.value("admin_email", "");
+    if (request.name.empty()) return Invalid("name is required");
+    if (!IsDnsLabel(request.name, 40)) {
+        return Invalid("name must be 1-40 characters of a-z, 0-9 and '-', not starting or ending with '-'");
+    }
+    if (request.engine.empty()) return Invalid("engine is required: woocommerce or medusa");
+    if (request.engine != "woocommerce" && request.engine != "medusa") {
+        return Invalid("engine must be woocommerce or medusa, got '" + request.engine + "'");
+    }
+    if (request.plan != "small" && request.plan != "medium" && request.plan != "large") {
+        return Invalid("plan must be small, medium or large, got '" + request.plan + "'");
+    }
+    if (!request.admin_email.empty() && !LooksLikeEmail(request.admin_email)) {
+        return Invalid("admin_email is not a valid e-mail address");
+    }
+    return request;
+}
+
+}  // namespace storefleet::intake
