@@ -1,0 +1,60 @@
+# storefleet — the two commands: `make run` and `make test`. Everything else is a step.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+BUILD_DIR ?= build
+JOBS ?= 2
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTOREFLEET_WERROR=ON
+
+.PHONY: all deps deps-apt deps-tools build test test-unit test-integration test-e2e run stop \
+        stack-up stack-down status clean bench bench-quick
+
+all: build
+
+## deps: installs what is missing (Debian packages, then the Go and Maven built tools).
+deps: deps-apt deps-tools
+
+deps-apt:
+	@bash infra/deps/apt.sh
+
+deps-tools: deps-apt
+	@bash infra/local/build-tools.sh
+	@bash -c 'source infra/local/lib/common.sh; source infra/local/parts/kafka.sh; kafka_fetch'
+
+## build: configures and compiles everything with -j$(JOBS).
+build: deps-apt
+	@cmake -S . -B $(BUILD_DIR) -G Ninja $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test-unit: build
+	@ctest --test-dir $(BUILD_DIR) -L unit -j $(JOBS) --output-on-failure
+
+test-integration: build deps-tools
+	@tests/with-stack ctest --test-dir $(BUILD_DIR) -L integration --output-on-failure
+
+test-e2e: build deps-tools
+	@tests/with-stack ctest --test-dir $(BUILD_DIR) -L e2e --output-on-failure
+
+## test: deps, build, unit tests, then integration and e2e tests on one local real stack.
+test: build deps-tools
+	@ctest --test-dir $(BUILD_DIR) -L unit -j $(JOBS) --output-on-failure
+	@tests/with-stack ctest --test-dir $(BUILD_DIR) -L 'integration|e2e' --output-on-failure
+
+## run: the whole platform on the local real stack; prints where to reach it.
+run: build deps-tools
+	@bash infra/local/platform up
+
+stop:
+	@bash infra/local/platform down || true
+	@infra/local/down
+
+stack-up: deps-tools
+	@infra/local/up
+
+stack-down:
+	@infra/local/down
+
+status:
+	@infra/local/status || true
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the Debian packages storefleet needs, only those missing. Run as root (or with
+# sudo available). The package list is the one source of truth for system dependencies.
+set -euo pipefail
+packages=(
+    build-essential cmake ninja-build pkg-config git curl ca-certificates openssl python3
+    librdkafka-dev libpistache-dev libpqxx-dev libprotobuf-dev protobuf-compiler
+    libspdlog-dev nlohmann-json3-dev libyaml-cpp-dev libcurl4-openssl-dev libssl-dev
+    libgtest-dev libgmock-dev
+    postgresql-15 postgresql-client-15
+    openjdk-17-jre-headless maven golang-go
+    nginx-light
+)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# Go and Java may come from elsewhere on the machine (e.g. a newer Go in PATH); accept them.
+if command -v go >/dev/null; then missing=("${missing[@]/golang-go/}"); fi
+if command -v java >/dev/null && java -version 2>&1 | grep -qE 'version "(1[7-9]|2[0-9])'; then
+    missing=("${missing[@]/openjdk-17-jre-headless/}")
+fi
+if command -v mvn >/dev/null; then missing=("${missing[@]/maven/}"); fi
+read -r -a missing <<<"${missing[*]}"
+if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "deps: all Debian packages present" >&2
+    exit 0
+fi
+echo "deps: installing ${missing[*]}" >&2
+SUDO=""
+[[ $(id -u) -eq 0 ]] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The Debian postgresql package starts a system cluster on 5432; we run our own.
+if [[ " ${missing[*]} " == *" postgresql-15 "* ]] && command -v pg_ctlcluster >/dev/null; then
+    $SUDO pg_ctlcluster 15 main stop 2>/dev/null || true
+fi
+echo "deps: done" >&2

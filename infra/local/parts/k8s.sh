@@ -1,0 +1,236 @@
+# shellcheck shell=bash
+# Kubernetes part of the local real stack: etcd, kube-apiserver (RBAC and the admission
+# plugins of a real cluster), kube-controller-manager, kube-scheduler and KWOK with three
+# simulated nodes. Sourced after lib/common.sh; defines k8s_start, k8s_stop, k8s_status.
+#
+# Binaries come from build-tools.sh ($STOREFLEET_CACHE/bin). State under
+# $STOREFLEET_STATE/k8s: pki/ (a private CA and one client certificate per component),
+# etcd/ data, <component>.log, <component>.pid, ports. It writes KUBECONFIG (admin) to
+# $STOREFLEET_STATE/env.d/k8s and the kubeconfig to $STOREFLEET_STATE/kubeconfig.
+
+K8S_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+K8S_START_DEADLINE=${STOREFLEET_K8S_START_DEADLINE:-120}
+K8S_NODES=${STOREFLEET_K8S_NODES:-3}
+
+_k8s_dir() { realpath -m "$STOREFLEET_STATE/k8s"; }
+
+_k8s_pid_alive() {  # _k8s_pid_alive NAME: our process of that name is running
+    local pidfile
+    pidfile="$(_k8s_dir)/$1.pid"
+    [[ -f $pidfile ]] || return 1
+    local pid
+    pid=$(<"$pidfile")
+    [[ -d /proc/$pid ]] && grep -q -- "$(_k8s_dir)" "/proc/$pid/cmdline" 2>/dev/null
+}
+
+_k8s_pki() {
+    local pki
+    pki="$(_k8s_dir)/pki"
+    [[ -f $pki/ca.crt ]] && return 0
+    mkdir -p "$pki"
+    chmod 700 "$pki"
+    (
+        cd "$pki"
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 3650 \
+            -subj "/CN=storefleet-local-ca" 2>/dev/null
+        openssl genrsa -out sa.key 2048 2>/dev/null
+        openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+        cat >apiserver.ext <<EXT
+subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
+extendedKeyUsage=serverAuth
+EXT
+        openssl req -newkey rsa:2048 -nodes -keyout apiserver.key -out apiserver.csr \
+            -subj "/CN=kube-apiserver" 2>/dev/null
+        openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+            -out apiserver.crt -days 3650 -extfile apiserver.ext 2>/dev/null
+        # One client certificate per component, as a real cluster has.
+        client_cert() {  # client_cert NAME SUBJECT
+            openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "$2" 2>/dev/null
+            printf 'extendedKeyUsage=clientAuth\n' >client.ext
+            openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial \
+                -out "$1.crt" -days 3650 -extfile client.ext 2>/dev/null
+        }
+        client_cert admin "/O=system:masters/CN=storefleet-admin"
+        client_cert controller-manager "/CN=system:kube-controller-manager"
+        client_cert scheduler "/CN=system:kube-scheduler"
+        client_cert kwok "/O=system:masters/CN=kwok-controller"
+        rm -f ./*.csr ./*.ext
+        chmod 600 ./*.key
+    )
+}
+
+_k8s_kubeconfig() {  # _k8s_kubeconfig NAME API_PORT OUT
+    local pki
+    pki="$(_k8s_dir)/pki"
+    umask 077
+    cat >"$3" <<KC
+apiVersion: v1
+kind: Config
+current-context: storefleet-local
+clusters:
+- name: storefleet-local
+  cluster:
+    server: https://127.0.0.1:$2
+    certificate-authority-data: $(base64 -w0 "$pki/ca.crt")
+contexts:
+- name: storefleet-local
+  context: {cluster: storefleet-local, user: $1}
+users:
+- name: $1
+  user:
+    client-certificate-data: $(base64 -w0 "$pki/$1.crt")
+    client-key-data: $(base64 -w0 "$pki/$1.key")
+KC
+}
+
+_k8s_spawn() {  # _k8s_spawn NAME ARGS...: starts a component in the background
+    local name=$1 dir
+    shift
+    dir=$(_k8s_dir)
+    nohup "$STOREFLEET_CACHE/bin/$name" "$@" >>"$dir/$name.log" 2>&1 &
+    echo $! >"$dir/$name.pid"
+}
+
+_k8s_ports() {
+    local dir
+    dir=$(_k8s_dir)
+    if [[ ! -f $dir/ports ]]; then
+        echo "etcd=$(free_port) etcd_peer=$(free_port) api=$(free_port) cm=$(free_port) sched=$(free_port) kwok=$(free_port)" >"$dir/ports"
+    fi
+    # shellcheck disable=SC1090,SC2046
+    eval $(cat "$dir/ports")
+}
+
+_k8s_api_ready() {
+    curl -sf --cacert "$(_k8s_dir)/pki/ca.crt" --cert "$(_k8s_dir)/pki/admin.crt" \
+        --key "$(_k8s_dir)/pki/admin.key" "https://127.0.0.1:$api/readyz" >/dev/null
+}
+
+k8s_start() {
+    local dir start=$SECONDS
+    dir=$(_k8s_dir)
+    mkdir -p "$dir" "$STOREFLEET_STATE/env.d"
+    for bin in "${K8S_COMPONENTS[@]}" kubectl helm; do
+        [[ -x $STOREFLEET_CACHE/bin/$bin ]] || die "k8s: $bin is missing; run 'make deps' (infra/local/build-tools.sh)"
+    done
+    _k8s_pki
+    local etcd etcd_peer api cm sched kwok
+    _k8s_ports
+    local pki=$dir/pki
+    _k8s_kubeconfig admin "$api" "$STOREFLEET_STATE/kubeconfig"
+    _k8s_kubeconfig controller-manager "$api" "$dir/controller-manager.kubeconfig"
+    _k8s_kubeconfig scheduler "$api" "$dir/scheduler.kubeconfig"
+    _k8s_kubeconfig kwok "$api" "$dir/kwok.kubeconfig"
+
+    if ! _k8s_pid_alive etcd; then
+        _k8s_spawn etcd --name storefleet --data-dir "$dir/etcd" \
+            --listen-client-urls "http://127.0.0.1:$etcd" --advertise-client-urls "http://127.0.0.1:$etcd" \
+            --listen-peer-urls "http://127.0.0.1:$etcd_peer" \
+            --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
+            --initial-cluster "storefleet=http://127.0.0.1:$etcd_peer" \
+            --unsafe-no-fsync --quota-backend-bytes 4294967296 --log-level warn
+    fi
+    wait_for "etcd" 30 curl -sf "http://127.0.0.1:$etcd/health" || die "k8s: etcd did not start; see $dir/etcd.log"
+
+    if ! _k8s_pid_alive kube-apiserver; then
+        _k8s_spawn kube-apiserver --etcd-servers "http://127.0.0.1:$etcd" \
+            --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api" \
+            --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+            --client-ca-file "$pki/ca.crt" \
+            --service-account-issuer https://kubernetes.default.svc.cluster.local \
+            --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
+            --service-cluster-ip-range 10.96.0.0/16 --endpoint-reconciler-type none \
+            --authorization-mode Node,RBAC --allow-privileged=false \
+            --enable-admission-plugins NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,DefaultTolerationSeconds,NodeRestriction,PodSecurity,Priority,ResourceQuota,RuntimeClass,StorageObjectInUseProtection,PersistentVolumeClaimResize,TaintNodesByCondition,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy \
+            --max-requests-inflight 800 --max-mutating-requests-inflight 400 \
+            --profiling=false --v 1
+    fi
+    wait_for "kube-apiserver" "$K8S_START_DEADLINE" _k8s_api_ready || die "k8s: kube-apiserver did not become ready; see $dir/kube-apiserver.log"
+
+    if ! _k8s_pid_alive kube-controller-manager; then
+        _k8s_spawn kube-controller-manager --kubeconfig "$dir/controller-manager.kubeconfig" \
+            --authentication-kubeconfig "$dir/controller-manager.kubeconfig" \
+            --authorization-kubeconfig "$dir/controller-manager.kubeconfig" \
+            --bind-address 127.0.0.1 --secure-port "$cm" --leader-elect=false \
+            --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
+            --use-service-account-credentials=true --enable-hostpath-provisioner=true \
+            --kube-api-qps 200 --kube-api-burst 400 --concurrent-namespace-syncs 20 \
+            --concurrent-deployment-syncs 20 --concurrent-replicaset-syncs 20 \
+            --concurrent-statefulset-syncs 20 --concurrent-job-syncs 20 --v 1
+    fi
+    if ! _k8s_pid_alive kube-scheduler; then
+        _k8s_spawn kube-scheduler --kubeconfig "$dir/scheduler.kubeconfig" \
+            --authentication-kubeconfig "$dir/scheduler.kubeconfig" \
+            --authorization-kubeconfig "$dir/scheduler.kubeconfig" \
+            --bind-address 127.0.0.1 --secure-port "$sched" --leader-elect=false --v 1
+    fi
+    if ! _k8s_pid_alive kwok; then
+        _k8s_spawn kwok --kubeconfig "$dir/kwok.kubeconfig" \
+            --manage-all-nodes=false --manage-nodes-with-label-selector type=kwok \
+            --cidr 10.244.0.0/16 --node-ip 10.0.0.1 --server-address "127.0.0.1:$kwok"
+    fi
+    echo "KUBECONFIG=$STOREFLEET_STATE/kubeconfig" >"$STOREFLEET_STATE/env.d/k8s"
+    echo "STOREFLEET_CLUSTER_SIMULATED=true" >>"$STOREFLEET_STATE/env.d/k8s"
+
+    local kc=(kubectl --kubeconfig "$STOREFLEET_STATE/kubeconfig")
+    # Nodes KWOK pretends to run: realistic allocatable CPU and memory of a small VPS each.
+    local i
+    for ((i = 0; i < K8S_NODES; i++)); do
+        cat <<NODE
+apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-$i
+  labels: {type: kwok, kubernetes.io/hostname: kwok-node-$i, kubernetes.io/os: linux, kubernetes.io/arch: amd64, node-role.kubernetes.io/worker: ""}
+  annotations: {node.alpha.kubernetes.io/ttl: "0", kwok.x-k8s.io/node: fake}
+status:
+  allocatable: {cpu: "32", memory: 128Gi, pods: "250", ephemeral-storage: 500Gi}
+  capacity: {cpu: "32", memory: 128Gi, pods: "250", ephemeral-storage: 500Gi}
+  nodeInfo: {architecture: amd64, operatingSystem: linux, kubeletVersion: fake, kubeProxyVersion: fake}
+---
+NODE
+    done | "${kc[@]}" apply -f - >/dev/null
+    # A default StorageClass served by the controller-manager's host-path provisioner, so
+    # PVCs bind and stateful pods schedule as on a real cluster.
+    "${kc[@]}" apply -f - >/dev/null <<'SC'
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: standard
+  annotations: {storageclass.kubernetes.io/is-default-class: "true"}
+provisioner: kubernetes.io/host-path
+reclaimPolicy: Delete
+volumeBindingMode: Immediate
+SC
+    wait_for "nodes Ready" 60 bash -c "[[ \$(${kc[*]} get nodes --no-headers 2>/dev/null | grep -c ' Ready') -ge $K8S_NODES ]]" \
+        || die "k8s: KWOK nodes did not become Ready; see $dir/kwok.log"
+    log "k8s: ready in $((SECONDS - start))s (api https://127.0.0.1:$api, $K8S_NODES KWOK nodes)"
+}
+
+k8s_stop() {
+    local dir name pid i
+    dir=$(_k8s_dir)
+    for ((i = ${#K8S_COMPONENTS[@]} - 1; i >= 0; i--)); do
+        name=${K8S_COMPONENTS[i]}
+        if _k8s_pid_alive "$name"; then
+            pid=$(<"$dir/$name.pid")
+            kill "$pid" 2>/dev/null || true
+            wait_for "$name to stop" 30 bash -c "! [[ -d /proc/$pid ]]" || kill -9 "$pid" 2>/dev/null || true
+        fi
+        rm -f "$dir/$name.pid"
+    done
+    rm -f "$STOREFLEET_STATE/env.d/k8s"
+}
+
+k8s_status() {
+    local name rc=0
+    for name in "${K8S_COMPONENTS[@]}"; do
+        if _k8s_pid_alive "$name"; then
+            echo "$name: running (pid $(<"$(_k8s_dir)/$name.pid"))"
+        else
+            echo "$name: stopped"
+            rc=1
+        fi
+    done
+    return $rc
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Helm against the real API server: a chart's Deployment becomes Ready through KWOK.
+source "$(dirname "$0")/lib.sh"
+test_namespace helm
+chart="$(dirname "$0")/../../../charts/smoke"
+helm install smoke "$chart" -n "$ns" --wait --timeout 90s >/dev/null || fail "helm install --wait failed"
+ready=$(kubectl -n "$ns" get deploy -l app.kubernetes.io/instance=smoke -o jsonpath='{.items[0].status.readyReplicas}')
+[[ $ready == 1 ]] || fail "deployment has '$ready' ready replicas"
+phase=$(kubectl -n "$ns" get pods -o jsonpath='{.items[0].status.phase}')
+[[ $phase == Running ]] || fail "pod phase '$phase'"
+status=$(helm status smoke -n "$ns" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["info"]["status"])')
+[[ $status == deployed ]] || fail "release status '$status'"
+helm uninstall smoke -n "$ns" --wait >/dev/null
+echo "ok: helm install became Ready through KWOK"
