@@ -154,6 +154,7 @@ k8s_start() {
             --bind-address 127.0.0.1 --secure-port "$cm" --leader-elect=false \
             --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
             --use-service-account-credentials=true --enable-hostpath-provisioner=true \
+            --node-monitor-grace-period 5m \
             --kube-api-qps 200 --kube-api-burst 400 --concurrent-namespace-syncs 20 \
             --concurrent-deployment-syncs 20 --concurrent-replicaset-syncs 20 \
             --concurrent-statefulset-syncs 20 --concurrent-job-syncs 20 --v 1
@@ -167,7 +168,8 @@ k8s_start() {
     if ! _k8s_pid_alive kwok; then
         _k8s_spawn kwok --kubeconfig "$dir/kwok.kubeconfig" \
             --manage-all-nodes=false --manage-nodes-with-label-selector type=kwok \
-            --cidr 10.244.0.0/16 --node-ip 10.0.0.1 --server-address "127.0.0.1:$kwok"
+            --cidr 10.244.0.0/16 --node-ip 10.0.0.1 --server-address "127.0.0.1:$kwok" \
+            --node-lease-duration-seconds 40
     fi
     echo "KUBECONFIG=$STOREFLEET_STATE/kubeconfig" >"$STOREFLEET_STATE/env.d/k8s"
     echo "STOREFLEET_CLUSTER_SIMULATED=true" >>"$STOREFLEET_STATE/env.d/k8s"

@@ -1,0 +1,67 @@
+// storefleet-projector: builds the read model from store-commands and store-status.
+// Composition root only.
+#include <iostream>
+
+#include "config.hpp"
+#include "projector.hpp"
+#include "read_model.hpp"
+#include "storefleet/common/log.hpp"
+#include "storefleet/common/shutdown.hpp"
+#include "storefleet/http/server.hpp"
+#include "storefleet/kafka/events.hpp"
+
+using namespace storefleet;
+
+namespace {
+
+int Serve(const projector::ProjectorConfig& config) {
+    metrics::Registry registry;
+    // One connection for the consumer thread, one for /readyz.
+    pg::Pool pool(config.pg_url, 2);
+    projector::PgReadModel read_model(pool, config.group_id);
+    read_model.Migrate();
+    projector::Projector projector(read_model, registry);
+    kafka::KafkaConsumer consumer({config.kafka_brokers,
+                                   config.group_id,
+                                   "storefleet-projector",
+                                   {kafka::kCommandsTopic, kafka::kStatusTopic},
+                                   [&projector](auto& partitions) { projector.OnAssign(partitions); },
+                                   {},
+                                   {}});
+    http::HttpServer server({config.http_address, static_cast<uint16_t>(config.http_port),
+                             config.http_threads, 64 * 1024},
+                            registry, [&] { return pool.Ping(); });
+
+    // The server first: if it cannot bind, nothing is running yet that would need stopping.
+    server.Start();
+    projector.Start(consumer);
+    log::Info("projector started", {{"port", server.Port()}, {"group", config.group_id}});
+    const int signal = WaitForTerminationSignal();
+    log::Info("projector stopping", {{"signal", signal}});
+    projector.Stop();
+    consumer.Close();  // leaves the group now, so the partitions move without a timeout
+    server.Stop();
+    return 0;
+}
+
+}  // namespace
+
+int main() {
+    BlockTerminationSignals();
+    log::Init("projector");
+    projector::ProjectorConfig config;
+    try {
+        config = projector::ProjectorConfig::FromEnv(EnvConfig());
+    } catch (const ConfigError& error) {
+        std::cerr << "storefleet-projector: " << error.what() << "\n";
+        return 2;
+    }
+    try {
+        return Serve(config);
+    } catch (const std::exception& error) {
+        // Start-up failures (Postgres unreachable, a migration failing, a bad Kafka
+        // setting) end the process; the orchestrator restarts it.
+        log::Error("projector failed to start", {{"error", error.what()}});
+        return 1;
+    }
+}

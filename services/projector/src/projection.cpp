@@ -1,0 +1,178 @@
+#include "projection.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+
+#include "storefleet/common/ids.hpp"
+#include "storefleet/kafka/events.hpp"
+
+namespace storefleet::projector {
+namespace {
+
+// Timestamps Postgres can hold and that make sense for an event: after 2000-01-01 and
+// before 3000-01-01. Anything else is a broken producer clock or a broken message.
+constexpr int64_t kMinMicros = 946'684'800'000'000;
+constexpr int64_t kMaxMicros = 32'503'680'000'000'000;
+
+Error Invalid(const std::string& code, const std::string& message) {
+    return Error::Permanent(code, message);
+}
+
+// Postgres text cannot hold NUL; one in a message would fail its batch on every retry.
+std::string Text(const std::string& value) {
+    std::string out = value;
+    out.erase(std::remove(out.begin(), out.end(), '\0'), out.end());
+    return out;
+}
+
+std::string EngineOf(v1::Engine engine) {
+    return engine == v1::ENGINE_UNSPECIFIED ? "" : kafka::EngineName(engine);
+}
+
+// A StoreRequested is the authority on its store's facts; other events only fill gaps.
+void FillFacts(StoreRow& row, const StoreChange& change) {
+    const bool authoritative = change.kind == StoreChange::Kind::kRequested;
+    auto fill = [authoritative](std::string& field, const std::string& value) {
+        if (!value.empty() && (authoritative || field.empty())) field = value;
+    };
+    fill(row.name, change.name);
+    fill(row.engine, change.engine);
+    fill(row.plan, change.plan);
+    fill(row.host, change.host);
+    // A store exists from the moment it was requested, even if we heard of it later.
+    if (authoritative) row.created_at_us = std::min(row.created_at_us, change.occurred_at_us);
+}
+
+void ApplyState(StoreRow& row, const StoreChange& change) {
+    row.status = change.status;
+    row.step = change.step;
+    row.reason = change.reason;
+    if (!change.url.empty()) row.url = change.url;
+    if (!change.admin_url.empty()) row.admin_url = change.admin_url;
+    if (!change.k8s_namespace.empty()) row.k8s_namespace = change.k8s_namespace;
+    row.simulated = row.simulated || change.simulated;
+    row.updated_at_us = change.occurred_at_us;
+    row.last_sequence = change.sequence;
+}
+
+}  // namespace
+
+int64_t MicrosOf(const google::protobuf::Timestamp& timestamp) {
+    return timestamp.seconds() * 1'000'000 + timestamp.nanos() / 1000;
+}
+
+Result<PlannedEvent> PlanEvent(const v1::Envelope& envelope) {
+    if (!IsUuid(envelope.event_id())) return Invalid("invalid_event_id", "event id is not a UUID");
+    if (!IsUuid(envelope.store_id())) return Invalid("invalid_store_id", "store id is not a UUID");
+    if (Text(envelope.tenant_id()).empty()) return Invalid("no_tenant", "event names no tenant");
+    if (!envelope.has_occurred_at() || envelope.occurred_at().seconds() < kMinMicros / 1'000'000 ||
+        envelope.occurred_at().seconds() >= kMaxMicros / 1'000'000) {
+        return Invalid("invalid_time", "occurred_at is missing or not between 2000 and 3000");
+    }
+    const int64_t occurred_at_us = MicrosOf(envelope.occurred_at());
+
+    PlannedEvent planned;
+    TimelineEntry& entry = planned.entry;
+    StoreChange& change = planned.change;
+    entry.event_id = envelope.event_id();
+    entry.store_id = envelope.store_id();
+    entry.tenant_id = Text(envelope.tenant_id());
+    entry.occurred_at_us = occurred_at_us;
+    entry.correlation_id = Text(envelope.correlation_id());
+    change.store_id = entry.store_id;
+    change.tenant_id = entry.tenant_id;
+    change.occurred_at_us = occurred_at_us;
+    change.sequence = occurred_at_us;
+
+    switch (envelope.payload_case()) {
+        case v1::Envelope::kStoreRequested: {
+            const auto& requested = envelope.store_requested();
+            entry.type = "StoreRequested";
+            change.kind = StoreChange::Kind::kRequested;
+            change.status = "requested";
+            change.name = Text(requested.name());
+            change.engine = EngineOf(requested.engine());
+            change.plan = Text(requested.plan());
+            change.host = Text(requested.host());
+            break;
+        }
+        case v1::Envelope::kStoreDeletionRequested:
+            entry.type = "StoreDeletionRequested";
+            change.kind = StoreChange::Kind::kDeletionRequested;
+            change.status = "deleting";
+            break;
+        case v1::Envelope::kStoreStatusChanged: {
+            const auto& changed = envelope.store_status_changed();
+            entry.type = "StoreStatusChanged";
+            change.kind = StoreChange::Kind::kStatusChanged;
+            change.status = kafka::StatusName(changed.status());
+            if (changed.status() == v1::STORE_STATUS_UNSPECIFIED || change.status == "unknown") {
+                return Invalid("unknown_status", "StoreStatusChanged carries an unknown status (" +
+                                                     std::to_string(changed.status()) + ")");
+            }
+            if (changed.sequence() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+                return Invalid("invalid_sequence", "sequence does not fit a signed 64-bit integer");
+            }
+            if (changed.sequence() != 0) change.sequence = static_cast<int64_t>(changed.sequence());
+            change.step = Text(changed.step());
+            change.reason = Text(changed.reason());
+            change.url = Text(changed.url());
+            change.admin_url = Text(changed.admin_url());
+            change.k8s_namespace = Text(changed.namespace_());
+            change.simulated = changed.simulated();
+            change.name = Text(changed.name());
+            change.engine = Text(changed.engine_name());
+            break;
+        }
+        case v1::Envelope::PAYLOAD_NOT_SET:
+            return Invalid("unknown_payload", "envelope has no known payload");
+    }
+    entry.status = change.status;
+    entry.step = change.step;
+    entry.reason = change.reason;
+    return planned;
+}
+
+BatchPlan PlanBatch(const std::vector<kafka::ConsumedMessage>& messages) {
+    BatchPlan plan;
+    std::map<std::pair<std::string, int32_t>, std::size_t> partition_index;
+    for (const auto& message : messages) {
+        const auto key = std::make_pair(message.topic, message.partition);
+        auto [it, inserted] = partition_index.try_emplace(key, plan.next_offsets.size());
+        if (inserted) plan.next_offsets.push_back({message.topic, message.partition, message.offset + 1});
+        auto& next = plan.next_offsets[it->second].offset;
+        next = std::max(next, message.offset + 1);
+
+        auto envelope = kafka::Decode(message.payload);
+        if (!envelope.ok()) {
+            plan.skipped.push_back({message.topic, message.partition, message.offset, envelope.error()});
+            continue;
+        }
+        auto planned = PlanEvent(*envelope);
+        if (!planned.ok()) {
+            plan.skipped.push_back({message.topic, message.partition, message.offset, planned.error()});
+            continue;
+        }
+        plan.events.push_back(std::move(planned).value());
+    }
+    return plan;
+}
+
+RowDecision Decide(const std::optional<StoreRow>& current, const StoreChange& change) {
+    if (!current) {
+        StoreRow row;
+        row.tenant_id = change.tenant_id;
+        row.created_at_us = change.occurred_at_us;
+        FillFacts(row, change);
+        ApplyState(row, change);
+        return {RowAction::kInsert, row};
+    }
+    if (current->tenant_id != change.tenant_id) return {RowAction::kForeignTenant, *current};
+    StoreRow row = *current;
+    FillFacts(row, change);
+    if (change.sequence > row.last_sequence && row.status != "deleted") ApplyState(row, change);
+    return {row == *current ? RowAction::kNone : RowAction::kUpdate, row};
+}
+
+}  // namespace storefleet::projector

@@ -1,0 +1,66 @@
+#pragma once
+
+#include <string>
+
+#include "storefleet/kafka/events.hpp"
+
+// Envelopes for tests, with fixed ids and times so expectations can name them.
+namespace storefleet::projector::fixtures {
+
+inline constexpr const char* kStoreId = "6f1c2b9e-3d4a-4b5c-8d7e-9f0a1b2c3d4e";
+inline constexpr const char* kTenant = "acme";
+inline constexpr int64_t kT0 = 1'700'000'000'000'000;  // 2023-11-14T22:13:20Z, in micros
+
+inline v1::Envelope Envelope(const std::string& event_id, int64_t occurred_at_us) {
+    v1::Envelope envelope;
+    envelope.set_event_id(event_id);
+    envelope.set_store_id(kStoreId);
+    envelope.set_tenant_id(kTenant);
+    envelope.set_correlation_id("corr-1");
+    envelope.set_schema_version(kafka::kSchemaVersion);
+    envelope.mutable_occurred_at()->set_seconds(occurred_at_us / 1'000'000);
+    envelope.mutable_occurred_at()->set_nanos(static_cast<int32_t>(occurred_at_us % 1'000'000) * 1000);
+    return envelope;
+}
+
+inline v1::Envelope Requested(const std::string& event_id, int64_t occurred_at_us) {
+    auto envelope = Envelope(event_id, occurred_at_us);
+    auto* requested = envelope.mutable_store_requested();
+    requested->set_name("shop");
+    requested->set_engine(v1::ENGINE_WOOCOMMERCE);
+    requested->set_plan("small");
+    requested->set_host("shop.acme.stores.localtest.me");
+    requested->set_requested_by(kTenant);
+    requested->set_admin_email("admin@example.com");
+    kafka::SetTypeFromPayload(envelope);
+    return envelope;
+}
+
+inline v1::Envelope StatusChanged(const std::string& event_id, int64_t occurred_at_us,
+                                  v1::StoreStatus status, uint64_t sequence = 0) {
+    auto envelope = Envelope(event_id, occurred_at_us);
+    auto* changed = envelope.mutable_store_status_changed();
+    changed->set_status(status);
+    changed->set_step("helm");
+    changed->set_sequence(sequence);
+    changed->set_name("shop");
+    changed->set_engine_name("woocommerce");
+    changed->set_namespace_("store-6f1c2b9e");
+    kafka::SetTypeFromPayload(envelope);
+    return envelope;
+}
+
+inline v1::Envelope DeletionRequested(const std::string& event_id, int64_t occurred_at_us) {
+    auto envelope = Envelope(event_id, occurred_at_us);
+    envelope.mutable_store_deletion_requested()->set_requested_by(kTenant);
+    kafka::SetTypeFromPayload(envelope);
+    return envelope;
+}
+
+// Event ids: "00000000-0000-4000-8000-00000000000<n>".
+inline std::string EventId(int n) {
+    std::string suffix = std::to_string(n);
+    return "00000000-0000-4000-8000-" + std::string(12 - suffix.size(), '0') + suffix;
+}
+
+}  // namespace storefleet::projector::fixtures

@@ -1,0 +1,51 @@
+#include "config.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+
+namespace storefleet::provisioner {
+
+std::string FindExecutable(const std::string& program) {
+    if (program.find('/') != std::string::npos) {
+        if (access(program.c_str(), X_OK) == 0) return program;
+        throw ConfigError(program + " is not an executable file");
+    }
+    const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe)
+    std::stringstream dirs(path != nullptr ? path : "");
+    std::string dir;
+    while (std::getline(dirs, dir, ':')) {
+        const auto candidate = std::filesystem::path(dir) / program;
+        if (access(candidate.c_str(), X_OK) == 0) return candidate.string();
+    }
+    throw ConfigError(program + " was not found in PATH (set STOREFLEET_HELM_BINARY)");
+}
+
+ProvisionerConfig ProvisionerConfig::FromEnv(const EnvConfig& env) {
+    ProvisionerConfig config;
+    config.kafka_brokers = env.Required("STOREFLEET_KAFKA_BROKERS");
+    config.consumer_group = env.String("STOREFLEET_CONSUMER_GROUP", config.consumer_group);
+    config.kubeconfig = env.String("STOREFLEET_KUBECONFIG", env.String("KUBECONFIG", ""));
+    config.helm_binary = FindExecutable(env.String("STOREFLEET_HELM_BINARY", "helm"));
+    config.helm_home = env.String("STOREFLEET_HELM_HOME",
+                                  (std::filesystem::temp_directory_path() / "storefleet-helm").string());
+    config.charts_dir = env.String("STOREFLEET_CHARTS_DIR", "charts");
+    if (!std::filesystem::is_directory(std::filesystem::path(config.charts_dir) / "woocommerce-store")) {
+        throw ConfigError("STOREFLEET_CHARTS_DIR (" + config.charts_dir + ") has no woocommerce-store chart");
+    }
+    config.ingress_class = env.String("STOREFLEET_INGRESS_CLASS", "");
+    config.url_scheme = env.String("STOREFLEET_URL_SCHEME", config.url_scheme);
+    if (config.url_scheme != "http" && config.url_scheme != "https") {
+        throw ConfigError("STOREFLEET_URL_SCHEME must be http or https");
+    }
+    config.cluster_simulated = env.Bool("STOREFLEET_CLUSTER_SIMULATED", false);
+    config.max_in_flight = static_cast<int>(env.Int("STOREFLEET_MAX_IN_FLIGHT", config.max_in_flight, 1, 1024));
+    config.store_deadline = std::chrono::seconds(env.Int("STOREFLEET_STORE_DEADLINE_SECONDS", 900, 10, 86'400));
+    config.http_address = env.String("STOREFLEET_HTTP_ADDRESS", config.http_address);
+    config.http_port = static_cast<int>(env.Int("STOREFLEET_HTTP_PORT", config.http_port, 0, 65535));
+    return config;
+}
+
+}  // namespace storefleet::provisioner

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "storefleet/common/config.hpp"
+
+namespace storefleet::provisioner {
+
+struct ProvisionerConfig {
+    std::string kafka_brokers;
+    std::string consumer_group = "provisioner";
+    std::string kubeconfig;  // empty: in-cluster service account
+    std::string helm_binary;
+    std::string helm_home;
+    std::string charts_dir;
+    std::string ingress_class;
+    std::string url_scheme = "http";
+    bool cluster_simulated = false;
+    int max_in_flight = 32;
+    std::chrono::seconds store_deadline{900};
+    std::string http_address = "127.0.0.1";
+    int http_port = 8084;
+
+    static ProvisionerConfig FromEnv(const EnvConfig& env);
+};
+
+// The absolute path of `program`, searched in PATH like a shell would; throws ConfigError.
+std::string FindExecutable(const std::string& program);
+
+}  // namespace storefleet::provisioner

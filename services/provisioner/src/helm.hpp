@@ -1,0 +1,59 @@
+#pragma once
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "storefleet/common/result.hpp"
+
+namespace storefleet::provisioner {
+
+// The process edge to Helm; the provisioner depends on this, tests substitute it.
+class HelmRunner {
+public:
+    virtual ~HelmRunner() = default;
+    // `helm upgrade --install` without --wait: readiness is decided from the API.
+    virtual Status UpgradeInstall(const std::string& release, const std::string& ns,
+                                  const std::string& chart, const nlohmann::json& values) = 0;
+    // `helm uninstall`; a release that does not exist counts as success.
+    virtual Status Uninstall(const std::string& release, const std::string& ns) = 0;
+};
+
+// Runs the Helm CLI (no shell). Values go through a 0600 temporary file that is removed
+// at once, never the command line, so no secret or value shows in `ps` or logs.
+// A release left pending by a crashed provisioner is recovered: a pending install is
+// uninstalled and installed again, a pending upgrade is rolled back first.
+class HelmCli final : public HelmRunner {
+public:
+    struct Options {
+        std::string helm_binary = "helm";
+        std::string kubeconfig;  // empty: in-cluster
+        std::string cache_dir;   // HELM_CACHE_HOME etc.
+        std::chrono::seconds timeout{120};
+    };
+    explicit HelmCli(Options options);
+
+    Status UpgradeInstall(const std::string& release, const std::string& ns, const std::string& chart,
+                          const nlohmann::json& values) override;
+    Status Uninstall(const std::string& release, const std::string& ns) override;
+
+private:
+    struct Outcome {
+        int exit_code;
+        bool timed_out;
+        std::string output;
+    };
+    Outcome Run(std::vector<std::string> args);
+    Status RecoverPending(const std::string& release, const std::string& ns);
+
+    Options options_;
+    std::vector<std::string> env_;
+};
+
+// Classifies Helm's error output: transient (API unavailable, conflicts, timeouts,
+// another operation in progress) or permanent (a chart that does not render, values
+// refused by the schema, objects the API rejects).
+Error ClassifyHelmFailure(const std::string& action, const std::string& output);
+
+}  // namespace storefleet::provisioner

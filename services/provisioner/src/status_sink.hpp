@@ -1,0 +1,24 @@
+#pragma once
+
+#include "provisioner.hpp"
+#include "storefleet/kafka/publisher.hpp"
+
+namespace storefleet::provisioner {
+
+// Publishes StoreStatusChanged to store-status, keyed by store id, retrying with backoff
+// until Kafka acknowledges or the process shuts down.
+class KafkaStatusSink final : public StatusSink {
+public:
+    KafkaStatusSink(kafka::EventPublisher& publisher, const ShutdownFlag& shutdown, bool simulated);
+    Status Emit(const v1::Envelope& command, const StatusUpdate& update) override;
+
+    // The event Emit() publishes; public for tests.
+    v1::Envelope BuildEvent(const v1::Envelope& command, const StatusUpdate& update) const;
+
+private:
+    kafka::EventPublisher& publisher_;
+    const ShutdownFlag& shutdown_;
+    bool simulated_;
+};
+
+}  // namespace storefleet::provisioner

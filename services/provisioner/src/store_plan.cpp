@@ -1,0 +1,174 @@
+#include "store_plan.hpp"
+
+#include "storefleet/common/ids.hpp"
+#include "storefleet/kafka/events.hpp"
+
+namespace storefleet::provisioner {
+namespace {
+
+using nlohmann::json;
+
+struct PlanLimits {
+    int factor;  // small 1, medium 2, large 4
+};
+
+int FactorOf(const std::string& plan) {
+    if (plan == "medium") return 2;
+    if (plan == "large") return 4;
+    return 1;
+}
+
+json Labels(const StoreSpec& spec) {
+    return {{"app.kubernetes.io/managed-by", "storefleet"},
+            {"app.kubernetes.io/part-of", "storefleet"},
+            {"storefleet.io/store-id", spec.store_id},
+            {"storefleet.io/tenant", spec.tenant_id},
+            {"storefleet.io/engine", spec.engine},
+            {"storefleet.io/plan", spec.plan}};
+}
+
+json Meta(const StoreSpec& spec, const std::string& name, const std::string& ns) {
+    return {{"name", name}, {"namespace", ns}, {"labels", Labels(spec)}};
+}
+
+std::string Cpu(int millis) { return millis % 1000 == 0 ? std::to_string(millis / 1000) : std::to_string(millis) + "m"; }
+std::string Gi(int gi) { return std::to_string(gi) + "Gi"; }
+
+json NetworkPolicy(const StoreSpec& spec, const std::string& ns, const std::string& name, json policy_spec) {
+    return {{"apiVersion", "networking.k8s.io/v1"},
+            {"kind", "NetworkPolicy"},
+            {"metadata", Meta(spec, name, ns)},
+            {"spec", std::move(policy_spec)}};
+}
+
+}  // namespace
+
+Result<StoreSpec> SpecFromEvent(const v1::Envelope& envelope) {
+    if (!envelope.has_store_requested()) return Error::Permanent("bad_command", "not a StoreRequested");
+    const auto& request = envelope.store_requested();
+    StoreSpec spec{envelope.store_id(),
+                   envelope.tenant_id(),
+                   request.name(),
+                   kafka::EngineName(request.engine()),
+                   request.plan().empty() ? "small" : request.plan(),
+                   request.host(),
+                   request.admin_email()};
+    if (!IsUuid(spec.store_id)) return Error::Permanent("bad_command", "store id is not a UUID");
+    if (spec.engine == "unknown") return Error::Permanent("bad_command", "unknown engine");
+    if (spec.plan != "small" && spec.plan != "medium" && spec.plan != "large") {
+        return Error::Permanent("bad_command", "unknown plan '" + spec.plan + "'");
+    }
+    if (spec.host.empty()) return Error::Permanent("bad_command", "the request carries no host");
+    return spec;
+}
+
+std::string NamespaceFor(const std::string& store_id) { return "store-" + store_id; }
+
+json NamespaceObject(const StoreSpec& spec, const std::string& ns) {
+    json labels = Labels(spec);
+    // Pod Security: enforce baseline (the store images need a few capabilities), warn and
+    // audit at restricted so drift towards privilege is visible.
+    labels["pod-security.kubernetes.io/enforce"] = "baseline";
+    labels["pod-security.kubernetes.io/warn"] = "restricted";
+    labels["pod-security.kubernetes.io/audit"] = "restricted";
+    return {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}, {"labels", labels}}}};
+}
+
+json ResourceQuotaObject(const StoreSpec& spec, const std::string& ns) {
+    const int f = FactorOf(spec.plan);
+    return {{"apiVersion", "v1"},
+            {"kind", "ResourceQuota"},
+            {"metadata", Meta(spec, "store-quota", ns)},
+            {"spec",
+             {{"hard",
+               {{"requests.cpu", Cpu(1000 * f)},
+                {"requests.memory", Gi(2 * f)},
+                {"limits.cpu", Cpu(2000 * f)},
+                {"limits.memory", Gi(4 * f)},
+                {"requests.storage", Gi(10 * f)},
+                {"persistentvolumeclaims", "4"},
+                {"pods", std::to_string(10 * f)},
+                {"services", "5"},
+                {"services.loadbalancers", "0"},
+                {"services.nodeports", "0"},
+                {"secrets", "20"},
+                {"configmaps", "20"}}}}}};
+}
+
+json LimitRangeObject(const StoreSpec& spec, const std::string& ns) {
+    const int f = FactorOf(spec.plan);
+    return {{"apiVersion", "v1"},
+            {"kind", "LimitRange"},
+            {"metadata", Meta(spec, "store-limits", ns)},
+            {"spec",
+             {{"limits",
+               json::array({{{"type", "Container"},
+                             {"default", {{"cpu", "500m"}, {"memory", "512Mi"}}},
+                             {"defaultRequest", {{"cpu", "100m"}, {"memory", "128Mi"}}},
+                             {"max", {{"cpu", Cpu(1000 * f)}, {"memory", Gi(2 * f)}}}},
+                            {{"type", "PersistentVolumeClaim"},
+                             {"max", {{"storage", Gi(10 * f)}}}}})}}}};
+}
+
+json::array_t NetworkPolicyObjects(const StoreSpec& spec, const std::string& ns,
+                                   const std::string& ingress_namespace) {
+    const json all_pods = json::object();
+    json dns_peer = {{"namespaceSelector", {{"matchLabels", {{"kubernetes.io/metadata.name", "kube-system"}}}}}};
+    json private_ranges = json::array({"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"});
+    return {
+        NetworkPolicy(spec, ns, "default-deny",
+                      {{"podSelector", all_pods}, {"policyTypes", json::array({"Ingress", "Egress"})}}),
+        NetworkPolicy(spec, ns, "allow-same-namespace",
+                      {{"podSelector", all_pods},
+                       {"policyTypes", json::array({"Ingress", "Egress"})},
+                       {"ingress", json::array({{{"from", json::array({{{"podSelector", all_pods}}})}}})},
+                       {"egress", json::array({{{"to", json::array({{{"podSelector", all_pods}}})}}})}}),
+        NetworkPolicy(spec, ns, "allow-dns",
+                      {{"podSelector", all_pods},
+                       {"policyTypes", json::array({"Egress"})},
+                       {"egress", json::array({{{"to", json::array({dns_peer})},
+                                                {"ports", json::array({{{"protocol", "UDP"}, {"port", 53}},
+                                                                       {{"protocol", "TCP"}, {"port", 53}}})}}})}}),
+        NetworkPolicy(spec, ns, "allow-from-ingress-controller",
+                      {{"podSelector", all_pods},
+                       {"policyTypes", json::array({"Ingress"})},
+                       {"ingress", json::array({{{"from", json::array({{{"namespaceSelector",
+                                                                         {{"matchLabels",
+                                                                           {{"kubernetes.io/metadata.name",
+                                                                             ingress_namespace}}}}}}})}}})}}),
+        NetworkPolicy(spec, ns, "allow-web-egress",
+                      {{"podSelector", {{"matchLabels", {{"storefleet.io/internet-egress", "true"}}}}},
+                       {"policyTypes", json::array({"Egress"})},
+                       {"egress", json::array({{{"to", json::array({{{"ipBlock",
+                                                                       {{"cidr", "0.0.0.0/0"},
+                                                                        {"except", private_ranges}}}}})},
+                                                {"ports", json::array({{{"protocol", "TCP"}, {"port", 443}},
+                                                                       {{"protocol", "TCP"}, {"port", 80}}})}}})}}),
+    };
+}
+
+json CredentialsSecretObject(const StoreSpec& spec, const std::string& ns) {
+    return {{"apiVersion", "v1"},
+            {"kind", "Secret"},
+            {"type", "Opaque"},
+            {"metadata", Meta(spec, kCredentialsSecret, ns)},
+            {"stringData",
+             {{"db-root-password", RandomHex(24)},
+              {"db-password", RandomHex(24)},
+              {"admin-password", RandomHex(16)},
+              {"jwt-secret", RandomHex(32)},
+              {"cookie-secret", RandomHex(32)}}}};
+}
+
+json ChartValues(const StoreSpec& spec, const std::string& ingress_class) {
+    json values = {{"storeId", spec.store_id},
+                   {"storeName", spec.name},
+                   {"host", spec.host},
+                   {"plan", spec.plan},
+                   {"adminEmail", spec.admin_email},
+                   {"credentials", {{"existingSecret", kCredentialsSecret}}}};
+    if (!ingress_class.empty()) values["ingress"] = {{"className", ingress_class}};
+    return values;
+}
+
+}  // namespace storefleet::provisioner

@@ -1,0 +1,222 @@
+// StoreProvisioner against in-memory fakes of the Kubernetes API, Helm and the status sink.
+#include "provisioner.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <mutex>
+
+#include "storefleet/kafka/events.hpp"
+
+namespace storefleet::provisioner {
+namespace {
+
+using nlohmann::json;
+
+// Stores objects by path; lists are answered from what tests put in `lists`.
+class FakeKube : public kube::KubeApi {
+public:
+    Result<kube::ApiResponse> Call(const std::string& method, const std::string& path, const std::string& body,
+                                   const std::string&) override {
+        std::lock_guard lock(mutex);
+        calls.push_back(method + " " + path);
+        const std::string bare = path.substr(0, path.find('?'));
+        if (fail_next_retryable > 0) {
+            --fail_next_retryable;
+            return kube::ApiResponse{503, R"({"message":"etcd leader changed"})"};
+        }
+        if (method == "PATCH") {
+            objects[bare] = json::parse(body);
+            return kube::ApiResponse{200, body};
+        }
+        if (method == "POST") {
+            auto object = json::parse(body);
+            const std::string at = bare + "/" + object["metadata"]["name"].get<std::string>();
+            if (objects.count(at) != 0U) return kube::ApiResponse{409, "{}"};
+            objects[at] = object;
+            return kube::ApiResponse{201, body};
+        }
+        if (method == "DELETE") {
+            objects.erase(bare);
+            return kube::ApiResponse{200, "{}"};
+        }
+        if (lists.count(bare) != 0U) return kube::ApiResponse{200, json{{"items", lists[bare]}}.dump()};
+        if (objects.count(bare) != 0U) return kube::ApiResponse{200, objects[bare].dump()};
+        if (bare.find("/deployments") != std::string::npos || bare.find("/statefulsets") != std::string::npos ||
+            bare.find("/jobs") != std::string::npos) {
+            return kube::ApiResponse{200, R"({"items":[]})"};
+        }
+        return kube::ApiResponse{404, R"({"message":"not found"})"};
+    }
+    std::mutex mutex;
+    std::vector<std::string> calls;
+    std::map<std::string, json> objects;
+    std::map<std::string, json> lists;
+    int fail_next_retryable = 0;
+};
+
+class FakeHelm : public HelmRunner {
+public:
+    Status UpgradeInstall(const std::string& release, const std::string& ns, const std::string& chart,
+                          const json& values) override {
+        installs.push_back(release + " " + ns + " " + chart);
+        last_values = values;
+        return result;
+    }
+    Status Uninstall(const std::string& release, const std::string& ns) override {
+        uninstalls.push_back(release + " " + ns);
+        return Status::Ok();
+    }
+    std::vector<std::string> installs, uninstalls;
+    json last_values;
+    Status result;
+};
+
+class RecordingSink : public StatusSink {
+public:
+    Status Emit(const v1::Envelope&, const StatusUpdate& update) override {
+        updates.push_back(update);
+        return Status::Ok();
+    }
+    std::vector<StatusUpdate> updates;
+};
+
+const std::string kStoreId = "123e4567-e89b-42d3-a456-426614174000";
+const std::string kNs = "store-" + kStoreId;
+
+v1::Envelope Requested() {
+    auto envelope = kafka::NewEnvelope("acme", kStoreId, "corr");
+    auto* r = envelope.mutable_store_requested();
+    r->set_name("shop");
+    r->set_engine(v1::ENGINE_WOOCOMMERCE);
+    r->set_plan("small");
+    r->set_host("shop.acme.example");
+    kafka::SetTypeFromPayload(envelope);
+    return envelope;
+}
+
+json Workload(int ready, int want = 1) {
+    return {{"metadata", {{"name", "w"}, {"generation", 1}}},
+            {"spec", {{"replicas", want}}},
+            {"status", {{"observedGeneration", 1}, {"availableReplicas", ready}, {"readyReplicas", ready}}}};
+}
+
+json Job(const std::string& condition) {
+    return {{"metadata", {{"name", "store-setup"}}},
+            {"status", {{"conditions", json::array({{{"type", condition}, {"status", "True"}, {"message", "BackoffLimitExceeded"}}})}}}};
+}
+
+class ProvisionerTest : public ::testing::Test {
+protected:
+    ProvisionerTest() : provisioner_(kube_, helm_, sink_, registry_, Options()) {}
+    static ProvisionerOptions Options() {
+        ProvisionerOptions options;
+        options.woocommerce_chart = "/charts/woocommerce-store";
+        options.store_deadline = std::chrono::seconds(3);
+        options.readiness_poll = std::chrono::milliseconds(10);
+        return options;
+    }
+    void ReadyWorkloads() {
+        kube_.lists["/apis/apps/v1/namespaces/" + kNs + "/deployments"] = json::array({Workload(1)});
+        kube_.lists["/apis/apps/v1/namespaces/" + kNs + "/statefulsets"] = json::array({Workload(1)});
+        kube_.lists["/apis/batch/v1/namespaces/" + kNs + "/jobs"] = json::array({Job("Complete")});
+    }
+    std::vector<std::string> Steps() const {
+        std::vector<std::string> steps;
+        for (const auto& u : sink_.updates) steps.push_back(u.step);
+        return steps;
+    }
+    FakeKube kube_;
+    FakeHelm helm_;
+    RecordingSink sink_;
+    metrics::Registry registry_;
+    ShutdownFlag shutdown_;
+    StoreProvisioner provisioner_;
+};
+
+TEST_F(ProvisionerTest, ProvisionsEveryStepThenReportsReadyWithUrls) {
+    ReadyWorkloads();
+    CancelToken cancel(shutdown_);
+    EXPECT_EQ(provisioner_.Provision(Requested(), cancel), Outcome::kFinished);
+    EXPECT_EQ(Steps(), (std::vector<std::string>{"namespace", "guardrails", "secret", "helm", "readiness", "ready"}));
+    const auto& last = sink_.updates.back();
+    EXPECT_EQ(last.status, v1::STORE_STATUS_READY);
+    EXPECT_EQ(last.url, "http://shop.acme.example/");
+    EXPECT_EQ(last.admin_url, "http://shop.acme.example/wp-admin/");
+    EXPECT_EQ(kube_.objects.count("/api/v1/namespaces/" + kNs), 1U);
+    EXPECT_EQ(kube_.objects.count("/api/v1/namespaces/" + kNs + "/resourcequotas/store-quota"), 1U);
+    EXPECT_EQ(kube_.objects.count("/apis/networking.k8s.io/v1/namespaces/" + kNs + "/networkpolicies/default-deny"), 1U);
+    ASSERT_EQ(helm_.installs.size(), 1U);
+    EXPECT_EQ(helm_.installs[0], "store " + kNs + " /charts/woocommerce-store");
+    EXPECT_EQ(helm_.last_values["host"], "shop.acme.example");
+}
+
+TEST_F(ProvisionerTest, ReplayKeepsTheFirstCredentials) {
+    ReadyWorkloads();
+    CancelToken cancel(shutdown_);
+    provisioner_.Provision(Requested(), cancel);
+    const auto secret_path = "/api/v1/namespaces/" + kNs + "/secrets/store-credentials";
+    const auto first = kube_.objects.at(secret_path)["stringData"]["db-password"];
+    provisioner_.Provision(Requested(), cancel);
+    EXPECT_EQ(kube_.objects.at(secret_path)["stringData"]["db-password"], first);
+    EXPECT_EQ(helm_.installs.size(), 2U) << "helm upgrade --install is itself idempotent";
+}
+
+TEST_F(ProvisionerTest, RetriesTransientApiErrors) {
+    ReadyWorkloads();
+    kube_.fail_next_retryable = 2;
+    CancelToken cancel(shutdown_);
+    EXPECT_EQ(provisioner_.Provision(Requested(), cancel), Outcome::kFinished);
+    EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_READY);
+}
+
+TEST_F(ProvisionerTest, PermanentHelmFailureEndsInFailedWithTheReason) {
+    helm_.result = Error::Permanent("helm_failed", "helm upgrade --install failed: values don't meet the schema");
+    CancelToken cancel(shutdown_);
+    EXPECT_EQ(provisioner_.Provision(Requested(), cancel), Outcome::kFinished);
+    EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_FAILED);
+    EXPECT_NE(sink_.updates.back().reason.find("schema"), std::string::npos);
+}
+
+TEST_F(ProvisionerTest, FailedSetupJobFailsTheStore) {
+    ReadyWorkloads();
+    kube_.lists["/apis/batch/v1/namespaces/" + kNs + "/jobs"] = json::array({Job("Failed")});
+    CancelToken cancel(shutdown_);
+    provisioner_.Provision(Requested(), cancel);
+    EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_FAILED);
+    EXPECT_NE(sink_.updates.back().reason.find("job store-setup failed"), std::string::npos);
+}
+
+TEST_F(ProvisionerTest, NotReadyBeforeTheDeadlineSaysWhatItWaitedFor) {
+    kube_.lists["/apis/apps/v1/namespaces/" + kNs + "/deployments"] = json::array({Workload(0)});
+    CancelToken cancel(shutdown_);
+    provisioner_.Provision(Requested(), cancel);
+    EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_FAILED);
+    EXPECT_NE(sink_.updates.back().reason.find("deployment w (0/1 ready)"), std::string::npos)
+        << sink_.updates.back().reason;
+}
+
+TEST_F(ProvisionerTest, SupersededProvisioningStopsWithoutAStatus) {
+    kube_.lists["/apis/apps/v1/namespaces/" + kNs + "/deployments"] = json::array({Workload(0)});
+    CancelToken cancel(shutdown_);
+    cancel.Supersede();
+    EXPECT_EQ(provisioner_.Provision(Requested(), cancel), Outcome::kCancelled);
+    for (const auto& u : sink_.updates) EXPECT_NE(u.status, v1::STORE_STATUS_FAILED);
+}
+
+TEST_F(ProvisionerTest, DeprovisionUninstallsAndWaitsForTheNamespaceToGo) {
+    ReadyWorkloads();
+    CancelToken cancel(shutdown_);
+    provisioner_.Provision(Requested(), cancel);
+    sink_.updates.clear();
+    auto deletion = kafka::NewEnvelope("acme", kStoreId, "corr2");
+    deletion.mutable_store_deletion_requested();
+    EXPECT_EQ(provisioner_.Deprovision(deletion, cancel), Outcome::kFinished);
+    EXPECT_EQ(helm_.uninstalls.size(), 1U);
+    EXPECT_EQ(kube_.objects.count("/api/v1/namespaces/" + kNs), 0U);
+    EXPECT_EQ(Steps(), (std::vector<std::string>{"helm-uninstall", "namespace", "deleted"}));
+    EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_DELETED);
+}
+
+}  // namespace
+}  // namespace storefleet::provisioner

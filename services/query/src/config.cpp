@@ -1,0 +1,18 @@
+#include "config.hpp"
+
+namespace storefleet::query {
+
+QueryConfig QueryConfig::FromEnv(const EnvConfig& env) {
+    QueryConfig config;
+    config.pg_url = env.Required("STOREFLEET_PG_URL");
+    config.http_address = env.String("STOREFLEET_HTTP_ADDRESS", config.http_address);
+    config.http_port = static_cast<int>(env.Int("STOREFLEET_HTTP_PORT", config.http_port, 0, 65535));
+    config.http_threads =
+        static_cast<int>(env.Int("STOREFLEET_HTTP_THREADS", config.http_threads, 1, 64));
+    config.pg_pool_size =
+        static_cast<int>(env.Int("STOREFLEET_PG_POOL_SIZE", config.pg_pool_size, 1, 128));
+    config.auth_cache_ttl = env.Millis("STOREFLEET_AUTH_CACHE_TTL_MS", config.auth_cache_ttl);
+    return config;
+}
+
+}  // namespace storefleet::query

@@ -1,0 +1,124 @@
+#include "query_api.hpp"
+
+#include "storefleet/common/ids.hpp"
+#include "storefleet/common/log.hpp"
+#include "storefleet/http/json_response.hpp"
+
+namespace storefleet::query {
+
+using Pistache::Http::Code;
+using Pistache::Http::ResponseWriter;
+using Pistache::Rest::Request;
+
+namespace {
+
+std::string Header(const Request& request, const std::string& name) {
+    auto raw = request.headers().tryGetRaw(name);
+    return raw ? raw->value() : "";
+}
+
+void NotFound(ResponseWriter& response, const std::string& store_id) {
+    http::SendError(response, Code::Not_Found, "not_found",
+                    "no store with id '" + store_id.substr(0, 64) + "'");
+}
+
+}  // namespace
+
+QueryApi::QueryApi(StoreReader& reader, TenantCache& tenants, metrics::Registry& registry)
+    : reader_(reader),
+      tenants_(tenants),
+      unauthorized_(registry.GetCounter("storefleet_query_unauthorized_total",
+                                        "Requests refused for a missing or unknown API token.")),
+      unavailable_(registry.GetCounter("storefleet_query_unavailable_total",
+                                       "Requests answered 503 because Postgres could not answer.")) {}
+
+void QueryApi::Register(http::HttpServer& server) {
+    // Transient database failures become a 503 the client may retry; anything else
+    // escapes to the server's handler (500, logged).
+    auto guarded = [this](void (QueryApi::*handler)(const Request&, ResponseWriter&)) {
+        return [this, handler](const Request& request, ResponseWriter& response) {
+            try {
+                (this->*handler)(request, response);
+            } catch (const ReadUnavailable& error) {
+                unavailable_.Inc();
+                log::Warn("read model unavailable", {{"error", error.what()},
+                                                     {"path", request.resource()}});
+                response.headers().addRaw(Pistache::Http::Header::Raw("Retry-After", "1"));
+                http::SendError(response, Code::Service_Unavailable, "unavailable",
+                                "the read model cannot answer right now; retry shortly");
+            }
+        };
+    };
+    server.Get("/api/v1/stores", guarded(&QueryApi::ListStores));
+    server.Get("/api/v1/stores/:id", guarded(&QueryApi::GetStore));
+    server.Get("/api/v1/stores/:id/events", guarded(&QueryApi::GetTimeline));
+}
+
+std::optional<std::string> QueryApi::Authenticate(const Request& request, ResponseWriter& response) {
+    const std::string authorization = Header(request, "Authorization");
+    const std::string prefix = "Bearer ";
+    if (authorization.rfind(prefix, 0) != 0 || authorization.size() <= prefix.size()) {
+        unauthorized_.Inc();
+        response.headers().addRaw(Pistache::Http::Header::Raw("WWW-Authenticate", "Bearer"));
+        http::SendError(response, Code::Unauthorized, "unauthorized",
+                        "send an API token as 'Authorization: Bearer <token>'");
+        return std::nullopt;
+    }
+    const std::string token_sha256 = Sha256Hex(authorization.substr(prefix.size()));
+    const auto now = TenantCache::Clock::now();
+    if (auto tenant = tenants_.Get(token_sha256, now)) return tenant;
+    auto tenant = reader_.TenantOfToken(token_sha256);
+    if (!tenant) {
+        unauthorized_.Inc();
+        http::SendError(response, Code::Unauthorized, "unauthorized", "unknown API token");
+        return std::nullopt;
+    }
+    tenants_.Put(token_sha256, *tenant, now);
+    return tenant;
+}
+
+void QueryApi::ListStores(const Request& request, ResponseWriter& response) {
+    auto tenant = Authenticate(request, response);
+    if (!tenant) return;
+    const auto& query = request.query();
+    auto parsed = ParseListRequest(query.get("limit"), query.get("cursor"), query.get("status"));
+    if (!parsed.ok()) {
+        http::SendError(response, Code::Bad_Request, parsed.error().code, parsed.error().message);
+        return;
+    }
+    Page page = MakePage(reader_.ListStores(*tenant, *parsed), parsed->limit);
+    nlohmann::json items = nlohmann::json::array();
+    for (const auto& store : page.items) items.push_back(ToJson(store));
+    http::SendJson(response, Code::Ok,
+                   {{"items", std::move(items)},
+                    {"next_cursor", page.next_cursor ? nlohmann::json(*page.next_cursor) : nullptr}});
+}
+
+void QueryApi::GetStore(const Request& request, ResponseWriter& response) {
+    auto tenant = Authenticate(request, response);
+    if (!tenant) return;
+    const std::string store_id = request.param(":id").as<std::string>();
+    // Not a UUID cannot be a store: answered without asking Postgres to cast it.
+    auto store = IsUuid(store_id) ? reader_.GetStore(*tenant, store_id) : std::nullopt;
+    if (!store) {
+        NotFound(response, store_id);
+        return;
+    }
+    http::SendJson(response, Code::Ok, ToJson(*store));
+}
+
+void QueryApi::GetTimeline(const Request& request, ResponseWriter& response) {
+    auto tenant = Authenticate(request, response);
+    if (!tenant) return;
+    const std::string store_id = request.param(":id").as<std::string>();
+    auto events = IsUuid(store_id) ? reader_.GetTimeline(*tenant, store_id) : std::nullopt;
+    if (!events) {
+        NotFound(response, store_id);
+        return;
+    }
+    nlohmann::json timeline = nlohmann::json::array();
+    for (const auto& event : *events) timeline.push_back(ToJson(event));
+    http::SendJson(response, Code::Ok, timeline);
+}
+
+}  // namespace storefleet::query

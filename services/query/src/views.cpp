@@ -1,0 +1,65 @@
+#include "views.hpp"
+
+#include <ctime>
+
+namespace storefleet::query {
+namespace {
+
+nlohmann::json TextOrNull(const std::string& value) {
+    return value.empty() ? nlohmann::json(nullptr) : nlohmann::json(value);
+}
+
+}  // namespace
+
+nlohmann::json ToJson(const StoreView& store) {
+    nlohmann::json json = {
+        {"id", store.id},
+        {"name", TextOrNull(store.name)},
+        {"engine", TextOrNull(store.engine)},
+        {"plan", TextOrNull(store.plan)},
+        {"host", TextOrNull(store.host)},
+        {"status", store.status},
+        {"step", TextOrNull(store.step)},
+        {"reason", TextOrNull(store.reason)},
+        {"url", TextOrNull(store.url)},
+        {"admin_url", TextOrNull(store.admin_url)},
+        {"namespace", TextOrNull(store.k8s_namespace)},
+        {"simulated", store.simulated},
+        {"created_at", Rfc3339(store.created_at_us)},
+        {"updated_at", Rfc3339(store.updated_at_us)},
+    };
+    if (store.simulated) json["note"] = kSimulatedNote;
+    return json;
+}
+
+nlohmann::json ToJson(const EventView& event) {
+    return {
+        {"event_id", event.event_id},
+        {"type", event.type},
+        {"status", TextOrNull(event.status)},
+        {"step", TextOrNull(event.step)},
+        {"reason", TextOrNull(event.reason)},
+        {"occurred_at", Rfc3339(event.occurred_at_us)},
+        {"correlation_id", TextOrNull(event.correlation_id)},
+    };
+}
+
+std::string Rfc3339(int64_t micros_since_epoch) {
+    // Floor division, so times before 1970 still get a fraction in [0, 1 s).
+    int64_t seconds = micros_since_epoch / 1'000'000;
+    int64_t micros = micros_since_epoch % 1'000'000;
+    if (micros < 0) {
+        micros += 1'000'000;
+        seconds -= 1;
+    }
+    const auto time = static_cast<std::time_t>(seconds);
+    std::tm utc{};
+    gmtime_r(&time, &utc);
+    char buffer[40];
+    std::snprintf(buffer, sizeof(buffer), "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", utc.tm_year + 1900,
+                  utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                  static_cast<long long>(micros));
+    return buffer;
+}
+
+}  // namespace storefleet::query

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+
+// What the query API shows of the read model, and its JSON. Pure functions.
+namespace storefleet::query {
+
+// One read.stores row. Empty strings are NULL in the table and null in JSON.
+struct StoreView {
+    std::string id;
+    std::string name;
+    std::string engine;
+    std::string plan;
+    std::string host;
+    std::string status;
+    std::string step;
+    std::string reason;
+    std::string url;
+    std::string admin_url;
+    std::string k8s_namespace;
+    bool simulated = false;
+    int64_t created_at_us = 0;
+    int64_t updated_at_us = 0;
+};
+
+// One read.store_events row.
+struct EventView {
+    std::string event_id;
+    std::string type;
+    std::string status;
+    std::string step;
+    std::string reason;
+    int64_t occurred_at_us = 0;
+    std::string correlation_id;
+};
+
+// Said next to every store on a simulated cluster, so nobody mistakes its URL for a shop.
+inline constexpr const char* kSimulatedNote =
+    "simulated cluster (KWOK): the Kubernetes objects are real, the shop behind this URL is "
+    "not running";
+
+nlohmann::json ToJson(const StoreView& store);
+nlohmann::json ToJson(const EventView& event);
+
+// RFC 3339 in UTC with microseconds: "2024-05-01T12:00:00.000000Z".
+std::string Rfc3339(int64_t micros_since_epoch);
+
+}  // namespace storefleet::query
