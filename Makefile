@@ -41,7 +41,8 @@ test: build deps-tools
 
 ## run: the whole platform on the local real stack; prints where to reach it.
 run: build deps-tools
-	@bash infra/local/platform up
+	@infra/local/up
+	@infra/local/platform up
 
 stop:
 	@bash infra/local/platform down || true

@@ -120,18 +120,17 @@ Result<ApiResponse> KubeClient::Call(const std::string& method, const std::strin
         headers = curl_slist_append(headers, ("Authorization: Bearer " + credentials_.bearer_token).c_str());
     }
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
-    if (method == "GET" || method == "DELETE") {
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, nullptr);
-        curl_easy_setopt(curl, CURLOPT_HTTPGET, method == "GET" ? 1L : 0L);
-        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+    // Handles are reused: reset the method and body of the previous request every time.
+    if (body.empty() && (method == "GET" || method == "DELETE")) {
+        curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
     } else {
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
     }
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method == "GET" ? nullptr : method.c_str());
     CURLcode code = curl_easy_perform(curl);
     curl_slist_free_all(headers);
     if (code != CURLE_OK) {

@@ -1,0 +1,39 @@
+#include "config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace storefleet::query {
+namespace {
+
+EnvConfig Env(std::map<std::string, std::string> values) {
+    return EnvConfig([values = std::move(values)](const std::string& name) -> std::optional<std::string> {
+        auto it = values.find(name);
+        if (it == values.end()) return std::nullopt;
+        return it->second;
+    });
+}
+
+TEST(QueryConfigTest, NeedsPostgres) {
+    EXPECT_THROW(QueryConfig::FromEnv(Env({})), ConfigError);
+}
+
+TEST(QueryConfigTest, HasDefaultsAndTakesOverrides) {
+    auto config = QueryConfig::FromEnv(Env({{"STOREFLEET_PG_URL", "postgresql://x"}}));
+    EXPECT_EQ(config.http_port, 8082);
+    EXPECT_EQ(config.http_threads, 2);
+    EXPECT_EQ(config.pg_pool_size, 8);
+    EXPECT_EQ(config.auth_cache_ttl, std::chrono::seconds(30));
+    config = QueryConfig::FromEnv(Env({{"STOREFLEET_PG_URL", "postgresql://x"},
+                                       {"STOREFLEET_HTTP_THREADS", "4"},
+                                       {"STOREFLEET_PG_POOL_SIZE", "16"}}));
+    EXPECT_EQ(config.http_threads, 4);
+    EXPECT_EQ(config.pg_pool_size, 16);
+    EXPECT_THROW(QueryConfig::FromEnv(Env({{"STOREFLEET_PG_URL", "postgresql://x"},
+                                           {"STOREFLEET_PG_POOL_SIZE", "0"}})),
+                 ConfigError);
+}
+
+}  // namespace
+}  // namespace storefleet::query

@@ -1,0 +1,202 @@
+#include "query_api.hpp"
+
+#include <curl/curl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "storefleet/common/ids.hpp"
+
+namespace storefleet::query {
+namespace {
+
+using ::testing::_;
+using ::testing::Return;
+using ::testing::Throw;
+
+constexpr const char* kToken = "t0ken-of-acme";
+constexpr const char* kStoreId = "6f1c2b9e-3d4a-4b5c-8d7e-9f0a1b2c3d4e";
+
+class MockStoreReader : public StoreReader {
+public:
+    MOCK_METHOD(std::optional<std::string>, TenantOfToken, (const std::string&), (override));
+    MOCK_METHOD(std::vector<StoreView>, ListStores, (const std::string&, const ListRequest&), (override));
+    MOCK_METHOD(std::optional<StoreView>, GetStore, (const std::string&, const std::string&), (override));
+    MOCK_METHOD(std::optional<std::vector<EventView>>, GetTimeline, (const std::string&, const std::string&),
+                (override));
+};
+
+struct Reply {
+    long code = 0;
+    std::string body;
+    std::string headers;
+    nlohmann::json Json() const { return nlohmann::json::parse(body); }
+};
+
+std::size_t Collect(char* data, std::size_t size, std::size_t count, void* out) {
+    static_cast<std::string*>(out)->append(data, size * count);
+    return size * count;
+}
+
+StoreView Store(const std::string& id, int64_t created_at_us) {
+    StoreView store;
+    store.id = id;
+    store.name = "shop";
+    store.status = "ready";
+    store.simulated = true;
+    store.created_at_us = created_at_us;
+    store.updated_at_us = created_at_us;
+    return store;
+}
+
+class QueryApiTest : public ::testing::Test {
+protected:
+    QueryApiTest() : api_(reader_, tenants_, registry_), server_({}, registry_, [] { return true; }) {
+        api_.Register(server_);
+        server_.Start();
+    }
+    ~QueryApiTest() override { server_.Stop(); }
+
+    Reply Get(const std::string& path, const std::string& token = kToken) {
+        Reply reply;
+        CURL* curl = curl_easy_init();
+        const std::string url = "http://127.0.0.1:" + std::to_string(server_.Port()) + path;
+        curl_slist* headers = nullptr;
+        const std::string authorization = "Authorization: Bearer " + token;
+        if (!token.empty()) headers = curl_slist_append(headers, authorization.c_str());
+        curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.body);
+        curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, Collect);
+        curl_easy_setopt(curl, CURLOPT_HEADERDATA, &reply.headers);
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT, 5L);
+        EXPECT_EQ(curl_easy_perform(curl), CURLE_OK);
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.code);
+        curl_slist_free_all(headers);
+        curl_easy_cleanup(curl);
+        return reply;
+    }
+
+    void AcmeIsKnown() {
+        EXPECT_CALL(reader_, TenantOfToken(Sha256Hex(kToken))).WillRepeatedly(Return("acme"));
+    }
+
+    metrics::Registry registry_;
+    ::testing::StrictMock<MockStoreReader> reader_;
+    TenantCache tenants_{std::chrono::seconds(30)};
+    QueryApi api_;
+    http::HttpServer server_;
+};
+
+TEST_F(QueryApiTest, WithoutABearerTokenItIs401LikeIntake) {
+    Reply reply = Get("/api/v1/stores", "");
+    EXPECT_EQ(reply.code, 401);
+    EXPECT_EQ(reply.Json()["error"]["code"], "unauthorized");
+    EXPECT_EQ(reply.Json()["error"]["message"], "send an API token as 'Authorization: Bearer <token>'");
+    EXPECT_NE(reply.headers.find("WWW-Authenticate: Bearer"), std::string::npos) << reply.headers;
+}
+
+TEST_F(QueryApiTest, AnUnknownTokenIs401) {
+    EXPECT_CALL(reader_, TenantOfToken(Sha256Hex("nope"))).WillOnce(Return(std::nullopt));
+    Reply reply = Get("/api/v1/stores/" + std::string(kStoreId), "nope");
+    EXPECT_EQ(reply.code, 401);
+    EXPECT_EQ(reply.Json()["error"]["message"], "unknown API token");
+}
+
+TEST_F(QueryApiTest, AKnownTokenIsLookedUpOncePerTtl) {
+    EXPECT_CALL(reader_, TenantOfToken(Sha256Hex(kToken))).WillOnce(Return("acme"));
+    EXPECT_CALL(reader_, GetStore("acme", kStoreId)).Times(2).WillRepeatedly(Return(Store(kStoreId, 1)));
+    EXPECT_EQ(Get("/api/v1/stores/" + std::string(kStoreId)).code, 200);
+    EXPECT_EQ(Get("/api/v1/stores/" + std::string(kStoreId)).code, 200);
+}
+
+TEST_F(QueryApiTest, ListsTheTenantsStoresWithACursorWhenThereAreMore) {
+    AcmeIsKnown();
+    EXPECT_CALL(reader_, ListStores("acme", _)).WillOnce([](const std::string&, const ListRequest& request) {
+        EXPECT_EQ(request.limit, 2);
+        EXPECT_EQ(request.status, "ready");
+        EXPECT_FALSE(request.after);
+        return std::vector<StoreView>{Store("00000000-0000-4000-8000-000000000003", 30),
+                                      Store("00000000-0000-4000-8000-000000000002", 20),
+                                      Store("00000000-0000-4000-8000-000000000001", 10)};
+    });
+    Reply reply = Get("/api/v1/stores?limit=2&status=ready");
+    ASSERT_EQ(reply.code, 200) << reply.body;
+    auto json = reply.Json();
+    ASSERT_EQ(json["items"].size(), 2U);
+    EXPECT_EQ(json["items"][0]["id"], "00000000-0000-4000-8000-000000000003");
+    EXPECT_TRUE(json["items"][0].contains("note"));
+    ASSERT_TRUE(json["next_cursor"].is_string());
+
+    const std::string cursor = json["next_cursor"];
+    EXPECT_CALL(reader_, ListStores("acme", _)).WillOnce([](const std::string&, const ListRequest& request) {
+        EXPECT_EQ(request.limit, 50);
+        EXPECT_EQ(request.after, (Cursor{20, "00000000-0000-4000-8000-000000000002"}));
+        return std::vector<StoreView>{Store("00000000-0000-4000-8000-000000000001", 10)};
+    });
+    Reply next = Get("/api/v1/stores?cursor=" + cursor);
+    ASSERT_EQ(next.code, 200) << next.body;
+    EXPECT_EQ(next.Json()["items"].size(), 1U);
+    EXPECT_TRUE(next.Json()["next_cursor"].is_null());
+}
+
+TEST_F(QueryApiTest, BadListParametersAre400) {
+    AcmeIsKnown();
+    for (const char* query : {"?limit=0", "?limit=abc", "?cursor=xyz!", "?status=bogus"}) {
+        Reply reply = Get(std::string("/api/v1/stores") + query);
+        EXPECT_EQ(reply.code, 400) << query;
+        EXPECT_EQ(reply.Json()["error"]["code"], "invalid_request") << query;
+    }
+}
+
+TEST_F(QueryApiTest, AStoreOfAnotherTenantOrNoneAtAllIs404) {
+    AcmeIsKnown();
+    EXPECT_CALL(reader_, GetStore("acme", kStoreId)).WillOnce(Return(std::nullopt));
+    Reply reply = Get("/api/v1/stores/" + std::string(kStoreId));
+    EXPECT_EQ(reply.code, 404);
+    EXPECT_EQ(reply.Json()["error"]["code"], "not_found");
+    // Not a UUID: 404 without a query.
+    EXPECT_EQ(Get("/api/v1/stores/not-a-uuid").code, 404);
+    EXPECT_EQ(Get("/api/v1/stores/not-a-uuid/events").code, 404);
+}
+
+TEST_F(QueryApiTest, ShowsAStore) {
+    AcmeIsKnown();
+    EXPECT_CALL(reader_, GetStore("acme", kStoreId)).WillOnce(Return(Store(kStoreId, 1'700'000'000'000'000)));
+    Reply reply = Get("/api/v1/stores/" + std::string(kStoreId));
+    ASSERT_EQ(reply.code, 200);
+    EXPECT_EQ(reply.Json()["id"], kStoreId);
+    EXPECT_EQ(reply.Json()["created_at"], "2023-11-14T22:13:20.000000Z");
+}
+
+TEST_F(QueryApiTest, ShowsATimelineOldestFirst) {
+    AcmeIsKnown();
+    EXPECT_CALL(reader_, GetTimeline("acme", kStoreId))
+        .WillOnce(Return(std::vector<EventView>{
+            {"00000000-0000-4000-8000-000000000001", "StoreRequested", "requested", "", "", 1, "c"},
+            {"00000000-0000-4000-8000-000000000002", "StoreStatusChanged", "ready", "readiness", "", 2, "c"}}));
+    Reply reply = Get("/api/v1/stores/" + std::string(kStoreId) + "/events");
+    ASSERT_EQ(reply.code, 200);
+    auto json = reply.Json();
+    ASSERT_TRUE(json.is_array());
+    ASSERT_EQ(json.size(), 2U);
+    EXPECT_EQ(json[0]["type"], "StoreRequested");
+    EXPECT_TRUE(json[0]["step"].is_null());
+    EXPECT_EQ(json[1]["step"], "readiness");
+
+    EXPECT_CALL(reader_, GetTimeline("acme", kStoreId)).WillOnce(Return(std::nullopt));
+    EXPECT_EQ(Get("/api/v1/stores/" + std::string(kStoreId) + "/events").code, 404);
+}
+
+TEST_F(QueryApiTest, ADatabaseHiccupIs503WithRetryAfter) {
+    AcmeIsKnown();
+    EXPECT_CALL(reader_, ListStores("acme", _)).WillOnce(Throw(ReadUnavailable("no connection")));
+    Reply reply = Get("/api/v1/stores");
+    EXPECT_EQ(reply.code, 503);
+    EXPECT_EQ(reply.Json()["error"]["code"], "unavailable");
+    EXPECT_EQ(reply.body.find("no connection"), std::string::npos) << "internals stay in the log";
+    EXPECT_NE(reply.headers.find("Retry-After: 1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace storefleet::query

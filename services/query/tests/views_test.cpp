@@ -1,0 +1,72 @@
+#include "views.hpp"
+
+#include <gtest/gtest.h>
+
+namespace storefleet::query {
+namespace {
+
+TEST(Rfc3339Test, FormatsUtcWithMicroseconds) {
+    EXPECT_EQ(Rfc3339(0), "1970-01-01T00:00:00.000000Z");
+    EXPECT_EQ(Rfc3339(1'700'000'000'123'456), "2023-11-14T22:13:20.123456Z");
+    EXPECT_EQ(Rfc3339(951'782'400'000'001), "2000-02-29T00:00:00.000001Z");
+    EXPECT_EQ(Rfc3339(-1), "1969-12-31T23:59:59.999999Z");
+}
+
+StoreView Store() {
+    StoreView store;
+    store.id = "6f1c2b9e-3d4a-4b5c-8d7e-9f0a1b2c3d4e";
+    store.name = "shop";
+    store.engine = "woocommerce";
+    store.plan = "small";
+    store.host = "shop.acme.stores.localtest.me";
+    store.status = "provisioning";
+    store.step = "helm";
+    store.k8s_namespace = "store-6f1c2b9e";
+    store.created_at_us = 1'700'000'000'000'000;
+    store.updated_at_us = 1'700'000'000'500'000;
+    return store;
+}
+
+TEST(StoreJsonTest, HasEveryFieldWithNullForTheUnknown) {
+    nlohmann::json json = ToJson(Store());
+    for (const char* field : {"id", "name", "engine", "plan", "host", "status", "step", "reason", "url",
+                              "admin_url", "namespace", "simulated", "created_at", "updated_at"}) {
+        EXPECT_TRUE(json.contains(field)) << field;
+    }
+    EXPECT_EQ(json.size(), 14U) << json.dump();
+    EXPECT_EQ(json["id"], "6f1c2b9e-3d4a-4b5c-8d7e-9f0a1b2c3d4e");
+    EXPECT_EQ(json["namespace"], "store-6f1c2b9e");
+    EXPECT_TRUE(json["reason"].is_null());
+    EXPECT_TRUE(json["url"].is_null());
+    EXPECT_EQ(json["simulated"], false);
+    EXPECT_EQ(json["created_at"], "2023-11-14T22:13:20.000000Z");
+    EXPECT_EQ(json["updated_at"], "2023-11-14T22:13:20.500000Z");
+}
+
+TEST(StoreJsonTest, ASimulatedStoreSaysSoNextToItsUrl) {
+    StoreView store = Store();
+    store.status = "ready";
+    store.url = "http://shop.acme.stores.localtest.me";
+    store.simulated = true;
+    nlohmann::json json = ToJson(store);
+    EXPECT_EQ(json["simulated"], true);
+    EXPECT_EQ(json["note"],
+              "simulated cluster (KWOK): the Kubernetes objects are real, the shop behind this URL is "
+              "not running");
+}
+
+TEST(EventJsonTest, HasTheTimelineFields) {
+    EventView event{"00000000-0000-4000-8000-000000000001", "StoreStatusChanged", "failed", "helm",
+                    "chart did not render", 1'700'000'000'000'000, "corr-1"};
+    nlohmann::json json = ToJson(event);
+    EXPECT_EQ(json, nlohmann::json({{"event_id", "00000000-0000-4000-8000-000000000001"},
+                                    {"type", "StoreStatusChanged"},
+                                    {"status", "failed"},
+                                    {"step", "helm"},
+                                    {"reason", "chart did not render"},
+                                    {"occurred_at", "2023-11-14T22:13:20.000000Z"},
+                                    {"correlation_id", "corr-1"}}));
+}
+
+}  // namespace
+}  // namespace storefleet::query
