@@ -2,6 +2,8 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include "event_logger.hpp"
+
 #include <stdexcept>
 
 #include "storefleet/common/log.hpp"
@@ -68,6 +70,10 @@ KafkaConsumer::KafkaConsumer(Options options)
     SetOrThrow(*conf, "partition.assignment.strategy", "range,roundrobin");
     for (const auto& [name, value] : options_.overrides) SetOrThrow(*conf, name, value);
     std::string error;
+    if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(&SharedEventLogger()), error) !=
+        RdKafka::Conf::CONF_OK) {
+        throw std::runtime_error("kafka event_cb: " + error);
+    }
     if (conf->set("rebalance_cb", rebalancer_.get(), error) != RdKafka::Conf::CONF_OK) {
         throw std::runtime_error("kafka rebalance_cb: " + error);
     }

@@ -2,6 +2,8 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include "event_logger.hpp"
+
 #include <atomic>
 #include <mutex>
 #include <stdexcept>
@@ -52,6 +54,10 @@ KafkaPublisher::KafkaPublisher(const std::string& brokers, const std::string& cl
     SetOrThrow(*conf, "linger.ms", "2");
     SetOrThrow(*conf, "compression.type", "lz4");
     for (const auto& [name, value] : overrides) SetOrThrow(*conf, name, value);
+    if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(&SharedEventLogger()), error) !=
+        RdKafka::Conf::CONF_OK) {
+        throw std::runtime_error("kafka event_cb: " + error);
+    }
     if (conf->set("dr_cb", reports_.get(), error) != RdKafka::Conf::CONF_OK) {
         throw std::runtime_error("kafka dr_cb: " + error);
     }

@@ -10,10 +10,11 @@
 namespace storefleet::projector {
 namespace {
 
-// Timestamps Postgres can hold and that make sense for an event: after 2000-01-01 and
-// before 3000-01-01. Anything else is a broken producer clock or a broken message.
+// Times that make sense for an event: from 2000-01-01 to before 2200-01-01. Anything else
+// is a broken producer clock or a broken message. The bound also keeps microseconds below
+// 2^53, so the SQL's bigint * interval arithmetic (in double precision) stays exact.
 constexpr int64_t kMinMicros = 946'684'800'000'000;
-constexpr int64_t kMaxMicros = 32'503'680'000'000'000;
+constexpr int64_t kMaxMicros = 7'258'118'400'000'000;
 
 Error Invalid(const std::string& code, const std::string& message) {
     return Error::Permanent(code, message);
@@ -68,7 +69,7 @@ Result<PlannedEvent> PlanEvent(const v1::Envelope& envelope) {
     if (Text(envelope.tenant_id()).empty()) return Invalid("no_tenant", "event names no tenant");
     if (!envelope.has_occurred_at() || envelope.occurred_at().seconds() < kMinMicros / 1'000'000 ||
         envelope.occurred_at().seconds() >= kMaxMicros / 1'000'000) {
-        return Invalid("invalid_time", "occurred_at is missing or not between 2000 and 3000");
+        return Invalid("invalid_time", "occurred_at is missing or not between 2000 and 2200");
     }
     const int64_t occurred_at_us = MicrosOf(envelope.occurred_at());
 

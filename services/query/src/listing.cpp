@@ -14,6 +14,10 @@ constexpr std::string_view kAlphabet =
 constexpr std::array<std::string_view, 6> kStatuses = {"requested", "provisioning", "ready",
                                                        "failed",    "deleting",     "deleted"};
 
+// No store is created after 2200-01-01 (the projector refuses such times); a cursor past it
+// was tampered with, and would overflow the SQL's interval arithmetic.
+constexpr int64_t kMaxCursorMicros = 7'258'118'400'000'000;
+
 Error Invalid(const std::string& message) { return Error::Permanent("invalid_request", message); }
 
 }  // namespace
@@ -69,7 +73,10 @@ std::optional<Cursor> DecodeCursor(std::string_view text) {
     const char* begin = decoded->data();
     const char* end = begin + colon;
     auto [parsed_to, error] = std::from_chars(begin, end, cursor.created_at_us);
-    if (error != std::errc() || parsed_to != end || cursor.created_at_us < 0) return std::nullopt;
+    if (error != std::errc() || parsed_to != end || cursor.created_at_us < 0 ||
+        cursor.created_at_us > kMaxCursorMicros) {
+        return std::nullopt;
+    }
     cursor.store_id = decoded->substr(colon + 1);
     if (!IsUuid(cursor.store_id)) return std::nullopt;
     return cursor;

@@ -40,6 +40,8 @@ TEST(CursorTest, RefusesTamperedOrForeignText) {
     EXPECT_FALSE(DecodeCursor(Base64UrlEncode(std::string("-5:") + kStoreA)));
     EXPECT_FALSE(DecodeCursor(Base64UrlEncode(std::string("1e3:") + kStoreA)));
     EXPECT_FALSE(DecodeCursor(Base64UrlEncode(std::string("99999999999999999999:") + kStoreA)));
+    EXPECT_FALSE(DecodeCursor(Base64UrlEncode(std::string("9000000000000000000:") + kStoreA)))
+        << "past 2200: would overflow the SQL interval";
     EXPECT_FALSE(DecodeCursor(Base64UrlEncode(std::string(":") + kStoreA)));
     EXPECT_FALSE(DecodeCursor(std::string(200, 'A')));
 }

@@ -1,0 +1,261 @@
+// End to end on the local real stack: a store from POST to Ready to deleted, through the
+// front door, checked in the cluster (namespace, guardrails, Helm release, pods) and in
+// Postgres (the timeline). Needs the stack env (tests/with-stack); starts the platform
+// itself with infra/local/platform unless STOREFLEET_URL points at a running one.
+#include <curl/curl.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+#include <set>
+#include <thread>
+
+#include "storefleet/kube/client.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+std::string Env(const char* name) {
+    const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
+    return value != nullptr ? value : "";
+}
+
+std::string RepoRoot() { return Env("STOREFLEET_ROOT"); }
+
+// Reads KEY=VALUE lines of the platform's env file written by `infra/local/platform up`.
+std::map<std::string, std::string> ReadEnvFile(const std::string& path) {
+    std::map<std::string, std::string> values;
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (auto eq = line.find('='); eq != std::string::npos) values[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+    return values;
+}
+
+struct Reply {
+    long code = 0;
+    json body;
+};
+
+std::size_t Collect(char* data, std::size_t size, std::size_t count, void* out) {
+    static_cast<std::string*>(out)->append(data, size * count);
+    return size * count;
+}
+
+class Platform : public ::testing::Environment {
+public:
+    void SetUp() override {
+        url_ = Env("STOREFLEET_URL");
+        std::string token_file = Env("STOREFLEET_TOKEN_FILE");
+        if (url_.empty()) {
+            const std::string command = "bash " + RepoRoot() + "/infra/local/platform up >&2";
+            ASSERT_EQ(std::system(command.c_str()), 0) << "infra/local/platform up failed";  // NOLINT
+            started_ = true;
+            auto values = ReadEnvFile(Env("STOREFLEET_STATE") + "/env.d/platform");
+            url_ = values["STOREFLEET_URL"];
+            token_file = values["STOREFLEET_TOKEN_FILE"];
+        }
+        std::ifstream in(token_file);
+        std::getline(in, token_);
+        ASSERT_FALSE(url_.empty());
+        ASSERT_FALSE(token_.empty()) << "no API token in " << token_file;
+    }
+    void TearDown() override {
+        if (started_) {
+            const std::string command = "bash " + RepoRoot() + "/infra/local/platform down >&2";
+            (void)std::system(command.c_str());  // NOLINT
+        }
+    }
+    static Reply Call(const std::string& method, const std::string& path, const std::string& body = "",
+                      const std::string& token = "") {
+        Reply reply;
+        std::string text;
+        CURL* curl = curl_easy_init();
+        const std::string url = instance->url_ + path;
+        curl_slist* headers = nullptr;
+        headers = curl_slist_append(headers, ("Authorization: Bearer " + (token.empty() ? instance->token_ : token)).c_str());
+        headers = curl_slist_append(headers, "Content-Type: application/json");
+        curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+        if (!body.empty()) curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &text);
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
+        const auto code = curl_easy_perform(curl);
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.code);
+        curl_slist_free_all(headers);
+        curl_easy_cleanup(curl);
+        if (code != CURLE_OK) {
+            reply.code = -1;
+            return reply;
+        }
+        reply.body = json::parse(text, nullptr, false);
+        return reply;
+    }
+    static inline Platform* instance = nullptr;
+
+private:
+    std::string url_;
+    std::string token_;
+    bool started_ = false;
+};
+
+storefleet::kube::KubeClient& Kube() {
+    static storefleet::kube::KubeClient client(storefleet::kube::LoadKubeconfig(Env("KUBECONFIG")));
+    return client;
+}
+
+std::string CreateStore(const std::string& name) {
+    auto reply = Platform::Call("POST", "/api/v1/stores", json{{"name", name}, {"engine", "woocommerce"}}.dump());
+    EXPECT_EQ(reply.code, 202) << reply.body.dump();
+    return reply.body.value("id", "");
+}
+
+// Polls GET /api/v1/stores/{id} until its status is `want` (or failed), or the deadline.
+json WaitForStatus(const std::string& id, const std::string& want, std::chrono::seconds deadline) {
+    const auto until = Clock::now() + deadline;
+    json last;
+    while (Clock::now() < until) {
+        auto reply = Platform::Call("GET", "/api/v1/stores/" + id);
+        if (reply.code == 200) {
+            last = reply.body;
+            if (last.value("status", "") == want) return last;
+            if (last.value("status", "") == "failed" && want != "failed") return last;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return last;
+}
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+TEST(StoreLifecycleE2E, OneStoreFromPostToReadyToDeleted) {
+    const std::string name = "e2e-one-" + std::to_string(std::time(nullptr) % 100000);
+    const auto start = Clock::now();
+    const std::string id = CreateStore(name);
+    ASSERT_FALSE(id.empty());
+
+    json store = WaitForStatus(id, "ready", std::chrono::seconds(180));
+    const double ready_after = Seconds(Clock::now() - start);
+    ASSERT_EQ(store.value("status", ""), "ready") << store.dump();
+    std::cout << "[timing] one store POST -> Ready: " << ready_after << " s\n";
+    const std::string host = name + ".demo.stores.localtest.me";
+    EXPECT_EQ(store.value("url", ""), "http://" + host + "/");
+    EXPECT_EQ(store.value("simulated", false), true);
+    EXPECT_FALSE(store.value("note", "").empty()) << "a simulated store must say so next to its URL";
+    EXPECT_EQ(store.dump().find("password"), std::string::npos);
+
+    // The cluster: namespace with guardrails, a deployed Helm release, pods Ready.
+    const std::string ns = "store-" + id;
+    auto namespace_object = Kube().Get("/api/v1/namespaces/" + ns);
+    ASSERT_TRUE(namespace_object.ok());
+    EXPECT_EQ((*namespace_object)["metadata"]["labels"]["pod-security.kubernetes.io/enforce"], "baseline");
+    EXPECT_TRUE(Kube().Get("/api/v1/namespaces/" + ns + "/resourcequotas/store-quota").ok());
+    EXPECT_TRUE(Kube().Get("/api/v1/namespaces/" + ns + "/limitranges/store-limits").ok());
+    EXPECT_TRUE(Kube().Get("/apis/networking.k8s.io/v1/namespaces/" + ns + "/networkpolicies/default-deny").ok());
+    auto releases = Kube().Get("/api/v1/namespaces/" + ns + "/secrets?labelSelector=owner%3Dhelm%2Cname%3Dstore");
+    ASSERT_TRUE(releases.ok());
+    ASSERT_EQ((*releases)["items"].size(), 1U);
+    EXPECT_EQ((*releases)["items"][0]["metadata"]["labels"]["status"], "deployed");
+    auto pods = Kube().Get("/api/v1/namespaces/" + ns + "/pods");
+    ASSERT_TRUE(pods.ok());
+    int running = 0;
+    for (const auto& pod : (*pods)["items"]) {
+        const std::string phase = pod["status"].value("phase", "");
+        EXPECT_TRUE(phase == "Running" || phase == "Succeeded") << pod["metadata"]["name"] << " " << phase;
+        running += phase == "Running" ? 1 : 0;
+    }
+    EXPECT_GE(running, 2) << "WordPress and MariaDB";
+
+    // The timeline, in Postgres and through the API.
+    pqxx::connection db(Env("STOREFLEET_PG_URL"));
+    pqxx::work txn(db);
+    auto rows = txn.exec_params("select status from read.store_events where store_id = $1 order by occurred_at, event_id", id);
+    std::vector<std::string> statuses;
+    for (const auto& row : rows) statuses.push_back(row[0].as<std::string>(""));
+    ASSERT_GE(statuses.size(), 3U);
+    EXPECT_EQ(statuses.front(), "requested");
+    EXPECT_EQ(statuses.back(), "ready");
+    auto events = Platform::Call("GET", "/api/v1/stores/" + id + "/events");
+    EXPECT_EQ(events.code, 200);
+    EXPECT_EQ(events.body.size(), statuses.size());
+    txn.commit();
+
+    // Delete: the namespace and the release go, the status becomes deleted.
+    auto deleted = Platform::Call("DELETE", "/api/v1/stores/" + id);
+    EXPECT_EQ(deleted.code, 202);
+    const auto delete_start = Clock::now();
+    store = WaitForStatus(id, "deleted", std::chrono::seconds(180));
+    ASSERT_EQ(store.value("status", ""), "deleted") << store.dump();
+    std::cout << "[timing] one store DELETE -> deleted: " << Seconds(Clock::now() - delete_start) << " s\n";
+    auto gone = Kube().Call("GET", "/api/v1/namespaces/" + ns, "", "application/json");
+    ASSERT_TRUE(gone.ok());
+    EXPECT_EQ(gone->status, 404);
+}
+
+TEST(StoreLifecycleE2E, TwentyStoresAtOnce) {
+    constexpr int kStores = 20;
+    const std::string prefix = "e2e-many-" + std::to_string(std::time(nullptr) % 100000) + "-";
+    const auto start = Clock::now();
+    std::vector<std::string> ids;
+    for (int i = 0; i < kStores; ++i) ids.push_back(CreateStore(prefix + std::to_string(i)));
+    std::set<std::string> pending(ids.begin(), ids.end());
+    ASSERT_EQ(pending.size(), static_cast<std::size_t>(kStores));
+    std::vector<double> ready_times;
+    const auto deadline = Clock::now() + std::chrono::seconds(300);
+    while (!pending.empty() && Clock::now() < deadline) {
+        auto list = Platform::Call("GET", "/api/v1/stores?limit=200");
+        ASSERT_EQ(list.code, 200);
+        for (const auto& item : list.body["items"]) {
+            const std::string id = item.value("id", "");
+            if (pending.count(id) == 0U) continue;
+            ASSERT_NE(item.value("status", ""), "failed") << item.dump();
+            if (item.value("status", "") == "ready") {
+                pending.erase(id);
+                ready_times.push_back(Seconds(Clock::now() - start));
+            }
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+    ASSERT_TRUE(pending.empty()) << pending.size() << " stores not ready in time";
+    std::cout << "[timing] " << kStores << " stores POST -> all Ready: " << ready_times.back() << " s (first after "
+              << ready_times.front() << " s)\n";
+
+    for (const auto& id : ids) EXPECT_EQ(Platform::Call("DELETE", "/api/v1/stores/" + id).code, 202);
+    const auto delete_start = Clock::now();
+    for (const auto& id : ids) {
+        auto store = WaitForStatus(id, "deleted", std::chrono::seconds(300));
+        EXPECT_EQ(store.value("status", ""), "deleted") << id;
+    }
+    std::cout << "[timing] " << kStores << " stores DELETE -> all deleted: " << Seconds(Clock::now() - delete_start)
+              << " s\n";
+    for (const auto& id : ids) {
+        auto gone = Kube().Call("GET", "/api/v1/namespaces/store-" + id, "", "application/json");
+        ASSERT_TRUE(gone.ok());
+        EXPECT_EQ(gone->status, 404) << id;
+    }
+}
+
+TEST(StoreLifecycleE2E, BadRequestsAreRefusedAndChangeNothing) {
+    EXPECT_EQ(Platform::Call("POST", "/api/v1/stores", R"({"name":"x"})").code, 400);
+    EXPECT_EQ(Platform::Call("POST", "/api/v1/stores", R"({"name":"ok","engine":"woocommerce"})", "wrong-token").code, 401);
+    EXPECT_EQ(Platform::Call("DELETE", "/api/v1/stores/00000000-0000-4000-8000-000000000000").code, 404);
+    EXPECT_EQ(Platform::Call("GET", "/api/v1/stores/not-a-uuid").code, 404);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    ::testing::InitGoogleTest(&argc, argv);
+    Platform::instance = new Platform();  // NOLINT: gtest owns environments
+    ::testing::AddGlobalTestEnvironment(Platform::instance);
+    return RUN_ALL_TESTS();
+}
