@@ -21,13 +21,14 @@ int Serve(const projector::ProjectorConfig& config) {
     projector::PgReadModel read_model(pool, config.group_id);
     read_model.Migrate();
     projector::Projector projector(read_model, registry);
-    kafka::KafkaConsumer consumer({config.kafka_brokers,
-                                   config.group_id,
-                                   "storefleet-projector",
-                                   {kafka::kCommandsTopic, kafka::kStatusTopic},
-                                   [&projector](auto& partitions) { projector.OnAssign(partitions); },
-                                   {},
-                                   {}});
+    kafka::KafkaConsumer consumer(
+        {config.kafka_brokers,
+         config.group_id,
+         "storefleet-projector",
+         {kafka::kCommandsTopic, kafka::kStatusTopic},
+         [&projector](auto& partitions) { projector.OnAssign(partitions); },
+         {},
+         {}});
     http::HttpServer server({config.http_address, static_cast<uint16_t>(config.http_port),
                              config.http_threads, 64 * 1024},
                             registry, [&] { return pool.Ping(); });

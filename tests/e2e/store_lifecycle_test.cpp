@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
@@ -49,25 +50,31 @@ std::size_t Collect(char* data, std::size_t size, std::size_t count, void* out) 
     return size * count;
 }
 
-class Platform : public ::testing::Environment {
+// The platform under test. Started in main(), before any test, so a platform that does not
+// come up fails the run (a failing gtest Environment would only skip the tests).
+class Platform {
 public:
-    void SetUp() override {
+    // Returns an error message, or "" when the platform is reachable.
+    std::string Start() {
         url_ = Env("STOREFLEET_URL");
         std::string token_file = Env("STOREFLEET_TOKEN_FILE");
         if (url_.empty()) {
             const std::string command = "bash " + RepoRoot() + "/infra/local/platform up >&2";
-            ASSERT_EQ(std::system(command.c_str()), 0) << "infra/local/platform up failed";  // NOLINT
+            if (std::system(command.c_str()) != 0) return "infra/local/platform up failed";  // NOLINT
             started_ = true;
-            auto values = ReadEnvFile(Env("STOREFLEET_STATE") + "/env.d/platform");
+            const std::string state = Env("STOREFLEET_STATE").empty() ? RepoRoot() + "/.state/local"
+                                                                      : Env("STOREFLEET_STATE");
+            auto values = ReadEnvFile(state + "/env.d/platform");
             url_ = values["STOREFLEET_URL"];
             token_file = values["STOREFLEET_TOKEN_FILE"];
         }
         std::ifstream in(token_file);
         std::getline(in, token_);
-        ASSERT_FALSE(url_.empty());
-        ASSERT_FALSE(token_.empty()) << "no API token in " << token_file;
+        if (url_.empty()) return "no platform URL (STOREFLEET_URL or the platform env file)";
+        if (token_.empty()) return "no API token in '" + token_file + "'";
+        return "";
     }
-    void TearDown() override {
+    void Stop() {
         if (started_) {
             const std::string command = "bash " + RepoRoot() + "/infra/local/platform down >&2";
             (void)std::system(command.c_str());  // NOLINT
@@ -255,7 +262,24 @@ TEST(StoreLifecycleE2E, BadRequestsAreRefusedAndChangeNothing) {
 
 int main(int argc, char** argv) {
     ::testing::InitGoogleTest(&argc, argv);
-    Platform::instance = new Platform();  // NOLINT: gtest owns environments
-    ::testing::AddGlobalTestEnvironment(Platform::instance);
-    return RUN_ALL_TESTS();
+    if (RepoRoot().empty()) {
+        std::cerr << "STOREFLEET_ROOT must name the repository (ctest sets it)\n";
+        return 1;
+    }
+    Platform platform;
+    Platform::instance = &platform;
+    if (auto error = platform.Start(); !error.empty()) {
+        std::cerr << "e2e: cannot start the platform: " << error << "\n";
+        platform.Stop();
+        return 1;
+    }
+    const int result = RUN_ALL_TESTS();
+    platform.Stop();
+    // Every case here must run: a skipped e2e case is a failure, not a pass.
+    const auto* unit = ::testing::UnitTest::GetInstance();
+    if (result == 0 && unit->skipped_test_count() > 0) {
+        std::cerr << "e2e: " << unit->skipped_test_count() << " cases were skipped\n";
+        return 1;
+    }
+    return result;
 }

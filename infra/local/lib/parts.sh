@@ -13,6 +13,7 @@ source "$_parts_dir/k8s.sh"
 write_env() {
     mkdir -p "$STOREFLEET_STATE/env.d"
     local tmp="$STOREFLEET_STATE/env.tmp"
-    (umask 077 && cat "$STOREFLEET_STATE"/env.d/* 2>/dev/null | sed 's/^/export /' >"$tmp" || true)
+    (umask 077 && { echo "STOREFLEET_STATE=$STOREFLEET_STATE"; cat "$STOREFLEET_STATE"/env.d/* 2>/dev/null; } |
+        sed 's/^/export /' >"$tmp" || true)
     mv "$tmp" "$STOREFLEET_STATE/env"
 }

@@ -141,18 +141,22 @@ BatchPlan PlanBatch(const std::vector<kafka::ConsumedMessage>& messages) {
     for (const auto& message : messages) {
         const auto key = std::make_pair(message.topic, message.partition);
         auto [it, inserted] = partition_index.try_emplace(key, plan.next_offsets.size());
-        if (inserted) plan.next_offsets.push_back({message.topic, message.partition, message.offset + 1});
+        if (inserted) {
+            plan.next_offsets.push_back({message.topic, message.partition, message.offset + 1});
+        }
         auto& next = plan.next_offsets[it->second].offset;
         next = std::max(next, message.offset + 1);
 
         auto envelope = kafka::Decode(message.payload);
         if (!envelope.ok()) {
-            plan.skipped.push_back({message.topic, message.partition, message.offset, envelope.error()});
+            plan.skipped.push_back(
+                {message.topic, message.partition, message.offset, envelope.error()});
             continue;
         }
         auto planned = PlanEvent(*envelope);
         if (!planned.ok()) {
-            plan.skipped.push_back({message.topic, message.partition, message.offset, planned.error()});
+            plan.skipped.push_back(
+                {message.topic, message.partition, message.offset, planned.error()});
             continue;
         }
         plan.events.push_back(std::move(planned).value());

@@ -39,9 +39,9 @@ Projector::Projector(ReadModel& read_model, metrics::Registry& registry)
           "Partition assignments that could not read their offsets from Postgres.")),
       batch_seconds_(registry.GetHistogram("storefleet_projector_batch_duration_seconds",
                                            "Time to apply one batch in Postgres.")),
-      lag_seconds_(registry.GetHistogram("storefleet_projector_lag_seconds",
-                                         "From an event's occurred_at to its commit in the read model.",
-                                         {}, LagBuckets())) {
+      lag_seconds_(registry.GetHistogram(
+          "storefleet_projector_lag_seconds",
+          "From an event's occurred_at to its commit in the read model.", {}, LagBuckets())) {
     // Registered up front so every series shows 0 before the first event.
     for (const char* type : kEventTypes) {
         registry_.GetCounter("storefleet_projector_events_applied_total",
@@ -55,11 +55,15 @@ void Projector::OnAssign(std::vector<kafka::PartitionOffset>& partitions) {
     // Runs inside librdkafka's rebalance callback: nothing may escape it.
     try {
         read_model_.LoadOffsets(partitions);
+        nlohmann::json resumed = nlohmann::json::array();
         for (const auto& partition : partitions) {
-            log::Info("partition starts", {{"topic", partition.topic},
-                                           {"partition", partition.partition},
-                                           {"offset", partition.offset}});
+            if (partition.offset >= 0) {
+                resumed.push_back(partition.topic + "/" + std::to_string(partition.partition) +
+                                  "@" + std::to_string(partition.offset));
+            }
         }
+        log::Info("resuming from the offsets stored with the read model",
+                  {{"partitions", partitions.size()}, {"resumed", resumed}});
     } catch (const std::exception& error) {
         offset_load_failures_.Inc();
         log::Warn("cannot read stored offsets; starting from Kafka's committed offsets",
@@ -84,7 +88,8 @@ BatchPlan Projector::Plan(const std::vector<kafka::ConsumedMessage>& messages) {
 std::vector<kafka::PartitionOffset> Projector::Apply(const BatchPlan& plan) {
     const auto start = std::chrono::steady_clock::now();
     const BatchResult result = read_model_.Apply(plan);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     batch_seconds_.Observe(seconds);
 
     const int64_t now_us = NowMicros();
@@ -94,7 +99,8 @@ std::vector<kafka::PartitionOffset> Projector::Apply(const BatchPlan& plan) {
             .GetCounter("storefleet_projector_events_applied_total",
                         "Events recorded in the read model, by type.", {{"type", entry.type}})
             .Inc();
-        lag_seconds_.Observe(static_cast<double>(std::max<int64_t>(0, now_us - entry.occurred_at_us)) / 1e6);
+        lag_seconds_.Observe(
+            static_cast<double>(std::max<int64_t>(0, now_us - entry.occurred_at_us)) / 1e6);
         log::Debug("event projected", {{"event_id", entry.event_id},
                                        {"store_id", entry.store_id},
                                        {"type", entry.type},
@@ -129,14 +135,16 @@ void Projector::Run(kafka::KafkaConsumer& consumer) {
         auto backoff = kFirstBackoff;
         for (;;) {
             try {
-                for (const auto& next : Apply(plan)) consumer.Commit(next.topic, next.partition, next.offset);
+                for (const auto& next : Apply(plan))
+                    consumer.Commit(next.topic, next.partition, next.offset);
                 break;
             } catch (const std::exception& error) {
                 failures_.Inc();
                 log::Warn("cannot apply batch; retrying it", {{"error", error.what()},
                                                               {"messages", messages.size()},
                                                               {"backoff_ms", backoff.count()}});
-                const auto wait = backoff + std::chrono::milliseconds(jitter() % (backoff.count() / 2 + 1));
+                const auto wait =
+                    backoff + std::chrono::milliseconds(jitter() % (backoff.count() / 2 + 1));
                 // Stopping abandons the batch: it was not committed, so it is consumed again.
                 if (stop_.WaitFor(wait)) return;
                 backoff = std::min(backoff * 2, kMaxBackoff);

@@ -77,9 +77,10 @@ constexpr const char* kLockStoreSql =
 constexpr const char* kInsertStore = "projector_insert_store";
 constexpr const char* kInsertStoreSql =
     "insert into read.stores (store_id, tenant_id, name, engine, plan, host, status, step, reason, "
-    "url, admin_url, namespace, simulated, created_at, updated_at, last_sequence) values ($1::uuid, "
-    "$2, nullif($3, ''), nullif($4, ''), nullif($5, ''), nullif($6, ''), $7, nullif($8, ''), "
-    "nullif($9, ''), nullif($10, ''), nullif($11, ''), nullif($12, ''), $13::boolean, "
+    "url, admin_url, namespace, simulated, created_at, updated_at, last_sequence) "
+    "values ($1::uuid, $2, nullif($3, ''), nullif($4, ''), nullif($5, ''), nullif($6, ''), $7, "
+    "nullif($8, ''), nullif($9, ''), nullif($10, ''), nullif($11, ''), nullif($12, ''), "
+    "$13::boolean, "
     "timestamptz 'epoch' + $14::bigint * interval '1 microsecond', "
     "timestamptz 'epoch' + $15::bigint * interval '1 microsecond', $16::bigint) "
     "on conflict (store_id) do nothing returning store_id";
@@ -169,9 +170,9 @@ bool PgReadModel::ApplyChange(pqxx::work& txn, const PlannedEvent& event) {
                 return false;
             case RowAction::kUpdate:
                 txn.exec_prepared(kUpdateStore, change.store_id, row.name, row.engine, row.plan,
-                                  row.host, row.status, row.step, row.reason, row.url, row.admin_url,
-                                  row.k8s_namespace, row.simulated, row.created_at_us,
-                                  row.updated_at_us, row.last_sequence);
+                                  row.host, row.status, row.step, row.reason, row.url,
+                                  row.admin_url, row.k8s_namespace, row.simulated,
+                                  row.created_at_us, row.updated_at_us, row.last_sequence);
                 return true;
             case RowAction::kInsert:
                 if (!txn.exec_prepared(kInsertStore, change.store_id, row.tenant_id, row.name,
@@ -219,7 +220,8 @@ void PgReadModel::LoadOffsets(std::vector<kafka::PartitionOffset>& partitions) {
         [&](pqxx::work& txn) { return txn.exec_params(kLoadOffsets, group_id_); });
     for (auto& partition : partitions) {
         for (const auto& row : rows) {
-            if (row[0].as<std::string>() == partition.topic && row[1].as<int32_t>() == partition.partition) {
+            if (row[0].as<std::string>() == partition.topic &&
+                row[1].as<int32_t>() == partition.partition) {
                 partition.offset = row[2].as<int64_t>();
             }
         }

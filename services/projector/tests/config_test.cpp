@@ -8,16 +8,19 @@ namespace storefleet::projector {
 namespace {
 
 EnvConfig Env(std::map<std::string, std::string> values) {
-    return EnvConfig([values = std::move(values)](const std::string& name) -> std::optional<std::string> {
-        auto it = values.find(name);
-        if (it == values.end()) return std::nullopt;
-        return it->second;
-    });
+    return EnvConfig(
+        [values = std::move(values)](const std::string& name) -> std::optional<std::string> {
+            auto it = values.find(name);
+            if (it == values.end()) return std::nullopt;
+            return it->second;
+        });
 }
 
 TEST(ProjectorConfigTest, NeedsPostgresAndKafka) {
-    EXPECT_THROW(ProjectorConfig::FromEnv(Env({{"STOREFLEET_KAFKA_BROKERS", "k:9092"}})), ConfigError);
-    EXPECT_THROW(ProjectorConfig::FromEnv(Env({{"STOREFLEET_PG_URL", "postgresql://x"}})), ConfigError);
+    EXPECT_THROW(ProjectorConfig::FromEnv(Env({{"STOREFLEET_KAFKA_BROKERS", "k:9092"}})),
+                 ConfigError);
+    EXPECT_THROW(ProjectorConfig::FromEnv(Env({{"STOREFLEET_PG_URL", "postgresql://x"}})),
+                 ConfigError);
 }
 
 TEST(ProjectorConfigTest, HasDefaultsAndTakesOverrides) {

@@ -106,7 +106,8 @@ TEST(PlanBatchTest, SkipsUndecodableMessagesButMovesTheirPartitionOn) {
     std::vector<kafka::ConsumedMessage> messages = {
         {"store-commands", 0, 10, kStoreId, kafka::Encode(Requested(EventId(1), kT0))},
         {"store-commands", 0, 11, kStoreId, "garbage \x01\x02"},
-        {"store-status", 0, 3, kStoreId, kafka::Encode(StatusChanged(EventId(2), kT0 + 1, v1::STORE_STATUS_READY))},
+        {"store-status", 0, 3, kStoreId,
+         kafka::Encode(StatusChanged(EventId(2), kT0 + 1, v1::STORE_STATUS_READY))},
         {"store-commands", 2, 7, kStoreId, kafka::Encode(DeletionRequested(EventId(3), kT0 + 2))},
     };
     BatchPlan plan = PlanBatch(messages);
@@ -151,7 +152,8 @@ TEST(DecideTest, StoreRequestedInsertsARequestedRow) {
 TEST(DecideTest, NewerStatusMovesTheStoreOn) {
     auto ready = StatusChanged(EventId(2), kT0 + 10, v1::STORE_STATUS_READY, kT0 + 10);
     ready.mutable_store_status_changed()->set_url("http://shop.acme.stores.localtest.me");
-    ready.mutable_store_status_changed()->set_admin_url("http://shop.acme.stores.localtest.me/wp-admin");
+    ready.mutable_store_status_changed()->set_admin_url(
+        "http://shop.acme.stores.localtest.me/wp-admin");
     ready.mutable_store_status_changed()->set_simulated(true);
     auto row = Project({Requested(EventId(1), kT0), ready});
     ASSERT_TRUE(row);
@@ -171,12 +173,14 @@ TEST(DecideTest, StaleOrEqualSequenceNeverMovesTheStoreBack) {
     auto current = Project({Requested(EventId(1), kT0),
                             StatusChanged(EventId(2), kT0 + 20, v1::STORE_STATUS_READY, kT0 + 20)});
     ASSERT_TRUE(current);
-    auto stale = ChangeOf(StatusChanged(EventId(3), kT0 + 30, v1::STORE_STATUS_PROVISIONING, kT0 + 15));
+    auto stale =
+        ChangeOf(StatusChanged(EventId(3), kT0 + 30, v1::STORE_STATUS_PROVISIONING, kT0 + 15));
     EXPECT_EQ(Decide(current, stale).action, RowAction::kNone);
     auto same = ChangeOf(StatusChanged(EventId(4), kT0 + 30, v1::STORE_STATUS_FAILED, kT0 + 20));
     EXPECT_EQ(Decide(current, same).action, RowAction::kNone);
     auto late_request = ChangeOf(Requested(EventId(5), kT0));
-    EXPECT_EQ(Decide(current, late_request).action, RowAction::kNone) << "the request is known already";
+    EXPECT_EQ(Decide(current, late_request).action, RowAction::kNone)
+        << "the request is known already";
 }
 
 TEST(DecideTest, DeletedIsTerminal) {
@@ -193,7 +197,8 @@ TEST(DecideTest, DeletedIsTerminal) {
 TEST(DecideTest, DeletionRequestedMarksTheStoreDeletingAndKeepsItsUrls) {
     auto ready = StatusChanged(EventId(2), kT0 + 10, v1::STORE_STATUS_READY, kT0 + 10);
     ready.mutable_store_status_changed()->set_url("http://shop");
-    auto row = Project({Requested(EventId(1), kT0), ready, DeletionRequested(EventId(3), kT0 + 20)});
+    auto row =
+        Project({Requested(EventId(1), kT0), ready, DeletionRequested(EventId(3), kT0 + 20)});
     ASSERT_TRUE(row);
     EXPECT_EQ(row->status, "deleting");
     EXPECT_EQ(row->step, "");
@@ -204,7 +209,8 @@ TEST(DecideTest, DeletionRequestedMarksTheStoreDeletingAndKeepsItsUrls) {
 TEST(DecideTest, StatusBeforeRequestCreatesTheRowAndTheLateRequestFillsItIn) {
     // The two topics are consumed independently, so the provisioner's first status may be
     // projected before the command that caused it.
-    auto provisioning = StatusChanged(EventId(2), kT0 + 10, v1::STORE_STATUS_PROVISIONING, kT0 + 10);
+    auto provisioning =
+        StatusChanged(EventId(2), kT0 + 10, v1::STORE_STATUS_PROVISIONING, kT0 + 10);
     RowDecision first = Decide(std::nullopt, ChangeOf(provisioning));
     ASSERT_EQ(first.action, RowAction::kInsert);
     EXPECT_EQ(first.row.status, "provisioning");
@@ -227,7 +233,8 @@ TEST(DecideTest, StatusWithoutUrlsKeepsTheKnownOnes) {
     ready.mutable_store_status_changed()->set_url("http://shop");
     ready.mutable_store_status_changed()->set_simulated(true);
     auto failed = StatusChanged(EventId(3), kT0 + 20, v1::STORE_STATUS_FAILED, kT0 + 20);
-    failed.mutable_store_status_changed()->set_reason("the chart did not become ready in 10 minutes");
+    failed.mutable_store_status_changed()->set_reason(
+        "the chart did not become ready in 10 minutes");
     failed.mutable_store_status_changed()->set_namespace_("");
     auto row = Project({Requested(EventId(1), kT0), ready, failed});
     ASSERT_TRUE(row);
@@ -237,7 +244,8 @@ TEST(DecideTest, StatusWithoutUrlsKeepsTheKnownOnes) {
     EXPECT_EQ(row->k8s_namespace, "store-6f1c2b9e");
     EXPECT_TRUE(row->simulated);
 
-    auto retried = ChangeOf(StatusChanged(EventId(4), kT0 + 30, v1::STORE_STATUS_PROVISIONING, kT0 + 30));
+    auto retried =
+        ChangeOf(StatusChanged(EventId(4), kT0 + 30, v1::STORE_STATUS_PROVISIONING, kT0 + 30));
     RowDecision again = Decide(row, retried);
     EXPECT_EQ(again.row.reason, "") << "a reason belongs to the status that gave it";
 }

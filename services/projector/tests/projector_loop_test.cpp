@@ -17,7 +17,7 @@ namespace {
 using namespace fixtures;  // NOLINT(google-build-using-namespace)
 
 class MockCluster {
-public:
+  public:
     MockCluster() {
         char error[256];
         handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), error, sizeof(error));
@@ -33,7 +33,7 @@ public:
     MockCluster& operator=(const MockCluster&) = delete;
     [[nodiscard]] std::string Brokers() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
 
-private:
+  private:
     rd_kafka_t* handle_ = nullptr;
     rd_kafka_mock_cluster_t* cluster_ = nullptr;
 };
@@ -41,7 +41,7 @@ private:
 // Remembers what was applied; fails the first batch like a lost Postgres connection;
 // starts store-commands after its first message, as if that one had been applied before.
 class MemoryReadModel : public ReadModel {
-public:
+  public:
     BatchResult Apply(const BatchPlan& plan) override {
         std::lock_guard lock(mutex_);
         if (++calls_ == 1) throw std::runtime_error("connection to Postgres lost");
@@ -65,7 +65,7 @@ public:
         return calls_;
     }
 
-private:
+  private:
     std::mutex mutex_;
     int calls_ = 0;
     std::set<std::string> applied_;
@@ -75,30 +75,34 @@ TEST(ProjectorLoopTest, ConsumesBothTopicsFromTheStoredOffsetsAndRetriesAFailedB
     MockCluster cluster;
     kafka::KafkaPublisher publisher(cluster.Brokers(), "test-publisher");
     // One key, so each topic's messages share a partition and keep their order.
-    ASSERT_TRUE(publisher
-                    .PublishAndWait(
-                        {
-                            {kafka::kCommandsTopic, kStoreId, kafka::Encode(Requested(EventId(1), kT0))},
-                            {kafka::kCommandsTopic, kStoreId, "not an envelope"},
-                            {kafka::kCommandsTopic, kStoreId, kafka::Encode(DeletionRequested(EventId(2), kT0 + 9))},
-                            {kafka::kStatusTopic, kStoreId,
-                             kafka::Encode(StatusChanged(EventId(3), kT0 + 1, v1::STORE_STATUS_PROVISIONING))},
-                            {kafka::kStatusTopic, kStoreId,
-                             kafka::Encode(StatusChanged(EventId(4), kT0 + 2, v1::STORE_STATUS_READY))},
-                        },
-                        std::chrono::seconds(10))
-                    .ok());
+    ASSERT_TRUE(
+        publisher
+            .PublishAndWait(
+                {
+                    {kafka::kCommandsTopic, kStoreId, kafka::Encode(Requested(EventId(1), kT0))},
+                    {kafka::kCommandsTopic, kStoreId, "not an envelope"},
+                    {kafka::kCommandsTopic, kStoreId,
+                     kafka::Encode(DeletionRequested(EventId(2), kT0 + 9))},
+                    {kafka::kStatusTopic, kStoreId,
+                     kafka::Encode(
+                         StatusChanged(EventId(3), kT0 + 1, v1::STORE_STATUS_PROVISIONING))},
+                    {kafka::kStatusTopic, kStoreId,
+                     kafka::Encode(StatusChanged(EventId(4), kT0 + 2, v1::STORE_STATUS_READY))},
+                },
+                std::chrono::seconds(10))
+            .ok());
 
     metrics::Registry registry;
     MemoryReadModel read_model;
     Projector projector(read_model, registry);
-    kafka::KafkaConsumer consumer({.brokers = cluster.Brokers(),
-                                   .group_id = "projector-test",
-                                   .client_id = "test-projector",
-                                   .topics = {kafka::kCommandsTopic, kafka::kStatusTopic},
-                                   .on_assign = [&](auto& partitions) { projector.OnAssign(partitions); },
-                                   .on_revoke = nullptr,
-                                   .overrides = {}});
+    kafka::KafkaConsumer consumer(
+        {.brokers = cluster.Brokers(),
+         .group_id = "projector-test",
+         .client_id = "test-projector",
+         .topics = {kafka::kCommandsTopic, kafka::kStatusTopic},
+         .on_assign = [&](auto& partitions) { projector.OnAssign(partitions); },
+         .on_revoke = nullptr,
+         .overrides = {}});
     projector.Start(consumer);
     const std::set<std::string> expected = {EventId(2), EventId(3), EventId(4)};
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);

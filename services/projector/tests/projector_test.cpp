@@ -15,15 +15,15 @@ using ::testing::Return;
 using ::testing::Throw;
 
 class MockReadModel : public ReadModel {
-public:
+  public:
     MOCK_METHOD(BatchResult, Apply, (const BatchPlan& plan), (override));
     MOCK_METHOD(void, LoadOffsets, (std::vector<kafka::PartitionOffset> & partitions), (override));
 };
 
 double Applied(metrics::Registry& registry, const std::string& type) {
     return registry
-        .GetCounter("storefleet_projector_events_applied_total", "Events recorded in the read model, by type.",
-                    {{"type", type}})
+        .GetCounter("storefleet_projector_events_applied_total",
+                    "Events recorded in the read model, by type.", {{"type", type}})
         .Value();
 }
 
@@ -75,9 +75,9 @@ TEST(ProjectorTest, AssignedPartitionsStartFromTheStoredOffsets) {
     metrics::Registry registry;
     MockReadModel read_model;
     Projector projector(read_model, registry);
-    EXPECT_CALL(read_model, LoadOffsets(_)).WillOnce(Invoke([](std::vector<kafka::PartitionOffset>& partitions) {
-        partitions[0].offset = 17;
-    }));
+    EXPECT_CALL(read_model, LoadOffsets(_))
+        .WillOnce(Invoke(
+            [](std::vector<kafka::PartitionOffset>& partitions) { partitions[0].offset = 17; }));
     std::vector<kafka::PartitionOffset> partitions = {{"store-status", 0}, {"store-status", 1}};
     projector.OnAssign(partitions);
     EXPECT_EQ(partitions[0].offset, 17);
@@ -92,7 +92,8 @@ TEST(ProjectorTest, WithoutPostgresAssignedPartitionsFallBackToKafkaOffsets) {
     std::vector<kafka::PartitionOffset> partitions = {{"store-commands", 3}};
     EXPECT_NO_THROW(projector.OnAssign(partitions)) << "it runs inside librdkafka's callback";
     EXPECT_EQ(partitions[0].offset, -1001);
-    EXPECT_EQ(registry.GetCounter("storefleet_projector_offset_load_failures_total", "").Value(), 1);
+    EXPECT_EQ(registry.GetCounter("storefleet_projector_offset_load_failures_total", "").Value(),
+              1);
 }
 
 }  // namespace

@@ -19,7 +19,8 @@ inline v1::Envelope Envelope(const std::string& event_id, int64_t occurred_at_us
     envelope.set_correlation_id("corr-1");
     envelope.set_schema_version(kafka::kSchemaVersion);
     envelope.mutable_occurred_at()->set_seconds(occurred_at_us / 1'000'000);
-    envelope.mutable_occurred_at()->set_nanos(static_cast<int32_t>(occurred_at_us % 1'000'000) * 1000);
+    envelope.mutable_occurred_at()->set_nanos(static_cast<int32_t>(occurred_at_us % 1'000'000) *
+                                              1000);
     return envelope;
 }
 

@@ -6,7 +6,8 @@ QueryConfig QueryConfig::FromEnv(const EnvConfig& env) {
     QueryConfig config;
     config.pg_url = env.Required("STOREFLEET_PG_URL");
     config.http_address = env.String("STOREFLEET_HTTP_ADDRESS", config.http_address);
-    config.http_port = static_cast<int>(env.Int("STOREFLEET_HTTP_PORT", config.http_port, 0, 65535));
+    config.http_port =
+        static_cast<int>(env.Int("STOREFLEET_HTTP_PORT", config.http_port, 0, 65535));
     config.http_threads =
         static_cast<int>(env.Int("STOREFLEET_HTTP_THREADS", config.http_threads, 1, 64));
     config.pg_pool_size =

@@ -106,8 +106,10 @@ Result<ListRequest> ParseListRequest(const std::optional<std::string>& limit,
         bool known = false;
         for (auto name : kStatuses) known = known || *status == name;
         if (!known) {
-            return Invalid("status must be one of requested, provisioning, ready, failed, deleting, "
-                           "deleted; got '" + status->substr(0, 40) + "'");
+            return Invalid(
+                "status must be one of requested, provisioning, ready, failed, deleting, "
+                "deleted; got '" +
+                status->substr(0, 40) + "'");
         }
         request.status = *status;
     }

@@ -15,15 +15,16 @@ namespace {
 // Pistache 0.0.5 silently drops headers added with addRaw (pistacheio/pistache#967: only
 // typed headers are serialized), so headers it has no type for go out as this one.
 class TextHeader final : public Pistache::Http::Header::Header {
-public:
-    TextHeader(std::string name, std::string value) : name_(std::move(name)), value_(std::move(value)) {}
+  public:
+    TextHeader(std::string name, std::string value)
+        : name_(std::move(name)), value_(std::move(value)) {}
     [[nodiscard]] const char* name() const override { return name_.c_str(); }
     void write(std::ostream& stream) const override { stream << value_; }
     [[nodiscard]] uint64_t hash() const override {
         return Pistache::Http::Header::detail::hash(name_.c_str());
     }
 
-private:
+  private:
     std::string name_;
     std::string value_;
 };
@@ -49,8 +50,9 @@ QueryApi::QueryApi(StoreReader& reader, TenantCache& tenants, metrics::Registry&
       tenants_(tenants),
       unauthorized_(registry.GetCounter("storefleet_query_unauthorized_total",
                                         "Requests refused for a missing or unknown API token.")),
-      unavailable_(registry.GetCounter("storefleet_query_unavailable_total",
-                                       "Requests answered 503 because Postgres could not answer.")) {}
+      unavailable_(
+          registry.GetCounter("storefleet_query_unavailable_total",
+                              "Requests answered 503 because Postgres could not answer.")) {}
 
 void QueryApi::Register(http::HttpServer& server) {
     // Transient database failures become a 503 the client may retry; anything else
@@ -61,8 +63,8 @@ void QueryApi::Register(http::HttpServer& server) {
                 (this->*handler)(request, response);
             } catch (const ReadUnavailable& error) {
                 unavailable_.Inc();
-                log::Warn("read model unavailable", {{"error", error.what()},
-                                                     {"path", request.resource()}});
+                log::Warn("read model unavailable",
+                          {{"error", error.what()}, {"path", request.resource()}});
                 SetHeader(response, "Retry-After", "1");
                 http::SendError(response, Code::Service_Unavailable, "unavailable",
                                 "the read model cannot answer right now; retry shortly");
@@ -74,7 +76,8 @@ void QueryApi::Register(http::HttpServer& server) {
     server.Get("/api/v1/stores/:id/events", guarded(&QueryApi::GetTimeline));
 }
 
-std::optional<std::string> QueryApi::Authenticate(const Request& request, ResponseWriter& response) {
+std::optional<std::string> QueryApi::Authenticate(const Request& request,
+                                                  ResponseWriter& response) {
     const std::string authorization = Header(request, "Authorization");
     const std::string prefix = "Bearer ";
     if (authorization.rfind(prefix, 0) != 0 || authorization.size() <= prefix.size()) {
@@ -109,9 +112,10 @@ void QueryApi::ListStores(const Request& request, ResponseWriter& response) {
     Page page = MakePage(reader_.ListStores(*tenant, *parsed), parsed->limit);
     nlohmann::json items = nlohmann::json::array();
     for (const auto& store : page.items) items.push_back(ToJson(store));
-    http::SendJson(response, Code::Ok,
-                   {{"items", std::move(items)},
-                    {"next_cursor", page.next_cursor ? nlohmann::json(*page.next_cursor) : nullptr}});
+    http::SendJson(
+        response, Code::Ok,
+        {{"items", std::move(items)},
+         {"next_cursor", page.next_cursor ? nlohmann::json(*page.next_cursor) : nullptr}});
 }
 
 void QueryApi::GetStore(const Request& request, ResponseWriter& response) {

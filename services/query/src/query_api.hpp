@@ -18,14 +18,16 @@ namespace storefleet::query {
 // tenant's store answers 404, never 403, so ids cannot be probed. Handlers run on the
 // HTTP server's threads; the reader and the cache are thread-safe.
 class QueryApi {
-public:
+  public:
     QueryApi(StoreReader& reader, TenantCache& tenants, metrics::Registry& registry);
     void Register(http::HttpServer& server);
 
-private:
-    void ListStores(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response);
+  private:
+    void ListStores(const Pistache::Rest::Request& request,
+                    Pistache::Http::ResponseWriter& response);
     void GetStore(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response);
-    void GetTimeline(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response);
+    void GetTimeline(const Pistache::Rest::Request& request,
+                     Pistache::Http::ResponseWriter& response);
     // The caller's tenant; on failure it has already answered 401.
     std::optional<std::string> Authenticate(const Pistache::Rest::Request& request,
                                             Pistache::Http::ResponseWriter& response);

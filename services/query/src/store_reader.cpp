@@ -8,11 +8,11 @@ namespace {
 constexpr const char* kTenantOfToken = "query_tenant_of_token";
 constexpr const char* kTenantOfTokenSql = "select id from intake.tenants where token_sha256 = $1";
 
-#define STORE_COLUMNS                                                                          \
-    "store_id::text, coalesce(name, ''), coalesce(engine, ''), coalesce(plan, ''), "          \
+#define STORE_COLUMNS                                                                           \
+    "store_id::text, coalesce(name, ''), coalesce(engine, ''), coalesce(plan, ''), "            \
     "coalesce(host, ''), status, coalesce(step, ''), coalesce(reason, ''), coalesce(url, ''), " \
-    "coalesce(admin_url, ''), coalesce(namespace, ''), simulated, "                            \
-    "(extract(epoch from created_at) * 1000000)::bigint, "                                     \
+    "coalesce(admin_url, ''), coalesce(namespace, ''), simulated, "                             \
+    "(extract(epoch from created_at) * 1000000)::bigint, "                                      \
     "(extract(epoch from updated_at) * 1000000)::bigint"
 
 // Two listing statements rather than one with an optional cursor, so that each has a
@@ -20,11 +20,13 @@ constexpr const char* kTenantOfTokenSql = "select id from intake.tenants where t
 // place. $2 = '' means any status.
 constexpr const char* kListFirst = "query_list_first";
 constexpr const char* kListFirstSql =
-    "select " STORE_COLUMNS " from read.stores where tenant_id = $1 and ($2 = '' or status = $2) "
+    "select " STORE_COLUMNS
+    " from read.stores where tenant_id = $1 and ($2 = '' or status = $2) "
     "order by created_at desc, store_id desc limit $3";
 constexpr const char* kListAfter = "query_list_after";
 constexpr const char* kListAfterSql =
-    "select " STORE_COLUMNS " from read.stores where tenant_id = $1 and ($2 = '' or status = $2) "
+    "select " STORE_COLUMNS
+    " from read.stores where tenant_id = $1 and ($2 = '' or status = $2) "
     "and (created_at, store_id) < (timestamptz 'epoch' + $3::bigint * interval '1 microsecond', "
     "$4::uuid) order by created_at desc, store_id desc limit $5";
 
@@ -42,7 +44,8 @@ constexpr const char* kTimelineSql =
     "order by occurred_at, event_id";
 
 constexpr const char* kSchemaPresent =
-    "select to_regclass('read.stores') is not null and to_regclass('read.store_events') is not null "
+    "select to_regclass('read.stores') is not null "
+    "and to_regclass('read.store_events') is not null "
     "and to_regclass('intake.tenants') is not null";
 
 StoreView StoreFrom(const pqxx::row& r) {
@@ -132,7 +135,8 @@ std::optional<std::string> PgStoreReader::TenantOfToken(const std::string& token
     });
 }
 
-std::vector<StoreView> PgStoreReader::ListStores(const std::string& tenant_id, const ListRequest& request) {
+std::vector<StoreView> PgStoreReader::ListStores(const std::string& tenant_id,
+                                                 const ListRequest& request) {
     return Read([&](pqxx::work& txn) {
         const int fetch = request.limit + 1;
         auto rows = request.after ? txn.exec_prepared(kListAfter, tenant_id, request.status,
@@ -146,7 +150,8 @@ std::vector<StoreView> PgStoreReader::ListStores(const std::string& tenant_id, c
     });
 }
 
-std::optional<StoreView> PgStoreReader::GetStore(const std::string& tenant_id, const std::string& store_id) {
+std::optional<StoreView> PgStoreReader::GetStore(const std::string& tenant_id,
+                                                 const std::string& store_id) {
     return Read([&](pqxx::work& txn) -> std::optional<StoreView> {
         auto rows = txn.exec_prepared(kGetStore, store_id, tenant_id);
         if (rows.empty()) return std::nullopt;
@@ -155,7 +160,7 @@ std::optional<StoreView> PgStoreReader::GetStore(const std::string& tenant_id, c
 }
 
 std::optional<std::vector<EventView>> PgStoreReader::GetTimeline(const std::string& tenant_id,
-                                                                const std::string& store_id) {
+                                                                 const std::string& store_id) {
     return Read([&](pqxx::work& txn) -> std::optional<std::vector<EventView>> {
         // The store first: a store without events is an empty timeline, no store a 404.
         if (txn.exec_prepared(kGetStore, store_id, tenant_id).empty()) return std::nullopt;

@@ -14,19 +14,21 @@ namespace storefleet::query {
 // The database cannot answer now (no free connection, connection lost, query timed
 // out); the request may succeed if retried. The API answers 503.
 class ReadUnavailable : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 // The process edge to Postgres, so the API can be tested with a fake. Every read is
 // scoped to a tenant: another tenant's store is indistinguishable from a missing one.
 class StoreReader {
-public:
+  public:
     virtual ~StoreReader() = default;
     virtual std::optional<std::string> TenantOfToken(const std::string& token_sha256) = 0;
     // Up to `request.limit + 1` stores, newest first, after `request.after` if set.
-    virtual std::vector<StoreView> ListStores(const std::string& tenant_id, const ListRequest& request) = 0;
-    virtual std::optional<StoreView> GetStore(const std::string& tenant_id, const std::string& store_id) = 0;
+    virtual std::vector<StoreView> ListStores(const std::string& tenant_id,
+                                              const ListRequest& request) = 0;
+    virtual std::optional<StoreView> GetStore(const std::string& tenant_id,
+                                              const std::string& store_id) = 0;
     // The store's timeline, oldest first; nullopt if the tenant has no such store.
     virtual std::optional<std::vector<EventView>> GetTimeline(const std::string& tenant_id,
                                                               const std::string& store_id) = 0;
@@ -36,7 +38,7 @@ public:
 // connections that are read-only and time out slow statements. Thread-safe: each call
 // takes its own pooled connection. Throws ReadUnavailable for transient failures.
 class PgStoreReader final : public StoreReader {
-public:
+  public:
     // Registers its session settings and prepared statements with the pool
     // (Pool::OnConnect), so construct it before anything takes a connection from `pool`.
     explicit PgStoreReader(pg::Pool& pool);
@@ -46,12 +48,14 @@ public:
     bool Ready();
 
     std::optional<std::string> TenantOfToken(const std::string& token_sha256) override;
-    std::vector<StoreView> ListStores(const std::string& tenant_id, const ListRequest& request) override;
-    std::optional<StoreView> GetStore(const std::string& tenant_id, const std::string& store_id) override;
+    std::vector<StoreView> ListStores(const std::string& tenant_id,
+                                      const ListRequest& request) override;
+    std::optional<StoreView> GetStore(const std::string& tenant_id,
+                                      const std::string& store_id) override;
     std::optional<std::vector<EventView>> GetTimeline(const std::string& tenant_id,
                                                       const std::string& store_id) override;
 
-private:
+  private:
     template <typename Fn>
     auto Read(Fn&& work);
 

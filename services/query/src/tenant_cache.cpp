@@ -2,7 +2,8 @@
 
 namespace storefleet::query {
 
-std::optional<std::string> TenantCache::Get(const std::string& token_sha256, Clock::time_point now) {
+std::optional<std::string> TenantCache::Get(const std::string& token_sha256,
+                                            Clock::time_point now) {
     std::lock_guard lock(mutex_);
     auto it = entries_.find(token_sha256);
     if (it == entries_.end()) return std::nullopt;
@@ -13,7 +14,8 @@ std::optional<std::string> TenantCache::Get(const std::string& token_sha256, Clo
     return it->second.tenant_id;
 }
 
-void TenantCache::Put(const std::string& token_sha256, std::string tenant_id, Clock::time_point now) {
+void TenantCache::Put(const std::string& token_sha256, std::string tenant_id,
+                      Clock::time_point now) {
     if (ttl_.count() <= 0 || max_entries_ == 0) return;
     std::lock_guard lock(mutex_);
     if (entries_.size() >= max_entries_ && !entries_.contains(token_sha256)) {

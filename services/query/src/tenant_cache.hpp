@@ -14,7 +14,7 @@ namespace storefleet::query {
 // At most `max_entries`; when full, expired entries go, and if none had, all go (a flood of
 // distinct tokens must not grow memory). Thread-safe.
 class TenantCache {
-public:
+  public:
     using Clock = std::chrono::steady_clock;
     explicit TenantCache(std::chrono::milliseconds ttl, std::size_t max_entries = 10'000)
         : ttl_(ttl), max_entries_(max_entries) {}
@@ -22,7 +22,7 @@ public:
     std::optional<std::string> Get(const std::string& token_sha256, Clock::time_point now);
     void Put(const std::string& token_sha256, std::string tenant_id, Clock::time_point now);
 
-private:
+  private:
     struct Entry {
         std::string tenant_id;
         Clock::time_point expires;

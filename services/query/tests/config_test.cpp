@@ -8,16 +8,15 @@ namespace storefleet::query {
 namespace {
 
 EnvConfig Env(std::map<std::string, std::string> values) {
-    return EnvConfig([values = std::move(values)](const std::string& name) -> std::optional<std::string> {
-        auto it = values.find(name);
-        if (it == values.end()) return std::nullopt;
-        return it->second;
-    });
+    return EnvConfig(
+        [values = std::move(values)](const std::string& name) -> std::optional<std::string> {
+            auto it = values.find(name);
+            if (it == values.end()) return std::nullopt;
+            return it->second;
+        });
 }
 
-TEST(QueryConfigTest, NeedsPostgres) {
-    EXPECT_THROW(QueryConfig::FromEnv(Env({})), ConfigError);
-}
+TEST(QueryConfigTest, NeedsPostgres) { EXPECT_THROW(QueryConfig::FromEnv(Env({})), ConfigError); }
 
 TEST(QueryConfigTest, HasDefaultsAndTakesOverrides) {
     auto config = QueryConfig::FromEnv(Env({{"STOREFLEET_PG_URL", "postgresql://x"}}));
@@ -30,8 +29,8 @@ TEST(QueryConfigTest, HasDefaultsAndTakesOverrides) {
                                        {"STOREFLEET_PG_POOL_SIZE", "16"}}));
     EXPECT_EQ(config.http_threads, 4);
     EXPECT_EQ(config.pg_pool_size, 16);
-    EXPECT_THROW(QueryConfig::FromEnv(Env({{"STOREFLEET_PG_URL", "postgresql://x"},
-                                           {"STOREFLEET_PG_POOL_SIZE", "0"}})),
+    EXPECT_THROW(QueryConfig::FromEnv(Env(
+                     {{"STOREFLEET_PG_URL", "postgresql://x"}, {"STOREFLEET_PG_POOL_SIZE", "0"}})),
                  ConfigError);
 }
 

@@ -27,8 +27,9 @@ TEST(Base64UrlTest, RefusesWhatEncodeNeverMakes) {
 TEST(CursorTest, RoundTrips) {
     Cursor cursor{1'700'000'000'123'456, kStoreA};
     const std::string text = EncodeCursor(cursor);
-    EXPECT_EQ(text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
-              std::string::npos);
+    EXPECT_EQ(
+        text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+        std::string::npos);
     EXPECT_EQ(DecodeCursor(text), cursor);
 }
 

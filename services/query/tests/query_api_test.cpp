@@ -17,12 +17,14 @@ constexpr const char* kToken = "t0ken-of-acme";
 constexpr const char* kStoreId = "6f1c2b9e-3d4a-4b5c-8d7e-9f0a1b2c3d4e";
 
 class MockStoreReader : public StoreReader {
-public:
+  public:
     MOCK_METHOD(std::optional<std::string>, TenantOfToken, (const std::string&), (override));
-    MOCK_METHOD(std::vector<StoreView>, ListStores, (const std::string&, const ListRequest&), (override));
-    MOCK_METHOD(std::optional<StoreView>, GetStore, (const std::string&, const std::string&), (override));
-    MOCK_METHOD(std::optional<std::vector<EventView>>, GetTimeline, (const std::string&, const std::string&),
+    MOCK_METHOD(std::vector<StoreView>, ListStores, (const std::string&, const ListRequest&),
                 (override));
+    MOCK_METHOD(std::optional<StoreView>, GetStore, (const std::string&, const std::string&),
+                (override));
+    MOCK_METHOD(std::optional<std::vector<EventView>>, GetTimeline,
+                (const std::string&, const std::string&), (override));
 };
 
 struct Reply {
@@ -49,8 +51,9 @@ StoreView Store(const std::string& id, int64_t created_at_us) {
 }
 
 class QueryApiTest : public ::testing::Test {
-protected:
-    QueryApiTest() : api_(reader_, tenants_, registry_), server_({}, registry_, [] { return true; }) {
+  protected:
+    QueryApiTest()
+        : api_(reader_, tenants_, registry_), server_({}, registry_, [] { return true; }) {
         api_.Register(server_);
         server_.Start();
     }
@@ -92,7 +95,8 @@ TEST_F(QueryApiTest, WithoutABearerTokenItIs401LikeIntake) {
     Reply reply = Get("/api/v1/stores", "");
     EXPECT_EQ(reply.code, 401);
     EXPECT_EQ(reply.Json()["error"]["code"], "unauthorized");
-    EXPECT_EQ(reply.Json()["error"]["message"], "send an API token as 'Authorization: Bearer <token>'");
+    EXPECT_EQ(reply.Json()["error"]["message"],
+              "send an API token as 'Authorization: Bearer <token>'");
     EXPECT_NE(reply.headers.find("WWW-Authenticate: Bearer"), std::string::npos) << reply.headers;
 }
 
@@ -105,21 +109,24 @@ TEST_F(QueryApiTest, AnUnknownTokenIs401) {
 
 TEST_F(QueryApiTest, AKnownTokenIsLookedUpOncePerTtl) {
     EXPECT_CALL(reader_, TenantOfToken(Sha256Hex(kToken))).WillOnce(Return("acme"));
-    EXPECT_CALL(reader_, GetStore("acme", kStoreId)).Times(2).WillRepeatedly(Return(Store(kStoreId, 1)));
+    EXPECT_CALL(reader_, GetStore("acme", kStoreId))
+        .Times(2)
+        .WillRepeatedly(Return(Store(kStoreId, 1)));
     EXPECT_EQ(Get("/api/v1/stores/" + std::string(kStoreId)).code, 200);
     EXPECT_EQ(Get("/api/v1/stores/" + std::string(kStoreId)).code, 200);
 }
 
 TEST_F(QueryApiTest, ListsTheTenantsStoresWithACursorWhenThereAreMore) {
     AcmeIsKnown();
-    EXPECT_CALL(reader_, ListStores("acme", _)).WillOnce([](const std::string&, const ListRequest& request) {
-        EXPECT_EQ(request.limit, 2);
-        EXPECT_EQ(request.status, "ready");
-        EXPECT_FALSE(request.after);
-        return std::vector<StoreView>{Store("00000000-0000-4000-8000-000000000003", 30),
-                                      Store("00000000-0000-4000-8000-000000000002", 20),
-                                      Store("00000000-0000-4000-8000-000000000001", 10)};
-    });
+    EXPECT_CALL(reader_, ListStores("acme", _))
+        .WillOnce([](const std::string&, const ListRequest& request) {
+            EXPECT_EQ(request.limit, 2);
+            EXPECT_EQ(request.status, "ready");
+            EXPECT_FALSE(request.after);
+            return std::vector<StoreView>{Store("00000000-0000-4000-8000-000000000003", 30),
+                                          Store("00000000-0000-4000-8000-000000000002", 20),
+                                          Store("00000000-0000-4000-8000-000000000001", 10)};
+        });
     Reply reply = Get("/api/v1/stores?limit=2&status=ready");
     ASSERT_EQ(reply.code, 200) << reply.body;
     auto json = reply.Json();
@@ -129,11 +136,12 @@ TEST_F(QueryApiTest, ListsTheTenantsStoresWithACursorWhenThereAreMore) {
     ASSERT_TRUE(json["next_cursor"].is_string());
 
     const std::string cursor = json["next_cursor"];
-    EXPECT_CALL(reader_, ListStores("acme", _)).WillOnce([](const std::string&, const ListRequest& request) {
-        EXPECT_EQ(request.limit, 50);
-        EXPECT_EQ(request.after, (Cursor{20, "00000000-0000-4000-8000-000000000002"}));
-        return std::vector<StoreView>{Store("00000000-0000-4000-8000-000000000001", 10)};
-    });
+    EXPECT_CALL(reader_, ListStores("acme", _))
+        .WillOnce([](const std::string&, const ListRequest& request) {
+            EXPECT_EQ(request.limit, 50);
+            EXPECT_EQ(request.after, (Cursor{20, "00000000-0000-4000-8000-000000000002"}));
+            return std::vector<StoreView>{Store("00000000-0000-4000-8000-000000000001", 10)};
+        });
     Reply next = Get("/api/v1/stores?cursor=" + cursor);
     ASSERT_EQ(next.code, 200) << next.body;
     EXPECT_EQ(next.Json()["items"].size(), 1U);
@@ -162,7 +170,8 @@ TEST_F(QueryApiTest, AStoreOfAnotherTenantOrNoneAtAllIs404) {
 
 TEST_F(QueryApiTest, ShowsAStore) {
     AcmeIsKnown();
-    EXPECT_CALL(reader_, GetStore("acme", kStoreId)).WillOnce(Return(Store(kStoreId, 1'700'000'000'000'000)));
+    EXPECT_CALL(reader_, GetStore("acme", kStoreId))
+        .WillOnce(Return(Store(kStoreId, 1'700'000'000'000'000)));
     Reply reply = Get("/api/v1/stores/" + std::string(kStoreId));
     ASSERT_EQ(reply.code, 200);
     EXPECT_EQ(reply.Json()["id"], kStoreId);
@@ -174,7 +183,8 @@ TEST_F(QueryApiTest, ShowsATimelineOldestFirst) {
     EXPECT_CALL(reader_, GetTimeline("acme", kStoreId))
         .WillOnce(Return(std::vector<EventView>{
             {"00000000-0000-4000-8000-000000000001", "StoreRequested", "requested", "", "", 1, "c"},
-            {"00000000-0000-4000-8000-000000000002", "StoreStatusChanged", "ready", "readiness", "", 2, "c"}}));
+            {"00000000-0000-4000-8000-000000000002", "StoreStatusChanged", "ready", "readiness", "",
+             2, "c"}}));
     Reply reply = Get("/api/v1/stores/" + std::string(kStoreId) + "/events");
     ASSERT_EQ(reply.code, 200);
     auto json = reply.Json();

@@ -29,8 +29,9 @@ StoreView Store() {
 
 TEST(StoreJsonTest, HasEveryFieldWithNullForTheUnknown) {
     nlohmann::json json = ToJson(Store());
-    for (const char* field : {"id", "name", "engine", "plan", "host", "status", "step", "reason", "url",
-                              "admin_url", "namespace", "simulated", "created_at", "updated_at"}) {
+    for (const char* field :
+         {"id", "name", "engine", "plan", "host", "status", "step", "reason", "url", "admin_url",
+          "namespace", "simulated", "created_at", "updated_at"}) {
         EXPECT_TRUE(json.contains(field)) << field;
     }
     EXPECT_EQ(json.size(), 14U) << json.dump();
@@ -50,14 +51,20 @@ TEST(StoreJsonTest, ASimulatedStoreSaysSoNextToItsUrl) {
     store.simulated = true;
     nlohmann::json json = ToJson(store);
     EXPECT_EQ(json["simulated"], true);
-    EXPECT_EQ(json["note"],
-              "simulated cluster (KWOK): the Kubernetes objects are real, the shop behind this URL is "
-              "not running");
+    EXPECT_EQ(
+        json["note"],
+        "simulated cluster (KWOK): the Kubernetes objects are real, the shop behind this URL is "
+        "not running");
 }
 
 TEST(EventJsonTest, HasTheTimelineFields) {
-    EventView event{"00000000-0000-4000-8000-000000000001", "StoreStatusChanged", "failed", "helm",
-                    "chart did not render", 1'700'000'000'000'000, "corr-1"};
+    EventView event{"00000000-0000-4000-8000-000000000001",
+                    "StoreStatusChanged",
+                    "failed",
+                    "helm",
+                    "chart did not render",
+                    1'700'000'000'000'000,
+                    "corr-1"};
     nlohmann::json json = ToJson(event);
     EXPECT_EQ(json, nlohmann::json({{"event_id", "00000000-0000-4000-8000-000000000001"},
                                     {"type", "StoreStatusChanged"},
