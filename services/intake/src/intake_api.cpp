@@ -32,10 +32,7 @@ bool SaneHeaderValue(const std::string& value, std::size_t max) {
     return true;
 }
 
-std::string Header(const Request& request, const std::string& name) {
-    auto raw = request.headers().tryGetRaw(name);
-    return raw ? raw->value() : "";
-}
+std::string Header(const Request& request, const std::string& name) { return http::RequestHeader(request, name); }
 
 }  // namespace
 
@@ -68,7 +65,7 @@ std::optional<Tenant> IntakeApi::Admit(const Request& request, ResponseWriter& r
     const std::string prefix = "Bearer ";
     if (authorization.rfind(prefix, 0) != 0 || authorization.size() <= prefix.size()) {
         rejected_.Inc();
-        response.headers().addRaw(Pistache::Http::Header::Raw("WWW-Authenticate", "Bearer"));
+        http::SetHeader(response, "WWW-Authenticate", "Bearer");
         http::SendError(response, Code::Unauthorized, "unauthorized",
                         "send an API token as 'Authorization: Bearer <token>'");
         return std::nullopt;
@@ -83,7 +80,7 @@ std::optional<Tenant> IntakeApi::Admit(const Request& request, ResponseWriter& r
     if (!limiter_.Allow(tenant->id, RateLimiter::Clock::now(), retry_after)) {
         rejected_.Inc();
         const auto seconds = std::max<int64_t>(1, (retry_after.count() + 999) / 1000);
-        response.headers().addRaw(Pistache::Http::Header::Raw("Retry-After", std::to_string(seconds)));
+        http::SetHeader(response, "Retry-After", std::to_string(seconds));
         http::SendError(response, Code::Too_Many_Requests, "rate_limited",
                         "too many requests for tenant " + tenant->id + "; retry after " +
                             std::to_string(seconds) + " s");
@@ -121,8 +118,7 @@ void IntakeApi::CreateStore(const Request& request, ResponseWriter& response) {
     log::Info("store requested", {{"store_id", accepted->body.value("id", "")},
                                   {"tenant", tenant->id},
                                   {"correlation_id", correlation_id}});
-    response.headers().addRaw(Pistache::Http::Header::Raw(
-        "Location", "/api/v1/stores/" + accepted->body.value("id", "")));
+    http::SetHeader(response, "Location", "/api/v1/stores/" + accepted->body.value("id", ""));
     http::SendJson(response, static_cast<Code>(accepted->http_status), accepted->body);
 }
 

@@ -135,8 +135,11 @@ void Projector::Run(kafka::KafkaConsumer& consumer) {
         auto backoff = kFirstBackoff;
         for (;;) {
             try {
-                for (const auto& next : Apply(plan))
+                const auto offsets = Apply(plan);
+                // For lag monitoring only; a lost commit costs nothing (see OnAssign).
+                for (const auto& next : offsets) {
                     consumer.Commit(next.topic, next.partition, next.offset);
+                }
                 break;
             } catch (const std::exception& error) {
                 failures_.Inc();

@@ -12,32 +12,6 @@ using Pistache::Rest::Request;
 
 namespace {
 
-// Pistache 0.0.5 silently drops headers added with addRaw (pistacheio/pistache#967: only
-// typed headers are serialized), so headers it has no type for go out as this one.
-class TextHeader final : public Pistache::Http::Header::Header {
-  public:
-    TextHeader(std::string name, std::string value)
-        : name_(std::move(name)), value_(std::move(value)) {}
-    [[nodiscard]] const char* name() const override { return name_.c_str(); }
-    void write(std::ostream& stream) const override { stream << value_; }
-    [[nodiscard]] uint64_t hash() const override {
-        return Pistache::Http::Header::detail::hash(name_.c_str());
-    }
-
-  private:
-    std::string name_;
-    std::string value_;
-};
-
-void SetHeader(ResponseWriter& response, std::string name, std::string value) {
-    response.headers().add(std::make_shared<TextHeader>(std::move(name), std::move(value)));
-}
-
-std::string Header(const Request& request, const std::string& name) {
-    auto raw = request.headers().tryGetRaw(name);
-    return raw ? raw->value() : "";
-}
-
 void NotFound(ResponseWriter& response, const std::string& store_id) {
     http::SendError(response, Code::Not_Found, "not_found",
                     "no store with id '" + store_id.substr(0, 64) + "'");
@@ -65,7 +39,7 @@ void QueryApi::Register(http::HttpServer& server) {
                 unavailable_.Inc();
                 log::Warn("read model unavailable",
                           {{"error", error.what()}, {"path", request.resource()}});
-                SetHeader(response, "Retry-After", "1");
+                http::SetHeader(response, "Retry-After", "1");
                 http::SendError(response, Code::Service_Unavailable, "unavailable",
                                 "the read model cannot answer right now; retry shortly");
             }
@@ -78,11 +52,11 @@ void QueryApi::Register(http::HttpServer& server) {
 
 std::optional<std::string> QueryApi::Authenticate(const Request& request,
                                                   ResponseWriter& response) {
-    const std::string authorization = Header(request, "Authorization");
+    const std::string authorization = http::RequestHeader(request, "Authorization");
     const std::string prefix = "Bearer ";
     if (authorization.rfind(prefix, 0) != 0 || authorization.size() <= prefix.size()) {
         unauthorized_.Inc();
-        SetHeader(response, "WWW-Authenticate", "Bearer");
+        http::SetHeader(response, "WWW-Authenticate", "Bearer");
         http::SendError(response, Code::Unauthorized, "unauthorized",
                         "send an API token as 'Authorization: Bearer <token>'");
         return std::nullopt;
