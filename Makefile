@@ -57,5 +57,12 @@ stack-down:
 status:
 	@infra/local/status || true
 
+## bench-quick: the small benchmark (< 10 min); bench: the full table. See docs/performance.md.
+bench-quick: build deps-tools
+	@bench/run.sh quick
+
+bench: build deps-tools
+	@bench/run.sh full
+
 clean:
 	rm -rf $(BUILD_DIR)

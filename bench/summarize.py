@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Turns a bench/run.sh result file (JSON lines) into the Markdown summary table."""
+import json, sys
+
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+by = {}
+for r in rows:
+    by.setdefault(r["section"], []).append(r)
+m = by["machine"][0]
+print(f"### {m['mode']} run, git {m['git']}: {m['cores']} cores, {m['mem_gib']} GiB, kernel {m['kernel']}\n")
+base = by.get("baseline", [{}])[0].get("result", {})
+print("| measurement | figure | reference | ratio |")
+print("| --- | --- | --- | --- |")
+for p in by.get("provision", []):
+    r = p["result"]
+    sps = r.get("stores_per_second") or 0
+    ratio = f"{sps / base['stores_per_second']:.1f}x" if base.get("stores_per_second") else "n/a"
+    print(f"| provision {r['stores']} stores, in-flight {p['in_flight']} | {r['ready']} ready in "
+          f"{r['event_span_seconds']} s = {sps} stores/s; POST-to-Ready p50 {r['post_to_ready_p50']:.1f} s, "
+          f"p95 {r['post_to_ready_p95']:.1f} s, p99 {r['post_to_ready_p99']:.1f} s | baseline (one at a time, "
+          f"helm --wait): {base.get('stores_per_second')} stores/s | {ratio} |")
+for s in by.get("steps", []):
+    steps = ", ".join(f"{k} {v:.2f} s" for k, v in sorted(s["mean_seconds"].items()))
+    print(f"| mean time per step, in-flight {s['in_flight']} | {steps} | | |")
+for p in by.get("provision", []):
+    usage = ", ".join(f"{n} {u['cpu_cores_avg']} cores / {u['rss_peak_mib']} MiB"
+                      for n, u in sorted(p["result"]["processes"].items()))
+    print(f"| CPU (avg cores) / peak RSS, {p['result']['stores']} stores | {usage} | | |")
+if "intake" in by:
+    i = by["intake"][0]
+    r = i["result"]
+    pg = by.get("pgbench_insert_reference", [{}])[0].get("tps")
+    ratio = f"{r['rps'] / pg:.2f}x" if pg else "n/a"
+    print(f"| intake POST, 64 connections | {r['rps']} req/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms; "
+          f"{r['accepted']} accepted, {i['reached_kafka']} reached Kafka, {i['unsent_after_drain']} unsent | "
+          f"pgbench single-row insert, 64 clients: {pg} tps | {ratio} |")
+ref = by.get("nginx_static_reference", [{}])[0].get("result", {})
+for key, label in (("query_list", "query GET /stores?limit=50 (10,000 stores)"), ("query_get", "query GET /stores/{id}")):
+    if key in by:
+        r = by[key][0]["result"]
+        ratio = f"{r['rps'] / ref['rps']:.2f}x" if ref.get("rps") else "n/a"
+        print(f"| {label} | {r['rps']} req/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, non-2xx {r['non2xx']} | "
+              f"nginx static file of the list's size: {ref.get('rps')} req/s | {ratio} |")
+if "idle_rss_mib" in by:
+    idle = ", ".join(f"{k} {v} MiB" for k, v in by["idle_rss_mib"][0]["result"].items())
+    print(f"| idle RSS | {idle} | | |")
