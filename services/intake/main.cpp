@@ -40,7 +40,8 @@ int main() {
     kafka::KafkaPublisher publisher(config.kafka_brokers, "storefleet-intake");
     intake::OutboxRelay relay(pool, publisher, registry);
     intake::RateLimiter limiter(config.rate_per_second, config.rate_burst);
-    intake::IntakeApi api(store, limiter, registry, [&relay] { relay.Wake(); });
+    TenantCache tenants(std::chrono::seconds(30));
+    intake::IntakeApi api(store, limiter, tenants, registry, [&relay] { relay.Wake(); });
     http::HttpServer server({config.http_address, static_cast<uint16_t>(config.http_port),
                              config.http_threads, 64 * 1024},
                             registry, [&] { return pool.Ping(); });

@@ -7,7 +7,7 @@
 #include "store_reader.hpp"
 #include "storefleet/common/log.hpp"
 #include "storefleet/common/shutdown.hpp"
-#include "tenant_cache.hpp"
+#include "storefleet/common/tenant_cache.hpp"
 
 using namespace storefleet;
 
@@ -17,7 +17,7 @@ int Serve(const query::QueryConfig& config) {
     metrics::Registry registry;
     pg::Pool pool(config.pg_url, static_cast<std::size_t>(config.pg_pool_size));
     query::PgStoreReader reader(pool);
-    query::TenantCache tenants(config.auth_cache_ttl);
+    TenantCache tenants(config.auth_cache_ttl);
     query::QueryApi api(reader, tenants, registry);
     http::HttpServer server({config.http_address, static_cast<uint16_t>(config.http_port),
                              config.http_threads, 64 * 1024},

@@ -12,8 +12,8 @@ struct IntakeConfig {
     std::string kafka_brokers;
     std::string http_address = "127.0.0.1";
     int http_port = 8081;
-    int http_threads = 2;
-    int pg_pool_size = 8;
+    int http_threads = 8;  // handlers block on Postgres; more threads overlap that wait
+    int pg_pool_size = 16;
     std::string store_domain = "stores.localtest.me";
     double rate_per_second = 20;  // per tenant, sustained
     double rate_burst = 40;

@@ -18,6 +18,7 @@ Code CodeFor(const Error& error) {
     if (error.code == "name_taken") return Code::Conflict;
     if (error.code == "quota_exceeded") return Code::Forbidden;
     if (error.code == "idempotency_key_reused") return Code::Unprocessable_Entity;
+    if (error.code == "idempotency_conflict") return Code::Conflict;
     if (error.code == "unauthorized") return Code::Unauthorized;
     return error.retryable() ? Code::Service_Unavailable : Code::Bad_Request;
 }
@@ -41,10 +42,11 @@ std::string CorrelationIdOf(const Request& request) {
     return SaneHeaderValue(given, 64) ? given : NewUuid();
 }
 
-IntakeApi::IntakeApi(IntakeStore& store, RateLimiter& limiter, metrics::Registry& registry,
-                     std::function<void()> on_accepted)
+IntakeApi::IntakeApi(IntakeStore& store, RateLimiter& limiter, TenantCache& tenants,
+                     metrics::Registry& registry, std::function<void()> on_accepted)
     : store_(store),
       limiter_(limiter),
+      tenants_(tenants),
       accepted_(registry.GetCounter("storefleet_intake_commands_accepted_total",
                                     "Store commands committed to the outbox.")),
       rejected_(registry.GetCounter("storefleet_intake_commands_rejected_total",
@@ -70,7 +72,14 @@ std::optional<Tenant> IntakeApi::Admit(const Request& request, ResponseWriter& r
                         "send an API token as 'Authorization: Bearer <token>'");
         return std::nullopt;
     }
-    auto tenant = store_.Authenticate(authorization.substr(prefix.size()));
+    const std::string token_sha256 = Sha256Hex(authorization.substr(prefix.size()));
+    const auto now = TenantCache::Clock::now();
+    std::optional<Tenant> tenant;
+    if (auto cached = tenants_.Get(token_sha256, now)) {
+        tenant = Tenant{*cached, 0};
+    } else if ((tenant = store_.Authenticate(token_sha256))) {
+        tenants_.Put(token_sha256, tenant->id, now);
+    }
     if (!tenant) {
         rejected_.Inc();
         http::SendError(response, Code::Unauthorized, "unauthorized", "unknown API token");

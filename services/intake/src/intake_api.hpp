@@ -4,6 +4,7 @@
 
 #include "intake_store.hpp"
 #include "rate_limiter.hpp"
+#include "storefleet/common/tenant_cache.hpp"
 #include "storefleet/http/server.hpp"
 #include "storefleet/metrics/registry.hpp"
 
@@ -14,7 +15,7 @@ namespace storefleet::intake {
 // IntakeStore; `on_accepted` wakes the outbox relay.
 class IntakeApi {
 public:
-    IntakeApi(IntakeStore& store, RateLimiter& limiter, metrics::Registry& registry,
+    IntakeApi(IntakeStore& store, RateLimiter& limiter, TenantCache& tenants, metrics::Registry& registry,
               std::function<void()> on_accepted);
     void Register(http::HttpServer& server);
 
@@ -27,6 +28,7 @@ private:
 
     IntakeStore& store_;
     RateLimiter& limiter_;
+    TenantCache& tenants_;
     metrics::Counter& accepted_;
     metrics::Counter& rejected_;
     std::function<void()> on_accepted_;

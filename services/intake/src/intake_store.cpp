@@ -50,23 +50,33 @@ create table outbox (
 );
 create index outbox_unsent on outbox (id) where sent_at is null;
 )SQL"},
+    {2, "live store counter per tenant, so the quota check is one row update", R"SQL(
+alter table tenants add column live_stores int not null default 0;
+update tenants t set live_stores =
+    (select count(*) from stores s where s.tenant_id = t.id and s.state = 'active');
+)SQL"},
 };
 
 constexpr const char* kSelectTenantByToken =
     "select id, store_quota from intake.tenants where token_sha256 = $1";
+// Reserves one store of the quota; no row back means the quota is used up. Run last in
+// the transaction so the tenant row stays locked only until the commit.
+constexpr const char* kReserveQuota =
+    "update intake.tenants set live_stores = live_stores + 1 "
+    "where id = $1 and live_stores < store_quota returning live_stores";
+constexpr const char* kSelectQuota = "select live_stores, store_quota from intake.tenants where id = $1";
+constexpr const char* kReleaseQuota =
+    "update intake.tenants set live_stores = greatest(live_stores - 1, 0) where id = $1";
 constexpr const char* kUpsertTenant =
     "insert into intake.tenants (id, token_sha256, store_quota) values ($1, $2, $3) "
     "on conflict (id) do update set token_sha256 = excluded.token_sha256, "
     "store_quota = excluded.store_quota";
-constexpr const char* kLockTenant = "select store_quota from intake.tenants where id = $1 for update";
-constexpr const char* kCountLiveStores =
-    "select count(*) from intake.stores where tenant_id = $1 and state = 'active'";
 constexpr const char* kFindIdempotencyKey =
     "select request_sha256, http_status, response::text from intake.idempotency_keys "
     "where tenant_id = $1 and key = $2";
 constexpr const char* kInsertIdempotencyKey =
     "insert into intake.idempotency_keys (tenant_id, key, request_sha256, http_status, response) "
-    "values ($1, $2, $3, $4, $5::jsonb)";
+    "values ($1, $2, $3, $4, $5::jsonb) on conflict do nothing";
 constexpr const char* kInsertStore =
     "insert into intake.stores (store_id, tenant_id, name, engine, plan, host, correlation_id) "
     "values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing returning store_id";
@@ -80,6 +90,11 @@ constexpr const char* kMarkDeleting =
 v1::Engine EngineOf(const std::string& name) {
     return name == "medusa" ? v1::ENGINE_MEDUSA : v1::ENGINE_WOOCOMMERCE;
 }
+
+// Thrown inside a transaction to roll it back and answer with `error`.
+struct Refused {
+    Error error;
+};
 
 void AddToOutbox(pqxx::work& txn, const v1::Envelope& envelope) {
     txn.exec_params(kInsertOutbox, kafka::kCommandsTopic, envelope.store_id(),
@@ -102,9 +117,9 @@ void IntakeStore::UpsertTenant(const std::string& tenant_id, const std::string& 
     });
 }
 
-std::optional<Tenant> IntakeStore::Authenticate(const std::string& token) {
+std::optional<Tenant> IntakeStore::Authenticate(const std::string& token_sha256) {
     return pool_.WithTransaction([&](pqxx::work& txn) -> std::optional<Tenant> {
-        auto rows = txn.exec_params(kSelectTenantByToken, Sha256Hex(token));
+        auto rows = txn.exec_params(kSelectTenantByToken, token_sha256);
         if (rows.empty()) return std::nullopt;
         return Tenant{rows[0][0].as<std::string>(), rows[0][1].as<int>()};
     });
@@ -115,62 +130,65 @@ Result<Accepted> IntakeStore::CreateStore(const Tenant& tenant, const StoreReque
                                           const std::string& correlation_id) {
     const std::string request_hash =
         Sha256Hex(request.name + "\n" + request.engine + "\n" + request.plan + "\n" + request.admin_email);
-    return pool_.WithTransaction([&](pqxx::work& txn) -> Result<Accepted> {
-        // Serializes this tenant's creations so the quota check cannot be raced.
-        auto quota_rows = txn.exec_params(kLockTenant, tenant.id);
-        if (quota_rows.empty()) return Error::Permanent("unauthorized", "tenant no longer exists");
-        const int quota = quota_rows[0][0].as<int>();
-
-        if (!idempotency_key.empty()) {
-            auto previous = txn.exec_params(kFindIdempotencyKey, tenant.id, idempotency_key);
-            if (!previous.empty()) {
-                if (previous[0][0].as<std::string>() != request_hash) {
-                    return Error::Permanent("idempotency_key_reused",
-                                            "this Idempotency-Key was used with a different request body");
+    try {
+        return pool_.WithTransaction([&](pqxx::work& txn) -> Accepted {
+            if (!idempotency_key.empty()) {
+                auto previous = txn.exec_params(kFindIdempotencyKey, tenant.id, idempotency_key);
+                if (!previous.empty()) {
+                    if (previous[0][0].as<std::string>() != request_hash) {
+                        throw Refused{Error::Permanent("idempotency_key_reused",
+                                                       "this Idempotency-Key was used with a different request body")};
+                    }
+                    return Accepted{previous[0][1].as<int>(), nlohmann::json::parse(previous[0][2].as<std::string>())};
                 }
-                return Accepted{previous[0][1].as<int>(),
-                                nlohmann::json::parse(previous[0][2].as<std::string>())};
             }
-        }
-        const int live = txn.exec_params(kCountLiveStores, tenant.id)[0][0].as<int>();
-        if (live >= quota) {
-            return Error::Permanent("quota_exceeded", "tenant " + tenant.id + " already has " +
-                                                          std::to_string(live) + " of its " +
-                                                          std::to_string(quota) + " stores");
-        }
-        const std::string store_id = NewUuid();
-        const std::string host = request.name + "." + tenant.id + "." + store_domain_;
-        auto inserted = txn.exec_params(kInsertStore, store_id, tenant.id, request.name, request.engine,
-                                        request.plan, host, correlation_id);
-        if (inserted.empty()) {
-            return Error::Permanent("name_taken", "tenant " + tenant.id + " already has a store named '" +
-                                                      request.name + "'");
-        }
-        auto envelope = kafka::NewEnvelope(tenant.id, store_id, correlation_id);
-        auto* requested = envelope.mutable_store_requested();
-        requested->set_name(request.name);
-        requested->set_engine(EngineOf(request.engine));
-        requested->set_plan(request.plan);
-        requested->set_host(host);
-        requested->set_admin_email(request.admin_email.empty() ? "admin@" + host : request.admin_email);
-        requested->set_requested_by(tenant.id);
-        kafka::SetTypeFromPayload(envelope);
-        AddToOutbox(txn, envelope);
+            const std::string store_id = NewUuid();
+            const std::string host = request.name + "." + tenant.id + "." + store_domain_;
+            auto inserted = txn.exec_params(kInsertStore, store_id, tenant.id, request.name, request.engine,
+                                            request.plan, host, correlation_id);
+            if (inserted.empty()) {
+                throw Refused{Error::Permanent("name_taken", "tenant " + tenant.id + " already has a store named '" +
+                                                                 request.name + "'")};
+            }
+            auto envelope = kafka::NewEnvelope(tenant.id, store_id, correlation_id);
+            auto* requested = envelope.mutable_store_requested();
+            requested->set_name(request.name);
+            requested->set_engine(EngineOf(request.engine));
+            requested->set_plan(request.plan);
+            requested->set_host(host);
+            requested->set_admin_email(request.admin_email.empty() ? "admin@" + host : request.admin_email);
+            requested->set_requested_by(tenant.id);
+            kafka::SetTypeFromPayload(envelope);
+            AddToOutbox(txn, envelope);
 
-        Accepted accepted{202,
-                          {{"id", store_id},
-                           {"name", request.name},
-                           {"engine", request.engine},
-                           {"plan", request.plan},
-                           {"host", host},
-                           {"status", "requested"},
-                           {"correlation_id", correlation_id}}};
-        if (!idempotency_key.empty()) {
-            txn.exec_params(kInsertIdempotencyKey, tenant.id, idempotency_key, request_hash,
-                            accepted.http_status, accepted.body.dump());
-        }
-        return accepted;
-    });
+            Accepted accepted{202,
+                              {{"id", store_id},
+                               {"name", request.name},
+                               {"engine", request.engine},
+                               {"plan", request.plan},
+                               {"host", host},
+                               {"status", "requested"},
+                               {"correlation_id", correlation_id}}};
+            if (!idempotency_key.empty()) {
+                auto stored = txn.exec_params(kInsertIdempotencyKey, tenant.id, idempotency_key, request_hash,
+                                              accepted.http_status, accepted.body.dump());
+                if (stored.affected_rows() == 0) {
+                    throw Refused{Error::Retryable("idempotency_conflict",
+                                                   "a request with this Idempotency-Key is in progress; retry it")};
+                }
+            }
+            if (txn.exec_params(kReserveQuota, tenant.id).empty()) {
+                auto quota = txn.exec_params(kSelectQuota, tenant.id);
+                if (quota.empty()) throw Refused{Error::Permanent("unauthorized", "tenant no longer exists")};
+                throw Refused{Error::Permanent("quota_exceeded", "tenant " + tenant.id + " already has " +
+                                                                     quota[0][0].as<std::string>() + " of its " +
+                                                                     quota[0][1].as<std::string>() + " stores")};
+            }
+            return accepted;
+        });
+    } catch (const Refused& refused) {
+        return refused.error;
+    }
 }
 
 Result<Accepted> IntakeStore::RequestDeletion(const Tenant& tenant, const std::string& store_id,
@@ -182,6 +200,7 @@ Result<Accepted> IntakeStore::RequestDeletion(const Tenant& tenant, const std::s
         Accepted accepted{202, {{"id", store_id}, {"status", "deleting"}, {"correlation_id", correlation_id}}};
         if (rows[0][1].as<std::string>() == "deleting") return accepted;  // already asked: same answer
         txn.exec_params(kMarkDeleting, store_id);
+        txn.exec_params(kReleaseQuota, tenant.id);
         auto envelope = kafka::NewEnvelope(tenant.id, store_id, correlation_id);
         envelope.mutable_store_deletion_requested()->set_requested_by(tenant.id);
         kafka::SetTypeFromPayload(envelope);

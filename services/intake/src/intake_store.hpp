@@ -33,7 +33,8 @@ public:
     void Migrate();
     // Creates or updates a tenant whose API token hashes to sha256(token).
     void UpsertTenant(const std::string& tenant_id, const std::string& token, int store_quota);
-    std::optional<Tenant> Authenticate(const std::string& token);
+    // The tenant whose API token has this SHA-256, if any.
+    std::optional<Tenant> Authenticate(const std::string& token_sha256);
 
     Result<Accepted> CreateStore(const Tenant& tenant, const StoreRequest& request,
                                  const std::string& idempotency_key, const std::string& correlation_id);

@@ -6,7 +6,7 @@
 #include "store_reader.hpp"
 #include "storefleet/http/server.hpp"
 #include "storefleet/metrics/registry.hpp"
-#include "tenant_cache.hpp"
+#include "storefleet/common/tenant_cache.hpp"
 
 namespace storefleet::query {
 

@@ -21,8 +21,8 @@ TEST(QueryConfigTest, NeedsPostgres) { EXPECT_THROW(QueryConfig::FromEnv(Env({})
 TEST(QueryConfigTest, HasDefaultsAndTakesOverrides) {
     auto config = QueryConfig::FromEnv(Env({{"STOREFLEET_PG_URL", "postgresql://x"}}));
     EXPECT_EQ(config.http_port, 8082);
-    EXPECT_EQ(config.http_threads, 2);
-    EXPECT_EQ(config.pg_pool_size, 8);
+    EXPECT_EQ(config.http_threads, 8);
+    EXPECT_EQ(config.pg_pool_size, 16);
     EXPECT_EQ(config.auth_cache_ttl, std::chrono::seconds(30));
     config = QueryConfig::FromEnv(Env({{"STOREFLEET_PG_URL", "postgresql://x"},
                                        {"STOREFLEET_HTTP_THREADS", "4"},

@@ -6,7 +6,7 @@
 #include <string>
 #include <unordered_map>
 
-namespace storefleet::query {
+namespace storefleet {
 
 // Which tenant an API token belongs to, remembered for `ttl` so a page of requests does
 // not ask Postgres each time. Keyed by the token's SHA-256, so raw tokens are not kept in
@@ -33,4 +33,4 @@ class TenantCache {
     std::unordered_map<std::string, Entry> entries_;
 };
 
-}  // namespace storefleet::query
+}  // namespace storefleet

@@ -1,6 +1,6 @@
-#include "tenant_cache.hpp"
+#include "storefleet/common/tenant_cache.hpp"
 
-namespace storefleet::query {
+namespace storefleet {
 
 std::optional<std::string> TenantCache::Get(const std::string& token_sha256,
                                             Clock::time_point now) {
@@ -25,4 +25,4 @@ void TenantCache::Put(const std::string& token_sha256, std::string tenant_id,
     entries_.insert_or_assign(token_sha256, Entry{std::move(tenant_id), now + ttl_});
 }
 
-}  // namespace storefleet::query
+}  // namespace storefleet

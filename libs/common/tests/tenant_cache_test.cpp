@@ -1,8 +1,8 @@
-#include "tenant_cache.hpp"
+#include "storefleet/common/tenant_cache.hpp"
 
 #include <gtest/gtest.h>
 
-namespace storefleet::query {
+namespace storefleet {
 namespace {
 
 using std::chrono::seconds;
@@ -42,4 +42,4 @@ TEST(TenantCacheTest, AZeroTtlCachesNothing) {
 }
 
 }  // namespace
-}  // namespace storefleet::query
+}  // namespace storefleet
