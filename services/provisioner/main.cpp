@@ -44,7 +44,9 @@ int main() {
     options.ingress_class = config.ingress_class;
     options.url_scheme = config.url_scheme;
     options.store_deadline = config.store_deadline;
-    provisioner::StoreProvisioner provisioner(kube, helm, sink, registry, options);
+    provisioner::ReadinessWatcher watcher(kube, shutdown);
+    watcher.Start();
+    provisioner::StoreProvisioner provisioner(kube, helm, sink, registry, options, &watcher);
 
     provisioner::CommandDispatcher dispatcher(
         {.brokers = config.kafka_brokers,

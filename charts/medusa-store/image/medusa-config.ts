@@ -73,8 +73,9 @@ module.exports = defineConfig({
       },
     },
     {
-      // Uploaded product images: on the store's uploads volume (mounted at ./static and
-      // ./private), served by Medusa under /static.
+      // Uploaded product images: on the store's uploads volume, mounted at ./static, which
+      // Medusa serves under /static. Private files (import/export CSVs) are transient working
+      // files in ./private, an emptyDir.
       resolve: "@medusajs/medusa/file",
       options: {
         providers: [

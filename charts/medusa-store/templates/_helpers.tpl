@@ -150,7 +150,7 @@ Usage: include "medusa-store.medusaEnv" (dict "context" . "configMap" "")
 {{- define "medusa-store.medusaEnv" -}}
 {{- $ctx := .context }}
 {{- $configMap := .configMap }}
-{{- $secret := include "medusa-store.credentialsSecretName" $ctx }}
+{{- $secret := include "medusa-store.credentialsSecretName" $ctx -}}
 - name: DB_PASSWORD
   valueFrom:
     secretKeyRef:

@@ -154,7 +154,7 @@ k8s_start() {
             --bind-address 127.0.0.1 --secure-port "$cm" --leader-elect=false \
             --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
             --use-service-account-credentials=true --enable-hostpath-provisioner=true \
-            --node-monitor-grace-period 5m \
+            --node-monitor-grace-period 5m --pvclaimbinder-sync-period 2s \
             --kube-api-qps 200 --kube-api-burst 400 --concurrent-namespace-syncs 20 \
             --concurrent-deployment-syncs 20 --concurrent-replicaset-syncs 20 \
             --concurrent-statefulset-syncs 20 --concurrent-job-syncs 20 --v 1

@@ -57,6 +57,11 @@ Result<nlohmann::json> KubeApi::Apply(const std::string& path, const nlohmann::j
     return nlohmann::json::parse(response->body);
 }
 
+Status KubeApi::Watch(const std::string&, const std::function<void(const std::string&)>&,
+                      const std::function<bool()>&) {
+    return Error::Permanent("watch_unsupported", "this client cannot watch");
+}
+
 Status KubeApi::Delete(const std::string& path) {
     auto response = Call("DELETE", path);
     if (!response.ok()) return response.error();
@@ -82,6 +87,10 @@ void* KubeClient::TakeHandle() {
             return handle;
         }
     }
+    return NewHandle();
+}
+
+void* KubeClient::NewHandle() {
     CURL* curl = curl_easy_init();
     if (!credentials_.ca_pem.empty()) SetBlob(curl, CURLOPT_CAINFO_BLOB, credentials_.ca_pem);
     if (!credentials_.client_cert_pem.empty()) {
@@ -141,6 +150,66 @@ Result<ApiResponse> KubeClient::Call(const std::string& method, const std::strin
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
     ReturnHandle(curl);
     return response;
+}
+
+}  // namespace storefleet::kube
+
+namespace storefleet::kube {
+namespace {
+
+struct WatchStream {
+    std::string buffer;
+    const std::function<void(const std::string&)>* on_event;
+    const std::function<bool()>* stop;
+};
+
+std::size_t StreamLines(char* data, std::size_t size, std::size_t count, void* user) {
+    auto* stream = static_cast<WatchStream*>(user);
+    stream->buffer.append(data, size * count);
+    std::size_t start = 0;
+    for (std::size_t newline; (newline = stream->buffer.find('\n', start)) != std::string::npos; start = newline + 1) {
+        if (newline > start) (*stream->on_event)(stream->buffer.substr(start, newline - start));
+    }
+    stream->buffer.erase(0, start);
+    return size * count;
+}
+
+int AbortWhenStopped(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    return (*static_cast<WatchStream*>(user)->stop)() ? 1 : 0;
+}
+
+}  // namespace
+
+Status KubeClient::Watch(const std::string& path, const std::function<void(const std::string&)>& on_event,
+                         const std::function<bool()>& stop) {
+    // A handle of its own: the stream stays open for minutes.
+    CURL* curl = static_cast<CURL*>(NewHandle());
+    WatchStream stream{"", &on_event, &stop};
+    const std::string url = credentials_.server + path;
+    curl_slist* headers = curl_slist_append(nullptr, "Accept: application/json");
+    if (!credentials_.bearer_token.empty()) {
+        headers = curl_slist_append(headers, ("Authorization: Bearer " + credentials_.bearer_token).c_str());
+    }
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 0L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, StreamLines);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &stream);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, AbortWhenStopped);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &stream);
+    const CURLcode code = curl_easy_perform(curl);
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    if (code == CURLE_ABORTED_BY_CALLBACK) return Status::Ok();
+    if (code != CURLE_OK) {
+        return Error::Retryable("k8s_unreachable", "watch " + path + " failed: " + curl_easy_strerror(code));
+    }
+    if (status != 200) return ApiError("GET", path, {status, stream.buffer});
+    return Status::Ok();
 }
 
 }  // namespace storefleet::kube

@@ -64,6 +64,20 @@ constexpr const char* kSelectTenantByToken =
 constexpr const char* kReserveQuota =
     "update intake.tenants set live_stores = live_stores + 1 "
     "where id = $1 and live_stores < store_quota returning live_stores";
+// Without an Idempotency-Key the whole create is one autocommit statement (one round trip):
+// reserve a unit of quota, insert the store if that worked, insert its outbox row. A taken
+// name raises unique_violation, which rolls the statement back, reservation included.
+constexpr const char* kCreateStoreAtOnce = R"SQL(
+with quota as (
+    update intake.tenants set live_stores = live_stores + 1
+    where id = $2 and live_stores < store_quota returning id),
+store as (
+    insert into intake.stores (store_id, tenant_id, name, engine, plan, host, correlation_id)
+    select $1, id, $3, $4, $5, $6, $7 from quota returning store_id),
+queued as (
+    insert into intake.outbox (topic, key, payload)
+    select $8, store_id::text, $9 from store returning id)
+select count(*) from queued)SQL";
 constexpr const char* kSelectQuota = "select live_stores, store_quota from intake.tenants where id = $1";
 constexpr const char* kReleaseQuota =
     "update intake.tenants set live_stores = greatest(live_stores - 1, 0) where id = $1";
@@ -125,69 +139,107 @@ std::optional<Tenant> IntakeStore::Authenticate(const std::string& token_sha256)
     });
 }
 
+namespace {
+
+struct NewStore {
+    std::string store_id;
+    std::string host;
+    v1::Envelope envelope;
+    Accepted accepted;
+};
+
+NewStore DescribeNewStore(const Tenant& tenant, const StoreRequest& request, const std::string& store_domain,
+                          const std::string& correlation_id) {
+    NewStore store;
+    store.store_id = NewUuid();
+    store.host = request.name + "." + tenant.id + "." + store_domain;
+    store.envelope = kafka::NewEnvelope(tenant.id, store.store_id, correlation_id);
+    auto* requested = store.envelope.mutable_store_requested();
+    requested->set_name(request.name);
+    requested->set_engine(EngineOf(request.engine));
+    requested->set_plan(request.plan);
+    requested->set_host(store.host);
+    requested->set_admin_email(request.admin_email.empty() ? "admin@" + store.host : request.admin_email);
+    requested->set_requested_by(tenant.id);
+    kafka::SetTypeFromPayload(store.envelope);
+    store.accepted = {202,
+                      {{"id", store.store_id},
+                       {"name", request.name},
+                       {"engine", request.engine},
+                       {"plan", request.plan},
+                       {"host", store.host},
+                       {"status", "requested"},
+                       {"correlation_id", correlation_id}}};
+    return store;
+}
+
+Error NameTaken(const Tenant& tenant, const StoreRequest& request) {
+    return Error::Permanent("name_taken", "tenant " + tenant.id + " already has a store named '" + request.name + "'");
+}
+
+template <typename Txn>
+Error QuotaError(Txn& txn, const Tenant& tenant) {
+    auto quota = txn.exec_params(kSelectQuota, tenant.id);
+    if (quota.empty()) return Error::Permanent("unauthorized", "tenant no longer exists");
+    return Error::Permanent("quota_exceeded", "tenant " + tenant.id + " already has " + quota[0][0].template as<std::string>() +
+                                                  " of its " + quota[0][1].template as<std::string>() + " stores");
+}
+
+}  // namespace
+
 Result<Accepted> IntakeStore::CreateStore(const Tenant& tenant, const StoreRequest& request,
                                           const std::string& idempotency_key,
                                           const std::string& correlation_id) {
+    NewStore store = DescribeNewStore(tenant, request, store_domain_, correlation_id);
+    if (idempotency_key.empty()) return CreateAtOnce(tenant, request, store.envelope, store.accepted);
     const std::string request_hash =
         Sha256Hex(request.name + "\n" + request.engine + "\n" + request.plan + "\n" + request.admin_email);
     try {
         return pool_.WithTransaction([&](pqxx::work& txn) -> Accepted {
-            if (!idempotency_key.empty()) {
-                auto previous = txn.exec_params(kFindIdempotencyKey, tenant.id, idempotency_key);
-                if (!previous.empty()) {
-                    if (previous[0][0].as<std::string>() != request_hash) {
-                        throw Refused{Error::Permanent("idempotency_key_reused",
-                                                       "this Idempotency-Key was used with a different request body")};
-                    }
-                    return Accepted{previous[0][1].as<int>(), nlohmann::json::parse(previous[0][2].as<std::string>())};
+            auto previous = txn.exec_params(kFindIdempotencyKey, tenant.id, idempotency_key);
+            if (!previous.empty()) {
+                if (previous[0][0].as<std::string>() != request_hash) {
+                    throw Refused{Error::Permanent("idempotency_key_reused",
+                                                   "this Idempotency-Key was used with a different request body")};
                 }
+                return Accepted{previous[0][1].as<int>(), nlohmann::json::parse(previous[0][2].as<std::string>())};
             }
-            const std::string store_id = NewUuid();
-            const std::string host = request.name + "." + tenant.id + "." + store_domain_;
-            auto inserted = txn.exec_params(kInsertStore, store_id, tenant.id, request.name, request.engine,
-                                            request.plan, host, correlation_id);
-            if (inserted.empty()) {
-                throw Refused{Error::Permanent("name_taken", "tenant " + tenant.id + " already has a store named '" +
-                                                                 request.name + "'")};
+            auto inserted = txn.exec_params(kInsertStore, store.store_id, tenant.id, request.name, request.engine,
+                                            request.plan, store.host, correlation_id);
+            if (inserted.empty()) throw Refused{NameTaken(tenant, request)};
+            AddToOutbox(txn, store.envelope);
+            auto stored = txn.exec_params(kInsertIdempotencyKey, tenant.id, idempotency_key, request_hash,
+                                          store.accepted.http_status, store.accepted.body.dump());
+            if (stored.affected_rows() == 0) {
+                throw Refused{Error::Retryable("idempotency_conflict",
+                                               "a request with this Idempotency-Key is in progress; retry it")};
             }
-            auto envelope = kafka::NewEnvelope(tenant.id, store_id, correlation_id);
-            auto* requested = envelope.mutable_store_requested();
-            requested->set_name(request.name);
-            requested->set_engine(EngineOf(request.engine));
-            requested->set_plan(request.plan);
-            requested->set_host(host);
-            requested->set_admin_email(request.admin_email.empty() ? "admin@" + host : request.admin_email);
-            requested->set_requested_by(tenant.id);
-            kafka::SetTypeFromPayload(envelope);
-            AddToOutbox(txn, envelope);
-
-            Accepted accepted{202,
-                              {{"id", store_id},
-                               {"name", request.name},
-                               {"engine", request.engine},
-                               {"plan", request.plan},
-                               {"host", host},
-                               {"status", "requested"},
-                               {"correlation_id", correlation_id}}};
-            if (!idempotency_key.empty()) {
-                auto stored = txn.exec_params(kInsertIdempotencyKey, tenant.id, idempotency_key, request_hash,
-                                              accepted.http_status, accepted.body.dump());
-                if (stored.affected_rows() == 0) {
-                    throw Refused{Error::Retryable("idempotency_conflict",
-                                                   "a request with this Idempotency-Key is in progress; retry it")};
-                }
-            }
-            if (txn.exec_params(kReserveQuota, tenant.id).empty()) {
-                auto quota = txn.exec_params(kSelectQuota, tenant.id);
-                if (quota.empty()) throw Refused{Error::Permanent("unauthorized", "tenant no longer exists")};
-                throw Refused{Error::Permanent("quota_exceeded", "tenant " + tenant.id + " already has " +
-                                                                     quota[0][0].as<std::string>() + " of its " +
-                                                                     quota[0][1].as<std::string>() + " stores")};
-            }
-            return accepted;
+            if (txn.exec_params(kReserveQuota, tenant.id).empty()) throw Refused{QuotaError(txn, tenant)};
+            return store.accepted;
         });
     } catch (const Refused& refused) {
         return refused.error;
+    }
+}
+
+Result<Accepted> IntakeStore::CreateAtOnce(const Tenant& tenant, const StoreRequest& request,
+                                           const v1::Envelope& envelope, const Accepted& accepted) {
+    for (int attempt = 0;; ++attempt) {
+        auto lease = pool_.Acquire();
+        try {
+            pqxx::nontransaction session(*lease);
+            auto queued = session.exec_params(kCreateStoreAtOnce, envelope.store_id(), tenant.id, request.name,
+                                              request.engine, request.plan, envelope.store_requested().host(),
+                                              envelope.correlation_id(), kafka::kCommandsTopic,
+                                              pqxx::binarystring(kafka::Encode(envelope)));
+            if (queued[0][0].as<int>() == 1) return accepted;
+            return QuotaError(session, tenant);
+        } catch (const pqxx::unique_violation&) {
+            return NameTaken(tenant, request);
+        } catch (const pqxx::broken_connection&) {
+            lease.MarkBroken();
+            if (attempt >= 1) throw;
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 #include "storefleet/common/result.hpp"
 #include "storefleet/pg/pool.hpp"
 #include "store_request.hpp"
+#include "storefleet/v1/events.pb.h"
 
 namespace storefleet::intake {
 
@@ -42,6 +43,9 @@ public:
                                      const std::string& correlation_id);
 
 private:
+    Result<Accepted> CreateAtOnce(const Tenant& tenant, const StoreRequest& request, const v1::Envelope& envelope,
+                                  const Accepted& accepted);
+
     pg::Pool& pool_;
     std::string store_domain_;
 };

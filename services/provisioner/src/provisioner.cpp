@@ -17,22 +17,6 @@ std::chrono::milliseconds Jittered(std::chrono::milliseconds base) {
     return base + std::chrono::milliseconds(spread(random));
 }
 
-bool ConditionTrue(const nlohmann::json& object, const std::string& type) {
-    for (const auto& condition : object.value("status", nlohmann::json::object())
-                                     .value("conditions", nlohmann::json::array())) {
-        if (condition.value("type", "") == type && condition.value("status", "") == "True") return true;
-    }
-    return false;
-}
-
-std::string ConditionMessage(const nlohmann::json& object, const std::string& type) {
-    for (const auto& condition : object.value("status", nlohmann::json::object())
-                                     .value("conditions", nlohmann::json::array())) {
-        if (condition.value("type", "") == type) return condition.value("message", condition.value("reason", ""));
-    }
-    return "";
-}
-
 }  // namespace
 
 bool CancelToken::Sleep(std::chrono::milliseconds duration) const {
@@ -49,8 +33,14 @@ bool CancelToken::Sleep(std::chrono::milliseconds duration) const {
 }
 
 StoreProvisioner::StoreProvisioner(kube::KubeApi& kube, HelmRunner& helm, StatusSink& sink,
-                                   metrics::Registry& registry, ProvisionerOptions options)
-    : kube_(kube), helm_(helm), sink_(sink), registry_(registry), options_(std::move(options)) {}
+                                   metrics::Registry& registry, ProvisionerOptions options,
+                                   ReadinessWatcher* watcher)
+    : kube_(kube),
+      helm_(helm),
+      sink_(sink),
+      registry_(registry),
+      options_(std::move(options)),
+      watcher_(watcher) {}
 
 template <typename Fn>
 Status StoreProvisioner::Ensure(const std::string& step, const CancelToken& cancel,
@@ -131,49 +121,25 @@ Status StoreProvisioner::EnsureSecret(const StoreSpec& spec, const std::string& 
     return kube::ApiError("POST", path, *created);
 }
 
-Result<StoreProvisioner::Readiness> StoreProvisioner::CheckReadiness(const std::string& ns) {
+Result<Readiness> StoreProvisioner::CheckReadiness(const std::string& ns) {
     const std::string selector = "?labelSelector=app.kubernetes.io%2Finstance%3D" + std::string(kReleaseName);
-    Readiness readiness{true, ""};
-    auto note = [&](const std::string& what) {
-        readiness.ready = false;
-        if (readiness.waiting_for.empty()) readiness.waiting_for = what;
-    };
-    int workloads = 0;
-    for (const char* kind : {"deployments", "statefulsets"}) {
-        auto list = kube_.Get("/apis/apps/v1/namespaces/" + ns + "/" + kind + selector);
+    std::vector<std::pair<std::string, WorkloadState>> states;
+    for (const auto& [kind, base] : {std::pair<std::string, std::string>{"deployments", "/apis/apps/v1"},
+                                     {"statefulsets", "/apis/apps/v1"},
+                                     {"jobs", "/apis/batch/v1"}}) {
+        auto list = kube_.Get(base + "/namespaces/" + ns + "/" + kind + selector);
         if (!list.ok()) return list.error();
-        for (const auto& item : (*list)["items"]) {
-            ++workloads;
-            const auto& status = item.value("status", nlohmann::json::object());
-            const int want = item["spec"].value("replicas", 1);
-            const int ready = status.value(std::string(kind) == "deployments" ? "availableReplicas" : "readyReplicas", 0);
-            const bool current = status.value("observedGeneration", 0) >= item["metadata"].value("generation", 0);
-            if (!current || ready < want) {
-                note(std::string(kind).substr(0, std::string(kind).size() - 1) + " " +
-                     item["metadata"].value("name", "") + " (" + std::to_string(ready) + "/" +
-                     std::to_string(want) + " ready)");
-            }
-        }
+        for (const auto& item : (*list)["items"]) states.emplace_back(kind, EvaluateWorkload(kind, item));
     }
-    auto jobs = kube_.Get("/apis/batch/v1/namespaces/" + ns + "/jobs" + selector);
-    if (!jobs.ok()) return jobs.error();
-    for (const auto& job : (*jobs)["items"]) {
-        const std::string name = job["metadata"].value("name", "");
-        if (ConditionTrue(job, "Failed")) {
-            return Error::Permanent("setup_failed", "job " + name + " failed: " + ConditionMessage(job, "Failed") +
-                                                        " (see `kubectl -n " + ns + " logs job/" + name + "`)");
-        }
-        if (!ConditionTrue(job, "Complete")) note("job " + name + " to complete");
-    }
-    if (workloads == 0) note("the chart's workloads to appear");
-    return readiness;
+    return CombineWorkloads(ns, states);
 }
 
 Status StoreProvisioner::WaitUntilReady(const std::string& ns, const CancelToken& cancel,
                                         Clock::time_point deadline) {
     std::string last_wait;
     for (;;) {
-        auto readiness = CheckReadiness(ns);
+        const bool watched = watcher_ != nullptr && watcher_->Synced();
+        auto readiness = watched ? watcher_->Check(ns) : CheckReadiness(ns);
         if (!readiness.ok() && !readiness.error().retryable()) return readiness.error();
         if (readiness.ok()) {
             if (readiness->ready) return Status::Ok();
@@ -183,7 +149,12 @@ Status StoreProvisioner::WaitUntilReady(const std::string& ns, const CancelToken
             return Error::Permanent("not_ready", "the store did not become ready in time; still waiting for " +
                                                      last_wait);
         }
-        if (cancel.Sleep(options_.readiness_poll)) return Cancelled();
+        if (watched) {
+            watcher_->WaitForChange(options_.readiness_poll);
+            if (cancel.Cancelled()) return Cancelled();
+        } else if (cancel.Sleep(options_.readiness_poll)) {
+            return Cancelled();
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "helm.hpp"
+#include "readiness.hpp"
 #include "storefleet/common/result.hpp"
 #include "storefleet/common/shutdown.hpp"
 #include "storefleet/kube/client.hpp"
@@ -63,17 +64,16 @@ enum class Outcome { kFinished, kCancelled };
 // replayed after a crash converges on the same store. Thread-safe: many tasks at once.
 class StoreProvisioner {
 public:
+    // `watcher` may be null: readiness is then polled per store.
     StoreProvisioner(kube::KubeApi& kube, HelmRunner& helm, StatusSink& sink,
-                     metrics::Registry& registry, ProvisionerOptions options);
+                     metrics::Registry& registry, ProvisionerOptions options,
+                     ReadinessWatcher* watcher = nullptr);
 
     Outcome Provision(const v1::Envelope& command, const CancelToken& cancel);
     Outcome Deprovision(const v1::Envelope& command, const CancelToken& cancel);
 
-    // Ready / not yet / failed for good, from the workloads in the store's namespace.
-    struct Readiness {
-        bool ready = false;
-        std::string waiting_for;  // what is not ready yet, for the timeline
-    };
+    // Ready / not yet / failed for good, from the workloads in the store's namespace,
+    // asked of the API directly (the watcher's cache answers the same question cheaper).
     Result<Readiness> CheckReadiness(const std::string& ns);
 
 private:
@@ -95,6 +95,7 @@ private:
     StatusSink& sink_;
     metrics::Registry& registry_;
     ProvisionerOptions options_;
+    ReadinessWatcher* watcher_;
 };
 
 }  // namespace storefleet::provisioner

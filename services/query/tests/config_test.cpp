@@ -26,9 +26,9 @@ TEST(QueryConfigTest, HasDefaultsAndTakesOverrides) {
     EXPECT_EQ(config.auth_cache_ttl, std::chrono::seconds(30));
     config = QueryConfig::FromEnv(Env({{"STOREFLEET_PG_URL", "postgresql://x"},
                                        {"STOREFLEET_HTTP_THREADS", "4"},
-                                       {"STOREFLEET_PG_POOL_SIZE", "16"}}));
+                                       {"STOREFLEET_PG_POOL_SIZE", "24"}}));
     EXPECT_EQ(config.http_threads, 4);
-    EXPECT_EQ(config.pg_pool_size, 16);
+    EXPECT_EQ(config.pg_pool_size, 24);
     EXPECT_THROW(QueryConfig::FromEnv(Env(
                      {{"STOREFLEET_PG_URL", "postgresql://x"}, {"STOREFLEET_PG_POOL_SIZE", "0"}})),
                  ConfigError);

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -32,6 +33,12 @@ public:
     Result<nlohmann::json> Apply(const std::string& path, const nlohmann::json& object);
     // Deletes; a 404 counts as success (already gone).
     Status Delete(const std::string& path);
+
+    // Streams a watch (`path` with ?watch=1...): calls `on_event` with each JSON line until
+    // the server ends the stream, an error occurs, or `stop()` turns true. The default
+    // (for fakes) says watching is not supported, and callers fall back to polling.
+    virtual Status Watch(const std::string& path, const std::function<void(const std::string&)>& on_event,
+                         const std::function<bool()>& stop);
 };
 
 // The real client, over libcurl. Thread-safe.
@@ -44,9 +51,12 @@ public:
 
     Result<ApiResponse> Call(const std::string& method, const std::string& path,
                              const std::string& body, const std::string& content_type) override;
+    Status Watch(const std::string& path, const std::function<void(const std::string&)>& on_event,
+                 const std::function<bool()>& stop) override;
     [[nodiscard]] const std::string& field_manager() const { return field_manager_; }
 
 private:
+    void* NewHandle();  // a CURL* with the cluster's TLS settings
     void* TakeHandle();
     void ReturnHandle(void* handle);
 

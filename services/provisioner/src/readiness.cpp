@@ -1,0 +1,184 @@
+#include "readiness.hpp"
+
+#include "storefleet/common/log.hpp"
+
+namespace storefleet::provisioner {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kSelector = "labelSelector=app.kubernetes.io%2Finstance%3Dstore";
+
+bool ConditionTrue(const json& object, const std::string& type) {
+    for (const auto& condition : object.value("status", json::object()).value("conditions", json::array())) {
+        if (condition.value("type", "") == type && condition.value("status", "") == "True") return true;
+    }
+    return false;
+}
+
+std::string ConditionMessage(const json& object, const std::string& type) {
+    for (const auto& condition : object.value("status", json::object()).value("conditions", json::array())) {
+        if (condition.value("type", "") == type) return condition.value("message", condition.value("reason", ""));
+    }
+    return "";
+}
+
+}  // namespace
+
+WorkloadState EvaluateWorkload(const std::string& kind, const json& object) {
+    const auto& metadata = object.value("metadata", json::object());
+    const std::string name = metadata.value("name", "");
+    WorkloadState state;
+    if (kind == "jobs") {
+        if (ConditionTrue(object, "Failed")) {
+            state.failed = true;
+            state.description = "job " + name + " failed: " + ConditionMessage(object, "Failed");
+        } else {
+            state.ready = ConditionTrue(object, "Complete");
+            state.description = "job " + name + " to complete";
+        }
+        return state;
+    }
+    const auto& status = object.value("status", json::object());
+    const int want = object.value("spec", json::object()).value("replicas", 1);
+    const int ready = status.value(kind == "deployments" ? "availableReplicas" : "readyReplicas", 0);
+    const bool current = status.value("observedGeneration", 0) >= metadata.value("generation", 0);
+    state.ready = current && ready >= want;
+    state.description = (kind == "deployments" ? "deployment " : "statefulset ") + name + " (" +
+                        std::to_string(ready) + "/" + std::to_string(want) + " ready)";
+    return state;
+}
+
+Result<Readiness> CombineWorkloads(const std::string& ns,
+                                   const std::vector<std::pair<std::string, WorkloadState>>& states) {
+    Readiness readiness{true, ""};
+    int workloads = 0;
+    for (const auto& [kind, state] : states) {
+        if (state.failed) {
+            return Error::Permanent("setup_failed", state.description + " (see `kubectl -n " + ns +
+                                                        " logs` of its pods)");
+        }
+        if (kind != "jobs") ++workloads;
+        if (!state.ready) {
+            if (readiness.ready) readiness.waiting_for = state.description;
+            readiness.ready = false;
+        }
+    }
+    if (workloads == 0) {
+        readiness.ready = false;
+        if (readiness.waiting_for.empty()) readiness.waiting_for = "the chart's workloads to appear";
+    }
+    return readiness;
+}
+
+ReadinessWatcher::ReadinessWatcher(kube::KubeApi& kube, const ShutdownFlag& shutdown)
+    : kube_(kube), shutdown_(shutdown) {}
+
+ReadinessWatcher::~ReadinessWatcher() {
+    for (auto& thread : threads_) {
+        if (thread.joinable()) thread.join();
+    }
+}
+
+void ReadinessWatcher::Start() {
+    threads_.emplace_back([this] { Run("deployments", "/apis/apps/v1/deployments"); });
+    threads_.emplace_back([this] { Run("statefulsets", "/apis/apps/v1/statefulsets"); });
+    threads_.emplace_back([this] { Run("jobs", "/apis/batch/v1/jobs"); });
+}
+
+void ReadinessWatcher::Replace(const std::string& kind, const json& items) {
+    std::lock_guard lock(mutex_);
+    const std::string prefix = kind + "/";
+    for (auto& [ns, objects] : workloads_) {
+        for (auto it = objects.begin(); it != objects.end();) {
+            it = it->first.rfind(prefix, 0) == 0 ? objects.erase(it) : std::next(it);
+        }
+    }
+    for (const auto& item : items) {
+        const auto& metadata = item["metadata"];
+        workloads_[metadata.value("namespace", "")][prefix + metadata.value("name", "")] = EvaluateWorkload(kind, item);
+    }
+    ++version_;
+    changed_.notify_all();
+}
+
+void ReadinessWatcher::Apply(const std::string& kind, const std::string& type, const json& object) {
+    const auto& metadata = object["metadata"];
+    const std::string ns = metadata.value("namespace", "");
+    const std::string key = kind + "/" + metadata.value("name", "");
+    std::lock_guard lock(mutex_);
+    if (type == "DELETED") {
+        auto it = workloads_.find(ns);
+        if (it != workloads_.end()) {
+            it->second.erase(key);
+            if (it->second.empty()) workloads_.erase(it);
+        }
+    } else {
+        workloads_[ns][key] = EvaluateWorkload(kind, object);
+    }
+    ++version_;
+    changed_.notify_all();
+}
+
+void ReadinessWatcher::Run(const std::string& kind, const std::string& collection_path) {
+    bool counted = false;
+    while (!shutdown_.Triggered()) {
+        auto list = kube_.Get(collection_path + "?" + kSelector);
+        if (!list.ok()) {
+            log::Warn("readiness list failed; retrying", {{"kind", kind}, {"error", list.error().message}});
+            shutdown_.WaitFor(std::chrono::seconds(1));
+            continue;
+        }
+        Replace(kind, (*list)["items"]);
+        if (!counted) {
+            counted = true;
+            ++synced_kinds_;
+        }
+        std::string resource_version = (*list)["metadata"].value("resourceVersion", "");
+        bool relist = false;
+        while (!relist && !shutdown_.Triggered()) {
+            const std::string path = collection_path + "?" + kSelector + "&watch=1&allowWatchBookmarks=true" +
+                                     "&timeoutSeconds=240&resourceVersion=" + resource_version;
+            auto status = kube_.Watch(
+                path,
+                [&](const std::string& line) {
+                    auto event = json::parse(line, nullptr, false);
+                    if (event.is_discarded()) return;
+                    const std::string type = event.value("type", "");
+                    const auto& object = event["object"];
+                    if (type == "ERROR") {
+                        relist = true;  // e.g. 410 Gone: our resourceVersion is too old
+                        return;
+                    }
+                    resource_version = object["metadata"].value("resourceVersion", resource_version);
+                    if (type != "BOOKMARK") Apply(kind, type, object);
+                },
+                [&] { return relist || shutdown_.Triggered(); });
+            if (!status.ok()) {
+                log::Warn("readiness watch failed; relisting", {{"kind", kind}, {"error", status.error().message}});
+                shutdown_.WaitFor(std::chrono::seconds(1));
+                relist = true;
+            }
+        }
+    }
+}
+
+Result<Readiness> ReadinessWatcher::Check(const std::string& ns) {
+    std::vector<std::pair<std::string, WorkloadState>> states;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = workloads_.find(ns);
+        if (it != workloads_.end()) {
+            for (const auto& [key, state] : it->second) states.emplace_back(key.substr(0, key.find('/')), state);
+        }
+    }
+    return CombineWorkloads(ns, states);
+}
+
+void ReadinessWatcher::WaitForChange(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    const uint64_t seen = version_;
+    changed_.wait_for(lock, timeout, [&] { return version_ != seen || shutdown_.Triggered(); });
+}
+
+}  // namespace storefleet::provisioner

@@ -1,0 +1,71 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "storefleet/common/result.hpp"
+#include "storefleet/kube/client.hpp"
+#include "storefleet/common/shutdown.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace storefleet::provisioner {
+
+// What one workload (Deployment, StatefulSet, Job) says about its store's readiness.
+struct WorkloadState {
+    bool ready = false;
+    bool failed = false;      // a Job that failed for good
+    std::string description;  // "deployment web (0/1 ready)", "job setup failed: ..."
+};
+
+// kind: "deployments", "statefulsets" or "jobs". Pure, so each rule is unit-tested.
+WorkloadState EvaluateWorkload(const std::string& kind, const nlohmann::json& object);
+
+struct Readiness {
+    bool ready = false;
+    std::string waiting_for;  // what is not ready yet, for the timeline
+};
+
+// Ready when every workload is and there is at least one Deployment or StatefulSet; a
+// failed Job is a permanent error naming the Job.
+Result<Readiness> CombineWorkloads(const std::string& ns, const std::vector<std::pair<std::string, WorkloadState>>& states);
+
+// One shared view of every store's workloads, kept current by a list+watch per kind over
+// all namespaces (label app.kubernetes.io/instance=store), instead of each store polling
+// the API: at a thousand stores in flight that is three watches, not thousands of lists.
+// Threads: one per kind; Check() and WaitForChange() from any thread.
+class ReadinessWatcher {
+public:
+    ReadinessWatcher(kube::KubeApi& kube, const ShutdownFlag& shutdown);
+    ~ReadinessWatcher();
+    ReadinessWatcher(const ReadinessWatcher&) = delete;
+    ReadinessWatcher& operator=(const ReadinessWatcher&) = delete;
+
+    void Start();
+    // True once every kind has been listed; until then callers poll the API themselves.
+    [[nodiscard]] bool Synced() const { return synced_kinds_.load() == 3; }
+    Result<Readiness> Check(const std::string& ns);
+    void WaitForChange(std::chrono::milliseconds timeout);
+
+private:
+    void Run(const std::string& kind, const std::string& collection_path);
+    void Replace(const std::string& kind, const nlohmann::json& items);
+    void Apply(const std::string& kind, const std::string& type, const nlohmann::json& object);
+
+    kube::KubeApi& kube_;
+    const ShutdownFlag& shutdown_;
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    uint64_t version_ = 0;
+    // namespace -> "kind/name" -> state
+    std::map<std::string, std::map<std::string, WorkloadState>> workloads_;
+    std::atomic<int> synced_kinds_{0};
+    std::vector<std::thread> threads_;
+};
+
+}  // namespace storefleet::provisioner

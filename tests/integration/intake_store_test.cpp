@@ -1,0 +1,113 @@
+// IntakeStore against the real Postgres of the local stack: quota, unique names,
+// idempotency and the outbox, each checked in the database itself.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "intake_store.hpp"
+#include "storefleet/common/ids.hpp"
+#include "storefleet/kafka/events.hpp"
+
+namespace storefleet::intake {
+namespace {
+
+std::string PgUrl() {
+    const char* url = std::getenv("STOREFLEET_PG_URL");  // NOLINT(concurrency-mt-unsafe)
+    return url != nullptr ? url : "";
+}
+
+class IntakeStoreTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        ASSERT_FALSE(PgUrl().empty()) << "STOREFLEET_PG_URL is not set: run through tests/with-stack";
+        store_.Migrate();
+        tenant_id_ = "it-" + RandomHex(4);
+        store_.UpsertTenant(tenant_id_, token_, 2);
+    }
+    // These commands are not meant to be built: keep them out of the relay's way.
+    void TearDown() override {
+        pool_.WithTransaction([&](pqxx::work& txn) {
+            txn.exec_params("delete from intake.outbox where key in "
+                            "(select store_id::text from intake.stores where tenant_id = $1)",
+                            tenant_id_);
+        });
+    }
+    int Scalar(const std::string& sql) {
+        return pool_.WithTransaction([&](pqxx::work& txn) { return txn.exec_params(sql, tenant_id_)[0][0].as<int>(); });
+    }
+    Tenant tenant() { return *store_.Authenticate(Sha256Hex(token_)); }
+
+    pg::Pool pool_{PgUrl(), 2};
+    IntakeStore store_{pool_, "stores.test"};
+    std::string token_ = RandomHex(16);
+    std::string tenant_id_;
+};
+
+TEST_F(IntakeStoreTest, AuthenticatesByTokenHashOnly) {
+    EXPECT_EQ(tenant().id, tenant_id_);
+    EXPECT_FALSE(store_.Authenticate(Sha256Hex("not-a-token")).has_value());
+    EXPECT_EQ(Scalar("select count(*) from intake.tenants where id = $1 and token_sha256 = '" + token_ + "'"), 0)
+        << "the raw token must not be stored";
+}
+
+TEST_F(IntakeStoreTest, QuotaAndUniqueNamesHoldAndRefusalsChangeNothing) {
+    auto first = store_.CreateStore(tenant(), {"one", "woocommerce", "small", ""}, "", "c1");
+    ASSERT_TRUE(first.ok()) << first.error().message;
+    EXPECT_EQ(first->body["host"], "one." + tenant_id_ + ".stores.test");
+
+    auto taken = store_.CreateStore(tenant(), {"one", "medusa", "small", ""}, "", "c2");
+    ASSERT_FALSE(taken.ok());
+    EXPECT_EQ(taken.error().code, "name_taken");
+
+    ASSERT_TRUE(store_.CreateStore(tenant(), {"two", "woocommerce", "large", ""}, "", "c3").ok());
+    auto over = store_.CreateStore(tenant(), {"three", "woocommerce", "small", ""}, "", "c4");
+    ASSERT_FALSE(over.ok());
+    EXPECT_EQ(over.error().code, "quota_exceeded");
+    EXPECT_NE(over.error().message.find("2 of its 2"), std::string::npos) << over.error().message;
+
+    EXPECT_EQ(Scalar("select count(*) from intake.stores where tenant_id = $1"), 2);
+    EXPECT_EQ(Scalar("select live_stores from intake.tenants where id = $1"), 2);
+    EXPECT_EQ(Scalar("select count(*) from intake.outbox o join intake.stores s on o.key = s.store_id::text "
+                     "where s.tenant_id = $1"),
+              2)
+        << "exactly one outbox row per accepted store";
+
+    // Deleting frees both the name and a unit of quota.
+    ASSERT_TRUE(store_.RequestDeletion(tenant(), first->body["id"], "c5").ok());
+    ASSERT_TRUE(store_.RequestDeletion(tenant(), first->body["id"], "c6").ok()) << "a repeated delete is accepted";
+    EXPECT_EQ(Scalar("select live_stores from intake.tenants where id = $1"), 1);
+    EXPECT_TRUE(store_.CreateStore(tenant(), {"one", "woocommerce", "small", ""}, "", "c7").ok());
+}
+
+TEST_F(IntakeStoreTest, OutboxCarriesADecodableCommand) {
+    auto created = store_.CreateStore(tenant(), {"shop", "medusa", "medium", "me@shop.test"}, "", "corr-9");
+    ASSERT_TRUE(created.ok());
+    auto payload = pool_.WithTransaction([&](pqxx::work& txn) {
+        auto row = txn.exec_params("select topic, payload from intake.outbox where key = $1",
+                                   created->body["id"].get<std::string>())[0];
+        EXPECT_EQ(row[0].as<std::string>(), "store-commands");
+        return pqxx::binarystring(row[1]).str();
+    });
+    auto envelope = kafka::Decode(payload);
+    ASSERT_TRUE(envelope.ok());
+    EXPECT_EQ(envelope->correlation_id(), "corr-9");
+    EXPECT_EQ(envelope->tenant_id(), tenant_id_);
+    EXPECT_EQ(envelope->store_requested().engine(), v1::ENGINE_MEDUSA);
+    EXPECT_EQ(envelope->store_requested().admin_email(), "me@shop.test");
+}
+
+TEST_F(IntakeStoreTest, IdempotencyKeyReplaysTheFirstAnswer) {
+    auto first = store_.CreateStore(tenant(), {"idem", "woocommerce", "small", ""}, "key-1", "c1");
+    ASSERT_TRUE(first.ok());
+    auto again = store_.CreateStore(tenant(), {"idem", "woocommerce", "small", ""}, "key-1", "c2");
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->body["id"], first->body["id"]);
+    auto other = store_.CreateStore(tenant(), {"idem2", "woocommerce", "small", ""}, "key-1", "c3");
+    ASSERT_FALSE(other.ok());
+    EXPECT_EQ(other.error().code, "idempotency_key_reused");
+    EXPECT_EQ(Scalar("select count(*) from intake.stores where tenant_id = $1"), 1);
+    EXPECT_EQ(Scalar("select live_stores from intake.tenants where id = $1"), 1);
+}
+
+}  // namespace
+}  // namespace storefleet::intake
