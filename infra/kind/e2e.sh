@@ -19,6 +19,7 @@
 #   STOREFLEET_E2E_ENGINES      engines to test       (default: "medusa woocommerce")
 #   STOREFLEET_E2E_KEEP         1: leave stores, services and cluster running at the end
 #   STOREFLEET_STATE            state folder          (default: .state/kind; never the local stack's)
+#   STOREFLEET_KIND_NODE_IMAGE / STOREFLEET_K3S_IMAGE   node image (default: the one kind/k3d pins)
 # The platform chart (charts/storefleet) does not exist yet, so the services run on this machine
 # like `make run` runs them, with the cluster's kubeconfig.
 set -euo pipefail
@@ -34,8 +35,10 @@ KEEP="${STOREFLEET_E2E_KEEP:-0}"
 KUBECONFIG_FILE="$STOREFLEET_STATE/kind-kubeconfig"
 # Pinned versions of what the script installs into the cluster.
 INGRESS_NGINX_CHART_VERSION=4.11.3   # controller v1.11.3
-KIND_NODE_IMAGE="${STOREFLEET_KIND_NODE_IMAGE:-kindest/node:v1.31.2}"
-K3S_IMAGE="${STOREFLEET_K3S_IMAGE:-rancher/k3s:v1.31.2-k3s1}"
+# The node image: by default the one the installed kind / k3d release pins (with its digest);
+# set these to pin another Kubernetes version.
+KIND_NODE_IMAGE="${STOREFLEET_KIND_NODE_IMAGE:-}"
+K3S_IMAGE="${STOREFLEET_K3S_IMAGE:-}"
 STORE_READY_DEADLINE=1800   # seconds: image pulls, WooCommerce download, Medusa's first migration
 STORE_GONE_DEADLINE=600
 
@@ -96,7 +99,7 @@ cluster_up() {
     elif [[ $TOOL == kind ]]; then
         # The Ingress controller binds the node's port 80 (hostPort); the node container publishes
         # it on 127.0.0.1:$HTTP_PORT.
-        kind create cluster --name "$CLUSTER" --image "$KIND_NODE_IMAGE" --wait 180s --config - <<YAML
+        kind create cluster --name "$CLUSTER" ${KIND_NODE_IMAGE:+--image "$KIND_NODE_IMAGE"} --wait 180s --config - <<YAML
 kind: Cluster
 apiVersion: kind.x-k8s.io/v1alpha4
 nodes:
@@ -111,7 +114,7 @@ nodes:
 YAML
     else
         # k3s ships Traefik; storefleet's stores use the nginx IngressClass.
-        k3d cluster create "$CLUSTER" --image "$K3S_IMAGE" --servers 1 --agents 0 \
+        k3d cluster create "$CLUSTER" ${K3S_IMAGE:+--image "$K3S_IMAGE"} --servers 1 --agents 0 \
             --k3s-arg "--disable=traefik@server:0" -p "127.0.0.1:$HTTP_PORT:80@loadbalancer" \
             --kubeconfig-update-default=false --wait --timeout 180s
     fi
@@ -200,14 +203,28 @@ api() {
 
 field() { python3 -c 'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print("" if v is None else v)' "$1"; }
 
+# store_view ID: the store as the API shows it; `{}` while the read model has not caught up with
+# a request intake just accepted (the API answers 404 until the projector has seen it).
+store_view() {
+    local out code
+    out=$(curl -sS -w '\n%{http_code}' -H "Authorization: Bearer $(<"$STOREFLEET_TOKEN_FILE")" \
+        "$STOREFLEET_URL/api/v1/stores/$1")
+    code=${out##*$'\n'}
+    case $code in
+        200) printf '%s\n' "${out%$'\n'*}" ;;
+        404) echo '{}' ;;
+        *) die "GET /api/v1/stores/$1 answered HTTP $code: ${out%$'\n'*}" ;;
+    esac
+}
+
 # wait_status ID WANT DEADLINE: polls the store until its status is WANT; fails on `failed`.
 wait_status() {
     local id=$1 want=$2 deadline=$3 start=$SECONDS store status step last=""
     while :; do
-        store=$(api GET "/api/v1/stores/$id")
+        store=$(store_view "$id")
         status=$(field status <<<"$store")
         step=$(field step <<<"$store")
-        if [[ "$status/$step" != "$last" ]]; then
+        if [[ -n $status && "$status/$step" != "$last" ]]; then
             log "store $id: $status${step:+ ($step)}"
             last="$status/$step"
         fi
@@ -295,9 +312,15 @@ case ${1:-all} in
     test) run_tests ;;
     down) down ;;
     all)
-        up
-        rc=0
-        run_tests || rc=$?
+        # In a subshell with errexit of its own, so that a failure anywhere still reaches `down`.
+        set +e
+        (
+            set -e
+            up
+            run_tests
+        )
+        rc=$?
+        set -e
         if [[ $KEEP == 1 ]]; then
             log "leaving everything running (STOREFLEET_E2E_KEEP=1); stop with: infra/kind/e2e.sh down"
         else

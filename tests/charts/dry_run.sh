@@ -6,6 +6,7 @@
 # this is where quota, LimitRange maximums and Pod Security meet the real pods). Asserts: no
 # refusal, no Pod Security warning (every pod passes `restricted`), no LimitRange defaulting
 # (every container sets its own requests and limits), and the labels on every object.
+# shellcheck source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 need_cluster
 checks="$(dirname "$0")/manifests.py"

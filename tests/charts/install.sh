@@ -7,6 +7,7 @@
 # --install` with the same values (what the provisioner does after a crash) succeeds and leaves
 # the setup Job and the generated secrets untouched. KWOK runs no containers: this proves the
 # objects, admission, scheduling and readiness wiring, not the shop.
+# shellcheck source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 need_cluster
 

@@ -2,6 +2,7 @@
 # (a) `helm lint --strict` of both store charts, in every plan, with the values the provisioner
 # passes (values file with storeId, storeName, host, plan, adminEmail, credentials.existingSecret,
 # ingress.className) and with only the two required values on the command line. Needs no cluster.
+# shellcheck source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 
 for chart in "${STORE_CHARTS[@]}"; do

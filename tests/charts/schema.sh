@@ -2,6 +2,7 @@
 # (b) Bad values are refused before anything reaches the cluster, with a message that says what
 # is wrong: values.schema.json (missing host, a plan outside the enum, negative numbers and
 # sizes, unknown keys) and the charts' own quota check. Needs no cluster.
+# shellcheck source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 
 # refused CHART EXPECTED_MESSAGE HELM_ARGS...: `helm template` must fail and print the message.

@@ -159,7 +159,9 @@ NewStore DescribeNewStore(const Tenant& tenant, const StoreRequest& request, con
     requested->set_engine(EngineOf(request.engine));
     requested->set_plan(request.plan);
     requested->set_host(store.host);
-    requested->set_admin_email(request.admin_email.empty() ? "admin@" + store.host : request.admin_email);
+    std::string admin_email = request.admin_email;
+    if (admin_email.empty()) admin_email = "admin@" + (store.host.size() <= 90 ? store.host : store_domain);
+    requested->set_admin_email(admin_email);
     requested->set_requested_by(tenant.id);
     kafka::SetTypeFromPayload(store.envelope);
     store.accepted = {202,

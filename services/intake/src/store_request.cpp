@@ -17,7 +17,8 @@ namespace {
 
 bool LooksLikeEmail(const std::string& text) {
     const auto at = text.find('@');
-    return text.size() <= 254 && at != std::string::npos && at > 0 &&
+    // 100: WordPress stores user_email in a varchar(100).
+    return text.size() <= 100 && at != std::string::npos && at > 0 &&
            text.find('.', at) != std::string::npos && text.back() != '.' &&
            text.find_first_of(" \t\r\n\"'<>") == std::string::npos;
 }
@@ -57,7 +58,7 @@ Result<StoreRequest> ParseStoreRequest(const std::string& body) {
         return Invalid("plan must be small, medium or large, got '" + request.plan + "'");
     }
     if (!request.admin_email.empty() && !LooksLikeEmail(request.admin_email)) {
-        return Invalid("admin_email is not a valid e-mail address");
+        return Invalid("admin_email is not a valid e-mail address of at most 100 characters");
     }
     return request;
 }

@@ -14,7 +14,7 @@ TEST(StoreRequestTest, AcceptsAMinimalBodyWithDefaults) {
 
 TEST(StoreRequestTest, RejectsBadInputWithAClearMessage) {
     struct Case {
-        const char* body;
+        std::string body;
         const char* expected;
     };
     const Case cases[] = {
@@ -28,6 +28,8 @@ TEST(StoreRequestTest, RejectsBadInputWithAClearMessage) {
         {R"({"name":"shop","engine":"medusa","plan":"huge"})", "plan must be small, medium or large"},
         {R"({"name":"shop","engine":"medusa","admin_email":"nope"})", "admin_email is not a valid"},
         {R"({"name":"shop","engine":"medusa","color":"red"})", "unknown field 'color'"},
+        {(R"({"name":"shop","engine":"medusa","admin_email":")" + std::string(96, 'a') + R"(@x.io"})"),
+         "at most 100 characters"},
         {R"({"name":5,"engine":"medusa"})", "field 'name' must be a string"},
     };
     for (const auto& c : cases) {
