@@ -29,6 +29,9 @@ def processes(state):
             path = os.path.join(state, sub, f"{name}.pid")
             if os.path.exists(path):
                 found[name] = int(open(path).read().split()[0])
+    for path in sorted(os.listdir(os.path.join(state, "platform"))):
+        if path.startswith("provisioner-") and path.endswith(".pid"):
+            found[path[:-4]] = int(open(os.path.join(state, "platform", path)).read().split()[0])
     return found
 
 

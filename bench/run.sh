@@ -8,8 +8,13 @@ export STOREFLEET_STATE="$root/.state/bench"
 source "$root/infra/local/lib/common.sh"
 source "$root/infra/local/parts/kafka.sh"
 case $mode in
-    quick) sizes=(100); baseline_n=10; in_flight=(32); wrk_seconds=10 ;;
-    full) sizes=(100 500 1000); baseline_n=50; in_flight=(8 32 64 128); wrk_seconds=30 ;;
+    # Provisioning runs as stores:in-flight:replicas.
+    # Simulated nodes have 32 CPUs and 250 pods each; a small store requests ~0.6 CPU and
+    # 3-4 pods, and every store of a run stays until the stack goes, so size the cluster.
+    quick) runs=(100:32:1); baseline_n=10; wrk_seconds=10; export STOREFLEET_K8S_NODES=6 ;;
+    full)
+        runs=(200:8:1 200:32:1 200:64:1 200:128:1 200:32:2 200:32:4 100:64:1 500:64:1 1000:64:1)
+        baseline_n=50; wrk_seconds=30; export STOREFLEET_K8S_NODES=80 ;;
     *) die "usage: bench/run.sh quick|full" ;;
 esac
 out="$root/bench/results/$(date -u +%Y%m%dT%H%M%SZ)-$mode.json"
@@ -29,13 +34,16 @@ platform_env() {
     set +a
 }
 
-# 1+2. Provisioning throughput per in-flight limit, against the one-at-a-time baseline.
-for limit in "${in_flight[@]}"; do
-    for n in "${sizes[@]}"; do
-        STOREFLEET_MAX_IN_FLIGHT=$limit STOREFLEET_BOOTSTRAP_QUOTA=1000000 "$root/infra/local/platform" up >/dev/null
+# 1+2. Provisioning throughput per size, in-flight limit and replica count, against the
+# one-at-a-time baseline. Each run on a fresh platform (the stack and its stores remain).
+for spec in "${runs[@]}"; do
+    IFS=: read -r n limit replicas <<<"$spec"
+    {
+        STOREFLEET_MAX_IN_FLIGHT=$limit STOREFLEET_PROVISIONER_REPLICAS=$replicas STOREFLEET_BOOTSTRAP_QUOTA=1000000 \
+            "$root/infra/local/platform" up >/dev/null
         platform_env
-        result=$(python3 "$root/bench/provision.py" --stores "$n" --prefix "p$limit-$n")
-        record "{\"section\":\"provision\",\"in_flight\":$limit,\"result\":$result}"
+        result=$(python3 "$root/bench/provision.py" --stores "$n" --prefix "p$limit-$replicas-$n" --deadline 1800)
+        record "{\"section\":\"provision\",\"in_flight\":$limit,\"replicas\":$replicas,\"result\":$result}"
         curl -s "$STOREFLEET_PROVISIONER_URL/metrics" | grep -E '^storefleet_provisioner_step_seconds_(sum|count)' \
             | python3 -c 'import sys,json; d={}
 for l in sys.stdin:
@@ -43,7 +51,7 @@ for l in sys.stdin:
 print(json.dumps({"section":"steps","in_flight":'"$limit"',"mean_seconds":{s:round(x["sum"]/x["count"],3) for s,x in d.items() if x.get("count")}}))' \
             | tee -a "$out.tmp" >&2
         "$root/infra/local/platform" down >/dev/null
-    done
+    }
 done
 record "{\"section\":\"baseline\",\"result\":$("$root/bench/baseline.sh" "$baseline_n")}"
 

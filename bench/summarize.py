@@ -15,7 +15,7 @@ for p in by.get("provision", []):
     r = p["result"]
     sps = r.get("stores_per_second") or 0
     ratio = f"{sps / base['stores_per_second']:.1f}x" if base.get("stores_per_second") else "n/a"
-    print(f"| provision {r['stores']} stores, in-flight {p['in_flight']} | {r['ready']} ready in "
+    print(f"| provision {r['stores']} stores, in-flight {p['in_flight']}, replicas {p.get('replicas', 1)} | {r['ready']} ready in "
           f"{r['event_span_seconds']} s = {sps} stores/s; POST-to-Ready p50 {r['post_to_ready_p50']:.1f} s, "
           f"p95 {r['post_to_ready_p95']:.1f} s, p99 {r['post_to_ready_p99']:.1f} s | baseline (one at a time, "
           f"helm --wait): {base.get('stores_per_second')} stores/s | {ratio} |")

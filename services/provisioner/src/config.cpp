@@ -41,6 +41,7 @@ ProvisionerConfig ProvisionerConfig::FromEnv(const EnvConfig& env) {
         throw ConfigError("STOREFLEET_URL_SCHEME must be http or https");
     }
     config.cluster_simulated = env.Bool("STOREFLEET_CLUSTER_SIMULATED", false);
+    config.helm_openapi_validation = env.Bool("STOREFLEET_HELM_OPENAPI_VALIDATION", false);
     config.max_in_flight = static_cast<int>(env.Int("STOREFLEET_MAX_IN_FLIGHT", config.max_in_flight, 1, 1024));
     config.store_deadline = std::chrono::seconds(env.Int("STOREFLEET_STORE_DEADLINE_SECONDS", 900, 10, 86'400));
     config.http_address = env.String("STOREFLEET_HTTP_ADDRESS", config.http_address);

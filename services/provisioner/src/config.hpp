@@ -17,6 +17,7 @@ struct ProvisionerConfig {
     std::string ingress_class;
     std::string url_scheme = "http";
     bool cluster_simulated = false;
+    bool helm_openapi_validation = false;
     int max_in_flight = 32;
     std::chrono::seconds store_deadline{900};
     std::string http_address = "127.0.0.1";

@@ -104,9 +104,10 @@ Status HelmCli::RecoverPending(const std::string& release, const std::string& ns
 Status HelmCli::UpgradeInstall(const std::string& release, const std::string& ns, const std::string& chart,
                                const nlohmann::json& values) {
     ValuesFile file(values);
-    const std::vector<std::string> args = {"upgrade", "--install", release, chart, "-n", ns,
-                                           "-f", file.path(), "--timeout",
-                                           std::to_string(options_.timeout.count()) + "s"};
+    std::vector<std::string> args = {"upgrade", "--install", release, chart, "-n", ns,
+                                     "-f", file.path(), "--timeout",
+                                     std::to_string(options_.timeout.count()) + "s"};
+    if (!options_.openapi_validation) args.emplace_back("--disable-openapi-validation");
     auto out = Run(args);
     if (out.exit_code == 0) return Status::Ok();
     if (out.timed_out) return Error::Retryable("helm_timeout", "helm upgrade --install timed out");

@@ -31,6 +31,10 @@ public:
         std::string kubeconfig;  // empty: in-cluster
         std::string cache_dir;   // HELM_CACHE_HOME etc.
         std::chrono::seconds timeout{120};
+        // Helm's client-side OpenAPI check fetches and parses the server's whole schema on
+        // every run (about 65% of Helm's CPU per install); the API server validates every
+        // object anyway, and the charts are tested with server-side dry runs.
+        bool openapi_validation = false;
     };
     explicit HelmCli(Options options);
 
