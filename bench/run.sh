@@ -91,6 +91,9 @@ nginx -c "$STOREFLEET_STATE/platform/static.conf" -p "$STOREFLEET_STATE/platform
 record "{\"section\":\"nginx_static_reference\",\"result\":$(wrk -t2 -c64 -d"${wrk_seconds}s" -s "$root/bench/get.lua" "http://127.0.0.1:$static_port" -- "/list.json" | tail -1)}"
 kill "$(<"$STOREFLEET_STATE/platform/static.pid")"
 
+# 5. Projection lag: status events at 500/s, from occurred_at to the row in the read model.
+record "{\"section\":\"projection_lag\",\"result\":$("$root/build/bench/projection_lag" --rate 500 --seconds "$wrk_seconds")}"
+
 # 3. Intake at 64 connections, with the provisioner stopped (the commands would otherwise be
 # built); then every accepted request must have reached Kafka.
 kill "$(<"$STOREFLEET_STATE/platform/provisioner.pid")"

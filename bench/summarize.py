@@ -41,6 +41,10 @@ for key, label in (("query_list", "query GET /stores?limit=50 (10,000 stores)"),
         ratio = f"{r['rps'] / ref['rps']:.2f}x" if ref.get("rps") else "n/a"
         print(f"| {label} | {r['rps']} req/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, non-2xx {r['non2xx']} | "
               f"nginx static file of the list's size: {ref.get('rps')} req/s | {ratio} |")
+if "projection_lag" in by:
+    r = by["projection_lag"][0]["result"]
+    print(f"| projection lag at {r['rate']} events/s | p50 {r['lag_p50_ms']:.1f} ms, p99 {r['lag_p99_ms']:.1f} ms, "
+          f"max {r['lag_max_ms']:.1f} ms; {r['projected']} of {r['sent']} projected | | |")
 if "idle_rss_mib" in by:
     idle = ", ".join(f"{k} {v} MiB" for k, v in by["idle_rss_mib"][0]["result"].items())
     print(f"| idle RSS | {idle} | | |")

@@ -43,6 +43,7 @@ std::map<std::string, std::string> ReadEnvFile(const std::string& path) {
 struct Reply {
     long code = 0;
     json body;
+    std::string headers;  // the raw response header lines
 };
 
 std::size_t Collect(char* data, std::size_t size, std::size_t count, void* out) {
@@ -95,6 +96,8 @@ public:
         if (!body.empty()) curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
         curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
         curl_easy_setopt(curl, CURLOPT_WRITEDATA, &text);
+        curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, Collect);
+        curl_easy_setopt(curl, CURLOPT_HEADERDATA, &reply.headers);
         curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
         const auto code = curl_easy_perform(curl);
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.code);
@@ -253,7 +256,14 @@ TEST(StoreLifecycleE2E, TwentyStoresAtOnce) {
 
 TEST(StoreLifecycleE2E, BadRequestsAreRefusedAndChangeNothing) {
     EXPECT_EQ(Platform::Call("POST", "/api/v1/stores", R"({"name":"x"})").code, 400);
-    EXPECT_EQ(Platform::Call("POST", "/api/v1/stores", R"({"name":"ok","engine":"woocommerce"})", "wrong-token").code, 401);
+    auto unauthorized = Platform::Call("POST", "/api/v1/stores", R"({"name":"ok","engine":"woocommerce"})", "wrong-token");
+    EXPECT_EQ(unauthorized.code, 401);
+    EXPECT_EQ(unauthorized.body["error"]["code"], "unauthorized");
+    auto created = Platform::Call("POST", "/api/v1/stores", R"({"name":"e2e-headers","engine":"woocommerce"})");
+    ASSERT_EQ(created.code, 202);
+    EXPECT_NE(created.headers.find("Location: /api/v1/stores/" + created.body.value("id", "")), std::string::npos)
+        << created.headers;
+    EXPECT_EQ(Platform::Call("DELETE", "/api/v1/stores/" + created.body.value("id", "")).code, 202);
     EXPECT_EQ(Platform::Call("DELETE", "/api/v1/stores/00000000-0000-4000-8000-000000000000").code, 404);
     EXPECT_EQ(Platform::Call("GET", "/api/v1/stores/not-a-uuid").code, 404);
 }

@@ -2,6 +2,7 @@
 
 #include "storefleet/common/ids.hpp"
 #include "storefleet/common/log.hpp"
+#include "storefleet/http/auth.hpp"
 #include "storefleet/http/json_response.hpp"
 
 namespace storefleet::intake {
@@ -63,28 +64,15 @@ void IntakeApi::Register(http::HttpServer& server) {
 }
 
 std::optional<Tenant> IntakeApi::Admit(const Request& request, ResponseWriter& response) {
-    const std::string authorization = Header(request, "Authorization");
-    const std::string prefix = "Bearer ";
-    if (authorization.rfind(prefix, 0) != 0 || authorization.size() <= prefix.size()) {
+    auto tenant_id = http::AuthenticateTenant(request, response, tenants_, [this](const std::string& sha) {
+        auto found = store_.Authenticate(sha);
+        return found ? std::optional<std::string>(found->id) : std::nullopt;
+    });
+    if (!tenant_id) {
         rejected_.Inc();
-        http::SetHeader(response, "WWW-Authenticate", "Bearer");
-        http::SendError(response, Code::Unauthorized, "unauthorized",
-                        "send an API token as 'Authorization: Bearer <token>'");
         return std::nullopt;
     }
-    const std::string token_sha256 = Sha256Hex(authorization.substr(prefix.size()));
-    const auto now = TenantCache::Clock::now();
-    std::optional<Tenant> tenant;
-    if (auto cached = tenants_.Get(token_sha256, now)) {
-        tenant = Tenant{*cached, 0};
-    } else if ((tenant = store_.Authenticate(token_sha256))) {
-        tenants_.Put(token_sha256, tenant->id, now);
-    }
-    if (!tenant) {
-        rejected_.Inc();
-        http::SendError(response, Code::Unauthorized, "unauthorized", "unknown API token");
-        return std::nullopt;
-    }
+    std::optional<Tenant> tenant = Tenant{*tenant_id, 0};
     std::chrono::milliseconds retry_after{0};
     if (!limiter_.Allow(tenant->id, RateLimiter::Clock::now(), retry_after)) {
         rejected_.Inc();

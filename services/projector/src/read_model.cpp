@@ -52,6 +52,9 @@ create table consumer_offsets (
     primary key (consumer_group, topic, partition)
 );
 )SQL"},
+    {2, "record each event's own insert time, not its transaction's start", R"SQL(
+alter table store_events alter column recorded_at set default clock_timestamp();
+)SQL"},
 };
 
 // Times cross the wire as microseconds since the epoch (bigint): exact both ways, and no

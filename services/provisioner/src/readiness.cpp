@@ -86,7 +86,7 @@ void ReadinessWatcher::Start() {
     threads_.emplace_back([this] { Run("jobs", "/apis/batch/v1/jobs"); });
 }
 
-void ReadinessWatcher::Replace(const std::string& kind, const json& items) {
+void ReadinessWatcher::Replace(const std::string& kind, std::vector<std::pair<std::string, Entry>> entries) {
     std::lock_guard lock(mutex_);
     const std::string prefix = kind + "/";
     for (auto& [ns, objects] : workloads_) {
@@ -94,10 +94,7 @@ void ReadinessWatcher::Replace(const std::string& kind, const json& items) {
             it = it->first.rfind(prefix, 0) == 0 ? objects.erase(it) : std::next(it);
         }
     }
-    for (const auto& item : items) {
-        const auto& metadata = item["metadata"];
-        workloads_[metadata.value("namespace", "")][prefix + metadata.value("name", "")] = EvaluateWorkload(kind, item);
-    }
+    for (auto& [ns, entry] : entries) workloads_[ns][prefix + entry.first] = std::move(entry.second);
     ++version_;
     changed_.notify_all();
 }
@@ -123,18 +120,38 @@ void ReadinessWatcher::Apply(const std::string& kind, const std::string& type, c
 void ReadinessWatcher::Run(const std::string& kind, const std::string& collection_path) {
     bool counted = false;
     while (!shutdown_.Triggered()) {
-        auto list = kube_.Get(collection_path + "?" + kSelector);
-        if (!list.ok()) {
-            log::Warn("readiness list failed; retrying", {{"kind", kind}, {"error", list.error().message}});
+        // Paged, and only the evaluated state kept: a full list of thousands of objects
+        // parsed at once would hold hundreds of MiB.
+        std::vector<std::pair<std::string, Entry>> entries;
+        std::string resource_version;
+        std::string next;
+        bool failed = false;
+        do {
+            auto page = kube_.Get(collection_path + "?" + kSelector + "&limit=250" +
+                                  (next.empty() ? "" : "&continue=" + next));
+            if (!page.ok()) {
+                log::Warn("readiness list failed; retrying", {{"kind", kind}, {"error", page.error().message}});
+                failed = true;
+                break;
+            }
+            for (const auto& item : (*page)["items"]) {
+                const auto& metadata = item["metadata"];
+                entries.emplace_back(metadata.value("namespace", ""),
+                                     Entry{metadata.value("name", ""), EvaluateWorkload(kind, item)});
+            }
+            const auto& list_meta = (*page)["metadata"];
+            resource_version = list_meta.value("resourceVersion", "");
+            next = list_meta.value("continue", "");
+        } while (!next.empty());
+        if (failed) {
             shutdown_.WaitFor(std::chrono::seconds(1));
             continue;
         }
-        Replace(kind, (*list)["items"]);
+        Replace(kind, std::move(entries));
         if (!counted) {
             counted = true;
             ++synced_kinds_;
         }
-        std::string resource_version = (*list)["metadata"].value("resourceVersion", "");
         bool relist = false;
         while (!relist && !shutdown_.Triggered()) {
             const std::string path = collection_path + "?" + kSelector + "&watch=1&allowWatchBookmarks=true" +

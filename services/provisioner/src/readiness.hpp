@@ -54,7 +54,9 @@ public:
 
 private:
     void Run(const std::string& kind, const std::string& collection_path);
-    void Replace(const std::string& kind, const nlohmann::json& items);
+    using Entry = std::pair<std::string, WorkloadState>;  // name, state
+    // Replaces every cached object of `kind` with `entries` (namespace, entry).
+    void Replace(const std::string& kind, std::vector<std::pair<std::string, Entry>> entries);
     void Apply(const std::string& kind, const std::string& type, const nlohmann::json& object);
 
     kube::KubeApi& kube_;

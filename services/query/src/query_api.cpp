@@ -2,6 +2,7 @@
 
 #include "storefleet/common/ids.hpp"
 #include "storefleet/common/log.hpp"
+#include "storefleet/http/auth.hpp"
 #include "storefleet/http/json_response.hpp"
 
 namespace storefleet::query {
@@ -52,25 +53,10 @@ void QueryApi::Register(http::HttpServer& server) {
 
 std::optional<std::string> QueryApi::Authenticate(const Request& request,
                                                   ResponseWriter& response) {
-    const std::string authorization = http::RequestHeader(request, "Authorization");
-    const std::string prefix = "Bearer ";
-    if (authorization.rfind(prefix, 0) != 0 || authorization.size() <= prefix.size()) {
-        unauthorized_.Inc();
-        http::SetHeader(response, "WWW-Authenticate", "Bearer");
-        http::SendError(response, Code::Unauthorized, "unauthorized",
-                        "send an API token as 'Authorization: Bearer <token>'");
-        return std::nullopt;
-    }
-    const std::string token_sha256 = Sha256Hex(authorization.substr(prefix.size()));
-    const auto now = TenantCache::Clock::now();
-    if (auto tenant = tenants_.Get(token_sha256, now)) return tenant;
-    auto tenant = reader_.TenantOfToken(token_sha256);
-    if (!tenant) {
-        unauthorized_.Inc();
-        http::SendError(response, Code::Unauthorized, "unauthorized", "unknown API token");
-        return std::nullopt;
-    }
-    tenants_.Put(token_sha256, *tenant, now);
+    auto tenant = http::AuthenticateTenant(request, response, tenants_, [this](const std::string& sha) {
+        return reader_.TenantOfToken(sha);
+    });
+    if (!tenant) unauthorized_.Inc();
     return tenant;
 }
 

@@ -3,6 +3,7 @@
 #include <pistache/http.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 namespace storefleet::http {
