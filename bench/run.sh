@@ -17,6 +17,10 @@ case $mode in
         baseline_n=50; wrk_seconds=30; export STOREFLEET_K8S_NODES=80 ;;
     *) die "usage: bench/run.sh quick|full" ;;
 esac
+# One run at a time: a second one would wipe the first's state folder under its servers.
+mkdir -p "$root/.state"
+exec 9>"$root/.state/bench.lock"
+flock -n 9 || die "another bench run is still active (or stopping)"
 out="$root/bench/results/$(date -u +%Y%m%dT%H%M%SZ)-$mode.json"
 mkdir -p "$root/bench/results"
 cleanup() { "$root/infra/local/platform" down >/dev/null 2>&1 || true; "$root/infra/local/down" >/dev/null 2>&1 || true; }
