@@ -34,12 +34,11 @@ bool SaneHeaderValue(const std::string& value, std::size_t max) {
     return true;
 }
 
-std::string Header(const Request& request, const std::string& name) { return http::RequestHeader(request, name); }
 
 }  // namespace
 
 std::string CorrelationIdOf(const Request& request) {
-    std::string given = Header(request, "X-Correlation-Id");
+    std::string given = http::RequestHeader(request, "X-Correlation-Id");
     return SaneHeaderValue(given, 64) ? given : NewUuid();
 }
 
@@ -72,7 +71,7 @@ std::optional<Tenant> IntakeApi::Admit(const Request& request, ResponseWriter& r
         rejected_.Inc();
         return std::nullopt;
     }
-    std::optional<Tenant> tenant = Tenant{*tenant_id, 0};
+    std::optional<Tenant> tenant = Tenant{*tenant_id};
     std::chrono::milliseconds retry_after{0};
     if (!limiter_.Allow(tenant->id, RateLimiter::Clock::now(), retry_after)) {
         rejected_.Inc();
@@ -95,7 +94,7 @@ void IntakeApi::CreateStore(const Request& request, ResponseWriter& response) {
         http::SendError(response, CodeFor(parsed.error()), parsed.error().code, parsed.error().message);
         return;
     }
-    const std::string idempotency_key = Header(request, "Idempotency-Key");
+    const std::string idempotency_key = http::RequestHeader(request, "Idempotency-Key");
     if (!idempotency_key.empty() && !SaneHeaderValue(idempotency_key, 128)) {
         rejected_.Inc();
         http::SendError(response, Code::Bad_Request, "invalid_request",

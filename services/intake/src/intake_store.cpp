@@ -58,7 +58,7 @@ update tenants t set live_stores =
 };
 
 constexpr const char* kSelectTenantByToken =
-    "select id, store_quota from intake.tenants where token_sha256 = $1";
+    "select id from intake.tenants where token_sha256 = $1";
 // Reserves one store of the quota; no row back means the quota is used up. Run last in
 // the transaction so the tenant row stays locked only until the commit.
 constexpr const char* kReserveQuota =
@@ -135,7 +135,7 @@ std::optional<Tenant> IntakeStore::Authenticate(const std::string& token_sha256)
     return pool_.WithTransaction([&](pqxx::work& txn) -> std::optional<Tenant> {
         auto rows = txn.exec_params(kSelectTenantByToken, token_sha256);
         if (rows.empty()) return std::nullopt;
-        return Tenant{rows[0][0].as<std::string>(), rows[0][1].as<int>()};
+        return Tenant{rows[0][0].as<std::string>()};
     });
 }
 

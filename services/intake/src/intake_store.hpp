@@ -14,7 +14,6 @@ namespace storefleet::intake {
 
 struct Tenant {
     std::string id;
-    int store_quota = 0;
 };
 
 // What POST/DELETE answer; stored with an Idempotency-Key so a retry gets the same reply.

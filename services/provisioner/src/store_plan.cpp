@@ -8,10 +8,6 @@ namespace {
 
 using nlohmann::json;
 
-struct PlanLimits {
-    int factor;  // small 1, medium 2, large 4
-};
-
 int FactorOf(const std::string& plan) {
     if (plan == "medium") return 2;
     if (plan == "large") return 4;
