@@ -3,7 +3,9 @@
 function(storefleet_target_defaults target)
     target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow
                            -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Wunused
-                           -Woverloaded-virtual -Wnull-dereference -Wformat=2)
+                           -Woverloaded-virtual -Wnull-dereference -Wformat=2
+                           # Designated initializers may leave members at their defaults.
+                           -Wno-missing-field-initializers)
     if(STOREFLEET_WERROR)
         target_compile_options(${target} PRIVATE -Werror)
     endif()

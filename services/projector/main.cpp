@@ -18,17 +18,18 @@ int Serve(const projector::ProjectorConfig& config) {
     metrics::Registry registry;
     // One connection for the consumer thread, one for /readyz.
     pg::Pool pool(config.pg_url, 2);
-    projector::PgReadModel read_model(pool, config.group_id);
+    projector::PgReadModel read_model(pool, config.group_id, config.read_schema);
     read_model.Migrate();
     projector::Projector projector(read_model, registry);
     kafka::KafkaConsumer consumer(
-        {config.kafka_brokers,
-         config.group_id,
-         "storefleet-projector",
-         {kafka::kCommandsTopic, kafka::kStatusTopic},
-         [&projector](auto& partitions) { projector.OnAssign(partitions); },
-         {},
-         {}});
+        {.brokers = config.kafka_brokers,
+         .group_id = config.group_id,
+         .client_id = "storefleet-projector",
+         .topics = {kafka::kCommandsTopic, kafka::kStatusTopic},
+         .on_assign = [&projector](auto& partitions) { projector.OnAssign(partitions); },
+         .on_revoke = {},
+         .overrides = {},
+         .instance_id = config.instance_id});
     http::HttpServer server({config.http_address, static_cast<uint16_t>(config.http_port),
                              config.http_threads, 64 * 1024},
                             registry, [&] { return pool.Ping(); });
@@ -36,7 +37,9 @@ int Serve(const projector::ProjectorConfig& config) {
     // The server first: if it cannot bind, nothing is running yet that would need stopping.
     server.Start();
     projector.Start(consumer);
-    log::Info("projector started", {{"port", server.Port()}, {"group", config.group_id}});
+    log::Info("projector started", {{"port", server.Port()},
+                                    {"group", config.group_id},
+                                    {"schema", config.read_schema}});
     const int signal = WaitForTerminationSignal();
     log::Info("projector stopping", {{"signal", signal}});
     projector.Stop();

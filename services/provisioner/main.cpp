@@ -8,6 +8,7 @@
 #include "helm.hpp"
 #include "provisioner.hpp"
 #include "status_sink.hpp"
+#include "store_lease.hpp"
 #include "storefleet/common/log.hpp"
 #include "storefleet/common/shutdown.hpp"
 #include "storefleet/http/server.hpp"
@@ -45,6 +46,27 @@ int main() {
     options.ingress_class = config.ingress_class;
     options.url_scheme = config.url_scheme;
     options.store_deadline = config.store_deadline;
+    options.namespace_stuck_after = config.namespace_stuck_after;
+
+    provisioner::StoreLeases leases(kube,
+                                    {.lease_namespace = config.lease_namespace,
+                                     .instance_id = config.instance_id,
+                                     .duration = config.lease_duration,
+                                     .poll = std::chrono::milliseconds(1000)},
+                                    registry);
+    // The lease namespace must exist before any store runs; wait for the API if need be.
+    for (auto backoff = std::chrono::milliseconds(500);; backoff = std::min(backoff * 2, std::chrono::milliseconds(5000))) {
+        auto ensured = leases.EnsureNamespace();
+        if (ensured.ok()) break;
+        log::Warn("cannot ensure the lease namespace; retrying", {{"namespace", config.lease_namespace},
+                                                                  {"error", ensured.error().message}});
+        if (!ensured.error().retryable()) {
+            std::cerr << "storefleet-provisioner: " << ensured.error().message << "\n";
+            return 2;
+        }
+        if (shutdown.WaitFor(backoff)) return 0;
+    }
+    leases.Start();
     provisioner::ReadinessWatcher watcher(kube, shutdown);
     watcher.Start();
     provisioner::StoreProvisioner provisioner(kube, helm, sink, registry, options, &watcher);
@@ -56,16 +78,37 @@ int main() {
          .topics = {kafka::kCommandsTopic},
          .on_assign = nullptr,
          .on_revoke = nullptr,
-         .overrides = {{"max.poll.interval.ms", "300000"}}},
-        [&](const v1::Envelope& command, const provisioner::CancelToken& cancel) {
-            return command.has_store_deletion_requested() ? provisioner.Deprovision(command, cancel)
-                                                          : provisioner.Provision(command, cancel);
+         .overrides = {{"max.poll.interval.ms", "300000"}},
+         .instance_id = config.instance_id,
+         .cooperative = true,
+         .session_timeout = config.session_timeout},
+        [&](const provisioner::Command& command, const provisioner::CancelToken& cancel) {
+            // One runner per store: everything below happens under the store's lease.
+            auto held = leases.Acquire(command.envelope.store_id(), cancel);
+            if (!held.ok()) {
+                if (held.error().code == "cancelled") return provisioner::Outcome::kCancelled;
+                throw std::runtime_error("cannot take the store lease: " + held.error().message);
+            }
+            return command.envelope.has_store_deletion_requested() ? provisioner.Deprovision(command, cancel)
+                                                                   : provisioner.Provision(command, cancel);
         },
-        [&](const kafka::ConsumedMessage& message, const std::string&) {
-            (void)publisher.PublishAndWait({{kafka::kDeadLetterTopic, message.key, message.payload}},
-                                           std::chrono::seconds(10));
+        [&](const kafka::ConsumedMessage& message, const std::string& reason, int attempts) {
+            return publisher.PublishAndWait(
+                {{kafka::kDeadLetterTopic,
+                  message.key,
+                  message.payload,
+                  {{"storefleet-reason", reason},
+                   {"storefleet-attempts", std::to_string(attempts)},
+                   {"storefleet-source", message.topic + "/" + std::to_string(message.partition) + "@" +
+                                             std::to_string(message.offset)}}}},
+                std::chrono::seconds(15));
         },
-        static_cast<std::size_t>(config.max_in_flight), registry, shutdown);
+        {.max_in_flight = static_cast<std::size_t>(config.max_in_flight),
+         .max_attempts = config.max_attempts,
+         .retry_backoff = std::chrono::milliseconds(1000),
+         .max_retry_backoff = std::chrono::milliseconds(30'000),
+         .drain_timeout = std::chrono::seconds(60)},
+        registry, shutdown);
 
     http::HttpServer server({config.http_address, static_cast<uint16_t>(config.http_port), 1, 16 * 1024}, registry,
                             [&] { return dispatcher.Assigned(); });
@@ -73,11 +116,14 @@ int main() {
     std::thread consumer([&] { dispatcher.Run(); });
     log::Info("provisioner started", {{"max_in_flight", config.max_in_flight},
                                       {"simulated", config.cluster_simulated},
+                                      {"instance_id", config.instance_id},
+                                      {"lease_identity", leases.identity()},
                                       {"port", server.Port()}});
     const int signal = WaitForTerminationSignal();
     log::Info("provisioner stopping", {{"signal", signal}});
     shutdown.Trigger();
     consumer.join();
+    leases.Stop();
     server.Stop();
     return 0;
 }

@@ -188,7 +188,7 @@ TEST(StoreLifecycleE2E, OneStoreFromPostToReadyToDeleted) {
     // The timeline, in Postgres and through the API.
     pqxx::connection db(Env("STOREFLEET_PG_URL"));
     pqxx::work txn(db);
-    auto rows = txn.exec_params("select status from read.store_events where store_id = $1 order by occurred_at, event_id", id);
+    auto rows = txn.exec_params("select status from read.store_events where store_id = $1 order by sequence, occurred_at, event_id", id);
     std::vector<std::string> statuses;
     for (const auto& row : rows) statuses.push_back(row[0].as<std::string>(""));
     ASSERT_GE(statuses.size(), 3U);

@@ -4,6 +4,7 @@
 
 #include "event_logger.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "storefleet/common/log.hpp"
@@ -30,31 +31,62 @@ struct PartitionList {
     ~PartitionList() { RdKafka::TopicPartition::destroy(items); }
 };
 
+std::string Describe(const std::vector<RdKafka::TopicPartition*>& partitions) {
+    std::string out;
+    for (const auto* tp : partitions) {
+        if (!out.empty()) out += ",";
+        out += tp->topic() + "/" + std::to_string(tp->partition());
+    }
+    return out;
+}
+
+void LogIfError(RdKafka::Error* error, const char* what) {
+    if (error == nullptr) return;
+    log::Error(std::string("kafka ") + what + " failed", {{"error", error->str()}});
+    delete error;  // NOLINT(cppcoreguidelines-owning-memory): librdkafka hands it over
+}
+
 }  // namespace
 
+// Runs inside Poll()/Close() on the polling thread. With the cooperative protocol the
+// lists hold only the partitions that move; with the eager one, all of them.
 class KafkaConsumer::Rebalancer : public RdKafka::RebalanceCb {
 public:
     explicit Rebalancer(const Options& options) : options_(options) {}
 
     void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                       std::vector<RdKafka::TopicPartition*>& partitions) override {
+        const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
         if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
             auto offsets = ToOffsets(partitions);
             if (options_.on_assign) options_.on_assign(offsets);
             for (std::size_t i = 0; i < partitions.size(); ++i) {
                 partitions[i]->set_offset(offsets[i].offset);
             }
-            log::Info("partitions assigned", {{"count", partitions.size()}, {"group", options_.group_id}});
-            consumer->assign(partitions);
+            log::Info("partitions assigned", {{"partitions", Describe(partitions)}, {"group", options_.group_id}});
+            if (cooperative) {
+                LogIfError(consumer->incremental_assign(partitions), "incremental_assign");
+            } else {
+                consumer->assign(partitions);
+            }
         } else {
+            lost_ = consumer->assignment_lost();
             if (options_.on_revoke) options_.on_revoke(ToOffsets(partitions));
-            log::Info("partitions revoked", {{"count", partitions.size()}, {"group", options_.group_id}});
-            consumer->unassign();
+            log::Info(lost_ ? "partitions lost" : "partitions revoked",
+                      {{"partitions", Describe(partitions)}, {"group", options_.group_id}});
+            lost_ = false;
+            if (cooperative) {
+                LogIfError(consumer->incremental_unassign(partitions), "incremental_unassign");
+            } else {
+                consumer->unassign();
+            }
         }
     }
+    [[nodiscard]] bool lost() const { return lost_; }
 
 private:
     const Options& options_;
+    bool lost_ = false;
 };
 
 KafkaConsumer::KafkaConsumer(Options options)
@@ -67,7 +99,10 @@ KafkaConsumer::KafkaConsumer(Options options)
     SetOrThrow(*conf, "enable.auto.offset.store", "false");
     SetOrThrow(*conf, "auto.offset.reset", "earliest");
     SetOrThrow(*conf, "enable.partition.eof", "false");
-    SetOrThrow(*conf, "partition.assignment.strategy", "range,roundrobin");
+    SetOrThrow(*conf, "partition.assignment.strategy", options_.cooperative ? "cooperative-sticky" : "range,roundrobin");
+    SetOrThrow(*conf, "session.timeout.ms", std::to_string(options_.session_timeout.count()));
+    SetOrThrow(*conf, "heartbeat.interval.ms", std::to_string(std::max<int64_t>(500, options_.session_timeout.count() / 5)));
+    if (!options_.instance_id.empty()) SetOrThrow(*conf, "group.instance.id", options_.instance_id);
     for (const auto& [name, value] : options_.overrides) SetOrThrow(*conf, name, value);
     std::string error;
     if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(&SharedEventLogger()), error) !=
@@ -106,6 +141,14 @@ std::vector<ConsumedMessage> KafkaConsumer::Poll(std::chrono::milliseconds timeo
         consumed.offset = message->offset();
         if (message->key() != nullptr) consumed.key = *message->key();
         consumed.payload.assign(static_cast<const char*>(message->payload()), message->len());
+        if (const RdKafka::Headers* headers = message->headers(); headers != nullptr) {
+            for (const auto& header : headers->get_all()) {
+                consumed.headers.emplace_back(
+                    header.key(), header.value() != nullptr
+                                      ? std::string(static_cast<const char*>(header.value()), header.value_size())
+                                      : std::string());
+            }
+        }
         out.push_back(std::move(consumed));
     }
     return out;
@@ -120,6 +163,21 @@ void KafkaConsumer::Commit(const std::string& topic, int32_t partition, int64_t 
                                            {"offset", next_offset}, {"error", RdKafka::err2str(err)}});
     }
 }
+
+bool KafkaConsumer::CommitNow(const std::string& topic, int32_t partition, int64_t next_offset) {
+    PartitionList list;
+    list.items.push_back(RdKafka::TopicPartition::create(topic, partition, next_offset));
+    auto err = consumer_->commitSync(list.items);
+    if (err == RdKafka::ERR_NO_ERROR && list.items[0]->err() != RdKafka::ERR_NO_ERROR) err = list.items[0]->err();
+    if (err != RdKafka::ERR_NO_ERROR) {
+        log::Warn("kafka commit failed", {{"topic", topic}, {"partition", partition},
+                                           {"offset", next_offset}, {"error", RdKafka::err2str(err)}});
+        return false;
+    }
+    return true;
+}
+
+bool KafkaConsumer::RevokeIsLoss() const { return rebalancer_->lost(); }
 
 void KafkaConsumer::Pause(const std::string& topic, int32_t partition) {
     PartitionList list;

@@ -53,6 +53,9 @@ KafkaPublisher::KafkaPublisher(const std::string& brokers, const std::string& cl
     SetOrThrow(*conf, "enable.idempotence", "true");
     SetOrThrow(*conf, "linger.ms", "2");
     SetOrThrow(*conf, "compression.type", "lz4");
+    // librdkafka's default (300 s) would let a caller wait five minutes on a broker that is
+    // gone; PublishAndWait waits for every delivery report, so this bounds its wait.
+    SetOrThrow(*conf, "message.timeout.ms", "30000");
     for (const auto& [name, value] : overrides) SetOrThrow(*conf, name, value);
     if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(&SharedEventLogger()), error) !=
         RdKafka::Conf::CONF_OK) {
@@ -78,11 +81,17 @@ Status KafkaPublisher::PublishAndWait(const std::vector<OutgoingMessage>& messag
     for (const auto& message : messages) {
         for (;;) {
             batch->pending.fetch_add(1);
+            RdKafka::Headers* headers = nullptr;
+            if (!message.headers.empty()) {
+                headers = RdKafka::Headers::create();
+                for (const auto& [name, value] : message.headers) headers->add(name, value);
+            }
             auto err = producer_->produce(
                 message.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
                 const_cast<char*>(message.payload.data()), message.payload.size(),  // NOLINT
-                message.key.data(), message.key.size(), 0, batch.get());
+                message.key.data(), message.key.size(), 0, headers, batch.get());
             if (err == RdKafka::ERR_NO_ERROR) break;
+            delete headers;  // NOLINT(cppcoreguidelines-owning-memory): kept by us when produce fails
             batch->pending.fetch_sub(1);
             if (err != RdKafka::ERR__QUEUE_FULL || std::chrono::steady_clock::now() > deadline) {
                 // Wait for what was produced so the batch outlives its callbacks.

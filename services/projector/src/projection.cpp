@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <utility>
 
 #include "storefleet/common/ids.hpp"
 #include "storefleet/kafka/events.hpp"
@@ -31,18 +32,30 @@ std::string EngineOf(v1::Engine engine) {
     return engine == v1::ENGINE_UNSPECIFIED ? "" : kafka::EngineName(engine);
 }
 
-// A StoreRequested is the authority on its store's facts; other events only fill gaps.
+// Facts fill in from every event, applied or stale (see Decide). A StoreRequested is the
+// authority on the store's own facts and on its creation time; other events fill gaps.
 void FillFacts(StoreRow& row, const StoreChange& change) {
     const bool authoritative = change.kind == StoreChange::Kind::kRequested;
-    auto fill = [authoritative](std::string& field, const std::string& value) {
-        if (!value.empty() && (authoritative || field.empty())) field = value;
+    auto fill = [](std::string& field, const std::string& value, bool overwrite) {
+        if (!value.empty() && (overwrite || field.empty())) field = value;
     };
-    fill(row.name, change.name);
-    fill(row.engine, change.engine);
-    fill(row.plan, change.plan);
-    fill(row.host, change.host);
-    // A store exists from the moment it was requested, even if we heard of it later.
-    if (authoritative) row.created_at_us = std::min(row.created_at_us, change.occurred_at_us);
+    fill(row.name, change.name, authoritative);
+    fill(row.engine, change.engine, authoritative);
+    fill(row.plan, change.plan, authoritative);
+    fill(row.host, change.host, authoritative);
+    fill(row.url, change.url, false);
+    fill(row.admin_url, change.admin_url, false);
+    fill(row.k8s_namespace, change.k8s_namespace, false);
+    row.simulated = row.simulated || change.simulated;
+    // A store exists from the moment it was requested, even if we heard of it later (on
+    // another machine's clock, which may be ahead or behind); until the request is seen,
+    // from the earliest event seen. Minimums, so any order of arrival gives the same.
+    if (authoritative && !row.request_seen) {
+        row.created_at_us = change.occurred_at_us;
+        row.request_seen = true;
+    } else if (authoritative || !row.request_seen) {
+        row.created_at_us = std::min(row.created_at_us, change.occurred_at_us);
+    }
 }
 
 void ApplyState(StoreRow& row, const StoreChange& change) {
@@ -52,9 +65,15 @@ void ApplyState(StoreRow& row, const StoreChange& change) {
     if (!change.url.empty()) row.url = change.url;
     if (!change.admin_url.empty()) row.admin_url = change.admin_url;
     if (!change.k8s_namespace.empty()) row.k8s_namespace = change.k8s_namespace;
-    row.simulated = row.simulated || change.simulated;
     row.updated_at_us = change.occurred_at_us;
     row.last_sequence = change.sequence;
+}
+
+// The order of states (see Decide): an ordered "deleted" above everything, then sequence.
+// A row whose state came from an unordered event (last_sequence 0) ranks lowest whatever
+// its status, so the first ordered change replaces it.
+std::pair<bool, int64_t> Rank(const std::string& status, int64_t sequence) {
+    return {sequence > 0 && status == "deleted", sequence};
 }
 
 }  // namespace
@@ -63,7 +82,7 @@ int64_t MicrosOf(const google::protobuf::Timestamp& timestamp) {
     return timestamp.seconds() * 1'000'000 + timestamp.nanos() / 1000;
 }
 
-Result<PlannedEvent> PlanEvent(const v1::Envelope& envelope) {
+Result<PlannedEvent> PlanEvent(const v1::Envelope& envelope, const MessagePosition& position) {
     if (!IsUuid(envelope.event_id())) return Invalid("invalid_event_id", "event id is not a UUID");
     if (!IsUuid(envelope.store_id())) return Invalid("invalid_store_id", "store id is not a UUID");
     if (Text(envelope.tenant_id()).empty()) return Invalid("no_tenant", "event names no tenant");
@@ -84,7 +103,17 @@ Result<PlannedEvent> PlanEvent(const v1::Envelope& envelope) {
     change.store_id = entry.store_id;
     change.tenant_id = entry.tenant_id;
     change.occurred_at_us = occurred_at_us;
-    change.sequence = occurred_at_us;
+    // A command's order is its place in its store's partition of store-commands; found
+    // anywhere else (never, from our producers) it has none.
+    const bool command = envelope.payload_case() == v1::Envelope::kStoreRequested ||
+                         envelope.payload_case() == v1::Envelope::kStoreDeletionRequested;
+    if (command && position.topic == kafka::kCommandsTopic) {
+        if (position.offset < 0 || position.offset > kMaxCommandOffset) {
+            return Invalid("invalid_offset", "command offset " + std::to_string(position.offset) +
+                                                 " has no sequence");
+        }
+        change.sequence = CommandSequence(position.offset);
+    }
 
     switch (envelope.payload_case()) {
         case v1::Envelope::kStoreRequested: {
@@ -115,7 +144,7 @@ Result<PlannedEvent> PlanEvent(const v1::Envelope& envelope) {
             if (changed.sequence() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
                 return Invalid("invalid_sequence", "sequence does not fit a signed 64-bit integer");
             }
-            if (changed.sequence() != 0) change.sequence = static_cast<int64_t>(changed.sequence());
+            change.sequence = static_cast<int64_t>(changed.sequence());
             change.step = Text(changed.step());
             change.reason = Text(changed.reason());
             change.url = Text(changed.url());
@@ -132,6 +161,7 @@ Result<PlannedEvent> PlanEvent(const v1::Envelope& envelope) {
     entry.status = change.status;
     entry.step = change.step;
     entry.reason = change.reason;
+    entry.sequence = change.sequence;
     return planned;
 }
 
@@ -153,7 +183,7 @@ BatchPlan PlanBatch(const std::vector<kafka::ConsumedMessage>& messages) {
                 {message.topic, message.partition, message.offset, envelope.error()});
             continue;
         }
-        auto planned = PlanEvent(*envelope);
+        auto planned = PlanEvent(*envelope, {message.topic, message.offset});
         if (!planned.ok()) {
             plan.skipped.push_back(
                 {message.topic, message.partition, message.offset, planned.error()});
@@ -169,14 +199,17 @@ RowDecision Decide(const std::optional<StoreRow>& current, const StoreChange& ch
         StoreRow row;
         row.tenant_id = change.tenant_id;
         row.created_at_us = change.occurred_at_us;
-        FillFacts(row, change);
         ApplyState(row, change);
+        FillFacts(row, change);
         return {RowAction::kInsert, row};
     }
     if (current->tenant_id != change.tenant_id) return {RowAction::kForeignTenant, *current};
     StoreRow row = *current;
+    if (change.sequence > 0 &&
+        Rank(change.status, change.sequence) > Rank(row.status, row.last_sequence)) {
+        ApplyState(row, change);
+    }
     FillFacts(row, change);
-    if (change.sequence > row.last_sequence && row.status != "deleted") ApplyState(row, change);
     return {row == *current ? RowAction::kNone : RowAction::kUpdate, row};
 }
 

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "storefleet/common/result.hpp"
@@ -15,6 +16,30 @@
 // merges into the row a store has now (Decide). read_model.cpp only runs the SQL.
 namespace storefleet::projector {
 
+// The per-store order, from no clock (the contract with the provisioner, see README):
+//   a command (StoreRequested, StoreDeletionRequested) consumed from store-commands at
+//   offset o has sequence (o + 1) << 20;
+//   a StoreStatusChanged of the command at offset o carries
+//   ((o + 1) << 20) | (step_index << 8) | sub, step_index in 1..4095, sub in 0..255.
+// store-commands is keyed by store id, so a store's commands share one partition and
+// their offsets grow with their order; every status event of a command then sorts after
+// the command and before the store's next command, and a replayed command's events carry
+// the sequences of its first run. 0 means "unordered" (a producer older than this rule).
+inline constexpr int kCommandSequenceShift = 20;
+// The largest offset whose sequence still fits a signed 64-bit integer.
+inline constexpr int64_t kMaxCommandOffset = (int64_t{1} << (63 - kCommandSequenceShift)) - 2;
+
+// The sequence of a command consumed from store-commands at `offset`.
+constexpr int64_t CommandSequence(int64_t offset) {
+    return (offset + 1) << kCommandSequenceShift;
+}
+
+// Where a message was consumed: commands take their sequence from it.
+struct MessagePosition {
+    std::string_view topic;
+    int64_t offset = -1;
+};
+
 // One row of read.store_events. Empty strings are stored as NULL.
 struct TimelineEntry {
     std::string event_id;
@@ -26,6 +51,7 @@ struct TimelineEntry {
     std::string reason;
     int64_t occurred_at_us = 0;
     std::string correlation_id;
+    int64_t sequence = 0;  // the timeline's order; 0 (unordered) is stored as NULL
 };
 
 // What one event says about its store.
@@ -34,7 +60,7 @@ struct StoreChange {
     Kind kind = Kind::kRequested;
     std::string store_id;
     std::string tenant_id;
-    // Orders changes of one store: StoreStatusChanged.sequence, else occurred_at.
+    // Orders changes of one store (see CommandSequence); 0: unordered, fills facts only.
     int64_t sequence = 0;
     int64_t occurred_at_us = 0;
     // Facts about the store; a StoreRequested states them, a StoreStatusChanged may echo
@@ -58,11 +84,13 @@ struct PlannedEvent {
     StoreChange change;
 };
 
-// Maps an envelope to its timeline entry and store change. Permanent errors for events
-// the read model cannot hold (ids that are not UUIDs, no tenant, no or absurd time, an
-// unknown status): such an event is skipped, never retried, so it cannot block its
-// partition.
-Result<PlannedEvent> PlanEvent(const v1::Envelope& envelope);
+// Maps an envelope consumed at `position` to its timeline entry and store change. A
+// command's sequence comes from its offset in store-commands (a command found on any other
+// topic is unordered); a status event's is its own. Permanent errors for events the read
+// model cannot hold (ids that are not UUIDs, no tenant, no or absurd time, an unknown
+// status, a sequence beyond int64): such an event is skipped, never retried, so it cannot
+// block its partition.
+Result<PlannedEvent> PlanEvent(const v1::Envelope& envelope, const MessagePosition& position);
 
 // A message the batch skips, with why (no payload: it may hold anything).
 struct SkippedMessage {
@@ -98,6 +126,8 @@ struct StoreRow {
     int64_t created_at_us = 0;
     int64_t updated_at_us = 0;
     int64_t last_sequence = 0;
+    // A StoreRequested was applied: created_at is its occurred_at, not a guess.
+    bool request_seen = false;
 
     bool operator==(const StoreRow&) const = default;
 };
@@ -114,15 +144,27 @@ struct RowDecision {
     StoreRow row;
 };
 
-// The rules that make the read model safe under replays and reordering:
-//  - the state (status, step, reason, urls, namespace) moves only when the change's
-//    sequence is newer than the row's last_sequence, and never once it is "deleted";
-//  - facts fill in whatever the row does not know yet, whatever the order: a
-//    StoreStatusChanged may create the row before its StoreRequested arrives (another
-//    topic), and the late StoreRequested then supplies plan, host and the creation time
-//    without touching the newer state;
-//  - a StoreStatusChanged that omits url, admin_url or namespace keeps the known ones,
-//    and simulated stays true once seen (a store does not move between clusters).
+// The rules that make the read model safe under replays and reordering. The row must be
+// a function of the SET of a store's events, not of the order they were read in: the two
+// topics are consumed independently, so a live run and a replay interleave them
+// differently, and the replay check (tools/read_model_diff.cpp) compares them row for row.
+//  - State (status, step, reason, updated_at, last_sequence) is that of the event with the
+//    highest rank, rank = (ordered "deleted", sequence): a change applies only if it
+//    outranks the row. So a store moves only forward, and once deleted stays deleted (a
+//    later "deleted" report may refresh its step and time; nothing else moves it). A
+//    "deleted" outranks any sequence because it is final whatever was read before it: a
+//    repeated deletion request read ahead of the first deletion's "deleted" must not leave
+//    the store "deleting".
+//  - Unordered changes (sequence 0) never change the state of an existing row; one that
+//    finds no row creates it with its state and last_sequence 0, which any ordered change
+//    then replaces. They fill facts like any other.
+//  - Facts fill in whatever the row does not know yet, from every event, applied or stale:
+//    name, engine, plan, host (a StoreRequested overwrites them: it is their authority),
+//    url, admin_url, namespace (an applied status overwrites them when it has them), and
+//    simulated stays true once seen (a store does not move between clusters). A store's
+//    facts do not change over its life, so which event supplied them does not matter.
+//  - created_at is the (earliest) StoreRequested's occurred_at once one is seen, before
+//    that the earliest occurred_at seen.
 RowDecision Decide(const std::optional<StoreRow>& current, const StoreChange& change);
 
 // Microseconds since the epoch of a protobuf Timestamp.

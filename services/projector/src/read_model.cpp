@@ -1,6 +1,9 @@
 #include "read_model.hpp"
 
+#include "config.hpp"
+
 #include <set>
+#include <stdexcept>
 
 #include "storefleet/common/log.hpp"
 #include "storefleet/pg/migrations.hpp"
@@ -55,18 +58,44 @@ create table consumer_offsets (
     {2, "record each event's own insert time, not its transaction's start", R"SQL(
 alter table store_events alter column recorded_at set default clock_timestamp();
 )SQL"},
+    {3, "order a store's changes by command offset and step, not by clocks", R"SQL(
+-- Until now last_sequence held microseconds of the provisioner's wall clock (~2^50). A
+-- sequence is now ((command offset + 1) << 20) | (step << 8) | sub (projection.hpp), far
+-- smaller, so a clock-based last_sequence would outrank every new event for years and
+-- freeze the row. 0 means "state from no ordered event": the next ordered event applies,
+-- whatever it is. Deleted rows keep theirs: a positive last_sequence with status 'deleted'
+-- ranks above every new event, so they stay deleted as before.
+update stores set last_sequence = 0 where status <> 'deleted' and last_sequence <> 0;
+-- created_at is the request's time once the request is seen (Decide). Only a
+-- StoreRequested ever set plan or host, so they tell which rows saw one.
+alter table stores add column request_seen boolean not null default false;
+update stores set request_seen = true where plan is not null or host is not null;
+-- The timeline is ordered by the same sequence (NULL: an unordered event). Events
+-- recorded before this migration get their rank in their store's old order
+-- (occurred_at, event_id): 1, 2, ... far below any new sequence (>= 2^20), so they stay
+-- first and in the order they were shown in.
+alter table store_events add column sequence bigint;
+update store_events e set sequence = o.rank
+    from (select event_id,
+                 row_number() over (partition by store_id order by occurred_at, event_id) as rank
+            from store_events) o
+    where e.event_id = o.event_id;
+create index store_events_sequence on store_events (store_id, sequence, event_id);
+)SQL"},
 };
 
 // Times cross the wire as microseconds since the epoch (bigint): exact both ways, and no
 // time zone or text format to agree on.
 
-// Statement names and their SQL. Empty strings are stored as NULL.
+// Statement names and their SQL, "{schema}" standing for the read model's schema. Empty
+// strings are stored as NULL; a timeline sequence of 0 (unordered) too.
 constexpr const char* kInsertEvent = "projector_insert_event";
 constexpr const char* kInsertEventSql =
-    "insert into read.store_events (event_id, store_id, tenant_id, type, status, step, reason, "
-    "occurred_at, correlation_id) values ($1::uuid, $2::uuid, $3, $4, nullif($5, ''), "
-    "nullif($6, ''), nullif($7, ''), timestamptz 'epoch' + $8::bigint * interval '1 microsecond', "
-    "nullif($9, '')) on conflict (event_id) do nothing returning event_id";
+    "insert into {schema}.store_events (event_id, store_id, tenant_id, type, status, step, "
+    "reason, occurred_at, correlation_id, sequence) values ($1::uuid, $2::uuid, $3, $4, "
+    "nullif($5, ''), nullif($6, ''), nullif($7, ''), "
+    "timestamptz 'epoch' + $8::bigint * interval '1 microsecond', nullif($9, ''), "
+    "nullif($10::bigint, 0)) on conflict (event_id) do nothing returning event_id";
 
 constexpr const char* kLockStore = "projector_lock_store";
 constexpr const char* kLockStoreSql =
@@ -74,41 +103,46 @@ constexpr const char* kLockStoreSql =
     "coalesce(host, ''), status, coalesce(step, ''), coalesce(reason, ''), coalesce(url, ''), "
     "coalesce(admin_url, ''), coalesce(namespace, ''), simulated, "
     "(extract(epoch from created_at) * 1000000)::bigint, "
-    "(extract(epoch from updated_at) * 1000000)::bigint, last_sequence "
-    "from read.stores where store_id = $1::uuid for update";
+    "(extract(epoch from updated_at) * 1000000)::bigint, last_sequence, request_seen "
+    "from {schema}.stores where store_id = $1::uuid for update";
 
 constexpr const char* kInsertStore = "projector_insert_store";
 constexpr const char* kInsertStoreSql =
-    "insert into read.stores (store_id, tenant_id, name, engine, plan, host, status, step, reason, "
-    "url, admin_url, namespace, simulated, created_at, updated_at, last_sequence) "
+    "insert into {schema}.stores (store_id, tenant_id, name, engine, plan, host, status, step, "
+    "reason, url, admin_url, namespace, simulated, created_at, updated_at, last_sequence, "
+    "request_seen) "
     "values ($1::uuid, $2, nullif($3, ''), nullif($4, ''), nullif($5, ''), nullif($6, ''), $7, "
     "nullif($8, ''), nullif($9, ''), nullif($10, ''), nullif($11, ''), nullif($12, ''), "
     "$13::boolean, "
     "timestamptz 'epoch' + $14::bigint * interval '1 microsecond', "
-    "timestamptz 'epoch' + $15::bigint * interval '1 microsecond', $16::bigint) "
-    "on conflict (store_id) do nothing returning store_id";
+    "timestamptz 'epoch' + $15::bigint * interval '1 microsecond', $16::bigint, "
+    "$17::boolean) on conflict (store_id) do nothing returning store_id";
 
 constexpr const char* kUpdateStore = "projector_update_store";
 constexpr const char* kUpdateStoreSql =
-    "update read.stores set name = nullif($2, ''), engine = nullif($3, ''), plan = nullif($4, ''), "
+    "update {schema}.stores set name = nullif($2, ''), engine = nullif($3, ''), "
+    "plan = nullif($4, ''), "
     "host = nullif($5, ''), status = $6, step = nullif($7, ''), reason = nullif($8, ''), "
     "url = nullif($9, ''), admin_url = nullif($10, ''), namespace = nullif($11, ''), "
     "simulated = $12::boolean, "
     "created_at = timestamptz 'epoch' + $13::bigint * interval '1 microsecond', "
     "updated_at = timestamptz 'epoch' + $14::bigint * interval '1 microsecond', "
-    "last_sequence = $15::bigint where store_id = $1::uuid";
+    "last_sequence = $15::bigint, request_seen = $16::boolean where store_id = $1::uuid";
 
 constexpr const char* kSaveOffset = "projector_save_offset";
 constexpr const char* kSaveOffsetSql =
-    "insert into read.consumer_offsets (consumer_group, topic, partition, next_offset) "
+    "insert into {schema}.consumer_offsets (consumer_group, topic, partition, next_offset) "
     "values ($1, $2, $3, $4) on conflict (consumer_group, topic, partition) "
     "do update set next_offset = excluded.next_offset";
 
 constexpr const char* kNotify = "projector_notify";
-constexpr const char* kNotifySql = "select pg_notify('store_changed', $1)";
+// The query service listens on store_changed; another schema (a replay) has a channel of
+// its own so that it does not wake the query service for rows it does not serve.
+constexpr const char* kNotifySql = "select pg_notify({channel}, $1)";
 
 constexpr const char* kLoadOffsets =
-    "select topic, partition, next_offset from read.consumer_offsets where consumer_group = $1";
+    "select topic, partition, next_offset from {schema}.consumer_offsets "
+    "where consumer_group = $1";
 
 StoreRow RowFrom(const pqxx::row& r) {
     StoreRow row;
@@ -127,29 +161,46 @@ StoreRow RowFrom(const pqxx::row& r) {
     row.created_at_us = r[12].as<int64_t>();
     row.updated_at_us = r[13].as<int64_t>();
     row.last_sequence = r[14].as<int64_t>();
+    row.request_seen = r[15].as<bool>();
     return row;
 }
 
-void Prepare(pqxx::connection& connection) {
-    // libpqxx 6 prepares lazily on first use, so this is safe before the migrations ran.
-    connection.prepare(kInsertEvent, kInsertEventSql);
-    connection.prepare(kLockStore, kLockStoreSql);
-    connection.prepare(kInsertStore, kInsertStoreSql);
-    connection.prepare(kUpdateStore, kUpdateStoreSql);
-    connection.prepare(kSaveOffset, kSaveOffsetSql);
-    connection.prepare(kNotify, kNotifySql);
+// Spells the schema (a plain identifier, so no quoting) and the notify channel into `sql`.
+std::string Sql(std::string_view sql, const std::string& schema) {
+    std::string out(sql);
+    auto replace = [&out](std::string_view token, const std::string& value) {
+        for (auto at = out.find(token); at != std::string::npos; at = out.find(token, at)) {
+            out.replace(at, token.size(), value);
+            at += value.size();
+        }
+    };
+    replace("{schema}", schema);
+    replace("{channel}", schema == "read" ? "'store_changed'" : "'store_changed_" + schema + "'");
+    return out;
 }
 
 }  // namespace
 
-PgReadModel::PgReadModel(pg::Pool& pool, std::string group_id)
-    : pool_(pool), group_id_(std::move(group_id)) {
-    pool_.OnConnect(Prepare);
+PgReadModel::PgReadModel(pg::Pool& pool, std::string group_id, std::string schema)
+    : pool_(pool), group_id_(std::move(group_id)), schema_(std::move(schema)) {
+    if (!IsPlainIdentifier(schema_)) {
+        throw std::invalid_argument("read model schema '" + schema_ +
+                                    "' is not a plain identifier");
+    }
+    pool_.OnConnect([schema = schema_](pqxx::connection& connection) {
+        // libpqxx 6 prepares lazily on first use, so this is safe before the migrations ran.
+        connection.prepare(kInsertEvent, Sql(kInsertEventSql, schema));
+        connection.prepare(kLockStore, Sql(kLockStoreSql, schema));
+        connection.prepare(kInsertStore, Sql(kInsertStoreSql, schema));
+        connection.prepare(kUpdateStore, Sql(kUpdateStoreSql, schema));
+        connection.prepare(kSaveOffset, Sql(kSaveOffsetSql, schema));
+        connection.prepare(kNotify, Sql(kNotifySql, schema));
+    });
 }
 
 void PgReadModel::Migrate() {
     auto lease = pool_.Acquire();
-    pg::ApplyMigrations(*lease, "read", kMigrations);
+    pg::ApplyMigrations(*lease, schema_, kMigrations);
 }
 
 bool PgReadModel::ApplyChange(pqxx::work& txn, const PlannedEvent& event) {
@@ -175,14 +226,15 @@ bool PgReadModel::ApplyChange(pqxx::work& txn, const PlannedEvent& event) {
                 txn.exec_prepared(kUpdateStore, change.store_id, row.name, row.engine, row.plan,
                                   row.host, row.status, row.step, row.reason, row.url,
                                   row.admin_url, row.k8s_namespace, row.simulated,
-                                  row.created_at_us, row.updated_at_us, row.last_sequence);
+                                  row.created_at_us, row.updated_at_us, row.last_sequence,
+                                  row.request_seen);
                 return true;
             case RowAction::kInsert:
                 if (!txn.exec_prepared(kInsertStore, change.store_id, row.tenant_id, row.name,
                                        row.engine, row.plan, row.host, row.status, row.step,
                                        row.reason, row.url, row.admin_url, row.k8s_namespace,
                                        row.simulated, row.created_at_us, row.updated_at_us,
-                                       row.last_sequence)
+                                       row.last_sequence, row.request_seen)
                          .empty()) {
                     return true;
                 }
@@ -202,7 +254,7 @@ BatchResult PgReadModel::Apply(const BatchPlan& plan) {
             // The event id makes a replay a no-op, whatever offset it was replayed from.
             if (txn.exec_prepared(kInsertEvent, entry.event_id, entry.store_id, entry.tenant_id,
                                   entry.type, entry.status, entry.step, entry.reason,
-                                  entry.occurred_at_us, entry.correlation_id)
+                                  entry.occurred_at_us, entry.correlation_id, entry.sequence)
                     .empty()) {
                 continue;
             }
@@ -220,7 +272,7 @@ BatchResult PgReadModel::Apply(const BatchPlan& plan) {
 
 void PgReadModel::LoadOffsets(std::vector<kafka::PartitionOffset>& partitions) {
     auto rows = pool_.WithTransaction(
-        [&](pqxx::work& txn) { return txn.exec_params(kLoadOffsets, group_id_); });
+        [&](pqxx::work& txn) { return txn.exec_params(Sql(kLoadOffsets, schema_), group_id_); });
     for (auto& partition : partitions) {
         for (const auto& row : rows) {
             if (row[0].as<std::string>() == partition.topic &&

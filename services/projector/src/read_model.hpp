@@ -28,7 +28,8 @@ class ReadModel {
     virtual void LoadOffsets(std::vector<kafka::PartitionOffset>& partitions) = 0;
 };
 
-// The read model in Postgres schema "read" (stores, store_events, consumer_offsets).
+// The read model in a Postgres schema ("read" in production; the replay check builds a
+// second one) holding stores, store_events and consumer_offsets.
 // Thread-safe, but the projector uses it from its one consumer thread (and Migrate from
 // main before that starts). Applying a batch takes each touched store's row lock, so two
 // replicas consuming the two topics serialize per store; a deadlock between them aborts
@@ -36,8 +37,9 @@ class ReadModel {
 class PgReadModel final : public ReadModel {
   public:
     // Registers its prepared statements with the pool (Pool::OnConnect), so construct it
-    // before anything takes a connection from `pool`.
-    PgReadModel(pg::Pool& pool, std::string group_id);
+    // before anything takes a connection from `pool`. Throws std::invalid_argument unless
+    // `schema` IsPlainIdentifier.
+    PgReadModel(pg::Pool& pool, std::string group_id, std::string schema = "read");
 
     void Migrate();
     BatchResult Apply(const BatchPlan& plan) override;
@@ -49,6 +51,7 @@ class PgReadModel final : public ReadModel {
 
     pg::Pool& pool_;
     std::string group_id_;
+    std::string schema_;
 };
 
 }  // namespace storefleet::projector

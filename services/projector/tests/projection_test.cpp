@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <numeric>
+
 #include "test_events.hpp"
 
 namespace storefleet::projector {
@@ -9,15 +12,29 @@ namespace {
 
 using namespace fixtures;  // NOLINT(google-build-using-namespace)
 
-StoreChange ChangeOf(const v1::Envelope& envelope) {
-    auto planned = PlanEvent(envelope);
+// An envelope as the projector consumes it: where from decides a command's sequence.
+struct Consumed {
+    v1::Envelope envelope;
+    std::string topic;
+    int64_t offset = 0;
+};
+
+Consumed Command(v1::Envelope envelope, int64_t offset) {
+    return {std::move(envelope), kafka::kCommandsTopic, offset};
+}
+
+// Status events carry their own sequence; their offset in store-status plays no part.
+Consumed Status(v1::Envelope envelope) { return {std::move(envelope), kafka::kStatusTopic, 0}; }
+
+StoreChange ChangeOf(const Consumed& consumed) {
+    auto planned = PlanEvent(consumed.envelope, {consumed.topic, consumed.offset});
     EXPECT_TRUE(planned.ok()) << planned.error().message;
     return planned->change;
 }
 
-// Applies events in the given order the way the read model does, starting from no row.
-std::optional<StoreRow> Project(const std::vector<v1::Envelope>& events) {
-    std::optional<StoreRow> row;
+// Applies events in the given order the way the read model does, starting from `row`.
+std::optional<StoreRow> Project(const std::vector<Consumed>& events,
+                                std::optional<StoreRow> row = std::nullopt) {
     for (const auto& event : events) {
         RowDecision decision = Decide(row, ChangeOf(event));
         if (decision.action == RowAction::kInsert || decision.action == RowAction::kUpdate) {
@@ -27,8 +44,43 @@ std::optional<StoreRow> Project(const std::vector<v1::Envelope>& events) {
     return row;
 }
 
+// Every permutation of `events` gives the same row as the first order; returns that row.
+std::optional<StoreRow> ExpectSameRowInEveryOrder(const std::vector<Consumed>& events) {
+    const auto first = Project(events);
+    std::vector<std::size_t> order(events.size());
+    std::iota(order.begin(), order.end(), 0);
+    int permutations = 0;
+    while (std::next_permutation(order.begin(), order.end())) {
+        std::vector<Consumed> shuffled;
+        for (auto i : order) shuffled.push_back(events[i]);
+        const auto row = Project(shuffled);
+        ++permutations;
+        if (row != first) {
+            std::string seen;
+            for (auto i : order) seen += std::to_string(i) + " ";
+            ADD_FAILURE() << "order " << seen << "ends " << (row ? row->status : "absent")
+                          << " at " << (row ? row->last_sequence : 0) << ", not "
+                          << (first ? first->status : "absent");
+            return first;
+        }
+    }
+    EXPECT_GT(permutations, 0);
+    return first;
+}
+
+constexpr int64_t kHour = 3'600'000'000;
+
+TEST(CommandSequenceTest, IsTheOffsetAboveTwentyBitsForStepsAndUpdates) {
+    EXPECT_EQ(CommandSequence(0), int64_t{1} << 20);
+    EXPECT_EQ(CommandSequence(41), int64_t{42} << 20);
+    // Every status event of command 41 sorts after it and before command 42.
+    EXPECT_GT(static_cast<int64_t>(StatusSequence(41, 1, 0)), CommandSequence(41));
+    EXPECT_LT(static_cast<int64_t>(StatusSequence(41, 4095, 255)), CommandSequence(42));
+    EXPECT_GT(CommandSequence(kMaxCommandOffset), 0) << "no overflow up to the bound";
+}
+
 TEST(PlanEventTest, StoreRequestedBecomesARequestedStoreWithItsFacts) {
-    auto planned = PlanEvent(Requested(EventId(1), kT0 + 7));
+    auto planned = PlanEvent(Requested(EventId(1), kT0 + 7), {kafka::kCommandsTopic, 40});
     ASSERT_TRUE(planned.ok()) << planned.error().message;
     EXPECT_EQ(planned->entry.event_id, EventId(1));
     EXPECT_EQ(planned->entry.store_id, kStoreId);
@@ -37,66 +89,90 @@ TEST(PlanEventTest, StoreRequestedBecomesARequestedStoreWithItsFacts) {
     EXPECT_EQ(planned->entry.status, "requested");
     EXPECT_EQ(planned->entry.occurred_at_us, kT0 + 7);
     EXPECT_EQ(planned->entry.correlation_id, "corr-1");
+    EXPECT_EQ(planned->entry.sequence, CommandSequence(40)) << "the timeline's order too";
     const StoreChange& change = planned->change;
     EXPECT_EQ(change.kind, StoreChange::Kind::kRequested);
-    EXPECT_EQ(change.sequence, kT0 + 7) << "commands are ordered by occurred_at";
+    EXPECT_EQ(change.sequence, CommandSequence(40)) << "commands are ordered by their offset";
     EXPECT_EQ(change.name, "shop");
     EXPECT_EQ(change.engine, "woocommerce");
     EXPECT_EQ(change.plan, "small");
     EXPECT_EQ(change.host, "shop.acme.stores.localtest.me");
 }
 
-TEST(PlanEventTest, StatusChangedUsesItsSequenceOrElseOccurredAt) {
-    auto with_sequence = ChangeOf(StatusChanged(EventId(1), kT0, v1::STORE_STATUS_READY, 42));
-    EXPECT_EQ(with_sequence.sequence, 42);
-    EXPECT_EQ(with_sequence.status, "ready");
-    EXPECT_EQ(with_sequence.step, "helm");
-    EXPECT_EQ(with_sequence.k8s_namespace, "store-6f1c2b9e");
-    auto without = ChangeOf(StatusChanged(EventId(2), kT0 + 5, v1::STORE_STATUS_READY, 0));
-    EXPECT_EQ(without.sequence, kT0 + 5);
+TEST(PlanEventTest, ACommandsSequenceIgnoresItsClock) {
+    // The later command has the earlier clock: the offset decides.
+    auto create = ChangeOf(Command(Requested(EventId(1), kT0 + kHour), 3));
+    auto remove = ChangeOf(Command(DeletionRequested(EventId(2), kT0), 8));
+    EXPECT_EQ(create.sequence, CommandSequence(3));
+    EXPECT_EQ(remove.sequence, CommandSequence(8));
+    EXPECT_EQ(remove.status, "deleting");
+}
+
+TEST(PlanEventTest, ACommandReadOffStoreCommandsIsUnordered) {
+    auto stray = ChangeOf({Requested(EventId(1), kT0), kafka::kStatusTopic, 12});
+    EXPECT_EQ(stray.sequence, 0);
+    auto planned = PlanEvent(Requested(EventId(1), kT0), {kafka::kCommandsTopic, -1});
+    EXPECT_EQ(planned.error().code, "invalid_offset");
+    planned = PlanEvent(Requested(EventId(1), kT0), {kafka::kCommandsTopic, kMaxCommandOffset + 1});
+    EXPECT_EQ(planned.error().code, "invalid_offset");
+}
+
+TEST(PlanEventTest, StatusChangedCarriesItsOwnSequenceAndZeroIsUnordered) {
+    const uint64_t sequence = StatusSequence(7, 3, 1);
+    auto planned =
+        PlanEvent(StatusChanged(EventId(1), kT0, v1::STORE_STATUS_READY, sequence), {"x", 99});
+    ASSERT_TRUE(planned.ok());
+    EXPECT_EQ(planned->change.sequence, static_cast<int64_t>(sequence));
+    EXPECT_EQ(planned->entry.sequence, static_cast<int64_t>(sequence));
+    EXPECT_EQ(planned->change.status, "ready");
+    EXPECT_EQ(planned->change.step, "helm");
+    EXPECT_EQ(planned->change.k8s_namespace, "store-6f1c2b9e");
+    auto old = ChangeOf(Status(StatusChanged(EventId(2), kT0 + 5, v1::STORE_STATUS_READY, 0)));
+    EXPECT_EQ(old.sequence, 0) << "no longer a clock reading";
 }
 
 TEST(PlanEventTest, DeletionRequestedMeansDeleting) {
-    auto planned = PlanEvent(DeletionRequested(EventId(1), kT0));
+    auto planned = PlanEvent(DeletionRequested(EventId(1), kT0), {kafka::kCommandsTopic, 0});
     ASSERT_TRUE(planned.ok());
     EXPECT_EQ(planned->entry.type, "StoreDeletionRequested");
     EXPECT_EQ(planned->change.status, "deleting");
 }
 
 TEST(PlanEventTest, RefusesEventsTheReadModelCannotHold) {
+    const MessagePosition at{kafka::kCommandsTopic, 0};
     auto bad_store = Requested(EventId(1), kT0);
     bad_store.set_store_id("not-a-uuid");
-    EXPECT_EQ(PlanEvent(bad_store).error().code, "invalid_store_id");
+    EXPECT_EQ(PlanEvent(bad_store, at).error().code, "invalid_store_id");
 
     auto bad_event = Requested("42", kT0);
-    EXPECT_EQ(PlanEvent(bad_event).error().code, "invalid_event_id");
+    EXPECT_EQ(PlanEvent(bad_event, at).error().code, "invalid_event_id");
 
     auto no_tenant = Requested(EventId(1), kT0);
     no_tenant.set_tenant_id("");
-    EXPECT_EQ(PlanEvent(no_tenant).error().code, "no_tenant");
+    EXPECT_EQ(PlanEvent(no_tenant, at).error().code, "no_tenant");
 
     auto no_time = Requested(EventId(1), kT0);
     no_time.clear_occurred_at();
-    EXPECT_EQ(PlanEvent(no_time).error().code, "invalid_time");
+    EXPECT_EQ(PlanEvent(no_time, at).error().code, "invalid_time");
 
     auto far_future = Requested(EventId(1), kT0);
     far_future.mutable_occurred_at()->set_seconds(int64_t{1} << 40);
-    EXPECT_EQ(PlanEvent(far_future).error().code, "invalid_time");
+    EXPECT_EQ(PlanEvent(far_future, at).error().code, "invalid_time");
 
     auto unknown_status = StatusChanged(EventId(1), kT0, v1::STORE_STATUS_UNSPECIFIED);
-    EXPECT_EQ(PlanEvent(unknown_status).error().code, "unknown_status");
+    EXPECT_EQ(PlanEvent(unknown_status, at).error().code, "unknown_status");
 
     auto huge_sequence = StatusChanged(EventId(1), kT0, v1::STORE_STATUS_READY, ~uint64_t{0});
-    EXPECT_EQ(PlanEvent(huge_sequence).error().code, "invalid_sequence");
+    EXPECT_EQ(PlanEvent(huge_sequence, at).error().code, "invalid_sequence");
 
     auto no_payload = Envelope(EventId(1), kT0);
-    EXPECT_EQ(PlanEvent(no_payload).error().code, "unknown_payload");
+    EXPECT_EQ(PlanEvent(no_payload, at).error().code, "unknown_payload");
 }
 
 TEST(PlanEventTest, StripsNulBytesPostgresTextCannotHold) {
-    auto envelope = StatusChanged(EventId(1), kT0, v1::STORE_STATUS_FAILED);
+    auto envelope = StatusChanged(EventId(1), kT0, v1::STORE_STATUS_FAILED, StatusSequence(0, 1));
     envelope.mutable_store_status_changed()->set_reason(std::string("quota\0 exceeded", 15));
-    auto planned = PlanEvent(envelope);
+    auto planned = PlanEvent(envelope, {kafka::kStatusTopic, 0});
     ASSERT_TRUE(planned.ok());
     EXPECT_EQ(planned->change.reason, "quota exceeded");
     EXPECT_EQ(planned->entry.reason, "quota exceeded");
@@ -107,13 +183,17 @@ TEST(PlanBatchTest, SkipsUndecodableMessagesButMovesTheirPartitionOn) {
         {"store-commands", 0, 10, kStoreId, kafka::Encode(Requested(EventId(1), kT0))},
         {"store-commands", 0, 11, kStoreId, "garbage \x01\x02"},
         {"store-status", 0, 3, kStoreId,
-         kafka::Encode(StatusChanged(EventId(2), kT0 + 1, v1::STORE_STATUS_READY))},
+         kafka::Encode(StatusChanged(EventId(2), kT0 + 1, v1::STORE_STATUS_READY,
+                                     StatusSequence(10, 5)))},
         {"store-commands", 2, 7, kStoreId, kafka::Encode(DeletionRequested(EventId(3), kT0 + 2))},
     };
     BatchPlan plan = PlanBatch(messages);
     ASSERT_EQ(plan.events.size(), 3U);
     EXPECT_EQ(plan.events[0].entry.event_id, EventId(1));
+    EXPECT_EQ(plan.events[0].change.sequence, CommandSequence(10)) << "from the message's offset";
+    EXPECT_EQ(plan.events[1].change.sequence, static_cast<int64_t>(StatusSequence(10, 5)));
     EXPECT_EQ(plan.events[2].entry.event_id, EventId(3));
+    EXPECT_EQ(plan.events[2].change.sequence, CommandSequence(7));
     ASSERT_EQ(plan.skipped.size(), 1U);
     EXPECT_EQ(plan.skipped[0].offset, 11);
     EXPECT_EQ(plan.skipped[0].error.code, "undecodable");
@@ -134,7 +214,7 @@ TEST(PlanBatchTest, AnEmptyBatchPlansNothing) {
 }
 
 TEST(DecideTest, StoreRequestedInsertsARequestedRow) {
-    RowDecision decision = Decide(std::nullopt, ChangeOf(Requested(EventId(1), kT0)));
+    RowDecision decision = Decide(std::nullopt, ChangeOf(Command(Requested(EventId(1), kT0), 5)));
     ASSERT_EQ(decision.action, RowAction::kInsert);
     const StoreRow& row = decision.row;
     EXPECT_EQ(row.tenant_id, kTenant);
@@ -145,17 +225,18 @@ TEST(DecideTest, StoreRequestedInsertsARequestedRow) {
     EXPECT_EQ(row.host, "shop.acme.stores.localtest.me");
     EXPECT_EQ(row.created_at_us, kT0);
     EXPECT_EQ(row.updated_at_us, kT0);
-    EXPECT_EQ(row.last_sequence, kT0);
+    EXPECT_EQ(row.last_sequence, CommandSequence(5));
+    EXPECT_TRUE(row.request_seen);
     EXPECT_FALSE(row.simulated);
 }
 
 TEST(DecideTest, NewerStatusMovesTheStoreOn) {
-    auto ready = StatusChanged(EventId(2), kT0 + 10, v1::STORE_STATUS_READY, kT0 + 10);
+    auto ready = StatusChanged(EventId(2), kT0 + 10, v1::STORE_STATUS_READY, StatusSequence(5, 5));
     ready.mutable_store_status_changed()->set_url("http://shop.acme.stores.localtest.me");
     ready.mutable_store_status_changed()->set_admin_url(
         "http://shop.acme.stores.localtest.me/wp-admin");
     ready.mutable_store_status_changed()->set_simulated(true);
-    auto row = Project({Requested(EventId(1), kT0), ready});
+    auto row = Project({Command(Requested(EventId(1), kT0), 5), Status(ready)});
     ASSERT_TRUE(row);
     EXPECT_EQ(row->status, "ready");
     EXPECT_EQ(row->step, "helm");
@@ -165,40 +246,221 @@ TEST(DecideTest, NewerStatusMovesTheStoreOn) {
     EXPECT_TRUE(row->simulated);
     EXPECT_EQ(row->created_at_us, kT0);
     EXPECT_EQ(row->updated_at_us, kT0 + 10);
-    EXPECT_EQ(row->last_sequence, kT0 + 10);
+    EXPECT_EQ(row->last_sequence, static_cast<int64_t>(StatusSequence(5, 5)));
     EXPECT_EQ(row->plan, "small");
 }
 
 TEST(DecideTest, StaleOrEqualSequenceNeverMovesTheStoreBack) {
-    auto current = Project({Requested(EventId(1), kT0),
-                            StatusChanged(EventId(2), kT0 + 20, v1::STORE_STATUS_READY, kT0 + 20)});
+    auto current = Project(
+        {Command(Requested(EventId(1), kT0), 5),
+         Status(StatusChanged(EventId(2), kT0 + 20, v1::STORE_STATUS_READY,
+                              StatusSequence(5, 5)))});
     ASSERT_TRUE(current);
-    auto stale =
-        ChangeOf(StatusChanged(EventId(3), kT0 + 30, v1::STORE_STATUS_PROVISIONING, kT0 + 15));
+    auto stale = ChangeOf(Status(
+        StatusChanged(EventId(3), kT0 + 30, v1::STORE_STATUS_PROVISIONING, StatusSequence(5, 2))));
     EXPECT_EQ(Decide(current, stale).action, RowAction::kNone);
-    auto same = ChangeOf(StatusChanged(EventId(4), kT0 + 30, v1::STORE_STATUS_FAILED, kT0 + 20));
+    auto same = ChangeOf(
+        Status(StatusChanged(EventId(4), kT0 + 30, v1::STORE_STATUS_FAILED, StatusSequence(5, 5))));
     EXPECT_EQ(Decide(current, same).action, RowAction::kNone);
-    auto late_request = ChangeOf(Requested(EventId(5), kT0));
+    auto late_request = ChangeOf(Command(Requested(EventId(5), kT0), 5));
     EXPECT_EQ(Decide(current, late_request).action, RowAction::kNone)
         << "the request is known already";
 }
 
-TEST(DecideTest, DeletedIsTerminal) {
-    auto deleted = Project({Requested(EventId(1), kT0), DeletionRequested(EventId(2), kT0 + 5),
-                            StatusChanged(EventId(3), kT0 + 9, v1::STORE_STATUS_DELETED, kT0 + 9)});
+// Issue 8: the provisioner's clock far behind intake's left a deleted store "deleting".
+TEST(DecideTest, TheProvisionersClockFarBehindIntakesDoesNotMatter) {
+    const int64_t behind = kT0 - 6 * kHour;  // the provisioner's clock
+    std::vector<Consumed> events = {
+        Command(Requested(EventId(1), kT0), 5),
+        Status(StatusChanged(EventId(2), behind + 1, v1::STORE_STATUS_READY, StatusSequence(5, 5))),
+        Command(DeletionRequested(EventId(3), kT0 + 60'000'000), 9),
+        Status(StatusChanged(EventId(4), behind + 2, v1::STORE_STATUS_DELETING,
+                             StatusSequence(9, 2))),
+        Status(StatusChanged(EventId(5), behind + 3, v1::STORE_STATUS_DELETED,
+                             StatusSequence(9, 4))),
+    };
+    auto row = Project(events);
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->status, "deleted");
+    EXPECT_EQ(row->last_sequence, static_cast<int64_t>(StatusSequence(9, 4)));
+    EXPECT_EQ(row->updated_at_us, behind + 3) << "the time is shown, not used for order";
+    EXPECT_EQ(row->created_at_us, kT0) << "the request's time, though a status looked older";
+
+    // And a clock far ahead does not freeze the store either.
+    const int64_t ahead = kT0 + 6 * kHour;
+    events[1] = Status(
+        StatusChanged(EventId(2), ahead, v1::STORE_STATUS_READY, StatusSequence(5, 5)));
+    row = Project(events);
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->status, "deleted");
+}
+
+TEST(DecideTest, DeleteAfterCreateEndsDeletedWhateverOrderTheTopicsAreReadIn) {
+    // Occurred-at values are arbitrary on purpose: only the offsets and steps order them.
+    auto ready = StatusChanged(EventId(3), kT0 + 50, v1::STORE_STATUS_READY, StatusSequence(5, 5));
+    ready.mutable_store_status_changed()->set_url("http://shop");
+    ready.mutable_store_status_changed()->set_simulated(true);
+    auto row = ExpectSameRowInEveryOrder({
+        Command(Requested(EventId(1), kT0 + 40), 5),
+        Status(StatusChanged(EventId(2), kT0 + 90, v1::STORE_STATUS_PROVISIONING,
+                             StatusSequence(5, 1))),
+        Status(ready),
+        Command(DeletionRequested(EventId(4), kT0 + 10), 9),
+        Status(StatusChanged(EventId(5), kT0 + 70, v1::STORE_STATUS_DELETING,
+                             StatusSequence(9, 2))),
+        Status(StatusChanged(EventId(6), kT0 + 20, v1::STORE_STATUS_DELETED,
+                             StatusSequence(9, 4))),
+    });
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->status, "deleted");
+    EXPECT_EQ(row->url, "http://shop") << "a stale event still states facts";
+    EXPECT_TRUE(row->simulated);
+    EXPECT_EQ(row->created_at_us, kT0 + 40);
+    EXPECT_EQ(row->plan, "small");
+}
+
+TEST(DecideTest, AReplayedCommandsEventsDoNotMoveTheRowBackwards) {
+    auto row = Project({
+        Command(Requested(EventId(1), kT0), 5),
+        Status(StatusChanged(EventId(2), kT0 + 1, v1::STORE_STATUS_PROVISIONING,
+                             StatusSequence(5, 1))),
+        Status(StatusChanged(EventId(3), kT0 + 2, v1::STORE_STATUS_READY, StatusSequence(5, 5))),
+    });
+    ASSERT_TRUE(row);
+    // A provisioner restarted and ran command 5 again: the same sequences (and, from the
+    // provisioner, the same event ids, which store_events absorbs before Decide). Even as
+    // new ids, and with later clocks, they do not move the store back.
+    for (uint32_t step = 1; step <= 5; ++step) {
+        auto again = ChangeOf(Status(StatusChanged(EventId(10 + static_cast<int>(step)),
+                                                   kT0 + 1000, v1::STORE_STATUS_PROVISIONING,
+                                                   StatusSequence(5, step))));
+        EXPECT_EQ(Decide(row, again).action, RowAction::kNone) << "step " << step;
+    }
+    EXPECT_EQ(Decide(row, ChangeOf(Command(Requested(EventId(1), kT0), 5))).action,
+              RowAction::kNone);
+}
+
+TEST(DecideTest, AStaleStatusOfASupersededProvisioningDoesNotResurrectTheStore) {
+    auto deleting = Project({
+        Command(Requested(EventId(1), kT0), 5),
+        Status(StatusChanged(EventId(2), kT0 + 1, v1::STORE_STATUS_PROVISIONING,
+                             StatusSequence(5, 1))),
+        Command(DeletionRequested(EventId(3), kT0 + 2), 9),
+    });
+    ASSERT_TRUE(deleting);
+    ASSERT_EQ(deleting->status, "deleting");
+    // The create's "ready" was published after the deletion request reached us, with a
+    // later clock: its lower command offset keeps it out.
+    auto late_ready = StatusChanged(EventId(4), kT0 + 100, v1::STORE_STATUS_READY,
+                                    StatusSequence(5, 5));
+    late_ready.mutable_store_status_changed()->set_url("http://shop");
+    RowDecision decision = Decide(deleting, ChangeOf(Status(late_ready)));
+    EXPECT_EQ(decision.row.status, "deleting");
+    EXPECT_EQ(decision.row.last_sequence, CommandSequence(9));
+    EXPECT_EQ(decision.row.url, "http://shop") << "its facts still count";
+
+    auto deleted = Project({Status(StatusChanged(EventId(5), kT0 + 3, v1::STORE_STATUS_DELETED,
+                                                 StatusSequence(9, 4)))},
+                           decision.row);
     ASSERT_TRUE(deleted);
     EXPECT_EQ(deleted->status, "deleted");
-    auto later = ChangeOf(StatusChanged(EventId(4), kT0 + 50, v1::STORE_STATUS_READY, kT0 + 50));
+    auto after = ChangeOf(Status(
+        StatusChanged(EventId(6), kT0 + 200, v1::STORE_STATUS_READY, StatusSequence(5, 6))));
+    EXPECT_EQ(Decide(deleted, after).action, RowAction::kNone);
+}
+
+TEST(DecideTest, ARepeatedDeletionReadBeforeTheFirstDeletedStillEndsDeleted) {
+    // The second DELETE (offset 12) is read off store-commands before the first deletion's
+    // "deleted" is read off store-status. "deleted" is final whatever came before it.
+    auto row = ExpectSameRowInEveryOrder({
+        Command(Requested(EventId(1), kT0), 5),
+        Command(DeletionRequested(EventId(2), kT0 + 1), 9),
+        Status(StatusChanged(EventId(3), kT0 + 2, v1::STORE_STATUS_DELETED,
+                             StatusSequence(9, 4))),
+        Command(DeletionRequested(EventId(4), kT0 + 3), 12),
+    });
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->status, "deleted");
+    EXPECT_EQ(row->last_sequence, static_cast<int64_t>(StatusSequence(9, 4)));
+
+    // The second deletion's own report refreshes the deleted store, and nothing else.
+    auto again = Project({Status(StatusChanged(EventId(5), kT0 + 4, v1::STORE_STATUS_DELETED,
+                                               StatusSequence(12, 4)))},
+                         row);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->status, "deleted");
+    EXPECT_EQ(again->last_sequence, static_cast<int64_t>(StatusSequence(12, 4)));
+}
+
+TEST(DecideTest, UnorderedEventsOnlyFillFacts) {
+    auto ready = Project({
+        Command(Requested(EventId(1), kT0), 5),
+        Status(StatusChanged(EventId(2), kT0 + 1, v1::STORE_STATUS_READY, StatusSequence(5, 5))),
+    });
+    ASSERT_TRUE(ready);
+    auto old = StatusChanged(EventId(3), kT0 + 100, v1::STORE_STATUS_FAILED, 0);
+    old.mutable_store_status_changed()->set_url("http://shop");
+    RowDecision decision = Decide(ready, ChangeOf(Status(old)));
+    EXPECT_EQ(decision.action, RowAction::kUpdate);
+    EXPECT_EQ(decision.row.status, "ready") << "an unordered event never changes the state";
+    EXPECT_EQ(decision.row.updated_at_us, kT0 + 1);
+    EXPECT_EQ(decision.row.url, "http://shop") << "but states facts";
+    auto old_deleted = StatusChanged(EventId(4), kT0 + 100, v1::STORE_STATUS_DELETED, 0);
+    EXPECT_EQ(Decide(ready, ChangeOf(Status(old_deleted))).row.status, "ready");
+}
+
+TEST(DecideTest, AnUnorderedEventMakesAProvisionalRowTheFirstOrderedOneReplaces) {
+    auto row = ExpectSameRowInEveryOrder({
+        Status(StatusChanged(EventId(1), kT0 + 100, v1::STORE_STATUS_DELETED, 0)),
+        Command(Requested(EventId(2), kT0), 5),
+    });
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->status, "requested") << "a deletion nobody can place in time is not final";
+    EXPECT_EQ(row->last_sequence, CommandSequence(5));
+
+    RowDecision first =
+        Decide(std::nullopt, ChangeOf(Status(StatusChanged(EventId(3), kT0 + 100,
+                                                           v1::STORE_STATUS_READY, 0))));
+    ASSERT_EQ(first.action, RowAction::kInsert);
+    EXPECT_EQ(first.row.status, "ready");
+    EXPECT_EQ(first.row.last_sequence, 0);
+}
+
+TEST(DecideTest, RowsFromBeforeTheMigrationAcceptTheNextOrderedEventUnlessDeleted) {
+    // Migration 3 reset last_sequence of non-deleted rows to 0; deleted ones kept their
+    // clock reading.
+    auto legacy_ready = Project({Command(Requested(EventId(1), kT0), 5)});
+    ASSERT_TRUE(legacy_ready);
+    legacy_ready->status = "ready";
+    legacy_ready->last_sequence = 0;
+    auto next = ChangeOf(Command(DeletionRequested(EventId(2), kT0 - kHour), 0));
+    EXPECT_EQ(Decide(legacy_ready, next).row.status, "deleting");
+
+    auto legacy_deleted = *legacy_ready;
+    legacy_deleted.status = "deleted";
+    legacy_deleted.last_sequence = kT0;
+    EXPECT_EQ(Decide(legacy_deleted, next).action, RowAction::kNone);
+}
+
+TEST(DecideTest, DeletedIsTerminal) {
+    auto deleted = Project(
+        {Command(Requested(EventId(1), kT0), 5), Command(DeletionRequested(EventId(2), kT0 + 5), 6),
+         Status(StatusChanged(EventId(3), kT0 + 9, v1::STORE_STATUS_DELETED,
+                              StatusSequence(6, 4)))});
+    ASSERT_TRUE(deleted);
+    EXPECT_EQ(deleted->status, "deleted");
+    auto later = ChangeOf(Status(
+        StatusChanged(EventId(4), kT0 + 50, v1::STORE_STATUS_READY, StatusSequence(7, 5))));
     EXPECT_EQ(Decide(deleted, later).action, RowAction::kNone);
-    auto request = ChangeOf(Requested(EventId(5), kT0 + 60));
+    auto request = ChangeOf(Command(Requested(EventId(5), kT0 + 60), 8));
     EXPECT_EQ(Decide(deleted, request).action, RowAction::kNone);
 }
 
 TEST(DecideTest, DeletionRequestedMarksTheStoreDeletingAndKeepsItsUrls) {
-    auto ready = StatusChanged(EventId(2), kT0 + 10, v1::STORE_STATUS_READY, kT0 + 10);
+    auto ready = StatusChanged(EventId(2), kT0 + 10, v1::STORE_STATUS_READY, StatusSequence(5, 5));
     ready.mutable_store_status_changed()->set_url("http://shop");
-    auto row =
-        Project({Requested(EventId(1), kT0), ready, DeletionRequested(EventId(3), kT0 + 20)});
+    auto row = Project({Command(Requested(EventId(1), kT0), 5), Status(ready),
+                        Command(DeletionRequested(EventId(3), kT0 + 20), 9)});
     ASSERT_TRUE(row);
     EXPECT_EQ(row->status, "deleting");
     EXPECT_EQ(row->step, "");
@@ -208,35 +470,38 @@ TEST(DecideTest, DeletionRequestedMarksTheStoreDeletingAndKeepsItsUrls) {
 
 TEST(DecideTest, StatusBeforeRequestCreatesTheRowAndTheLateRequestFillsItIn) {
     // The two topics are consumed independently, so the provisioner's first status may be
-    // projected before the command that caused it.
-    auto provisioning =
-        StatusChanged(EventId(2), kT0 + 10, v1::STORE_STATUS_PROVISIONING, kT0 + 10);
-    RowDecision first = Decide(std::nullopt, ChangeOf(provisioning));
+    // projected before the command that caused it. Its clock is behind intake's here.
+    auto provisioning = StatusChanged(EventId(2), kT0 - 10, v1::STORE_STATUS_PROVISIONING,
+                                      StatusSequence(5, 1));
+    RowDecision first = Decide(std::nullopt, ChangeOf(Status(provisioning)));
     ASSERT_EQ(first.action, RowAction::kInsert);
     EXPECT_EQ(first.row.status, "provisioning");
     EXPECT_EQ(first.row.name, "shop");
     EXPECT_EQ(first.row.engine, "woocommerce");
     EXPECT_EQ(first.row.plan, "");
-    EXPECT_EQ(first.row.created_at_us, kT0 + 10);
+    EXPECT_EQ(first.row.created_at_us, kT0 - 10);
+    EXPECT_FALSE(first.row.request_seen);
 
-    RowDecision late = Decide(first.row, ChangeOf(Requested(EventId(1), kT0)));
+    RowDecision late = Decide(first.row, ChangeOf(Command(Requested(EventId(1), kT0), 5)));
     ASSERT_EQ(late.action, RowAction::kUpdate);
     EXPECT_EQ(late.row.status, "provisioning") << "the newer state stays";
-    EXPECT_EQ(late.row.last_sequence, kT0 + 10);
+    EXPECT_EQ(late.row.last_sequence, static_cast<int64_t>(StatusSequence(5, 1)));
     EXPECT_EQ(late.row.plan, "small");
     EXPECT_EQ(late.row.host, "shop.acme.stores.localtest.me");
     EXPECT_EQ(late.row.created_at_us, kT0) << "a store exists from its request";
+    EXPECT_TRUE(late.row.request_seen);
 }
 
 TEST(DecideTest, StatusWithoutUrlsKeepsTheKnownOnes) {
-    auto ready = StatusChanged(EventId(2), kT0 + 10, v1::STORE_STATUS_READY, kT0 + 10);
+    auto ready = StatusChanged(EventId(2), kT0 + 10, v1::STORE_STATUS_READY, StatusSequence(5, 5));
     ready.mutable_store_status_changed()->set_url("http://shop");
     ready.mutable_store_status_changed()->set_simulated(true);
-    auto failed = StatusChanged(EventId(3), kT0 + 20, v1::STORE_STATUS_FAILED, kT0 + 20);
+    auto failed =
+        StatusChanged(EventId(3), kT0 + 20, v1::STORE_STATUS_FAILED, StatusSequence(5, 6));
     failed.mutable_store_status_changed()->set_reason(
         "the chart did not become ready in 10 minutes");
     failed.mutable_store_status_changed()->set_namespace_("");
-    auto row = Project({Requested(EventId(1), kT0), ready, failed});
+    auto row = Project({Command(Requested(EventId(1), kT0), 5), Status(ready), Status(failed)});
     ASSERT_TRUE(row);
     EXPECT_EQ(row->status, "failed");
     EXPECT_EQ(row->reason, "the chart did not become ready in 10 minutes");
@@ -244,36 +509,49 @@ TEST(DecideTest, StatusWithoutUrlsKeepsTheKnownOnes) {
     EXPECT_EQ(row->k8s_namespace, "store-6f1c2b9e");
     EXPECT_TRUE(row->simulated);
 
-    auto retried =
-        ChangeOf(StatusChanged(EventId(4), kT0 + 30, v1::STORE_STATUS_PROVISIONING, kT0 + 30));
+    auto retried = ChangeOf(Status(StatusChanged(
+        EventId(4), kT0 + 30, v1::STORE_STATUS_PROVISIONING, StatusSequence(7, 1))));
     RowDecision again = Decide(row, retried);
     EXPECT_EQ(again.row.reason, "") << "a reason belongs to the status that gave it";
 }
 
 TEST(DecideTest, AnEventOfAnotherTenantLeavesTheStoreAlone) {
-    auto row = Project({Requested(EventId(1), kT0)});
-    auto foreign = StatusChanged(EventId(2), kT0 + 10, v1::STORE_STATUS_READY);
+    auto row = Project({Command(Requested(EventId(1), kT0), 5)});
+    auto foreign =
+        StatusChanged(EventId(2), kT0 + 10, v1::STORE_STATUS_READY, StatusSequence(5, 5));
     foreign.set_tenant_id("mallory");
-    RowDecision decision = Decide(row, ChangeOf(foreign));
+    RowDecision decision = Decide(row, ChangeOf(Status(foreign)));
     EXPECT_EQ(decision.action, RowAction::kForeignTenant);
     EXPECT_EQ(decision.row, *row);
 }
 
 TEST(DecideTest, OrderOfArrivalDoesNotChangeTheOutcome) {
-    std::vector<v1::Envelope> events = {
-        Requested(EventId(1), kT0),
-        StatusChanged(EventId(2), kT0 + 10, v1::STORE_STATUS_PROVISIONING, kT0 + 10),
-        StatusChanged(EventId(3), kT0 + 20, v1::STORE_STATUS_READY, kT0 + 20),
-    };
-    auto in_order = Project(events);
-    std::vector<std::size_t> order = {0, 1, 2};
-    while (std::next_permutation(order.begin(), order.end())) {
-        std::vector<v1::Envelope> shuffled;
-        for (auto i : order) shuffled.push_back(events[i]);
-        auto row = Project(shuffled);
-        ASSERT_TRUE(row);
-        EXPECT_EQ(*row, *in_order) << order[0] << order[1] << order[2];
-    }
+    // What the replay check relies on: a store's row is a function of its events, not of
+    // how the two topics were interleaved. Seven events, 5040 orders.
+    auto ready = StatusChanged(EventId(4), kT0 - kHour, v1::STORE_STATUS_READY,
+                               StatusSequence(5, 5));
+    ready.mutable_store_status_changed()->set_url("http://shop");
+    ready.mutable_store_status_changed()->set_admin_url("http://shop/wp-admin");
+    ready.mutable_store_status_changed()->set_simulated(true);
+    auto failed = StatusChanged(EventId(6), kT0 + 3, v1::STORE_STATUS_FAILED, StatusSequence(9, 3));
+    failed.mutable_store_status_changed()->set_reason("namespace stuck terminating");
+    auto row = ExpectSameRowInEveryOrder({
+        Command(Requested(EventId(1), kT0), 5),
+        Status(StatusChanged(EventId(2), kT0 - 2 * kHour, v1::STORE_STATUS_PROVISIONING,
+                             StatusSequence(5, 1))),
+        Status(StatusChanged(EventId(3), kT0 - 2 * kHour, v1::STORE_STATUS_PROVISIONING,
+                             StatusSequence(5, 2, 1))),
+        Status(ready),
+        Command(DeletionRequested(EventId(5), kT0 + 2), 9),
+        Status(failed),
+        Command(DeletionRequested(EventId(7), kT0 + 4), 14),
+    });
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->status, "deleting");
+    EXPECT_EQ(row->last_sequence, CommandSequence(14));
+    EXPECT_EQ(row->reason, "");
+    EXPECT_EQ(row->url, "http://shop");
+    EXPECT_EQ(row->created_at_us, kT0);
 }
 
 }  // namespace

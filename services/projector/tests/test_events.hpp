@@ -58,6 +58,11 @@ inline v1::Envelope DeletionRequested(const std::string& event_id, int64_t occur
     return envelope;
 }
 
+// A status event's sequence under the contract with the provisioner (projection.hpp).
+inline uint64_t StatusSequence(int64_t command_offset, uint32_t step_index, uint32_t sub = 0) {
+    return (static_cast<uint64_t>(command_offset + 1) << 20) | (uint64_t{step_index} << 8) | sub;
+}
+
 // Event ids: "00000000-0000-4000-8000-00000000000<n>".
 inline std::string EventId(int n) {
     std::string suffix = std::to_string(n);

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
@@ -44,6 +45,18 @@ ProvisionerConfig ProvisionerConfig::FromEnv(const EnvConfig& env) {
     config.helm_openapi_validation = env.Bool("STOREFLEET_HELM_OPENAPI_VALIDATION", false);
     config.max_in_flight = static_cast<int>(env.Int("STOREFLEET_MAX_IN_FLIGHT", config.max_in_flight, 1, 1024));
     config.store_deadline = std::chrono::seconds(env.Int("STOREFLEET_STORE_DEADLINE_SECONDS", 900, 10, 86'400));
+    config.instance_id = env.String("STOREFLEET_INSTANCE_ID", "");
+    for (char c : config.instance_id) {
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) {
+            throw ConfigError("STOREFLEET_INSTANCE_ID may hold only letters, digits, '-', '_' and '.'");
+        }
+    }
+    config.session_timeout = std::chrono::seconds(env.Int("STOREFLEET_KAFKA_SESSION_TIMEOUT_SECONDS", 10, 6, 300));
+    config.lease_namespace = env.String("STOREFLEET_LEASE_NAMESPACE", config.lease_namespace);
+    config.lease_duration = std::chrono::seconds(env.Int("STOREFLEET_LEASE_DURATION_SECONDS", 15, 3, 600));
+    config.max_attempts = static_cast<int>(env.Int("STOREFLEET_MAX_ATTEMPTS", config.max_attempts, 1, 100));
+    config.namespace_stuck_after =
+        std::chrono::seconds(env.Int("STOREFLEET_NAMESPACE_STUCK_AFTER_SECONDS", 20, 1, 3600));
     config.http_address = env.String("STOREFLEET_HTTP_ADDRESS", config.http_address);
     config.http_port = static_cast<int>(env.Int("STOREFLEET_HTTP_PORT", config.http_port, 0, 65535));
     return config;

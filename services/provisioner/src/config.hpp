@@ -20,6 +20,15 @@ struct ProvisionerConfig {
     bool helm_openapi_validation = false;
     int max_in_flight = 32;
     std::chrono::seconds store_deadline{900};
+    // This replica's stable name: Kafka static membership (a restarted replica gets its
+    // partitions back at once) and the prefix of its store-lease identity. Empty: dynamic.
+    std::string instance_id;
+    std::chrono::seconds session_timeout{10};
+    std::string lease_namespace = "storefleet-system";
+    std::chrono::seconds lease_duration{15};
+    // Handler failures before a command goes to the dead-letter topic.
+    int max_attempts = 5;
+    std::chrono::seconds namespace_stuck_after{20};
     std::string http_address = "127.0.0.1";
     int http_port = 8084;
 

@@ -1,48 +1,48 @@
 #include "dispatcher.hpp"
 
-#include <set>
-
 #include "storefleet/common/log.hpp"
 #include "storefleet/kafka/events.hpp"
 
 namespace storefleet::provisioner {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string Describe(const std::pair<std::string, int32_t>& partition) {
+    return partition.first + "/" + std::to_string(partition.second);
+}
+
+}  // namespace
 
 CommandDispatcher::CommandDispatcher(kafka::KafkaConsumer::Options consumer_options, Handler handler,
-                                     DeadLetter dead_letter, std::size_t max_in_flight,
-                                     metrics::Registry& registry, const ShutdownFlag& shutdown)
+                                     DeadLetter dead_letter, Options options, metrics::Registry& registry,
+                                     const ShutdownFlag& shutdown)
     : consumer_options_(std::move(consumer_options)),
       handler_(std::move(handler)),
       dead_letter_(std::move(dead_letter)),
-      max_in_flight_(std::max<std::size_t>(1, max_in_flight)),
+      options_(options),
       shutdown_(shutdown),
       in_flight_gauge_(registry.GetGauge("storefleet_provisioner_in_flight", "Commands running now.")),
       backlog_gauge_(registry.GetGauge("storefleet_provisioner_backlog",
-                                       "Commands accepted and not finished (running or waiting).")),
+                                       "Commands accepted and not finished (running, waiting or retrying).")),
       commands_total_(registry.GetCounter("storefleet_provisioner_commands_total", "Commands consumed.")),
       dead_letters_(registry.GetCounter("storefleet_provisioner_dead_letters_total",
-                                        "Undecodable commands sent to the dead-letter topic.")) {
-    // The hooks run inside Poll(), on the consumer thread.
-    consumer_options_.on_assign = [this](std::vector<kafka::PartitionOffset>& partitions) {
-        std::set<PartitionKey> keep;
-        assignment_.clear();
-        for (const auto& p : partitions) {
-            keep.insert({p.topic, p.partition});
-            assignment_.emplace_back(p.topic, p.partition);
-        }
-        // Partitions we keep retain their trackers, so redelivered offsets are recognised
-        // and in-flight commands still commit; others are forgotten.
-        for (auto it = trackers_.begin(); it != trackers_.end();) {
-            it = keep.count(it->first) != 0U ? std::next(it) : trackers_.erase(it);
-        }
-        paused_ = false;
-        assigned_ = true;
-    };
-    consumer_options_.on_revoke = [this](const std::vector<kafka::PartitionOffset>&) {
-        assignment_.clear();
-        assigned_ = false;
+                                        "Commands sent to the dead-letter topic (undecodable or failing).")),
+      failures_(registry.GetCounter("storefleet_provisioner_command_failures_total",
+                                    "Commands whose handler threw (retried, then dead-lettered).")),
+      revoked_commands_(registry.GetCounter("storefleet_provisioner_revoked_commands_total",
+                                            "Commands dropped or cancelled because their partition moved.")),
+      drain_seconds_(registry.GetHistogram("storefleet_provisioner_revoke_drain_seconds",
+                                           "Time a revoke took to stop its partitions' commands and commit.")) {
+    options_.max_in_flight = std::max<std::size_t>(1, options_.max_in_flight);
+    options_.max_attempts = std::max(1, options_.max_attempts);
+    // The hooks run inside Poll() and Close(), on the consumer thread.
+    consumer_options_.on_assign = [this](std::vector<kafka::PartitionOffset>& partitions) { OnAssign(partitions); };
+    consumer_options_.on_revoke = [this](const std::vector<kafka::PartitionOffset>& partitions) {
+        OnRevoke(partitions);
     };
     consumer_ = std::make_unique<kafka::KafkaConsumer>(consumer_options_);
-    for (std::size_t i = 0; i < max_in_flight_; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+    for (std::size_t i = 0; i < options_.max_in_flight; ++i) workers_.emplace_back([this] { WorkerLoop(); });
 }
 
 CommandDispatcher::~CommandDispatcher() {
@@ -56,6 +56,73 @@ CommandDispatcher::~CommandDispatcher() {
     }
 }
 
+void CommandDispatcher::OnAssign(std::vector<kafka::PartitionOffset>& partitions) {
+    for (const auto& p : partitions) {
+        // A fresh generation: anything left from an earlier ownership is not ours to commit.
+        partitions_[{p.topic, p.partition}] = PartitionState{{}, next_generation_++};
+    }
+    if (paused_) paused_ = false;  // UpdateFlowControl pauses the whole assignment again if needed
+    assigned_ = !partitions_.empty();
+}
+
+void CommandDispatcher::OnRevoke(const std::vector<kafka::PartitionOffset>& partitions) {
+    std::set<PartitionKey> revoked;
+    for (const auto& p : partitions) revoked.insert({p.topic, p.partition});
+    const bool lost = consumer_->RevokeIsLoss();
+    Relinquish(revoked, CancelToken::Reason::kRevoked, !lost);
+    assigned_ = !partitions_.empty();
+}
+
+std::chrono::milliseconds CommandDispatcher::RetryDelay(int attempt) const {
+    auto delay = options_.retry_backoff;
+    for (int i = 1; i < attempt && delay < options_.max_retry_backoff; ++i) delay *= 2;
+    return std::min(delay, options_.max_retry_backoff);
+}
+
+void CommandDispatcher::Execute(Task& task) {
+    if (task.kind == Kind::kCommand) {
+        try {
+            task.outcome = handler_(task.command, *task.cancel);
+            return;
+        } catch (const std::exception& error) {
+            if (task.cancel->Cancelled()) {
+                task.outcome = Outcome::kCancelled;
+                return;
+            }
+            ++task.attempts;
+            task.last_error = error.what();
+            failures_.Inc();
+            log::Error("command handler failed", {{"store_id", task.command.envelope.store_id()},
+                                                  {"event_id", task.command.envelope.event_id()},
+                                                  {"partition", task.partition.second},
+                                                  {"offset", task.command.offset},
+                                                  {"attempt", task.attempts},
+                                                  {"error", task.last_error}});
+            if (task.attempts < options_.max_attempts) {
+                task.outcome = Outcome::kRetry;
+                return;
+            }
+            task.kind = Kind::kDeadLetter;
+            task.last_error = "failed " + std::to_string(task.attempts) + " times; last error: " + task.last_error;
+        }
+    }
+    // A dead letter is committed only once Kafka acknowledged it.
+    Status published = dead_letter_(task.message, task.last_error, task.attempts);
+    if (published.ok()) {
+        dead_letters_.Inc();
+        log::Warn("command sent to the dead-letter topic", {{"topic", task.message.topic},
+                                                            {"partition", task.message.partition},
+                                                            {"offset", task.message.offset},
+                                                            {"reason", task.last_error}});
+        task.outcome = Outcome::kFinished;
+    } else {
+        log::Warn("dead-letter publish failed; will retry", {{"partition", task.message.partition},
+                                                             {"offset", task.message.offset},
+                                                             {"error", published.error().message}});
+        task.outcome = Outcome::kRetry;
+    }
+}
+
 void CommandDispatcher::WorkerLoop() {
     for (;;) {
         std::unique_ptr<Task> task;
@@ -65,92 +132,121 @@ void CommandDispatcher::WorkerLoop() {
             if (stopping_) return;
             task = std::move(ready_.front());
             ready_.pop_front();
-            ++running_;
         }
         in_flight_gauge_.Add(1);
-        try {
-            task->outcome = handler_(task->command, *task->cancel);
-        } catch (const std::exception& error) {
-            // A bug, not an expected failure: leave the offset uncommitted so the command is
-            // retried after a restart, and make it loud.
-            log::Error("command handler threw", {{"store_id", task->command.store_id()}, {"error", error.what()}});
-            task->outcome = Outcome::kCancelled;
-        }
+        Execute(*task);
         in_flight_gauge_.Add(-1);
-        std::lock_guard lock(mutex_);
-        done_.push_back(std::move(task));
-        --running_;
+        {
+            std::lock_guard lock(mutex_);
+            done_.push_back(std::move(task));
+        }
+        work_ready_.notify_all();  // a revoke may be waiting for this one
     }
 }
 
 void CommandDispatcher::Accept(kafka::ConsumedMessage message) {
-    auto& tracker = trackers_[{message.topic, message.partition}];
-    if (tracker.Seen(message.offset)) return;  // redelivered after a rebalance; already ours
+    const PartitionKey key{message.topic, message.partition};
+    auto state = partitions_.find(key);
+    if (state == partitions_.end() || relinquishing_.count(key) != 0U) return;  // not ours (any more)
+    auto& tracker = state->second.tracker;
+    if (tracker.Seen(message.offset)) return;  // redelivered; already ours
     tracker.Started(message.offset);
     ++outstanding_;
     commands_total_.Inc();
     auto task = std::make_unique<Task>();
-    task->topic = message.topic;
-    task->partition = message.partition;
-    task->offset = message.offset;
+    task->partition = key;
+    task->generation = state->second.generation;
     task->cancel = std::make_shared<CancelToken>(shutdown_);
+    task->command.partition = message.partition;
+    task->command.offset = message.offset;
     auto decoded = kafka::Decode(message.payload);
+    task->message = std::move(message);
     if (!decoded.ok() || (!decoded->has_store_requested() && !decoded->has_store_deletion_requested())) {
-        const std::string reason = decoded.ok() ? "not a store command: " + decoded->type() : decoded.error().message;
-        dead_letters_.Inc();
-        log::Warn("undecodable command sent to dead letter", {{"topic", message.topic},
-                                                              {"partition", message.partition},
-                                                              {"offset", message.offset},
-                                                              {"reason", reason}});
-        dead_letter_(message, reason);
-        Complete(std::move(task));
+        task->kind = Kind::kDeadLetter;
+        task->last_error = decoded.ok() ? "not a store command: '" + decoded->type() + "'"
+                                        : "undecodable: " + decoded.error().message;
+        Dispatch(std::move(task));
         return;
     }
-    task->command = std::move(decoded).value();
+    task->command.envelope = std::move(decoded).value();
     Schedule(std::move(task));
 }
 
 void CommandDispatcher::Schedule(std::unique_ptr<Task> task) {
-    auto& store = stores_[task->command.store_id()];
-    if (store.running) {
+    auto& store = stores_[task->command.envelope.store_id()];
+    store.partition = task->partition;
+    if (store.running != nullptr) {
         // A deletion supersedes a provisioning still running for the same store.
-        if (task->command.has_store_deletion_requested() && store.running_is_provision && store.running_cancel) {
-            store.running_cancel->Supersede();
+        if (task->command.envelope.has_store_deletion_requested() && store.running_is_provision) {
+            store.running->cancel->Supersede();
         }
         store.waiting.push_back(std::move(task));
         return;
     }
-    store.running = true;
-    store.running_cancel = task->cancel;
-    store.running_is_provision = task->command.has_store_requested();
+    store.running = task.get();
+    store.running_is_provision = task->command.envelope.has_store_requested();
+    Dispatch(std::move(task));
+}
+
+void CommandDispatcher::Dispatch(std::unique_ptr<Task> task) {
+    dispatched_.insert(task.get());
     {
         std::lock_guard lock(mutex_);
         ready_.push_back(std::move(task));
     }
-    work_ready_.notify_one();
+    work_ready_.notify_all();
 }
 
 void CommandDispatcher::Complete(std::unique_ptr<Task> task) {
-    --outstanding_;
-    // Cancelled by shutdown: leave the offset uncommitted so the command runs again.
-    const bool commit = task->outcome == Outcome::kFinished || task->cancel->Superseded();
-    auto it = trackers_.find({task->topic, task->partition});
-    if (it != trackers_.end() && commit) {
-        if (auto next = it->second.Finished(task->offset)) consumer_->Commit(task->topic, task->partition, *next);
-    }
-    if (task->command.store_id().empty()) return;  // dead letter
-    auto store_it = stores_.find(task->command.store_id());
-    if (store_it == stores_.end()) return;
-    auto& store = store_it->second;
-    store.running = false;
-    store.running_cancel.reset();
-    if (store.waiting.empty()) {
-        stores_.erase(store_it);
+    Task* raw = task.get();
+    dispatched_.erase(raw);
+    auto state = partitions_.find(task->partition);
+    const bool current = state != partitions_.end() && state->second.generation == task->generation;
+    const bool leaving = relinquishing_.count(task->partition) != 0U;
+    const std::string store_id = task->command.envelope.store_id();
+
+    auto free_store_slot = [&](bool start_next) {
+        if (store_id.empty()) return;
+        auto it = stores_.find(store_id);
+        if (it == stores_.end() || it->second.running != raw) return;  // not this task's slot (stale)
+        auto& store = it->second;
+        store.running = nullptr;
+        if (store.waiting.empty() || !start_next) {
+            if (store.waiting.empty()) stores_.erase(it);
+            return;
+        }
+        auto next = std::move(store.waiting.front());
+        store.waiting.pop_front();
+        Schedule(std::move(next));
+    };
+
+    if (!current) {
+        // From an ownership that ended: its offset is someone else's business now.
+        --outstanding_;
+        free_store_slot(false);
         return;
     }
-    auto next = std::move(store.waiting.front());
-    store.waiting.pop_front();
-    Schedule(std::move(next));
+    Outcome outcome = task->outcome;
+    if (outcome == Outcome::kCancelled && task->cancel->Why() == CancelToken::Reason::kLeaseLost) {
+        outcome = Outcome::kRetry;
+    }
+    if (outcome == Outcome::kRetry && !leaving && !shutdown_.Triggered()) {
+        // Keeps its store's slot and its offset in flight until it runs again.
+        task->cancel = std::make_shared<CancelToken>(shutdown_);
+        task->not_before = Clock::now() + RetryDelay(std::max(1, task->attempts));
+        delayed_.push_back(std::move(task));
+        return;
+    }
+    --outstanding_;
+    const bool finished = outcome == Outcome::kFinished || task->cancel->Superseded();
+    if (finished) {
+        if (auto next = state->second.tracker.Finished(task->command.offset); next && !leaving) {
+            consumer_->Commit(task->partition.first, task->partition.second, *next);
+        }
+    }
+    // Cancelled by shutdown or a revoke: the offset stays uncommitted, so the partition's
+    // next owner runs the command again.
+    free_store_slot(!leaving);
 }
 
 void CommandDispatcher::DrainCompletions() {
@@ -162,38 +258,149 @@ void CommandDispatcher::DrainCompletions() {
     for (auto& task : done) Complete(std::move(task));
 }
 
+void CommandDispatcher::StartDueRetries() {
+    if (delayed_.empty()) return;
+    const auto now = Clock::now();
+    std::vector<std::unique_ptr<Task>> later;
+    std::vector<std::unique_ptr<Task>> due;
+    for (auto& task : delayed_) (task->not_before <= now ? due : later).push_back(std::move(task));
+    delayed_ = std::move(later);
+    for (auto& task : due) Dispatch(std::move(task));
+}
+
+void CommandDispatcher::Relinquish(const std::set<PartitionKey>& partitions, CancelToken::Reason reason,
+                                   bool commit) {
+    std::set<PartitionKey> ours;
+    for (const auto& key : partitions) {
+        if (partitions_.count(key) != 0U) ours.insert(key);
+    }
+    if (ours.empty()) return;
+    const auto started = Clock::now();
+    relinquishing_.insert(ours.begin(), ours.end());
+    std::size_t dropped = 0;
+    std::size_t cancelled = 0;
+
+    // Not started yet: dropped (their offsets stay uncommitted for the next owner).
+    for (auto it = delayed_.begin(); it != delayed_.end();) {
+        if (ours.count((*it)->partition) != 0U) {
+            --outstanding_;
+            ++dropped;
+            it = delayed_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    {
+        std::lock_guard lock(mutex_);
+        for (auto it = ready_.begin(); it != ready_.end();) {
+            if (ours.count((*it)->partition) != 0U) {
+                dispatched_.erase(it->get());
+                --outstanding_;
+                ++dropped;
+                it = ready_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+    for (auto& [store_id, store] : stores_) {
+        if (ours.count(store.partition) == 0U) continue;
+        dropped += store.waiting.size();
+        outstanding_ -= store.waiting.size();
+        store.waiting.clear();
+        // Its running task was among the dropped ones above (not with a worker): no slot.
+        if (store.running != nullptr && dispatched_.count(store.running) == 0U) store.running = nullptr;
+    }
+    // Running: cancelled (Helm's process group is killed) and waited for.
+    for (Task* task : dispatched_) {
+        if (ours.count(task->partition) != 0U) {
+            task->cancel->Cancel(reason);
+            ++cancelled;
+        }
+    }
+    revoked_commands_.Inc(static_cast<double>(dropped + cancelled));
+    const auto deadline = started + options_.drain_timeout;
+    auto still_running = [&] {
+        for (Task* task : dispatched_) {
+            if (ours.count(task->partition) != 0U) return true;
+        }
+        return false;
+    };
+    while (still_running() && Clock::now() < deadline) {
+        {
+            std::unique_lock lock(mutex_);
+            work_ready_.wait_for(lock, std::chrono::milliseconds(50), [this] { return !done_.empty(); });
+        }
+        DrainCompletions();
+    }
+    const bool drained = !still_running();
+    if (!drained) {
+        log::Error("commands did not stop in time; leaving them uncommitted",
+                   {{"timeout_s", options_.drain_timeout.count()}});
+    }
+    for (const auto& key : ours) {
+        auto& state = partitions_.at(key);
+        if (commit) {
+            if (auto next = state.tracker.Committable()) consumer_->CommitNow(key.first, key.second, *next);
+        }
+        partitions_.erase(key);
+        relinquishing_.erase(key);
+    }
+    // The stores of these partitions are the next owner's; a command that never stopped
+    // is recognised as stale when it completes.
+    std::erase_if(stores_, [&](const auto& entry) { return ours.count(entry.second.partition) != 0U; });
+    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    drain_seconds_.Observe(seconds);
+    std::string names;
+    for (const auto& key : ours) names += (names.empty() ? "" : ",") + Describe(key);
+    log::Info("partitions handed over", {{"partitions", names},
+                                         {"dropped", dropped},
+                                         {"cancelled", cancelled},
+                                         {"committed", commit},
+                                         {"drain_ms", static_cast<int64_t>(seconds * 1000)}});
+}
+
 void CommandDispatcher::UpdateFlowControl() {
     backlog_gauge_.Set(static_cast<double>(outstanding_));
-    if (!paused_ && outstanding_ >= 2 * max_in_flight_) {
-        for (const auto& [topic, partition] : assignment_) consumer_->Pause(topic, partition);
+    if (!paused_ && outstanding_ >= 2 * options_.max_in_flight) {
+        for (const auto& [key, state] : partitions_) consumer_->Pause(key.first, key.second);
         paused_ = true;
-    } else if (paused_ && outstanding_ < max_in_flight_) {
-        for (const auto& [topic, partition] : assignment_) consumer_->Resume(topic, partition);
+    } else if (paused_ && outstanding_ < options_.max_in_flight) {
+        for (const auto& [key, state] : partitions_) consumer_->Resume(key.first, key.second);
         paused_ = false;
     }
 }
 
+void CommandDispatcher::RecommitAll() {
+    // An asynchronous commit can fail (Kafka restarting); the next one on that partition
+    // fixes it, but a partition that goes quiet would keep its old offset and replay
+    // finished commands after a restart. So every few seconds, commit where each stands.
+    for (const auto& [key, state] : partitions_) {
+        if (relinquishing_.count(key) != 0U) continue;
+        if (auto next = state.tracker.Committable()) consumer_->Commit(key.first, key.second, *next);
+    }
+}
+
 void CommandDispatcher::Run() {
+    auto next_recommit = Clock::now() + std::chrono::seconds(5);
     while (!shutdown_.Triggered()) {
-        for (auto& message : consumer_->Poll(std::chrono::milliseconds(50), max_in_flight_)) {
+        for (auto& message : consumer_->Poll(std::chrono::milliseconds(50), options_.max_in_flight)) {
             Accept(std::move(message));
         }
         DrainCompletions();
+        StartDueRetries();
         UpdateFlowControl();
+        if (Clock::now() >= next_recommit) {
+            RecommitAll();
+            next_recommit = Clock::now() + std::chrono::seconds(5);
+        }
     }
     log::Info("dispatcher stopping", {{"outstanding", outstanding_}});
-    // Running tasks see the shutdown through their CancelToken and return soon.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    for (;;) {
-        DrainCompletions();
-        bool idle = false;
-        {
-            std::lock_guard lock(mutex_);
-            idle = running_ == 0 && done_.empty();  // never-started tasks are simply dropped
-        }
-        if (idle || std::chrono::steady_clock::now() > deadline) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    // Running commands see the shutdown through their CancelToken and stop; what finished
+    // is committed before the consumer leaves, and nothing runs once it has.
+    std::set<PartitionKey> all;
+    for (const auto& [key, state] : partitions_) all.insert(key);
+    Relinquish(all, CancelToken::Reason::kShutdown, true);
     consumer_->Close();
 }
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -17,71 +18,115 @@
 
 namespace storefleet::provisioner {
 
-// Runs many store commands at once while keeping each store's commands in order.
+// Runs many store commands at once while keeping each store's commands in order, and
+// hands partitions over cleanly when the consumer group rebalances.
 //
 // Threads: Run() is the consumer thread (the only one touching the Kafka consumer, the
-// offset trackers and the per-store queues); `max_in_flight` worker threads execute
-// commands. A finished command goes back to the consumer thread through a queue; its
-// partition's offset is committed only up to the oldest command not yet finished, so a
-// crash replays unfinished commands and never skips one.
+// offset trackers and the per-store queues; the rebalance hooks run on it inside Poll);
+// `max_in_flight` worker threads execute commands. A finished command goes back to the
+// consumer thread through a queue; its partition's offset is committed only up to the
+// oldest command not yet finished, so a crash replays unfinished commands and never
+// skips one.
+//
+// Rebalances: when partitions are revoked, their queued commands are dropped, their
+// running ones cancelled (Helm's process group is killed) and waited for, what finished
+// is committed synchronously, and only then does the revoke return, so the next owner
+// starts exactly after what this one finished and never runs a store beside it. Each
+// assignment of a partition is a new generation; a command of an older generation that
+// completes late changes nothing.
+//
+// Failures: a handler that throws is retried with backoff; after `max_attempts` the
+// command goes to the dead-letter topic with the reason, and its offset is committed only
+// once that publish is acknowledged. Undecodable messages go there at once, likewise.
+// A command whose store lease was lost (Outcome::kRetry) is retried without counting.
 //
 // A deletion queued behind a running provisioning of the same store cancels it (the
 // deletion supersedes it). When `max_in_flight` commands are queued beyond the running
 // ones, consumption pauses until the backlog drains.
 class CommandDispatcher {
 public:
-    // Runs one command; returns whether it finished (commit) or was cancelled by shutdown.
-    using Handler = std::function<Outcome(const v1::Envelope&, const CancelToken&)>;
-    // Receives bytes that are not a valid command (for the dead-letter topic).
-    using DeadLetter = std::function<void(const kafka::ConsumedMessage&, const std::string& reason)>;
+    using Handler = std::function<Outcome(const Command&, const CancelToken&)>;
+    // Publishes a message to the dead-letter topic with why; OK once Kafka acknowledged.
+    using DeadLetter = std::function<Status(const kafka::ConsumedMessage&, const std::string& reason, int attempts)>;
 
-    CommandDispatcher(kafka::KafkaConsumer::Options consumer_options, Handler handler,
-                      DeadLetter dead_letter, std::size_t max_in_flight, metrics::Registry& registry,
-                      const ShutdownFlag& shutdown);
+    struct Options {
+        std::size_t max_in_flight = 16;
+        int max_attempts = 5;
+        std::chrono::milliseconds retry_backoff{1000};
+        std::chrono::milliseconds max_retry_backoff{30'000};
+        // How long a revoke or shutdown waits for cancelled commands to stop.
+        std::chrono::seconds drain_timeout{60};
+    };
+
+    CommandDispatcher(kafka::KafkaConsumer::Options consumer_options, Handler handler, DeadLetter dead_letter,
+                      Options options, metrics::Registry& registry, const ShutdownFlag& shutdown);
     ~CommandDispatcher();
     CommandDispatcher(const CommandDispatcher&) = delete;
     CommandDispatcher& operator=(const CommandDispatcher&) = delete;
 
-    // Consumes until shutdown, then waits for running commands to stop and leaves the group.
+    // Consumes until shutdown, then cancels and waits for running commands, commits what
+    // finished and leaves the group.
     void Run();
     [[nodiscard]] bool Assigned() const { return assigned_.load(); }
 
 private:
+    using PartitionKey = std::pair<std::string, int32_t>;
+    enum class Kind { kCommand, kDeadLetter };
     struct Task {
-        v1::Envelope command;
-        std::string topic;
-        int32_t partition = 0;
-        int64_t offset = 0;
+        Kind kind = Kind::kCommand;
+        Command command;
+        kafka::ConsumedMessage message;  // the raw record, for the dead-letter topic
+        PartitionKey partition;
+        uint64_t generation = 0;
         std::shared_ptr<CancelToken> cancel;
         Outcome outcome = Outcome::kFinished;
+        int attempts = 0;         // handler failures so far
+        std::string last_error;   // the last failure, or the dead-letter reason
+        std::chrono::steady_clock::time_point not_before{};
     };
     struct StoreQueue {
-        bool running = false;
-        std::shared_ptr<CancelToken> running_cancel;
+        PartitionKey partition;   // a store's commands all come from one partition (its key)
+        Task* running = nullptr;  // dispatched to a worker or waiting for a retry
         bool running_is_provision = false;
         std::deque<std::unique_ptr<Task>> waiting;
     };
-    using PartitionKey = std::pair<std::string, int32_t>;
+    struct PartitionState {
+        kafka::OffsetTracker tracker;
+        uint64_t generation = 0;
+    };
 
+    void OnAssign(std::vector<kafka::PartitionOffset>& partitions);
+    void OnRevoke(const std::vector<kafka::PartitionOffset>& partitions);
     void Accept(kafka::ConsumedMessage message);
     void Schedule(std::unique_ptr<Task> task);
+    void Dispatch(std::unique_ptr<Task> task);
     void Complete(std::unique_ptr<Task> task);
+    void Execute(Task& task);
     void WorkerLoop();
     void DrainCompletions();
+    void StartDueRetries();
     void UpdateFlowControl();
+    void RecommitAll();
+    // Cancels and drops everything of `partitions`, waits for their running commands and
+    // commits what finished (unless `commit` is false: the partitions were lost).
+    void Relinquish(const std::set<PartitionKey>& partitions, CancelToken::Reason reason, bool commit);
+    std::chrono::milliseconds RetryDelay(int attempt) const;
 
     kafka::KafkaConsumer::Options consumer_options_;
     std::unique_ptr<kafka::KafkaConsumer> consumer_;
     Handler handler_;
     DeadLetter dead_letter_;
-    std::size_t max_in_flight_;
+    Options options_;
     const ShutdownFlag& shutdown_;
 
     // Consumer thread only.
-    std::map<PartitionKey, kafka::OffsetTracker> trackers_;
+    std::map<PartitionKey, PartitionState> partitions_;
+    std::set<PartitionKey> relinquishing_;
+    uint64_t next_generation_ = 1;
     std::unordered_map<std::string, StoreQueue> stores_;
-    std::vector<PartitionKey> assignment_;
-    std::size_t outstanding_ = 0;  // accepted, not yet completed
+    std::set<Task*> dispatched_;  // handed to workers, not yet completed
+    std::vector<std::unique_ptr<Task>> delayed_;  // retries waiting for their time
+    std::size_t outstanding_ = 0;  // accepted, not yet completed for good
     bool paused_ = false;
     std::atomic<bool> assigned_{false};
 
@@ -91,13 +136,15 @@ private:
     std::deque<std::unique_ptr<Task>> ready_;
     std::deque<std::unique_ptr<Task>> done_;
     bool stopping_ = false;
-    std::size_t running_ = 0;  // taken by a worker, not yet in done_
     std::vector<std::thread> workers_;
 
     metrics::Gauge& in_flight_gauge_;
     metrics::Gauge& backlog_gauge_;
     metrics::Counter& commands_total_;
     metrics::Counter& dead_letters_;
+    metrics::Counter& failures_;
+    metrics::Counter& revoked_commands_;
+    metrics::Histogram& drain_seconds_;
 };
 
 }  // namespace storefleet::provisioner

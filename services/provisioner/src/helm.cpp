@@ -1,6 +1,9 @@
 #include "helm.hpp"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <cstdlib>
 #include <filesystem>
@@ -24,8 +27,8 @@ bool Contains(const std::string& text, const char* needle) { return text.find(ne
 // A temporary values file readable only by us, removed when this goes out of scope.
 class ValuesFile {
 public:
-    explicit ValuesFile(const nlohmann::json& values) {
-        std::string pattern = (std::filesystem::temp_directory_path() / "storefleet-values-XXXXXX").string();
+    ValuesFile(const std::string& dir, const nlohmann::json& values) {
+        std::string pattern = (std::filesystem::path(dir) / "values-XXXXXX").string();
         const int fd = mkstemp(pattern.data());
         if (fd < 0) throw std::runtime_error("cannot create a temporary values file");
         path_ = pattern;
@@ -34,7 +37,10 @@ public:
         close(fd);
         if (written != static_cast<ssize_t>(text.size())) throw std::runtime_error("cannot write values file");
     }
-    ~ValuesFile() { std::filesystem::remove(path_); }
+    ~ValuesFile() {
+        std::error_code ignored;
+        std::filesystem::remove(path_, ignored);
+    }
     ValuesFile(const ValuesFile&) = delete;
     ValuesFile& operator=(const ValuesFile&) = delete;
     [[nodiscard]] const std::string& path() const { return path_; }
@@ -42,6 +48,23 @@ public:
 private:
     std::string path_;
 };
+
+Error Cancelled() { return Error::Permanent("cancelled", "cancelled"); }
+
+// Removes values folders left by provisioner processes that no longer run.
+void RemoveStaleValueFolders(const std::string& cache_dir) {
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator(cache_dir, error)) {
+        const std::string name = entry.path().filename().string();
+        if (name.rfind("values-", 0) != 0) continue;
+        const std::string pid_text = name.substr(7);
+        if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
+        const auto pid = static_cast<pid_t>(std::stol(pid_text));
+        if (pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH) continue;
+        std::filesystem::remove_all(entry.path(), error);
+        log::Info("removed values files of a provisioner that no longer runs", {{"folder", entry.path().string()}});
+    }
+}
 
 }  // namespace
 
@@ -72,16 +95,22 @@ HelmCli::HelmCli(Options options) : options_(std::move(options)) {
         if (const char* value = std::getenv(name)) env_.push_back(std::string(name) + "=" + value);  // NOLINT
     }
     std::filesystem::create_directories(options_.cache_dir);
+    RemoveStaleValueFolders(options_.cache_dir);
+    values_dir_ = options_.cache_dir + "/values-" + std::to_string(getpid());
+    std::filesystem::create_directories(values_dir_);
+    std::filesystem::permissions(values_dir_, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace);
 }
 
-HelmCli::Outcome HelmCli::Run(std::vector<std::string> args) {
+HelmCli::Outcome HelmCli::Run(std::vector<std::string> args, const CancelToken& cancel) {
     args.insert(args.begin(), options_.helm_binary);
-    auto result = RunProcess(args, env_, options_.timeout + std::chrono::seconds(30));
-    return {result.exit_code, result.timed_out, result.output};
+    auto result = RunProcess(args, env_, options_.timeout + std::chrono::seconds(30),
+                             [&cancel] { return cancel.Cancelled(); });
+    return {result.exit_code, result.timed_out, result.cancelled, result.output};
 }
 
-Status HelmCli::RecoverPending(const std::string& release, const std::string& ns) {
-    auto status = Run({"status", release, "-n", ns, "-o", "json"});
+Status HelmCli::RecoverPending(const std::string& release, const std::string& ns, const CancelToken& cancel) {
+    auto status = Run({"status", release, "-n", ns, "-o", "json"}, cancel);
+    if (status.cancelled) return Cancelled();
     if (status.exit_code != 0) return Status::Ok();  // nothing to recover
     std::string state;
     try {
@@ -91,37 +120,43 @@ Status HelmCli::RecoverPending(const std::string& release, const std::string& ns
     }
     if (state == "pending-install") {
         log::Warn("recovering a release left pending-install", {{"release", release}, {"namespace", ns}});
-        auto out = Run({"uninstall", release, "-n", ns, "--no-hooks"});
+        auto out = Run({"uninstall", release, "-n", ns, "--no-hooks"}, cancel);
+        if (out.cancelled) return Cancelled();
         if (out.exit_code != 0) return ClassifyHelmFailure("uninstall", out.output);
     } else if (state == "pending-upgrade" || state == "pending-rollback") {
         log::Warn("recovering a release left " + state, {{"release", release}, {"namespace", ns}});
-        auto out = Run({"rollback", release, "-n", ns, "--no-hooks"});
+        auto out = Run({"rollback", release, "-n", ns, "--no-hooks"}, cancel);
+        if (out.cancelled) return Cancelled();
         if (out.exit_code != 0) return ClassifyHelmFailure("rollback", out.output);
     }
     return Status::Ok();
 }
 
 Status HelmCli::UpgradeInstall(const std::string& release, const std::string& ns, const std::string& chart,
-                               const nlohmann::json& values) {
-    ValuesFile file(values);
+                               const nlohmann::json& values, const CancelToken& cancel) {
+    ValuesFile file(values_dir_, values);
     std::vector<std::string> args = {"upgrade", "--install", release, chart, "-n", ns,
                                      "-f", file.path(), "--timeout",
                                      std::to_string(options_.timeout.count()) + "s"};
     if (!options_.openapi_validation) args.emplace_back("--disable-openapi-validation");
-    auto out = Run(args);
+    auto out = Run(args, cancel);
+    if (out.cancelled) return Cancelled();
     if (out.exit_code == 0) return Status::Ok();
     if (out.timed_out) return Error::Retryable("helm_timeout", "helm upgrade --install timed out");
     auto error = ClassifyHelmFailure("upgrade --install", out.output);
     if (error.code != "helm_pending") return error;
-    if (auto recovered = RecoverPending(release, ns); !recovered.ok()) return recovered.error();
-    out = Run(args);
+    if (auto recovered = RecoverPending(release, ns, cancel); !recovered.ok()) return recovered.error();
+    out = Run(args, cancel);
+    if (out.cancelled) return Cancelled();
     if (out.exit_code == 0) return Status::Ok();
     return ClassifyHelmFailure("upgrade --install", out.output);
 }
 
-Status HelmCli::Uninstall(const std::string& release, const std::string& ns) {
+Status HelmCli::Uninstall(const std::string& release, const std::string& ns, const CancelToken& cancel) {
     auto out = Run({"uninstall", release, "-n", ns, "--ignore-not-found", "--timeout",
-                    std::to_string(options_.timeout.count()) + "s"});
+                    std::to_string(options_.timeout.count()) + "s"},
+                   cancel);
+    if (out.cancelled) return Cancelled();
     if (out.exit_code == 0) return Status::Ok();
     if (out.timed_out) return Error::Retryable("helm_timeout", "helm uninstall timed out");
     return ClassifyHelmFailure("uninstall", out.output);

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "cancel.hpp"
 #include "storefleet/common/result.hpp"
 
 namespace storefleet::provisioner {
@@ -14,16 +15,22 @@ class HelmRunner {
 public:
     virtual ~HelmRunner() = default;
     // `helm upgrade --install` without --wait: readiness is decided from the API.
+    // A cancelled call stops Helm at once and returns a "cancelled" error.
     virtual Status UpgradeInstall(const std::string& release, const std::string& ns,
-                                  const std::string& chart, const nlohmann::json& values) = 0;
+                                  const std::string& chart, const nlohmann::json& values,
+                                  const CancelToken& cancel) = 0;
     // `helm uninstall`; a release that does not exist counts as success.
-    virtual Status Uninstall(const std::string& release, const std::string& ns) = 0;
+    virtual Status Uninstall(const std::string& release, const std::string& ns, const CancelToken& cancel) = 0;
 };
 
-// Runs the Helm CLI (no shell). Values go through a 0600 temporary file that is removed
-// at once, never the command line, so no secret or value shows in `ps` or logs.
+// Runs the Helm CLI (no shell). Values go through a 0600 file that is removed at once,
+// never the command line, so no secret or value shows in `ps` or logs; the files live in
+// a folder of this process (<cache_dir>/values-<pid>), and folders of processes that no
+// longer run are removed at start, so a kill -9 leaves nothing behind for long.
 // A release left pending by a crashed provisioner is recovered: a pending install is
-// uninstalled and installed again, a pending upgrade is rolled back first.
+// uninstalled and installed again, a pending upgrade is rolled back first. The caller
+// must hold the store's lease (StoreLeases), so the pending operation is never one that
+// another live runner is performing.
 class HelmCli final : public HelmRunner {
 public:
     struct Options {
@@ -39,19 +46,21 @@ public:
     explicit HelmCli(Options options);
 
     Status UpgradeInstall(const std::string& release, const std::string& ns, const std::string& chart,
-                          const nlohmann::json& values) override;
-    Status Uninstall(const std::string& release, const std::string& ns) override;
+                          const nlohmann::json& values, const CancelToken& cancel) override;
+    Status Uninstall(const std::string& release, const std::string& ns, const CancelToken& cancel) override;
 
 private:
     struct Outcome {
         int exit_code;
         bool timed_out;
+        bool cancelled;
         std::string output;
     };
-    Outcome Run(std::vector<std::string> args);
-    Status RecoverPending(const std::string& release, const std::string& ns);
+    Outcome Run(std::vector<std::string> args, const CancelToken& cancel);
+    Status RecoverPending(const std::string& release, const std::string& ns, const CancelToken& cancel);
 
     Options options_;
+    std::string values_dir_;
     std::vector<std::string> env_;
 };
 

@@ -3,7 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,33 +11,45 @@
 #include <cstring>
 
 namespace storefleet::provisioner {
+namespace {
+
+// In the child between fork and exec: only async-signal-safe calls. Never returns.
+[[noreturn]] void ExecChild(pid_t parent, int output_fd, char* const* argv, char* const* envp) {
+    // Die with the thread that started us (a kill -9 of the service included).
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);  // the parent died before prctl took effect
+    setpgid(0, 0);  // our own group: a cancel kills Helm and anything it started
+    // The service blocks SIGTERM/SIGINT for its own sigwait; the child must not inherit that.
+    sigset_t empty;
+    sigemptyset(&empty);
+    sigprocmask(SIG_SETMASK, &empty, nullptr);
+    signal(SIGPIPE, SIG_DFL);
+    const int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 || dup2(output_fd, STDOUT_FILENO) < 0 ||
+        dup2(output_fd, STDERR_FILENO) < 0) {
+        _exit(126);
+    }
+    execve(argv[0], argv, envp);
+    const char message[] = "cannot start the program: exec failed\n";
+    (void)!write(STDERR_FILENO, message, sizeof(message) - 1);
+    _exit(127);
+}
+
+}  // namespace
 
 ProcessResult RunProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                         std::chrono::milliseconds timeout) {
+                         std::chrono::milliseconds timeout, const std::function<bool()>& cancelled) {
     ProcessResult result;
+    if (access(argv.at(0).c_str(), X_OK) != 0) {
+        result.output = "cannot start " + argv.at(0) + ": " + std::strerror(errno);
+        return result;
+    }
     int pipe_fds[2];
     if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
         result.output = std::string("pipe: ") + std::strerror(errno);
         return result;
     }
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDERR_FILENO);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-
-    // The service blocks SIGTERM/SIGINT for its own sigwait; the child must not inherit that.
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t empty;
-    sigemptyset(&empty);
-    posix_spawnattr_setsigmask(&attr, &empty);
-    sigset_t defaults;
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGPIPE);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
+    // Built before fork: the child may not allocate.
     std::vector<char*> c_argv;
     for (const auto& arg : argv) c_argv.push_back(const_cast<char*>(arg.c_str()));  // NOLINT
     c_argv.push_back(nullptr);
@@ -45,17 +57,17 @@ ProcessResult RunProcess(const std::vector<std::string>& argv, const std::vector
     for (const auto& var : env) c_env.push_back(const_cast<char*>(var.c_str()));  // NOLINT
     c_env.push_back(nullptr);
 
-    pid_t pid = 0;
-    const int spawn_error =
-        posix_spawn(&pid, argv.at(0).c_str(), &actions, &attr, c_argv.data(), c_env.data());
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
+    const pid_t parent = getpid();
+    const pid_t pid = fork();
+    if (pid == 0) ExecChild(parent, pipe_fds[1], c_argv.data(), c_env.data());
     close(pipe_fds[1]);
-    if (spawn_error != 0) {
+    if (pid < 0) {
         close(pipe_fds[0]);
-        result.output = "cannot start " + argv.at(0) + ": " + std::strerror(spawn_error);
+        result.output = "cannot start " + argv.at(0) + ": " + std::strerror(errno);
         return result;
     }
+    // Also from here, so the group exists before we might have to kill it.
+    setpgid(pid, pid);
 
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     char buffer[4096];
@@ -64,22 +76,26 @@ ProcessResult RunProcess(const std::vector<std::string>& argv, const std::vector
             deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) {
             result.timed_out = true;
-            kill(pid, SIGKILL);
+            break;
+        }
+        if (cancelled && cancelled()) {
+            result.cancelled = true;
             break;
         }
         pollfd fd{pipe_fds[0], POLLIN, 0};
-        const int ready = poll(&fd, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
+        const int ready = poll(&fd, 1, static_cast<int>(std::min<int64_t>(left.count(), 100)));
         if (ready < 0 && errno == EINTR) continue;
         if (ready == 0) continue;
         const ssize_t n = read(pipe_fds[0], buffer, sizeof(buffer));
         if (n <= 0) break;  // EOF: the child closed its output (normally: exited)
         if (result.output.size() < 64 * 1024) result.output.append(buffer, static_cast<std::size_t>(n));
     }
+    if (result.timed_out || result.cancelled) kill(-pid, SIGKILL);
     close(pipe_fds[0]);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    if (!result.timed_out && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+    if (!result.timed_out && !result.cancelled && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
     return result;
 }
 

@@ -64,12 +64,13 @@ Status StoreProvisioner::Ensure(const std::string& step, const CancelToken& canc
     }
 }
 
-void StoreProvisioner::Emit(const v1::Envelope& command, StatusUpdate update) {
+void StoreProvisioner::Emit(const Command& command, StatusUpdate update) {
     auto status = sink_.Emit(command, update);
     if (!status.ok()) {
         // The sink retries until shutdown; failing here means we are stopping. The command's
-        // offset is then not committed, so it is replayed and the update emitted again.
-        log::Warn("status not emitted", {{"store_id", command.store_id()}, {"step", update.step},
+        // offset is then not committed, so it is replayed and the update emitted again
+        // (with the same event id, so the read model records it once).
+        log::Warn("status not emitted", {{"store_id", command.envelope.store_id()}, {"step", update.step},
                                          {"error", status.error().message}});
     }
 }
@@ -158,29 +159,87 @@ Status StoreProvisioner::WaitUntilReady(const std::string& ns, const CancelToken
     }
 }
 
-Status StoreProvisioner::WaitUntilNamespaceGone(const std::string& ns, const CancelToken& cancel,
-                                                Clock::time_point deadline) {
+namespace {
+
+// What keeps a terminating namespace: its conditions that hold and its finalizers, in
+// words an operator can act on.
+std::string DescribeTerminating(const nlohmann::json& ns) {
+    std::string out;
+    const auto status = ns.value("status", nlohmann::json::object());
+    for (const auto& condition : status.value("conditions", nlohmann::json::array())) {
+        if (condition.value("status", "") != "True") continue;
+        const std::string message = condition.value("message", condition.value("type", ""));
+        if (message.empty()) continue;
+        if (!out.empty()) out += "; ";
+        out += message;
+    }
+    std::string finalizers;
+    for (const auto* where : {"spec", "metadata"}) {
+        for (const auto& finalizer : ns.value(where, nlohmann::json::object()).value("finalizers", nlohmann::json::array())) {
+            if (!finalizers.empty()) finalizers += ", ";
+            finalizers += finalizer.get<std::string>();
+        }
+    }
+    if (!finalizers.empty()) out += (out.empty() ? "" : "; ") + std::string("namespace finalizers: ") + finalizers;
+    return out.empty() ? "no condition reported yet" : out;
+}
+
+}  // namespace
+
+Status StoreProvisioner::WaitUntilNamespaceGone(const Command& command, const std::string& ns,
+                                                const CancelToken& cancel, Clock::time_point deadline) {
+    const auto started = Clock::now();
+    auto wait = options_.readiness_poll;
+    std::string reported;
+    uint32_t reports = 0;
+    std::string holders = "its state could not be read";
     for (;;) {
         auto response = kube_.Call("GET", "/api/v1/namespaces/" + ns);
         if (response.ok() && response->status == 404) return Status::Ok();
-        if (Clock::now() > deadline) {
-            return Error::Permanent("namespace_stuck", "namespace " + ns + " is still terminating; check its finalizers");
+        if (response.ok() && response->status == 200) {
+            holders = DescribeTerminating(nlohmann::json::parse(response->body, nullptr, false));
+            const auto waited = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started);
+            // Still deleting, but say what holds it so an operator can act.
+            if (waited >= options_.namespace_stuck_after && holders != reported && reports < 255) {
+                reported = holders;
+                ++reports;
+                log::Warn("store namespace is stuck terminating",
+                          {{"store_id", command.envelope.store_id()}, {"namespace", ns}, {"holders", holders}});
+                Emit(command, {v1::STORE_STATUS_DELETING, "namespace",
+                               "namespace " + ns + " is still terminating after " + std::to_string(waited.count()) +
+                                   "s: " + holders,
+                               "", "", ns, 4, reports});
+            }
         }
-        if (cancel.Sleep(options_.readiness_poll)) return Cancelled();
+        if (Clock::now() > deadline) {
+            return Error::Permanent("namespace_stuck", "namespace " + ns + " is still terminating: " + holders +
+                                                           "; delete the store again once that is resolved");
+        }
+        if (cancel.Sleep(Jittered(wait))) return Cancelled();
+        wait = std::min(wait * 3 / 2, std::chrono::milliseconds(10'000));
     }
 }
 
-Outcome StoreProvisioner::Provision(const v1::Envelope& command, const CancelToken& cancel) {
+uint64_t StatusSequence(int64_t command_offset, uint32_t step_index, uint32_t sub) {
+    return (static_cast<uint64_t>(command_offset + 1) << 20) | (static_cast<uint64_t>(step_index & 0xFFFU) << 8) |
+           (sub & 0xFFU);
+}
+
+Outcome StoreProvisioner::Provision(const Command& cmd, const CancelToken& cancel) {
+    const v1::Envelope& command = cmd.envelope;
     const auto started = Clock::now();
     const auto deadline = started + options_.store_deadline;
     const std::string ns = NamespaceFor(command.store_id());
+    // Step k announces itself with index 2k, fails with 2k+1; ready is 12.
+    uint32_t step_index = 0;
     auto fail = [&](const Error& error) {
-        if (error.code == "cancelled") return Outcome::kCancelled;
+        if (error.code == "cancelled") return cancel.Why() == CancelToken::Reason::kLeaseLost ? Outcome::kRetry
+                                                                                              : Outcome::kCancelled;
         log::Error("store failed", {{"store_id", command.store_id()}, {"correlation_id", command.correlation_id()},
                                     {"error", error.message}});
         registry_.GetCounter("storefleet_provisioner_stores_total", "Stores finished, by outcome.",
                              {{"outcome", "failed"}}).Inc();
-        Emit(command, {v1::STORE_STATUS_FAILED, "failed", error.message, "", "", ns});
+        Emit(cmd, {v1::STORE_STATUS_FAILED, "failed", error.message, "", "", ns, step_index + 1, 0});
         return Outcome::kFinished;
     };
     auto spec = SpecFromEvent(command);
@@ -196,22 +255,24 @@ Outcome StoreProvisioner::Provision(const v1::Envelope& command, const CancelTok
         {"namespace", [&] { return EnsureNamespace(*spec, ns); }},
         {"guardrails", [&] { return EnsureGuardrails(*spec, ns); }},
         {"secret", [&] { return EnsureSecret(*spec, ns); }},
-        {"helm", [&] { return helm_.UpgradeInstall(kReleaseName, ns, chart, ChartValues(*spec, options_.ingress_class)); }},
+        {"helm", [&] { return helm_.UpgradeInstall(kReleaseName, ns, chart, ChartValues(*spec, options_.ingress_class), cancel); }},
     };
     for (const auto& step : steps) {
-        Emit(command, {v1::STORE_STATUS_PROVISIONING, step.name, "", "", "", ns});
+        step_index += 2;
+        Emit(cmd, {v1::STORE_STATUS_PROVISIONING, step.name, "", "", "", ns, step_index, 0});
         const auto step_start = Clock::now();
         if (auto status = Ensure(step.name, cancel, deadline, step.attempt); !status.ok()) return fail(status.error());
         ObserveStep(step.name, step_start);
     }
-    Emit(command, {v1::STORE_STATUS_PROVISIONING, "readiness", "", "", "", ns});
+    step_index += 2;
+    Emit(cmd, {v1::STORE_STATUS_PROVISIONING, "readiness", "", "", "", ns, step_index, 0});
     const auto ready_start = Clock::now();
     if (auto status = WaitUntilReady(ns, cancel, deadline); !status.ok()) return fail(status.error());
     ObserveStep("readiness", ready_start);
 
     const std::string url = options_.url_scheme + "://" + spec->host + "/";
     const std::string admin_url = url + (spec->engine == "medusa" ? "app" : "wp-admin/");
-    Emit(command, {v1::STORE_STATUS_READY, "ready", "", url, admin_url, ns});
+    Emit(cmd, {v1::STORE_STATUS_READY, "ready", "", url, admin_url, ns, 12, 0});
     registry_.GetCounter("storefleet_provisioner_stores_total", "Stores finished, by outcome.",
                          {{"outcome", "ready"}}).Inc();
     registry_.GetHistogram("storefleet_provisioner_store_seconds", "From command taken to store Ready.")
@@ -221,32 +282,40 @@ Outcome StoreProvisioner::Provision(const v1::Envelope& command, const CancelTok
     return Outcome::kFinished;
 }
 
-Outcome StoreProvisioner::Deprovision(const v1::Envelope& command, const CancelToken& cancel) {
+Outcome StoreProvisioner::Deprovision(const Command& cmd, const CancelToken& cancel) {
+    const v1::Envelope& command = cmd.envelope;
     const auto started = Clock::now();
     const auto deadline = started + options_.store_deadline;
     const std::string ns = NamespaceFor(command.store_id());
+    // helm-uninstall is step 1 (index 2), namespace step 2 (index 4), deleted 6; a failure
+    // at step k is 2k+1.
+    uint32_t step_index = 0;
     auto fail = [&](const Error& error) {
-        if (error.code == "cancelled") return Outcome::kCancelled;
+        if (error.code == "cancelled") return cancel.Why() == CancelToken::Reason::kLeaseLost ? Outcome::kRetry
+                                                                                              : Outcome::kCancelled;
         log::Error("store deletion failed", {{"store_id", command.store_id()}, {"error", error.message}});
-        Emit(command, {v1::STORE_STATUS_FAILED, "deletion", error.message, "", "", ns});
+        Emit(cmd, {v1::STORE_STATUS_FAILED, "deletion", error.message, "", "", ns, step_index + 1, 0});
         return Outcome::kFinished;
     };
-    Emit(command, {v1::STORE_STATUS_DELETING, "helm-uninstall", "", "", "", ns});
+    step_index = 2;
+    Emit(cmd, {v1::STORE_STATUS_DELETING, "helm-uninstall", "", "", "", ns, step_index, 0});
     auto namespace_exists = kube_.Call("GET", "/api/v1/namespaces/" + ns);
     if (!(namespace_exists.ok() && namespace_exists->status == 404)) {
-        if (auto status = Ensure("helm-uninstall", cancel, deadline, [&] { return helm_.Uninstall(kReleaseName, ns); });
+        if (auto status = Ensure("helm-uninstall", cancel, deadline,
+                                 [&] { return helm_.Uninstall(kReleaseName, ns, cancel); });
             !status.ok()) {
             return fail(status.error());
         }
     }
-    Emit(command, {v1::STORE_STATUS_DELETING, "namespace", "", "", "", ns});
+    step_index = 4;
+    Emit(cmd, {v1::STORE_STATUS_DELETING, "namespace", "", "", "", ns, step_index, 0});
     if (auto status = Ensure("namespace-delete", cancel, deadline,
                              [&] { return kube_.Delete("/api/v1/namespaces/" + ns); });
         !status.ok()) {
         return fail(status.error());
     }
-    if (auto status = WaitUntilNamespaceGone(ns, cancel, deadline); !status.ok()) return fail(status.error());
-    Emit(command, {v1::STORE_STATUS_DELETED, "deleted", "", "", "", ns});
+    if (auto status = WaitUntilNamespaceGone(cmd, ns, cancel, deadline); !status.ok()) return fail(status.error());
+    Emit(cmd, {v1::STORE_STATUS_DELETED, "deleted", "", "", "", ns, 6, 0});
     ObserveStep("deletion", started);
     log::Info("store deleted", {{"store_id", command.store_id()}, {"correlation_id", command.correlation_id()}});
     return Outcome::kFinished;

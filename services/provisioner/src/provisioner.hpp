@@ -4,6 +4,7 @@
 #include <chrono>
 #include <string>
 
+#include "cancel.hpp"
 #include "helm.hpp"
 #include "readiness.hpp"
 #include "storefleet/common/result.hpp"
@@ -15,6 +16,15 @@
 
 namespace storefleet::provisioner {
 
+// A store command as consumed from store-commands, with its place there. Commands are
+// keyed by store id, so one store's commands share a partition and their offsets order
+// them; the status events of a command are ordered after it by StatusSequence.
+struct Command {
+    v1::Envelope envelope;
+    int32_t partition = 0;
+    int64_t offset = 0;
+};
+
 struct StatusUpdate {
     v1::StoreStatus status = v1::STORE_STATUS_PROVISIONING;
     std::string step;
@@ -22,30 +32,24 @@ struct StatusUpdate {
     std::string url;
     std::string admin_url;
     std::string ns;
+    // Where this update sits in its command: grows along the steps (< 4096), and `sub`
+    // (< 256) orders repeated updates of one step.
+    uint32_t step_index = 0;
+    uint32_t sub = 0;
 };
 
+// The order of a store's status events, from no clock: ((offset + 1) << 20) |
+// (step_index << 8) | sub. Every event of a command sorts after the command itself (the
+// projector gives a command (offset + 1) << 20) and before the store's next command; a
+// replayed command's events carry the same numbers as the first run's.
+uint64_t StatusSequence(int64_t command_offset, uint32_t step_index, uint32_t sub);
+
 // Where status changes go (Kafka in production, a recorder in tests). Emit() returns
-// only when the update is durably accepted; it retries internally until `cancel`.
+// only when the update is durably accepted; it retries internally until shutdown.
 class StatusSink {
 public:
     virtual ~StatusSink() = default;
-    virtual Status Emit(const v1::Envelope& command, const StatusUpdate& update) = 0;
-};
-
-// Why a task should stop early: the process is shutting down, or a newer command for the
-// same store (a deletion) superseded it.
-class CancelToken {
-public:
-    explicit CancelToken(const ShutdownFlag& shutdown) : shutdown_(shutdown) {}
-    void Supersede() { superseded_ = true; }
-    [[nodiscard]] bool Superseded() const { return superseded_.load(); }
-    [[nodiscard]] bool Cancelled() const { return superseded_.load() || shutdown_.Triggered(); }
-    // Sleeps up to `duration`; true if cancelled meanwhile.
-    bool Sleep(std::chrono::milliseconds duration) const;
-
-private:
-    const ShutdownFlag& shutdown_;
-    std::atomic<bool> superseded_{false};
+    virtual Status Emit(const Command& command, const StatusUpdate& update) = 0;
 };
 
 struct ProvisionerOptions {
@@ -56,9 +60,14 @@ struct ProvisionerOptions {
     std::string url_scheme = "http";
     std::chrono::seconds store_deadline{900};
     std::chrono::milliseconds readiness_poll{1000};
+    // A deletion whose namespace is still terminating after this says what holds it.
+    std::chrono::seconds namespace_stuck_after{20};
 };
 
-enum class Outcome { kFinished, kCancelled };
+// kFinished: done (commit). kCancelled: stopped by shutdown, a revoke or a newer command
+// (see CancelToken::Reason). kRetry: could not act now (the store's lease was lost); the
+// dispatcher runs it again later.
+enum class Outcome { kFinished, kCancelled, kRetry };
 
 // Runs one store command to its end, every step an idempotent "ensure", so a command
 // replayed after a crash converges on the same store. Thread-safe: many tasks at once.
@@ -69,8 +78,8 @@ public:
                      metrics::Registry& registry, ProvisionerOptions options,
                      ReadinessWatcher* watcher = nullptr);
 
-    Outcome Provision(const v1::Envelope& command, const CancelToken& cancel);
-    Outcome Deprovision(const v1::Envelope& command, const CancelToken& cancel);
+    Outcome Provision(const Command& command, const CancelToken& cancel);
+    Outcome Deprovision(const Command& command, const CancelToken& cancel);
 
     // Ready / not yet / failed for good, from the workloads in the store's namespace,
     // asked of the API directly (the watcher's cache answers the same question cheaper).
@@ -85,9 +94,9 @@ private:
     Status EnsureSecret(const StoreSpec& spec, const std::string& ns);
     Status WaitUntilReady(const std::string& ns, const CancelToken& cancel,
                           std::chrono::steady_clock::time_point deadline);
-    Status WaitUntilNamespaceGone(const std::string& ns, const CancelToken& cancel,
+    Status WaitUntilNamespaceGone(const Command& command, const std::string& ns, const CancelToken& cancel,
                                   std::chrono::steady_clock::time_point deadline);
-    void Emit(const v1::Envelope& command, StatusUpdate update);
+    void Emit(const Command& command, StatusUpdate update);
     void ObserveStep(const std::string& step, std::chrono::steady_clock::time_point since);
 
     kube::KubeApi& kube_;

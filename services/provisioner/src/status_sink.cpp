@@ -9,8 +9,26 @@ namespace storefleet::provisioner {
 KafkaStatusSink::KafkaStatusSink(kafka::EventPublisher& publisher, const ShutdownFlag& shutdown, bool simulated)
     : publisher_(publisher), shutdown_(shutdown), simulated_(simulated) {}
 
-v1::Envelope KafkaStatusSink::BuildEvent(const v1::Envelope& command, const StatusUpdate& update) const {
+namespace {
+
+// A UUID (version 5 layout) from a SHA-256 of `name`: the same name gives the same id.
+std::string NameBasedUuid(const std::string& name) {
+    std::string hex = Sha256Hex(name).substr(0, 32);
+    hex[12] = '5';
+    static constexpr char kVariant[] = "89ab";
+    hex[16] = kVariant[std::stoi(hex.substr(16, 1), nullptr, 16) & 3];
+    return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
+           hex.substr(20, 12);
+}
+
+}  // namespace
+
+v1::Envelope KafkaStatusSink::BuildEvent(const Command& cmd, const StatusUpdate& update) const {
+    const v1::Envelope& command = cmd.envelope;
     auto event = kafka::NewEnvelope(command.tenant_id(), command.store_id(), command.correlation_id());
+    const uint64_t sequence = StatusSequence(cmd.offset, update.step_index, update.sub);
+    // A replayed command re-emits its updates with the same ids, so each is recorded once.
+    event.set_event_id(NameBasedUuid(command.event_id() + "/" + std::to_string(sequence)));
     auto* changed = event.mutable_store_status_changed();
     changed->set_status(update.status);
     changed->set_step(update.step);
@@ -19,7 +37,7 @@ v1::Envelope KafkaStatusSink::BuildEvent(const v1::Envelope& command, const Stat
     changed->set_admin_url(update.admin_url);
     changed->set_namespace_(update.ns);
     changed->set_simulated(simulated_);
-    changed->set_sequence(static_cast<uint64_t>(NowMicros()));
+    changed->set_sequence(sequence);
     if (command.has_store_requested()) {
         changed->set_name(command.store_requested().name());
         changed->set_engine_name(kafka::EngineName(command.store_requested().engine()));
@@ -28,8 +46,9 @@ v1::Envelope KafkaStatusSink::BuildEvent(const v1::Envelope& command, const Stat
     return event;
 }
 
-Status KafkaStatusSink::Emit(const v1::Envelope& command, const StatusUpdate& update) {
-    const auto event = BuildEvent(command, update);
+Status KafkaStatusSink::Emit(const Command& cmd, const StatusUpdate& update) {
+    const v1::Envelope& command = cmd.envelope;
+    const auto event = BuildEvent(cmd, update);
     const std::vector<kafka::OutgoingMessage> batch = {
         {kafka::kStatusTopic, command.store_id(), kafka::Encode(event)}};
     auto backoff = std::chrono::milliseconds(200);

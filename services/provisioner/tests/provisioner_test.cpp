@@ -37,8 +37,26 @@ public:
             return kube::ApiResponse{201, body};
         }
         if (method == "DELETE") {
+            if (terminating_gets > 0 && bare.find("/namespaces/") != std::string::npos &&
+                bare.find('/', std::string("/api/v1/namespaces/").size()) == std::string::npos) {
+                return kube::ApiResponse{200, "{}"};  // held: stays, terminating
+            }
             objects.erase(bare);
             return kube::ApiResponse{200, "{}"};
+        }
+        if (method == "GET" && terminating_gets > 0 && objects.count(bare) != 0U &&
+            bare.rfind("/api/v1/namespaces/", 0) == 0 && bare.find('/', 19) == std::string::npos) {
+            if (--terminating_gets == 0) {
+                objects.erase(bare);
+                return kube::ApiResponse{404, "{}"};
+            }
+            json ns = objects[bare];
+            ns["metadata"]["finalizers"] = json::array({"example.com/hold"});
+            ns["status"] = {{"phase", "Terminating"},
+                            {"conditions", json::array({{{"type", "NamespaceFinalizersRemaining"},
+                                                         {"status", "True"},
+                                                         {"message", "Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances"}}})}};
+            return kube::ApiResponse{200, ns.dump()};
         }
         if (lists.count(bare) != 0U) return kube::ApiResponse{200, json{{"items", lists[bare]}}.dump()};
         if (objects.count(bare) != 0U) return kube::ApiResponse{200, objects[bare].dump()};
@@ -53,17 +71,18 @@ public:
     std::map<std::string, json> objects;
     std::map<std::string, json> lists;
     int fail_next_retryable = 0;
+    int terminating_gets = 0;  // the store namespace stays terminating for this many GETs
 };
 
 class FakeHelm : public HelmRunner {
 public:
     Status UpgradeInstall(const std::string& release, const std::string& ns, const std::string& chart,
-                          const json& values) override {
+                          const json& values, const CancelToken&) override {
         installs.push_back(release + " " + ns + " " + chart);
         last_values = values;
         return result;
     }
-    Status Uninstall(const std::string& release, const std::string& ns) override {
+    Status Uninstall(const std::string& release, const std::string& ns, const CancelToken&) override {
         uninstalls.push_back(release + " " + ns);
         return Status::Ok();
     }
@@ -74,7 +93,7 @@ public:
 
 class RecordingSink : public StatusSink {
 public:
-    Status Emit(const v1::Envelope&, const StatusUpdate& update) override {
+    Status Emit(const Command&, const StatusUpdate& update) override {
         updates.push_back(update);
         return Status::Ok();
     }
@@ -83,6 +102,9 @@ public:
 
 const std::string kStoreId = "123e4567-e89b-42d3-a456-426614174000";
 const std::string kNs = "store-" + kStoreId;
+
+// A command as the dispatcher hands it over, at an offset of its partition.
+Command At(v1::Envelope envelope, int64_t offset = 7) { return {std::move(envelope), 0, offset}; }
 
 v1::Envelope Requested() {
     auto envelope = kafka::NewEnvelope("acme", kStoreId, "corr");
@@ -114,6 +136,7 @@ protected:
         options.woocommerce_chart = "/charts/woocommerce-store";
         options.store_deadline = std::chrono::seconds(3);
         options.readiness_poll = std::chrono::milliseconds(10);
+        options.namespace_stuck_after = std::chrono::seconds(0);
         return options;
     }
     void ReadyWorkloads() {
@@ -137,7 +160,7 @@ protected:
 TEST_F(ProvisionerTest, ProvisionsEveryStepThenReportsReadyWithUrls) {
     ReadyWorkloads();
     CancelToken cancel(shutdown_);
-    EXPECT_EQ(provisioner_.Provision(Requested(), cancel), Outcome::kFinished);
+    EXPECT_EQ(provisioner_.Provision(At(Requested()), cancel), Outcome::kFinished);
     EXPECT_EQ(Steps(), (std::vector<std::string>{"namespace", "guardrails", "secret", "helm", "readiness", "ready"}));
     const auto& last = sink_.updates.back();
     EXPECT_EQ(last.status, v1::STORE_STATUS_READY);
@@ -154,10 +177,10 @@ TEST_F(ProvisionerTest, ProvisionsEveryStepThenReportsReadyWithUrls) {
 TEST_F(ProvisionerTest, ReplayKeepsTheFirstCredentials) {
     ReadyWorkloads();
     CancelToken cancel(shutdown_);
-    provisioner_.Provision(Requested(), cancel);
+    provisioner_.Provision(At(Requested()), cancel);
     const auto secret_path = "/api/v1/namespaces/" + kNs + "/secrets/store-credentials";
     const auto first = kube_.objects.at(secret_path)["stringData"]["db-password"];
-    provisioner_.Provision(Requested(), cancel);
+    provisioner_.Provision(At(Requested()), cancel);
     EXPECT_EQ(kube_.objects.at(secret_path)["stringData"]["db-password"], first);
     EXPECT_EQ(helm_.installs.size(), 2U) << "helm upgrade --install is itself idempotent";
 }
@@ -166,14 +189,14 @@ TEST_F(ProvisionerTest, RetriesTransientApiErrors) {
     ReadyWorkloads();
     kube_.fail_next_retryable = 2;
     CancelToken cancel(shutdown_);
-    EXPECT_EQ(provisioner_.Provision(Requested(), cancel), Outcome::kFinished);
+    EXPECT_EQ(provisioner_.Provision(At(Requested()), cancel), Outcome::kFinished);
     EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_READY);
 }
 
 TEST_F(ProvisionerTest, PermanentHelmFailureEndsInFailedWithTheReason) {
     helm_.result = Error::Permanent("helm_failed", "helm upgrade --install failed: values don't meet the schema");
     CancelToken cancel(shutdown_);
-    EXPECT_EQ(provisioner_.Provision(Requested(), cancel), Outcome::kFinished);
+    EXPECT_EQ(provisioner_.Provision(At(Requested()), cancel), Outcome::kFinished);
     EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_FAILED);
     EXPECT_NE(sink_.updates.back().reason.find("schema"), std::string::npos);
 }
@@ -182,7 +205,7 @@ TEST_F(ProvisionerTest, FailedSetupJobFailsTheStore) {
     ReadyWorkloads();
     kube_.lists["/apis/batch/v1/namespaces/" + kNs + "/jobs"] = json::array({Job("Failed")});
     CancelToken cancel(shutdown_);
-    provisioner_.Provision(Requested(), cancel);
+    provisioner_.Provision(At(Requested()), cancel);
     EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_FAILED);
     EXPECT_NE(sink_.updates.back().reason.find("job store-setup failed"), std::string::npos);
 }
@@ -190,7 +213,7 @@ TEST_F(ProvisionerTest, FailedSetupJobFailsTheStore) {
 TEST_F(ProvisionerTest, NotReadyBeforeTheDeadlineSaysWhatItWaitedFor) {
     kube_.lists["/apis/apps/v1/namespaces/" + kNs + "/deployments"] = json::array({Workload(0)});
     CancelToken cancel(shutdown_);
-    provisioner_.Provision(Requested(), cancel);
+    provisioner_.Provision(At(Requested()), cancel);
     EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_FAILED);
     EXPECT_NE(sink_.updates.back().reason.find("deployment w (0/1 ready)"), std::string::npos)
         << sink_.updates.back().reason;
@@ -200,22 +223,71 @@ TEST_F(ProvisionerTest, SupersededProvisioningStopsWithoutAStatus) {
     kube_.lists["/apis/apps/v1/namespaces/" + kNs + "/deployments"] = json::array({Workload(0)});
     CancelToken cancel(shutdown_);
     cancel.Supersede();
-    EXPECT_EQ(provisioner_.Provision(Requested(), cancel), Outcome::kCancelled);
+    EXPECT_EQ(provisioner_.Provision(At(Requested()), cancel), Outcome::kCancelled);
     for (const auto& u : sink_.updates) EXPECT_NE(u.status, v1::STORE_STATUS_FAILED);
 }
 
 TEST_F(ProvisionerTest, DeprovisionUninstallsAndWaitsForTheNamespaceToGo) {
     ReadyWorkloads();
     CancelToken cancel(shutdown_);
-    provisioner_.Provision(Requested(), cancel);
+    provisioner_.Provision(At(Requested()), cancel);
     sink_.updates.clear();
     auto deletion = kafka::NewEnvelope("acme", kStoreId, "corr2");
     deletion.mutable_store_deletion_requested();
-    EXPECT_EQ(provisioner_.Deprovision(deletion, cancel), Outcome::kFinished);
+    EXPECT_EQ(provisioner_.Deprovision(At(deletion), cancel), Outcome::kFinished);
     EXPECT_EQ(helm_.uninstalls.size(), 1U);
     EXPECT_EQ(kube_.objects.count("/api/v1/namespaces/" + kNs), 0U);
     EXPECT_EQ(Steps(), (std::vector<std::string>{"helm-uninstall", "namespace", "deleted"}));
     EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_DELETED);
+}
+
+TEST_F(ProvisionerTest, ADeletionHeldByAFinalizerSaysWhatHoldsItAndEndsWhenItIsGone) {
+    ReadyWorkloads();
+    CancelToken cancel(shutdown_);
+    provisioner_.Provision(At(Requested()), cancel);
+    sink_.updates.clear();
+    kube_.terminating_gets = 4;
+    auto deletion = kafka::NewEnvelope("acme", kStoreId, "corr2");
+    deletion.mutable_store_deletion_requested();
+    EXPECT_EQ(provisioner_.Deprovision(At(deletion, 9), cancel), Outcome::kFinished);
+    bool reported = false;
+    for (const auto& update : sink_.updates) {
+        if (update.reason.find("example.com/hold") != std::string::npos) {
+            reported = true;
+            EXPECT_EQ(update.status, v1::STORE_STATUS_DELETING);
+            EXPECT_EQ(update.step, "namespace");
+            EXPECT_GT(update.sub, 0U) << "a progress report orders after the step itself";
+        }
+    }
+    EXPECT_TRUE(reported) << "the reason names the finalizer holding the namespace";
+    EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_DELETED);
+}
+
+TEST_F(ProvisionerTest, ADeletionStuckPastTheDeadlineFailsNamingWhatHoldsTheNamespace) {
+    ReadyWorkloads();
+    CancelToken cancel(shutdown_);
+    provisioner_.Provision(At(Requested()), cancel);
+    sink_.updates.clear();
+    kube_.terminating_gets = 1'000'000;
+    auto deletion = kafka::NewEnvelope("acme", kStoreId, "corr2");
+    deletion.mutable_store_deletion_requested();
+    EXPECT_EQ(provisioner_.Deprovision(At(deletion), cancel), Outcome::kFinished);
+    ASSERT_FALSE(sink_.updates.empty());
+    EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_FAILED);
+    EXPECT_EQ(sink_.updates.back().step, "deletion");
+    EXPECT_NE(sink_.updates.back().reason.find("example.com/hold"), std::string::npos) << sink_.updates.back().reason;
+}
+
+TEST_F(ProvisionerTest, StepIndexesGrowAlongTheCommand) {
+    ReadyWorkloads();
+    CancelToken cancel(shutdown_);
+    provisioner_.Provision(At(Requested()), cancel);
+    uint64_t last = 0;
+    for (const auto& update : sink_.updates) {
+        const uint64_t sequence = StatusSequence(7, update.step_index, update.sub);
+        EXPECT_GT(sequence, last) << update.step;
+        last = sequence;
+    }
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "storefleet/common/ids.hpp"
 #include "storefleet/kafka/events.hpp"
 
 namespace storefleet::provisioner {
@@ -22,7 +23,7 @@ public:
     std::vector<kafka::OutgoingMessage> sent;
 };
 
-v1::Envelope Command() {
+v1::Envelope RequestedEnvelope() {
     auto command = kafka::NewEnvelope("acme", "123e4567-e89b-42d3-a456-426614174000", "corr-1");
     command.mutable_store_requested()->set_name("shop");
     command.mutable_store_requested()->set_engine(v1::ENGINE_MEDUSA);
@@ -30,12 +31,14 @@ v1::Envelope Command() {
     return command;
 }
 
+Command Requested(int64_t offset = 41) { return {RequestedEnvelope(), 3, offset}; }
+
 TEST(StatusSinkTest, PublishesAStatusEventKeyedByStoreAfterRetries) {
     RecordingPublisher publisher;
     publisher.failures = 2;
     ShutdownFlag shutdown;
     KafkaStatusSink sink(publisher, shutdown, /*simulated=*/true);
-    ASSERT_TRUE(sink.Emit(Command(), {v1::STORE_STATUS_READY, "ready", "", "http://shop/", "http://shop/app", "ns"}).ok());
+    ASSERT_TRUE(sink.Emit(Requested(), {v1::STORE_STATUS_READY, "ready", "", "http://shop/", "http://shop/app", "ns"}).ok());
     ASSERT_EQ(publisher.sent.size(), 1U);
     EXPECT_EQ(publisher.sent[0].topic, "store-status");
     EXPECT_EQ(publisher.sent[0].key, "123e4567-e89b-42d3-a456-426614174000");
@@ -52,14 +55,39 @@ TEST(StatusSinkTest, PublishesAStatusEventKeyedByStoreAfterRetries) {
     EXPECT_GT(changed.sequence(), 0U);
 }
 
-TEST(StatusSinkTest, SequencesIncreaseForOneStore) {
+TEST(StatusSinkTest, SequencesFollowTheCommandOffsetAndStepNotAClock) {
     RecordingPublisher publisher;
     ShutdownFlag shutdown;
     KafkaStatusSink sink(publisher, shutdown, false);
-    auto first = sink.BuildEvent(Command(), {});
-    auto second = sink.BuildEvent(Command(), {});
-    EXPECT_LE(first.store_status_changed().sequence(), second.store_status_changed().sequence());
-    EXPECT_NE(first.event_id(), second.event_id());
+    const auto command = Requested(41);
+    auto namespace_step = sink.BuildEvent(command, {v1::STORE_STATUS_PROVISIONING, "namespace", "", "", "", "ns", 2, 0});
+    auto ready = sink.BuildEvent(command, {v1::STORE_STATUS_READY, "ready", "", "", "", "ns", 12, 0});
+    EXPECT_EQ(namespace_step.store_status_changed().sequence(), (42ULL << 20) | (2U << 8));
+    EXPECT_LT(namespace_step.store_status_changed().sequence(), ready.store_status_changed().sequence());
+    // Every event of a command sorts after the command ((offset + 1) << 20) and before the
+    // store's next command, whatever step it is at.
+    auto next_command = sink.BuildEvent(Requested(42), {v1::STORE_STATUS_DELETING, "helm-uninstall", "", "", "", "ns", 2, 0});
+    EXPECT_GT(ready.store_status_changed().sequence(), 42ULL << 20);
+    EXPECT_LT(ready.store_status_changed().sequence(), 43ULL << 20);
+    EXPECT_GT(next_command.store_status_changed().sequence(), ready.store_status_changed().sequence());
+    EXPECT_NE(namespace_step.event_id(), ready.event_id());
+}
+
+TEST(StatusSinkTest, AReplayedCommandEmitsTheSameEventIds) {
+    RecordingPublisher publisher;
+    ShutdownFlag shutdown;
+    KafkaStatusSink sink(publisher, shutdown, false);
+    const auto command = Requested(5);
+    const StatusUpdate update{v1::STORE_STATUS_PROVISIONING, "helm", "", "", "", "ns", 8, 0};
+    auto first = sink.BuildEvent(command, update);
+    auto replay = sink.BuildEvent(command, update);
+    EXPECT_EQ(first.event_id(), replay.event_id()) << "the read model records a replayed update once";
+    EXPECT_TRUE(IsUuid(first.event_id()));
+    auto other_store_command = Requested(5);
+    other_store_command.envelope.set_event_id(NewUuid());
+    EXPECT_NE(sink.BuildEvent(other_store_command, update).event_id(), first.event_id());
+    EXPECT_NE(sink.BuildEvent(command, {v1::STORE_STATUS_PROVISIONING, "helm", "", "", "", "ns", 8, 1}).event_id(),
+              first.event_id());
 }
 
 TEST(StatusSinkTest, GivesUpOnlyAtShutdown) {
@@ -68,7 +96,7 @@ TEST(StatusSinkTest, GivesUpOnlyAtShutdown) {
     ShutdownFlag shutdown;
     shutdown.Trigger();
     KafkaStatusSink sink(publisher, shutdown, false);
-    EXPECT_FALSE(sink.Emit(Command(), {}).ok());
+    EXPECT_FALSE(sink.Emit(Requested(), {}).ok());
     EXPECT_TRUE(publisher.sent.empty());
 }
 

@@ -41,7 +41,7 @@ constexpr const char* kTimelineSql =
     "select event_id::text, type, coalesce(status, ''), coalesce(step, ''), coalesce(reason, ''), "
     "(extract(epoch from occurred_at) * 1000000)::bigint, coalesce(correlation_id, '') "
     "from read.store_events where store_id = $1::uuid and tenant_id = $2 "
-    "order by occurred_at, event_id";
+    "order by sequence, occurred_at, event_id";
 
 constexpr const char* kSchemaPresent =
     "select to_regclass('read.stores') is not null "

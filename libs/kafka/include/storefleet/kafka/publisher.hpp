@@ -18,6 +18,8 @@ struct OutgoingMessage {
     std::string topic;
     std::string key;
     std::string payload;
+    // Kafka record headers (the dead-letter topic says why and where from).
+    std::vector<std::pair<std::string, std::string>> headers;
 };
 
 // The process edge for publishing; services depend on this, tests substitute it.
@@ -25,7 +27,9 @@ class EventPublisher {
 public:
     virtual ~EventPublisher() = default;
     // Returns OK only when the broker acknowledged every message (acks=all). On error
-    // some messages may have been written; callers rely on idempotent consumers.
+    // some messages may have been written; callers rely on idempotent consumers. Waits
+    // `timeout`, and past it at most the producer's message.timeout.ms (30 s unless
+    // overridden) for the messages already handed to librdkafka to report.
     virtual Status PublishAndWait(const std::vector<OutgoingMessage>& messages,
                                   std::chrono::milliseconds timeout) = 0;
 };

@@ -1,0 +1,106 @@
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "cancel.hpp"
+#include "storefleet/common/result.hpp"
+#include "storefleet/common/shutdown.hpp"
+#include "storefleet/kube/client.hpp"
+#include "storefleet/metrics/registry.hpp"
+
+namespace storefleet::provisioner {
+
+struct LeaseOptions {
+    std::string lease_namespace = "storefleet-system";
+    // This replica's stable name (the Kafka group.instance.id), may be empty.
+    std::string instance_id;
+    // How long a lease holds without renewal; renewed every third of it.
+    std::chrono::seconds duration{15};
+    std::chrono::milliseconds poll{1000};
+};
+
+// One runner per store, whatever the consumer group believes for a moment: a store's
+// command runs only while this process holds the Kubernetes Lease "store-<id>" in the
+// lease namespace. Partition ownership alone is not enough: during a rebalance, or when a
+// replica stalls past its session, two replicas may both think a partition is theirs.
+//
+// Acquire() blocks until the lease is free, expired, or already ours, then a keeper thread
+// renews it every duration/3. If a renewal finds another holder, or cannot renew for a
+// whole duration (the API unreachable), the holder's CancelToken gets kLeaseLost: it stops
+// acting on the store and retries later. An expired lease is taken over only after it was
+// seen unchanged for a whole duration on our own clock, so no clocks are compared between
+// machines. A lease held by an earlier run of the same replica (same instance id, which
+// Kafka's static membership makes unique) is taken over at once, so a replica restarted
+// after kill -9 resumes its stores without waiting. Releasing deletes the lease.
+//
+// Thread-safe: workers acquire and release; one keeper thread renews.
+class StoreLeases {
+public:
+    class Held;
+
+    StoreLeases(kube::KubeApi& kube, LeaseOptions options, metrics::Registry& registry);
+    ~StoreLeases();
+    StoreLeases(const StoreLeases&) = delete;
+    StoreLeases& operator=(const StoreLeases&) = delete;
+
+    // Creates the lease namespace if it is missing.
+    Status EnsureNamespace();
+    void Start();
+    void Stop();
+
+    // Blocks until this process holds the store's lease; a "cancelled" error if `cancel`
+    // fired first. Keep the returned handle while acting on the store.
+    Result<std::unique_ptr<Held>> Acquire(const std::string& store_id, const CancelToken& cancel);
+
+    [[nodiscard]] const std::string& identity() const { return identity_; }
+
+private:
+    struct Entry {
+        nlohmann::json object;  // the lease as last written by us
+        const CancelToken* cancel = nullptr;
+        std::chrono::steady_clock::time_point renewed;
+    };
+
+    std::string LeasePath(const std::string& store_id) const;
+    nlohmann::json NewLease(const std::string& store_id) const;
+    bool MayTakeOver(const std::string& holder) const;
+    void Release(const std::string& store_id);
+    void KeeperLoop();
+    void RenewAll();
+
+    kube::KubeApi& kube_;
+    LeaseOptions options_;
+    std::string identity_;
+    std::mutex mutex_;
+    std::map<std::string, Entry> held_;
+    ShutdownFlag stop_;
+    std::thread keeper_;
+    metrics::Gauge& held_gauge_;
+    metrics::Counter& lost_;
+    metrics::Counter& takeovers_;
+    metrics::Counter& waits_;
+};
+
+// Held while a command acts on its store; releases the lease when destroyed.
+class StoreLeases::Held {
+public:
+    Held(StoreLeases& owner, std::string store_id) : owner_(owner), store_id_(std::move(store_id)) {}
+    ~Held() { owner_.Release(store_id_); }
+    Held(const Held&) = delete;
+    Held& operator=(const Held&) = delete;
+
+private:
+    StoreLeases& owner_;
+    std::string store_id_;
+};
+
+// "2026-11-28T12:00:00.123456Z": the MicroTime format of Lease times.
+std::string MicroTimeNow();
+
+}  // namespace storefleet::provisioner

@@ -1,0 +1,196 @@
+// StoreLeases against an in-memory Lease API with the server's optimistic concurrency
+// (resourceVersion on PUT, preconditions on DELETE).
+#include "store_lease.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace storefleet::provisioner {
+namespace {
+
+using nlohmann::json;
+
+class FakeLeaseApi : public kube::KubeApi {
+public:
+    Result<kube::ApiResponse> Call(const std::string& method, const std::string& path, const std::string& body,
+                                   const std::string&) override {
+        std::lock_guard lock(mutex);
+        if (unreachable) return Error::Retryable("network", "connection refused");
+        const std::string leases = "/apis/coordination.k8s.io/v1/namespaces/storefleet-system/leases";
+        if (method == "PATCH") return kube::ApiResponse{200, body};  // the namespace
+        if (method == "POST" && path == leases) {
+            auto lease = json::parse(body);
+            const std::string name = lease["metadata"]["name"];
+            if (objects.count(name) != 0U) return kube::ApiResponse{409, R"({"reason":"AlreadyExists"})"};
+            lease["metadata"]["resourceVersion"] = std::to_string(++version);
+            objects[name] = lease;
+            return kube::ApiResponse{201, lease.dump()};
+        }
+        const std::string name = path.substr(path.rfind('/') + 1);
+        auto it = objects.find(name);
+        if (method == "GET") {
+            if (it == objects.end()) return kube::ApiResponse{404, "{}"};
+            return kube::ApiResponse{200, it->second.dump()};
+        }
+        if (method == "PUT") {
+            if (it == objects.end()) return kube::ApiResponse{404, "{}"};
+            auto lease = json::parse(body);
+            if (lease["metadata"].value("resourceVersion", "") != it->second["metadata"]["resourceVersion"]) {
+                return kube::ApiResponse{409, R"({"reason":"Conflict"})"};
+            }
+            lease["metadata"]["resourceVersion"] = std::to_string(++version);
+            it->second = lease;
+            ++puts;
+            return kube::ApiResponse{200, lease.dump()};
+        }
+        if (method == "DELETE") {
+            if (it == objects.end()) return kube::ApiResponse{404, "{}"};
+            auto options = json::parse(body);
+            if (options["preconditions"]["resourceVersion"] != it->second["metadata"]["resourceVersion"]) {
+                return kube::ApiResponse{409, R"({"reason":"Conflict"})"};
+            }
+            objects.erase(it);
+            return kube::ApiResponse{200, "{}"};
+        }
+        return kube::ApiResponse{405, "{}"};
+    }
+    std::string Holder(const std::string& store) {
+        std::lock_guard lock(mutex);
+        auto it = objects.find("store-" + store);
+        return it == objects.end() ? "" : it->second["spec"].value("holderIdentity", "");
+    }
+    std::mutex mutex;
+    std::map<std::string, json> objects;
+    int version = 0;
+    int puts = 0;
+    bool unreachable = false;
+};
+
+LeaseOptions Options(const std::string& instance, std::chrono::seconds duration = std::chrono::seconds(3)) {
+    return {.lease_namespace = "storefleet-system",
+            .instance_id = instance,
+            .duration = duration,
+            .poll = std::chrono::milliseconds(20)};
+}
+
+const std::string kStore = "123e4567-e89b-42d3-a456-426614174000";
+
+TEST(StoreLeaseTest, ASecondRunnerWaitsUntilTheFirstReleases) {
+    FakeLeaseApi api;
+    metrics::Registry registry;
+    StoreLeases first(api, Options("provisioner-1"), registry);
+    StoreLeases second(api, Options("provisioner-2"), registry);
+    ShutdownFlag shutdown;
+    CancelToken first_cancel(shutdown);
+    CancelToken second_cancel(shutdown);
+    auto held = first.Acquire(kStore, first_cancel);
+    ASSERT_TRUE(held.ok());
+    EXPECT_EQ(api.Holder(kStore), first.identity());
+
+    std::atomic<bool> second_holds{false};
+    std::thread waiter([&] {
+        auto taken = second.Acquire(kStore, second_cancel);
+        ASSERT_TRUE(taken.ok());
+        second_holds = true;
+        EXPECT_EQ(api.Holder(kStore), second.identity());
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_FALSE(second_holds.load()) << "the store has one runner at a time";
+    held->reset();  // the first runner is done
+    waiter.join();
+    EXPECT_TRUE(second_holds.load());
+}
+
+TEST(StoreLeaseTest, ALeaseWhoseHolderStoppedRenewingIsTakenOverAndTheOldHolderStops) {
+    FakeLeaseApi api;
+    metrics::Registry registry;
+    StoreLeases stalled(api, Options("provisioner-1", std::chrono::seconds(3)), registry);  // no keeper: it stalls
+    StoreLeases other(api, Options("provisioner-2", std::chrono::seconds(3)), registry);
+    ShutdownFlag shutdown;
+    CancelToken stalled_cancel(shutdown);
+    CancelToken other_cancel(shutdown);
+    auto held = stalled.Acquire(kStore, stalled_cancel);
+    ASSERT_TRUE(held.ok());
+    const auto start = std::chrono::steady_clock::now();
+    auto taken = other.Acquire(kStore, other_cancel);
+    ASSERT_TRUE(taken.ok());
+    const auto waited = std::chrono::steady_clock::now() - start;
+    EXPECT_GE(waited, std::chrono::seconds(3)) << "only after a whole duration without renewal";
+    EXPECT_LT(waited, std::chrono::seconds(6));
+    EXPECT_EQ(api.Holder(kStore), other.identity());
+    // The stalled holder wakes up: its next renewal finds the lease taken and stops its command.
+    stalled.Start();
+    for (int i = 0; i < 300 && !stalled_cancel.Cancelled(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_EQ(stalled_cancel.Why(), CancelToken::Reason::kLeaseLost);
+    EXPECT_EQ(api.Holder(kStore), other.identity()) << "the old holder's release must not delete the new lease";
+    held->reset();
+    EXPECT_EQ(api.Holder(kStore), other.identity());
+    stalled.Stop();
+}
+
+TEST(StoreLeaseTest, ARestartedReplicaResumesItsEarlierRunsStoresAtOnce) {
+    FakeLeaseApi api;
+    metrics::Registry registry;
+    ShutdownFlag shutdown;
+    CancelToken cancel(shutdown);
+    {
+        StoreLeases killed(api, Options("provisioner-1", std::chrono::seconds(60)), registry);
+        auto held = killed.Acquire(kStore, cancel);
+        ASSERT_TRUE(held.ok());
+        held->release();  // kill -9: the lease is never released  // NOLINT(bugprone-unused-return-value)
+    }
+    StoreLeases restarted(api, Options("provisioner-1", std::chrono::seconds(60)), registry);
+    const auto start = std::chrono::steady_clock::now();
+    auto taken = restarted.Acquire(kStore, cancel);
+    ASSERT_TRUE(taken.ok());
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+    EXPECT_EQ(api.Holder(kStore), restarted.identity());
+}
+
+TEST(StoreLeaseTest, AHolderThatCannotRenewForAWholeDurationStops) {
+    FakeLeaseApi api;
+    metrics::Registry registry;
+    StoreLeases leases(api, Options("provisioner-1", std::chrono::seconds(3)), registry);
+    ShutdownFlag shutdown;
+    CancelToken cancel(shutdown);
+    auto held = leases.Acquire(kStore, cancel);
+    ASSERT_TRUE(held.ok());
+    leases.Start();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    EXPECT_FALSE(cancel.Cancelled()) << "renewed while the API answers";
+    {
+        std::lock_guard lock(api.mutex);
+        EXPECT_GE(api.puts, 1);
+        api.unreachable = true;
+    }
+    for (int i = 0; i < 600 && !cancel.Cancelled(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_EQ(cancel.Why(), CancelToken::Reason::kLeaseLost);
+    leases.Stop();
+}
+
+TEST(StoreLeaseTest, WaitingForALeaseEndsWhenTheCommandIsCancelled) {
+    FakeLeaseApi api;
+    metrics::Registry registry;
+    StoreLeases first(api, Options("provisioner-1", std::chrono::seconds(60)), registry);
+    StoreLeases second(api, Options("provisioner-2", std::chrono::seconds(60)), registry);
+    ShutdownFlag shutdown;
+    CancelToken first_cancel(shutdown);
+    CancelToken second_cancel(shutdown);
+    auto held = first.Acquire(kStore, first_cancel);
+    ASSERT_TRUE(held.ok());
+    std::thread revoker([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        second_cancel.Cancel(CancelToken::Reason::kRevoked);
+    });
+    auto taken = second.Acquire(kStore, second_cancel);
+    revoker.join();
+    ASSERT_FALSE(taken.ok());
+    EXPECT_EQ(taken.error().code, "cancelled");
+}
+
+}  // namespace
+}  // namespace storefleet::provisioner
