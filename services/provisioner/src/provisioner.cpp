@@ -216,7 +216,10 @@ Status StoreProvisioner::WaitUntilNamespaceGone(const Command& command, const st
                                                            "; delete the store again once that is resolved");
         }
         if (cancel.Sleep(Jittered(wait))) return Cancelled();
-        wait = std::min(wait * 3 / 2, std::chrono::milliseconds(10'000));
+        // Poll briskly while a deletion is normal; back off once it is stuck.
+        if (Clock::now() - started >= options_.namespace_stuck_after) {
+            wait = std::min(wait * 3 / 2, std::chrono::milliseconds(10'000));
+        }
     }
 }
 
