@@ -5,6 +5,7 @@
 #include "config.hpp"
 #include "intake_api.hpp"
 #include "intake_store.hpp"
+#include "lifecycle_consumer.hpp"
 #include "outbox_relay.hpp"
 #include "storefleet/common/log.hpp"
 #include "storefleet/common/shutdown.hpp"
@@ -38,21 +39,24 @@ int main() {
         log::Info("bootstrap tenant ready", {{"tenant", config.bootstrap_tenant}});
     }
     kafka::KafkaPublisher publisher(config.kafka_brokers, "storefleet-intake");
-    intake::OutboxRelay relay(pool, publisher, registry);
+    intake::OutboxRelay relay(config.pg_url, publisher, registry);
+    intake::LifecycleConsumer lifecycle(store, config.kafka_brokers, config.lifecycle_group, registry);
     intake::RateLimiter limiter(config.rate_per_second, config.rate_burst);
     TenantCache tenants(std::chrono::seconds(30));
     intake::IntakeApi api(store, limiter, tenants, registry, [&relay] { relay.Wake(); });
     http::HttpServer server({config.http_address, static_cast<uint16_t>(config.http_port),
                              config.http_threads, 64 * 1024},
-                            registry, [&] { return pool.Ping(); });
+                            registry, [&] { return pool.Ping() && relay.Healthy(); });
     api.Register(server);
 
     relay.Start();
+    lifecycle.Start();
     server.Start();
     log::Info("intake started", {{"port", server.Port()}});
     const int signal = WaitForTerminationSignal();
     log::Info("intake stopping", {{"signal", signal}});
     server.Stop();
+    lifecycle.Stop();
     relay.Stop();
     return 0;
 }

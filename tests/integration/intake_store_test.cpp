@@ -36,6 +36,16 @@ protected:
         return pool_.WithTransaction([&](pqxx::work& txn) { return txn.exec_params(sql, tenant_id_)[0][0].as<int>(); });
     }
     Tenant tenant() { return *store_.Authenticate(Sha256Hex(token_)); }
+    // Outbox rows of one of this tenant's stores.
+    int OutboxRows(const std::string& store_id) {
+        return pool_.WithTransaction([&](pqxx::work& txn) {
+            return txn
+                .exec_params("select count(*) from intake.outbox o join intake.stores s on o.key = s.store_id::text "
+                             "where s.tenant_id = $1 and s.store_id = $2::uuid",
+                             tenant_id_, store_id)[0][0]
+                .as<int>();
+        });
+    }
 
     pg::Pool pool_{PgUrl(), 2};
     IntakeStore store_{pool_, "stores.test"};
@@ -72,11 +82,46 @@ TEST_F(IntakeStoreTest, QuotaAndUniqueNamesHoldAndRefusalsChangeNothing) {
               2)
         << "exactly one outbox row per accepted store";
 
-    // Deleting frees both the name and a unit of quota.
-    ASSERT_TRUE(store_.RequestDeletion(tenant(), first->body["id"], "c5").ok());
-    ASSERT_TRUE(store_.RequestDeletion(tenant(), first->body["id"], "c6").ok()) << "a repeated delete is accepted";
+    // Requesting a deletion frees nothing yet: the store still exists until it is deleted.
+    const std::string id = first->body["id"];
+    ASSERT_TRUE(store_.RequestDeletion(tenant(), id, "c5").ok());
+    ASSERT_TRUE(store_.RequestDeletion(tenant(), id, "c6").ok()) << "a repeated delete is accepted";
+    EXPECT_EQ(OutboxRows(id), 2)
+        << "the create and ONE deletion: a repeated DELETE sends nothing";
+    EXPECT_EQ(Scalar("select live_stores from intake.tenants where id = $1"), 2);
+    store_.UpsertTenant(tenant_id_, token_, 3);  // room in the quota: only the name can refuse
+    auto still_taken = store_.CreateStore(tenant(), {"one", "woocommerce", "small", ""}, "", "c7");
+    ASSERT_FALSE(still_taken.ok());
+    EXPECT_EQ(still_taken.error().code, "name_taken");
+
+    // The provisioner reports it deleted: name and quota are free, once, however often
+    // the event is replayed.
+    ASSERT_TRUE(store_.ApplyStoreStatus(id, v1::STORE_STATUS_DELETED, "deleted").ok());
+    ASSERT_TRUE(store_.ApplyStoreStatus(id, v1::STORE_STATUS_DELETED, "deleted").ok());
     EXPECT_EQ(Scalar("select live_stores from intake.tenants where id = $1"), 1);
-    EXPECT_TRUE(store_.CreateStore(tenant(), {"one", "woocommerce", "small", ""}, "", "c7").ok());
+    EXPECT_TRUE(store_.CreateStore(tenant(), {"one", "woocommerce", "small", ""}, "", "c8").ok());
+    auto gone = store_.RequestDeletion(tenant(), id, "c9");
+    ASSERT_FALSE(gone.ok());
+    EXPECT_EQ(gone.error().code, "not_found") << "a deleted store is gone";
+}
+
+TEST_F(IntakeStoreTest, AFailedDeletionCanBeRequestedAgain) {
+    auto created = store_.CreateStore(tenant(), {"stuck", "woocommerce", "small", ""}, "", "c1");
+    ASSERT_TRUE(created.ok());
+    const std::string id = created->body["id"];
+    auto outbox_rows = [&] { return OutboxRows(id); };
+    ASSERT_TRUE(store_.RequestDeletion(tenant(), id, "c2").ok());
+    ASSERT_TRUE(store_.RequestDeletion(tenant(), id, "c3").ok());
+    EXPECT_EQ(outbox_rows(), 2) << "create + one deletion while it is in progress";
+    // A namespace stuck terminating made the provisioner give up.
+    ASSERT_TRUE(store_.ApplyStoreStatus(id, v1::STORE_STATUS_FAILED, "deletion").ok());
+    EXPECT_EQ(Scalar("select count(*) from intake.stores where state = 'deletion_failed' and tenant_id = $1"), 1);
+    EXPECT_EQ(Scalar("select live_stores from intake.tenants where id = $1"), 1) << "still counted";
+    ASSERT_TRUE(store_.RequestDeletion(tenant(), id, "c4").ok());
+    EXPECT_EQ(outbox_rows(), 3) << "DELETE after a failed deletion sends it again";
+    // A failure of provisioning (not of a deletion) changes nothing here.
+    ASSERT_TRUE(store_.ApplyStoreStatus(id, v1::STORE_STATUS_FAILED, "failed").ok());
+    EXPECT_EQ(Scalar("select count(*) from intake.stores where state = 'deleting' and tenant_id = $1"), 1);
 }
 
 TEST_F(IntakeStoreTest, OutboxCarriesADecodableCommand) {

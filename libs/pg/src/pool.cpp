@@ -46,6 +46,10 @@ void Pool::Release(std::unique_ptr<pqxx::connection> connection, bool broken) {
     std::lock_guard lock(mutex_);
     if (broken || !connection->is_open()) {
         --open_;
+        // One broken connection usually means the server restarted: the idle ones are as
+        // dead, and keeping them would fail the next requests one by one.
+        open_ -= idle_.size();
+        idle_.clear();
     } else {
         idle_.push_back(std::move(connection));
     }

@@ -17,6 +17,7 @@ IntakeConfig IntakeConfig::FromEnv(const EnvConfig& env) {
     config.bootstrap_tenant = env.String("STOREFLEET_BOOTSTRAP_TENANT", "");
     config.bootstrap_token_file = env.String("STOREFLEET_BOOTSTRAP_TOKEN_FILE", "");
     config.bootstrap_quota = static_cast<int>(env.Int("STOREFLEET_BOOTSTRAP_QUOTA", 100, 0, 1'000'000));
+    config.lifecycle_group = env.String("STOREFLEET_LIFECYCLE_GROUP", config.lifecycle_group);
     if (!config.bootstrap_tenant.empty() && config.bootstrap_token_file.empty()) {
         throw ConfigError("STOREFLEET_BOOTSTRAP_TOKEN_FILE is required with STOREFLEET_BOOTSTRAP_TENANT");
     }

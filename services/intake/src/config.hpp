@@ -21,6 +21,8 @@ struct IntakeConfig {
     std::string bootstrap_tenant;
     std::string bootstrap_token_file;
     int bootstrap_quota = 100;
+    // The consumer group that follows store-status to free quota and names on deletion.
+    std::string lifecycle_group = "storefleet-intake-lifecycle";
 
     static IntakeConfig FromEnv(const EnvConfig& env);
 };

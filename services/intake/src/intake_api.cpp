@@ -4,6 +4,7 @@
 #include "storefleet/common/log.hpp"
 #include "storefleet/http/auth.hpp"
 #include "storefleet/http/json_response.hpp"
+#include "storefleet/pg/errors.hpp"
 
 namespace storefleet::intake {
 
@@ -12,6 +13,8 @@ using Pistache::Rest::Request;
 using Pistache::Http::ResponseWriter;
 
 namespace {
+
+constexpr int kDatabaseRetryAfterSeconds = 2;
 
 Code CodeFor(const Error& error) {
     if (error.code == "invalid_request") return Code::Bad_Request;
@@ -35,6 +38,22 @@ bool SaneHeaderValue(const std::string& value, std::size_t max) {
 }
 
 
+// Runs a handler that needs Postgres; if Postgres cannot be reached, answers 503 with
+// Retry-After (the request changed nothing and may be retried) instead of 500.
+template <typename Fn>
+void UnlessDatabaseUnavailable(ResponseWriter& response, Fn&& handle) {
+    try {
+        handle();
+    } catch (const std::exception& error) {
+        if (!pg::IsUnavailable(error)) throw;
+        log::Warn("database unavailable; answering 503", {{"error", error.what()}});
+        http::SetHeader(response, "Retry-After", std::to_string(kDatabaseRetryAfterSeconds));
+        http::SendError(response, Code::Service_Unavailable, "unavailable",
+                        "the store database is unavailable; retry after " +
+                            std::to_string(kDatabaseRetryAfterSeconds) + " s");
+    }
+}
+
 }  // namespace
 
 std::string CorrelationIdOf(const Request& request) {
@@ -55,10 +74,10 @@ IntakeApi::IntakeApi(IntakeStore& store, RateLimiter& limiter, TenantCache& tena
 
 void IntakeApi::Register(http::HttpServer& server) {
     server.Post("/api/v1/stores", [this](const Request& request, ResponseWriter& response) {
-        CreateStore(request, response);
+        UnlessDatabaseUnavailable(response, [&] { CreateStore(request, response); });
     });
     server.Delete("/api/v1/stores/:id", [this](const Request& request, ResponseWriter& response) {
-        DeleteStore(request, response);
+        UnlessDatabaseUnavailable(response, [&] { DeleteStore(request, response); });
     });
 }
 

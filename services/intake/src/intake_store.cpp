@@ -55,6 +55,30 @@ alter table tenants add column live_stores int not null default 0;
 update tenants t set live_stores =
     (select count(*) from stores s where s.tenant_id = t.id and s.state = 'active');
 )SQL"},
+    {3, "deletion as a lifecycle: quota and name held until the store is deleted; one outbox relay", R"SQL(
+alter table stores drop constraint stores_state_check;
+alter table stores add constraint stores_state_check
+    check (state in ('active', 'deleting', 'deletion_failed', 'deleted'));
+alter table stores add column deleted_at timestamptz;
+-- Before this version a name was freed when its deletion was requested, so a store being
+-- deleted may share its name with a newer live one: those deletions count as done here,
+-- or the stricter index below could not be built.
+update stores s set state = 'deleted', deleted_at = now()
+where s.state = 'deleting' and exists (
+    select 1 from stores a where a.tenant_id = s.tenant_id and a.name = s.name and a.state = 'active');
+drop index stores_live_name;
+create unique index stores_live_name on stores (tenant_id, name) where state <> 'deleted';
+drop index stores_tenant_active;
+-- The quota counts every store not yet deleted.
+update tenants t set live_stores =
+    (select count(*) from stores s where s.tenant_id = t.id and s.state <> 'deleted');
+-- The outbox relay that published last, and until when its messages may still land.
+create table outbox_relay (
+    id int primary key check (id = 1),
+    holder text not null,
+    publish_until timestamptz not null
+);
+)SQL"},
 };
 
 constexpr const char* kSelectTenantByToken =
@@ -79,8 +103,17 @@ queued as (
     select $8, store_id::text, $9 from store returning id)
 select count(*) from queued)SQL";
 constexpr const char* kSelectQuota = "select live_stores, store_quota from intake.tenants where id = $1";
-constexpr const char* kReleaseQuota =
-    "update intake.tenants set live_stores = greatest(live_stores - 1, 0) where id = $1";
+// A store is deleted (its namespace is gone): its name and its unit of quota are free.
+// Idempotent: a replayed event finds the row deleted already and changes nothing.
+constexpr const char* kMarkDeleted = R"SQL(
+with gone as (
+    update intake.stores set state = 'deleted', deleted_at = now()
+    where store_id = $1::uuid and state <> 'deleted' returning tenant_id)
+update intake.tenants t set live_stores = greatest(t.live_stores - 1, 0)
+from gone where t.id = gone.tenant_id)SQL";
+// The provisioner gave up deleting it (a namespace stuck terminating): DELETE may resend.
+constexpr const char* kMarkDeletionFailed =
+    "update intake.stores set state = 'deletion_failed' where store_id = $1::uuid and state = 'deleting'";
 constexpr const char* kUpsertTenant =
     "insert into intake.tenants (id, token_sha256, store_quota) values ($1, $2, $3) "
     "on conflict (id) do update set token_sha256 = excluded.token_sha256, "
@@ -252,15 +285,28 @@ Result<Accepted> IntakeStore::RequestDeletion(const Tenant& tenant, const std::s
         auto rows = txn.exec_params(kSelectStoreForDeletion, store_id, tenant.id);
         if (rows.empty()) return Error::Permanent("not_found", "no store with id '" + store_id + "'");
         Accepted accepted{202, {{"id", store_id}, {"status", "deleting"}, {"correlation_id", correlation_id}}};
-        if (rows[0][1].as<std::string>() == "deleting") return accepted;  // already asked: same answer
+        const std::string state = rows[0][1].as<std::string>();
+        if (state == "deleted") return Error::Permanent("not_found", "no store with id '" + store_id + "'");
+        if (state == "deleting") return accepted;  // already asked: same answer, nothing sent
+        // active, or deletion_failed: (re)send the deletion. The quota and the name stay
+        // taken until the store is deleted.
         txn.exec_params(kMarkDeleting, store_id);
-        txn.exec_params(kReleaseQuota, tenant.id);
         auto envelope = kafka::NewEnvelope(tenant.id, store_id, correlation_id);
         envelope.mutable_store_deletion_requested()->set_requested_by(tenant.id);
         kafka::SetTypeFromPayload(envelope);
         AddToOutbox(txn, envelope);
         return accepted;
     });
+}
+
+Status IntakeStore::ApplyStoreStatus(const std::string& store_id, v1::StoreStatus status, const std::string& step) {
+    if (!IsUuid(store_id)) return Status::Ok();  // not a store of ours
+    if (status == v1::STORE_STATUS_DELETED) {
+        pool_.WithTransaction([&](pqxx::work& txn) { txn.exec_params(kMarkDeleted, store_id); });
+    } else if (status == v1::STORE_STATUS_FAILED && step == "deletion") {
+        pool_.WithTransaction([&](pqxx::work& txn) { txn.exec_params(kMarkDeletionFailed, store_id); });
+    }
+    return Status::Ok();
 }
 
 }  // namespace storefleet::intake

@@ -38,8 +38,13 @@ public:
 
     Result<Accepted> CreateStore(const Tenant& tenant, const StoreRequest& request,
                                  const std::string& idempotency_key, const std::string& correlation_id);
+    // Marks the store deleting and sends the deletion; again only if an earlier deletion
+    // failed. The quota and the name stay taken until the store is deleted.
     Result<Accepted> RequestDeletion(const Tenant& tenant, const std::string& store_id,
                                      const std::string& correlation_id);
+    // What a provisioner reported (store-status): "deleted" frees the store's name and its
+    // unit of quota, once; a failed deletion lets DELETE send it again. Idempotent.
+    Status ApplyStoreStatus(const std::string& store_id, v1::StoreStatus status, const std::string& step);
 
 private:
     Result<Accepted> CreateAtOnce(const Tenant& tenant, const StoreRequest& request, const v1::Envelope& envelope,
