@@ -5,7 +5,7 @@ BUILD_DIR ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTOREFLEET_WERROR=ON
 
-.PHONY: all deps deps-apt deps-tools build test test-unit test-integration test-e2e run stop \
+.PHONY: all deps deps-apt deps-tools build test test-unit test-integration test-e2e test-faults run stop \
         stack-up stack-down status clean bench bench-quick
 
 all: build
@@ -34,10 +34,17 @@ test-integration: build deps-tools
 test-e2e: build deps-tools
 	@tests/with-stack ctest --test-dir $(BUILD_DIR) -L e2e --output-on-failure
 
-## test: deps, build, unit tests, then integration and e2e tests on one local real stack.
+## test-faults: the fault suite (processes killed, servers stopped; docs/reliability.md).
+test-faults: build deps-tools
+	@tests/with-stack ctest --test-dir $(BUILD_DIR) -L faults --output-on-failure
+
+## test: deps, build, unit tests, then integration, e2e and fault tests on one local real
+## stack (the fault tier runs after the e2e tier, whatever its outcome; both count).
 test: build deps-tools
 	@ctest --test-dir $(BUILD_DIR) -L unit -j $(JOBS) --output-on-failure
-	@tests/with-stack ctest --test-dir $(BUILD_DIR) -L 'integration|e2e' --output-on-failure
+	@tests/with-stack bash -c 'rc=0; \
+		ctest --test-dir $(BUILD_DIR) -L "integration|e2e" --output-on-failure || rc=1; \
+		ctest --test-dir $(BUILD_DIR) -L faults --output-on-failure || rc=1; exit $$rc'
 
 ## run: the whole platform on the local real stack; prints where to reach it.
 run: build deps-tools

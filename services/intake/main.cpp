@@ -38,15 +38,25 @@ int main() {
         store.UpsertTenant(config.bootstrap_tenant, token, config.bootstrap_quota);
         log::Info("bootstrap tenant ready", {{"tenant", config.bootstrap_tenant}});
     }
-    kafka::KafkaPublisher publisher(config.kafka_brokers, "storefleet-intake");
-    intake::OutboxRelay relay(config.pg_url, publisher, registry);
+    // The relay's in-flight bound (publish timeout + message timeout) must match what the
+    // producer really does, so the message timeout is set here, not left to a default.
+    kafka::KafkaPublisher publisher(config.kafka_brokers, "storefleet-intake",
+                                    {{"message.timeout.ms", std::to_string(config.outbox_message_timeout_ms)}});
+    intake::OutboxRelay::Options relay_options;
+    relay_options.publish_timeout = std::chrono::milliseconds(config.outbox_publish_timeout_ms);
+    relay_options.message_timeout = std::chrono::milliseconds(config.outbox_message_timeout_ms);
+    relay_options.batch_size = config.outbox_batch_size;
+    relay_options.max_unsent_age = std::chrono::seconds(config.outbox_max_unsent_age_s);
+    intake::OutboxRelay relay(config.pg_url, publisher, registry, relay_options);
     intake::LifecycleConsumer lifecycle(store, config.kafka_brokers, config.lifecycle_group, registry);
     intake::RateLimiter limiter(config.rate_per_second, config.rate_burst);
     TenantCache tenants(std::chrono::seconds(30));
     intake::IntakeApi api(store, limiter, tenants, registry, [&relay] { relay.Wake(); });
     http::HttpServer server({config.http_address, static_cast<uint16_t>(config.http_port),
                              config.http_threads, 64 * 1024},
-                            registry, [&] { return pool.Ping() && relay.Healthy(); });
+                            // Red while Postgres is unreachable or this replica's relay leads
+                            // and cannot publish.
+                            registry, [&] { return relay.Healthy() && pool.Ping(); });
     api.Register(server);
 
     relay.Start();

@@ -31,3 +31,67 @@ wait_for() {
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
+
+# port_in_use PORT: true when something could stop a server from listening on
+# 127.0.0.1:PORT. The probe binds with SO_REUSEADDR, as every server here does
+# (postgres, Kafka, the Go servers), so the TIME_WAIT sockets a server leaves for a
+# minute after it stops do not count: they never stop it from listening again.
+# A plain bind fails on them, and that used to move a restarted part to a new port.
+port_in_use() {
+    python3 - "$1" <<'PY'
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(0)   # in use
+finally:
+    s.close()
+sys.exit(1)
+PY
+}
+
+# port_owner PORT: "pid 123 (java)" for whoever listens on 127.0.0.1:PORT, or "an
+# unknown process" (another user's process, whose fds we may not read). Reads /proc
+# directly, so it needs neither ss nor lsof.
+port_owner() {
+    python3 - "$1" <<'PY'
+import os, sys
+port = int(sys.argv[1])
+inodes = set()
+for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    try:
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # LISTEN
+                    inodes.add(fields[9])
+    except OSError:
+        pass
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:[") and link[8:-1] in inodes:
+                with open(f"/proc/{pid}/comm") as f:
+                    print(f"pid {pid} ({f.read().strip()})")
+                sys.exit(0)
+    except OSError:
+        continue
+print("an unknown process")
+PY
+}
+
+# require_port PART PORT WHAT: a part keeps the ports it chose the first time, so that
+# clients still running after a stop and a start find it where it was. If another
+# process really holds one, fail naming the port and that process; never move.
+require_port() {
+    local part=$1 port=$2 what=$3
+    if port_in_use "$port"; then
+        die "$part: port $port ($what) on 127.0.0.1 is taken by $(port_owner "$port"); stop that process, or remove $STOREFLEET_STATE/$part to start afresh on new ports"
+    fi
+}

@@ -1,7 +1,10 @@
 # shellcheck shell=bash
 # Kubernetes part of the local real stack: etcd, kube-apiserver (RBAC and the admission
 # plugins of a real cluster), kube-controller-manager, kube-scheduler and KWOK with three
-# simulated nodes. Sourced after lib/common.sh; defines k8s_start, k8s_stop, k8s_status.
+# simulated nodes. Sourced after lib/common.sh; defines k8s_start, k8s_stop, k8s_status,
+# and k8s_start_one / k8s_stop_one for one component (`infra/local/down k8s-apiserver`).
+# Every component keeps the ports chosen at the first start, and etcd its data, across a
+# stop and a start.
 #
 # Binaries come from build-tools.sh ($STOREFLEET_CACHE/bin). State under
 # $STOREFLEET_STATE/k8s: pki/ (a private CA and one client certificate per component),
@@ -84,13 +87,21 @@ KC
 }
 
 _k8s_spawn() {  # _k8s_spawn NAME ARGS...: starts a component in the background
+    # setsid: its own session, like pg_ctl gives the postmaster and kafka.sh the broker,
+    # so a ^C or hangup of the caller (a test harness, a terminal) does not reach it. The
+    # inner shell writes its own pid before exec'ing, so the pid file names the component.
     local name=$1 dir
     shift
     dir=$(_k8s_dir)
-    nohup "$STOREFLEET_CACHE/bin/$name" "$@" >>"$dir/$name.log" 2>&1 &
-    echo $! >"$dir/$name.pid"
+    rm -f "$dir/$name.pid"
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    setsid nohup bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$dir/$name.pid" \
+        "$STOREFLEET_CACHE/bin/$name" "$@" </dev/null >>"$dir/$name.log" 2>&1 &
+    wait_for "$name's pid file" 10 test -s "$dir/$name.pid" || die "k8s: $name did not launch; see $dir/$name.log"
 }
 
+# Ports are chosen once (first start) and kept for good: kubeconfigs, the running
+# provisioners and the components themselves keep dialling them across a stop and start.
 _k8s_ports() {
     local dir
     dir=$(_k8s_dir)
@@ -106,73 +117,128 @@ _k8s_api_ready() {
         --key "$(_k8s_dir)/pki/admin.key" "https://127.0.0.1:$api/readyz" >/dev/null
 }
 
-k8s_start() {
-    local dir start=$SECONDS
+# The components by the names `infra/local/up|down k8s-<short>` take.
+K8S_SHORT_NAMES=(etcd apiserver controller-manager scheduler kwok)
+_k8s_component() {  # _k8s_component SHORT: prints the component's binary name
+    case $1 in
+        etcd) echo etcd ;;
+        apiserver) echo kube-apiserver ;;
+        controller-manager) echo kube-controller-manager ;;
+        scheduler) echo kube-scheduler ;;
+        kwok) echo kwok ;;
+        *) die "k8s: unknown component '$1' (known: ${K8S_SHORT_NAMES[*]})" ;;
+    esac
+}
+
+# _k8s_start_component NAME: starts one component if it is not running, on its kept
+# port(s), and waits until it serves (etcd, kube-apiserver). Needs the caller's locals
+# from _k8s_ports and $dir, $pki.
+_k8s_start_component() {
+    local name=$1
+    if _k8s_pid_alive "$name"; then return 0; fi
+    case $name in
+        etcd)
+            require_port k8s "$etcd" "etcd client"
+            require_port k8s "$etcd_peer" "etcd peer"
+            _k8s_spawn etcd --name storefleet --data-dir "$dir/etcd" \
+                --listen-client-urls "http://127.0.0.1:$etcd" --advertise-client-urls "http://127.0.0.1:$etcd" \
+                --listen-peer-urls "http://127.0.0.1:$etcd_peer" \
+                --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
+                --initial-cluster "storefleet=http://127.0.0.1:$etcd_peer" \
+                --unsafe-no-fsync --quota-backend-bytes 4294967296 --log-level warn
+            wait_for "etcd" 30 curl -sf "http://127.0.0.1:$etcd/health" || die "k8s: etcd did not start; see $dir/etcd.log"
+            ;;
+        kube-apiserver)
+            require_port k8s "$api" "kube-apiserver"
+            _k8s_spawn kube-apiserver --etcd-servers "http://127.0.0.1:$etcd" \
+                --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api" \
+                --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+                --client-ca-file "$pki/ca.crt" \
+                --service-account-issuer https://kubernetes.default.svc.cluster.local \
+                --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
+                --service-cluster-ip-range 10.96.0.0/16 --endpoint-reconciler-type none \
+                --authorization-mode Node,RBAC --allow-privileged=false \
+                --enable-admission-plugins NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,DefaultTolerationSeconds,NodeRestriction,PodSecurity,Priority,ResourceQuota,RuntimeClass,StorageObjectInUseProtection,PersistentVolumeClaimResize,TaintNodesByCondition,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy \
+                --max-requests-inflight 800 --max-mutating-requests-inflight 400 \
+                --profiling=false --v 1
+            wait_for "kube-apiserver" "$K8S_START_DEADLINE" _k8s_api_ready ||
+                die "k8s: kube-apiserver did not become ready; see $dir/kube-apiserver.log"
+            ;;
+        kube-controller-manager)
+            require_port k8s "$cm" "kube-controller-manager"
+            _k8s_spawn kube-controller-manager --kubeconfig "$dir/controller-manager.kubeconfig" \
+                --authentication-kubeconfig "$dir/controller-manager.kubeconfig" \
+                --authorization-kubeconfig "$dir/controller-manager.kubeconfig" \
+                --bind-address 127.0.0.1 --secure-port "$cm" --leader-elect=false \
+                --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
+                --use-service-account-credentials=true --enable-hostpath-provisioner=true \
+                --node-monitor-grace-period 5m --pvclaimbinder-sync-period 2s \
+                --kube-api-qps 200 --kube-api-burst 400 --concurrent-namespace-syncs 20 \
+                --concurrent-deployment-syncs 20 --concurrent-replicaset-syncs 20 \
+                --concurrent-statefulset-syncs 20 --concurrent-job-syncs 20 --v 1
+            ;;
+        kube-scheduler)
+            require_port k8s "$sched" "kube-scheduler"
+            _k8s_spawn kube-scheduler --kubeconfig "$dir/scheduler.kubeconfig" \
+                --authentication-kubeconfig "$dir/scheduler.kubeconfig" \
+                --authorization-kubeconfig "$dir/scheduler.kubeconfig" \
+                --bind-address 127.0.0.1 --secure-port "$sched" --leader-elect=false --v 1
+            ;;
+        kwok)
+            require_port k8s "$kwok" "kwok"
+            _k8s_spawn kwok --kubeconfig "$dir/kwok.kubeconfig" \
+                --manage-all-nodes=false --manage-nodes-with-label-selector type=kwok \
+                --cidr 10.244.0.0/16 --node-ip 10.0.0.1 --server-address "127.0.0.1:$kwok" \
+                --node-lease-duration-seconds 40
+            ;;
+    esac
+}
+
+# _k8s_prepare: binaries, PKI, kept ports and kubeconfigs; sets the caller's locals
+# (dir pki etcd etcd_peer api cm sched kwok).
+_k8s_prepare() {
     dir=$(_k8s_dir)
     mkdir -p "$dir" "$STOREFLEET_STATE/env.d"
     for bin in "${K8S_COMPONENTS[@]}" kubectl helm; do
         [[ -x $STOREFLEET_CACHE/bin/$bin ]] || die "k8s: $bin is missing; run 'make deps' (infra/local/build-tools.sh)"
     done
     _k8s_pki
-    local etcd etcd_peer api cm sched kwok
     _k8s_ports
-    local pki=$dir/pki
+    pki=$dir/pki
     _k8s_kubeconfig admin "$api" "$STOREFLEET_STATE/kubeconfig"
     _k8s_kubeconfig controller-manager "$api" "$dir/controller-manager.kubeconfig"
     _k8s_kubeconfig scheduler "$api" "$dir/scheduler.kubeconfig"
     _k8s_kubeconfig kwok "$api" "$dir/kwok.kubeconfig"
+    {
+        echo "KUBECONFIG=$STOREFLEET_STATE/kubeconfig"
+        echo "STOREFLEET_CLUSTER_SIMULATED=true"
+    } >"$STOREFLEET_STATE/env.d/k8s"
+}
 
-    if ! _k8s_pid_alive etcd; then
-        _k8s_spawn etcd --name storefleet --data-dir "$dir/etcd" \
-            --listen-client-urls "http://127.0.0.1:$etcd" --advertise-client-urls "http://127.0.0.1:$etcd" \
-            --listen-peer-urls "http://127.0.0.1:$etcd_peer" \
-            --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
-            --initial-cluster "storefleet=http://127.0.0.1:$etcd_peer" \
-            --unsafe-no-fsync --quota-backend-bytes 4294967296 --log-level warn
-    fi
-    wait_for "etcd" 30 curl -sf "http://127.0.0.1:$etcd/health" || die "k8s: etcd did not start; see $dir/etcd.log"
+# k8s_start_one SHORT: starts one component (see K8S_SHORT_NAMES) on its kept port,
+# e.g. `infra/local/up k8s-apiserver` after `infra/local/down k8s-apiserver`.
+k8s_start_one() {
+    local dir pki etcd etcd_peer api cm sched kwok name start=$SECONDS
+    name=$(_k8s_component "$1")
+    _k8s_prepare
+    _k8s_start_component "$name"
+    log "k8s: $name running in $((SECONDS - start))s"
+}
 
-    if ! _k8s_pid_alive kube-apiserver; then
-        _k8s_spawn kube-apiserver --etcd-servers "http://127.0.0.1:$etcd" \
-            --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api" \
-            --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
-            --client-ca-file "$pki/ca.crt" \
-            --service-account-issuer https://kubernetes.default.svc.cluster.local \
-            --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
-            --service-cluster-ip-range 10.96.0.0/16 --endpoint-reconciler-type none \
-            --authorization-mode Node,RBAC --allow-privileged=false \
-            --enable-admission-plugins NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,DefaultTolerationSeconds,NodeRestriction,PodSecurity,Priority,ResourceQuota,RuntimeClass,StorageObjectInUseProtection,PersistentVolumeClaimResize,TaintNodesByCondition,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy \
-            --max-requests-inflight 800 --max-mutating-requests-inflight 400 \
-            --profiling=false --v 1
-    fi
-    wait_for "kube-apiserver" "$K8S_START_DEADLINE" _k8s_api_ready || die "k8s: kube-apiserver did not become ready; see $dir/kube-apiserver.log"
+# k8s_stop_one SHORT: stops one component; the others keep running (and retry it).
+k8s_stop_one() {
+    local name
+    name=$(_k8s_component "$1")
+    _k8s_stop_component "$name"
+    log "k8s: $name stopped"
+}
 
-    if ! _k8s_pid_alive kube-controller-manager; then
-        _k8s_spawn kube-controller-manager --kubeconfig "$dir/controller-manager.kubeconfig" \
-            --authentication-kubeconfig "$dir/controller-manager.kubeconfig" \
-            --authorization-kubeconfig "$dir/controller-manager.kubeconfig" \
-            --bind-address 127.0.0.1 --secure-port "$cm" --leader-elect=false \
-            --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
-            --use-service-account-credentials=true --enable-hostpath-provisioner=true \
-            --node-monitor-grace-period 5m --pvclaimbinder-sync-period 2s \
-            --kube-api-qps 200 --kube-api-burst 400 --concurrent-namespace-syncs 20 \
-            --concurrent-deployment-syncs 20 --concurrent-replicaset-syncs 20 \
-            --concurrent-statefulset-syncs 20 --concurrent-job-syncs 20 --v 1
-    fi
-    if ! _k8s_pid_alive kube-scheduler; then
-        _k8s_spawn kube-scheduler --kubeconfig "$dir/scheduler.kubeconfig" \
-            --authentication-kubeconfig "$dir/scheduler.kubeconfig" \
-            --authorization-kubeconfig "$dir/scheduler.kubeconfig" \
-            --bind-address 127.0.0.1 --secure-port "$sched" --leader-elect=false --v 1
-    fi
-    if ! _k8s_pid_alive kwok; then
-        _k8s_spawn kwok --kubeconfig "$dir/kwok.kubeconfig" \
-            --manage-all-nodes=false --manage-nodes-with-label-selector type=kwok \
-            --cidr 10.244.0.0/16 --node-ip 10.0.0.1 --server-address "127.0.0.1:$kwok" \
-            --node-lease-duration-seconds 40
-    fi
-    echo "KUBECONFIG=$STOREFLEET_STATE/kubeconfig" >"$STOREFLEET_STATE/env.d/k8s"
-    echo "STOREFLEET_CLUSTER_SIMULATED=true" >>"$STOREFLEET_STATE/env.d/k8s"
+k8s_start() {
+    local dir pki etcd etcd_peer api cm sched kwok name start=$SECONDS
+    _k8s_prepare
+    for name in "${K8S_COMPONENTS[@]}"; do
+        _k8s_start_component "$name"
+    done
 
     local kc=(kubectl --kubeconfig "$STOREFLEET_STATE/kubeconfig")
     # Nodes KWOK pretends to run: realistic allocatable CPU and memory of a small VPS each.
@@ -209,23 +275,41 @@ SC
     log "k8s: ready in $((SECONDS - start))s (api https://127.0.0.1:$api, $K8S_NODES KWOK nodes)"
 }
 
-k8s_stop() {
-    local dir name pid i
+# _k8s_stop_component NAME: TERM, then KILL after a grace period: 30 s for etcd (its
+# data), 5 s for the rest. kube-apiserver closes its listener at once on TERM but then
+# waits up to a minute for clients' HTTP/2 connections (the watches of the other
+# components) to go; nothing is lost by cutting that short.
+_k8s_stop_component() {
+    local name=$1 dir pid grace=5
     dir=$(_k8s_dir)
+    [[ $name == etcd ]] && grace=30
+    if _k8s_pid_alive "$name"; then
+        pid=$(<"$dir/$name.pid")
+        kill "$pid" 2>/dev/null || true
+        wait_for "$name to stop" "$grace" _k8s_gone "$pid" || kill -9 "$pid" 2>/dev/null || true
+        wait_for "$name to die" 10 _k8s_gone "$pid" || die "k8s: $name (pid $pid) survived KILL"
+    fi
+    rm -f "$dir/$name.pid"
+}
+
+# _k8s_gone PID: the process no longer runs (a zombie awaiting its reaper counts as gone)
+_k8s_gone() {
+    local state
+    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 0
+    [[ -z $state || $state == Z ]]
+}
+
+k8s_stop() {
+    local i
     for ((i = ${#K8S_COMPONENTS[@]} - 1; i >= 0; i--)); do
-        name=${K8S_COMPONENTS[i]}
-        if _k8s_pid_alive "$name"; then
-            pid=$(<"$dir/$name.pid")
-            kill "$pid" 2>/dev/null || true
-            wait_for "$name to stop" 30 bash -c "! [[ -d /proc/$pid ]]" || kill -9 "$pid" 2>/dev/null || true
-        fi
-        rm -f "$dir/$name.pid"
+        _k8s_stop_component "${K8S_COMPONENTS[i]}"
     done
     rm -f "$STOREFLEET_STATE/env.d/k8s"
 }
 
 k8s_status() {
-    local name rc=0
+    local name rc=0 ports=""
+    [[ -f $(_k8s_dir)/ports ]] && ports=" ports: $(<"$(_k8s_dir)/ports")"
     for name in "${K8S_COMPONENTS[@]}"; do
         if _k8s_pid_alive "$name"; then
             echo "$name: running (pid $(<"$(_k8s_dir)/$name.pid"))"
@@ -234,5 +318,6 @@ k8s_status() {
             rc=1
         fi
     done
+    [[ -n $ports ]] && echo "k8s:$ports"
     return $rc
 }

@@ -100,18 +100,6 @@ _kafka_alive() {
     [[ -n $state && $state != Z ]]
 }
 
-_kafka_port_in_use() {
-    python3 - "$1" <<'PY'
-import socket, sys
-s = socket.socket()
-try:
-    s.bind(("127.0.0.1", int(sys.argv[1])))
-except OSError:
-    sys.exit(0)   # in use
-sys.exit(1)
-PY
-}
-
 # _kafka_serving PORT: true once the broker answers a Metadata request (v4)
 # listing at least one live broker. A broker only shows up there after it has
 # registered with the controller and been unfenced, so this proves it is really
@@ -180,16 +168,19 @@ kafka_start() {
     mkdir -p "$dir/data"
     rm -f "$dir/kafka.pid"
 
-    # Reuse the remembered ports (the controller's is part of the quorum config);
-    # pick new ones only if someone else took one meanwhile.
+    # The ports are chosen once and kept for good (the controller's is part of the
+    # quorum config, the broker's is what every running client dials). A port someone
+    # else holds is an error naming that process, never a reason to move.
     bport="" cport=""
     [[ -s $dir/ports ]] && read -r bport cport <"$dir/ports"
-    if [[ -z $bport || -z $cport ]] || _kafka_port_in_use "$bport" || _kafka_port_in_use "$cport"; then
+    if [[ -z $bport || -z $cport ]]; then
         bport=$(free_port)
         cport=$(free_port)
         while [[ $cport == "$bport" ]]; do cport=$(free_port); done
         echo "$bport $cport" >"$dir/ports"
     fi
+    require_port kafka "$bport" "broker"
+    require_port kafka "$cport" "controller"
 
     cat >"$dir/server.properties" <<EOF
 # written by infra/local/parts/kafka.sh on every start; edits are lost

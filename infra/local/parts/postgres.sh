@@ -3,7 +3,7 @@
 # dispatcher; defines postgres_start, postgres_stop and postgres_status.
 #
 # Layout (all under $STOREFLEET_STATE/postgres unless noted):
-#   port       the TCP port chosen once by free_port, reused by every later start
+#   port       the TCP port chosen once by free_port, kept by every later start
 #   password   the storefleet role's password, 0600, never printed
 #   home       the path of the directory the server itself owns (see _pg_home)
 #   <home>/data          the cluster (initdb)
@@ -71,18 +71,6 @@ _pg_home() {
     printf '%s\n' "$home"
 }
 
-_pg_port_in_use() {
-    python3 - "$1" <<'PY'
-import socket, sys
-s = socket.socket()
-try:
-    s.bind(("127.0.0.1", int(sys.argv[1])))
-except OSError:
-    sys.exit(0)   # in use
-sys.exit(1)
-PY
-}
-
 # _pg_running HOME: true when our cluster's postmaster is up (reads postmaster.pid).
 _pg_running() {
     [[ -f $1/data/postmaster.pid ]] || return 1
@@ -125,13 +113,13 @@ postgres_start() {
         return 0
     fi
 
-    # Reuse the remembered port; pick a new one only if someone else took it.
-    port=""
-    [[ -s $meta/port ]] && port=$(<"$meta/port")
-    if [[ -z $port ]] || _pg_port_in_use "$port"; then
-        port=$(free_port)
-        printf '%s\n' "$port" >"$meta/port"
+    # The port is chosen once and kept for good: clients that outlive a stop find the
+    # server where it was. A port someone else holds is an error, never a reason to move.
+    if [[ ! -s $meta/port ]]; then
+        free_port >"$meta/port"
     fi
+    port=$(<"$meta/port")
+    require_port postgres "$port" "postgres"
 
     if [[ ! -f $data/PG_VERSION ]]; then
         log "postgres: initdb in $data"

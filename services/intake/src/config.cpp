@@ -18,6 +18,14 @@ IntakeConfig IntakeConfig::FromEnv(const EnvConfig& env) {
     config.bootstrap_token_file = env.String("STOREFLEET_BOOTSTRAP_TOKEN_FILE", "");
     config.bootstrap_quota = static_cast<int>(env.Int("STOREFLEET_BOOTSTRAP_QUOTA", 100, 0, 1'000'000));
     config.lifecycle_group = env.String("STOREFLEET_LIFECYCLE_GROUP", config.lifecycle_group);
+    config.outbox_publish_timeout_ms = static_cast<int>(
+        env.Int("STOREFLEET_OUTBOX_PUBLISH_TIMEOUT_MS", config.outbox_publish_timeout_ms, 100, 600'000));
+    config.outbox_message_timeout_ms = static_cast<int>(
+        env.Int("STOREFLEET_OUTBOX_MESSAGE_TIMEOUT_MS", config.outbox_message_timeout_ms, 1000, 900'000));
+    config.outbox_batch_size =
+        static_cast<int>(env.Int("STOREFLEET_OUTBOX_BATCH_SIZE", config.outbox_batch_size, 1, 10'000));
+    config.outbox_max_unsent_age_s =
+        static_cast<int>(env.Int("STOREFLEET_OUTBOX_MAX_UNSENT_AGE_S", config.outbox_max_unsent_age_s, 1, 86'400));
     if (!config.bootstrap_tenant.empty() && config.bootstrap_token_file.empty()) {
         throw ConfigError("STOREFLEET_BOOTSTRAP_TOKEN_FILE is required with STOREFLEET_BOOTSTRAP_TENANT");
     }

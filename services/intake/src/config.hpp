@@ -23,6 +23,14 @@ struct IntakeConfig {
     int bootstrap_quota = 100;
     // The consumer group that follows store-status to free quota and names on deletion.
     std::string lifecycle_group = "storefleet-intake-lifecycle";
+    // The outbox relay: how long one publish may wait for Kafka's acknowledgement, the
+    // producer's message timeout (a publish may land up to both after it started; a relay
+    // taking over waits that long at most), rows per batch, and how old the oldest unsent
+    // row may get before the leader's /readyz turns red.
+    int outbox_publish_timeout_ms = 15'000;
+    int outbox_message_timeout_ms = 30'000;
+    int outbox_batch_size = 500;
+    int outbox_max_unsent_age_s = 60;
 
     static IntakeConfig FromEnv(const EnvConfig& env);
 };

@@ -38,19 +38,42 @@ bool SaneHeaderValue(const std::string& value, std::size_t max) {
 }
 
 
-// Runs a handler that needs Postgres; if Postgres cannot be reached, answers 503 with
-// Retry-After (the request changed nothing and may be retried) instead of 500.
+}  // namespace
+
+std::optional<DatabaseUnavailable> ClassifyDatabaseFailure(const std::exception& error) {
+    DatabaseUnavailable unavailable;
+    unavailable.retry_after_seconds = kDatabaseRetryAfterSeconds;
+    if (dynamic_cast<const pqxx::in_doubt_error*>(&error) != nullptr) {
+        unavailable.maybe_applied = true;
+        unavailable.message = "the store database became unavailable while committing; the request may have "
+                              "been accepted: retry after " + std::to_string(kDatabaseRetryAfterSeconds) +
+                              " s (with the same Idempotency-Key for a create)";
+        return unavailable;
+    }
+    if (!pg::IsUnavailable(error)) return std::nullopt;
+    unavailable.message = "the store database is unavailable; retry after " +
+                          std::to_string(kDatabaseRetryAfterSeconds) + " s";
+    return unavailable;
+}
+
+namespace {
+
+// Runs a handler that needs Postgres (the token lookup included); if Postgres cannot be
+// reached, answers 503 with Retry-After instead of 500. Any answer is sent only at the end
+// of a handler, so nothing has been written when this catches.
 template <typename Fn>
-void UnlessDatabaseUnavailable(ResponseWriter& response, Fn&& handle) {
+void UnlessDatabaseUnavailable(ResponseWriter& response, metrics::Counter& unavailable_total, Fn&& handle) {
     try {
         handle();
     } catch (const std::exception& error) {
-        if (!pg::IsUnavailable(error)) throw;
-        log::Warn("database unavailable; answering 503", {{"error", error.what()}});
-        http::SetHeader(response, "Retry-After", std::to_string(kDatabaseRetryAfterSeconds));
-        http::SendError(response, Code::Service_Unavailable, "unavailable",
-                        "the store database is unavailable; retry after " +
-                            std::to_string(kDatabaseRetryAfterSeconds) + " s");
+        auto unavailable = ClassifyDatabaseFailure(error);
+        if (!unavailable) throw;
+        unavailable_total.Inc();
+        // pqxx's text says which host and port failed, never the password.
+        log::Warn("database unavailable; answering 503",
+                  {{"error", error.what()}, {"maybe_applied", unavailable->maybe_applied}});
+        http::SetHeader(response, "Retry-After", std::to_string(unavailable->retry_after_seconds));
+        http::SendError(response, Code::Service_Unavailable, "unavailable", unavailable->message);
     }
 }
 
@@ -70,14 +93,16 @@ IntakeApi::IntakeApi(IntakeStore& store, RateLimiter& limiter, TenantCache& tena
                                     "Store commands committed to the outbox.")),
       rejected_(registry.GetCounter("storefleet_intake_commands_rejected_total",
                                     "Store commands refused (auth, validation, quota, rate).")),
+      unavailable_(registry.GetCounter("storefleet_intake_database_unavailable_total",
+                                       "Requests answered 503 because Postgres could not be used.")),
       on_accepted_(std::move(on_accepted)) {}
 
 void IntakeApi::Register(http::HttpServer& server) {
     server.Post("/api/v1/stores", [this](const Request& request, ResponseWriter& response) {
-        UnlessDatabaseUnavailable(response, [&] { CreateStore(request, response); });
+        UnlessDatabaseUnavailable(response, unavailable_, [&] { CreateStore(request, response); });
     });
     server.Delete("/api/v1/stores/:id", [this](const Request& request, ResponseWriter& response) {
-        UnlessDatabaseUnavailable(response, [&] { DeleteStore(request, response); });
+        UnlessDatabaseUnavailable(response, unavailable_, [&] { DeleteStore(request, response); });
     });
 }
 

@@ -1,6 +1,9 @@
 #pragma once
 
+#include <exception>
 #include <functional>
+#include <optional>
+#include <string>
 
 #include "intake_store.hpp"
 #include "rate_limiter.hpp"
@@ -31,8 +34,22 @@ private:
     TenantCache& tenants_;
     metrics::Counter& accepted_;
     metrics::Counter& rejected_;
+    metrics::Counter& unavailable_;
     std::function<void()> on_accepted_;
 };
+
+// How a failure to use Postgres is answered. A database that cannot be reached (or not
+// now: shutting down, starting up, out of connections, every pooled connection busy)
+// means 503 with Retry-After, never 500: the client may simply retry. `maybe_applied`:
+// the connection broke while committing, so the request may have taken effect; a retry is
+// still safe (DELETE repeats harmlessly, a create with the same Idempotency-Key gets the
+// first answer). nullopt: not an outage but a bug, left to the server's 500.
+struct DatabaseUnavailable {
+    int retry_after_seconds = 2;
+    bool maybe_applied = false;
+    std::string message;
+};
+std::optional<DatabaseUnavailable> ClassifyDatabaseFailure(const std::exception& error);
 
 // The correlation id of a request: X-Correlation-Id if the caller sent a sane one.
 std::string CorrelationIdOf(const Pistache::Rest::Request& request);

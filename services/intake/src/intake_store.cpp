@@ -102,6 +102,7 @@ queued as (
     insert into intake.outbox (topic, key, payload)
     select $8, store_id::text, $9 from store returning id)
 select count(*) from queued)SQL";
+constexpr const char* kSelectStoreExists = "select 1 from intake.stores where store_id = $1::uuid";
 constexpr const char* kSelectQuota = "select live_stores, store_quota from intake.tenants where id = $1";
 // A store is deleted (its namespace is gone): its name and its unit of quota are free.
 // Idempotent: a replayed event finds the row deleted already and changes nothing.
@@ -208,6 +209,11 @@ NewStore DescribeNewStore(const Tenant& tenant, const StoreRequest& request, con
     return store;
 }
 
+bool StoreExists(pqxx::connection& connection, const std::string& store_id) {
+    pqxx::nontransaction session(connection);
+    return !session.exec_params(kSelectStoreExists, store_id).empty();
+}
+
 Error NameTaken(const Tenant& tenant, const StoreRequest& request) {
     return Error::Permanent("name_taken", "tenant " + tenant.id + " already has a store named '" + request.name + "'");
 }
@@ -270,6 +276,9 @@ Result<Accepted> IntakeStore::CreateAtOnce(const Tenant& tenant, const StoreRequ
             if (queued[0][0].as<int>() == 1) return accepted;
             return QuotaError(session, tenant);
         } catch (const pqxx::unique_violation&) {
+            // On a retry the first attempt may have committed before its connection broke:
+            // then the store is ours, not a name clash.
+            if (attempt > 0 && StoreExists(*lease, envelope.store_id())) return accepted;
             return NameTaken(tenant, request);
         } catch (const pqxx::broken_connection&) {
             lease.MarkBroken();

@@ -1,21 +1,48 @@
 #include "lifecycle_consumer.hpp"
 
-#include <map>
+#include <stdexcept>
 
 #include "storefleet/common/log.hpp"
 #include "storefleet/kafka/events.hpp"
 
 namespace storefleet::intake {
 
-LifecycleConsumer::LifecycleConsumer(IntakeStore& store, std::string brokers, std::string group_id,
+NextOffsets ApplyLifecycleBatch(const std::vector<kafka::ConsumedMessage>& messages, const StoreStatusSink& sink,
+                                int* applied) {
+    NextOffsets next_offsets;
+    for (const auto& message : messages) {
+        auto event = kafka::Decode(message.payload);
+        if (event.ok() && event->has_store_status_changed()) {
+            const auto& changed = event->store_status_changed();
+            const bool relevant = changed.status() == v1::STORE_STATUS_DELETED ||
+                                  (changed.status() == v1::STORE_STATUS_FAILED && changed.step() == "deletion");
+            if (relevant) {
+                auto status = sink(event->store_id(), changed.status(), changed.step());
+                if (!status.ok()) throw std::runtime_error(status.error().message);
+                if (applied != nullptr) ++*applied;
+            }
+        }
+        auto& next = next_offsets[{message.topic, message.partition}];
+        next = std::max(next, message.offset + 1);
+    }
+    return next_offsets;
+}
+
+LifecycleConsumer::LifecycleConsumer(StoreStatusSink sink, std::string brokers, std::string group_id,
                                      metrics::Registry& registry)
-    : store_(store),
+    : sink_(std::move(sink)),
       brokers_(std::move(brokers)),
       group_id_(std::move(group_id)),
       applied_(registry.GetCounter("storefleet_intake_lifecycle_events_total",
                                    "Store status events the intake ledger has taken (deleted, failed deletions).")),
       failures_(registry.GetCounter("storefleet_intake_lifecycle_failures_total",
                                     "Status batches the ledger could not take yet (retried).")) {}
+
+LifecycleConsumer::LifecycleConsumer(IntakeStore& store, std::string brokers, std::string group_id,
+                                     metrics::Registry& registry)
+    : LifecycleConsumer([&store](const std::string& store_id, v1::StoreStatus status,
+                                 const std::string& step) { return store.ApplyStoreStatus(store_id, status, step); },
+                        std::move(brokers), std::move(group_id), registry) {}
 
 LifecycleConsumer::~LifecycleConsumer() { Stop(); }
 
@@ -27,45 +54,57 @@ void LifecycleConsumer::Stop() {
 }
 
 void LifecycleConsumer::Run() {
-    kafka::KafkaConsumer consumer({.brokers = brokers_,
-                                   .group_id = group_id_,
-                                   .client_id = "storefleet-intake-lifecycle",
-                                   .topics = {kafka::kStatusTopic}});
+    auto backoff = std::chrono::milliseconds(500);
+    while (!stop_.Triggered()) {
+        try {
+            kafka::KafkaConsumer consumer({.brokers = brokers_,
+                                           .group_id = group_id_,
+                                           .client_id = "storefleet-intake-lifecycle",
+                                           .topics = {kafka::kStatusTopic}});
+            Consume(consumer);
+            consumer.Close();
+            return;
+        } catch (const std::exception& error) {
+            // Only the consumer's set-up throws here; it is tried again.
+            failures_.Inc();
+            log::Error("lifecycle consumer failed; restarting it", {{"error", error.what()}, {"group", group_id_}});
+            stop_.WaitFor(backoff);
+            backoff = std::min(backoff * 2, std::chrono::milliseconds(10'000));
+        }
+    }
+}
+
+void LifecycleConsumer::Consume(kafka::KafkaConsumer& consumer) {
     auto backoff = std::chrono::milliseconds(200);
     while (!stop_.Triggered()) {
         auto messages = consumer.Poll(std::chrono::milliseconds(500));
         if (messages.empty()) continue;
-        std::map<std::pair<std::string, int32_t>, int64_t> next_offsets;
-        // Retried until the ledger takes the whole batch; updates are idempotent.
+        // Retried until the ledger takes the whole batch; its updates are idempotent.
         for (;;) {
             try {
-                for (const auto& message : messages) {
-                    auto event = kafka::Decode(message.payload);
-                    if (event.ok() && event->has_store_status_changed()) {
-                        const auto& changed = event->store_status_changed();
-                        const bool relevant = changed.status() == v1::STORE_STATUS_DELETED ||
-                                              (changed.status() == v1::STORE_STATUS_FAILED && changed.step() == "deletion");
-                        if (relevant) {
-                            (void)store_.ApplyStoreStatus(event->store_id(), changed.status(), changed.step());
-                            applied_.Inc();
-                        }
-                    }
-                    auto& next = next_offsets[{message.topic, message.partition}];
-                    next = std::max(next, message.offset + 1);
+                int applied = 0;
+                const auto next_offsets = ApplyLifecycleBatch(messages, sink_, &applied);
+                applied_.Inc(applied);
+                // Only now that the SQL committed.
+                for (const auto& [partition, next] : next_offsets) {
+                    consumer.Commit(partition.first, partition.second, next);
                 }
                 backoff = std::chrono::milliseconds(200);
                 break;
             } catch (const std::exception& error) {
                 failures_.Inc();
                 log::Warn("cannot apply store status to the intake ledger; retrying",
-                          {{"error", error.what()}, {"backoff_ms", backoff.count()}});
-                if (stop_.WaitFor(backoff)) return;  // uncommitted: replayed next time
+                          {{"error", error.what()},
+                           {"topic", messages.front().topic},
+                           {"partition", messages.front().partition},
+                           {"offset", messages.front().offset},
+                           {"backoff_ms", backoff.count()}});
+                // Stopping now leaves the batch uncommitted: it is applied again next time.
+                if (stop_.WaitFor(backoff)) return;
                 backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
             }
         }
-        for (const auto& [partition, next] : next_offsets) consumer.Commit(partition.first, partition.second, next);
     }
-    consumer.Close();
 }
 
 }  // namespace storefleet::intake

@@ -1,0 +1,169 @@
+// The lifecycle consumer's logic without a broker (ApplyLifecycleBatch), and the consumer
+// against librdkafka's mock cluster: it retries a batch the ledger refused and commits
+// offsets only after the ledger took them.
+#include "lifecycle_consumer.hpp"
+
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <mutex>
+
+#include "storefleet/kafka/events.hpp"
+
+namespace storefleet::intake {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string StatusEvent(const std::string& store_id, v1::StoreStatus status, const std::string& step) {
+    auto envelope = kafka::NewEnvelope("acme", store_id, "corr");
+    envelope.mutable_store_status_changed()->set_status(status);
+    envelope.mutable_store_status_changed()->set_step(step);
+    kafka::SetTypeFromPayload(envelope);
+    return kafka::Encode(envelope);
+}
+
+struct Applied {
+    std::string store_id;
+    v1::StoreStatus status;
+    std::string step;
+    bool operator==(const Applied&) const = default;
+};
+
+class RecordingSink {
+public:
+    StoreStatusSink Sink() {
+        return [this](const std::string& store_id, v1::StoreStatus status, const std::string& step) -> Status {
+            std::lock_guard lock(mutex_);
+            if (fail_next_ > 0) {
+                --fail_next_;
+                throw pqxx::broken_connection("server closed the connection unexpectedly");
+            }
+            applied_.push_back({store_id, status, step});
+            return Status::Ok();
+        };
+    }
+    std::vector<Applied> Seen() {
+        std::lock_guard lock(mutex_);
+        return applied_;
+    }
+    void FailNext(int calls) {
+        std::lock_guard lock(mutex_);
+        fail_next_ = calls;
+    }
+
+private:
+    std::mutex mutex_;
+    std::vector<Applied> applied_;
+    int fail_next_ = 0;
+};
+
+kafka::ConsumedMessage Message(int32_t partition, int64_t offset, std::string payload) {
+    return {kafka::kStatusTopic, partition, offset, "key", std::move(payload), {}};
+}
+
+TEST(ApplyLifecycleBatchTest, OnlyDeletedAndFailedDeletionsReachTheLedgerAndEveryOffsetIsCommitted) {
+    RecordingSink sink;
+    int applied = 0;
+    auto next = ApplyLifecycleBatch(
+        {
+            Message(0, 10, StatusEvent("s1", v1::STORE_STATUS_READY, "readiness")),
+            Message(0, 11, StatusEvent("s1", v1::STORE_STATUS_DELETED, "deleted")),
+            Message(1, 7, StatusEvent("s2", v1::STORE_STATUS_FAILED, "deletion")),
+            Message(1, 8, StatusEvent("s3", v1::STORE_STATUS_FAILED, "helm")),
+            Message(1, 9, "not protobuf at all"),
+            Message(0, 12, StatusEvent("s4", v1::STORE_STATUS_DELETING, "deletion")),
+        },
+        sink.Sink(), &applied);
+    EXPECT_EQ(applied, 2);
+    EXPECT_EQ(sink.Seen(), (std::vector<Applied>{{"s1", v1::STORE_STATUS_DELETED, "deleted"},
+                                                 {"s2", v1::STORE_STATUS_FAILED, "deletion"}}));
+    EXPECT_EQ(next, (NextOffsets{{{kafka::kStatusTopic, 0}, 13}, {{kafka::kStatusTopic, 1}, 10}}));
+}
+
+TEST(ApplyLifecycleBatchTest, ALedgerFailureCommitsNothing) {
+    RecordingSink sink;
+    sink.FailNext(1);
+    EXPECT_THROW(ApplyLifecycleBatch({Message(0, 1, StatusEvent("s1", v1::STORE_STATUS_DELETED, "deleted"))},
+                                     sink.Sink()),
+                 pqxx::broken_connection);
+    auto refusing = [](const std::string&, v1::StoreStatus, const std::string&) -> Status {
+        return Error::Retryable("pg", "not now");
+    };
+    EXPECT_ANY_THROW(
+        ApplyLifecycleBatch({Message(0, 1, StatusEvent("s1", v1::STORE_STATUS_DELETED, "deleted"))}, refusing));
+}
+
+class MockCluster {
+public:
+    MockCluster() {
+        char error[256];
+        rd_kafka_conf_t* conf = rd_kafka_conf_new();
+        handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
+        cluster_ = rd_kafka_mock_cluster_new(handle_, 1);
+        rd_kafka_mock_topic_create(cluster_, kafka::kStatusTopic, 1, 1);
+    }
+    ~MockCluster() {
+        rd_kafka_mock_cluster_destroy(cluster_);
+        rd_kafka_destroy(handle_);
+    }
+    MockCluster(const MockCluster&) = delete;
+    MockCluster& operator=(const MockCluster&) = delete;
+    [[nodiscard]] std::string Brokers() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
+
+private:
+    rd_kafka_t* handle_ = nullptr;
+    rd_kafka_mock_cluster_t* cluster_ = nullptr;
+};
+
+template <typename Predicate>
+bool WaitUntil(Predicate predicate, std::chrono::milliseconds limit = 20s) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!predicate()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(10ms);
+    }
+    return true;
+}
+
+TEST(LifecycleConsumerMockClusterTest, RetriesUntilTheLedgerTakesABatchAndCommitsOnlyThen) {
+    MockCluster cluster;
+    kafka::KafkaPublisher publisher(cluster.Brokers(), "status-test");
+    auto publish = [&](const std::string& store_id, v1::StoreStatus status, const std::string& step) {
+        ASSERT_TRUE(publisher
+                        .PublishAndWait({{kafka::kStatusTopic, store_id, StatusEvent(store_id, status, step), {}}}, 10s)
+                        .ok());
+    };
+    publish("s1", v1::STORE_STATUS_DELETED, "deleted");
+    publish("s2", v1::STORE_STATUS_READY, "readiness");
+    publish("s3", v1::STORE_STATUS_FAILED, "deletion");
+
+    RecordingSink sink;
+    sink.FailNext(2);  // Postgres is away for the first two tries
+    metrics::Registry registry;
+    {
+        LifecycleConsumer consumer(sink.Sink(), cluster.Brokers(), "intake-lifecycle", registry);
+        consumer.Start();
+        ASSERT_TRUE(WaitUntil([&] { return sink.Seen().size() >= 2; }));
+        EXPECT_GE(registry.GetCounter("storefleet_intake_lifecycle_failures_total", "").Value(), 2);
+        EXPECT_TRUE(WaitUntil([&] { return consumer.Applied() >= 2; }));
+        consumer.Stop();
+    }
+    EXPECT_EQ(sink.Seen(), (std::vector<Applied>{{"s1", v1::STORE_STATUS_DELETED, "deleted"},
+                                                 {"s3", v1::STORE_STATUS_FAILED, "deletion"}}));
+
+    // A new member of the same group starts after the committed offsets: only what is new.
+    publish("s4", v1::STORE_STATUS_DELETED, "deleted");
+    metrics::Registry registry2;
+    LifecycleConsumer again(sink.Sink(), cluster.Brokers(), "intake-lifecycle", registry2);
+    again.Start();
+    ASSERT_TRUE(WaitUntil([&] { return sink.Seen().size() >= 3; }));
+    again.Stop();
+    const auto seen = sink.Seen();
+    ASSERT_EQ(seen.size(), 3U) << "a committed event was applied again";
+    EXPECT_EQ(seen[2].store_id, "s4");
+}
+
+}  // namespace
+}  // namespace storefleet::intake

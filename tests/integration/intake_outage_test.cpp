@@ -1,0 +1,210 @@
+// Intake through a Postgres outage, on the real Postgres of the local stack reached
+// through a TCP proxy the test can cut: while it is cut, POST, DELETE and the token lookup
+// answer 503 with Retry-After (never 500); once it is back, the pool drops its broken
+// connections and the very next requests are accepted.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <mutex>
+#include <regex>
+#include <thread>
+
+#include "http_client.hpp"
+#include "intake_api.hpp"
+#include "storefleet/common/ids.hpp"
+
+namespace storefleet::intake {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Call;
+
+std::string Env(const char* name) {
+    const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
+    return value != nullptr ? value : "";
+}
+
+// Forwards 127.0.0.1:Port() to the upstream port. Stop() closes the listener and cuts every
+// connection (as a Postgres that goes away does); Start() again listens on the same port.
+class TcpProxy {
+public:
+    explicit TcpProxy(uint16_t upstream_port) : upstream_port_(upstream_port) {}
+    ~TcpProxy() { Stop(); }
+    TcpProxy(const TcpProxy&) = delete;
+    TcpProxy& operator=(const TcpProxy&) = delete;
+
+    void Start() {
+        listener_ = socket(AF_INET, SOCK_STREAM, 0);
+        int one = 1;
+        setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        sockaddr_in address = Loopback(port_);
+        ASSERT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);  // NOLINT
+        ASSERT_EQ(listen(listener_, 64), 0);
+        socklen_t length = sizeof(address);
+        getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);  // NOLINT
+        port_ = ntohs(address.sin_port);
+        running_ = true;
+        acceptor_ = std::thread([this] { Accept(); });
+    }
+
+    void Stop() {
+        if (!running_.exchange(false)) return;
+        acceptor_.join();
+        close(listener_);
+        std::vector<std::thread> pumps;
+        {
+            std::lock_guard lock(mutex_);
+            for (int fd : open_) shutdown(fd, SHUT_RDWR);
+            pumps.swap(pumps_);
+        }
+        for (auto& pump : pumps) pump.join();
+    }
+
+    [[nodiscard]] uint16_t Port() const { return port_; }
+
+private:
+    static sockaddr_in Loopback(uint16_t port) {
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_port = htons(port);
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        return address;
+    }
+
+    void Accept() {
+        while (running_) {
+            pollfd ready{listener_, POLLIN, 0};
+            if (poll(&ready, 1, 50) <= 0) continue;
+            const int client = accept(listener_, nullptr, nullptr);
+            if (client < 0) continue;
+            const int upstream = socket(AF_INET, SOCK_STREAM, 0);
+            sockaddr_in address = Loopback(upstream_port_);
+            if (connect(upstream, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {  // NOLINT
+                close(client);
+                close(upstream);
+                continue;
+            }
+            std::lock_guard lock(mutex_);
+            open_.push_back(client);
+            open_.push_back(upstream);
+            pumps_.emplace_back([this, client, upstream] { Pump(client, upstream); });
+        }
+    }
+
+    void Pump(int client, int upstream) {
+        char buffer[16384];
+        pollfd fds[2] = {{client, POLLIN, 0}, {upstream, POLLIN, 0}};
+        bool open = true;
+        while (open && running_) {
+            if (poll(fds, 2, 50) <= 0) continue;
+            for (int i = 0; i < 2 && open; ++i) {
+                if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+                const ssize_t n = read(fds[i].fd, buffer, sizeof(buffer));
+                if (n <= 0) {
+                    open = false;
+                    break;
+                }
+                const int to = fds[1 - i].fd;
+                for (ssize_t sent = 0; sent < n;) {
+                    const ssize_t w = write(to, buffer + sent, static_cast<std::size_t>(n - sent));
+                    if (w <= 0) {
+                        open = false;
+                        break;
+                    }
+                    sent += w;
+                }
+            }
+        }
+        std::lock_guard lock(mutex_);
+        shutdown(client, SHUT_RDWR);
+        shutdown(upstream, SHUT_RDWR);
+        close(client);
+        close(upstream);
+        std::erase(open_, client);
+        std::erase(open_, upstream);
+    }
+
+    uint16_t upstream_port_;
+    uint16_t port_ = 0;
+    int listener_ = -1;
+    std::atomic<bool> running_{false};
+    std::thread acceptor_;
+    std::mutex mutex_;
+    std::vector<int> open_;
+    std::vector<std::thread> pumps_;
+};
+
+TEST(IntakeOutageTest, PostgresAwayMeans503WithRetryAfterAndRequestsAreAcceptedAgainOnceItIsBack) {
+    const std::string url = Env("STOREFLEET_PG_URL");
+    ASSERT_FALSE(url.empty()) << "run through tests/with-stack";
+    std::smatch where;
+    ASSERT_TRUE(std::regex_search(url, where, std::regex("@([^:/@]+):([0-9]+)/")));
+    TcpProxy proxy(static_cast<uint16_t>(std::stoi(where[2].str())));
+    proxy.Start();
+    const std::string proxied = std::regex_replace(url, std::regex("@[^:/@]+:[0-9]+/"),
+                                                   "@127.0.0.1:" + std::to_string(proxy.Port()) + "/");
+
+    // The tenant, set up directly.
+    const std::string tenant_id = "outage-" + RandomHex(4);
+    const std::string token = RandomHex(16);
+    pg::Pool direct(url, 1);
+    IntakeStore(direct, "stores.test").Migrate();
+    IntakeStore(direct, "stores.test").UpsertTenant(tenant_id, token, 10);
+
+    // Intake over the proxy. Tokens are not cached, so each call looks its tenant up.
+    metrics::Registry registry;
+    pg::Pool pool(proxied, 4);
+    IntakeStore store(pool, "stores.test");
+    RateLimiter limiter(1000, 1000);
+    TenantCache tenants(std::chrono::milliseconds(0));
+    IntakeApi api(store, limiter, tenants, registry, [] {});
+    http::HttpServer server({}, registry, [&] { return pool.Ping(); });
+    api.Register(server);
+    server.Start();
+    auto create = [&](const std::string& name) {
+        return Call("POST", server.Port(), "/api/v1/stores", token,
+                    R"({"name":")" + name + R"(","engine":"woocommerce"})");
+    };
+
+    auto before = create("before");
+    ASSERT_EQ(before.code, 202) << before.body;
+    const std::string id = nlohmann::json::parse(before.body)["id"];
+
+    proxy.Stop();  // Postgres is gone
+    for (int i = 0; i < 3; ++i) {
+        auto post = create("during-" + std::to_string(i));
+        EXPECT_EQ(post.code, 503) << post.body;
+        EXPECT_TRUE(post.HasHeader("Retry-After: ")) << post.headers;
+        auto del = Call("DELETE", server.Port(), "/api/v1/stores/" + id, token);
+        EXPECT_EQ(del.code, 503) << del.body;
+        EXPECT_TRUE(del.HasHeader("Retry-After: ")) << del.headers;
+    }
+    EXPECT_FALSE(pool.Ping()) << "/readyz is red meanwhile";
+
+    proxy.Start();  // back, on the same port
+    auto after = create("after");
+    EXPECT_EQ(after.code, 202) << "the pool must drop its broken connections and reconnect: " << after.body;
+    auto del = Call("DELETE", server.Port(), "/api/v1/stores/" + id, token);
+    EXPECT_EQ(del.code, 202) << del.body;
+    EXPECT_TRUE(pool.Ping());
+    server.Stop();
+    EXPECT_EQ(registry.GetCounter("storefleet_intake_database_unavailable_total", "").Value(), 6);
+
+    // Nothing of the refused requests was written; the accepted ones were.
+    direct.WithTransaction([&](pqxx::work& txn) {
+        EXPECT_EQ(txn.exec_params("select count(*) from intake.stores where tenant_id = $1", tenant_id)[0][0].as<int>(),
+                  2);
+        txn.exec_params("delete from intake.outbox where key in "
+                        "(select store_id::text from intake.stores where tenant_id = $1)",
+                        tenant_id);
+    });
+}
+
+}  // namespace
+}  // namespace storefleet::intake
