@@ -34,7 +34,8 @@ int main() {
     ShutdownFlag shutdown;
     kube::KubeClient kube(credentials);
     provisioner::HelmCli helm({config.helm_binary, config.kubeconfig, config.helm_home, std::chrono::seconds(120),
-                               config.helm_openapi_validation});
+                               config.helm_openapi_validation},
+                              &kube);
     kafka::KafkaPublisher publisher(config.kafka_brokers, "storefleet-provisioner");
     provisioner::KafkaStatusSink sink(publisher, shutdown, config.cluster_simulated);
     const auto charts = std::filesystem::absolute(config.charts_dir);

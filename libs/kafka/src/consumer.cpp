@@ -130,6 +130,14 @@ std::vector<ConsumedMessage> KafkaConsumer::Poll(std::chrono::milliseconds timeo
         wait = 0;  // after the first, take only what is already here
         if (!message) break;
         if (message->err() == RdKafka::ERR__TIMED_OUT) break;
+        if (message->err() == RdKafka::ERR__FATAL) {
+            std::string reason;
+            const auto fatal = consumer_->fatal_error(reason);
+            log::Error("kafka consumer failed for good; it must be replaced",
+                       {{"error", RdKafka::err2str(fatal)}, {"detail", reason}, {"group", options_.group_id}});
+            fatal_ = true;
+            break;
+        }
         if (message->err() != RdKafka::ERR_NO_ERROR) {
             log::Warn("kafka consumer error", {{"error", message->errstr()},
                                                 {"topic", message->topic_name()}});

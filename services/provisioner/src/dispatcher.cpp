@@ -32,6 +32,8 @@ CommandDispatcher::CommandDispatcher(kafka::KafkaConsumer::Options consumer_opti
                                     "Commands whose handler threw (retried, then dead-lettered).")),
       revoked_commands_(registry.GetCounter("storefleet_provisioner_revoked_commands_total",
                                             "Commands dropped or cancelled because their partition moved.")),
+      consumers_replaced_(registry.GetCounter("storefleet_provisioner_consumer_replacements_total",
+                                              "Kafka consumers rebuilt after a fatal error (e.g. fenced).")),
       drain_seconds_(registry.GetHistogram("storefleet_provisioner_revoke_drain_seconds",
                                            "Time a revoke took to stop its partitions' commands and commit.")) {
     options_.max_in_flight = std::max<std::size_t>(1, options_.max_in_flight);
@@ -381,6 +383,20 @@ void CommandDispatcher::RecommitAll() {
     }
 }
 
+void CommandDispatcher::ReplaceConsumer() {
+    // Its partitions may already belong to someone else: stop their commands, commit
+    // nothing, and join the group afresh.
+    std::set<PartitionKey> all;
+    for (const auto& [key, state] : partitions_) all.insert(key);
+    Relinquish(all, CancelToken::Reason::kRevoked, false);
+    consumer_.reset();
+    paused_ = false;
+    assigned_ = false;
+    consumer_ = std::make_unique<kafka::KafkaConsumer>(consumer_options_);
+    consumers_replaced_.Inc();
+    log::Warn("kafka consumer replaced after a fatal error", {{"group", consumer_options_.group_id}});
+}
+
 void CommandDispatcher::Run() {
     auto next_recommit = Clock::now() + std::chrono::seconds(5);
     while (!shutdown_.Triggered()) {
@@ -394,6 +410,7 @@ void CommandDispatcher::Run() {
             RecommitAll();
             next_recommit = Clock::now() + std::chrono::seconds(5);
         }
+        if (consumer_->Fatal()) ReplaceConsumer();
     }
     log::Info("dispatcher stopping", {{"outstanding", outstanding_}});
     // Running commands see the shutdown through their CancelToken and stop; what finished

@@ -107,6 +107,7 @@ private:
     void StartDueRetries();
     void UpdateFlowControl();
     void RecommitAll();
+    void ReplaceConsumer();
     // Cancels and drops everything of `partitions`, waits for their running commands and
     // commits what finished (unless `commit` is false: the partitions were lost).
     void Relinquish(const std::set<PartitionKey>& partitions, CancelToken::Reason reason, bool commit);
@@ -144,6 +145,7 @@ private:
     metrics::Counter& dead_letters_;
     metrics::Counter& failures_;
     metrics::Counter& revoked_commands_;
+    metrics::Counter& consumers_replaced_;
     metrics::Histogram& drain_seconds_;
 };
 

@@ -73,17 +73,21 @@ Error ClassifyHelmFailure(const std::string& action, const std::string& output) 
     if (Contains(output, "another operation (install/upgrade/rollback) is in progress")) {
         return Error::Retryable("helm_pending", detail);
     }
+    // The last record is an interrupted install or uninstall: recovered, then retried.
+    if (Contains(output, "has no deployed releases")) return Error::Retryable("helm_not_deployed", detail);
     if (Contains(output, "connection refused") || Contains(output, "i/o timeout") ||
         Contains(output, "TLS handshake timeout") || Contains(output, "the server is currently unable") ||
         Contains(output, "Too many requests") || Contains(output, "etcdserver") ||
         Contains(output, "the object has been modified") || Contains(output, "context deadline exceeded") ||
-        Contains(output, "is being terminated") || Contains(output, "timed out")) {
+        Contains(output, "is being terminated") || Contains(output, "timed out") ||
+        Contains(output, "failed to delete release") || Contains(output, "no route to host") ||
+        Contains(output, "unexpected EOF")) {
         return Error::Retryable("helm_transient", detail);
     }
     return Error::Permanent("helm_failed", detail);
 }
 
-HelmCli::HelmCli(Options options) : options_(std::move(options)) {
+HelmCli::HelmCli(Options options, kube::KubeApi* kube) : options_(std::move(options)), kube_(kube) {
     const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe)
     env_.push_back(std::string("PATH=") + (path != nullptr ? path : "/usr/bin:/bin"));
     env_.push_back("HOME=" + options_.cache_dir);
@@ -113,13 +117,22 @@ Status HelmCli::RecoverPending(const std::string& release, const std::string& ns
     if (status.cancelled) return Cancelled();
     if (status.exit_code != 0) return Status::Ok();  // nothing to recover
     std::string state;
+    int64_t revision = 0;
     try {
-        state = nlohmann::json::parse(status.output).at("info").at("status").get<std::string>();
+        const auto parsed = nlohmann::json::parse(status.output);
+        state = parsed.at("info").at("status").get<std::string>();
+        revision = parsed.value("version", 0);
     } catch (const std::exception&) {
         return Status::Ok();
     }
-    if (state == "pending-install") {
-        log::Warn("recovering a release left pending-install", {{"release", release}, {"namespace", ns}});
+    const bool first_install = revision == 1 && (state == "pending-install" || state == "failed");
+    if (first_install && kube_ != nullptr) {
+        log::Warn("recovering a release left " + state + ": dropping its record and installing again",
+                  {{"release", release}, {"namespace", ns}});
+        auto dropped = kube_->Delete("/api/v1/namespaces/" + ns + "/secrets/sh.helm.release.v1." + release + ".v1");
+        if (!dropped.ok()) return dropped.error();
+    } else if (state == "pending-install" || state == "uninstalling" || (state == "failed" && revision == 1)) {
+        log::Warn("recovering a release left " + state + ": uninstalling it", {{"release", release}, {"namespace", ns}});
         auto out = Run({"uninstall", release, "-n", ns, "--no-hooks"}, cancel);
         if (out.cancelled) return Cancelled();
         if (out.exit_code != 0) return ClassifyHelmFailure("uninstall", out.output);
@@ -144,7 +157,7 @@ Status HelmCli::UpgradeInstall(const std::string& release, const std::string& ns
     if (out.exit_code == 0) return Status::Ok();
     if (out.timed_out) return Error::Retryable("helm_timeout", "helm upgrade --install timed out");
     auto error = ClassifyHelmFailure("upgrade --install", out.output);
-    if (error.code != "helm_pending") return error;
+    if (error.code != "helm_pending" && error.code != "helm_not_deployed") return error;
     if (auto recovered = RecoverPending(release, ns, cancel); !recovered.ok()) return recovered.error();
     out = Run(args, cancel);
     if (out.cancelled) return Cancelled();

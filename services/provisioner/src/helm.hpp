@@ -7,6 +7,7 @@
 
 #include "cancel.hpp"
 #include "storefleet/common/result.hpp"
+#include "storefleet/kube/client.hpp"
 
 namespace storefleet::provisioner {
 
@@ -27,8 +28,11 @@ public:
 // never the command line, so no secret or value shows in `ps` or logs; the files live in
 // a folder of this process (<cache_dir>/values-<pid>), and folders of processes that no
 // longer run are removed at start, so a kill -9 leaves nothing behind for long.
-// A release left pending by a crashed provisioner is recovered: a pending install is
-// uninstalled and installed again, a pending upgrade is rolled back first. The caller
+// A release left pending by a crashed provisioner is recovered: the record of an
+// interrupted first install (pending-install, or failed with nothing deployed) is deleted
+// and the install runs again, adopting the objects it had created (deleting them instead
+// would pull a volume from under a running pod); an interrupted uninstall is finished; a
+// pending upgrade or rollback is rolled back first. The caller
 // must hold the store's lease (StoreLeases), so the pending operation is never one that
 // another live runner is performing.
 class HelmCli final : public HelmRunner {
@@ -43,7 +47,9 @@ public:
         // object anyway, and the charts are tested with server-side dry runs.
         bool openapi_validation = false;
     };
-    explicit HelmCli(Options options);
+    // `kube` (optional) lets recovery drop a half-written release record instead of
+    // uninstalling what the interrupted install created.
+    explicit HelmCli(Options options, kube::KubeApi* kube = nullptr);
 
     Status UpgradeInstall(const std::string& release, const std::string& ns, const std::string& chart,
                           const nlohmann::json& values, const CancelToken& cancel) override;
@@ -60,6 +66,7 @@ private:
     Status RecoverPending(const std::string& release, const std::string& ns, const CancelToken& cancel);
 
     Options options_;
+    kube::KubeApi* kube_;
     std::string values_dir_;
     std::vector<std::string> env_;
 };

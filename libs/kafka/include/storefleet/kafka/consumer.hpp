@@ -76,6 +76,9 @@ public:
     bool CommitNow(const std::string& topic, int32_t partition, int64_t next_offset);
     // Inside on_revoke: whether the partitions were lost rather than handed over.
     [[nodiscard]] bool RevokeIsLoss() const;
+    // librdkafka raised a fatal error (e.g. a static member fenced after a broker
+    // restart): this consumer will never consume again; the owner must replace it.
+    [[nodiscard]] bool Fatal() const { return fatal_; }
     void Pause(const std::string& topic, int32_t partition);
     void Resume(const std::string& topic, int32_t partition);
     // Leaves the group cleanly (revoking partitions first).
@@ -87,6 +90,7 @@ private:
     std::unique_ptr<Rebalancer> rebalancer_;
     std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
     bool closed_ = false;
+    bool fatal_ = false;
 };
 
 }  // namespace storefleet::kafka
