@@ -10,6 +10,7 @@ packages=(
     postgresql-15 postgresql-client-15
     openjdk-17-jre-headless maven golang-go
     nginx-light
+    wrk  # bench/: HTTP load (pgbench comes with postgresql-15)
 )
 missing=()
 for p in "${packages[@]}"; do
