@@ -1,7 +1,7 @@
 // Publisher and consumer against librdkafka's built-in mock cluster (no real broker).
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
+#include "storefleet/kafka/testing/mock_cluster.hpp"
 
 #include <chrono>
 #include <set>
@@ -12,30 +12,11 @@
 namespace storefleet::kafka {
 namespace {
 
-class MockCluster {
-public:
-    MockCluster() {
-        char error[256];
-        rd_kafka_conf_t* conf = rd_kafka_conf_new();
-        handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
-        cluster_ = rd_kafka_mock_cluster_new(handle_, 1);
-        rd_kafka_mock_topic_create(cluster_, "t", 3, 1);
-    }
-    ~MockCluster() {
-        rd_kafka_mock_cluster_destroy(cluster_);
-        rd_kafka_destroy(handle_);
-    }
-    MockCluster(const MockCluster&) = delete;
-    MockCluster& operator=(const MockCluster&) = delete;
-    std::string Brokers() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
+using testing::MockCluster;
 
-private:
-    rd_kafka_t* handle_ = nullptr;
-    rd_kafka_mock_cluster_t* cluster_ = nullptr;
-};
 
 TEST(KafkaMockClusterTest, PublishedMessagesAreConsumedWithKeys) {
-    MockCluster cluster;
+    MockCluster cluster("t", 3);
     KafkaPublisher publisher(cluster.Brokers(), "test-publisher");
     std::vector<OutgoingMessage> batch;
     for (int i = 0; i < 20; ++i) {

@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
+#include "storefleet/kafka/testing/mock_cluster.hpp"
 
 #include <mutex>
 
@@ -13,6 +13,8 @@
 
 namespace storefleet::intake {
 namespace {
+
+using kafka::testing::MockCluster;
 
 using namespace std::chrono_literals;
 
@@ -95,27 +97,6 @@ TEST(ApplyLifecycleBatchTest, ALedgerFailureCommitsNothing) {
         ApplyLifecycleBatch({Message(0, 1, StatusEvent("s1", v1::STORE_STATUS_DELETED, "deleted"))}, refusing));
 }
 
-class MockCluster {
-public:
-    MockCluster() {
-        char error[256];
-        rd_kafka_conf_t* conf = rd_kafka_conf_new();
-        handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
-        cluster_ = rd_kafka_mock_cluster_new(handle_, 1);
-        rd_kafka_mock_topic_create(cluster_, kafka::kStatusTopic, 1, 1);
-    }
-    ~MockCluster() {
-        rd_kafka_mock_cluster_destroy(cluster_);
-        rd_kafka_destroy(handle_);
-    }
-    MockCluster(const MockCluster&) = delete;
-    MockCluster& operator=(const MockCluster&) = delete;
-    [[nodiscard]] std::string Brokers() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
-
-private:
-    rd_kafka_t* handle_ = nullptr;
-    rd_kafka_mock_cluster_t* cluster_ = nullptr;
-};
 
 template <typename Predicate>
 bool WaitUntil(Predicate predicate, std::chrono::milliseconds limit = 20s) {
@@ -128,7 +109,7 @@ bool WaitUntil(Predicate predicate, std::chrono::milliseconds limit = 20s) {
 }
 
 TEST(LifecycleConsumerMockClusterTest, RetriesUntilTheLedgerTakesABatchAndCommitsOnlyThen) {
-    MockCluster cluster;
+    MockCluster cluster(kafka::kStatusTopic, 1);
     kafka::KafkaPublisher publisher(cluster.Brokers(), "status-test");
     auto publish = [&](const std::string& store_id, v1::StoreStatus status, const std::string& step) {
         ASSERT_TRUE(publisher

@@ -4,7 +4,7 @@
 // unhealthy.
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
+#include "storefleet/kafka/testing/mock_cluster.hpp"
 
 #include <map>
 #include <set>
@@ -16,6 +16,8 @@
 namespace storefleet::intake {
 namespace {
 
+using kafka::testing::MockCluster;
+
 using namespace std::chrono_literals;
 using testing::FakeLedger;
 using testing::FakeOutboxDatabase;
@@ -23,34 +25,6 @@ using testing::WaitUntil;
 
 constexpr const char* kTopic = "store-commands";
 
-class MockCluster {
-public:
-    MockCluster() {
-        char error[256];
-        rd_kafka_conf_t* conf = rd_kafka_conf_new();
-        handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
-        cluster_ = rd_kafka_mock_cluster_new(handle_, 1);
-        rd_kafka_mock_topic_create(cluster_, kTopic, 4, 1);
-    }
-    ~MockCluster() {
-        rd_kafka_mock_cluster_destroy(cluster_);
-        rd_kafka_destroy(handle_);
-    }
-    MockCluster(const MockCluster&) = delete;
-    MockCluster& operator=(const MockCluster&) = delete;
-    [[nodiscard]] std::string Brokers() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
-    void SetBrokerDown(bool down) {
-        if (down) {
-            rd_kafka_mock_broker_set_down(cluster_, 1);
-        } else {
-            rd_kafka_mock_broker_set_up(cluster_, 1);
-        }
-    }
-
-private:
-    rd_kafka_t* handle_ = nullptr;
-    rd_kafka_mock_cluster_t* cluster_ = nullptr;
-};
 
 // Each key's payloads (outbox ids) in the order the topic holds them.
 std::map<std::string, std::vector<int64_t>> ConsumeAll(const std::string& brokers, std::size_t distinct_expected) {
@@ -86,7 +60,7 @@ void ExpectInOrderAndComplete(const std::map<std::string, std::vector<int64_t>>&
 }
 
 TEST(OutboxRelayMockClusterTest, EachStoresCommandsArriveInOutboxOrderAcrossABrokerOutage) {
-    MockCluster cluster;
+    MockCluster cluster(kTopic, 4);
     kafka::KafkaPublisher publisher(cluster.Brokers(), "relay-test", {{"message.timeout.ms", "1500"}});
     FakeOutboxDatabase db;
     metrics::Registry registry;

@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
+#include "storefleet/kafka/testing/mock_cluster.hpp"
 
 #include <atomic>
 #include <iostream>
@@ -21,45 +21,11 @@
 namespace storefleet::provisioner {
 namespace {
 
+using kafka::testing::MockCluster;
+
 using Clock = std::chrono::steady_clock;
 constexpr const char* kTopic = "commands";
 
-class MockCluster {
-public:
-    explicit MockCluster(int partitions) {
-        char error[256];
-        handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), error, sizeof(error));
-        cluster_ = rd_kafka_mock_cluster_new(handle_, 1);
-        rd_kafka_mock_topic_create(cluster_, kTopic, partitions, 1);
-    }
-    ~MockCluster() {
-        rd_kafka_mock_cluster_destroy(cluster_);
-        rd_kafka_destroy(handle_);
-    }
-    MockCluster(const MockCluster&) = delete;
-    MockCluster& operator=(const MockCluster&) = delete;
-    [[nodiscard]] std::string Brokers() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
-
-    // The group's committed offset of a partition, read with a plain consumer.
-    [[nodiscard]] int64_t Committed(const std::string& group, int32_t partition) const {
-        char error[256];
-        rd_kafka_conf_t* conf = rd_kafka_conf_new();
-        rd_kafka_conf_set(conf, "bootstrap.servers", Brokers().c_str(), error, sizeof(error));
-        rd_kafka_conf_set(conf, "group.id", group.c_str(), error, sizeof(error));
-        rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof(error));
-        rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(list, kTopic, partition);
-        rd_kafka_committed(consumer, list, 5000);
-        const int64_t offset = list->elems[0].offset;
-        rd_kafka_topic_partition_list_destroy(list);
-        rd_kafka_destroy(consumer);
-        return offset;
-    }
-
-private:
-    rd_kafka_t* handle_ = nullptr;
-    rd_kafka_mock_cluster_t* cluster_ = nullptr;
-};
 
 std::string Create(const std::string& store_id) {
     auto envelope = kafka::NewEnvelope("acme", store_id, "corr");
@@ -142,7 +108,7 @@ Status NoDeadLetter(const kafka::ConsumedMessage&, const std::string& reason, in
 }
 
 TEST(DispatcherTest, ARevokeCancelsAndDrainsItsCommandsBeforeTheNextOwnerRunsThem) {
-    MockCluster cluster(4);
+    MockCluster cluster(kTopic, 4);
     kafka::KafkaPublisher publisher(cluster.Brokers(), "test");
     std::vector<std::string> stores;
     std::vector<kafka::OutgoingMessage> batch;
@@ -210,7 +176,7 @@ TEST(DispatcherTest, ARevokeCancelsAndDrainsItsCommandsBeforeTheNextOwnerRunsThe
 }
 
 TEST(DispatcherTest, AFailingCommandGoesToTheDeadLetterTopicOnlyOnceAcknowledgedAndItsPartitionMoves) {
-    MockCluster cluster(1);
+    MockCluster cluster(kTopic, 1);
     kafka::KafkaPublisher publisher(cluster.Brokers(), "test");
     const std::string poison = NewUuid();
     const std::string healthy = NewUuid();
@@ -274,7 +240,7 @@ TEST(DispatcherTest, AFailingCommandGoesToTheDeadLetterTopicOnlyOnceAcknowledged
 }
 
 TEST(DispatcherTest, NothingIsCommittedPastACommandWhoseDeadLetterWasNeverAcknowledged) {
-    MockCluster cluster(1);
+    MockCluster cluster(kTopic, 1);
     kafka::KafkaPublisher publisher(cluster.Brokers(), "test");
     const std::string healthy = NewUuid();
     ASSERT_TRUE(publisher
@@ -304,7 +270,7 @@ TEST(DispatcherTest, NothingIsCommittedPastACommandWhoseDeadLetterWasNeverAcknow
 }
 
 TEST(DispatcherTest, ShutdownReturnsOnlyAfterRunningCommandsStopped) {
-    MockCluster cluster(2);
+    MockCluster cluster(kTopic, 2);
     kafka::KafkaPublisher publisher(cluster.Brokers(), "test");
     std::vector<kafka::OutgoingMessage> batch;
     for (int i = 0; i < 4; ++i) {
