@@ -6,7 +6,7 @@ JOBS ?= 2
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTOREFLEET_WERROR=ON
 
 .PHONY: all deps deps-apt deps-tools build test test-unit test-integration test-e2e test-faults run stop \
-        stack-up stack-down status clean bench bench-quick
+        stack-up stack-down status clean bench bench-quick dashboard
 
 all: build
 
@@ -20,10 +20,26 @@ deps-tools: deps-apt
 	@bash infra/local/build-tools.sh
 	@bash -c 'source infra/local/lib/common.sh; source infra/local/parts/kafka.sh; kafka_fetch'
 
-## build: configures and compiles everything with -j$(JOBS).
-build: deps-apt
+## build: configures and compiles everything with -j$(JOBS), and builds the dashboard.
+build: deps-apt dashboard
 	@cmake -S . -B $(BUILD_DIR) -G Ninja $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+## dashboard: the web console in dashboard/dist (served by the front door at /). node_modules
+## is installed from the lockfile only when the lockfile changed; the build reruns only when
+## a source changed.
+DASHBOARD_SOURCES := $(shell find dashboard/src dashboard/public -type f 2>/dev/null) \
+	dashboard/index.html dashboard/vite.config.ts dashboard/tsconfig.json dashboard/package.json \
+	dashboard/scripts/bundle-size.mjs
+dashboard: dashboard/dist/index.html
+
+dashboard/node_modules/.package-lock.json: dashboard/package-lock.json | deps-apt
+	@cd dashboard && npm ci --no-audit --no-fund
+	@touch $@
+
+dashboard/dist/index.html: dashboard/node_modules/.package-lock.json $(DASHBOARD_SOURCES)
+	@cd dashboard && npm run --silent build
+	@touch $@
 
 test-unit: build
 	@ctest --test-dir $(BUILD_DIR) -L unit -j $(JOBS) --output-on-failure

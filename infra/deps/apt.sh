@@ -11,6 +11,8 @@ packages=(
     openjdk-17-jre-headless maven golang-go
     nginx-light
     wrk  # bench/: HTTP load (pgbench comes with postgresql-15)
+    python3-yaml  # tests/platform-chart/: reads the rendered platform chart
+    nodejs npm chromium  # dashboard/: build (Vite) and its browser tests (playwright-core drives chromium)
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -22,6 +24,11 @@ if command -v java >/dev/null && java -version 2>&1 | grep -qE 'version "(1[7-9]
     missing=("${missing[@]/openjdk-17-jre-headless/}")
 fi
 if command -v mvn >/dev/null; then missing=("${missing[@]/maven/}"); fi
+# Node may come from elsewhere too (NodeSource ships npm inside its nodejs); the dashboard needs 18+.
+if command -v node >/dev/null && node -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)'; then
+    missing=("${missing[@]/nodejs/}")
+    if command -v npm >/dev/null; then missing=("${missing[@]/npm/}"); fi
+fi
 read -r -a missing <<<"${missing[*]}"
 if [[ ${#missing[@]} -eq 0 ]]; then
     echo "deps: all Debian packages present" >&2

@@ -1,6 +1,7 @@
 // storefleet-intake: the write side of the REST API. Composition root only.
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 #include "config.hpp"
 #include "intake_api.hpp"
@@ -38,6 +39,19 @@ int main() {
         store.UpsertTenant(config.bootstrap_tenant, token, config.bootstrap_quota);
         log::Info("bootstrap tenant ready", {{"tenant", config.bootstrap_tenant}});
     }
+    if (!config.bootstrap_admin_token_file.empty()) {
+        std::ifstream token_file(config.bootstrap_admin_token_file);
+        std::string token;
+        std::getline(token_file, token);
+        if (token.size() < 16) {
+            std::cerr << "storefleet-intake: " << config.bootstrap_admin_token_file
+                      << " must hold a token of at least 16 characters\n";
+            return 2;
+        }
+        // The platform's own tenant holds the admin token; it has no store quota.
+        store.UpsertTenant("platform", token, 0, /*admin=*/true);
+        log::Info("bootstrap admin token ready", {{"tenant", "platform"}});
+    }
     // The relay's in-flight bound (publish timeout + message timeout) must match what the
     // producer really does, so the message timeout is set here, not left to a default.
     kafka::KafkaPublisher publisher(config.kafka_brokers, "storefleet-intake",
@@ -49,9 +63,11 @@ int main() {
     relay_options.max_unsent_age = std::chrono::seconds(config.outbox_max_unsent_age_s);
     intake::OutboxRelay relay(config.pg_url, publisher, registry, relay_options);
     intake::LifecycleConsumer lifecycle(store, config.kafka_brokers, config.lifecycle_group, registry);
-    intake::RateLimiter limiter(config.rate_per_second, config.rate_burst);
-    TenantCache tenants(std::chrono::seconds(30));
-    intake::IntakeApi api(store, limiter, tenants, registry, [&relay] { relay.Wake(); });
+    http::RateLimiter tenant_limiter(config.rate_per_second, config.rate_burst);
+    http::RateLimiter client_limiter(config.client_rate_per_second, config.client_rate_burst);
+    http::Authenticator authenticator([&store](const std::string& sha) { return store.Authenticate(sha); },
+                                      {config.auth_known_ttl, config.auth_unknown_ttl});
+    intake::IntakeApi api(store, authenticator, client_limiter, tenant_limiter, registry, [&relay] { relay.Wake(); });
     http::HttpServer server({config.http_address, static_cast<uint16_t>(config.http_port),
                              config.http_threads, 64 * 1024},
                             // Red while Postgres is unreachable or this replica's relay leads
@@ -63,8 +79,22 @@ int main() {
     lifecycle.Start();
     server.Start();
     log::Info("intake started", {{"port", server.Port()}});
+    // Idempotency keys live 24 h; every replica prunes (idempotent).
+    ShutdownFlag stopping;
+    std::thread pruner([&] {
+        while (!stopping.WaitFor(std::chrono::minutes(10))) {
+            try {
+                const int64_t pruned = store.PruneIdempotencyKeys(std::chrono::hours(24));
+                if (pruned > 0) log::Info("pruned idempotency keys", {{"rows", pruned}});
+            } catch (const std::exception& error) {
+                log::Warn("could not prune idempotency keys", {{"error", error.what()}});
+            }
+        }
+    });
     const int signal = WaitForTerminationSignal();
     log::Info("intake stopping", {{"signal", signal}});
+    stopping.Trigger();
+    pruner.join();
     server.Stop();
     lifecycle.Stop();
     relay.Stop();

@@ -1,6 +1,7 @@
 // storefleet-projector: builds the read model from store-commands and store-status.
 // Composition root only.
 #include <iostream>
+#include <thread>
 
 #include "config.hpp"
 #include "projector.hpp"
@@ -16,8 +17,8 @@ namespace {
 
 int Serve(const projector::ProjectorConfig& config) {
     metrics::Registry registry;
-    // One connection for the consumer thread, one for /readyz.
-    pg::Pool pool(config.pg_url, 2);
+    // One connection for the consumer thread, one for /readyz, one for the pruner.
+    pg::Pool pool(config.pg_url, 3);
     projector::PgReadModel read_model(pool, config.group_id, config.read_schema);
     read_model.Migrate();
     projector::Projector projector(read_model, registry);
@@ -40,8 +41,22 @@ int Serve(const projector::ProjectorConfig& config) {
     log::Info("projector started", {{"port", server.Port()},
                                     {"group", config.group_id},
                                     {"schema", config.read_schema}});
+    // The live stream's change log keeps 24 h; every replica prunes (idempotent).
+    ShutdownFlag stopping;
+    std::thread pruner([&] {
+        while (!stopping.WaitFor(std::chrono::minutes(10))) {
+            try {
+                const int64_t pruned = read_model.PruneChangeLog();
+                if (pruned > 0) log::Info("pruned store change log", {{"rows", pruned}});
+            } catch (const std::exception& error) {
+                log::Warn("could not prune the store change log", {{"error", error.what()}});
+            }
+        }
+    });
     const int signal = WaitForTerminationSignal();
     log::Info("projector stopping", {{"signal", signal}});
+    stopping.Trigger();
+    pruner.join();
     projector.Stop();
     consumer.Close();  // leaves the group now, so the partitions move without a timeout
     server.Stop();

@@ -2,12 +2,13 @@
 // Composition root only.
 #include <iostream>
 
+#include "change_feed.hpp"
 #include "config.hpp"
+#include "event_stream.hpp"
 #include "query_api.hpp"
 #include "store_reader.hpp"
 #include "storefleet/common/log.hpp"
 #include "storefleet/common/shutdown.hpp"
-#include "storefleet/common/tenant_cache.hpp"
 
 using namespace storefleet;
 
@@ -17,17 +18,29 @@ int Serve(const query::QueryConfig& config) {
     metrics::Registry registry;
     pg::Pool pool(config.pg_url, static_cast<std::size_t>(config.pg_pool_size));
     query::PgStoreReader reader(pool);
-    TenantCache tenants(config.auth_cache_ttl);
-    query::QueryApi api(reader, tenants, registry);
+    http::Authenticator authenticator([&reader](const std::string& sha) { return reader.PrincipalOfToken(sha); },
+                                      {config.auth_cache_ttl, config.auth_negative_ttl});
+    http::RateLimiter client_limiter(config.client_rate_per_second, config.client_rate_burst);
+    query::QueryApi api(reader, authenticator, client_limiter, registry);
     http::HttpServer server({config.http_address, static_cast<uint16_t>(config.http_port),
                              config.http_threads, 64 * 1024},
                             registry, [&reader] { return reader.Ready(); });
     api.Register(server);
+    // The live stream reads the change log with connections of its own.
+    pg::Pool stream_pool(config.pg_url, 2);
+    query::PgChangeFeed feed(config.pg_url, stream_pool);
+    query::EventStreamServer::Options stream_options;
+    stream_options.address = config.http_address;
+    stream_options.port = static_cast<uint16_t>(config.stream_port);
+    stream_options.max_connections = static_cast<std::size_t>(config.stream_max_connections);
+    query::EventStreamServer stream(stream_options, feed, authenticator, client_limiter, registry);
 
     server.Start();
-    log::Info("query started", {{"port", server.Port()}});
+    stream.Start();
+    log::Info("query started", {{"port", server.Port()}, {"stream_port", stream.Port()}});
     const int signal = WaitForTerminationSignal();
     log::Info("query stopping", {{"signal", signal}});
+    stream.Stop();
     server.Stop();
     return 0;
 }

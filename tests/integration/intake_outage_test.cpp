@@ -161,9 +161,10 @@ TEST(IntakeOutageTest, PostgresAwayMeans503WithRetryAfterAndRequestsAreAcceptedA
     metrics::Registry registry;
     pg::Pool pool(proxied, 4);
     IntakeStore store(pool, "stores.test");
-    RateLimiter limiter(1000, 1000);
-    TenantCache tenants(std::chrono::milliseconds(0));
-    IntakeApi api(store, limiter, tenants, registry, [] {});
+    http::RateLimiter limiter(1000, 1000);
+    http::Authenticator tenants([&store](const std::string& sha) { return store.Authenticate(sha); },
+                                {std::chrono::milliseconds(0), std::chrono::milliseconds(0), 100});
+    IntakeApi api(store, tenants, limiter, limiter, registry, [] {});
     http::HttpServer server({}, registry, [&] { return pool.Ping(); });
     api.Register(server);
     server.Start();

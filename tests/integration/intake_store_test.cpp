@@ -35,7 +35,7 @@ protected:
     int Scalar(const std::string& sql) {
         return pool_.WithTransaction([&](pqxx::work& txn) { return txn.exec_params(sql, tenant_id_)[0][0].as<int>(); });
     }
-    Tenant tenant() { return *store_.Authenticate(Sha256Hex(token_)); }
+    Tenant tenant() { return Tenant{store_.Authenticate(Sha256Hex(token_))->tenant_id}; }
     // Outbox rows of one of this tenant's stores.
     int OutboxRows(const std::string& store_id) {
         return pool_.WithTransaction([&](pqxx::work& txn) {
@@ -56,8 +56,28 @@ protected:
 TEST_F(IntakeStoreTest, AuthenticatesByTokenHashOnly) {
     EXPECT_EQ(tenant().id, tenant_id_);
     EXPECT_FALSE(store_.Authenticate(Sha256Hex("not-a-token")).has_value());
-    EXPECT_EQ(Scalar("select count(*) from intake.tenants where id = $1 and token_sha256 = '" + token_ + "'"), 0)
+    EXPECT_EQ(Scalar("select count(*) from intake.api_tokens where tenant_id = $1 and token_sha256 = '" + token_ + "'"), 0)
         << "the raw token must not be stored";
+    EXPECT_EQ(Scalar("select count(*) from intake.api_tokens where tenant_id = $1 and token_sha256 = '" +
+                     Sha256Hex(token_) + "' and revoked_at is null"),
+              1);
+}
+
+TEST_F(IntakeStoreTest, ANewBootstrapTokenRevokesTheOldOneAndAnAdminTokenSaysSo) {
+    const std::string replacement = RandomHex(16);
+    store_.UpsertTenant(tenant_id_, replacement, 2);
+    EXPECT_FALSE(store_.Authenticate(Sha256Hex(token_)).has_value()) << "the old bootstrap token is revoked";
+    auto principal = store_.Authenticate(Sha256Hex(replacement));
+    ASSERT_TRUE(principal.has_value());
+    EXPECT_EQ(principal->tenant_id, tenant_id_);
+    EXPECT_FALSE(principal->admin);
+
+    const std::string admin_tenant = tenant_id_ + "-ops";
+    const std::string admin_token = RandomHex(16);
+    store_.UpsertTenant(admin_tenant, admin_token, 0, /*admin=*/true);
+    auto admin = store_.Authenticate(Sha256Hex(admin_token));
+    ASSERT_TRUE(admin.has_value());
+    EXPECT_TRUE(admin->admin);
 }
 
 TEST_F(IntakeStoreTest, QuotaAndUniqueNamesHoldAndRefusalsChangeNothing) {

@@ -9,9 +9,15 @@
 # Binaries come from build-tools.sh ($STOREFLEET_CACHE/bin). State under
 # $STOREFLEET_STATE/k8s: pki/ (a private CA and one client certificate per component),
 # etcd/ data, <component>.log, <component>.pid, ports. It writes KUBECONFIG (admin) to
-# $STOREFLEET_STATE/env.d/k8s and the kubeconfig to $STOREFLEET_STATE/kubeconfig.
+# $STOREFLEET_STATE/env.d/k8s and the kubeconfig to $STOREFLEET_STATE/kubeconfig, and the
+# provisioner's ServiceAccount with charts/storefleet's RBAC and its token kubeconfig
+# (STOREFLEET_PROVISIONER_KUBECONFIG, $STOREFLEET_STATE/provisioner.kubeconfig; see
+# provisioner-rbac.sh).
 
 K8S_COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+# The provisioner's ServiceAccount, RBAC and kubeconfig (_k8s_provisioner_identity).
+# shellcheck source=provisioner-rbac.sh
+source "$(dirname "${BASH_SOURCE[0]}")/provisioner-rbac.sh"
 K8S_START_DEADLINE=${STOREFLEET_K8S_START_DEADLINE:-120}
 K8S_NODES=${STOREFLEET_K8S_NODES:-3}
 
@@ -212,6 +218,10 @@ _k8s_prepare() {
     {
         echo "KUBECONFIG=$STOREFLEET_STATE/kubeconfig"
         echo "STOREFLEET_CLUSTER_SIMULATED=true"
+        # Kept across a restart of one component (k8s_start_one) once written.
+        if [[ -s $(_provisioner_kubeconfig_path) ]]; then
+            echo "STOREFLEET_PROVISIONER_KUBECONFIG=$(_provisioner_kubeconfig_path)"
+        fi
     } >"$STOREFLEET_STATE/env.d/k8s"
 }
 
@@ -270,6 +280,7 @@ provisioner: kubernetes.io/host-path
 reclaimPolicy: Delete
 volumeBindingMode: Immediate
 SC
+    _k8s_provisioner_identity "$api"
     wait_for "nodes Ready" 60 bash -c "[[ \$(${kc[*]} get nodes --no-headers 2>/dev/null | grep -c ' Ready') -ge $K8S_NODES ]]" \
         || die "k8s: KWOK nodes did not become Ready; see $dir/kwok.log"
     log "k8s: ready in $((SECONDS - start))s (api https://127.0.0.1:$api, $K8S_NODES KWOK nodes)"

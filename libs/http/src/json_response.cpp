@@ -1,5 +1,8 @@
 #include "storefleet/http/json_response.hpp"
 
+#include <cctype>
+#include <unordered_map>
+
 namespace storefleet::http {
 namespace {
 
@@ -32,9 +35,62 @@ void SendJson(Pistache::Http::ResponseWriter& response, Pistache::Http::Code cod
     response.send(code, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
+std::string ProblemTitle(const std::string& code, Pistache::Http::Code status) {
+    static const std::unordered_map<std::string, std::string> kTitles = {
+        {"invalid_request", "The request is not valid"},
+        {"unauthorized", "An API token is required"},
+        {"forbidden", "Not allowed for this token"},
+        {"not_found", "Not found"},
+        {"method_not_allowed", "Method not allowed"},
+        {"name_taken", "The store name is taken"},
+        {"quota_exceeded", "The tenant's store quota is used up"},
+        {"idempotency_key_reused", "Idempotency-Key reused with another request"},
+        {"idempotency_conflict", "A request with this Idempotency-Key is in progress"},
+        {"unsupported_media_type", "The body must be JSON"},
+        {"payload_too_large", "The request body is too large"},
+        {"rate_limited", "Too many requests"},
+        {"unavailable", "Temporarily unavailable"},
+        {"internal", "Internal error"},
+        {"not_modified", "Not modified"},
+    };
+    if (auto found = kTitles.find(code); found != kTitles.end()) return found->second;
+    return Pistache::Http::codeString(status);
+}
+
+nlohmann::json ProblemJson(const Problem& problem) {
+    nlohmann::json body = {{"type", "urn:storefleet:problem:" + problem.code},
+                           {"title", ProblemTitle(problem.code, problem.status)},
+                           {"status", static_cast<int>(problem.status)},
+                           {"detail", problem.detail},
+                           {"code", problem.code}};
+    if (!problem.errors.empty()) {
+        nlohmann::json errors = nlohmann::json::array();
+        for (const auto& error : problem.errors) errors.push_back({{"field", error.field}, {"message", error.message}});
+        body["errors"] = std::move(errors);
+    }
+    return body;
+}
+
+void SendProblem(Pistache::Http::ResponseWriter& response, const Problem& problem) {
+    SetHeader(response, "Content-Type", "application/problem+json");
+    response.send(problem.status,
+                  ProblemJson(problem).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+}
+
 void SendError(Pistache::Http::ResponseWriter& response, Pistache::Http::Code code,
-               const std::string& error_code, const std::string& message) {
-    SendJson(response, code, {{"error", {{"code", error_code}, {"message", message}}}});
+               const std::string& error_code, const std::string& message, const std::string& field) {
+    Problem problem{code, error_code, message, {}};
+    if (!field.empty()) problem.errors.push_back({field, message});
+    SendProblem(response, problem);
+}
+
+bool HasJsonBody(const Pistache::Http::Request& request) {
+    std::string type = RequestHeader(request, "Content-Type");
+    type = type.substr(0, type.find(';'));
+    while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.pop_back();
+    for (auto& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (type == "application/json") return true;
+    return type.rfind("application/", 0) == 0 && type.size() > 5 && type.substr(type.size() - 5) == "+json";
 }
 
 }  // namespace storefleet::http

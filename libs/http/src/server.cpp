@@ -1,6 +1,8 @@
 #include "storefleet/http/server.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <stdexcept>
 
 #include "storefleet/common/log.hpp"
 #include "storefleet/http/json_response.hpp"
@@ -29,8 +31,18 @@ HttpServer::HttpServer(Options options, metrics::Registry& registry, std::functi
         response.send(Code::Ok, registry_.Render());
         return Route::Result::Ok;
     });
-    router_.addNotFoundHandler([](const Request&, Pistache::Http::ResponseWriter response) {
-        SendError(response, Code::Not_Found, "not_found", "no such endpoint");
+    // Called for any request no route takes: a known path with another method is a 405
+    // with Allow (RFC 9110), anything else a 404.
+    router_.addNotFoundHandler([this](const Request& request, Pistache::Http::ResponseWriter response) {
+        const std::string allowed = AllowedMethods(request.resource());
+        if (!allowed.empty()) {
+            SetHeader(response, "Allow", allowed);
+            SendError(response, Code::Method_Not_Allowed, "method_not_allowed",
+                      "this path answers " + allowed + ", not " +
+                          Pistache::Http::methodString(request.method()));
+        } else {
+            SendError(response, Code::Not_Found, "not_found", "no such endpoint");
+        }
         return Route::Result::Ok;
     });
 }
@@ -65,16 +77,83 @@ Route::Handler HttpServer::Wrap(const std::string& method, const std::string& pa
 }
 
 void HttpServer::Get(const std::string& path, Handler handler) {
+    Remember("GET", path);
     router_.get(path, Wrap("GET", path, std::move(handler)));
 }
 void HttpServer::Post(const std::string& path, Handler handler) {
+    Remember("POST", path);
     router_.post(path, Wrap("POST", path, std::move(handler)));
 }
 void HttpServer::Delete(const std::string& path, Handler handler) {
+    Remember("DELETE", path);
     router_.del(path, Wrap("DELETE", path, std::move(handler)));
+}
+void HttpServer::Patch(const std::string& path, Handler handler) {
+    Remember("PATCH", path);
+    router_.patch(path, Wrap("PATCH", path, std::move(handler)));
+}
+
+void HttpServer::Remember(const std::string& method, const std::string& path) {
+    if (running_) throw std::logic_error("HttpServer: routes must be added before Start()");
+    routes_.emplace_back(method, path);
+}
+
+bool HttpServer::PathMatches(const std::string& pattern, const std::string& path) {
+    std::size_t p = 0;
+    std::size_t q = 0;
+    while (p < pattern.size() && q < path.size()) {
+        if (pattern[p] == ':') {
+            // A parameter takes one non-empty segment.
+            const std::size_t pattern_end = pattern.find('/', p);
+            const std::size_t path_end = path.find('/', q);
+            if (path_end == q) return false;
+            p = pattern_end == std::string::npos ? pattern.size() : pattern_end;
+            q = path_end == std::string::npos ? path.size() : path_end;
+            continue;
+        }
+        if (pattern[p] != path[q]) return false;
+        ++p;
+        ++q;
+    }
+    return p == pattern.size() && q == path.size();
+}
+
+std::string HttpServer::AllowedMethods(const std::string& path) const {
+    std::string allowed;
+    for (const auto& [method, pattern] : routes_) {
+        if (!PathMatches(pattern, path)) continue;
+        if (allowed.find(method) != std::string::npos) continue;
+        if (!allowed.empty()) allowed += ", ";
+        allowed += method;
+    }
+    return allowed;
 }
 
 void HttpServer::Start() {
+    // Pistache answers a known path with another method itself, in plain text; every such
+    // pair gets our 405 problem (with Allow) instead.
+    std::vector<std::string> patterns;
+    for (const auto& [method, pattern] : routes_) {
+        if (std::find(patterns.begin(), patterns.end(), pattern) == patterns.end()) patterns.push_back(pattern);
+    }
+    for (const auto& pattern : patterns) {
+        const std::string allowed = AllowedMethods(pattern);
+        auto refuse = [allowed](const Request& request, Pistache::Http::ResponseWriter response) {
+            SetHeader(response, "Allow", allowed);
+            SendError(response, Code::Method_Not_Allowed, "method_not_allowed",
+                      "this path answers " + allowed + ", not " + Pistache::Http::methodString(request.method()));
+            return Route::Result::Ok;
+        };
+        for (auto method : {Pistache::Http::Method::Get, Pistache::Http::Method::Post, Pistache::Http::Method::Put,
+                            Pistache::Http::Method::Patch, Pistache::Http::Method::Delete}) {
+            const std::string name = Pistache::Http::methodString(method);
+            bool served = false;
+            for (const auto& [route_method, route_pattern] : routes_) {
+                served = served || (route_method == name && route_pattern == pattern);
+            }
+            if (!served) router_.addRoute(method, pattern, refuse);
+        }
+    }
     Pistache::Address address(options_.address, Pistache::Port(options_.port));
     endpoint_ = std::make_unique<Pistache::Http::Endpoint>(address);
     auto opts = Pistache::Http::Endpoint::options()

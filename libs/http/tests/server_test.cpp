@@ -11,6 +11,7 @@ namespace {
 struct Reply {
     long code = 0;
     std::string body;
+    std::string content_type;
 };
 
 std::size_t Collect(char* data, std::size_t size, std::size_t count, void* out) {
@@ -29,6 +30,9 @@ Reply Fetch(uint16_t port, const std::string& path, const char* method = "GET") 
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 5L);
     EXPECT_EQ(curl_easy_perform(curl), CURLE_OK);
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.code);
+    char* content_type = nullptr;
+    curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &content_type);
+    if (content_type != nullptr) reply.content_type = content_type;
     curl_easy_cleanup(curl);
     return reply;
 }
@@ -57,7 +61,13 @@ TEST(HttpServerTest, ServesRoutesHealthAndMetricsOnAnEphemeralPort) {
 
     Reply missing = Fetch(server.Port(), "/nope");
     EXPECT_EQ(missing.code, 404);
-    EXPECT_EQ(nlohmann::json::parse(missing.body)["error"]["code"], "not_found");
+    EXPECT_EQ(nlohmann::json::parse(missing.body)["code"], "not_found");
+    EXPECT_EQ(nlohmann::json::parse(missing.body)["status"], 404);
+    EXPECT_EQ(missing.content_type, "application/problem+json");
+
+    Reply wrong_method = Fetch(server.Port(), "/things/42", "DELETE");
+    EXPECT_EQ(wrong_method.code, 405);
+    EXPECT_EQ(nlohmann::json::parse(wrong_method.body)["type"], "urn:storefleet:problem:method_not_allowed");
 
     Reply boom = Fetch(server.Port(), "/boom");
     EXPECT_EQ(boom.code, 500);
@@ -68,6 +78,24 @@ TEST(HttpServerTest, ServesRoutesHealthAndMetricsOnAnEphemeralPort) {
               std::string::npos)
         << metrics.body;
     server.Stop();
+}
+
+TEST(HttpServerTest, PathPatternsMatchWholeSegments) {
+    EXPECT_TRUE(HttpServer::PathMatches("/api/v1/stores/:id", "/api/v1/stores/abc"));
+    EXPECT_TRUE(HttpServer::PathMatches("/api/v1/stores/:id/events", "/api/v1/stores/abc/events"));
+    EXPECT_FALSE(HttpServer::PathMatches("/api/v1/stores/:id", "/api/v1/stores/"));
+    EXPECT_FALSE(HttpServer::PathMatches("/api/v1/stores/:id", "/api/v1/stores/a/b"));
+    EXPECT_FALSE(HttpServer::PathMatches("/api/v1/stores", "/api/v1/storesx"));
+}
+
+TEST(ProblemTest, CarriesTypeTitleStatusDetailAndFieldErrors) {
+    auto body = ProblemJson({Pistache::Http::Code::Conflict, "name_taken", "the name 'a' is taken", {{"name", "taken"}}});
+    EXPECT_EQ(body["type"], "urn:storefleet:problem:name_taken");
+    EXPECT_EQ(body["title"], "The store name is taken");
+    EXPECT_EQ(body["status"], 409);
+    EXPECT_EQ(body["detail"], "the name 'a' is taken");
+    EXPECT_EQ(body["errors"][0]["field"], "name");
+    EXPECT_FALSE(ProblemJson({Pistache::Http::Code::Not_Found, "not_found", "x", {}}).contains("errors"));
 }
 
 }  // namespace

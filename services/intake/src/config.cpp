@@ -14,6 +14,12 @@ IntakeConfig IntakeConfig::FromEnv(const EnvConfig& env) {
     config.rate_per_second =
         static_cast<double>(env.Int("STOREFLEET_RATE_PER_SECOND", 20, 1, 1'000'000));
     config.rate_burst = static_cast<double>(env.Int("STOREFLEET_RATE_BURST", 40, 1, 1'000'000));
+    config.client_rate_per_second =
+        static_cast<double>(env.Int("STOREFLEET_CLIENT_RATE_PER_SECOND", 200, 0, 1'000'000));
+    config.client_rate_burst = static_cast<double>(env.Int("STOREFLEET_CLIENT_RATE_BURST", 400, 1, 1'000'000));
+    config.auth_known_ttl = env.Millis("STOREFLEET_AUTH_CACHE_TTL_MS", config.auth_known_ttl);
+    config.auth_unknown_ttl = env.Millis("STOREFLEET_AUTH_NEGATIVE_TTL_MS", config.auth_unknown_ttl);
+    config.bootstrap_admin_token_file = env.String("STOREFLEET_BOOTSTRAP_ADMIN_TOKEN_FILE", "");
     config.bootstrap_tenant = env.String("STOREFLEET_BOOTSTRAP_TENANT", "");
     config.bootstrap_token_file = env.String("STOREFLEET_BOOTSTRAP_TOKEN_FILE", "");
     config.bootstrap_quota = static_cast<int>(env.Int("STOREFLEET_BOOTSTRAP_QUOTA", 100, 0, 1'000'000));

@@ -17,6 +17,15 @@ struct IntakeConfig {
     std::string store_domain = "stores.localtest.me";
     double rate_per_second = 20;  // per tenant, sustained
     double rate_burst = 40;
+    // Per client address, before the token is looked up (0: off, e.g. for a load test).
+    double client_rate_per_second = 200;
+    double client_rate_burst = 400;
+    // A known token is trusted this long without asking Postgres (so a revoked one stops
+    // working within it), an unknown one refused this long.
+    std::chrono::milliseconds auth_known_ttl = std::chrono::seconds(1);
+    std::chrono::milliseconds auth_unknown_ttl = std::chrono::seconds(5);
+    // Optional platform admin (sees and manages every tenant), from a token file at start.
+    std::string bootstrap_admin_token_file;
     // Optional first tenant, so a fresh installation can be used at once.
     std::string bootstrap_tenant;
     std::string bootstrap_token_file;

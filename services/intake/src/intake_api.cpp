@@ -84,11 +84,13 @@ std::string CorrelationIdOf(const Request& request) {
     return SaneHeaderValue(given, 64) ? given : NewUuid();
 }
 
-IntakeApi::IntakeApi(IntakeStore& store, RateLimiter& limiter, TenantCache& tenants,
-                     metrics::Registry& registry, std::function<void()> on_accepted)
+IntakeApi::IntakeApi(IntakeStore& store, http::Authenticator& authenticator, http::RateLimiter& client_limiter,
+                     http::RateLimiter& tenant_limiter, metrics::Registry& registry,
+                     std::function<void()> on_accepted)
     : store_(store),
-      limiter_(limiter),
-      tenants_(tenants),
+      authenticator_(authenticator),
+      client_limiter_(client_limiter),
+      tenant_limiter_(tenant_limiter),
       accepted_(registry.GetCounter("storefleet_intake_commands_accepted_total",
                                     "Store commands committed to the outbox.")),
       rejected_(registry.GetCounter("storefleet_intake_commands_rejected_total",
@@ -107,42 +109,45 @@ void IntakeApi::Register(http::HttpServer& server) {
 }
 
 std::optional<Tenant> IntakeApi::Admit(const Request& request, ResponseWriter& response) {
-    auto tenant_id = http::AuthenticateTenant(request, response, tenants_, [this](const std::string& sha) {
-        auto found = store_.Authenticate(sha);
-        return found ? std::optional<std::string>(found->id) : std::nullopt;
-    });
-    if (!tenant_id) {
+    // Before the token lookup, so a flood of bad tokens from one address stops here.
+    if (!http::AdmitOrAnswer429(client_limiter_, http::ClientAddress(request), "client address", response)) {
         rejected_.Inc();
         return std::nullopt;
     }
-    std::optional<Tenant> tenant = Tenant{*tenant_id};
-    std::chrono::milliseconds retry_after{0};
-    if (!limiter_.Allow(tenant->id, RateLimiter::Clock::now(), retry_after)) {
+    auto principal = authenticator_.Authenticate(request, response);
+    if (!principal) {
         rejected_.Inc();
-        const auto seconds = std::max<int64_t>(1, (retry_after.count() + 999) / 1000);
-        http::SetHeader(response, "Retry-After", std::to_string(seconds));
-        http::SendError(response, Code::Too_Many_Requests, "rate_limited",
-                        "too many requests for tenant " + tenant->id + "; retry after " +
-                            std::to_string(seconds) + " s");
         return std::nullopt;
     }
-    return tenant;
+    if (!http::AdmitOrAnswer429(tenant_limiter_, principal->tenant_id, "tenant", response)) {
+        rejected_.Inc();
+        return std::nullopt;
+    }
+    return Tenant{principal->tenant_id};
 }
 
 void IntakeApi::CreateStore(const Request& request, ResponseWriter& response) {
     auto tenant = Admit(request, response);
     if (!tenant) return;
+    if (!http::HasJsonBody(request)) {
+        rejected_.Inc();
+        http::SendError(response, Code::Unsupported_Media_Type, "unsupported_media_type",
+                        "send the store as JSON with 'Content-Type: application/json'");
+        return;
+    }
     auto parsed = ParseStoreRequest(request.body());
     if (!parsed.ok()) {
         rejected_.Inc();
-        http::SendError(response, CodeFor(parsed.error()), parsed.error().code, parsed.error().message);
+        http::SendError(response, CodeFor(parsed.error()), parsed.error().code, parsed.error().message,
+                        parsed.error().field);
         return;
     }
     const std::string idempotency_key = http::RequestHeader(request, "Idempotency-Key");
     if (!idempotency_key.empty() && !SaneHeaderValue(idempotency_key, 128)) {
         rejected_.Inc();
         http::SendError(response, Code::Bad_Request, "invalid_request",
-                        "Idempotency-Key must be 1-128 characters of letters, digits, '-', '_', '.', ':'");
+                        "Idempotency-Key must be 1-128 characters of letters, digits, '-', '_', '.', ':'",
+                        "Idempotency-Key");
         return;
     }
     const std::string correlation_id = CorrelationIdOf(request);
@@ -150,7 +155,7 @@ void IntakeApi::CreateStore(const Request& request, ResponseWriter& response) {
     if (!accepted.ok()) {
         rejected_.Inc();
         http::SendError(response, CodeFor(accepted.error()), accepted.error().code,
-                        accepted.error().message);
+                        accepted.error().message, accepted.error().field);
         return;
     }
     accepted_.Inc();

@@ -6,20 +6,21 @@
 #include <string>
 
 #include "intake_store.hpp"
-#include "rate_limiter.hpp"
-#include "storefleet/common/tenant_cache.hpp"
+#include "storefleet/http/auth.hpp"
+#include "storefleet/http/rate_limiter.hpp"
 #include "storefleet/http/server.hpp"
 #include "storefleet/metrics/registry.hpp"
 
 namespace storefleet::intake {
 
-// The write API: POST /api/v1/stores and DELETE /api/v1/stores/{id}. Authenticates the
-// bearer token to a tenant, rate-limits per tenant, validates, and hands the command to
-// IntakeStore; `on_accepted` wakes the outbox relay.
+// The write API: POST /api/v1/stores and DELETE /api/v1/stores/{id}. Rate-limits per
+// client address (before any token lookup), authenticates the bearer token to a tenant,
+// rate-limits per tenant, validates, and hands the command to IntakeStore; `on_accepted`
+// wakes the outbox relay. Every refusal is an application/problem+json.
 class IntakeApi {
 public:
-    IntakeApi(IntakeStore& store, RateLimiter& limiter, TenantCache& tenants, metrics::Registry& registry,
-              std::function<void()> on_accepted);
+    IntakeApi(IntakeStore& store, http::Authenticator& authenticator, http::RateLimiter& client_limiter,
+              http::RateLimiter& tenant_limiter, metrics::Registry& registry, std::function<void()> on_accepted);
     void Register(http::HttpServer& server);
 
 private:
@@ -30,8 +31,9 @@ private:
                                 Pistache::Http::ResponseWriter& response);
 
     IntakeStore& store_;
-    RateLimiter& limiter_;
-    TenantCache& tenants_;
+    http::Authenticator& authenticator_;
+    http::RateLimiter& client_limiter_;
+    http::RateLimiter& tenant_limiter_;
     metrics::Counter& accepted_;
     metrics::Counter& rejected_;
     metrics::Counter& unavailable_;

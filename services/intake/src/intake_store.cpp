@@ -79,10 +79,31 @@ create table outbox_relay (
     publish_until timestamptz not null
 );
 )SQL"},
+    {4, "API tokens: many per tenant, named, hashed, with a role, an expiry and revocation", R"SQL(
+create table api_tokens (
+    token_id uuid primary key,
+    tenant_id text not null references tenants(id),
+    name text not null,
+    role text not null default 'tenant' check (role in ('tenant', 'admin')),
+    token_sha256 text not null unique,
+    created_at timestamptz not null default now(),
+    expires_at timestamptz,
+    revoked_at timestamptz
+);
+create index api_tokens_tenant on api_tokens (tenant_id);
+insert into api_tokens (token_id, tenant_id, name, token_sha256)
+    select md5(id)::uuid, id, 'bootstrap', token_sha256 from tenants;
+alter table tenants drop column token_sha256;
+-- Idempotency keys live 24 h; the relay leader prunes older ones along this index.
+create index idempotency_keys_created on idempotency_keys (created_at);
+)SQL"},
 };
 
-constexpr const char* kSelectTenantByToken =
-    "select id from intake.tenants where token_sha256 = $1";
+// A token authenticates while it is neither revoked nor expired. Shared with the query
+// service (services/query reads the same row).
+constexpr const char* kSelectPrincipalByToken =
+    "select tenant_id, role = 'admin' from intake.api_tokens where token_sha256 = $1 "
+    "and revoked_at is null and (expires_at is null or expires_at > now())";
 // Reserves one store of the quota; no row back means the quota is used up. Run last in
 // the transaction so the tenant row stays locked only until the commit.
 constexpr const char* kReserveQuota =
@@ -116,9 +137,20 @@ from gone where t.id = gone.tenant_id)SQL";
 constexpr const char* kMarkDeletionFailed =
     "update intake.stores set state = 'deletion_failed' where store_id = $1::uuid and state = 'deleting'";
 constexpr const char* kUpsertTenant =
-    "insert into intake.tenants (id, token_sha256, store_quota) values ($1, $2, $3) "
-    "on conflict (id) do update set token_sha256 = excluded.token_sha256, "
-    "store_quota = excluded.store_quota";
+    "insert into intake.tenants (id, store_quota) values ($1, $2) "
+    "on conflict (id) do update set store_quota = excluded.store_quota";
+// The bootstrap token of a tenant (from a file at start): a changed file revokes the
+// token it held before.
+constexpr const char* kRevokeOtherBootstrapTokens =
+    "update intake.api_tokens set revoked_at = now() where tenant_id = $1 and name = 'bootstrap' "
+    "and token_sha256 <> $2 and revoked_at is null";
+constexpr const char* kUpsertBootstrapToken =
+    "insert into intake.api_tokens (token_id, tenant_id, name, role, token_sha256) "
+    "values (md5($2)::uuid, $1, 'bootstrap', $3, $2) "
+    "on conflict (token_sha256) do update set revoked_at = null, role = excluded.role "
+    "where intake.api_tokens.tenant_id = excluded.tenant_id";
+constexpr const char* kPruneIdempotencyKeys =
+    "delete from intake.idempotency_keys where created_at < now() - make_interval(secs => $1)";
 constexpr const char* kFindIdempotencyKey =
     "select request_sha256, http_status, response::text from intake.idempotency_keys "
     "where tenant_id = $1 and key = $2";
@@ -159,17 +191,32 @@ void IntakeStore::Migrate() {
     pg::ApplyMigrations(*lease, "intake", kMigrations);
 }
 
-void IntakeStore::UpsertTenant(const std::string& tenant_id, const std::string& token, int store_quota) {
+void IntakeStore::UpsertTenant(const std::string& tenant_id, const std::string& token, int store_quota,
+                               bool admin) {
+    const std::string token_sha256 = Sha256Hex(token);
     pool_.WithTransaction([&](pqxx::work& txn) {
-        txn.exec_params(kUpsertTenant, tenant_id, Sha256Hex(token), store_quota);
+        txn.exec_params(kUpsertTenant, tenant_id, store_quota);
+        txn.exec_params(kRevokeOtherBootstrapTokens, tenant_id, token_sha256);
+        txn.exec_params(kUpsertBootstrapToken, tenant_id, token_sha256, admin ? "admin" : "tenant");
     });
 }
 
-std::optional<Tenant> IntakeStore::Authenticate(const std::string& token_sha256) {
-    return pool_.WithTransaction([&](pqxx::work& txn) -> std::optional<Tenant> {
-        auto rows = txn.exec_params(kSelectTenantByToken, token_sha256);
+std::optional<http::Principal> IntakeStore::Authenticate(const std::string& token_sha256) {
+    auto lease = pool_.Acquire();
+    try {
+        pqxx::nontransaction session(*lease);
+        auto rows = session.exec_params(kSelectPrincipalByToken, token_sha256);
         if (rows.empty()) return std::nullopt;
-        return Tenant{rows[0][0].as<std::string>()};
+        return http::Principal{rows[0][0].as<std::string>(), rows[0][1].as<bool>()};
+    } catch (const pqxx::broken_connection&) {
+        lease.MarkBroken();
+        throw;
+    }
+}
+
+int64_t IntakeStore::PruneIdempotencyKeys(std::chrono::seconds older_than) {
+    return pool_.WithTransaction([&](pqxx::work& txn) {
+        return static_cast<int64_t>(txn.exec_params(kPruneIdempotencyKeys, older_than.count()).affected_rows());
     });
 }
 
@@ -215,7 +262,9 @@ bool StoreExists(pqxx::connection& connection, const std::string& store_id) {
 }
 
 Error NameTaken(const Tenant& tenant, const StoreRequest& request) {
-    return Error::Permanent("name_taken", "tenant " + tenant.id + " already has a store named '" + request.name + "'");
+    Error error = Error::Permanent("name_taken", "tenant " + tenant.id + " already has a store named '" + request.name + "'");
+    error.field = "name";
+    return error;
 }
 
 template <typename Txn>

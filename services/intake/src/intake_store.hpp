@@ -2,10 +2,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 
 #include "storefleet/common/result.hpp"
+#include "storefleet/http/auth.hpp"
 #include "storefleet/pg/pool.hpp"
 #include "store_request.hpp"
 #include "storefleet/v1/events.pb.h"
@@ -31,10 +34,14 @@ public:
     IntakeStore(pg::Pool& pool, std::string store_domain);
 
     void Migrate();
-    // Creates or updates a tenant whose API token hashes to sha256(token).
-    void UpsertTenant(const std::string& tenant_id, const std::string& token, int store_quota);
-    // The tenant whose API token has this SHA-256, if any.
-    std::optional<Tenant> Authenticate(const std::string& token_sha256);
+    // Creates or updates a tenant and its bootstrap API token (named "bootstrap"; an
+    // earlier, different bootstrap token of the tenant is revoked).
+    void UpsertTenant(const std::string& tenant_id, const std::string& token, int store_quota, bool admin = false);
+    // Who holds the API token with this SHA-256, if it is neither revoked nor expired.
+    std::optional<http::Principal> Authenticate(const std::string& token_sha256);
+    // Forgets idempotency keys older than `older_than` (24 h: a retry comes sooner). Returns
+    // how many went.
+    int64_t PruneIdempotencyKeys(std::chrono::seconds older_than);
 
     Result<Accepted> CreateStore(const Tenant& tenant, const StoreRequest& request,
                                  const std::string& idempotency_key, const std::string& correlation_id);

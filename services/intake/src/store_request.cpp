@@ -23,7 +23,7 @@ bool LooksLikeEmail(const std::string& text) {
            text.find_first_of(" \t\r\n\"'<>") == std::string::npos;
 }
 
-Error Invalid(const std::string& message) { return Error::Permanent("invalid_request", message); }
+Error Invalid(const std::string& field, const std::string& message) { return Error::Invalid(field, message); }
 
 }  // namespace
 
@@ -32,33 +32,33 @@ Result<StoreRequest> ParseStoreRequest(const std::string& body) {
     try {
         json = nlohmann::json::parse(body);
     } catch (const nlohmann::json::exception&) {
-        return Invalid("body must be a JSON object like {\"name\":\"shop\",\"engine\":\"woocommerce\"}");
+        return Invalid("body", "body must be a JSON object like {\"name\":\"shop\",\"engine\":\"woocommerce\"}");
     }
-    if (!json.is_object()) return Invalid("body must be a JSON object");
+    if (!json.is_object()) return Invalid("body", "body must be a JSON object");
     for (const auto& [key, value] : json.items()) {
         if (key != "name" && key != "engine" && key != "plan" && key != "admin_email") {
-            return Invalid("unknown field '" + key + "'; allowed: name, engine, plan, admin_email");
+            return Invalid(key, "unknown field '" + key + "'; allowed: name, engine, plan, admin_email");
         }
-        if (!value.is_string()) return Invalid("field '" + key + "' must be a string");
+        if (!value.is_string()) return Invalid(key, "field '" + key + "' must be a string");
     }
     StoreRequest request;
     request.name = json.value("name", "");
     request.engine = json.value("engine", "");
     request.plan = json.value("plan", "small");
     request.admin_email = json.value("admin_email", "");
-    if (request.name.empty()) return Invalid("name is required");
+    if (request.name.empty()) return Invalid("name", "name is required");
     if (!IsDnsLabel(request.name, 40)) {
-        return Invalid("name must be 1-40 characters of a-z, 0-9 and '-', not starting or ending with '-'");
+        return Invalid("name", "name must be 1-40 characters of a-z, 0-9 and '-', not starting or ending with '-'");
     }
-    if (request.engine.empty()) return Invalid("engine is required: woocommerce or medusa");
+    if (request.engine.empty()) return Invalid("engine", "engine is required: woocommerce or medusa");
     if (request.engine != "woocommerce" && request.engine != "medusa") {
-        return Invalid("engine must be woocommerce or medusa, got '" + request.engine + "'");
+        return Invalid("engine", "engine must be woocommerce or medusa, got '" + request.engine + "'");
     }
     if (request.plan != "small" && request.plan != "medium" && request.plan != "large") {
-        return Invalid("plan must be small, medium or large, got '" + request.plan + "'");
+        return Invalid("plan", "plan must be small, medium or large, got '" + request.plan + "'");
     }
     if (!request.admin_email.empty() && !LooksLikeEmail(request.admin_email)) {
-        return Invalid("admin_email is not a valid e-mail address of at most 100 characters");
+        return Invalid("admin_email", "admin_email is not a valid e-mail address of at most 100 characters");
     }
     return request;
 }

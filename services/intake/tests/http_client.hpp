@@ -21,19 +21,21 @@ inline std::size_t CollectInto(char* data, std::size_t size, std::size_t count, 
     return size * count;
 }
 
-// `method` is "POST" or "DELETE"; `code` is 0 when the request itself failed.
+// `method` is "POST", "PUT" or "DELETE"; an empty `token` sends no Authorization; `code` is 0
+// when the request itself failed.
 inline Reply Call(const std::string& method, uint16_t port, const std::string& path, const std::string& token,
-                  const std::string& body = "") {
+                  const std::string& body = "", const std::string& content_type = "application/json") {
     Reply reply;
     CURL* curl = curl_easy_init();
     const std::string url = "http://127.0.0.1:" + std::to_string(port) + path;
     curl_slist* headers = nullptr;
     const std::string authorization = "Authorization: Bearer " + token;
-    headers = curl_slist_append(headers, authorization.c_str());
-    headers = curl_slist_append(headers, "Content-Type: application/json");
+    if (!token.empty()) headers = curl_slist_append(headers, authorization.c_str());
+    const std::string type = "Content-Type: " + content_type;
+    headers = curl_slist_append(headers, type.c_str());
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-    if (method == "POST") curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+    if (method == "POST" || method == "PUT") curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, CollectInto);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.body);

@@ -53,9 +53,15 @@ protected:
     // Nothing listens on port 1: every connection attempt is refused at once.
     pg::Pool pool_{"host=127.0.0.1 port=1 dbname=intake user=intake connect_timeout=2", 2};
     IntakeStore store_{pool_, "stores.test"};
-    RateLimiter limiter_{1000, 1000};
-    TenantCache tenants_{std::chrono::seconds(30)};
-    IntakeApi api_{store_, limiter_, tenants_, registry_, [] {}};
+    http::RateLimiter tenant_limiter_{1000, 1000};
+    http::RateLimiter client_limiter_{1000, 1000};
+    // "cached-token" stands for a token the cache knows from a moment ago; any other goes
+    // to the (unreachable) database.
+    http::Authenticator authenticator_{[this](const std::string& sha) -> std::optional<http::Principal> {
+        if (sha == Sha256Hex("cached-token")) return http::Principal{"acme", false};
+        return store_.Authenticate(sha);
+    }};
+    IntakeApi api_{store_, authenticator_, client_limiter_, tenant_limiter_, registry_, [] {}};
     http::HttpServer server_{{}, registry_, [] { return true; }};
     const std::string body_ = R"({"name":"shop","engine":"woocommerce"})";
     const std::string store_id_ = "6f1c2b9e-3d4a-4b5c-8d7e-9f0a1b2c3d4e";
@@ -73,8 +79,7 @@ TEST_F(IntakeApiWithoutDatabaseTest, TheTokenLookupAnswers503WithRetryAfter) {
 }
 
 TEST_F(IntakeApiWithoutDatabaseTest, ACachedTenantsPostAndDeleteAnswer503WithRetryAfter) {
-    // The token is known from a moment ago, so the failure comes from the command itself.
-    tenants_.Put(Sha256Hex("cached-token"), "acme", TenantCache::Clock::now());
+    // The token is known, so the failure comes from the command itself.
     auto post = Call("POST", server_.Port(), "/api/v1/stores", "cached-token", body_);
     EXPECT_EQ(post.code, 503) << post.body;
     EXPECT_TRUE(post.HasHeader("Retry-After: 2")) << post.headers;
@@ -85,6 +90,56 @@ TEST_F(IntakeApiWithoutDatabaseTest, ACachedTenantsPostAndDeleteAnswer503WithRet
     auto bad = Call("POST", server_.Port(), "/api/v1/stores", "cached-token", "{");
     EXPECT_EQ(bad.code, 400);
     EXPECT_EQ(Unavailable(), 2);
+}
+
+TEST_F(IntakeApiWithoutDatabaseTest, RefusalsAreProblemsNamingTheFieldAndANonJsonBodyIs415) {
+    auto bad = Call("POST", server_.Port(), "/api/v1/stores", "cached-token", R"({"name":"Bad Name","engine":"medusa"})");
+    EXPECT_EQ(bad.code, 400);
+    EXPECT_TRUE(bad.HasHeader("Content-Type: application/problem+json")) << bad.headers;
+    auto problem = nlohmann::json::parse(bad.body);
+    EXPECT_EQ(problem["type"], "urn:storefleet:problem:invalid_request");
+    EXPECT_EQ(problem["status"], 400);
+    EXPECT_EQ(problem["errors"][0]["field"], "name");
+
+    auto form = Call("POST", server_.Port(), "/api/v1/stores", "cached-token", "name=shop&engine=medusa",
+                     "application/x-www-form-urlencoded");
+    EXPECT_EQ(form.code, 415) << form.body;
+    EXPECT_EQ(nlohmann::json::parse(form.body)["code"], "unsupported_media_type");
+
+    auto no_token = Call("POST", server_.Port(), "/api/v1/stores", "", body_);
+    EXPECT_EQ(no_token.code, 401);
+    EXPECT_TRUE(no_token.HasHeader("WWW-Authenticate: Bearer")) << no_token.headers;
+    EXPECT_EQ(nlohmann::json::parse(no_token.body)["code"], "unauthorized");
+
+    auto wrong_method = Call("PUT", server_.Port(), "/api/v1/stores", "cached-token", body_);
+    EXPECT_EQ(wrong_method.code, 405);
+}
+
+TEST_F(IntakeApiWithoutDatabaseTest, TheClientLimiterRefusesBeforeAnyTokenIsLookedUp) {
+    http::RateLimiter tight{1, 2};
+    http::RateLimiter loose{1000, 1000};
+    int lookups = 0;
+    http::Authenticator counting{[&](const std::string&) -> std::optional<http::Principal> {
+        ++lookups;
+        return std::nullopt;
+    }, {std::chrono::milliseconds(1000), std::chrono::milliseconds(0), 100}};
+    IntakeApi api{store_, counting, tight, loose, registry_, [] {}};
+    http::HttpServer server{{}, registry_, [] { return true; }};
+    api.Register(server);
+    server.Start();
+    int refused = 0;
+    for (int i = 0; i < 10; ++i) {
+        auto reply = Call("POST", server.Port(), "/api/v1/stores", "bad-token-" + std::to_string(i), body_);
+        if (reply.code == 429) {
+            ++refused;
+            EXPECT_TRUE(reply.HasHeader("Retry-After: 1")) << reply.headers;
+        } else {
+            EXPECT_EQ(reply.code, 401);
+        }
+    }
+    server.Stop();
+    EXPECT_EQ(refused, 8);
+    EXPECT_EQ(lookups, 2) << "refused requests never reach the token lookup";
 }
 
 }  // namespace

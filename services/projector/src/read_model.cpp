@@ -82,6 +82,33 @@ update store_events e set sequence = o.rank
     where e.event_id = o.event_id;
 create index store_events_sequence on store_events (store_id, sequence, event_id);
 )SQL"},
+    {4, "a gap-free log of store changes for live streams (SSE), in commit order", R"SQL(
+-- One row per committed change of a store row: its state right after. change_id is taken
+-- under a transaction-scoped advisory lock held until commit, so ids become visible in
+-- increasing order and a reader that has seen id N has seen every id below it.
+create table store_changes (
+    change_id bigint primary key,
+    store_id uuid not null,
+    tenant_id text not null,
+    name text,
+    engine text,
+    plan text,
+    host text,
+    status text not null,
+    step text,
+    reason text,
+    url text,
+    admin_url text,
+    namespace text,
+    simulated boolean not null,
+    created_at timestamptz not null,
+    updated_at timestamptz not null,
+    recorded_at timestamptz not null default now()
+);
+create index store_changes_tenant on store_changes (tenant_id, change_id);
+create index store_changes_recorded on store_changes (recorded_at);
+create sequence store_changes_id;
+)SQL"},
 };
 
 // Times cross the wire as microseconds since the epoch (bigint): exact both ways, and no
@@ -140,6 +167,23 @@ constexpr const char* kNotify = "projector_notify";
 // its own so that it does not wake the query service for rows it does not serve.
 constexpr const char* kNotifySql = "select pg_notify({channel}, $1)";
 
+// Serializes the tail of every projector transaction that logs changes (any replica), so
+// change ids commit in order. The key is the schema's, so a replay schema has its own.
+constexpr const char* kLockChangeLog = "projector_lock_change_log";
+constexpr const char* kLockChangeLogSql = "select pg_advisory_xact_lock(hashtext('{schema}.store_changes'))";
+constexpr const char* kLogChanges = "projector_log_changes";
+constexpr const char* kLogChangesSql =
+    "insert into {schema}.store_changes (change_id, store_id, tenant_id, name, engine, plan, host, "
+    "status, step, reason, url, admin_url, namespace, simulated, created_at, updated_at) "
+    "select nextval('{schema}.store_changes_id'), store_id, tenant_id, name, engine, plan, host, status, "
+    "step, reason, url, admin_url, namespace, simulated, created_at, updated_at "
+    "from {schema}.stores where store_id = any($1::uuid[]) order by store_id";
+// The stream replays at most this far back; older changes go (a client further behind
+// re-reads the list).
+constexpr const char* kPruneChanges = "projector_prune_changes";
+constexpr const char* kPruneChangesSql =
+    "delete from {schema}.store_changes where recorded_at < now() - interval '24 hours'";
+
 constexpr const char* kLoadOffsets =
     "select topic, partition, next_offset from {schema}.consumer_offsets "
     "where consumer_group = $1";
@@ -195,6 +239,9 @@ PgReadModel::PgReadModel(pg::Pool& pool, std::string group_id, std::string schem
         connection.prepare(kUpdateStore, Sql(kUpdateStoreSql, schema));
         connection.prepare(kSaveOffset, Sql(kSaveOffsetSql, schema));
         connection.prepare(kNotify, Sql(kNotifySql, schema));
+        connection.prepare(kLockChangeLog, Sql(kLockChangeLogSql, schema));
+        connection.prepare(kLogChanges, Sql(kLogChangesSql, schema));
+        connection.prepare(kPruneChanges, Sql(kPruneChangesSql, schema));
     });
 }
 
@@ -248,6 +295,7 @@ BatchResult PgReadModel::Apply(const BatchPlan& plan) {
     return pool_.WithTransaction([&](pqxx::work& txn) {
         BatchResult result;
         std::set<std::string> touched;  // stores whose row or timeline changed: notified
+        std::set<std::string> changed;  // stores whose row changed: logged for the stream
         for (std::size_t i = 0; i < plan.events.size(); ++i) {
             const PlannedEvent& event = plan.events[i];
             const TimelineEntry& entry = event.entry;
@@ -260,13 +308,30 @@ BatchResult PgReadModel::Apply(const BatchPlan& plan) {
             }
             result.recorded.push_back(i);
             touched.insert(entry.store_id);
-            if (ApplyChange(txn, event)) ++result.stores_changed;
+            if (ApplyChange(txn, event)) {
+                ++result.stores_changed;
+                changed.insert(entry.store_id);
+            }
         }
         for (const auto& next : plan.next_offsets) {
             txn.exec_prepared(kSaveOffset, group_id_, next.topic, next.partition, next.offset);
         }
+        if (!changed.empty()) {
+            // Last, so the lock is held only from here to the commit.
+            std::string ids = "{";
+            for (const auto& store_id : changed) ids += (ids.size() > 1 ? "," : "") + store_id;
+            ids += "}";
+            txn.exec_prepared(kLockChangeLog);
+            txn.exec_prepared(kLogChanges, ids);
+        }
         for (const auto& store_id : touched) txn.exec_prepared(kNotify, store_id);
         return result;
+    });
+}
+
+int64_t PgReadModel::PruneChangeLog() {
+    return pool_.WithTransaction([&](pqxx::work& txn) {
+        return static_cast<int64_t>(txn.exec_prepared(kPruneChanges).affected_rows());
     });
 }
 

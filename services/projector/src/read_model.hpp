@@ -42,7 +42,11 @@ class PgReadModel final : public ReadModel {
     PgReadModel(pg::Pool& pool, std::string group_id, std::string schema = "read");
 
     void Migrate();
+    // Each batch that changes store rows also logs their new state in store_changes (the
+    // live stream's source, in commit order). Apply is the only writer.
     BatchResult Apply(const BatchPlan& plan) override;
+    // Drops changes older than 24 h (the stream's replay window). Returns how many went.
+    int64_t PruneChangeLog();
     void LoadOffsets(std::vector<kafka::PartitionOffset>& partitions) override;
 
   private:

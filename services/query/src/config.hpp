@@ -11,11 +11,18 @@ struct QueryConfig {
     std::string pg_url;
     std::string http_address = "127.0.0.1";
     int http_port = 8082;
+    // The live stream (SSE) listens on a port of its own; 0: the kernel picks.
+    int stream_port = 8083;
+    int stream_max_connections = 10'000;
     int http_threads = 8;  // handlers block on Postgres; more threads overlap that wait
     int pg_pool_size = 16;
     // How long a token stays accepted without asking Postgres again (also how long a
-    // revoked token keeps working on this replica).
-    std::chrono::milliseconds auth_cache_ttl = std::chrono::seconds(30);
+    // revoked token keeps working on this replica), and an unknown one refused.
+    std::chrono::milliseconds auth_cache_ttl = std::chrono::seconds(1);
+    std::chrono::milliseconds auth_negative_ttl = std::chrono::seconds(5);
+    // Per client address, before the token is looked up (0: off, e.g. for a load test).
+    double client_rate_per_second = 1000;
+    double client_rate_burst = 2000;
 
     static QueryConfig FromEnv(const EnvConfig& env);
 };

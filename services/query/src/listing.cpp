@@ -18,7 +18,7 @@ constexpr std::array<std::string_view, 6> kStatuses = {"requested", "provisionin
 // was tampered with, and would overflow the SQL's interval arithmetic.
 constexpr int64_t kMaxCursorMicros = 7'258'118'400'000'000;
 
-Error Invalid(const std::string& message) { return Error::Permanent("invalid_request", message); }
+Error Invalid(const std::string& field, const std::string& message) { return Error::Invalid(field, message); }
 
 }  // namespace
 
@@ -84,7 +84,9 @@ std::optional<Cursor> DecodeCursor(std::string_view text) {
 
 Result<ListRequest> ParseListRequest(const std::optional<std::string>& limit,
                                      const std::optional<std::string>& cursor,
-                                     const std::optional<std::string>& status) {
+                                     const std::optional<std::string>& status,
+                                     const std::optional<std::string>& engine,
+                                     const std::optional<std::string>& name_prefix) {
     ListRequest request;
     if (limit) {
         const char* begin = limit->data();
@@ -92,14 +94,14 @@ Result<ListRequest> ParseListRequest(const std::optional<std::string>& limit,
         auto [parsed_to, error] = std::from_chars(begin, end, request.limit);
         if (limit->empty() || error != std::errc() || parsed_to != end || request.limit < 1 ||
             request.limit > kMaxLimit) {
-            return Invalid("limit must be a whole number from 1 to " + std::to_string(kMaxLimit) +
+            return Invalid("limit", "limit must be a whole number from 1 to " + std::to_string(kMaxLimit) +
                            ", got '" + limit->substr(0, 20) + "'");
         }
     }
     if (cursor) {
         request.after = DecodeCursor(*cursor);
         if (!request.after) {
-            return Invalid("cursor is not valid; pass the next_cursor of a previous page as it is");
+            return Invalid("cursor", "cursor is not valid; pass the next_cursor of a previous page as it is");
         }
     }
     if (status) {
@@ -107,11 +109,27 @@ Result<ListRequest> ParseListRequest(const std::optional<std::string>& limit,
         for (auto name : kStatuses) known = known || *status == name;
         if (!known) {
             return Invalid(
-                "status must be one of requested, provisioning, ready, failed, deleting, "
+                "status", "status must be one of requested, provisioning, ready, failed, deleting, "
                 "deleted; got '" +
                 status->substr(0, 40) + "'");
         }
         request.status = *status;
+    }
+    if (engine) {
+        if (*engine != "woocommerce" && *engine != "medusa") {
+            return Invalid("engine", "engine must be woocommerce or medusa; got '" + engine->substr(0, 40) + "'");
+        }
+        request.engine = *engine;
+    }
+    if (name_prefix) {
+        // Store names are DNS labels, so a prefix of anything else can match nothing; and
+        // with only these characters it needs no escaping in a LIKE pattern.
+        bool valid = !name_prefix->empty() && name_prefix->size() <= 40;
+        for (char c : *name_prefix) valid = valid && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
+        if (!valid) {
+            return Invalid("name_prefix", "name_prefix must be 1-40 characters of a-z, 0-9 and '-'");
+        }
+        request.name_prefix = *name_prefix;
     }
     return request;
 }

@@ -32,13 +32,17 @@ std::optional<Cursor> DecodeCursor(std::string_view text);
 struct ListRequest {
     int limit = kDefaultLimit;
     std::optional<Cursor> after;
-    std::string status;  // empty: any
+    std::string status;       // empty: any
+    std::string engine;       // empty: any
+    std::string name_prefix;  // empty: any; else names starting with it (a-z, 0-9, '-')
 };
 
 // Validates the query parameters; the error message says what is wrong and what is allowed.
 Result<ListRequest> ParseListRequest(const std::optional<std::string>& limit,
                                      const std::optional<std::string>& cursor,
-                                     const std::optional<std::string>& status);
+                                     const std::optional<std::string>& status,
+                                     const std::optional<std::string>& engine = std::nullopt,
+                                     const std::optional<std::string>& name_prefix = std::nullopt);
 
 struct Page {
     std::vector<StoreView> items;

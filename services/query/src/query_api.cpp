@@ -20,9 +20,11 @@ void NotFound(ResponseWriter& response, const std::string& store_id) {
 
 }  // namespace
 
-QueryApi::QueryApi(StoreReader& reader, TenantCache& tenants, metrics::Registry& registry)
+QueryApi::QueryApi(StoreReader& reader, http::Authenticator& authenticator, http::RateLimiter& client_limiter,
+                   metrics::Registry& registry)
     : reader_(reader),
-      tenants_(tenants),
+      authenticator_(authenticator),
+      client_limiter_(client_limiter),
       unauthorized_(registry.GetCounter("storefleet_query_unauthorized_total",
                                         "Requests refused for a missing or unknown API token.")),
       unavailable_(
@@ -46,27 +48,42 @@ void QueryApi::Register(http::HttpServer& server) {
             }
         };
     };
+    server.Get("/api/v1/me", guarded(&QueryApi::GetMe));
     server.Get("/api/v1/stores", guarded(&QueryApi::ListStores));
     server.Get("/api/v1/stores/:id", guarded(&QueryApi::GetStore));
     server.Get("/api/v1/stores/:id/events", guarded(&QueryApi::GetTimeline));
 }
 
-std::optional<std::string> QueryApi::Authenticate(const Request& request,
-                                                  ResponseWriter& response) {
-    auto tenant = http::AuthenticateTenant(request, response, tenants_, [this](const std::string& sha) {
-        return reader_.TenantOfToken(sha);
-    });
-    if (!tenant) unauthorized_.Inc();
-    return tenant;
+std::optional<std::string> QueryApi::Authenticate(const Request& request, ResponseWriter& response,
+                                                  http::Principal* principal) {
+    if (!http::AdmitOrAnswer429(client_limiter_, http::ClientAddress(request), "client address", response)) {
+        return std::nullopt;
+    }
+    auto found = authenticator_.Authenticate(request, response);
+    if (!found) {
+        unauthorized_.Inc();
+        return std::nullopt;
+    }
+    if (principal != nullptr) *principal = *found;
+    return found->tenant_id;
+}
+
+void QueryApi::GetMe(const Request& request, ResponseWriter& response) {
+    http::Principal principal;
+    if (!Authenticate(request, response, &principal)) return;
+    http::SendJson(response, Code::Ok,
+                   {{"tenant_id", principal.tenant_id}, {"role", principal.admin ? "admin" : "tenant"}});
 }
 
 void QueryApi::ListStores(const Request& request, ResponseWriter& response) {
     auto tenant = Authenticate(request, response);
     if (!tenant) return;
     const auto& query = request.query();
-    auto parsed = ParseListRequest(query.get("limit"), query.get("cursor"), query.get("status"));
+    auto parsed = ParseListRequest(query.get("limit"), query.get("cursor"), query.get("status"),
+                                   query.get("engine"), query.get("name_prefix"));
     if (!parsed.ok()) {
-        http::SendError(response, Code::Bad_Request, parsed.error().code, parsed.error().message);
+        http::SendError(response, Code::Bad_Request, parsed.error().code, parsed.error().message,
+                        parsed.error().field);
         return;
     }
     Page page = MakePage(reader_.ListStores(*tenant, *parsed), parsed->limit);
@@ -88,7 +105,20 @@ void QueryApi::GetStore(const Request& request, ResponseWriter& response) {
         NotFound(response, store_id);
         return;
     }
-    http::SendJson(response, Code::Ok, ToJson(*store));
+    // A strong validator of exactly the bytes sent: clients polling one store get 304
+    // while nothing changed.
+    const std::string body = ToJson(*store).dump() + "\n";
+    const std::string etag = "\"" + Sha256Hex(body).substr(0, 32) + "\"";
+    http::SetHeader(response, "ETag", etag);
+    http::SetHeader(response, "Cache-Control", "private, no-cache");
+    const std::string if_none_match = http::RequestHeader(request, "If-None-Match");
+    if (!if_none_match.empty() && (if_none_match == etag || if_none_match == "*" ||
+                                   if_none_match.find(etag) != std::string::npos)) {
+        response.send(Code::Not_Modified);
+        return;
+    }
+    response.headers().add<Pistache::Http::Header::ContentType>(MIME(Application, Json));
+    response.send(Code::Ok, body);
 }
 
 void QueryApi::GetTimeline(const Request& request, ResponseWriter& response) {

@@ -6,20 +6,25 @@
 #include "store_reader.hpp"
 #include "storefleet/http/server.hpp"
 #include "storefleet/metrics/registry.hpp"
-#include "storefleet/common/tenant_cache.hpp"
+#include "storefleet/http/auth.hpp"
+#include "storefleet/http/rate_limiter.hpp"
 
 namespace storefleet::query {
 
 // The read API, tenant-scoped:
-//   GET /api/v1/stores?limit=&cursor=&status=   newest first, keyset-paginated
-//   GET /api/v1/stores/{id}                     one store
+//   GET /api/v1/me                              who the token acts for
+//   GET /api/v1/stores?limit=&cursor=&status=&engine=&name_prefix=
+//                                               newest first, keyset-paginated
+//   GET /api/v1/stores/{id}                     one store (ETag, If-None-Match -> 304)
 //   GET /api/v1/stores/{id}/events              its timeline, oldest first
-// A bearer token authenticates the tenant exactly as intake does (same 401s). Another
-// tenant's store answers 404, never 403, so ids cannot be probed. Handlers run on the
-// HTTP server's threads; the reader and the cache are thread-safe.
+// A per-address limiter runs first, then the bearer token is authenticated exactly as
+// intake does (same 401s). Another tenant's store answers 404, never 403, so ids cannot be
+// probed. Handlers run on the HTTP server's threads; the reader, the authenticator and the
+// limiter are thread-safe.
 class QueryApi {
   public:
-    QueryApi(StoreReader& reader, TenantCache& tenants, metrics::Registry& registry);
+    QueryApi(StoreReader& reader, http::Authenticator& authenticator, http::RateLimiter& client_limiter,
+             metrics::Registry& registry);
     void Register(http::HttpServer& server);
 
   private:
@@ -28,12 +33,15 @@ class QueryApi {
     void GetStore(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response);
     void GetTimeline(const Pistache::Rest::Request& request,
                      Pistache::Http::ResponseWriter& response);
-    // The caller's tenant; on failure it has already answered 401.
+    void GetMe(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response);
+    // The caller's tenant; on failure it has already answered 429 or 401.
     std::optional<std::string> Authenticate(const Pistache::Rest::Request& request,
-                                            Pistache::Http::ResponseWriter& response);
+                                            Pistache::Http::ResponseWriter& response,
+                                            http::Principal* principal = nullptr);
 
     StoreReader& reader_;
-    TenantCache& tenants_;
+    http::Authenticator& authenticator_;
+    http::RateLimiter& client_limiter_;
     metrics::Counter& unauthorized_;
     metrics::Counter& unavailable_;
 };

@@ -5,8 +5,11 @@ namespace {
 
 // Statement names and their SQL. Times leave Postgres as microseconds since the epoch
 // (exact, and the same numbers the cursor carries); NULL text leaves as ''.
-constexpr const char* kTenantOfToken = "query_tenant_of_token";
-constexpr const char* kTenantOfTokenSql = "select id from intake.tenants where token_sha256 = $1";
+constexpr const char* kPrincipalOfToken = "query_principal_of_token";
+// The same rule as intake's: neither revoked nor expired.
+constexpr const char* kPrincipalOfTokenSql =
+    "select tenant_id, role = 'admin' from intake.api_tokens where token_sha256 = $1 "
+    "and revoked_at is null and (expires_at is null or expires_at > now())";
 
 #define STORE_COLUMNS                                                                           \
     "store_id::text, coalesce(name, ''), coalesce(engine, ''), coalesce(plan, ''), "            \
@@ -17,22 +20,48 @@ constexpr const char* kTenantOfTokenSql = "select id from intake.tenants where t
 
 // Two listing statements rather than one with an optional cursor, so that each has a
 // plan that walks the (tenant_id, created_at desc, store_id desc) index from the right
-// place. $2 = '' means any status.
+// place. '' means any status ($2), engine ($3), name prefix ($4; a-z0-9- only, so no LIKE
+// escaping is needed).
+#define LIST_FILTERS \
+    "tenant_id = $1 and ($2 = '' or status = $2) and ($3 = '' or engine = $3) and ($4 = '' or name like $4 || '%') "
 constexpr const char* kListFirst = "query_list_first";
 constexpr const char* kListFirstSql =
-    "select " STORE_COLUMNS
-    " from read.stores where tenant_id = $1 and ($2 = '' or status = $2) "
-    "order by created_at desc, store_id desc limit $3";
+    "select " STORE_COLUMNS " from read.stores where " LIST_FILTERS
+    "order by created_at desc, store_id desc limit $5";
 constexpr const char* kListAfter = "query_list_after";
 constexpr const char* kListAfterSql =
-    "select " STORE_COLUMNS
-    " from read.stores where tenant_id = $1 and ($2 = '' or status = $2) "
-    "and (created_at, store_id) < (timestamptz 'epoch' + $3::bigint * interval '1 microsecond', "
-    "$4::uuid) order by created_at desc, store_id desc limit $5";
+    "select " STORE_COLUMNS " from read.stores where " LIST_FILTERS
+    "and (created_at, store_id) < (timestamptz 'epoch' + $5::bigint * interval '1 microsecond', "
+    "$6::uuid) order by created_at desc, store_id desc limit $7";
+#undef LIST_FILTERS
 
+// One store, read-your-writes: the read model's row, or, until the projector has seen the
+// store, intake's ledger row as "requested" (a 202 is followed by a 200 at its Location
+// whatever Kafka is doing). A deletion the ledger accepted after the read model's last
+// change shows as "deleting" until the projector catches up, so a GET never shows a state
+// older than the one the client was told. One statement, outside a transaction.
 constexpr const char* kGetStore = "query_get_store";
-constexpr const char* kGetStoreSql =
-    "select " STORE_COLUMNS " from read.stores where store_id = $1::uuid and tenant_id = $2";
+constexpr const char* kGetStoreSql = R"SQL(
+with r as (select * from read.stores where store_id = $1::uuid and tenant_id = $2),
+     i as (select * from intake.stores where store_id = $1::uuid and tenant_id = $2)
+select coalesce(r.store_id, i.store_id)::text, coalesce(r.name, i.name, ''),
+       coalesce(r.engine, i.engine, ''), coalesce(r.plan, i.plan, ''), coalesce(r.host, i.host, ''),
+       case when r.store_id is null then (case when i.state = 'deleting' then 'deleting' else 'requested' end)
+            when i.state = 'deleting' and r.status not in ('deleting', 'deleted')
+                 and i.deletion_requested_at > r.updated_at then 'deleting'
+            else r.status end,
+       coalesce(r.step, ''), coalesce(r.reason, ''), coalesce(r.url, ''), coalesce(r.admin_url, ''),
+       coalesce(r.namespace, ''), coalesce(r.simulated, false),
+       (extract(epoch from coalesce(r.created_at, i.created_at)) * 1000000)::bigint,
+       (extract(epoch from greatest(r.updated_at, i.deletion_requested_at, i.created_at)) * 1000000)::bigint
+from r full join i on true
+where r.store_id is not null or i.state <> 'deleted')SQL";
+
+// Whether the tenant has the store at all (for the timeline's 404), ledger included.
+constexpr const char* kStoreExists = "query_store_exists";
+constexpr const char* kStoreExistsSql =
+    "select exists (select 1 from read.stores where store_id = $1::uuid and tenant_id = $2) "
+    "or exists (select 1 from intake.stores where store_id = $1::uuid and tenant_id = $2 and state <> 'deleted')";
 
 #undef STORE_COLUMNS
 
@@ -46,7 +75,8 @@ constexpr const char* kTimelineSql =
 constexpr const char* kSchemaPresent =
     "select to_regclass('read.stores') is not null "
     "and to_regclass('read.store_events') is not null "
-    "and to_regclass('intake.tenants') is not null";
+    "and to_regclass('intake.api_tokens') is not null "
+    "and to_regclass('intake.stores') is not null";
 
 StoreView StoreFrom(const pqxx::row& r) {
     StoreView store;
@@ -85,7 +115,8 @@ void Prepare(pqxx::connection& connection) {
     connection.set_variable("default_transaction_read_only", "on");
     connection.set_variable("statement_timeout", "5000");
     // libpqxx 6 prepares lazily, on first use.
-    connection.prepare(kTenantOfToken, kTenantOfTokenSql);
+    connection.prepare(kPrincipalOfToken, kPrincipalOfTokenSql);
+    connection.prepare(kStoreExists, kStoreExistsSql);
     connection.prepare(kListFirst, kListFirstSql);
     connection.prepare(kListAfter, kListAfterSql);
     connection.prepare(kGetStore, kGetStoreSql);
@@ -105,10 +136,12 @@ bool Transient(const pqxx::sql_error& error) {
 
 PgStoreReader::PgStoreReader(pg::Pool& pool) : pool_(pool) { pool_.OnConnect(Prepare); }
 
+// Every read is one statement (or a few that need no common snapshot), so none pays for
+// BEGIN and COMMIT round trips: each runs on its own, in autocommit.
 template <typename Fn>
 auto PgStoreReader::Read(Fn&& work) {
     try {
-        return pool_.WithTransaction(std::forward<Fn>(work));
+        return pool_.WithoutTransaction(std::forward<Fn>(work));
     } catch (const pg::PoolTimeout& error) {
         throw ReadUnavailable(error.what());
     } catch (const pqxx::broken_connection& error) {
@@ -121,28 +154,30 @@ auto PgStoreReader::Read(Fn&& work) {
 
 bool PgStoreReader::Ready() {
     try {
-        return Read([](pqxx::work& txn) { return txn.exec(kSchemaPresent)[0][0].as<bool>(); });
+        return Read([](pqxx::nontransaction& txn) { return txn.exec(kSchemaPresent)[0][0].as<bool>(); });
     } catch (const std::exception&) {
         return false;
     }
 }
 
-std::optional<std::string> PgStoreReader::TenantOfToken(const std::string& token_sha256) {
-    return Read([&](pqxx::work& txn) -> std::optional<std::string> {
-        auto rows = txn.exec_prepared(kTenantOfToken, token_sha256);
+std::optional<http::Principal> PgStoreReader::PrincipalOfToken(const std::string& token_sha256) {
+    return Read([&](pqxx::nontransaction& txn) -> std::optional<http::Principal> {
+        auto rows = txn.exec_prepared(kPrincipalOfToken, token_sha256);
         if (rows.empty()) return std::nullopt;
-        return rows[0][0].as<std::string>();
+        return http::Principal{rows[0][0].as<std::string>(), rows[0][1].as<bool>()};
     });
 }
 
 std::vector<StoreView> PgStoreReader::ListStores(const std::string& tenant_id,
                                                  const ListRequest& request) {
-    return Read([&](pqxx::work& txn) {
+    return Read([&](pqxx::nontransaction& txn) {
         const int fetch = request.limit + 1;
-        auto rows = request.after ? txn.exec_prepared(kListAfter, tenant_id, request.status,
-                                                      request.after->created_at_us,
-                                                      request.after->store_id, fetch)
-                                  : txn.exec_prepared(kListFirst, tenant_id, request.status, fetch);
+        auto rows = request.after
+                        ? txn.exec_prepared(kListAfter, tenant_id, request.status, request.engine,
+                                            request.name_prefix, request.after->created_at_us,
+                                            request.after->store_id, fetch)
+                        : txn.exec_prepared(kListFirst, tenant_id, request.status, request.engine,
+                                            request.name_prefix, fetch);
         std::vector<StoreView> stores;
         stores.reserve(rows.size());
         for (const auto& row : rows) stores.push_back(StoreFrom(row));
@@ -152,7 +187,7 @@ std::vector<StoreView> PgStoreReader::ListStores(const std::string& tenant_id,
 
 std::optional<StoreView> PgStoreReader::GetStore(const std::string& tenant_id,
                                                  const std::string& store_id) {
-    return Read([&](pqxx::work& txn) -> std::optional<StoreView> {
+    return Read([&](pqxx::nontransaction& txn) -> std::optional<StoreView> {
         auto rows = txn.exec_prepared(kGetStore, store_id, tenant_id);
         if (rows.empty()) return std::nullopt;
         return StoreFrom(rows[0]);
@@ -161,9 +196,9 @@ std::optional<StoreView> PgStoreReader::GetStore(const std::string& tenant_id,
 
 std::optional<std::vector<EventView>> PgStoreReader::GetTimeline(const std::string& tenant_id,
                                                                  const std::string& store_id) {
-    return Read([&](pqxx::work& txn) -> std::optional<std::vector<EventView>> {
+    return Read([&](pqxx::nontransaction& txn) -> std::optional<std::vector<EventView>> {
         // The store first: a store without events is an empty timeline, no store a 404.
-        if (txn.exec_prepared(kGetStore, store_id, tenant_id).empty()) return std::nullopt;
+        if (!txn.exec_prepared(kStoreExists, store_id, tenant_id)[0][0].as<bool>()) return std::nullopt;
         auto rows = txn.exec_prepared(kTimeline, store_id, tenant_id);
         std::vector<EventView> events;
         events.reserve(rows.size());

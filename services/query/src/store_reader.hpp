@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "listing.hpp"
+#include "storefleet/http/auth.hpp"
 #include "storefleet/pg/pool.hpp"
 #include "views.hpp"
 
@@ -23,7 +24,8 @@ class ReadUnavailable : public std::runtime_error {
 class StoreReader {
   public:
     virtual ~StoreReader() = default;
-    virtual std::optional<std::string> TenantOfToken(const std::string& token_sha256) = 0;
+    // Who holds this API token (neither revoked nor expired), if anyone.
+    virtual std::optional<http::Principal> PrincipalOfToken(const std::string& token_sha256) = 0;
     // Up to `request.limit + 1` stores, newest first, after `request.after` if set.
     virtual std::vector<StoreView> ListStores(const std::string& tenant_id,
                                               const ListRequest& request) = 0;
@@ -34,8 +36,9 @@ class StoreReader {
                                                               const std::string& store_id) = 0;
 };
 
-// Reads schema "read" (and intake.tenants for tokens) with prepared statements, on
-// connections that are read-only and time out slow statements. Thread-safe: each call
+// Reads schema "read" (and intake's ledger: tokens, and stores the projector has not seen
+// yet) with prepared statements, on connections that are read-only and time out slow
+// statements. Thread-safe: each call
 // takes its own pooled connection. Throws ReadUnavailable for transient failures.
 class PgStoreReader final : public StoreReader {
   public:
@@ -47,7 +50,7 @@ class PgStoreReader final : public StoreReader {
     // the projector create them).
     bool Ready();
 
-    std::optional<std::string> TenantOfToken(const std::string& token_sha256) override;
+    std::optional<http::Principal> PrincipalOfToken(const std::string& token_sha256) override;
     std::vector<StoreView> ListStores(const std::string& tenant_id,
                                       const ListRequest& request) override;
     std::optional<StoreView> GetStore(const std::string& tenant_id,

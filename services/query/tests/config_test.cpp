@@ -23,7 +23,8 @@ TEST(QueryConfigTest, HasDefaultsAndTakesOverrides) {
     EXPECT_EQ(config.http_port, 8082);
     EXPECT_EQ(config.http_threads, 8);
     EXPECT_EQ(config.pg_pool_size, 16);
-    EXPECT_EQ(config.auth_cache_ttl, std::chrono::seconds(30));
+    EXPECT_EQ(config.auth_cache_ttl, std::chrono::seconds(1)) << "a revoked token stops working within a second";
+    EXPECT_EQ(config.stream_port, 8083);
     config = QueryConfig::FromEnv(Env({{"STOREFLEET_PG_URL", "postgresql://x"},
                                        {"STOREFLEET_HTTP_THREADS", "4"},
                                        {"STOREFLEET_PG_POOL_SIZE", "24"}}));

@@ -18,7 +18,7 @@ constexpr const char* kStoreId = "6f1c2b9e-3d4a-4b5c-8d7e-9f0a1b2c3d4e";
 
 class MockStoreReader : public StoreReader {
   public:
-    MOCK_METHOD(std::optional<std::string>, TenantOfToken, (const std::string&), (override));
+    MOCK_METHOD(std::optional<http::Principal>, PrincipalOfToken, (const std::string&), (override));
     MOCK_METHOD(std::vector<StoreView>, ListStores, (const std::string&, const ListRequest&),
                 (override));
     MOCK_METHOD(std::optional<StoreView>, GetStore, (const std::string&, const std::string&),
@@ -53,19 +53,21 @@ StoreView Store(const std::string& id, int64_t created_at_us) {
 class QueryApiTest : public ::testing::Test {
   protected:
     QueryApiTest()
-        : api_(reader_, tenants_, registry_), server_({}, registry_, [] { return true; }) {
+        : api_(reader_, authenticator_, client_limiter_, registry_), server_({}, registry_, [] { return true; }) {
         api_.Register(server_);
         server_.Start();
     }
     ~QueryApiTest() override { server_.Stop(); }
 
-    Reply Get(const std::string& path, const std::string& token = kToken) {
+    Reply Get(const std::string& path, const std::string& token = kToken,
+              const std::vector<std::string>& extra_headers = {}) {
         Reply reply;
         CURL* curl = curl_easy_init();
         const std::string url = "http://127.0.0.1:" + std::to_string(server_.Port()) + path;
         curl_slist* headers = nullptr;
         const std::string authorization = "Authorization: Bearer " + token;
         if (!token.empty()) headers = curl_slist_append(headers, authorization.c_str());
+        for (const auto& header : extra_headers) headers = curl_slist_append(headers, header.c_str());
         curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
         curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
@@ -81,12 +83,16 @@ class QueryApiTest : public ::testing::Test {
     }
 
     void AcmeIsKnown() {
-        EXPECT_CALL(reader_, TenantOfToken(Sha256Hex(kToken))).WillRepeatedly(Return("acme"));
+        EXPECT_CALL(reader_, PrincipalOfToken(Sha256Hex(kToken)))
+            .WillRepeatedly(Return(http::Principal{"acme", false}));
     }
 
     metrics::Registry registry_;
     ::testing::StrictMock<MockStoreReader> reader_;
-    TenantCache tenants_{std::chrono::seconds(30)};
+    http::Authenticator authenticator_{
+        [this](const std::string& sha) { return reader_.PrincipalOfToken(sha); },
+        {std::chrono::seconds(30), std::chrono::seconds(30), 100}};
+    http::RateLimiter client_limiter_{1000, 1000};
     QueryApi api_;
     http::HttpServer server_;
 };
@@ -94,21 +100,23 @@ class QueryApiTest : public ::testing::Test {
 TEST_F(QueryApiTest, WithoutABearerTokenItIs401LikeIntake) {
     Reply reply = Get("/api/v1/stores", "");
     EXPECT_EQ(reply.code, 401);
-    EXPECT_EQ(reply.Json()["error"]["code"], "unauthorized");
-    EXPECT_EQ(reply.Json()["error"]["message"],
-              "send an API token as 'Authorization: Bearer <token>'");
+    EXPECT_EQ(reply.Json()["code"], "unauthorized");
+    EXPECT_EQ(reply.Json()["detail"], "send an API token as 'Authorization: Bearer <token>'");
+    EXPECT_NE(reply.headers.find("Content-Type: application/problem+json"), std::string::npos) << reply.headers;
     EXPECT_NE(reply.headers.find("WWW-Authenticate: Bearer"), std::string::npos) << reply.headers;
 }
 
 TEST_F(QueryApiTest, AnUnknownTokenIs401) {
-    EXPECT_CALL(reader_, TenantOfToken(Sha256Hex("nope"))).WillOnce(Return(std::nullopt));
+    // Looked up once: the unknown token is remembered (negative cache).
+    EXPECT_CALL(reader_, PrincipalOfToken(Sha256Hex("nope"))).WillOnce(Return(std::nullopt));
     Reply reply = Get("/api/v1/stores/" + std::string(kStoreId), "nope");
     EXPECT_EQ(reply.code, 401);
-    EXPECT_EQ(reply.Json()["error"]["message"], "unknown API token");
+    EXPECT_EQ(reply.Json()["detail"], "unknown, expired or revoked API token");
+    EXPECT_EQ(Get("/api/v1/stores/" + std::string(kStoreId), "nope").code, 401);
 }
 
 TEST_F(QueryApiTest, AKnownTokenIsLookedUpOncePerTtl) {
-    EXPECT_CALL(reader_, TenantOfToken(Sha256Hex(kToken))).WillOnce(Return("acme"));
+    EXPECT_CALL(reader_, PrincipalOfToken(Sha256Hex(kToken))).WillOnce(Return(http::Principal{"acme", false}));
     EXPECT_CALL(reader_, GetStore("acme", kStoreId))
         .Times(2)
         .WillRepeatedly(Return(Store(kStoreId, 1)));
@@ -150,10 +158,12 @@ TEST_F(QueryApiTest, ListsTheTenantsStoresWithACursorWhenThereAreMore) {
 
 TEST_F(QueryApiTest, BadListParametersAre400) {
     AcmeIsKnown();
-    for (const char* query : {"?limit=0", "?limit=abc", "?cursor=xyz!", "?status=bogus"}) {
+    for (const char* query : {"?limit=0", "?limit=abc", "?cursor=xyz!", "?status=bogus", "?engine=shopify",
+                              "?name_prefix=A%25", "?name_prefix="}) {
         Reply reply = Get(std::string("/api/v1/stores") + query);
         EXPECT_EQ(reply.code, 400) << query;
-        EXPECT_EQ(reply.Json()["error"]["code"], "invalid_request") << query;
+        EXPECT_EQ(reply.Json()["code"], "invalid_request") << query;
+        EXPECT_TRUE(reply.Json()["errors"][0]["field"].is_string()) << query;
     }
 }
 
@@ -162,7 +172,7 @@ TEST_F(QueryApiTest, AStoreOfAnotherTenantOrNoneAtAllIs404) {
     EXPECT_CALL(reader_, GetStore("acme", kStoreId)).WillOnce(Return(std::nullopt));
     Reply reply = Get("/api/v1/stores/" + std::string(kStoreId));
     EXPECT_EQ(reply.code, 404);
-    EXPECT_EQ(reply.Json()["error"]["code"], "not_found");
+    EXPECT_EQ(reply.Json()["code"], "not_found");
     // Not a UUID: 404 without a query.
     EXPECT_EQ(Get("/api/v1/stores/not-a-uuid").code, 404);
     EXPECT_EQ(Get("/api/v1/stores/not-a-uuid/events").code, 404);
@@ -176,6 +186,41 @@ TEST_F(QueryApiTest, ShowsAStore) {
     ASSERT_EQ(reply.code, 200);
     EXPECT_EQ(reply.Json()["id"], kStoreId);
     EXPECT_EQ(reply.Json()["created_at"], "2023-11-14T22:13:20.000000Z");
+}
+
+TEST_F(QueryApiTest, AStoreCarriesAnETagAndAnUnchangedOneIs304) {
+    AcmeIsKnown();
+    EXPECT_CALL(reader_, GetStore("acme", kStoreId)).Times(3).WillRepeatedly(Return(Store(kStoreId, 5)));
+    Reply first = Get("/api/v1/stores/" + std::string(kStoreId));
+    ASSERT_EQ(first.code, 200);
+    const auto at = first.headers.find("ETag: ");
+    ASSERT_NE(at, std::string::npos) << first.headers;
+    const std::string etag = first.headers.substr(at + 6, first.headers.find('\r', at) - at - 6);
+    Reply same = Get("/api/v1/stores/" + std::string(kStoreId), kToken, {"If-None-Match: " + etag});
+    EXPECT_EQ(same.code, 304);
+    EXPECT_TRUE(same.body.empty());
+    Reply other = Get("/api/v1/stores/" + std::string(kStoreId), kToken, {"If-None-Match: \"something-else\""});
+    EXPECT_EQ(other.code, 200);
+}
+
+TEST_F(QueryApiTest, FiltersReachTheReader) {
+    AcmeIsKnown();
+    EXPECT_CALL(reader_, ListStores("acme", _)).WillOnce([](const std::string&, const ListRequest& request) {
+        EXPECT_EQ(request.engine, "medusa");
+        EXPECT_EQ(request.name_prefix, "shop-");
+        return std::vector<StoreView>{};
+    });
+    Reply reply = Get("/api/v1/stores?engine=medusa&name_prefix=shop-");
+    ASSERT_EQ(reply.code, 200) << reply.body;
+    EXPECT_TRUE(reply.Json()["items"].empty());
+}
+
+TEST_F(QueryApiTest, MeSaysWhoTheTokenActsFor) {
+    EXPECT_CALL(reader_, PrincipalOfToken(Sha256Hex(kToken))).WillOnce(Return(http::Principal{"ops", true}));
+    Reply reply = Get("/api/v1/me");
+    ASSERT_EQ(reply.code, 200);
+    EXPECT_EQ(reply.Json()["tenant_id"], "ops");
+    EXPECT_EQ(reply.Json()["role"], "admin");
 }
 
 TEST_F(QueryApiTest, ShowsATimelineOldestFirst) {
@@ -203,7 +248,7 @@ TEST_F(QueryApiTest, ADatabaseHiccupIs503WithRetryAfter) {
     EXPECT_CALL(reader_, ListStores("acme", _)).WillOnce(Throw(ReadUnavailable("no connection")));
     Reply reply = Get("/api/v1/stores");
     EXPECT_EQ(reply.code, 503);
-    EXPECT_EQ(reply.Json()["error"]["code"], "unavailable");
+    EXPECT_EQ(reply.Json()["code"], "unavailable");
     EXPECT_EQ(reply.body.find("no connection"), std::string::npos) << "internals stay in the log";
     EXPECT_NE(reply.headers.find("Retry-After: 1"), std::string::npos);
 }

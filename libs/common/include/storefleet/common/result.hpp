@@ -17,12 +17,16 @@ struct Error {
     ErrorKind kind = ErrorKind::kPermanent;
     std::string code;     // short, stable, machine readable: "helm_failed", "k8s_conflict"
     std::string message;  // a sentence a user or operator can act on; never a secret
+    std::string field;    // the input at fault ("name"), when one is: APIs report it per field
 
     static Error Retryable(std::string code, std::string message) {
         return {ErrorKind::kRetryable, std::move(code), std::move(message)};
     }
     static Error Permanent(std::string code, std::string message) {
         return {ErrorKind::kPermanent, std::move(code), std::move(message)};
+    }
+    static Error Invalid(std::string field, std::string message) {
+        return {ErrorKind::kPermanent, "invalid_request", std::move(message), std::move(field)};
     }
     [[nodiscard]] bool retryable() const { return kind == ErrorKind::kRetryable; }
 };

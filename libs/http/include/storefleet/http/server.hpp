@@ -8,6 +8,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "storefleet/metrics/registry.hpp"
 
@@ -36,6 +38,10 @@ public:
     void Get(const std::string& path, Handler handler);
     void Post(const std::string& path, Handler handler);
     void Delete(const std::string& path, Handler handler);
+    void Patch(const std::string& path, Handler handler);
+
+    // True when `path` (no query) matches the pattern ("/api/v1/stores/:id").
+    static bool PathMatches(const std::string& pattern, const std::string& path);
 
     void Start();
     void Stop();
@@ -45,7 +51,12 @@ private:
     Pistache::Rest::Route::Handler Wrap(const std::string& method, const std::string& path,
                                         Handler handler);
 
+    void Remember(const std::string& method, const std::string& path);
+    // The methods some route serves at `path`, as an Allow header value; "" when none.
+    std::string AllowedMethods(const std::string& path) const;
+
     Options options_;
+    std::vector<std::pair<std::string, std::string>> routes_;  // (method, pattern)
     metrics::Registry& registry_;
     std::function<bool()> ready_;
     Pistache::Rest::Router router_;

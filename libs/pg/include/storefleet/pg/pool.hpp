@@ -72,6 +72,23 @@ public:
         }
     }
 
+    // Runs `work` on a pooled connection without a transaction: each statement commits on
+    // its own, and no BEGIN/COMMIT round trips are paid. For reads of one statement.
+    // Retried once on a broken connection (reads only: a write might have applied).
+    template <typename Fn>
+    auto WithoutTransaction(Fn&& work) {
+        for (int attempt = 0;; ++attempt) {
+            Lease lease = Acquire();
+            try {
+                pqxx::nontransaction session(*lease);
+                return work(session);
+            } catch (const pqxx::broken_connection&) {
+                lease.MarkBroken();
+                if (attempt >= 1) throw;
+            }
+        }
+    }
+
     // True if a connection can be opened and answers `select 1` (for /readyz).
     bool Ping();
 

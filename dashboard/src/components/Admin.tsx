@@ -1,0 +1,168 @@
+import { useEffect, useState } from 'react';
+import { ApiError, type ApiClient, type Store } from '../lib/api';
+import { STATUS_LABEL } from '../lib/format';
+
+type Load<T> = { state: 'loading' } | { state: 'ok'; data: T } | { state: 'missing' } | { state: 'forbidden' } | { state: 'error'; message: string };
+
+function useAdmin<T>(api: ApiClient, what: 'tenants' | 'stores' | 'audit'): Load<T> {
+  const [load, setLoad] = useState<Load<T>>({ state: 'loading' });
+  useEffect(() => {
+    const controller = new AbortController();
+    api.admin<T>(what, controller.signal).then(
+      (data) => setLoad({ state: 'ok', data }),
+      (e: unknown) => {
+        if (controller.signal.aborted) return;
+        if (e instanceof ApiError && (e.status === 404 || e.status === 405 || e.status === 501)) setLoad({ state: 'missing' });
+        else if (e instanceof ApiError && e.status === 403) setLoad({ state: 'forbidden' });
+        else setLoad({ state: 'error', message: e instanceof ApiError ? e.detail || String(e.status) : 'unreachable' });
+      },
+    );
+    return () => controller.abort();
+  }, [api, what]);
+  return load;
+}
+
+function items<T>(data: unknown): T[] {
+  if (Array.isArray(data)) return data as T[];
+  if (data && typeof data === 'object' && Array.isArray((data as { items?: unknown }).items)) return (data as { items: T[] }).items;
+  return [];
+}
+
+function Unavailable({ load, what }: { load: Load<unknown>; what: string }) {
+  if (load.state === 'loading') return <p aria-busy="true">Loading {what}…</p>;
+  if (load.state === 'missing') return <p className="notice">Not available: this server does not offer {what} yet.</p>;
+  if (load.state === 'forbidden') return <p className="notice">This needs an admin token; yours is a tenant token.</p>;
+  if (load.state === 'error') return <p className="notice error">The {what} could not be loaded ({load.message}).</p>;
+  return null;
+}
+
+/** Stores by status as horizontal bars, with the numbers in text (no colour-only meaning). */
+export function StatusChart({ stores }: { stores: Store[] }) {
+  const counts = new Map<string, number>();
+  for (const s of stores) counts.set(s.status, (counts.get(s.status) ?? 0) + 1);
+  const max = Math.max(1, ...counts.values());
+  const order = ['requested', 'provisioning', 'ready', 'failed', 'deleting', 'deleted'] as const;
+  return (
+    <figure className="chart">
+      <figcaption>Stores by status</figcaption>
+      <ul className="bars">
+        {order.map((status) => (
+          <li key={status}>
+            <span className="bar-label">{STATUS_LABEL[status]}</span>
+            <span className="bar-track" aria-hidden="true">
+              <span className={`bar badge-${status}`} style={{ width: `${((counts.get(status) ?? 0) / max) * 100}%` }} />
+            </span>
+            <span className="bar-value">{counts.get(status) ?? 0}</span>
+          </li>
+        ))}
+      </ul>
+    </figure>
+  );
+}
+
+interface Tenant {
+  tenant_id?: string;
+  id?: string;
+  name?: string;
+  tenant?: string;
+  quota?: number;
+  store_quota?: number;
+  stores?: number;
+  used?: number;
+}
+
+interface AuditEntry {
+  event_id?: string;
+  occurred_at?: string;
+  tenant_id?: string;
+  store_id?: string;
+  type?: string;
+  status?: string;
+  step?: string | null;
+  reason?: string | null;
+}
+
+export function Admin({ api }: { api: ApiClient }) {
+  const tenants = useAdmin<unknown>(api, 'tenants');
+  const stores = useAdmin<unknown>(api, 'stores');
+  const audit = useAdmin<unknown>(api, 'audit');
+  return (
+    <section aria-labelledby="admin-title">
+      <h1 id="admin-title" tabIndex={-1}>
+        Admin
+      </h1>
+      <h2>Every tenant&apos;s stores</h2>
+      <Unavailable load={stores} what="the stores of all tenants" />
+      {stores.state === 'ok' && (
+        <>
+          <StatusChart stores={items<Store>(stores.data)} />
+          <table className="stores">
+            <caption className="visually-hidden">Stores of every tenant</caption>
+            <thead>
+              <tr>
+                <th scope="col">Tenant</th>
+                <th scope="col">Name</th>
+                <th scope="col">Engine</th>
+                <th scope="col">Status</th>
+              </tr>
+            </thead>
+            <tbody>
+              {items<Store>(stores.data).map((s) => (
+                <tr key={s.id}>
+                  <td data-label="Tenant">{s.tenant_id ?? '—'}</td>
+                  <th scope="row" data-label="Name">{s.name ?? s.id}</th>
+                  <td data-label="Engine">{s.engine ?? '—'}</td>
+                  <td data-label="Status">{STATUS_LABEL[s.status] ?? s.status}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+      <h2>Tenants and quotas</h2>
+      <Unavailable load={tenants} what="the tenant list" />
+      {tenants.state === 'ok' && (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Tenant</th>
+              <th scope="col">Stores</th>
+              <th scope="col">Quota</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items<Tenant>(tenants.data).map((t, i) => (
+              <tr key={t.tenant_id ?? t.id ?? i}>
+                <th scope="row">{t.name ?? t.tenant ?? t.tenant_id ?? t.id}</th>
+                <td>{t.stores ?? t.used ?? '—'}</td>
+                <td>{t.quota ?? t.store_quota ?? '—'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <h2>Audit trail</h2>
+      <Unavailable load={audit} what="the audit trail" />
+      {audit.state === 'ok' && (
+        <ol className="timeline">
+          {items<AuditEntry>(audit.data).map((e, i) => (
+            <li key={e.event_id ?? i} className="event">
+              <div className="event-head">
+                <span className="event-name">
+                  {e.tenant_id ?? ''} {e.type ?? e.status} {e.step ?? ''}
+                </span>
+                {e.occurred_at && <time dateTime={e.occurred_at}>{new Date(e.occurred_at).toLocaleString()}</time>}
+              </div>
+              {e.reason && <div className="event-reason">{e.reason}</div>}
+            </li>
+          ))}
+        </ol>
+      )}
+      <h2>Platform figures</h2>
+      <p className="notice">
+        POST-to-Ready percentiles, provisioning throughput and consumer lag come from the services&apos; Prometheus
+        <code> /metrics</code>, which the front door does not expose yet; scrape them with Prometheus meanwhile.
+      </p>
+    </section>
+  );
+}

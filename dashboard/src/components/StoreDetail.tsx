@@ -1,0 +1,229 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { ApiError, type ApiClient, type Store, type StoreEvent } from '../lib/api';
+import { formatDuration, shownStep, STATUS_LABEL, timeSince, timeToReady } from '../lib/format';
+import { useLive, useNow, usePolling } from '../lib/live-context';
+import { Link } from '../lib/router';
+import { ConfirmDialog } from './ConfirmDialog';
+import { StatusBadge, StepProgress } from './StatusBadge';
+import { Timeline } from './Timeline';
+
+const SIMULATED_NOTE =
+  'Simulated cluster: the Kubernetes objects of this store are real, but no shop runs behind this address.';
+
+function UrlRow({ label, url, simulated }: { label: string; url: string | null; simulated: boolean }) {
+  return (
+    <>
+      <dt>{label}</dt>
+      <dd>
+        {url ? (
+          <>
+            <a href={url} target="_blank" rel="noreferrer noopener">
+              {url}
+            </a>
+            {simulated && <span className="tag">simulated</span>}
+          </>
+        ) : (
+          'Not yet: known once the store is Ready'
+        )}
+      </dd>
+    </>
+  );
+}
+
+export function StoreDetail({ api, id }: { api: ApiClient; id: string }) {
+  const [store, setStore] = useState<Store | null>(null);
+  const [events, setEvents] = useState<StoreEvent[]>([]);
+  const [gone, setGone] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [confirming, setConfirming] = useState(false);
+  const [actionError, setActionError] = useState<string | null>(null);
+  const [deleteSent, setDeleteSent] = useState(false);
+  const { mode, subscribe, generation } = useLive();
+  const now = useNow(1000);
+  const lastUpdate = useRef('');
+
+  const load = useCallback(async () => {
+    try {
+      const s = await api.getStore(id);
+      setStore(s);
+      setError(null);
+      if (s.updated_at !== lastUpdate.current) {
+        lastUpdate.current = s.updated_at;
+        setEvents(await api.timeline(id));
+      }
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) setGone(true);
+      else if (!(e instanceof ApiError && e.status === 401)) {
+        setError(e instanceof ApiError ? `This store could not be loaded: ${e.detail || e.status}` : 'The server cannot be reached; retrying.');
+      }
+    }
+  }, [api, id]);
+
+  useEffect(() => {
+    void load();
+  }, [load, generation]);
+
+  useEffect(
+    () =>
+      subscribe((s) => {
+        if (s.id !== id) return;
+        setStore(s);
+        if (s.updated_at !== lastUpdate.current) {
+          lastUpdate.current = s.updated_at;
+          api.timeline(id).then(setEvents, () => {});
+        }
+      }),
+    [subscribe, api, id],
+  );
+
+  const finished = gone || store?.status === 'deleted';
+  usePolling(mode !== 'live' && !finished, () => void load(), 2000);
+
+  const remove = async () => {
+    setConfirming(false);
+    setActionError(null);
+    try {
+      await api.deleteStore(id);
+      setDeleteSent(true);
+      setStore((s) => (s ? { ...s, status: 'deleting', step: null, reason: null } : s));
+      void load();
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) setGone(true);
+      else if (e instanceof ApiError) {
+        setActionError(
+          `The deletion was not accepted: ${e.detail || e.title || e.status}${e.retryAfter ? ` Try again in ${e.retryAfter} s.` : ''}`,
+        );
+      } else setActionError('The server cannot be reached; the store was not deleted. Try again.');
+    }
+  };
+
+  if (gone && !store) {
+    return (
+      <section aria-labelledby="detail-title">
+        <h1 id="detail-title" tabIndex={-1}>
+          Store not found
+        </h1>
+        <p>There is no store with this id for your tenant (it may have been deleted).</p>
+        <Link to="/">Back to stores</Link>
+      </section>
+    );
+  }
+  if (!store) {
+    return (
+      <section aria-labelledby="detail-title">
+        <h1 id="detail-title" tabIndex={-1}>
+          Store
+        </h1>
+        {error ? (
+          <p className="notice error" role="alert">
+            {error}
+          </p>
+        ) : (
+          <p aria-busy="true">Loading…</p>
+        )}
+      </section>
+    );
+  }
+
+  const ready = timeToReady(events);
+  const deletionFailed = store.status === 'failed' && events.some((e) => e.status === 'deleting');
+  const canDelete = store.status !== 'deleting' && store.status !== 'deleted' && !gone;
+
+  return (
+    <section aria-labelledby="detail-title" className="detail">
+      <p className="crumbs">
+        <Link to="/">← Stores</Link>
+      </p>
+      <div className="title-row">
+        <h1 id="detail-title" tabIndex={-1}>
+          {store.name ?? store.id}
+        </h1>
+        <StatusBadge status={store.status} />
+      </div>
+
+      <div role="status" aria-live="polite" className="state-line">
+        {store.status === 'deleting' && <span>Deleting this store{shownStep(store.step) ? ` (${shownStep(store.step)})` : ''}: its namespace and everything in it are being removed…</span>}
+        {(store.status === 'deleted' || gone) && <span>This store was deleted. Its name and quota unit are free again.</span>}
+        {store.status === 'ready' && <span>Ready{ready !== null ? ` ${formatDuration(ready)} after it was requested` : ''}.</span>}
+        {(store.status === 'provisioning' || store.status === 'requested') && <StepProgress status={store.status} step={store.step} />}
+      </div>
+
+      {store.status === 'failed' && (
+        <div className="notice error" role="alert">
+          <strong>{deletionFailed ? 'The deletion failed' : 'Provisioning failed'}</strong>
+          <p className="reason">{store.reason ?? 'No reason was given.'}</p>
+          <p>
+            {deletionFailed
+              ? 'Retry the deletion once the cause is fixed.'
+              : 'Delete this store to free its name, then create it again.'}
+          </p>
+        </div>
+      )}
+      {actionError && (
+        <p className="notice error" role="alert">
+          {actionError}
+        </p>
+      )}
+      {deleteSent && store.status !== 'deleted' && !gone && store.status !== 'deleting' && store.status !== 'failed' && (
+        <p className="hint">Deletion requested…</p>
+      )}
+
+      <div className="actions">
+        {canDelete && (
+          <button type="button" className="danger" onClick={() => setConfirming(true)}>
+            {deletionFailed ? 'Retry deletion' : 'Delete store'}
+          </button>
+        )}
+        {(store.status === 'deleted' || gone) && (
+          <Link to="/" className="button">
+            Back to stores
+          </Link>
+        )}
+      </div>
+
+      <h2>Details</h2>
+      <dl className="facts">
+        <UrlRow label="Storefront" url={store.url} simulated={store.simulated} />
+        <UrlRow label="Admin" url={store.admin_url} simulated={store.simulated} />
+        <dt>Engine</dt>
+        <dd>{store.engine === 'woocommerce' ? 'WooCommerce' : store.engine === 'medusa' ? 'Medusa' : '—'}</dd>
+        <dt>Plan</dt>
+        <dd>{store.plan ?? '—'}</dd>
+        <dt>Namespace</dt>
+        <dd>
+          <code>{store.namespace ?? '—'}</code>
+        </dd>
+        <dt>Requested</dt>
+        <dd>
+          <time dateTime={store.created_at}>{timeSince(store.created_at, now)}</time>
+        </dd>
+        <dt>Status</dt>
+        <dd>
+          {STATUS_LABEL[store.status] ?? store.status}
+          {shownStep(store.step) ? ` (step: ${shownStep(store.step)})` : ''}
+        </dd>
+      </dl>
+      {store.simulated && (
+        <p className="notice simulated" data-testid="simulated-note">
+          {store.note ?? SIMULATED_NOTE}
+        </p>
+      )}
+
+      <h2>Timeline</h2>
+      <Timeline events={events} now={now} />
+
+      {confirming && (
+        <ConfirmDialog
+          title={`Delete ${store.name ?? 'this store'}?`}
+          confirmLabel="Delete"
+          onConfirm={() => void remove()}
+          onCancel={() => setConfirming(false)}
+        >
+          <p>
+            This removes the store&apos;s namespace with its data, credentials and URL. It cannot be undone.
+          </p>
+        </ConfirmDialog>
+      )}
+    </section>
+  );
+}

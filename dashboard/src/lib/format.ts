@@ -1,0 +1,80 @@
+import type { StoreEvent, StoreStatus } from './api';
+
+/** "4 s", "3 min 5 s", "2 h 10 min", "3 d 4 h". */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) ms = 0;
+  const s = Math.floor(ms / 1000);
+  if (s < 1) return `${Math.round(ms)} ms`;
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return s % 60 ? `${m} min ${s % 60} s` : `${m} min`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
+  const d = Math.floor(h / 24);
+  return h % 24 ? `${d} d ${h % 24} h` : `${d} d`;
+}
+
+export function timeSince(iso: string, now: number = Date.now()): string {
+  const at = Date.parse(iso);
+  if (Number.isNaN(at)) return '';
+  const ms = now - at;
+  if (ms < 5000) return 'just now';
+  return `${formatDuration(ms)} ago`;
+}
+
+/** The provisioning steps in order (services/provisioner), for the progress bar. */
+export const STEPS = ['namespace', 'guardrails', 'secret', 'helm', 'readiness'] as const;
+
+export const STATUS_LABEL: Record<StoreStatus, string> = {
+  requested: 'Requested',
+  provisioning: 'Provisioning',
+  ready: 'Ready',
+  failed: 'Failed',
+  deleting: 'Deleting',
+  deleted: 'Deleted',
+};
+
+export const TERMINAL: ReadonlySet<string> = new Set(['ready', 'failed', 'deleted']);
+
+/** 0..1 through the provisioning steps; 1 when ready. */
+export function stepProgress(status: string, step: string | null): number {
+  if (status === 'ready') return 1;
+  if (status === 'requested') return 0;
+  if (status !== 'provisioning') return 0;
+  const index = step ? STEPS.indexOf(step as (typeof STEPS)[number]) : -1;
+  return index < 0 ? 0 : index / STEPS.length;
+}
+
+export interface TimelineRow {
+  event: StoreEvent;
+  /** Time until the next event (how long this state lasted); null for the last, open one. */
+  durationMs: number | null;
+  /** Time since the first event. */
+  offsetMs: number;
+}
+
+/** Each event with how long its state lasted (the gap to the next event). */
+export function timelineRows(events: StoreEvent[]): TimelineRow[] {
+  const times = events.map((e) => Date.parse(e.occurred_at));
+  const first = times[0] ?? 0;
+  return events.map((event, i) => ({
+    event,
+    durationMs: i + 1 < events.length ? Math.max(0, times[i + 1] - times[i]) : null,
+    offsetMs: Math.max(0, times[i] - first),
+  }));
+}
+
+/** Requested to Ready, when the timeline has both. */
+export function timeToReady(events: StoreEvent[]): number | null {
+  if (events.length === 0) return null;
+  const ready = events.find((e) => e.status === 'ready');
+  if (!ready) return null;
+  return Date.parse(ready.occurred_at) - Date.parse(events[0].occurred_at);
+}
+
+const STATUS_NAMES: ReadonlySet<string> = new Set(Object.keys(STATUS_LABEL));
+
+/** The step worth showing: none when it only repeats a status (a ready store's step is "ready"). */
+export function shownStep(step: string | null): string | null {
+  return step && !STATUS_NAMES.has(step) ? step : null;
+}

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <pistache/http.h>
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace storefleet::http {
+
+// A token bucket per key (a tenant, a client address): `rate` tokens a second, at most
+// `burst` saved up. A rate of 0 allows everything. Thread-safe. At most `max_keys`
+// buckets: when full, the buckets that have refilled (indistinguishable from new ones)
+// go, and if none had, all go, so a flood of distinct keys cannot grow memory.
+// In-process: with N replicas a key gets up to N times the rate, which is acceptable for
+// abuse protection (the store quota is the hard limit).
+class RateLimiter {
+public:
+    using Clock = std::chrono::steady_clock;
+    RateLimiter(double rate, double burst, std::size_t max_keys = 100'000)
+        : rate_(rate), burst_(burst), max_keys_(max_keys) {}
+
+    // True if allowed; otherwise `retry_after` says when a token will be there.
+    bool Allow(const std::string& key, Clock::time_point now, std::chrono::milliseconds& retry_after);
+
+private:
+    struct Bucket {
+        double tokens;
+        Clock::time_point updated;
+    };
+    double rate_;
+    double burst_;
+    std::size_t max_keys_;
+    std::mutex mutex_;
+    std::unordered_map<std::string, Bucket> buckets_;
+};
+
+// Runs `limiter` for `key`; when refused, answers 429 (problem+json, Retry-After in whole
+// seconds, at least 1) saying `who` is limited, and returns false.
+bool AdmitOrAnswer429(RateLimiter& limiter, const std::string& key, const std::string& who,
+                      Pistache::Http::ResponseWriter& response);
+
+}  // namespace storefleet::http

@@ -1,0 +1,103 @@
+#include "change_feed.hpp"
+
+#include "storefleet/common/log.hpp"
+
+namespace storefleet::query {
+namespace {
+
+constexpr const char* kChangesSql =
+    "select change_id, tenant_id, store_id::text, coalesce(name, ''), coalesce(engine, ''), "
+    "coalesce(plan, ''), coalesce(host, ''), status, coalesce(step, ''), coalesce(reason, ''), "
+    "coalesce(url, ''), coalesce(admin_url, ''), coalesce(namespace, ''), simulated, "
+    "(extract(epoch from created_at) * 1000000)::bigint, (extract(epoch from updated_at) * 1000000)::bigint "
+    "from read.store_changes where change_id > $1 and ($2 = '' or tenant_id = $2) "
+    "order by change_id limit $3";
+constexpr const char* kHeadSql = "select coalesce(max(change_id), 0) from read.store_changes";
+constexpr const char* kOldestSql = "select coalesce(min(change_id), 0) from read.store_changes";
+
+}  // namespace
+
+class PgChangeFeed::Receiver final : public pqxx::notification_receiver {
+  public:
+    explicit Receiver(pqxx::connection_base& connection) : pqxx::notification_receiver(connection, "store_changed") {}
+    void operator()(const std::string&, int) override {}
+};
+
+PgChangeFeed::PgChangeFeed(std::string pg_url, pg::Pool& pool) : pg_url_(std::move(pg_url)), pool_(pool) {}
+
+PgChangeFeed::~PgChangeFeed() {
+    receiver_.reset();
+    listener_.reset();
+}
+
+void PgChangeFeed::Listen() {
+    receiver_.reset();
+    listener_.reset();
+    try {
+        listener_ = std::make_unique<pqxx::connection>(pg_url_);
+        receiver_ = std::make_unique<Receiver>(*listener_);
+        // The LISTEN is sent lazily; a no-op round trip makes it take effect now.
+        listener_->get_notifs();
+        pqxx::nontransaction(*listener_).exec("select 1");
+    } catch (const std::exception& error) {
+        log::Warn("stream: cannot LISTEN for store changes; polling", {{"error", error.what()}});
+        receiver_.reset();
+        listener_.reset();
+    }
+}
+
+int PgChangeFeed::WakeFd() {
+    if (!listener_ || !listener_->is_open()) Listen();
+    return listener_ ? listener_->sock() : -1;
+}
+
+void PgChangeFeed::Drain() {
+    if (!listener_) return;
+    try {
+        listener_->get_notifs();
+    } catch (const std::exception& error) {
+        log::Warn("stream: the LISTEN connection broke; reopening", {{"error", error.what()}});
+        receiver_.reset();
+        listener_.reset();
+    }
+}
+
+std::vector<StoreChange> PgChangeFeed::After(int64_t after, const std::string& tenant_id, int limit) {
+    return pool_.WithoutTransaction([&](pqxx::nontransaction& session) {
+        auto rows = session.exec_params(kChangesSql, after, tenant_id, limit);
+        std::vector<StoreChange> changes;
+        changes.reserve(rows.size());
+        for (const auto& r : rows) {
+            StoreChange change;
+            change.change_id = r[0].as<int64_t>();
+            change.tenant_id = r[1].as<std::string>();
+            StoreView& store = change.store;
+            store.id = r[2].as<std::string>();
+            store.name = r[3].as<std::string>();
+            store.engine = r[4].as<std::string>();
+            store.plan = r[5].as<std::string>();
+            store.host = r[6].as<std::string>();
+            store.status = r[7].as<std::string>();
+            store.step = r[8].as<std::string>();
+            store.reason = r[9].as<std::string>();
+            store.url = r[10].as<std::string>();
+            store.admin_url = r[11].as<std::string>();
+            store.k8s_namespace = r[12].as<std::string>();
+            store.simulated = r[13].as<bool>();
+            store.created_at_us = r[14].as<int64_t>();
+            store.updated_at_us = r[15].as<int64_t>();
+            changes.push_back(std::move(change));
+        }
+        return changes;
+    });
+}
+
+int64_t PgChangeFeed::Head() {
+    return pool_.WithoutTransaction([](pqxx::nontransaction& session) { return session.exec(kHeadSql)[0][0].as<int64_t>(); });
+}
+
+int64_t PgChangeFeed::Oldest() {
+    return pool_.WithoutTransaction([](pqxx::nontransaction& session) { return session.exec(kOldestSql)[0][0].as<int64_t>(); });
+}
+
+}  // namespace storefleet::query

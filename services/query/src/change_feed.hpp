@@ -1,0 +1,63 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "storefleet/pg/pool.hpp"
+#include "views.hpp"
+
+namespace storefleet::query {
+
+// One committed change of a store: its state right after (read.store_changes).
+struct StoreChange {
+    int64_t change_id = 0;
+    std::string tenant_id;
+    StoreView store;
+};
+
+// The source of the live stream: the projector's change log, in commit order, and a file
+// descriptor that becomes readable when a change may have been committed. Used from the
+// stream server's one thread. Throws on database failures (the server retries later).
+class ChangeFeed {
+  public:
+    virtual ~ChangeFeed() = default;
+    // Readable when new changes may be there; -1 when there is none now (the server then
+    // polls once a second, as it does anyway).
+    virtual int WakeFd() = 0;
+    // Consumes what made WakeFd readable.
+    virtual void Drain() = 0;
+    // Changes with change_id > `after`, oldest first, at most `limit`; of one tenant, or of
+    // all when `tenant_id` is empty.
+    virtual std::vector<StoreChange> After(int64_t after, const std::string& tenant_id, int limit) = 0;
+    // The largest change id committed so far (0: none), and the smallest still kept (0:
+    // none): a client resuming from before Oldest() - 1 has missed changes for good.
+    virtual int64_t Head() = 0;
+    virtual int64_t Oldest() = 0;
+};
+
+// Reads read.store_changes through `pool` and LISTENs on "store_changed" (the projector's
+// NOTIFY) on a connection of its own, which it reopens when it breaks.
+class PgChangeFeed final : public ChangeFeed {
+  public:
+    PgChangeFeed(std::string pg_url, pg::Pool& pool);
+    ~PgChangeFeed() override;
+
+    int WakeFd() override;
+    void Drain() override;
+    std::vector<StoreChange> After(int64_t after, const std::string& tenant_id, int limit) override;
+    int64_t Head() override;
+    int64_t Oldest() override;
+
+  private:
+    class Receiver;
+    void Listen();
+
+    std::string pg_url_;
+    pg::Pool& pool_;
+    std::unique_ptr<pqxx::connection> listener_;
+    std::unique_ptr<Receiver> receiver_;
+};
+
+}  // namespace storefleet::query

@@ -1,0 +1,426 @@
+// The dashboard in headless Chromium (Debian's, driven by playwright-core; no browser
+// download) against the real platform on the local real stack: sign in, create a store and
+// watch it become Ready without a reload, its detail and timeline, a 409 and validation
+// errors, deletion until it is gone, sign out. Saves screenshots to docs/screenshots/ and
+// runs axe-core on every main screen. Needs the stack env (tests/with-stack); starts the
+// platform with infra/local/platform unless STOREFLEET_URL points at a running one or the
+// platform already runs. Every wait is a poll with a deadline.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = process.env.STOREFLEET_ROOT || join(dirname(fileURLToPath(import.meta.url)), '../..');
+const require = createRequire(join(root, 'dashboard/package.json'));
+const { chromium } = require('playwright-core');
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const shots = join(root, 'docs/screenshots');
+const chromiumPath = process.env.STOREFLEET_CHROMIUM || '/usr/bin/chromium';
+const STORE_DEADLINE_MS = Number(process.env.STOREFLEET_E2E_STORE_DEADLINE_MS || 240_000);
+
+const results = [];
+let failed = false;
+function log(message) {
+  console.log(`[dashboard e2e ${new Date().toISOString().slice(11, 19)}] ${message}`);
+}
+
+// ---- the platform ---------------------------------------------------------------------
+const platformScript = join(root, 'infra/local/platform');
+let startedPlatform = false;
+function readEnvFile(path) {
+  const values = {};
+  if (!existsSync(path)) return values;
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq > 0) values[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return values;
+}
+function platformRuns() {
+  try {
+    execFileSync('bash', [platformScript, 'status'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+function startPlatform() {
+  let url = process.env.STOREFLEET_URL;
+  let tokenFile = process.env.STOREFLEET_TOKEN_FILE;
+  if (!url) {
+    if (!platformRuns()) {
+      log('starting the platform (infra/local/platform up)');
+      execFileSync('bash', [platformScript, 'up'], { stdio: ['ignore', 'inherit', 'inherit'] });
+      startedPlatform = true;
+    }
+    const state = process.env.STOREFLEET_STATE || join(root, '.state/local');
+    const values = readEnvFile(join(state, 'env.d/platform'));
+    url = values.STOREFLEET_URL;
+    tokenFile = values.STOREFLEET_TOKEN_FILE;
+  }
+  if (!url) throw new Error('no platform URL (STOREFLEET_URL or the platform env file)');
+  const token = tokenFile && existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : '';
+  if (!token) throw new Error(`no API token in '${tokenFile}'`);
+  // An admin token, where the platform makes one (its file beside the demo token's).
+  const state = process.env.STOREFLEET_STATE || join(root, '.state/local');
+  const adminFile = process.env.STOREFLEET_ADMIN_TOKEN_FILE ||
+    readEnvFile(join(state, 'env.d/platform')).STOREFLEET_ADMIN_TOKEN_FILE || join(dirname(tokenFile), 'admin-token');
+  const adminToken = existsSync(adminFile) ? readFileSync(adminFile, 'utf8').trim() : '';
+  return { url: url.replace(/\/$/, ''), token, adminToken };
+}
+function stopPlatform() {
+  if (!startedPlatform) return;
+  startedPlatform = false;
+  log('stopping the platform');
+  try {
+    execFileSync('bash', [platformScript, 'down'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  } catch (e) {
+    console.error(`platform down failed: ${e.message}`);
+  }
+}
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    stopPlatform();
+    process.exit(1);
+  });
+}
+
+// ---- helpers --------------------------------------------------------------------------
+async function step(name, fn) {
+  const started = Date.now();
+  try {
+    await fn();
+    results.push({ name, ok: true });
+    log(`ok   ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  } catch (error) {
+    results.push({ name, ok: false, error });
+    failed = true;
+    log(`FAIL ${name}: ${error.stack || error}`);
+    throw error;
+  }
+}
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+async function poll(what, fn, deadlineMs, intervalMs = 200) {
+  const deadline = Date.now() + deadlineMs;
+  let last;
+  for (;;) {
+    last = await fn();
+    if (last) return last;
+    if (Date.now() > deadline) throw new Error(`timed out after ${deadlineMs / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+async function api(url, token, method, path, body, headers = {}) {
+  const response = await fetch(url + path, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
+  return { status: response.status, json, headers: response.headers };
+}
+
+// Whether GET /api/v1/stores/events answers a stream (the headers are enough).
+async function streamServed(url, token) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), 5000);
+  try {
+    const response = await fetch(url + '/api/v1/stores/events', {
+      headers: { Authorization: `Bearer ${token}`, Accept: 'text/event-stream' },
+      signal: controller.signal,
+    });
+    return response.ok && (response.headers.get('content-type') || '').includes('text/event-stream');
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+}
+
+const axeFindings = [];
+async function axe(page, screen) {
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(() =>
+    window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } }),
+  );
+  const violations = result.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help }));
+  axeFindings.push({ screen, passes: result.passes.length, violations });
+  for (const v of violations) log(`axe ${screen}: ${v.impact} ${v.id} (${v.nodes} nodes): ${v.help}`);
+  const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  check(serious.length === 0, `axe found serious accessibility violations on ${screen}: ${serious.map((v) => v.id).join(', ')}`);
+}
+// At 375 px wide nothing scrolls sideways.
+async function fitsPhone(page, what) {
+  await page.setViewportSize({ width: 375, height: 812 });
+  try {
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 1, `${what} is ${overflow}px wider than a 375px screen`);
+  } finally {
+    await page.setViewportSize({ width: 1280, height: 800 });
+  }
+}
+async function shot(page, name) {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+// ---- the run --------------------------------------------------------------------------
+async function run() {
+  check(existsSync(join(root, 'dashboard/dist/index.html')), 'dashboard/dist is not built: run make build');
+  check(existsSync(chromiumPath), `${chromiumPath} is missing: infra/deps/apt.sh installs chromium`);
+  mkdirSync(shots, { recursive: true });
+  const { url, token, adminToken } = startPlatform();
+  log(`platform at ${url}`);
+
+  const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox'] });
+  const problems = [];
+  try {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(15_000);
+    // Chromium logs every non-2xx fetch as "Failed to load resource"; the statuses the
+    // test provokes on purpose (401 wrong token, 404 no stream or admin API, 409, 403, 400,
+    // 422) are expected. Anything else said on the console fails the run.
+    const expected = /Failed to load resource: the server responded with a status of (400|401|403|404|409|422)\b/;
+    page.on('console', (m) => {
+      if ((m.type() === 'error' || m.type() === 'warning') && !expected.test(m.text())) problems.push(`${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    const requests = [];
+    page.on('request', (r) => {
+      requests.push({ method: r.method(), url: r.url(), headers: r.headers() });
+    });
+
+    const name = `e2e-${Date.now().toString(36)}`;
+    let storeId = '';
+
+    await step('sign-in screen, a refused token explained', async () => {
+      await page.goto(url + '/');
+      await page.getByRole('heading', { name: 'storefleet' }).waitFor();
+      await axe(page, 'sign-in');
+      await page.getByLabel('API token').fill('not-a-real-token');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByText('This token was refused').waitFor();
+      await shot(page, 'signin');
+    });
+
+    await step('sign in with the demo token; the token stays out of URLs and localStorage', async () => {
+      // By keyboard: the token field, then Enter.
+      await page.getByLabel('API token').fill(token);
+      await page.getByLabel('API token').press('Enter');
+      await page.getByRole('heading', { name: 'Stores', level: 1 }).waitFor();
+      // A reload keeps the session (this tab's sessionStorage); on the fresh page the first
+      // Tab reaches the skip link, which leads past the navigation.
+      await page.reload();
+      await page.getByRole('heading', { name: 'Stores', level: 1 }).waitFor();
+      await page.keyboard.press('Tab');
+      check((await page.evaluate(() => document.activeElement?.textContent)) === 'Skip to content', 'the first Tab stop is not the skip link');
+      await page.keyboard.press('Enter');
+      check((await page.evaluate(() => document.activeElement?.id)) === 'main', 'the skip link does not move focus to the content');
+      check(!page.url().includes(token), 'the token is in the page URL');
+      check(requests.every((r) => !r.url.includes(token)), 'the token was sent in a URL');
+      const local = await page.evaluate(() => JSON.stringify(localStorage));
+      check(!local.includes(token), 'the token is in localStorage');
+      await page.evaluate(() => {
+        window.__e2eNoReload = true; // gone if the page reloads
+      });
+    });
+
+    await step('inline validation mirrors intake: nothing is sent, the server agrees', async () => {
+      await page.getByRole('link', { name: 'New store', exact: true }).first().click();
+      await page.getByRole('heading', { name: 'New store', level: 1 }).waitFor();
+      const posts = () => requests.filter((r) => r.method === 'POST').length;
+      const before = posts();
+      for (const bad of ['-starts-with-dash', 'Has Capitals', 'x'.repeat(41)]) {
+        await page.getByLabel('Name').fill(bad);
+        await page.getByLabel('Admin e-mail (optional)').fill('not-an-email');
+        await page.getByRole('button', { name: 'Create store' }).click();
+        await page.locator('#name-error').waitFor();
+        await page.locator('#admin_email-error').waitFor();
+        check((await page.getByLabel('Name').getAttribute('aria-invalid')) === 'true', `'${bad}' not marked invalid`);
+        // The same input straight to the API is refused too, on the same field.
+        const answer = await api(url, token, 'POST', '/api/v1/stores', { name: bad, engine: 'woocommerce' });
+        check(answer.status === 400 || answer.status === 422, `the API answered ${answer.status} to name '${bad}'`);
+        const fields = answer.json?.errors?.map((e) => e.field) ?? [answer.json?.error?.field];
+        check(fields.includes('name'), `the API did not name the field: ${JSON.stringify(answer.json)}`);
+      }
+      check(posts() === before, 'the dashboard sent an invalid form');
+      await shot(page, 'create-validation');
+      await axe(page, 'create with errors');
+    });
+
+    await step('create a store (a double click creates one), then watch it become Ready live', async () => {
+      await page.getByLabel('Name').fill(name);
+      await page.getByLabel('Admin e-mail (optional)').fill('owner@example.com');
+      await page.getByLabel(/WooCommerce/).check();
+      await page.getByRole('button', { name: 'Create store' }).dblclick();
+      await page.waitForURL(/\/stores\/[0-9a-f-]{36}$/);
+      storeId = page.url().split('/').pop();
+      const posts = requests.filter((r) => r.method === 'POST' && r.url.endsWith('/api/v1/stores'));
+      check(posts.length >= 1 && posts.every((p) => p.headers['idempotency-key'] === posts[0].headers['idempotency-key']),
+        'the create was not sent with one Idempotency-Key');
+      // The listing reads the read model, which has the store once the projector saw it.
+      const named = await poll('the store in the listing', async () => {
+        const list = await api(url, token, 'GET', `/api/v1/stores?name_prefix=${name}`);
+        check(list.status === 200, `listing answered ${list.status}`);
+        const found = list.json.items.filter((s) => s.name === name);
+        return found.length > 0 ? found : null;
+      }, 30_000);
+      check(named.length === 1 && named[0].id === storeId, `not exactly one store named ${name}: ${JSON.stringify(named)}`);
+      check((await page.getByRole('alert').count()) === 0, 'the double click showed an error');
+
+      await page.getByRole('heading', { name, level: 1 }).waitFor();
+      const seen = [];
+      const badge = page.locator('.title-row .badge');
+      await poll('the store to become Ready on the open page', async () => {
+        const status = await badge.getAttribute('data-status');
+        if (seen.at(-1) !== status) seen.push(status);
+        return status === 'ready';
+      }, STORE_DEADLINE_MS);
+      const mode = await page.locator('.live').getAttribute('data-mode');
+      log(`statuses seen on the page: ${seen.join(' → ')} (updates: ${mode === 'live' ? 'Server-Sent Events' : 'polling'})`);
+      // Where the front door serves the event stream, the dashboard must be using it.
+      if (await streamServed(url, token)) check(mode === 'live', `the front door serves the event stream but the page is in '${mode}' mode`);
+      check(seen[0] !== 'ready', 'the store was Ready before the page showed anything else (nothing changed live)');
+      check(await page.evaluate(() => window.__e2eNoReload === true), 'the page reloaded');
+    });
+
+    await step('detail: URLs with the simulated note, plan, timeline with step durations', async () => {
+      await page.getByText(/Ready .* after it was requested/).waitFor();
+      const storefront = page.locator('dt:has-text("Storefront") + dd a');
+      check((await storefront.count()) === 1, 'no storefront link');
+      check(/^https?:\/\//.test(await storefront.getAttribute('href')), 'the storefront link is not a URL');
+      await page.getByTestId('simulated-note').waitFor();
+      check((await page.locator('dt:has-text("Plan") + dd').innerText()).trim() === 'small', 'plan not shown');
+      const events = page.locator('ol.timeline > li');
+      await poll('the timeline to show the steps', async () => (await events.count()) >= 3, 30_000);
+      check((await page.locator('.event-duration').count()) >= 2, 'the timeline shows no step durations');
+      check((await page.locator('.event-ready').count()) >= 1, 'the timeline has no ready event');
+      await shot(page, 'detail-timeline');
+      await axe(page, 'detail');
+      await fitsPhone(page, 'the detail page');
+    });
+
+    await step('list: the store with its badge; filters and search; a phone-wide layout', async () => {
+      await page.getByRole('link', { name: 'Stores', exact: true }).first().click();
+      const row = page.locator(`tr[data-store-name="${name}"]`);
+      await row.waitFor();
+      check((await row.locator('.badge').getAttribute('data-status')) === 'ready', 'the list does not show it Ready');
+      await page.getByLabel('Search by name').fill(name);
+      await poll('the search to narrow the list to the store', async () => (await page.locator('tbody tr').count()) === 1, 10_000);
+      await page.getByLabel('Status').selectOption('failed');
+      await poll('the status filter to hide the store', async () => (await row.count()) === 0, 10_000);
+      await page.getByLabel('Status').selectOption('');
+      await page.getByLabel('Search by name').fill('');
+      await row.waitFor();
+      await shot(page, 'list');
+      await axe(page, 'list');
+      await page.setViewportSize({ width: 375, height: 812 });
+      await row.waitFor();
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      check(overflow <= 1, `the list is ${overflow}px wider than a 375px screen`);
+      await shot(page, 'list-375px');
+      await page.setViewportSize({ width: 1280, height: 800 });
+    });
+
+    await step('409: the same name again is refused next to the name field', async () => {
+      await page.getByRole('link', { name: 'New store', exact: true }).first().click();
+      await page.getByLabel('Name').fill(name);
+      await page.getByLabel(/Medusa/).check();
+      await page.getByRole('button', { name: 'Create store' }).click();
+      await page.locator('#name-error').filter({ hasText: /name is taken/i }).waitFor();
+      check((await page.getByLabel('Name').getAttribute('aria-invalid')) === 'true', 'name not marked invalid on 409');
+      check(page.url().endsWith('/stores/new'), 'a 409 left the form');
+      await shot(page, 'create-409');
+      await fitsPhone(page, 'the create form');
+    });
+
+    await step('delete with confirmation, and watch it go', async () => {
+      await page.goto(`${url}/stores/${storeId}`); // a deep link works (nginx serves index.html)
+      await page.getByRole('heading', { name, level: 1 }).waitFor();
+      await page.getByRole('button', { name: 'Delete store' }).click();
+      const dialog = page.getByRole('alertdialog');
+      await dialog.waitFor();
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'detached' });
+      check((await api(url, token, 'GET', `/api/v1/stores/${storeId}`)).json.status === 'ready', 'cancel deleted the store');
+      await page.getByRole('button', { name: 'Delete store' }).click();
+      await dialog.getByRole('button', { name: 'Delete' }).click();
+      await page.getByText('Deleting this store').waitFor();
+      await shot(page, 'detail-deleting');
+      await page.getByText('This store was deleted').waitFor({ timeout: STORE_DEADLINE_MS });
+      const after = await api(url, token, 'GET', `/api/v1/stores/${storeId}`);
+      check(after.status === 404 || after.json?.status === 'deleted', `the API still has the store: ${after.status} ${after.json?.status}`);
+      await page.getByRole('link', { name: 'Back to stores' }).first().click();
+      await page.getByRole('heading', { name: 'Stores', level: 1 }).waitFor();
+      await poll('the list to drop the deleted store', async () => (await page.locator(`tr[data-store-name="${name}"]`).count()) === 0, 10_000);
+    });
+
+    await step('admin view: a clear state for what the server offers', async () => {
+      await page.goto(`${url}/admin`);
+      await page.getByRole('heading', { name: 'Admin', level: 1 }).waitFor();
+      await poll('every admin section to settle', async () => (await page.locator('[aria-busy="true"]').count()) === 0, 15_000);
+      const text = await page.locator('main').innerText();
+      check(/Not available|needs an admin token|Stores by status/.test(text), 'the admin view shows no state');
+      await shot(page, 'admin');
+      await axe(page, 'admin');
+    });
+
+    await step('sign out forgets the token', async () => {
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByLabel('API token').waitFor();
+      const session = await page.evaluate(() => JSON.stringify(sessionStorage));
+      check(!session.includes(token), 'the token is still in sessionStorage');
+      await page.goto(url + '/');
+      await page.getByLabel('API token').waitFor();
+    });
+
+    if (adminToken) {
+      await step('admin token: the Admin view with every tenant\'s stores, or a clear "not available"', async () => {
+        await page.getByLabel('API token').fill(adminToken);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.getByRole('link', { name: 'Admin', exact: true }).click();
+        await page.getByRole('heading', { name: 'Admin', level: 1 }).waitFor();
+        await poll('every admin section to settle', async () => (await page.locator('[aria-busy="true"]').count()) === 0, 15_000);
+        const text = await page.locator('main').innerText();
+        check(!/needs an admin token/.test(text), 'an admin token was refused by the admin API');
+        check(/Not available|Stores by status/.test(text), 'the admin view shows no state');
+        await shot(page, 'admin');
+        await axe(page, 'admin (admin token)');
+        await page.getByRole('button', { name: 'Sign out' }).click();
+      });
+    } else {
+      log('no admin token on this platform: the admin view was checked with the tenant token only');
+    }
+
+    await step('no console errors or warnings', async () => {
+      check(problems.length === 0, `the console said:\n${problems.join('\n')}`);
+    });
+  } finally {
+    await browser.close();
+  }
+}
+
+try {
+  await run();
+} catch (error) {
+  failed = true;
+  if (!results.some((r) => !r.ok)) log(`FAIL ${error.stack || error}`);
+} finally {
+  stopPlatform();
+}
+const passes = axeFindings.reduce((n, f) => n + f.passes, 0);
+const violations = axeFindings.reduce((n, f) => n + f.violations.length, 0);
+log(`axe-core: ${axeFindings.length} screens, ${passes} rules passed, ${violations} violations (any impact)`);
+const passed = results.filter((r) => r.ok).length;
+console.log(`dashboard e2e: ${passed} passed, ${results.length - passed} failed`);
+process.exit(failed ? 1 : 0);

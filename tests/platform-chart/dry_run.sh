@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# charts/storefleet accepted by the real kube-apiserver: the whole chart (defaults, local and
+# prod values) as a server-side dry run in a namespace at Pod Security enforce=restricted, and
+# every pod its Deployments and Jobs would create dry-run there too (a dry-run Deployment makes
+# no pods, so this is where Pod Security `restricted` meets the real pods). Asserts no refusal
+# and no Pod Security warning.
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "$0")/lib.sh"
+need_cluster
+ns=sfchart-dry-$RANDOM$RANDOM
+release=sfdry$RANDOM
+platform_namespace "$ns"
+# The pods' ServiceAccounts must exist for a pod to be admitted (a dry run of the chart
+# creates none); the objects themselves are dry-run with the rest below.
+for sa in "$release-storefleet-provisioner" "$release-storefleet-workload"; do
+    kubectl -n "$ns" create serviceaccount "$sa" --save-config >/dev/null
+done
+for values in values.yaml values-local.yaml values-prod.yaml; do
+    base="$WORK/${values%.yaml}"
+    helm template "$release" "$CHART" -n "$ns" -f "$CHART/$values" --set "ingress.host=$release.localtest.me" >"$base.yaml" ||
+        fail "helm template ($values)"
+    kubectl create --dry-run=client -o json -f "$base.yaml" >"$base.json"
+    python3 "$STORE_CHART_TESTS/manifests.py" workload-pods <"$base.json" >"$base.pods.json"
+    # The hook Job is in the rendered output too (helm template renders hooks).
+    if ! kubectl apply --dry-run=server -n "$ns" -f "$base.yaml" >"$base.out" 2>"$base.err"; then
+        cat "$base.err" >&2
+        fail "the API server refused the chart ($values)"
+    fi
+    if ! kubectl apply --dry-run=server -n "$ns" -f "$base.pods.json" >"$base.pods.out" 2>>"$base.err"; then
+        cat "$base.err" >&2
+        fail "the API server refused the chart's pods ($values)"
+    fi
+    if grep -qi 'warning' "$base.err"; then
+        cat "$base.err" >&2
+        fail "warnings from the API server ($values)"
+    fi
+    objects=$(grep -c . "$base.out")
+    pods=$(grep -c '^pod/' "$base.pods.out" || true)
+    ((pods >= 5)) || fail "only $pods pods dry-run ($values)"
+    ok "$values: $objects objects and $pods pods accepted by the API server (server dry run, Pod Security restricted, no warning)"
+done

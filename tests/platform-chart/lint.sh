@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# charts/storefleet: `helm lint --strict` with the defaults, values-local.yaml and
+# values-prod.yaml; the schema rejects bad values; and every rendered workload meets the chart's
+# promises (probes on /healthz and /readyz, requests and limits, non-root, read-only root
+# filesystem, ALL capabilities dropped, seccomp RuntimeDefault, a PDB and topology spread for
+# every Deployment, no ServiceAccount token outside the provisioner). Needs only helm.
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "$0")/lib.sh"
+for values in "" values-local.yaml values-prod.yaml; do
+    args=()
+    [[ -n $values ]] && args=(-f "$CHART/$values")
+    out=$(helm lint --strict "$CHART" "${args[@]}" 2>&1) || { echo "$out" >&2; fail "helm lint --strict ${values:-defaults}"; }
+    ok "helm lint --strict ${values:-(defaults)}"
+done
+# The schema: each of these must be refused, with the offending key named.
+refuse() {  # refuse KEY ARGS...
+    local key=$1 out
+    shift
+    if out=$(helm template sf "$CHART" "$@" 2>&1); then fail "schema accepted $*"; fi
+    grep -q "$key" <<<"$out" || fail "schema refused $* without naming $key: $out"
+    ok "schema refuses $*"
+}
+refuse bogus --set bogus=1
+refuse replicas --set intake.replicas=-1
+refuse storeUrlScheme --set provisioner.storeUrlScheme=ftp
+refuse host --set ingress.host=Not_A_Host
+refuse brokers --set kafka.brokers=
+refuse storeNamespacePrefix --set provisioner.storeNamespacePrefix=shop-
+refuse existingSecret --set postgres.existingSecret=
+
+for values in values.yaml values-local.yaml values-prod.yaml; do
+    helm template sf "$CHART" -n sf -f "$CHART/$values" >"$WORK/$values.yaml" || fail "helm template ($values)"
+    python3 - "$WORK/$values.yaml" "$values" <<'PY' || fail "rendered workloads ($values)"
+import sys
+docs, name = [], sys.argv[2]
+try:
+    import yaml
+    docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+except ImportError:
+    sys.exit("python3-yaml is missing")
+problems = []
+kinds = {}
+for d in docs:
+    kinds.setdefault(d["kind"], []).append(d)
+deployments = {d["metadata"]["labels"]["app.kubernetes.io/component"]: d for d in kinds.get("Deployment", [])}
+pdbs = {d["metadata"]["labels"]["app.kubernetes.io/component"] for d in kinds.get("PodDisruptionBudget", [])}
+want = {"intake", "query", "projector", "provisioner", "dashboard"}
+if set(deployments) != want:
+    problems.append(f"Deployments {sorted(deployments)}, want {sorted(want)}")
+pod_specs = [(f"Deployment/{c}", d["spec"]["template"]["spec"]) for c, d in deployments.items()]
+pod_specs += [(f"Job/{j['metadata']['name']}", j["spec"]["template"]["spec"]) for j in kinds.get("Job", [])]
+for where, spec in pod_specs:
+    psc = spec.get("securityContext", {})
+    if psc.get("runAsNonRoot") is not True: problems.append(f"{where}: pod runAsNonRoot")
+    if psc.get("seccompProfile", {}).get("type") != "RuntimeDefault": problems.append(f"{where}: pod seccomp")
+    token = spec.get("automountServiceAccountToken")
+    if where == "Deployment/provisioner":
+        if token is not True or not spec.get("serviceAccountName", "").endswith("-provisioner"):
+            problems.append(f"{where}: must run as the provisioner ServiceAccount with its token")
+    elif token is not False:
+        problems.append(f"{where}: mounts a ServiceAccount token")
+    for c in spec["containers"]:
+        sc = c.get("securityContext", {})
+        if sc.get("readOnlyRootFilesystem") is not True: problems.append(f"{where}: readOnlyRootFilesystem")
+        if sc.get("allowPrivilegeEscalation") is not False: problems.append(f"{where}: allowPrivilegeEscalation")
+        if sc.get("capabilities", {}).get("drop") != ["ALL"]: problems.append(f"{where}: capabilities drop ALL")
+        for kind in ("requests", "limits"):
+            r = c.get("resources", {}).get(kind, {})
+            if "cpu" not in r or "memory" not in r: problems.append(f"{where}: {kind}")
+        if where.startswith("Deployment/"):
+            if c.get("livenessProbe", {}).get("httpGet", {}).get("path") != "/healthz": problems.append(f"{where}: liveness /healthz")
+            if c.get("startupProbe", {}).get("httpGet", {}).get("path") != "/healthz": problems.append(f"{where}: startup /healthz")
+            if c.get("readinessProbe", {}).get("httpGet", {}).get("path") != "/readyz": problems.append(f"{where}: readiness /readyz")
+for c, d in deployments.items():
+    if not d["spec"]["template"]["spec"].get("topologySpreadConstraints"): problems.append(f"{c}: topology spread")
+    if name != "values-local.yaml" and c not in pdbs: problems.append(f"{c}: no PodDisruptionBudget")
+ing = kinds.get("Ingress", [])
+if len(ing) != 1: problems.append(f"{len(ing)} Ingresses, want 1")
+if name == "values-prod.yaml" and ing:
+    if ing[0]["metadata"].get("annotations", {}).get("cert-manager.io/cluster-issuer") != "letsencrypt-prod" or not ing[0]["spec"].get("tls"):
+        problems.append("prod Ingress without cert-manager TLS")
+for p in problems: print(f"{name}: {p}", file=sys.stderr)
+sys.exit(1 if problems else 0)
+PY
+    ok "rendered workloads meet the chart's promises ($values)"
+done
+
+# Autoscaling (off by default): KEDA on consumer lag for the provisioner, HPAs on CPU for intake
+# and query; a maximum above the partition count of store-commands is refused.
+out=$(helm template sf "$CHART" --set provisioner.keda.enabled=true --set intake.hpa.enabled=true \
+    --set query.hpa.enabled=true) || fail "helm template with autoscaling"
+[[ $(grep -c '^kind: ScaledObject' <<<"$out") == 1 && $(grep -c '^kind: HorizontalPodAutoscaler' <<<"$out") == 2 ]] ||
+    fail "autoscaling renders $(grep -c '^kind: ScaledObject' <<<"$out") ScaledObject(s), $(grep -c '^kind: HorizontalPodAutoscaler' <<<"$out") HPA(s); want 1 and 2"
+grep -q 'consumerGroup: provisioner' <<<"$out" || fail "the ScaledObject does not watch the provisioner group"
+refuse commandsPartitions --set provisioner.keda.enabled=true --set provisioner.keda.maxReplicas=13
+ok "autoscaling: one ScaledObject (lag of group provisioner), two HPAs; maxReplicas above the partitions refused"
+
+# Monitoring (off by default): the alert rules and the Grafana dashboard render from files/.
+out=$(helm template sf "$CHART" --set monitoring.prometheusRule.enabled=true --set monitoring.grafanaDashboard.enabled=true) ||
+    fail "helm template with monitoring"
+python3 - <<'PY' "$out" || fail "monitoring objects"
+import json, sys, yaml
+docs = [d for d in yaml.safe_load_all(sys.argv[1]) if d]
+rules = [d for d in docs if d["kind"] == "PrometheusRule"]
+dash = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["labels"].get("grafana_dashboard") == "1"]
+assert len(rules) == 1 and len(dash) == 1, (len(rules), len(dash))
+alerts = {r["alert"] for g in rules[0]["spec"]["groups"] for r in g["rules"]}
+want = {"StorefleetProvisioningStalled", "StorefleetProvisionerBacklogGrowing", "StorefleetOutboxBacklog", "StorefleetDeadLetters"}
+assert want <= alerts, alerts
+panels = json.loads(dash[0]["data"]["storefleet.json"])["panels"]
+assert len(panels) >= 8, len(panels)
+PY
+ok "monitoring: PrometheusRule (stuck, backlog, outbox, dead letters, ...) and the Grafana dashboard render"

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# What the provisioner's ServiceAccount can and cannot do, asked with its own token (the
+# kubeconfig the local stack writes from charts/storefleet's RBAC, the one the platform runs
+# the provisioner with), never by impersonation. Two layers are checked:
+#   RBAC:      `kubectl auth can-i` with the token (SelfSubjectAccessReview);
+#   admission: writes sent with the token as server-side dry runs, which pass through the
+#              ValidatingAdmissionPolicy storefleet-provisioner-fence but change nothing.
+# Every answer is printed (`can-i ... -> yes|no`) and compared with the expected one.
+# Needs the stack env (tests/with-stack): KUBECONFIG (admin) and STOREFLEET_PROVISIONER_KUBECONFIG.
+set -euo pipefail
+export PATH="${STOREFLEET_CACHE:-$HOME/.cache/storefleet}/bin:$PATH"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+: "${KUBECONFIG:?the stack env is not loaded (run through tests/with-stack)}"
+SA_KC=${STOREFLEET_PROVISIONER_KUBECONFIG:-}
+[[ -n $SA_KC && -s $SA_KC ]] || fail "STOREFLEET_PROVISIONER_KUBECONFIG is not set or empty: the stack did not create the provisioner's identity"
+sa=(kubectl --kubeconfig "$SA_KC" --request-timeout=20s)
+admin=(kubectl --request-timeout=20s)
+
+# The token really is the ServiceAccount's (not an admin credential).
+who=$("${sa[@]}" auth whoami -o jsonpath='{.status.userInfo.username}')
+[[ $who == system:serviceaccount:storefleet-system:storefleet-provisioner ]] || fail "the provisioner kubeconfig authenticates as '$who'"
+echo "whoami -> $who"
+
+failures=0
+# expect ANSWER VERB RESOURCE [kubectl flags...]
+expect() {
+    local want=$1 got
+    shift
+    got=$("${sa[@]}" auth can-i "$@" 2>/dev/null || true)
+    [[ $got == yes || $got == no ]] || fail "auth can-i $* answered '$got'"
+    if [[ $got == "$want" ]]; then
+        echo "can-i $* -> $got"
+    else
+        echo "FAIL can-i $* -> $got, want $want" >&2
+        failures=$((failures + 1))
+    fi
+}
+
+store_a=store-rbac-a-$RANDOM$RANDOM
+store_b=store-rbac-b-$RANDOM$RANDOM
+other=sf-rbac-other-$RANDOM$RANDOM
+cleanup() { "${admin[@]}" delete namespace "$store_a" "$store_b" "$other" --ignore-not-found --wait=false >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+echo "--- namespaces (cluster-scoped; names made at run time)"
+expect yes create namespaces
+expect yes patch namespaces
+expect yes get namespaces
+expect yes delete namespaces
+expect no list namespaces
+expect no watch namespaces
+expect no update namespaces
+
+echo "--- leases: only in storefleet-system"
+for verb in get create update delete; do expect yes "$verb" leases.coordination.k8s.io -n storefleet-system; done
+expect no list leases.coordination.k8s.io -n storefleet-system
+expect no create leases.coordination.k8s.io -n default
+expect no create leases.coordination.k8s.io -n kube-system
+
+echo "--- readiness: cluster-wide list/watch of the workload kinds, nothing else cluster-wide"
+for r in deployments.apps statefulsets.apps jobs.batch; do
+    expect yes list "$r" --all-namespaces
+    expect yes watch "$r" --all-namespaces
+done
+expect no list pods --all-namespaces
+expect no list services --all-namespaces
+expect no list ingresses.networking.k8s.io --all-namespaces
+
+echo "--- in a store namespace: the guardrails and the kinds the store charts render"
+expect yes create resourcequotas -n "$store_a"
+expect yes patch limitranges -n "$store_a"
+expect yes patch networkpolicies.networking.k8s.io -n "$store_a"
+expect yes get secrets -n "$store_a"
+expect yes create secrets -n "$store_a"
+expect yes update secrets -n "$store_a"
+expect yes delete secrets -n "$store_a"
+for r in services configmaps persistentvolumeclaims serviceaccounts deployments.apps statefulsets.apps jobs.batch ingresses.networking.k8s.io; do
+    expect yes create "$r" -n "$store_a"
+    expect yes delete "$r" -n "$store_a"
+done
+expect no create pods -n "$store_a"
+expect no create pods --subresource=exec -n "$store_a"
+expect no get pods -n "$store_a"
+expect no create serviceaccounts --subresource=token -n "$store_a"
+expect no delete resourcequotas -n "$store_a"
+expect no delete networkpolicies.networking.k8s.io -n "$store_a"
+expect no create roles.rbac.authorization.k8s.io -n "$store_a"
+expect no create rolebindings.rbac.authorization.k8s.io -n "$store_a"
+expect no create daemonsets.apps -n "$store_a"
+expect no create cronjobs.batch -n "$store_a"
+
+echo "--- no way to grant itself more"
+expect no create clusterrolebindings.rbac.authorization.k8s.io
+expect no create clusterroles.rbac.authorization.k8s.io
+expect no escalate clusterroles.rbac.authorization.k8s.io
+expect no bind clusterroles.rbac.authorization.k8s.io
+expect no escalate roles.rbac.authorization.k8s.io -n "$store_a"
+expect no bind roles.rbac.authorization.k8s.io -n "$store_a"
+expect no impersonate users
+expect no impersonate groups
+expect no impersonate serviceaccounts -n kube-system
+expect no create certificatesigningrequests.certificates.k8s.io
+expect no create tokenreviews.authentication.k8s.io
+expect no delete validatingadmissionpolicies.admissionregistration.k8s.io
+expect no patch validatingadmissionpolicybindings.admissionregistration.k8s.io
+expect no create mutatingwebhookconfigurations.admissionregistration.k8s.io
+expect no create customresourcedefinitions.apiextensions.k8s.io
+expect no get nodes
+expect no create persistentvolumes
+expect no '*' '*'
+
+echo "--- kube-system and other namespaces: what RBAC answers"
+# RBAC cannot name namespaces that do not exist yet, and the store role is bound
+# cluster-wide, so RBAC alone says yes for the store kinds everywhere. These answers are the
+# truth, not the goal: writes are fenced at admission (below); reads are not (see
+# docs/operations.md, "Least privilege": the per-namespace RoleBinding change).
+expect yes get secrets -n kube-system
+expect yes list secrets --all-namespaces
+expect yes get configmaps -n kube-system
+expect yes get secrets -n "$store_b"
+expect no list pods -n kube-system
+expect no create serviceaccounts --subresource=token -n kube-system
+expect no create pods -n kube-system
+expect no create daemonsets.apps -n kube-system
+expect no create rolebindings.rbac.authorization.k8s.io -n kube-system
+
+echo "--- admission: the fence on writes made with the token (server-side dry runs)"
+# denied WHAT COMMAND...: the write must be refused by the provisioner's fence.
+denied() {
+    local what=$1 out
+    shift
+    if out=$("${sa[@]}" "$@" --dry-run=server 2>&1); then
+        echo "FAIL admission: $what was admitted: $out" >&2
+        failures=$((failures + 1))
+    elif grep -q "storefleet-provisioner-fence" <<<"$out"; then
+        echo "admission: $what -> denied ($(grep -o 'denied request: .*' <<<"$out" | head -1))"
+    else
+        echo "FAIL admission: $what failed, but not by the fence: $out" >&2
+        failures=$((failures + 1))
+    fi
+}
+admitted() {
+    local what=$1 out
+    shift
+    if out=$("${sa[@]}" "$@" --dry-run=server 2>&1); then
+        echo "admission: $what -> admitted"
+    else
+        echo "FAIL admission: $what was refused: $out" >&2
+        failures=$((failures + 1))
+    fi
+}
+denied "create secret in kube-system" -n kube-system create secret generic sf-rbac --from-literal=a=b
+denied "create configmap in kube-system" -n kube-system create configmap sf-rbac --from-literal=a=b
+denied "create deployment in kube-system" -n kube-system create deployment sf-rbac --image=registry.k8s.io/pause:3.10
+denied "create secret in default" -n default create secret generic sf-rbac --from-literal=a=b
+denied "label namespace kube-system" label namespace kube-system storefleet.io/x=y
+# default and kube-system are immortal anyway (NamespaceLifecycle): use one of the admin's.
+"${admin[@]}" create namespace "$other" >/dev/null || fail "admin could not create $other"
+denied "delete namespace $other (not a store's)" delete namespace "$other"
+denied "delete namespace storefleet-system" delete namespace storefleet-system
+denied "create namespace not-a-store" create namespace not-a-store
+denied "create store namespace without Pod Security enforce" create namespace "$store_b"
+ns_with() {  # ns_with NAME ENFORCE: a store namespace manifest with that enforce level
+    printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n  labels: {app.kubernetes.io/managed-by: storefleet, pod-security.kubernetes.io/enforce: %s}\n' "$1" "$2"
+}
+denied "create store namespace at enforce=privileged" apply --server-side --field-manager storefleet -f - < <(ns_with "$store_b" privileged)
+
+# The real thing, as the provisioner does it: create a store namespace, write in it, delete it.
+if ! out=$("${sa[@]}" apply --server-side --field-manager storefleet -f - < <(ns_with "$store_a" baseline) 2>&1); then
+    fail "the provisioner could not create store namespace $store_a: $out"
+fi
+echo "admission: create store namespace $store_a (enforce=baseline) -> admitted"
+admitted "create secret in $store_a" -n "$store_a" create secret generic sf-rbac --from-literal=a=b
+admitted "create deployment in $store_a" -n "$store_a" create deployment sf-rbac --image=registry.k8s.io/pause:3.10
+denied "relabel $store_a to enforce=privileged" label namespace "$store_a" --overwrite pod-security.kubernetes.io/enforce=privileged
+"${sa[@]}" delete namespace "$store_a" --wait=false >/dev/null || fail "the provisioner could not delete its store namespace $store_a"
+echo "admission: delete namespace $store_a -> admitted"
+
+((failures == 0)) || fail "$failures check(s) did not hold"
+echo "ok: the provisioner's ServiceAccount can do what it uses and no more (RBAC + admission fence)"
