@@ -6,7 +6,7 @@ JOBS ?= 2
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTOREFLEET_WERROR=ON
 
 .PHONY: all deps deps-apt deps-tools build test test-unit test-integration test-e2e test-faults run stop \
-        stack-up stack-down status clean bench bench-quick dashboard
+        stack-up stack-down status clean bench bench-quick images test-real dashboard
 
 all: build
 
@@ -61,6 +61,16 @@ test: build deps-tools
 	@tests/with-stack bash -c 'rc=0; \
 		ctest --test-dir $(BUILD_DIR) -L "integration|e2e" --output-on-failure || rc=1; \
 		ctest --test-dir $(BUILD_DIR) -L faults --output-on-failure || rc=1; exit $$rc'
+
+## images: the registry-less images of the real node (Debian rootfs + Debian/npm packages),
+## cached in ~/.cache/storefleet/images; the first run takes about 13 minutes.
+images: deps-apt
+	@bash infra/images/build.sh
+
+## test-real: a Medusa store on the real node serves and takes an order (tests/real); not part
+## of `make test`. Builds the real-node tools and the images the first time.
+test-real: deps-tools images
+	@tests/real/medusa-order.sh
 
 ## run: the whole platform on the local real stack; prints where to reach it.
 run: build deps-tools

@@ -151,13 +151,21 @@ Usage: include "medusa-store.medusaEnv" (dict "context" . "configMap" "")
 {{- $ctx := .context }}
 {{- $configMap := .configMap }}
 {{- $secret := include "medusa-store.credentialsSecretName" $ctx -}}
+# The root filesystem is read-only: the Medusa CLI's config store (configstore, under
+# $XDG_CONFIG_HOME) goes to the /tmp emptyDir, else it fails at start with ENOENT on mkdir
+# /home/node/.config/medusa.
+- name: XDG_CONFIG_HOME
+  value: /tmp/.config
 - name: DB_PASSWORD
   valueFrom:
     secretKeyRef:
       name: {{ $secret }}
       key: db-password
+# sslmode=disable: the store's own PostgreSQL serves no TLS, and Medusa (2.15+) asks for TLS on
+# every host that is not localhost unless the URL says otherwise; its migrations then hang
+# until "Could not connect to the database while running migrations" (10 s timeout).
 - name: DATABASE_URL
-  value: {{ printf "postgres://%s:$(DB_PASSWORD)@%s:5432/%s" $ctx.Values.postgresql.auth.username (include "medusa-store.postgresql.fullname" $ctx) $ctx.Values.postgresql.auth.database | quote }}
+  value: {{ printf "postgres://%s:$(DB_PASSWORD)@%s:5432/%s?sslmode=disable" $ctx.Values.postgresql.auth.username (include "medusa-store.postgresql.fullname" $ctx) $ctx.Values.postgresql.auth.database | quote }}
 - name: REDIS_PASSWORD
   valueFrom:
     secretKeyRef:

@@ -8,6 +8,9 @@ source "$_parts_dir/postgres.sh"
 source "$_parts_dir/kafka.sh"
 # shellcheck source=../parts/k8s.sh
 source "$_parts_dir/k8s.sh"
+# The real node is not in ALL_PARTS: off by default, `infra/local/up real-node` starts it.
+# shellcheck source=../parts/realnode.sh
+source "$_parts_dir/realnode.sh"
 
 # write_env: $STOREFLEET_STATE/env = every running part's env.d file, for `source`.
 write_env() {

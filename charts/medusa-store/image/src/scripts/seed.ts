@@ -244,7 +244,7 @@ export default async function storefleetSeed({ container }: ExecArgs) {
       filters: { id: location.id },
     })
     const row = data[0] ?? {}
-    const ids = (list: any[] | undefined) => (list ?? []).filter(Boolean).map((x: any) => x.id)
+    const ids = (list: any[] | null | undefined) => (list ?? []).filter(Boolean).map((x: any) => x.id)
     return {
       salesChannels: ids(row.sales_channels),
       providers: ids(row.fulfillment_providers),

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Builds the Go programs of the local real node (infra/local/parts/realnode.sh), only when it
+# is asked for (`infra/local/up real-node`, `make test-real`): kubelet and kube-proxy of the
+# control plane's Kubernetes version (tools/realnode, same versions as tools/go.mod, so the
+# build cache of build-tools.sh serves them), storefleet-ingress (tools/realnode/ingress) and
+# CoreDNS with only the plugins the node needs (tools/coredns). Output: $STOREFLEET_CACHE/bin;
+# a stamp of the inputs makes a second run a no-op.
+source "$(dirname "$0")/lib/common.sh"
+
+K8S_VERSION=1.34.4
+TOOLS_DIR="$STOREFLEET_ROOT/infra/local/tools"
+BIN="$STOREFLEET_CACHE/bin"
+mkdir -p "$BIN"
+
+stamp_file="$BIN/.realnode-stamp"
+stamp=$(cat "$0" "$TOOLS_DIR/realnode/go.mod" "$TOOLS_DIR/realnode/go.sum" "$TOOLS_DIR/realnode/ingress/main.go" \
+    "$TOOLS_DIR/coredns/go.mod" "$TOOLS_DIR/coredns/go.sum" "$TOOLS_DIR/coredns/main.go" | sha256sum | cut -c1-16)
+if [[ -f $stamp_file && $(cat "$stamp_file") == "$stamp" ]]; then
+    for b in kubelet kube-proxy storefleet-ingress coredns; do [[ -x $BIN/$b ]] || stamp=rebuild; done
+    if [[ $stamp != rebuild ]]; then
+        log "real-node tools are up to date in $BIN"
+        exit 0
+    fi
+fi
+
+command -v go >/dev/null || die "go is not installed"
+export GOFLAGS="-mod=mod -p=${STOREFLEET_GO_JOBS:-2}"
+
+k8s_minor=$(echo "$K8S_VERSION" | cut -d. -f2)
+kv=k8s.io/component-base/version
+k8s_ldflags="-s -w -X $kv.gitVersion=v$K8S_VERSION -X $kv.gitMajor=1 -X $kv.gitMinor=$k8s_minor"
+k8s_ldflags+=" -X $kv.gitTreeState=clean -X k8s.io/client-go/pkg/version.gitVersion=v$K8S_VERSION"
+
+build() {  # build DIR NAME PACKAGE LDFLAGS
+    local start=$SECONDS
+    log "building $2"
+    (cd "$1" && go build -trimpath -ldflags "$4" -o "$BIN/$2.tmp" "$3")
+    mv "$BIN/$2.tmp" "$BIN/$2"
+    log "built $2 in $((SECONDS - start))s"
+}
+
+build "$TOOLS_DIR/realnode" kubelet k8s.io/kubernetes/cmd/kubelet "$k8s_ldflags"
+build "$TOOLS_DIR/realnode" kube-proxy k8s.io/kubernetes/cmd/kube-proxy "$k8s_ldflags"
+build "$TOOLS_DIR/realnode" storefleet-ingress ./ingress "-s -w"
+build "$TOOLS_DIR/coredns" coredns . "-s -w"
+
+echo "$stamp" >"$stamp_file"
+log "real-node tools ready in $BIN"

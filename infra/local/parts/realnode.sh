@@ -1,0 +1,534 @@
+# shellcheck shell=bash
+# The real node of the local stack (`infra/local/up real-node`), next to the KWOK nodes and
+# off by default: containerd and runc (Debian), a kubelet registered as node real-node-0, CNI
+# (Debian's bridge + host-local plugins) on a bridge the stack creates, kube-proxy (iptables),
+# CoreDNS for cluster names and storefleet-ingress on 127.0.0.1 for the store hosts. The node is
+# labelled storefleet.io/node-kind=real and tainted storefleet.io/real-node=true:NoSchedule, so
+# only pods that ask for it (charts/medusa-store/values-real-node.yaml) land there.
+#
+# Needs the k8s part running. Sourced after lib/common.sh and parts/k8s.sh; defines
+# realnode_start, realnode_stop, realnode_status. State under $STOREFLEET_STATE/realnode
+# (containerd's root with the imported images, kubelet's root, logs, pki, ports); containerd's
+# runtime state and sockets under /run/storefleet-<hash of the state dir>. The environment
+# (STOREFLEET_INGRESS_HTTP, STOREFLEET_REAL_NODE) goes to $STOREFLEET_STATE/env.d/realnode.
+#
+# Network: pods get 10.245.0.0/24 on bridge sfcni0 (the node's IP is its gateway, 10.245.0.1:
+# the kubelet refuses a loopback node IP). iptables chain STOREFLEET-REALNODE drops anything a
+# pod sends outside that network (after kube-proxy's service DNAT) and to the host, except DNS.
+# Only one real node per machine: the bridge, the pod network and port 53 on 10.245.0.1 are
+# fixed.
+#
+# What this machine needs (found here): cgroup v1 (failCgroupV1: false, cgroupfs,
+# cgroupsPerQOS: false) and containerd's restrict_oom_score_adj (writing a lower
+# oom_score_adj is refused; without it runc fails with "can't get final child's PID from pipe").
+
+REALNODE_NAME=real-node-0
+REALNODE_BRIDGE=sfcni0
+REALNODE_CIDR=10.245.0.0/24
+REALNODE_IP=10.245.0.1
+REALNODE_COMPONENTS=(containerd coredns kubelet kube-proxy storefleet-ingress)
+REALNODE_DEBS=(containerd runc containernetworking-plugins iptables conntrack debootstrap)
+REALNODE_SYSCTL_SAVED=/run/storefleet-realnode.sysctl
+# Which state directory holds the machine's one real node (bridge, iptables, sysctls).
+REALNODE_OWNER=/run/storefleet-realnode.owner
+REALNODE_START_DEADLINE=${STOREFLEET_REALNODE_START_DEADLINE:-180}
+
+_rn_dir() { realpath -m "$STOREFLEET_STATE/realnode"; }
+_rn_run() { echo "/run/storefleet-$(_rn_dir | sha256sum | cut -c1-8)"; }
+_rn_ctr() { ctr --address "$(_rn_run)/containerd.sock" -n k8s.io "$@"; }
+_rn_kubectl() { kubectl --kubeconfig "$STOREFLEET_STATE/kubeconfig" "$@"; }
+
+_rn_pid_alive() {  # _rn_pid_alive NAME
+    local pidfile pid
+    pidfile="$(_rn_dir)/$1.pid"
+    [[ -f $pidfile ]] || return 1
+    pid=$(<"$pidfile")
+    [[ -d /proc/$pid ]] && grep -q -- "$(_rn_dir)" "/proc/$pid/cmdline" 2>/dev/null
+}
+
+_rn_spawn() {  # _rn_spawn NAME BINARY ARGS...: background, own session, pid file
+    local name=$1 dir
+    shift
+    dir=$(_rn_dir)
+    rm -f "$dir/$name.pid"
+    # umask 022: k8s.sh's _k8s_kubeconfig leaves umask 077 in the shell that ran `up k8s`;
+    # containerd would then unpack images into 0700 snapshot roots, and every container not
+    # running as root fails with 'exec: "sh": executable file not found in $PATH'.
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    setsid nohup bash -c 'umask 022; echo $$ >"$1"; shift; exec "$@"' _ "$dir/$name.pid" "$@" \
+        </dev/null >>"$dir/$name.log" 2>&1 &
+    wait_for "$name's pid file" 10 test -s "$dir/$name.pid" || die "real-node: $name did not launch; see $dir/$name.log"
+}
+
+_rn_ports() {
+    local dir
+    dir=$(_rn_dir)
+    if [[ ! -f $dir/ports ]]; then
+        echo "kubelet=$(free_port) kubelet_health=$(free_port) proxy_health=$(free_port) proxy_metrics=$(free_port) dns_health=$(free_port) dns_ready=$(free_port) ingress=$(free_port) ingress_health=$(free_port)" >"$dir/ports"
+    fi
+    # shellcheck disable=SC1090,SC2046
+    eval $(cat "$dir/ports")
+}
+
+# _rn_packages: Debian's containerd, runc, CNI plugins, iptables, conntrack (installs what is
+# missing; the project's own files install what it needs).
+_rn_packages() {
+    local missing=() p
+    for p in "${REALNODE_DEBS[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if ((${#missing[@]})); then
+        log "real-node: installing ${missing[*]}"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 || {
+            apt-get update -qq >/dev/null &&
+                DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+        } || die "real-node: apt-get install ${missing[*]} failed"
+    fi
+}
+
+_rn_pki() {  # client and serving certificates from the k8s part's CA
+    local pki k8spki
+    pki="$(_rn_dir)/pki"
+    k8spki="$(_k8s_dir)/pki"
+    [[ -f $pki/kubelet-server.crt ]] && return 0
+    mkdir -p "$pki" && chmod 700 "$pki"
+    (
+        cd "$pki"
+        cert() {  # cert NAME SUBJECT EXT
+            openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "$2" 2>/dev/null
+            printf '%s\n' "$3" >"$1.ext"
+            openssl x509 -req -in "$1.csr" -CA "$k8spki/ca.crt" -CAkey "$k8spki/ca.key" -CAcreateserial \
+                -CAserial "$pki/ca.srl" -out "$1.crt" -days 3650 -extfile "$1.ext" 2>/dev/null
+            rm -f "$1.csr" "$1.ext"
+        }
+        cert kubelet "/O=system:nodes/CN=system:node:$REALNODE_NAME" "extendedKeyUsage=clientAuth"
+        cert kube-proxy "/CN=system:kube-proxy" "extendedKeyUsage=clientAuth"
+        cert coredns "/CN=storefleet:coredns" "extendedKeyUsage=clientAuth"
+        cert ingress "/CN=storefleet:ingress" "extendedKeyUsage=clientAuth"
+        cert kubelet-server "/CN=$REALNODE_NAME" \
+            "$(printf 'subjectAltName=IP:%s,DNS:%s\nextendedKeyUsage=serverAuth' "$REALNODE_IP" "$REALNODE_NAME")"
+        chmod 600 ./*.key
+    )
+}
+
+_rn_kubeconfig() {  # _rn_kubeconfig NAME OUT: a kubeconfig with pki/NAME.{crt,key}
+    local pki
+    pki="$(_rn_dir)/pki"
+    (umask 077 && cat >"$2" <<KC
+apiVersion: v1
+kind: Config
+current-context: storefleet-local
+clusters:
+- name: storefleet-local
+  cluster:
+    server: https://127.0.0.1:$api
+    certificate-authority-data: $(base64 -w0 "$(_k8s_dir)/pki/ca.crt")
+contexts:
+- name: storefleet-local
+  context: {cluster: storefleet-local, user: $1}
+users:
+- name: $1
+  user:
+    client-certificate-data: $(base64 -w0 "$pki/$1.crt")
+    client-key-data: $(base64 -w0 "$pki/$1.key")
+KC
+    )
+}
+
+_rn_rbac() {  # what CoreDNS and the ingress controller may read
+    _rn_kubectl apply -f - >/dev/null <<'RBAC'
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "storefleet:coredns"}
+rules:
+- {apiGroups: [""], resources: [services, pods, namespaces], verbs: [list, watch]}
+- {apiGroups: [discovery.k8s.io], resources: [endpointslices], verbs: [list, watch]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "storefleet:coredns"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "storefleet:coredns"}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "storefleet:coredns"}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "storefleet:ingress"}
+rules:
+- {apiGroups: [""], resources: [services], verbs: [list, watch]}
+- {apiGroups: [discovery.k8s.io], resources: [endpointslices], verbs: [list, watch]}
+- {apiGroups: [networking.k8s.io], resources: [ingresses, ingressclasses], verbs: [list, watch]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "storefleet:ingress"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "storefleet:ingress"}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "storefleet:ingress"}]
+RBAC
+}
+
+# _rn_network_up: the bridge with the node IP, forwarding, and the guard chain.
+_rn_network_up() {
+    local dir
+    dir=$(_rn_dir)
+    if ! ip link show "$REALNODE_BRIDGE" >/dev/null 2>&1; then
+        ip link add "$REALNODE_BRIDGE" type bridge
+    fi
+    ip addr show dev "$REALNODE_BRIDGE" | grep -q "inet $REALNODE_IP/" ||
+        ip addr add "$REALNODE_IP/24" dev "$REALNODE_BRIDGE"
+    ip link set "$REALNODE_BRIDGE" up
+    # Keep the host's sysctls (the kubelet sets vm.overcommit_memory=1, kernel.panic=10,
+    # kernel.panic_on_oops=1) to put back at stop. Machine-wide, like the bridge: written once
+    # before anything of a real node changes them, so a removed state directory cannot lose them.
+    [[ -f $REALNODE_SYSCTL_SAVED ]] || sysctl -n net.ipv4.ip_forward vm.overcommit_memory kernel.panic \
+        kernel.panic_on_oops | paste -sd' ' >"$REALNODE_SYSCTL_SAVED"
+    sysctl -qw net.ipv4.ip_forward=1
+    [[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ]] && sysctl -qw net.bridge.bridge-nf-call-iptables=1
+    iptables -N STOREFLEET-REALNODE 2>/dev/null || iptables -F STOREFLEET-REALNODE
+    iptables -A STOREFLEET-REALNODE -s "$REALNODE_CIDR" -d "$REALNODE_CIDR" -j RETURN
+    iptables -A STOREFLEET-REALNODE -s "$REALNODE_CIDR" -j DROP
+    iptables -N STOREFLEET-REALNODE-IN 2>/dev/null || iptables -F STOREFLEET-REALNODE-IN
+    iptables -A STOREFLEET-REALNODE-IN -s "$REALNODE_CIDR" -d "$REALNODE_IP" -p udp --dport 53 -j RETURN
+    iptables -A STOREFLEET-REALNODE-IN -s "$REALNODE_CIDR" -d "$REALNODE_IP" -p tcp --dport 53 -j RETURN
+    iptables -A STOREFLEET-REALNODE-IN -s "$REALNODE_CIDR" -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN
+    iptables -A STOREFLEET-REALNODE-IN -s "$REALNODE_CIDR" -j DROP
+    iptables -C FORWARD -j STOREFLEET-REALNODE 2>/dev/null || iptables -I FORWARD 1 -j STOREFLEET-REALNODE
+    iptables -C INPUT -j STOREFLEET-REALNODE-IN 2>/dev/null || iptables -I INPUT 1 -j STOREFLEET-REALNODE-IN
+    # kube-proxy masquerades service traffic to the node IP; the guard must see the real
+    # source first, which FORWARD does (filter runs before POSTROUTING's SNAT).
+}
+
+# _rn_kubelet_chains_down: the chains the kubelet makes (KUBE-FIREWALL and its jumps from
+# INPUT/OUTPUT, the canaries, the iptables hint); kube-proxy --cleanup removes its own.
+_rn_kubelet_chains_down() {
+    local ipt table chain
+    for ipt in iptables ip6tables; do
+        command -v "$ipt" >/dev/null || continue
+        while "$ipt" -D INPUT -j KUBE-FIREWALL 2>/dev/null; do :; done
+        while "$ipt" -D OUTPUT -j KUBE-FIREWALL 2>/dev/null; do :; done
+        for table in filter nat mangle; do
+            for chain in KUBE-FIREWALL KUBE-KUBELET-CANARY KUBE-IPTABLES-HINT; do
+                "$ipt" -t "$table" -F "$chain" 2>/dev/null && "$ipt" -t "$table" -X "$chain" 2>/dev/null || true
+            done
+        done
+    done
+}
+
+_rn_network_down() {
+    local dir saved
+    dir=$(_rn_dir)
+    _rn_kubelet_chains_down
+    iptables -D FORWARD -j STOREFLEET-REALNODE 2>/dev/null || true
+    iptables -D INPUT -j STOREFLEET-REALNODE-IN 2>/dev/null || true
+    iptables -F STOREFLEET-REALNODE 2>/dev/null && iptables -X STOREFLEET-REALNODE 2>/dev/null || true
+    iptables -F STOREFLEET-REALNODE-IN 2>/dev/null && iptables -X STOREFLEET-REALNODE-IN 2>/dev/null || true
+    ip link del "$REALNODE_BRIDGE" 2>/dev/null || true
+    if [[ -f $REALNODE_SYSCTL_SAVED ]]; then
+        read -r -a saved <"$REALNODE_SYSCTL_SAVED"
+        sysctl -qw net.ipv4.ip_forward="${saved[0]}" vm.overcommit_memory="${saved[1]}" \
+            kernel.panic="${saved[2]}" kernel.panic_on_oops="${saved[3]}" || true
+        rm -f "$REALNODE_SYSCTL_SAVED"
+    fi
+}
+
+_rn_configs() {
+    local dir run
+    dir=$(_rn_dir)
+    run=$(_rn_run)
+    mkdir -p "$dir/cni/net.d" "$dir/cni/ipam" "$dir/containerd" "$dir/kubelet" "$run"
+    cat >"$dir/containerd/config.toml" <<TOML
+version = 2
+root = "$dir/containerd/root"
+state = "$run/containerd"
+[grpc]
+  address = "$run/containerd.sock"
+[ttrpc]
+  address = "$run/containerd.sock.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$dir/containerd/opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "storefleet.local/pause:1"
+  restrict_oom_score_adj = true
+  enable_selinux = false
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$dir/cni/net.d"
+    max_conf_num = 1
+TOML
+    cat >"$dir/cni/net.d/10-storefleet.conflist" <<JSON
+{
+  "cniVersion": "0.4.0",
+  "name": "storefleet",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "$REALNODE_BRIDGE",
+      "isGateway": true,
+      "ipMasq": false,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "ranges": [[{"subnet": "$REALNODE_CIDR", "gateway": "$REALNODE_IP"}]],
+        "routes": [{"dst": "0.0.0.0/0"}],
+        "dataDir": "$dir/cni/ipam"
+      }
+    }
+  ]
+}
+JSON
+    # Pods resolve cluster names only: no search domain or resolver of the host leaks in.
+    : >"$dir/kubelet/resolv.conf"
+    cat >"$dir/kubelet/config.yaml" <<YAML
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: $REALNODE_IP
+port: $kubelet
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: $kubelet_health
+tlsCertFile: $dir/pki/kubelet-server.crt
+tlsPrivateKeyFile: $dir/pki/kubelet-server.key
+authentication:
+  anonymous: {enabled: true}
+  webhook: {enabled: false}
+  x509: {clientCAFile: $(_k8s_dir)/pki/ca.crt}
+authorization: {mode: AlwaysAllow}
+containerRuntimeEndpoint: unix://$run/containerd.sock
+cgroupDriver: cgroupfs
+cgroupsPerQOS: false
+enforceNodeAllocatable: []
+failCgroupV1: false
+failSwapOn: false
+clusterDNS: [$REALNODE_IP]
+clusterDomain: cluster.local
+resolvConf: $dir/kubelet/resolv.conf
+registerNode: true
+registerWithTaints:
+- {key: storefleet.io/real-node, value: "true", effect: NoSchedule}
+maxPods: 60
+serializeImagePulls: false
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+evictionHard: {memory.available: 256Mi, nodefs.available: 2%, imagefs.available: 2%}
+nodeStatusReportFrequency: 10s
+nodeStatusUpdateFrequency: 10s
+YAML
+    cat >"$dir/Corefile" <<CORE
+.:53 {
+    bind $REALNODE_IP
+    ready 127.0.0.1:$dns_ready
+    health 127.0.0.1:$dns_health
+    errors
+    cache 10
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+        kubeconfig $dir/coredns.kubeconfig storefleet-local
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+    }
+    template ANY ANY {
+        rcode NXDOMAIN
+    }
+}
+CORE
+}
+
+# _rn_import_images: every image tarball infra/images/build.sh made, imported once per change.
+_rn_import_images() {
+    local dir tar name sum
+    dir=$(_rn_dir)
+    mkdir -p "$dir/imported"
+    shopt -s nullglob
+    for tar in "$STOREFLEET_CACHE"/images/*.tar; do
+        name=$(basename "$tar" .tar)
+        sum=$(stat -c '%s %Y' "$tar")
+        [[ -f $dir/imported/$name && $(<"$dir/imported/$name") == "$sum" ]] && continue
+        local start=$SECONDS
+        _rn_ctr images import --no-unpack=false "$tar" >>"$dir/import.log" 2>&1 ||
+            die "real-node: importing $tar failed; see $dir/import.log"
+        echo "$sum" >"$dir/imported/$name"
+        log "real-node: imported image $name in $((SECONDS - start))s"
+    done
+    shopt -u nullglob
+    _rn_ctr images ls -q 2>/dev/null | grep -q '^storefleet.local/pause:1$' ||
+        die "real-node: the sandbox image storefleet.local/pause:1 is missing; run 'make images' (infra/images/build.sh)"
+}
+
+_rn_node_ready() {
+    [[ $(_rn_kubectl get node "$REALNODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]]
+}
+
+realnode_start() {
+    local dir run api kubelet kubelet_health proxy_health proxy_metrics dns_health dns_ready ingress ingress_health
+    local start=$SECONDS
+    [[ $(id -u) == 0 ]] || die "real-node: needs root (containerd, kubelet, iptables)"
+    _k8s_pid_alive kube-apiserver || die "real-node: the k8s part is not running (infra/local/up k8s real-node)"
+    dir=$(_rn_dir)
+    run=$(_rn_run)
+    if [[ -f $REALNODE_OWNER && $(<"$REALNODE_OWNER") != "$dir" ]] && _rn_owner_alive; then
+        die "real-node: the real node of $(<"$REALNODE_OWNER") runs on this machine (one at a time); stop it first"
+    fi
+    mkdir -p "$dir" "$STOREFLEET_STATE/env.d"
+    echo "$dir" >"$REALNODE_OWNER"
+    _rn_packages
+    bash "$STOREFLEET_ROOT/infra/local/build-realnode.sh"
+    bash "$STOREFLEET_ROOT/infra/images/build.sh" pause
+    # shellcheck disable=SC1090,SC2046
+    eval $(tr ' ' '\n' <"$(_k8s_dir)/ports" | grep '^api=')
+    _rn_ports
+    _rn_pki
+    _rn_kubeconfig kubelet "$dir/kubelet.kubeconfig"
+    _rn_kubeconfig kube-proxy "$dir/kube-proxy.kubeconfig"
+    _rn_kubeconfig coredns "$dir/coredns.kubeconfig"
+    _rn_kubeconfig ingress "$dir/ingress.kubeconfig"
+    _rn_rbac
+    _rn_network_up
+    _rn_configs
+
+    if ! _rn_pid_alive containerd; then
+        _rn_spawn containerd containerd --config "$dir/containerd/config.toml" --log-level warn
+        wait_for containerd 30 _rn_ctr version || die "real-node: containerd did not start; see $dir/containerd.log"
+    fi
+    _rn_import_images
+    if ! _rn_pid_alive coredns; then
+        require_port real-node "$dns_health" "coredns health"
+        _rn_spawn coredns "$STOREFLEET_CACHE/bin/coredns" -conf "$dir/Corefile"
+    fi
+    if ! _rn_pid_alive kubelet; then
+        require_port real-node "$kubelet_health" "kubelet healthz"
+        _rn_spawn kubelet "$STOREFLEET_CACHE/bin/kubelet" --config "$dir/kubelet/config.yaml" \
+            --kubeconfig "$dir/kubelet.kubeconfig" --root-dir "$dir/kubelet/root" \
+            --hostname-override "$REALNODE_NAME" --node-ip "$REALNODE_IP" \
+            --node-labels "storefleet.io/node-kind=real,type=real" --v 1
+    fi
+    if ! _rn_pid_alive kube-proxy; then
+        require_port real-node "$proxy_health" "kube-proxy healthz"
+        _rn_spawn kube-proxy "$STOREFLEET_CACHE/bin/kube-proxy" --kubeconfig "$dir/kube-proxy.kubeconfig" \
+            --hostname-override "$REALNODE_NAME" --proxy-mode iptables --cluster-cidr "$REALNODE_CIDR" \
+            --masquerade-all --nodeport-addresses "$REALNODE_IP/32" \
+            --healthz-bind-address "127.0.0.1:$proxy_health" --metrics-bind-address "127.0.0.1:$proxy_metrics" \
+            --conntrack-max-per-core 0 --conntrack-tcp-timeout-established 0 --conntrack-tcp-timeout-close-wait 0 --v 1
+    fi
+    if ! _rn_pid_alive storefleet-ingress; then
+        require_port real-node "$ingress" "ingress http"
+        _rn_spawn storefleet-ingress "$STOREFLEET_CACHE/bin/storefleet-ingress" --kubeconfig "$dir/ingress.kubeconfig" \
+            --listen "127.0.0.1:$ingress" --health "127.0.0.1:$ingress_health" --pod-cidr "$REALNODE_CIDR"
+    fi
+    wait_for "the kubelet to register $REALNODE_NAME Ready" "$REALNODE_START_DEADLINE" _rn_node_ready ||
+        die "real-node: $REALNODE_NAME did not become Ready; see $dir/kubelet.log"
+    wait_for "coredns" 60 curl -sf "http://127.0.0.1:$dns_ready/ready" || die "real-node: coredns not ready; see $dir/coredns.log"
+    wait_for "kube-proxy" 60 curl -sf "http://127.0.0.1:$proxy_health/healthz" || die "real-node: kube-proxy not healthy; see $dir/kube-proxy.log"
+    wait_for "storefleet-ingress" 60 curl -sf "http://127.0.0.1:$ingress_health/healthz" ||
+        die "real-node: storefleet-ingress not serving; see $dir/storefleet-ingress.log"
+    {
+        echo "STOREFLEET_REAL_NODE=$REALNODE_NAME"
+        echo "STOREFLEET_INGRESS_HTTP=http://127.0.0.1:$ingress"
+    } >"$STOREFLEET_STATE/env.d/realnode"
+    log "real-node: $REALNODE_NAME Ready in $((SECONDS - start))s (ingress http://127.0.0.1:$ingress, pods $REALNODE_CIDR)"
+}
+
+_rn_stop_component() {
+    local name=$1 dir pid grace=${2:-10}
+    dir=$(_rn_dir)
+    if _rn_pid_alive "$name"; then
+        pid=$(<"$dir/$name.pid")
+        kill "$pid" 2>/dev/null || true
+        wait_for "$name to stop" "$grace" _k8s_gone "$pid" || kill -9 "$pid" 2>/dev/null || true
+        wait_for "$name to die" 10 _k8s_gone "$pid" || die "real-node: $name (pid $pid) survived KILL"
+    fi
+    rm -f "$dir/$name.pid"
+}
+
+# _rn_shim_pids: the containerd shims of this node (their -address is our socket).
+_rn_shim_pids() {
+    local sock p
+    sock="$(_rn_run)/containerd.sock"
+    for p in /proc/[0-9]*; do
+        [[ $(cat "$p/comm" 2>/dev/null) == containerd-shim* ]] || continue
+        tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "-address $sock " && echo "${p#/proc/}"
+    done
+}
+
+# _rn_owner_alive: the kubelet or containerd of the state that owns the real node runs.
+_rn_owner_alive() {
+    local owner name pid
+    owner=$(<"$REALNODE_OWNER")
+    for name in kubelet containerd; do
+        [[ -f $owner/$name.pid ]] || continue
+        pid=$(<"$owner/$name.pid")
+        [[ -d /proc/$pid ]] && grep -q -- "$owner" "/proc/$pid/cmdline" 2>/dev/null && return 0
+    done
+    return 1
+}
+
+realnode_stop() {
+    local dir run c t pid
+    dir=$(_rn_dir)
+    run=$(_rn_run)
+    [[ -d $dir ]] || return 0
+    # Another state's real node owns the bridge and the host's rules: leave them alone.
+    if [[ -f $REALNODE_OWNER && $(<"$REALNODE_OWNER") != "$dir" ]]; then
+        log "real-node: not started from $STOREFLEET_STATE (it runs from $(dirname "$(<"$REALNODE_OWNER")"))"
+        return 0
+    fi
+    _rn_stop_component storefleet-ingress
+    _rn_stop_component kube-proxy
+    [[ -x $STOREFLEET_CACHE/bin/kube-proxy ]] && "$STOREFLEET_CACHE/bin/kube-proxy" --cleanup >/dev/null 2>&1 || true
+    _rn_stop_component kubelet 15
+    _rn_stop_component coredns
+    # The pods' containers: stop every task of this containerd, then containerd and its shims.
+    if _rn_pid_alive containerd; then
+        # The sandboxes' network namespaces (bind mounts containerd made under /run/netns).
+        for c in $(_rn_ctr containers ls -q 2>/dev/null); do
+            _rn_ctr containers info "$c" 2>/dev/null | python3 -c '
+import json, sys
+for ns in json.load(sys.stdin).get("Spec", {}).get("linux", {}).get("namespaces", []):
+    if ns.get("type") == "network" and ns.get("path", "").startswith("/var/run/netns/"):
+        print(ns["path"])' 2>/dev/null
+        done | sort -u >"$dir/netns.list"
+        for t in $(_rn_ctr tasks ls -q 2>/dev/null); do _rn_ctr tasks kill -s SIGKILL "$t" >/dev/null 2>&1 || true; done
+        wait_for "the pods' processes to end" 20 bash -c "! ctr --address $run/containerd.sock -n k8s.io tasks ls 2>/dev/null | grep -q RUNNING" || true
+        for t in $(_rn_ctr tasks ls -q 2>/dev/null); do _rn_ctr tasks delete -f "$t" >/dev/null 2>&1 || true; done
+        for c in $(_rn_ctr containers ls -q 2>/dev/null); do _rn_ctr containers delete "$c" >/dev/null 2>&1 || true; done
+    fi
+    _rn_stop_component containerd 15
+    for pid in $(_rn_shim_pids); do kill -9 "$pid" 2>/dev/null || true; done
+    # Mounts left by the kubelet (volumes, projected files) and containerd (rootfs, shm).
+    if [[ -n $dir ]]; then
+        awk -v d="$dir/" -v r="$run/" 'index($2, d) == 1 || index($2, r) == 1 {print $2}' /proc/mounts | sort -r |
+            while read -r m; do umount -l "$m" 2>/dev/null || true; done
+    fi
+    # Network namespaces of pods (made by containerd under /run/netns as cni-<uuid>) are gone
+    # with their sandboxes' tasks; the CNI reservations go with them.
+    if [[ -f $dir/netns.list ]]; then
+        while read -r ns; do umount "$ns" 2>/dev/null; rm -f "$ns"; done <"$dir/netns.list"
+        rm -f "$dir/netns.list"
+    fi
+    rm -rf "$dir/cni/ipam" "$run"
+    _rn_network_down
+    rm -f "$STOREFLEET_STATE/env.d/realnode" "$REALNODE_OWNER"
+    log "real-node: stopped"
+}
+
+realnode_status() {
+    local name rc=0
+    [[ -d $(_rn_dir) ]] || { echo "real-node: not started"; return 0; }
+    for name in "${REALNODE_COMPONENTS[@]}"; do
+        if _rn_pid_alive "$name"; then
+            echo "$name: running (pid $(<"$(_rn_dir)/$name.pid"))"
+        else
+            echo "$name: stopped"
+            rc=1
+        fi
+    done
+    return $rc
+}
