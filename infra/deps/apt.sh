@@ -11,7 +11,8 @@ packages=(
     openjdk-17-jre-headless maven golang-go
     nginx-light
     wrk  # bench/: HTTP load (pgbench comes with postgresql-15)
-    python3-yaml  # tests/platform-chart/: reads the rendered platform chart
+    python3-yaml  # tests/platform-chart/ and the build (docs/openapi.yaml is embedded as JSON)
+    python3-venv  # tests/contract/: schemathesis from PyPI in a cached venv
     nodejs npm chromium  # dashboard/: build (Vite) and its browser tests (playwright-core drives chromium)
 )
 missing=()

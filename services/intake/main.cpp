@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "config.hpp"
+#include "admin_api.hpp"
 #include "intake_api.hpp"
 #include "intake_store.hpp"
 #include "lifecycle_consumer.hpp"
@@ -74,6 +75,9 @@ int main() {
                             // and cannot publish.
                             registry, [&] { return relay.Healthy() && pool.Ping(); });
     api.Register(server);
+    intake::AdminStore admin_store(pool);
+    intake::AdminApi admin_api(admin_store, authenticator, client_limiter);
+    admin_api.Register(server);
 
     relay.Start();
     lifecycle.Start();

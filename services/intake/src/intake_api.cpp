@@ -119,7 +119,8 @@ std::optional<Tenant> IntakeApi::Admit(const Request& request, ResponseWriter& r
         rejected_.Inc();
         return std::nullopt;
     }
-    if (!http::AdmitOrAnswer429(tenant_limiter_, principal->tenant_id, "tenant", response)) {
+    if (!http::AdmitOrAnswer429(tenant_limiter_, principal->tenant_id, "tenant", response,
+                                principal->rate_per_second)) {
         rejected_.Inc();
         return std::nullopt;
     }

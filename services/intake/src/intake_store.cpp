@@ -97,13 +97,27 @@ alter table tenants drop column token_sha256;
 -- Idempotency keys live 24 h; the relay leader prunes older ones along this index.
 create index idempotency_keys_created on idempotency_keys (created_at);
 )SQL"},
+    {5, "a rate per tenant, and the audit trail of tenant and token changes", R"SQL(
+alter table tenants add column rate_per_second float8 check (rate_per_second > 0);
+create table audit_log (
+    id bigserial primary key,
+    at timestamptz not null default now(),
+    actor text not null,
+    action text not null,
+    tenant_id text,
+    target text,
+    detail jsonb not null default '{}'
+);
+create index audit_log_tenant on audit_log (tenant_id, id);
+)SQL"},
 };
 
 // A token authenticates while it is neither revoked nor expired. Shared with the query
 // service (services/query reads the same row).
 constexpr const char* kSelectPrincipalByToken =
-    "select tenant_id, role = 'admin' from intake.api_tokens where token_sha256 = $1 "
-    "and revoked_at is null and (expires_at is null or expires_at > now())";
+    "select k.tenant_id, k.role = 'admin', coalesce(t.rate_per_second, 0)::float8, k.token_id::text "
+    "from intake.api_tokens k join intake.tenants t on t.id = k.tenant_id where k.token_sha256 = $1 "
+    "and k.revoked_at is null and (k.expires_at is null or k.expires_at > now())";
 // Reserves one store of the quota; no row back means the quota is used up. Run last in
 // the transaction so the tenant row stays locked only until the commit.
 constexpr const char* kReserveQuota =
@@ -207,7 +221,8 @@ std::optional<http::Principal> IntakeStore::Authenticate(const std::string& toke
         pqxx::nontransaction session(*lease);
         auto rows = session.exec_params(kSelectPrincipalByToken, token_sha256);
         if (rows.empty()) return std::nullopt;
-        return http::Principal{rows[0][0].as<std::string>(), rows[0][1].as<bool>()};
+        return http::Principal{rows[0][0].as<std::string>(), rows[0][1].as<bool>(), rows[0][2].as<double>(),
+                               rows[0][3].as<std::string>()};
     } catch (const pqxx::broken_connection&) {
         lease.MarkBroken();
         throw;

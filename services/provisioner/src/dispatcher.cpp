@@ -63,7 +63,11 @@ void CommandDispatcher::OnAssign(std::vector<kafka::PartitionOffset>& partitions
         // A fresh generation: anything left from an earlier ownership is not ours to commit.
         partitions_[{p.topic, p.partition}] = PartitionState{{}, next_generation_++};
     }
-    if (paused_) paused_ = false;  // UpdateFlowControl pauses the whole assignment again if needed
+    // Not paused or resumed here (the partitions are assigned only after this returns), but
+    // on the next UpdateFlowControl: with cooperative assignment the partitions kept from
+    // before may be paused, and librdkafka keeps a partition's pause across a loss and a
+    // reassignment, so every owned partition is set to the current state again.
+    flow_dirty_ = true;
     assigned_ = !partitions_.empty();
 }
 
@@ -364,13 +368,18 @@ void CommandDispatcher::Relinquish(const std::set<PartitionKey>& partitions, Can
 
 void CommandDispatcher::UpdateFlowControl() {
     backlog_gauge_.Set(static_cast<double>(outstanding_));
-    if (!paused_ && outstanding_ >= 2 * options_.max_in_flight) {
-        for (const auto& [key, state] : partitions_) consumer_->Pause(key.first, key.second);
-        paused_ = true;
-    } else if (paused_ && outstanding_ < options_.max_in_flight) {
-        for (const auto& [key, state] : partitions_) consumer_->Resume(key.first, key.second);
-        paused_ = false;
+    // Hysteresis: pause at twice the in-flight limit, resume below it.
+    const bool pause = paused_ ? outstanding_ >= options_.max_in_flight : outstanding_ >= 2 * options_.max_in_flight;
+    if (pause == paused_ && !flow_dirty_) return;
+    for (const auto& [key, state] : partitions_) {
+        if (pause) {
+            consumer_->Pause(key.first, key.second);
+        } else {
+            consumer_->Resume(key.first, key.second);
+        }
     }
+    paused_ = pause;
+    flow_dirty_ = false;
 }
 
 void CommandDispatcher::RecommitAll() {
@@ -391,6 +400,7 @@ void CommandDispatcher::ReplaceConsumer() {
     Relinquish(all, CancelToken::Reason::kRevoked, false);
     consumer_.reset();
     paused_ = false;
+    flow_dirty_ = true;
     assigned_ = false;
     consumer_ = std::make_unique<kafka::KafkaConsumer>(consumer_options_);
     consumers_replaced_.Inc();

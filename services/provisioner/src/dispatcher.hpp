@@ -129,6 +129,7 @@ private:
     std::vector<std::unique_ptr<Task>> delayed_;  // retries waiting for their time
     std::size_t outstanding_ = 0;  // accepted, not yet completed for good
     bool paused_ = false;
+    bool flow_dirty_ = false;  // the assignment changed: apply paused_ to every partition again
     std::atomic<bool> assigned_{false};
 
     // Shared with workers.

@@ -1,5 +1,7 @@
 #include "provisioner.hpp"
 
+#include <set>
+
 #include <random>
 
 #include "storefleet/common/log.hpp"
@@ -223,6 +225,24 @@ Status StoreProvisioner::WaitUntilNamespaceGone(const Command& command, const st
     }
 }
 
+std::string TenantReason(const Error& error, const std::string& step) {
+    // Our own sentences about the tenant's own store: shown as they are.
+    static const std::set<std::string> kPlain = {"not_ready",     "setup_failed",          "namespace_stuck",
+                                                 "bad_command",   "namespace_terminating", "engine_unavailable"};
+    if (kPlain.count(error.code) != 0U) return error.message;
+    const std::string where = " (step " + step + "); the platform's operators have the details in its logs";
+    if (error.code.rfind("helm", 0) == 0) return "installing the store's software failed" + where;
+    if (error.code == "k8s_forbidden") return "the platform is not allowed to create this store's resources" + where;
+    if (error.code == "k8s_rejected" || error.code == "conflict") {
+        return "the cluster refused one of the store's resources" + where;
+    }
+    if (error.code == "k8s_unavailable" || error.code == "k8s_unreachable") {
+        return "the cluster could not be reached" + where;
+    }
+    if (error.code == "deadline") return "the store could not be set up before its deadline" + where;
+    return "setting up the store failed" + where;
+}
+
 uint64_t StatusSequence(int64_t command_offset, uint32_t step_index, uint32_t sub) {
     return (static_cast<uint64_t>(command_offset + 1) << 20) | (static_cast<uint64_t>(step_index & 0xFFFU) << 8) |
            (sub & 0xFFU);
@@ -235,14 +255,16 @@ Outcome StoreProvisioner::Provision(const Command& cmd, const CancelToken& cance
     const std::string ns = NamespaceFor(command.store_id());
     // Step k announces itself with index 2k, fails with 2k+1; ready is 12.
     uint32_t step_index = 0;
+    std::string step_name = "request";
     auto fail = [&](const Error& error) {
         if (error.code == "cancelled") return cancel.Why() == CancelToken::Reason::kLeaseLost ? Outcome::kRetry
                                                                                               : Outcome::kCancelled;
+        // The raw text (Helm's, the API server's) goes to the log; the tenant gets plain words.
         log::Error("store failed", {{"store_id", command.store_id()}, {"correlation_id", command.correlation_id()},
-                                    {"error", error.message}});
+                                    {"step", step_name}, {"code", error.code}, {"error", error.message}});
         registry_.GetCounter("storefleet_provisioner_stores_total", "Stores finished, by outcome.",
                              {{"outcome", "failed"}}).Inc();
-        Emit(cmd, {v1::STORE_STATUS_FAILED, "failed", error.message, "", "", ns, step_index + 1, 0});
+        Emit(cmd, {v1::STORE_STATUS_FAILED, "failed", TenantReason(error, step_name), "", "", ns, step_index + 1, 0});
         return Outcome::kFinished;
     };
     auto spec = SpecFromEvent(command);
@@ -262,12 +284,14 @@ Outcome StoreProvisioner::Provision(const Command& cmd, const CancelToken& cance
     };
     for (const auto& step : steps) {
         step_index += 2;
+        step_name = step.name;
         Emit(cmd, {v1::STORE_STATUS_PROVISIONING, step.name, "", "", "", ns, step_index, 0});
         const auto step_start = Clock::now();
         if (auto status = Ensure(step.name, cancel, deadline, step.attempt); !status.ok()) return fail(status.error());
         ObserveStep(step.name, step_start);
     }
     step_index += 2;
+    step_name = "readiness";
     Emit(cmd, {v1::STORE_STATUS_PROVISIONING, "readiness", "", "", "", ns, step_index, 0});
     const auto ready_start = Clock::now();
     if (auto status = WaitUntilReady(ns, cancel, deadline); !status.ok()) return fail(status.error());
@@ -296,8 +320,9 @@ Outcome StoreProvisioner::Deprovision(const Command& cmd, const CancelToken& can
     auto fail = [&](const Error& error) {
         if (error.code == "cancelled") return cancel.Why() == CancelToken::Reason::kLeaseLost ? Outcome::kRetry
                                                                                               : Outcome::kCancelled;
-        log::Error("store deletion failed", {{"store_id", command.store_id()}, {"error", error.message}});
-        Emit(cmd, {v1::STORE_STATUS_FAILED, "deletion", error.message, "", "", ns, step_index + 1, 0});
+        log::Error("store deletion failed",
+                   {{"store_id", command.store_id()}, {"code", error.code}, {"error", error.message}});
+        Emit(cmd, {v1::STORE_STATUS_FAILED, "deletion", TenantReason(error, "deletion"), "", "", ns, step_index + 1, 0});
         return Outcome::kFinished;
     };
     step_index = 2;

@@ -42,6 +42,10 @@ struct StatusUpdate {
 // (step_index << 8) | sub. Every event of a command sorts after the command itself (the
 // projector gives a command (offset + 1) << 20) and before the store's next command; a
 // replayed command's events carry the same numbers as the first run's.
+// What a tenant is told when its store fails at `step`: plain words. Helm's and the API
+// server's own text name platform internals, so it stays in the provisioner's log.
+std::string TenantReason(const Error& error, const std::string& step);
+
 uint64_t StatusSequence(int64_t command_offset, uint32_t step_index, uint32_t sub);
 
 // Where status changes go (Kafka in production, a recorder in tests). Emit() returns

@@ -198,7 +198,19 @@ TEST_F(ProvisionerTest, PermanentHelmFailureEndsInFailedWithTheReason) {
     CancelToken cancel(shutdown_);
     EXPECT_EQ(provisioner_.Provision(At(Requested()), cancel), Outcome::kFinished);
     EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_FAILED);
-    EXPECT_NE(sink_.updates.back().reason.find("schema"), std::string::npos);
+    EXPECT_EQ(sink_.updates.back().reason.find("schema"), std::string::npos) << "Helm's text stays in the log";
+    EXPECT_EQ(sink_.updates.back().reason,
+              "installing the store's software failed (step helm); the platform's operators have the details in "
+              "its logs");
+}
+
+TEST(TenantReasonTest, PlainWordsForPlatformErrorsOurOwnSentencesKept) {
+    EXPECT_EQ(TenantReason(Error::Permanent("k8s_forbidden", "secrets is forbidden: User \"system:...\""), "secret")
+                  .find("system:"),
+              std::string::npos);
+    EXPECT_EQ(TenantReason(Error::Permanent("not_ready", "still waiting for deployment w (0/1 ready)"), "readiness"),
+              "still waiting for deployment w (0/1 ready)");
+    EXPECT_NE(TenantReason(Error::Permanent("deadline", "raw"), "guardrails").find("step guardrails"), std::string::npos);
 }
 
 TEST_F(ProvisionerTest, FailedSetupJobFailsTheStore) {

@@ -1,5 +1,7 @@
 #include "query_api.hpp"
 
+#include "openapi_json.hpp"
+
 #include "storefleet/common/ids.hpp"
 #include "storefleet/common/log.hpp"
 #include "storefleet/http/auth.hpp"
@@ -48,6 +50,12 @@ void QueryApi::Register(http::HttpServer& server) {
             }
         };
     };
+    // The API's contract: public, like any documentation.
+    server.Get("/api/v1/openapi.json", [](const Request&, ResponseWriter& response) {
+        response.headers().add<Pistache::Http::Header::ContentType>(MIME(Application, Json));
+        http::SetHeader(response, "Cache-Control", "public, max-age=300");
+        response.send(Code::Ok, kOpenApiJson);
+    });
     server.Get("/api/v1/me", guarded(&QueryApi::GetMe));
     server.Get("/api/v1/stores", guarded(&QueryApi::ListStores));
     server.Get("/api/v1/stores/:id", guarded(&QueryApi::GetStore));

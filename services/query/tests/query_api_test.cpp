@@ -215,6 +215,15 @@ TEST_F(QueryApiTest, FiltersReachTheReader) {
     EXPECT_TRUE(reply.Json()["items"].empty());
 }
 
+TEST_F(QueryApiTest, ServesItsOpenApiDocumentWithoutAToken) {
+    Reply reply = Get("/api/v1/openapi.json", "");
+    ASSERT_EQ(reply.code, 200);
+    auto document = reply.Json();
+    EXPECT_EQ(document["openapi"], "3.1.0");
+    EXPECT_TRUE(document["paths"].contains("/api/v1/stores/{id}"));
+    EXPECT_TRUE(document["paths"].contains("/api/v1/stores/events"));
+}
+
 TEST_F(QueryApiTest, MeSaysWhoTheTokenActsFor) {
     EXPECT_CALL(reader_, PrincipalOfToken(Sha256Hex(kToken))).WillOnce(Return(http::Principal{"ops", true}));
     Reply reply = Get("/api/v1/me");

@@ -16,6 +16,8 @@ namespace storefleet::http {
 struct Principal {
     std::string tenant_id;
     bool admin = false;
+    double rate_per_second = 0;  // the tenant's own request rate; 0: the service's default
+    std::string token_id;        // which token (the audit trail's actor)
 
     bool operator==(const Principal&) const = default;
 };

@@ -23,6 +23,8 @@ public:
 
     // True if allowed; otherwise `retry_after` says when a token will be there.
     bool Allow(const std::string& key, Clock::time_point now, std::chrono::milliseconds& retry_after);
+    // The same with this key's own rate (burst: twice the rate); `rate` 0 means the default.
+    bool Allow(const std::string& key, Clock::time_point now, std::chrono::milliseconds& retry_after, double rate);
 
 private:
     struct Bucket {
@@ -39,6 +41,6 @@ private:
 // Runs `limiter` for `key`; when refused, answers 429 (problem+json, Retry-After in whole
 // seconds, at least 1) saying `who` is limited, and returns false.
 bool AdmitOrAnswer429(RateLimiter& limiter, const std::string& key, const std::string& who,
-                      Pistache::Http::ResponseWriter& response);
+                      Pistache::Http::ResponseWriter& response, double rate = 0);
 
 }  // namespace storefleet::http

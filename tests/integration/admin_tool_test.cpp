@@ -1,0 +1,176 @@
+// Tenants, tokens and the audit trail on the real Postgres: the `storefleet` tool (run as a
+// process, as an operator would) and intake's admin API (served in-process), both checked
+// against the tables and against what a token can still do afterwards.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "admin_api.hpp"
+#include "http_client.hpp"
+#include "intake_store.hpp"
+#include "storefleet/common/ids.hpp"
+
+namespace storefleet::intake {
+namespace {
+
+using testing::Call;
+using json = nlohmann::json;
+
+std::string PgUrl() {
+    const char* url = std::getenv("STOREFLEET_PG_URL");  // NOLINT(concurrency-mt-unsafe)
+    return url != nullptr ? url : "";
+}
+
+struct ToolRun {
+    int code = -1;
+    std::string out;  // stdout only; the tool's notes go to stderr
+    json Json() const { return json::parse(out); }
+};
+
+ToolRun Tool(const std::string& arguments) {
+    ToolRun run;
+    const std::string command = std::string(STOREFLEET_TOOL_BIN) + " " + arguments + " 2>/dev/null";
+    FILE* pipe = ::popen(command.c_str(), "r");
+    std::array<char, 4096> buffer{};
+    while (pipe != nullptr && std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) run.out += buffer.data();
+    const int status = pipe != nullptr ? ::pclose(pipe) : -1;
+    run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return run;
+}
+
+class AdminToolTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        ASSERT_FALSE(PgUrl().empty()) << "STOREFLEET_PG_URL is not set: run through tests/with-stack";
+        store_.Migrate();
+    }
+    bool Works(const std::string& token) { return store_.Authenticate(Sha256Hex(token)).has_value(); }
+
+    pg::Pool pool_{PgUrl(), 2};
+    IntakeStore store_{pool_, "stores.test"};
+    const std::string tenant_ = "adm-" + RandomHex(4);
+};
+
+TEST_F(AdminToolTest, TheToolManagesTenantsAndTokensAndAuditsEveryChange) {
+    ToolRun created = Tool("--json tenant create " + tenant_ + " --quota 2 --rate 5");
+    ASSERT_EQ(created.code, 0) << created.out;
+    EXPECT_EQ(created.Json()["store_quota"], 2);
+    EXPECT_EQ(created.Json()["rate_per_second"], 5.0);
+    EXPECT_EQ(Tool("tenant create " + tenant_).code, 1) << "a second tenant with the same id";
+    EXPECT_EQ(Tool("tenant create Not_A_Label").code, 1);
+    EXPECT_EQ(Tool("tenant set no-such-tenant-" + RandomHex(3) + " --quota 1").code, 1);
+    EXPECT_EQ(Tool("token issue " + tenant_).code, 2) << "--name is required";
+
+    ToolRun set = Tool("--json tenant set " + tenant_ + " --quota 3");
+    ASSERT_EQ(set.code, 0);
+    EXPECT_EQ(set.Json()["store_quota"], 3);
+
+    ToolRun issued = Tool("--json token issue " + tenant_ + " --name ci --expires-in 1h");
+    ASSERT_EQ(issued.code, 0) << issued.out;
+    const std::string token = issued.Json()["token"];
+    const std::string token_id = issued.Json()["id"];
+    EXPECT_FALSE(issued.Json()["expires_at"].is_null());
+    ASSERT_TRUE(Works(token));
+    auto principal = store_.Authenticate(Sha256Hex(token));
+    EXPECT_EQ(principal->tenant_id, tenant_);
+    EXPECT_FALSE(principal->admin);
+    EXPECT_EQ(principal->rate_per_second, 5.0);
+
+    ToolRun listed = Tool("--json token list " + tenant_);
+    ASSERT_EQ(listed.code, 0);
+    ASSERT_EQ(listed.Json().size(), 1U);
+    EXPECT_EQ(listed.out.find(token), std::string::npos) << "a listing never shows a token";
+    EXPECT_FALSE(listed.Json()[0].contains("token"));
+    const int stored_raw = pool_.WithTransaction([&](pqxx::work& txn) {
+        return txn.exec_params("select count(*) from intake.api_tokens where token_sha256 = $1 or name = $1", token)[0][0]
+            .as<int>();
+    });
+    EXPECT_EQ(stored_raw, 0) << "only the hash is stored";
+
+    ToolRun rotated = Tool("--json token rotate " + token_id);
+    ASSERT_EQ(rotated.code, 0) << rotated.out;
+    const std::string replacement = rotated.Json()["token"];
+    EXPECT_FALSE(Works(token)) << "the rotated token is revoked";
+    EXPECT_TRUE(Works(replacement));
+    EXPECT_EQ(rotated.Json()["name"], "ci");
+    EXPECT_FALSE(rotated.Json()["expires_at"].is_null()) << "the replacement keeps the lifetime";
+
+    ASSERT_EQ(Tool("token revoke " + std::string(rotated.Json()["id"])).code, 0);
+    EXPECT_FALSE(Works(replacement));
+    EXPECT_EQ(Tool("token revoke 00000000-0000-4000-8000-000000000000").code, 1);
+
+    ToolRun audit = Tool("--json audit --tenant " + tenant_);
+    ASSERT_EQ(audit.code, 0);
+    std::vector<std::string> actions;
+    const json audit_entries = audit.Json();
+    for (const auto& entry : audit_entries) {
+        actions.push_back(entry["action"]);
+        EXPECT_EQ(std::string(entry["actor"]).rfind("cli:", 0), 0U) << entry.dump();
+    }
+    EXPECT_EQ(actions, (std::vector<std::string>{"token.revoke", "token.rotate", "token.issue", "tenant.update",
+                                                 "tenant.create"}));
+    EXPECT_EQ(audit.out.find(token), std::string::npos) << "no secret in the audit trail";
+}
+
+TEST_F(AdminToolTest, TheAdminApiNeedsAnAdminTokenAndARevokedTokenStopsWithinASecondOnEveryReplica) {
+    const std::string admin_token = RandomHex(16);
+    store_.UpsertTenant(tenant_ + "-ops", admin_token, 0, /*admin=*/true);
+    const std::string tenant_token = RandomHex(16);
+    store_.UpsertTenant(tenant_, tenant_token, 2);
+
+    auto lookup = [this](const std::string& sha) { return store_.Authenticate(sha); };
+    // Two replicas' caches: each keeps a known token for a second.
+    http::Authenticator replica_a(lookup, {std::chrono::milliseconds(1000), std::chrono::milliseconds(0), 100});
+    http::Authenticator replica_b(lookup, {std::chrono::milliseconds(1000), std::chrono::milliseconds(0), 100});
+    http::RateLimiter limiter(1000, 1000);
+    AdminStore admin_store(pool_);
+    AdminApi api(admin_store, replica_a, limiter);
+    metrics::Registry registry;
+    http::HttpServer server({}, registry, [] { return true; });
+    api.Register(server);
+    server.Start();
+
+    EXPECT_EQ(Call("GET", server.Port(), "/api/v1/admin/tenants", tenant_token).code, 403) << "a tenant token is no admin";
+    EXPECT_EQ(Call("GET", server.Port(), "/api/v1/admin/tenants", "").code, 401);
+    auto bad = Call("POST", server.Port(), "/api/v1/admin/tenants/" + tenant_ + "/tokens", admin_token, R"({"role":"root"})");
+    EXPECT_EQ(bad.code, 400);
+    auto issued = Call("POST", server.Port(), "/api/v1/admin/tenants/" + tenant_ + "/tokens", admin_token,
+                       R"({"name":"deploy"})");
+    ASSERT_EQ(issued.code, 201) << issued.body;
+    EXPECT_TRUE(issued.HasHeader("Cache-Control: no-store")) << issued.headers;
+    const std::string token = json::parse(issued.body)["token"];
+    const std::string token_id = json::parse(issued.body)["id"];
+
+    const auto now = http::Authenticator::Clock::now;
+    ASSERT_TRUE(replica_a.Resolve("Bearer " + token, now()).has_value());
+    ASSERT_TRUE(replica_b.Resolve("Bearer " + token, now()).has_value());
+    auto revoked = Call("DELETE", server.Port(), "/api/v1/admin/tokens/" + token_id, admin_token);
+    ASSERT_EQ(revoked.code, 204) << revoked.body;
+    const auto revoked_at = std::chrono::steady_clock::now();
+    while (replica_a.Resolve("Bearer " + token, now()) || replica_b.Resolve("Bearer " + token, now())) {
+        ASSERT_LT(std::chrono::steady_clock::now() - revoked_at, std::chrono::milliseconds(1500))
+            << "a revoked token still works on a replica";
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+
+    auto tenants = Call("GET", server.Port(), "/api/v1/admin/tenants", admin_token);
+    ASSERT_EQ(tenants.code, 200);
+    bool listed = false;
+    const json tenant_list = json::parse(tenants.body);
+    for (const auto& tenant : tenant_list["items"]) listed = listed || tenant["id"] == tenant_;
+    EXPECT_TRUE(listed) << tenants.body.substr(0, 500);
+    auto audit = Call("GET", server.Port(), "/api/v1/admin/audit?tenant=" + tenant_, admin_token);
+    ASSERT_EQ(audit.code, 200);
+    auto entries = json::parse(audit.body)["items"];
+    ASSERT_GE(entries.size(), 2U);
+    EXPECT_EQ(entries[0]["action"], "token.revoke");
+    EXPECT_EQ(std::string(entries[0]["actor"]).rfind("token:", 0), 0U);
+    EXPECT_EQ(audit.body.find(token), std::string::npos);
+    server.Stop();
+}
+
+}  // namespace
+}  // namespace storefleet::intake
