@@ -57,7 +57,9 @@ describe('App', () => {
       const path = new URL(String(input), 'http://x').pathname;
       if (path === '/api/v1/me') return json(200, { tenant_id: 'platform', role: 'admin' });
       if (path === '/api/v1/stores') return json(200, { items: [], next_cursor: null });
-      if (path === '/api/v1/admin/stores') return json(200, { items: stores, next_cursor: null });
+      if (path === '/api/v1/admin/stores') return json(200, { items: stores });
+      if (path === '/api/v1/admin/tenants')
+        return json(200, { items: [{ id: 't1', store_quota: 5, live_stores: 1, rate_per_second: null, created_at: '' }] });
       return json(404, { status: 404 });
     });
     render(<App />);
@@ -66,7 +68,8 @@ describe('App', () => {
     const ready = within(chart).getByText('Ready').closest('li')!;
     expect(ready).toHaveTextContent('2');
     expect(within(chart).getByText('Failed').closest('li')).toHaveTextContent('1');
-    expect(await screen.findByText(/does not offer the tenant list yet/)).toBeInTheDocument();
+    const tenantRow = (await screen.findByRole('rowheader', { name: 't1' })).closest('tr')!;
+    expect(tenantRow).toHaveTextContent('15');
     expect(screen.getByText(/does not offer the audit trail yet/)).toBeInTheDocument();
   });
 });

@@ -60,26 +60,22 @@ export function StatusChart({ stores }: { stores: Store[] }) {
   );
 }
 
+/** GET /api/v1/admin/tenants (docs/openapi.yaml: Tenant). */
 interface Tenant {
-  tenant_id?: string;
-  id?: string;
-  name?: string;
-  tenant?: string;
-  quota?: number;
-  store_quota?: number;
-  stores?: number;
-  used?: number;
+  id: string;
+  store_quota: number;
+  live_stores: number;
+  rate_per_second: number | null;
 }
 
+/** GET /api/v1/admin/audit (docs/openapi.yaml: AuditEntry): who changed which tenant or token. */
 interface AuditEntry {
-  event_id?: string;
-  occurred_at?: string;
-  tenant_id?: string;
-  store_id?: string;
-  type?: string;
-  status?: string;
-  step?: string | null;
-  reason?: string | null;
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  tenant_id: string | null;
+  target: string | null;
 }
 
 export function Admin({ api }: { api: ApiClient }) {
@@ -131,11 +127,11 @@ export function Admin({ api }: { api: ApiClient }) {
             </tr>
           </thead>
           <tbody>
-            {items<Tenant>(tenants.data).map((t, i) => (
-              <tr key={t.tenant_id ?? t.id ?? i}>
-                <th scope="row">{t.name ?? t.tenant ?? t.tenant_id ?? t.id}</th>
-                <td>{t.stores ?? t.used ?? '—'}</td>
-                <td>{t.quota ?? t.store_quota ?? '—'}</td>
+            {items<Tenant>(tenants.data).map((t) => (
+              <tr key={t.id}>
+                <th scope="row">{t.id}</th>
+                <td>{t.live_stores}</td>
+                <td>{t.store_quota}</td>
               </tr>
             ))}
           </tbody>
@@ -145,15 +141,15 @@ export function Admin({ api }: { api: ApiClient }) {
       <Unavailable load={audit} what="the audit trail" />
       {audit.state === 'ok' && (
         <ol className="timeline">
-          {items<AuditEntry>(audit.data).map((e, i) => (
-            <li key={e.event_id ?? i} className="event">
+          {items<AuditEntry>(audit.data).map((e) => (
+            <li key={e.id} className="event">
               <div className="event-head">
                 <span className="event-name">
-                  {e.tenant_id ?? ''} {e.type ?? e.status} {e.step ?? ''}
+                  {e.action} {e.tenant_id ?? ''}
                 </span>
-                {e.occurred_at && <time dateTime={e.occurred_at}>{new Date(e.occurred_at).toLocaleString()}</time>}
+                <time dateTime={e.at}>{new Date(e.at).toLocaleString()}</time>
               </div>
-              {e.reason && <div className="event-reason">{e.reason}</div>}
+              <div className="event-reason">by {e.actor}</div>
             </li>
           ))}
         </ol>

@@ -206,6 +206,14 @@ void AdminApi::Register(http::HttpServer& server) {
         if (!stores.ok()) return Refuse(response, stores.error());
         http::SendJson(response, Code::Ok, {{"items", *stores}});
     }));
+    server.Get("/api/v1/admin/stores", guarded([this](const Request& request, ResponseWriter& response) {
+        if (!Admit(request, response)) return;
+        auto limit = Limit(request, response);
+        if (!limit) return;
+        auto stores = store_.TenantStores("", *limit);
+        if (!stores.ok()) return Refuse(response, stores.error());
+        http::SendJson(response, Code::Ok, {{"items", *stores}});
+    }));
     server.Get("/api/v1/admin/audit", guarded([this](const Request& request, ResponseWriter& response) {
         if (!Admit(request, response)) return;
         auto limit = Limit(request, response);

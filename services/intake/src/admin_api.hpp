@@ -19,6 +19,7 @@ namespace storefleet::intake {
 //   POST   /api/v1/admin/tokens/{id}/rotate          revokes it; its replacement, once
 //   DELETE /api/v1/admin/tokens/{id}                 revokes it (within a second everywhere)
 //   GET    /api/v1/admin/tenants/{id}/stores         any tenant's stores
+//   GET    /api/v1/admin/stores?limit=               every tenant's stores, newest first
 //   GET    /api/v1/admin/audit?tenant=&limit=        the audit trail, newest first
 // Each change is written to the audit trail with the actor "token:<admin token id>". The
 // front door routes /api/v1/admin/ here for every method.

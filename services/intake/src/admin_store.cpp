@@ -187,19 +187,23 @@ Result<IssuedToken> AdminStore::RotateToken(const std::string& actor, const std:
 
 Result<std::vector<nlohmann::json>> AdminStore::TenantStores(const std::string& tenant_id, int limit) {
     return pool_.WithoutTransaction([&](pqxx::nontransaction& session) -> Result<std::vector<nlohmann::json>> {
-        if (session.exec_params("select 1 from intake.tenants where id = $1", tenant_id).empty()) return NoTenant(tenant_id);
+        if (!tenant_id.empty() &&
+            session.exec_params("select 1 from intake.tenants where id = $1", tenant_id).empty()) {
+            return NoTenant(tenant_id);
+        }
         // The read model's status where the projector has the store, else the ledger's.
         auto rows = session.exec_params(
             "select i.store_id::text, i.name, i.engine, i.plan, coalesce(r.status, case i.state when 'active' "
             "then 'requested' when 'deletion_failed' then 'failed' else i.state end), " RFC3339("i.created_at")
-            " from intake.stores i left join read.stores r on r.store_id = i.store_id "
-            "where i.tenant_id = $1 order by i.created_at desc limit $2",
+            ", i.tenant_id from intake.stores i left join read.stores r on r.store_id = i.store_id "
+            "where ($1 = '' or i.tenant_id = $1) and i.state <> 'deleted' order by i.created_at desc limit $2",
             tenant_id, limit);
         std::vector<nlohmann::json> stores;
         for (const auto& r : rows) {
             stores.push_back({{"id", r[0].as<std::string>()}, {"name", r[1].as<std::string>()},
                               {"engine", r[2].as<std::string>()}, {"plan", r[3].as<std::string>()},
-                              {"status", r[4].as<std::string>()}, {"created_at", r[5].as<std::string>()}});
+                              {"status", r[4].as<std::string>()}, {"created_at", r[5].as<std::string>()},
+                              {"tenant_id", r[6].as<std::string>()}});
         }
         return stores;
     });

@@ -68,7 +68,8 @@ class AdminStore {
     // Revokes the token and issues a new one with the same tenant, name, role and lifetime.
     Result<IssuedToken> RotateToken(const std::string& actor, const std::string& token_id);
     Status RevokeToken(const std::string& actor, const std::string& token_id);
-    // A tenant's stores (ledger and read model), newest first: id, name, engine, status.
+    // A tenant's stores not yet deleted (ledger and read model), newest first: id, tenant_id,
+    // name, engine, plan, status, created_at. Every tenant's when `tenant_id` is empty.
     Result<std::vector<nlohmann::json>> TenantStores(const std::string& tenant_id, int limit);
     // Newest first; of one tenant when `tenant_id` is set.
     std::vector<AuditEntry> Audit(int limit, const std::string& tenant_id = "");
