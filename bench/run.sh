@@ -73,6 +73,9 @@ for svc in intake query projector provisioner; do
     idle+="\"$svc\":$rss,"
 done
 record "{\"section\":\"idle_rss_mib\",\"result\":${idle%,}}}"
+# What 1,000 idle live-status streams cost the query service.
+record "{\"section\":\"stream_idle\",\"result\":$(python3 "$root/bench/stream_idle.py" --url "$STOREFLEET_STREAM_URL" \
+    --token-file "$STOREFLEET_TOKEN_FILE" --pid "$(<"$STOREFLEET_STATE/platform/query.pid")" --connections 1000)}"
 
 # 4. Query: 10,000 stores of one tenant in the read model; list and get, vs nginx static.
 psql -q "$STOREFLEET_PG_URL" -c "insert into read.stores (store_id, tenant_id, name, engine, plan, host, status, created_at, updated_at)

@@ -1,5 +1,7 @@
 // storefleet-query: the read side of the REST API, over the projector's read model.
 // Composition root only.
+#include <sys/resource.h>
+
 #include <iostream>
 
 #include "change_feed.hpp"
@@ -47,8 +49,18 @@ int Serve(const query::QueryConfig& config) {
 
 }  // namespace
 
+// Each live stream is a socket: take the hard limit on open files (often 1024 soft).
+void RaiseOpenFileLimit() {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &limit);
+    }
+}
+
 int main() {
     BlockTerminationSignals();
+    RaiseOpenFileLimit();
     log::Init("query");
     query::QueryConfig config;
     try {
