@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "admin_store.hpp"
@@ -63,29 +64,28 @@ std::optional<std::string> Option(const Args& args, const std::string& name) {
     return found == args.options.end() ? std::nullopt : std::optional<std::string>(found->second);
 }
 
-int64_t Number(const std::string& text, const std::string& what) {
+// The whole of `text` as a T (int64_t or double); otherwise std::invalid_argument naming `what`.
+template <typename T>
+T Parse(const std::string& text, const std::string& what) {
     std::size_t used = 0;
-    int64_t value = 0;
+    T value{};
     try {
-        value = std::stoll(text, &used);
+        if constexpr (std::is_integral_v<T>) {
+            value = std::stoll(text, &used);
+        } else {
+            value = std::stod(text, &used);
+        }
     } catch (const std::exception&) {
         used = 0;
     }
-    if (used != text.size() || text.empty()) throw std::invalid_argument(what + " must be a whole number, got '" + text + "'");
-    return value;
-}
-
-double Decimal(const std::string& text, const std::string& what) {
-    std::size_t used = 0;
-    double value = 0;
-    try {
-        value = std::stod(text, &used);
-    } catch (const std::exception&) {
-        used = 0;
+    if (used != text.size() || text.empty()) {
+        throw std::invalid_argument(what + (std::is_integral_v<T> ? " must be a whole number" : " must be a number") +
+                                    ", got '" + text + "'");
     }
-    if (used != text.size() || text.empty()) throw std::invalid_argument(what + " must be a number, got '" + text + "'");
     return value;
 }
+int64_t Number(const std::string& text, const std::string& what) { return Parse<int64_t>(text, what); }
+double Decimal(const std::string& text, const std::string& what) { return Parse<double>(text, what); }
 
 // "90d", "12h", "30m", "600s" (or plain seconds).
 std::chrono::seconds Duration(const std::string& text) {

@@ -32,6 +32,20 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# kept_ports FILE NAME...: sets NAME=<port> for each NAME, chosen free the first time and
+# kept in FILE (one line of NAME=PORT pairs) for good, so clients keep dialling the same ports
+# across a stop and a start.
+kept_ports() {
+    local file=$1 name line=""
+    shift
+    if [[ ! -f $file ]]; then
+        for name in "$@"; do line+="$name=$(free_port) "; done
+        echo "${line% }" >"$file"
+    fi
+    # shellcheck disable=SC1090,SC2046
+    eval $(cat "$file")
+}
+
 # port_in_use PORT: true when something could stop a server from listening on
 # 127.0.0.1:PORT. The probe binds with SO_REUSEADDR, as every server here does
 # (postgres, Kafka, the Go servers), so the TIME_WAIT sockets a server leaves for a

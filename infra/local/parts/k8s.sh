@@ -68,11 +68,13 @@ EXT
     )
 }
 
-_k8s_kubeconfig() {  # _k8s_kubeconfig NAME API_PORT OUT
-    local pki
-    pki="$(_k8s_dir)/pki"
-    umask 077
-    cat >"$3" <<KC
+# _k8s_kubeconfig NAME API_PORT OUT [PKI_DIR]: a kubeconfig (mode 600) for the client
+# certificate PKI_DIR/NAME.{crt,key} (PKI_DIR: this part's pki), trusting this part's CA.
+_k8s_kubeconfig() {
+    local pki=${4:-$(_k8s_dir)/pki}
+    # A subshell, so the umask stays here: a caller's later files (containerd's snapshots on
+    # the real node) must not become private by accident.
+    (umask 077 && cat >"$3" <<KC
 apiVersion: v1
 kind: Config
 current-context: storefleet-local
@@ -80,7 +82,7 @@ clusters:
 - name: storefleet-local
   cluster:
     server: https://127.0.0.1:$2
-    certificate-authority-data: $(base64 -w0 "$pki/ca.crt")
+    certificate-authority-data: $(base64 -w0 "$(_k8s_dir)/pki/ca.crt")
 contexts:
 - name: storefleet-local
   context: {cluster: storefleet-local, user: $1}
@@ -90,6 +92,7 @@ users:
     client-certificate-data: $(base64 -w0 "$pki/$1.crt")
     client-key-data: $(base64 -w0 "$pki/$1.key")
 KC
+    )
 }
 
 _k8s_spawn() {  # _k8s_spawn NAME ARGS...: starts a component in the background
@@ -108,15 +111,7 @@ _k8s_spawn() {  # _k8s_spawn NAME ARGS...: starts a component in the background
 
 # Ports are chosen once (first start) and kept for good: kubeconfigs, the running
 # provisioners and the components themselves keep dialling them across a stop and start.
-_k8s_ports() {
-    local dir
-    dir=$(_k8s_dir)
-    if [[ ! -f $dir/ports ]]; then
-        echo "etcd=$(free_port) etcd_peer=$(free_port) api=$(free_port) cm=$(free_port) sched=$(free_port) kwok=$(free_port)" >"$dir/ports"
-    fi
-    # shellcheck disable=SC1090,SC2046
-    eval $(cat "$dir/ports")
-}
+_k8s_ports() { kept_ports "$(_k8s_dir)/ports" etcd etcd_peer api cm sched kwok; }
 
 _k8s_api_ready() {
     curl -sf --cacert "$(_k8s_dir)/pki/ca.crt" --cert "$(_k8s_dir)/pki/admin.crt" \

@@ -51,9 +51,9 @@ _rn_spawn() {  # _rn_spawn NAME BINARY ARGS...: background, own session, pid fil
     shift
     dir=$(_rn_dir)
     rm -f "$dir/$name.pid"
-    # umask 022: k8s.sh's _k8s_kubeconfig leaves umask 077 in the shell that ran `up k8s`;
-    # containerd would then unpack images into 0700 snapshot roots, and every container not
-    # running as root fails with 'exec: "sh": executable file not found in $PATH'.
+    # umask 022 whatever the caller's (an operator's may be 077): containerd would otherwise
+    # unpack images into 0700 snapshot roots, and every container not running as root fails
+    # with 'exec: "sh": executable file not found in $PATH'.
     # shellcheck disable=SC2016 # expanded by the inner shell
     setsid nohup bash -c 'umask 022; echo $$ >"$1"; shift; exec "$@"' _ "$dir/$name.pid" "$@" \
         </dev/null >>"$dir/$name.log" 2>&1 &
@@ -61,13 +61,8 @@ _rn_spawn() {  # _rn_spawn NAME BINARY ARGS...: background, own session, pid fil
 }
 
 _rn_ports() {
-    local dir
-    dir=$(_rn_dir)
-    if [[ ! -f $dir/ports ]]; then
-        echo "kubelet=$(free_port) kubelet_health=$(free_port) proxy_health=$(free_port) proxy_metrics=$(free_port) dns_health=$(free_port) dns_ready=$(free_port) ingress=$(free_port) ingress_health=$(free_port)" >"$dir/ports"
-    fi
-    # shellcheck disable=SC1090,SC2046
-    eval $(cat "$dir/ports")
+    kept_ports "$(_rn_dir)/ports" kubelet kubelet_health proxy_health proxy_metrics dns_health dns_ready \
+        ingress ingress_health
 }
 
 # _rn_packages: Debian's containerd, runc, CNI plugins, iptables, conntrack (installs what is
@@ -112,27 +107,7 @@ _rn_pki() {  # client and serving certificates from the k8s part's CA
 }
 
 _rn_kubeconfig() {  # _rn_kubeconfig NAME OUT: a kubeconfig with pki/NAME.{crt,key}
-    local pki
-    pki="$(_rn_dir)/pki"
-    (umask 077 && cat >"$2" <<KC
-apiVersion: v1
-kind: Config
-current-context: storefleet-local
-clusters:
-- name: storefleet-local
-  cluster:
-    server: https://127.0.0.1:$api
-    certificate-authority-data: $(base64 -w0 "$(_k8s_dir)/pki/ca.crt")
-contexts:
-- name: storefleet-local
-  context: {cluster: storefleet-local, user: $1}
-users:
-- name: $1
-  user:
-    client-certificate-data: $(base64 -w0 "$pki/$1.crt")
-    client-key-data: $(base64 -w0 "$pki/$1.key")
-KC
-    )
+    _k8s_kubeconfig "$1" "$api" "$2" "$(_rn_dir)/pki"
 }
 
 _rn_rbac() {  # what CoreDNS and the ingress controller may read

@@ -39,6 +39,11 @@ bool RateLimiter::Allow(const std::string& key, Clock::time_point now, std::chro
     return false;
 }
 
+std::size_t RateLimiter::Keys() {
+    std::lock_guard lock(mutex_);
+    return buckets_.size();
+}
+
 bool AdmitOrAnswer429(RateLimiter& limiter, const std::string& key, const std::string& who,
                       Pistache::Http::ResponseWriter& response, double rate) {
     std::chrono::milliseconds retry_after{0};

@@ -31,18 +31,10 @@ HttpServer::HttpServer(Options options, metrics::Registry& registry, std::functi
         response.send(Code::Ok, registry_.Render());
         return Route::Result::Ok;
     });
-    // Called for any request no route takes: a known path with another method is a 405
-    // with Allow (RFC 9110), anything else a 404.
-    router_.addNotFoundHandler([this](const Request& request, Pistache::Http::ResponseWriter response) {
-        const std::string allowed = AllowedMethods(request.resource());
-        if (!allowed.empty()) {
-            SetHeader(response, "Allow", allowed);
-            SendError(response, Code::Method_Not_Allowed, "method_not_allowed",
-                      "this path answers " + allowed + ", not " +
-                          Pistache::Http::methodString(request.method()));
-        } else {
-            SendError(response, Code::Not_Found, "not_found", "no such endpoint");
-        }
+    // A path no route knows. (A known path with another method gets the 405 routes that
+    // Start() adds.)
+    router_.addNotFoundHandler([](const Request&, Pistache::Http::ResponseWriter response) {
+        SendError(response, Code::Not_Found, "not_found", "no such endpoint");
         return Route::Result::Ok;
     });
 }
@@ -130,8 +122,9 @@ std::string HttpServer::AllowedMethods(const std::string& path) const {
 }
 
 void HttpServer::Start() {
-    // Pistache answers a known path with another method itself, in plain text; every such
-    // pair gets our 405 problem (with Allow) instead.
+    // Pistache answers a known path with another method itself, in plain text, before any
+    // not-found handler; so every such pair gets a route answering our 405 problem (with
+    // Allow) instead.
     std::vector<std::string> patterns;
     for (const auto& [method, pattern] : routes_) {
         if (std::find(patterns.begin(), patterns.end(), pattern) == patterns.end()) patterns.push_back(pattern);
@@ -145,7 +138,8 @@ void HttpServer::Start() {
             return Route::Result::Ok;
         };
         for (auto method : {Pistache::Http::Method::Get, Pistache::Http::Method::Post, Pistache::Http::Method::Put,
-                            Pistache::Http::Method::Patch, Pistache::Http::Method::Delete}) {
+                            Pistache::Http::Method::Patch, Pistache::Http::Method::Delete,
+                            Pistache::Http::Method::Options}) {
             const std::string name = Pistache::Http::methodString(method);
             bool served = false;
             for (const auto& [route_method, route_pattern] : routes_) {

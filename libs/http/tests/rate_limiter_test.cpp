@@ -25,16 +25,31 @@ TEST(RateLimiterTest, ZeroRateAllowsEverything) {
     for (int i = 0; i < 100; ++i) EXPECT_TRUE(limiter.Allow("t", RateLimiter::Clock::now(), retry));
 }
 
-TEST(RateLimiterTest, ManyKeysDoNotGrowWithoutBoundYetAnEmptyBucketStaysEmpty) {
+TEST(RateLimiterTest, ManyKeysDoNotGrowWithoutBound) {
     RateLimiter limiter(/*rate=*/1, /*burst=*/1, /*max_keys=*/10);
     const auto now = RateLimiter::Clock::time_point{} + std::chrono::hours(1);
     std::chrono::milliseconds retry{0};
-    EXPECT_TRUE(limiter.Allow("hot", now, retry));
-    for (int i = 0; i < 9; ++i) EXPECT_TRUE(limiter.Allow("k" + std::to_string(i), now, retry));
-    // Full: a new key evicts nothing that would have been refused (none refilled yet), so all go.
-    EXPECT_TRUE(limiter.Allow("new", now, retry));
-    // Once buckets refill they are the ones dropped; "hot" spent its token again just now.
-    EXPECT_FALSE(limiter.Allow("new", now, retry));
+    for (int i = 0; i < 1000; ++i) {
+        EXPECT_TRUE(limiter.Allow("k" + std::to_string(i), now, retry)) << "a new key starts with a full bucket";
+        ASSERT_LE(limiter.Keys(), 10U);
+    }
+    // Buckets that have refilled are the ones dropped first: a spent one stays spent.
+    RateLimiter kept(/*rate=*/1, /*burst=*/1, /*max_keys=*/3);
+    EXPECT_TRUE(kept.Allow("spent", now, retry));
+    EXPECT_TRUE(kept.Allow("old-1", now - std::chrono::seconds(5), retry));
+    EXPECT_TRUE(kept.Allow("old-2", now - std::chrono::seconds(5), retry));
+    EXPECT_TRUE(kept.Allow("new", now, retry));  // full: old-1 and old-2 have refilled and go
+    EXPECT_EQ(kept.Keys(), 2U);
+    EXPECT_FALSE(kept.Allow("spent", now, retry)) << "evicting the refilled buckets kept the spent one";
+}
+
+TEST(RateLimiterTest, AKeyMayHaveItsOwnRate) {
+    RateLimiter limiter(/*rate=*/1, /*burst=*/1);
+    const auto now = RateLimiter::Clock::time_point{} + std::chrono::hours(1);
+    std::chrono::milliseconds retry{0};
+    int allowed = 0;
+    for (int i = 0; i < 10; ++i) allowed += limiter.Allow("fast", now, retry, /*rate=*/3) ? 1 : 0;
+    EXPECT_EQ(allowed, 6) << "a burst of twice its own rate";
 }
 
 }  // namespace

@@ -1,16 +1,14 @@
 #include "change_feed.hpp"
 
 #include "storefleet/common/log.hpp"
+#include "store_reader.hpp"
 
 namespace storefleet::query {
 namespace {
 
 constexpr const char* kChangesSql =
-    "select change_id, tenant_id, store_id::text, coalesce(name, ''), coalesce(engine, ''), "
-    "coalesce(plan, ''), coalesce(host, ''), status, coalesce(step, ''), coalesce(reason, ''), "
-    "coalesce(url, ''), coalesce(admin_url, ''), coalesce(namespace, ''), simulated, "
-    "(extract(epoch from created_at) * 1000000)::bigint, (extract(epoch from updated_at) * 1000000)::bigint "
-    "from read.store_changes where change_id > $1 and ($2 = '' or tenant_id = $2) "
+    "select change_id, tenant_id, " STOREFLEET_STORE_VIEW_COLUMNS
+    " from read.store_changes where change_id > $1 and ($2 = '' or tenant_id = $2) "
     "order by change_id limit $3";
 constexpr const char* kHeadSql = "select coalesce(max(change_id), 0) from read.store_changes";
 constexpr const char* kOldestSql = "select coalesce(min(change_id), 0) from read.store_changes";
@@ -71,21 +69,7 @@ std::vector<StoreChange> PgChangeFeed::After(int64_t after, const std::string& t
             StoreChange change;
             change.change_id = r[0].as<int64_t>();
             change.tenant_id = r[1].as<std::string>();
-            StoreView& store = change.store;
-            store.id = r[2].as<std::string>();
-            store.name = r[3].as<std::string>();
-            store.engine = r[4].as<std::string>();
-            store.plan = r[5].as<std::string>();
-            store.host = r[6].as<std::string>();
-            store.status = r[7].as<std::string>();
-            store.step = r[8].as<std::string>();
-            store.reason = r[9].as<std::string>();
-            store.url = r[10].as<std::string>();
-            store.admin_url = r[11].as<std::string>();
-            store.k8s_namespace = r[12].as<std::string>();
-            store.simulated = r[13].as<bool>();
-            store.created_at_us = r[14].as<int64_t>();
-            store.updated_at_us = r[15].as<int64_t>();
+            change.store = StoreViewFrom(r, 2);
             changes.push_back(std::move(change));
         }
         return changes;

@@ -92,7 +92,7 @@ class EventStreamServer {
     std::atomic<bool> running_{false};
 };
 
-// The SSE frame of one change; `tenant_view` is what the subscriber may see of it.
+// The SSE frame of one change: `id: <change id>`, `event: store`, `data: <store JSON>`.
 std::string StoreEventFrame(const StoreChange& change);
 
 }  // namespace storefleet::query

@@ -11,13 +11,6 @@ constexpr const char* kPrincipalOfTokenSql =
     "select tenant_id, role = 'admin' from intake.api_tokens where token_sha256 = $1 "
     "and revoked_at is null and (expires_at is null or expires_at > now())";
 
-#define STORE_COLUMNS                                                                           \
-    "store_id::text, coalesce(name, ''), coalesce(engine, ''), coalesce(plan, ''), "            \
-    "coalesce(host, ''), status, coalesce(step, ''), coalesce(reason, ''), coalesce(url, ''), " \
-    "coalesce(admin_url, ''), coalesce(namespace, ''), simulated, "                             \
-    "(extract(epoch from created_at) * 1000000)::bigint, "                                      \
-    "(extract(epoch from updated_at) * 1000000)::bigint"
-
 // Two listing statements rather than one with an optional cursor, so that each has a
 // plan that walks the (tenant_id, created_at desc, store_id desc) index from the right
 // place. '' means any status ($2), engine ($3), name prefix ($4; a-z0-9- only, so no LIKE
@@ -26,11 +19,11 @@ constexpr const char* kPrincipalOfTokenSql =
     "tenant_id = $1 and ($2 = '' or status = $2) and ($3 = '' or engine = $3) and ($4 = '' or name like $4 || '%') "
 constexpr const char* kListFirst = "query_list_first";
 constexpr const char* kListFirstSql =
-    "select " STORE_COLUMNS " from read.stores where " LIST_FILTERS
+    "select " STOREFLEET_STORE_VIEW_COLUMNS " from read.stores where " LIST_FILTERS
     "order by created_at desc, store_id desc limit $5";
 constexpr const char* kListAfter = "query_list_after";
 constexpr const char* kListAfterSql =
-    "select " STORE_COLUMNS " from read.stores where " LIST_FILTERS
+    "select " STOREFLEET_STORE_VIEW_COLUMNS " from read.stores where " LIST_FILTERS
     "and (created_at, store_id) < (timestamptz 'epoch' + $5::bigint * interval '1 microsecond', "
     "$6::uuid) order by created_at desc, store_id desc limit $7";
 #undef LIST_FILTERS
@@ -63,7 +56,6 @@ constexpr const char* kStoreExistsSql =
     "select exists (select 1 from read.stores where store_id = $1::uuid and tenant_id = $2) "
     "or exists (select 1 from intake.stores where store_id = $1::uuid and tenant_id = $2 and state <> 'deleted')";
 
-#undef STORE_COLUMNS
 
 constexpr const char* kTimeline = "query_timeline";
 constexpr const char* kTimelineSql =
@@ -78,24 +70,6 @@ constexpr const char* kSchemaPresent =
     "and to_regclass('intake.api_tokens') is not null "
     "and to_regclass('intake.stores') is not null";
 
-StoreView StoreFrom(const pqxx::row& r) {
-    StoreView store;
-    store.id = r[0].as<std::string>();
-    store.name = r[1].as<std::string>();
-    store.engine = r[2].as<std::string>();
-    store.plan = r[3].as<std::string>();
-    store.host = r[4].as<std::string>();
-    store.status = r[5].as<std::string>();
-    store.step = r[6].as<std::string>();
-    store.reason = r[7].as<std::string>();
-    store.url = r[8].as<std::string>();
-    store.admin_url = r[9].as<std::string>();
-    store.k8s_namespace = r[10].as<std::string>();
-    store.simulated = r[11].as<bool>();
-    store.created_at_us = r[12].as<int64_t>();
-    store.updated_at_us = r[13].as<int64_t>();
-    return store;
-}
 
 EventView EventFrom(const pqxx::row& r) {
     EventView event;
@@ -133,6 +107,26 @@ bool Transient(const pqxx::sql_error& error) {
 }
 
 }  // namespace
+
+StoreView StoreViewFrom(const pqxx::row& row, int first) {
+    auto text = [&](int i) { return row[first + i].as<std::string>(); };
+    StoreView store;
+    store.id = text(0);
+    store.name = text(1);
+    store.engine = text(2);
+    store.plan = text(3);
+    store.host = text(4);
+    store.status = text(5);
+    store.step = text(6);
+    store.reason = text(7);
+    store.url = text(8);
+    store.admin_url = text(9);
+    store.k8s_namespace = text(10);
+    store.simulated = row[first + 11].as<bool>();
+    store.created_at_us = row[first + 12].as<int64_t>();
+    store.updated_at_us = row[first + 13].as<int64_t>();
+    return store;
+}
 
 PgStoreReader::PgStoreReader(pg::Pool& pool) : pool_(pool) { pool_.OnConnect(Prepare); }
 
@@ -180,7 +174,7 @@ std::vector<StoreView> PgStoreReader::ListStores(const std::string& tenant_id,
                                             request.name_prefix, fetch);
         std::vector<StoreView> stores;
         stores.reserve(rows.size());
-        for (const auto& row : rows) stores.push_back(StoreFrom(row));
+        for (const auto& row : rows) stores.push_back(StoreViewFrom(row));
         return stores;
     });
 }
@@ -190,7 +184,7 @@ std::optional<StoreView> PgStoreReader::GetStore(const std::string& tenant_id,
     return Read([&](pqxx::nontransaction& txn) -> std::optional<StoreView> {
         auto rows = txn.exec_prepared(kGetStore, store_id, tenant_id);
         if (rows.empty()) return std::nullopt;
-        return StoreFrom(rows[0]);
+        return StoreViewFrom(rows[0]);
     });
 }
 

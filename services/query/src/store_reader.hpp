@@ -12,6 +12,19 @@
 
 namespace storefleet::query {
 
+// The columns of a StoreView in StoreViewFrom's order, for SQL over read.stores or
+// read.store_changes (a macro so that statements can be spelled at compile time). Times
+// leave Postgres as microseconds since the epoch; NULL text leaves as ''.
+#define STOREFLEET_STORE_VIEW_COLUMNS                                                           \
+    "store_id::text, coalesce(name, ''), coalesce(engine, ''), coalesce(plan, ''), "            \
+    "coalesce(host, ''), status, coalesce(step, ''), coalesce(reason, ''), coalesce(url, ''), " \
+    "coalesce(admin_url, ''), coalesce(namespace, ''), simulated, "                             \
+    "(extract(epoch from created_at) * 1000000)::bigint, "                                      \
+    "(extract(epoch from updated_at) * 1000000)::bigint"
+
+// A StoreView from the STOREFLEET_STORE_VIEW_COLUMNS of `row`, starting at column `first`.
+StoreView StoreViewFrom(const pqxx::row& row, int first = 0);
+
 // The database cannot answer now (no free connection, connection lost, query timed
 // out); the request may succeed if retried. The API answers 503.
 class ReadUnavailable : public std::runtime_error {

@@ -26,6 +26,9 @@ public:
     // The same with this key's own rate (burst: twice the rate); `rate` 0 means the default.
     bool Allow(const std::string& key, Clock::time_point now, std::chrono::milliseconds& retry_after, double rate);
 
+    // How many keys have a bucket now.
+    std::size_t Keys();
+
 private:
     struct Bucket {
         double tokens;
