@@ -57,7 +57,9 @@ class Stream:
     def frames(self, deadline):
         frame = {}
         while time.monotonic() < deadline:
-            line = self.response.fp.readline()
+            # The front door sends the stream chunked: read through the response, which
+            # removes the chunk framing (the raw socket would interleave it into the lines).
+            line = self.response.readline()
             if not line:
                 return
             line = line.decode("utf-8").rstrip("\n")
