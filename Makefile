@@ -67,9 +67,10 @@ test: build deps-tools
 images: deps-apt
 	@bash infra/images/build.sh
 
-## test-real: a Medusa store on the real node serves and takes an order (tests/real); not part
-## of `make test`. Builds the real-node tools and the images the first time.
-test-real: deps-tools images
+## test-real: through the API, a Medusa store on the real node serves and takes an order
+## (tests/real); .ci/run runs it after `make test`. Builds the real-node tools and the images
+## the first time.
+test-real: build deps-tools images
 	@tests/real/medusa-order.sh
 
 ## run: the whole platform on the local real stack; prints where to reach it.

@@ -77,53 +77,16 @@ record "{\"section\":\"idle_rss_mib\",\"result\":${idle%,}}}"
 record "{\"section\":\"stream_idle\",\"result\":$(python3 "$root/bench/stream_idle.py" --url "$STOREFLEET_STREAM_URL" \
     --token-file "$STOREFLEET_TOKEN_FILE" --pid "$(<"$STOREFLEET_STATE/platform/query.pid")" --connections 1000)}"
 
-# 4. Query: 10,000 stores of one tenant in the read model; list and get, vs nginx static.
-psql -q "$STOREFLEET_PG_URL" -c "insert into read.stores (store_id, tenant_id, name, engine, plan, host, status, created_at, updated_at)
-    select gen_random_uuid(), 'demo', 'seed-' || g, 'woocommerce', 'small', 'seed-' || g || '.demo.stores.localtest.me', 'ready',
-           now() - g * interval '1 second', now() from generate_series(1, 10000) g" >/dev/null
-export BENCH_TOKEN
-BENCH_TOKEN=$(<"$STOREFLEET_TOKEN_FILE")
-one=$(psql -tA "$STOREFLEET_PG_URL" -c "select store_id from read.stores where tenant_id='demo' limit 1")
-curl -s "$STOREFLEET_URL/api/v1/stores?limit=50" -H "Authorization: Bearer $BENCH_TOKEN" >"$STOREFLEET_STATE/platform/list.json"
-list_bytes=$(stat -c %s "$STOREFLEET_STATE/platform/list.json")
-record "{\"section\":\"query_list\",\"body_bytes\":$list_bytes,\"result\":$(wrk -t2 -c64 -d"${wrk_seconds}s" -s "$root/bench/get.lua" "$STOREFLEET_QUERY_URL" -- "/api/v1/stores?limit=50" | tail -1)}"
-record "{\"section\":\"query_get\",\"result\":$(wrk -t2 -c64 -d"${wrk_seconds}s" -s "$root/bench/get.lua" "$STOREFLEET_QUERY_URL" -- "/api/v1/stores/$one" | tail -1)}"
-# Reference: nginx serving the same bytes as a static file.
-mkdir -p "$STOREFLEET_STATE/platform/static"
-cp "$STOREFLEET_STATE/platform/list.json" "$STOREFLEET_STATE/platform/static/list.json"
-static_port=$(free_port)
-cat >"$STOREFLEET_STATE/platform/static.conf" <<CONF
-worker_processes 1; pid $STOREFLEET_STATE/platform/static.pid; error_log stderr;
-events { worker_connections 1024; }
-http { access_log off; server { listen 127.0.0.1:$static_port; root $STOREFLEET_STATE/platform/static; } }
-CONF
-nginx -c "$STOREFLEET_STATE/platform/static.conf" -p "$STOREFLEET_STATE/platform"
-record "{\"section\":\"nginx_static_reference\",\"result\":$(wrk -t2 -c64 -d"${wrk_seconds}s" -s "$root/bench/get.lua" "http://127.0.0.1:$static_port" -- "/list.json" | tail -1)}"
-kill "$(<"$STOREFLEET_STATE/platform/static.pid")"
-
 # 5. Projection lag: status events at 500/s, from occurred_at to the row in the read model.
 record "{\"section\":\"projection_lag\",\"result\":$("$root/build/bench/projection_lag" --rate 500 --seconds "$wrk_seconds")}"
 
-# 3. Intake at 64 connections, with the provisioner stopped (the commands would otherwise be
-# built); then every accepted request must have reached Kafka.
+# 3+4. The API's speed beside its references, in this run: query's list (10,000 stores) and
+# single-store GET next to pgbench -S and nginx serving the list's bytes; intake's creates
+# (the provisioner stopped, or the commands would be built) next to pgbench inserts, and
+# every accepted create in Kafka. See bench/api.sh.
 kill "$(<"$STOREFLEET_STATE/platform/provisioner.pid")"
-offsets() { kafka_tool org.apache.kafka.tools.GetOffsetShell --bootstrap-server "$STOREFLEET_KAFKA_BROKERS" --topic store-commands 2>/dev/null | awk -F: '{s+=$3} END {print s+0}'; }
-before=$(offsets)
-intake_result=$(wrk -t2 -c64 -d"${wrk_seconds}s" -s "$root/bench/intake.lua" "$STOREFLEET_INTAKE_URL" -- "w$RANDOM" | tail -1)
-deadline=$((SECONDS + 60))
-while :; do
-    unsent=$(psql -tA "$STOREFLEET_PG_URL" -c "select count(*) from intake.outbox where sent_at is null")
-    [[ $unsent == 0 || $SECONDS -gt $deadline ]] && break
-    sleep 0.5
-done
-reached=$(( $(offsets) - before ))
-record "{\"section\":\"intake\",\"result\":$intake_result,\"reached_kafka\":$reached,\"unsent_after_drain\":$unsent}"
-pgbench_result=$(PGOPTIONS="-c synchronous_commit=off" bash -c "
-    psql -q '$STOREFLEET_PG_URL' -c 'create table if not exists bench_insert (id bigserial primary key, v text)' >/dev/null
-    echo \"insert into bench_insert (v) values ('x');\" >'$STOREFLEET_STATE/insert.sql'
-    pgbench -n -c 64 -j 2 -T $wrk_seconds -f '$STOREFLEET_STATE/insert.sql' '$STOREFLEET_PG_URL' 2>/dev/null | grep -E '^tps|latency average'")
-tps=$(grep -oE 'tps = [0-9.]+' <<<"$pgbench_result" | grep -oE '[0-9.]+$')
-record "{\"section\":\"pgbench_insert_reference\",\"clients\":64,\"tps\":$tps}"
+STOREFLEET_QUERY_URL=$STOREFLEET_QUERY_URL STOREFLEET_INTAKE_URL=$STOREFLEET_INTAKE_URL \
+    "$root/bench/api.sh" "$wrk_seconds" "$out.tmp"
 
 mv "$out.tmp" "$out"
 python3 "$root/bench/summarize.py" "$out" | tee "${out%.json}.md"

@@ -31,16 +31,25 @@ if "intake" in by:
     r = i["result"]
     pg = by.get("pgbench_insert_reference", [{}])[0].get("tps")
     ratio = f"{r['rps'] / pg:.2f}x" if pg else "n/a"
+    queued = f", {i['outbox_rows']} in the outbox" if "outbox_rows" in i else ""
     print(f"| intake POST, 64 connections | {r['rps']} req/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms; "
-          f"{r['accepted']} accepted, {i['reached_kafka']} reached Kafka, {i['unsent_after_drain']} unsent | "
+          f"{r['accepted']} accepted{queued}, {i['reached_kafka']} reached Kafka, {i['unsent_after_drain']} unsent | "
           f"pgbench single-row insert, 64 clients: {pg} tps | {ratio} |")
 ref = by.get("nginx_static_reference", [{}])[0].get("result", {})
+pg_select = by.get("pgbench_select_reference", [{}])[0].get("tps")
+if pg_select:
+    print(f"| pgbench -S (select-only, prepared), 64 clients | {pg_select:.0f} tps | | |")
 for key, label in (("query_list", "query GET /stores?limit=50 (10,000 stores)"), ("query_get", "query GET /stores/{id}")):
     if key in by:
         r = by[key][0]["result"]
-        ratio = f"{r['rps'] / ref['rps']:.2f}x" if ref.get("rps") else "n/a"
-        print(f"| {label} | {r['rps']} req/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, non-2xx {r['non2xx']} | "
-              f"nginx static file of the list's size: {ref.get('rps')} req/s | {ratio} |")
+        load = f" (load {by[key][0]['load']})" if by[key][0].get("load") else ""
+        if key == "query_get" and pg_select:
+            reference, ratio = f"pgbench -S: {pg_select:.0f} tps", f"{r['rps'] / pg_select:.2f}x"
+        else:
+            reference = f"nginx static file of the list's size: {ref.get('rps')} req/s"
+            ratio = f"{r['rps'] / ref['rps']:.2f}x" if ref.get("rps") else "n/a"
+        print(f"| {label} | {r['rps']} req/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, non-2xx {r['non2xx']}{load} | "
+              f"{reference} | {ratio} |")
 if "projection_lag" in by:
     r = by["projection_lag"][0]["result"]
     print(f"| projection lag at {r['rate']} events/s | p50 {r['lag_p50_ms']:.1f} ms, p99 {r['lag_p99_ms']:.1f} ms, "

@@ -80,7 +80,11 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
       <main id="main" ref={main} tabIndex={-1}>
         {route.name === 'list' && <StoreList api={session.api} />}
         {route.name === 'create' && (
-          <CreateStore api={session.api} onCreated={(store) => navigate(`/stores/${store.id}`)} />
+          <CreateStore
+            api={session.api}
+            realNodeEngines={session.me.real_node_engines ?? []}
+            onCreated={(store) => navigate(`/stores/${store.id}`)}
+          />
         )}
         {route.name === 'detail' && <StoreDetail key={route.id} api={session.api} id={route.id} />}
         {route.name === 'admin' && <Admin api={session.api} />}

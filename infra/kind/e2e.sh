@@ -20,8 +20,11 @@
 #   STOREFLEET_E2E_KEEP         1: leave stores, services and cluster running at the end
 #   STOREFLEET_STATE            state folder          (default: .state/kind; never the local stack's)
 #   STOREFLEET_KIND_NODE_IMAGE / STOREFLEET_K3S_IMAGE   node image (default: the one kind/k3d pins)
-# The platform chart (charts/storefleet) does not exist yet, so the services run on this machine
-# like `make run` runs them, with the cluster's kubeconfig.
+# The services run on this machine like `make run` runs them. The provisioner talks to the cluster
+# as the ServiceAccount storefleet-provisioner with charts/storefleet's RBAC and admission fence
+# (the chart's rbac-*.yaml templates, applied here as infra/local/parts/provisioner-rbac.sh applies
+# them to the local stack), through a kubeconfig holding a token of that account; kind's admin
+# kubeconfig is only for this script's own checks and `helm test`.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -169,6 +172,64 @@ images_up() {
     rm -f "$tar"
 }
 
+# identity_up: the provisioner's ServiceAccount, RBAC and fence in the cluster, and
+# $PROVISIONER_KUBECONFIG with a token of that account (never the admin credential).
+PROVISIONER_NAMESPACE=storefleet-system
+PROVISIONER_SA=storefleet-provisioner
+PROVISIONER_KUBECONFIG="$STOREFLEET_STATE/provisioner.kubeconfig"
+identity_up() {
+    local chart="$ROOT/charts/storefleet" args=() f manifests token server ca
+    for f in "$chart"/templates/rbac-*.yaml; do
+        args+=(--show-only "templates/$(basename "$f")")
+    done
+    manifests=$(helm template storefleet "$chart" -n "$PROVISIONER_NAMESPACE" -f "$chart/values-local.yaml" "${args[@]}") ||
+        die "rendering charts/storefleet's RBAC failed"
+    kc apply -f - >/dev/null <<YAML || die "creating namespace $PROVISIONER_NAMESPACE failed"
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: $PROVISIONER_NAMESPACE
+  labels:
+    app.kubernetes.io/managed-by: storefleet
+    pod-security.kubernetes.io/enforce: restricted
+YAML
+    kc apply --server-side --force-conflicts --field-manager storefleet-e2e -f - >/dev/null <<<"$manifests" ||
+        die "applying the provisioner's RBAC failed"
+    # Removed from the chart: the in-store role is bound per store namespace by the provisioner.
+    kc delete clusterrolebinding "$PROVISIONER_SA-store" --ignore-not-found >/dev/null
+    token=$(kc -n "$PROVISIONER_NAMESPACE" create token "$PROVISIONER_SA" --duration 48h) ||
+        die "TokenRequest for $PROVISIONER_SA failed"
+    server=$(kc config view --raw --minify -o jsonpath='{.clusters[0].cluster.server}')
+    ca=$(kc config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
+    [[ -n $server && -n $ca ]] || die "cannot read the API server and its CA from $KUBECONFIG_FILE"
+    (
+        umask 077
+        cat >"$PROVISIONER_KUBECONFIG.tmp" <<KC
+apiVersion: v1
+kind: Config
+current-context: storefleet-provisioner
+clusters:
+- name: storefleet-e2e
+  cluster:
+    server: $server
+    certificate-authority-data: $ca
+contexts:
+- name: storefleet-provisioner
+  context: {cluster: storefleet-e2e, user: $PROVISIONER_SA, namespace: $PROVISIONER_NAMESPACE}
+users:
+- name: $PROVISIONER_SA
+  user:
+    token: $token
+KC
+    )
+    mv "$PROVISIONER_KUBECONFIG.tmp" "$PROVISIONER_KUBECONFIG"
+    [[ $(kubectl --kubeconfig "$PROVISIONER_KUBECONFIG" auth whoami -o jsonpath='{.status.userInfo.username}') == \
+        "system:serviceaccount:$PROVISIONER_NAMESPACE:$PROVISIONER_SA" ]] || die "the provisioner's kubeconfig is not its ServiceAccount's"
+    [[ $(kubectl --kubeconfig "$PROVISIONER_KUBECONFIG" auth can-i get secrets -n kube-system) == no ]] ||
+        die "the provisioner's ServiceAccount can read secrets in kube-system"
+    log "provisioner identity: ServiceAccount $PROVISIONER_NAMESPACE/$PROVISIONER_SA with charts/storefleet's RBAC"
+}
+
 platform_up() {
     if [[ ! -x $ROOT/build/services/provisioner/storefleet-provisioner ]]; then
         log "building the services (make build)"
@@ -177,7 +238,10 @@ platform_up() {
     # infra/local/platform reads the cluster from $STOREFLEET_STATE/env; this file takes the place
     # of the simulated cluster's (the k8s part of infra/local is never started here).
     mkdir -p "$STOREFLEET_STATE/env.d"
-    printf 'KUBECONFIG=%s\nSTOREFLEET_CLUSTER_SIMULATED=false\n' "$KUBECONFIG_FILE" >"$STOREFLEET_STATE/env.d/k8s"
+    # KUBECONFIG (admin) for the checks; the provisioner gets STOREFLEET_PROVISIONER_KUBECONFIG
+    # (infra/local/platform) and binds its in-store role to STOREFLEET_PROVISIONER_SERVICE_ACCOUNT.
+    printf 'KUBECONFIG=%s\nSTOREFLEET_CLUSTER_SIMULATED=false\nSTOREFLEET_PROVISIONER_KUBECONFIG=%s\nSTOREFLEET_PROVISIONER_SERVICE_ACCOUNT=%s\n' \
+        "$KUBECONFIG_FILE" "$PROVISIONER_KUBECONFIG" "$PROVISIONER_NAMESPACE:$PROVISIONER_SA" >"$STOREFLEET_STATE/env.d/k8s"
     "$ROOT/infra/local/up" postgres kafka
     STOREFLEET_INGRESS_CLASS=nginx STOREFLEET_CLUSTER_SIMULATED=false \
         STOREFLEET_STORE_DEADLINE_SECONDS=$STORE_READY_DEADLINE "$ROOT/infra/local/platform" up >/dev/null
@@ -189,6 +253,7 @@ up() {
     cluster_up
     ingress_up
     images_up
+    identity_up
     platform_up
 }
 
@@ -296,7 +361,7 @@ down() {
     if [[ -d $STOREFLEET_STATE ]]; then
         "$ROOT/infra/local/platform" down >/dev/null 2>&1 || true
         "$ROOT/infra/local/down" kafka postgres >/dev/null 2>&1 || true
-        rm -f "$STOREFLEET_STATE/env.d/k8s"
+        rm -f "$STOREFLEET_STATE/env.d/k8s" "$PROVISIONER_KUBECONFIG"
     fi
     if cluster_exists; then
         log "deleting cluster $CLUSTER"

@@ -5,6 +5,7 @@
 
 #include "config.hpp"
 #include "admin_api.hpp"
+#include "figures_api.hpp"
 #include "intake_api.hpp"
 #include "intake_store.hpp"
 #include "lifecycle_consumer.hpp"
@@ -15,20 +16,59 @@
 
 using namespace storefleet;
 
-int main() {
+namespace {
+
+// `--migrate-only` or STOREFLEET_MIGRATE_ONLY=1: apply the schema migrations and exit (the
+// chart's pre-install/pre-upgrade hook Job). Without it the service migrates at start; the
+// migrations are idempotent and advisory-locked, so both may run.
+bool MigrateOnly(int argc, char** argv, const EnvConfig& env) {
+    bool migrate_only = env.Bool("STOREFLEET_MIGRATE_ONLY", false);
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg != "--migrate-only") throw ConfigError("unknown argument '" + arg + "' (only --migrate-only)");
+        migrate_only = true;
+    }
+    return migrate_only;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
     BlockTerminationSignals();
     log::Init("intake");
     intake::IntakeConfig config;
+    bool migrate_only = false;
     try {
         config = intake::IntakeConfig::FromEnv(EnvConfig());
+        migrate_only = MigrateOnly(argc, argv, EnvConfig());
     } catch (const ConfigError& error) {
         std::cerr << "storefleet-intake: " << error.what() << "\n";
         return 2;
+    }
+    if (migrate_only) {
+        try {
+            pg::Pool pool(config.pg_url, 1);
+            intake::IntakeStore(pool, config.store_domain).Migrate();
+        } catch (const std::exception& error) {
+            log::Error("intake migrations failed", {{"error", error.what()}});
+            return 1;
+        }
+        log::Info("intake migrations applied; exiting (migrate-only)");
+        return 0;
     }
     metrics::Registry registry;
     pg::Pool pool(config.pg_url, static_cast<std::size_t>(config.pg_pool_size));
     intake::IntakeStore store(pool, config.store_domain);
     store.Migrate();
+    auto& batch_size = registry.GetHistogram("storefleet_intake_create_batch_size",
+                                             "Creates committed together, per batch.", {},
+                                             {1, 2, 4, 8, 16, 32, 64, 128, 256});
+    auto& batch_seconds = registry.GetHistogram("storefleet_intake_create_batch_seconds",
+                                                "Time to write one batch of creates.");
+    store.SetBatchObserver([&batch_size, &batch_seconds](std::size_t items, double seconds) {
+        batch_size.Observe(static_cast<double>(items));
+        batch_seconds.Observe(seconds);
+    });
     if (!config.bootstrap_tenant.empty()) {
         std::ifstream token_file(config.bootstrap_token_file);
         std::string token;
@@ -74,10 +114,18 @@ int main() {
                             // Red while Postgres is unreachable or this replica's relay leads
                             // and cannot publish.
                             registry, [&] { return relay.Healthy() && pool.Ping(); });
+    api.SetRealNodeEngines(config.real_node_engines);
     api.Register(server);
     intake::AdminStore admin_store(pool);
     intake::AdminApi admin_api(admin_store, authenticator, client_limiter);
     admin_api.Register(server);
+    // The admin view's charts: the read model and the consumer groups' lag (a Kafka outage
+    // leaves only the lag unavailable).
+    intake::KafkaLagReader lag_reader(config.kafka_brokers, std::chrono::milliseconds(1000));
+    intake::FiguresService figures(pool, &lag_reader,
+                                   {.lag_targets = intake::FiguresService::PlatformTargets(config.lifecycle_group)});
+    intake::FiguresApi figures_api(figures, authenticator, client_limiter);
+    figures_api.Register(server);
 
     relay.Start();
     lifecycle.Start();
@@ -95,9 +143,34 @@ int main() {
             }
         }
     });
+    // Platform gauges for Prometheus, from the figures the admin view charts: stores by
+    // status (every status, 0 when none) and each consumer group's lag per partition. Every
+    // replica exports the same platform-wide values (the dashboard takes max()).
+    std::thread figures_gauges([&] {
+        static constexpr const char* kStatuses[] = {"requested", "provisioning", "ready",
+                                                    "failed", "deleting", "deleted"};
+        do {
+            try {
+                const intake::Figures now = figures.Get(std::chrono::minutes(1));
+                for (const char* status : kStatuses) {
+                    const auto it = now.stores_by_status.find(status);
+                    registry.GetGauge("storefleet_stores", "Stores by status, from the read model.", {{"status", status}})
+                        .Set(it == now.stores_by_status.end() ? 0.0 : static_cast<double>(it->second));
+                }
+                for (const auto& lag : now.lag.partitions) {
+                    registry.GetGauge("storefleet_consumer_lag", "Messages a consumer group has yet to read, per partition.",
+                                      {{"group", lag.group}, {"topic", lag.topic}, {"partition", std::to_string(lag.partition)}})
+                        .Set(static_cast<double>(lag.Lag()));
+                }
+            } catch (const std::exception& error) {
+                log::Warn("could not refresh the platform gauges", {{"error", error.what()}});
+            }
+        } while (!stopping.WaitFor(std::chrono::seconds(15)));
+    });
     const int signal = WaitForTerminationSignal();
     log::Info("intake stopping", {{"signal", signal}});
     stopping.Trigger();
+    figures_gauges.join();
     pruner.join();
     server.Stop();
     lifecycle.Stop();

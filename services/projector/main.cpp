@@ -15,6 +15,27 @@ using namespace storefleet;
 
 namespace {
 
+// `--migrate-only` or STOREFLEET_MIGRATE_ONLY=1: apply the read model's migrations and exit
+// (the chart's pre-install/pre-upgrade hook Job). Without it the projector migrates at
+// start; the migrations are idempotent and advisory-locked, so both may run.
+bool MigrateOnly(int argc, char** argv, const EnvConfig& env) {
+    bool migrate_only = env.Bool("STOREFLEET_MIGRATE_ONLY", false);
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg != "--migrate-only") throw ConfigError("unknown argument '" + arg + "' (only --migrate-only)");
+        migrate_only = true;
+    }
+    return migrate_only;
+}
+
+int Migrate(const projector::ProjectorConfig& config) {
+    pg::Pool pool(config.pg_url, 1);
+    projector::PgReadModel read_model(pool, config.group_id, config.read_schema);
+    read_model.Migrate();
+    log::Info("projector migrations applied; exiting (migrate-only)", {{"schema", config.read_schema}});
+    return 0;
+}
+
 int Serve(const projector::ProjectorConfig& config) {
     metrics::Registry registry;
     // One connection for the consumer thread, one for /readyz, one for the pruner.
@@ -65,18 +86,20 @@ int Serve(const projector::ProjectorConfig& config) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
     BlockTerminationSignals();
     log::Init("projector");
     projector::ProjectorConfig config;
+    bool migrate_only = false;
     try {
         config = projector::ProjectorConfig::FromEnv(EnvConfig());
+        migrate_only = MigrateOnly(argc, argv, EnvConfig());
     } catch (const ConfigError& error) {
         std::cerr << "storefleet-projector: " << error.what() << "\n";
         return 2;
     }
     try {
-        return Serve(config);
+        return migrate_only ? Migrate(config) : Serve(config);
     } catch (const std::exception& error) {
         // Start-up failures (Postgres unreachable, a migration failing, a bad Kafka
         // setting) end the process; the orchestrator restarts it.

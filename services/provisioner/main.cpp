@@ -46,8 +46,10 @@ int main() {
     }
     options.ingress_class = config.ingress_class;
     options.url_scheme = config.url_scheme;
+    options.real_node = config.real_node;
     options.store_deadline = config.store_deadline;
     options.namespace_stuck_after = config.namespace_stuck_after;
+    options.identity = {config.service_account_namespace, config.service_account_name, config.store_role};
 
     provisioner::StoreLeases leases(kube,
                                     {.lease_namespace = config.lease_namespace,

@@ -24,6 +24,11 @@ int Serve(const query::QueryConfig& config) {
                                       {config.auth_cache_ttl, config.auth_negative_ttl});
     http::RateLimiter client_limiter(config.client_rate_per_second, config.client_rate_burst);
     query::QueryApi api(reader, authenticator, client_limiter, registry);
+    // List pages are kept while the live stream's change feed says nothing of their tenant
+    // changed.
+    query::ListCache list_cache;
+    api.SetListCache(&list_cache);
+    api.SetRealNodeEngines(config.real_node_engines);
     http::HttpServer server({config.http_address, static_cast<uint16_t>(config.http_port),
                              config.http_threads, 64 * 1024},
                             registry, [&reader] { return reader.Ready(); });
@@ -35,6 +40,8 @@ int Serve(const query::QueryConfig& config) {
     stream_options.address = config.http_address;
     stream_options.port = static_cast<uint16_t>(config.stream_port);
     stream_options.max_connections = static_cast<std::size_t>(config.stream_max_connections);
+    stream_options.on_change = [&list_cache](const std::string& tenant_id) { list_cache.Changed(tenant_id); };
+    stream_options.on_live = [&list_cache](bool live) { list_cache.SetLive(live); };
     query::EventStreamServer stream(stream_options, feed, authenticator, client_limiter, registry);
 
     server.Start();

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # (c) Both charts, in every plan, are accepted by the real kube-apiserver (server-side dry run)
 # in a namespace prepared exactly as the provisioner prepares a store's: the plan's ResourceQuota
-# and LimitRange, Pod Security enforce=baseline / warn=restricted. Also dry-run: every pod the
+# and LimitRange, Pod Security enforce=restricted (warn=restricted). Also dry-run: every pod the
 # workloads would create and the StatefulSets' claims (a dry-run Deployment creates no pods, so
 # this is where quota, LimitRange maximums and Pod Security meet the real pods). Asserts: no
 # refusal, no Pod Security warning (every pod passes `restricted`), no LimitRange defaulting

@@ -1,9 +1,10 @@
 # shellcheck shell=bash
 # Shared by the chart tests: the charts under test, the values the provisioner passes, and store
 # namespaces prepared exactly as the provisioner prepares them (services/provisioner/src/
-# store_plan.cpp: namespace labels with Pod Security enforce=baseline / warn+audit=restricted,
-# ResourceQuota `store-quota`, LimitRange `store-limits`, the five NetworkPolicies and the
-# `store-credentials` Secret). Keep provisioner_objects in step with store_plan.cpp.
+# store_plan.cpp: namespace labels with Pod Security enforce=restricted (version latest) and
+# warn+audit=restricted, ResourceQuota `store-quota`, LimitRange `store-limits`, the three
+# NetworkPolicies and the `store-credentials` Secret). Keep provisioner_objects in step with
+# store_plan.cpp. (The provisioner's RoleBinding is not here: these namespaces are the admin's.)
 # shellcheck disable=SC2034 # the variables below are used by the scripts that source this
 set -euo pipefail
 export PATH="${STOREFLEET_CACHE:-$HOME/.cache/storefleet}/bin:$PATH"
@@ -61,8 +62,9 @@ provisioner_values() {
 # provisioner_objects NAMESPACE PLAN STORE_ID ENGINE: the objects the provisioner applies before
 # it installs the chart.
 provisioner_objects() {
-    local ns=$1 plan=$2 id=$3 engine=$4 f
+    local ns=$1 plan=$2 id=$3 engine=$4 f web_port=80
     f=$(plan_factor "$plan")
+    [[ $engine == medusa ]] && web_port=9000
     local labels="app.kubernetes.io/managed-by: storefleet, app.kubernetes.io/part-of: storefleet, storefleet.io/store-id: \"$id\", storefleet.io/tenant: chart-tests, storefleet.io/engine: $engine, storefleet.io/plan: $plan"
     local meta="namespace: $ns, labels: {$labels}"
     local cpu=$((1000 * f))
@@ -72,7 +74,7 @@ apiVersion: v1
 kind: Namespace
 metadata:
   name: $ns
-  labels: {$labels, pod-security.kubernetes.io/enforce: baseline, pod-security.kubernetes.io/warn: restricted, pod-security.kubernetes.io/audit: restricted}
+  labels: {$labels, pod-security.kubernetes.io/enforce: restricted, pod-security.kubernetes.io/enforce-version: latest, pod-security.kubernetes.io/warn: restricted, pod-security.kubernetes.io/audit: restricted}
 ---
 apiVersion: v1
 kind: ResourceQuota
@@ -107,34 +109,24 @@ spec:
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: default-deny, $meta}
-spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: allow-same-namespace, $meta}
 spec:
   podSelector: {}
   policyTypes: [Ingress, Egress]
   ingress: [{from: [{podSelector: {}}]}]
-  egress: [{to: [{podSelector: {}}]}]
----
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: allow-dns, $meta}
-spec:
-  podSelector: {}
-  policyTypes: [Egress]
   egress:
-    - to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}}]
+    - to: [{podSelector: {}}]
+    - to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, podSelector: {matchLabels: {k8s-app: kube-dns}}}]
       ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: allow-from-ingress-controller, $meta}
 spec:
-  podSelector: {}
+  podSelector: {matchLabels: {app.kubernetes.io/component: web}}
   policyTypes: [Ingress]
-  ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ingress-nginx}}}]}]
+  ingress:
+    - from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ingress-nginx}}}]
+      ports: [{protocol: TCP, port: $web_port}]
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -143,7 +135,9 @@ spec:
   podSelector: {matchLabels: {storefleet.io/internet-egress: "true"}}
   policyTypes: [Egress]
   egress:
-    - to: [{ipBlock: {cidr: 0.0.0.0/0, except: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 169.254.0.0/16]}}]
+    - to:
+        - ipBlock: {cidr: 0.0.0.0/0, except: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, 169.254.0.0/16, 127.0.0.0/8, 0.0.0.0/8]}
+        - ipBlock: {cidr: "::/0", except: ["fc00::/7", "fe80::/10", "::1/128"]}
       ports: [{protocol: TCP, port: 443}, {protocol: TCP, port: 80}]
 ---
 apiVersion: v1

@@ -394,7 +394,19 @@ async function run() {
         const text = await page.locator('main').innerText();
         check(!/needs an admin token/.test(text), 'an admin token was refused by the admin API');
         check(/Not available|Stores by status/.test(text), 'the admin view shows no state');
+        // The platform figures: the store of this run became Ready within the hour, so the
+        // POST-to-Ready and throughput charts have a point, and Kafka is up, so lag shows.
+        const figures = page.locator('.figures');
+        await figures.getByText('POST to Ready, percentiles over time').waitFor();
+        await poll('a POST-to-Ready point in the chart', async () => (await figures.locator('.dot.series-p50').count()) >= 1, 30_000);
+        check(/[1-9]\d* Ready and \d+ Failed in this window/.test(await figures.innerText()), 'the throughput chart counts no Ready store');
+        check((await figures.getByRole('img', { name: /provisioner on store-commands/ }).count()) === 1, 'no lag chart for the provisioner');
+        await page.locator('h2', { hasText: 'Platform figures' }).scrollIntoViewIfNeeded();
+        await figures.screenshot({ path: join(shots, 'admin-charts.png') });
         await shot(page, 'admin');
+        await fitsPhone(page, 'the admin view with its charts');
+        // The charts' numbers too (closed <details> are not rendered, so axe would skip them).
+        for (const summary of await figures.locator('summary').all()) await summary.click();
         await axe(page, 'admin (admin token)');
         await page.getByRole('button', { name: 'Sign out' }).click();
       });

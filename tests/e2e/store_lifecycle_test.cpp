@@ -167,10 +167,20 @@ TEST(StoreLifecycleE2E, OneStoreFromPostToReadyToDeleted) {
     const std::string ns = "store-" + id;
     auto namespace_object = Kube().Get("/api/v1/namespaces/" + ns);
     ASSERT_TRUE(namespace_object.ok());
-    EXPECT_EQ((*namespace_object)["metadata"]["labels"]["pod-security.kubernetes.io/enforce"], "baseline");
+    EXPECT_EQ((*namespace_object)["metadata"]["labels"]["pod-security.kubernetes.io/enforce"], "restricted");
     EXPECT_TRUE(Kube().Get("/api/v1/namespaces/" + ns + "/resourcequotas/store-quota").ok());
     EXPECT_TRUE(Kube().Get("/api/v1/namespaces/" + ns + "/limitranges/store-limits").ok());
-    EXPECT_TRUE(Kube().Get("/apis/networking.k8s.io/v1/namespaces/" + ns + "/networkpolicies/default-deny").ok());
+    auto policies = Kube().Get("/apis/networking.k8s.io/v1/namespaces/" + ns + "/networkpolicies");
+    ASSERT_TRUE(policies.ok());
+    std::set<std::string> policy_names;
+    for (const auto& policy : (*policies)["items"]) policy_names.insert(policy["metadata"]["name"].get<std::string>());
+    EXPECT_EQ(policy_names, (std::set<std::string>{"default-deny", "allow-from-ingress-controller", "allow-web-egress"}));
+    // The provisioner ran on its own ServiceAccount and bound its in-store role here, to itself.
+    auto binding = Kube().Get("/apis/rbac.authorization.k8s.io/v1/namespaces/" + ns + "/rolebindings/storefleet-provisioner");
+    ASSERT_TRUE(binding.ok()) << "no RoleBinding storefleet-provisioner in " << ns;
+    EXPECT_EQ((*binding)["roleRef"]["name"], "storefleet-provisioner-store");
+    EXPECT_EQ((*binding)["subjects"][0]["name"], "storefleet-provisioner");
+    EXPECT_EQ((*binding)["subjects"][0]["namespace"], "storefleet-system");
     auto releases = Kube().Get("/api/v1/namespaces/" + ns + "/secrets?labelSelector=owner%3Dhelm%2Cname%3Dstore");
     ASSERT_TRUE(releases.ok());
     ASSERT_EQ((*releases)["items"].size(), 1U);

@@ -21,7 +21,7 @@ for values in values.yaml values-local.yaml values-prod.yaml; do
         fail "helm template ($values)"
     kubectl create --dry-run=client -o json -f "$base.yaml" >"$base.json"
     python3 "$STORE_CHART_TESTS/manifests.py" workload-pods <"$base.json" >"$base.pods.json"
-    # The hook Job is in the rendered output too (helm template renders hooks).
+    # The hook Jobs are in the rendered output too (helm template renders hooks).
     if ! kubectl apply --dry-run=server -n "$ns" -f "$base.yaml" >"$base.out" 2>"$base.err"; then
         cat "$base.err" >&2
         fail "the API server refused the chart ($values)"
@@ -37,5 +37,9 @@ for values in values.yaml values-local.yaml values-prod.yaml; do
     objects=$(grep -c . "$base.out")
     pods=$(grep -c '^pod/' "$base.pods.out" || true)
     ((pods >= 5)) || fail "only $pods pods dry-run ($values)"
+    # The hook Jobs' pods meet Pod Security restricted too (topics, schema migrations).
+    for job in topics migrations; do
+        grep -q "^pod/$release-storefleet-$job-dry-run " "$base.pods.out" || fail "no $job Job pod dry-run ($values)"
+    done
     ok "$values: $objects objects and $pods pods accepted by the API server (server dry run, Pod Security restricted, no warning)"
 done

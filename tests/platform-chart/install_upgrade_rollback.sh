@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # charts/storefleet installed into the KWOK cluster of the local stack (pods are scheduled and
 # turn Ready there without pulling images), in a namespace at Pod Security enforce=restricted:
-#   install   the topics hook Job completes; every Deployment has all its replicas Ready;
+#   install   the topics and schema migrations hook Jobs complete (the migrations Job is kept
+#             after success: it is there with succeeded=1); every Deployment has all its
+#             replicas Ready;
 #             the PDBs, the Ingress and the provisioner's RBAC exist;
 #   upgrade   a changed value (intake.replicas 2 -> 3, provisioner.maxInFlight) reaches the
 #             cluster: revision 2 deployed, 3 intake pods Ready, the new env on the provisioner;
+#             the migrations Job ran again (a new Job, succeeded);
 #   rollback  to revision 1: revision 3 deployed, intake back to 2 Ready, the old env back;
 #   uninstall the cluster-scoped RBAC objects are gone.
 # Each wait polls the API with a deadline.
@@ -52,6 +55,10 @@ env_of() {  # env_of COMPONENT NAME: the value of one env var in the Deployment'
     kubectl -n "$ns" get deployment "$fullname-$1" \
         -o jsonpath="{.spec.template.spec.containers[0].env[?(@.name==\"$2\")].value}"
 }
+# job_state NAME: "<uid> <succeeded>" of a Job of the release, or nothing when it is absent.
+job_state() {
+    kubectl -n "$ns" get job "$fullname-$1" -o jsonpath='{.metadata.uid} {.status.succeeded}' 2>/dev/null || true
+}
 revision_status() { helm status "$release" -n "$ns" -o json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["version"], d["info"]["status"])'; }
 
 start=$SECONDS
@@ -64,15 +71,27 @@ grep -q "^NAME: $release" "$WORK/install.out" || fail "helm install printed no r
 if grep -i 'warning' "$WORK/install.out" >&2; then fail "warnings during install (Pod Security restricted?)"; fi
 state=$(wait_ready 180)
 ok "install: revision 1 deployed, $state in $((SECONDS - start))s (topics hook Job completed)"
+read -r migrations_uid migrations_succeeded <<<"$(job_state migrations)"
+[[ -n ${migrations_uid:-} && ${migrations_succeeded:-} == 1 ]] ||
+    fail "the migrations hook Job is not there completed: '$(job_state migrations)'"
+[[ $(kubectl -n "$ns" get job "$fullname-migrations" -o jsonpath='{.spec.template.spec.containers[*].args}') == *--migrate-only* ]] ||
+    fail "the migrations Job does not run --migrate-only"
+ok "install: the migrations hook Job completed (succeeded=1) and is kept"
 [[ $(replicas_of intake) == 2 ]] || fail "intake has $(replicas_of intake) Ready replicas, want 2"
 pdbs=$(kubectl -n "$ns" get pdb -l "app.kubernetes.io/instance=$release" -o name | wc -l)
 ((pdbs == 5)) || fail "$pdbs PodDisruptionBudgets, want 5"
 kubectl -n "$ns" get ingress "$fullname" >/dev/null || fail "no Ingress"
 for o in "clusterrole/$fullname-provisioner" "clusterrole/$fullname-provisioner-store" \
-    "clusterrolebinding/$fullname-provisioner" "clusterrolebinding/$fullname-provisioner-store" \
+    "clusterrolebinding/$fullname-provisioner" \
     "validatingadmissionpolicy/$fullname-provisioner-fence" "validatingadmissionpolicybinding/$fullname-provisioner-fence"; do
     kubectl get "$o" >/dev/null || fail "missing $o"
 done
+# The in-store role is bound per store namespace by the provisioner, never cluster-wide.
+if kubectl get "clusterrolebinding/$fullname-provisioner-store" >/dev/null 2>&1; then
+    fail "clusterrolebinding/$fullname-provisioner-store exists: the in-store role must not be bound cluster-wide"
+fi
+[[ $(env_of provisioner STOREFLEET_PROVISIONER_SERVICE_ACCOUNT) == "$ns:$fullname-provisioner" ]] ||
+    fail "the provisioner's STOREFLEET_PROVISIONER_SERVICE_ACCOUNT is '$(env_of provisioner STOREFLEET_PROVISIONER_SERVICE_ACCOUNT)'"
 kubectl -n "$ns" get role "$fullname-provisioner-leases" >/dev/null || fail "missing the leases Role"
 # The pods really run as the chart says (admitted under Pod Security restricted).
 sa=$(kubectl -n "$ns" get pods -l "app.kubernetes.io/instance=$release,app.kubernetes.io/component=provisioner" \
@@ -89,6 +108,10 @@ state=$(wait_ready 180)
 [[ $(replicas_of intake) == 3 ]] || fail "after upgrade intake has $(replicas_of intake) Ready replicas, want 3"
 [[ $(env_of provisioner STOREFLEET_MAX_IN_FLIGHT) == 7 ]] || fail "after upgrade STOREFLEET_MAX_IN_FLIGHT is '$(env_of provisioner STOREFLEET_MAX_IN_FLIGHT)'"
 ok "upgrade: revision 2 deployed, intake 3/3 Ready, provisioner STOREFLEET_MAX_IN_FLIGHT=7, $state in $((SECONDS - start))s"
+read -r upgraded_uid upgraded_succeeded <<<"$(job_state migrations)"
+[[ -n ${upgraded_uid:-} && $upgraded_uid != "$migrations_uid" && ${upgraded_succeeded:-} == 1 ]] ||
+    fail "the upgrade did not run a new migrations Job to completion: '$(job_state migrations)' (install's was $migrations_uid)"
+ok "upgrade: a new migrations hook Job (before-hook-creation replaced the old one) completed"
 
 start=$SECONDS
 helm rollback "$release" 1 -n "$ns" --timeout 180s >"$WORK/rollback.out" 2>&1 ||
@@ -101,7 +124,7 @@ ok "rollback: revision 3 deployed, intake 2/2 Ready, STOREFLEET_MAX_IN_FLIGHT=32
 
 helm uninstall "$release" -n "$ns" --wait --timeout 120s >/dev/null || fail "helm uninstall"
 RELEASES=()
-for o in "clusterrole/$fullname-provisioner" "clusterrolebinding/$fullname-provisioner-store" \
+for o in "clusterrole/$fullname-provisioner" "clusterrolebinding/$fullname-provisioner" \
     "validatingadmissionpolicy/$fullname-provisioner-fence"; do
     if kubectl get "$o" >/dev/null 2>&1; then fail "$o left behind by uninstall"; fi
 done

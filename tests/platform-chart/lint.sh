@@ -27,6 +27,8 @@ refuse host --set ingress.host=Not_A_Host
 refuse brokers --set kafka.brokers=
 refuse storeNamespacePrefix --set provisioner.storeNamespacePrefix=shop-
 refuse existingSecret --set postgres.existingSecret=
+refuse backoffLimit --set migrations.job.backoffLimit=-1
+refuse bogus --set migrations.job.bogus=1
 
 for values in values.yaml values-local.yaml values-prod.yaml; do
     helm template sf "$CHART" -n sf -f "$CHART/$values" >"$WORK/$values.yaml" || fail "helm template ($values)"
@@ -85,6 +87,37 @@ PY
     ok "rendered workloads meet the chart's promises ($values)"
 done
 
+# Schema migrations: a pre-install/pre-upgrade hook Job (on by default) running intake and
+# projector with --migrate-only, the Postgres URL from the Secret as in the Deployments (its pod
+# promises are checked with the Deployments' above); none when migrations.job.enabled=false or
+# when neither service runs; only the enabled services' containers otherwise.
+migrations_job() {  # migrations_job ARGS...: the containers of the rendered Job, or "none"
+    helm template sf "$CHART" "$@" | python3 -c '
+import sys, yaml
+jobs = [d for d in yaml.safe_load_all(sys.stdin) if d and d["kind"] == "Job" and d["metadata"]["name"].endswith("-migrations")]
+if not jobs: print("none"); sys.exit(0)
+job = jobs[0]
+a = job["metadata"]["annotations"]
+assert a["helm.sh/hook"] == "pre-install,pre-upgrade", a
+assert a["helm.sh/hook-delete-policy"] == "before-hook-creation", a
+spec = job["spec"]["template"]["spec"]
+assert spec["restartPolicy"] in ("OnFailure", "Never") and spec["automountServiceAccountToken"] is False, spec
+names = []
+for c in spec["containers"]:
+    assert c["args"] == ["--migrate-only"], c
+    assert c["image"].endswith("/storefleet-" + c["name"] + ":0.1.0"), c["image"]
+    url = [e for e in c["env"] if e["name"] == "STOREFLEET_PG_URL"]
+    assert url and url[0]["valueFrom"]["secretKeyRef"]["name"] == "storefleet-postgres", c["env"]
+    assert not any("value" in e and "postgresql://" in str(e["value"]) for e in c["env"]), "a URL in plain env"
+    names.append(c["name"])
+print(" ".join(names))' || fail "the migrations Job ($*)"
+}
+[[ $(migrations_job) == "intake projector" ]] || fail "migrations Job by default: '$(migrations_job)', want intake projector"
+[[ $(migrations_job --set projector.enabled=false) == "intake" ]] || fail "migrations Job without the projector: '$(migrations_job --set projector.enabled=false)'"
+[[ $(migrations_job --set migrations.job.enabled=false) == "none" ]] || fail "migrations.job.enabled=false still renders the Job"
+[[ $(migrations_job --set intake.enabled=false --set projector.enabled=false) == "none" ]] || fail "a migrations Job with neither service"
+ok "migrations: pre-install/pre-upgrade hook Job runs intake and projector --migrate-only (URL from the Secret); off with migrations.job.enabled=false"
+
 # Autoscaling (off by default): KEDA on consumer lag for the provisioner, HPAs on CPU for intake
 # and query; a maximum above the partition count of store-commands is refused.
 out=$(helm template sf "$CHART" --set provisioner.keda.enabled=true --set intake.hpa.enabled=true \
@@ -105,9 +138,14 @@ rules = [d for d in docs if d["kind"] == "PrometheusRule"]
 dash = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["labels"].get("grafana_dashboard") == "1"]
 assert len(rules) == 1 and len(dash) == 1, (len(rules), len(dash))
 alerts = {r["alert"] for g in rules[0]["spec"]["groups"] for r in g["rules"]}
-want = {"StorefleetProvisioningStalled", "StorefleetProvisionerBacklogGrowing", "StorefleetOutboxBacklog", "StorefleetDeadLetters"}
+want = {"StorefleetProvisioningStalled", "StorefleetConsumerLagGrowing", "StorefleetOutboxBacklog", "StorefleetDeadLetters"}
 assert want <= alerts, alerts
 panels = json.loads(dash[0]["data"]["storefleet.json"])["panels"]
-assert len(panels) >= 8, len(panels)
+titles = {p["title"] for p in panels}
+want = {"Stores by status", "POST to Ready, p50 / p95 / p99", "Step duration p95 by step", "Consumer lag per partition",
+        "Outbox: oldest unsent request", "HTTP latency p95 by service and route"}
+assert want <= titles, sorted(want - titles)
+assert len({p["id"] for p in panels}) == len(panels), "duplicate panel ids"
 PY
-ok "monitoring: PrometheusRule (stuck, backlog, outbox, dead letters, ...) and the Grafana dashboard render"
+ok "monitoring: PrometheusRule (stuck store, lag growing, outbox, dead letters, ...) and the Grafana dashboard (stores by status, POST to Ready, steps, lag per partition, outbox, HTTP latency) render"
+# Their metric names against a real scrape: metrics_match.sh (needs the running platform).

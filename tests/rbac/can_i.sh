@@ -6,12 +6,16 @@
 #   admission: writes sent with the token as server-side dry runs, which pass through the
 #              ValidatingAdmissionPolicy storefleet-provisioner-fence but change nothing.
 # Every answer is printed (`can-i ... -> yes|no`) and compared with the expected one.
+# The in-store verbs exist only through the RoleBinding the provisioner writes in each store
+# namespace it creates; the test creates one the same way (tests/rbac/lib.sh) and asks before
+# and after.
 # Needs the stack env (tests/with-stack): KUBECONFIG (admin) and STOREFLEET_PROVISIONER_KUBECONFIG.
 set -euo pipefail
 export PATH="${STOREFLEET_CACHE:-$HOME/.cache/storefleet}/bin:$PATH"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 : "${KUBECONFIG:?the stack env is not loaded (run through tests/with-stack)}"
-SA_KC=${STOREFLEET_PROVISIONER_KUBECONFIG:-}
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "$0")/lib.sh"
 [[ -n $SA_KC && -s $SA_KC ]] || fail "STOREFLEET_PROVISIONER_KUBECONFIG is not set or empty: the stack did not create the provisioner's identity"
 sa=(kubectl --kubeconfig "$SA_KC" --request-timeout=20s)
 admin=(kubectl --request-timeout=20s)
@@ -66,34 +70,17 @@ expect no list pods --all-namespaces
 expect no list services --all-namespaces
 expect no list ingresses.networking.k8s.io --all-namespaces
 
-echo "--- in a store namespace: the guardrails and the kinds the store charts render"
-expect yes create resourcequotas -n "$store_a"
-expect yes patch limitranges -n "$store_a"
-expect yes patch networkpolicies.networking.k8s.io -n "$store_a"
-expect yes get secrets -n "$store_a"
-expect yes create secrets -n "$store_a"
-expect yes update secrets -n "$store_a"
-expect yes delete secrets -n "$store_a"
-for r in services configmaps persistentvolumeclaims serviceaccounts deployments.apps statefulsets.apps jobs.batch ingresses.networking.k8s.io; do
-    expect yes create "$r" -n "$store_a"
-    expect yes delete "$r" -n "$store_a"
-done
-expect no create pods -n "$store_a"
-expect no create pods --subresource=exec -n "$store_a"
-expect no get pods -n "$store_a"
-expect no create serviceaccounts --subresource=token -n "$store_a"
-expect no delete resourcequotas -n "$store_a"
-expect no delete networkpolicies.networking.k8s.io -n "$store_a"
-expect no create roles.rbac.authorization.k8s.io -n "$store_a"
-expect no create rolebindings.rbac.authorization.k8s.io -n "$store_a"
-expect no create daemonsets.apps -n "$store_a"
-expect no create cronjobs.batch -n "$store_a"
-
 echo "--- no way to grant itself more"
 expect no create clusterrolebindings.rbac.authorization.k8s.io
 expect no create clusterroles.rbac.authorization.k8s.io
 expect no escalate clusterroles.rbac.authorization.k8s.io
+# bind: on its in-store ClusterRole only (to write the per-namespace RoleBinding), by name.
+expect yes bind "clusterroles.rbac.authorization.k8s.io/$STORE_ROLE"
 expect no bind clusterroles.rbac.authorization.k8s.io
+expect no bind clusterroles.rbac.authorization.k8s.io/cluster-admin
+expect no bind clusterroles.rbac.authorization.k8s.io/admin
+expect no bind "clusterroles.rbac.authorization.k8s.io/$PROVISIONER_SA"
+expect no escalate "clusterroles.rbac.authorization.k8s.io/$STORE_ROLE"
 expect no escalate roles.rbac.authorization.k8s.io -n "$store_a"
 expect no bind roles.rbac.authorization.k8s.io -n "$store_a"
 expect no impersonate users
@@ -109,22 +96,32 @@ expect no get nodes
 expect no create persistentvolumes
 expect no '*' '*'
 
-echo "--- kube-system and other namespaces: what RBAC answers"
-# RBAC cannot name namespaces that do not exist yet, and the store role is bound
-# cluster-wide, so RBAC alone says yes for the store kinds everywhere. These answers are the
-# truth, not the goal: writes are fenced at admission (below); reads are not (see
-# docs/operations.md, "Least privilege": the per-namespace RoleBinding change).
-expect yes get secrets -n kube-system
-expect yes list secrets --all-namespaces
-expect yes get configmaps -n kube-system
-expect yes get secrets -n "$store_b"
+echo "--- kube-system and other namespaces: nothing, reads included"
+# The in-store role is bound only per store namespace, so outside them RBAC says no.
+expect no get secrets -n kube-system
+expect no list secrets -n kube-system
+expect no list secrets --all-namespaces
+expect no get configmaps -n kube-system
+expect no get secrets -n default
+expect no get secrets -n storefleet-system
+expect no get secrets -n "$store_b"
 expect no list pods -n kube-system
 expect no create serviceaccounts --subresource=token -n kube-system
 expect no create pods -n kube-system
 expect no create daemonsets.apps -n kube-system
-expect no create rolebindings.rbac.authorization.k8s.io -n kube-system
+expect no create deployments.apps -n kube-system
+expect no patch networkpolicies.networking.k8s.io -n kube-system
+# RoleBindings: create/patch are cluster-wide (store namespaces are named at run time); the
+# admission fence allows them only in store-*, to the store role, for itself (below).
+expect yes create rolebindings.rbac.authorization.k8s.io -n kube-system
+expect yes patch rolebindings.rbac.authorization.k8s.io -n "$store_b"
+expect no get rolebindings.rbac.authorization.k8s.io -n kube-system
+expect no update rolebindings.rbac.authorization.k8s.io -n kube-system
+expect no delete rolebindings.rbac.authorization.k8s.io -n "$store_b"
+expect no list rolebindings.rbac.authorization.k8s.io --all-namespaces
+expect no create roles.rbac.authorization.k8s.io -n "$store_b"
 
-echo "--- admission: the fence on writes made with the token (server-side dry runs)"
+echo "--- writes made with the token (server-side dry runs): refused by RBAC or by the admission fence"
 # denied WHAT COMMAND...: the write must be refused by the provisioner's fence.
 denied() {
     local what=$1 out
@@ -139,6 +136,23 @@ denied() {
         failures=$((failures + 1))
     fi
 }
+# refused WHAT PATTERN COMMAND...: the write must be refused by RBAC itself (PATTERN: its
+# message, e.g. "cannot create" or the escalation check's "not currently held") or by the fence.
+refused() {
+    local what=$1 pattern=$2 out
+    shift 2
+    if out=$("${sa[@]}" "$@" --dry-run=server 2>&1); then
+        echo "FAIL: $what was admitted: $out" >&2
+        failures=$((failures + 1))
+    elif grep -q "storefleet-provisioner-fence" <<<"$out"; then
+        echo "refused: $what -> by the fence ($(grep -o 'denied request: .*' <<<"$out" | head -1))"
+    elif grep -qE "$pattern" <<<"$out"; then
+        echo "refused: $what -> by RBAC ($(head -1 <<<"$out" | grep -oE "$pattern" | head -1))"
+    else
+        echo "FAIL: $what failed, but neither by RBAC nor by the fence: $out" >&2
+        failures=$((failures + 1))
+    fi
+}
 admitted() {
     local what=$1 out
     shift
@@ -149,10 +163,10 @@ admitted() {
         failures=$((failures + 1))
     fi
 }
-denied "create secret in kube-system" -n kube-system create secret generic sf-rbac --from-literal=a=b
-denied "create configmap in kube-system" -n kube-system create configmap sf-rbac --from-literal=a=b
-denied "create deployment in kube-system" -n kube-system create deployment sf-rbac --image=registry.k8s.io/pause:3.10
-denied "create secret in default" -n default create secret generic sf-rbac --from-literal=a=b
+refused "create secret in kube-system" "cannot create resource" -n kube-system create secret generic sf-rbac --from-literal=a=b
+refused "create configmap in kube-system" "cannot create resource" -n kube-system create configmap sf-rbac --from-literal=a=b
+refused "create deployment in kube-system" "cannot create resource" -n kube-system create deployment sf-rbac --image=registry.k8s.io/pause:3.10
+refused "create secret in default" "cannot create resource" -n default create secret generic sf-rbac --from-literal=a=b
 denied "label namespace kube-system" label namespace kube-system storefleet.io/x=y
 # default and kube-system are immortal anyway (NamespaceLifecycle): use one of the admin's.
 "${admin[@]}" create namespace "$other" >/dev/null || fail "admin could not create $other"
@@ -164,17 +178,65 @@ ns_with() {  # ns_with NAME ENFORCE: a store namespace manifest with that enforc
     printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n  labels: {app.kubernetes.io/managed-by: storefleet, pod-security.kubernetes.io/enforce: %s}\n' "$1" "$2"
 }
 denied "create store namespace at enforce=privileged" apply --server-side --field-manager storefleet -f - < <(ns_with "$store_b" privileged)
+denied "create store namespace at enforce=baseline" apply --server-side --field-manager storefleet -f - < <(ns_with "$store_b" baseline)
+denied "create store namespace at enforce=restricted, enforce-version=v1.24" apply --server-side --field-manager storefleet -f - \
+    < <(ns_with "$store_b" restricted | sed 's/labels: {/labels: {pod-security.kubernetes.io\/enforce-version: v1.24, /')
+# RoleBindings: never outside store-*, never another role, never another subject.
+denied "RoleBinding in kube-system" apply --server-side --field-manager storefleet -f - < <(store_rolebinding kube-system)
+denied "RoleBinding in default" apply --server-side --field-manager storefleet -f - < <(store_rolebinding default)
 
-# The real thing, as the provisioner does it: create a store namespace, write in it, delete it.
-if ! out=$("${sa[@]}" apply --server-side --field-manager storefleet -f - < <(ns_with "$store_a" baseline) 2>&1); then
+# The real thing, as the provisioner does it: create a store namespace, bind its role there,
+# write in it, delete it.
+if ! out=$("${sa[@]}" apply --server-side --field-manager storefleet -f - < <(ns_with "$store_a" restricted) 2>&1); then
     fail "the provisioner could not create store namespace $store_a: $out"
 fi
-echo "admission: create store namespace $store_a (enforce=baseline) -> admitted"
+echo "admission: create store namespace $store_a (enforce=restricted) -> admitted"
+expect no get secrets -n "$store_a"   # made, not yet bound: nothing there either
+refused "RoleBinding in $store_a to cluster-admin" "attempting to grant RBAC permissions not currently held" apply --server-side --field-manager storefleet -f - < <(store_rolebinding "$store_a" cluster-admin)
+refused "RoleBinding in $store_a to admin" "attempting to grant RBAC permissions not currently held" apply --server-side --field-manager storefleet -f - < <(store_rolebinding "$store_a" admin)
+denied "RoleBinding in $store_a to ClusterRole $PROVISIONER_SA" apply --server-side --field-manager storefleet -f - < <(store_rolebinding "$store_a" "$PROVISIONER_SA")
+denied "RoleBinding in $store_a for ServiceAccount $store_a/default" apply --server-side --field-manager storefleet -f - < <(store_rolebinding "$store_a" "$STORE_ROLE" default "$store_a")
+denied "RoleBinding in $store_a for kube-system/$PROVISIONER_SA" apply --server-side --field-manager storefleet -f - < <(store_rolebinding "$store_a" "$STORE_ROLE" "$PROVISIONER_SA" kube-system)
+denied "RoleBinding in $store_a for itself and a user" apply --server-side --field-manager storefleet -f - \
+    < <(store_rolebinding "$store_a"; printf '  - {kind: User, name: mallory, apiGroup: rbac.authorization.k8s.io}\n')
+start=$SECONDS
+bind_as_provisioner "$store_a"
+echo "admission: RoleBinding $store_a/$PROVISIONER_SA to $STORE_ROLE for itself -> admitted, in effect after $((SECONDS - start))s"
+
+echo "--- in its store namespace, once bound: the guardrails and the kinds the store charts render"
+expect yes create resourcequotas -n "$store_a"
+expect yes patch limitranges -n "$store_a"
+expect yes patch networkpolicies.networking.k8s.io -n "$store_a"
+expect yes get secrets -n "$store_a"
+expect yes list secrets -n "$store_a"
+expect yes create secrets -n "$store_a"
+expect yes update secrets -n "$store_a"
+expect yes delete secrets -n "$store_a"
+for r in services configmaps persistentvolumeclaims serviceaccounts deployments.apps statefulsets.apps jobs.batch ingresses.networking.k8s.io; do
+    expect yes get "$r" -n "$store_a"
+    expect yes create "$r" -n "$store_a"
+    expect yes patch "$r" -n "$store_a"
+    expect yes delete "$r" -n "$store_a"
+done
+expect no create pods -n "$store_a"
+expect no create pods --subresource=exec -n "$store_a"
+expect no get pods -n "$store_a"
+expect no create serviceaccounts --subresource=token -n "$store_a"
+expect no delete resourcequotas -n "$store_a"
+expect no delete networkpolicies.networking.k8s.io -n "$store_a"
+expect no create roles.rbac.authorization.k8s.io -n "$store_a"
+expect no escalate roles.rbac.authorization.k8s.io -n "$store_a"
+expect no delete rolebindings.rbac.authorization.k8s.io -n "$store_a"
+expect no create daemonsets.apps -n "$store_a"
+expect no create cronjobs.batch -n "$store_a"
+expect no get secrets -n "$store_b"   # another store's namespace: not bound there
+
 admitted "create secret in $store_a" -n "$store_a" create secret generic sf-rbac --from-literal=a=b
 admitted "create deployment in $store_a" -n "$store_a" create deployment sf-rbac --image=registry.k8s.io/pause:3.10
 denied "relabel $store_a to enforce=privileged" label namespace "$store_a" --overwrite pod-security.kubernetes.io/enforce=privileged
+denied "relabel $store_a to enforce=baseline" label namespace "$store_a" --overwrite pod-security.kubernetes.io/enforce=baseline
 "${sa[@]}" delete namespace "$store_a" --wait=false >/dev/null || fail "the provisioner could not delete its store namespace $store_a"
 echo "admission: delete namespace $store_a -> admitted"
 
 ((failures == 0)) || fail "$failures check(s) did not hold"
-echo "ok: the provisioner's ServiceAccount can do what it uses and no more (RBAC + admission fence)"
+echo "ok: the provisioner's ServiceAccount can do what it uses and no more (RBAC + admission fence); nothing outside its store namespaces, reads included"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Both store charts, driven exactly as the provisioner drives them but with Helm and kubectl
-# on the provisioner's own token (STOREFLEET_PROVISIONER_KUBECONFIG): the namespace, the
-# guardrails and the credentials Secret applied (tests/charts/lib.sh mirrors store_plan.cpp),
+# on the provisioner's own token (STOREFLEET_PROVISIONER_KUBECONFIG): the namespace, then its
+# RoleBinding to the in-store role (the only grant of those verbs), then the guardrails and the
+# credentials Secret applied (tests/charts/lib.sh mirrors store_plan.cpp),
 # `helm upgrade --install` twice (install, then an upgrade with a changed value), the
 # interrupted-install recovery's DELETE of the release record, `helm status`, `helm uninstall`,
 # and the namespace deleted until it is gone. Any verb missing from charts/storefleet's RBAC
@@ -9,8 +10,9 @@
 # through the running provisioner; this covers Medusa too.)
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "$0")/../charts/lib.sh"
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "$0")/lib.sh"
 need_cluster
-SA_KC=${STOREFLEET_PROVISIONER_KUBECONFIG:-}
 [[ -n $SA_KC && -s $SA_KC ]] || fail "STOREFLEET_PROVISIONER_KUBECONFIG is not set: the stack did not create the provisioner's identity"
 as_sa() { KUBECONFIG=$SA_KC "$@"; }
 for chart in "${STORE_CHARTS[@]}"; do
@@ -18,6 +20,14 @@ for chart in "${STORE_CHARTS[@]}"; do
     ns=store-$id
     NAMESPACES+=("$ns")
     provisioner_objects "$ns" small "$id" "${ENGINE_OF[$chart]}" >"$WORK/$chart.objects.yaml"
+    # The namespace is the first document; nothing else may be written in it before the binding.
+    awk '/^---$/ {exit} {print}' "$WORK/$chart.objects.yaml" >"$WORK/$chart.namespace.yaml"
+    out=$(as_sa kubectl apply --server-side --field-manager storefleet -f "$WORK/$chart.namespace.yaml" 2>&1) ||
+        fail "$chart: applying the namespace as the provisioner: $out"
+    # Before the binding the provisioner can do nothing in it: not even read.
+    [[ $(as_sa kubectl auth can-i get secrets -n "$ns" 2>/dev/null) == no ]] ||
+        fail "$chart: the provisioner can read secrets in $ns before it bound its store role there"
+    bind_as_provisioner "$ns"
     out=$(as_sa kubectl apply --server-side --field-manager storefleet -f "$WORK/$chart.objects.yaml" 2>&1) ||
         fail "$chart: applying the namespace and guardrails as the provisioner: $out"
     provisioner_values "$WORK/$chart.values.yaml" small "$id"
@@ -41,5 +51,5 @@ for chart in "${STORE_CHARTS[@]}"; do
         ((SECONDS < deadline)) || fail "$chart: namespace $ns still there 120s after delete"
         sleep 1
     done
-    ok "$chart: namespace, guardrails, secret, helm install + upgrade (revision 2), record delete, uninstall and namespace deletion, all as the provisioner's ServiceAccount"
+    ok "$chart: namespace, RoleBinding, guardrails, secret, helm install + upgrade (revision 2), record delete, uninstall and namespace deletion, all as the provisioner's ServiceAccount"
 done

@@ -147,5 +147,11 @@ try {
   try { ws?.close() } catch {}
   chromium.kill("SIGTERM")
   await new Promise((r) => (chromium.exitCode !== null ? r() : chromium.on("exit", r)))
-  rmSync(profile, { recursive: true, force: true })
+  // Chromium's helper processes may still be writing into the profile for a moment after
+  // the browser exits: retry, and never fail the run over a temporary folder.
+  try {
+    rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 })
+  } catch (e) {
+    log(`could not remove ${profile}: ${e.message}`)
+  }
 }

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { ApiError, type ApiClient, type Store } from '../lib/api';
 import { STATUS_LABEL } from '../lib/format';
+import { PlatformFiguresPanel } from './Figures';
 
 type Load<T> = { state: 'loading' } | { state: 'ok'; data: T } | { state: 'missing' } | { state: 'forbidden' } | { state: 'error'; message: string };
 
@@ -155,10 +156,7 @@ export function Admin({ api }: { api: ApiClient }) {
         </ol>
       )}
       <h2>Platform figures</h2>
-      <p className="notice">
-        POST-to-Ready percentiles, provisioning throughput and consumer lag come from the services&apos; Prometheus
-        <code> /metrics</code>, which the front door does not expose yet; scrape them with Prometheus meanwhile.
-      </p>
+      <PlatformFiguresPanel api={api} />
     </section>
   );
 }

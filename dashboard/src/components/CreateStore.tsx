@@ -2,7 +2,7 @@ import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiError, newIdempotencyKey, type ApiClient, type Store } from '../lib/api';
 import { EMAIL_MAX, NAME_MAX, toRequestBody, validateStoreForm, type FormErrors, type StoreForm } from '../lib/validation';
 
-const FIELDS: (keyof StoreForm)[] = ['name', 'engine', 'plan', 'admin_email'];
+const FIELDS: (keyof StoreForm)[] = ['name', 'engine', 'plan', 'admin_email', 'placement'];
 
 /** Plain words for a refused create; field errors go next to their field. */
 export function explain(error: ApiError): { fields: FormErrors; form: string | null } {
@@ -45,8 +45,17 @@ export function explain(error: ApiError): { fields: FormErrors; form: string | n
   }
 }
 
-export function CreateStore({ api, onCreated }: { api: ApiClient; onCreated: (store: Store) => void }) {
-  const [form, setForm] = useState<StoreForm>({ name: '', engine: '', plan: 'small', admin_email: '' });
+export function CreateStore({
+  api,
+  onCreated,
+  realNodeEngines = [],
+}: {
+  api: ApiClient;
+  onCreated: (store: Store) => void;
+  /** From GET /api/v1/me: where it is not empty, a store may ask for the real node. */
+  realNodeEngines?: readonly string[];
+}) {
+  const [form, setForm] = useState<StoreForm>({ name: '', engine: '', plan: 'small', admin_email: '', placement: 'any' });
   const [touched, setTouched] = useState<Partial<Record<keyof StoreForm, boolean>>>({});
   const [serverErrors, setServerErrors] = useState<FormErrors>({});
   const [formError, setFormError] = useState<string | null>(null);
@@ -58,7 +67,7 @@ export function CreateStore({ api, onCreated }: { api: ApiClient; onCreated: (st
   const sending = useRef(false);
   const refs = useRef<Partial<Record<keyof StoreForm, HTMLInputElement | HTMLSelectElement | null>>>({});
 
-  const localErrors = validateStoreForm(form);
+  const localErrors = validateStoreForm(form, realNodeEngines);
   const shown = (field: keyof StoreForm) => serverErrors[field] ?? (touched[field] ? localErrors[field] : undefined);
 
   useEffect(() => {
@@ -80,7 +89,7 @@ export function CreateStore({ api, onCreated }: { api: ApiClient; onCreated: (st
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     if (sending.current) return;
-    setTouched({ name: true, engine: true, plan: true, admin_email: true });
+    setTouched({ name: true, engine: true, plan: true, admin_email: true, placement: true });
     const invalid = FIELDS.find((f) => localErrors[f]);
     if (invalid) {
       refs.current[invalid]?.focus();
@@ -232,6 +241,34 @@ export function CreateStore({ api, onCreated }: { api: ApiClient; onCreated: (st
           </p>
           {errorText('admin_email')}
         </div>
+
+        {realNodeEngines.length > 0 && (
+          <div className="field">
+            <label className="choice">
+              <input
+                type="checkbox"
+                id="placement"
+                name="placement"
+                ref={(el) => {
+                  refs.current.placement = el;
+                }}
+                checked={form.placement === 'real-node'}
+                aria-invalid={shown('placement') ? true : undefined}
+                aria-describedby={describedBy('placement', true)}
+                onChange={(e) => {
+                  update('placement', e.target.checked ? 'real-node' : 'any');
+                  setTouched((t) => ({ ...t, placement: true }));
+                }}
+              />
+              <span>Run on the real node</span>
+            </label>
+            <p id="placement-hint" className="hint">
+              A store that really serves and takes orders, on this platform&apos;s real node (
+              {realNodeEngines.join(', ')} only). Other stores run on simulated nodes.
+            </p>
+            {errorText('placement')}
+          </div>
+        )}
 
         {formError && (
           <p id="form-error" className="notice error" role="alert">

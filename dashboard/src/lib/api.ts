@@ -44,6 +44,36 @@ export interface Me {
   tenant_id: string;
   tenant?: string;
   role: 'tenant' | 'admin';
+  /** Engines a store may ask placement real-node for (the local stack's real node). */
+  real_node_engines?: string[];
+}
+
+/** docs/openapi.yaml: PlatformFigures. */
+export interface FiguresBucket {
+  start: string;
+  ready: number;
+  failed: number;
+  ready_per_minute: number;
+  failed_per_minute: number;
+  post_to_ready_seconds: { p50: number; p90: number; p99: number } | null;
+}
+
+export interface PartitionLag {
+  group: string;
+  topic: string;
+  partition: number;
+  committed_offset: number | null;
+  end_offset: number;
+  lag: number;
+}
+
+export interface PlatformFigures {
+  window_seconds: number;
+  bucket_seconds: number;
+  generated_at: string;
+  stores_by_status: Record<string, number>;
+  buckets: FiguresBucket[];
+  consumer_lag: { available: boolean; reason?: string; partitions: PartitionLag[] };
 }
 
 export interface CreateStoreBody {
@@ -51,6 +81,7 @@ export interface CreateStoreBody {
   engine: Engine;
   plan?: Plan;
   admin_email?: string;
+  placement?: 'any' | 'real-node';
 }
 
 export interface FieldError {
@@ -251,5 +282,10 @@ export class ApiClient {
 
   admin<T>(what: 'tenants' | 'stores' | 'audit', signal?: AbortSignal): Promise<T> {
     return this.json<T>(`/api/v1/admin/${what}`, { signal });
+  }
+
+  /** GET /api/v1/admin/figures (admin token): the admin view's charts over `window` ("15m", "1h", "24h"). */
+  figures(window: string, signal?: AbortSignal): Promise<PlatformFigures> {
+    return this.json<PlatformFigures>(`/api/v1/admin/figures?window=${encodeURIComponent(window)}`, { signal });
   }
 }

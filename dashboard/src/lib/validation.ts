@@ -12,6 +12,8 @@ export interface StoreForm {
   engine: string;
   plan: string;
   admin_email: string;
+  /** 'any' (the cluster decides) or 'real-node' (the local stack's real node). */
+  placement?: string;
 }
 
 export type FormErrors = Partial<Record<keyof StoreForm, string>>;
@@ -42,7 +44,9 @@ export function validateName(name: string): string | undefined {
   return undefined;
 }
 
-export function validateStoreForm(form: StoreForm): FormErrors {
+const ENGINE_NAMES: Record<string, string> = { woocommerce: 'WooCommerce', medusa: 'Medusa' };
+
+export function validateStoreForm(form: StoreForm, realNodeEngines: readonly string[] = []): FormErrors {
   const errors: FormErrors = {};
   const name = validateName(form.name);
   if (name) errors.name = name;
@@ -51,6 +55,12 @@ export function validateStoreForm(form: StoreForm): FormErrors {
   if (form.admin_email !== '' && !looksLikeEmail(form.admin_email)) {
     errors.admin_email = `Enter an e-mail address like owner@example.com, at most ${EMAIL_MAX} characters.`;
   }
+  if (form.placement === 'real-node' && errors.engine === undefined && !realNodeEngines.includes(form.engine)) {
+    errors.placement =
+      realNodeEngines.length === 0
+        ? 'This platform has no real node.'
+        : `Only ${realNodeEngines.map((e) => ENGINE_NAMES[e] ?? e).join(' and ')} stores can run on the real node.`;
+  }
   return errors;
 }
 
@@ -58,5 +68,6 @@ export function toRequestBody(form: StoreForm): CreateStoreBody {
   const body: CreateStoreBody = { name: form.name, engine: form.engine as CreateStoreBody['engine'] };
   if (form.plan) body.plan = form.plan as CreateStoreBody['plan'];
   if (form.admin_email) body.admin_email = form.admin_email;
+  if (form.placement === 'real-node') body.placement = 'real-node';
   return body;
 }

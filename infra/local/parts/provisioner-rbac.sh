@@ -46,6 +46,10 @@ NS
     # pruned (a removed rule must be deleted by hand, as with any kubectl apply).
     "${kc[@]}" apply --server-side --force-conflicts --field-manager storefleet-local -f - >/dev/null <<<"$manifests" ||
         die "k8s: applying the provisioner's RBAC failed"
+    # Removed from the chart (the in-store role is now bound per store namespace by the
+    # provisioner): a stack from before keeps it unless it is deleted here.
+    "${kc[@]}" delete clusterrolebinding "$PROVISIONER_SA-store" --ignore-not-found >/dev/null ||
+        die "k8s: deleting the old cluster-wide binding $PROVISIONER_SA-store failed"
     token=$("${kc[@]}" -n "$PROVISIONER_NAMESPACE" create token "$PROVISIONER_SA" \
         --duration "$PROVISIONER_TOKEN_DURATION") || die "k8s: TokenRequest for $PROVISIONER_SA failed"
     out=$(_provisioner_kubeconfig_path)
@@ -72,4 +76,8 @@ KC
     mv "$out.tmp" "$out"
     grep -q '^STOREFLEET_PROVISIONER_KUBECONFIG=' "$STOREFLEET_STATE/env.d/k8s" ||
         echo "STOREFLEET_PROVISIONER_KUBECONFIG=$out" >>"$STOREFLEET_STATE/env.d/k8s"
+    # Who the provisioner is: it binds its in-store ClusterRole to this account in each store
+    # namespace it creates (as the chart's Deployment tells it too).
+    grep -q '^STOREFLEET_PROVISIONER_SERVICE_ACCOUNT=' "$STOREFLEET_STATE/env.d/k8s" ||
+        echo "STOREFLEET_PROVISIONER_SERVICE_ACCOUNT=$PROVISIONER_NAMESPACE:$PROVISIONER_SA" >>"$STOREFLEET_STATE/env.d/k8s"
 }

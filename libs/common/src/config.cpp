@@ -1,5 +1,6 @@
 #include "storefleet/common/config.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace storefleet {
@@ -50,6 +51,24 @@ bool EnvConfig::Bool(const std::string& name, bool fallback) const {
     if (*value == "1" || *value == "true" || *value == "yes") return true;
     if (*value == "0" || *value == "false" || *value == "no") return false;
     throw ConfigError(name + " must be true or false, got '" + *value + "'");
+}
+
+std::vector<std::string> EnvConfig::List(const std::string& name, const std::vector<std::string>& allowed) const {
+    std::vector<std::string> items;
+    const std::string text = lookup_(name).value_or("");
+    std::string allowed_text;
+    for (const auto& item : allowed) allowed_text += (allowed_text.empty() ? "" : ", ") + item;
+    for (std::size_t start = 0; start <= text.size();) {
+        const auto comma = std::min(text.find(',', start), text.size());
+        const std::string item = text.substr(start, comma - start);
+        start = comma + 1;
+        if (item.empty()) continue;
+        if (std::find(allowed.begin(), allowed.end(), item) == allowed.end()) {
+            throw ConfigError(name + " holds '" + item + "'; allowed: " + allowed_text);
+        }
+        items.push_back(item);
+    }
+    return items;
 }
 
 std::chrono::milliseconds EnvConfig::Millis(const std::string& name,

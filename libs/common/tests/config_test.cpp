@@ -41,5 +41,17 @@ TEST(EnvConfigTest, BoolAcceptsCommonSpellingsOnly) {
     EXPECT_THROW((void)config.Bool("X", false), ConfigError);
 }
 
+TEST(EnvConfigTest, ListSplitsOnCommasAndRefusesWhatIsNotAllowed) {
+    auto config = FromMap({{"L", "medusa,,woocommerce"}, {"BAD", "medusa,magento"}});
+    EXPECT_EQ(config.List("L", {"woocommerce", "medusa"}), (std::vector<std::string>{"medusa", "woocommerce"}));
+    EXPECT_TRUE(config.List("MISSING", {"medusa"}).empty());
+    try {
+        (void)config.List("BAD", {"woocommerce", "medusa"});
+        FAIL() << "expected ConfigError";
+    } catch (const ConfigError& error) {
+        EXPECT_STREQ(error.what(), "BAD holds 'magento'; allowed: woocommerce, medusa");
+    }
+}
+
 }  // namespace
 }  // namespace storefleet

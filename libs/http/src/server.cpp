@@ -41,6 +41,21 @@ HttpServer::HttpServer(Options options, metrics::Registry& registry, std::functi
 
 HttpServer::~HttpServer() { Stop(); }
 
+namespace {
+
+// HTTP/1.1 connections persist unless a side says "Connection: close" (RFC 9112, 9.3), but
+// Pistache 0.0.5 answers "Connection: Close" and closes whenever the request names no
+// Connection option, so every client that relies on the default (wrk, most libraries, a
+// proxy's pooled upstream connections) paid a TCP handshake and a close per request.
+void KeepAliveByDefault(const Request& request, Pistache::Http::ResponseWriter& response) {
+    if (request.version() != Pistache::Http::Version::Http11) return;
+    if (request.headers().has(Pistache::Http::Header::Connection::Name)) return;
+    response.headers().remove<Pistache::Http::Header::Connection>();
+    response.headers().add<Pistache::Http::Header::Connection>(Pistache::Http::ConnectionControl::KeepAlive);
+}
+
+}  // namespace
+
 Route::Handler HttpServer::Wrap(const std::string& method, const std::string& path, Handler handler) {
     auto& latency = registry_.GetHistogram("storefleet_http_request_duration_seconds",
                                            "HTTP request latency by route.",
@@ -48,6 +63,7 @@ Route::Handler HttpServer::Wrap(const std::string& method, const std::string& pa
     return [this, &latency, method, path, handler = std::move(handler)](
                const Request& request, Pistache::Http::ResponseWriter response) {
         const auto start = std::chrono::steady_clock::now();
+        KeepAliveByDefault(request, response);
         try {
             handler(request, response);
         } catch (const std::exception& error) {

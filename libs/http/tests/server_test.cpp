@@ -80,6 +80,42 @@ TEST(HttpServerTest, ServesRoutesHealthAndMetricsOnAnEphemeralPort) {
     server.Stop();
 }
 
+// One curl handle, two requests: curl reuses the connection only if the server kept it open.
+// A plain HTTP/1.1 request (no Connection header) keeps it; "Connection: close" does not.
+TEST(HttpServerTest, KeepsHttp11ConnectionsOpenUnlessTheClientSaysClose) {
+    metrics::Registry registry;
+    HttpServer server({}, registry, [] { return true; });
+    server.Get("/things/:id", [](const Pistache::Rest::Request&, auto& response) {
+        SendJson(response, Pistache::Http::Code::Ok, {{"ok", true}});
+    });
+    server.Start();
+    auto connections_for_two_requests = [&](bool ask_close) {
+        CURL* curl = curl_easy_init();
+        std::string body;
+        const std::string url = "http://127.0.0.1:" + std::to_string(server.Port()) + "/things/1";
+        curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT, 5L);
+        curl_slist* headers = nullptr;
+        headers = curl_slist_append(headers, ask_close ? "Connection: close" : "Connection:");  // "Connection:" removes it
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+        long total = 0;
+        for (int i = 0; i < 2; ++i) {
+            EXPECT_EQ(curl_easy_perform(curl), CURLE_OK);
+            long opened = 0;
+            curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &opened);
+            total += opened;
+        }
+        curl_slist_free_all(headers);
+        curl_easy_cleanup(curl);
+        return total;
+    };
+    EXPECT_EQ(connections_for_two_requests(false), 1) << "the second request reuses the connection";
+    EXPECT_EQ(connections_for_two_requests(true), 2) << "a client that asks to close gets a new one";
+    server.Stop();
+}
+
 TEST(HttpServerTest, PathPatternsMatchWholeSegments) {
     EXPECT_TRUE(HttpServer::PathMatches("/api/v1/stores/:id", "/api/v1/stores/abc"));
     EXPECT_TRUE(HttpServer::PathMatches("/api/v1/stores/:id/events", "/api/v1/stores/abc/events"));

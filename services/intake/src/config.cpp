@@ -11,6 +11,7 @@ IntakeConfig IntakeConfig::FromEnv(const EnvConfig& env) {
     config.http_threads = static_cast<int>(env.Int("STOREFLEET_HTTP_THREADS", config.http_threads, 1, 64));
     config.pg_pool_size = static_cast<int>(env.Int("STOREFLEET_PG_POOL_SIZE", config.pg_pool_size, 1, 128));
     config.store_domain = env.String("STOREFLEET_STORE_DOMAIN", config.store_domain);
+    config.real_node_engines = env.List("STOREFLEET_REAL_NODE_ENGINES", {"woocommerce", "medusa"});
     config.rate_per_second =
         static_cast<double>(env.Int("STOREFLEET_RATE_PER_SECOND", 20, 1, 1'000'000));
     config.rate_burst = static_cast<double>(env.Int("STOREFLEET_RATE_BURST", 40, 1, 1'000'000));

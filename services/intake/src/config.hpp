@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "storefleet/common/config.hpp"
 
@@ -12,9 +13,14 @@ struct IntakeConfig {
     std::string kafka_brokers;
     std::string http_address = "127.0.0.1";
     int http_port = 8081;
-    int http_threads = 8;  // handlers block on Postgres; more threads overlap that wait
+    // Handlers block on Postgres; creates wait for their batch to commit, so more threads
+    // mean larger batches (see CreateBatcher).
+    int http_threads = 32;
     int pg_pool_size = 16;
     std::string store_domain = "stores.localtest.me";
+    // Engines a store may ask to run on the platform's real node (`placement: real-node`),
+    // from STOREFLEET_REAL_NODE_ENGINES (comma-separated; empty: the platform has none).
+    std::vector<std::string> real_node_engines;
     double rate_per_second = 20;  // per tenant, sustained
     double rate_burst = 40;
     // Per client address, before the token is looked up (0: off, e.g. for a load test).

@@ -136,7 +136,7 @@ void IntakeApi::CreateStore(const Request& request, ResponseWriter& response) {
                         "send the store as JSON with 'Content-Type: application/json'");
         return;
     }
-    auto parsed = ParseStoreRequest(request.body());
+    auto parsed = ParseStoreRequest(request.body(), real_node_engines_);
     if (!parsed.ok()) {
         rejected_.Inc();
         http::SendError(response, CodeFor(parsed.error()), parsed.error().code, parsed.error().message,

@@ -4,6 +4,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "intake_store.hpp"
 #include "storefleet/http/auth.hpp"
@@ -22,6 +24,9 @@ public:
     IntakeApi(IntakeStore& store, http::Authenticator& authenticator, http::RateLimiter& client_limiter,
               http::RateLimiter& tenant_limiter, metrics::Registry& registry, std::function<void()> on_accepted);
     void Register(http::HttpServer& server);
+    // The engines a store may ask `placement: real-node` for (none unless the platform has
+    // a real node); set before Register().
+    void SetRealNodeEngines(std::vector<std::string> engines) { real_node_engines_ = std::move(engines); }
 
 private:
     void CreateStore(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response);
@@ -38,6 +43,7 @@ private:
     metrics::Counter& rejected_;
     metrics::Counter& unavailable_;
     std::function<void()> on_accepted_;
+    std::vector<std::string> real_node_engines_;
 };
 
 // How a failure to use Postgres is answered. A database that cannot be reached (or not

@@ -1,5 +1,8 @@
 #include "intake_store.hpp"
 
+#include <algorithm>
+#include <stdexcept>
+
 #include "storefleet/common/ids.hpp"
 #include "storefleet/common/log.hpp"
 #include "storefleet/kafka/events.hpp"
@@ -110,6 +113,75 @@ create table audit_log (
 );
 create index audit_log_tenant on audit_log (tenant_id, id);
 )SQL"},
+    {6, "creates committed together: one call writes a batch and says what became of each", R"SQL(
+-- For each create in order: a unit of the tenant's quota, the store unless its name is live
+-- (an earlier create of the same batch included), then its outbox row. Outcomes: 'created',
+-- 'name_taken', 'no_quota'; a refused create changes nothing. The quota of a tenant's run
+-- of creates is reserved by one update and what is left unused given back by another, not
+-- two updates per create: every update of the one tenant row leaves a row version that
+-- the next must step over until the batch commits. A store id already there is a batch
+-- written before (a retry after a lost connection): 'created' again, counted once. Callers
+-- order a batch by tenant, so batches lock tenant rows in the same order.
+create function create_stores(p_ids uuid[], p_tenants text[], p_names text[], p_engines text[], p_plans text[],
+                              p_hosts text[], p_correlations text[], p_topic text, p_commands_hex text[])
+returns text[] language plpgsql as $fn$
+declare
+    outcomes text[] := '{}';
+    n int := coalesce(array_length(p_ids, 1), 0);
+    first int := 1;
+    last int;
+    tenant text;
+    live int;
+    quota int;
+    granted int;
+    inserted uuid;
+begin
+    while first <= n loop
+        tenant := p_tenants[first];
+        last := first;
+        while last < n and p_tenants[last + 1] = tenant loop
+            last := last + 1;
+        end loop;
+        granted := 0;
+        select live_stores, store_quota into live, quota from intake.tenants where id = tenant for update;
+        if found then
+            granted := greatest(0, least(last - first + 1, quota - live));
+        end if;
+        if granted > 0 then
+            update intake.tenants set live_stores = live_stores + granted where id = tenant;
+        end if;
+        for i in first .. last loop
+            if granted = 0 then
+                outcomes := outcomes || (case when exists (select 1 from intake.stores where store_id = p_ids[i])
+                                              then 'created' else 'no_quota' end)::text;
+                continue;
+            end if;
+            inserted := null;
+            insert into intake.stores (store_id, tenant_id, name, engine, plan, host, correlation_id)
+                values (p_ids[i], p_tenants[i], p_names[i], p_engines[i], p_plans[i], p_hosts[i], p_correlations[i])
+                on conflict do nothing returning store_id into inserted;
+            if inserted is null then
+                if exists (select 1 from intake.stores where store_id = p_ids[i]) then
+                    outcomes := outcomes || 'created'::text;
+                else
+                    outcomes := outcomes || 'name_taken'::text;
+                end if;
+                continue;
+            end if;
+            insert into intake.outbox (topic, key, payload)
+                values (p_topic, p_ids[i]::text, decode(p_commands_hex[i], 'hex'));
+            granted := granted - 1;
+            outcomes := outcomes || 'created'::text;
+        end loop;
+        if granted > 0 then
+            update intake.tenants set live_stores = live_stores - granted where id = tenant;
+        end if;
+        first := last + 1;
+    end loop;
+    return outcomes;
+end
+$fn$;
+)SQL"},
 };
 
 // A token authenticates while it is neither revoked nor expired. Shared with the query
@@ -123,21 +195,10 @@ constexpr const char* kSelectPrincipalByToken =
 constexpr const char* kReserveQuota =
     "update intake.tenants set live_stores = live_stores + 1 "
     "where id = $1 and live_stores < store_quota returning live_stores";
-// Without an Idempotency-Key the whole create is one autocommit statement (one round trip):
-// reserve a unit of quota, insert the store if that worked, insert its outbox row. A taken
-// name raises unique_violation, which rolls the statement back, reservation included.
-constexpr const char* kCreateStoreAtOnce = R"SQL(
-with quota as (
-    update intake.tenants set live_stores = live_stores + 1
-    where id = $2 and live_stores < store_quota returning id),
-store as (
-    insert into intake.stores (store_id, tenant_id, name, engine, plan, host, correlation_id)
-    select $1, id, $3, $4, $5, $6, $7 from quota returning store_id),
-queued as (
-    insert into intake.outbox (topic, key, payload)
-    select $8, store_id::text, $9 from store returning id)
-select count(*) from queued)SQL";
-constexpr const char* kSelectStoreExists = "select 1 from intake.stores where store_id = $1::uuid";
+// Concurrent creates without an Idempotency-Key, written together (migration 6).
+constexpr const char* kCreateStores =
+    "select intake.create_stores($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
+    "$7::text[], $8, $9::text[])";
 constexpr const char* kSelectQuota = "select live_stores, store_quota from intake.tenants where id = $1";
 // A store is deleted (its namespace is gone): its name and its unit of quota are free.
 // Idempotent: a replayed event finds the row deleted already and changes nothing.
@@ -198,7 +259,13 @@ void AddToOutbox(pqxx::work& txn, const v1::Envelope& envelope) {
 }  // namespace
 
 IntakeStore::IntakeStore(pg::Pool& pool, std::string store_domain)
-    : pool_(pool), store_domain_(std::move(store_domain)) {}
+    : pool_(pool),
+      store_domain_(std::move(store_domain)),
+      batcher_(std::make_unique<CreateBatcher>([this](const std::vector<CreateItem>& items) {
+          return WriteCreates(items);
+      })) {}
+
+IntakeStore::~IntakeStore() = default;
 
 void IntakeStore::Migrate() {
     auto lease = pool_.Acquire();
@@ -259,6 +326,7 @@ NewStore DescribeNewStore(const Tenant& tenant, const StoreRequest& request, con
     if (admin_email.empty()) admin_email = "admin@" + (store.host.size() <= 90 ? store.host : store_domain);
     requested->set_admin_email(admin_email);
     requested->set_requested_by(tenant.id);
+    if (request.placement != "any") requested->set_placement(request.placement);
     kafka::SetTypeFromPayload(store.envelope);
     store.accepted = {202,
                       {{"id", store.store_id},
@@ -269,11 +337,6 @@ NewStore DescribeNewStore(const Tenant& tenant, const StoreRequest& request, con
                        {"status", "requested"},
                        {"correlation_id", correlation_id}}};
     return store;
-}
-
-bool StoreExists(pqxx::connection& connection, const std::string& store_id) {
-    pqxx::nontransaction session(connection);
-    return !session.exec_params(kSelectStoreExists, store_id).empty();
 }
 
 Error NameTaken(const Tenant& tenant, const StoreRequest& request) {
@@ -329,24 +392,116 @@ Result<Accepted> IntakeStore::CreateStore(const Tenant& tenant, const StoreReque
 
 Result<Accepted> IntakeStore::CreateAtOnce(const Tenant& tenant, const StoreRequest& request,
                                            const v1::Envelope& envelope, const Accepted& accepted) {
-    for (int attempt = 0;; ++attempt) {
+    CreateItem item{envelope.store_id(),   tenant.id,
+                    request.name,          request.engine,
+                    request.plan,          envelope.store_requested().host(),
+                    envelope.correlation_id(), kafka::Encode(envelope)};
+    switch (batcher_->Submit(std::move(item))) {
+        case CreateOutcome::kCreated:
+            return accepted;
+        case CreateOutcome::kNameTaken:
+            return NameTaken(tenant, request);
+        case CreateOutcome::kNoQuota:
+            break;
+    }
+    return pool_.WithoutTransaction([&](pqxx::nontransaction& session) { return QuotaError(session, tenant); });
+}
+
+namespace {
+
+// A Postgres array literal of `values`, every element quoted.
+std::string ArrayLiteral(const std::vector<std::string>& values) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        if (i > 0) out += ',';
+        out += '"';
+        for (char c : values[i]) {
+            if (c == '"' || c == '\\') out += '\\';
+            out += c;
+        }
+        out += '"';
+    }
+    out += '}';
+    return out;
+}
+
+std::string Hex(const std::string& bytes) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(bytes.size() * 2);
+    for (unsigned char byte : bytes) {
+        out += kDigits[byte >> 4];
+        out += kDigits[byte & 0xf];
+    }
+    return out;
+}
+
+}  // namespace
+
+std::vector<CreateOutcome> IntakeStore::WriteCreates(const std::vector<CreateItem>& items) {
+    // By tenant, so that concurrent batches (other replicas) lock tenant rows in one order.
+    std::vector<std::size_t> order(items.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return items[a].tenant_id < items[b].tenant_id; });
+    std::vector<std::string> ids, tenants, names, engines, plans, hosts, correlations, commands;
+    for (auto* column : {&ids, &tenants, &names, &engines, &plans, &hosts, &correlations, &commands}) {
+        column->reserve(items.size());
+    }
+    for (std::size_t i : order) {
+        const CreateItem& item = items[i];
+        ids.push_back(item.store_id);
+        tenants.push_back(item.tenant_id);
+        names.push_back(item.name);
+        engines.push_back(item.engine);
+        plans.push_back(item.plan);
+        hosts.push_back(item.host);
+        correlations.push_back(item.correlation_id);
+        commands.push_back(Hex(item.command));
+    }
+    const std::string id_array = ArrayLiteral(ids), tenant_array = ArrayLiteral(tenants),
+                      name_array = ArrayLiteral(names), engine_array = ArrayLiteral(engines),
+                      plan_array = ArrayLiteral(plans), host_array = ArrayLiteral(hosts),
+                      correlation_array = ArrayLiteral(correlations), command_array = ArrayLiteral(commands);
+    // One statement in autocommit: the batch commits whole or not at all. A lost connection
+    // is retried once (a batch that did commit reads as created again, counted once); a
+    // deadlock with another writer of the same tenant rows a few times.
+    const auto start = std::chrono::steady_clock::now();
+    int broken = 0;
+    for (int deadlocks = 0;;) {
         auto lease = pool_.Acquire();
         try {
             pqxx::nontransaction session(*lease);
-            auto queued = session.exec_params(kCreateStoreAtOnce, envelope.store_id(), tenant.id, request.name,
-                                              request.engine, request.plan, envelope.store_requested().host(),
-                                              envelope.correlation_id(), kafka::kCommandsTopic,
-                                              pqxx::binarystring(kafka::Encode(envelope)));
-            if (queued[0][0].as<int>() == 1) return accepted;
-            return QuotaError(session, tenant);
-        } catch (const pqxx::unique_violation&) {
-            // On a retry the first attempt may have committed before its connection broke:
-            // then the store is ours, not a name clash.
-            if (attempt > 0 && StoreExists(*lease, envelope.store_id())) return accepted;
-            return NameTaken(tenant, request);
+            auto rows = session.exec_params(kCreateStores, id_array, tenant_array, name_array, engine_array,
+                                            plan_array, host_array, correlation_array, kafka::kCommandsTopic,
+                                            command_array);
+            std::vector<CreateOutcome> sorted;
+            sorted.reserve(items.size());
+            auto parser = rows[0][0].as_array();
+            for (auto element = parser.get_next(); element.first != pqxx::array_parser::done;
+                 element = parser.get_next()) {
+                if (element.first != pqxx::array_parser::string_value) continue;
+                sorted.push_back(element.second == "created"      ? CreateOutcome::kCreated
+                                 : element.second == "name_taken" ? CreateOutcome::kNameTaken
+                                                                  : CreateOutcome::kNoQuota);
+            }
+            if (sorted.size() != items.size()) {
+                throw std::logic_error("create_stores answered " + std::to_string(sorted.size()) + " outcomes for " +
+                                       std::to_string(items.size()) + " creates");
+            }
+            std::vector<CreateOutcome> outcomes(items.size());
+            for (std::size_t k = 0; k < order.size(); ++k) outcomes[order[k]] = sorted[k];
+            if (batch_observer_) {
+                batch_observer_(items.size(),
+                                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+            }
+            return outcomes;
         } catch (const pqxx::broken_connection&) {
             lease.MarkBroken();
-            if (attempt >= 1) throw;
+            if (++broken > 1) throw;
+        } catch (const pqxx::sql_error& error) {
+            const std::string state = error.sqlstate();
+            if ((state != "40P01" && state != "40001") || ++deadlocks > 3) throw;
         }
     }
 }

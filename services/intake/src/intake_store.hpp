@@ -4,9 +4,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "create_batcher.hpp"
 #include "storefleet/common/result.hpp"
 #include "storefleet/http/auth.hpp"
 #include "storefleet/pg/pool.hpp"
@@ -32,6 +36,9 @@ struct Accepted {
 class IntakeStore {
 public:
     IntakeStore(pg::Pool& pool, std::string store_domain);
+    ~IntakeStore();
+    IntakeStore(const IntakeStore&) = delete;
+    IntakeStore& operator=(const IntakeStore&) = delete;
 
     void Migrate();
     // Creates or updates a tenant and its bootstrap API token (named "bootstrap"; an
@@ -51,14 +58,27 @@ public:
                                      const std::string& correlation_id);
     // What a provisioner reported (store-status): "deleted" frees the store's name and its
     // unit of quota, once; a failed deletion lets DELETE send it again. Idempotent.
+    // Told the size and the write time of every batch of creates (on the batcher's thread);
+    // set before serving.
+    void SetBatchObserver(std::function<void(std::size_t items, double seconds)> observer) {
+        batch_observer_ = std::move(observer);
+    }
+    // Creates submitted and not answered yet (tests and diagnostics).
+    std::size_t WaitingCreates() { return batcher_->Waiting(); }
     Status ApplyStoreStatus(const std::string& store_id, v1::StoreStatus status, const std::string& step);
 
 private:
     Result<Accepted> CreateAtOnce(const Tenant& tenant, const StoreRequest& request, const v1::Envelope& envelope,
                                   const Accepted& accepted);
 
+    // The batcher's writer: one create_stores() call for `items`.
+    std::vector<CreateOutcome> WriteCreates(const std::vector<CreateItem>& items);
+
     pg::Pool& pool_;
     std::string store_domain_;
+    // Creates without an Idempotency-Key are committed together (see CreateBatcher).
+    std::function<void(std::size_t, double)> batch_observer_;
+    std::unique_ptr<CreateBatcher> batcher_;
 };
 
 }  // namespace storefleet::intake

@@ -1,5 +1,6 @@
 #include "store_request.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace storefleet::intake {
@@ -27,7 +28,7 @@ Error Invalid(const std::string& field, const std::string& message) { return Err
 
 }  // namespace
 
-Result<StoreRequest> ParseStoreRequest(const std::string& body) {
+Result<StoreRequest> ParseStoreRequest(const std::string& body, const std::vector<std::string>& real_node_engines) {
     nlohmann::json json;
     try {
         json = nlohmann::json::parse(body);
@@ -36,8 +37,8 @@ Result<StoreRequest> ParseStoreRequest(const std::string& body) {
     }
     if (!json.is_object()) return Invalid("body", "body must be a JSON object");
     for (const auto& [key, value] : json.items()) {
-        if (key != "name" && key != "engine" && key != "plan" && key != "admin_email") {
-            return Invalid(key, "unknown field '" + key + "'; allowed: name, engine, plan, admin_email");
+        if (key != "name" && key != "engine" && key != "plan" && key != "admin_email" && key != "placement") {
+            return Invalid(key, "unknown field '" + key + "'; allowed: name, engine, plan, admin_email, placement");
         }
         if (!value.is_string()) return Invalid(key, "field '" + key + "' must be a string");
     }
@@ -46,6 +47,7 @@ Result<StoreRequest> ParseStoreRequest(const std::string& body) {
     request.engine = json.value("engine", "");
     request.plan = json.value("plan", "small");
     request.admin_email = json.value("admin_email", "");
+    request.placement = json.value("placement", "any");
     if (request.name.empty()) return Invalid("name", "name is required");
     if (!IsDnsLabel(request.name, 40)) {
         return Invalid("name", "name must be 1-40 characters of a-z, 0-9 and '-', not starting or ending with '-'");
@@ -59,6 +61,16 @@ Result<StoreRequest> ParseStoreRequest(const std::string& body) {
     }
     if (!request.admin_email.empty() && !LooksLikeEmail(request.admin_email)) {
         return Invalid("admin_email", "admin_email is not a valid e-mail address of at most 100 characters");
+    }
+    if (request.placement != "any" && request.placement != "real-node") {
+        return Invalid("placement", "placement must be any or real-node, got '" + request.placement + "'");
+    }
+    if (request.placement == "real-node" &&
+        std::find(real_node_engines.begin(), real_node_engines.end(), request.engine) == real_node_engines.end()) {
+        if (real_node_engines.empty()) return Invalid("placement", "this platform has no real node; use placement any");
+        std::string offered;
+        for (const auto& engine : real_node_engines) offered += (offered.empty() ? "" : ", ") + engine;
+        return Invalid("placement", "the real node runs only " + offered + " stores here, not " + request.engine);
     }
     return request;
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "storefleet/common/result.hpp"
 
@@ -12,10 +13,13 @@ struct StoreRequest {
     std::string engine;  // "woocommerce" | "medusa"
     std::string plan;    // "small" | "medium" | "large"
     std::string admin_email;
+    std::string placement = "any";  // "any" | "real-node"
 };
 
 // Parses and validates the JSON body; the Error's message says exactly what is wrong.
-Result<StoreRequest> ParseStoreRequest(const std::string& body);
+// `placement: real-node` is accepted only for the engines in `real_node_engines` (the
+// platform's real node, when it has one: STOREFLEET_REAL_NODE_ENGINES).
+Result<StoreRequest> ParseStoreRequest(const std::string& body, const std::vector<std::string>& real_node_engines = {});
 
 [[nodiscard]] bool IsDnsLabel(const std::string& text, std::size_t max_length = 63);
 

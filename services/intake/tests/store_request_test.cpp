@@ -41,6 +41,28 @@ TEST(StoreRequestTest, RejectsBadInputWithAClearMessage) {
     }
 }
 
+TEST(StoreRequestTest, PlacementRealNodeOnlyForTheEnginesThePlatformOffersThere) {
+    auto any = ParseStoreRequest(R"({"name":"shop","engine":"medusa"})", {"medusa"});
+    ASSERT_TRUE(any.ok());
+    EXPECT_EQ(any->placement, "any");
+    auto real = ParseStoreRequest(R"({"name":"shop","engine":"medusa","placement":"real-node"})", {"medusa"});
+    ASSERT_TRUE(real.ok()) << real.error().message;
+    EXPECT_EQ(real->placement, "real-node");
+
+    auto no_node = ParseStoreRequest(R"({"name":"shop","engine":"medusa","placement":"real-node"})");
+    ASSERT_FALSE(no_node.ok());
+    EXPECT_EQ(no_node.error().field, "placement");
+    EXPECT_EQ(no_node.error().message, "this platform has no real node; use placement any");
+    auto wrong_engine = ParseStoreRequest(R"({"name":"shop","engine":"woocommerce","placement":"real-node"})", {"medusa"});
+    ASSERT_FALSE(wrong_engine.ok());
+    EXPECT_EQ(wrong_engine.error().field, "placement");
+    EXPECT_EQ(wrong_engine.error().message, "the real node runs only medusa stores here, not woocommerce");
+    auto unknown = ParseStoreRequest(R"({"name":"shop","engine":"medusa","placement":"moon"})", {"medusa"});
+    ASSERT_FALSE(unknown.ok());
+    EXPECT_EQ(unknown.error().field, "placement");
+    EXPECT_EQ(unknown.error().message, "placement must be any or real-node, got 'moon'");
+}
+
 TEST(StoreRequestTest, DnsLabel) {
     EXPECT_TRUE(IsDnsLabel("a"));
     EXPECT_TRUE(IsDnsLabel("a-1"));

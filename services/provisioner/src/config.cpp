@@ -24,6 +24,23 @@ std::string FindExecutable(const std::string& program) {
     throw ConfigError(program + " was not found in PATH (set STOREFLEET_HELM_BINARY)");
 }
 
+namespace {
+
+// A Kubernetes object name of the DNS-subdomain kind ServiceAccounts and ClusterRoles use:
+// lowercase letters, digits, '-' and '.', starting and ending alphanumeric, at most 253.
+bool IsDnsName(const std::string& name) {
+    if (name.empty() || name.size() > 253) return false;
+    for (char c : name) {
+        if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-' ||
+              c == '.')) {
+            return false;
+        }
+    }
+    return std::isalnum(static_cast<unsigned char>(name.front())) && std::isalnum(static_cast<unsigned char>(name.back()));
+}
+
+}  // namespace
+
 ProvisionerConfig ProvisionerConfig::FromEnv(const EnvConfig& env) {
     ProvisionerConfig config;
     config.kafka_brokers = env.Required("STOREFLEET_KAFKA_BROKERS");
@@ -42,6 +59,7 @@ ProvisionerConfig ProvisionerConfig::FromEnv(const EnvConfig& env) {
         throw ConfigError("STOREFLEET_URL_SCHEME must be http or https");
     }
     config.cluster_simulated = env.Bool("STOREFLEET_CLUSTER_SIMULATED", false);
+    config.real_node = env.Bool("STOREFLEET_REAL_NODE_PLACEMENT", false);
     config.helm_openapi_validation = env.Bool("STOREFLEET_HELM_OPENAPI_VALIDATION", false);
     config.max_in_flight = static_cast<int>(env.Int("STOREFLEET_MAX_IN_FLIGHT", config.max_in_flight, 1, 1024));
     config.store_deadline = std::chrono::seconds(env.Int("STOREFLEET_STORE_DEADLINE_SECONDS", 900, 10, 86'400));
@@ -53,6 +71,19 @@ ProvisionerConfig ProvisionerConfig::FromEnv(const EnvConfig& env) {
     }
     config.session_timeout = std::chrono::seconds(env.Int("STOREFLEET_KAFKA_SESSION_TIMEOUT_SECONDS", 10, 6, 300));
     config.lease_namespace = env.String("STOREFLEET_LEASE_NAMESPACE", config.lease_namespace);
+    if (const auto account = env.String("STOREFLEET_PROVISIONER_SERVICE_ACCOUNT", ""); !account.empty()) {
+        const auto colon = account.find(':');
+        config.service_account_namespace = account.substr(0, colon);
+        config.service_account_name = colon == std::string::npos ? "" : account.substr(colon + 1);
+        if (!IsDnsName(config.service_account_namespace) || !IsDnsName(config.service_account_name)) {
+            throw ConfigError("STOREFLEET_PROVISIONER_SERVICE_ACCOUNT must be namespace:name (e.g. "
+                              "storefleet-system:storefleet-provisioner), not '" + account + "'");
+        }
+        config.store_role = env.String("STOREFLEET_PROVISIONER_STORE_ROLE", config.service_account_name + "-store");
+        if (!IsDnsName(config.store_role)) {
+            throw ConfigError("STOREFLEET_PROVISIONER_STORE_ROLE must be a ClusterRole name");
+        }
+    }
     config.lease_duration = std::chrono::seconds(env.Int("STOREFLEET_LEASE_DURATION_SECONDS", 15, 3, 600));
     config.max_attempts = static_cast<int>(env.Int("STOREFLEET_MAX_ATTEMPTS", config.max_attempts, 1, 100));
     config.namespace_stuck_after =

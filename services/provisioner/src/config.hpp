@@ -17,6 +17,9 @@ struct ProvisionerConfig {
     std::string ingress_class;
     std::string url_scheme = "http";
     bool cluster_simulated = false;
+    // STOREFLEET_REAL_NODE_PLACEMENT: the cluster also has a real node (the local stack's), which
+    // stores asking for placement real-node use; their status says simulated: false.
+    bool real_node = false;
     bool helm_openapi_validation = false;
     int max_in_flight = 32;
     std::chrono::seconds store_deadline{900};
@@ -25,6 +28,13 @@ struct ProvisionerConfig {
     std::string instance_id;
     std::chrono::seconds session_timeout{10};
     std::string lease_namespace = "storefleet-system";
+    // STOREFLEET_PROVISIONER_SERVICE_ACCOUNT=namespace:name: the ServiceAccount this provisioner
+    // runs as, which it binds in each store namespace to STOREFLEET_PROVISIONER_STORE_ROLE (default
+    // <name>-store, the chart's in-store ClusterRole). Unset: no RoleBinding (a credential that
+    // needs none, such as the admin certificate).
+    std::string service_account_namespace;
+    std::string service_account_name;
+    std::string store_role;
     std::chrono::seconds lease_duration{15};
     // Handler failures before a command goes to the dead-letter topic.
     int max_attempts = 5;

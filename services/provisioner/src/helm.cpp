@@ -146,11 +146,18 @@ Status HelmCli::RecoverPending(const std::string& release, const std::string& ns
 }
 
 Status HelmCli::UpgradeInstall(const std::string& release, const std::string& ns, const std::string& chart,
-                               const nlohmann::json& values, const CancelToken& cancel) {
+                               const std::vector<std::string>& values_files, const nlohmann::json& values,
+                               const CancelToken& cancel) {
     ValuesFile file(values_dir_, values);
-    std::vector<std::string> args = {"upgrade", "--install", release, chart, "-n", ns,
-                                     "-f", file.path(), "--timeout",
-                                     std::to_string(options_.timeout.count()) + "s"};
+    std::vector<std::string> args = {"upgrade", "--install", release, chart, "-n", ns};
+    for (const auto& values_file : values_files) {
+        args.emplace_back("-f");
+        args.push_back(values_file);
+    }
+    args.emplace_back("-f");
+    args.push_back(file.path());
+    args.emplace_back("--timeout");
+    args.push_back(std::to_string(options_.timeout.count()) + "s");
     if (!options_.openapi_validation) args.emplace_back("--disable-openapi-validation");
     auto out = Run(args, cancel);
     if (out.cancelled) return Cancelled();

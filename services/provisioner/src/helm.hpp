@@ -16,10 +16,11 @@ class HelmRunner {
 public:
     virtual ~HelmRunner() = default;
     // `helm upgrade --install` without --wait: readiness is decided from the API.
-    // A cancelled call stops Helm at once and returns a "cancelled" error.
+    // `values_files` (files of the chart, e.g. values-real-node.yaml) come first, `values`
+    // last. A cancelled call stops Helm at once and returns a "cancelled" error.
     virtual Status UpgradeInstall(const std::string& release, const std::string& ns,
-                                  const std::string& chart, const nlohmann::json& values,
-                                  const CancelToken& cancel) = 0;
+                                  const std::string& chart, const std::vector<std::string>& values_files,
+                                  const nlohmann::json& values, const CancelToken& cancel) = 0;
     // `helm uninstall`; a release that does not exist counts as success.
     virtual Status Uninstall(const std::string& release, const std::string& ns, const CancelToken& cancel) = 0;
 };
@@ -52,7 +53,8 @@ public:
     explicit HelmCli(Options options, kube::KubeApi* kube = nullptr);
 
     Status UpgradeInstall(const std::string& release, const std::string& ns, const std::string& chart,
-                          const nlohmann::json& values, const CancelToken& cancel) override;
+                          const std::vector<std::string>& values_files, const nlohmann::json& values,
+                          const CancelToken& cancel) override;
     Status Uninstall(const std::string& release, const std::string& ns, const CancelToken& cancel) override;
 
 private:

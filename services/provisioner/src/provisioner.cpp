@@ -1,8 +1,9 @@
 #include "provisioner.hpp"
 
-#include <set>
-
+#include <algorithm>
+#include <filesystem>
 #include <random>
+#include <set>
 
 #include "storefleet/common/log.hpp"
 
@@ -84,14 +85,52 @@ void StoreProvisioner::ObserveStep(const std::string& step, Clock::time_point si
         .Observe(std::chrono::duration<double>(Clock::now() - since).count());
 }
 
-Status StoreProvisioner::EnsureNamespace(const StoreSpec& spec, const std::string& ns) {
+Status StoreProvisioner::EnsureNamespace(const StoreSpec& spec, const std::string& ns, const CancelToken& cancel) {
     auto applied = kube_.Apply("/api/v1/namespaces/" + ns, NamespaceObject(spec, ns));
     if (!applied.ok()) return applied.error();
     if (applied->value("status", nlohmann::json::object()).value("phase", "") == "Terminating") {
         return Error::Retryable("namespace_terminating",
                                 "namespace " + ns + " from an earlier deletion is still terminating");
     }
-    return Status::Ok();
+    return EnsureAccess(spec.store_id, ns, cancel);
+}
+
+Status StoreProvisioner::EnsureAccess(const std::string& store_id, const std::string& ns, const CancelToken& cancel) {
+    if (options_.identity.name.empty()) return Status::Ok();
+    // The provisioner's in-store verbs exist only through this binding (charts/storefleet binds
+    // the in-store ClusterRole nowhere else), so it comes before anything else in the namespace.
+    const std::string path =
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/" + ns + "/rolebindings/" + options_.identity.name;
+    if (auto bound = kube_.Apply(path, RoleBindingObject(store_id, ns, options_.identity)); !bound.ok()) {
+        return bound.error();
+    }
+    // The RBAC authorizer learns of a new RoleBinding through its watch cache, a moment later;
+    // until then the first write (or Helm's first call) would be refused with 403. Ask the API
+    // server itself (SelfSubjectAccessReview: every authenticated user may) until it says yes.
+    const std::string review_path = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
+    const auto until = Clock::now() + options_.access_wait;
+    auto wait = std::chrono::milliseconds(20);
+    for (int asked = 1;; ++asked) {
+        auto review = kube_.Call("POST", review_path, AccessReviewObject(ns).dump());
+        if (!review.ok()) return review.error();
+        if (review->status != 200 && review->status != 201) return kube::ApiError("POST", review_path, *review);
+        const auto answer = nlohmann::json::parse(review->body, nullptr, false);
+        const auto status = answer.is_object() ? answer.value("status", nlohmann::json::object()) : nlohmann::json::object();
+        if (status.value("allowed", false)) {
+            if (asked > 1) log::Info("store RoleBinding in effect", {{"store_id", store_id}, {"namespace", ns}, {"reviews", asked}});
+            return Status::Ok();
+        }
+        if (Clock::now() + wait > until) {
+            return Error::Permanent(
+                "k8s_forbidden", "RoleBinding " + ns + "/" + options_.identity.name + " to ClusterRole " +
+                                     options_.identity.store_role + " is not in effect after " +
+                                     std::to_string(options_.access_wait.count()) + " ms (" +
+                                     status.value("reason", std::string("no reason given")) +
+                                     "); does that ClusterRole exist?");
+        }
+        if (cancel.Sleep(wait)) return Cancelled();
+        wait = std::min(wait * 2, std::chrono::milliseconds(500));
+    }
 }
 
 Status StoreProvisioner::EnsureGuardrails(const StoreSpec& spec, const std::string& ns) {
@@ -228,7 +267,8 @@ Status StoreProvisioner::WaitUntilNamespaceGone(const Command& command, const st
 std::string TenantReason(const Error& error, const std::string& step) {
     // Our own sentences about the tenant's own store: shown as they are.
     static const std::set<std::string> kPlain = {"not_ready",     "setup_failed",          "namespace_stuck",
-                                                 "bad_command",   "namespace_terminating", "engine_unavailable"};
+                                                 "bad_command",   "namespace_terminating", "engine_unavailable",
+                                                 "placement_unavailable"};
     if (kPlain.count(error.code) != 0U) return error.message;
     const std::string where = " (step " + step + "); the platform's operators have the details in its logs";
     if (error.code.rfind("helm", 0) == 0) return "installing the store's software failed" + where;
@@ -271,16 +311,29 @@ Outcome StoreProvisioner::Provision(const Command& cmd, const CancelToken& cance
     if (!spec.ok()) return fail(spec.error());
     const std::string chart = spec->engine == "medusa" ? options_.medusa_chart : options_.woocommerce_chart;
     if (chart.empty()) return fail(Error::Permanent("engine_unavailable", spec->engine + " stores are not offered here"));
+    // placement real-node: the chart's own values-real-node.yaml (node selector, toleration,
+    // the node's local images) goes under the store's values.
+    std::vector<std::string> values_files;
+    if (spec->real_node) {
+        const std::string real_node_values = chart + "/values-real-node.yaml";
+        if (!options_.real_node) {
+            return fail(Error::Permanent("placement_unavailable", "this platform has no real node; ask for placement any"));
+        }
+        if (!std::filesystem::exists(real_node_values)) {
+            return fail(Error::Permanent("placement_unavailable", spec->engine + " stores cannot run on the real node"));
+        }
+        values_files.push_back(real_node_values);
+    }
 
     struct Step {
         const char* name;
         std::function<Status()> attempt;
     };
     const Step steps[] = {
-        {"namespace", [&] { return EnsureNamespace(*spec, ns); }},
+        {"namespace", [&] { return EnsureNamespace(*spec, ns, cancel); }},
         {"guardrails", [&] { return EnsureGuardrails(*spec, ns); }},
         {"secret", [&] { return EnsureSecret(*spec, ns); }},
-        {"helm", [&] { return helm_.UpgradeInstall(kReleaseName, ns, chart, ChartValues(*spec, options_.ingress_class), cancel); }},
+        {"helm", [&] { return helm_.UpgradeInstall(kReleaseName, ns, chart, values_files, ChartValues(*spec, options_.ingress_class), cancel); }},
     };
     for (const auto& step : steps) {
         step_index += 2;
@@ -304,6 +357,15 @@ Outcome StoreProvisioner::Provision(const Command& cmd, const CancelToken& cance
                          {{"outcome", "ready"}}).Inc();
     registry_.GetHistogram("storefleet_provisioner_store_seconds", "From command taken to store Ready.")
         .Observe(std::chrono::duration<double>(Clock::now() - started).count());
+    // POST to Ready, what a tenant waits: the command's occurred_at is when intake accepted
+    // the POST (another host's clock, so never below zero). Charted by the Grafana dashboard.
+    if (command.has_occurred_at()) {
+        const double requested_at = static_cast<double>(command.occurred_at().seconds()) +
+                                    static_cast<double>(command.occurred_at().nanos()) / 1e9;
+        const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+        registry_.GetHistogram("storefleet_store_post_to_ready_seconds", "From the POST that asked for a store to Ready.")
+            .Observe(std::max(0.0, now - requested_at));
+    }
     log::Info("store ready", {{"store_id", command.store_id()}, {"correlation_id", command.correlation_id()},
                               {"duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()}});
     return Outcome::kFinished;
@@ -329,6 +391,14 @@ Outcome StoreProvisioner::Deprovision(const Command& cmd, const CancelToken& can
     Emit(cmd, {v1::STORE_STATUS_DELETING, "helm-uninstall", "", "", "", ns, step_index, 0});
     auto namespace_exists = kube_.Call("GET", "/api/v1/namespaces/" + ns);
     if (!(namespace_exists.ok() && namespace_exists->status == 404)) {
+        // A store made before the provisioner bound itself per namespace has no RoleBinding yet;
+        // without it Helm may not read its release there. Best effort: in a namespace already
+        // terminating it cannot be created, and Helm's own error then says what failed.
+        if (auto access = EnsureAccess(command.store_id(), ns, cancel); !access.ok()) {
+            if (access.error().code == "cancelled") return fail(access.error());
+            log::Warn("store RoleBinding not ensured before uninstall",
+                      {{"store_id", command.store_id()}, {"namespace", ns}, {"error", access.error().message}});
+        }
         if (auto status = Ensure("helm-uninstall", cancel, deadline,
                                  [&] { return helm_.Uninstall(kReleaseName, ns, cancel); });
             !status.ok()) {

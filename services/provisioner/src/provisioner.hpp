@@ -61,11 +61,18 @@ struct ProvisionerOptions {
     std::string medusa_chart;
     std::string ingress_class;
     std::string ingress_namespace = "ingress-nginx";
+    // The cluster has the local stack's real node: stores may ask for placement real-node.
+    bool real_node = false;
     std::string url_scheme = "http";
     std::chrono::seconds store_deadline{900};
     std::chrono::milliseconds readiness_poll{1000};
     // A deletion whose namespace is still terminating after this says what holds it.
     std::chrono::seconds namespace_stuck_after{20};
+    // Bound in each store namespace right after it is applied (empty name: no binding).
+    ProvisionerIdentity identity;
+    // How long a new RoleBinding may take to reach the API server's RBAC cache before the
+    // store fails (it usually takes milliseconds).
+    std::chrono::milliseconds access_wait{15'000};
 };
 
 // kFinished: done (commit). kCancelled: stopped by shutdown, a revoke or a newer command
@@ -93,7 +100,10 @@ private:
     template <typename Fn>
     Status Ensure(const std::string& step, const CancelToken& cancel,
                   std::chrono::steady_clock::time_point deadline, Fn&& attempt);
-    Status EnsureNamespace(const StoreSpec& spec, const std::string& ns);
+    Status EnsureNamespace(const StoreSpec& spec, const std::string& ns, const CancelToken& cancel);
+    // The RoleBinding of options_.identity in `ns`, then waits until the API server authorizes
+    // with it. Nothing else is written in a store namespace before this returns Ok.
+    Status EnsureAccess(const std::string& store_id, const std::string& ns, const CancelToken& cancel);
     Status EnsureGuardrails(const StoreSpec& spec, const std::string& ns);
     Status EnsureSecret(const StoreSpec& spec, const std::string& ns);
     Status WaitUntilReady(const std::string& ns, const CancelToken& cancel,

@@ -36,7 +36,10 @@ v1::Envelope KafkaStatusSink::BuildEvent(const Command& cmd, const StatusUpdate&
     changed->set_url(update.url);
     changed->set_admin_url(update.admin_url);
     changed->set_namespace_(update.ns);
-    changed->set_simulated(simulated_);
+    // A store on the real node is not simulated even on a simulated cluster. Deletion
+    // events say false: the read model keeps "simulated" once it has seen it.
+    changed->set_simulated(simulated_ && command.has_store_requested() &&
+                           command.store_requested().placement() != "real-node");
     changed->set_sequence(sequence);
     if (command.has_store_requested()) {
         changed->set_name(command.store_requested().name());

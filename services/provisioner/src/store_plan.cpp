@@ -55,6 +55,11 @@ Result<StoreSpec> SpecFromEvent(const v1::Envelope& envelope) {
         return Error::Permanent("bad_command", "unknown plan '" + spec.plan + "'");
     }
     if (spec.host.empty()) return Error::Permanent("bad_command", "the request carries no host");
+    if (request.placement() == "real-node") {
+        spec.real_node = true;
+    } else if (!request.placement().empty() && request.placement() != "any") {
+        return Error::Permanent("bad_command", "unknown placement '" + request.placement() + "'");
+    }
     return spec;
 }
 
@@ -62,9 +67,12 @@ std::string NamespaceFor(const std::string& store_id) { return "store-" + store_
 
 json NamespaceObject(const StoreSpec& spec, const std::string& ns) {
     json labels = Labels(spec);
-    // Pod Security: enforce baseline (the store images need a few capabilities), warn and
-    // audit at restricted so drift towards privilege is visible.
-    labels["pod-security.kubernetes.io/enforce"] = "baseline";
+    // Pod Security restricted, at the API server's own version of the profile (both store
+    // charts run non-root, seccomp RuntimeDefault, all capabilities dropped; tests/charts and
+    // tests/rbac/pod_security.sh dry-run their pods here). The admission fence refuses a store
+    // namespace labelled anything else. warn/audit say the same so clients see why at once.
+    labels["pod-security.kubernetes.io/enforce"] = "restricted";
+    labels["pod-security.kubernetes.io/enforce-version"] = "latest";
     labels["pod-security.kubernetes.io/warn"] = "restricted";
     labels["pod-security.kubernetes.io/audit"] = "restricted";
     return {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}, {"labels", labels}}}};
@@ -106,41 +114,73 @@ json LimitRangeObject(const StoreSpec& spec, const std::string& ns) {
                              {"max", {{"storage", Gi(10 * f)}}}}})}}}};
 }
 
+int WebPort(const std::string& engine) { return engine == "medusa" ? 9000 : 80; }
+
 json::array_t NetworkPolicyObjects(const StoreSpec& spec, const std::string& ns,
                                    const std::string& ingress_namespace) {
     const json all_pods = json::object();
-    json dns_peer = {{"namespaceSelector", {{"matchLabels", {{"kubernetes.io/metadata.name", "kube-system"}}}}}};
-    json private_ranges = json::array({"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"});
+    const json tcp_udp_53 = json::array({{{"protocol", "UDP"}, {"port", 53}}, {{"protocol", "TCP"}, {"port", 53}}});
+    // The cluster DNS pods only (CoreDNS and kube-dns both carry k8s-app=kube-dns), not every
+    // pod of kube-system: one peer with both selectors means "these pods in that namespace".
+    const json dns_pods = {{"namespaceSelector", {{"matchLabels", {{"kubernetes.io/metadata.name", "kube-system"}}}}},
+                           {"podSelector", {{"matchLabels", {{"k8s-app", "kube-dns"}}}}}};
+    // Internet egress never reaches the cluster's or the host's own networks: private ranges,
+    // carrier-grade NAT (also Tailscale and some providers' internal networks), link-local
+    // (cloud metadata at 169.254.169.254), loopback and "this network"; likewise for IPv6 on
+    // dual-stack clusters (unique-local, link-local, loopback).
+    const json v4_except = json::array(
+        {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8", "0.0.0.0/8"});
+    const json v6_except = json::array({"fc00::/7", "fe80::/10", "::1/128"});
     return {
+        // Selects every pod for both directions, so whatever no store policy allows is denied
+        // (deny by default); allows only the store's own pods among themselves and DNS.
         NetworkPolicy(spec, ns, "default-deny",
-                      {{"podSelector", all_pods}, {"policyTypes", json::array({"Ingress", "Egress"})}}),
-        NetworkPolicy(spec, ns, "allow-same-namespace",
                       {{"podSelector", all_pods},
                        {"policyTypes", json::array({"Ingress", "Egress"})},
                        {"ingress", json::array({{{"from", json::array({{{"podSelector", all_pods}}})}}})},
-                       {"egress", json::array({{{"to", json::array({{{"podSelector", all_pods}}})}}})}}),
-        NetworkPolicy(spec, ns, "allow-dns",
-                      {{"podSelector", all_pods},
-                       {"policyTypes", json::array({"Egress"})},
-                       {"egress", json::array({{{"to", json::array({dns_peer})},
-                                                {"ports", json::array({{{"protocol", "UDP"}, {"port", 53}},
-                                                                       {{"protocol", "TCP"}, {"port", 53}}})}}})}}),
+                       {"egress", json::array({{{"to", json::array({{{"podSelector", all_pods}}})}},
+                                               {{"to", json::array({dns_pods})}, {"ports", tcp_udp_53}}})}}),
+        // The ingress controller's namespace reaches the web pods (WordPress, Medusa: the
+        // charts' component=web) on their web port only; databases and caches stay unreachable.
         NetworkPolicy(spec, ns, "allow-from-ingress-controller",
-                      {{"podSelector", all_pods},
+                      {{"podSelector", {{"matchLabels", {{"app.kubernetes.io/component", "web"}}}}},
                        {"policyTypes", json::array({"Ingress"})},
                        {"ingress", json::array({{{"from", json::array({{{"namespaceSelector",
                                                                          {{"matchLabels",
                                                                            {{"kubernetes.io/metadata.name",
-                                                                             ingress_namespace}}}}}}})}}})}}),
+                                                                             ingress_namespace}}}}}}})},
+                                                 {"ports", json::array({{{"protocol", "TCP"},
+                                                                         {"port", WebPort(spec.engine)}}})}}})}}),
+        // Web egress (80/443) only for pods labelled storefleet.io/internet-egress=true (the
+        // setup Jobs that download plugins), and only to public addresses.
         NetworkPolicy(spec, ns, "allow-web-egress",
                       {{"podSelector", {{"matchLabels", {{"storefleet.io/internet-egress", "true"}}}}},
                        {"policyTypes", json::array({"Egress"})},
-                       {"egress", json::array({{{"to", json::array({{{"ipBlock",
-                                                                       {{"cidr", "0.0.0.0/0"},
-                                                                        {"except", private_ranges}}}}})},
+                       {"egress", json::array({{{"to", json::array({{{"ipBlock", {{"cidr", "0.0.0.0/0"}, {"except", v4_except}}}},
+                                                                     {{"ipBlock", {{"cidr", "::/0"}, {"except", v6_except}}}}})},
                                                 {"ports", json::array({{{"protocol", "TCP"}, {"port", 443}},
                                                                        {{"protocol", "TCP"}, {"port", 80}}})}}})}}),
     };
+}
+
+json RoleBindingObject(const std::string& store_id, const std::string& ns, const ProvisionerIdentity& identity) {
+    return {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+            {"kind", "RoleBinding"},
+            {"metadata",
+             {{"name", identity.name},
+              {"namespace", ns},
+              {"labels",
+               {{"app.kubernetes.io/managed-by", "storefleet"},
+                {"app.kubernetes.io/part-of", "storefleet"},
+                {"storefleet.io/store-id", store_id}}}}},
+            {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", identity.store_role}}},
+            {"subjects", json::array({{{"kind", "ServiceAccount"}, {"name", identity.name}, {"namespace", identity.ns}}})}};
+}
+
+json AccessReviewObject(const std::string& ns) {
+    return {{"apiVersion", "authorization.k8s.io/v1"},
+            {"kind", "SelfSubjectAccessReview"},
+            {"spec", {{"resourceAttributes", {{"namespace", ns}, {"verb", "get"}, {"resource", "secrets"}}}}}};
 }
 
 json CredentialsSecretObject(const StoreSpec& spec, const std::string& ns) {

@@ -18,6 +18,7 @@ struct StoreSpec {
     std::string plan;    // "small" | "medium" | "large"
     std::string host;
     std::string admin_email;
+    bool real_node = false;  // placement "real-node": the local stack's real node
 };
 
 inline constexpr const char* kReleaseName = "store";
@@ -31,11 +32,29 @@ std::string NamespaceFor(const std::string& store_id);
 nlohmann::json NamespaceObject(const StoreSpec& spec, const std::string& ns);
 nlohmann::json ResourceQuotaObject(const StoreSpec& spec, const std::string& ns);
 nlohmann::json LimitRangeObject(const StoreSpec& spec, const std::string& ns);
-// deny-all, allow within the namespace, allow DNS, allow from the ingress controller, and
-// allow web egress only to pods labelled storefleet.io/internet-egress=true (setup jobs
-// that download plugins).
+// The web pods' port (the charts' container port "http"): 80 WordPress, 9000 Medusa.
+int WebPort(const std::string& engine);
+// Three policies: default-deny (every pod, both directions; only in-namespace traffic and DNS
+// to the kube-dns pods), allow-from-ingress-controller (that namespace to the web pods on
+// WebPort only) and allow-web-egress (80/443 to public addresses, only for pods labelled
+// storefleet.io/internet-egress=true: setup jobs that download plugins).
 nlohmann::json::array_t NetworkPolicyObjects(const StoreSpec& spec, const std::string& ns,
                                              const std::string& ingress_namespace);
+
+// The provisioner's own ServiceAccount and the ClusterRole with its in-store verbs, which it
+// binds in each store namespace it creates (empty name: a credential that needs no binding,
+// e.g. the admin certificate).
+struct ProvisionerIdentity {
+    std::string ns;
+    std::string name;
+    std::string store_role;
+};
+// RoleBinding <identity.name> in `ns`: identity.store_role to that ServiceAccount, nothing else
+// (the admission fence refuses any other roleRef or subject).
+nlohmann::json RoleBindingObject(const std::string& store_id, const std::string& ns,
+                                 const ProvisionerIdentity& identity);
+// "May I get secrets in ns?": true once this API server's RBAC cache has the RoleBinding.
+nlohmann::json AccessReviewObject(const std::string& ns);
 // The credentials Secret with freshly generated values; created once, never replaced.
 nlohmann::json CredentialsSecretObject(const StoreSpec& spec, const std::string& ns);
 nlohmann::json ChartValues(const StoreSpec& spec, const std::string& ingress_class);

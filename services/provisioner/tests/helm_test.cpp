@@ -76,7 +76,7 @@ TEST(HelmTest, AnInterruptedFirstInstallIsRecoveredByDroppingItsRecordNotByUnins
     HelmCli helm({FakeHelm(dir), "", dir + "/home", std::chrono::seconds(10), false}, &kube);
     ShutdownFlag shutdown;
     CancelToken cancel(shutdown);
-    auto status = helm.UpgradeInstall("store", "store-x", "/charts/w", {{"a", 1}}, cancel);
+    auto status = helm.UpgradeInstall("store", "store-x", "/charts/w", {}, {{"a", 1}}, cancel);
     ASSERT_TRUE(status.ok()) << status.error().message;
     std::ifstream calls_file(dir + "/calls");
     std::string calls;

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 
@@ -28,6 +29,12 @@ public:
         if (method == "PATCH") {
             objects[bare] = json::parse(body);
             return kube::ApiResponse{200, body};
+        }
+        if (method == "POST" && bare == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews") {
+            // The RBAC cache sees a new RoleBinding after `access_denials` reviews.
+            const bool allowed = access_denials <= 0;
+            if (!allowed) --access_denials;
+            return kube::ApiResponse{201, json{{"status", {{"allowed", allowed}}}}.dump()};
         }
         if (method == "POST") {
             auto object = json::parse(body);
@@ -72,13 +79,16 @@ public:
     std::map<std::string, json> lists;
     int fail_next_retryable = 0;
     int terminating_gets = 0;  // the store namespace stays terminating for this many GETs
+    int access_denials = 0;    // SelfSubjectAccessReviews answered "not allowed" first
 };
 
 class FakeHelm : public HelmRunner {
 public:
     Status UpgradeInstall(const std::string& release, const std::string& ns, const std::string& chart,
-                          const json& values, const CancelToken&) override {
+                          const std::vector<std::string>& values_files, const json& values,
+                          const CancelToken&) override {
         installs.push_back(release + " " + ns + " " + chart);
+        last_values_files = values_files;
         last_values = values;
         return result;
     }
@@ -87,6 +97,7 @@ public:
         return Status::Ok();
     }
     std::vector<std::string> installs, uninstalls;
+    std::vector<std::string> last_values_files;
     json last_values;
     Status result;
 };
@@ -172,6 +183,108 @@ TEST_F(ProvisionerTest, ProvisionsEveryStepThenReportsReadyWithUrls) {
     ASSERT_EQ(helm_.installs.size(), 1U);
     EXPECT_EQ(helm_.installs[0], "store " + kNs + " /charts/woocommerce-store");
     EXPECT_EQ(helm_.last_values["host"], "shop.acme.example");
+}
+
+const ProvisionerIdentity kIdentity{"storefleet-system", "storefleet-provisioner", "storefleet-provisioner-store"};
+const std::string kBinding = "/apis/rbac.authorization.k8s.io/v1/namespaces/" + kNs + "/rolebindings/storefleet-provisioner";
+const std::string kReview = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
+
+TEST_F(ProvisionerTest, BindsItsStoreRoleRightAfterTheNamespaceAndBeforeAnythingElse) {
+    ReadyWorkloads();
+    ProvisionerOptions options = Options();
+    options.identity = kIdentity;
+    StoreProvisioner provisioner(kube_, helm_, sink_, registry_, options);
+    kube_.access_denials = 3;  // the authorizer's cache lags three reviews behind
+    CancelToken cancel(shutdown_);
+    EXPECT_EQ(provisioner.Provision(At(Requested()), cancel), Outcome::kFinished);
+    EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_READY);
+    ASSERT_EQ(kube_.objects.count(kBinding), 1U);
+    EXPECT_EQ(kube_.objects[kBinding]["roleRef"]["name"], "storefleet-provisioner-store");
+    EXPECT_EQ(kube_.objects[kBinding]["subjects"][0]["namespace"], "storefleet-system");
+    // Order: the namespace, its RoleBinding, reviews until allowed, and only then the rest.
+    std::vector<std::string> head;
+    for (size_t i = 0; i < 7 && i < kube_.calls.size(); ++i) head.push_back(kube_.calls[i].substr(0, kube_.calls[i].find('?')));
+    EXPECT_EQ(head, (std::vector<std::string>{"PATCH /api/v1/namespaces/" + kNs, "PATCH " + kBinding, "POST " + kReview,
+                                              "POST " + kReview, "POST " + kReview, "POST " + kReview,
+                                              "PATCH /api/v1/namespaces/" + kNs + "/resourcequotas/store-quota"}));
+}
+
+TEST_F(ProvisionerTest, WithoutAnIdentityItBindsNothing) {
+    ReadyWorkloads();
+    CancelToken cancel(shutdown_);
+    EXPECT_EQ(provisioner_.Provision(At(Requested()), cancel), Outcome::kFinished);
+    EXPECT_EQ(kube_.objects.count(kBinding), 0U);
+    for (const auto& call : kube_.calls) EXPECT_EQ(call.find("selfsubjectaccessreviews"), std::string::npos) << call;
+}
+
+TEST_F(ProvisionerTest, ARoleBindingThatNeverTakesEffectFailsTheStoreInBoundedTime) {
+    ProvisionerOptions options = Options();
+    options.identity = kIdentity;
+    options.access_wait = std::chrono::milliseconds(300);
+    StoreProvisioner provisioner(kube_, helm_, sink_, registry_, options);
+    kube_.access_denials = 1'000'000;
+    CancelToken cancel(shutdown_);
+    const auto started = std::chrono::steady_clock::now();
+    EXPECT_EQ(provisioner.Provision(At(Requested()), cancel), Outcome::kFinished);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+    EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_FAILED);
+    EXPECT_NE(sink_.updates.back().reason.find("not allowed"), std::string::npos) << sink_.updates.back().reason;
+    EXPECT_TRUE(helm_.installs.empty());
+    EXPECT_EQ(kube_.objects.count("/api/v1/namespaces/" + kNs + "/resourcequotas/store-quota"), 0U);
+}
+
+TEST_F(ProvisionerTest, DeletionBindsItsRoleBeforeUninstallingAStoreMadeWithoutOne) {
+    kube_.objects["/api/v1/namespaces/" + kNs] = {{"metadata", {{"name", kNs}}}};
+    ProvisionerOptions options = Options();
+    options.identity = kIdentity;
+    StoreProvisioner provisioner(kube_, helm_, sink_, registry_, options);
+    auto deletion = kafka::NewEnvelope("acme", kStoreId, "corr");
+    deletion.mutable_store_deletion_requested();
+    kafka::SetTypeFromPayload(deletion);
+    CancelToken cancel(shutdown_);
+    EXPECT_EQ(provisioner.Deprovision(At(deletion), cancel), Outcome::kFinished);
+    EXPECT_EQ(helm_.uninstalls.size(), 1U);
+    const auto bound = std::find_if(kube_.calls.begin(), kube_.calls.end(),
+                                    [](const std::string& call) { return call.rfind("PATCH " + kBinding + "?", 0) == 0; });
+    ASSERT_NE(bound, kube_.calls.end());
+    EXPECT_EQ(kube_.objects.count(kBinding), 1U);
+    EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_DELETED);
+}
+
+TEST_F(ProvisionerTest, PlacementRealNodeLayersTheChartsRealNodeValuesFirst) {
+    ReadyWorkloads();
+    ProvisionerOptions options = Options();
+    options.medusa_chart = STOREFLEET_SOURCE_DIR "/charts/medusa-store";
+    options.real_node = true;
+    StoreProvisioner provisioner(kube_, helm_, sink_, registry_, options);
+    auto command = Requested();
+    command.mutable_store_requested()->set_engine(v1::ENGINE_MEDUSA);
+    command.mutable_store_requested()->set_placement("real-node");
+    CancelToken cancel(shutdown_);
+    EXPECT_EQ(provisioner.Provision(At(command), cancel), Outcome::kFinished);
+    EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_READY);
+    EXPECT_EQ(helm_.last_values_files,
+              (std::vector<std::string>{STOREFLEET_SOURCE_DIR "/charts/medusa-store/values-real-node.yaml"}));
+}
+
+TEST_F(ProvisionerTest, PlacementRealNodeFailsInPlainWordsWhereItCannotBeHad) {
+    ReadyWorkloads();
+    auto command = Requested();
+    command.mutable_store_requested()->set_placement("real-node");
+    CancelToken cancel(shutdown_);
+    // This platform has no real node.
+    EXPECT_EQ(provisioner_.Provision(At(command), cancel), Outcome::kFinished);
+    EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_FAILED);
+    EXPECT_EQ(sink_.updates.back().reason, "this platform has no real node; ask for placement any");
+    // It has one, but the WooCommerce chart cannot run there.
+    ProvisionerOptions options = Options();
+    options.woocommerce_chart = STOREFLEET_SOURCE_DIR "/charts/woocommerce-store";
+    options.real_node = true;
+    StoreProvisioner provisioner(kube_, helm_, sink_, registry_, options);
+    EXPECT_EQ(provisioner.Provision(At(command, 8), cancel), Outcome::kFinished);
+    EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_FAILED);
+    EXPECT_EQ(sink_.updates.back().reason, "woocommerce stores cannot run on the real node");
+    EXPECT_TRUE(helm_.installs.empty());
 }
 
 TEST_F(ProvisionerTest, ReplayKeepsTheFirstCredentials) {

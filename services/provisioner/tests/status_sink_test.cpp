@@ -55,6 +55,28 @@ TEST(StatusSinkTest, PublishesAStatusEventKeyedByStoreAfterRetries) {
     EXPECT_GT(changed.sequence(), 0U);
 }
 
+TEST(StatusSinkTest, AStoreOnTheRealNodeIsNotSimulatedAndDeletionsNeverSaySimulated) {
+    RecordingPublisher publisher;
+    ShutdownFlag shutdown;
+    KafkaStatusSink sink(publisher, shutdown, /*simulated=*/true);
+    Command real = Requested();
+    real.envelope.mutable_store_requested()->set_placement("real-node");
+    ASSERT_TRUE(sink.Emit(real, {v1::STORE_STATUS_READY, "ready", "", "http://shop/", "http://shop/app", "ns"}).ok());
+    auto deletion_envelope = kafka::NewEnvelope("acme", "123e4567-e89b-42d3-a456-426614174000", "corr-2");
+    deletion_envelope.mutable_store_deletion_requested()->set_requested_by("acme");
+    kafka::SetTypeFromPayload(deletion_envelope);
+    ASSERT_TRUE(sink.Emit({deletion_envelope, 3, 50}, {v1::STORE_STATUS_DELETING, "helm-uninstall", "", "", "", "ns"}).ok());
+    ASSERT_TRUE(sink.Emit(Requested(), {v1::STORE_STATUS_READY, "ready", "", "http://shop/", "http://shop/app", "ns"}).ok());
+    ASSERT_EQ(publisher.sent.size(), 3U);
+    std::vector<bool> simulated;
+    for (const auto& message : publisher.sent) {
+        auto event = kafka::Decode(message.payload);
+        ASSERT_TRUE(event.ok());
+        simulated.push_back(event->store_status_changed().simulated());
+    }
+    EXPECT_EQ(simulated, (std::vector<bool>{false, false, true}));
+}
+
 TEST(StatusSinkTest, SequencesFollowTheCommandOffsetAndStepNotAClock) {
     RecordingPublisher publisher;
     ShutdownFlag shutdown;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <stdexcept>
+
 #include "storefleet/kafka/events.hpp"
 
 namespace storefleet::provisioner {
@@ -26,7 +28,8 @@ TEST(StorePlanTest, SpecAndNamespaceFromEvent) {
     EXPECT_EQ(NamespaceFor(spec->store_id), "store-123e4567-e89b-42d3-a456-426614174000");
     EXPECT_LE(NamespaceFor(spec->store_id).size(), 63U);
     auto ns = NamespaceObject(*spec, "store-x");
-    EXPECT_EQ(ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"], "baseline");
+    EXPECT_EQ(ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"], "restricted");
+    EXPECT_EQ(ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce-version"], "latest");
     EXPECT_EQ(ns["metadata"]["labels"]["storefleet.io/tenant"], "acme");
 }
 
@@ -45,19 +48,78 @@ TEST(StorePlanTest, QuotaScalesWithPlan) {
     EXPECT_EQ(small["spec"]["hard"]["services.loadbalancers"], "0");
 }
 
-TEST(StorePlanTest, NetworkPoliciesDenyByDefault) {
+const nlohmann::json& PolicyNamed(const nlohmann::json::array_t& policies, const std::string& name) {
+    for (const auto& policy : policies) {
+        if (policy["metadata"]["name"] == name) return policy;
+    }
+    throw std::runtime_error("no NetworkPolicy " + name);
+}
+
+TEST(StorePlanTest, NetworkPoliciesDenyByDefaultAndAllowOnlyInNamespaceTrafficAndDns) {
     auto policies = NetworkPolicyObjects(*SpecFromEvent(Requested()), "ns", "ingress-nginx");
-    ASSERT_FALSE(policies.empty());
-    const auto& deny = policies.front();
-    EXPECT_EQ(deny["metadata"]["name"], "default-deny");
+    ASSERT_EQ(policies.size(), 3U);
+    const auto& deny = PolicyNamed(policies, "default-deny");
+    // Every pod, both directions: what no policy allows is denied.
     EXPECT_TRUE(deny["spec"]["podSelector"].empty());
     EXPECT_EQ(deny["spec"]["policyTypes"], nlohmann::json::array({"Ingress", "Egress"}));
-    EXPECT_FALSE(deny["spec"].contains("ingress"));
-    EXPECT_FALSE(deny["spec"].contains("egress"));
-    // Web egress only for pods that ask for it, and never to private ranges.
-    const auto& web = policies.back();
+    EXPECT_EQ(deny["spec"]["ingress"], nlohmann::json::parse(R"([{"from":[{"podSelector":{}}]}])"));
+    const auto& egress = deny["spec"]["egress"];
+    ASSERT_EQ(egress.size(), 2U);
+    EXPECT_EQ(egress[0], nlohmann::json::parse(R"({"to":[{"podSelector":{}}]})"));
+    // DNS: the kube-dns pods of kube-system (one peer, both selectors), port 53 only.
+    EXPECT_EQ(egress[1], nlohmann::json::parse(R"({
+        "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]})"));
+    for (const auto& policy : policies) {
+        EXPECT_EQ(policy["metadata"]["namespace"], "ns");
+        EXPECT_EQ(policy["metadata"]["labels"]["storefleet.io/store-id"], "123e4567-e89b-42d3-a456-426614174000");
+    }
+}
+
+TEST(StorePlanTest, IngressControllerReachesOnlyTheWebPodsOnTheirPort) {
+    auto woo = PolicyNamed(NetworkPolicyObjects(*SpecFromEvent(Requested()), "ns", "ingress-nginx"),
+                           "allow-from-ingress-controller");
+    EXPECT_EQ(woo["spec"]["podSelector"], nlohmann::json::parse(R"({"matchLabels":{"app.kubernetes.io/component":"web"}})"));
+    EXPECT_EQ(woo["spec"]["policyTypes"], nlohmann::json::array({"Ingress"}));
+    EXPECT_EQ(woo["spec"]["ingress"], nlohmann::json::parse(R"([{
+        "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}],
+        "ports": [{"protocol": "TCP", "port": 80}]}])"));
+    auto request = Requested();
+    request.mutable_store_requested()->set_engine(v1::ENGINE_MEDUSA);
+    auto medusa = PolicyNamed(NetworkPolicyObjects(*SpecFromEvent(request), "ns", "traefik"),
+                              "allow-from-ingress-controller");
+    EXPECT_EQ(medusa["spec"]["ingress"][0]["ports"], nlohmann::json::parse(R"([{"protocol":"TCP","port":9000}])"));
+    EXPECT_EQ(medusa["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+              "traefik");
+}
+
+TEST(StorePlanTest, WebEgressOnlyForLabelledPodsAndNeverToInternalRanges) {
+    auto web = PolicyNamed(NetworkPolicyObjects(*SpecFromEvent(Requested()), "ns", "ingress-nginx"), "allow-web-egress");
     EXPECT_EQ(web["spec"]["podSelector"]["matchLabels"]["storefleet.io/internet-egress"], "true");
-    EXPECT_EQ(web["spec"]["egress"][0]["to"][0]["ipBlock"]["except"].size(), 4U);
+    EXPECT_EQ(web["spec"]["policyTypes"], nlohmann::json::array({"Egress"}));
+    ASSERT_EQ(web["spec"]["egress"].size(), 1U);
+    const auto& rule = web["spec"]["egress"][0];
+    EXPECT_EQ(rule["to"], nlohmann::json::parse(R"([
+        {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                                     "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8", "0.0.0.0/8"]}},
+        {"ipBlock": {"cidr": "::/0", "except": ["fc00::/7", "fe80::/10", "::1/128"]}}])"));
+    EXPECT_EQ(rule["ports"], nlohmann::json::parse(R"([{"protocol":"TCP","port":443},{"protocol":"TCP","port":80}])"));
+}
+
+TEST(StorePlanTest, RoleBindingBindsOnlyTheStoreRoleToTheProvisionersOwnAccount) {
+    const ProvisionerIdentity identity{"storefleet-system", "storefleet-provisioner", "storefleet-provisioner-store"};
+    auto binding = RoleBindingObject("id-1", "store-id-1", identity);
+    EXPECT_EQ(binding["kind"], "RoleBinding");
+    EXPECT_EQ(binding["metadata"]["name"], "storefleet-provisioner");
+    EXPECT_EQ(binding["metadata"]["namespace"], "store-id-1");
+    EXPECT_EQ(binding["metadata"]["labels"]["storefleet.io/store-id"], "id-1");
+    EXPECT_EQ(binding["roleRef"], nlohmann::json::parse(R"({"apiGroup":"rbac.authorization.k8s.io",
+        "kind":"ClusterRole","name":"storefleet-provisioner-store"})"));
+    EXPECT_EQ(binding["subjects"], nlohmann::json::parse(R"([{"kind":"ServiceAccount",
+        "name":"storefleet-provisioner","namespace":"storefleet-system"}])"));
+    auto review = AccessReviewObject("store-id-1");
+    EXPECT_EQ(review["spec"]["resourceAttributes"]["namespace"], "store-id-1");
 }
 
 TEST(StorePlanTest, SecretsAreFreshAndValuesCarryNone) {

@@ -21,6 +21,7 @@ QueryConfig QueryConfig::FromEnv(const EnvConfig& env) {
         static_cast<double>(env.Int("STOREFLEET_CLIENT_RATE_PER_SECOND", 1000, 0, 10'000'000));
     config.client_rate_burst =
         static_cast<double>(env.Int("STOREFLEET_CLIENT_RATE_BURST", 2000, 1, 10'000'000));
+    config.real_node_engines = env.List("STOREFLEET_REAL_NODE_ENGINES", {"woocommerce", "medusa"});
     return config;
 }
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "storefleet/common/config.hpp"
 
@@ -23,6 +24,9 @@ struct QueryConfig {
     // Per client address, before the token is looked up (0: off, e.g. for a load test).
     double client_rate_per_second = 1000;
     double client_rate_burst = 2000;
+    // The engines intake lets a store place on the real node (STOREFLEET_REAL_NODE_ENGINES,
+    // the same setting), told to clients by GET /api/v1/me so the dashboard offers it.
+    std::vector<std::string> real_node_engines;
 
     static QueryConfig FromEnv(const EnvConfig& env);
 };

@@ -382,11 +382,13 @@ void EventStreamServer::Broadcast() {
         if (!head_known_) {
             head_ = feed_.Head();
             head_known_ = true;
+            if (options_.on_live) options_.on_live(true);
             return;
         }
         for (;;) {
             auto changes = feed_.After(head_, "", 1000);
             for (const auto& change : changes) {
+                if (options_.on_change) options_.on_change(change.tenant_id);
                 const std::string frame = StoreEventFrame(change);
                 std::vector<int> to;
                 for (auto& [fd, connection] : connections_) {
@@ -405,7 +407,9 @@ void EventStreamServer::Broadcast() {
             }
             if (changes.size() < 1000) break;
         }
+        if (options_.on_live) options_.on_live(true);
     } catch (const std::exception& error) {
+        if (options_.on_live) options_.on_live(false);
         log::Warn("stream: cannot read new store changes; retrying", {{"error", error.what()}});
     }
 }

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -42,6 +43,11 @@ class EventStreamServer {
         std::chrono::milliseconds poll_interval{1'000};    // fallback when NOTIFY is lost
         std::chrono::milliseconds request_timeout{10'000};  // to send the request headers
         std::chrono::milliseconds revalidate_interval{1'000};
+        // Told, on the stream's thread, of every change read from the feed (its tenant),
+        // and whether the feed is followed (false after a failure to read it): the list
+        // cache's invalidation.
+        std::function<void(const std::string& tenant_id)> on_change;
+        std::function<void(bool live)> on_live;
     };
 
     EventStreamServer(Options options, ChangeFeed& feed, http::Authenticator& authenticator,

@@ -31,7 +31,11 @@ QueryApi::QueryApi(StoreReader& reader, http::Authenticator& authenticator, http
                                         "Requests refused for a missing or unknown API token.")),
       unavailable_(
           registry.GetCounter("storefleet_query_unavailable_total",
-                              "Requests answered 503 because Postgres could not answer.")) {}
+                              "Requests answered 503 because Postgres could not answer.")),
+      list_cache_hits_(registry.GetCounter("storefleet_query_list_cache_hits_total",
+                                           "List pages served from the list cache.")),
+      list_cache_misses_(registry.GetCounter("storefleet_query_list_cache_misses_total",
+                                             "List pages read from Postgres (the cache had none current).")) {}
 
 void QueryApi::Register(http::HttpServer& server) {
     // Transient database failures become a 503 the client may retry; anything else
@@ -80,7 +84,9 @@ void QueryApi::GetMe(const Request& request, ResponseWriter& response) {
     http::Principal principal;
     if (!Authenticate(request, response, &principal)) return;
     http::SendJson(response, Code::Ok,
-                   {{"tenant_id", principal.tenant_id}, {"role", principal.admin ? "admin" : "tenant"}});
+                   {{"tenant_id", principal.tenant_id},
+                    {"role", principal.admin ? "admin" : "tenant"},
+                    {"real_node_engines", real_node_engines_}});
 }
 
 void QueryApi::ListStores(const Request& request, ResponseWriter& response) {
@@ -94,13 +100,27 @@ void QueryApi::ListStores(const Request& request, ResponseWriter& response) {
                         parsed.error().field);
         return;
     }
+    response.headers().add<Pistache::Http::Header::ContentType>(MIME(Application, Json));
+    std::string key;
+    uint64_t generation = 0;
+    if (list_cache_ != nullptr) {
+        // The page's parameters as parsed (so equivalent spellings share an entry).
+        key = *tenant + '\x1f' + std::to_string(parsed->limit) + '\x1f' +
+              (parsed->after ? EncodeCursor(*parsed->after) : std::string()) + '\x1f' + parsed->status + '\x1f' +
+              parsed->engine + '\x1f' + parsed->name_prefix;
+        if (auto body = list_cache_->Get(key, *tenant, ListCache::Clock::now())) {
+            list_cache_hits_.Inc();
+            response.send(Code::Ok, *body);
+            return;
+        }
+        list_cache_misses_.Inc();
+        generation = list_cache_->Generation();
+    }
     Page page = MakePage(reader_.ListStores(*tenant, *parsed), parsed->limit);
-    nlohmann::json items = nlohmann::json::array();
-    for (const auto& store : page.items) items.push_back(ToJson(store));
-    http::SendJson(
-        response, Code::Ok,
-        {{"items", std::move(items)},
-         {"next_cursor", page.next_cursor ? nlohmann::json(*page.next_cursor) : nullptr}});
+    // The rows' JSON comes ready from the read model: the body is copied, not re-encoded.
+    auto body = std::make_shared<const std::string>(ListBody(page.items, page.next_cursor));
+    if (list_cache_ != nullptr) list_cache_->Put(key, *tenant, generation, body, ListCache::Clock::now());
+    response.send(Code::Ok, *body);
 }
 
 void QueryApi::GetStore(const Request& request, ResponseWriter& response) {
@@ -115,7 +135,7 @@ void QueryApi::GetStore(const Request& request, ResponseWriter& response) {
     }
     // A strong validator of exactly the bytes sent: clients polling one store get 304
     // while nothing changed.
-    const std::string body = ToJson(*store).dump() + "\n";
+    const std::string body = StoreJsonText(*store) + "\n";
     const std::string etag = "\"" + Sha256Hex(body).substr(0, 32) + "\"";
     http::SetHeader(response, "ETag", etag);
     http::SetHeader(response, "Cache-Control", "private, no-cache");

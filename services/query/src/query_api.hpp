@@ -2,7 +2,10 @@
 
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "list_cache.hpp"
 #include "store_reader.hpp"
 #include "storefleet/http/server.hpp"
 #include "storefleet/metrics/registry.hpp"
@@ -26,6 +29,11 @@ class QueryApi {
     QueryApi(StoreReader& reader, http::Authenticator& authenticator, http::RateLimiter& client_limiter,
              metrics::Registry& registry);
     void Register(http::HttpServer& server);
+    // Said by GET /api/v1/me: the engines that may ask for placement real-node.
+    void SetRealNodeEngines(std::vector<std::string> engines) { real_node_engines_ = std::move(engines); }
+    // Serve list pages from `cache` while they are current (see ListCache); set before
+    // Register(). Without one, every list reads Postgres.
+    void SetListCache(ListCache* cache) { list_cache_ = cache; }
 
   private:
     void ListStores(const Pistache::Rest::Request& request,
@@ -44,6 +52,10 @@ class QueryApi {
     http::RateLimiter& client_limiter_;
     metrics::Counter& unauthorized_;
     metrics::Counter& unavailable_;
+    std::vector<std::string> real_node_engines_;
+    ListCache* list_cache_ = nullptr;
+    metrics::Counter& list_cache_hits_;
+    metrics::Counter& list_cache_misses_;
 };
 
 }  // namespace storefleet::query

@@ -15,24 +15,30 @@ constexpr const char* kPrincipalOfTokenSql =
 // plan that walks the (tenant_id, created_at desc, store_id desc) index from the right
 // place. '' means any status ($2), engine ($3), name prefix ($4; a-z0-9- only, so no LIKE
 // escaping is needed).
+// A listed store is its ready JSON (kept by the read model, see the projector's migration 5)
+// and what the cursor needs: nothing is decoded or re-encoded per row.
+#define LIST_COLUMNS \
+    "view_json, store_id::text, (extract(epoch from created_at) * 1000000)::bigint"
 #define LIST_FILTERS \
     "tenant_id = $1 and ($2 = '' or status = $2) and ($3 = '' or engine = $3) and ($4 = '' or name like $4 || '%') "
 constexpr const char* kListFirst = "query_list_first";
 constexpr const char* kListFirstSql =
-    "select " STOREFLEET_STORE_VIEW_COLUMNS " from read.stores where " LIST_FILTERS
+    "select " LIST_COLUMNS " from read.stores where " LIST_FILTERS
     "order by created_at desc, store_id desc limit $5";
 constexpr const char* kListAfter = "query_list_after";
 constexpr const char* kListAfterSql =
-    "select " STOREFLEET_STORE_VIEW_COLUMNS " from read.stores where " LIST_FILTERS
+    "select " LIST_COLUMNS " from read.stores where " LIST_FILTERS
     "and (created_at, store_id) < (timestamptz 'epoch' + $5::bigint * interval '1 microsecond', "
     "$6::uuid) order by created_at desc, store_id desc limit $7";
 #undef LIST_FILTERS
+#undef LIST_COLUMNS
 
 // One store, read-your-writes: the read model's row, or, until the projector has seen the
 // store, intake's ledger row as "requested" (a 202 is followed by a 200 at its Location
 // whatever Kafka is doing). A deletion the ledger accepted after the read model's last
 // change shows as "deleting" until the projector catches up, so a GET never shows a state
-// older than the one the client was told. One statement, outside a transaction.
+// older than the one the client was told. The read model's ready JSON comes along when the
+// ledger changes nothing of it (the usual case). One statement, outside a transaction.
 constexpr const char* kGetStore = "query_get_store";
 constexpr const char* kGetStoreSql = R"SQL(
 with r as (select * from read.stores where store_id = $1::uuid and tenant_id = $2),
@@ -46,7 +52,12 @@ select coalesce(r.store_id, i.store_id)::text, coalesce(r.name, i.name, ''),
        coalesce(r.step, ''), coalesce(r.reason, ''), coalesce(r.url, ''), coalesce(r.admin_url, ''),
        coalesce(r.namespace, ''), coalesce(r.simulated, false),
        (extract(epoch from coalesce(r.created_at, i.created_at)) * 1000000)::bigint,
-       (extract(epoch from greatest(r.updated_at, i.deletion_requested_at, i.created_at)) * 1000000)::bigint
+       (extract(epoch from greatest(r.updated_at, i.deletion_requested_at, i.created_at)) * 1000000)::bigint,
+       case when r.status = (case when i.state = 'deleting' and r.status not in ('deleting', 'deleted')
+                                       and i.deletion_requested_at > r.updated_at then 'deleting'
+                                  else r.status end)
+                 and r.updated_at = greatest(r.updated_at, i.deletion_requested_at, i.created_at)
+            then r.view_json end
 from r full join i on true
 where r.store_id is not null or i.state <> 'deleted')SQL";
 
@@ -68,7 +79,10 @@ constexpr const char* kSchemaPresent =
     "select to_regclass('read.stores') is not null "
     "and to_regclass('read.store_events') is not null "
     "and to_regclass('intake.api_tokens') is not null "
-    "and to_regclass('intake.stores') is not null";
+    "and to_regclass('intake.stores') is not null "
+    // The projector's migration 5 (view_json) must have run: deploy the projector first.
+    "and exists (select 1 from information_schema.columns where table_schema = 'read' "
+    "and table_name = 'stores' and column_name = 'view_json')";
 
 
 EventView EventFrom(const pqxx::row& r) {
@@ -172,9 +186,13 @@ std::vector<StoreView> PgStoreReader::ListStores(const std::string& tenant_id,
                                             request.after->store_id, fetch)
                         : txn.exec_prepared(kListFirst, tenant_id, request.status, request.engine,
                                             request.name_prefix, fetch);
-        std::vector<StoreView> stores;
-        stores.reserve(rows.size());
-        for (const auto& row : rows) stores.push_back(StoreViewFrom(row));
+        std::vector<StoreView> stores(rows.size());
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+            const auto& row = rows[static_cast<pqxx::result::size_type>(i)];
+            stores[i].ready_json.assign(row[0].c_str(), row[0].size());
+            stores[i].id.assign(row[1].c_str(), row[1].size());
+            stores[i].created_at_us = row[2].as<int64_t>();
+        }
         return stores;
     });
 }
@@ -184,7 +202,9 @@ std::optional<StoreView> PgStoreReader::GetStore(const std::string& tenant_id,
     return Read([&](pqxx::nontransaction& txn) -> std::optional<StoreView> {
         auto rows = txn.exec_prepared(kGetStore, store_id, tenant_id);
         if (rows.empty()) return std::nullopt;
-        return StoreViewFrom(rows[0]);
+        StoreView store = StoreViewFrom(rows[0]);
+        if (!rows[0][14].is_null()) store.ready_json = rows[0][14].as<std::string>();
+        return store;
     });
 }
 

@@ -44,6 +44,32 @@ nlohmann::json ToJson(const EventView& event) {
     };
 }
 
+std::string StoreJsonText(const StoreView& store) {
+    if (!store.ready_json.empty()) return store.ready_json;
+    return ToJson(store).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string ListBody(const std::vector<StoreView>& items, const std::optional<std::string>& next_cursor) {
+    std::string body;
+    std::size_t size = 64;
+    for (const auto& store : items) size += store.ready_json.empty() ? 512 : store.ready_json.size() + 1;
+    body.reserve(size);
+    body += R"({"items":[)";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i > 0) body += ',';
+        if (items[i].ready_json.empty()) {
+            body += StoreJsonText(items[i]);
+        } else {
+            body += items[i].ready_json;
+        }
+    }
+    body += R"(],"next_cursor":)";
+    // A cursor is base64url: nothing in it needs escaping, but dump it like any string.
+    body += next_cursor ? nlohmann::json(*next_cursor).dump() : std::string("null");
+    body += "}\n";
+    return body;
+}
+
 std::string Rfc3339(int64_t micros_since_epoch) {
     // Floor division, so times before 1970 still get a fraction in [0, 1 s).
     int64_t seconds = micros_since_epoch / 1'000'000;

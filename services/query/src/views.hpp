@@ -2,7 +2,9 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <vector>
 
 // What the query API shows of the read model, and its JSON. Pure functions.
 namespace storefleet::query {
@@ -23,6 +25,10 @@ struct StoreView {
     bool simulated = false;
     int64_t created_at_us = 0;
     int64_t updated_at_us = 0;
+    // When not empty: ToJson(*this) already dumped, as the read model keeps it
+    // (read.stores.view_json); the fields above may then be left empty, except id and
+    // created_at_us (the list's cursor).
+    std::string ready_json;
 };
 
 // One read.store_events row.
@@ -43,6 +49,12 @@ inline constexpr const char* kSimulatedNote =
 
 nlohmann::json ToJson(const StoreView& store);
 nlohmann::json ToJson(const EventView& event);
+
+// The store's JSON as the API sends it (compact): its ready_json, or ToJson dumped.
+std::string StoreJsonText(const StoreView& store);
+// The body of GET /api/v1/stores: {"items":[...],"next_cursor":...} and a newline, the
+// same bytes as dumping the equivalent nlohmann object, without building one.
+std::string ListBody(const std::vector<StoreView>& items, const std::optional<std::string>& next_cursor);
 
 // RFC 3339 in UTC with microseconds: "2024-05-01T12:00:00.000000Z".
 std::string Rfc3339(int64_t micros_since_epoch);

@@ -54,6 +54,7 @@ class QueryApiTest : public ::testing::Test {
   protected:
     QueryApiTest()
         : api_(reader_, authenticator_, client_limiter_, registry_), server_({}, registry_, [] { return true; }) {
+        api_.SetRealNodeEngines({"medusa"});
         api_.Register(server_);
         server_.Start();
     }
@@ -230,6 +231,7 @@ TEST_F(QueryApiTest, MeSaysWhoTheTokenActsFor) {
     ASSERT_EQ(reply.code, 200);
     EXPECT_EQ(reply.Json()["tenant_id"], "ops");
     EXPECT_EQ(reply.Json()["role"], "admin");
+    EXPECT_EQ(reply.Json()["real_node_engines"], nlohmann::json::array({"medusa"}));
 }
 
 TEST_F(QueryApiTest, ShowsATimelineOldestFirst) {

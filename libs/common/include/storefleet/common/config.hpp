@@ -6,6 +6,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace storefleet {
 
@@ -29,6 +30,9 @@ public:
     [[nodiscard]] int64_t Int(const std::string& name, int64_t fallback, int64_t min,
                               int64_t max) const;
     [[nodiscard]] bool Bool(const std::string& name, bool fallback) const;
+    // A comma-separated list (empty items skipped); each item must be one of `allowed`.
+    [[nodiscard]] std::vector<std::string> List(const std::string& name,
+                                                const std::vector<std::string>& allowed) const;
     [[nodiscard]] std::chrono::milliseconds Millis(const std::string& name,
                                                    std::chrono::milliseconds fallback) const;
 

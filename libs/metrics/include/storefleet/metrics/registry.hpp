@@ -1,77 +1,92 @@
 #pragma once
 
-#include <atomic>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
+
+namespace prometheus {
+class Counter;
+class Gauge;
+class Histogram;
+class Registry;
+}  // namespace prometheus
 
 namespace storefleet::metrics {
 
 using Labels = std::map<std::string, std::string>;
 
+// Handles to one time series of a prometheus-cpp family. They live as long as the Registry
+// that returned them, and every method is safe from any thread (prometheus-cpp keeps
+// counters and gauges in atomics; a histogram observation takes its own small mutex).
 class Counter {
 public:
-    void Inc(double by = 1.0) { value_.fetch_add(by, std::memory_order_relaxed); }
-    [[nodiscard]] double Value() const { return value_.load(std::memory_order_relaxed); }
+    explicit Counter(prometheus::Counter& counter) : counter_(&counter) {}
+    void Inc(double by = 1.0);  // a negative `by` is ignored, as Prometheus counters only rise
+    [[nodiscard]] double Value() const;
 
 private:
-    std::atomic<double> value_{0.0};
+    prometheus::Counter* counter_;
 };
 
 class Gauge {
 public:
-    void Set(double value) { value_.store(value, std::memory_order_relaxed); }
-    void Add(double by) { value_.fetch_add(by, std::memory_order_relaxed); }
-    [[nodiscard]] double Value() const { return value_.load(std::memory_order_relaxed); }
+    explicit Gauge(prometheus::Gauge& gauge) : gauge_(&gauge) {}
+    void Set(double value);
+    void Add(double by);
+    [[nodiscard]] double Value() const;
 
 private:
-    std::atomic<double> value_{0.0};
+    prometheus::Gauge* gauge_;
 };
 
 class Histogram {
 public:
-    explicit Histogram(std::vector<double> bounds);
+    explicit Histogram(prometheus::Histogram& histogram) : histogram_(&histogram) {}
     void Observe(double value);
-    [[nodiscard]] uint64_t Count() const { return count_.load(std::memory_order_relaxed); }
-    [[nodiscard]] double Sum() const { return sum_.load(std::memory_order_relaxed); }
-    [[nodiscard]] const std::vector<double>& Bounds() const { return bounds_; }
-    // Cumulative count of observations <= Bounds()[i].
-    [[nodiscard]] uint64_t CumulativeCount(std::size_t i) const;
+    // Read back through a collect (a copy of every bucket): for tests and diagnostics, not
+    // for hot paths.
+    [[nodiscard]] uint64_t Count() const;
+    [[nodiscard]] double Sum() const;
 
 private:
-    std::vector<double> bounds_;
-    std::unique_ptr<std::atomic<uint64_t>[]> buckets_;  // per-bucket, not cumulative
-    std::atomic<uint64_t> count_{0};
-    std::atomic<double> sum_{0.0};
+    prometheus::Histogram* histogram_;
 };
 
 // Seconds buckets from 1 ms to 5 minutes: request latencies up to store provisioning.
 std::vector<double> DefaultSecondsBuckets();
 
+// The storefleet face of a prometheus::Registry. Get* registers a family on first use and
+// returns the same handle for the same name and labels afterwards (it takes a mutex: keep
+// the handle where the code is hot). A name registered with two types, an invalid metric or
+// label name, or unsorted bounds throw std::invalid_argument (a std::logic_error): that is
+// a bug in the caller. Render() is the Prometheus text format for /metrics.
 class Registry {
 public:
+    Registry();
+    ~Registry();
+    Registry(const Registry&) = delete;
+    Registry& operator=(const Registry&) = delete;
+
     Counter& GetCounter(const std::string& name, const std::string& help, const Labels& labels = {});
     Gauge& GetGauge(const std::string& name, const std::string& help, const Labels& labels = {});
+    // The bounds of the first registration of name+labels win.
     Histogram& GetHistogram(const std::string& name, const std::string& help,
                             const Labels& labels = {},
                             std::vector<double> bounds = DefaultSecondsBuckets());
     [[nodiscard]] std::string Render() const;
 
 private:
-    enum class Type { kCounter, kGauge, kHistogram };
-    struct Family {
-        Type type;
-        std::string help;
-        std::map<Labels, std::unique_ptr<Counter>> counters;
-        std::map<Labels, std::unique_ptr<Gauge>> gauges;
-        std::map<Labels, std::unique_ptr<Histogram>> histograms;
-    };
-    Family& FamilyFor(const std::string& name, const std::string& help, Type type);
+    using Key = std::pair<std::string, Labels>;
 
-    mutable std::mutex mutex_;
-    std::map<std::string, Family> families_;
+    std::unique_ptr<prometheus::Registry> registry_;
+    std::mutex mutex_;  // guards the three handle maps, not the metrics
+    std::map<Key, std::unique_ptr<Counter>> counters_;
+    std::map<Key, std::unique_ptr<Gauge>> gauges_;
+    std::map<Key, std::unique_ptr<Histogram>> histograms_;
 };
 
 }  // namespace storefleet::metrics

@@ -1,0 +1,77 @@
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+// Commits concurrent store creates together: one statement and one commit for all the
+// creates that arrived while the previous batch was being written.
+namespace storefleet::intake {
+
+// One create without an Idempotency-Key, ready to write: its store row and its outbox
+// command (the encoded envelope).
+struct CreateItem {
+    std::string store_id;
+    std::string tenant_id;
+    std::string name;
+    std::string engine;
+    std::string plan;
+    std::string host;
+    std::string correlation_id;
+    std::string command;  // kafka::Encode(envelope)
+};
+
+// What became of one item of a committed batch.
+enum class CreateOutcome {
+    kCreated,    // the store row and its outbox row are committed
+    kNameTaken,  // the tenant has a live store of that name (maybe an earlier item of the batch)
+    kNoQuota,    // the tenant's quota is used up (or the tenant is gone); nothing written
+};
+
+// Submit() blocks its caller (an HTTP handler thread) until the batch holding its item has
+// been committed, and returns that item's outcome; so nothing is answered 202 before its
+// rows are durable, and one refused item does not fail the others. The batch's failure
+// (Postgres unavailable, ...) is rethrown to every caller of the batch. One thread writes
+// the batches, started by the constructor and joined by the destructor (callers still
+// waiting then get an error). A batch takes everything queued, at most `max_batch`: no
+// timer, so a lone create waits for nothing but its own write.
+class CreateBatcher {
+  public:
+    // Writes `items` (in one statement, atomically) and returns one outcome per item, in
+    // order. May throw; runs on the batcher's thread.
+    using WriteBatch = std::function<std::vector<CreateOutcome>(const std::vector<CreateItem>& items)>;
+
+    explicit CreateBatcher(WriteBatch write, std::size_t max_batch = 256);
+    ~CreateBatcher();
+    CreateBatcher(const CreateBatcher&) = delete;
+    CreateBatcher& operator=(const CreateBatcher&) = delete;
+
+    CreateOutcome Submit(CreateItem item);
+    // Creates submitted and not answered yet (queued or being written). For tests and
+    // diagnostics.
+    std::size_t Waiting();
+
+  private:
+    struct Pending {
+        CreateItem item;
+        std::promise<CreateOutcome> outcome;
+    };
+    void Run();
+
+    WriteBatch write_;
+    std::size_t max_batch_;
+    std::mutex mutex_;
+    std::condition_variable queued_;
+    std::deque<Pending*> queue_;
+    std::size_t waiting_ = 0;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+}  // namespace storefleet::intake

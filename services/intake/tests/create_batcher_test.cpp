@@ -1,0 +1,139 @@
+// CreateBatcher without a database: outcomes reach the right callers, creates that arrive
+// while a batch is written go together in the next one, and a failed batch fails all of
+// its callers and only them.
+#include "create_batcher.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+namespace storefleet::intake {
+namespace {
+
+CreateItem Named(const std::string& name) {
+    CreateItem item;
+    item.name = name;
+    item.tenant_id = "t";
+    return item;
+}
+
+// A writer that holds its first batch until Release(), then answers by name: "taken-*" is
+// taken, "full-*" over quota, "boom" fails the whole batch.
+class GatedWriter {
+  public:
+    std::vector<CreateOutcome> Write(const std::vector<CreateItem>& items) {
+        {
+            std::unique_lock lock(mutex_);
+            sizes_.push_back(items.size());
+            released_.wait(lock, [this] { return open_; });
+        }
+        std::vector<CreateOutcome> outcomes;
+        for (const auto& item : items) {
+            if (item.name == "boom") throw std::runtime_error("database gone");
+            outcomes.push_back(item.name.rfind("taken-", 0) == 0   ? CreateOutcome::kNameTaken
+                               : item.name.rfind("full-", 0) == 0 ? CreateOutcome::kNoQuota
+                                                                   : CreateOutcome::kCreated);
+        }
+        return outcomes;
+    }
+    void Release() {
+        {
+            std::lock_guard lock(mutex_);
+            open_ = true;
+        }
+        released_.notify_all();
+    }
+    std::vector<std::size_t> Sizes() {
+        std::lock_guard lock(mutex_);
+        return sizes_;
+    }
+
+  private:
+    std::mutex mutex_;
+    std::condition_variable released_;
+    bool open_ = false;
+    std::vector<std::size_t> sizes_;
+};
+
+void WaitUntil(const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done()) {
+        ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+}
+
+TEST(CreateBatcherTest, EachCallerGetsItsOwnOutcomeAndLaterCreatesShareABatch) {
+    GatedWriter writer;
+    CreateBatcher batcher([&](const std::vector<CreateItem>& items) { return writer.Write(items); });
+    const std::vector<std::string> names = {"a", "taken-b", "c", "full-d", "e", "f"};
+    std::vector<CreateOutcome> outcomes(names.size());
+    std::vector<std::thread> threads;
+    threads.emplace_back([&] { outcomes[0] = batcher.Submit(Named(names[0])); });
+    WaitUntil([&] { return writer.Sizes().size() == 1; });  // the first batch is being written
+    for (std::size_t i = 1; i < names.size(); ++i) {
+        threads.emplace_back([&, i] { outcomes[i] = batcher.Submit(Named(names[i])); });
+    }
+    WaitUntil([&] { return batcher.Waiting() == names.size(); });
+    writer.Release();
+    for (auto& thread : threads) thread.join();
+
+    EXPECT_EQ(outcomes[0], CreateOutcome::kCreated);
+    EXPECT_EQ(outcomes[1], CreateOutcome::kNameTaken);
+    EXPECT_EQ(outcomes[2], CreateOutcome::kCreated);
+    EXPECT_EQ(outcomes[3], CreateOutcome::kNoQuota);
+    EXPECT_EQ(outcomes[4], CreateOutcome::kCreated);
+    EXPECT_EQ(outcomes[5], CreateOutcome::kCreated);
+    EXPECT_EQ(writer.Sizes(), (std::vector<std::size_t>{1, 5})) << "the five queued creates went as one batch";
+    EXPECT_EQ(batcher.Waiting(), 0U);
+}
+
+TEST(CreateBatcherTest, AFailedBatchFailsItsCallersOnly) {
+    GatedWriter writer;
+    CreateBatcher batcher([&](const std::vector<CreateItem>& items) { return writer.Write(items); });
+    std::atomic<int> failed{0};
+    CreateOutcome first{};
+    std::thread lone([&] { first = batcher.Submit(Named("first")); });
+    WaitUntil([&] { return writer.Sizes().size() == 1; });
+    std::vector<std::thread> threads;
+    for (const std::string name : {"x", "boom", "y"}) {
+        threads.emplace_back([&, name] {
+            try {
+                batcher.Submit(Named(name));
+            } catch (const std::runtime_error& error) {
+                EXPECT_STREQ(error.what(), "database gone");
+                ++failed;
+            }
+        });
+    }
+    WaitUntil([&] { return batcher.Waiting() == 4; });
+    writer.Release();
+    lone.join();
+    for (auto& thread : threads) thread.join();
+    EXPECT_EQ(first, CreateOutcome::kCreated) << "the earlier batch is not touched";
+    EXPECT_EQ(failed.load(), 3) << "every create of the failed batch hears of it";
+    // The batcher keeps working after a failure.
+    EXPECT_EQ(batcher.Submit(Named("after")), CreateOutcome::kCreated);
+}
+
+TEST(CreateBatcherTest, ABatchHoldsAtMostMaxBatchCreates) {
+    GatedWriter writer;
+    CreateBatcher batcher([&](const std::vector<CreateItem>& items) { return writer.Write(items); }, 2);
+    std::vector<std::thread> threads;
+    threads.emplace_back([&] { batcher.Submit(Named("0")); });
+    WaitUntil([&] { return writer.Sizes().size() == 1; });
+    for (int i = 1; i <= 5; ++i) threads.emplace_back([&, i] { batcher.Submit(Named(std::to_string(i))); });
+    WaitUntil([&] { return batcher.Waiting() == 6; });
+    writer.Release();
+    for (auto& thread : threads) thread.join();
+    EXPECT_EQ(writer.Sizes(), (std::vector<std::size_t>{1, 2, 2, 1}));
+}
+
+}  // namespace
+}  // namespace storefleet::intake

@@ -1,0 +1,70 @@
+// The read model's ready JSON (read.stores.view_json, kept by the projector's trigger) is
+// byte for byte what the query API would encode from the row's columns (ToJson dumped),
+// for awkward values too: the list serves those bytes as they are.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "read_model.hpp"
+#include "storefleet/common/ids.hpp"
+#include "store_reader.hpp"
+#include "views.hpp"
+
+namespace storefleet {
+namespace {
+
+std::string PgUrl() {
+    const char* url = std::getenv("STOREFLEET_PG_URL");  // NOLINT(concurrency-mt-unsafe)
+    return url != nullptr ? url : "";
+}
+
+class ReadModelJsonTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        ASSERT_FALSE(PgUrl().empty()) << "STOREFLEET_PG_URL is not set: run through tests/with-stack";
+        model_.Migrate();
+    }
+    void TearDown() override {
+        pool_.WithTransaction([&](pqxx::work& txn) { txn.exec("drop schema " + schema_ + " cascade"); });
+    }
+
+    pg::Pool pool_{PgUrl(), 2};
+    std::string schema_ = "json_" + RandomHex(4);
+    projector::PgReadModel model_{pool_, "json-test", schema_};
+};
+
+TEST_F(ReadModelJsonTest, ViewJsonIsTheApiEncodingOfTheRow) {
+    pool_.WithTransaction([&](pqxx::work& txn) {
+        const std::string insert = "insert into " + schema_ +
+                                   ".stores (store_id, tenant_id, name, engine, plan, host, status, step, reason, "
+                                   "url, admin_url, namespace, simulated, created_at, updated_at) values ";
+        // Every escape JSON needs, non-ASCII text, NULLs and empty strings (both null in
+        // the API), a simulated store (the note), times with and without a fraction.
+        txn.exec(insert +
+                 "(gen_random_uuid(), 't', 'tricky', 'medusa', 'large', 'h.example', 'failed', 'helm', "
+                 "E'quote \" back \\\\ nl \\n tab \\t cr \\r ff \\f bs \\b bell \\x07 us \\x1f del \\x7f "
+                 "é ✓ 😀 </script>', 'http://x/?a=1&b=\"2\"', 'http://x/admin', 'ns-1', true, "
+                 "timestamptz '2026-01-02 03:04:05.000006+00', timestamptz '2026-01-02 03:04:05+00'), "
+                 "(gen_random_uuid(), 't', '', null, null, '', 'ready', '', null, '', null, '', false, "
+                 "timestamptz '1999-12-31 23:59:59.999999+00', now()), "
+                 "(gen_random_uuid(), 't', 'plain', 'woocommerce', 'small', 'p.example', 'requested', null, null, "
+                 "null, null, null, false, now(), now())");
+        // An update keeps it current.
+        txn.exec("update " + schema_ + ".stores set status = 'provisioning', step = 'namespace', "
+                 "updated_at = updated_at + interval '1 millisecond' where name = 'plain'");
+    });
+    auto rows = pool_.WithTransaction([&](pqxx::work& txn) {
+        return txn.exec("select " STOREFLEET_STORE_VIEW_COLUMNS ", view_json from " + schema_ + ".stores");
+    });
+    ASSERT_EQ(rows.size(), 3U);
+    for (const auto& row : rows) {
+        const query::StoreView view = query::StoreViewFrom(row);
+        ASSERT_FALSE(row[14].is_null()) << view.name;
+        const std::string encoded = query::ToJson(view).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        EXPECT_EQ(row[14].as<std::string>(), encoded) << "store '" << view.name << "'";
+        EXPECT_EQ(query::StoreJsonText(view), encoded) << "without ready JSON the row is encoded";
+    }
+}
+
+}  // namespace
+}  // namespace storefleet
