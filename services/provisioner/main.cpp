@@ -45,6 +45,7 @@ int main() {
         options.medusa_chart = (charts / "medusa-store").string();
     }
     options.ingress_class = config.ingress_class;
+    options.ingress_namespace = config.ingress_namespace;
     options.url_scheme = config.url_scheme;
     options.real_node = config.real_node;
     options.store_deadline = config.store_deadline;

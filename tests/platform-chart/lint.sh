@@ -81,6 +81,16 @@ if len(ing) != 1: problems.append(f"{len(ing)} Ingresses, want 1")
 if name == "values-prod.yaml" and ing:
     if ing[0]["metadata"].get("annotations", {}).get("cert-manager.io/cluster-issuer") != "letsencrypt-prod" or not ing[0]["spec"].get("tls"):
         problems.append("prod Ingress without cert-manager TLS")
+# The stores' NetworkPolicies admit web traffic from the ingress controller's namespace:
+# ingress-nginx by default, kube-system for k3s's Traefik in prod.
+want_ns = "kube-system" if name == "values-prod.yaml" else "ingress-nginx"
+prov = deployments.get("provisioner")
+if prov:
+    env = {e["name"]: e.get("value") for e in prov["spec"]["template"]["spec"]["containers"][0].get("env", [])}
+    if env.get("STOREFLEET_INGRESS_NAMESPACE") != want_ns:
+        problems.append(f"provisioner STOREFLEET_INGRESS_NAMESPACE={env.get('STOREFLEET_INGRESS_NAMESPACE')}, want {want_ns}")
+else:
+    problems.append("no provisioner Deployment")
 for p in problems: print(f"{name}: {p}", file=sys.stderr)
 sys.exit(1 if problems else 0)
 PY

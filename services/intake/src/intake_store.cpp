@@ -152,8 +152,14 @@ begin
         end if;
         for i in first .. last loop
             if granted = 0 then
+                -- A taken name is said whatever the quota, as a create alone would find it.
                 outcomes := outcomes || (case when exists (select 1 from intake.stores where store_id = p_ids[i])
-                                              then 'created' else 'no_quota' end)::text;
+                                                  then 'created'
+                                              when exists (select 1 from intake.stores
+                                                           where tenant_id = p_tenants[i] and name = p_names[i]
+                                                             and state <> 'deleted')
+                                                  then 'name_taken'
+                                              else 'no_quota' end)::text;
                 continue;
             end if;
             inserted := null;

@@ -54,6 +54,10 @@ ProvisionerConfig ProvisionerConfig::FromEnv(const EnvConfig& env) {
         throw ConfigError("STOREFLEET_CHARTS_DIR (" + config.charts_dir + ") has no woocommerce-store chart");
     }
     config.ingress_class = env.String("STOREFLEET_INGRESS_CLASS", "");
+    config.ingress_namespace = env.String("STOREFLEET_INGRESS_NAMESPACE", config.ingress_namespace);
+    if (config.ingress_namespace.empty() || config.ingress_namespace.size() > 63) {
+        throw ConfigError("STOREFLEET_INGRESS_NAMESPACE must be a namespace name");
+    }
     config.url_scheme = env.String("STOREFLEET_URL_SCHEME", config.url_scheme);
     if (config.url_scheme != "http" && config.url_scheme != "https") {
         throw ConfigError("STOREFLEET_URL_SCHEME must be http or https");

@@ -20,6 +20,9 @@ struct ProvisionerConfig {
     // STOREFLEET_REAL_NODE_PLACEMENT: the cluster also has a real node (the local stack's), which
     // stores asking for placement real-node use; their status says simulated: false.
     bool real_node = false;
+    // Where the ingress controller's pods run (the stores' NetworkPolicies admit web traffic
+    // from there only): STOREFLEET_INGRESS_NAMESPACE.
+    std::string ingress_namespace = "ingress-nginx";
     bool helm_openapi_validation = false;
     int max_in_flight = 32;
     std::chrono::seconds store_deadline{900};
