@@ -158,9 +158,7 @@ void QueryApi::GetTimeline(const Request& request, ResponseWriter& response) {
         NotFound(response, store_id);
         return;
     }
-    nlohmann::json timeline = nlohmann::json::array();
-    for (const auto& event : *events) timeline.push_back(ToJson(event));
-    http::SendJson(response, Code::Ok, timeline);
+    http::SendJson(response, Code::Ok, TimelineJson(*events));
 }
 
 }  // namespace storefleet::query

@@ -1,5 +1,6 @@
 #include "views.hpp"
 
+#include <algorithm>
 #include <ctime>
 
 namespace storefleet::query {
@@ -42,6 +43,21 @@ nlohmann::json ToJson(const EventView& event) {
         {"occurred_at", Rfc3339(event.occurred_at_us)},
         {"correlation_id", TextOrNull(event.correlation_id)},
     };
+}
+
+nlohmann::json TimelineJson(const std::vector<EventView>& events) {
+    nlohmann::json timeline = nlohmann::json::array();
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        auto json = ToJson(events[i]);
+        if (i + 1 < events.size()) {
+            // Events come from different clocks (intake's, the provisioner's): never negative.
+            json["duration_ms"] = std::max<int64_t>(0, (events[i + 1].occurred_at_us - events[i].occurred_at_us) / 1000);
+        } else {
+            json["duration_ms"] = nullptr;
+        }
+        timeline.push_back(std::move(json));
+    }
+    return timeline;
 }
 
 std::string StoreJsonText(const StoreView& store) {

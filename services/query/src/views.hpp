@@ -49,6 +49,9 @@ inline constexpr const char* kSimulatedNote =
 
 nlohmann::json ToJson(const StoreView& store);
 nlohmann::json ToJson(const EventView& event);
+// A store's timeline, oldest first; each event carries duration_ms, the time until the next
+// one (how long that step took), null for the last.
+nlohmann::json TimelineJson(const std::vector<EventView>& events);
 
 // The store's JSON as the API sends it (compact): its ready_json, or ToJson dumped.
 std::string StoreJsonText(const StoreView& store);

@@ -249,9 +249,26 @@ TEST_F(QueryApiTest, ShowsATimelineOldestFirst) {
     EXPECT_EQ(json[0]["type"], "StoreRequested");
     EXPECT_TRUE(json[0]["step"].is_null());
     EXPECT_EQ(json[1]["step"], "readiness");
+    EXPECT_EQ(json[0]["duration_ms"], 0);
+    EXPECT_TRUE(json[1]["duration_ms"].is_null()) << "the last step's duration is not known yet";
 
     EXPECT_CALL(reader_, GetTimeline("acme", kStoreId)).WillOnce(Return(std::nullopt));
     EXPECT_EQ(Get("/api/v1/stores/" + std::string(kStoreId) + "/events").code, 404);
+}
+
+TEST(TimelineJsonTest, EachStepLastsUntilTheNextEventNeverLessThanZero) {
+    const std::vector<EventView> events = {
+        {"e1", "StoreRequested", "requested", "", "", 1'000'000, "c"},
+        {"e2", "StoreStatusChanged", "provisioning", "helm", "", 3'500'000, "c"},
+        {"e3", "StoreStatusChanged", "provisioning", "readiness", "", 3'400'000, "c"},  // another clock
+        {"e4", "StoreStatusChanged", "ready", "ready", "", 9'400'000, "c"},
+    };
+    auto timeline = TimelineJson(events);
+    ASSERT_EQ(timeline.size(), 4U);
+    EXPECT_EQ(timeline[0]["duration_ms"], 2500);
+    EXPECT_EQ(timeline[1]["duration_ms"], 0);
+    EXPECT_EQ(timeline[2]["duration_ms"], 6000);
+    EXPECT_TRUE(timeline[3]["duration_ms"].is_null());
 }
 
 TEST_F(QueryApiTest, ADatabaseHiccupIs503WithRetryAfter) {
