@@ -89,17 +89,21 @@ fi
 
 # Reference: nginx serving the list's bytes as a static file.
 if want nginx; then
-mkdir -p "$platform/static"
-cp "$platform/list.json" "$platform/static/list.json"
+# Its own readable folder: nginx's workers run as an unprivileged user, and the platform's
+# state folder (tokens) is not readable by them.
+static_dir=$(mktemp -d /tmp/storefleet-bench-static.XXXXXX)
+chmod 755 "$static_dir"
+install -m 644 "$platform/list.json" "$static_dir/list.json"
 static_port=$(free_port)
 cat >"$platform/static.conf" <<CONF
 worker_processes 1; pid $platform/static.pid; error_log stderr;
 events { worker_connections 1024; }
-http { access_log off; server { listen 127.0.0.1:$static_port; root $platform/static; } }
+http { access_log off; server { listen 127.0.0.1:$static_port; root $static_dir; } }
 CONF
 nginx -c "$platform/static.conf" -p "$platform"
 record "{\"section\":\"nginx_static_reference\",\"result\":$(wrk -t2 -c64 -d"${seconds}s" -s "$root/bench/get.lua" "http://127.0.0.1:$static_port" -- "/list.json" | tail -1)}"
 kill "$(<"$platform/static.pid")"
+rm -rf "$static_dir"
 fi
 
 # 3. Intake at 64 connections; then every accepted request must have reached Kafka.

@@ -36,6 +36,10 @@ if "intake" in by:
           f"{r['accepted']} accepted{queued}, {i['reached_kafka']} reached Kafka, {i['unsent_after_drain']} unsent | "
           f"pgbench single-row insert, 64 clients: {pg} tps | {ratio} |")
 ref = by.get("nginx_static_reference", [{}])[0].get("result", {})
+if ref.get("non2xx"):
+    # A reference that answered errors measures nothing: say so instead of a ratio.
+    print(f"| nginx static reference | INVALID: {ref['non2xx']} of {ref.get('requests')} answers were not 2xx | | |")
+    ref = {}
 pg_select = by.get("pgbench_select_reference", [{}])[0].get("tps")
 if pg_select:
     print(f"| pgbench -S (select-only, prepared), 64 clients | {pg_select:.0f} tps | | |")
