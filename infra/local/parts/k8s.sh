@@ -183,11 +183,7 @@ _k8s_start_component() {
             _k8s_spawn kube-scheduler --kubeconfig "$dir/scheduler.kubeconfig" \
                 --authentication-kubeconfig "$dir/scheduler.kubeconfig" \
                 --authorization-kubeconfig "$dir/scheduler.kubeconfig" \
-                --bind-address 127.0.0.1 --secure-port "$sched" --leader-elect=false --v 1 \
-                --pod-max-in-unschedulable-pods-duration 15s
-            # ^ A pod seen before its claim is bound ("pod has unbound immediate
-            # PersistentVolumeClaims") can otherwise wait up to 5 minutes for its next try
-            # (seen: a store stuck in readiness); 15 s bounds that. Deprecated, still in 1.34.
+                --bind-address 127.0.0.1 --secure-port "$sched" --leader-elect=false --v 1
             ;;
         kwok)
             require_port k8s "$kwok" "kwok"
