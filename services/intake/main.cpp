@@ -16,23 +16,6 @@
 
 using namespace storefleet;
 
-namespace {
-
-// `--migrate-only` or STOREFLEET_MIGRATE_ONLY=1: apply the schema migrations and exit (the
-// chart's pre-install/pre-upgrade hook Job). Without it the service migrates at start; the
-// migrations are idempotent and advisory-locked, so both may run.
-bool MigrateOnly(int argc, char** argv, const EnvConfig& env) {
-    bool migrate_only = env.Bool("STOREFLEET_MIGRATE_ONLY", false);
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        if (arg != "--migrate-only") throw ConfigError("unknown argument '" + arg + "' (only --migrate-only)");
-        migrate_only = true;
-    }
-    return migrate_only;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
     BlockTerminationSignals();
     log::Init("intake");
@@ -40,7 +23,7 @@ int main(int argc, char** argv) {
     bool migrate_only = false;
     try {
         config = intake::IntakeConfig::FromEnv(EnvConfig());
-        migrate_only = MigrateOnly(argc, argv, EnvConfig());
+        migrate_only = MigrateOnlyRequested(argc, argv, EnvConfig());
     } catch (const ConfigError& error) {
         std::cerr << "storefleet-intake: " << error.what() << "\n";
         return 2;

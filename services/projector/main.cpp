@@ -15,19 +15,6 @@ using namespace storefleet;
 
 namespace {
 
-// `--migrate-only` or STOREFLEET_MIGRATE_ONLY=1: apply the read model's migrations and exit
-// (the chart's pre-install/pre-upgrade hook Job). Without it the projector migrates at
-// start; the migrations are idempotent and advisory-locked, so both may run.
-bool MigrateOnly(int argc, char** argv, const EnvConfig& env) {
-    bool migrate_only = env.Bool("STOREFLEET_MIGRATE_ONLY", false);
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        if (arg != "--migrate-only") throw ConfigError("unknown argument '" + arg + "' (only --migrate-only)");
-        migrate_only = true;
-    }
-    return migrate_only;
-}
-
 int Migrate(const projector::ProjectorConfig& config) {
     pg::Pool pool(config.pg_url, 1);
     projector::PgReadModel read_model(pool, config.group_id, config.read_schema);
@@ -93,7 +80,7 @@ int main(int argc, char** argv) {
     bool migrate_only = false;
     try {
         config = projector::ProjectorConfig::FromEnv(EnvConfig());
-        migrate_only = MigrateOnly(argc, argv, EnvConfig());
+        migrate_only = MigrateOnlyRequested(argc, argv, EnvConfig());
     } catch (const ConfigError& error) {
         std::cerr << "storefleet-projector: " << error.what() << "\n";
         return 2;

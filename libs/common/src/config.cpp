@@ -71,6 +71,16 @@ std::vector<std::string> EnvConfig::List(const std::string& name, const std::vec
     return items;
 }
 
+bool MigrateOnlyRequested(int argc, const char* const* argv, const EnvConfig& env) {
+    bool migrate_only = env.Bool("STOREFLEET_MIGRATE_ONLY", false);
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg != "--migrate-only") throw ConfigError("unknown argument '" + arg + "' (only --migrate-only)");
+        migrate_only = true;
+    }
+    return migrate_only;
+}
+
 std::chrono::milliseconds EnvConfig::Millis(const std::string& name,
                                             std::chrono::milliseconds fallback) const {
     return std::chrono::milliseconds(Int(name, fallback.count(), 0, 86'400'000));

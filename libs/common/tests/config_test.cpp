@@ -53,5 +53,15 @@ TEST(EnvConfigTest, ListSplitsOnCommasAndRefusesWhatIsNotAllowed) {
     }
 }
 
+TEST(EnvConfigTest, MigrateOnlyFromTheFlagOrTheEnvironmentAndNothingElse) {
+    const char* none[] = {"svc"};
+    const char* flag[] = {"svc", "--migrate-only"};
+    const char* other[] = {"svc", "--migrate"};
+    EXPECT_FALSE(MigrateOnlyRequested(1, none, FromMap({})));
+    EXPECT_TRUE(MigrateOnlyRequested(2, flag, FromMap({})));
+    EXPECT_TRUE(MigrateOnlyRequested(1, none, FromMap({{"STOREFLEET_MIGRATE_ONLY", "true"}})));
+    EXPECT_THROW((void)MigrateOnlyRequested(2, other, FromMap({})), ConfigError);
+}
+
 }  // namespace
 }  // namespace storefleet

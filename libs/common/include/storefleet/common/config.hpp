@@ -40,4 +40,8 @@ private:
     Lookup lookup_;
 };
 
+// A service's migrate-only mode (the chart's pre-install/pre-upgrade hook Job): true for
+// `--migrate-only` or STOREFLEET_MIGRATE_ONLY=true; any other argument is a ConfigError.
+[[nodiscard]] bool MigrateOnlyRequested(int argc, const char* const* argv, const EnvConfig& env);
+
 }  // namespace storefleet
