@@ -12,6 +12,7 @@
 #include "outbox_relay.hpp"
 #include "storefleet/common/log.hpp"
 #include "storefleet/common/shutdown.hpp"
+#include "storefleet/http/public_routes.hpp"
 #include "storefleet/kafka/publisher.hpp"
 
 using namespace storefleet;
@@ -112,6 +113,7 @@ int main(int argc, char** argv) {
 
     relay.Start();
     lifecycle.Start();
+    server.ServePublicApiAs("intake", http::PublicApiRoutes());
     server.Start();
     log::Info("intake started", {{"port", server.Port()}});
     // Idempotency keys live 24 h; every replica prunes (idempotent).

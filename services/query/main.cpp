@@ -11,6 +11,7 @@
 #include "store_reader.hpp"
 #include "storefleet/common/log.hpp"
 #include "storefleet/common/shutdown.hpp"
+#include "storefleet/http/public_routes.hpp"
 
 using namespace storefleet;
 
@@ -44,6 +45,7 @@ int Serve(const query::QueryConfig& config) {
     stream_options.on_live = [&list_cache](bool live) { list_cache.SetLive(live); };
     query::EventStreamServer stream(stream_options, feed, authenticator, client_limiter, registry);
 
+    server.ServePublicApiAs("query", http::PublicApiRoutes());
     server.Start();
     stream.Start();
     log::Info("query started", {{"port", server.Port()}, {"stream_port", stream.Port()}});

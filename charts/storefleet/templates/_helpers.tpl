@@ -166,7 +166,7 @@ spec:
       {{- include "storefleet.selectorLabels" . | nindent 6 }}
 {{- end }}
 
-{{/* A ClusterIP Service for a component's port "http". */}}
+{{/* A ClusterIP Service for a component's port "http" (80), and its port "stream" (8081) when "stream" is set. */}}
 {{- define "storefleet.service" -}}
 apiVersion: v1
 kind: Service
@@ -183,13 +183,19 @@ spec:
       port: 80
       targetPort: http
       protocol: TCP
+    {{- if .stream }}
+    - name: stream
+      port: 8081
+      targetPort: stream
+      protocol: TCP
+    {{- end }}
 {{- end }}
 
 {{/*
 A Deployment of one storefleet component. Usage:
 include "storefleet.deployment" (dict "context" . "component" "intake" "values" .Values.intake
   "image" "<image>" "env" "<yaml list>" "volumeMounts" "<yaml list>" "volumes" "<yaml list>"
-  "serviceAccountName" "<name>" "automountToken" false "port" 8080 "probes" "<yaml>")
+  "serviceAccountName" "<name>" "automountToken" false "port" 8080 "streamPort" 8081 "probes" "<yaml>")
 Everything the pod needs is in env; the root filesystem is read-only, so writable paths are
 emptyDir volumes; /tmp always is.
 */}}
@@ -247,6 +253,11 @@ spec:
             - name: http
               containerPort: {{ default 8080 .port }}
               protocol: TCP
+            {{- with .streamPort }}
+            - name: stream
+              containerPort: {{ . }}
+              protocol: TCP
+            {{- end }}
           {{- .probes | trim | nindent 10 }}
           resources:
             {{- toYaml .values.resources | nindent 12 }}

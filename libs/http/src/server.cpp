@@ -126,11 +126,67 @@ bool HttpServer::PathMatches(const std::string& pattern, const std::string& path
     return p == pattern.size() && q == path.size();
 }
 
-std::string HttpServer::AllowedMethods(const std::string& path) const {
-    std::string allowed;
+std::string HttpServer::CanonicalPattern(const std::string& pattern) {
+    std::string canonical;
+    for (std::size_t i = 0; i < pattern.size(); ++i) {
+        canonical += pattern[i];
+        if (pattern[i] == ':') {
+            while (i + 1 < pattern.size() && pattern[i + 1] != '/') ++i;
+        }
+    }
+    return canonical;
+}
+
+void HttpServer::ServePublicApiAs(const std::string& service, const std::vector<PublicRoute>& public_routes) {
+    if (running_) throw std::logic_error("HttpServer: routes must be added before Start()");
+    service_ = service;
+    mine_.clear();
+    elsewhere_.clear();
+    for (const auto& route : public_routes) {
+        (route.service == service ? mine_ : elsewhere_).push_back(route);
+    }
+}
+
+void HttpServer::CheckPublicRoutes() const {
+    // The document and the handlers must say the same: a public route this service serves
+    // that the document does not give it (or the reverse) stops the service at start.
+    auto key = [](const std::string& method, const std::string& pattern) { return method + " " + CanonicalPattern(pattern); };
+    std::vector<std::string> served;
     for (const auto& [method, pattern] : routes_) {
-        if (!PathMatches(pattern, path)) continue;
-        if (allowed.find(method) != std::string::npos) continue;
+        if (pattern.rfind("/api/", 0) == 0) served.push_back(key(method, pattern));
+    }
+    std::vector<std::string> documented;
+    for (const auto& route : mine_) documented.push_back(key(route.method, route.pattern));
+    std::sort(served.begin(), served.end());
+    std::sort(documented.begin(), documented.end());
+    std::string differences;
+    for (const auto& route : served) {
+        if (!std::binary_search(documented.begin(), documented.end(), route)) differences += " served but not documented: " + route + ";";
+    }
+    for (const auto& route : documented) {
+        if (!std::binary_search(served.begin(), served.end(), route)) differences += " documented but not served: " + route + ";";
+    }
+    if (!differences.empty()) {
+        throw std::logic_error("HttpServer: the " + service_ + " service's routes differ from docs/openapi.yaml:" + differences);
+    }
+}
+
+std::string HttpServer::AllowedMethods(const std::string& path_pattern) const {
+    // In the usual order of a method list, whichever service serves each. Only routes of this
+    // very pattern count: a concrete path that a fixed pattern and a parameter both match
+    // ("/api/v1/stores/events", "/api/v1/stores/:id") is routed to the fixed one.
+    std::vector<std::string> methods;
+    const std::string canonical = CanonicalPattern(path_pattern);
+    auto add = [&](const std::string& method, const std::string& pattern) {
+        if (CanonicalPattern(pattern) != canonical) return;
+        if (std::find(methods.begin(), methods.end(), method) == methods.end()) methods.push_back(method);
+    };
+    for (const auto& [method, pattern] : routes_) add(method, pattern);
+    for (const auto& route : elsewhere_) add(route.method, route.pattern);
+    static const std::vector<std::string> order = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+    std::string allowed;
+    for (const auto& method : order) {
+        if (std::find(methods.begin(), methods.end(), method) == methods.end()) continue;
         if (!allowed.empty()) allowed += ", ";
         allowed += method;
     }
@@ -140,10 +196,20 @@ std::string HttpServer::AllowedMethods(const std::string& path) const {
 void HttpServer::Start() {
     // Pistache answers a known path with another method itself, in plain text, before any
     // not-found handler; so every such pair gets a route answering our 405 problem (with
-    // Allow) instead.
-    std::vector<std::string> patterns;
+    // Allow) instead. The public paths other services answer are known paths too.
+    if (!service_.empty()) CheckPublicRoutes();
+    std::vector<std::string> patterns;  // one spelling per canonical pattern, ours first
+    auto known = [&](const std::string& pattern) {
+        for (const auto& existing : patterns) {
+            if (CanonicalPattern(existing) == CanonicalPattern(pattern)) return true;
+        }
+        return false;
+    };
     for (const auto& [method, pattern] : routes_) {
-        if (std::find(patterns.begin(), patterns.end(), pattern) == patterns.end()) patterns.push_back(pattern);
+        if (!known(pattern)) patterns.push_back(pattern);
+    }
+    for (const auto& route : elsewhere_) {
+        if (!known(route.pattern)) patterns.push_back(route.pattern);
     }
     for (const auto& pattern : patterns) {
         const std::string allowed = AllowedMethods(pattern);
@@ -159,9 +225,25 @@ void HttpServer::Start() {
             const std::string name = Pistache::Http::methodString(method);
             bool served = false;
             for (const auto& [route_method, route_pattern] : routes_) {
-                served = served || (route_method == name && route_pattern == pattern);
+                served = served || (route_method == name && CanonicalPattern(route_pattern) == CanonicalPattern(pattern));
             }
-            if (!served) router_.addRoute(method, pattern, refuse);
+            if (served) continue;
+            std::string other_service;
+            for (const auto& route : elsewhere_) {
+                if (route.method == name && CanonicalPattern(route.pattern) == CanonicalPattern(pattern)) {
+                    other_service = route.service;
+                }
+            }
+            if (other_service.empty()) {
+                router_.addRoute(method, pattern, refuse);
+                continue;
+            }
+            const std::string detail = name + " " + pattern + " is answered by the " + other_service +
+                                       " service; send it through the front door";
+            router_.addRoute(method, pattern, [detail](const Request&, Pistache::Http::ResponseWriter response) {
+                SendError(response, Code::Not_Found, "not_found", detail);
+                return Route::Result::Ok;
+            });
         }
     }
     Pistache::Address address(options_.address, Pistache::Port(options_.port));

@@ -3,7 +3,10 @@
 #include <curl/curl.h>
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "storefleet/http/json_response.hpp"
+#include "storefleet/http/public_routes.hpp"
 
 namespace storefleet::http {
 namespace {
@@ -12,7 +15,19 @@ struct Reply {
     long code = 0;
     std::string body;
     std::string content_type;
+    std::string allow;  // the Allow header's value, if any
 };
+
+std::size_t CollectAllow(char* data, std::size_t size, std::size_t count, void* out) {
+    const std::string line(data, size * count);
+    if (line.size() > 6 && (line.rfind("Allow:", 0) == 0 || line.rfind("allow:", 0) == 0)) {
+        std::string value = line.substr(6);
+        while (!value.empty() && (value.front() == ' ')) value.erase(0, 1);
+        while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.pop_back();
+        *static_cast<std::string*>(out) = value;
+    }
+    return size * count;
+}
 
 std::size_t Collect(char* data, std::size_t size, std::size_t count, void* out) {
     static_cast<std::string*>(out)->append(data, size * count);
@@ -27,6 +42,8 @@ Reply Fetch(uint16_t port, const std::string& path, const char* method = "GET") 
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.body);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, CollectAllow);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &reply.allow);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 5L);
     EXPECT_EQ(curl_easy_perform(curl), CURLE_OK);
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.code);
@@ -78,6 +95,83 @@ TEST(HttpServerTest, ServesRoutesHealthAndMetricsOnAnEphemeralPort) {
               std::string::npos)
         << metrics.body;
     server.Stop();
+}
+
+// Behind the front door, intake gets every POST/PUT/PATCH/DELETE of /api/ and query the rest,
+// so each must answer a method nobody serves with the path's whole Allow header.
+TEST(HttpServerTest, WithThePublicTableAMethodNobodyServesGetsTheWholeAllowHeader) {
+    const std::vector<PublicRoute> table = {
+        {"GET", "/api/v1/me", "query"},
+        {"GET", "/api/v1/stores", "query"},
+        {"POST", "/api/v1/stores", "intake"},
+        {"GET", "/api/v1/stores/:id", "query"},
+        {"DELETE", "/api/v1/stores/:id", "intake"},
+        {"GET", "/api/v1/stores/events", "stream"},
+    };
+    metrics::Registry registry;
+    HttpServer intake({}, registry, [] { return true; });
+    auto accepted = [](const Pistache::Rest::Request&, auto& response) {
+        SendJson(response, Pistache::Http::Code::Accepted, {{"ok", true}});
+    };
+    intake.Post("/api/v1/stores", accepted);
+    intake.Delete("/api/v1/stores/:store", accepted);  // another parameter name: the same route
+    intake.ServePublicApiAs("intake", table);
+    intake.Start();
+    const uint16_t port = intake.Port();
+
+    EXPECT_EQ(Fetch(port, "/api/v1/stores", "POST").code, 202);
+    EXPECT_EQ(Fetch(port, "/api/v1/stores/42", "DELETE").code, 202);
+    Reply put_list = Fetch(port, "/api/v1/stores", "PUT");
+    EXPECT_EQ(put_list.code, 405);
+    EXPECT_EQ(put_list.allow, "GET, POST");
+    EXPECT_EQ(put_list.content_type, "application/problem+json");
+    Reply patch_store = Fetch(port, "/api/v1/stores/42", "PATCH");
+    EXPECT_EQ(patch_store.code, 405);
+    EXPECT_EQ(patch_store.allow, "GET, DELETE");
+    // A path only query serves: 405 with its methods, not 404.
+    Reply delete_me = Fetch(port, "/api/v1/me", "DELETE");
+    EXPECT_EQ(delete_me.code, 405);
+    EXPECT_EQ(delete_me.allow, "GET");
+    // The fixed path wins over the parameter: the stream's Allow, not the store's.
+    Reply delete_events = Fetch(port, "/api/v1/stores/events", "DELETE");
+    EXPECT_EQ(delete_events.code, 405);
+    EXPECT_EQ(delete_events.allow, "GET");
+    // A method another service answers, sent here directly: 404 naming that service.
+    Reply get_me = Fetch(port, "/api/v1/me");
+    EXPECT_EQ(get_me.code, 404);
+    EXPECT_NE(nlohmann::json::parse(get_me.body)["detail"].get<std::string>().find("query service"), std::string::npos);
+    EXPECT_EQ(Fetch(port, "/api/v1/nothing-here", "DELETE").code, 404);
+    intake.Stop();
+}
+
+TEST(HttpServerTest, StartRefusesHandlersThatDifferFromThePublicTable) {
+    const std::vector<PublicRoute> table = {{"GET", "/api/v1/me", "query"}, {"POST", "/api/v1/stores", "intake"}};
+    auto ok = [](const Pistache::Rest::Request&, auto& response) { response.send(Pistache::Http::Code::Ok); };
+    metrics::Registry registry;
+    HttpServer undocumented({}, registry, [] { return true; });
+    undocumented.Post("/api/v1/stores", ok);
+    undocumented.Patch("/api/v1/stores", ok);
+    undocumented.ServePublicApiAs("intake", table);
+    EXPECT_THROW(undocumented.Start(), std::logic_error);
+    HttpServer unserved({}, registry, [] { return true; });
+    unserved.ServePublicApiAs("intake", table);
+    EXPECT_THROW(unserved.Start(), std::logic_error);
+}
+
+TEST(PublicApiRoutesTest, TheGeneratedTableHasEveryServiceAndNoDuplicate) {
+    const auto& routes = PublicApiRoutes();
+    std::set<std::string> seen;
+    std::set<std::string> services;
+    for (const auto& route : routes) {
+        EXPECT_TRUE(seen.insert(route.method + " " + HttpServer::CanonicalPattern(route.pattern)).second)
+            << route.method << " " << route.pattern;
+        EXPECT_EQ(route.pattern.find('{'), std::string::npos) << route.pattern;
+        services.insert(route.service);
+    }
+    EXPECT_EQ(services, (std::set<std::string>{"intake", "query", "stream"}));
+    EXPECT_TRUE(seen.count("DELETE /api/v1/stores/:"));
+    EXPECT_TRUE(seen.count("POST /api/v1/stores"));
+    EXPECT_TRUE(seen.count("GET /api/v1/admin/figures"));
 }
 
 // One curl handle, two requests: curl reuses the connection only if the server kept it open.

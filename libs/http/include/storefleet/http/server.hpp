@@ -17,6 +17,15 @@ namespace storefleet::http {
 
 using Handler = std::function<void(const Pistache::Rest::Request&, Pistache::Http::ResponseWriter&)>;
 
+// One operation of the public API and the service that answers it behind the front door
+// (docs/openapi.yaml's `x-storefleet-service`); the whole table is PublicApiRoutes() in
+// "storefleet/http/public_routes.hpp", generated from that document.
+struct PublicRoute {
+    std::string method;   // "GET"
+    std::string pattern;  // "/api/v1/stores/:id"
+    std::string service;  // "intake", "query" or "stream"
+};
+
 // Owns one Pistache endpoint. Routes are added before Start(); Start() serves on
 // `threads` Pistache reactor threads; Stop() (or the destructor) shuts it down.
 // Handlers run on those reactor threads and must not block for long.
@@ -40,8 +49,22 @@ public:
     void Delete(const std::string& path, Handler handler);
     void Patch(const std::string& path, Handler handler);
 
+    // The front door sends each method of a public path to one service, so a method no
+    // service serves there can reach any of them: with the public table, this server answers
+    // it 405 with the path's full Allow header (every service's methods), not a partial one
+    // or a 404. A method another service serves (reached only by bypassing the front door)
+    // gets a 404 problem naming that service. Call before Start(). Start() then throws
+    // std::logic_error when this server's /api/ routes are not exactly the table's routes for
+    // `service`, so the document and the handlers cannot drift apart.
+    void ServePublicApiAs(const std::string& service, const std::vector<PublicRoute>& public_routes);
+    // The (method, pattern) pairs this server's own handlers serve, in registration order.
+    [[nodiscard]] const std::vector<std::pair<std::string, std::string>>& Routes() const { return routes_; }
+
     // True when `path` (no query) matches the pattern ("/api/v1/stores/:id").
     static bool PathMatches(const std::string& pattern, const std::string& path);
+    // The pattern with every parameter name dropped ("/api/v1/stores/:"), so patterns that
+    // differ only in their parameters' names compare equal.
+    static std::string CanonicalPattern(const std::string& pattern);
 
     void Start();
     void Stop();
@@ -52,11 +75,16 @@ private:
                                         Handler handler);
 
     void Remember(const std::string& method, const std::string& path);
-    // The methods some route serves at `path`, as an Allow header value; "" when none.
-    std::string AllowedMethods(const std::string& path) const;
+    // The methods served at `path_pattern` (here or, with the public table, by another
+    // service), as an Allow header value; "" when none.
+    std::string AllowedMethods(const std::string& path_pattern) const;
 
     Options options_;
     std::vector<std::pair<std::string, std::string>> routes_;  // (method, pattern)
+    void CheckPublicRoutes() const;
+    std::string service_;
+    std::vector<PublicRoute> mine_;       // public routes the table gives this service
+    std::vector<PublicRoute> elsewhere_;  // public routes other services answer
     metrics::Registry& registry_;
     std::function<bool()> ready_;
     Pistache::Rest::Router router_;
