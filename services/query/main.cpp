@@ -3,11 +3,13 @@
 #include <sys/resource.h>
 
 #include <iostream>
+#include <optional>
 
 #include "change_feed.hpp"
 #include "config.hpp"
 #include "event_stream.hpp"
 #include "query_api.hpp"
+#include "store_batcher.hpp"
 #include "store_reader.hpp"
 #include "storefleet/common/log.hpp"
 #include "storefleet/common/shutdown.hpp"
@@ -30,6 +32,12 @@ int Serve(const query::QueryConfig& config) {
     query::ListCache list_cache;
     api.SetListCache(&list_cache);
     api.SetRealNodeEngines(config.real_node_engines);
+    // Concurrent single-store GETs share one statement per batch.
+    std::optional<query::StoreBatcher> store_batcher;
+    if (config.store_read_threads > 0) {
+        store_batcher.emplace(reader, static_cast<std::size_t>(config.store_read_threads));
+        api.SetStoreBatcher(&*store_batcher);
+    }
     http::HttpServer server({config.http_address, static_cast<uint16_t>(config.http_port),
                              config.http_threads, 64 * 1024},
                             registry, [&reader] { return reader.Ready(); });
@@ -52,6 +60,8 @@ int Serve(const query::QueryConfig& config) {
     const int signal = WaitForTerminationSignal();
     log::Info("query stopping", {{"signal", signal}});
     stream.Stop();
+    // GETs still being read are answered while the server can send.
+    if (store_batcher) store_batcher->Stop();
     server.Stop();
     return 0;
 }

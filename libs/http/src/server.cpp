@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <mutex>
 #include <stdexcept>
 
 #include "storefleet/common/log.hpp"
@@ -54,32 +55,84 @@ void KeepAliveByDefault(const Request& request, Pistache::Http::ResponseWriter& 
     response.headers().add<Pistache::Http::Header::Connection>(Pistache::Http::ConnectionControl::KeepAlive);
 }
 
+// What a request records when it is answered: set by Wrap around each handler, taken by
+// Defer() when the handler answers later.
+struct RequestRecord {
+    std::chrono::steady_clock::time_point start;
+    metrics::Histogram* latency = nullptr;
+    std::shared_ptr<const std::function<void(int code)>> count;
+    bool deferred = false;
+};
+thread_local RequestRecord* current_request = nullptr;
+
 }  // namespace
+
+struct DeferredResponse::Record {
+    std::chrono::steady_clock::time_point start;
+    metrics::Histogram* latency;
+    std::shared_ptr<const std::function<void(int code)>> count;
+};
+
+DeferredResponse::~DeferredResponse() {
+    if (!record_) return;
+    record_->latency->Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - record_->start).count());
+    (*record_->count)(static_cast<int>(writer_.getResponseCode()));
+}
+
+DeferredResponse Defer(Pistache::Http::ResponseWriter& response) {
+    if (current_request == nullptr || current_request->deferred) {
+        throw std::logic_error("http::Defer outside a handler that HttpServer runs, or twice");
+    }
+    current_request->deferred = true;
+    auto record = std::make_shared<DeferredResponse::Record>(
+        DeferredResponse::Record{current_request->start, current_request->latency, current_request->count});
+    return DeferredResponse(std::move(response), std::move(record));
+}
 
 Route::Handler HttpServer::Wrap(const std::string& method, const std::string& path, Handler handler) {
     auto& latency = registry_.GetHistogram("storefleet_http_request_duration_seconds",
                                            "HTTP request latency by route.",
                                            {{"method", method}, {"route", path}});
-    return [this, &latency, method, path, handler = std::move(handler)](
+    // The status codes a route answers, each counter looked up once (not per request).
+    struct Codes {
+        std::mutex mutex;
+        std::vector<std::pair<int, metrics::Counter*>> counters;
+    };
+    auto codes = std::make_shared<Codes>();
+    auto count = std::make_shared<const std::function<void(int)>>([this, codes, method, path](int code) {
+        std::lock_guard<std::mutex> lock(codes->mutex);
+        for (const auto& [known, counter] : codes->counters) {
+            if (known == code) {
+                counter->Inc();
+                return;
+            }
+        }
+        auto& counter = registry_.GetCounter("storefleet_http_requests_total", "HTTP requests by route and status code.",
+                                             {{"method", method}, {"route", path}, {"code", std::to_string(code)}});
+        codes->counters.emplace_back(code, &counter);
+        counter.Inc();
+    });
+    return [&latency, method, path, count, handler = std::move(handler)](
                const Request& request, Pistache::Http::ResponseWriter response) {
-        const auto start = std::chrono::steady_clock::now();
+        RequestRecord record{std::chrono::steady_clock::now(), &latency, count, false};
         KeepAliveByDefault(request, response);
+        current_request = &record;
         try {
             handler(request, response);
         } catch (const std::exception& error) {
             log::Error("unhandled error in HTTP handler",
                        {{"route", path}, {"method", method}, {"error", error.what()}});
             // If the handler had already answered, this second send fails harmlessly.
-            SendError(response, Code::Internal_Server_Error, "internal",
-                      "internal error; the request may be retried");
+            if (!record.deferred) {
+                SendError(response, Code::Internal_Server_Error, "internal",
+                          "internal error; the request may be retried");
+            }
         }
-        latency.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-        registry_
-            .GetCounter("storefleet_http_requests_total", "HTTP requests by route and status code.",
-                        {{"method", method},
-                         {"route", path},
-                         {"code", std::to_string(static_cast<int>(response.getResponseCode()))}})
-            .Inc();
+        current_request = nullptr;
+        if (record.deferred) return Route::Result::Ok;  // recorded when answered
+        latency.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - record.start).count());
+        (*count)(static_cast<int>(response.getResponseCode()));
         return Route::Result::Ok;
     };
 }

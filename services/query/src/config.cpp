@@ -15,6 +15,8 @@ QueryConfig QueryConfig::FromEnv(const EnvConfig& env) {
         static_cast<int>(env.Int("STOREFLEET_HTTP_THREADS", config.http_threads, 1, 64));
     config.pg_pool_size =
         static_cast<int>(env.Int("STOREFLEET_PG_POOL_SIZE", config.pg_pool_size, 1, 128));
+    config.store_read_threads =
+        static_cast<int>(env.Int("STOREFLEET_STORE_READ_THREADS", config.store_read_threads, 0, 16));
     config.auth_cache_ttl = env.Millis("STOREFLEET_AUTH_CACHE_TTL_MS", config.auth_cache_ttl);
     config.auth_negative_ttl = env.Millis("STOREFLEET_AUTH_NEGATIVE_TTL_MS", config.auth_negative_ttl);
     config.client_rate_per_second =

@@ -17,6 +17,9 @@ struct QueryConfig {
     int stream_max_connections = 10'000;
     int http_threads = 8;  // handlers block on Postgres; more threads overlap that wait
     int pg_pool_size = 16;
+    // Threads reading single stores in batches for concurrent GETs (StoreBatcher); 0: each
+    // GET reads on its own HTTP thread.
+    int store_read_threads = 2;
     // How long a token stays accepted without asking Postgres again (also how long a
     // revoked token keeps working on this replica), and an unknown one refused.
     std::chrono::milliseconds auth_cache_ttl = std::chrono::seconds(1);

@@ -45,12 +45,7 @@ void QueryApi::Register(http::HttpServer& server) {
             try {
                 (this->*handler)(request, response);
             } catch (const ReadUnavailable& error) {
-                unavailable_.Inc();
-                log::Warn("read model unavailable",
-                          {{"error", error.what()}, {"path", request.resource()}});
-                http::SetHeader(response, "Retry-After", "1");
-                http::SendError(response, Code::Service_Unavailable, "unavailable",
-                                "the read model cannot answer right now; retry shortly");
+                AnswerUnavailable(response, error.what(), request.resource());
             }
         };
     };
@@ -64,6 +59,14 @@ void QueryApi::Register(http::HttpServer& server) {
     server.Get("/api/v1/stores", guarded(&QueryApi::ListStores));
     server.Get("/api/v1/stores/:id", guarded(&QueryApi::GetStore));
     server.Get("/api/v1/stores/:id/events", guarded(&QueryApi::GetTimeline));
+}
+
+void QueryApi::AnswerUnavailable(ResponseWriter& response, const std::string& what, const std::string& path) {
+    unavailable_.Inc();
+    log::Warn("read model unavailable", {{"error", what}, {"path", path}});
+    http::SetHeader(response, "Retry-After", "1");
+    http::SendError(response, Code::Service_Unavailable, "unavailable",
+                    "the read model cannot answer right now; retry shortly");
 }
 
 std::optional<std::string> QueryApi::Authenticate(const Request& request, ResponseWriter& response,
@@ -127,8 +130,42 @@ void QueryApi::GetStore(const Request& request, ResponseWriter& response) {
     auto tenant = Authenticate(request, response);
     if (!tenant) return;
     const std::string store_id = request.param(":id").as<std::string>();
+    const std::string if_none_match = http::RequestHeader(request, "If-None-Match");
     // Not a UUID cannot be a store: answered without asking Postgres to cast it.
-    auto store = IsUuid(store_id) ? reader_.GetStore(*tenant, store_id) : std::nullopt;
+    if (!IsUuid(store_id)) {
+        NotFound(response, store_id);
+        return;
+    }
+    if (store_batcher_ == nullptr) {
+        AnswerStore(response, reader_.GetStore(*tenant, store_id), store_id, if_none_match);
+        return;
+    }
+    // Answered from the batcher's thread once its batch is read (std::function needs a
+    // copyable capture, hence the shared_ptr).
+    auto deferred = std::make_shared<http::DeferredResponse>(http::Defer(response));
+    store_batcher_->Submit(
+        {*tenant, store_id},
+        [this, deferred, store_id, if_none_match, path = request.resource()](std::optional<StoreView> store,
+                                                                               std::exception_ptr error) {
+            auto& writer = deferred->writer();
+            if (!error) {
+                AnswerStore(writer, store, store_id, if_none_match);
+                return;
+            }
+            try {
+                std::rethrow_exception(error);
+            } catch (const ReadUnavailable& unavailable) {
+                AnswerUnavailable(writer, unavailable.what(), path);
+            } catch (const std::exception& other) {
+                log::Error("reading a store failed", {{"error", other.what()}, {"path", path}});
+                http::SendError(writer, Code::Internal_Server_Error, "internal",
+                                "internal error; the request may be retried");
+            }
+        });
+}
+
+void QueryApi::AnswerStore(ResponseWriter& response, const std::optional<StoreView>& store,
+                           const std::string& store_id, const std::string& if_none_match) {
     if (!store) {
         NotFound(response, store_id);
         return;
@@ -139,7 +176,6 @@ void QueryApi::GetStore(const Request& request, ResponseWriter& response) {
     const std::string etag = "\"" + Sha256Hex(body).substr(0, 32) + "\"";
     http::SetHeader(response, "ETag", etag);
     http::SetHeader(response, "Cache-Control", "private, no-cache");
-    const std::string if_none_match = http::RequestHeader(request, "If-None-Match");
     if (!if_none_match.empty() && (if_none_match == etag || if_none_match == "*" ||
                                    if_none_match.find(etag) != std::string::npos)) {
         response.send(Code::Not_Modified);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "list_cache.hpp"
+#include "store_batcher.hpp"
 #include "store_reader.hpp"
 #include "storefleet/http/server.hpp"
 #include "storefleet/metrics/registry.hpp"
@@ -34,11 +35,21 @@ class QueryApi {
     // Serve list pages from `cache` while they are current (see ListCache); set before
     // Register(). Without one, every list reads Postgres.
     void SetListCache(ListCache* cache) { list_cache_ = cache; }
+    // Read single stores through `batcher` (see StoreBatcher): the GET's HTTP thread returns
+    // at once and the answer is sent when its batch has been read. Without one, each GET
+    // reads on its own HTTP thread.
+    void SetStoreBatcher(StoreBatcher* batcher) { store_batcher_ = batcher; }
 
   private:
     void ListStores(const Pistache::Rest::Request& request,
                     Pistache::Http::ResponseWriter& response);
     void GetStore(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response);
+    // The answer to GET /stores/{id}: 200 with an ETag, 304, or 404.
+    static void AnswerStore(Pistache::Http::ResponseWriter& response, const std::optional<StoreView>& store,
+                            const std::string& store_id, const std::string& if_none_match);
+    // 503 with Retry-After: Postgres could not answer.
+    void AnswerUnavailable(Pistache::Http::ResponseWriter& response, const std::string& what,
+                           const std::string& path);
     void GetTimeline(const Pistache::Rest::Request& request,
                      Pistache::Http::ResponseWriter& response);
     void GetMe(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response);
@@ -54,6 +65,7 @@ class QueryApi {
     metrics::Counter& unavailable_;
     std::vector<std::string> real_node_engines_;
     ListCache* list_cache_ = nullptr;
+    StoreBatcher* store_batcher_ = nullptr;
     metrics::Counter& list_cache_hits_;
     metrics::Counter& list_cache_misses_;
 };

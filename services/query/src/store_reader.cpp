@@ -39,27 +39,43 @@ constexpr const char* kListAfterSql =
 // change shows as "deleting" until the projector catches up, so a GET never shows a state
 // older than the one the client was told. The read model's ready JSON comes along when the
 // ledger changes nothing of it (the usual case). One statement, outside a transaction.
+//
+// The columns of one store (StoreViewFrom's, then the ready JSON or NULL) from the read model's
+// row r and the ledger's row i, either of which may be missing.
+#define GET_STORE_COLUMNS \
+    "select coalesce(r.store_id, i.store_id)::text, coalesce(r.name, i.name, ''), " \
+    "coalesce(r.engine, i.engine, ''), coalesce(r.plan, i.plan, ''), coalesce(r.host, i.host, ''), " \
+    "case when r.store_id is null then (case when i.state = 'deleting' then 'deleting' else 'requested' end) " \
+    "when i.state = 'deleting' and r.status not in ('deleting', 'deleted') " \
+    "and i.deletion_requested_at > r.updated_at then 'deleting' " \
+    "else r.status end, " \
+    "coalesce(r.step, ''), coalesce(r.reason, ''), coalesce(r.url, ''), coalesce(r.admin_url, ''), " \
+    "coalesce(r.namespace, ''), coalesce(r.simulated, false), " \
+    "(extract(epoch from coalesce(r.created_at, i.created_at)) * 1000000)::bigint, " \
+    "(extract(epoch from greatest(r.updated_at, i.deletion_requested_at, i.created_at)) * 1000000)::bigint, " \
+    "case when r.status = (case when i.state = 'deleting' and r.status not in ('deleting', 'deleted') " \
+    "and i.deletion_requested_at > r.updated_at then 'deleting' " \
+    "else r.status end) " \
+    "and r.updated_at = greatest(r.updated_at, i.deletion_requested_at, i.created_at) " \
+    "then r.view_json end "
 constexpr const char* kGetStore = "query_get_store";
-constexpr const char* kGetStoreSql = R"SQL(
-with r as (select * from read.stores where store_id = $1::uuid and tenant_id = $2),
-     i as (select * from intake.stores where store_id = $1::uuid and tenant_id = $2)
-select coalesce(r.store_id, i.store_id)::text, coalesce(r.name, i.name, ''),
-       coalesce(r.engine, i.engine, ''), coalesce(r.plan, i.plan, ''), coalesce(r.host, i.host, ''),
-       case when r.store_id is null then (case when i.state = 'deleting' then 'deleting' else 'requested' end)
-            when i.state = 'deleting' and r.status not in ('deleting', 'deleted')
-                 and i.deletion_requested_at > r.updated_at then 'deleting'
-            else r.status end,
-       coalesce(r.step, ''), coalesce(r.reason, ''), coalesce(r.url, ''), coalesce(r.admin_url, ''),
-       coalesce(r.namespace, ''), coalesce(r.simulated, false),
-       (extract(epoch from coalesce(r.created_at, i.created_at)) * 1000000)::bigint,
-       (extract(epoch from greatest(r.updated_at, i.deletion_requested_at, i.created_at)) * 1000000)::bigint,
-       case when r.status = (case when i.state = 'deleting' and r.status not in ('deleting', 'deleted')
-                                       and i.deletion_requested_at > r.updated_at then 'deleting'
-                                  else r.status end)
-                 and r.updated_at = greatest(r.updated_at, i.deletion_requested_at, i.created_at)
-            then r.view_json end
-from r full join i on true
-where r.store_id is not null or i.state <> 'deleted')SQL";
+constexpr const char* kGetStoreSql =
+    "with r as (select * from read.stores where store_id = $1::uuid and tenant_id = $2), "
+    "     i as (select * from intake.stores where store_id = $1::uuid and tenant_id = $2) "
+    GET_STORE_COLUMNS
+    "from r full join i on true "
+    "where r.store_id is not null or i.state <> 'deleted'";
+
+// The same for a batch of (store, tenant) pairs, two arrays of equal length: a row per pair
+// that is a store, numbered by its place in the arrays (1-based).
+constexpr const char* kGetStores = "query_get_stores";
+constexpr const char* kGetStoresSql =
+    GET_STORE_COLUMNS ", q.n "
+    "from unnest($1::uuid[], $2::text[]) with ordinality as q(store_id, tenant_id, n) "
+    "left join read.stores r on r.store_id = q.store_id and r.tenant_id = q.tenant_id "
+    "left join intake.stores i on i.store_id = q.store_id and i.tenant_id = q.tenant_id "
+    "where r.store_id is not null or i.state <> 'deleted'";
+#undef GET_STORE_COLUMNS
 
 // Whether the tenant has the store at all (for the timeline's 404), ledger included.
 constexpr const char* kStoreExists = "query_store_exists";
@@ -108,6 +124,7 @@ void Prepare(pqxx::connection& connection) {
     connection.prepare(kListFirst, kListFirstSql);
     connection.prepare(kListAfter, kListAfterSql);
     connection.prepare(kGetStore, kGetStoreSql);
+    connection.prepare(kGetStores, kGetStoresSql);
     connection.prepare(kTimeline, kTimelineSql);
 }
 
@@ -206,6 +223,42 @@ std::optional<StoreView> PgStoreReader::GetStore(const std::string& tenant_id,
         if (!rows[0][14].is_null()) store.ready_json = rows[0][14].as<std::string>();
         return store;
     });
+}
+
+namespace {
+
+// A Postgres array literal of the keys' tenants or stores, each quoted: {"a","b\\"c"}.
+std::string ArrayLiteral(const std::vector<StoreKey>& keys, bool tenants) {
+    std::string literal = "{";
+    for (const auto& key : keys) {
+        if (literal.size() > 1) literal += ',';
+        literal += '"';
+        for (char c : tenants ? key.tenant_id : key.store_id) {
+            if (c == '"' || c == '\\') literal += '\\';
+            literal += c;
+        }
+        literal += '"';
+    }
+    return literal + "}";
+}
+
+}  // namespace
+
+std::vector<std::optional<StoreView>> PgStoreReader::GetStores(const std::vector<StoreKey>& keys) {
+    std::vector<std::optional<StoreView>> stores(keys.size());
+    if (keys.empty()) return stores;
+    Read([&](pqxx::nontransaction& txn) {
+        auto rows = txn.exec_prepared(kGetStores, ArrayLiteral(keys, false), ArrayLiteral(keys, true));
+        for (const auto& row : rows) {
+            const auto n = row[15].as<std::size_t>();
+            if (n < 1 || n > keys.size()) continue;
+            StoreView store = StoreViewFrom(row);
+            if (!row[14].is_null()) store.ready_json = row[14].as<std::string>();
+            stores[n - 1] = std::move(store);
+        }
+        return 0;
+    });
+    return stores;
 }
 
 std::optional<std::vector<EventView>> PgStoreReader::GetTimeline(const std::string& tenant_id,

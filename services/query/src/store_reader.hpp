@@ -32,6 +32,12 @@ class ReadUnavailable : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// One store of one tenant, as a GET asks for it.
+struct StoreKey {
+    std::string tenant_id;
+    std::string store_id;  // a UUID
+};
+
 // The process edge to Postgres, so the API can be tested with a fake. Every read is
 // scoped to a tenant: another tenant's store is indistinguishable from a missing one.
 class StoreReader {
@@ -44,6 +50,13 @@ class StoreReader {
                                               const ListRequest& request) = 0;
     virtual std::optional<StoreView> GetStore(const std::string& tenant_id,
                                               const std::string& store_id) = 0;
+    // GetStore for each key, in order (a StoreBatcher's batch); one read where it can.
+    virtual std::vector<std::optional<StoreView>> GetStores(const std::vector<StoreKey>& keys) {
+        std::vector<std::optional<StoreView>> stores;
+        stores.reserve(keys.size());
+        for (const auto& key : keys) stores.push_back(GetStore(key.tenant_id, key.store_id));
+        return stores;
+    }
     // The store's timeline, oldest first; nullopt if the tenant has no such store.
     virtual std::optional<std::vector<EventView>> GetTimeline(const std::string& tenant_id,
                                                               const std::string& store_id) = 0;
@@ -68,6 +81,8 @@ class PgStoreReader final : public StoreReader {
                                       const ListRequest& request) override;
     std::optional<StoreView> GetStore(const std::string& tenant_id,
                                       const std::string& store_id) override;
+    // One statement for the whole batch.
+    std::vector<std::optional<StoreView>> GetStores(const std::vector<StoreKey>& keys) override;
     std::optional<std::vector<EventView>> GetTimeline(const std::string& tenant_id,
                                                       const std::string& store_id) override;
 

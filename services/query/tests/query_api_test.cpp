@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "storefleet/common/ids.hpp"
 
 namespace storefleet::query {
@@ -52,13 +54,22 @@ StoreView Store(const std::string& id, int64_t created_at_us) {
 
 class QueryApiTest : public ::testing::Test {
   protected:
-    QueryApiTest()
+    QueryApiTest() : QueryApiTest(false) {}
+    // batched: single-store GETs go through a StoreBatcher (as the service runs them).
+    explicit QueryApiTest(bool batched)
         : api_(reader_, authenticator_, client_limiter_, registry_), server_({}, registry_, [] { return true; }) {
         api_.SetRealNodeEngines({"medusa"});
+        if (batched) {
+            batcher_ = std::make_unique<StoreBatcher>(reader_, 2, 64);
+            api_.SetStoreBatcher(batcher_.get());
+        }
         api_.Register(server_);
         server_.Start();
     }
-    ~QueryApiTest() override { server_.Stop(); }
+    ~QueryApiTest() override {
+        if (batcher_) batcher_->Stop();
+        server_.Stop();
+    }
 
     Reply Get(const std::string& path, const std::string& token = kToken,
               const std::vector<std::string>& extra_headers = {}) {
@@ -94,6 +105,7 @@ class QueryApiTest : public ::testing::Test {
         [this](const std::string& sha) { return reader_.PrincipalOfToken(sha); },
         {std::chrono::seconds(30), std::chrono::seconds(30), 100}};
     http::RateLimiter client_limiter_{1000, 1000};
+    std::unique_ptr<StoreBatcher> batcher_;
     QueryApi api_;
     http::HttpServer server_;
 };
@@ -168,7 +180,14 @@ TEST_F(QueryApiTest, BadListParametersAre400) {
     }
 }
 
-TEST_F(QueryApiTest, AStoreOfAnotherTenantOrNoneAtAllIs404) {
+// The single-store GET, read on the HTTP thread (false) and through the batcher (true).
+class QueryApiStoreTest : public QueryApiTest, public ::testing::WithParamInterface<bool> {
+  protected:
+    QueryApiStoreTest() : QueryApiTest(GetParam()) {}
+};
+INSTANTIATE_TEST_SUITE_P(ReadOnTheHttpThreadOrBatched, QueryApiStoreTest, ::testing::Values(false, true));
+
+TEST_P(QueryApiStoreTest, AStoreOfAnotherTenantOrNoneAtAllIs404) {
     AcmeIsKnown();
     EXPECT_CALL(reader_, GetStore("acme", kStoreId)).WillOnce(Return(std::nullopt));
     Reply reply = Get("/api/v1/stores/" + std::string(kStoreId));
@@ -179,7 +198,7 @@ TEST_F(QueryApiTest, AStoreOfAnotherTenantOrNoneAtAllIs404) {
     EXPECT_EQ(Get("/api/v1/stores/not-a-uuid/events").code, 404);
 }
 
-TEST_F(QueryApiTest, ShowsAStore) {
+TEST_P(QueryApiStoreTest, ShowsAStore) {
     AcmeIsKnown();
     EXPECT_CALL(reader_, GetStore("acme", kStoreId))
         .WillOnce(Return(Store(kStoreId, 1'700'000'000'000'000)));
@@ -189,7 +208,7 @@ TEST_F(QueryApiTest, ShowsAStore) {
     EXPECT_EQ(reply.Json()["created_at"], "2023-11-14T22:13:20.000000Z");
 }
 
-TEST_F(QueryApiTest, AStoreCarriesAnETagAndAnUnchangedOneIs304) {
+TEST_P(QueryApiStoreTest, AStoreCarriesAnETagAndAnUnchangedOneIs304) {
     AcmeIsKnown();
     EXPECT_CALL(reader_, GetStore("acme", kStoreId)).Times(3).WillRepeatedly(Return(Store(kStoreId, 5)));
     Reply first = Get("/api/v1/stores/" + std::string(kStoreId));
@@ -202,6 +221,25 @@ TEST_F(QueryApiTest, AStoreCarriesAnETagAndAnUnchangedOneIs304) {
     EXPECT_TRUE(same.body.empty());
     Reply other = Get("/api/v1/stores/" + std::string(kStoreId), kToken, {"If-None-Match: \"something-else\""});
     EXPECT_EQ(other.code, 200);
+}
+
+TEST_P(QueryApiStoreTest, ADatabaseHiccupIs503AndItsRequestCountedByCode) {
+    AcmeIsKnown();
+    EXPECT_CALL(reader_, GetStore("acme", kStoreId)).WillOnce(Throw(ReadUnavailable("no connection")));
+    Reply reply = Get("/api/v1/stores/" + std::string(kStoreId));
+    EXPECT_EQ(reply.code, 503);
+    EXPECT_EQ(reply.Json()["code"], "unavailable");
+    EXPECT_EQ(reply.body.find("no connection"), std::string::npos) << "internals stay in the log";
+    EXPECT_NE(reply.headers.find("Retry-After: 1"), std::string::npos);
+    // Answered later or not, the request is counted with the code it was answered with (a
+    // deferred answer right after it is sent).
+    const std::string counted = "storefleet_http_requests_total{code=\"503\",method=\"GET\",route=\"/api/v1/stores/:id\"} 1";
+    std::string metrics = registry_.Render();
+    for (int i = 0; i < 100 && metrics.find(counted) == std::string::npos; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        metrics = registry_.Render();
+    }
+    EXPECT_NE(metrics.find(counted), std::string::npos) << metrics;
 }
 
 TEST_F(QueryApiTest, FiltersReachTheReader) {

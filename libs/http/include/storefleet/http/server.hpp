@@ -17,6 +17,33 @@ namespace storefleet::http {
 
 using Handler = std::function<void(const Pistache::Rest::Request&, Pistache::Http::ResponseWriter&)>;
 
+// A response a handler answers later, from any thread: a handler HttpServer runs calls
+// Defer(response), returns at once, and whoever holds the DeferredResponse sends through
+// writer(). The request's latency and status-code metrics are recorded when it is
+// destroyed, with the code it was answered with. Pistache sends from any thread (the
+// write is queued to the connection's reactor).
+class DeferredResponse {
+  public:
+    DeferredResponse(DeferredResponse&&) noexcept = default;
+    DeferredResponse& operator=(DeferredResponse&&) noexcept = default;
+    DeferredResponse(const DeferredResponse&) = delete;
+    DeferredResponse& operator=(const DeferredResponse&) = delete;
+    ~DeferredResponse();
+    Pistache::Http::ResponseWriter& writer() { return writer_; }
+
+  private:
+    friend DeferredResponse Defer(Pistache::Http::ResponseWriter& response);
+    struct Record;
+    DeferredResponse(Pistache::Http::ResponseWriter writer, std::shared_ptr<Record> record)
+        : writer_(std::move(writer)), record_(std::move(record)) {}
+    Pistache::Http::ResponseWriter writer_;
+    std::shared_ptr<Record> record_;  // null once moved from
+};
+
+// Takes `response` over (see DeferredResponse). Only inside a handler HttpServer runs; the
+// handler must not touch `response` afterwards.
+DeferredResponse Defer(Pistache::Http::ResponseWriter& response);
+
 // One operation of the public API and the service that answers it behind the front door
 // (docs/openapi.yaml's `x-storefleet-service`); the whole table is PublicApiRoutes() in
 // "storefleet/http/public_routes.hpp", generated from that document.
