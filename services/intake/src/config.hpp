@@ -15,7 +15,7 @@ struct IntakeConfig {
     int http_port = 8081;
     // Handlers block on Postgres; creates wait for their batch to commit, so more threads
     // mean larger batches (see CreateBatcher).
-    int http_threads = 32;
+    int http_threads = 4;  // creates are answered from the batcher; no thread waits on Postgres
     int pg_pool_size = 16;
     std::string store_domain = "stores.localtest.me";
     // Engines a store may ask to run on the platform's real node (`placement: real-node`),

@@ -16,18 +16,32 @@ CreateBatcher::~CreateBatcher() {
     thread_.join();
 }
 
-CreateOutcome CreateBatcher::Submit(CreateItem item) {
-    Pending pending{std::move(item), {}};
-    auto outcome = pending.outcome.get_future();
+void CreateBatcher::SubmitAsync(CreateItem item, Done done) {
     {
         std::lock_guard lock(mutex_);
-        if (stopping_) throw std::runtime_error("intake is stopping: the create was not written");
-        queue_.push_back(&pending);
-        ++waiting_;
+        if (!stopping_) {
+            queue_.push_back({std::move(item), std::move(done)});
+            ++waiting_;
+            queued_.notify_one();
+            return;
+        }
     }
-    queued_.notify_one();
-    // `pending` lives on this stack until its promise is fulfilled: get() returns only then.
-    return outcome.get();
+    done(CreateOutcome::kNoQuota,
+         std::make_exception_ptr(std::runtime_error("intake is stopping: the create was not written")));
+}
+
+CreateOutcome CreateBatcher::Submit(CreateItem item) {
+    std::promise<CreateOutcome> outcome;
+    auto future = outcome.get_future();
+    SubmitAsync(std::move(item), [&outcome](CreateOutcome result, std::exception_ptr error) {
+        if (error) {
+            outcome.set_exception(error);
+        } else {
+            outcome.set_value(result);
+        }
+    });
+    // `outcome` lives on this stack until it is fulfilled: get() returns only then.
+    return future.get();
 }
 
 std::size_t CreateBatcher::Waiting() {
@@ -36,7 +50,7 @@ std::size_t CreateBatcher::Waiting() {
 }
 
 void CreateBatcher::Run() {
-    std::vector<Pending*> batch;
+    std::vector<Pending> batch;
     std::vector<CreateItem> items;
     for (;;) {
         {
@@ -44,22 +58,31 @@ void CreateBatcher::Run() {
             queued_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
             if (queue_.empty()) return;  // stopping, and nobody waits
             while (!queue_.empty() && batch.size() < max_batch_) {
-                batch.push_back(queue_.front());
+                batch.push_back(std::move(queue_.front()));
                 queue_.pop_front();
             }
         }
         items.clear();
         items.reserve(batch.size());
-        for (auto* pending : batch) items.push_back(pending->item);
+        for (const auto& pending : batch) items.push_back(pending.item);
+        std::vector<CreateOutcome> outcomes;
+        std::exception_ptr error;
         try {
-            auto outcomes = write_(items);
+            outcomes = write_(items);
             if (outcomes.size() != batch.size()) {
                 throw std::logic_error("create batch: " + std::to_string(outcomes.size()) + " outcomes for " +
                                        std::to_string(batch.size()) + " creates");
             }
-            for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->outcome.set_value(outcomes[i]);
         } catch (...) {
-            for (auto* pending : batch) pending->outcome.set_exception(std::current_exception());
+            error = std::current_exception();
+        }
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            try {
+                batch[i].done(error ? CreateOutcome::kNoQuota : outcomes[i], error);
+            } catch (...) {
+                // An answer that could not be sent must not stop the batches of everyone else.
+            }
+            batch[i].done = nullptr;  // what it held (an HTTP response) goes now
         }
         {
             std::lock_guard lock(mutex_);

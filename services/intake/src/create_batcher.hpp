@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <future>
 #include <mutex>
@@ -34,12 +35,13 @@ enum class CreateOutcome {
     kNoQuota,    // the tenant's quota is used up (or the tenant is gone); nothing written
 };
 
-// Submit() blocks its caller (an HTTP handler thread) until the batch holding its item has
-// been committed, and returns that item's outcome; so nothing is answered 202 before its
-// rows are durable, and one refused item does not fail the others. The batch's failure
+// SubmitAsync() queues an item and returns; `done` runs on the batcher's thread once the
+// batch holding it has been committed, with the item's outcome; so nothing is answered 202
+// before its rows are durable, and one refused item does not fail the others. Submit()
+// does the same and blocks its caller until then. The batch's failure
 // (Postgres unavailable, ...) is rethrown to every caller of the batch. One thread writes
-// the batches, started by the constructor and joined by the destructor (callers still
-// waiting then get an error). A batch takes everything queued, at most `max_batch`: no
+// the batches, started by the constructor and joined by the destructor (after writing what
+// was queued; a submit after that gets an error at once). A batch takes everything queued, at most `max_batch`: no
 // timer, so a lone create waits for nothing but its own write.
 class CreateBatcher {
   public:
@@ -52,6 +54,9 @@ class CreateBatcher {
     CreateBatcher(const CreateBatcher&) = delete;
     CreateBatcher& operator=(const CreateBatcher&) = delete;
 
+    // The outcome, or the batch's failure (the exception, else null).
+    using Done = std::function<void(CreateOutcome outcome, std::exception_ptr error)>;
+    void SubmitAsync(CreateItem item, Done done);
     CreateOutcome Submit(CreateItem item);
     // Creates submitted and not answered yet (queued or being written). For tests and
     // diagnostics.
@@ -60,7 +65,7 @@ class CreateBatcher {
   private:
     struct Pending {
         CreateItem item;
-        std::promise<CreateOutcome> outcome;
+        Done done;
     };
     void Run();
 
@@ -68,7 +73,7 @@ class CreateBatcher {
     std::size_t max_batch_;
     std::mutex mutex_;
     std::condition_variable queued_;
-    std::deque<Pending*> queue_;
+    std::deque<Pending> queue_;
     std::size_t waiting_ = 0;
     bool stopping_ = false;
     std::thread thread_;

@@ -152,7 +152,28 @@ void IntakeApi::CreateStore(const Request& request, ResponseWriter& response) {
         return;
     }
     const std::string correlation_id = CorrelationIdOf(request);
-    auto accepted = store_.CreateStore(*tenant, *parsed, idempotency_key, correlation_id);
+    if (idempotency_key.empty()) {
+        // Committed with the other creates of its batch and answered from the batcher's
+        // thread; this HTTP thread goes back to its connections at once.
+        auto deferred = std::make_shared<http::DeferredResponse>(http::Defer(response));
+        store_.CreateStoreAsync(*tenant, *parsed, correlation_id,
+                                [this, deferred, tenant_id = tenant->id, correlation_id](Result<Accepted> accepted,
+                                                                                       std::exception_ptr error) {
+                                    auto& writer = deferred->writer();
+                                    if (error) {
+                                        AnswerFailure(writer, error);
+                                        return;
+                                    }
+                                    AnswerCreate(writer, tenant_id, correlation_id, accepted);
+                                });
+        return;
+    }
+    AnswerCreate(response, tenant->id, correlation_id,
+                 store_.CreateStore(*tenant, *parsed, idempotency_key, correlation_id));
+}
+
+void IntakeApi::AnswerCreate(ResponseWriter& response, const std::string& tenant_id,
+                             const std::string& correlation_id, const Result<Accepted>& accepted) {
     if (!accepted.ok()) {
         rejected_.Inc();
         http::SendError(response, CodeFor(accepted.error()), accepted.error().code,
@@ -162,10 +183,19 @@ void IntakeApi::CreateStore(const Request& request, ResponseWriter& response) {
     accepted_.Inc();
     on_accepted_();
     log::Info("store requested", {{"store_id", accepted->body.value("id", "")},
-                                  {"tenant", tenant->id},
+                                  {"tenant", tenant_id},
                                   {"correlation_id", correlation_id}});
     http::SetHeader(response, "Location", "/api/v1/stores/" + accepted->body.value("id", ""));
     http::SendJson(response, static_cast<Code>(accepted->http_status), accepted->body);
+}
+
+void IntakeApi::AnswerFailure(ResponseWriter& response, std::exception_ptr error) {
+    try {
+        UnlessDatabaseUnavailable(response, unavailable_, [&] { std::rethrow_exception(error); });
+    } catch (const std::exception& other) {
+        log::Error("a create failed", {{"error", other.what()}});
+        http::SendError(response, Code::Internal_Server_Error, "internal", "internal error; the request may be retried");
+    }
 }
 
 void IntakeApi::DeleteStore(const Request& request, ResponseWriter& response) {

@@ -31,6 +31,11 @@ public:
 private:
     void CreateStore(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response);
     void DeleteStore(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response);
+    // 202 with Location, or the create's refusal as a problem.
+    void AnswerCreate(Pistache::Http::ResponseWriter& response, const std::string& tenant_id,
+                      const std::string& correlation_id, const Result<Accepted>& accepted);
+    // A create's batch failed: 503 with Retry-After when Postgres could not be used, else 500.
+    void AnswerFailure(Pistache::Http::ResponseWriter& response, std::exception_ptr error);
     // Authenticates and rate-limits; on failure it has already answered.
     std::optional<Tenant> Admit(const Pistache::Rest::Request& request,
                                 Pistache::Http::ResponseWriter& response);

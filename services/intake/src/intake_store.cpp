@@ -402,7 +402,12 @@ Result<Accepted> IntakeStore::CreateAtOnce(const Tenant& tenant, const StoreRequ
                     request.name,          request.engine,
                     request.plan,          envelope.store_requested().host(),
                     envelope.correlation_id(), kafka::Encode(envelope)};
-    switch (batcher_->Submit(std::move(item))) {
+    return ResultOf(tenant, request, accepted, batcher_->Submit(std::move(item)));
+}
+
+Result<Accepted> IntakeStore::ResultOf(const Tenant& tenant, const StoreRequest& request, const Accepted& accepted,
+                                       CreateOutcome outcome) {
+    switch (outcome) {
         case CreateOutcome::kCreated:
             return accepted;
         case CreateOutcome::kNameTaken:
@@ -411,6 +416,30 @@ Result<Accepted> IntakeStore::CreateAtOnce(const Tenant& tenant, const StoreRequ
             break;
     }
     return pool_.WithoutTransaction([&](pqxx::nontransaction& session) { return QuotaError(session, tenant); });
+}
+
+void IntakeStore::CreateStoreAsync(const Tenant& tenant, const StoreRequest& request,
+                                   const std::string& correlation_id, CreateDone done) {
+    NewStore store = DescribeNewStore(tenant, request, store_domain_, correlation_id);
+    CreateItem item{store.store_id,   tenant.id,        request.name,
+                    request.engine,   request.plan,     store.host,
+                    correlation_id,   kafka::Encode(store.envelope)};
+    batcher_->SubmitAsync(std::move(item), [this, tenant, request, accepted = std::move(store.accepted),
+                                            done = std::move(done)](CreateOutcome outcome, std::exception_ptr error) {
+        if (error) {
+            done(Error::Retryable("unavailable", "the create was not written"), error);
+            return;
+        }
+        std::optional<Result<Accepted>> result;
+        try {
+            result.emplace(ResultOf(tenant, request, accepted, outcome));
+        } catch (...) {
+            // The quota's wording needs Postgres, which just failed.
+            done(Error::Retryable("unavailable", "the create was not written"), std::current_exception());
+            return;
+        }
+        done(std::move(*result), nullptr);
+    });
 }
 
 namespace {

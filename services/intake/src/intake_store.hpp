@@ -52,6 +52,12 @@ public:
 
     Result<Accepted> CreateStore(const Tenant& tenant, const StoreRequest& request,
                                  const std::string& idempotency_key, const std::string& correlation_id);
+    // A create without an Idempotency-Key, answered later: `done` runs on the create
+    // batcher's thread once the batch holding it has committed, with its result, or with the
+    // batch's failure (then the result is an error and `error` is set).
+    using CreateDone = std::function<void(Result<Accepted> result, std::exception_ptr error)>;
+    void CreateStoreAsync(const Tenant& tenant, const StoreRequest& request, const std::string& correlation_id,
+                          CreateDone done);
     // Marks the store deleting and sends the deletion; again only if an earlier deletion
     // failed. The quota and the name stay taken until the store is deleted.
     Result<Accepted> RequestDeletion(const Tenant& tenant, const std::string& store_id,
@@ -71,6 +77,9 @@ private:
     Result<Accepted> CreateAtOnce(const Tenant& tenant, const StoreRequest& request, const v1::Envelope& envelope,
                                   const Accepted& accepted);
 
+    // A committed batch's outcome for one create, as the API answers it.
+    Result<Accepted> ResultOf(const Tenant& tenant, const StoreRequest& request, const Accepted& accepted,
+                              CreateOutcome outcome);
     // The batcher's writer: one create_stores() call for `items`.
     std::vector<CreateOutcome> WriteCreates(const std::vector<CreateItem>& items);
 

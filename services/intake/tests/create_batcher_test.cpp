@@ -135,5 +135,45 @@ TEST(CreateBatcherTest, ABatchHoldsAtMostMaxBatchCreates) {
     EXPECT_EQ(writer.Sizes(), (std::vector<std::size_t>{1, 2, 2, 1}));
 }
 
+// The HTTP path: SubmitAsync returns at once (no thread waits for the commit) and each
+// outcome or the batch's failure reaches its own callback, from the writer's thread.
+TEST(CreateBatcherTest, SubmitAsyncReturnsAtOnceAndEachCallbackGetsItsOwnOutcome) {
+    GatedWriter writer;
+    CreateBatcher batcher([&](const std::vector<CreateItem>& items) { return writer.Write(items); });
+    std::mutex mutex;
+    std::vector<std::pair<std::string, CreateOutcome>> answers;
+    int failed = 0;
+    std::thread::id answered_on;
+    auto remember = [&](const std::string& name) {
+        return [&, name](CreateOutcome outcome, std::exception_ptr error) {
+            std::lock_guard lock(mutex);
+            answered_on = std::this_thread::get_id();
+            if (error) {
+                ++failed;
+            } else {
+                answers.emplace_back(name, outcome);
+            }
+        };
+    };
+    batcher.SubmitAsync(Named("first"), remember("first"));
+    WaitUntil([&] { return writer.Sizes().size() == 1; });  // the first batch is being written
+    for (const char* name : {"taken-a", "b", "full-c"}) batcher.SubmitAsync(Named(name), remember(name));
+    EXPECT_EQ(batcher.Waiting(), 4u) << "all four queued or in flight, none answered";
+    {
+        std::lock_guard lock(mutex);
+        EXPECT_TRUE(answers.empty());
+    }
+    writer.Release();
+    WaitUntil([&] { return batcher.Waiting() == 0; });
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(failed, 0);
+    EXPECT_EQ(answers, (std::vector<std::pair<std::string, CreateOutcome>>{{"first", CreateOutcome::kCreated},
+                                                                          {"taken-a", CreateOutcome::kNameTaken},
+                                                                          {"b", CreateOutcome::kCreated},
+                                                                          {"full-c", CreateOutcome::kNoQuota}}));
+    EXPECT_NE(answered_on, std::this_thread::get_id());
+    EXPECT_EQ(writer.Sizes(), (std::vector<std::size_t>{1, 3}));
+}
+
 }  // namespace
 }  // namespace storefleet::intake
