@@ -747,6 +747,28 @@ TEST_F(Faults, KubeApiServerStoppedThirtySecondsDuringProvisioning) {
         }
     }
     Figure("case 3 stores Ready", std::to_string(ready) + "/" + std::to_string(kStores));
+    // The stack's StorageClass binds on first consumer, so no store pod is ever rejected
+    // for a claim not bound yet; with Immediate binding nearly every one was, and one whose
+    // retry raced kube-scheduler's volume cache waited 5 minutes (infra/local/parts/k8s.sh).
+    int unbound_claim_rejections = 0;
+    for (const auto& id : ids) {
+        auto events = Kube().Get("/api/v1/namespaces/" + NamespaceOf(id) +
+                                 "/events?fieldSelector=reason%3DFailedScheduling");
+        if (!events.ok()) {
+            STORE_FAILURE("events unreadable") << "store " << id << ": " << events.error().message;
+            continue;
+        }
+        for (const auto& event : (*events)["items"]) {
+            if (event.value("message", "").find("unbound immediate PersistentVolumeClaims") != std::string::npos) {
+                // Repeats fold into one event (core/v1 count, or the events.k8s.io series).
+                const bool counted = event.contains("count") && event["count"].is_number();
+                const int count = counted ? event["count"].get<int>() : 0;
+                unbound_claim_rejections += std::max(1, count);
+            }
+        }
+    }
+    Figure("case 3 pods rejected for an unbound immediate claim", std::to_string(unbound_claim_rejections));
+    EXPECT_EQ(unbound_claim_rejections, 0);
 }
 
 // ---- case 5 ------------------------------------------------------------------------------

@@ -264,7 +264,20 @@ status:
 NODE
     done | "${kc[@]}" apply -f - >/dev/null
     # A default StorageClass served by the controller-manager's host-path provisioner, so
-    # PVCs bind and stateful pods schedule as on a real cluster.
+    # PVCs bind and stateful pods schedule as on a real cluster. WaitForFirstConsumer, as
+    # kind's and k3s's classes: with Immediate a store's database pod seen before its claim
+    # is bound is rejected ("pod has unbound immediate PersistentVolumeClaims") and retried
+    # only on the claim's events, which kube-scheduler 1.34 may handle before its own volume
+    # cache has them (kubernetes/kubernetes#93552); the retry on the last event then fails
+    # too and the pod waits for the 5-minute unschedulable flush. With WaitForFirstConsumer
+    # the scheduler picks the node first and polls the binding in PreBind: no such rejection.
+    # The mode is immutable: a class from an older stack is replaced (claims keep their
+    # volumes).
+    local mode
+    mode=$("${kc[@]}" get storageclass standard -o jsonpath='{.volumeBindingMode}' 2>/dev/null || true)
+    if [[ -n $mode && $mode != WaitForFirstConsumer ]]; then
+        "${kc[@]}" delete storageclass standard --wait=true >/dev/null
+    fi
     "${kc[@]}" apply -f - >/dev/null <<'SC'
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
@@ -273,7 +286,7 @@ metadata:
   annotations: {storageclass.kubernetes.io/is-default-class: "true"}
 provisioner: kubernetes.io/host-path
 reclaimPolicy: Delete
-volumeBindingMode: Immediate
+volumeBindingMode: WaitForFirstConsumer
 SC
     _k8s_provisioner_identity "$api"
     wait_for "nodes Ready" 60 bash -c "[[ \$(${kc[*]} get nodes --no-headers 2>/dev/null | grep -c ' Ready') -ge $K8S_NODES ]]" \

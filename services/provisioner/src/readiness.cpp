@@ -1,5 +1,8 @@
 #include "readiness.hpp"
 
+#include <algorithm>
+#include <chrono>
+
 #include "storefleet/common/log.hpp"
 
 namespace storefleet::provisioner {
@@ -71,8 +74,9 @@ Result<Readiness> CombineWorkloads(const std::string& ns,
     return readiness;
 }
 
-ReadinessWatcher::ReadinessWatcher(kube::KubeApi& kube, const ShutdownFlag& shutdown)
-    : kube_(kube), shutdown_(shutdown) {}
+ReadinessWatcher::ReadinessWatcher(kube::KubeApi& kube, const ShutdownFlag& shutdown,
+                                   std::chrono::seconds watch_timeout)
+    : kube_(kube), shutdown_(shutdown), watch_timeout_(std::max(watch_timeout, std::chrono::seconds(1))) {}
 
 ReadinessWatcher::~ReadinessWatcher() {
     for (auto& thread : threads_) {
@@ -153,9 +157,15 @@ void ReadinessWatcher::Run(const std::string& kind, const std::string& collectio
             ++synced_kinds_;
         }
         bool relist = false;
+        // The server ends each watch after watch_timeout_; past this it is a dead stream.
+        const auto stall_after = watch_timeout_ + std::max<std::chrono::milliseconds>(std::chrono::seconds(1),
+                                                                                       watch_timeout_ / 8);
         while (!relist && !shutdown_.Triggered()) {
             const std::string path = collection_path + "?" + kSelector + "&watch=1&allowWatchBookmarks=true" +
-                                     "&timeoutSeconds=240&resourceVersion=" + resource_version;
+                                     "&timeoutSeconds=" + std::to_string(watch_timeout_.count()) +
+                                     "&resourceVersion=" + resource_version;
+            const auto give_up_at = std::chrono::steady_clock::now() + stall_after;
+            bool stalled = false;
             auto status = kube_.Watch(
                 path,
                 [&](const std::string& line) {
@@ -170,7 +180,19 @@ void ReadinessWatcher::Run(const std::string& kind, const std::string& collectio
                     resource_version = object["metadata"].value("resourceVersion", resource_version);
                     if (type != "BOOKMARK") Apply(kind, type, object);
                 },
-                [&] { return relist || shutdown_.Triggered(); });
+                [&] {
+                    if (!relist && !shutdown_.Triggered() && std::chrono::steady_clock::now() >= give_up_at) {
+                        stalled = true;
+                        relist = true;
+                    }
+                    return relist || shutdown_.Triggered();
+                });
+            if (stalled) {
+                // Whatever the stream missed is unknown: start again from a list.
+                log::Warn("readiness watch still open past its timeout; dropping it and relisting",
+                          {{"kind", kind}, {"timeout_s", watch_timeout_.count()}});
+                continue;
+            }
             if (!status.ok()) {
                 log::Warn("readiness watch failed; relisting", {{"kind", kind}, {"error", status.error().message}});
                 shutdown_.WaitFor(std::chrono::seconds(1));

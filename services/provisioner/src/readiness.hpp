@@ -9,6 +9,7 @@
 #include "storefleet/common/shutdown.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -39,9 +40,15 @@ Result<Readiness> CombineWorkloads(const std::string& ns, const std::vector<std:
 // all namespaces (label app.kubernetes.io/instance=store), instead of each store polling
 // the API: at a thousand stores in flight that is three watches, not thousands of lists.
 // Threads: one per kind; Check() and WaitForChange() from any thread.
+//
+// A watch asks the server to end it after `watch_timeout`; one still open well after that
+// (watch_timeout plus an eighth, at least a second) is taken for a dead connection that
+// nothing will close (a peer gone without a FIN or RST) and is dropped for a relist, so a
+// store's readiness never hangs on a stream that stopped delivering.
 class ReadinessWatcher {
 public:
-    ReadinessWatcher(kube::KubeApi& kube, const ShutdownFlag& shutdown);
+    ReadinessWatcher(kube::KubeApi& kube, const ShutdownFlag& shutdown,
+                     std::chrono::seconds watch_timeout = std::chrono::seconds(240));
     ~ReadinessWatcher();
     ReadinessWatcher(const ReadinessWatcher&) = delete;
     ReadinessWatcher& operator=(const ReadinessWatcher&) = delete;
@@ -61,6 +68,7 @@ private:
 
     kube::KubeApi& kube_;
     const ShutdownFlag& shutdown_;
+    const std::chrono::seconds watch_timeout_;
     std::mutex mutex_;
     std::condition_variable changed_;
     uint64_t version_ = 0;

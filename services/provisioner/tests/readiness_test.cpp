@@ -2,6 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
 namespace storefleet::provisioner {
 namespace {
 
@@ -46,6 +54,156 @@ TEST(ReadinessTest, CombineNeedsAWorkloadAndNoFailure) {
     auto broken = CombineWorkloads("ns", {{"deployments", ready}, {"jobs", failed}});
     ASSERT_FALSE(broken.ok());
     EXPECT_FALSE(broken.error().retryable());
+}
+
+
+// The API server as the shared watch sees it: one list per kind (answered from `lists`),
+// and watches that either deliver `events` of their kind or, with `hang`, deliver nothing
+// and never end, like a connection whose peer vanished without a FIN or RST; such a stream
+// returns only once `stop()` says so, as the real client's progress callback does.
+class FakeWatchKube : public kube::KubeApi {
+public:
+    Result<kube::ApiResponse> Call(const std::string& method, const std::string& path, const std::string&,
+                                   const std::string&) override {
+        std::lock_guard lock(mutex_);
+        const std::string kind = KindOf(path);
+        if (method != "GET" || kind.empty()) return kube::ApiResponse{404, "{}"};
+        ++list_calls_[kind];
+        json items = lists_.count(kind) != 0U ? lists_[kind] : json::array();
+        return kube::ApiResponse{200, json{{"metadata", {{"resourceVersion", "10"}}}, {"items", items}}.dump()};
+    }
+
+    Status Watch(const std::string& path, const std::function<void(const std::string&)>& on_event,
+                 const std::function<bool()>& stop) override {
+        const std::string kind = KindOf(path);
+        std::vector<std::string> lines;
+        bool hang = false;
+        {
+            std::lock_guard lock(mutex_);
+            ++watch_calls_[kind];
+            lines.swap(events_[kind]);
+            hang = hang_.count(kind) != 0U;
+        }
+        for (const auto& line : lines) on_event(line);
+        // A stream that stays open: wait for the caller to give up on it (or to stop).
+        while (!stop()) {
+            if (!hang) {
+                std::lock_guard lock(mutex_);
+                if (!events_[kind].empty()) return Status::Ok();  // the server ends it; the caller watches again
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        return Status::Ok();
+    }
+
+    void SetList(const std::string& kind, json items) {
+        std::lock_guard lock(mutex_);
+        lists_[kind] = std::move(items);
+    }
+    void AddEvent(const std::string& kind, const json& event) {
+        std::lock_guard lock(mutex_);
+        events_[kind].push_back(event.dump());
+    }
+    void Hang(const std::string& kind) {
+        std::lock_guard lock(mutex_);
+        hang_[kind] = true;
+    }
+    int Lists(const std::string& kind) {
+        std::lock_guard lock(mutex_);
+        return list_calls_[kind];
+    }
+
+private:
+    static std::string KindOf(const std::string& path) {
+        for (const char* kind : {"deployments", "statefulsets", "jobs"}) {
+            if (path.find(std::string("/") + kind + "?") != std::string::npos) return kind;
+        }
+        return "";
+    }
+    std::mutex mutex_;
+    std::map<std::string, json> lists_;
+    std::map<std::string, std::vector<std::string>> events_;
+    std::map<std::string, bool> hang_;
+    std::map<std::string, int> list_calls_;
+    std::map<std::string, int> watch_calls_;
+};
+
+json StoreWorkload(const std::string& ns, const std::string& name, int ready) {
+    json object = Workload(ready, 1);
+    object["metadata"]["name"] = name;
+    object["metadata"]["namespace"] = ns;
+    object["metadata"]["resourceVersion"] = "11";
+    return object;
+}
+
+// Polls `ready` until it holds or `deadline` passes (the watcher works on its own threads).
+bool Eventually(const std::function<bool()>& ready, std::chrono::seconds deadline) {
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    while (std::chrono::steady_clock::now() < until) {
+        if (ready()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return ready();
+}
+
+bool StoreReady(ReadinessWatcher& watcher, const std::string& ns) {
+    auto readiness = watcher.Check(ns);
+    return readiness.ok() && readiness->ready;
+}
+
+TEST(ReadinessWatcherTest, FollowsWatchEvents) {
+    FakeWatchKube kube;
+    kube.SetList("deployments", json::array({StoreWorkload("store-a", "web", 1)}));
+    kube.SetList("statefulsets", json::array({StoreWorkload("store-a", "db", 0)}));
+    ShutdownFlag shutdown;
+    ReadinessWatcher watcher(kube, shutdown);
+    watcher.Start();
+    ASSERT_TRUE(Eventually([&] { return watcher.Synced(); }, std::chrono::seconds(10)));
+    EXPECT_FALSE(StoreReady(watcher, "store-a"));
+    kube.AddEvent("statefulsets", {{"type", "MODIFIED"}, {"object", StoreWorkload("store-a", "db", 1)}});
+    EXPECT_TRUE(Eventually([&] { return StoreReady(watcher, "store-a"); }, std::chrono::seconds(10)));
+    shutdown.Trigger();
+}
+
+TEST(ReadinessWatcherTest, RelistsWhenTheWatchSaysItsVersionIsGone) {
+    // After an API server restart a watch from an old resourceVersion gets an ERROR event
+    // (410 Gone) and must start again from a list, which has what the stream missed.
+    FakeWatchKube kube;
+    kube.SetList("deployments", json::array({StoreWorkload("store-a", "web", 1)}));
+    kube.SetList("statefulsets", json::array({StoreWorkload("store-a", "db", 0)}));
+    ShutdownFlag shutdown;
+    ReadinessWatcher watcher(kube, shutdown);
+    watcher.Start();
+    ASSERT_TRUE(Eventually([&] { return watcher.Synced(); }, std::chrono::seconds(10)));
+    EXPECT_FALSE(StoreReady(watcher, "store-a"));
+    kube.SetList("statefulsets", json::array({StoreWorkload("store-a", "db", 1)}));
+    kube.AddEvent("statefulsets", {{"type", "ERROR"}, {"object", {{"kind", "Status"}, {"code", 410}}}});
+    EXPECT_TRUE(Eventually([&] { return StoreReady(watcher, "store-a"); }, std::chrono::seconds(10)));
+    EXPECT_GE(kube.Lists("statefulsets"), 2);
+    shutdown.Trigger();
+}
+
+TEST(ReadinessWatcherTest, DropsAStreamThatOutlivesItsTimeoutAndRelists) {
+    // A watch on a dead connection delivers nothing and never ends. The store's workload
+    // became ready meanwhile (the event was lost with the connection): only a relist can
+    // tell, and it must come once the stream is past the timeout it asked the server for.
+    FakeWatchKube kube;
+    kube.SetList("deployments", json::array({StoreWorkload("store-a", "web", 1)}));
+    kube.SetList("statefulsets", json::array({StoreWorkload("store-a", "db", 0)}));
+    kube.Hang("statefulsets");
+    ShutdownFlag shutdown;
+    ReadinessWatcher watcher(kube, shutdown, std::chrono::seconds(1));
+    watcher.Start();
+    ASSERT_TRUE(Eventually([&] { return watcher.Synced(); }, std::chrono::seconds(10)));
+    EXPECT_FALSE(StoreReady(watcher, "store-a"));
+    const auto changed = std::chrono::steady_clock::now();
+    kube.SetList("statefulsets", json::array({StoreWorkload("store-a", "db", 1)}));
+    // Timeout 1 s, given up 2 s after the watch began: ready well within 10 s.
+    EXPECT_TRUE(Eventually([&] { return StoreReady(watcher, "store-a"); }, std::chrono::seconds(10)));
+    EXPECT_GE(kube.Lists("statefulsets"), 2);
+    EXPECT_GE(std::chrono::steady_clock::now() - changed, std::chrono::milliseconds(500))
+        << "ready before the stream could have been given up: something else relisted";
+    shutdown.Trigger();
 }
 
 }  // namespace
