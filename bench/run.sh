@@ -41,16 +41,32 @@ platform_env() {
     set +a
 }
 
+# costs_between BEFORE AFTER N RUN LIMIT REPLICAS: records API requests and CPU-seconds per
+# store (bench/costs.py) between two snapshots.
+costs_between() {
+    record "{\"section\":\"costs\",\"run\":\"$4\",\"in_flight\":$5,\"replicas\":$6,\"result\":$(python3 "$root/bench/costs.py" diff "$1" "$2" "$3")}"
+}
+snap="$STOREFLEET_STATE/bench-costs"
+
 # 1+2. Provisioning throughput per size, in-flight limit and replica count, against the
 # one-at-a-time baseline. Each run on a fresh platform (the stack and its stores remain).
+# After each, the ceiling (bench/ceiling): the same objects for N fresh stores applied straight
+# to the API server at the same in-flight limit (per replica times replicas), the same
+# readiness rule, with the platform stopped. Its stores are deleted before the next run so
+# the cluster's size stays what the storefleet runs alone make it.
+last_spec=${runs[-1]}
 for spec in "${runs[@]}"; do
     IFS=: read -r n limit replicas <<<"$spec"
     {
         STOREFLEET_MAX_IN_FLIGHT=$limit STOREFLEET_PROVISIONER_REPLICAS=$replicas STOREFLEET_BOOTSTRAP_QUOTA=1000000 \
             "$root/infra/local/platform" up >/dev/null
         platform_env
+        mkdir -p "$snap"
+        python3 "$root/bench/costs.py" snapshot >"$snap/before.json"
         result=$(python3 "$root/bench/provision.py" --stores "$n" --prefix "p$limit-$replicas-$n" --deadline 1800)
+        python3 "$root/bench/costs.py" snapshot >"$snap/after.json"
         record "{\"section\":\"provision\",\"in_flight\":$limit,\"replicas\":$replicas,\"result\":$result}"
+        costs_between "$snap/before.json" "$snap/after.json" "$n" storefleet "$limit" "$replicas"
         curl -s "$STOREFLEET_PROVISIONER_URL/metrics" | grep -E '^storefleet_provisioner_step_seconds_(sum|count)' \
             | python3 -c 'import sys,json; d={}
 for l in sys.stdin:
@@ -58,6 +74,18 @@ for l in sys.stdin:
 print(json.dumps({"section":"steps","in_flight":'"$limit"',"mean_seconds":{s:round(x["sum"]/x["count"],3) for s,x in d.items() if x.get("count")}}))' \
             | tee -a "$out.tmp" >&2
         "$root/infra/local/platform" down >/dev/null
+
+        python3 "$root/bench/costs.py" snapshot >"$snap/before.json"
+        ceiling=$("$root/build/bench/ceiling" --stores "$n" --in-flight $((limit * replicas)) --prefix "c$limit-$replicas-$n" \
+            --tenant ceiling --charts-dir "$root/charts" --helm "$STOREFLEET_CACHE/bin/helm" --deadline 1800) ||
+            echo "ceiling run of $n stores did not finish cleanly: $ceiling" >&2
+        python3 "$root/bench/costs.py" snapshot >"$snap/after.json"
+        record "{\"section\":\"ceiling\",\"in_flight\":$limit,\"replicas\":$replicas,\"result\":${ceiling:-null}}"
+        costs_between "$snap/before.json" "$snap/after.json" "$n" ceiling "$limit" "$replicas"
+        if [[ $spec != "$last_spec" ]]; then
+            kubectl delete namespaces -l storefleet.io/tenant=ceiling --wait=true --timeout=900s >/dev/null ||
+                echo "the ceiling's namespaces were not all gone in 900 s; the next run shares the cluster with them" >&2
+        fi
     }
 done
 record "{\"section\":\"baseline\",\"result\":$("$root/bench/baseline.sh" "$baseline_n")}"

@@ -19,6 +19,21 @@ for p in by.get("provision", []):
           f"{r['event_span_seconds']} s = {sps} stores/s; POST-to-Ready p50 {r['post_to_ready_p50']:.1f} s, "
           f"p95 {r['post_to_ready_p95']:.1f} s, p99 {r['post_to_ready_p99']:.1f} s | baseline (one at a time, "
           f"helm --wait): {base.get('stores_per_second')} stores/s | {ratio} |")
+# The ceiling after each provisioning run: the same objects and readiness rule, no storefleet.
+provisions = {(p["in_flight"], p.get("replicas", 1), p["result"]["stores"]): p["result"] for p in by.get("provision", [])}
+for c in by.get("ceiling", []):
+    r = c.get("result")
+    if not r:
+        print(f"| ceiling, in-flight {c['in_flight']}, replicas {c.get('replicas', 1)} | DID NOT RUN (see the run's log) | | |")
+        continue
+    mine = provisions.get((c["in_flight"], c.get("replicas", 1), r["stores"]), {})
+    ours, ceil = mine.get("stores_per_second") or 0, r.get("stores_per_second") or 0
+    ratio = f"{ours / ceil:.2f}x" if ceil else "n/a"
+    print(f"| ceiling: {r['stores']} stores' objects ({r['objects_per_store']} each) applied straight to the API server, "
+          f"in flight {r['in_flight']} | {r['ready']} ready in {r['seconds']} s = {ceil} stores/s; apply-to-Ready "
+          f"p50 {r['apply_to_ready_p50']:.1f} s, p99 {r['apply_to_ready_p99']:.1f} s; the tool {r['tool_cpu_seconds']} CPU-s"
+          f"{'; ' + str(r['failed']) + ' FAILED: ' + r.get('first_error', '') if r['failed'] else ''} | "
+          f"storefleet, same size and limit: {ours} stores/s | {ratio} of the ceiling |")
 for s in by.get("steps", []):
     steps = ", ".join(f"{k} {v:.2f} s" for k, v in sorted(s["mean_seconds"].items()))
     print(f"| mean time per step, in-flight {s['in_flight']} | {steps} | | |")
@@ -61,3 +76,28 @@ if "projection_lag" in by:
 if "idle_rss_mib" in by:
     idle = ", ".join(f"{k} {v} MiB" for k, v in by["idle_rss_mib"][0]["result"].items())
     print(f"| idle RSS | {idle} | | |")
+
+# Per-store costs from the servers themselves (bench/costs.py): the API server's own request
+# counts and each process's CPU time, storefleet beside the ceiling for the same run.
+costs = {}
+ceilings = {(c["in_flight"], c.get("replicas", 1), c["result"]["stores"]): c["result"] for c in by.get("ceiling", []) if c.get("result")}
+for c in by.get("costs", []):
+    costs.setdefault((c["in_flight"], c.get("replicas", 1), c["result"]["stores"]), {})[c["run"]] = c["result"]
+for (limit, replicas, stores), runs in costs.items():
+    ours, ceil = runs.get("storefleet", {}), runs.get("ceiling", {})
+    title = f"{stores} stores, in-flight {limit}, replicas {replicas}"
+    for key, label, fmt in (("api_requests_per_store", "API requests per store (kube-apiserver's apiserver_request_total)", "{:.1f}"),
+                            ("cpu_seconds_per_store", "CPU-seconds per store (/proc utime+stime)", "{:.3f}")):
+        a, b = ours.get(key, {}), dict(ceil.get(key, {}))
+        tool = ceilings.get((limit, replicas, stores))
+        if key == "cpu_seconds_per_store" and tool and b:
+            # The load tool's own process (and its one helm template), like storefleet's services.
+            b["ceiling tool"] = (tool["tool_cpu_seconds"] + tool["helm_template_cpu_seconds"]) / stores
+            ceil = dict(ceil, cpu_seconds_per_store_total=ceil.get("cpu_seconds_per_store_total", 0) + b["ceiling tool"])
+        print(f"\n#### {label}, {title}\n")
+        print("| | storefleet | ceiling |")
+        print("| --- | --- | --- |")
+        for k in sorted(set(a) | set(b), key=lambda k: -(a.get(k, 0) + b.get(k, 0))):
+            print(f"| {k} | {fmt.format(a[k]) if k in a else '-'} | {fmt.format(b[k]) if k in b else '-'} |")
+        ta, tb = ours.get(key + "_total"), ceil.get(key + "_total")
+        print(f"| **total** | {fmt.format(ta) if ta is not None else '-'} | {fmt.format(tb) if tb is not None else '-'} |")
