@@ -14,10 +14,10 @@ case $mode in
     # Provisioning runs as stores:in-flight:replicas.
     # Simulated nodes have 32 CPUs and 250 pods each; a small store requests ~0.6 CPU and
     # 3-4 pods, and every store of a run stays until the stack goes, so size the cluster.
-    quick) runs=(100:32:1); baseline_n=10; wrk_seconds=10; export STOREFLEET_K8S_NODES=6 ;;
+    quick) runs=(100:32:1); baseline_n=10; wrk_seconds=10; steady=(1 60); export STOREFLEET_K8S_NODES=6 ;;
     full)
         runs=(200:8:1 200:32:1 200:64:1 200:128:1 200:32:2 200:32:4 100:64:1 500:64:1 1000:64:1)
-        baseline_n=50; wrk_seconds=30; export STOREFLEET_K8S_NODES=80 ;;
+        baseline_n=50; wrk_seconds=30; steady=(2 300); export STOREFLEET_K8S_NODES=80 ;;
     *) die "usage: bench/run.sh quick|full" ;;
 esac
 # One run at a time: a second one would wipe the first's state folder under its servers.
@@ -104,6 +104,11 @@ record "{\"section\":\"idle_rss_mib\",\"result\":${idle%,}}}"
 # What 1,000 idle live-status streams cost the query service.
 record "{\"section\":\"stream_idle\",\"result\":$(python3 "$root/bench/stream_idle.py" --url "$STOREFLEET_STREAM_URL" \
     --token-file "$STOREFLEET_TOKEN_FILE" --pid "$(<"$STOREFLEET_STATE/platform/query.pid")" --connections 1000)}"
+
+# 2b. A steady arrival rate below capacity (open loop: a POST every 1/R s whatever came
+# before), POST-to-Ready per store: what a store meets on a platform that is busy, not flooded.
+record "{\"section\":\"steady\",\"rate\":${steady[0]},\"duration\":${steady[1]},\"result\":$(python3 "$root/bench/provision.py" \
+    --rate "${steady[0]}" --duration "${steady[1]}" --prefix steady --deadline 1800)}"
 
 # 5. Projection lag: status events at 500/s, from occurred_at to the row in the read model.
 record "{\"section\":\"projection_lag\",\"result\":$("$root/build/bench/projection_lag" --rate 500 --seconds "$wrk_seconds")}"

@@ -34,6 +34,13 @@ for c in by.get("ceiling", []):
           f"p50 {r['apply_to_ready_p50']:.1f} s, p99 {r['apply_to_ready_p99']:.1f} s; the tool {r['tool_cpu_seconds']} CPU-s"
           f"{'; ' + str(r['failed']) + ' FAILED: ' + r.get('first_error', '') if r['failed'] else ''} | "
           f"storefleet, same size and limit: {ours} stores/s | {ratio} of the ceiling |")
+for s in by.get("steady", []):
+    r = s["result"]
+    def at(key):
+        return f"{r[key]:.1f} s" if r.get(key) is not None else "n/a"
+    print(f"| steady arrivals: {s['rate']} stores/s for {s['duration']} s (achieved {r.get('achieved_rate')}/s) | "
+          f"{r['ready']} of {r['stores']} ready; POST-to-Ready p50 {at('post_to_ready_p50')}, p90 {at('post_to_ready_p90')}, "
+          f"p99 {at('post_to_ready_p99')} | | |")
 for s in by.get("steps", []):
     steps = ", ".join(f"{k} {v:.2f} s" for k, v in sorted(s["mean_seconds"].items()))
     print(f"| mean time per step, in-flight {s['in_flight']} | {steps} | | |")

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "admission.hpp"
 #include "config.hpp"
 #include "dispatcher.hpp"
 #include "helm.hpp"
@@ -33,6 +34,15 @@ int main() {
     metrics::Registry registry;
     ShutdownFlag shutdown;
     kube::KubeClient kube(credentials);
+    provisioner::AdmissionLimit admission({.enabled = config.admission,
+                                           .min_limit = static_cast<std::size_t>(config.admission_min_in_flight),
+                                           .max_limit = static_cast<std::size_t>(config.max_in_flight),
+                                           .latency_target = config.admission_latency_target,
+                                           .window = config.admission_window},
+                                          registry);
+    kube.SetCallObserver([&admission](std::chrono::duration<double> latency, long status) {
+        admission.Observe(latency, status);
+    });
     provisioner::HelmCli helm({config.helm_binary, config.kubeconfig, config.helm_home, std::chrono::seconds(120),
                                config.helm_openapi_validation},
                               &kube);
@@ -111,7 +121,8 @@ int main() {
          .max_attempts = config.max_attempts,
          .retry_backoff = std::chrono::milliseconds(1000),
          .max_retry_backoff = std::chrono::milliseconds(30'000),
-         .drain_timeout = std::chrono::seconds(60)},
+         .drain_timeout = std::chrono::seconds(60),
+         .admission = &admission},
         registry, shutdown);
 
     http::HttpServer server({config.http_address, static_cast<uint16_t>(config.http_port), 1, 16 * 1024}, registry,
@@ -119,6 +130,8 @@ int main() {
     server.Start();
     std::thread consumer([&] { dispatcher.Run(); });
     log::Info("provisioner started", {{"max_in_flight", config.max_in_flight},
+                                      {"admission", config.admission},
+                                      {"admission_latency_target_ms", config.admission_latency_target.count()},
                                       {"simulated", config.cluster_simulated},
                                       {"instance_id", config.instance_id},
                                       {"lease_identity", leases.identity()},

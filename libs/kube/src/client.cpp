@@ -140,14 +140,16 @@ Result<ApiResponse> KubeClient::Call(const std::string& method, const std::strin
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
     }
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method == "GET" ? nullptr : method.c_str());
+    const auto started = std::chrono::steady_clock::now();
     CURLcode code = curl_easy_perform(curl);
     curl_slist_free_all(headers);
+    if (code == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+    if (observer_) observer_(std::chrono::steady_clock::now() - started, code == CURLE_OK ? response.status : 0L);
     if (code != CURLE_OK) {
         curl_easy_cleanup(curl);  // a failed connection is not worth reusing
         return Error::Retryable("k8s_unreachable", "Kubernetes API " + method + " " + path +
                                                        " failed: " + curl_easy_strerror(code));
     }
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
     ReturnHandle(curl);
     return response;
 }

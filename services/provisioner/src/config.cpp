@@ -66,6 +66,14 @@ ProvisionerConfig ProvisionerConfig::FromEnv(const EnvConfig& env) {
     config.real_node = env.Bool("STOREFLEET_REAL_NODE_PLACEMENT", false);
     config.helm_openapi_validation = env.Bool("STOREFLEET_HELM_OPENAPI_VALIDATION", false);
     config.max_in_flight = static_cast<int>(env.Int("STOREFLEET_MAX_IN_FLIGHT", config.max_in_flight, 1, 1024));
+    config.admission = env.Bool("STOREFLEET_ADMISSION", config.admission);
+    config.admission_latency_target = std::chrono::milliseconds(env.Int(
+        "STOREFLEET_ADMISSION_LATENCY_TARGET_MS", config.admission_latency_target.count(), 1, 600'000));
+    config.admission_min_in_flight = static_cast<int>(
+        env.Int("STOREFLEET_ADMISSION_MIN_IN_FLIGHT", std::min(config.admission_min_in_flight, config.max_in_flight), 1,
+                config.max_in_flight));
+    config.admission_window = std::chrono::milliseconds(
+        env.Int("STOREFLEET_ADMISSION_WINDOW_MS", config.admission_window.count(), 100, 600'000));
     config.store_deadline = std::chrono::seconds(env.Int("STOREFLEET_STORE_DEADLINE_SECONDS", 900, 10, 86'400));
     config.instance_id = env.String("STOREFLEET_INSTANCE_ID", "");
     for (char c : config.instance_id) {

@@ -25,6 +25,14 @@ struct ProvisionerConfig {
     std::string ingress_namespace = "ingress-nginx";
     bool helm_openapi_validation = false;
     int max_in_flight = 32;
+    // Admission control (src/admission.hpp): STOREFLEET_ADMISSION (on), the p90 API latency
+    // above which the in-flight limit is cut (STOREFLEET_ADMISSION_LATENCY_TARGET_MS), the
+    // floor of the limit (STOREFLEET_ADMISSION_MIN_IN_FLIGHT) and the measuring window
+    // (STOREFLEET_ADMISSION_WINDOW_MS).
+    bool admission = true;
+    std::chrono::milliseconds admission_latency_target{250};
+    int admission_min_in_flight = 4;
+    std::chrono::milliseconds admission_window{2000};
     std::chrono::seconds store_deadline{900};
     // This replica's stable name: Kafka static membership (a restarted replica gets its
     // partitions back at once) and the prefix of its store-lease identity. Empty: dynamic.

@@ -132,16 +132,29 @@ void CommandDispatcher::Execute(Task& task) {
 void CommandDispatcher::WorkerLoop() {
     for (;;) {
         std::unique_ptr<Task> task;
+        AdmissionLimit* admission = nullptr;
+        AdmissionLimit::Ticket ticket = 0;
         {
             std::unique_lock lock(mutex_);
             work_ready_.wait(lock, [this] { return stopping_ || !ready_.empty(); });
             if (stopping_) return;
             task = std::move(ready_.front());
             ready_.pop_front();
+            // The ticket is taken under the queue's lock, so permits go in queue order.
+            if (task->kind == Kind::kCommand && options_.admission != nullptr) {
+                admission = options_.admission;
+                ticket = admission->Enqueue();
+            }
         }
-        in_flight_gauge_.Add(1);
-        Execute(*task);
-        in_flight_gauge_.Add(-1);
+        if (admission == nullptr || admission->Wait(ticket, *task->cancel)) {
+            // The command may give its permit back early (ReleaseHeldPermit, before readiness).
+            HeldPermit permit(admission);
+            in_flight_gauge_.Add(1);
+            Execute(*task);
+            in_flight_gauge_.Add(-1);
+        } else {
+            task->outcome = Outcome::kCancelled;  // cancelled while waiting for a permit
+        }
         {
             std::lock_guard lock(mutex_);
             done_.push_back(std::move(task));

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "admission.hpp"
 #include "provisioner.hpp"
 #include "storefleet/kafka/consumer.hpp"
 #include "storefleet/kafka/offset_tracker.hpp"
@@ -43,6 +44,12 @@ namespace storefleet::provisioner {
 // A deletion queued behind a running provisioning of the same store cancels it (the
 // deletion supersedes it). When `max_in_flight` commands are queued beyond the running
 // ones, consumption pauses until the backlog drains.
+//
+// Admission (optional): a worker that takes a command waits for a permit of `admission`
+// (in the order the commands were taken) before running it and gives it back after, so
+// fewer than `max_in_flight` run while the API server is slow. A command cancelled while it
+// waits ends as if its handler had returned kCancelled (same offset and retry rules).
+// Dead letters need no permit (they do not touch the API server).
 class CommandDispatcher {
 public:
     using Handler = std::function<Outcome(const Command&, const CancelToken&)>;
@@ -56,6 +63,8 @@ public:
         std::chrono::milliseconds max_retry_backoff{30'000};
         // How long a revoke or shutdown waits for cancelled commands to stop.
         std::chrono::seconds drain_timeout{60};
+        // Not owned; outlives the dispatcher. Null: every worker runs at once.
+        AdmissionLimit* admission = nullptr;
     };
 
     CommandDispatcher(kafka::KafkaConsumer::Options consumer_options, Handler handler, DeadLetter dead_letter,

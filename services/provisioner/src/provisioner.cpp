@@ -1,5 +1,7 @@
 #include "provisioner.hpp"
 
+#include "admission.hpp"
+
 #include <algorithm>
 #include <filesystem>
 #include <random>
@@ -345,6 +347,9 @@ Outcome StoreProvisioner::Provision(const Command& cmd, const CancelToken& cance
     }
     step_index += 2;
     step_name = "readiness";
+    // The API-heavy part is done: waiting for pods is a shared watch, so this store's
+    // admission permit goes to the next one.
+    ReleaseHeldPermit();
     Emit(cmd, {v1::STORE_STATUS_PROVISIONING, "readiness", "", "", "", ns, step_index, 0});
     const auto ready_start = Clock::now();
     if (auto status = WaitUntilReady(ns, cancel, deadline); !status.ok()) return fail(status.error());

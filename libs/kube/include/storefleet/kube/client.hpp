@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -54,6 +55,11 @@ public:
     Status Watch(const std::string& path, const std::function<void(const std::string&)>& on_event,
                  const std::function<bool()>& stop) override;
     [[nodiscard]] const std::string& field_manager() const { return field_manager_; }
+    // Told about every Call (not Watch streams) once it ends: how long it took and the HTTP
+    // status, 0 when no answer came (timeout, refused). Runs on the calling thread. Set it
+    // before the first call: it is not synchronised with calls in flight.
+    using CallObserver = std::function<void(std::chrono::duration<double> latency, long status)>;
+    void SetCallObserver(CallObserver observer) { observer_ = std::move(observer); }
 
 private:
     void* NewHandle();  // a CURL* with the cluster's TLS settings
@@ -62,6 +68,7 @@ private:
 
     ClusterCredentials credentials_;
     std::string field_manager_;
+    CallObserver observer_;
     std::mutex mutex_;
     std::vector<void*> handles_;  // idle CURL* handles; each keeps its connection alive
 };
