@@ -30,20 +30,6 @@ void CreateBatcher::SubmitAsync(CreateItem item, Done done) {
          std::make_exception_ptr(std::runtime_error("intake is stopping: the create was not written")));
 }
 
-CreateOutcome CreateBatcher::Submit(CreateItem item) {
-    std::promise<CreateOutcome> outcome;
-    auto future = outcome.get_future();
-    SubmitAsync(std::move(item), [&outcome](CreateOutcome result, std::exception_ptr error) {
-        if (error) {
-            outcome.set_exception(error);
-        } else {
-            outcome.set_value(result);
-        }
-    });
-    // `outcome` lives on this stack until it is fulfilled: get() returns only then.
-    return future.get();
-}
-
 std::size_t CreateBatcher::Waiting() {
     std::lock_guard lock(mutex_);
     return waiting_;

@@ -5,7 +5,6 @@
 #include <deque>
 #include <exception>
 #include <functional>
-#include <future>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -37,8 +36,7 @@ enum class CreateOutcome {
 
 // SubmitAsync() queues an item and returns; `done` runs on the batcher's thread once the
 // batch holding it has been committed, with the item's outcome; so nothing is answered 202
-// before its rows are durable, and one refused item does not fail the others. Submit()
-// does the same and blocks its caller until then. The batch's failure
+// before its rows are durable, and one refused item does not fail the others. The batch's failure
 // (Postgres unavailable, ...) is rethrown to every caller of the batch. One thread writes
 // the batches, started by the constructor and joined by the destructor (after writing what
 // was queued; a submit after that gets an error at once). A batch takes everything queued, at most `max_batch`: no
@@ -57,7 +55,6 @@ class CreateBatcher {
     // The outcome, or the batch's failure (the exception, else null).
     using Done = std::function<void(CreateOutcome outcome, std::exception_ptr error)>;
     void SubmitAsync(CreateItem item, Done done);
-    CreateOutcome Submit(CreateItem item);
     // Creates submitted and not answered yet (queued or being written). For tests and
     // diagnostics.
     std::size_t Waiting();

@@ -1,6 +1,9 @@
 #include "intake_store.hpp"
 
+#include "storefleet/pg/array_literal.hpp"
+
 #include <algorithm>
+#include <future>
 #include <stdexcept>
 
 #include "storefleet/common/ids.hpp"
@@ -364,8 +367,19 @@ Error QuotaError(Txn& txn, const Tenant& tenant) {
 Result<Accepted> IntakeStore::CreateStore(const Tenant& tenant, const StoreRequest& request,
                                           const std::string& idempotency_key,
                                           const std::string& correlation_id) {
+    if (idempotency_key.empty()) {
+        // The batched path, waited for here (the HTTP API answers from the batcher instead).
+        std::promise<Result<Accepted>> answered;
+        CreateStoreAsync(tenant, request, correlation_id, [&answered](Result<Accepted> result, std::exception_ptr error) {
+            if (error) {
+                answered.set_exception(error);
+            } else {
+                answered.set_value(std::move(result));
+            }
+        });
+        return answered.get_future().get();
+    }
     NewStore store = DescribeNewStore(tenant, request, store_domain_, correlation_id);
-    if (idempotency_key.empty()) return CreateAtOnce(tenant, request, store.envelope, store.accepted);
     const std::string request_hash =
         Sha256Hex(request.name + "\n" + request.engine + "\n" + request.plan + "\n" + request.admin_email);
     try {
@@ -394,15 +408,6 @@ Result<Accepted> IntakeStore::CreateStore(const Tenant& tenant, const StoreReque
     } catch (const Refused& refused) {
         return refused.error;
     }
-}
-
-Result<Accepted> IntakeStore::CreateAtOnce(const Tenant& tenant, const StoreRequest& request,
-                                           const v1::Envelope& envelope, const Accepted& accepted) {
-    CreateItem item{envelope.store_id(),   tenant.id,
-                    request.name,          request.engine,
-                    request.plan,          envelope.store_requested().host(),
-                    envelope.correlation_id(), kafka::Encode(envelope)};
-    return ResultOf(tenant, request, accepted, batcher_->Submit(std::move(item)));
 }
 
 Result<Accepted> IntakeStore::ResultOf(const Tenant& tenant, const StoreRequest& request, const Accepted& accepted,
@@ -444,22 +449,6 @@ void IntakeStore::CreateStoreAsync(const Tenant& tenant, const StoreRequest& req
 
 namespace {
 
-// A Postgres array literal of `values`, every element quoted.
-std::string ArrayLiteral(const std::vector<std::string>& values) {
-    std::string out = "{";
-    for (std::size_t i = 0; i < values.size(); ++i) {
-        if (i > 0) out += ',';
-        out += '"';
-        for (char c : values[i]) {
-            if (c == '"' || c == '\\') out += '\\';
-            out += c;
-        }
-        out += '"';
-    }
-    out += '}';
-    return out;
-}
-
 std::string Hex(const std::string& bytes) {
     static constexpr char kDigits[] = "0123456789abcdef";
     std::string out;
@@ -494,6 +483,7 @@ std::vector<CreateOutcome> IntakeStore::WriteCreates(const std::vector<CreateIte
         correlations.push_back(item.correlation_id);
         commands.push_back(Hex(item.command));
     }
+    using pg::ArrayLiteral;
     const std::string id_array = ArrayLiteral(ids), tenant_array = ArrayLiteral(tenants),
                       name_array = ArrayLiteral(names), engine_array = ArrayLiteral(engines),
                       plan_array = ArrayLiteral(plans), host_array = ArrayLiteral(hosts),

@@ -74,8 +74,6 @@ public:
     Status ApplyStoreStatus(const std::string& store_id, v1::StoreStatus status, const std::string& step);
 
 private:
-    Result<Accepted> CreateAtOnce(const Tenant& tenant, const StoreRequest& request, const v1::Envelope& envelope,
-                                  const Accepted& accepted);
 
     // A committed batch's outcome for one create, as the API answers it.
     Result<Accepted> ResultOf(const Tenant& tenant, const StoreRequest& request, const Accepted& accepted,

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -61,6 +62,21 @@ class GatedWriter {
     std::vector<std::size_t> sizes_;
 };
 
+// As an HTTP handler used to: submits and waits for the outcome (rethrowing the batch's
+// failure).
+CreateOutcome Submit(CreateBatcher& batcher, CreateItem item) {
+    std::promise<CreateOutcome> outcome;
+    auto future = outcome.get_future();
+    batcher.SubmitAsync(std::move(item), [&outcome](CreateOutcome result, std::exception_ptr error) {
+        if (error) {
+            outcome.set_exception(error);
+        } else {
+            outcome.set_value(result);
+        }
+    });
+    return future.get();
+}
+
 void WaitUntil(const std::function<bool()>& done) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (!done()) {
@@ -75,10 +91,10 @@ TEST(CreateBatcherTest, EachCallerGetsItsOwnOutcomeAndLaterCreatesShareABatch) {
     const std::vector<std::string> names = {"a", "taken-b", "c", "full-d", "e", "f"};
     std::vector<CreateOutcome> outcomes(names.size());
     std::vector<std::thread> threads;
-    threads.emplace_back([&] { outcomes[0] = batcher.Submit(Named(names[0])); });
+    threads.emplace_back([&] { outcomes[0] = Submit(batcher, Named(names[0])); });
     WaitUntil([&] { return writer.Sizes().size() == 1; });  // the first batch is being written
     for (std::size_t i = 1; i < names.size(); ++i) {
-        threads.emplace_back([&, i] { outcomes[i] = batcher.Submit(Named(names[i])); });
+        threads.emplace_back([&, i] { outcomes[i] = Submit(batcher, Named(names[i])); });
     }
     WaitUntil([&] { return batcher.Waiting() == names.size(); });
     writer.Release();
@@ -99,13 +115,13 @@ TEST(CreateBatcherTest, AFailedBatchFailsItsCallersOnly) {
     CreateBatcher batcher([&](const std::vector<CreateItem>& items) { return writer.Write(items); });
     std::atomic<int> failed{0};
     CreateOutcome first{};
-    std::thread lone([&] { first = batcher.Submit(Named("first")); });
+    std::thread lone([&] { first = Submit(batcher, Named("first")); });
     WaitUntil([&] { return writer.Sizes().size() == 1; });
     std::vector<std::thread> threads;
     for (const std::string name : {"x", "boom", "y"}) {
         threads.emplace_back([&, name] {
             try {
-                batcher.Submit(Named(name));
+                Submit(batcher, Named(name));
             } catch (const std::runtime_error& error) {
                 EXPECT_STREQ(error.what(), "database gone");
                 ++failed;
@@ -119,16 +135,16 @@ TEST(CreateBatcherTest, AFailedBatchFailsItsCallersOnly) {
     EXPECT_EQ(first, CreateOutcome::kCreated) << "the earlier batch is not touched";
     EXPECT_EQ(failed.load(), 3) << "every create of the failed batch hears of it";
     // The batcher keeps working after a failure.
-    EXPECT_EQ(batcher.Submit(Named("after")), CreateOutcome::kCreated);
+    EXPECT_EQ(Submit(batcher, Named("after")), CreateOutcome::kCreated);
 }
 
 TEST(CreateBatcherTest, ABatchHoldsAtMostMaxBatchCreates) {
     GatedWriter writer;
     CreateBatcher batcher([&](const std::vector<CreateItem>& items) { return writer.Write(items); }, 2);
     std::vector<std::thread> threads;
-    threads.emplace_back([&] { batcher.Submit(Named("0")); });
+    threads.emplace_back([&] { Submit(batcher, Named("0")); });
     WaitUntil([&] { return writer.Sizes().size() == 1; });
-    for (int i = 1; i <= 5; ++i) threads.emplace_back([&, i] { batcher.Submit(Named(std::to_string(i))); });
+    for (int i = 1; i <= 5; ++i) threads.emplace_back([&, i] { Submit(batcher, Named(std::to_string(i))); });
     WaitUntil([&] { return batcher.Waiting() == 6; });
     writer.Release();
     for (auto& thread : threads) thread.join();

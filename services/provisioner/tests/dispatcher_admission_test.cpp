@@ -13,6 +13,7 @@
 
 #include "admission.hpp"
 #include "dispatcher.hpp"
+#include "dispatcher_test_support.hpp"
 #include "storefleet/common/ids.hpp"
 #include "storefleet/kafka/events.hpp"
 #include "storefleet/kafka/publisher.hpp"
@@ -24,44 +25,7 @@ namespace {
 using kafka::testing::MockCluster;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-constexpr const char* kTopic = "commands";
-
-std::string Create(const std::string& store_id, const std::string& name = "shop") {
-    auto envelope = kafka::NewEnvelope("acme", store_id, "corr");
-    envelope.mutable_store_requested()->set_name(name);
-    kafka::SetTypeFromPayload(envelope);
-    return kafka::Encode(envelope);
-}
-
-std::string Delete(const std::string& store_id) {
-    auto envelope = kafka::NewEnvelope("acme", store_id, "corr");
-    envelope.mutable_store_deletion_requested()->set_requested_by("test");
-    kafka::SetTypeFromPayload(envelope);
-    return kafka::Encode(envelope);
-}
-
-kafka::KafkaConsumer::Options ConsumerOptions(const MockCluster& cluster, const std::string& group) {
-    return {.brokers = cluster.Brokers(),
-            .group_id = group,
-            .client_id = "admission-test",
-            .topics = {kTopic},
-            .on_assign = nullptr,
-            .on_revoke = nullptr,
-            .overrides = {},
-            .instance_id = "",
-            .cooperative = false,  // as in dispatcher_test.cpp: the mock coordinator's limits
-            .session_timeout = std::chrono::milliseconds(6000)};
-}
-
-template <typename Predicate>
-bool WaitUntil(Predicate predicate, std::chrono::seconds limit = std::chrono::seconds(30)) {
-    const auto deadline = Clock::now() + limit;
-    while (!predicate()) {
-        if (Clock::now() > deadline) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return true;
-}
+using namespace dispatcher_testing;  // Create, Delete, ConsumerOptions, WaitUntil, kTopic
 
 CommandDispatcher::Options WithAdmission(AdmissionLimit& admission, std::size_t in_flight) {
     return {.max_in_flight = in_flight,
@@ -101,7 +65,7 @@ TEST(DispatcherAdmissionTest, TheLimitBoundsRunningCommandsAndKeepsEachStoresOrd
     int peak = 0;
     std::map<std::string, std::vector<std::string>> seen;  // store -> the rounds, in run order
     CommandDispatcher dispatcher(
-        ConsumerOptions(cluster, "ga1"),
+        ConsumerOptions(cluster, "ga1", "admission-test"),
         [&](const Command& command, const CancelToken&) {
             {
                 std::lock_guard lock(mutex);
@@ -152,7 +116,7 @@ TEST(DispatcherAdmissionTest, ADeletionSupersedesAProvisioningStillWaitingForAPe
     std::mutex mutex;
     std::vector<std::string> ran;  // "create:<store>" / "delete:<store>", in order
     CommandDispatcher dispatcher(
-        ConsumerOptions(cluster, "ga2"),
+        ConsumerOptions(cluster, "ga2", "admission-test"),
         [&](const Command& command, const CancelToken& cancel) {
             const bool deletion = command.envelope.has_store_deletion_requested();
             {
@@ -196,7 +160,7 @@ TEST(DispatcherAdmissionTest, ShutdownReleasesCommandsWaitingForAPermitWithoutCo
     AdmissionLimit admission(Limit(1), registry);
     std::atomic<int> started{0};
     CommandDispatcher dispatcher(
-        ConsumerOptions(cluster, "ga3"),
+        ConsumerOptions(cluster, "ga3", "admission-test"),
         [&](const Command&, const CancelToken& cancel) {
             ++started;
             while (!cancel.Cancelled()) std::this_thread::sleep_for(5ms);

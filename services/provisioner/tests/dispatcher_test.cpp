@@ -2,6 +2,7 @@
 // without two runners on one store, failing commands go to the dead-letter topic only
 // once that publish is acknowledged, and shutdown waits for running commands.
 #include "dispatcher.hpp"
+#include "dispatcher_test_support.hpp"
 
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
@@ -24,43 +25,8 @@ namespace {
 using kafka::testing::MockCluster;
 
 using Clock = std::chrono::steady_clock;
-constexpr const char* kTopic = "commands";
+using namespace dispatcher_testing;  // Create, ConsumerOptions, WaitUntil, kTopic
 
-
-std::string Create(const std::string& store_id) {
-    auto envelope = kafka::NewEnvelope("acme", store_id, "corr");
-    envelope.mutable_store_requested()->set_name("shop");
-    kafka::SetTypeFromPayload(envelope);
-    return kafka::Encode(envelope);
-}
-
-kafka::KafkaConsumer::Options ConsumerOptions(const MockCluster& cluster, const std::string& group,
-                                              const std::string& client) {
-    return {.brokers = cluster.Brokers(),
-            .group_id = group,
-            .client_id = client,
-            .topics = {kTopic},
-            .on_assign = nullptr,
-            .on_revoke = nullptr,
-            .overrides = {},
-            .instance_id = "",
-            // librdkafka 2.0's mock coordinator does not complete a cooperative rebalance
-            // (the old member's assignment ends up lost after its session); the eager
-            // protocol exercises the same revoke, cancel and drain path here, and the fault
-            // suite proves cooperative hand-overs on the real broker.
-            .cooperative = false,
-            .session_timeout = std::chrono::milliseconds(6000)};
-}
-
-template <typename Predicate>
-bool WaitUntil(Predicate predicate, std::chrono::seconds limit = std::chrono::seconds(30)) {
-    const auto deadline = Clock::now() + limit;
-    while (!predicate()) {
-        if (Clock::now() > deadline) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return true;
-}
 
 // Who runs which store now, shared by every dispatcher of a test, so two runners of one
 // store at the same moment are caught.

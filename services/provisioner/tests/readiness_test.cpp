@@ -151,10 +151,15 @@ bool StoreReady(ReadinessWatcher& watcher, const std::string& ns) {
     return readiness.ok() && readiness->ready;
 }
 
-TEST(ReadinessWatcherTest, FollowsWatchEvents) {
-    FakeWatchKube kube;
+// store-a: its web Deployment ready, its database StatefulSet not yet.
+void OneStoreWaitingForItsDatabase(FakeWatchKube& kube) {
     kube.SetList("deployments", json::array({StoreWorkload("store-a", "web", 1)}));
     kube.SetList("statefulsets", json::array({StoreWorkload("store-a", "db", 0)}));
+}
+
+TEST(ReadinessWatcherTest, FollowsWatchEvents) {
+    FakeWatchKube kube;
+    OneStoreWaitingForItsDatabase(kube);
     ShutdownFlag shutdown;
     ReadinessWatcher watcher(kube, shutdown);
     watcher.Start();
@@ -169,8 +174,7 @@ TEST(ReadinessWatcherTest, RelistsWhenTheWatchSaysItsVersionIsGone) {
     // After an API server restart a watch from an old resourceVersion gets an ERROR event
     // (410 Gone) and must start again from a list, which has what the stream missed.
     FakeWatchKube kube;
-    kube.SetList("deployments", json::array({StoreWorkload("store-a", "web", 1)}));
-    kube.SetList("statefulsets", json::array({StoreWorkload("store-a", "db", 0)}));
+    OneStoreWaitingForItsDatabase(kube);
     ShutdownFlag shutdown;
     ReadinessWatcher watcher(kube, shutdown);
     watcher.Start();
@@ -188,8 +192,7 @@ TEST(ReadinessWatcherTest, DropsAStreamThatOutlivesItsTimeoutAndRelists) {
     // became ready meanwhile (the event was lost with the connection): only a relist can
     // tell, and it must come once the stream is past the timeout it asked the server for.
     FakeWatchKube kube;
-    kube.SetList("deployments", json::array({StoreWorkload("store-a", "web", 1)}));
-    kube.SetList("statefulsets", json::array({StoreWorkload("store-a", "db", 0)}));
+    OneStoreWaitingForItsDatabase(kube);
     kube.Hang("statefulsets");
     ShutdownFlag shutdown;
     ReadinessWatcher watcher(kube, shutdown, std::chrono::seconds(1));

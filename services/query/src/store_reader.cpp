@@ -1,5 +1,7 @@
 #include "store_reader.hpp"
 
+#include "storefleet/pg/array_literal.hpp"
+
 namespace storefleet::query {
 namespace {
 
@@ -225,30 +227,19 @@ std::optional<StoreView> PgStoreReader::GetStore(const std::string& tenant_id,
     });
 }
 
-namespace {
-
-// A Postgres array literal of the keys' tenants or stores, each quoted: {"a","b\\"c"}.
-std::string ArrayLiteral(const std::vector<StoreKey>& keys, bool tenants) {
-    std::string literal = "{";
-    for (const auto& key : keys) {
-        if (literal.size() > 1) literal += ',';
-        literal += '"';
-        for (char c : tenants ? key.tenant_id : key.store_id) {
-            if (c == '"' || c == '\\') literal += '\\';
-            literal += c;
-        }
-        literal += '"';
-    }
-    return literal + "}";
-}
-
-}  // namespace
-
 std::vector<std::optional<StoreView>> PgStoreReader::GetStores(const std::vector<StoreKey>& keys) {
     std::vector<std::optional<StoreView>> stores(keys.size());
     if (keys.empty()) return stores;
+    std::vector<std::string> store_ids;
+    std::vector<std::string> tenant_ids;
+    store_ids.reserve(keys.size());
+    tenant_ids.reserve(keys.size());
+    for (const auto& key : keys) {
+        store_ids.push_back(key.store_id);
+        tenant_ids.push_back(key.tenant_id);
+    }
     Read([&](pqxx::nontransaction& txn) {
-        auto rows = txn.exec_prepared(kGetStores, ArrayLiteral(keys, false), ArrayLiteral(keys, true));
+        auto rows = txn.exec_prepared(kGetStores, pg::ArrayLiteral(store_ids), pg::ArrayLiteral(tenant_ids));
         for (const auto& row : rows) {
             const auto n = row[15].as<std::size_t>();
             if (n < 1 || n > keys.size()) continue;
