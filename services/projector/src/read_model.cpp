@@ -2,10 +2,14 @@
 
 #include "config.hpp"
 
-#include <set>
+#include <cctype>
+#include <map>
+#include <optional>
 #include <stdexcept>
+#include <unordered_set>
 
 #include "storefleet/common/log.hpp"
+#include "storefleet/pg/array_literal.hpp"
 #include "storefleet/pg/migrations.hpp"
 
 namespace storefleet::projector {
@@ -148,14 +152,6 @@ update stores set view_json = null;
 
 // Statement names and their SQL, "{schema}" standing for the read model's schema. Empty
 // strings are stored as NULL; a timeline sequence of 0 (unordered) too.
-constexpr const char* kInsertEvent = "projector_insert_event";
-constexpr const char* kInsertEventSql =
-    "insert into {schema}.store_events (event_id, store_id, tenant_id, type, status, step, "
-    "reason, occurred_at, correlation_id, sequence) values ($1::uuid, $2::uuid, $3, $4, "
-    "nullif($5, ''), nullif($6, ''), nullif($7, ''), "
-    "timestamptz 'epoch' + $8::bigint * interval '1 microsecond', nullif($9, ''), "
-    "nullif($10::bigint, 0)) on conflict (event_id) do nothing returning event_id";
-
 constexpr const char* kLockStore = "projector_lock_store";
 constexpr const char* kLockStoreSql =
     "select tenant_id, coalesce(name, ''), coalesce(engine, ''), coalesce(plan, ''), "
@@ -188,6 +184,60 @@ constexpr const char* kUpdateStoreSql =
     "updated_at = timestamptz 'epoch' + $14::bigint * interval '1 microsecond', "
     "last_sequence = $15::bigint, request_seen = $16::boolean where store_id = $1::uuid";
 
+// The batch forms of the statements above: one round trip for a whole batch, not one per
+// event (the per-event round trips were most of the projector's Postgres time).
+constexpr const char* kInsertEvents = "projector_insert_events";
+constexpr const char* kInsertEventsSql =
+    "insert into {schema}.store_events (event_id, store_id, tenant_id, type, status, step, "
+    "reason, occurred_at, correlation_id, sequence) "
+    "select e.event_id, e.store_id, e.tenant_id, e.type, nullif(e.status, ''), nullif(e.step, ''), "
+    "nullif(e.reason, ''), timestamptz 'epoch' + e.occurred_us * interval '1 microsecond', "
+    "nullif(e.correlation_id, ''), nullif(e.sequence, 0) "
+    "from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
+    "$8::bigint[], $9::text[], $10::bigint[]) "
+    "as e(event_id, store_id, tenant_id, type, status, step, reason, occurred_us, correlation_id, sequence) "
+    "on conflict (event_id) do nothing returning event_id::text";
+
+// Rows are locked in store_id order, so two replicas locking overlapping batches queue
+// rather than deadlock.
+constexpr const char* kLockStores = "projector_lock_stores";
+constexpr const char* kLockStoresSql =
+    "select tenant_id, coalesce(name, ''), coalesce(engine, ''), coalesce(plan, ''), "
+    "coalesce(host, ''), status, coalesce(step, ''), coalesce(reason, ''), coalesce(url, ''), "
+    "coalesce(admin_url, ''), coalesce(namespace, ''), simulated, "
+    "(extract(epoch from created_at) * 1000000)::bigint, "
+    "(extract(epoch from updated_at) * 1000000)::bigint, last_sequence, request_seen, store_id::text "
+    "from {schema}.stores where store_id = any($1::uuid[]) order by store_id for update";
+
+// The row values of a batch as arrays, $1 the store ids; shared by the insert and the update.
+#define STOREFLEET_ROWS_FROM_ARRAYS                                                                      \
+    "unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "      \
+    "$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::boolean[], $14::bigint[], "    \
+    "$15::bigint[], $16::bigint[], $17::boolean[]) as v(store_id, tenant_id, name, engine, plan, host, " \
+    "status, step, reason, url, admin_url, namespace, simulated, created_us, updated_us, last_sequence, " \
+    "request_seen)"
+constexpr const char* kInsertStores = "projector_insert_stores";
+constexpr const char* kInsertStoresSql =
+    "insert into {schema}.stores (store_id, tenant_id, name, engine, plan, host, status, step, "
+    "reason, url, admin_url, namespace, simulated, created_at, updated_at, last_sequence, request_seen) "
+    "select v.store_id, v.tenant_id, nullif(v.name, ''), nullif(v.engine, ''), nullif(v.plan, ''), "
+    "nullif(v.host, ''), v.status, nullif(v.step, ''), nullif(v.reason, ''), nullif(v.url, ''), "
+    "nullif(v.admin_url, ''), nullif(v.namespace, ''), v.simulated, "
+    "timestamptz 'epoch' + v.created_us * interval '1 microsecond', "
+    "timestamptz 'epoch' + v.updated_us * interval '1 microsecond', v.last_sequence, v.request_seen "
+    "from " STOREFLEET_ROWS_FROM_ARRAYS " on conflict (store_id) do nothing returning store_id::text";
+constexpr const char* kUpdateStores = "projector_update_stores";
+constexpr const char* kUpdateStoresSql =
+    "update {schema}.stores s set name = nullif(v.name, ''), engine = nullif(v.engine, ''), "
+    "plan = nullif(v.plan, ''), host = nullif(v.host, ''), status = v.status, step = nullif(v.step, ''), "
+    "reason = nullif(v.reason, ''), url = nullif(v.url, ''), admin_url = nullif(v.admin_url, ''), "
+    "namespace = nullif(v.namespace, ''), simulated = v.simulated, "
+    "created_at = timestamptz 'epoch' + v.created_us * interval '1 microsecond', "
+    "updated_at = timestamptz 'epoch' + v.updated_us * interval '1 microsecond', "
+    "last_sequence = v.last_sequence, request_seen = v.request_seen "
+    "from " STOREFLEET_ROWS_FROM_ARRAYS " where s.store_id = v.store_id";
+#undef STOREFLEET_ROWS_FROM_ARRAYS
+
 constexpr const char* kSaveOffset = "projector_save_offset";
 constexpr const char* kSaveOffsetSql =
     "insert into {schema}.consumer_offsets (consumer_group, topic, partition, next_offset) "
@@ -197,7 +247,7 @@ constexpr const char* kSaveOffsetSql =
 constexpr const char* kNotify = "projector_notify";
 // The query service listens on store_changed; another schema (a replay) has a channel of
 // its own so that it does not wake the query service for rows it does not serve.
-constexpr const char* kNotifySql = "select pg_notify({channel}, $1)";
+constexpr const char* kNotifySql = "select pg_notify({channel}, id) from unnest($1::text[]) as id";
 
 // Serializes the tail of every projector transaction that logs changes (any replica), so
 // change ids commit in order. The key is the schema's, so a replay schema has its own.
@@ -265,10 +315,13 @@ PgReadModel::PgReadModel(pg::Pool& pool, std::string group_id, std::string schem
     }
     pool_.OnConnect([schema = schema_](pqxx::connection& connection) {
         // libpqxx 6 prepares lazily on first use, so this is safe before the migrations ran.
-        connection.prepare(kInsertEvent, Sql(kInsertEventSql, schema));
         connection.prepare(kLockStore, Sql(kLockStoreSql, schema));
         connection.prepare(kInsertStore, Sql(kInsertStoreSql, schema));
         connection.prepare(kUpdateStore, Sql(kUpdateStoreSql, schema));
+        connection.prepare(kInsertEvents, Sql(kInsertEventsSql, schema));
+        connection.prepare(kLockStores, Sql(kLockStoresSql, schema));
+        connection.prepare(kInsertStores, Sql(kInsertStoresSql, schema));
+        connection.prepare(kUpdateStores, Sql(kUpdateStoresSql, schema));
         connection.prepare(kSaveOffset, Sql(kSaveOffsetSql, schema));
         connection.prepare(kNotify, Sql(kNotifySql, schema));
         connection.prepare(kLockChangeLog, Sql(kLockChangeLogSql, schema));
@@ -323,40 +376,175 @@ bool PgReadModel::ApplyChange(pqxx::work& txn, const PlannedEvent& event) {
     throw std::runtime_error("store " + change.store_id + " is neither insertable nor updatable");
 }
 
+namespace {
+
+// A uuid's 32 hex digits in lower case, whatever spelling it came in: Postgres answers ids
+// in its own spelling, events may carry another.
+std::string UuidKey(const std::string& id) {
+    std::string key;
+    key.reserve(32);
+    for (const char c : id) {
+        if (std::isxdigit(static_cast<unsigned char>(c)) != 0) {
+            key.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+        }
+    }
+    return key;
+}
+
+// One column of a batch statement per field, each a Postgres array literal.
+struct RowArrays {
+    std::vector<std::string> store_id, tenant_id, name, engine, plan, host, status, step, reason, url, admin_url,
+        k8s_namespace, simulated, created_us, updated_us, last_sequence, request_seen;
+
+    void Add(const std::string& id, const StoreRow& row) {
+        store_id.push_back(id);
+        tenant_id.push_back(row.tenant_id);
+        name.push_back(row.name);
+        engine.push_back(row.engine);
+        plan.push_back(row.plan);
+        host.push_back(row.host);
+        status.push_back(row.status);
+        step.push_back(row.step);
+        reason.push_back(row.reason);
+        url.push_back(row.url);
+        admin_url.push_back(row.admin_url);
+        k8s_namespace.push_back(row.k8s_namespace);
+        simulated.emplace_back(row.simulated ? "true" : "false");
+        created_us.push_back(std::to_string(row.created_at_us));
+        updated_us.push_back(std::to_string(row.updated_at_us));
+        last_sequence.push_back(std::to_string(row.last_sequence));
+        request_seen.emplace_back(row.request_seen ? "true" : "false");
+    }
+    [[nodiscard]] bool empty() const { return store_id.empty(); }
+
+    pqxx::result Exec(pqxx::work& txn, const char* statement) const {
+        using pg::ArrayLiteral;
+        return txn.exec_prepared(statement, ArrayLiteral(store_id), ArrayLiteral(tenant_id), ArrayLiteral(name),
+                                 ArrayLiteral(engine), ArrayLiteral(plan), ArrayLiteral(host), ArrayLiteral(status),
+                                 ArrayLiteral(step), ArrayLiteral(reason), ArrayLiteral(url),
+                                 ArrayLiteral(admin_url), ArrayLiteral(k8s_namespace), ArrayLiteral(simulated),
+                                 ArrayLiteral(created_us), ArrayLiteral(updated_us), ArrayLiteral(last_sequence),
+                                 ArrayLiteral(request_seen));
+    }
+};
+
+// The events of a batch that are new (not a replay), by index: one insert for all of them.
+std::vector<std::size_t> RecordEvents(pqxx::work& txn, const std::vector<PlannedEvent>& events) {
+    std::vector<std::string> event_id, store_id, tenant_id, type, status, step, reason, occurred_us, correlation_id,
+        sequence;
+    for (const auto& event : events) {
+        const TimelineEntry& entry = event.entry;
+        event_id.push_back(entry.event_id);
+        store_id.push_back(entry.store_id);
+        tenant_id.push_back(entry.tenant_id);
+        type.push_back(entry.type);
+        status.push_back(entry.status);
+        step.push_back(entry.step);
+        reason.push_back(entry.reason);
+        occurred_us.push_back(std::to_string(entry.occurred_at_us));
+        correlation_id.push_back(entry.correlation_id);
+        sequence.push_back(std::to_string(entry.sequence));
+    }
+    using pg::ArrayLiteral;
+    const auto rows = txn.exec_prepared(kInsertEvents, ArrayLiteral(event_id), ArrayLiteral(store_id),
+                                        ArrayLiteral(tenant_id), ArrayLiteral(type), ArrayLiteral(status),
+                                        ArrayLiteral(step), ArrayLiteral(reason), ArrayLiteral(occurred_us),
+                                        ArrayLiteral(correlation_id), ArrayLiteral(sequence));
+    std::unordered_set<std::string> inserted;
+    for (const auto& row : rows) inserted.insert(UuidKey(row[0].as<std::string>()));
+    // An id twice in one batch is inserted once: the first of them is the recorded one.
+    std::vector<std::size_t> recorded;
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        if (inserted.erase(UuidKey(events[i].entry.event_id)) > 0) recorded.push_back(i);
+    }
+    return recorded;
+}
+
+// A store's row as the batch leaves it: decided in memory, event after event, from the
+// row locked at the start, then written with one statement for all stores.
+struct StoreInBatch {
+    std::string store_id;
+    std::optional<StoreRow> row;
+    bool in_table = false;  // the row existed when it was locked
+    bool changed = false;
+    std::size_t changes = 0;  // events that changed the row
+    std::vector<std::size_t> events;
+};
+
+}  // namespace
+
 BatchResult PgReadModel::Apply(const BatchPlan& plan) {
     return pool_.WithTransaction([&](pqxx::work& txn) {
         BatchResult result;
-        std::set<std::string> touched;  // stores whose row or timeline changed: notified
-        std::set<std::string> changed;  // stores whose row changed: logged for the stream
-        for (std::size_t i = 0; i < plan.events.size(); ++i) {
-            const PlannedEvent& event = plan.events[i];
-            const TimelineEntry& entry = event.entry;
-            // The event id makes a replay a no-op, whatever offset it was replayed from.
-            if (txn.exec_prepared(kInsertEvent, entry.event_id, entry.store_id, entry.tenant_id,
-                                  entry.type, entry.status, entry.step, entry.reason,
-                                  entry.occurred_at_us, entry.correlation_id, entry.sequence)
-                    .empty()) {
-                continue;
-            }
-            result.recorded.push_back(i);
-            touched.insert(entry.store_id);
-            if (ApplyChange(txn, event)) {
-                ++result.stores_changed;
-                changed.insert(entry.store_id);
+        // The event id makes a replay a no-op, whatever offset it was replayed from.
+        if (!plan.events.empty()) result.recorded = RecordEvents(txn, plan.events);
+
+        std::map<std::string, StoreInBatch> stores;  // by UuidKey, so locked and written in id order
+        for (const std::size_t i : result.recorded) {
+            const auto& store_id = plan.events[i].entry.store_id;
+            auto& store = stores[UuidKey(store_id)];
+            store.store_id = store_id;
+            store.events.push_back(i);
+        }
+        if (!stores.empty()) {
+            std::vector<std::string> ids;
+            ids.reserve(stores.size());
+            for (const auto& [key, store] : stores) ids.push_back(store.store_id);
+            for (const auto& row : txn.exec_prepared(kLockStores, pg::ArrayLiteral(ids))) {
+                auto found = stores.find(UuidKey(row[16].as<std::string>()));
+                if (found == stores.end()) continue;
+                found->second.row = RowFrom(row);
+                found->second.in_table = true;
             }
         }
+        RowArrays inserts, updates;
+        for (auto& [key, store] : stores) {
+            for (const std::size_t i : store.events) {
+                const PlannedEvent& event = plan.events[i];
+                RowDecision decision = Decide(store.row, event.change);
+                if (decision.action == RowAction::kForeignTenant) {
+                    log::Warn("event names another tenant than its store; store left unchanged",
+                              {{"event_id", event.entry.event_id},
+                               {"store_id", event.change.store_id},
+                               {"correlation_id", event.entry.correlation_id}});
+                }
+                if (decision.action != RowAction::kInsert && decision.action != RowAction::kUpdate) continue;
+                store.row = std::move(decision.row);
+                store.changed = true;
+                ++store.changes;
+            }
+            result.stores_changed += store.changes;
+            if (!store.changed) continue;
+            (store.in_table ? updates : inserts).Add(store.store_id, *store.row);
+        }
+        if (!inserts.empty()) {
+            std::unordered_set<std::string> inserted;
+            for (const auto& row : inserts.Exec(txn, kInsertStores)) inserted.insert(UuidKey(row[0].as<std::string>()));
+            // Another replica inserted one of these rows after it was found missing: its
+            // events go again, one by one, against the row that is there now.
+            for (auto& [key, store] : stores) {
+                if (!store.changed || store.in_table || inserted.count(key) > 0) continue;
+                result.stores_changed -= store.changes;
+                for (const std::size_t i : store.events) {
+                    if (ApplyChange(txn, plan.events[i])) ++result.stores_changed;
+                }
+            }
+        }
+        if (!updates.empty()) updates.Exec(txn, kUpdateStores);
         for (const auto& next : plan.next_offsets) {
             txn.exec_prepared(kSaveOffset, group_id_, next.topic, next.partition, next.offset);
         }
+        std::vector<std::string> changed, touched;
+        for (const auto& [key, store] : stores) {
+            touched.push_back(store.store_id);
+            if (store.changed) changed.push_back(store.store_id);
+        }
         if (!changed.empty()) {
             // Last, so the lock is held only from here to the commit.
-            std::string ids = "{";
-            for (const auto& store_id : changed) ids += (ids.size() > 1 ? "," : "") + store_id;
-            ids += "}";
             txn.exec_prepared(kLockChangeLog);
-            txn.exec_prepared(kLogChanges, ids);
+            txn.exec_prepared(kLogChanges, pg::ArrayLiteral(changed));
         }
-        for (const auto& store_id : touched) txn.exec_prepared(kNotify, store_id);
+        if (!touched.empty()) txn.exec_prepared(kNotify, pg::ArrayLiteral(touched));
         return result;
     });
 }
