@@ -91,12 +91,13 @@ stack-down:
 status:
 	@infra/local/status || true
 
-## bench-quick: the small benchmark (< 10 min); bench: the full table. See docs/performance.md.
+## bench-quick: the small benchmark (about 5 min); bench: the full table with the scale curve
+## to 5,000 stores (about 100 min; sizes overridable, see bench/run.sh). See docs/performance.md.
 bench-quick: build deps-tools
-	@bench/run.sh quick
+	@STOREFLEET_BUILD_DIR=$(abspath $(BUILD_DIR)) bench/run.sh quick
 
 bench: build deps-tools
-	@bench/run.sh full
+	@STOREFLEET_BUILD_DIR=$(abspath $(BUILD_DIR)) bench/run.sh full
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -30,8 +30,8 @@ for c in by.get("ceiling", []):
     ours, ceil = mine.get("stores_per_second") or 0, r.get("stores_per_second") or 0
     ratio = f"{ours / ceil:.2f}x" if ceil else "n/a"
     print(f"| ceiling: {r['stores']} stores' objects ({r['objects_per_store']} each) applied straight to the API server, "
-          f"in flight {r['in_flight']} | {r['ready']} ready in {r['seconds']} s = {ceil} stores/s; apply-to-Ready "
-          f"p50 {r['apply_to_ready_p50']:.1f} s, p99 {r['apply_to_ready_p99']:.1f} s; the tool {r['tool_cpu_seconds']} CPU-s"
+          f"in flight {r['in_flight']} | {r['ready']} ready in {r['seconds']} s = {ceil:.2f} stores/s; apply-to-Ready "
+          f"p50 {r['apply_to_ready_p50']:.1f} s, p99 {r['apply_to_ready_p99']:.1f} s; the tool {r['tool_cpu_seconds']:.2f} CPU-s"
           f"{'; ' + str(r['failed']) + ' FAILED: ' + r.get('first_error', '') if r['failed'] else ''} | "
           f"storefleet, same size and limit: {ours} stores/s | {ratio} of the ceiling |")
 for s in by.get("steady", []):
@@ -90,16 +90,18 @@ costs = {}
 ceilings = {(c["in_flight"], c.get("replicas", 1), c["result"]["stores"]): c["result"] for c in by.get("ceiling", []) if c.get("result")}
 for c in by.get("costs", []):
     costs.setdefault((c["in_flight"], c.get("replicas", 1), c["result"]["stores"]), {})[c["run"]] = c["result"]
-for (limit, replicas, stores), runs in costs.items():
-    ours, ceil = runs.get("storefleet", {}), runs.get("ceiling", {})
-    title = f"{stores} stores, in-flight {limit}, replicas {replicas}"
+
+
+def cost_tables(title, ours, ceil, tool, keys=("api_requests_per_store", "cpu_seconds_per_store")):
+    """Per-store API requests and CPU-seconds, storefleet beside the ceiling (either may be {})."""
     for key, label, fmt in (("api_requests_per_store", "API requests per store (kube-apiserver's apiserver_request_total)", "{:.1f}"),
                             ("cpu_seconds_per_store", "CPU-seconds per store (/proc utime+stime)", "{:.3f}")):
+        if key not in keys:
+            continue
         a, b = ours.get(key, {}), dict(ceil.get(key, {}))
-        tool = ceilings.get((limit, replicas, stores))
         if key == "cpu_seconds_per_store" and tool and b:
             # The load tool's own process (and its one helm template), like storefleet's services.
-            b["ceiling tool"] = (tool["tool_cpu_seconds"] + tool["helm_template_cpu_seconds"]) / stores
+            b["ceiling tool"] = (tool["tool_cpu_seconds"] + tool["helm_template_cpu_seconds"]) / tool["stores"]
             ceil = dict(ceil, cpu_seconds_per_store_total=ceil.get("cpu_seconds_per_store_total", 0) + b["ceiling tool"])
         print(f"\n#### {label}, {title}\n")
         print("| | storefleet | ceiling |")
@@ -108,3 +110,116 @@ for (limit, replicas, stores), runs in costs.items():
             print(f"| {k} | {fmt.format(a[k]) if k in a else '-'} | {fmt.format(b[k]) if k in b else '-'} |")
         ta, tb = ours.get(key + "_total"), ceil.get(key + "_total")
         print(f"| **total** | {fmt.format(ta) if ta is not None else '-'} | {fmt.format(tb) if tb is not None else '-'} |")
+
+
+for (limit, replicas, stores), runs in costs.items():
+    cost_tables(f"{stores} stores, in-flight {limit}, replicas {replicas}", runs.get("storefleet", {}),
+                runs.get("ceiling", {}), ceilings.get((limit, replicas, stores)))
+
+
+def secs(value):
+    return f"{value:.1f} s" if value is not None else "n/a"
+
+
+def cpu_of(costs, prefix):
+    """CPU-seconds per store of the processes whose name starts with prefix (with their helm children)."""
+    per = costs.get("cpu_seconds_per_store", {})
+    return sum(v for k, v in per.items() if k.startswith(prefix) or k.startswith(f"helm (children of {prefix}"))
+
+
+def rss(stage, name):
+    """RSS of a control-plane process at a fill stage's end, and its growth per added store."""
+    before = stage.get("control_plane_rss_mib_before", {}).get(name)
+    after = stage.get("control_plane_rss_mib_after", {}).get(name)
+    if after is None:
+        after = stage["result"].get("processes", {}).get(name, {}).get("rss_end_mib")
+    if after is None:
+        return "?"
+    growth = f" (+{(after - before) / stage['added']:.2f} MiB)" if before is not None else ""
+    return f"{after} MiB{growth}"
+
+
+# The scale curve (full mode): one cluster filled stage by stage, then 1, 2 and 4 replicas.
+fill = by.get("fill", [])
+if fill:
+    fill_ceilings = {c["stage"]: c for c in by.get("fill_ceiling", [])}
+    print(f"\n#### Fill curve: one cluster, one platform, in-flight {fill[0]['in_flight']}, "
+          f"{m.get('k8s_nodes', '?')} simulated nodes\n")
+    print("| stores in the cluster | added | stores/s | POST-to-Ready p50 / p99 | ceiling, same stores and in-flight | "
+          "kube-apiserver RSS at the end (growth per added store) | etcd RSS at the end (growth per added store) | "
+          "CPU-s per store: all / kube-apiserver / etcd / provisioner+helm | API requests per store |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for f in fill:
+        r, c = f["result"], f["costs"]
+        procs = r.get("processes", {})
+        ceil = fill_ceilings.get(f["stage"], {}).get("result")
+        sps = r.get("stores_per_second") or 0
+        if ceil and ceil.get("stores_per_second"):
+            ceiling_text = (f"{ceil['stores_per_second']:.2f} stores/s, p99 {secs(ceil.get('apply_to_ready_p99'))}: "
+                            f"**{sps / ceil['stores_per_second']:.2f}x**"
+                            + (f" ({ceil['failed']} FAILED)" if ceil.get("failed") else ""))
+        elif f["stage"] in fill_ceilings:
+            ceiling_text = "DID NOT RUN (see the run's log)"
+        else:
+            ceiling_text = "-"
+        print(f"| {f['total']} (before: {f['cluster_stores_before']}) | {f['added']} | "
+              f"{r['ready']} ready{', ' + str(r['failed']) + ' FAILED' if r.get('failed') else ''} in "
+              f"{r['event_span_seconds']} s = {sps} | {secs(r['post_to_ready_p50'])} / {secs(r['post_to_ready_p99'])} | "
+              f"{ceiling_text} | {rss(f, 'kube-apiserver')} | {rss(f, 'etcd')} | {c['cpu_seconds_per_store_total']:.3f} / "
+              f"{cpu_of(c, 'kube-apiserver'):.3f} / {cpu_of(c, 'etcd'):.3f} / {cpu_of(c, 'provisioner'):.3f} | "
+              f"{c['api_requests_per_store_total']} |")
+    for x in by.get("fill_skipped", []):
+        print(f"\nThe fill stopped before {x['total']} stores (+{x['added']}): the memory guard expected it to need about "
+              f"{x['mem_needed_mib']} MiB ({x['mib_per_store']} MiB per store to come, and 1 GiB spare); "
+              f"{x['mem_available_mib']} MiB were available.")
+    for f in fill:
+        steps = ", ".join(f"{k} {v:.2f} s" for k, v in sorted(f.get("steps_mean_seconds", {}).items()))
+        print(f"\nStage to {f['total']} stores, mean time per provisioner step: {steps or 'n/a'}")
+    # Where the CPU goes per store as the cluster fills: one column per stage (and its ceiling).
+    columns = []
+    for f in fill:
+        columns.append((f"to {f['total']}", f["costs"].get("cpu_seconds_per_store", {})))
+        ceil = fill_ceilings.get(f["stage"], {})
+        if ceil.get("costs"):
+            per = dict(ceil["costs"].get("cpu_seconds_per_store", {}))
+            tool = ceil.get("result")
+            if tool:
+                per["ceiling tool"] = (tool["tool_cpu_seconds"] + tool["helm_template_cpu_seconds"]) / tool["stores"]
+            columns.append((f"ceiling at {f['total']}", per))
+    names = sorted({k for _, per in columns for k in per}, key=lambda k: -sum(per.get(k, 0) for _, per in columns))
+    print("\n#### CPU-seconds per store by process, each fill stage (and its ceiling)\n")
+    print("| process | " + " | ".join(t for t, _ in columns) + " |")
+    print("| --- |" + " --- |" * len(columns))
+    for k in names:
+        print(f"| {k} | " + " | ".join(f"{per[k]:.3f}" if k in per else "-" for _, per in columns) + " |")
+    print("| **total** | " + " | ".join(f"{sum(per.values()):.3f}" for _, per in columns) + " |")
+    # The API requests in detail for the biggest stage that has a ceiling beside it.
+    compared = [f for f in fill if fill_ceilings.get(f["stage"], {}).get("costs")]
+    if compared:
+        f = compared[-1]
+        ceil = fill_ceilings[f["stage"]]
+        cost_tables(f"fill stage to {f['total']} stores (+{f['added']}), in-flight {f['in_flight']}",
+                    f["costs"], ceil["costs"], None, keys=("api_requests_per_store",))
+    for c in fill_ceilings.values():
+        print(f"\nThe ceiling's {c['added']} namespaces at {c['total']} stores were deleted in {c['delete_seconds']} s.")
+replica_runs = by.get("replicas", [])
+if replica_runs:
+    print(f"\n#### Replicas curve: {replica_runs[0]['result']['stores']} stores each, {replica_runs[0]['in_flight']} in flight "
+          f"in total, a fresh platform each\n")
+    print("| replicas (in flight each) | stores in the cluster before | stores/s | POST-to-Ready p50 / p99 | "
+          "CPU-s per store: all / kube-apiserver / provisioners+helm | API requests per store |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for x in replica_runs:
+        r, c = x["result"], x["costs"]
+        print(f"| {x['replicas']} ({x['in_flight_per_replica']}) | {x['cluster_stores_before']} | {r['ready']} of {r['stores']} "
+              f"ready in {r['event_span_seconds']} s = {r.get('stores_per_second')} | {secs(r['post_to_ready_p50'])} / "
+              f"{secs(r['post_to_ready_p99'])} | {c['cpu_seconds_per_store_total']:.3f} / {cpu_of(c, 'kube-apiserver'):.3f} / "
+              f"{cpu_of(c, 'provisioner'):.3f} | {c['api_requests_per_store_total']} |")
+phases = by.get("phase", [])
+if phases:
+    print("\n#### Where the run's time went\n")
+    print("| part | seconds |")
+    print("| --- | --- |")
+    for p in phases:
+        print(f"| {p['name']} | {p['seconds']} |")
+    print(f"| **total** | {sum(p['seconds'] for p in phases)} |")
