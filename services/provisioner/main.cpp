@@ -2,11 +2,13 @@
 // Helm releases. Composition root only.
 #include <filesystem>
 #include <iostream>
+#include <memory>
 
 #include "admission.hpp"
 #include "config.hpp"
 #include "dispatcher.hpp"
 #include "helm.hpp"
+#include "helm_agent.hpp"
 #include "provisioner.hpp"
 #include "status_sink.hpp"
 #include "store_lease.hpp"
@@ -43,9 +45,16 @@ int main() {
     kube.SetCallObserver([&admission](std::chrono::duration<double> latency, long status) {
         admission.Observe(latency, status);
     });
-    provisioner::HelmCli helm({config.helm_binary, config.kubeconfig, config.helm_home, std::chrono::seconds(120),
-                               config.helm_openapi_validation},
-                              &kube);
+    const provisioner::HelmCli::Options helm_options{config.helm_binary, config.kubeconfig, config.helm_home,
+                                                     std::chrono::seconds(120), config.helm_openapi_validation};
+    std::unique_ptr<provisioner::HelmRunner> helm_runner;
+    if (!config.helm_agent.empty()) {
+        helm_runner = std::make_unique<provisioner::HelmAgent>(
+            provisioner::HelmAgent::Options{config.helm_agent, helm_options}, &kube);
+    } else {
+        helm_runner = std::make_unique<provisioner::HelmCli>(helm_options, &kube);
+    }
+    provisioner::HelmRunner& helm = *helm_runner;
     kafka::KafkaPublisher publisher(config.kafka_brokers, "storefleet-provisioner");
     provisioner::KafkaStatusSink sink(publisher, shutdown, config.cluster_simulated);
     const auto charts = std::filesystem::absolute(config.charts_dir);

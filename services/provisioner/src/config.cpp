@@ -47,6 +47,9 @@ ProvisionerConfig ProvisionerConfig::FromEnv(const EnvConfig& env) {
     config.consumer_group = env.String("STOREFLEET_CONSUMER_GROUP", config.consumer_group);
     config.kubeconfig = env.String("STOREFLEET_KUBECONFIG", env.String("KUBECONFIG", ""));
     config.helm_binary = FindExecutable(env.String("STOREFLEET_HELM_BINARY", "helm"));
+    if (const auto agent = env.String("STOREFLEET_HELM_AGENT", ""); !agent.empty()) {
+        config.helm_agent = FindExecutable(agent);
+    }
     config.helm_home = env.String("STOREFLEET_HELM_HOME",
                                   (std::filesystem::temp_directory_path() / "storefleet-helm").string());
     config.charts_dir = env.String("STOREFLEET_CHARTS_DIR", "charts");

@@ -12,6 +12,9 @@ struct ProvisionerConfig {
     std::string consumer_group = "provisioner";
     std::string kubeconfig;  // empty: in-cluster service account
     std::string helm_binary;
+    // STOREFLEET_HELM_AGENT: the storefleet-helm-agent binary; set, Helm runs in that one
+    // long-lived process (HelmAgent); empty, a Helm CLI process per call (HelmCli).
+    std::string helm_agent;
     std::string helm_home;
     std::string charts_dir;
     std::string ingress_class;

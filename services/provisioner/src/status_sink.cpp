@@ -27,8 +27,12 @@ v1::Envelope KafkaStatusSink::BuildEvent(const Command& cmd, const StatusUpdate&
     const v1::Envelope& command = cmd.envelope;
     auto event = kafka::NewEnvelope(command.tenant_id(), command.store_id(), command.correlation_id());
     const uint64_t sequence = StatusSequence(cmd.offset, update.step_index, update.sub);
-    // A replayed command re-emits its updates with the same ids, so each is recorded once.
-    event.set_event_id(NameBasedUuid(command.event_id() + "/" + std::to_string(sequence)));
+    // A replayed command re-emits its updates with the same ids, so each is recorded once;
+    // so does a copy of the command at another offset (the relay publishes at least once:
+    // a batch whose acknowledgement was lost is sent again). The id names the command and
+    // the step, not the offset: the copy's "ready" is the same event as the first one's.
+    event.set_event_id(NameBasedUuid(command.event_id() + "/" + std::to_string(update.step_index) + "/" +
+                                     std::to_string(update.sub)));
     auto* changed = event.mutable_store_status_changed();
     changed->set_status(update.status);
     changed->set_step(update.step);

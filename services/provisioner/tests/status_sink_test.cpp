@@ -112,6 +112,22 @@ TEST(StatusSinkTest, AReplayedCommandEmitsTheSameEventIds) {
               first.event_id());
 }
 
+// The relay publishes at least once: a copy of a command (same event id) may sit at a later
+// offset and be run again after the first finished. Its updates are the same events, so the
+// store's timeline shows "ready" once, not twice.
+TEST(StatusSinkTest, ACopyOfTheCommandAtAnotherOffsetEmitsTheSameEventIds) {
+    RecordingPublisher publisher;
+    ShutdownFlag shutdown;
+    KafkaStatusSink sink(publisher, shutdown, false);
+    const auto command = Requested(5);
+    auto copy = command;
+    copy.offset = 9;
+    const StatusUpdate ready{v1::STORE_STATUS_READY, "ready", "", "", "", "ns", 12, 0};
+    EXPECT_EQ(sink.BuildEvent(command, ready).event_id(), sink.BuildEvent(copy, ready).event_id());
+    EXPECT_NE(sink.BuildEvent(command, ready).store_status_changed().sequence(),
+              sink.BuildEvent(copy, ready).store_status_changed().sequence());
+}
+
 TEST(StatusSinkTest, GivesUpOnlyAtShutdown) {
     RecordingPublisher publisher;
     publisher.failures = 1000;

@@ -1,0 +1,505 @@
+// storefleet-helm-agent: one long-lived process that runs Helm's SDK for the provisioner, so
+// an install costs no process start-up, kubeconfig read, API discovery or chart parse.
+//
+// Protocol: JSON lines. Requests on stdin:
+//
+//	{"id":N,"op":"upgrade_install","release":R,"namespace":NS,"chart":DIR,
+//	 "values_files":[...],"values":{...},"timeout_seconds":S}
+//	{"id":N,"op":"uninstall","release":R,"namespace":NS,"timeout_seconds":S}
+//	{"id":N,"op":"cancel"}            (cancels the request N)
+//
+// Answers on stdout, in any order: {"id":N,"ok":true} or {"id":N,"ok":false,"error":"..."}.
+// Requests run concurrently. Logs go to stderr and never carry values. The agent exits when
+// stdin closes.
+//
+// upgrade_install does what `helm upgrade --install R DIR -n NS -f FILE... -f VALUES
+// --timeout Ss --disable-openapi-validation` does (the OpenAPI check is on only when a
+// request says "disable_openapi_validation":false), and uninstall what `helm uninstall R -n NS
+// --ignore-not-found --timeout Ss` does: same actions, same Secrets driver and records, same
+// hooks, same field manager ("helm"), same error texts ("Error: UPGRADE FAILED: ...").
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/kube"
+	"helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/storage/driver"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/yaml"
+)
+
+type request struct {
+	ID             int64           `json:"id"`
+	Op             string          `json:"op"`
+	Release        string          `json:"release"`
+	Namespace      string          `json:"namespace"`
+	Chart          string          `json:"chart"`
+	ValuesFiles    []string        `json:"values_files"`
+	Values         json.RawMessage `json:"values"`
+	TimeoutSeconds int64           `json:"timeout_seconds"`
+	// Absent: true, like the provisioner's --disable-openapi-validation.
+	DisableOpenAPIValidation *bool `json:"disable_openapi_validation"`
+}
+
+func (r *request) disableOpenAPIValidation() bool {
+	return r.DisableOpenAPIValidation == nil || *r.DisableOpenAPIValidation
+}
+
+type answer struct {
+	ID    int64  `json:"id"`
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+}
+
+// sharedGetter is the one RESTClientGetter of the process: one REST config, one in-memory
+// discovery cache and one REST mapper for every namespace and every call (the namespace is
+// set on each call's kube client).
+type sharedGetter struct {
+	loader    clientcmd.ClientConfig
+	config    *rest.Config
+	discovery discovery.CachedDiscoveryInterface
+	mapper    meta.RESTMapper
+}
+
+var _ genericclioptions.RESTClientGetter = (*sharedGetter)(nil)
+
+func (g *sharedGetter) ToRESTConfig() (*rest.Config, error) { return rest.CopyConfig(g.config), nil }
+func (g *sharedGetter) ToDiscoveryClient() (discovery.CachedDiscoveryInterface, error) {
+	return g.discovery, nil
+}
+func (g *sharedGetter) ToRESTMapper() (meta.RESTMapper, error)        { return g.mapper, nil }
+func (g *sharedGetter) ToRawKubeConfigLoader() clientcmd.ClientConfig { return g.loader }
+
+func newSharedGetter() (*sharedGetter, error) {
+	// The same loading as the CLI: $KUBECONFIG, else ~/.kube/config, else in-cluster.
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{})
+	config, err := loader.ClientConfig()
+	if err != nil {
+		return nil, err
+	}
+	// The CLI's client-side limits (HELM_QPS 0: client-go's default; HELM_BURST_LIMIT 100).
+	config.QPS = 0
+	config.Burst = 100
+	dc, err := discovery.NewDiscoveryClientForConfig(config)
+	if err != nil {
+		return nil, err
+	}
+	cached := memory.NewMemCacheClient(dc)
+	mapper := restmapper.NewShortcutExpander(restmapper.NewDeferredDiscoveryRESTMapper(cached), cached, nil)
+	return &sharedGetter{loader: loader, config: config, discovery: cached, mapper: mapper}, nil
+}
+
+// callGetter is the getter of one call: the shared one, except that every API request of
+// the call fails once the call is cancelled. Helm's RunWithContext returns at a cancel but
+// leaves its install goroutine running; this stops that goroutine from writing anything after
+// the cancel (its objects or the release record), as a kill of the CLI process would, so a
+// cancelled install is left pending-install for the next runner to recover.
+type callGetter struct {
+	*sharedGetter
+	ctx context.Context
+}
+
+func (g *callGetter) ToRESTConfig() (*rest.Config, error) {
+	config := rest.CopyConfig(g.config)
+	ctx := g.ctx
+	config.Wrap(func(next http.RoundTripper) http.RoundTripper { return &cancelTransport{next: next, ctx: ctx} })
+	return config, nil
+}
+
+type cancelTransport struct {
+	next http.RoundTripper
+	ctx  context.Context
+}
+
+func (t *cancelTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := t.ctx.Err(); err != nil {
+		return nil, fmt.Errorf("helm agent: the call was cancelled: %w", err)
+	}
+	return t.next.RoundTrip(req)
+}
+
+// chartCache keeps each chart directory loaded; a chart is loaded again when any of its
+// files changed (mtime, size or count).
+type chartCache struct {
+	mu     sync.Mutex
+	charts map[string]*cachedChart
+}
+
+type cachedChart struct {
+	stamp string
+	chart *chart.Chart
+}
+
+func chartStamp(dir string) (string, error) {
+	var newest int64
+	var size int64
+	count := 0
+	err := filepath.WalkDir(dir, func(_ string, entry fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := entry.Info()
+		if err != nil {
+			return err
+		}
+		count++
+		size += info.Size()
+		if t := info.ModTime().UnixNano(); t > newest {
+			newest = t
+		}
+		return nil
+	})
+	return fmt.Sprintf("%d/%d/%d", newest, size, count), err
+}
+
+func (c *chartCache) get(dir string) (*chart.Chart, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	stamp, err := chartStamp(abs)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	entry := c.charts[abs]
+	if entry == nil || entry.stamp != stamp {
+		loaded, err := loader.Load(abs)
+		if err != nil {
+			return nil, err
+		}
+		if req := loaded.Metadata.Dependencies; req != nil {
+			if err := action.CheckDependencies(loaded, req); err != nil {
+				return nil, fmt.Errorf("An error occurred while checking for chart dependencies. You may need to run `helm dependency build` to fetch missing dependencies: %w", err)
+			}
+		}
+		entry = &cachedChart{stamp: stamp, chart: loaded}
+		c.charts[abs] = entry
+		log.Printf("loaded chart %s", abs)
+	}
+	if len(entry.chart.Dependencies()) > 0 {
+		// Helm rewires the dependencies of the chart it installs: a fresh copy per call.
+		return loader.Load(abs)
+	}
+	// A shallow copy per call: Helm sets the (empty) dependency list on the chart it gets;
+	// everything else of the chart is only read.
+	copied := *entry.chart
+	return &copied, nil
+}
+
+type agent struct {
+	getter     *sharedGetter
+	charts     chartCache
+	maxHistory int
+	debug      bool
+
+	capsMu   sync.Mutex
+	caps     *chartutil.Capabilities
+	capsTime time.Time
+
+	outMu sync.Mutex
+	out   *bufio.Writer
+
+	runMu   sync.Mutex
+	running map[int64]context.CancelFunc
+}
+
+const capabilitiesTTL = 5 * time.Minute
+
+func (a *agent) logf(format string, v ...interface{}) {
+	if a.debug {
+		log.Printf(format, v...)
+	}
+}
+
+// config returns an action configuration for one call in `ns`, on the shared getter, with
+// the shared capabilities (discovered at most every capabilitiesTTL).
+func (a *agent) config(ctx context.Context, ns string) (*action.Configuration, error) {
+	cfg := &action.Configuration{}
+	if err := cfg.Init(&callGetter{sharedGetter: a.getter, ctx: ctx}, ns, "secret", a.logf); err != nil {
+		return nil, err
+	}
+	if kc, ok := cfg.KubeClient.(*kube.Client); ok {
+		kc.Namespace = ns
+	}
+	a.capsMu.Lock()
+	defer a.capsMu.Unlock()
+	if a.caps == nil || time.Since(a.capsTime) > capabilitiesTTL {
+		// What Helm's getCapabilities does, once per capabilitiesTTL instead of per call.
+		caps, err := discoverCapabilities(a.getter)
+		if err != nil {
+			return nil, err
+		}
+		a.caps = caps
+		a.capsTime = time.Now()
+	}
+	cfg.Capabilities = a.caps
+	return cfg, nil
+}
+
+func discoverCapabilities(g *sharedGetter) (*chartutil.Capabilities, error) {
+	g.discovery.Invalidate()
+	version, err := g.discovery.ServerVersion()
+	if err != nil {
+		return nil, fmt.Errorf("could not get server version from Kubernetes: %w", err)
+	}
+	versions, err := action.GetVersionSet(g.discovery)
+	if err != nil && !discovery.IsGroupDiscoveryFailedError(err) {
+		return nil, fmt.Errorf("could not get apiVersions from Kubernetes: %w", err)
+	}
+	return &chartutil.Capabilities{
+		APIVersions: versions,
+		KubeVersion: chartutil.KubeVersion{Version: version.GitVersion, Major: version.Major, Minor: version.Minor},
+		HelmVersion: chartutil.DefaultCapabilities.HelmVersion,
+	}, nil
+}
+
+// mergeValues merges `src` into `dst` like Helm's -f: maps merge key by key, anything
+// else replaces.
+func mergeValues(dst, src map[string]interface{}) map[string]interface{} {
+	for key, value := range src {
+		if srcMap, ok := value.(map[string]interface{}); ok {
+			if dstMap, ok := dst[key].(map[string]interface{}); ok {
+				dst[key] = mergeValues(dstMap, srcMap)
+				continue
+			}
+		}
+		dst[key] = value
+	}
+	return dst
+}
+
+func (a *agent) values(req *request) (map[string]interface{}, error) {
+	merged := map[string]interface{}{}
+	for _, file := range req.ValuesFiles {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("failed to read values file %s: %w", file, err)
+		}
+		current := map[string]interface{}{}
+		if err := yaml.Unmarshal(data, &current); err != nil {
+			return nil, fmt.Errorf("failed to parse %s: %w", file, err)
+		}
+		merged = mergeValues(merged, current)
+	}
+	if len(req.Values) > 0 {
+		// The CLI gets these as a JSON file read as YAML; the same parse here.
+		current := map[string]interface{}{}
+		if err := yaml.Unmarshal(req.Values, &current); err != nil {
+			return nil, fmt.Errorf("failed to parse the values: %w", err)
+		}
+		merged = mergeValues(merged, current)
+	}
+	return merged, nil
+}
+
+func timeoutOf(req *request) time.Duration {
+	if req.TimeoutSeconds <= 0 {
+		return 300 * time.Second
+	}
+	return time.Duration(req.TimeoutSeconds) * time.Second
+}
+
+func (a *agent) upgradeInstall(ctx context.Context, req *request) error {
+	if req.Release == "" || req.Namespace == "" || req.Chart == "" {
+		return errors.New("release, namespace and chart are required")
+	}
+	cfg, err := a.config(ctx, req.Namespace)
+	if err != nil {
+		return err
+	}
+	vals, err := a.values(req)
+	if err != nil {
+		return err
+	}
+	ch, err := a.charts.get(req.Chart)
+	if err != nil {
+		return err
+	}
+	history := action.NewHistory(cfg)
+	history.Max = 1
+	versions, err := history.Run(req.Release)
+	uninstalled := len(versions) > 0 && versions[len(versions)-1].Info.Status == release.StatusUninstalled
+	if err == driver.ErrReleaseNotFound || uninstalled {
+		switch ch.Metadata.Type {
+		case "", "application":
+		default:
+			return fmt.Errorf("%s charts are not installable", ch.Metadata.Type)
+		}
+		install := action.NewInstall(cfg)
+		install.ReleaseName = req.Release
+		install.Namespace = req.Namespace
+		install.Timeout = timeoutOf(req)
+		install.DisableOpenAPIValidation = req.disableOpenAPIValidation()
+		install.DryRunOption = "none"
+		install.Replace = uninstalled
+		_, err = install.RunWithContext(ctx, ch, vals)
+		return err
+	} else if err != nil {
+		return err
+	}
+	upgrade := action.NewUpgrade(cfg)
+	upgrade.Install = true
+	upgrade.Namespace = req.Namespace
+	upgrade.Timeout = timeoutOf(req)
+	upgrade.DisableOpenAPIValidation = req.disableOpenAPIValidation()
+	upgrade.DryRunOption = "none"
+	upgrade.MaxHistory = a.maxHistory
+	if _, err := upgrade.RunWithContext(ctx, req.Release, ch, vals); err != nil {
+		return fmt.Errorf("UPGRADE FAILED: %w", err)
+	}
+	return nil
+}
+
+func (a *agent) uninstall(ctx context.Context, req *request) error {
+	if req.Release == "" || req.Namespace == "" {
+		return errors.New("release and namespace are required")
+	}
+	cfg, err := a.config(ctx, req.Namespace)
+	if err != nil {
+		return err
+	}
+	uninstall := action.NewUninstall(cfg)
+	uninstall.IgnoreNotFound = true
+	uninstall.Timeout = timeoutOf(req)
+	uninstall.DeletionPropagation = "background"
+	_, err = uninstall.Run(req.Release)
+	return err
+}
+
+func (a *agent) reply(ans answer) {
+	data, _ := json.Marshal(ans)
+	a.outMu.Lock()
+	defer a.outMu.Unlock()
+	a.out.Write(data)
+	a.out.WriteByte('\n')
+	a.out.Flush()
+}
+
+func (a *agent) handle(req request) {
+	ctx, cancel := context.WithCancel(context.Background())
+	a.runMu.Lock()
+	a.running[req.ID] = cancel
+	a.runMu.Unlock()
+	defer func() {
+		a.runMu.Lock()
+		delete(a.running, req.ID)
+		a.runMu.Unlock()
+		cancel()
+	}()
+	start := time.Now()
+	var err error
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("helm agent panic: %v", r)
+			}
+		}()
+		switch req.Op {
+		case "upgrade_install":
+			err = a.upgradeInstall(ctx, &req)
+		case "uninstall":
+			err = a.uninstall(ctx, &req)
+		default:
+			err = fmt.Errorf("unknown op %q", req.Op)
+		}
+	}()
+	if ctx.Err() != nil && err == nil {
+		err = errors.New("cancelled")
+	}
+	outcome := "ok"
+	if err != nil {
+		outcome = "failed"
+	}
+	log.Printf("%s release=%s namespace=%s %s in %dms", req.Op, req.Release, req.Namespace, outcome,
+		time.Since(start).Milliseconds())
+	if err != nil {
+		a.reply(answer{ID: req.ID, Error: "Error: " + err.Error()})
+		return
+	}
+	a.reply(answer{ID: req.ID, OK: true})
+}
+
+func main() {
+	log.SetOutput(os.Stderr)
+	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
+	log.SetPrefix("helm-agent: ")
+	// The field manager of the objects: the CLI's ("helm"), not this binary's name.
+	kube.ManagedFieldsManager = "helm"
+
+	getter, err := newSharedGetter()
+	if err != nil {
+		log.Fatalf("no Kubernetes configuration: %v", err)
+	}
+	maxHistory := 10 // the CLI's default
+	if text := os.Getenv("HELM_MAX_HISTORY"); text != "" {
+		if n, err := strconv.Atoi(text); err == nil {
+			maxHistory = n
+		}
+	}
+	a := &agent{
+		getter:     getter,
+		charts:     chartCache{charts: map[string]*cachedChart{}},
+		maxHistory: maxHistory,
+		debug:      os.Getenv("HELM_DEBUG") == "true",
+		out:        bufio.NewWriter(os.Stdout),
+		running:    map[int64]context.CancelFunc{},
+	}
+	log.Printf("ready")
+	in := bufio.NewReader(os.Stdin)
+	var wg sync.WaitGroup
+	for {
+		line, err := in.ReadBytes('\n')
+		if len(line) > 0 {
+			var req request
+			if jsonErr := json.Unmarshal(line, &req); jsonErr != nil {
+				log.Printf("ignoring a request that is not JSON")
+			} else if req.Op == "cancel" {
+				a.runMu.Lock()
+				if cancel := a.running[req.ID]; cancel != nil {
+					cancel()
+				}
+				a.runMu.Unlock()
+			} else {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					a.handle(req)
+				}()
+			}
+		}
+		if err == io.EOF {
+			log.Printf("stdin closed: exiting")
+			return
+		}
+		if err != nil {
+			log.Fatalf("reading stdin: %v", err)
+		}
+	}
+}

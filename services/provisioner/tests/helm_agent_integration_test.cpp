@@ -1,0 +1,223 @@
+// storefleet-helm-agent on the local real stack (tests/with-stack): its releases are the Helm
+// CLI's own (list, history, rollback), a second install is an upgrade, uninstall removes
+// objects and records, and a kill -9 of the agent during an install leaves nothing the next
+// call cannot finish.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "config.hpp"
+#include "helm_agent.hpp"
+#include "process.hpp"
+#include "store_plan.hpp"
+#include "storefleet/common/ids.hpp"
+#include "storefleet/kube/kubeconfig.hpp"
+
+namespace storefleet::provisioner {
+namespace {
+
+std::string Env(const char* name) {
+    const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
+    return value != nullptr ? value : "";
+}
+
+std::string AgentBinary() {
+    if (auto set = Env("STOREFLEET_HELM_AGENT"); !set.empty()) return set;
+    return Env("STOREFLEET_CACHE") + "/bin/storefleet-helm-agent";
+}
+
+class HelmAgentIntegrationTest : public testing::Test {
+protected:
+    void SetUp() override {
+        kubeconfig_ = Env("KUBECONFIG");
+        ASSERT_FALSE(kubeconfig_.empty()) << "run under tests/with-stack (KUBECONFIG)";
+        ASSERT_EQ(access(AgentBinary().c_str(), X_OK), 0)
+            << AgentBinary() << " is missing: infra/local/build-tools.sh builds it";
+        helm_ = FindExecutable("helm");
+        kubectl_ = FindExecutable("kubectl");
+        home_ = testing::TempDir() + "/helm-agent-it-" + std::to_string(getpid());
+        std::filesystem::create_directories(home_);
+        ns_ = "helm-agent-it-" + NewUuid().substr(0, 8);
+        ASSERT_EQ(Kubectl({"create", "namespace", ns_}).exit_code, 0);
+        kube_ = std::make_unique<kube::KubeClient>(kube::LoadKubeconfig(kubeconfig_));
+        agent_ = std::make_unique<HelmAgent>(
+            HelmAgent::Options{AgentBinary(), {helm_, kubeconfig_, home_ + "/helm", std::chrono::seconds(60), false}},
+            kube_.get());
+    }
+    void TearDown() override {
+        agent_.reset();
+        Kubectl({"delete", "namespace", ns_, "--wait=false"});
+        std::filesystem::remove_all(home_);
+    }
+    ProcessResult Run(const std::string& binary, std::vector<std::string> args) {
+        args.insert(args.begin(), binary);
+        return RunProcess(args, {"PATH=" + Env("PATH"), "HOME=" + home_, "KUBECONFIG=" + kubeconfig_},
+                          std::chrono::seconds(60));
+    }
+    ProcessResult Helm(std::vector<std::string> args) { return Run(helm_, std::move(args)); }
+    ProcessResult Kubectl(std::vector<std::string> args) { return Run(kubectl_, std::move(args)); }
+    nlohmann::json HelmJson(std::vector<std::string> args) {
+        args.emplace_back("-o");
+        args.emplace_back("json");
+        auto out = Helm(args);
+        EXPECT_EQ(out.exit_code, 0) << out.output;
+        return nlohmann::json::parse(out.output, nullptr, false);
+    }
+    static std::string Chart(const std::string& name) { return std::string(STOREFLEET_SOURCE_DIR) + "/charts/" + name; }
+
+    std::string kubeconfig_, helm_, kubectl_, home_, ns_;
+    std::unique_ptr<kube::KubeClient> kube_;
+    std::unique_ptr<HelmAgent> agent_;
+    ShutdownFlag shutdown_;
+};
+
+TEST_F(HelmAgentIntegrationTest, ItsReleasesAreTheClisListHistoryRollbackUpgradeAndUninstall) {
+    CancelToken cancel(shutdown_);
+    auto installed = agent_->UpgradeInstall("smoke", ns_, Chart("smoke"), {}, nlohmann::json::object(), cancel);
+    ASSERT_TRUE(installed.ok()) << installed.error().message;
+
+    auto list = HelmJson({"list", "-n", ns_});
+    ASSERT_EQ(list.size(), 1U) << list.dump();
+    EXPECT_EQ(list[0]["name"], "smoke");
+    EXPECT_EQ(list[0]["status"], "deployed");
+    EXPECT_EQ(list[0]["revision"], "1");
+    const auto deployments = Kubectl({"get", "deployments", "-n", ns_, "-o", "name"});
+    EXPECT_NE(deployments.output.find("deployment.apps/"), std::string::npos) << deployments.output;
+    // The objects' field manager is the CLI's, so `helm upgrade` by the CLI patches them cleanly.
+    const auto managers = Kubectl({"get", "deployments", "-n", ns_, "--show-managed-fields", "-o",
+                                   "jsonpath={.items[0].metadata.managedFields[0].manager}"});
+    EXPECT_EQ(managers.output, "helm");
+
+    // A second call on the same release is an upgrade: revision 2.
+    auto upgraded = agent_->UpgradeInstall("smoke", ns_, Chart("smoke"), {}, nlohmann::json::object(), cancel);
+    ASSERT_TRUE(upgraded.ok()) << upgraded.error().message;
+    auto history = HelmJson({"history", "smoke", "-n", ns_});
+    ASSERT_EQ(history.size(), 2U) << history.dump();
+    EXPECT_EQ(history[0]["status"], "superseded");
+    EXPECT_EQ(history[1]["revision"], 2);
+    EXPECT_EQ(history[1]["status"], "deployed");
+
+    // The CLI rolls the agent's release back, and the agent upgrades the CLI's (revision 4).
+    auto rollback = Helm({"rollback", "smoke", "1", "-n", ns_});
+    ASSERT_EQ(rollback.exit_code, 0) << rollback.output;
+    auto again = agent_->UpgradeInstall("smoke", ns_, Chart("smoke"), {}, nlohmann::json::object(), cancel);
+    ASSERT_TRUE(again.ok()) << again.error().message;
+    history = HelmJson({"history", "smoke", "-n", ns_});
+    ASSERT_EQ(history.size(), 4U) << history.dump();
+    EXPECT_EQ(history[2]["description"], "Rollback to 1");
+    EXPECT_EQ(history[3]["status"], "deployed");
+
+    // Uninstall removes the objects and every record; a second one is a no-op.
+    auto removed = agent_->Uninstall("smoke", ns_, cancel);
+    ASSERT_TRUE(removed.ok()) << removed.error().message;
+    EXPECT_EQ(HelmJson({"list", "-a", "-n", ns_}).size(), 0U);
+    EXPECT_EQ(Kubectl({"get", "secrets", "-n", ns_, "-l", "owner=helm", "-o", "name"}).output, "");
+    EXPECT_EQ(Kubectl({"get", "deployments,services", "-n", ns_, "-o", "name"}).output, "");
+    EXPECT_TRUE(agent_->Uninstall("smoke", ns_, cancel).ok());
+    // A failure carries Helm's own text and is classified like the CLI's.
+    auto refused = agent_->UpgradeInstall("smoke", ns_, Chart("smoke"), {}, {{"no_such_value", 1}}, cancel);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().code, "helm_failed");
+    EXPECT_NE(refused.error().message.find("schema"), std::string::npos) << refused.error().message;
+    EXPECT_EQ(agent_->Starts(), 1);
+}
+
+// The agent is killed -9 as soon as the install's release record exists (pending-install):
+// the call fails Retryable, and the next call (a new agent, which finds the release pending
+// and recovers it through the CLI path) leaves it deployed with every object.
+TEST_F(HelmAgentIntegrationTest, AKillNineDuringAnInstallIsFinishedByTheNextCall) {
+    const StoreSpec spec{NewUuid(), "tenant-it", "agent-kill", "woocommerce", "small", "agent-kill.example.test",
+                         "admin@agent-kill.example.test"};
+    const auto values = ChartValues(spec, "");
+    CancelToken cancel(shutdown_);
+    // Warm: the agent runs and has discovered the API, so the kill lands in the install itself.
+    ASSERT_TRUE(agent_->Uninstall("warm-up", ns_, cancel).ok());
+    const pid_t pid = agent_->AgentPid();
+    ASSERT_GT(pid, 0);
+
+    std::atomic<bool> done{false};
+    Status first = Status::Ok();
+    std::thread install([&] {
+        first = agent_->UpgradeInstall(kReleaseName, ns_, Chart("woocommerce-store"), {}, values, cancel);
+        done = true;
+    });
+    const std::string record = "/api/v1/namespaces/" + ns_ + "/secrets/sh.helm.release.v1.store.v1";
+    bool killed = false;
+    while (!done) {
+        auto got = kube_->Get(record);
+        if (got.ok()) {
+            killed = kill(pid, SIGKILL) == 0;
+            break;
+        }
+    }
+    install.join();
+    ASSERT_TRUE(killed) << "the install finished before its record could be seen";
+    ASSERT_FALSE(first.ok()) << "the agent was killed during the install";
+    EXPECT_TRUE(first.error().retryable());
+    EXPECT_EQ(first.error().code, "helm_agent_died");
+    const auto status = HelmJson({"status", "store", "-n", ns_});
+    EXPECT_NE(status["info"]["status"], "deployed") << "the kill landed after the install";
+
+    auto next = agent_->UpgradeInstall(kReleaseName, ns_, Chart("woocommerce-store"), {}, values, cancel);
+    ASSERT_TRUE(next.ok()) << next.error().message;
+    EXPECT_EQ(agent_->Starts(), 2);
+    auto list = HelmJson({"list", "-n", ns_});
+    ASSERT_EQ(list.size(), 1U) << list.dump();
+    EXPECT_EQ(list[0]["status"], "deployed");
+    const auto objects = Kubectl({"get", "deployments,statefulsets,services", "-n", ns_, "-o", "name"});
+    EXPECT_NE(objects.output.find("deployment.apps/"), std::string::npos) << objects.output;
+    EXPECT_NE(objects.output.find("statefulset.apps/"), std::string::npos) << objects.output;
+}
+
+// A cancel as soon as the install's release record exists: the call returns "cancelled", and
+// the agent writes nothing more for it (Helm's install goroutine outlives RunWithContext, but
+// its API requests fail after the cancel), so the release stays pending-install as a killed
+// CLI leaves it, and the next call recovers and installs it.
+TEST_F(HelmAgentIntegrationTest, ACancelledInstallWritesNothingAfterTheCancel) {
+    const StoreSpec spec{NewUuid(), "tenant-it", "agent-cancel", "woocommerce", "small", "agent-cancel.example.test",
+                         "admin@agent-cancel.example.test"};
+    const auto values = ChartValues(spec, "");
+    CancelToken warm(shutdown_);
+    ASSERT_TRUE(agent_->Uninstall("warm-up", ns_, warm).ok());
+
+    CancelToken cancel(shutdown_);
+    std::atomic<bool> done{false};
+    Status first = Status::Ok();
+    std::thread install([&] {
+        first = agent_->UpgradeInstall(kReleaseName, ns_, Chart("woocommerce-store"), {}, values, cancel);
+        done = true;
+    });
+    const std::string record = "/api/v1/namespaces/" + ns_ + "/secrets/sh.helm.release.v1.store.v1";
+    bool cancelled = false;
+    while (!done) {
+        if (kube_->Get(record).ok()) {
+            cancel.Supersede();
+            cancelled = true;
+            break;
+        }
+    }
+    install.join();
+    ASSERT_TRUE(cancelled) << "the install finished before its record could be seen";
+    ASSERT_FALSE(first.ok());
+    EXPECT_EQ(first.error().code, "cancelled");
+    // Long enough for the rest of the install to have happened, had it gone on.
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    const auto status = HelmJson({"status", "store", "-n", ns_});
+    EXPECT_EQ(status["info"]["status"], "pending-install");
+    EXPECT_EQ(agent_->Starts(), 1) << "a cancel does not cost the agent";
+
+    CancelToken fresh(shutdown_);
+    auto next = agent_->UpgradeInstall(kReleaseName, ns_, Chart("woocommerce-store"), {}, values, fresh);
+    ASSERT_TRUE(next.ok()) << next.error().message;
+    EXPECT_EQ(HelmJson({"status", "store", "-n", ns_})["info"]["status"], "deployed");
+}
+
+}  // namespace
+}  // namespace storefleet::provisioner
