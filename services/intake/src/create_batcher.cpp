@@ -5,7 +5,10 @@
 namespace storefleet::intake {
 
 CreateBatcher::CreateBatcher(WriteBatch write, std::size_t max_batch)
-    : write_(std::move(write)), max_batch_(max_batch == 0 ? 1 : max_batch), thread_([this] { Run(); }) {}
+    : write_(std::move(write)),
+      max_batch_(max_batch == 0 ? 1 : max_batch),
+      writer_([this] { Write(); }),
+      answerer_([this] { Answer(); }) {}
 
 CreateBatcher::~CreateBatcher() {
     {
@@ -13,7 +16,13 @@ CreateBatcher::~CreateBatcher() {
         stopping_ = true;
     }
     queued_.notify_all();
-    thread_.join();
+    writer_.join();
+    {
+        std::lock_guard lock(mutex_);
+        writer_done_ = true;
+    }
+    written_.notify_all();
+    answerer_.join();
 }
 
 void CreateBatcher::SubmitAsync(CreateItem item, Done done) {
@@ -35,7 +44,7 @@ std::size_t CreateBatcher::Waiting() {
     return waiting_;
 }
 
-void CreateBatcher::Run() {
+void CreateBatcher::Write() {
     std::vector<Pending> batch;
     std::vector<CreateItem> items;
     for (;;) {
@@ -50,7 +59,7 @@ void CreateBatcher::Run() {
         }
         items.clear();
         items.reserve(batch.size());
-        for (const auto& pending : batch) items.push_back(pending.item);
+        for (auto& pending : batch) items.push_back(std::move(pending.item));  // only the write needs it
         std::vector<CreateOutcome> outcomes;
         std::exception_ptr error;
         try {
@@ -62,19 +71,36 @@ void CreateBatcher::Run() {
         } catch (...) {
             error = std::current_exception();
         }
+        {
+            std::lock_guard lock(mutex_);
+            to_answer_.push_back({std::move(batch), std::move(outcomes), error});
+        }
+        written_.notify_one();
+        batch.clear();
+    }
+}
+
+void CreateBatcher::Answer() {
+    for (;;) {
+        Written written;
+        {
+            std::unique_lock lock(mutex_);
+            written_.wait(lock, [this] { return writer_done_ || !to_answer_.empty(); });
+            if (to_answer_.empty()) return;  // the writer stopped and everything is answered
+            written = std::move(to_answer_.front());
+            to_answer_.pop_front();
+        }
+        auto& batch = written.batch;
         for (std::size_t i = 0; i < batch.size(); ++i) {
             try {
-                batch[i].done(error ? CreateOutcome::kNoQuota : outcomes[i], error);
+                batch[i].done(written.error ? CreateOutcome::kNoQuota : written.outcomes[i], written.error);
             } catch (...) {
                 // An answer that could not be sent must not stop the batches of everyone else.
             }
             batch[i].done = nullptr;  // what it held (an HTTP response) goes now
         }
-        {
-            std::lock_guard lock(mutex_);
-            waiting_ -= batch.size();
-        }
-        batch.clear();
+        std::lock_guard lock(mutex_);
+        waiting_ -= batch.size();
     }
 }
 

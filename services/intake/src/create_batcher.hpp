@@ -34,13 +34,15 @@ enum class CreateOutcome {
     kNoQuota,    // the tenant's quota is used up (or the tenant is gone); nothing written
 };
 
-// SubmitAsync() queues an item and returns; `done` runs on the batcher's thread once the
-// batch holding it has been committed, with the item's outcome; so nothing is answered 202
-// before its rows are durable, and one refused item does not fail the others. The batch's failure
-// (Postgres unavailable, ...) is rethrown to every caller of the batch. One thread writes
-// the batches, started by the constructor and joined by the destructor (after writing what
-// was queued; a submit after that gets an error at once). A batch takes everything queued, at most `max_batch`: no
-// timer, so a lone create waits for nothing but its own write.
+// SubmitAsync() queues an item and returns; `done` runs on the batcher's answering thread
+// once the batch holding it has been committed, with the item's outcome; so nothing is
+// answered 202 before its rows are durable, and one refused item does not fail the others.
+// The batch's failure (Postgres unavailable, ...) is rethrown to every caller of the batch.
+// One thread writes the batches and another answers them, so the next batch is written
+// while the last one's answers are sent. Both start with the constructor; the destructor
+// writes and answers what was queued, then joins them (a submit after that gets an error at
+// once). A batch takes everything queued, at most `max_batch`: no timer, so a lone create
+// waits for nothing but its own write.
 class CreateBatcher {
   public:
     // Writes `items` (in one statement, atomically) and returns one outcome per item, in
@@ -64,7 +66,14 @@ class CreateBatcher {
         CreateItem item;
         Done done;
     };
-    void Run();
+    // A written batch, waiting for its answers.
+    struct Written {
+        std::vector<Pending> batch;
+        std::vector<CreateOutcome> outcomes;
+        std::exception_ptr error;
+    };
+    void Write();
+    void Answer();
 
     WriteBatch write_;
     std::size_t max_batch_;
@@ -73,7 +82,11 @@ class CreateBatcher {
     std::deque<Pending> queue_;
     std::size_t waiting_ = 0;
     bool stopping_ = false;
-    std::thread thread_;
+    std::condition_variable written_;
+    std::deque<Written> to_answer_;
+    bool writer_done_ = false;
+    std::thread writer_;
+    std::thread answerer_;
 };
 
 }  // namespace storefleet::intake

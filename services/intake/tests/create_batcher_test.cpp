@@ -152,7 +152,7 @@ TEST(CreateBatcherTest, ABatchHoldsAtMostMaxBatchCreates) {
 }
 
 // The HTTP path: SubmitAsync returns at once (no thread waits for the commit) and each
-// outcome or the batch's failure reaches its own callback, from the writer's thread.
+// outcome or the batch's failure reaches its own callback, from the batcher's answering thread.
 TEST(CreateBatcherTest, SubmitAsyncReturnsAtOnceAndEachCallbackGetsItsOwnOutcome) {
     GatedWriter writer;
     CreateBatcher batcher([&](const std::vector<CreateItem>& items) { return writer.Write(items); });
@@ -189,6 +189,52 @@ TEST(CreateBatcherTest, SubmitAsyncReturnsAtOnceAndEachCallbackGetsItsOwnOutcome
                                                                           {"full-c", CreateOutcome::kNoQuota}}));
     EXPECT_NE(answered_on, std::this_thread::get_id());
     EXPECT_EQ(writer.Sizes(), (std::vector<std::size_t>{1, 3}));
+}
+
+// Answers are sent on their own thread: while one batch's answers are still going out (here
+// an answer that blocks), the next batch is written, and its answers wait their turn.
+TEST(CreateBatcherTest, TheNextBatchIsWrittenWhileTheLastIsBeingAnswered) {
+    std::atomic<int> writes{0};
+    CreateBatcher batcher([&](const std::vector<CreateItem>& items) {
+        ++writes;
+        return std::vector<CreateOutcome>(items.size(), CreateOutcome::kCreated);
+    });
+    std::promise<void> unblock;
+    std::shared_future<void> unblocked = unblock.get_future().share();
+    std::atomic<bool> first_answering{false};
+    std::atomic<int> second_answered{0};
+    batcher.SubmitAsync(Named("slow"), [&](CreateOutcome, std::exception_ptr) {
+        first_answering = true;
+        unblocked.wait();  // e.g. a slow client's socket
+    });
+    WaitUntil([&] { return first_answering.load(); });
+    batcher.SubmitAsync(Named("next"), [&](CreateOutcome outcome, std::exception_ptr error) {
+        if (!error && outcome == CreateOutcome::kCreated) ++second_answered;
+    });
+    WaitUntil([&] { return writes.load() == 2; });
+    EXPECT_EQ(writes.load(), 2) << "the second batch was written while the first was answered";
+    EXPECT_EQ(second_answered.load(), 0) << "answers keep their order";
+    EXPECT_EQ(batcher.Waiting(), 2u);
+    unblock.set_value();
+    WaitUntil([&] { return batcher.Waiting() == 0; });
+    EXPECT_EQ(second_answered.load(), 1);
+}
+
+// Stopping writes and answers everything already queued.
+TEST(CreateBatcherTest, StoppingAnswersEverythingQueued) {
+    std::atomic<int> answered{0};
+    {
+        CreateBatcher batcher([&](const std::vector<CreateItem>& items) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            return std::vector<CreateOutcome>(items.size(), CreateOutcome::kCreated);
+        });
+        for (int i = 0; i < 50; ++i) {
+            batcher.SubmitAsync(Named(std::to_string(i)), [&](CreateOutcome, std::exception_ptr error) {
+                if (!error) ++answered;
+            });
+        }
+    }
+    EXPECT_EQ(answered.load(), 50);
 }
 
 }  // namespace
