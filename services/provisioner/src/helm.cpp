@@ -87,17 +87,23 @@ Error ClassifyHelmFailure(const std::string& action, const std::string& output) 
     return Error::Permanent("helm_failed", detail);
 }
 
-HelmCli::HelmCli(Options options, kube::KubeApi* kube) : options_(std::move(options)), kube_(kube) {
+std::vector<std::string> HelmEnvironment(const HelmCli::Options& options) {
+    std::vector<std::string> env;
     const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe)
-    env_.push_back(std::string("PATH=") + (path != nullptr ? path : "/usr/bin:/bin"));
-    env_.push_back("HOME=" + options_.cache_dir);
-    env_.push_back("HELM_CACHE_HOME=" + options_.cache_dir + "/cache");
-    env_.push_back("HELM_CONFIG_HOME=" + options_.cache_dir + "/config");
-    env_.push_back("HELM_DATA_HOME=" + options_.cache_dir + "/data");
-    if (!options_.kubeconfig.empty()) env_.push_back("KUBECONFIG=" + options_.kubeconfig);
-    for (const char* name : {"KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"}) {
-        if (const char* value = std::getenv(name)) env_.push_back(std::string(name) + "=" + value);  // NOLINT
+    env.push_back(std::string("PATH=") + (path != nullptr ? path : "/usr/bin:/bin"));
+    env.push_back("HOME=" + options.cache_dir);
+    env.push_back("HELM_CACHE_HOME=" + options.cache_dir + "/cache");
+    env.push_back("HELM_CONFIG_HOME=" + options.cache_dir + "/config");
+    env.push_back("HELM_DATA_HOME=" + options.cache_dir + "/data");
+    if (!options.kubeconfig.empty()) env.push_back("KUBECONFIG=" + options.kubeconfig);
+    for (const char* name : {"KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", "GOMAXPROCS", "GOGC"}) {
+        if (const char* value = std::getenv(name)) env.push_back(std::string(name) + "=" + value);  // NOLINT
     }
+    return env;
+}
+
+HelmCli::HelmCli(Options options, kube::KubeApi* kube)
+    : options_(std::move(options)), kube_(kube), env_(HelmEnvironment(options_)) {
     std::filesystem::create_directories(options_.cache_dir);
     RemoveStaleValueFolders(options_.cache_dir);
     values_dir_ = options_.cache_dir + "/values-" + std::to_string(getpid());

@@ -73,6 +73,11 @@ private:
     std::vector<std::string> env_;
 };
 
+// The environment a Helm process runs with (the CLI per call, or the agent): PATH, Helm's
+// folders under `cache_dir`, the kubeconfig, the in-cluster service address and Go's limits
+// when this process has them. Nothing else of ours (no secret) is passed on.
+std::vector<std::string> HelmEnvironment(const HelmCli::Options& options);
+
 // Classifies Helm's error output: transient (API unavailable, conflicts, timeouts,
 // another operation in progress) or permanent (a chart that does not render, values
 // refused by the schema, objects the API rejects).

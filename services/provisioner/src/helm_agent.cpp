@@ -49,18 +49,7 @@ void ForwardLog(const std::string& line) {
 }  // namespace
 
 HelmAgent::HelmAgent(Options options, kube::KubeApi* kube)
-    : options_(std::move(options)), recovery_(options_.cli, kube) {
-    const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe)
-    env_.push_back(std::string("PATH=") + (path != nullptr ? path : "/usr/bin:/bin"));
-    env_.push_back("HOME=" + options_.cli.cache_dir);
-    env_.push_back("HELM_CACHE_HOME=" + options_.cli.cache_dir + "/cache");
-    env_.push_back("HELM_CONFIG_HOME=" + options_.cli.cache_dir + "/config");
-    env_.push_back("HELM_DATA_HOME=" + options_.cli.cache_dir + "/data");
-    if (!options_.cli.kubeconfig.empty()) env_.push_back("KUBECONFIG=" + options_.cli.kubeconfig);
-    for (const char* name : {"KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", "GOMAXPROCS", "GOGC"}) {
-        if (const char* value = std::getenv(name)) env_.push_back(std::string(name) + "=" + value);  // NOLINT
-    }
-}
+    : options_(std::move(options)), env_(HelmEnvironment(options_.cli)), recovery_(options_.cli, kube) {}
 
 HelmAgent::~HelmAgent() {
     std::thread reader;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -132,6 +133,33 @@ TEST_F(HelmAgentIntegrationTest, ItsReleasesAreTheClisListHistoryRollbackUpgrade
 // The agent is killed -9 as soon as the install's release record exists (pending-install):
 // the call fails Retryable, and the next call (a new agent, which finds the release pending
 // and recovers it through the CLI path) leaves it deployed with every object.
+// Runs an install of `chart` on a thread and calls `at_record` once, as soon
+// as the install's first release record exists (the install is then under way). Returns the
+// install's outcome and whether `at_record` ran before the install finished.
+struct InterruptedInstall {
+    Status outcome = Status::Ok();
+    bool interrupted = false;
+};
+InterruptedInstall InstallAndInterruptAtItsRecord(HelmAgent& agent, kube::KubeApi& kube, const std::string& ns,
+                                                  const std::string& chart, const nlohmann::json& values, const CancelToken& cancel,
+                                                  const std::function<bool()>& at_record) {
+    InterruptedInstall result;
+    std::atomic<bool> done{false};
+    std::thread install([&] {
+        result.outcome = agent.UpgradeInstall(kReleaseName, ns, chart, {}, values, cancel);
+        done = true;
+    });
+    const std::string record = "/api/v1/namespaces/" + ns + "/secrets/sh.helm.release.v1.store.v1";
+    while (!done) {
+        if (kube.Get(record).ok()) {
+            result.interrupted = at_record();
+            break;
+        }
+    }
+    install.join();
+    return result;
+}
+
 TEST_F(HelmAgentIntegrationTest, AKillNineDuringAnInstallIsFinishedByTheNextCall) {
     const StoreSpec spec{NewUuid(), "tenant-it", "agent-kill", "woocommerce", "small", "agent-kill.example.test",
                          "admin@agent-kill.example.test"};
@@ -142,22 +170,8 @@ TEST_F(HelmAgentIntegrationTest, AKillNineDuringAnInstallIsFinishedByTheNextCall
     const pid_t pid = agent_->AgentPid();
     ASSERT_GT(pid, 0);
 
-    std::atomic<bool> done{false};
-    Status first = Status::Ok();
-    std::thread install([&] {
-        first = agent_->UpgradeInstall(kReleaseName, ns_, Chart("woocommerce-store"), {}, values, cancel);
-        done = true;
-    });
-    const std::string record = "/api/v1/namespaces/" + ns_ + "/secrets/sh.helm.release.v1.store.v1";
-    bool killed = false;
-    while (!done) {
-        auto got = kube_->Get(record);
-        if (got.ok()) {
-            killed = kill(pid, SIGKILL) == 0;
-            break;
-        }
-    }
-    install.join();
+    const auto [first, killed] = InstallAndInterruptAtItsRecord(*agent_, *kube_, ns_, Chart("woocommerce-store"), values, cancel,
+                                                                [pid] { return kill(pid, SIGKILL) == 0; });
     ASSERT_TRUE(killed) << "the install finished before its record could be seen";
     ASSERT_FALSE(first.ok()) << "the agent was killed during the install";
     EXPECT_TRUE(first.error().retryable());
@@ -188,29 +202,20 @@ TEST_F(HelmAgentIntegrationTest, ACancelledInstallWritesNothingAfterTheCancel) {
     ASSERT_TRUE(agent_->Uninstall("warm-up", ns_, warm).ok());
 
     CancelToken cancel(shutdown_);
-    std::atomic<bool> done{false};
-    Status first = Status::Ok();
-    std::thread install([&] {
-        first = agent_->UpgradeInstall(kReleaseName, ns_, Chart("woocommerce-store"), {}, values, cancel);
-        done = true;
+    const auto [first, cancelled] = InstallAndInterruptAtItsRecord(*agent_, *kube_, ns_, Chart("woocommerce-store"), values, cancel, [&cancel] {
+        cancel.Supersede();
+        return true;
     });
-    const std::string record = "/api/v1/namespaces/" + ns_ + "/secrets/sh.helm.release.v1.store.v1";
-    bool cancelled = false;
-    while (!done) {
-        if (kube_->Get(record).ok()) {
-            cancel.Supersede();
-            cancelled = true;
-            break;
-        }
-    }
-    install.join();
     ASSERT_TRUE(cancelled) << "the install finished before its record could be seen";
     ASSERT_FALSE(first.ok());
     EXPECT_EQ(first.error().code, "cancelled");
-    // Long enough for the rest of the install to have happened, had it gone on.
-    std::this_thread::sleep_for(std::chrono::seconds(3));
-    const auto status = HelmJson({"status", "store", "-n", ns_});
-    EXPECT_EQ(status["info"]["status"], "pending-install");
+    // Watched for 3 s, long enough for the rest of the install to have happened had it gone
+    // on: the record stays pending-install the whole time.
+    const auto watch_until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    do {
+        const auto status = HelmJson({"status", "store", "-n", ns_});
+        ASSERT_EQ(status["info"]["status"], "pending-install") << "the install went on after its cancel";
+    } while (std::chrono::steady_clock::now() < watch_until);
     EXPECT_EQ(agent_->Starts(), 1) << "a cancel does not cost the agent";
 
     CancelToken fresh(shutdown_);
