@@ -92,7 +92,7 @@ status:
 	@infra/local/status || true
 
 ## bench-quick: the small benchmark (about 5 min); bench: the full table with the scale curve
-## to 5,000 stores (about 100 min; sizes overridable, see bench/run.sh). See docs/performance.md.
+## to 5,000 stores (about 100 min; 40 min on 24 GiB, where memory stops the fill at 1,000; sizes overridable, see bench/run.sh). See docs/performance.md.
 bench-quick: build deps-tools
 	@STOREFLEET_BUILD_DIR=$(abspath $(BUILD_DIR)) bench/run.sh quick
 

@@ -23,7 +23,8 @@
 #          5-15 min deleting their namespaces (the least certain part: a trial deleted 20 in
 #          26 s); the +4,000 stage 45-55 min; replicas 3 x 300 13 min (a trial's platform
 #          up/down costs ~8 s a run); baseline, steady and API 12 min: about 100 minutes
-#          (90-115) in all. BENCH_FILL="100 1000" (no 5,000 stage) takes about 50 minutes.
+#          (90-115) in all. Without the 5,000 stage (BENCH_FILL="100 1000", or the memory guard
+#          on a 24 GiB machine) it took 40 minutes (20261205T094258Z-full).
 #          Memory: ~3 MiB of control-plane RSS per store puts the 5,000 stage and the stores
 #          after it at ~17 GiB beyond the 1,000-store cluster; see the guard below.
 #
