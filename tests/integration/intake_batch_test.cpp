@@ -160,6 +160,50 @@ TEST_F(IntakeBatchTest, ACreateOfAnUnknownTenantIsRefusedWithoutHarmingItsBatch)
     EXPECT_EQ(accepted, 2);
     EXPECT_EQ(unauthorized, 1) << "a tenant that is gone: refused as before";
     EXPECT_EQ(Scalar("select count(*) from intake.stores where tenant_id = $1"), 2);
+    // No foreign key holds this (migration 7): the quota reservation finds no tenant row.
+    EXPECT_EQ(pool_.WithTransaction([](pqxx::work& txn) {
+                  return txn.exec("select count(*) from intake.stores s where not exists "
+                                  "(select 1 from intake.tenants t where t.id = s.tenant_id)")[0][0]
+                      .as<int>();
+              }),
+              0)
+        << "a store without a tenant";
+}
+
+// A batch whose commit was lost on the way back is written again by the retry: every
+// create is 'created' again, the quota and the outbox count each store once, and a name
+// given twice in the batch is taken by the earlier create both times.
+TEST_F(IntakeBatchTest, ABatchWrittenTwiceCountsEachStoreOnce) {
+    const std::string ids = "{" + NewUuid() + "," + NewUuid() + "," + NewUuid() + "," + NewUuid() + "}";
+    const std::string tenants = "{" + tenant_id_ + "," + tenant_id_ + "," + tenant_id_ + "," + tenant_id_ + "}";
+    auto write = [&] {
+        return pool_.WithTransaction([&](pqxx::work& txn) {
+            return txn
+                .exec_params("select array_to_string(intake.create_stores($1::uuid[], $2::text[], "
+                             "'{one,two,one,three}', '{woocommerce,woocommerce,medusa,medusa}', '{small,small,small,small}', "
+                             "'{h1,h2,h3,h4}', '{c1,c2,c3,c4}', 'stores.test', '{0a01,0a02,0a03,0a04}'), ',')",
+                             ids, tenants)[0][0]
+                .as<std::string>();
+        });
+    };
+    EXPECT_EQ(write(), "created,created,name_taken,created");
+    EXPECT_EQ(write(), "created,created,name_taken,created");
+    EXPECT_EQ(Scalar("select live_stores from intake.tenants where id = $1"), 3);
+    EXPECT_EQ(Scalar("select count(*) from intake.stores where tenant_id = $1"), 3);
+    EXPECT_EQ(Scalar("select count(*) from intake.outbox o join intake.stores s on o.key = s.store_id::text "
+                     "where s.tenant_id = $1"),
+              3);
+    EXPECT_EQ(Scalar("select count(*) from intake.stores where tenant_id = $1 and name = 'one' and engine = 'woocommerce'"), 1)
+        << "the earlier of two creates of one name is the one written";
+    EXPECT_EQ(pool_.WithTransaction([&](pqxx::work& txn) {
+                  return txn
+                      .exec_params("select string_agg(encode(o.payload, 'hex'), ',' order by o.id) from intake.outbox o "
+                                   "join intake.stores s on o.key = s.store_id::text where s.tenant_id = $1",
+                                   tenant_id_)[0][0]
+                      .as<std::string>();
+              }),
+              "0a01,0a02,0a04")
+        << "the outbox keeps the batch's order";
 }
 
 }  // namespace
