@@ -137,6 +137,16 @@ Status HelmCli::RecoverPending(const std::string& release, const std::string& ns
                   {{"release", release}, {"namespace", ns}});
         auto dropped = kube_->Delete("/api/v1/namespaces/" + ns + "/secrets/sh.helm.release.v1." + release + ".v1");
         if (!dropped.ok()) return dropped.error();
+    } else if (state == "pending-upgrade" && revision > 1 && kube_ != nullptr) {
+        // An upgrade interrupted mid-way leaves its revision pending and the one before it
+        // deployed (Helm supersedes that one only once the upgrade is done). Dropping the
+        // pending record lets the upgrade run again from the deployed revision: no rollback
+        // revision in the history, which nobody asked for (tests/faults, case 1).
+        log::Warn("recovering a release left pending-upgrade: dropping that revision's record and upgrading again",
+                  {{"release", release}, {"namespace", ns}, {"revision", revision}});
+        auto dropped = kube_->Delete("/api/v1/namespaces/" + ns + "/secrets/sh.helm.release.v1." + release + ".v" +
+                                     std::to_string(revision));
+        if (!dropped.ok()) return dropped.error();
     } else if (state == "pending-install" || state == "uninstalling" || (state == "failed" && revision == 1)) {
         log::Warn("recovering a release left " + state + ": uninstalling it", {{"release", release}, {"namespace", ns}});
         auto out = Run({"uninstall", release, "-n", ns, "--no-hooks"}, cancel);

@@ -49,9 +49,11 @@ public:
     std::vector<std::string> calls;
 };
 
-// A stand-in for the Helm CLI: the first upgrade finds a release left pending-install by a
-// killed provisioner; every command is logged to a file.
-std::string FakeHelm(const std::string& dir) {
+// A stand-in for the Helm CLI: the first upgrade finds a release left pending (`status`
+// answers `status_json`: by default a first install) by a killed provisioner; every command
+// is logged to a file.
+std::string FakeHelm(const std::string& dir,
+                     const std::string& status_json = R"({"info":{"status":"pending-install"},"version":1})") {
     const std::string path = dir + "/helm";
     std::ofstream script(path);
     script << "#!/bin/sh\n"
@@ -60,7 +62,7 @@ std::string FakeHelm(const std::string& dir) {
            << "  upgrade) if [ ! -e " << dir << "/recovered ]; then touch " << dir << "/recovered;"
            << " echo 'Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress' >&2; exit 1; fi;"
            << " echo installed ;;\n"
-           << "  status) echo '{\"info\":{\"status\":\"pending-install\"},\"version\":1}' ;;\n"
+           << "  status) echo '" << status_json << "' ;;\n"
            << "  *) echo unexpected >&2; exit 3 ;;\n"
            << "esac\n";
     script.close();
@@ -84,6 +86,27 @@ TEST(HelmTest, AnInterruptedFirstInstallIsRecoveredByDroppingItsRecordNotByUnins
     EXPECT_EQ(calls, "upgrade\nstatus\nupgrade\n") << "no uninstall: the objects the install made stay in use";
     ASSERT_EQ(kube.calls.size(), 1U);
     EXPECT_EQ(kube.calls[0], "DELETE /api/v1/namespaces/store-x/secrets/sh.helm.release.v1.store.v1");
+    std::filesystem::remove_all(dir);
+}
+
+TEST(HelmTest, AnInterruptedUpgradeIsRecoveredByDroppingItsPendingRevisionNotByRollingBack) {
+    const std::string dir = testing::TempDir() + "/fake-helm-upgrade-" + std::to_string(getpid());
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    RecordingKube kube;
+    HelmCli helm({FakeHelm(dir, R"({"info":{"status":"pending-upgrade"},"version":3})"), "", dir + "/home",
+                  std::chrono::seconds(10), false},
+                 &kube);
+    ShutdownFlag shutdown;
+    CancelToken cancel(shutdown);
+    auto status = helm.UpgradeInstall("store", "store-x", "/charts/w", {}, {{"a", 1}}, cancel);
+    ASSERT_TRUE(status.ok()) << status.error().message;
+    std::ifstream calls_file(dir + "/calls");
+    std::string calls;
+    for (std::string line; std::getline(calls_file, line);) calls += line + "\n";
+    EXPECT_EQ(calls, "upgrade\nstatus\nupgrade\n") << "no rollback: its revision would be one nobody asked for";
+    ASSERT_EQ(kube.calls.size(), 1U);
+    EXPECT_EQ(kube.calls[0], "DELETE /api/v1/namespaces/store-x/secrets/sh.helm.release.v1.store.v3");
     std::filesystem::remove_all(dir);
 }
 
