@@ -9,6 +9,8 @@
 
 #include <fstream>
 #include <mutex>
+#include <string>
+#include <vector>
 
 namespace storefleet::provisioner {
 namespace {
@@ -49,11 +51,9 @@ public:
     std::vector<std::string> calls;
 };
 
-// A stand-in for the Helm CLI: the first upgrade finds a release left pending (`status`
-// answers `status_json`: by default a first install) by a killed provisioner; every command
-// is logged to a file.
-std::string FakeHelm(const std::string& dir,
-                     const std::string& status_json = R"({"info":{"status":"pending-install"},"version":1})") {
+// A stand-in for the Helm CLI: the first upgrade finds a release left pending by a killed
+// provisioner (`status` answers `status_json`); every command is logged to a file.
+std::string FakeHelm(const std::string& dir, const std::string& status_json) {
     const std::string path = dir + "/helm";
     std::ofstream script(path);
     script << "#!/bin/sh\n"
@@ -70,44 +70,42 @@ std::string FakeHelm(const std::string& dir,
     return path;
 }
 
-TEST(HelmTest, AnInterruptedFirstInstallIsRecoveredByDroppingItsRecordNotByUninstalling) {
+// What an `upgrade --install` that first finds the release pending (`status` answers
+// `status_json`) runs: the CLI's commands, one per line, and the Kubernetes calls.
+struct Recovery {
+    std::string cli_calls;
+    std::vector<std::string> kube_calls;
+};
+Recovery RecoverFrom(const std::string& status_json) {
     const std::string dir = testing::TempDir() + "/fake-helm-" + std::to_string(getpid());
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     RecordingKube kube;
-    HelmCli helm({FakeHelm(dir), "", dir + "/home", std::chrono::seconds(10), false}, &kube);
+    HelmCli helm({FakeHelm(dir, status_json), "", dir + "/home", std::chrono::seconds(10), false}, &kube);
     ShutdownFlag shutdown;
     CancelToken cancel(shutdown);
     auto status = helm.UpgradeInstall("store", "store-x", "/charts/w", {}, {{"a", 1}}, cancel);
-    ASSERT_TRUE(status.ok()) << status.error().message;
+    EXPECT_TRUE(status.ok()) << status.error().message;
+    Recovery recovery;
     std::ifstream calls_file(dir + "/calls");
-    std::string calls;
-    for (std::string line; std::getline(calls_file, line);) calls += line + "\n";
-    EXPECT_EQ(calls, "upgrade\nstatus\nupgrade\n") << "no uninstall: the objects the install made stay in use";
-    ASSERT_EQ(kube.calls.size(), 1U);
-    EXPECT_EQ(kube.calls[0], "DELETE /api/v1/namespaces/store-x/secrets/sh.helm.release.v1.store.v1");
+    for (std::string line; std::getline(calls_file, line);) recovery.cli_calls += line + "\n";
+    recovery.kube_calls = kube.calls;
     std::filesystem::remove_all(dir);
+    return recovery;
+}
+
+TEST(HelmTest, AnInterruptedFirstInstallIsRecoveredByDroppingItsRecordNotByUninstalling) {
+    const auto recovery = RecoverFrom(R"({"info":{"status":"pending-install"},"version":1})");
+    EXPECT_EQ(recovery.cli_calls, "upgrade\nstatus\nupgrade\n") << "no uninstall: the objects the install made stay in use";
+    EXPECT_EQ(recovery.kube_calls,
+              std::vector<std::string>{"DELETE /api/v1/namespaces/store-x/secrets/sh.helm.release.v1.store.v1"});
 }
 
 TEST(HelmTest, AnInterruptedUpgradeIsRecoveredByDroppingItsPendingRevisionNotByRollingBack) {
-    const std::string dir = testing::TempDir() + "/fake-helm-upgrade-" + std::to_string(getpid());
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-    RecordingKube kube;
-    HelmCli helm({FakeHelm(dir, R"({"info":{"status":"pending-upgrade"},"version":3})"), "", dir + "/home",
-                  std::chrono::seconds(10), false},
-                 &kube);
-    ShutdownFlag shutdown;
-    CancelToken cancel(shutdown);
-    auto status = helm.UpgradeInstall("store", "store-x", "/charts/w", {}, {{"a", 1}}, cancel);
-    ASSERT_TRUE(status.ok()) << status.error().message;
-    std::ifstream calls_file(dir + "/calls");
-    std::string calls;
-    for (std::string line; std::getline(calls_file, line);) calls += line + "\n";
-    EXPECT_EQ(calls, "upgrade\nstatus\nupgrade\n") << "no rollback: its revision would be one nobody asked for";
-    ASSERT_EQ(kube.calls.size(), 1U);
-    EXPECT_EQ(kube.calls[0], "DELETE /api/v1/namespaces/store-x/secrets/sh.helm.release.v1.store.v3");
-    std::filesystem::remove_all(dir);
+    const auto recovery = RecoverFrom(R"({"info":{"status":"pending-upgrade"},"version":3})");
+    EXPECT_EQ(recovery.cli_calls, "upgrade\nstatus\nupgrade\n") << "no rollback: its revision would be one nobody asked for";
+    EXPECT_EQ(recovery.kube_calls,
+              std::vector<std::string>{"DELETE /api/v1/namespaces/store-x/secrets/sh.helm.release.v1.store.v3"});
 }
 
 }  // namespace
