@@ -116,6 +116,8 @@ case $mode in
         left=$((fill[-1] + later_stores))
         mib_per_store=${BENCH_MIB_PER_STORE:-3}
         positive_ints BENCH_MIB_PER_STORE "$mib_per_store"
+        # The guard counts in KiB, so a measured 3.1 MiB per store is not rounded up to 4.
+        kib_per_store=$((mib_per_store * 1024))
         export STOREFLEET_K8S_NODES=${BENCH_K8S_NODES:-$(((left + 49) / 50 + 3))}
         positive_ints BENCH_K8S_NODES "$STOREFLEET_K8S_NODES" ;;
     *) die "usage: bench/run.sh quick|full" ;;
@@ -286,7 +288,8 @@ for target in "${fill[@]}"; do
     with_ceiling=0
     [[ " ${ceiling_at[*]} " != *" $target "* ]] || with_ceiling=1
     avail=$(awk '/^MemAvailable:/{print int($2 / 1024)}' /proc/meminfo)
-    need=$(((added * (1 + with_ceiling) + later_stores) * mib_per_store + 1024))
+    need=$((((added * (1 + with_ceiling) + later_stores) * kib_per_store + 1023) / 1024 + 1024))
+    mib_per_store=$(awk -v k="$kib_per_store" 'BEGIN { printf "%.2f", k / 1024 }')
     if [[ ${BENCH_MEM_GUARD:-1} != 0 ]] && ((need > avail)); then
         record "{\"section\":\"fill_skipped\",\"stage\":$stage,\"added\":$added,\"total\":$target,\"mem_available_mib\":$avail,\"mem_needed_mib\":$need,\"mib_per_store\":$mib_per_store}"
         echo "the fill stops before $target stores: it would need about $need MiB ($mib_per_store MiB per store), $avail MiB are available" >&2
@@ -305,8 +308,8 @@ for target in "${fill[@]}"; do
     # The guard's figure from now on: this stage's growth per store, measured, in place of the
     # one assumed (only from stages of 500 stores or more: a small one's growth is mostly
     # caches warming up).
-    grown=$(( ($(json_field "$rss_after" total) - $(json_field "$rss_before" total) + added - 1) / added ))
-    ((added < 500 || grown < 1)) || mib_per_store=$grown
+    grown_kib=$(( (($(json_field "$rss_after" total) - $(json_field "$rss_before" total)) * 1024 + added - 1) / added ))
+    ((added < 500 || grown_kib < 1)) || kib_per_store=$grown_kib
     "$root/infra/local/platform" down >/dev/null
     phase "fill to $total"
     if ((with_ceiling)); then
