@@ -15,11 +15,16 @@ struct QueryConfig {
     // The live stream (SSE) listens on a port of its own; 0: the kernel picks.
     int stream_port = 8083;
     int stream_max_connections = 10'000;
-    int http_threads = 8;  // handlers block on Postgres; more threads overlap that wait
+    // Single-store GETs hand their read to the StoreBatcher and lists mostly come from the
+    // list cache, so few HTTP threads wait on Postgres. Measured on 2 cores (64 connections,
+    // docs/performance.md): 4 HTTP threads and 1 read thread served single GETs 10-25% faster
+    // than 8 and 2, and uncached lists as fast. On more cores raise both (about 2 HTTP
+    // threads and half a read thread per core).
+    int http_threads = 4;
     int pg_pool_size = 16;
     // Threads reading single stores in batches for concurrent GETs (StoreBatcher); 0: each
     // GET reads on its own HTTP thread.
-    int store_read_threads = 2;
+    int store_read_threads = 1;
     // How long a token stays accepted without asking Postgres again (also how long a
     // revoked token keeps working on this replica), and an unknown one refused.
     std::chrono::milliseconds auth_cache_ttl = std::chrono::seconds(1);

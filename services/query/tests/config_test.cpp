@@ -21,14 +21,17 @@ TEST(QueryConfigTest, NeedsPostgres) { EXPECT_THROW(QueryConfig::FromEnv(Env({})
 TEST(QueryConfigTest, HasDefaultsAndTakesOverrides) {
     auto config = QueryConfig::FromEnv(Env({{"STOREFLEET_PG_URL", "postgresql://x"}}));
     EXPECT_EQ(config.http_port, 8082);
-    EXPECT_EQ(config.http_threads, 8);
+    EXPECT_EQ(config.http_threads, 4);
+    EXPECT_EQ(config.store_read_threads, 1);
     EXPECT_EQ(config.pg_pool_size, 16);
     EXPECT_EQ(config.auth_cache_ttl, std::chrono::seconds(1)) << "a revoked token stops working within a second";
     EXPECT_EQ(config.stream_port, 8083);
     config = QueryConfig::FromEnv(Env({{"STOREFLEET_PG_URL", "postgresql://x"},
-                                       {"STOREFLEET_HTTP_THREADS", "4"},
+                                       {"STOREFLEET_HTTP_THREADS", "16"},
+                                       {"STOREFLEET_STORE_READ_THREADS", "4"},
                                        {"STOREFLEET_PG_POOL_SIZE", "24"}}));
-    EXPECT_EQ(config.http_threads, 4);
+    EXPECT_EQ(config.http_threads, 16);
+    EXPECT_EQ(config.store_read_threads, 4);
     EXPECT_EQ(config.pg_pool_size, 24);
     EXPECT_THROW(QueryConfig::FromEnv(Env(
                      {{"STOREFLEET_PG_URL", "postgresql://x"}, {"STOREFLEET_PG_POOL_SIZE", "0"}})),
