@@ -38,7 +38,8 @@ profile() {
 # library and its top functions (bench/results/profile-NAME.txt).
 profile_report() {
     local name=$1 comm=$2 file="$platform/perf-$1.data"
-    [[ -f $file ]] || return 0
+    # Only this run's samples: a data file left by an earlier BENCH_PROFILE=1 run is not reported.
+    [[ ${BENCH_PROFILE:-0} == 1 && -f $file ]] || return 0
     mkdir -p "$root/bench/results"
     {
         echo "## $name: CPU samples by process (load $(cut -d' ' -f1-3 /proc/loadavg) after)"
