@@ -35,13 +35,9 @@ int main(int argc, char** argv) {
     const std::string tenant = "lag-" + RandomHex(4);
     std::vector<std::string> stores;
     for (int i = 0; i < 100; ++i) stores.push_back(NewUuid());
-
-    const auto start = std::chrono::steady_clock::now();
-    const auto interval = std::chrono::microseconds(1'000'000 / rate);
-    int sent = 0;
-    for (int i = 0; i < rate * seconds; ++i) {
-        std::this_thread::sleep_until(start + interval * i);
-        auto event = kafka::NewEnvelope(tenant, stores[static_cast<std::size_t>(i) % stores.size()], "bench");
+    // One message per call, acknowledged before the next, like a provisioner's Emit.
+    auto publish = [&publisher](const std::string& tenant_id, const std::string& store_id) {
+        auto event = kafka::NewEnvelope(tenant_id, store_id, "bench");
         auto* changed = event.mutable_store_status_changed();
         changed->set_status(v1::STORE_STATUS_PROVISIONING);
         changed->set_step("bench");
@@ -49,12 +45,21 @@ int main(int argc, char** argv) {
         changed->set_name("lag");
         changed->set_engine_name("woocommerce");
         kafka::SetTypeFromPayload(event);
-        // One message per call, acknowledged before the next, like a provisioner's Emit.
-        if (publisher.PublishAndWait({{kafka::kStatusTopic, event.store_id(), kafka::Encode(event)}},
-                                     std::chrono::seconds(10))
-                .ok()) {
-            ++sent;
-        }
+        return publisher.PublishAndWait({{kafka::kStatusTopic, event.store_id(), kafka::Encode(event)}},
+                                        std::chrono::seconds(10))
+            .ok();
+    };
+    // Not measured: the producer's first message waits for its connection and the topic's
+    // metadata (about 1 s, seen as the one slow event of a run), which a provisioner pays once
+    // when it starts, not per event.
+    publish("lag-warmup-" + RandomHex(4), NewUuid());
+
+    const auto start = std::chrono::steady_clock::now();
+    const auto interval = std::chrono::microseconds(1'000'000 / rate);
+    int sent = 0;
+    for (int i = 0; i < rate * seconds; ++i) {
+        std::this_thread::sleep_until(start + interval * i);
+        if (publish(tenant, stores[static_cast<std::size_t>(i) % stores.size()])) ++sent;
     }
     const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
