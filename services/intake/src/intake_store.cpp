@@ -203,10 +203,12 @@ $fn$;
 alter table stores drop constraint if exists stores_tenant_id_fkey;
 -- Same contract as version 6. A run of one tenant's creates that fits the quota whole is
 -- written with one insert of its stores and one of their outbox rows (in the batch's order);
--- a run that does not fit takes version 6's create-by-create path.
-create or replace function create_stores(p_ids uuid[], p_tenants text[], p_names text[], p_engines text[],
-                                         p_plans text[], p_hosts text[], p_correlations text[], p_topic text,
-                                         p_commands_hex text[])
+-- a run that does not fit takes version 6's create-by-create path, kept under a new name.
+alter function create_stores(uuid[], text[], text[], text[], text[], text[], text[], text, text[])
+    rename to create_stores_one_by_one;
+create function create_stores(p_ids uuid[], p_tenants text[], p_names text[], p_engines text[],
+                              p_plans text[], p_hosts text[], p_correlations text[], p_topic text,
+                              p_commands_hex text[])
 returns text[] language plpgsql as $fn$
 declare
     n int := coalesce(array_length(p_ids, 1), 0);
@@ -217,7 +219,6 @@ declare
     live int;
     quota int;
     granted int;
-    inserted uuid;
     written uuid[];
 begin
     while first <= n loop
@@ -261,40 +262,13 @@ begin
                                         else 'name_taken' end;
                 end loop;
             end if;
-            first := last + 1;
-            continue;
-        end if;
-        if granted > 0 then
-            update intake.tenants set live_stores = live_stores + granted where id = tenant;
-        end if;
-        for i in first .. last loop
-            if granted = 0 then
-                -- A taken name is said whatever the quota, as a create alone would find it.
-                outcomes[i] := case when exists (select 1 from intake.stores where store_id = p_ids[i])
-                                        then 'created'
-                                    when exists (select 1 from intake.stores
-                                                 where tenant_id = p_tenants[i] and name = p_names[i]
-                                                   and state <> 'deleted')
-                                        then 'name_taken'
-                                    else 'no_quota' end;
-                continue;
-            end if;
-            inserted := null;
-            insert into intake.stores (store_id, tenant_id, name, engine, plan, host, correlation_id)
-                values (p_ids[i], p_tenants[i], p_names[i], p_engines[i], p_plans[i], p_hosts[i], p_correlations[i])
-                on conflict do nothing returning store_id into inserted;
-            if inserted is null then
-                outcomes[i] := case when exists (select 1 from intake.stores where store_id = p_ids[i])
-                                        then 'created' else 'name_taken' end;
-                continue;
-            end if;
-            insert into intake.outbox (topic, key, payload)
-                values (p_topic, p_ids[i]::text, decode(p_commands_hex[i], 'hex'));
-            granted := granted - 1;
-            outcomes[i] := 'created';
-        end loop;
-        if granted > 0 then
-            update intake.tenants set live_stores = live_stores - granted where id = tenant;
+        else
+            -- A run that does not fit whole: version 6's create-by-create path, on its slice
+            -- (it locks the tenant row again, in this same transaction).
+            outcomes[first:last] := intake.create_stores_one_by_one(
+                p_ids[first:last], p_tenants[first:last], p_names[first:last], p_engines[first:last],
+                p_plans[first:last], p_hosts[first:last], p_correlations[first:last], p_topic,
+                p_commands_hex[first:last]);
         end if;
         first := last + 1;
     end loop;
