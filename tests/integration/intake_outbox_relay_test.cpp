@@ -300,7 +300,11 @@ TEST_F(IntakeOutboxRelayTest, WaitingForAnUnreachableKafkaHoldsNoTransactionNoRo
         20s);
     EXPECT_TRUE(unhealthy) << "/readyz must turn red while the leader cannot publish";
     EXPECT_TRUE(relay.Leader()) << "Kafka trouble is no reason to hand over";
-    EXPECT_GE(registry.GetCounter("storefleet_outbox_failures_total", "").Value(), 1);
+    // Unhealthy comes first (the publish has waited past publish_timeout); the failure is
+    // counted when the batch gives up, at message_timeout.
+    EXPECT_TRUE(WaitUntil([&] { return registry.GetCounter("storefleet_outbox_failures_total", "").Value() >= 1; },
+                          10s))
+        << "a publish Kafka never acknowledged is counted as a failure";
     EXPECT_EQ(registry.GetGauge("storefleet_outbox_leader", "").Value(), 1);
     relay.Stop();
     EXPECT_EQ(in_transaction, 0) << "a transaction was held across the Kafka wait";
