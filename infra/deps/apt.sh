@@ -22,7 +22,7 @@ for p in "${packages[@]}"; do
 done
 # Go and Java may come from elsewhere on the machine (e.g. a newer Go in PATH); accept them.
 if command -v go >/dev/null; then missing=("${missing[@]/golang-go/}"); fi
-if command -v java >/dev/null && java -version 2>&1 | grep -qE 'version "(1[7-9]|2[0-9])'; then
+if command -v java >/dev/null && grep -qE 'version "(1[7-9]|2[0-9])' <<<"$(java -version 2>&1)"; then
     missing=("${missing[@]/openjdk-17-jre-headless/}")
 fi
 if command -v mvn >/dev/null; then missing=("${missing[@]/maven/}"); fi

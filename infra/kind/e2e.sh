@@ -90,7 +90,7 @@ hl() { helm --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 
 cluster_exists() {
     case $TOOL in
-        kind) kind get clusters 2>/dev/null | grep -qx "$CLUSTER" ;;
+        kind) grep -qx "$CLUSTER" <<<"$(kind get clusters 2>/dev/null)" ;;
         k3d) k3d cluster get "$CLUSTER" >/dev/null 2>&1 ;;
     esac
 }
@@ -127,7 +127,7 @@ YAML
     esac
     chmod 600 "$KUBECONFIG_FILE"
     poll 180 "nodes Ready" kc wait --for=condition=Ready nodes --all --timeout=5s >/dev/null
-    kc get storageclass -o name | grep -q . || die "the cluster has no StorageClass (kind and k3d ship local-path)"
+    grep -q . <<<"$(kc get storageclass -o name)" || die "the cluster has no StorageClass (kind and k3d ship local-path)"
 }
 
 ingress_up() {

@@ -83,7 +83,7 @@ if wrong: sys.exit(1)
 print(f"ok: all {checked} operations of docs/openapi.yaml reach their service through the chart's front door")
 PY
 # The dashboard itself, and a path no service knows still goes to query (its 404 problem).
-curl -sf "http://127.0.0.1:$front/stores/x" | grep -q dashboard || fail "the dashboard's routes are not served index.html"
+grep -q dashboard <<<"$(curl -sf "http://127.0.0.1:$front/stores/x")" || fail "the dashboard's routes are not served index.html"
 [[ $(curl -s "http://127.0.0.1:$front/api/v1/nothing" | python3 -c 'import json,sys; print(json.load(sys.stdin)["service"])') == query ]] \
     || fail "an unknown GET under /api/ did not reach query"
 ok "front door: SPA fallback and unknown paths"

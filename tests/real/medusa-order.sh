@@ -285,9 +285,11 @@ else
     bad "namespace $NS still there"
 fi
 no_containers() {
-    local c
+    local c info
     for c in $(_rn_ctr containers ls -q 2>/dev/null); do
-        _rn_ctr containers info "$c" 2>/dev/null | grep -q "\"io.kubernetes.pod.namespace\": \"$NS\"" && return 1
+        # Captured, not piped into grep -q: under pipefail a SIGPIPE to ctr would hide a match.
+        info=$(_rn_ctr containers info "$c" 2>/dev/null || true)
+        grep -q "\"io.kubernetes.pod.namespace\": \"$NS\"" <<<"$info" && return 1
     done
     return 0
 }

@@ -148,7 +148,11 @@ _rn_network_up() {
     if ! ip link show "$REALNODE_BRIDGE" >/dev/null 2>&1; then
         ip link add "$REALNODE_BRIDGE" type bridge
     fi
-    ip addr show dev "$REALNODE_BRIDGE" | grep -q "inet $REALNODE_IP/" ||
+    # Output captured before grep: under pipefail, `cmd | grep -q` fails when grep exits at its
+    # match and the command then gets SIGPIPE writing the rest.
+    local addrs
+    addrs=$(ip addr show dev "$REALNODE_BRIDGE")
+    grep -q "inet $REALNODE_IP/" <<<"$addrs" ||
         ip addr add "$REALNODE_IP/24" dev "$REALNODE_BRIDGE"
     ip link set "$REALNODE_BRIDGE" up
     # Keep the host's sysctls (the kubelet sets vm.overcommit_memory=1, kernel.panic=10,
@@ -334,7 +338,11 @@ _rn_import_images() {
         log "real-node: imported image $name in $((SECONDS - start))s"
     done
     shopt -u nullglob
-    _rn_ctr images ls -q 2>/dev/null | grep -q '^storefleet.local/pause:1$' ||
+    # The list is captured first: piped into `grep -q`, ctr could get SIGPIPE writing the names
+    # after pause's (it writes one per line), and pipefail would fail the check with pause there.
+    local images
+    images=$(_rn_ctr images ls -q 2>/dev/null || true)
+    grep -qx 'storefleet.local/pause:1' <<<"$images" ||
         die "real-node: the sandbox image storefleet.local/pause:1 is missing; run 'make images' (infra/images/build.sh)"
 }
 
