@@ -159,7 +159,7 @@ ingress_up() {
 images_up() {
     local image tar="$STOREFLEET_STATE/medusa-store-image.tar"
     image=$(helm template s "$ROOT/charts/medusa-store" --set host=e2e.localtest.me --set storeId=e2e \
-        --show-only templates/medusa-deployment.yaml | sed -n 's/^ *image: "\(.*\)"$/\1/p' | head -n 1)
+        --show-only templates/medusa-deployment.yaml | sed -n 's/^ *image: "\(.*\)"$/\1/p' | sed -n 1p)  # not head: under pipefail, head exiting early could SIGPIPE helm
     [[ -n $image ]] || die "cannot read the Medusa image reference from the chart"
     log "building $image with $ENGINE (several minutes the first time)"
     "$ENGINE" build -t "$image" "$ROOT/charts/medusa-store/image"
