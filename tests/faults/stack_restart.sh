@@ -58,7 +58,7 @@ printf 'k1:%s-1\nk2:%s-2\nk3:%s-3\n' "$marker" "$marker" "$marker" |
         --property parse.key=true --property key.separator=: --producer-property acks=all >/dev/null
 consume() {
     kafka_tool org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server "$brokers" \
-        --topic "$topic" --from-beginning --max-messages 3 --timeout-ms 30000 2>/dev/null | sort
+        --topic "$topic" --from-beginning --max-messages 3 --timeout-ms 60000 2>/dev/null | sort
 }
 before=$(consume)
 [[ $(wc -l <<<"$before") == 3 ]] || fail "kafka: read back '$before' before the restart"

@@ -11,8 +11,12 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 helm template sf "$CHART" --show-only templates/dashboard-configmap.yaml >"$WORK/cm.yaml" \
     || fail "helm template of the dashboard ConfigMap"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-front=$(free_port); intake=$(free_port); query=$(free_port); stream=$(free_port)
+# Four distinct ports: all four sockets are held open until every port is known.
+read -r front intake query stream < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(4)]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))')
 
 # The rendered config with the cluster's names and paths swapped for this machine's.
 python3 - "$WORK" "$front" "$intake" "$query" "$stream" <<'PY' || fail "rewriting the rendered nginx.conf"
@@ -57,6 +61,11 @@ done
 trap 'kill "${pids[@]}" 2>/dev/null || true; [[ -n ${KEEP:-} ]] || _cleanup' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$front/healthz" >/dev/null && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$front/healthz" >/dev/null || { cat "$WORK/nginx.err" >&2; fail "the chart's nginx did not start"; }
+# nginx answers /healthz itself; the stubs behind it are waited for too.
+for port in "$intake" "$query" "$stream"; do
+    for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/" >/dev/null && break; sleep 0.1; done
+    curl -sf "http://127.0.0.1:$port/" >/dev/null || fail "a stub upstream on port $port did not start"
+done
 
 python3 - "$SPEC" "$front" <<'PY'
 import json, re, sys, urllib.request, yaml

@@ -294,7 +294,10 @@ no_containers() {
     return 0
 }
 if wait_for "the store's containers to go" 120 no_containers; then ok "no container of the store left in containerd"; else bad "containers of $NS left"; fi
-procs_left=$(grep -l "$NS" /proc/[0-9]*/environ 2>/dev/null | wc -l || true)
+procs_of_store() { grep -l "$NS" /proc/[0-9]*/environ 2>/dev/null | wc -l || true; }
+no_procs() { [[ $(procs_of_store) == 0 ]]; }
+wait_for "the store's processes to end" 30 no_procs || true
+procs_left=$(procs_of_store)
 if [[ $procs_left == 0 ]]; then ok "no process of the store left"; else bad "$procs_left processes still carry $NS"; fi
 vols_left=0
 for uid in $pod_uids; do [[ -d $(_rn_dir)/kubelet/root/pods/$uid ]] && vols_left=$((vols_left + 1)); done
@@ -304,6 +307,12 @@ vols_gone() {
     return 0
 }
 if wait_for "the pods' volumes to go" 120 vols_gone; then ok "the store's pod volumes are gone from the node"; else bad "volumes of $NS left on the node"; fi
-pv_left=$(kubectl get pv -o jsonpath="{range .items[?(@.spec.claimRef.namespace==\"$NS\")]}{.metadata.name}{\"\n\"}{end}" | wc -l)
+pvs_of_store() {
+    kubectl get pv -o jsonpath="{range .items[?(@.spec.claimRef.namespace==\"$NS\")]}{.metadata.name}{\"\n\"}{end}" | wc -l
+}
+no_pvs() { [[ $(pvs_of_store) == 0 ]]; }
+# The PV controller deletes a released volume on its own schedule, after the namespace.
+wait_for "the store's PersistentVolumes to go" 60 no_pvs || true
+pv_left=$(pvs_of_store)
 if [[ $pv_left == 0 ]]; then ok "no PersistentVolume of the store left"; else bad "$pv_left PersistentVolumes of $NS left"; fi
 log "total $((SECONDS - t0))s"

@@ -27,19 +27,36 @@ wait_for() {
     done
 }
 
-# free_port: asks the kernel for a free loopback TCP port.
+# free_port [TAKEN...]: asks the kernel for a free loopback TCP port, other than the TAKEN ones.
+# Ports picked together but bound later must be told apart: the kernel can hand out one just
+# closed again (a few in a thousand stacks had two parts on one port without this).
 free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+    python3 - "$@" <<'PY'
+import socket, sys
+taken = set(sys.argv[1:])
+while True:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = str(s.getsockname()[1])
+    s.close()
+    if port not in taken:
+        print(port)
+        break
+PY
 }
 
 # kept_ports FILE NAME...: sets NAME=<port> for each NAME, chosen free the first time and
 # kept in FILE (one line of NAME=PORT pairs) for good, so clients keep dialling the same ports
 # across a stop and a start.
 kept_ports() {
-    local file=$1 name line=""
+    local file=$1 name line="" port picked=()
     shift
     if [[ ! -f $file ]]; then
-        for name in "$@"; do line+="$name=$(free_port) "; done
+        for name in "$@"; do
+            port=$(free_port "${picked[@]}")
+            picked+=("$port")
+            line+="$name=$port "
+        done
         echo "${line% }" >"$file"
     fi
     # shellcheck disable=SC1090,SC2046

@@ -476,7 +476,7 @@ realnode_stop() {
 import json, sys
 for ns in json.load(sys.stdin).get("Spec", {}).get("linux", {}).get("namespaces", []):
     if ns.get("type") == "network" and ns.get("path", "").startswith("/var/run/netns/"):
-        print(ns["path"])' 2>/dev/null
+        print(ns["path"])' 2>/dev/null || true
         done | sort -u >"$dir/netns.list"
         for t in $(_rn_ctr tasks ls -q 2>/dev/null); do _rn_ctr tasks kill -s SIGKILL "$t" >/dev/null 2>&1 || true; done
         wait_for "the pods' processes to end" 20 bash -c "! ctr --address $run/containerd.sock -n k8s.io tasks ls 2>/dev/null | grep -q RUNNING" || true
@@ -493,7 +493,8 @@ for ns in json.load(sys.stdin).get("Spec", {}).get("linux", {}).get("namespaces"
     # Network namespaces of pods (made by containerd under /run/netns as cni-<uuid>) are gone
     # with their sandboxes' tasks; the CNI reservations go with them.
     if [[ -f $dir/netns.list ]]; then
-        while read -r ns; do umount "$ns" 2>/dev/null; rm -f "$ns"; done <"$dir/netns.list"
+        # A stopped sandbox's namespace is already unmounted: umount fails, and that is fine.
+        while read -r ns; do umount "$ns" 2>/dev/null || true; rm -f "$ns"; done <"$dir/netns.list"
         rm -f "$dir/netns.list"
     fi
     rm -rf "$dir/cni/ipam" "$run"

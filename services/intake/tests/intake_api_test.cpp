@@ -116,7 +116,9 @@ TEST_F(IntakeApiWithoutDatabaseTest, RefusalsAreProblemsNamingTheFieldAndANonJso
 }
 
 TEST_F(IntakeApiWithoutDatabaseTest, TheClientLimiterRefusesBeforeAnyTokenIsLookedUp) {
-    http::RateLimiter tight{1, 2};
+    // A burst of 2 and one token per 20 s: no token comes back while the 10 requests run, however
+    // slow the machine (at 1 per second a loaded run could see a third request through).
+    http::RateLimiter tight{0.05, 2};
     http::RateLimiter loose{1000, 1000};
     int lookups = 0;
     http::Authenticator counting{[&](const std::string&) -> std::optional<http::Principal> {
@@ -132,7 +134,7 @@ TEST_F(IntakeApiWithoutDatabaseTest, TheClientLimiterRefusesBeforeAnyTokenIsLook
         auto reply = Call("POST", server.Port(), "/api/v1/stores", "bad-token-" + std::to_string(i), body_);
         if (reply.code == 429) {
             ++refused;
-            EXPECT_TRUE(reply.HasHeader("Retry-After: 1")) << reply.headers;
+            EXPECT_TRUE(reply.HasHeader("Retry-After: ")) << reply.headers;
         } else {
             EXPECT_EQ(reply.code, 401);
         }

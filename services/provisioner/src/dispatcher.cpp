@@ -171,7 +171,6 @@ void CommandDispatcher::Accept(kafka::ConsumedMessage message) {
     if (tracker.Seen(message.offset)) return;  // redelivered; already ours
     tracker.Started(message.offset);
     ++outstanding_;
-    commands_total_.Inc();
     auto task = std::make_unique<Task>();
     task->partition = key;
     task->generation = state->second.generation;
@@ -185,10 +184,14 @@ void CommandDispatcher::Accept(kafka::ConsumedMessage message) {
         task->last_error = decoded.ok() ? "not a store command: '" + decoded->type() + "'"
                                         : "undecodable: " + decoded.error().message;
         Dispatch(std::move(task));
+        commands_total_.Inc();
         return;
     }
     task->command.envelope = std::move(decoded).value();
     Schedule(std::move(task));
+    // Counted once scheduled: a reader that sees the count also sees what the command changed
+    // (a deletion has superseded the provisioning it replaces).
+    commands_total_.Inc();
 }
 
 void CommandDispatcher::Schedule(std::unique_ptr<Task> task) {

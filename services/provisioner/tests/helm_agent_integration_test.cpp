@@ -165,23 +165,33 @@ TEST_F(HelmAgentIntegrationTest, AKillNineDuringAnInstallIsFinishedByTheNextCall
                          "admin@agent-kill.example.test"};
     const auto values = ChartValues(spec, "");
     CancelToken cancel(shutdown_);
-    // Warm: the agent runs and has discovered the API, so the kill lands in the install itself.
-    ASSERT_TRUE(agent_->Uninstall("warm-up", ns_, cancel).ok());
-    const pid_t pid = agent_->AgentPid();
-    ASSERT_GT(pid, 0);
-
-    const auto [first, killed] = InstallAndInterruptAtItsRecord(*agent_, *kube_, ns_, Chart("woocommerce-store"), values, cancel,
-                                                                [pid] { return kill(pid, SIGKILL) == 0; });
-    ASSERT_TRUE(killed) << "the install finished before its record could be seen";
-    ASSERT_FALSE(first.ok()) << "the agent was killed during the install";
+    // A fast install can still write its last record between the test seeing its first one and
+    // the kill landing (a race the kill loses): then the release is uninstalled and the whole
+    // thing tried again with the next agent, up to 5 times.
+    Status first = Status::Ok();
+    int kills = 0;
+    for (int attempt = 0; attempt < 5 && first.ok(); ++attempt) {
+        // Warm: the agent runs and has discovered the API, so the kill lands in the install itself.
+        ASSERT_TRUE(agent_->Uninstall("warm-up", ns_, cancel).ok());
+        const pid_t pid = agent_->AgentPid();
+        ASSERT_GT(pid, 0);
+        const auto tried = InstallAndInterruptAtItsRecord(*agent_, *kube_, ns_, Chart("woocommerce-store"), values,
+                                                          cancel, [pid] { return kill(pid, SIGKILL) == 0; });
+        ASSERT_TRUE(tried.interrupted) << "the install finished before its record could be seen";
+        ++kills;
+        first = tried.outcome;
+        if (first.ok() || HelmJson({"status", "store", "-n", ns_})["info"]["status"] == "deployed") {
+            first = Status::Ok();
+            ASSERT_TRUE(agent_->Uninstall(kReleaseName, ns_, cancel).ok());
+        }
+    }
+    ASSERT_FALSE(first.ok()) << "5 installs in a row were deployed before their kill landed";
     EXPECT_TRUE(first.error().retryable());
     EXPECT_EQ(first.error().code, "helm_agent_died");
-    const auto status = HelmJson({"status", "store", "-n", ns_});
-    EXPECT_NE(status["info"]["status"], "deployed") << "the kill landed after the install";
 
     auto next = agent_->UpgradeInstall(kReleaseName, ns_, Chart("woocommerce-store"), {}, values, cancel);
     ASSERT_TRUE(next.ok()) << next.error().message;
-    EXPECT_EQ(agent_->Starts(), 2);
+    EXPECT_EQ(agent_->Starts(), kills + 1) << "each kill costs one start, and nothing else does";
     auto list = HelmJson({"list", "-n", ns_});
     ASSERT_EQ(list.size(), 1U) << list.dump();
     EXPECT_EQ(list[0]["status"], "deployed");

@@ -70,7 +70,7 @@ TEST_F(HelmAgentTest, AnswersOutOfOrderReachTheirOwnCallersThroughOneAgent) {
     Status fast_status = Error::Permanent("unset", "unset");
     std::thread slow([&] {
         CancelToken cancel(shutdown_);
-        slow_status = agent.UpgradeInstall("slow-800", "ns-a", "/charts/w", {}, {{"a", 1}}, cancel);
+        slow_status = agent.UpgradeInstall("slow-3000", "ns-a", "/charts/w", {}, {{"a", 1}}, cancel);
         slow_rank = ++finished;
     });
     ASSERT_TRUE(WaitForRequests(1));  // the slow request is in the agent first

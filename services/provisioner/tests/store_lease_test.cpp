@@ -160,11 +160,17 @@ TEST(StoreLeaseTest, AHolderThatCannotRenewForAWholeDurationStops) {
     auto held = leases.Acquire(kStore, cancel);
     ASSERT_TRUE(held.ok());
     leases.Start();
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    // The first renewal is due at a third of the duration (1 s); waited for, not slept past.
+    bool renewed = false;
+    for (int i = 0; i < 250 && !renewed; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        std::lock_guard lock(api.mutex);
+        renewed = api.puts >= 1;
+    }
+    EXPECT_TRUE(renewed);
     EXPECT_FALSE(cancel.Cancelled()) << "renewed while the API answers";
     {
         std::lock_guard lock(api.mutex);
-        EXPECT_GE(api.puts, 1);
         api.unreachable = true;
     }
     for (int i = 0; i < 600 && !cancel.Cancelled(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -235,7 +235,7 @@ TEST_P(QueryApiStoreTest, ADatabaseHiccupIs503AndItsRequestCountedByCode) {
     // deferred answer right after it is sent).
     const std::string counted = "storefleet_http_requests_total{code=\"503\",method=\"GET\",route=\"/api/v1/stores/:id\"} 1";
     std::string metrics = registry_.Render();
-    for (int i = 0; i < 100 && metrics.find(counted) == std::string::npos; ++i) {
+    for (int i = 0; i < 1000 && metrics.find(counted) == std::string::npos; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
         metrics = registry_.Render();
     }

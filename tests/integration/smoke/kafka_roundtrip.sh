@@ -14,7 +14,7 @@ marker="hello-$RANDOM"
 echo "k1:$marker" | kafka_tool kafka.tools.ConsoleProducer --bootstrap-server "$STOREFLEET_KAFKA_BROKERS" \
     --topic "$topic" --property parse.key=true --property key.separator=: >/dev/null
 got=$(kafka_tool org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server "$STOREFLEET_KAFKA_BROKERS" \
-    --topic "$topic" --from-beginning --max-messages 1 --timeout-ms 20000 --property print.key=true 2>/dev/null)
+    --topic "$topic" --from-beginning --max-messages 1 --timeout-ms 60000 --property print.key=true 2>/dev/null)
 kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$STOREFLEET_KAFKA_BROKERS" --delete --topic "$topic" >/dev/null || true
 [[ $got == "k1	$marker" ]] || fail "consumed '$got'"
 echo "ok: kafka round trip"

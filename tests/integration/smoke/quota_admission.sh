@@ -19,7 +19,12 @@ spec:
     default: {cpu: 200m, memory: 256Mi}
     defaultRequest: {cpu: 100m, memory: 128Mi}
 YAML
-poll 10 kubectl -n "$ns" get resourcequota store-quota -o jsonpath='{.status.hard.pods}' || fail "quota never got a status"
+# The quota is enforced once kube-controller-manager has written its status. kubectl prints
+# nothing and exits 0 while the field is missing, so the wait is for a non-empty value.
+quota_has_status() {
+    [[ -n $(kubectl -n "$ns" get resourcequota store-quota -o jsonpath='{.status.hard.pods}' 2>/dev/null) ]]
+}
+poll 30 quota_has_status || fail "quota never got a status"
 pod() {  # pod NAME CPU_REQUEST
     cat <<YAML
 apiVersion: v1
