@@ -110,7 +110,12 @@ grep -q '^etcd: running' <<<"$status" || fail "etcd stopped with the API server:
 [[ $(kc get configmap "$marker" -n default -o jsonpath='{.data.v}') == "$marker" ]] ||
     fail "the ConfigMap is gone after the API server restart"
 kc delete configmap "$marker" -n default >/dev/null
-echo "ok: kube-apiserver alone back on $server after $(since "$start") s"
+# The environment a platform started now reads still names the provisioner's identity (the
+# restart of one component rewrote env.d/k8s and used to drop its service account).
+for var in STOREFLEET_PROVISIONER_KUBECONFIG STOREFLEET_PROVISIONER_SERVICE_ACCOUNT; do
+    grep -q "^export $var=" "$STOREFLEET_STATE/env" || fail "$var is gone from the stack's environment after the API server restart"
+done
+echo "ok: kube-apiserver alone back on $server after $(since "$start") s, with the provisioner's identity in the environment"
 
 # --- a port another process holds is an error naming it, never a move --------------------
 "$root/infra/local/down" kafka

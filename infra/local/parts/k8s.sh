@@ -213,9 +213,12 @@ _k8s_prepare() {
     {
         echo "KUBECONFIG=$STOREFLEET_STATE/kubeconfig"
         echo "STOREFLEET_CLUSTER_SIMULATED=true"
-        # Kept across a restart of one component (k8s_start_one) once written.
+        # Kept across a restart of one component (k8s_start_one) once written: both, or a
+        # platform started after the restart has a provisioner that never binds itself into
+        # the store namespaces it creates (its first write there is refused).
         if [[ -s $(_provisioner_kubeconfig_path) ]]; then
             echo "STOREFLEET_PROVISIONER_KUBECONFIG=$(_provisioner_kubeconfig_path)"
+            echo "STOREFLEET_PROVISIONER_SERVICE_ACCOUNT=$PROVISIONER_NAMESPACE:$PROVISIONER_SA"
         fi
     } >"$STOREFLEET_STATE/env.d/k8s"
 }
