@@ -98,6 +98,19 @@ start=$(now_ms)
 [[ $(kc get configmap "$marker" -n default -o jsonpath='{.data.v}') == "$marker" ]] ||
     fail "k8s lost the ConfigMap"
 echo "ok: k8s back on $server with its ConfigMap after $(since "$start") s"
+# The restarted KWOK manages its nodes at once: a pod bound right after the restart runs. (A new
+# KWOK used to wait up to 40 s for its predecessor's node leases to expire, and a pod bound in
+# that window could stay Pending for good.)
+probe=restart-probe-$RANDOM
+kc -n default run "$probe" --image=storefleet.local/none --restart=Never \
+    --overrides='{"spec":{"nodeSelector":{"type":"kwok"},"tolerations":[{"operator":"Exists"}]}}' >/dev/null
+probe_start=$SECONDS
+until [[ $(kc -n default get pod "$probe" -o jsonpath='{.status.phase}' 2>/dev/null) == Running ]]; do
+    (( SECONDS - probe_start < 20 )) || fail "a pod bound after the k8s restart is not Running after 20 s (KWOK not managing its nodes)"
+    sleep 0.2
+done
+kc -n default delete pod "$probe" --wait=false >/dev/null
+echo "ok: a pod bound right after the restart ran after $((SECONDS - probe_start)) s"
 
 # --- kube-apiserver alone: stopped and started while etcd and the rest keep running ------
 start=$(now_ms)

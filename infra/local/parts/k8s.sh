@@ -131,6 +131,20 @@ _k8s_component() {  # _k8s_component SHORT: prints the component's binary name
     esac
 }
 
+# _k8s_release_kwok_leases: deletes the node leases a stopped KWOK held. Each KWOK holds its
+# nodes' leases under an identity of its own (hostname + a new UUID), so a restarted one waits
+# up to the lease's 40 s for its predecessor's to expire before it manages the nodes; a pod
+# bound to a node in that window could stay Pending for good (seen after a stack restart: a
+# store's database pod Pending for 4 minutes on a node whose lease the new KWOK did hold).
+# Called only when no KWOK of this stack runs, so the leases belong to none.
+_k8s_release_kwok_leases() {
+    local kc=(kubectl --kubeconfig "$STOREFLEET_STATE/kubeconfig" --request-timeout=10s) nodes
+    nodes=$("${kc[@]}" get nodes -l type=kwok -o jsonpath='{.items[*].metadata.name}' 2>/dev/null) || return 0
+    [[ -n $nodes ]] || return 0
+    # shellcheck disable=SC2086 # one argument per node name
+    "${kc[@]}" -n kube-node-lease delete lease $nodes --ignore-not-found --wait=false >/dev/null 2>&1 || true
+}
+
 # _k8s_start_component NAME: starts one component if it is not running, on its kept
 # port(s), and waits until it serves (etcd, kube-apiserver). Needs the caller's locals
 # from _k8s_ports and $dir, $pki.
@@ -187,6 +201,7 @@ _k8s_start_component() {
             ;;
         kwok)
             require_port k8s "$kwok" "kwok"
+            _k8s_release_kwok_leases
             _k8s_spawn kwok --kubeconfig "$dir/kwok.kubeconfig" \
                 --manage-all-nodes=false --manage-nodes-with-label-selector type=kwok \
                 --cidr 10.244.0.0/16 --node-ip 10.0.0.1 --server-address "127.0.0.1:$kwok" \
