@@ -83,7 +83,9 @@ pdbs=$(kubectl -n "$ns" get pdb -l "app.kubernetes.io/instance=$release" -o name
 kubectl -n "$ns" get ingress "$fullname" >/dev/null || fail "no Ingress"
 for o in "clusterrole/$fullname-provisioner" "clusterrole/$fullname-provisioner-store" \
     "clusterrolebinding/$fullname-provisioner" \
-    "validatingadmissionpolicy/$fullname-provisioner-fence" "validatingadmissionpolicybinding/$fullname-provisioner-fence"; do
+    "validatingadmissionpolicy/$fullname-provisioner-fence" "validatingadmissionpolicybinding/$fullname-provisioner-fence" \
+    "validatingadmissionpolicy/$fullname-provisioner-fence-objects" \
+    "validatingadmissionpolicybinding/$fullname-provisioner-fence-objects"; do
     kubectl get "$o" >/dev/null || fail "missing $o"
 done
 # The in-store role is bound per store namespace by the provisioner, never cluster-wide.
@@ -92,12 +94,22 @@ if kubectl get "clusterrolebinding/$fullname-provisioner-store" >/dev/null 2>&1;
 fi
 [[ $(env_of provisioner STOREFLEET_PROVISIONER_SERVICE_ACCOUNT) == "$ns:$fullname-provisioner" ]] ||
     fail "the provisioner's STOREFLEET_PROVISIONER_SERVICE_ACCOUNT is '$(env_of provisioner STOREFLEET_PROVISIONER_SERVICE_ACCOUNT)'"
-kubectl -n "$ns" get role "$fullname-provisioner-leases" >/dev/null || fail "missing the leases Role"
+# The Leases in a namespace of their own (the Role covers every Lease there), at Pod Security
+# restricted, and the provisioner told so.
+leases=$fullname-leases
+[[ $(kubectl get namespace "$leases" -o jsonpath='{.metadata.labels.pod-security\.kubernetes\.io/enforce}') == restricted ]] ||
+    fail "the lease namespace $leases is missing or not at Pod Security restricted"
+kubectl -n "$leases" get role "$fullname-provisioner-leases" >/dev/null || fail "missing the leases Role in $leases"
+if kubectl -n "$ns" get role "$fullname-provisioner-leases" >/dev/null 2>&1; then
+    fail "the leases Role is in the release namespace $ns: it would cover every Lease there"
+fi
+[[ $(env_of provisioner STOREFLEET_LEASE_NAMESPACE) == "$leases" ]] ||
+    fail "the provisioner's STOREFLEET_LEASE_NAMESPACE is '$(env_of provisioner STOREFLEET_LEASE_NAMESPACE)', want $leases"
 # The pods really run as the chart says (admitted under Pod Security restricted).
 sa=$(kubectl -n "$ns" get pods -l "app.kubernetes.io/instance=$release,app.kubernetes.io/component=provisioner" \
     -o jsonpath='{.items[0].spec.serviceAccountName}')
 [[ $sa == "$fullname-provisioner" ]] || fail "the provisioner pod runs as '$sa'"
-ok "install: 5 PDBs, the Ingress, the provisioner RBAC and fence; provisioner pods run as $sa"
+ok "install: 5 PDBs, the Ingress, the provisioner RBAC, both fences and the lease namespace $leases; provisioner pods run as $sa"
 
 start=$SECONDS
 helm upgrade "$release" "$CHART" -n "$ns" -f "$WORK/values.yaml" --set intake.replicas=3 \
@@ -125,7 +137,8 @@ ok "rollback: revision 3 deployed, intake 2/2 Ready, STOREFLEET_MAX_IN_FLIGHT=32
 helm uninstall "$release" -n "$ns" --wait --timeout 120s >/dev/null || fail "helm uninstall"
 RELEASES=()
 for o in "clusterrole/$fullname-provisioner" "clusterrolebinding/$fullname-provisioner" \
-    "validatingadmissionpolicy/$fullname-provisioner-fence"; do
+    "validatingadmissionpolicy/$fullname-provisioner-fence" "validatingadmissionpolicy/$fullname-provisioner-fence-objects" \
+    "namespace/$leases"; do
     if kubectl get "$o" >/dev/null 2>&1; then fail "$o left behind by uninstall"; fi
 done
-ok "uninstall: the cluster-scoped RBAC and the fence are gone"
+ok "uninstall: the cluster-scoped RBAC, the fences and the lease namespace are gone"

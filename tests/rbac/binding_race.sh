@@ -16,7 +16,7 @@ ROUNDS=${ROUNDS:-15}
 as_sa() { KUBECONFIG=$SA_KC kubectl --request-timeout=20s "$@"; }
 late=0
 for ((i = 1; i <= ROUNDS; i++)); do
-    ns=store-race-$(head -c6 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    ns=$(store_namespace_name)
     NAMESPACES+=("$ns")
     out=$(as_sa apply --server-side --field-manager storefleet -f - 2>&1 <<YAML
 apiVersion: v1

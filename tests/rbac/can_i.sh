@@ -40,8 +40,8 @@ expect() {
     fi
 }
 
-store_a=store-rbac-a-$RANDOM$RANDOM
-store_b=store-rbac-b-$RANDOM$RANDOM
+store_a=$(store_namespace_name)
+store_b=$(store_namespace_name)
 other=sf-rbac-other-$RANDOM$RANDOM
 cleanup() { "${admin[@]}" delete namespace "$store_a" "$store_b" "$other" --ignore-not-found --wait=false >/dev/null 2>&1 || true; }
 trap cleanup EXIT
@@ -55,9 +55,11 @@ expect no list namespaces
 expect no watch namespaces
 expect no update namespaces
 
-echo "--- leases: only in storefleet-system"
-for verb in get create update delete; do expect yes "$verb" leases.coordination.k8s.io -n storefleet-system; done
-expect no list leases.coordination.k8s.io -n storefleet-system
+echo "--- leases: only in their own namespace, $LEASE_NS (not the release namespace's other Leases)"
+for verb in get create update delete; do expect yes "$verb" leases.coordination.k8s.io -n "$LEASE_NS"; done
+expect no list leases.coordination.k8s.io -n "$LEASE_NS"
+expect no get leases.coordination.k8s.io -n storefleet-system
+expect no create leases.coordination.k8s.io -n storefleet-system
 expect no create leases.coordination.k8s.io -n default
 expect no create leases.coordination.k8s.io -n kube-system
 
@@ -122,47 +124,6 @@ expect no list rolebindings.rbac.authorization.k8s.io --all-namespaces
 expect no create roles.rbac.authorization.k8s.io -n "$store_b"
 
 echo "--- writes made with the token (server-side dry runs): refused by RBAC or by the admission fence"
-# denied WHAT COMMAND...: the write must be refused by the provisioner's fence.
-denied() {
-    local what=$1 out
-    shift
-    if out=$("${sa[@]}" "$@" --dry-run=server 2>&1); then
-        echo "FAIL admission: $what was admitted: $out" >&2
-        failures=$((failures + 1))
-    elif grep -q "storefleet-provisioner-fence" <<<"$out"; then
-        echo "admission: $what -> denied ($(grep -o 'denied request: .*' <<<"$out" | head -1))"
-    else
-        echo "FAIL admission: $what failed, but not by the fence: $out" >&2
-        failures=$((failures + 1))
-    fi
-}
-# refused WHAT PATTERN COMMAND...: the write must be refused by RBAC itself (PATTERN: its
-# message, e.g. "cannot create" or the escalation check's "not currently held") or by the fence.
-refused() {
-    local what=$1 pattern=$2 out
-    shift 2
-    if out=$("${sa[@]}" "$@" --dry-run=server 2>&1); then
-        echo "FAIL: $what was admitted: $out" >&2
-        failures=$((failures + 1))
-    elif grep -q "storefleet-provisioner-fence" <<<"$out"; then
-        echo "refused: $what -> by the fence ($(grep -o 'denied request: .*' <<<"$out" | head -1))"
-    elif grep -qE "$pattern" <<<"$out"; then
-        echo "refused: $what -> by RBAC ($(head -1 <<<"$out" | grep -oE "$pattern" | head -1))"
-    else
-        echo "FAIL: $what failed, but neither by RBAC nor by the fence: $out" >&2
-        failures=$((failures + 1))
-    fi
-}
-admitted() {
-    local what=$1 out
-    shift
-    if out=$("${sa[@]}" "$@" --dry-run=server 2>&1); then
-        echo "admission: $what -> admitted"
-    else
-        echo "FAIL admission: $what was refused: $out" >&2
-        failures=$((failures + 1))
-    fi
-}
 refused "create secret in kube-system" "cannot create resource" -n kube-system create secret generic sf-rbac --from-literal=a=b
 refused "create configmap in kube-system" "cannot create resource" -n kube-system create configmap sf-rbac --from-literal=a=b
 refused "create deployment in kube-system" "cannot create resource" -n kube-system create deployment sf-rbac --image=registry.k8s.io/pause:3.10
@@ -174,20 +135,17 @@ denied "delete namespace $other (not a store's)" delete namespace "$other"
 denied "delete namespace storefleet-system" delete namespace storefleet-system
 denied "create namespace not-a-store" create namespace not-a-store
 denied "create store namespace without Pod Security enforce" create namespace "$store_b"
-ns_with() {  # ns_with NAME ENFORCE: a store namespace manifest with that enforce level
-    printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n  labels: {app.kubernetes.io/managed-by: storefleet, pod-security.kubernetes.io/enforce: %s}\n' "$1" "$2"
-}
-denied "create store namespace at enforce=privileged" apply --server-side --field-manager storefleet -f - < <(ns_with "$store_b" privileged)
-denied "create store namespace at enforce=baseline" apply --server-side --field-manager storefleet -f - < <(ns_with "$store_b" baseline)
+denied "create store namespace at enforce=privileged" apply --server-side --field-manager storefleet -f - < <(store_namespace "$store_b" privileged)
+denied "create store namespace at enforce=baseline" apply --server-side --field-manager storefleet -f - < <(store_namespace "$store_b" baseline)
 denied "create store namespace at enforce=restricted, enforce-version=v1.24" apply --server-side --field-manager storefleet -f - \
-    < <(ns_with "$store_b" restricted | sed 's/labels: {/labels: {pod-security.kubernetes.io\/enforce-version: v1.24, /')
+    < <(store_namespace "$store_b" restricted | sed 's/labels: {/labels: {pod-security.kubernetes.io\/enforce-version: v1.24, /')
 # RoleBindings: never outside store-*, never another role, never another subject.
 denied "RoleBinding in kube-system" apply --server-side --field-manager storefleet -f - < <(store_rolebinding kube-system)
 denied "RoleBinding in default" apply --server-side --field-manager storefleet -f - < <(store_rolebinding default)
 
 # The real thing, as the provisioner does it: create a store namespace, bind its role there,
 # write in it, delete it.
-if ! out=$("${sa[@]}" apply --server-side --field-manager storefleet -f - < <(ns_with "$store_a" restricted) 2>&1); then
+if ! out=$("${sa[@]}" apply --server-side --field-manager storefleet -f - < <(store_namespace "$store_a" restricted) 2>&1); then
     fail "the provisioner could not create store namespace $store_a: $out"
 fi
 echo "admission: create store namespace $store_a (enforce=restricted) -> admitted"
@@ -238,5 +196,6 @@ denied "relabel $store_a to enforce=baseline" label namespace "$store_a" --overw
 "${sa[@]}" delete namespace "$store_a" --wait=false >/dev/null || fail "the provisioner could not delete its store namespace $store_a"
 echo "admission: delete namespace $store_a -> admitted"
 
+failures=$((failures + FENCE_FAILURES))
 ((failures == 0)) || fail "$failures check(s) did not hold"
 echo "ok: the provisioner's ServiceAccount can do what it uses and no more (RBAC + admission fence); nothing outside its store namespaces, reads included"

@@ -8,6 +8,69 @@ SA_KC=${STOREFLEET_PROVISIONER_KUBECONFIG:-}
 PROVISIONER_NS=storefleet-system
 PROVISIONER_SA=storefleet-provisioner
 STORE_ROLE=$PROVISIONER_SA-store
+# Where the provisioner's Leases go (infra/local/parts/provisioner-rbac.sh writes it to the env).
+LEASE_NS=${STOREFLEET_LEASE_NAMESPACE:-storefleet-leases}
+
+# store_namespace_name: a store namespace named as the provisioner names one (store-<uuid>,
+# NamespaceFor in store_plan.cpp); the admission fence admits no other name.
+store_namespace_name() { echo "store-$(cat /proc/sys/kernel/random/uuid)"; }
+
+# store_namespace NAME [ENFORCE]: a namespace manifest labelled as the provisioner labels a
+# store's (Pod Security enforce ENFORCE, restricted by default).
+store_namespace() {
+    printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n  labels: {app.kubernetes.io/managed-by: storefleet, pod-security.kubernetes.io/enforce: %s}\n' \
+        "$1" "${2:-restricted}"
+}
+
+# as_provisioner KUBECTL-ARGS...: kubectl with the provisioner's own token.
+as_provisioner() { kubectl --kubeconfig "$SA_KC" --request-timeout=20s "$@"; }
+
+# Writes sent with the provisioner's token as server-side dry runs: they pass RBAC and both
+# admission policies (storefleet-provisioner-fence, -fence-objects) but change nothing. Each
+# prints its verdict; a wrong one counts in FENCE_FAILURES (the caller fails at the end).
+FENCE_FAILURES=0
+_fence_fail() { echo "FAIL $*" >&2; FENCE_FAILURES=$((FENCE_FAILURES + 1)); }
+# denied WHAT COMMAND...: refused by the provisioner's admission fence.
+denied() { denied_because "$1" . "${@:2}"; }
+# denied_because WHAT PATTERN COMMAND...: refused by the fence, PATTERN (grep -E) in its message.
+denied_because() {
+    local what=$1 pattern=$2 out
+    shift 2
+    if out=$(as_provisioner "$@" --dry-run=server 2>&1); then
+        _fence_fail "admission: $what was admitted: $out"
+    elif ! grep -q "ValidatingAdmissionPolicy 'storefleet-provisioner-fence" <<<"$out"; then
+        _fence_fail "admission: $what failed, but not by the fence: $out"
+    elif ! grep -qE "$pattern" <<<"$out"; then
+        _fence_fail "admission: $what was denied, but not for /$pattern/: $out"
+    else
+        echo "admission: $what -> denied ($(grep -o 'denied request: .*' <<<"$out" | head -1))"
+    fi
+}
+# refused WHAT PATTERN COMMAND...: refused by RBAC itself (PATTERN: its message, e.g. "cannot
+# create" or the escalation check's "not currently held") or by the fence.
+refused() {
+    local what=$1 pattern=$2 out
+    shift 2
+    if out=$(as_provisioner "$@" --dry-run=server 2>&1); then
+        _fence_fail "$what was admitted: $out"
+    elif grep -q "storefleet-provisioner-fence" <<<"$out"; then
+        echo "refused: $what -> by the fence ($(grep -o 'denied request: .*' <<<"$out" | head -1))"
+    elif grep -qE "$pattern" <<<"$out"; then
+        echo "refused: $what -> by RBAC ($(head -1 <<<"$out" | grep -oE "$pattern" | head -1))"
+    else
+        _fence_fail "$what failed, but neither by RBAC nor by the fence: $out"
+    fi
+}
+# admitted WHAT COMMAND...: admitted (RBAC and both policies).
+admitted() {
+    local what=$1 out
+    shift
+    if out=$(as_provisioner "$@" --dry-run=server 2>&1); then
+        echo "admission: $what -> admitted"
+    else
+        _fence_fail "admission: $what was refused: $out"
+    fi
+}
 
 # store_rolebinding NAMESPACE [ROLE [SUBJECT_NAME [SUBJECT_NAMESPACE]]]: the RoleBinding manifest
 # (the defaults are the provisioner's own; the tests change them to show the fence refuse).

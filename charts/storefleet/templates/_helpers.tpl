@@ -60,9 +60,10 @@ app.kubernetes.io/managed-by: {{ .context.Release.Service }}
 {{- printf "%s-workload" (include "storefleet.fullname" .) }}
 {{- end }}
 
-{{/* Namespace of the per-store Leases. */}}
+{{/* Namespace of the per-store Leases: a namespace of their own by default, <fullname>-leases
+(docs/decisions/0009-provisioner-reads.md). */}}
 {{- define "storefleet.leaseNamespace" -}}
-{{- default .Release.Namespace .Values.provisioner.leaseNamespace }}
+{{- default (printf "%s-leases" (include "storefleet.fullname" .)) .Values.provisioner.leaseNamespace }}
 {{- end }}
 
 {{/* The Kubernetes username the provisioner's token authenticates as. */}}
