@@ -1,5 +1,4 @@
 // storefleet-intake: the write side of the REST API. Composition root only.
-#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -29,6 +28,7 @@ int main(int argc, char** argv) {
         std::cerr << "storefleet-intake: " << error.what() << "\n";
         return 2;
     }
+    http::SetTrustedProxies(config.trusted_proxies);
     if (migrate_only) {
         try {
             pg::Pool pool(config.pg_url, 1);
@@ -53,29 +53,29 @@ int main(int argc, char** argv) {
         batch_size.Observe(static_cast<double>(items));
         batch_seconds.Observe(seconds);
     });
-    if (!config.bootstrap_tenant.empty()) {
-        std::ifstream token_file(config.bootstrap_token_file);
-        std::string token;
-        std::getline(token_file, token);
-        if (token.empty()) {
-            std::cerr << "storefleet-intake: " << config.bootstrap_token_file << " holds no token\n";
-            return 2;
+    // Bootstrap tenant and admin from their token files: created once, never revived (an
+    // admin's revocation, rotation or quota change outlives every restart).
+    auto seed = [&store](const std::string& tenant, const std::string& file, int quota, bool admin) {
+        const auto outcome = store.SeedTenant(tenant, intake::ReadTokenFile(file), quota, admin);
+        if (outcome == intake::IntakeStore::SeedOutcome::kTokenRevoked) {
+            log::Warn("the token in the bootstrap token file was revoked by an admin and stays revoked; "
+                      "put a new token in the file to replace it",
+                      {{"tenant", tenant}, {"file", file}});
+        } else {
+            log::Info(outcome == intake::IntakeStore::SeedOutcome::kTokenAdded ? "bootstrap token added"
+                                                                                : "bootstrap token unchanged",
+                      {{"tenant", tenant}});
         }
-        store.UpsertTenant(config.bootstrap_tenant, token, config.bootstrap_quota);
-        log::Info("bootstrap tenant ready", {{"tenant", config.bootstrap_tenant}});
-    }
-    if (!config.bootstrap_admin_token_file.empty()) {
-        std::ifstream token_file(config.bootstrap_admin_token_file);
-        std::string token;
-        std::getline(token_file, token);
-        if (token.size() < 16) {
-            std::cerr << "storefleet-intake: " << config.bootstrap_admin_token_file
-                      << " must hold a token of at least 16 characters\n";
-            return 2;
+    };
+    try {
+        if (!config.bootstrap_tenant.empty()) {
+            seed(config.bootstrap_tenant, config.bootstrap_token_file, config.bootstrap_quota, false);
         }
         // The platform's own tenant holds the admin token; it has no store quota.
-        store.UpsertTenant("platform", token, 0, /*admin=*/true);
-        log::Info("bootstrap admin token ready", {{"tenant", "platform"}});
+        if (!config.bootstrap_admin_token_file.empty()) seed("platform", config.bootstrap_admin_token_file, 0, true);
+    } catch (const std::exception& error) {
+        std::cerr << "storefleet-intake: " << error.what() << "\n";
+        return 2;
     }
     // The relay's in-flight bound (publish timeout + message timeout) must match what the
     // producer really does, so the message timeout is set here, not left to a default.

@@ -153,9 +153,9 @@ TEST_F(AdminFiguresTest, PercentilesCountsAndLagFromTheRealStack) {
     });
 
     const std::string admin_token = RandomHex(16);
-    store_.UpsertTenant("figures-ops-" + suffix_, admin_token, 0, /*admin=*/true);
+    store_.SeedTenant("figures-ops-" + suffix_, admin_token, 0, /*admin=*/true);
     const std::string tenant_token = RandomHex(16);
-    store_.UpsertTenant("figures-" + suffix_, tenant_token, 1);
+    store_.SeedTenant("figures-" + suffix_, tenant_token, 1);
     http::Authenticator authenticator([this](const std::string& sha) { return store_.Authenticate(sha); },
                                       {std::chrono::milliseconds(1000), std::chrono::milliseconds(0), 100});
     http::RateLimiter limiter(1000, 1000);

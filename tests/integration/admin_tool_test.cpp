@@ -117,9 +117,9 @@ TEST_F(AdminToolTest, TheToolManagesTenantsAndTokensAndAuditsEveryChange) {
 
 TEST_F(AdminToolTest, TheAdminApiNeedsAnAdminTokenAndARevokedTokenStopsWithinASecondOnEveryReplica) {
     const std::string admin_token = RandomHex(16);
-    store_.UpsertTenant(tenant_ + "-ops", admin_token, 0, /*admin=*/true);
+    store_.SeedTenant(tenant_ + "-ops", admin_token, 0, /*admin=*/true);
     const std::string tenant_token = RandomHex(16);
-    store_.UpsertTenant(tenant_, tenant_token, 2);
+    store_.SeedTenant(tenant_, tenant_token, 2);
 
     auto lookup = [this](const std::string& sha) { return store_.Authenticate(sha); };
     // Two replicas' caches: each keeps a known token for a second.

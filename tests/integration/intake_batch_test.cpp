@@ -29,7 +29,7 @@ class IntakeBatchTest : public ::testing::Test {
         ASSERT_FALSE(PgUrl().empty()) << "STOREFLEET_PG_URL is not set: run through tests/with-stack";
         store_.Migrate();
         tenant_id_ = "batch-" + RandomHex(4);
-        store_.UpsertTenant(tenant_id_, RandomHex(16), 100);
+        store_.SeedTenant(tenant_id_, RandomHex(16), 100);
         store_.SetBatchObserver([this](std::size_t items, double) {
             std::lock_guard lock(mutex_);
             batch_sizes_.push_back(items);
@@ -41,6 +41,12 @@ class IntakeBatchTest : public ::testing::Test {
             txn.exec_params("delete from intake.outbox where key in "
                             "(select store_id::text from intake.stores where tenant_id = $1)",
                             tenant_id_);
+        });
+    }
+    // An admin's quota change (the admin API's PATCH writes the same column).
+    void SetQuota(int quota) {
+        pool_.WithTransaction([&](pqxx::work& txn) {
+            txn.exec_params("update intake.tenants set store_quota = $2 where id = $1", tenant_id_, quota);
         });
     }
     int Scalar(const std::string& sql) {
@@ -116,7 +122,7 @@ TEST_F(IntakeBatchTest, OneConflictingCreateOfABatchFailsAloneAndTheOthersAreCom
 }
 
 TEST_F(IntakeBatchTest, ABatchLargerThanTheQuotaLeftAcceptsOnlyWhatFits) {
-    store_.UpsertTenant(tenant_id_, RandomHex(16), 5);
+    SetQuota(5);
     ASSERT_TRUE(store_.CreateStore(Tenant{tenant_id_}, {"before", "woocommerce", "small", ""}, "", "c0").ok());
     // A taken name in the batch does not use up a unit of the quota.
     std::vector<std::string> names = {"before"};

@@ -40,7 +40,7 @@ protected:
         ASSERT_FALSE(Env("STOREFLEET_PG_URL").empty()) << "run through tests/with-stack";
         store_.Migrate();
         tenant_id_ = "life-" + RandomHex(4);
-        store_.UpsertTenant(tenant_id_, token_, 2);
+        store_.SeedTenant(tenant_id_, token_, 2);
     }
     void TearDown() override {
         // These commands are not meant to be built: keep them out of a relay's way.
@@ -48,6 +48,12 @@ protected:
             txn.exec_params("delete from intake.outbox where key in "
                             "(select store_id::text from intake.stores where tenant_id = $1)",
                             tenant_id_);
+        });
+    }
+    // An admin's quota change (the admin API's PATCH writes the same column).
+    void SetQuota(int quota) {
+        pool_.WithTransaction([&](pqxx::work& txn) {
+            txn.exec_params("update intake.tenants set store_quota = $2 where id = $1", tenant_id_, quota);
         });
     }
     int Scalar(const std::string& sql, const std::string& arg) {
@@ -107,11 +113,11 @@ TEST_F(IntakeLifecycleTest, QuotaAndNameAreFreedOnceWhenTheStoreIsDeletedAndAFai
     EXPECT_EQ(again->body["status"], "deleting");
     EXPECT_EQ(OutboxRows(a), 2) << "the create and one deletion: a repeated DELETE sends nothing";
     EXPECT_EQ(LiveStores(), 2) << "the quota is still counted after DELETE";
-    store_.UpsertTenant(tenant_id_, token_, 3);
+    SetQuota(3);
     auto taken = store_.CreateStore(tenant, {"alpha", "woocommerce", "small", ""}, "", "c");
     ASSERT_FALSE(taken.ok());
     EXPECT_EQ(taken.error().code, "name_taken") << "the name is still taken after DELETE";
-    store_.UpsertTenant(tenant_id_, token_, 2);
+    SetQuota(2);
 
     // The provisioner reports it deleted; the consumer frees the quota and the name.
     metrics::Registry registry;

@@ -155,7 +155,7 @@ TEST(IntakeOutageTest, PostgresAwayMeans503WithRetryAfterAndRequestsAreAcceptedA
     const std::string token = RandomHex(16);
     pg::Pool direct(url, 1);
     IntakeStore(direct, "stores.test").Migrate();
-    IntakeStore(direct, "stores.test").UpsertTenant(tenant_id, token, 10);
+    IntakeStore(direct, "stores.test").SeedTenant(tenant_id, token, 10);
 
     // Intake over the proxy. Tokens are not cached, so each call looks its tenant up.
     metrics::Registry registry;

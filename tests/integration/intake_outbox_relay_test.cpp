@@ -86,7 +86,7 @@ protected:
         Exec("update intake.outbox set sent_at = now() where sent_at is null");
         Exec("delete from intake.outbox_relay");
         tenant_ = "relay-" + RandomHex(4);
-        store_.UpsertTenant(tenant_, token_, 1000);
+        store_.SeedTenant(tenant_, token_, 1000);
     }
     void TearDown() override {
         Exec("update intake.outbox set sent_at = now() where sent_at is null");  // not for a real relay

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "admin_store.hpp"
 #include "intake_store.hpp"
 #include "storefleet/common/ids.hpp"
 #include "storefleet/kafka/events.hpp"
@@ -22,7 +23,7 @@ protected:
         ASSERT_FALSE(PgUrl().empty()) << "STOREFLEET_PG_URL is not set: run through tests/with-stack";
         store_.Migrate();
         tenant_id_ = "it-" + RandomHex(4);
-        store_.UpsertTenant(tenant_id_, token_, 2);
+        store_.SeedTenant(tenant_id_, token_, 2);
     }
     // These commands are not meant to be built: keep them out of the relay's way.
     void TearDown() override {
@@ -32,10 +33,23 @@ protected:
                             tenant_id_);
         });
     }
+    // An admin's quota change (the admin API's PATCH writes the same column).
+    void SetQuota(int quota) {
+        pool_.WithTransaction([&](pqxx::work& txn) {
+            txn.exec_params("update intake.tenants set store_quota = $2 where id = $1", tenant_id_, quota);
+        });
+    }
     int Scalar(const std::string& sql) {
         return pool_.WithTransaction([&](pqxx::work& txn) { return txn.exec_params(sql, tenant_id_)[0][0].as<int>(); });
     }
     Tenant tenant() { return Tenant{store_.Authenticate(Sha256Hex(token_))->tenant_id}; }
+    std::string TokenIdOf(const std::string& token) {
+        return pool_.WithTransaction([&](pqxx::work& txn) {
+            return txn.exec_params("select token_id::text from intake.api_tokens where token_sha256 = $1",
+                                   Sha256Hex(token))[0][0]
+                .as<std::string>();
+        });
+    }
     // Outbox rows of one of this tenant's stores.
     int OutboxRows(const std::string& store_id) {
         return pool_.WithTransaction([&](pqxx::work& txn) {
@@ -65,7 +79,7 @@ TEST_F(IntakeStoreTest, AuthenticatesByTokenHashOnly) {
 
 TEST_F(IntakeStoreTest, ANewBootstrapTokenRevokesTheOldOneAndAnAdminTokenSaysSo) {
     const std::string replacement = RandomHex(16);
-    store_.UpsertTenant(tenant_id_, replacement, 2);
+    store_.SeedTenant(tenant_id_, replacement, 2);
     EXPECT_FALSE(store_.Authenticate(Sha256Hex(token_)).has_value()) << "the old bootstrap token is revoked";
     auto principal = store_.Authenticate(Sha256Hex(replacement));
     ASSERT_TRUE(principal.has_value());
@@ -74,10 +88,53 @@ TEST_F(IntakeStoreTest, ANewBootstrapTokenRevokesTheOldOneAndAnAdminTokenSaysSo)
 
     const std::string admin_tenant = tenant_id_ + "-ops";
     const std::string admin_token = RandomHex(16);
-    store_.UpsertTenant(admin_tenant, admin_token, 0, /*admin=*/true);
+    store_.SeedTenant(admin_tenant, admin_token, 0, /*admin=*/true);
     auto admin = store_.Authenticate(Sha256Hex(admin_token));
     ASSERT_TRUE(admin.has_value());
     EXPECT_TRUE(admin->admin);
+}
+
+// What a replica's start does with the bootstrap files must never undo an admin: each of
+// these failed before migration 8 (every start revived the file's token, revoked the
+// rotated replacement and reset the quota).
+TEST_F(IntakeStoreTest, ARevokedBootstrapTokenStaysRevokedAcrossRestarts) {
+    AdminStore admin(pool_);
+    const std::string token_id = TokenIdOf(token_);
+    ASSERT_TRUE(admin.RevokeToken("cli:test", token_id).ok());
+    EXPECT_EQ(store_.SeedTenant(tenant_id_, token_, 2), IntakeStore::SeedOutcome::kTokenRevoked)
+        << "a restart with the same file";
+    EXPECT_FALSE(store_.Authenticate(Sha256Hex(token_)).has_value()) << "the revoked token came back";
+}
+
+TEST_F(IntakeStoreTest, ARotatedBootstrapTokenKeepsItsReplacementAcrossRestarts) {
+    AdminStore admin(pool_);
+    auto rotated = admin.RotateToken("cli:test", TokenIdOf(token_));
+    ASSERT_TRUE(rotated.ok()) << rotated.error().message;
+    EXPECT_EQ(store_.SeedTenant(tenant_id_, token_, 2), IntakeStore::SeedOutcome::kTokenRevoked);
+    EXPECT_FALSE(store_.Authenticate(Sha256Hex(token_)).has_value()) << "the rotated-out token came back";
+    auto replacement = store_.Authenticate(Sha256Hex(rotated->token));
+    ASSERT_TRUE(replacement.has_value()) << "a restart revoked the rotation's replacement";
+    EXPECT_EQ(replacement->tenant_id, tenant_id_);
+
+    // A new token in the file revokes the file's earlier token only, never an admin's.
+    const std::string next_file_token = RandomHex(16);
+    EXPECT_EQ(store_.SeedTenant(tenant_id_, next_file_token, 2), IntakeStore::SeedOutcome::kTokenAdded);
+    EXPECT_TRUE(store_.Authenticate(Sha256Hex(next_file_token)).has_value());
+    EXPECT_TRUE(store_.Authenticate(Sha256Hex(rotated->token)).has_value());
+}
+
+TEST_F(IntakeStoreTest, TheFilesQuotaAppliesOnlyWhenTheTenantIsFirstCreated) {
+    AdminStore admin(pool_);
+    ASSERT_TRUE(admin.UpdateTenant("cli:test", tenant_id_, 7, std::nullopt).ok());
+    EXPECT_EQ(store_.SeedTenant(tenant_id_, token_, 2), IntakeStore::SeedOutcome::kTokenKept);
+    EXPECT_EQ(Scalar("select store_quota from intake.tenants where id = $1"), 7) << "a restart undid the PATCH";
+}
+
+TEST_F(IntakeStoreTest, ATokenOfAnotherTenantIsRefusedAndMovesNowhere) {
+    EXPECT_THROW(store_.SeedTenant(tenant_id_ + "-other", token_, 2), std::runtime_error);
+    auto principal = store_.Authenticate(Sha256Hex(token_));
+    ASSERT_TRUE(principal.has_value());
+    EXPECT_EQ(principal->tenant_id, tenant_id_);
 }
 
 TEST_F(IntakeStoreTest, QuotaAndUniqueNamesHoldAndRefusalsChangeNothing) {
@@ -109,7 +166,7 @@ TEST_F(IntakeStoreTest, QuotaAndUniqueNamesHoldAndRefusalsChangeNothing) {
     EXPECT_EQ(OutboxRows(id), 2)
         << "the create and ONE deletion: a repeated DELETE sends nothing";
     EXPECT_EQ(Scalar("select live_stores from intake.tenants where id = $1"), 2);
-    store_.UpsertTenant(tenant_id_, token_, 3);  // room in the quota: only the name can refuse
+    SetQuota(3);  // room in the quota: only the name can refuse
     auto still_taken = store_.CreateStore(tenant(), {"one", "woocommerce", "small", ""}, "", "c7");
     ASSERT_FALSE(still_taken.ok());
     EXPECT_EQ(still_taken.error().code, "name_taken");

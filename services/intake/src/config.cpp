@@ -1,5 +1,9 @@
 #include "config.hpp"
 
+#include <stdexcept>
+
+#include <fstream>
+
 namespace storefleet::intake {
 
 IntakeConfig IntakeConfig::FromEnv(const EnvConfig& env) {
@@ -36,7 +40,26 @@ IntakeConfig IntakeConfig::FromEnv(const EnvConfig& env) {
     if (!config.bootstrap_tenant.empty() && config.bootstrap_token_file.empty()) {
         throw ConfigError("STOREFLEET_BOOTSTRAP_TOKEN_FILE is required with STOREFLEET_BOOTSTRAP_TENANT");
     }
+    try {
+        config.trusted_proxies =
+            http::TrustedProxies::Parse(env.String("STOREFLEET_TRUSTED_PROXIES", http::kDefaultTrustedProxies));
+    } catch (const std::invalid_argument& error) {
+        throw ConfigError(std::string("STOREFLEET_TRUSTED_PROXIES: ") + error.what());
+    }
     return config;
+}
+
+std::string ReadTokenFile(const std::string& path) {
+    std::ifstream file(path);
+    if (!file) throw ConfigError("cannot read the token file " + path);
+    std::string token;
+    std::getline(file, token);
+    while (!token.empty() && (token.back() == '\r' || token.back() == ' ' || token.back() == '\t')) token.pop_back();
+    if (token.size() < kMinTokenLength) {
+        throw ConfigError(path + " must hold a token of at least " + std::to_string(kMinTokenLength) +
+                          " characters on its first line");
+    }
+    return token;
 }
 
 }  // namespace storefleet::intake

@@ -1,10 +1,12 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <string>
 #include <vector>
 
 #include "storefleet/common/config.hpp"
+#include "storefleet/http/client_address.hpp"
 
 namespace storefleet::intake {
 
@@ -26,6 +28,9 @@ struct IntakeConfig {
     // Per client address, before the token is looked up (0: off, e.g. for a load test).
     double client_rate_per_second = 200;
     double client_rate_burst = 400;
+    // Peers allowed to say who the client is (X-Forwarded-For, X-Real-IP): the front door, an
+    // Ingress controller. STOREFLEET_TRUSTED_PROXIES, comma-separated CIDR ranges.
+    http::TrustedProxies trusted_proxies = http::TrustedProxies::Parse(http::kDefaultTrustedProxies);
     // A known token is trusted this long without asking Postgres (so a revoked one stops
     // working within it), an unknown one refused this long.
     std::chrono::milliseconds auth_known_ttl = std::chrono::seconds(1);
@@ -49,5 +54,12 @@ struct IntakeConfig {
 
     static IntakeConfig FromEnv(const EnvConfig& env);
 };
+
+// A token is at least this long (a guessable bootstrap token is an open door).
+inline constexpr std::size_t kMinTokenLength = 16;
+
+// The token on the first line of a bootstrap token file. Throws ConfigError, naming the
+// file and never the token, when it cannot be read or is shorter than kMinTokenLength.
+std::string ReadTokenFile(const std::string& path);
 
 }  // namespace storefleet::intake

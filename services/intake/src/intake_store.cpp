@@ -276,6 +276,12 @@ begin
 end
 $fn$;
 )SQL"},
+    {8, "bootstrap tokens from a file are marked, so a start never revives or revokes an admin's", R"SQL(
+-- The file's token was written with token_id md5(token_sha256); a rotation's replacement
+-- (same name, random id) is an admin's token.
+alter table api_tokens add column from_file boolean not null default false;
+update api_tokens set from_file = true where token_id = md5(token_sha256)::uuid;
+)SQL"},
 };
 
 // A token authenticates while it is neither revoked nor expired. Shared with the query
@@ -305,19 +311,25 @@ from gone where t.id = gone.tenant_id)SQL";
 // The provisioner gave up deleting it (a namespace stuck terminating): DELETE may resend.
 constexpr const char* kMarkDeletionFailed =
     "update intake.stores set state = 'deletion_failed' where store_id = $1::uuid and state = 'deleting'";
-constexpr const char* kUpsertTenant =
-    "insert into intake.tenants (id, store_quota) values ($1, $2) "
-    "on conflict (id) do update set store_quota = excluded.store_quota";
-// The bootstrap token of a tenant (from a file at start): a changed file revokes the
-// token it held before.
-constexpr const char* kRevokeOtherBootstrapTokens =
-    "update intake.api_tokens set revoked_at = now() where tenant_id = $1 and name = 'bootstrap' "
-    "and token_sha256 <> $2 and revoked_at is null";
-constexpr const char* kUpsertBootstrapToken =
-    "insert into intake.api_tokens (token_id, tenant_id, name, role, token_sha256) "
-    "values (md5($2)::uuid, $1, 'bootstrap', $3, $2) "
-    "on conflict (token_sha256) do update set revoked_at = null, role = excluded.role "
-    "where intake.api_tokens.tenant_id = excluded.tenant_id";
+// A tenant named at start (STOREFLEET_BOOTSTRAP_TENANT) is created with the file's quota
+// once; later starts leave it as an admin may have changed it.
+constexpr const char* kSeedTenant =
+    "insert into intake.tenants (id, store_quota) values ($1, $2) on conflict (id) do nothing";
+// Serialises replicas seeding the same tenant at once.
+constexpr const char* kLockTenant = "select 1 from intake.tenants where id = $1 for update";
+constexpr const char* kSelectTokenByHash =
+    "select tenant_id, revoked_at is not null from intake.api_tokens where token_sha256 = $1";
+// A token file that changed: the token the file held before is revoked. Tokens issued or
+// rotated by an admin (from_file false) are not the file's, so they stay.
+constexpr const char* kRevokeEarlierFileTokens =
+    "update intake.api_tokens set revoked_at = now() "
+    "where tenant_id = $1 and from_file and revoked_at is null";
+constexpr const char* kInsertFileToken =
+    "insert into intake.api_tokens (token_id, tenant_id, name, role, token_sha256, from_file) "
+    "values (md5($2)::uuid, $1, 'bootstrap', $3, $2, true)";
+constexpr const char* kAuditSeed =
+    "insert into intake.audit_log (actor, action, tenant_id, target, detail) "
+    "values ('intake-start', 'token.seed', $1, md5($2)::uuid::text, '{\"from\": \"token file\"}'::jsonb)";
 constexpr const char* kPruneIdempotencyKeys =
     "delete from intake.idempotency_keys where created_at < now() - make_interval(secs => $1)";
 constexpr const char* kFindIdempotencyKey =
@@ -366,13 +378,25 @@ void IntakeStore::Migrate() {
     pg::ApplyMigrations(*lease, "intake", kMigrations);
 }
 
-void IntakeStore::UpsertTenant(const std::string& tenant_id, const std::string& token, int store_quota,
-                               bool admin) {
+IntakeStore::SeedOutcome IntakeStore::SeedTenant(const std::string& tenant_id, const std::string& token,
+                                                 int store_quota, bool admin) {
     const std::string token_sha256 = Sha256Hex(token);
-    pool_.WithTransaction([&](pqxx::work& txn) {
-        txn.exec_params(kUpsertTenant, tenant_id, store_quota);
-        txn.exec_params(kRevokeOtherBootstrapTokens, tenant_id, token_sha256);
-        txn.exec_params(kUpsertBootstrapToken, tenant_id, token_sha256, admin ? "admin" : "tenant");
+    return pool_.WithTransaction([&](pqxx::work& txn) {
+        txn.exec_params(kSeedTenant, tenant_id, store_quota);
+        txn.exec_params(kLockTenant, tenant_id);
+        auto known = txn.exec_params(kSelectTokenByHash, token_sha256);
+        if (!known.empty()) {
+            // Seen before: never revived, never moved. A revoked token stays revoked.
+            if (known[0][0].as<std::string>() != tenant_id) {
+                throw std::runtime_error("the bootstrap token of tenant '" + tenant_id +
+                                         "' already belongs to another tenant: give each tenant its own token");
+            }
+            return known[0][1].as<bool>() ? SeedOutcome::kTokenRevoked : SeedOutcome::kTokenKept;
+        }
+        txn.exec_params(kRevokeEarlierFileTokens, tenant_id);
+        txn.exec_params(kInsertFileToken, tenant_id, token_sha256, admin ? "admin" : "tenant");
+        txn.exec_params(kAuditSeed, tenant_id, token_sha256);
+        return SeedOutcome::kTokenAdded;
     });
 }
 
@@ -465,8 +489,11 @@ Result<Accepted> IntakeStore::CreateStore(const Tenant& tenant, const StoreReque
         return answered.get_future().get();
     }
     NewStore store = DescribeNewStore(tenant, request, store_domain_, correlation_id);
+    // Placement is part of the request; the default's hash is the one written before placement
+    // counted, so keys stored then still match their retries.
     const std::string request_hash =
-        Sha256Hex(request.name + "\n" + request.engine + "\n" + request.plan + "\n" + request.admin_email);
+        Sha256Hex(request.name + "\n" + request.engine + "\n" + request.plan + "\n" + request.admin_email +
+                  (request.placement == "any" ? "" : "\nplacement=" + request.placement));
     try {
         return pool_.WithTransaction([&](pqxx::work& txn) -> Accepted {
             auto previous = txn.exec_params(kFindIdempotencyKey, tenant.id, idempotency_key);

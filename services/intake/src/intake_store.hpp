@@ -41,9 +41,20 @@ public:
     IntakeStore& operator=(const IntakeStore&) = delete;
 
     void Migrate();
-    // Creates or updates a tenant and its bootstrap API token (named "bootstrap"; an
-    // earlier, different bootstrap token of the tenant is revoked).
-    void UpsertTenant(const std::string& tenant_id, const std::string& token, int store_quota, bool admin = false);
+    // What a start did with the bootstrap token in its file.
+    enum class SeedOutcome {
+        kTokenAdded,    // a token not seen before: it now authenticates, and the token the
+                        // file held before (if any) is revoked
+        kTokenKept,     // seen before and still working: nothing changed
+        kTokenRevoked,  // seen before and revoked by an admin: it stays revoked
+    };
+    // The bootstrap tenant and its token, from the files named at start. The tenant is created
+    // with `store_quota` only if it does not exist (an admin's later change stays). A token
+    // seen before is never revived or re-assigned; a new one revokes only the earlier tokens
+    // that came from the file, never a token an admin issued or rotated. Throws if the token
+    // already belongs to another tenant.
+    SeedOutcome SeedTenant(const std::string& tenant_id, const std::string& token, int store_quota,
+                           bool admin = false);
     // Who holds the API token with this SHA-256, if it is neither revoked nor expired.
     std::optional<http::Principal> Authenticate(const std::string& token_sha256);
     // Forgets idempotency keys older than `older_than` (24 h: a retry comes sooner). Returns
