@@ -62,6 +62,7 @@ build_dir=$STOREFLEET_BUILD_DIR
 # Every load generator here is one client address: the per-address limiter (which runs before
 # authentication) would measure itself, so it is off for the benchmark's platform.
 export STOREFLEET_CLIENT_RATE_PER_SECOND=0
+export STOREFLEET_TENANT_READ_RATE_PER_SECOND=0
 source "$root/infra/local/lib/common.sh"
 source "$root/infra/local/parts/kafka.sh"
 

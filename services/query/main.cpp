@@ -27,6 +27,8 @@ int Serve(const query::QueryConfig& config) {
                                       {config.auth_cache_ttl, config.auth_negative_ttl});
     http::RateLimiter client_limiter(config.client_rate_per_second, config.client_rate_burst);
     query::QueryApi api(reader, authenticator, client_limiter, registry);
+    http::RateLimiter tenant_limiter(config.tenant_read_rate_per_second, 2 * config.tenant_read_rate_per_second);
+    api.SetTenantLimiter(&tenant_limiter);
     // List pages are kept while the live stream's change feed says nothing of their tenant
     // changed.
     query::ListCache list_cache;
@@ -88,6 +90,7 @@ int main() {
         std::cerr << "storefleet-query: " << error.what() << "\n";
         return 2;
     }
+    http::SetTrustedProxies(config.trusted_proxies);
     try {
         return Serve(config);
     } catch (const std::exception& error) {

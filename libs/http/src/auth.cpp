@@ -1,6 +1,7 @@
 #include "storefleet/http/auth.hpp"
 
 #include "storefleet/common/ids.hpp"
+#include "storefleet/http/client_address.hpp"
 #include "storefleet/http/json_response.hpp"
 
 namespace storefleet::http {
@@ -64,13 +65,8 @@ std::optional<Principal> Authenticator::Authenticate(const Pistache::Http::Reque
 }
 
 std::string ClientAddress(const Pistache::Http::Request& request) {
-    std::string peer = request.address().host();
-    const bool loopback = peer.rfind("127.", 0) == 0 || peer == "::1" || peer == "localhost";
-    if (loopback) {
-        std::string forwarded = RequestHeader(request, "X-Real-IP");
-        if (!forwarded.empty() && forwarded.size() <= 64) return forwarded;
-    }
-    return peer;
+    return ResolveClientAddress(request.address().host(), RequestHeader(request, "X-Forwarded-For"),
+                                RequestHeader(request, "X-Real-IP"), CurrentTrustedProxies());
 }
 
 }  // namespace storefleet::http

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "storefleet/http/json_response.hpp"
 
@@ -23,10 +24,21 @@ bool RateLimiter::Allow(const std::string& key, Clock::time_point now, std::chro
             const double elapsed = std::chrono::duration<double>(now - entry.second.updated).count();
             return entry.second.tokens + elapsed * rate >= burst;
         });
-        if (buckets_.size() >= max_keys_) buckets_.clear();
+        // None refilled: the tenth least recently used go (never all: clearing every bucket
+        // would hand a flood of new keys a fresh burst for every key it limits).
+        if (buckets_.size() >= max_keys_) {
+            std::vector<uint64_t> uses;
+            uses.reserve(buckets_.size());
+            for (const auto& entry : buckets_) uses.push_back(entry.second.last_use);
+            const std::size_t evict = std::max<std::size_t>(1, buckets_.size() / 10);
+            std::nth_element(uses.begin(), uses.begin() + static_cast<std::ptrdiff_t>(evict - 1), uses.end());
+            const uint64_t cutoff = uses[evict - 1];  // uses are unique: exactly `evict` at or below
+            std::erase_if(buckets_, [&](const auto& entry) { return entry.second.last_use <= cutoff; });
+        }
     }
-    auto [it, inserted] = buckets_.try_emplace(key, Bucket{burst, now});
+    auto [it, inserted] = buckets_.try_emplace(key, Bucket{burst, now, 0});
     Bucket& bucket = it->second;
+    bucket.last_use = ++uses_;
     const double elapsed = std::chrono::duration<double>(now - bucket.updated).count();
     bucket.tokens = std::min(burst, bucket.tokens + std::max(0.0, elapsed) * rate);
     bucket.updated = now;

@@ -43,6 +43,23 @@ TEST(RateLimiterTest, ManyKeysDoNotGrowWithoutBound) {
     EXPECT_FALSE(kept.Allow("spent", now, retry)) << "evicting the refilled buckets kept the spent one";
 }
 
+// A flood of new keys while no bucket has refilled (every key spent at this instant) must not
+// reset the limited keys: before the fix a full map was cleared whole, so the next request of
+// a spent key found a full bucket again.
+TEST(RateLimiterTest, AFloodOfNewKeysDoesNotResetTheKeysBeingLimited) {
+    RateLimiter limiter(/*rate=*/1, /*burst=*/1, /*max_keys=*/100);
+    const auto now = RateLimiter::Clock::time_point{} + std::chrono::hours(1);
+    std::chrono::milliseconds retry{0};
+    ASSERT_TRUE(limiter.Allow("abuser", now, retry));
+    ASSERT_FALSE(limiter.Allow("abuser", now, retry));
+    // The abuser keeps asking while the flood comes in (it is limited, not gone).
+    for (int i = 0; i < 300; ++i) {
+        limiter.Allow("flood-" + std::to_string(i), now, retry);
+        ASSERT_LE(limiter.Keys(), 100U);
+        EXPECT_FALSE(limiter.Allow("abuser", now, retry)) << "the spent bucket was reset after " << i + 1 << " new keys";
+    }
+}
+
 TEST(RateLimiterTest, AKeyMayHaveItsOwnRate) {
     RateLimiter limiter(/*rate=*/1, /*burst=*/1);
     const auto now = RateLimiter::Clock::time_point{} + std::chrono::hours(1);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "storefleet/common/config.hpp"
+#include "storefleet/http/client_address.hpp"
 
 namespace storefleet::query {
 
@@ -32,6 +33,11 @@ struct QueryConfig {
     // Per client address, before the token is looked up (0: off, e.g. for a load test).
     double client_rate_per_second = 1000;
     double client_rate_burst = 2000;
+    // Reads per tenant, after authentication (0: off, e.g. for a load test); burst twice it.
+    double tenant_read_rate_per_second = 500;
+    // Peers allowed to say who the client is (X-Forwarded-For, X-Real-IP): the front door, an
+    // Ingress controller. STOREFLEET_TRUSTED_PROXIES, comma-separated CIDR ranges.
+    http::TrustedProxies trusted_proxies = http::TrustedProxies::Parse(http::kDefaultTrustedProxies);
     // The engines intake lets a store place on the real node (STOREFLEET_REAL_NODE_ENGINES,
     // the same setting), told to clients by GET /api/v1/me so the dashboard offers it.
     std::vector<std::string> real_node_engines;

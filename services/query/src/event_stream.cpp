@@ -1,5 +1,7 @@
 #include "event_stream.hpp"
 
+#include "storefleet/http/client_address.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
@@ -277,12 +279,12 @@ void EventStreamServer::OnRequest(Connection& connection) {
         return;
     }
     // The same order as the REST API: the per-address limiter before any token lookup.
-    std::string client = connection.peer;
-    if (client.rfind("127.", 0) == 0) {
-        if (auto real = headers.find("x-real-ip"); real != headers.end() && !real->second.empty() && real->second.size() <= 64) {
-            client = real->second;
-        }
-    }
+    auto header = [&headers](const char* name) {
+        auto found = headers.find(name);
+        return found == headers.end() ? std::string() : found->second;
+    };
+    const std::string client = http::ResolveClientAddress(connection.peer, header("x-forwarded-for"),
+                                                          header("x-real-ip"), http::CurrentTrustedProxies());
     std::chrono::milliseconds retry_after{0};
     if (!client_limiter_.Allow(client, http::RateLimiter::Clock::now(), retry_after)) {
         const auto seconds = std::max<int64_t>(1, (retry_after.count() + 999) / 1000);
@@ -322,6 +324,13 @@ void EventStreamServer::OnRequest(Connection& connection) {
         }
         resume_after = id;
     }
+    if (streams_of_tenant_[principal->tenant_id] >= options_.max_streams_per_tenant) {
+        Answer(connection, 429, "too_many_streams",
+               "this tenant already has " + std::to_string(options_.max_streams_per_tenant) +
+                   " live streams on this replica; close one or retry later",
+               "Retry-After: 5\r\n");
+        return;
+    }
     const int fd = connection.fd;
     bool started = false;
     try {
@@ -331,6 +340,7 @@ void EventStreamServer::OnRequest(Connection& connection) {
         connection.admin = principal->admin;
         connection.token_sha256 = sha;
         connection.streaming = true;
+        ++streams_of_tenant_[connection.tenant_id];
         started = true;
         // Any Send may close the connection (the client went away): look it up again after.
         Send(connection,
@@ -514,6 +524,10 @@ void EventStreamServer::Answer(Connection& connection, int status, const std::st
 void EventStreamServer::Close(int fd) {
     auto found = connections_.find(fd);
     if (found == connections_.end()) return;
+    if (found->second.streaming) {
+        auto count = streams_of_tenant_.find(found->second.tenant_id);
+        if (count != streams_of_tenant_.end() && --count->second == 0) streams_of_tenant_.erase(count);
+    }
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
     ::close(fd);
     connections_.erase(found);

@@ -5,6 +5,7 @@
 #include <functional>
 #include <cstdint>
 #include <map>
+#include <unordered_map>
 #include <string>
 #include <thread>
 
@@ -38,6 +39,8 @@ class EventStreamServer {
         std::string address = "127.0.0.1";
         uint16_t port = 0;  // 0: the kernel picks; see Port()
         std::size_t max_connections = 10'000;
+        // Live streams one tenant may hold on this replica (one tenant must not take them all).
+        std::size_t max_streams_per_tenant = 100;
         std::size_t max_buffered_bytes = 1 << 20;
         std::chrono::milliseconds heartbeat{15'000};
         std::chrono::milliseconds poll_interval{1'000};    // fallback when NOTIFY is lost
@@ -94,6 +97,7 @@ class EventStreamServer {
     std::chrono::steady_clock::time_point last_heartbeat_{};
     std::chrono::steady_clock::time_point last_revalidation_{};
     std::map<int, Connection> connections_;
+    std::unordered_map<std::string, std::size_t> streams_of_tenant_;  // live streams per tenant
     std::thread thread_;
     std::atomic<bool> running_{false};
 };

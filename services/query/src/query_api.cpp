@@ -79,6 +79,9 @@ std::optional<std::string> QueryApi::Authenticate(const Request& request, Respon
         unauthorized_.Inc();
         return std::nullopt;
     }
+    if (tenant_limiter_ != nullptr && !http::AdmitOrAnswer429(*tenant_limiter_, found->tenant_id, "tenant", response)) {
+        return std::nullopt;
+    }
     if (principal != nullptr) *principal = *found;
     return found->tenant_id;
 }

@@ -39,6 +39,9 @@ class QueryApi {
     // at once and the answer is sent when its batch has been read. Without one, each GET
     // reads on its own HTTP thread.
     void SetStoreBatcher(StoreBatcher* batcher) { store_batcher_ = batcher; }
+    // A per-tenant limit on reads, after authentication (one tenant's polling must not starve
+    // the others of the read model). Without one, only the per-address limit applies.
+    void SetTenantLimiter(http::RateLimiter* limiter) { tenant_limiter_ = limiter; }
 
   private:
     void ListStores(const Pistache::Rest::Request& request,
@@ -66,6 +69,7 @@ class QueryApi {
     std::vector<std::string> real_node_engines_;
     ListCache* list_cache_ = nullptr;
     StoreBatcher* store_batcher_ = nullptr;
+    http::RateLimiter* tenant_limiter_ = nullptr;
     metrics::Counter& list_cache_hits_;
     metrics::Counter& list_cache_misses_;
 };

@@ -129,8 +129,9 @@ std::string Request(const std::string& token, const std::string& last_event_id =
 class EventStreamTest : public ::testing::Test {
   protected:
     // Each test adds what exists before the server starts, then starts it.
-    void StartServer() {
+    void StartServer(std::size_t max_streams_per_tenant = 100) {
         EventStreamServer::Options options;
+        options.max_streams_per_tenant = max_streams_per_tenant;
         options.heartbeat = 300ms;
         options.revalidate_interval = 200ms;
         server_ = std::make_unique<EventStreamServer>(options, feed_, authenticator_, limiter_, registry_);
@@ -182,6 +183,30 @@ TEST_F(EventStreamTest, RefusalsAreProblems) {
     Client bad_resume(server_->Port(), Request("token-a", "abc"));
     ASSERT_TRUE(bad_resume.ReadsToEnd(5s));
     EXPECT_EQ(bad_resume.Received().rfind("HTTP/1.1 400 ", 0), 0u);
+}
+
+// One tenant cannot take every stream of a replica: past its cap it is refused (429), other
+// tenants still get theirs, and a closed stream frees its place.
+TEST_F(EventStreamTest, ATenantsStreamsAreCappedAndOthersStillConnect) {
+    StartServer(/*max_streams_per_tenant=*/2);
+    auto first = std::make_unique<Client>(server_->Port(), Request("token-a"));
+    Client second(server_->Port(), Request("token-a"));
+    ASSERT_TRUE(first->ReadUntil("event: open"));
+    ASSERT_TRUE(second.ReadUntil("event: open"));
+    Client third(server_->Port(), Request("token-a"));
+    ASSERT_TRUE(third.ReadsToEnd(5s));
+    EXPECT_EQ(third.Received().rfind("HTTP/1.1 429 ", 0), 0u) << third.Received();
+    EXPECT_NE(third.Received().find("too_many_streams"), std::string::npos);
+    Client other(server_->Port(), Request("token-b"));
+    EXPECT_TRUE(other.ReadUntil("event: open")) << "another tenant was refused too";
+    first.reset();  // closes its connection
+    bool reopened = false;
+    for (int attempt = 0; attempt < 50 && !reopened; ++attempt) {
+        Client again(server_->Port(), Request("token-a"));
+        reopened = again.ReadUntil("event: open", 1s);
+        if (!reopened) std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_TRUE(reopened) << "a closed stream did not free its place";
 }
 
 TEST_F(EventStreamTest, EachTenantSeesOnlyItsOwnChangesInOrderAndAnAdminSeesAll) {

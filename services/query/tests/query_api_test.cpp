@@ -169,6 +169,25 @@ TEST_F(QueryApiTest, ListsTheTenantsStoresWithACursorWhenThereAreMore) {
     EXPECT_TRUE(next.Json()["next_cursor"].is_null());
 }
 
+// One tenant's reads are limited after authentication (before the fix query had only the
+// per-address limit, so a tenant behind many addresses could take the whole read model),
+// and another tenant is not affected.
+TEST_F(QueryApiTest, ATenantOverItsReadRateIs429AndOthersAreNot) {
+    http::RateLimiter tenant_limiter(/*rate=*/0.01, /*burst=*/2);
+    api_.SetTenantLimiter(&tenant_limiter);
+    AcmeIsKnown();
+    EXPECT_CALL(reader_, PrincipalOfToken(Sha256Hex("other-token")))
+        .WillRepeatedly(Return(http::Principal{"globex", false}));
+    EXPECT_CALL(reader_, GetStore(::testing::_, kStoreId)).WillRepeatedly(Return(std::nullopt));
+    EXPECT_EQ(Get("/api/v1/stores/" + std::string(kStoreId)).code, 404);
+    EXPECT_EQ(Get("/api/v1/stores/" + std::string(kStoreId)).code, 404);
+    Reply limited = Get("/api/v1/stores/" + std::string(kStoreId));
+    EXPECT_EQ(limited.code, 429);
+    EXPECT_EQ(limited.Json()["code"], "rate_limited");
+    EXPECT_NE(limited.headers.find("Retry-After: "), std::string::npos) << limited.headers;
+    EXPECT_EQ(Get("/api/v1/stores/" + std::string(kStoreId), "other-token").code, 404) << "another tenant was limited";
+}
+
 TEST_F(QueryApiTest, BadListParametersAre400) {
     AcmeIsKnown();
     for (const char* query : {"?limit=0", "?limit=abc", "?cursor=xyz!", "?status=bogus", "?engine=shopify",

@@ -69,9 +69,8 @@ class Authenticator {
     std::unordered_map<std::string, Entry> entries_;
 };
 
-// The client's address, for the limiter that runs before authentication: the peer's
-// address, or X-Real-IP when the peer is the front door (a loopback address: nginx in
-// front of every service sets X-Real-IP to the real client).
+// The client's address, for the limiter that runs before authentication:
+// ResolveClientAddress (client_address.hpp) with the process's trusted proxies.
 std::string ClientAddress(const Pistache::Http::Request& request);
 
 }  // namespace storefleet::http

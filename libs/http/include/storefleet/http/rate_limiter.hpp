@@ -3,6 +3,7 @@
 #include <pistache/http.h>
 
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -12,7 +13,8 @@ namespace storefleet::http {
 // A token bucket per key (a tenant, a client address): `rate` tokens a second, at most
 // `burst` saved up. A rate of 0 allows everything. Thread-safe. At most `max_keys`
 // buckets: when full, the buckets that have refilled (indistinguishable from new ones)
-// go, and if none had, all go, so a flood of distinct keys cannot grow memory.
+// go, and if none had, the tenth least recently used, so a flood of distinct keys can
+// neither grow memory nor reset the buckets of the keys being limited.
 // In-process: with N replicas a key gets up to N times the rate, which is acceptable for
 // abuse protection (the store quota is the hard limit).
 class RateLimiter {
@@ -33,12 +35,14 @@ private:
     struct Bucket {
         double tokens;
         Clock::time_point updated;
+        uint64_t last_use;  // the order of use, for evicting the least recently used
     };
     double rate_;
     double burst_;
     std::size_t max_keys_;
     std::mutex mutex_;
     std::unordered_map<std::string, Bucket> buckets_;
+    uint64_t uses_ = 0;
 };
 
 // Runs `limiter` for `key`; when refused, answers 429 (problem+json, Retry-After in whole
