@@ -10,6 +10,8 @@
 #include "storefleet/common/shutdown.hpp"
 #include "storefleet/http/server.hpp"
 #include "storefleet/kafka/events.hpp"
+#include "storefleet/kafka/topics.hpp"
+#include "storefleet/pg/partition_counts.hpp"
 
 using namespace storefleet;
 
@@ -29,6 +31,22 @@ int Serve(const projector::ProjectorConfig& config) {
     pg::Pool pool(config.pg_url, 3);
     projector::PgReadModel read_model(pool, config.group_id, config.read_schema);
     read_model.Migrate();
+    // A store's events are ordered by its partition's offsets: refuse to run on topics whose
+    // partition count changed since the read model was first built.
+    {
+        auto counts = kafka::WaitForPartitionCounts(config.kafka_brokers, {kafka::kCommandsTopic, kafka::kStatusTopic},
+                                                    std::chrono::seconds(120));
+        if (!counts.ok()) {
+            std::cerr << "storefleet-projector: " << counts.error().message << "\n";
+            return 1;
+        }
+        auto lease = pool.Acquire();
+        if (auto checked = pg::CheckPartitionCounts(*lease, config.read_schema, *counts); !checked.ok()) {
+            log::Error("refusing to run: the Kafka partition counts changed", {{"error", checked.error().message}});
+            std::cerr << "storefleet-projector: " << checked.error().message << "\n";
+            return 2;
+        }
+    }
     projector::Projector projector(read_model, registry);
     kafka::KafkaConsumer consumer(
         {.brokers = config.kafka_brokers,
