@@ -56,7 +56,7 @@ int main() {
     }
     provisioner::HelmRunner& helm = *helm_runner;
     kafka::KafkaPublisher publisher(config.kafka_brokers, "storefleet-provisioner");
-    provisioner::KafkaStatusSink sink(publisher, shutdown, config.cluster_simulated);
+    provisioner::KafkaStatusSink sink(publisher, config.cluster_simulated);
     const auto charts = std::filesystem::absolute(config.charts_dir);
     provisioner::ProvisionerOptions options;
     options.woocommerce_chart = (charts / "woocommerce-store").string();
@@ -71,7 +71,11 @@ int main() {
     options.namespace_stuck_after = config.namespace_stuck_after;
     options.identity = {config.service_account_namespace, config.service_account_name, config.store_role};
 
-    provisioner::StoreLeases leases(kube,
+    // The leases' own client: a renewal that hangs gives up within a third of the lease
+    // duration, so the keeper notices a lost lease before a taker may take it.
+    kube::KubeClient lease_kube(credentials, "storefleet",
+                                std::chrono::duration_cast<std::chrono::milliseconds>(config.lease_duration) / 3);
+    provisioner::StoreLeases leases(lease_kube,
                                     {.lease_namespace = config.lease_namespace,
                                      .instance_id = config.instance_id,
                                      .duration = config.lease_duration,
@@ -131,7 +135,14 @@ int main() {
          .retry_backoff = std::chrono::milliseconds(1000),
          .max_retry_backoff = std::chrono::milliseconds(30'000),
          .drain_timeout = std::chrono::seconds(60),
-         .admission = &admission},
+         .admission = &admission,
+         .report_given_up =
+             [&](const provisioner::Command& command, int attempts, const provisioner::CancelToken& cancel) -> Status {
+                 // Under the store's lease, like everything said about the store.
+                 auto held = leases.Acquire(command.envelope.store_id(), cancel);
+                 if (!held.ok()) return held.error();
+                 return provisioner.ReportGivenUp(command, attempts, cancel);
+             }},
         registry, shutdown);
 
     http::HttpServer server({config.http_address, static_cast<uint16_t>(config.http_port), 1, 16 * 1024}, registry,

@@ -231,5 +231,19 @@ TEST_F(IntakeStoreTest, IdempotencyKeyReplaysTheFirstAnswer) {
     EXPECT_EQ(Scalar("select live_stores from intake.tenants where id = $1"), 1);
 }
 
+// The same key with another placement is another request: before the fix the hash left
+// placement out, and a retry asking for the real node got the first answer (a store placed
+// anywhere) as if it were its own.
+TEST_F(IntakeStoreTest, AnIdempotencyKeyReusedWithAnotherPlacementIsRefused) {
+    auto first = store_.CreateStore(tenant(), {"placed", "medusa", "small", "", "any"}, "key-p", "c1");
+    ASSERT_TRUE(first.ok());
+    auto other = store_.CreateStore(tenant(), {"placed", "medusa", "small", "", "real-node"}, "key-p", "c2");
+    ASSERT_FALSE(other.ok());
+    EXPECT_EQ(other.error().code, "idempotency_key_reused");
+    auto same = store_.CreateStore(tenant(), {"placed", "medusa", "small", "", "any"}, "key-p", "c3");
+    ASSERT_TRUE(same.ok());
+    EXPECT_EQ(same->body["id"], first->body["id"]);
+}
+
 }  // namespace
 }  // namespace storefleet::intake

@@ -1,5 +1,7 @@
 #include "storefleet/kube/client.hpp"
 
+#include <algorithm>
+
 #include <curl/curl.h>
 
 namespace storefleet::kube {
@@ -69,8 +71,9 @@ Status KubeApi::Delete(const std::string& path) {
     return ApiError("DELETE", path, *response);
 }
 
-KubeClient::KubeClient(ClusterCredentials credentials, std::string field_manager)
-    : credentials_(std::move(credentials)), field_manager_(std::move(field_manager)) {
+KubeClient::KubeClient(ClusterCredentials credentials, std::string field_manager,
+                       std::chrono::milliseconds request_timeout)
+    : credentials_(std::move(credentials)), field_manager_(std::move(field_manager)), request_timeout_(request_timeout) {
     static CurlGlobal global;
 }
 
@@ -106,8 +109,9 @@ void* KubeClient::NewHandle() {
         curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
     }
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 30000L);
+    const long timeout_ms = static_cast<long>(request_timeout_.count());
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, std::min(5000L, timeout_ms));
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
     return curl;
 }

@@ -112,6 +112,18 @@ void CommandDispatcher::Execute(Task& task) {
             task.last_error = "failed " + std::to_string(task.attempts) + " times; last error: " + task.last_error;
         }
     }
+    // A store command given up: its store is told Failed first, so it is not left
+    // provisioning or deleting for good. Undecodable messages name no store we can trust.
+    if (task.attempts > 0 && !task.given_up_reported && options_.report_given_up) {
+        Status reported = options_.report_given_up(task.command, task.attempts, *task.cancel);
+        if (!reported.ok()) {
+            log::Warn("cannot report a given-up command's store as failed; will retry",
+                      {{"store_id", task.command.envelope.store_id()}, {"error", reported.error().message}});
+            task.outcome = task.cancel->Cancelled() ? Outcome::kCancelled : Outcome::kRetry;
+            return;
+        }
+        task.given_up_reported = true;
+    }
     // A dead letter is committed only once Kafka acknowledged it.
     Status published = dead_letter_(task.message, task.last_error, task.attempts);
     if (published.ok()) {

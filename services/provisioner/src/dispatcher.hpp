@@ -37,8 +37,9 @@ namespace storefleet::provisioner {
 // completes late changes nothing.
 //
 // Failures: a handler that throws is retried with backoff; after `max_attempts` the
-// command goes to the dead-letter topic with the reason, and its offset is committed only
-// once that publish is acknowledged. Undecodable messages go there at once, likewise.
+// store is reported Failed (Options::report_given_up), then the command goes to the
+// dead-letter topic with the reason, and its offset is committed only once both were
+// acknowledged. Undecodable messages go there at once, likewise.
 // A command whose store lease was lost (Outcome::kRetry) is retried without counting.
 //
 // A deletion queued behind a running provisioning of the same store cancels it (the
@@ -65,6 +66,9 @@ public:
         std::chrono::seconds drain_timeout{60};
         // Not owned; outlives the dispatcher. Null: every worker runs at once.
         AdmissionLimit* admission = nullptr;
+        // Told when a store command is given up (before it goes to the dead-letter topic), so
+        // its store is marked Failed; the dead letter waits until this returns OK. Null: no one.
+        std::function<Status(const Command&, int attempts, const CancelToken&)> report_given_up;
     };
 
     CommandDispatcher(kafka::KafkaConsumer::Options consumer_options, Handler handler, DeadLetter dead_letter,
@@ -91,6 +95,7 @@ private:
         Outcome outcome = Outcome::kFinished;
         int attempts = 0;         // handler failures so far
         std::string last_error;   // the last failure, or the dead-letter reason
+        bool given_up_reported = false;  // the store was told Failed before its dead letter
         std::chrono::steady_clock::time_point not_before{};
     };
     struct StoreQueue {

@@ -7,6 +7,7 @@
 #include <random>
 #include <set>
 
+#include "storefleet/common/ids.hpp"
 #include "storefleet/common/log.hpp"
 
 namespace storefleet::provisioner {
@@ -15,6 +16,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 Error Cancelled() { return Error::Permanent("cancelled", "cancelled"); }
+
+// A command that stopped because it was cancelled: retried here when its lease was lost,
+// otherwise left to whoever runs it next (or committed, when superseded).
+Outcome StoppedOutcome(const CancelToken& cancel) {
+    return cancel.Why() == CancelToken::Reason::kLeaseLost ? Outcome::kRetry : Outcome::kCancelled;
+}
 
 std::chrono::milliseconds Jittered(std::chrono::milliseconds base) {
     thread_local std::mt19937 random(std::random_device{}());
@@ -69,15 +76,16 @@ Status StoreProvisioner::Ensure(const std::string& step, const CancelToken& canc
     }
 }
 
-void StoreProvisioner::Emit(const Command& command, StatusUpdate update) {
-    auto status = sink_.Emit(command, update);
+Status StoreProvisioner::Emit(const Command& command, const CancelToken& cancel, StatusUpdate update) {
+    auto status = sink_.Emit(command, update, cancel);
     if (!status.ok()) {
-        // The sink retries until shutdown; failing here means we are stopping. The command's
-        // offset is then not committed, so it is replayed and the update emitted again
-        // (with the same event id, so the read model records it once).
+        // The sink retries until the command is cancelled (shutdown, revoke, lease lost); the
+        // command then stops without its offset committed (or is retried), so the update is
+        // emitted again by whoever runs it next, with the same event id.
         log::Warn("status not emitted", {{"store_id", command.envelope.store_id()}, {"step", update.step},
                                          {"error", status.error().message}});
     }
+    return status;
 }
 
 void StoreProvisioner::ObserveStep(const std::string& step, Clock::time_point since) {
@@ -248,15 +256,22 @@ Status StoreProvisioner::WaitUntilNamespaceGone(const Command& command, const st
                 ++reports;
                 log::Warn("store namespace is stuck terminating",
                           {{"store_id", command.envelope.store_id()}, {"namespace", ns}, {"holders", holders}});
-                Emit(command, {v1::STORE_STATUS_DELETING, "namespace",
-                               "namespace " + ns + " is still terminating after " + std::to_string(waited.count()) +
-                                   "s: " + holders,
-                               "", "", ns, 4, reports});
+                // The tenant gets plain words; what holds it (API-server text) stays in the log.
+                auto emitted = Emit(command, cancel,
+                                    {v1::STORE_STATUS_DELETING, "namespace",
+                                     "the store's resources are still being removed after " +
+                                         std::to_string(waited.count()) +
+                                         "s; the platform's operators have the details in its logs",
+                                     "", "", ns, 4, reports});
+                if (!emitted.ok()) return Cancelled();
             }
         }
         if (Clock::now() > deadline) {
-            return Error::Permanent("namespace_stuck", "namespace " + ns + " is still terminating: " + holders +
-                                                           "; delete the store again once that is resolved");
+            log::Error("store namespace still terminating at the deadline",
+                       {{"store_id", command.envelope.store_id()}, {"namespace", ns}, {"holders", holders}});
+            return Error::Permanent("namespace_stuck",
+                                    "the store's resources could not all be removed in time; the platform's operators "
+                                    "have the details in its logs; delete the store again later");
         }
         if (cancel.Sleep(Jittered(wait))) return Cancelled();
         // Poll briskly while a deletion is normal; back off once it is stuck.
@@ -299,14 +314,17 @@ Outcome StoreProvisioner::Provision(const Command& cmd, const CancelToken& cance
     uint32_t step_index = 0;
     std::string step_name = "request";
     auto fail = [&](const Error& error) {
-        if (error.code == "cancelled") return cancel.Why() == CancelToken::Reason::kLeaseLost ? Outcome::kRetry
-                                                                                              : Outcome::kCancelled;
+        if (error.code == "cancelled") return StoppedOutcome(cancel);
         // The raw text (Helm's, the API server's) goes to the log; the tenant gets plain words.
         log::Error("store failed", {{"store_id", command.store_id()}, {"correlation_id", command.correlation_id()},
                                     {"step", step_name}, {"code", error.code}, {"error", error.message}});
         registry_.GetCounter("storefleet_provisioner_stores_total", "Stores finished, by outcome.",
                              {{"outcome", "failed"}}).Inc();
-        Emit(cmd, {v1::STORE_STATUS_FAILED, "failed", TenantReason(error, step_name), "", "", ns, step_index + 1, 0});
+        if (!Emit(cmd, cancel, {v1::STORE_STATUS_FAILED, "failed", TenantReason(error, step_name), "", "", ns,
+                                step_index + 1, 0})
+                 .ok()) {
+            return StoppedOutcome(cancel);
+        }
         return Outcome::kFinished;
     };
     auto spec = SpecFromEvent(command);
@@ -340,7 +358,7 @@ Outcome StoreProvisioner::Provision(const Command& cmd, const CancelToken& cance
     for (const auto& step : steps) {
         step_index += 2;
         step_name = step.name;
-        Emit(cmd, {v1::STORE_STATUS_PROVISIONING, step.name, "", "", "", ns, step_index, 0});
+        if (auto emitted = Emit(cmd, cancel, {v1::STORE_STATUS_PROVISIONING, step.name, "", "", "", ns, step_index, 0}); !emitted.ok()) return fail(emitted.error());
         const auto step_start = Clock::now();
         if (auto status = Ensure(step.name, cancel, deadline, step.attempt); !status.ok()) return fail(status.error());
         ObserveStep(step.name, step_start);
@@ -350,14 +368,14 @@ Outcome StoreProvisioner::Provision(const Command& cmd, const CancelToken& cance
     // The API-heavy part is done: waiting for pods is a shared watch, so this store's
     // admission permit goes to the next one.
     ReleaseHeldPermit();
-    Emit(cmd, {v1::STORE_STATUS_PROVISIONING, "readiness", "", "", "", ns, step_index, 0});
+    if (auto emitted = Emit(cmd, cancel, {v1::STORE_STATUS_PROVISIONING, "readiness", "", "", "", ns, step_index, 0}); !emitted.ok()) return fail(emitted.error());
     const auto ready_start = Clock::now();
     if (auto status = WaitUntilReady(ns, cancel, deadline); !status.ok()) return fail(status.error());
     ObserveStep("readiness", ready_start);
 
     const std::string url = options_.url_scheme + "://" + spec->host + "/";
     const std::string admin_url = url + (spec->engine == "medusa" ? "app" : "wp-admin/");
-    Emit(cmd, {v1::STORE_STATUS_READY, "ready", "", url, admin_url, ns, 12, 0});
+    if (auto emitted = Emit(cmd, cancel, {v1::STORE_STATUS_READY, "ready", "", url, admin_url, ns, 12, 0}); !emitted.ok()) return fail(emitted.error());
     registry_.GetCounter("storefleet_provisioner_stores_total", "Stores finished, by outcome.",
                          {{"outcome", "ready"}}).Inc();
     registry_.GetHistogram("storefleet_provisioner_store_seconds", "From command taken to store Ready.")
@@ -385,15 +403,20 @@ Outcome StoreProvisioner::Deprovision(const Command& cmd, const CancelToken& can
     // at step k is 2k+1.
     uint32_t step_index = 0;
     auto fail = [&](const Error& error) {
-        if (error.code == "cancelled") return cancel.Why() == CancelToken::Reason::kLeaseLost ? Outcome::kRetry
-                                                                                              : Outcome::kCancelled;
+        if (error.code == "cancelled") return StoppedOutcome(cancel);
         log::Error("store deletion failed",
                    {{"store_id", command.store_id()}, {"code", error.code}, {"error", error.message}});
-        Emit(cmd, {v1::STORE_STATUS_FAILED, "deletion", TenantReason(error, "deletion"), "", "", ns, step_index + 1, 0});
+        if (!Emit(cmd, cancel, {v1::STORE_STATUS_FAILED, "deletion", TenantReason(error, "deletion"), "", "", ns,
+                                step_index + 1, 0})
+                 .ok()) {
+            return StoppedOutcome(cancel);
+        }
         return Outcome::kFinished;
     };
+    // The namespace name comes from the id: anything but a UUID could name another namespace.
+    if (!IsUuid(command.store_id())) return fail(Error::Permanent("bad_command", "store id is not a UUID"));
     step_index = 2;
-    Emit(cmd, {v1::STORE_STATUS_DELETING, "helm-uninstall", "", "", "", ns, step_index, 0});
+    if (auto emitted = Emit(cmd, cancel, {v1::STORE_STATUS_DELETING, "helm-uninstall", "", "", "", ns, step_index, 0}); !emitted.ok()) return fail(emitted.error());
     auto namespace_exists = kube_.Call("GET", "/api/v1/namespaces/" + ns);
     if (!(namespace_exists.ok() && namespace_exists->status == 404)) {
         // A store made before the provisioner bound itself per namespace has no RoleBinding yet;
@@ -411,17 +434,37 @@ Outcome StoreProvisioner::Deprovision(const Command& cmd, const CancelToken& can
         }
     }
     step_index = 4;
-    Emit(cmd, {v1::STORE_STATUS_DELETING, "namespace", "", "", "", ns, step_index, 0});
+    if (auto emitted = Emit(cmd, cancel, {v1::STORE_STATUS_DELETING, "namespace", "", "", "", ns, step_index, 0}); !emitted.ok()) return fail(emitted.error());
     if (auto status = Ensure("namespace-delete", cancel, deadline,
                              [&] { return kube_.Delete("/api/v1/namespaces/" + ns); });
         !status.ok()) {
         return fail(status.error());
     }
     if (auto status = WaitUntilNamespaceGone(cmd, ns, cancel, deadline); !status.ok()) return fail(status.error());
-    Emit(cmd, {v1::STORE_STATUS_DELETED, "deleted", "", "", "", ns, 6, 0});
+    if (auto emitted = Emit(cmd, cancel, {v1::STORE_STATUS_DELETED, "deleted", "", "", "", ns, 6, 0}); !emitted.ok()) return fail(emitted.error());
     ObserveStep("deletion", started);
     log::Info("store deleted", {{"store_id", command.store_id()}, {"correlation_id", command.correlation_id()}});
     return Outcome::kFinished;
+}
+
+Status StoreProvisioner::ReportGivenUp(const Command& cmd, int attempts, const CancelToken& cancel) {
+    const v1::Envelope& command = cmd.envelope;
+    const bool deletion = command.has_store_deletion_requested();
+    // The last index of the command's steps: it sorts after everything the attempts emitted
+    // and before the store's next command.
+    const StatusUpdate update{
+        v1::STORE_STATUS_FAILED,
+        deletion ? "deletion" : "failed",
+        deletion ? "deleting the store failed " + std::to_string(attempts) +
+                       " times; ask to delete it again; the platform's operators have the details in its logs"
+                 : "setting up the store failed " + std::to_string(attempts) +
+                       " times; the platform's operators have the details in its logs",
+        "",
+        "",
+        NamespaceFor(command.store_id()),
+        kGivenUpStepIndex,
+        0};
+    return Emit(cmd, cancel, update);
 }
 
 }  // namespace storefleet::provisioner

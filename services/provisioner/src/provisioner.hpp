@@ -48,12 +48,18 @@ std::string TenantReason(const Error& error, const std::string& step);
 
 uint64_t StatusSequence(int64_t command_offset, uint32_t step_index, uint32_t sub);
 
-// Where status changes go (Kafka in production, a recorder in tests). Emit() returns
-// only when the update is durably accepted; it retries internally until shutdown.
+// The step index of the Failed status sent when the dispatcher gave up on a command: the
+// highest there is, so it sorts after all of the command's other events.
+inline constexpr uint32_t kGivenUpStepIndex = 0xFFF;
+
+// Where status changes go (Kafka in production, a recorder in tests). Emit() returns OK
+// only when the update is durably accepted; it retries internally until `cancel` fires
+// (shutdown included), then returns a "cancelled" error: a command that lost its store's
+// lease, or was revoked, publishes nothing more.
 class StatusSink {
 public:
     virtual ~StatusSink() = default;
-    virtual Status Emit(const Command& command, const StatusUpdate& update) = 0;
+    virtual Status Emit(const Command& command, const StatusUpdate& update, const CancelToken& cancel) = 0;
 };
 
 struct ProvisionerOptions {
@@ -91,6 +97,11 @@ public:
 
     Outcome Provision(const Command& command, const CancelToken& cancel);
     Outcome Deprovision(const Command& command, const CancelToken& cancel);
+    // The dispatcher gave up on the command (its handler failed `attempts` times; it goes to
+    // the dead-letter topic): the store is told Failed with a reason, so it is not left
+    // "provisioning" or "deleting" for good; a failed deletion may then be asked again. OK
+    // once the status is published; an error if `cancel` fired first.
+    Status ReportGivenUp(const Command& command, int attempts, const CancelToken& cancel);
 
     // Ready / not yet / failed for good, from the workloads in the store's namespace,
     // asked of the API directly (the watcher's cache answers the same question cheaper).
@@ -110,7 +121,7 @@ private:
                           std::chrono::steady_clock::time_point deadline);
     Status WaitUntilNamespaceGone(const Command& command, const std::string& ns, const CancelToken& cancel,
                                   std::chrono::steady_clock::time_point deadline);
-    void Emit(const Command& command, StatusUpdate update);
+    Status Emit(const Command& command, const CancelToken& cancel, StatusUpdate update);
     void ObserveStep(const std::string& step, std::chrono::steady_clock::time_point since);
 
     kube::KubeApi& kube_;

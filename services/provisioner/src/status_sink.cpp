@@ -6,8 +6,8 @@
 
 namespace storefleet::provisioner {
 
-KafkaStatusSink::KafkaStatusSink(kafka::EventPublisher& publisher, const ShutdownFlag& shutdown, bool simulated)
-    : publisher_(publisher), shutdown_(shutdown), simulated_(simulated) {}
+KafkaStatusSink::KafkaStatusSink(kafka::EventPublisher& publisher, bool simulated)
+    : publisher_(publisher), simulated_(simulated) {}
 
 namespace {
 
@@ -53,8 +53,11 @@ v1::Envelope KafkaStatusSink::BuildEvent(const Command& cmd, const StatusUpdate&
     return event;
 }
 
-Status KafkaStatusSink::Emit(const Command& cmd, const StatusUpdate& update) {
+Status KafkaStatusSink::Emit(const Command& cmd, const StatusUpdate& update, const CancelToken& cancel) {
     const v1::Envelope& command = cmd.envelope;
+    // Cancelled already (the store's lease lost, the partition gone): whoever runs the
+    // command now speaks for the store.
+    if (cancel.Cancelled()) return Error::Permanent("cancelled", "cancelled before the status was published");
     const auto event = BuildEvent(cmd, update);
     const std::vector<kafka::OutgoingMessage> batch = {
         {kafka::kStatusTopic, command.store_id(), kafka::Encode(event)}};
@@ -65,7 +68,7 @@ Status KafkaStatusSink::Emit(const Command& cmd, const StatusUpdate& update) {
         log::Warn("cannot publish status; retrying", {{"store_id", command.store_id()},
                                                       {"event_id", event.event_id()},
                                                       {"error", status.error().message}});
-        if (shutdown_.WaitFor(backoff)) return status;
+        if (cancel.Sleep(backoff)) return Error::Permanent("cancelled", "cancelled while publishing the status");
         backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
     }
 }

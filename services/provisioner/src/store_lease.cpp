@@ -3,7 +3,11 @@
 #include <unistd.h>
 
 #include <ctime>
+#include <algorithm>
+#include <atomic>
+#include <optional>
 #include <random>
+#include <vector>
 
 #include "storefleet/common/log.hpp"
 
@@ -57,7 +61,10 @@ StoreLeases::StoreLeases(kube::KubeApi& kube, LeaseOptions options, metrics::Reg
       takeovers_(registry.GetCounter("storefleet_provisioner_store_lease_takeovers_total",
                                      "Store leases taken over from a holder that stopped renewing.")),
       waits_(registry.GetCounter("storefleet_provisioner_store_lease_waits_total",
-                                 "Times a command waited for another runner's store lease.")) {
+                                 "Times a command waited for another runner's store lease.")),
+      renew_round_seconds_(registry.GetHistogram("storefleet_provisioner_lease_renew_round_seconds",
+                                                 "Time one round took to renew every held store lease.")) {
+    options_.renew_parallelism = std::max<std::size_t>(1, options_.renew_parallelism);
     const std::string base = options_.instance_id.empty() ? Hostname() + "-" + std::to_string(getpid())
                                                            : options_.instance_id;
     identity_ = base + "/" + RandomSuffix();
@@ -123,10 +130,22 @@ Result<std::unique_ptr<StoreLeases::Held>> StoreLeases::Acquire(const std::strin
     Clock::time_point observed_at{};
     auto backoff = std::chrono::milliseconds(200);
     bool waiting_logged = false;
+    if (!Claim(store_id, cancel)) return Cancelled();
+    // Every way out but holding gives the claim back.
+    struct ClaimGuard {
+        StoreLeases* owner;
+        const std::string& store_id;
+        bool keep = false;
+        ~ClaimGuard() {
+            if (!keep) owner->Unclaim(store_id);
+        }
+    } claim{this, store_id};
+    Clock::time_point sent{};
     auto hold = [&](json object) -> std::unique_ptr<Held> {
         std::lock_guard lock(mutex_);
-        held_[store_id] = Entry{std::move(object), &cancel, Clock::now()};
+        held_[store_id] = Entry{std::move(object), &cancel, sent, next_serial_++};
         held_gauge_.Set(static_cast<double>(held_.size()));
+        claim.keep = true;
         return std::make_unique<Held>(*this, store_id);
     };
     auto retry_later = [&]() -> bool {
@@ -137,6 +156,7 @@ Result<std::unique_ptr<StoreLeases::Held>> StoreLeases::Acquire(const std::strin
     for (;;) {
         if (cancel.Cancelled()) return Cancelled();
         // The common case is a store nobody holds: one request.
+        sent = Clock::now();
         auto created = kube_.Call("POST", collection, NewLease(store_id).dump());
         if (!created.ok()) {
             if (!created.error().retryable()) return created.error();
@@ -184,6 +204,7 @@ Result<std::unique_ptr<StoreLeases::Held>> StoreLeases::Acquire(const std::strin
             spec["holderIdentity"] = identity_;
             spec["leaseDurationSeconds"] = options_.duration.count();
             spec["renewTime"] = now;
+            sent = Clock::now();
             auto updated = kube_.Call("PUT", path, lease.dump());
             if (updated.ok() && updated->status == 200) return hold(json::parse(updated->body));
             if (updated.ok() && updated->status == 409) continue;  // someone moved first: look again
@@ -199,16 +220,44 @@ Result<std::unique_ptr<StoreLeases::Held>> StoreLeases::Acquire(const std::strin
     }
 }
 
+bool StoreLeases::Claim(const std::string& store_id, const CancelToken& cancel) {
+    bool waiting_logged = false;
+    for (;;) {
+        {
+            std::lock_guard lock(mutex_);
+            if (claimed_.insert(store_id).second) return true;
+        }
+        if (!waiting_logged) {
+            // A task of this process still acts on the store (e.g. one that outlived a revoke's
+            // drain timeout): never two at once, never one releasing the other's lease.
+            waits_.Inc();
+            log::Info("waiting for this process's earlier task of the store", {{"store_id", store_id}});
+            waiting_logged = true;
+        }
+        if (cancel.Sleep(std::min(options_.poll, std::chrono::milliseconds(100)))) return false;
+    }
+}
+
+void StoreLeases::Unclaim(const std::string& store_id) {
+    std::lock_guard lock(mutex_);
+    claimed_.erase(store_id);
+}
+
 void StoreLeases::Release(const std::string& store_id) {
     json object;
     {
         std::lock_guard lock(mutex_);
         auto it = held_.find(store_id);
-        if (it == held_.end()) return;
+        if (it == held_.end()) {
+            claimed_.erase(store_id);  // lost while the task ran: nothing of ours to delete
+            return;
+        }
         object = std::move(it->second.object);
         held_.erase(it);
         held_gauge_.Set(static_cast<double>(held_.size()));
     }
+    // Claimed until the lease is gone, so no task of ours takes it meanwhile: a lease held by
+    // our identity below is the one this task wrote.
     const std::string path = LeasePath(store_id);
     for (int attempt = 0; attempt < 3; ++attempt) {
         // Delete only the version we wrote: never a lease someone else took meanwhile.
@@ -216,67 +265,122 @@ void StoreLeases::Release(const std::string& store_id) {
                               {"kind", "DeleteOptions"},
                               {"preconditions", {{"resourceVersion", object["metadata"].value("resourceVersion", "")}}}};
         auto deleted = kube_.Call("DELETE", path, options.dump());
-        if (!deleted.ok()) return;  // it expires by itself; we will take it over at once if we need it again
-        if (deleted->status == 200 || deleted->status == 202 || deleted->status == 404) return;
-        if (deleted->status != 409) return;
+        if (!deleted.ok()) break;  // it expires by itself; we will take it over at once if we need it again
+        if (deleted->status == 200 || deleted->status == 202 || deleted->status == 404) break;
+        if (deleted->status != 409) break;
         // Renewed by the keeper after we copied it: delete the newer version if still ours.
         auto current = kube_.Call("GET", path);
-        if (!current.ok() || current->status != 200) return;
+        if (!current.ok() || current->status != 200) break;
         object = json::parse(current->body);
-        if (HolderOf(object) != identity_) return;
+        if (HolderOf(object) != identity_) break;
     }
+    Unclaim(store_id);
+}
+
+void StoreLeases::Renew(const std::string& store_id, json object, uint64_t serial) {
+    object["spec"]["renewTime"] = MicroTimeNow();
+    const std::string path = LeasePath(store_id);
+    const auto sent = Clock::now();
+    auto renewed = kube_.Call("PUT", path, object.dump());
+    bool lost = false;
+    std::optional<json> fresh;
+    if (renewed.ok() && renewed->status == 200) {
+        fresh = json::parse(renewed->body);
+    } else if (renewed.ok() && (renewed->status == 409 || renewed->status == 404)) {
+        // Changed under us: still ours only if we are the holder.
+        auto current = kube_.Call("GET", path);
+        if (current.ok() && current->status == 200) {
+            auto lease = json::parse(current->body);
+            if (HolderOf(lease) == identity_) {
+                fresh = lease;
+            } else {
+                lost = true;
+            }
+        } else if (current.ok() && current->status == 404) {
+            lost = true;
+        }
+    }
+    std::lock_guard lock(mutex_);
+    auto it = held_.find(store_id);
+    if (it == held_.end() || it->second.serial != serial) return;  // released (and maybe held anew) meanwhile
+    if (fresh) {
+        it->second.object = std::move(*fresh);
+        it->second.renew_sent = sent;
+        return;
+    }
+    if (!lost) return;  // not proven either way: StopOverdue decides by the clock
+    lost_.Inc();
+    log::Warn("store lease taken by another runner; the command stops and will retry", {{"store_id", store_id}});
+    it->second.cancel->Cancel(CancelToken::Reason::kLeaseLost);
+    held_.erase(it);
+    held_gauge_.Set(static_cast<double>(held_.size()));
 }
 
 void StoreLeases::RenewAll() {
-    std::vector<std::pair<std::string, json>> to_renew;
+    struct Job {
+        std::string store_id;
+        json object;
+        uint64_t serial;
+    };
+    std::vector<Job> jobs;
     {
         std::lock_guard lock(mutex_);
-        for (const auto& [store_id, entry] : held_) to_renew.emplace_back(store_id, entry.object);
+        for (const auto& [store_id, entry] : held_) jobs.push_back({store_id, entry.object, entry.serial});
     }
-    for (auto& [store_id, object] : to_renew) {
-        object["spec"]["renewTime"] = MicroTimeNow();
-        const std::string path = LeasePath(store_id);
-        auto renewed = kube_.Call("PUT", path, object.dump());
-        bool lost = false;
-        std::optional<json> fresh;
-        if (renewed.ok() && renewed->status == 200) {
-            fresh = json::parse(renewed->body);
-        } else if (renewed.ok() && (renewed->status == 409 || renewed->status == 404)) {
-            // Changed under us: still ours only if we are the holder.
-            auto current = kube_.Call("GET", path);
-            if (current.ok() && current->status == 200) {
-                auto lease = json::parse(current->body);
-                if (HolderOf(lease) == identity_) {
-                    fresh = lease;
-                } else {
-                    lost = true;
-                }
-            } else if (current.ok() && current->status == 404) {
-                lost = true;
-            }
+    const auto started = Clock::now();
+    std::atomic<std::size_t> next{0};
+    auto work = [&] {
+        for (std::size_t i = next++; i < jobs.size(); i = next++) {
+            Renew(jobs[i].store_id, std::move(jobs[i].object), jobs[i].serial);
         }
-        std::lock_guard lock(mutex_);
-        auto it = held_.find(store_id);
-        if (it == held_.end()) continue;  // released meanwhile
-        if (fresh) {
-            it->second.object = std::move(*fresh);
-            it->second.renewed = Clock::now();
+    };
+    std::vector<std::thread> helpers;
+    const std::size_t threads = std::min(options_.renew_parallelism, jobs.size());
+    for (std::size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
+    work();
+    for (auto& helper : helpers) helper.join();
+    if (!jobs.empty()) renew_round_seconds_.Observe(std::chrono::duration<double>(Clock::now() - started).count());
+}
+
+void StoreLeases::StopOverdue() {
+    // A taker may start a whole duration after our last successful write; stop a third of a
+    // duration before that, so the command has time to wind down.
+    const auto stop_after = options_.duration * 2 / 3;
+    const auto now = Clock::now();
+    std::lock_guard lock(mutex_);
+    for (auto it = held_.begin(); it != held_.end();) {
+        if (now - it->second.renew_sent < stop_after) {
+            ++it;
             continue;
         }
-        // Unable to prove we still hold it for a whole duration: stop acting on the store.
-        if (!lost && Clock::now() - it->second.renewed < options_.duration) continue;
         lost_.Inc();
-        log::Warn("store lease lost; the command stops and will retry",
-                  {{"store_id", store_id}, {"taken", lost}});
+        log::Warn("store lease not renewed in time; the command stops and will retry",
+                  {{"store_id", it->first}});
         it->second.cancel->Cancel(CancelToken::Reason::kLeaseLost);
-        held_.erase(it);
+        it = held_.erase(it);
         held_gauge_.Set(static_cast<double>(held_.size()));
     }
 }
 
 void StoreLeases::KeeperLoop() {
+    // Renewals run on their own thread, so a slow round never delays StopOverdue.
     const auto period = std::chrono::duration_cast<std::chrono::milliseconds>(options_.duration) / 3;
-    while (!stop_.WaitFor(period)) RenewAll();
+    const auto tick = std::min(std::chrono::milliseconds(250), period / 4);
+    std::atomic<bool> round_running{false};
+    std::thread round;
+    auto next_round = Clock::now() + period;
+    while (!stop_.WaitFor(tick)) {
+        StopOverdue();
+        if (Clock::now() < next_round || round_running.load()) continue;
+        if (round.joinable()) round.join();
+        next_round = Clock::now() + period;
+        round_running = true;
+        round = std::thread([this, &round_running] {
+            RenewAll();
+            round_running = false;
+        });
+    }
+    if (round.joinable()) round.join();
 }
 
 }  // namespace storefleet::provisioner

@@ -8,6 +8,7 @@
 #include <librdkafka/rdkafka.h>
 #include "storefleet/kafka/testing/mock_cluster.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <iostream>
 #include <map>
@@ -209,6 +210,66 @@ TEST(DispatcherTest, AFailingCommandGoesToTheDeadLetterTopicOnlyOnceAcknowledged
     }
     EXPECT_TRUE(saw_poison);
     EXPECT_TRUE(saw_garbage);
+}
+
+// A given-up store command must not leave its store "provisioning" or "deleting" for good:
+// the store is reported failed (retried until that is acknowledged) before its dead letter,
+// and an undecodable message, which names no store, reports nothing.
+TEST(DispatcherTest, AGivenUpCommandReportsItsStoreFailedBeforeItsDeadLetter) {
+    MockCluster cluster(kTopic, 1);
+    kafka::KafkaPublisher publisher(cluster.Brokers(), "test");
+    const std::string create = NewUuid();
+    const std::string deletion = NewUuid();
+    ASSERT_TRUE(publisher
+                    .PublishAndWait({{kTopic, create, Create(create)},
+                                     {kTopic, deletion, Delete(deletion)},
+                                     {kTopic, "garbage", "\x01\x02"}},
+                                    std::chrono::seconds(10))
+                    .ok());
+    metrics::Registry registry;
+    ShutdownFlag shutdown;
+    std::mutex mutex;
+    std::vector<std::string> order;  // "reported <store>" / "dead <key>", as they happened
+    std::map<std::string, int> reported_attempts;
+    int refused_reports = 0;
+    auto options = Fast(16, 2);
+    options.report_given_up = [&](const Command& command, int attempts, const CancelToken&) -> Status {
+        std::lock_guard lock(mutex);
+        if (refused_reports == 0) {
+            ++refused_reports;  // the status topic did not acknowledge the first try
+            return Error::Retryable("kafka_timeout", "no ack");
+        }
+        order.push_back("reported " + command.envelope.store_id());
+        reported_attempts[command.envelope.store_id()] = attempts;
+        return Status::Ok();
+    };
+    CommandDispatcher dispatcher(
+        ConsumerOptions(cluster, "g-given-up", "c"),
+        [&](const Command&, const CancelToken&) -> Outcome { throw std::runtime_error("helm exploded"); },
+        [&](const kafka::ConsumedMessage& message, const std::string&, int) -> Status {
+            std::lock_guard lock(mutex);
+            order.push_back("dead " + message.key);
+            return Status::Ok();
+        },
+        options, registry, shutdown);
+    std::thread thread([&] { dispatcher.Run(); });
+    ASSERT_TRUE(WaitUntil([&] { return cluster.Committed("g-given-up", 0) == 3; }, std::chrono::seconds(20)));
+    shutdown.Trigger();
+    thread.join();
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(refused_reports, 1);
+    EXPECT_EQ(reported_attempts.size(), 2U) << "both store commands reported, the undecodable one not";
+    EXPECT_EQ(reported_attempts[create], 2);
+    EXPECT_EQ(reported_attempts[deletion], 2);
+    for (const std::string& store : {create, deletion}) {
+        auto reported = std::find(order.begin(), order.end(), "reported " + store);
+        auto dead = std::find(order.begin(), order.end(), "dead " + store);
+        ASSERT_NE(reported, order.end()) << store;
+        ASSERT_NE(dead, order.end()) << store;
+        EXPECT_LT(reported, dead) << "the dead letter went before the store was reported failed";
+        EXPECT_EQ(std::count(order.begin(), order.end(), "dead " + store), 1);
+    }
+    EXPECT_EQ(std::count(order.begin(), order.end(), "dead garbage"), 1);
 }
 
 TEST(DispatcherTest, NothingIsCommittedPastACommandWhoseDeadLetterWasNeverAcknowledged) {

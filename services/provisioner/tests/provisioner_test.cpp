@@ -104,7 +104,7 @@ public:
 
 class RecordingSink : public StatusSink {
 public:
-    Status Emit(const Command&, const StatusUpdate& update) override {
+    Status Emit(const Command&, const StatusUpdate& update, const CancelToken&) override {
         updates.push_back(update);
         return Status::Ok();
     }
@@ -366,7 +366,10 @@ TEST_F(ProvisionerTest, DeprovisionUninstallsAndWaitsForTheNamespaceToGo) {
     EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_DELETED);
 }
 
-TEST_F(ProvisionerTest, ADeletionHeldByAFinalizerSaysWhatHoldsItAndEndsWhenItIsGone) {
+// A tenant hears that its deletion is held up, in plain words: what holds the namespace is
+// API-server text naming platform internals (finalizers, resource kinds), kept for the
+// operators' log.
+TEST_F(ProvisionerTest, ADeletionHeldUpSaysSoInPlainWordsAndEndsWhenTheNamespaceIsGone) {
     ReadyWorkloads();
     CancelToken cancel(shutdown_);
     provisioner_.Provision(At(Requested()), cancel);
@@ -377,18 +380,19 @@ TEST_F(ProvisionerTest, ADeletionHeldByAFinalizerSaysWhatHoldsItAndEndsWhenItIsG
     EXPECT_EQ(provisioner_.Deprovision(At(deletion, 9), cancel), Outcome::kFinished);
     bool reported = false;
     for (const auto& update : sink_.updates) {
-        if (update.reason.find("example.com/hold") != std::string::npos) {
+        EXPECT_EQ(update.reason.find("example.com/hold"), std::string::npos) << "raw API text: " << update.reason;
+        if (update.reason.find("still being removed") != std::string::npos) {
             reported = true;
             EXPECT_EQ(update.status, v1::STORE_STATUS_DELETING);
             EXPECT_EQ(update.step, "namespace");
             EXPECT_GT(update.sub, 0U) << "a progress report orders after the step itself";
         }
     }
-    EXPECT_TRUE(reported) << "the reason names the finalizer holding the namespace";
+    EXPECT_TRUE(reported) << "the tenant is told the deletion is held up";
     EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_DELETED);
 }
 
-TEST_F(ProvisionerTest, ADeletionStuckPastTheDeadlineFailsNamingWhatHoldsTheNamespace) {
+TEST_F(ProvisionerTest, ADeletionStuckPastTheDeadlineFailsInPlainWords) {
     ReadyWorkloads();
     CancelToken cancel(shutdown_);
     provisioner_.Provision(At(Requested()), cancel);
@@ -398,9 +402,48 @@ TEST_F(ProvisionerTest, ADeletionStuckPastTheDeadlineFailsNamingWhatHoldsTheName
     deletion.mutable_store_deletion_requested();
     EXPECT_EQ(provisioner_.Deprovision(At(deletion), cancel), Outcome::kFinished);
     ASSERT_FALSE(sink_.updates.empty());
-    EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_FAILED);
-    EXPECT_EQ(sink_.updates.back().step, "deletion");
-    EXPECT_NE(sink_.updates.back().reason.find("example.com/hold"), std::string::npos) << sink_.updates.back().reason;
+    const auto& last = sink_.updates.back();
+    EXPECT_EQ(last.status, v1::STORE_STATUS_FAILED);
+    EXPECT_EQ(last.step, "deletion");
+    EXPECT_EQ(last.reason.find("example.com/hold"), std::string::npos) << "raw API text: " << last.reason;
+    EXPECT_NE(last.reason.find("delete the store again"), std::string::npos) << last.reason;
+}
+
+// The dispatcher gave up on a command: its store is told Failed, a deletion as a failed
+// deletion (intake then lets DELETE send it again), after every event the attempts made.
+TEST_F(ProvisionerTest, AGivenUpCommandReportsItsStoreFailedAfterAllItsEvents) {
+    CancelToken cancel(shutdown_);
+    ASSERT_TRUE(provisioner_.ReportGivenUp(At(Requested()), 5, cancel).ok());
+    auto deletion = kafka::NewEnvelope("acme", kStoreId, "corr2");
+    deletion.mutable_store_deletion_requested();
+    ASSERT_TRUE(provisioner_.ReportGivenUp(At(deletion, 9), 5, cancel).ok());
+    ASSERT_EQ(sink_.updates.size(), 2U);
+    EXPECT_EQ(sink_.updates[0].status, v1::STORE_STATUS_FAILED);
+    EXPECT_EQ(sink_.updates[0].step, "failed");
+    EXPECT_EQ(sink_.updates[1].status, v1::STORE_STATUS_FAILED);
+    EXPECT_EQ(sink_.updates[1].step, "deletion");
+    EXPECT_NE(sink_.updates[1].reason.find("delete it again"), std::string::npos) << sink_.updates[1].reason;
+    for (const auto& update : sink_.updates) {
+        EXPECT_EQ(update.ns, kNs);
+        EXPECT_NE(update.reason.find("5 times"), std::string::npos) << update.reason;
+        // After the last event any run of the command could emit (ready is index 12).
+        EXPECT_GT(StatusSequence(7, update.step_index, update.sub), StatusSequence(7, 12, 255));
+        EXPECT_LT(StatusSequence(7, update.step_index, update.sub), StatusSequence(8, 0, 0));
+    }
+}
+
+// A deletion's namespace is derived from its store id; one that is not a UUID ("x/../kube-system"
+// or a name of some other namespace) must touch nothing. Before the fix it was uninstalled and
+// deleted as given.
+TEST_F(ProvisionerTest, ADeletionWhoseStoreIdIsNotAUuidTouchesNothing) {
+    CancelToken cancel(shutdown_);
+    auto deletion = kafka::NewEnvelope("acme", "kube-system", "corr2");
+    deletion.mutable_store_deletion_requested();
+    EXPECT_EQ(provisioner_.Deprovision(At(deletion), cancel), Outcome::kFinished);
+    EXPECT_TRUE(helm_.uninstalls.empty());
+    for (const auto& call : kube_.calls) EXPECT_EQ(call.find("kube-system"), std::string::npos) << call;
+    ASSERT_EQ(sink_.updates.size(), 1U);
+    EXPECT_EQ(sink_.updates[0].status, v1::STORE_STATUS_FAILED);
 }
 
 TEST_F(ProvisionerTest, StepIndexesGrowAlongTheCommand) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "storefleet/common/ids.hpp"
 #include "storefleet/kafka/events.hpp"
 
@@ -37,8 +39,8 @@ TEST(StatusSinkTest, PublishesAStatusEventKeyedByStoreAfterRetries) {
     RecordingPublisher publisher;
     publisher.failures = 2;
     ShutdownFlag shutdown;
-    KafkaStatusSink sink(publisher, shutdown, /*simulated=*/true);
-    ASSERT_TRUE(sink.Emit(Requested(), {v1::STORE_STATUS_READY, "ready", "", "http://shop/", "http://shop/app", "ns"}).ok());
+    KafkaStatusSink sink(publisher, /*simulated=*/true);
+    ASSERT_TRUE(sink.Emit(Requested(), {v1::STORE_STATUS_READY, "ready", "", "http://shop/", "http://shop/app", "ns"}, CancelToken(shutdown)).ok());
     ASSERT_EQ(publisher.sent.size(), 1U);
     EXPECT_EQ(publisher.sent[0].topic, "store-status");
     EXPECT_EQ(publisher.sent[0].key, "123e4567-e89b-42d3-a456-426614174000");
@@ -58,15 +60,15 @@ TEST(StatusSinkTest, PublishesAStatusEventKeyedByStoreAfterRetries) {
 TEST(StatusSinkTest, AStoreOnTheRealNodeIsNotSimulatedAndDeletionsNeverSaySimulated) {
     RecordingPublisher publisher;
     ShutdownFlag shutdown;
-    KafkaStatusSink sink(publisher, shutdown, /*simulated=*/true);
+    KafkaStatusSink sink(publisher, /*simulated=*/true);
     Command real = Requested();
     real.envelope.mutable_store_requested()->set_placement("real-node");
-    ASSERT_TRUE(sink.Emit(real, {v1::STORE_STATUS_READY, "ready", "", "http://shop/", "http://shop/app", "ns"}).ok());
+    ASSERT_TRUE(sink.Emit(real, {v1::STORE_STATUS_READY, "ready", "", "http://shop/", "http://shop/app", "ns"}, CancelToken(shutdown)).ok());
     auto deletion_envelope = kafka::NewEnvelope("acme", "123e4567-e89b-42d3-a456-426614174000", "corr-2");
     deletion_envelope.mutable_store_deletion_requested()->set_requested_by("acme");
     kafka::SetTypeFromPayload(deletion_envelope);
-    ASSERT_TRUE(sink.Emit({deletion_envelope, 3, 50}, {v1::STORE_STATUS_DELETING, "helm-uninstall", "", "", "", "ns"}).ok());
-    ASSERT_TRUE(sink.Emit(Requested(), {v1::STORE_STATUS_READY, "ready", "", "http://shop/", "http://shop/app", "ns"}).ok());
+    ASSERT_TRUE(sink.Emit({deletion_envelope, 3, 50}, {v1::STORE_STATUS_DELETING, "helm-uninstall", "", "", "", "ns"}, CancelToken(shutdown)).ok());
+    ASSERT_TRUE(sink.Emit(Requested(), {v1::STORE_STATUS_READY, "ready", "", "http://shop/", "http://shop/app", "ns"}, CancelToken(shutdown)).ok());
     ASSERT_EQ(publisher.sent.size(), 3U);
     std::vector<bool> simulated;
     for (const auto& message : publisher.sent) {
@@ -80,7 +82,7 @@ TEST(StatusSinkTest, AStoreOnTheRealNodeIsNotSimulatedAndDeletionsNeverSaySimula
 TEST(StatusSinkTest, SequencesFollowTheCommandOffsetAndStepNotAClock) {
     RecordingPublisher publisher;
     ShutdownFlag shutdown;
-    KafkaStatusSink sink(publisher, shutdown, false);
+    KafkaStatusSink sink(publisher, false);
     const auto command = Requested(41);
     auto namespace_step = sink.BuildEvent(command, {v1::STORE_STATUS_PROVISIONING, "namespace", "", "", "", "ns", 2, 0});
     auto ready = sink.BuildEvent(command, {v1::STORE_STATUS_READY, "ready", "", "", "", "ns", 12, 0});
@@ -98,7 +100,7 @@ TEST(StatusSinkTest, SequencesFollowTheCommandOffsetAndStepNotAClock) {
 TEST(StatusSinkTest, AReplayedCommandEmitsTheSameEventIds) {
     RecordingPublisher publisher;
     ShutdownFlag shutdown;
-    KafkaStatusSink sink(publisher, shutdown, false);
+    KafkaStatusSink sink(publisher, false);
     const auto command = Requested(5);
     const StatusUpdate update{v1::STORE_STATUS_PROVISIONING, "helm", "", "", "", "ns", 8, 0};
     auto first = sink.BuildEvent(command, update);
@@ -118,7 +120,7 @@ TEST(StatusSinkTest, AReplayedCommandEmitsTheSameEventIds) {
 TEST(StatusSinkTest, ACopyOfTheCommandAtAnotherOffsetEmitsTheSameEventIds) {
     RecordingPublisher publisher;
     ShutdownFlag shutdown;
-    KafkaStatusSink sink(publisher, shutdown, false);
+    KafkaStatusSink sink(publisher, false);
     const auto command = Requested(5);
     auto copy = command;
     copy.offset = 9;
@@ -128,13 +130,41 @@ TEST(StatusSinkTest, ACopyOfTheCommandAtAnotherOffsetEmitsTheSameEventIds) {
               sink.BuildEvent(copy, ready).store_status_changed().sequence());
 }
 
+TEST(StatusSinkTest, PublishesNothingForACancelledCommand) {
+    RecordingPublisher publisher;
+    ShutdownFlag shutdown;
+    CancelToken cancel(shutdown);
+    cancel.Cancel(CancelToken::Reason::kLeaseLost);  // another runner speaks for the store now
+    KafkaStatusSink sink(publisher, false);
+    auto emitted = sink.Emit(Requested(), {v1::STORE_STATUS_READY, "ready", "", "", "", "ns", 12, 0}, cancel);
+    ASSERT_FALSE(emitted.ok());
+    EXPECT_EQ(emitted.error().code, "cancelled");
+    EXPECT_TRUE(publisher.sent.empty()) << "a command that lost its lease published a status";
+}
+
+TEST(StatusSinkTest, StopsRetryingWhenTheCommandIsCancelled) {
+    RecordingPublisher publisher;
+    publisher.failures = 1'000'000;  // Kafka refuses for good
+    ShutdownFlag shutdown;
+    CancelToken cancel(shutdown);
+    KafkaStatusSink sink(publisher, false);
+    std::thread canceller([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        cancel.Cancel(CancelToken::Reason::kRevoked);
+    });
+    auto emitted = sink.Emit(Requested(), {v1::STORE_STATUS_READY, "ready", "", "", "", "ns", 12, 0}, cancel);
+    canceller.join();
+    ASSERT_FALSE(emitted.ok());
+    EXPECT_EQ(emitted.error().code, "cancelled");
+}
+
 TEST(StatusSinkTest, GivesUpOnlyAtShutdown) {
     RecordingPublisher publisher;
     publisher.failures = 1000;
     ShutdownFlag shutdown;
     shutdown.Trigger();
-    KafkaStatusSink sink(publisher, shutdown, false);
-    EXPECT_FALSE(sink.Emit(Requested(), {}).ok());
+    KafkaStatusSink sink(publisher, false);
+    EXPECT_FALSE(sink.Emit(Requested(), {}, CancelToken(shutdown)).ok());
     EXPECT_TRUE(publisher.sent.empty());
 }
 

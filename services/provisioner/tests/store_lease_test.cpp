@@ -18,6 +18,8 @@ class FakeLeaseApi : public kube::KubeApi {
 public:
     Result<kube::ApiResponse> Call(const std::string& method, const std::string& path, const std::string& body,
                                    const std::string&) override {
+        // A slow API server: every PUT takes this long (outside the lock, as requests overlap).
+        if (method == "PUT" && put_delay.load().count() > 0) std::this_thread::sleep_for(put_delay.load());
         std::lock_guard lock(mutex);
         if (unreachable) return Error::Retryable("network", "connection refused");
         const std::string leases = "/apis/coordination.k8s.io/v1/namespaces/storefleet-system/leases";
@@ -45,6 +47,7 @@ public:
             lease["metadata"]["resourceVersion"] = std::to_string(++version);
             it->second = lease;
             ++puts;
+            last_put = std::chrono::steady_clock::now();
             return kube::ApiResponse{200, lease.dump()};
         }
         if (method == "DELETE") {
@@ -67,7 +70,9 @@ public:
     std::map<std::string, json> objects;
     int version = 0;
     int puts = 0;
+    std::chrono::steady_clock::time_point last_put{};
     bool unreachable = false;
+    std::atomic<std::chrono::milliseconds> put_delay{std::chrono::milliseconds(0)};
 };
 
 LeaseOptions Options(const std::string& instance, std::chrono::seconds duration = std::chrono::seconds(3)) {
@@ -199,4 +204,109 @@ TEST(StoreLeaseTest, WaitingForALeaseEndsWhenTheCommandIsCancelled) {
 }
 
 }  // namespace
+
+namespace {
+
+// Polls `done` every 10 ms for up to `limit`.
+template <typename Predicate>
+bool WaitFor(Predicate done, std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+}
+
+}  // namespace
+
+// Two tasks of one process for one store (a task that outlived a revoke's drain timeout, and
+// the command given to the same process again): the second waits, and the first's release
+// does not delete the lease the second then holds. Before the fix the second took the lease
+// at once (its holder was already this process) and the first's release deleted it.
+TEST(StoreLeaseTest, ASecondTaskOfTheSameProcessWaitsForTheFirst) {
+    FakeLeaseApi api;
+    metrics::Registry registry;
+    StoreLeases leases(api, Options("provisioner-1", std::chrono::seconds(60)), registry);
+    ShutdownFlag shutdown;
+    CancelToken old_task(shutdown);
+    CancelToken new_task(shutdown);
+    auto first = leases.Acquire(kStore, old_task);
+    ASSERT_TRUE(first.ok());
+    std::atomic<bool> second_holds{false};
+    std::unique_ptr<StoreLeases::Held> second_handle;
+    std::thread second([&] {
+        auto taken = leases.Acquire(kStore, new_task);
+        ASSERT_TRUE(taken.ok());
+        second_handle = std::move(*taken);
+        second_holds = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_FALSE(second_holds.load()) << "two tasks of one process acted on one store";
+    first->reset();  // the old task ends
+    second.join();
+    ASSERT_TRUE(second_holds.load());
+    EXPECT_EQ(api.Holder(kStore), leases.identity()) << "the old task's release deleted the new task's lease";
+    second_handle.reset();
+    EXPECT_EQ(api.Holder(kStore), "");
+}
+
+// A renewal that hangs (an API server that accepts and never answers) must not hold up the
+// decision to stop: the holder stops within two thirds of the duration after its last
+// successful renewal, before a taker (who waits a whole duration) may start. Before the fix
+// the keeper sat in the hung call and stopped the holder only after it returned.
+TEST(StoreLeaseTest, AHungRenewalStopsTheHolderBeforeATakerMayStart) {
+    FakeLeaseApi api;
+    metrics::Registry registry;
+    const auto duration = std::chrono::seconds(3);
+    StoreLeases leases(api, Options("provisioner-1", duration), registry);
+    ShutdownFlag shutdown;
+    CancelToken cancel(shutdown);
+    auto held = leases.Acquire(kStore, cancel);
+    ASSERT_TRUE(held.ok());
+    leases.Start();
+    ASSERT_TRUE(WaitFor([&] { std::lock_guard lock(api.mutex); return api.puts >= 1; }, std::chrono::seconds(3)));
+    api.put_delay = std::chrono::milliseconds(4000);
+    ASSERT_TRUE(WaitFor([&] { return cancel.Cancelled(); }, std::chrono::seconds(6)));
+    const auto stopped = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point last_renewal;
+    {
+        std::lock_guard lock(api.mutex);
+        last_renewal = api.last_put;
+    }
+    EXPECT_EQ(cancel.Why(), CancelToken::Reason::kLeaseLost);
+    EXPECT_LT(stopped - last_renewal, duration) << "a taker could have started before the holder stopped";
+    leases.Stop();
+}
+
+// Many stores on a slow API server: each renewal takes 250 ms, 24 leases renewed one by one
+// would take 6 s, twice the 3 s lease. Renewed in parallel, none is lost.
+TEST(StoreLeaseTest, ManyLeasesOnASlowApiServerAreAllKept) {
+    FakeLeaseApi api;
+    metrics::Registry registry;
+    StoreLeases leases(api, Options("provisioner-1", std::chrono::seconds(3)), registry);
+    ShutdownFlag shutdown;
+    std::vector<std::unique_ptr<CancelToken>> cancels;
+    std::vector<std::unique_ptr<StoreLeases::Held>> held;
+    for (int i = 0; i < 24; ++i) {
+        cancels.push_back(std::make_unique<CancelToken>(shutdown));
+        char store[40];
+        std::snprintf(store, sizeof(store), "123e4567-e89b-42d3-a456-4266141740%02d", i);
+        auto taken = leases.Acquire(store, *cancels.back());
+        ASSERT_TRUE(taken.ok());
+        held.push_back(std::move(*taken));
+    }
+    api.put_delay = std::chrono::milliseconds(250);
+    leases.Start();
+    std::this_thread::sleep_for(std::chrono::seconds(5));
+    int lost = 0;
+    for (const auto& cancel : cancels) lost += cancel->Cancelled() ? 1 : 0;
+    EXPECT_EQ(lost, 0) << "leases lost while the API server answered every renewal";
+    {
+        std::lock_guard lock(api.mutex);
+        EXPECT_GE(api.puts, 48) << "at least two rounds of renewals";
+    }
+    leases.Stop();
+}
+
 }  // namespace storefleet::provisioner

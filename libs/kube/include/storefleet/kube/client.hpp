@@ -45,7 +45,9 @@ public:
 // The real client, over libcurl. Thread-safe.
 class KubeClient final : public KubeApi {
 public:
-    explicit KubeClient(ClusterCredentials credentials, std::string field_manager = "storefleet");
+    // `request_timeout` bounds each Call (not Watch streams), connection included.
+    explicit KubeClient(ClusterCredentials credentials, std::string field_manager = "storefleet",
+                        std::chrono::milliseconds request_timeout = std::chrono::seconds(30));
     ~KubeClient() override;
     KubeClient(const KubeClient&) = delete;
     KubeClient& operator=(const KubeClient&) = delete;
@@ -68,6 +70,7 @@ private:
 
     ClusterCredentials credentials_;
     std::string field_manager_;
+    std::chrono::milliseconds request_timeout_;
     CallObserver observer_;
     std::mutex mutex_;
     std::vector<void*> handles_;  // idle CURL* handles; each keeps its connection alive
