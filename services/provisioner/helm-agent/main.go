@@ -6,9 +6,11 @@
 //	{"id":N,"op":"upgrade_install","release":R,"namespace":NS,"chart":DIR,
 //	 "values_files":[...],"values":{...},"timeout_seconds":S}
 //	{"id":N,"op":"uninstall","release":R,"namespace":NS,"timeout_seconds":S}
-//	{"id":N,"op":"cancel"}            (cancels the request N)
+//	{"id":N,"op":"cancel"}            (cancels the request N; a no-op once N has ended)
 //
 // Answers on stdout, in any order: {"id":N,"ok":true} or {"id":N,"ok":false,"error":"..."}.
+// A cancel read before its request started running stops it from running at all (answer
+// "Error: cancelled"); one read during it ends the context of everything it does.
 // Requests run concurrently. Logs go to stderr and never carry values. The agent exits when
 // stdin closes.
 //
@@ -226,8 +228,20 @@ type agent struct {
 	outMu sync.Mutex
 	out   *bufio.Writer
 
-	runMu   sync.Mutex
-	running map[int64]context.CancelFunc
+	// run performs one request: runHelm, or a fake in the tests.
+	run func(ctx context.Context, req *request) error
+	// beforeHandle, when set (tests only), runs first in each request's goroutine.
+	beforeHandle func(req *request)
+
+	runMu    sync.Mutex
+	running  map[int64]*call
+	inflight sync.WaitGroup // the requests under way
+}
+
+// call is one request under way: cancel ends its context.
+type call struct {
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 const capabilitiesTTL = 5 * time.Minute
@@ -402,17 +416,22 @@ func (a *agent) reply(ans answer) {
 	a.out.Flush()
 }
 
-func (a *agent) handle(req request) {
-	ctx, cancel := context.WithCancel(context.Background())
-	a.runMu.Lock()
-	a.running[req.ID] = cancel
-	a.runMu.Unlock()
-	defer func() {
-		a.runMu.Lock()
-		delete(a.running, req.ID)
-		a.runMu.Unlock()
-		cancel()
-	}()
+func (a *agent) runHelm(ctx context.Context, req *request) error {
+	switch req.Op {
+	case "upgrade_install":
+		return a.upgradeInstall(ctx, req)
+	case "uninstall":
+		return a.uninstall(ctx, req)
+	default:
+		return fmt.Errorf("unknown op %q", req.Op)
+	}
+}
+
+// handle runs one request, registered by dispatch as `c`, and answers it. A request whose
+// cancel was read before it got here does not run at all.
+func (a *agent) handle(c *call, req request) {
+	defer a.finish(req.ID, c)
+	ctx := c.ctx
 	start := time.Now()
 	var err error
 	func() {
@@ -421,14 +440,10 @@ func (a *agent) handle(req request) {
 				err = fmt.Errorf("helm agent panic: %v", r)
 			}
 		}()
-		switch req.Op {
-		case "upgrade_install":
-			err = a.upgradeInstall(ctx, &req)
-		case "uninstall":
-			err = a.uninstall(ctx, &req)
-		default:
-			err = fmt.Errorf("unknown op %q", req.Op)
+		if ctx.Err() != nil {
+			return // cancelled before it started: answered "cancelled" below
 		}
+		err = a.run(ctx, &req)
 	}()
 	if ctx.Err() != nil && err == nil {
 		err = errors.New("cancelled")
@@ -444,6 +459,79 @@ func (a *agent) handle(req request) {
 		return
 	}
 	a.reply(answer{ID: req.ID, OK: true})
+}
+
+// register makes the request `id` cancellable. dispatch calls it before the request's
+// goroutine exists, so a cancel read on the very next line finds it.
+func (a *agent) register(id int64) *call {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &call{ctx: ctx, cancel: cancel}
+	a.runMu.Lock()
+	defer a.runMu.Unlock()
+	a.running[id] = c
+	return c
+}
+
+// finish forgets the request `id` (unless a later request took its id) and frees its context.
+func (a *agent) finish(id int64, c *call) {
+	a.runMu.Lock()
+	if a.running[id] == c {
+		delete(a.running, id)
+	}
+	a.runMu.Unlock()
+	c.cancel()
+}
+
+// cancelCall cancels the request `id` if it is under way. An id that is not (its request
+// finished, and its answer went or goes unread) is no error: nothing is left to stop.
+func (a *agent) cancelCall(id int64) {
+	a.runMu.Lock()
+	defer a.runMu.Unlock()
+	if c := a.running[id]; c != nil {
+		c.cancel()
+	}
+}
+
+// dispatch acts on one line of stdin: a cancel at once, a request on a goroutine of its own.
+func (a *agent) dispatch(line []byte) {
+	var req request
+	if err := json.Unmarshal(line, &req); err != nil {
+		log.Printf("ignoring a request that is not JSON")
+		return
+	}
+	if req.Op == "cancel" {
+		a.cancelCall(req.ID)
+		return
+	}
+	// Registered here, not in the goroutine: the provisioner writes a request's cancel right
+	// after it, and this loop may read and apply that cancel before the goroutine runs.
+	c := a.register(req.ID)
+	a.inflight.Add(1)
+	go func() {
+		defer a.inflight.Done()
+		if a.beforeHandle != nil {
+			a.beforeHandle(&req)
+		}
+		a.handle(c, req)
+	}()
+}
+
+// serve reads requests from `in` until it ends. It returns at EOF without waiting for the
+// requests under way (a.inflight counts them).
+func (a *agent) serve(in io.Reader) error {
+	reader := bufio.NewReader(in)
+	for {
+		line, err := reader.ReadBytes('\n')
+		if len(line) > 0 {
+			a.dispatch(line)
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 func main() {
@@ -469,37 +557,12 @@ func main() {
 		maxHistory: maxHistory,
 		debug:      os.Getenv("HELM_DEBUG") == "true",
 		out:        bufio.NewWriter(os.Stdout),
-		running:    map[int64]context.CancelFunc{},
+		running:    map[int64]*call{},
 	}
+	a.run = a.runHelm
 	log.Printf("ready")
-	in := bufio.NewReader(os.Stdin)
-	var wg sync.WaitGroup
-	for {
-		line, err := in.ReadBytes('\n')
-		if len(line) > 0 {
-			var req request
-			if jsonErr := json.Unmarshal(line, &req); jsonErr != nil {
-				log.Printf("ignoring a request that is not JSON")
-			} else if req.Op == "cancel" {
-				a.runMu.Lock()
-				if cancel := a.running[req.ID]; cancel != nil {
-					cancel()
-				}
-				a.runMu.Unlock()
-			} else {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					a.handle(req)
-				}()
-			}
-		}
-		if err == io.EOF {
-			log.Printf("stdin closed: exiting")
-			return
-		}
-		if err != nil {
-			log.Fatalf("reading stdin: %v", err)
-		}
+	if err := a.serve(os.Stdin); err != nil {
+		log.Fatalf("reading stdin: %v", err)
 	}
+	log.Printf("stdin closed: exiting")
 }
