@@ -41,7 +41,7 @@ struct ProvisionerConfig {
     // partitions back at once) and the prefix of its store-lease identity. Empty: dynamic.
     std::string instance_id;
     std::chrono::seconds session_timeout{10};
-    std::string lease_namespace = "storefleet-system";
+    std::string lease_namespace = "storefleet-leases";
     // STOREFLEET_PROVISIONER_SERVICE_ACCOUNT=namespace:name: the ServiceAccount this provisioner
     // runs as, which it binds in each store namespace to STOREFLEET_PROVISIONER_STORE_ROLE (default
     // <name>-store, the chart's in-store ClusterRole). Unset: no RoleBinding (a credential that

@@ -18,7 +18,7 @@
 namespace storefleet::provisioner {
 
 struct LeaseOptions {
-    std::string lease_namespace = "storefleet-system";
+    std::string lease_namespace = "storefleet-leases";
     // This replica's stable name (the Kafka group.instance.id), may be empty.
     std::string instance_id;
     // How long a lease holds without renewal; renewed every third of it.
