@@ -193,11 +193,11 @@ else
 fi
 
 # --- what the real node's network enforces ---------------------------------------------------
-# Debian's bridge CNI has no NetworkPolicy engine: the store's policies are accepted by the API
-# server but not enforced on this node (a cluster with Calico or Cilium enforces them). What
-# the node enforces is the stack's own iptables fence (infra/local/parts/realnode.sh): a pod
-# reaches pods and the node's DNS, nothing else on the host and nothing off the pod network.
-# Checked from inside the Medusa container's network namespace.
+# The stack's own iptables fence (infra/local/parts/realnode.sh): a pod reaches pods and the
+# node's DNS, nothing else on the host and nothing off the pod network; and the store's
+# NetworkPolicies, enforced by the node's kube-router (tests/real/network-policies.sh checks
+# them one by one), under which DNS goes to the kube-dns pod only. Checked from inside the
+# Medusa container's network namespace, with this order placed under both.
 medusa_pid=""
 while read -r c pid; do
     info=$(_rn_ctr containers info "$c" 2>/dev/null) || continue
@@ -224,8 +224,10 @@ else
         bad "a store pod reached a service on the host, or the host listener did not answer"
     fi
     kill "$listener" 2>/dev/null || true
-    # DNS to the node's CoreDNS is allowed, and cluster names resolve.
-    if in_pod python3 - "$REALNODE_IP" <<'PY'
+    # DNS through the server of the pod's resolv.conf (the kube-dns Service: the relay pod, then
+    # the node's CoreDNS), and cluster names resolve.
+    dns_server=$(awk '$1 == "nameserver" {print $2; exit}' "/proc/$medusa_pid/root/etc/resolv.conf")
+    if in_pod python3 - "$dns_server" <<'PY'
 import random, socket, struct, sys
 name = "kubernetes.default.svc.cluster.local"
 qid = random.randrange(65536)
@@ -239,7 +241,7 @@ rid, flags, _, ancount = struct.unpack(">HHHH", answer[:8])
 sys.exit(0 if rid == qid and flags & 0xF == 0 and ancount > 0 else 1)
 PY
     then
-        ok "a store pod resolves kubernetes.default.svc.cluster.local through the node's DNS"
+        ok "a store pod resolves kubernetes.default.svc.cluster.local through the kube-dns Service ($dns_server)"
     else
         bad "a store pod cannot resolve cluster names"
     fi
