@@ -67,11 +67,12 @@ test: build deps-tools
 images: deps-apt
 	@bash infra/images/build.sh
 
-## test-real: through the API, a Medusa store on the real node serves and takes an order
-## (tests/real); .ci/run runs it after `make test`. Builds the real-node tools and the images
-## the first time.
+## test-real: through the API, a Medusa store on the real node serves and takes an order, the
+## store NetworkPolicies hold under the node's enforcer, and stopping the node puts the machine
+## back as it was (tests/real/run); .ci/run runs it after `make test`. Builds the real-node
+## tools and the images the first time.
 test-real: build deps-tools images
-	@tests/real/medusa-order.sh
+	@tests/real/run
 
 ## run: the whole platform on the local real stack; prints where to reach it.
 run: build deps-tools
