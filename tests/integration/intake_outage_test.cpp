@@ -207,5 +207,68 @@ TEST(IntakeOutageTest, PostgresAwayMeans503WithRetryAfterAndRequestsAreAcceptedA
     });
 }
 
+// A black-holed primary (a network that drops every packet, as a failed-over address or a
+// partition does): the connection's TCP user timeout breaks it in bounded time, so a request
+// is answered 503 instead of holding its thread until the kernel gives up (about 15 minutes
+// of retransmissions without the connection defaults of pg::Pool; the test's client gives up
+// after 20 s, so it failed before them). The drop is a real packet drop: an iptables rule on
+// loopback for the proxy's port only, removed at the end.
+TEST(IntakeOutageTest, ABlackHoledPostgresIsAnswered503InBoundedTime) {
+    const std::string url = Env("STOREFLEET_PG_URL");
+    ASSERT_FALSE(url.empty()) << "run through tests/with-stack";
+    std::smatch where;
+    ASSERT_TRUE(std::regex_search(url, where, std::regex("@([^:/@]+):([0-9]+)/")));
+    TcpProxy proxy(static_cast<uint16_t>(std::stoi(where[2].str())));
+    proxy.Start();
+    const std::string proxied = std::regex_replace(url, std::regex("@[^:/@]+:[0-9]+/"),
+                                                   "@127.0.0.1:" + std::to_string(proxy.Port()) + "/");
+
+    const std::string tenant_id = "blackhole-" + RandomHex(4);
+    const std::string token = RandomHex(16);
+    pg::Pool direct(url, 1);
+    IntakeStore(direct, "stores.test").Migrate();
+    IntakeStore(direct, "stores.test").SeedTenant(tenant_id, token, 10);
+
+    metrics::Registry registry;
+    // The pool's connection defaults, with a TCP user timeout shorter than the 15 s default so
+    // the test is quick (the URL sets nothing).
+    pg::ConnectionDefaults defaults;
+    defaults.tcp_user_timeout_ms = 2000;
+    pg::Pool pool(proxied, 2, defaults);
+    IntakeStore store(pool, "stores.test");
+    http::RateLimiter limiter(1000, 1000);
+    http::Authenticator tenants([&store](const std::string& sha) { return store.Authenticate(sha); },
+                                {std::chrono::milliseconds(0), std::chrono::milliseconds(0), 100});
+    IntakeApi api(store, tenants, limiter, limiter, registry, [] {});
+    http::HttpServer server({}, registry, [&] { return pool.Ping(); });
+    api.Register(server);
+    server.Start();
+    auto create = [&](const std::string& name) {
+        return Call("POST", server.Port(), "/api/v1/stores", token,
+                    R"({"name":")" + name + R"(","engine":"woocommerce"})");
+    };
+    ASSERT_EQ(create("before").code, 202) << "the pool's connections are open through the proxy";
+
+    const std::string rule = "INPUT -i lo -p tcp --dport " + std::to_string(proxy.Port()) +
+                             " -m comment --comment storefleet-test-blackhole -j DROP";
+    ASSERT_EQ(std::system(("iptables -w -I " + rule).c_str()), 0) << "cannot add the drop rule (needs root)";
+    struct RemoveRule {
+        std::string rule;
+        ~RemoveRule() { (void)std::system(("iptables -w -D " + rule + " 2>/dev/null").c_str()); }
+    } remove_rule{rule};
+
+    const auto started = std::chrono::steady_clock::now();
+    auto during = create("during");
+    const auto waited = std::chrono::steady_clock::now() - started;
+    EXPECT_EQ(during.code, 503) << during.body;
+    EXPECT_LT(waited, 15s) << "the request was held by a black-holed database";
+    server.Stop();
+    direct.WithTransaction([&](pqxx::work& txn) {
+        txn.exec_params("delete from intake.outbox where key in "
+                        "(select store_id::text from intake.stores where tenant_id = $1)",
+                        tenant_id);
+    });
+}
+
 }  // namespace
 }  // namespace storefleet::intake

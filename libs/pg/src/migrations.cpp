@@ -19,6 +19,9 @@ int ApplyMigrations(pqxx::connection& connection, const std::string& schema,
     const std::string quoted_schema = connection.quote_name(schema);
     const std::string lock_key =
         "hashtext(" + connection.quote("storefleet.migrations." + schema) + ")";
+    // A migration (or waiting for another replica's) may take longer than the connection's
+    // statement timeout; RESET at the end returns to the connection's own default.
+    RunOutsideTransaction(connection, "set statement_timeout = 0");
     RunOutsideTransaction(connection, "select pg_advisory_lock(" + lock_key + ")");
     int applied = 0;
     try {
@@ -49,9 +52,11 @@ int ApplyMigrations(pqxx::connection& connection, const std::string& schema,
         }
     } catch (...) {
         RunOutsideTransaction(connection, "select pg_advisory_unlock(" + lock_key + ")");
+        RunOutsideTransaction(connection, "reset statement_timeout");
         throw;
     }
     RunOutsideTransaction(connection, "select pg_advisory_unlock(" + lock_key + ")");
+    RunOutsideTransaction(connection, "reset statement_timeout");
     return applied;
 }
 

@@ -2,7 +2,56 @@
 
 namespace storefleet::pg {
 
-Pool::Pool(std::string url, std::size_t size) : url_(std::move(url)), size_(size) {}
+namespace {
+
+bool IsUri(const std::string& url) { return url.rfind("postgres://", 0) == 0 || url.rfind("postgresql://", 0) == 0; }
+
+bool Sets(const std::string& url, const std::string& key) {
+    if (IsUri(url)) {
+        const auto query = url.find('?');
+        if (query == std::string::npos) return false;
+        const std::string params = "&" + url.substr(query + 1);
+        return params.find("&" + key + "=") != std::string::npos;
+    }
+    for (std::size_t at = url.find(key); at != std::string::npos; at = url.find(key, at + 1)) {
+        const bool starts = at == 0 || url[at - 1] == ' ' || url[at - 1] == '\t';
+        std::size_t after = at + key.size();
+        while (after < url.size() && url[after] == ' ') ++after;
+        if (starts && after < url.size() && url[after] == '=') return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+std::string WithConnectionDefaults(const std::string& url, const ConnectionDefaults& defaults) {
+    const bool uri = IsUri(url);
+    std::string out = url;
+    bool first_param = uri && url.find('?') == std::string::npos;
+    auto add = [&](const std::string& key, const std::string& uri_value, const std::string& plain_value) {
+        if (Sets(url, key)) return;
+        if (uri) {
+            out += (first_param ? "?" : "&") + key + "=" + uri_value;
+            first_param = false;
+        } else {
+            out += (out.empty() ? "" : " ") + key + "=" + plain_value;
+        }
+    };
+    auto number = [](int value) { return std::to_string(value); };
+    add("connect_timeout", number(defaults.connect_timeout_s), number(defaults.connect_timeout_s));
+    add("keepalives", "1", "1");
+    add("keepalives_idle", number(defaults.keepalives_idle_s), number(defaults.keepalives_idle_s));
+    add("keepalives_interval", number(defaults.keepalives_interval_s), number(defaults.keepalives_interval_s));
+    add("keepalives_count", number(defaults.keepalives_count), number(defaults.keepalives_count));
+    add("tcp_user_timeout", number(defaults.tcp_user_timeout_ms), number(defaults.tcp_user_timeout_ms));
+    // -c statement_timeout=N, as a server option of the session (RESET returns to it).
+    add("options", "-c%20statement_timeout%3D" + number(defaults.statement_timeout_ms),
+        "'-c statement_timeout=" + number(defaults.statement_timeout_ms) + "'");
+    return out;
+}
+
+Pool::Pool(std::string url, std::size_t size, const ConnectionDefaults& defaults)
+    : url_(WithConnectionDefaults(url, defaults)), size_(size) {}
 
 Pool::~Pool() = default;
 

@@ -1,12 +1,15 @@
 #include "create_batcher.hpp"
 
+#include "storefleet/pg/pool.hpp"
+
 #include <stdexcept>
 
 namespace storefleet::intake {
 
-CreateBatcher::CreateBatcher(WriteBatch write, std::size_t max_batch)
+CreateBatcher::CreateBatcher(WriteBatch write, std::size_t max_batch, std::size_t max_waiting)
     : write_(std::move(write)),
       max_batch_(max_batch == 0 ? 1 : max_batch),
+      max_waiting_(max_waiting == 0 ? 1 : max_waiting),
       writer_([this] { Write(); }),
       answerer_([this] { Answer(); }) {}
 
@@ -26,14 +29,22 @@ CreateBatcher::~CreateBatcher() {
 }
 
 void CreateBatcher::SubmitAsync(CreateItem item, Done done) {
+    bool full = false;
     {
         std::lock_guard lock(mutex_);
-        if (!stopping_) {
+        full = waiting_ >= max_waiting_;
+        if (!stopping_ && !full) {
             queue_.push_back({std::move(item), std::move(done)});
             ++waiting_;
             queued_.notify_one();
             return;
         }
+    }
+    if (full) {
+        done(CreateOutcome::kNoQuota,
+             std::make_exception_ptr(pg::QueueFull("too many creates wait for the database (" +
+                                                   std::to_string(max_waiting_) + "): the create was not written")));
+        return;
     }
     done(CreateOutcome::kNoQuota,
          std::make_exception_ptr(std::runtime_error("intake is stopping: the create was not written")));

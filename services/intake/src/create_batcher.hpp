@@ -49,7 +49,9 @@ class CreateBatcher {
     // order. May throw; runs on the batcher's thread.
     using WriteBatch = std::function<std::vector<CreateOutcome>(const std::vector<CreateItem>& items)>;
 
-    explicit CreateBatcher(WriteBatch write, std::size_t max_batch = 256);
+    // At most `max_waiting` creates wait at once; one more is answered at once with
+    // pg::QueueFull (503), so a stalled database cannot grow the queue without bound.
+    explicit CreateBatcher(WriteBatch write, std::size_t max_batch = 256, std::size_t max_waiting = 10'000);
     ~CreateBatcher();
     CreateBatcher(const CreateBatcher&) = delete;
     CreateBatcher& operator=(const CreateBatcher&) = delete;
@@ -77,6 +79,7 @@ class CreateBatcher {
 
     WriteBatch write_;
     std::size_t max_batch_;
+    std::size_t max_waiting_;
     std::mutex mutex_;
     std::condition_variable queued_;
     std::deque<Pending> queue_;

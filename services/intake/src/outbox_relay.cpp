@@ -6,6 +6,7 @@
 
 #include "storefleet/common/ids.hpp"
 #include "storefleet/common/log.hpp"
+#include "storefleet/pg/pool.hpp"
 
 namespace storefleet::intake {
 namespace {
@@ -48,7 +49,7 @@ constexpr int kMaxPruneChunks = 20;
 
 class PostgresOutboxLedger final : public OutboxLedger {
 public:
-    explicit PostgresOutboxLedger(std::string pg_url) : pg_url_(std::move(pg_url)) {}
+    explicit PostgresOutboxLedger(const std::string& pg_url) : pg_url_(pg::WithConnectionDefaults(pg_url)) {}
 
     std::optional<std::chrono::milliseconds> TryLock(const std::string& identity) override {
         if (!connection_) {

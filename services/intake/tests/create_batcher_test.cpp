@@ -2,6 +2,7 @@
 // while a batch is written go together in the next one, and a failed batch fails all of
 // its callers and only them.
 #include "create_batcher.hpp"
+#include "storefleet/pg/pool.hpp"
 
 #include <gtest/gtest.h>
 
@@ -191,6 +192,39 @@ TEST(CreateBatcherTest, SubmitAsyncReturnsAtOnceAndEachCallbackGetsItsOwnOutcome
                                                                           {"full-c", CreateOutcome::kNoQuota}}));
     EXPECT_NE(answered_on, std::this_thread::get_id());
     EXPECT_EQ(writer.Sizes(), (std::vector<std::size_t>{1, 3}));
+}
+
+// A stalled database (the writer never returns) must not let the queue grow without bound:
+// past max_waiting a create is refused at once with pg::QueueFull (answered 503), and the
+// queued ones are written once the database is back. Before the fix every create queued.
+TEST(CreateBatcherTest, PastMaxWaitingACreateIsRefusedAtOnce) {
+    GatedWriter writer;
+    CreateBatcher batcher([&](const std::vector<CreateItem>& items) { return writer.Write(items); },
+                          /*max_batch=*/256, /*max_waiting=*/3);
+    std::atomic<int> created{0};
+    std::atomic<int> refused{0};
+    auto count = [&](CreateOutcome outcome, std::exception_ptr error) {
+        if (!error) {
+            if (outcome == CreateOutcome::kCreated) ++created;
+            return;
+        }
+        try {
+            std::rethrow_exception(error);
+        } catch (const pg::QueueFull&) {
+            ++refused;
+        } catch (...) {
+        }
+    };
+    batcher.SubmitAsync(Named("a"), count);
+    WaitUntil([&] { return writer.Sizes().size() == 1; });  // stalled in the database
+    batcher.SubmitAsync(Named("b"), count);
+    batcher.SubmitAsync(Named("c"), count);
+    batcher.SubmitAsync(Named("d"), count);  // the fourth: refused at once, on this thread
+    EXPECT_EQ(refused.load(), 1);
+    EXPECT_EQ(batcher.Waiting(), 3u);
+    writer.Release();
+    WaitUntil([&] { return batcher.Waiting() == 0; });
+    EXPECT_EQ(created.load(), 3);
 }
 
 // Answers are sent on their own thread: while one batch's answers are still going out (here

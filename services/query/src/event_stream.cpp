@@ -86,7 +86,9 @@ EventStreamServer::EventStreamServer(Options options, ChangeFeed& feed, http::Au
       open_streams_(registry.GetGauge("storefleet_query_streams_open", "Live status streams (SSE) open now.")),
       events_sent_(registry.GetCounter("storefleet_query_stream_events_total", "Store events written to streams.")),
       slow_clients_(registry.GetCounter("storefleet_query_stream_slow_clients_total",
-                                        "Streams cut off because the client did not read.")) {}
+                                        "Streams cut off because the client did not read.")),
+      accept_pauses_(registry.GetCounter("storefleet_query_stream_accept_pauses_total",
+                                         "Times the stream stopped accepting for a moment: out of file descriptors.")) {}
 
 EventStreamServer::~EventStreamServer() { Stop(); }
 
@@ -142,7 +144,15 @@ void EventStreamServer::Run() {
     UpdateWakeFd();
     while (running_) {
         const auto now = Clock::now();
-        const auto until = std::min(next_poll, next_sweep);
+        if (accept_paused_until_ && now >= *accept_paused_until_) {
+            accept_paused_until_.reset();
+            epoll_event listen_event{};
+            listen_event.events = EPOLLIN;
+            listen_event.data.fd = listen_fd_;
+            ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &listen_event);
+        }
+        auto until = std::min(next_poll, next_sweep);
+        if (accept_paused_until_) until = std::min(until, *accept_paused_until_);
         const int timeout = until <= now ? 0 : static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(until - now).count());
         const int ready = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout);
         bool woken = false;
@@ -205,7 +215,18 @@ void EventStreamServer::Accept() {
         sockaddr_in peer{};
         socklen_t length = sizeof(peer);
         const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) return;  // EAGAIN, or an error the next wake-up retries
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                // The pending connection stays in the backlog and the listener stays readable:
+                // without a pause the loop would spin on it. Retried in 100 ms.
+                ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
+                accept_paused_until_ = Clock::now() + std::chrono::milliseconds(100);
+                accept_pauses_.Inc();
+                log::Warn("stream: out of file descriptors; not accepting for 100 ms",
+                          {{"error", std::strerror(errno)}, {"open", connections_.size()}});
+            }
+            return;  // EAGAIN, or an error the next wake-up retries
+        }
         char text[INET_ADDRSTRLEN] = {};
         ::inet_ntop(AF_INET, &peer.sin_addr, text, sizeof(text));
         Connection connection;

@@ -5,6 +5,7 @@
 #include <functional>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <unordered_map>
 #include <string>
 #include <thread>
@@ -87,7 +88,11 @@ class EventStreamServer {
     metrics::Gauge& open_streams_;
     metrics::Counter& events_sent_;
     metrics::Counter& slow_clients_;
+    metrics::Counter& accept_pauses_;
     int listen_fd_ = -1;
+    // Out of descriptors: the listener leaves epoll until then (it would wake the loop again
+    // at once, for ever), and the connections already open go on.
+    std::optional<std::chrono::steady_clock::time_point> accept_paused_until_;
     int epoll_fd_ = -1;
     int stop_fd_ = -1;
     int wake_fd_ = -1;  // the feed's, as registered with epoll

@@ -6,8 +6,8 @@
 
 namespace storefleet::query {
 
-StoreBatcher::StoreBatcher(StoreReader& reader, std::size_t threads, std::size_t max_batch)
-    : reader_(reader), max_batch_(max_batch == 0 ? 1 : max_batch) {
+StoreBatcher::StoreBatcher(StoreReader& reader, std::size_t threads, std::size_t max_batch, std::size_t max_waiting)
+    : reader_(reader), max_batch_(max_batch == 0 ? 1 : max_batch), max_waiting_(max_waiting == 0 ? 1 : max_waiting) {
     for (std::size_t i = 0; i < (threads == 0 ? 1 : threads); ++i) threads_.emplace_back([this] { Run(); });
 }
 
@@ -34,15 +34,18 @@ void StoreBatcher::Stop() {
 }
 
 void StoreBatcher::Submit(StoreKey key, Done done) {
+    bool full = false;
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        if (!stopping_) {
+        full = queue_.size() >= max_waiting_;
+        if (!stopping_ && !full) {
             queue_.push_back({std::move(key), std::move(done)});
             queued_.notify_one();
             return;
         }
     }
-    done(std::nullopt, std::make_exception_ptr(ReadUnavailable("the service is stopping")));
+    done(std::nullopt, std::make_exception_ptr(ReadUnavailable(full ? "too many reads wait for the database"
+                                                                    : "the service is stopping")));
 }
 
 void StoreBatcher::Run() {

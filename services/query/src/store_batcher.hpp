@@ -28,7 +28,10 @@ class StoreBatcher {
   public:
     using Done = std::function<void(std::optional<StoreView> store, std::exception_ptr error)>;
 
-    explicit StoreBatcher(StoreReader& reader, std::size_t threads = 2, std::size_t max_batch = 64);
+    // At most `max_waiting` requests wait at once; one more is answered at once with
+    // ReadUnavailable (503), so a stalled database cannot grow the queue without bound.
+    explicit StoreBatcher(StoreReader& reader, std::size_t threads = 2, std::size_t max_batch = 64,
+                          std::size_t max_waiting = 10'000);
     ~StoreBatcher();
     StoreBatcher(const StoreBatcher&) = delete;
     StoreBatcher& operator=(const StoreBatcher&) = delete;
@@ -47,6 +50,7 @@ class StoreBatcher {
 
     StoreReader& reader_;
     std::size_t max_batch_;
+    std::size_t max_waiting_;
     std::mutex mutex_;
     std::condition_variable queued_;
     std::deque<Pending> queue_;

@@ -7,7 +7,14 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -207,6 +214,51 @@ TEST_F(EventStreamTest, ATenantsStreamsAreCappedAndOthersStillConnect) {
         if (!reopened) std::this_thread::sleep_for(50ms);
     }
     EXPECT_TRUE(reopened) << "a closed stream did not free its place";
+}
+
+namespace {
+double ProcessCpuSeconds() {
+    rusage usage{};
+    ::getrusage(RUSAGE_SELF, &usage);
+    return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+           static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+}  // namespace
+
+// Out of file descriptors, the listener stays readable with a connection it cannot take:
+// before the fix the loop woke at once, for ever (a core at 100%). It now pauses accepting,
+// costs nothing meanwhile, and takes the connection once descriptors are free again.
+TEST_F(EventStreamTest, OutOfFileDescriptorsItPausesAcceptingInsteadOfSpinning) {
+    StartServer();
+    rlimit before{};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &before), 0);
+    // The client connects first (the kernel completes the handshake into the backlog); then
+    // every descriptor number up to the highest is taken and the limit set just above it, so
+    // the server's accept gets EMFILE.
+    auto client = std::make_unique<Client>(server_->Port(), Request("token-a"));
+    int highest = 0;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+        highest = std::max(highest, std::stoi(entry.path().filename().string()));
+    }
+    std::vector<int> fillers;  // every free number up to the highest, then one past it
+    for (;;) {
+        const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) break;
+        fillers.push_back(fd);
+        if (fd > highest) break;
+    }
+    rlimit tight = before;
+    tight.rlim_cur = static_cast<rlim_t>(highest + 1);
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+    std::this_thread::sleep_for(200ms);  // the server meets EMFILE
+    const double cpu_before = ProcessCpuSeconds();
+    std::this_thread::sleep_for(1s);
+    const double cpu_used = ProcessCpuSeconds() - cpu_before;
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &before), 0);
+    for (int fd : fillers) ::close(fd);
+    EXPECT_LT(cpu_used, 0.3) << "the stream's loop spun on a listener it could not accept from";
+    EXPECT_GE(registry_.GetCounter("storefleet_query_stream_accept_pauses_total", "").Value(), 1.0);
+    EXPECT_TRUE(client->ReadUntil("event: open")) << "the pending connection was not taken once descriptors were free";
 }
 
 TEST_F(EventStreamTest, EachTenantSeesOnlyItsOwnChangesInOrderAndAnAdminSeesAll) {

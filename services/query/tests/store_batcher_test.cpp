@@ -63,6 +63,28 @@ struct Answer {
     bool failed = false;
 };
 
+// A stalled database must not let waiting reads grow without bound: past max_waiting a GET
+// is answered at once with ReadUnavailable (503). Before the fix every request queued.
+TEST(StoreBatcherTest, PastMaxWaitingARequestIsRefusedAtOnce) {
+    GatedReader reader;
+    StoreBatcher batcher(reader, /*threads=*/1, /*max_batch=*/64, /*max_waiting=*/2);
+    std::atomic<int> answered{0};
+    std::atomic<int> refused{0};
+    auto count = [&](std::optional<StoreView>, std::exception_ptr error) {
+        (error ? refused : answered)++;
+    };
+    batcher.Submit({"t", "s0"}, count);
+    reader.WaitForCalls(1);  // the first read is stalled in the database
+    batcher.Submit({"t", "s1"}, count);
+    batcher.Submit({"t", "s2"}, count);
+    batcher.Submit({"t", "s3"}, count);  // the third waiting: refused at once
+    EXPECT_EQ(refused.load(), 1);
+    EXPECT_EQ(answered.load(), 0);
+    reader.Open();
+    batcher.Stop();
+    EXPECT_EQ(answered.load(), 3);
+}
+
 TEST(StoreBatcherTest, RequestsThatArriveDuringARead_ShareTheNextStatement_AndEachGetsItsOwnStore) {
     GatedReader reader;
     StoreBatcher batcher(reader, 1, 64);

@@ -20,9 +20,35 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// A bounded queue of work waiting for Postgres is full: the database is slower than the
+// arrivals. As retryable as a pool timeout (callers answer 503 with Retry-After).
+class QueueFull : public PoolTimeout {
+public:
+    using PoolTimeout::PoolTimeout;
+};
+
+// What every connection gets unless its URL sets it: a dead or black-holed server is noticed
+// in bounded time, and no statement runs forever.
+struct ConnectionDefaults {
+    int connect_timeout_s = 5;
+    // TCP keepalive probes on an idle connection (a server gone while we wait for its answer).
+    int keepalives_idle_s = 10;
+    int keepalives_interval_s = 5;
+    int keepalives_count = 3;
+    // Sent data unacknowledged this long breaks the connection (a server gone while we send).
+    int tcp_user_timeout_ms = 15'000;
+    // Server side; migrations lift it for their own session (see ApplyMigrations).
+    int statement_timeout_ms = 30'000;
+};
+
+// `url` (a postgres:// URI or key=value connection string) with each default it does not
+// set itself appended.
+std::string WithConnectionDefaults(const std::string& url, const ConnectionDefaults& defaults = {});
+
 class Pool {
 public:
-    Pool(std::string url, std::size_t size);
+    // Every connection is opened with WithConnectionDefaults(url, defaults).
+    Pool(std::string url, std::size_t size, const ConnectionDefaults& defaults = {});
     ~Pool();
     Pool(const Pool&) = delete;
     Pool& operator=(const Pool&) = delete;
