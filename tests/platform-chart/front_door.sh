@@ -46,7 +46,8 @@ class Stub(BaseHTTPRequestHandler):
     def answer(self):
         length = int(self.headers.get("Content-Length") or 0)
         if length: self.rfile.read(length)
-        body = json.dumps({"service": name, "method": self.command, "path": self.path}).encode()
+        body = json.dumps({"service": name, "method": self.command, "path": self.path,
+                           "xff": self.headers.get("X-Forwarded-For", "")}).encode()
         self.send_response(200); self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = answer
@@ -96,3 +97,12 @@ grep -q dashboard <<<"$(curl -sf "http://127.0.0.1:$front/stores/x")" || fail "t
 [[ $(curl -s "http://127.0.0.1:$front/api/v1/nothing" | python3 -c 'import json,sys; print(json.load(sys.stdin)["service"])') == query ]] \
     || fail "an unknown GET under /api/ did not reach query"
 ok "front door: SPA fallback and unknown paths"
+# Two proxies, as deployed: the Ingress controller set X-Forwarded-For to the client it saw
+# (203.0.113.7); the front door must append its own peer, never replace the header, so the
+# services find the client as the rightmost hop outside trustedProxies (ClientAddressTest).
+for path in /api/v1/stores /api/v1/stores/x /api/v1/stores/events /api/v1/admin/tenants; do
+    xff=$(curl -s -H "X-Forwarded-For: 203.0.113.7" "http://127.0.0.1:$front$path" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["xff"])')
+    [[ $xff == "203.0.113.7, 127.0.0.1" ]] || fail "the front door sent X-Forwarded-For '$xff' for $path, not '203.0.113.7, 127.0.0.1'"
+done
+ok "front door: X-Forwarded-For keeps the Ingress's client and appends the front door's peer"
