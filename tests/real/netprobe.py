@@ -2,10 +2,12 @@
 """Listeners and probes for tests/real/network-policies.sh, run inside a pod's network namespace
 with `nsenter -t PID -n` (or `ip netns exec`); the host's python, the pod's network.
 
-  netprobe.py listen PORT...          answers every TCP connection on each port (0.0.0.0) with
-                                      an HTTP 200 "np-ok" and closes; runs until killed
+  netprobe.py listen PORT...          answers every TCP connection on each port (every address,
+                                      IPv4 and IPv6) with an HTTP 200 "np-ok" and closes; runs
+                                      until killed
   netprobe.py connect IP:PORT...      one line per target: IP:PORT open|refused|timeout|error:..
-                                      (a TCP connect, 2 s, all targets at once)
+                                      (a TCP connect, 2 s, all targets at once; IPv6 as
+                                      fe80::1%eth0:PORT)
   netprobe.py dns SERVER NAME         exits 0 when SERVER answers NAME (A record, over UDP)
 """
 import concurrent.futures
@@ -33,9 +35,10 @@ def answer(conn):
 
 
 def serve(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port))
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # IPv4 too, as ::ffff:a.b.c.d
+    s.bind(("::", port))
     s.listen(64)
     while True:
         conn, _ = s.accept()

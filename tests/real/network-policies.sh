@@ -20,7 +20,9 @@
 # And with it running, what must still work: the store's own pods, web egress on 80/443 from an
 # internet-egress pod, DNS through the kube-dns pod (and not to the node's resolver directly),
 # the ingress controller's namespace to B's web port only, B's Ingress through the real node's
-# ingress, and the fence (a pod no policy selects still cannot reach the host).
+# ingress, and the fence (a pod no policy selects still cannot reach the host). Over IPv6 (the
+# pods' link-local addresses, which the policies and kube-router do not cover here) neither
+# another store's pod nor the host is reachable, enforcer or not: the fence drops it.
 #
 # Uses the stack of $STOREFLEET_STATE (default .state/test-real) when its real node and
 # platform run; otherwise starts them and stops what it started. Leaves the enforcer running.
@@ -50,6 +52,11 @@ cleanup() {
     local rc=$? pid id
     for pid in "${listeners[@]}"; do kill "$pid" 2>/dev/null || true; done
     if $enforcer_stopped; then realnode_enforcer_start || true; fi
+    # The test's pods go now (their stores' namespaces go with the API's deletion, which a
+    # stack stopped right after would only finish at its next start).
+    for ns in "${store_ids[@]/#/store-}"; do
+        kubectl delete pod -n "$ns" -l "np-test=$TS" --wait=true --timeout=30s >/dev/null 2>&1 || true
+    done
     kubectl delete namespace "$OTHER_NS" --wait=false >/dev/null 2>&1 || true
     if [[ -n $created_ingress_ns ]]; then
         kubectl delete namespace "$created_ingress_ns" --wait=false >/dev/null 2>&1 || true
@@ -257,6 +264,32 @@ declare -a CHECKS=(
     "np-ingress ${IP[np-web]}:$WEB_PORT open open the ingress controller's namespace to the web port ($INGRESS_NS -> B:$WEB_PORT)"
     "np-other $REALNODE_IP:$host_port blocked blocked the fence: a pod no policy selects still cannot reach the host"
 )
+# IPv6: the pods have link-local addresses on the bridge, which neither the policies (the node
+# and kube-router are IPv4 only) nor the IPv4 fence cover: the fence drops IPv6 from the pods.
+ll6() {  # ll6 PID|- IFACE: the link-local IPv6 address there (PID -: the host), "" if none
+    local out
+    if [[ $1 == - ]]; then out=$(ip -6 -o addr show dev "$2" scope link 2>/dev/null || true)
+    else out=$(nsenter -t "$1" -n ip -6 -o addr show dev "$2" scope link 2>/dev/null || true); fi
+    awk '{split($4, a, "/"); print a[1]; exit}' <<<"$out"
+}
+B_LL=$(ll6 "${PID[np-web]}" eth0)
+HOST_LL=$(ll6 - "$REALNODE_BRIDGE")
+if [[ -n $B_LL && -n $HOST_LL ]]; then
+    CHECKS+=("np-plain $B_LL%eth0:$OTHER_PORT blocked blocked the fence: IPv6 (link-local) to another store's pod"
+        "np-other $HOST_LL%eth0:$host_port blocked blocked the fence: IPv6 (link-local) to the host")
+    # Each answers over IPv6 where the fence is not in the way: B's pod and the host, each
+    # dialling its own link-local address (the fence drops pod-to-pod IPv6, and the host's
+    # neighbour discovery to a pod with it).
+    v6_control=$(nsenter -t "${PID[np-web]}" -n python3 "$PROBE" connect "$B_LL%eth0:$OTHER_PORT"
+        python3 "$PROBE" connect "$HOST_LL%$REALNODE_BRIDGE:$host_port")
+    if [[ $(grep -c ' open$' <<<"$v6_control") == 2 ]]; then
+        ok "the IPv6 targets listen: B's pod answers at $B_LL, the host at $HOST_LL (each dialled from itself)"
+    else
+        bad "the IPv6 targets do not answer the host, so their checks prove nothing: $v6_control"
+    fi
+else
+    log "the pods have no IPv6 link-local address (B: '${B_LL}', bridge: '${HOST_LL}'): no IPv6 checks"
+fi
 declare -A RESULT
 probe_all() {  # runs every check's probe from its pod (all of one pod's targets at once)
     local from targets line

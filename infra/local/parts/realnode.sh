@@ -16,7 +16,8 @@
 # Network: pods get 10.245.0.0/24 on bridge sfcni0 (the node's IP is its gateway, 10.245.0.1:
 # the kubelet refuses a loopback node IP). The fence, chains STOREFLEET-REALNODE(-IN) of the
 # mangle table, drops anything a pod sends outside that network (after kube-proxy's service
-# DNAT) and to the host, except DNS to the node and the stand-in for the outside below. It is in
+# DNAT) and to the host, except DNS to the node and the stand-in for the outside below, and any
+# IPv6 from the bridge (the pods' link-local addresses; the node is IPv4 only). It is in
 # mangle, which runs before filter, because the enforcer's filter chains go first in FORWARD
 # and INPUT and ACCEPT what a NetworkPolicy allows: the fence holds whatever they accept.
 #
@@ -318,6 +319,19 @@ _rn_network_up() {
     iptables -t mangle -C INPUT -j STOREFLEET-REALNODE-IN 2>/dev/null || iptables -t mangle -I INPUT 1 -j STOREFLEET-REALNODE-IN
     # kube-proxy masquerades service traffic to the node IP; the guard must see the real
     # source first, which FORWARD does (mangle and filter run before POSTROUTING's SNAT).
+    #
+    # IPv6: the pods get link-local addresses on the bridge, and neither the chains above nor
+    # kube-router (IPv4 only here) see IPv6, so a pod could reach any other pod, or any host
+    # service, that listens on [::]. The node is IPv4 only: IPv6 from the bridge is dropped,
+    # bridged between pods or to the host (replies to the host's own connections excepted).
+    [[ -e /proc/sys/net/bridge/bridge-nf-call-ip6tables ]] && sysctl -qw net.bridge.bridge-nf-call-ip6tables=1
+    ip6tables -w -t mangle -N STOREFLEET-REALNODE 2>/dev/null || ip6tables -w -t mangle -F STOREFLEET-REALNODE
+    ip6tables -w -t mangle -A STOREFLEET-REALNODE -i "$REALNODE_BRIDGE" -j DROP
+    ip6tables -w -t mangle -N STOREFLEET-REALNODE-IN 2>/dev/null || ip6tables -w -t mangle -F STOREFLEET-REALNODE-IN
+    ip6tables -w -t mangle -A STOREFLEET-REALNODE-IN -i "$REALNODE_BRIDGE" -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN
+    ip6tables -w -t mangle -A STOREFLEET-REALNODE-IN -i "$REALNODE_BRIDGE" -j DROP
+    ip6tables -w -t mangle -C FORWARD -j STOREFLEET-REALNODE 2>/dev/null || ip6tables -w -t mangle -I FORWARD 1 -j STOREFLEET-REALNODE
+    ip6tables -w -t mangle -C INPUT -j STOREFLEET-REALNODE-IN 2>/dev/null || ip6tables -w -t mangle -I INPUT 1 -j STOREFLEET-REALNODE-IN
 }
 
 # _rn_network_down: the bridge and the outside go; every iptables chain, rule and ipset made
@@ -331,12 +345,14 @@ _rn_network_down() {
     else
         # Started before the machine's rules were kept: only the fence is known to be ours.
         log "real-node: no record of the machine's iptables rules; removing only the fence"
-        local t c
-        for t in filter mangle; do
-            iptables -t "$t" -D FORWARD -j STOREFLEET-REALNODE 2>/dev/null || true
-            iptables -t "$t" -D INPUT -j STOREFLEET-REALNODE-IN 2>/dev/null || true
-            for c in STOREFLEET-REALNODE STOREFLEET-REALNODE-IN; do
-                iptables -t "$t" -F "$c" 2>/dev/null && iptables -t "$t" -X "$c" 2>/dev/null || true
+        local ipt t c
+        for ipt in iptables ip6tables; do
+            for t in filter mangle; do
+                "$ipt" -t "$t" -D FORWARD -j STOREFLEET-REALNODE 2>/dev/null || true
+                "$ipt" -t "$t" -D INPUT -j STOREFLEET-REALNODE-IN 2>/dev/null || true
+                for c in STOREFLEET-REALNODE STOREFLEET-REALNODE-IN; do
+                    "$ipt" -t "$t" -F "$c" 2>/dev/null && "$ipt" -t "$t" -X "$c" 2>/dev/null || true
+                done
             done
         done
     fi
