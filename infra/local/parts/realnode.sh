@@ -194,15 +194,8 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "storefleet:k
 RBAC
 }
 
-# _rn_dns_service: the kube-dns Service in front of the DNS relay pod; sets REALNODE_DNS_IP
-# (10.96.0.10 unless the Service already exists, or that address is taken).
-_rn_dns_service() {
-    local ip
-    ip=$(_rn_kubectl get service -n kube-system kube-dns -o jsonpath='{.spec.clusterIP}' 2>/dev/null || true)
-    if [[ -z $ip ]]; then
-        local svc
-        svc() {  # svc [CLUSTER_IP]
-            cat <<YAML
+_rn_dns_service_yaml() {  # _rn_dns_service_yaml [CLUSTER_IP]
+    cat <<YAML
 apiVersion: v1
 kind: Service
 metadata:
@@ -216,8 +209,16 @@ spec:
   - {name: dns, port: 53, protocol: UDP, targetPort: 53}
   - {name: dns-tcp, port: 53, protocol: TCP, targetPort: 53}
 YAML
-        }
-        svc "$REALNODE_DNS_WANTED_IP" | _rn_kubectl create -f - >/dev/null 2>&1 || svc | _rn_kubectl create -f - >/dev/null ||
+}
+
+# _rn_dns_service: the kube-dns Service in front of the DNS relay pod; sets REALNODE_DNS_IP
+# (10.96.0.10 unless the Service already exists, or that address is taken).
+_rn_dns_service() {
+    local ip
+    ip=$(_rn_kubectl get service -n kube-system kube-dns -o jsonpath='{.spec.clusterIP}' 2>/dev/null || true)
+    if [[ -z $ip ]]; then
+        _rn_dns_service_yaml "$REALNODE_DNS_WANTED_IP" | _rn_kubectl create -f - >/dev/null 2>&1 ||
+            _rn_dns_service_yaml | _rn_kubectl create -f - >/dev/null ||
             die "real-node: could not create the kube-dns Service"
         ip=$(_rn_kubectl get service -n kube-system kube-dns -o jsonpath='{.spec.clusterIP}')
     fi
