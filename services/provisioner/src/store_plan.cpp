@@ -126,11 +126,15 @@ json::array_t NetworkPolicyObjects(const StoreSpec& spec, const std::string& ns,
                            {"podSelector", {{"matchLabels", {{"k8s-app", "kube-dns"}}}}}};
     // Internet egress never reaches the cluster's or the host's own networks: private ranges,
     // carrier-grade NAT (also Tailscale and some providers' internal networks), link-local
-    // (cloud metadata at 169.254.169.254), loopback and "this network"; likewise for IPv6 on
-    // dual-stack clusters (unique-local, link-local, loopback).
-    const json v4_except = json::array(
-        {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8", "0.0.0.0/8"});
-    const json v6_except = json::array({"fc00::/7", "fe80::/10", "::1/128"});
+    // (cloud metadata at 169.254.169.254), loopback, "this network", the benchmarking range
+    // some providers use inside (198.18/15), multicast and reserved; likewise for IPv6 on
+    // dual-stack clusters (unique-local, link-local, loopback, multicast, and the NAT64 prefix,
+    // which would reach the IPv4 ranges above by another name).
+    const json v4_except = json::array({"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+                                        "169.254.0.0/16", "127.0.0.0/8", "0.0.0.0/8", "198.18.0.0/15", "224.0.0.0/4",
+                                        "240.0.0.0/4"});
+    const json v6_except =
+        json::array({"fc00::/7", "fe80::/10", "::1/128", "ff00::/8", "64:ff9b::/96"});
     return {
         // Selects every pod for both directions, so whatever no store policy allows is denied
         // (deny by default); allows only the store's own pods among themselves and DNS.

@@ -102,8 +102,10 @@ TEST(StorePlanTest, WebEgressOnlyForLabelledPodsAndNeverToInternalRanges) {
     const auto& rule = web["spec"]["egress"][0];
     EXPECT_EQ(rule["to"], nlohmann::json::parse(R"([
         {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
-                                                     "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8", "0.0.0.0/8"]}},
-        {"ipBlock": {"cidr": "::/0", "except": ["fc00::/7", "fe80::/10", "::1/128"]}}])"));
+                                                     "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8", "0.0.0.0/8",
+                                                     "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4"]}},
+        {"ipBlock": {"cidr": "::/0", "except": ["fc00::/7", "fe80::/10", "::1/128", "ff00::/8",
+                                                "64:ff9b::/96"]}}])"));
     EXPECT_EQ(rule["ports"], nlohmann::json::parse(R"([{"protocol":"TCP","port":443},{"protocol":"TCP","port":80}])"));
 }
 
