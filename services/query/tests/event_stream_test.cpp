@@ -232,32 +232,40 @@ TEST_F(EventStreamTest, OutOfFileDescriptorsItPausesAcceptingInsteadOfSpinning) 
     StartServer();
     rlimit before{};
     ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &before), 0);
-    // The client connects first (the kernel completes the handshake into the backlog); then
-    // every descriptor number up to the highest is taken and the limit set just above it, so
-    // the server's accept gets EMFILE.
-    auto client = std::make_unique<Client>(server_->Port(), Request("token-a"));
+    // Every descriptor number up to the highest open one is taken, plus one more, and the limit
+    // set just above: then that one is closed, so exactly one number is free, and the client's
+    // socket takes it. The server's accept of that connection then gets EMFILE. (Connecting
+    // first would race the server, which may accept before the limit is lowered.)
     int highest = 0;
     for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
         highest = std::max(highest, std::stoi(entry.path().filename().string()));
     }
-    std::vector<int> fillers;  // every free number up to the highest, then one past it
+    std::vector<int> fillers;
     for (;;) {
         const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (fd < 0) break;
+        ASSERT_GE(fd, 0);
         fillers.push_back(fd);
         if (fd > highest) break;
     }
     rlimit tight = before;
-    tight.rlim_cur = static_cast<rlim_t>(highest + 1);
+    tight.rlim_cur = static_cast<rlim_t>(fillers.back() + 1);
     ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
-    std::this_thread::sleep_for(200ms);  // the server meets EMFILE
+    ::close(fillers.back());
+    fillers.pop_back();
+    auto client = std::make_unique<Client>(server_->Port(), Request("token-a"));
+    auto& pauses = registry_.GetCounter("storefleet_query_stream_accept_pauses_total", "");
+    bool paused = false;
+    for (int i = 0; i < 500 && !paused; ++i) {
+        paused = pauses.Value() >= 1.0;
+        if (!paused) std::this_thread::sleep_for(10ms);
+    }
     const double cpu_before = ProcessCpuSeconds();
     std::this_thread::sleep_for(1s);
     const double cpu_used = ProcessCpuSeconds() - cpu_before;
     ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &before), 0);
     for (int fd : fillers) ::close(fd);
+    EXPECT_TRUE(paused) << "the server never met EMFILE (the test did not set up what it tests)";
     EXPECT_LT(cpu_used, 0.3) << "the stream's loop spun on a listener it could not accept from";
-    EXPECT_GE(registry_.GetCounter("storefleet_query_stream_accept_pauses_total", "").Value(), 1.0);
     EXPECT_TRUE(client->ReadUntil("event: open")) << "the pending connection was not taken once descriptors were free";
 }
 
