@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <memory>
 #include <cstdlib>
 #include <mutex>
 #include <regex>
@@ -24,6 +25,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::Call;
+using testing::Reply;
 
 std::string Env(const char* name) {
     const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
@@ -140,46 +142,78 @@ private:
     std::vector<std::thread> pumps_;
 };
 
-TEST(IntakeOutageTest, PostgresAwayMeans503WithRetryAfterAndRequestsAreAcceptedAgainOnceItIsBack) {
-    const std::string url = Env("STOREFLEET_PG_URL");
-    ASSERT_FALSE(url.empty()) << "run through tests/with-stack";
-    std::smatch where;
-    ASSERT_TRUE(std::regex_search(url, where, std::regex("@([^:/@]+):([0-9]+)/")));
-    TcpProxy proxy(static_cast<uint16_t>(std::stoi(where[2].str())));
-    proxy.Start();
-    const std::string proxied = std::regex_replace(url, std::regex("@[^:/@]+:[0-9]+/"),
-                                                   "@127.0.0.1:" + std::to_string(proxy.Port()) + "/");
-
-    // The tenant, set up directly.
-    const std::string tenant_id = "outage-" + RandomHex(4);
-    const std::string token = RandomHex(16);
-    pg::Pool direct(url, 1);
-    IntakeStore(direct, "stores.test").Migrate();
-    IntakeStore(direct, "stores.test").SeedTenant(tenant_id, token, 10);
-
-    // Intake over the proxy. Tokens are not cached, so each call looks its tenant up.
-    metrics::Registry registry;
-    pg::Pool pool(proxied, 4);
-    IntakeStore store(pool, "stores.test");
-    http::RateLimiter limiter(1000, 1000);
-    http::Authenticator tenants([&store](const std::string& sha) { return store.Authenticate(sha); },
-                                {std::chrono::milliseconds(0), std::chrono::milliseconds(0), 100});
-    IntakeApi api(store, tenants, limiter, limiter, registry, [] {});
-    http::HttpServer server({}, registry, [&] { return pool.Ping(); });
-    api.Register(server);
-    server.Start();
-    auto create = [&](const std::string& name) {
-        return Call("POST", server.Port(), "/api/v1/stores", token,
+// Intake on an HTTP server of its own, reaching the stack's Postgres through a TcpProxy the
+// test can cut; its tenant set up directly. Tokens are not cached, so each call looks its
+// tenant up.
+class IntakeOutageTest : public ::testing::Test {
+protected:
+    void StartBehindProxy(const std::string& tenant_prefix, std::size_t pool_size,
+                          const pg::ConnectionDefaults& defaults = {}) {
+        const std::string url = Env("STOREFLEET_PG_URL");
+        ASSERT_FALSE(url.empty()) << "run through tests/with-stack";
+        std::smatch where;
+        ASSERT_TRUE(std::regex_search(url, where, std::regex("@([^:/@]+):([0-9]+)/")));
+        proxy_ = std::make_unique<TcpProxy>(static_cast<uint16_t>(std::stoi(where[2].str())));
+        proxy_->Start();
+        const std::string proxied = std::regex_replace(url, std::regex("@[^:/@]+:[0-9]+/"),
+                                                       "@127.0.0.1:" + std::to_string(proxy_->Port()) + "/");
+        tenant_id_ = tenant_prefix + RandomHex(4);
+        direct_ = std::make_unique<pg::Pool>(url, 1);
+        IntakeStore(*direct_, "stores.test").Migrate();
+        IntakeStore(*direct_, "stores.test").SeedTenant(tenant_id_, token_, 10);
+        pool_ = std::make_unique<pg::Pool>(proxied, pool_size, defaults);
+        store_ = std::make_unique<IntakeStore>(*pool_, "stores.test");
+        tenants_ = std::make_unique<http::Authenticator>(
+            [this](const std::string& sha) { return store_->Authenticate(sha); },
+            http::Authenticator::Options{std::chrono::milliseconds(0), std::chrono::milliseconds(0), 100});
+        api_ = std::make_unique<IntakeApi>(*store_, *tenants_, limiter_, limiter_, registry_, [] {});
+        server_ = std::make_unique<http::HttpServer>(http::HttpServer::Options{}, registry_,
+                                                     [this] { return pool_->Ping(); });
+        api_->Register(*server_);
+        server_->Start();
+    }
+    void TearDown() override {
+        if (server_) server_->Stop();
+        if (!direct_) return;
+        // These commands are not meant to be built: keep them out of a relay's way.
+        direct_->WithTransaction([&](pqxx::work& txn) {
+            txn.exec_params("delete from intake.outbox where key in "
+                            "(select store_id::text from intake.stores where tenant_id = $1)",
+                            tenant_id_);
+        });
+    }
+    Reply Create(const std::string& name) {
+        return Call("POST", server_->Port(), "/api/v1/stores", token_,
                     R"({"name":")" + name + R"(","engine":"woocommerce"})");
-    };
+    }
 
-    auto before = create("before");
+    const std::string token_ = RandomHex(16);
+    std::string tenant_id_;
+    metrics::Registry registry_;
+    http::RateLimiter limiter_{1000, 1000};
+    std::unique_ptr<TcpProxy> proxy_;
+    std::unique_ptr<pg::Pool> direct_;
+    std::unique_ptr<pg::Pool> pool_;
+    std::unique_ptr<IntakeStore> store_;
+    std::unique_ptr<http::Authenticator> tenants_;
+    std::unique_ptr<IntakeApi> api_;
+    std::unique_ptr<http::HttpServer> server_;
+};
+
+TEST_F(IntakeOutageTest, PostgresAwayMeans503WithRetryAfterAndRequestsAreAcceptedAgainOnceItIsBack) {
+    StartBehindProxy("outage-", 4);
+    auto& proxy = *proxy_;
+    auto& pool = *pool_;
+    auto& server = *server_;
+    const std::string& token = token_;
+
+    auto before = Create("before");
     ASSERT_EQ(before.code, 202) << before.body;
     const std::string id = nlohmann::json::parse(before.body)["id"];
 
     proxy.Stop();  // Postgres is gone
     for (int i = 0; i < 3; ++i) {
-        auto post = create("during-" + std::to_string(i));
+        auto post = Create("during-" + std::to_string(i));
         EXPECT_EQ(post.code, 503) << post.body;
         EXPECT_TRUE(post.HasHeader("Retry-After: ")) << post.headers;
         auto del = Call("DELETE", server.Port(), "/api/v1/stores/" + id, token);
@@ -189,21 +223,18 @@ TEST(IntakeOutageTest, PostgresAwayMeans503WithRetryAfterAndRequestsAreAcceptedA
     EXPECT_FALSE(pool.Ping()) << "/readyz is red meanwhile";
 
     proxy.Start();  // back, on the same port
-    auto after = create("after");
+    auto after = Create("after");
     EXPECT_EQ(after.code, 202) << "the pool must drop its broken connections and reconnect: " << after.body;
     auto del = Call("DELETE", server.Port(), "/api/v1/stores/" + id, token);
     EXPECT_EQ(del.code, 202) << del.body;
     EXPECT_TRUE(pool.Ping());
     server.Stop();
-    EXPECT_EQ(registry.GetCounter("storefleet_intake_database_unavailable_total", "").Value(), 6);
+    EXPECT_EQ(registry_.GetCounter("storefleet_intake_database_unavailable_total", "").Value(), 6);
 
     // Nothing of the refused requests was written; the accepted ones were.
-    direct.WithTransaction([&](pqxx::work& txn) {
-        EXPECT_EQ(txn.exec_params("select count(*) from intake.stores where tenant_id = $1", tenant_id)[0][0].as<int>(),
+    direct_->WithTransaction([&](pqxx::work& txn) {
+        EXPECT_EQ(txn.exec_params("select count(*) from intake.stores where tenant_id = $1", tenant_id_)[0][0].as<int>(),
                   2);
-        txn.exec_params("delete from intake.outbox where key in "
-                        "(select store_id::text from intake.stores where tenant_id = $1)",
-                        tenant_id);
     });
 }
 
@@ -213,43 +244,15 @@ TEST(IntakeOutageTest, PostgresAwayMeans503WithRetryAfterAndRequestsAreAcceptedA
 // of retransmissions without the connection defaults of pg::Pool; the test's client gives up
 // after 20 s, so it failed before them). The drop is a real packet drop: an iptables rule on
 // loopback for the proxy's port only, removed at the end.
-TEST(IntakeOutageTest, ABlackHoledPostgresIsAnswered503InBoundedTime) {
-    const std::string url = Env("STOREFLEET_PG_URL");
-    ASSERT_FALSE(url.empty()) << "run through tests/with-stack";
-    std::smatch where;
-    ASSERT_TRUE(std::regex_search(url, where, std::regex("@([^:/@]+):([0-9]+)/")));
-    TcpProxy proxy(static_cast<uint16_t>(std::stoi(where[2].str())));
-    proxy.Start();
-    const std::string proxied = std::regex_replace(url, std::regex("@[^:/@]+:[0-9]+/"),
-                                                   "@127.0.0.1:" + std::to_string(proxy.Port()) + "/");
-
-    const std::string tenant_id = "blackhole-" + RandomHex(4);
-    const std::string token = RandomHex(16);
-    pg::Pool direct(url, 1);
-    IntakeStore(direct, "stores.test").Migrate();
-    IntakeStore(direct, "stores.test").SeedTenant(tenant_id, token, 10);
-
-    metrics::Registry registry;
+TEST_F(IntakeOutageTest, ABlackHoledPostgresIsAnswered503InBoundedTime) {
     // The pool's connection defaults, with a TCP user timeout shorter than the 15 s default so
     // the test is quick (the URL sets nothing).
     pg::ConnectionDefaults defaults;
     defaults.tcp_user_timeout_ms = 2000;
-    pg::Pool pool(proxied, 2, defaults);
-    IntakeStore store(pool, "stores.test");
-    http::RateLimiter limiter(1000, 1000);
-    http::Authenticator tenants([&store](const std::string& sha) { return store.Authenticate(sha); },
-                                {std::chrono::milliseconds(0), std::chrono::milliseconds(0), 100});
-    IntakeApi api(store, tenants, limiter, limiter, registry, [] {});
-    http::HttpServer server({}, registry, [&] { return pool.Ping(); });
-    api.Register(server);
-    server.Start();
-    auto create = [&](const std::string& name) {
-        return Call("POST", server.Port(), "/api/v1/stores", token,
-                    R"({"name":")" + name + R"(","engine":"woocommerce"})");
-    };
-    ASSERT_EQ(create("before").code, 202) << "the pool's connections are open through the proxy";
+    StartBehindProxy("blackhole-", 2, defaults);
+    ASSERT_EQ(Create("before").code, 202) << "the pool's connections are open through the proxy";
 
-    const std::string rule = "INPUT -i lo -p tcp --dport " + std::to_string(proxy.Port()) +
+    const std::string rule = "INPUT -i lo -p tcp --dport " + std::to_string(proxy_->Port()) +
                              " -m comment --comment storefleet-test-blackhole -j DROP";
     ASSERT_EQ(std::system(("iptables -w -I " + rule).c_str()), 0) << "cannot add the drop rule (needs root)";
     struct RemoveRule {
@@ -258,16 +261,10 @@ TEST(IntakeOutageTest, ABlackHoledPostgresIsAnswered503InBoundedTime) {
     } remove_rule{rule};
 
     const auto started = std::chrono::steady_clock::now();
-    auto during = create("during");
+    auto during = Create("during");
     const auto waited = std::chrono::steady_clock::now() - started;
     EXPECT_EQ(during.code, 503) << during.body;
     EXPECT_LT(waited, 15s) << "the request was held by a black-holed database";
-    server.Stop();
-    direct.WithTransaction([&](pqxx::work& txn) {
-        txn.exec_params("delete from intake.outbox where key in "
-                        "(select store_id::text from intake.stores where tenant_id = $1)",
-                        tenant_id);
-    });
 }
 
 }  // namespace
