@@ -2,7 +2,7 @@ import { render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { App } from './App';
-import { json } from './test/fake-api';
+import { json, problem } from './test/fake-api';
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -12,10 +12,10 @@ describe('App', () => {
     let revoked = false;
     vi.spyOn(globalThis, 'fetch').mockImplementation(async (input) => {
       const path = new URL(String(input), 'http://x').pathname;
-      if (revoked) return json(401, { type: 'urn:storefleet:problem:unauthorized', status: 401, detail: 'token revoked' });
+      if (revoked) return json(401, problem(401, 'unauthorized', 'token revoked'));
       if (path === '/api/v1/me') return json(200, { tenant_id: 'demo', role: 'tenant' });
       if (path === '/api/v1/stores') return json(200, { items: [], next_cursor: null });
-      return json(404, { status: 404 });
+      return json(404, problem(404, 'not_found', path));
     });
     render(<App />);
     expect(await screen.findByRole('heading', { name: 'No stores yet' })).toBeInTheDocument();
@@ -36,7 +36,7 @@ describe('App', () => {
       const url = new URL(String(input), 'http://x');
       seen.push(url.pathname + url.search);
       if (url.pathname === '/api/v1/stores') return json(200, { items: [], next_cursor: null });
-      return json(404, { status: 404 });
+      return json(404, problem(404, 'not_found', url.pathname));
     });
     render(<App />);
     await user.type(screen.getByLabelText('API token'), 'old-server');
@@ -60,7 +60,7 @@ describe('App', () => {
       if (path === '/api/v1/admin/stores') return json(200, { items: stores });
       if (path === '/api/v1/admin/tenants')
         return json(200, { items: [{ id: 't1', store_quota: 5, live_stores: 1, rate_per_second: null, created_at: '' }] });
-      return json(404, { status: 404 });
+      return json(404, problem(404, 'not_found', path));
     });
     render(<App />);
     await user.click(await screen.findByRole('link', { name: 'Admin' }));

@@ -71,7 +71,7 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
         </nav>
         <div className="who">
           <LiveIndicator />
-          <span className="tenant">{session.me.tenant ?? session.me.tenant_id}</span>
+          <span className="tenant">{session.me.tenant_id}</span>
           <button type="button" onClick={onSignOut}>
             Sign out
           </button>

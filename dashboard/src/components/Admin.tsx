@@ -1,15 +1,16 @@
 import { useEffect, useState } from 'react';
-import { ApiError, type ApiClient, type Store } from '../lib/api';
+import { ApiError, type ApiClient, type StoreStatus } from '../lib/api';
 import { STATUS_LABEL } from '../lib/format';
 import { PlatformFiguresPanel } from './Figures';
 
 type Load<T> = { state: 'loading' } | { state: 'ok'; data: T } | { state: 'missing' } | { state: 'forbidden' } | { state: 'error'; message: string };
 
-function useAdmin<T>(api: ApiClient, what: 'tenants' | 'stores' | 'audit'): Load<T> {
+/** One admin call, read once: `read` is a method of ApiClient (adminStores, ...). */
+function useAdmin<T>(api: ApiClient, read: (api: ApiClient, signal: AbortSignal) => Promise<T>): Load<T> {
   const [load, setLoad] = useState<Load<T>>({ state: 'loading' });
   useEffect(() => {
     const controller = new AbortController();
-    api.admin<T>(what, controller.signal).then(
+    read(api, controller.signal).then(
       (data) => setLoad({ state: 'ok', data }),
       (e: unknown) => {
         if (controller.signal.aborted) return;
@@ -19,14 +20,17 @@ function useAdmin<T>(api: ApiClient, what: 'tenants' | 'stores' | 'audit'): Load
       },
     );
     return () => controller.abort();
-  }, [api, what]);
+  }, [api, read]);
   return load;
 }
 
-function items<T>(data: unknown): T[] {
-  if (Array.isArray(data)) return data as T[];
-  if (data && typeof data === 'object' && Array.isArray((data as { items?: unknown }).items)) return (data as { items: T[] }).items;
-  return [];
+const readStores = (api: ApiClient, signal: AbortSignal) => api.adminStores(signal);
+const readTenants = (api: ApiClient, signal: AbortSignal) => api.adminTenants(signal);
+const readAudit = (api: ApiClient, signal: AbortSignal) => api.adminAudit(signal);
+
+/** The label of a status the admin listing sends as a plain string. */
+function statusLabel(status: string): string {
+  return (STATUS_LABEL as Record<string, string>)[status] ?? status;
 }
 
 function Unavailable({ load, what }: { load: Load<unknown>; what: string }) {
@@ -38,11 +42,11 @@ function Unavailable({ load, what }: { load: Load<unknown>; what: string }) {
 }
 
 /** Stores by status as horizontal bars, with the numbers in text (no colour-only meaning). */
-export function StatusChart({ stores }: { stores: Store[] }) {
+export function StatusChart({ stores }: { stores: { status: string }[] }) {
   const counts = new Map<string, number>();
   for (const s of stores) counts.set(s.status, (counts.get(s.status) ?? 0) + 1);
   const max = Math.max(1, ...counts.values());
-  const order = ['requested', 'provisioning', 'ready', 'failed', 'deleting', 'deleted'] as const;
+  const order: StoreStatus[] = ['requested', 'provisioning', 'ready', 'failed', 'deleting', 'deleted'];
   return (
     <figure className="chart">
       <figcaption>Stores by status</figcaption>
@@ -61,28 +65,10 @@ export function StatusChart({ stores }: { stores: Store[] }) {
   );
 }
 
-/** GET /api/v1/admin/tenants (docs/openapi.yaml: Tenant). */
-interface Tenant {
-  id: string;
-  store_quota: number;
-  live_stores: number;
-  rate_per_second: number | null;
-}
-
-/** GET /api/v1/admin/audit (docs/openapi.yaml: AuditEntry): who changed which tenant or token. */
-interface AuditEntry {
-  id: number;
-  at: string;
-  actor: string;
-  action: string;
-  tenant_id: string | null;
-  target: string | null;
-}
-
 export function Admin({ api }: { api: ApiClient }) {
-  const tenants = useAdmin<unknown>(api, 'tenants');
-  const stores = useAdmin<unknown>(api, 'stores');
-  const audit = useAdmin<unknown>(api, 'audit');
+  const tenants = useAdmin(api, readTenants);
+  const stores = useAdmin(api, readStores);
+  const audit = useAdmin(api, readAudit);
   return (
     <section aria-labelledby="admin-title">
       <h1 id="admin-title" tabIndex={-1}>
@@ -92,7 +78,7 @@ export function Admin({ api }: { api: ApiClient }) {
       <Unavailable load={stores} what="the stores of all tenants" />
       {stores.state === 'ok' && (
         <>
-          <StatusChart stores={items<Store>(stores.data)} />
+          <StatusChart stores={stores.data.items} />
           <table className="stores">
             <caption className="visually-hidden">Stores of every tenant</caption>
             <thead>
@@ -104,12 +90,12 @@ export function Admin({ api }: { api: ApiClient }) {
               </tr>
             </thead>
             <tbody>
-              {items<Store>(stores.data).map((s) => (
+              {stores.data.items.map((s) => (
                 <tr key={s.id}>
-                  <td data-label="Tenant">{s.tenant_id ?? '—'}</td>
+                  <td data-label="Tenant">{s.tenant_id}</td>
                   <th scope="row" data-label="Name">{s.name ?? s.id}</th>
                   <td data-label="Engine">{s.engine ?? '—'}</td>
-                  <td data-label="Status">{STATUS_LABEL[s.status] ?? s.status}</td>
+                  <td data-label="Status">{statusLabel(s.status)}</td>
                 </tr>
               ))}
             </tbody>
@@ -128,7 +114,7 @@ export function Admin({ api }: { api: ApiClient }) {
             </tr>
           </thead>
           <tbody>
-            {items<Tenant>(tenants.data).map((t) => (
+            {tenants.data.items.map((t) => (
               <tr key={t.id}>
                 <th scope="row">{t.id}</th>
                 <td>{t.live_stores}</td>
@@ -142,7 +128,7 @@ export function Admin({ api }: { api: ApiClient }) {
       <Unavailable load={audit} what="the audit trail" />
       {audit.state === 'ok' && (
         <ol className="timeline">
-          {items<AuditEntry>(audit.data).map((e) => (
+          {audit.data.items.map((e) => (
             <li key={e.id} className="event">
               <div className="event-head">
                 <span className="event-name">

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { ApiError, newIdempotencyKey, type ApiClient, type Store } from '../lib/api';
+import { ApiError, newIdempotencyKey, type Accepted, type ApiClient } from '../lib/api';
 import { EMAIL_MAX, NAME_MAX, toRequestBody, validateStoreForm, type FormErrors, type StoreForm } from '../lib/validation';
 
 const FIELDS: (keyof StoreForm)[] = ['name', 'engine', 'plan', 'admin_email', 'placement'];
@@ -51,7 +51,7 @@ export function CreateStore({
   realNodeEngines = [],
 }: {
   api: ApiClient;
-  onCreated: (store: Store) => void;
+  onCreated: (store: Accepted) => void;
   /** From GET /api/v1/me: where it is not empty, a store may ask for the real node. */
   realNodeEngines?: readonly string[];
 }) {

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { ApiError, type ApiClient, type Store } from '../lib/api';
+import { ApiError, type ApiClient, type Engine, type Store, type StoreStatus } from '../lib/api';
 import { STATUS_LABEL, timeSince } from '../lib/format';
 import { useLive, useNow, usePolling } from '../lib/live-context';
 import { Link } from '../lib/router';
@@ -9,8 +9,8 @@ export const PAGE_SIZE = 20;
 const STATUSES = ['requested', 'provisioning', 'ready', 'failed', 'deleting', 'deleted'] as const;
 
 interface Filters {
-  status: string;
-  engine: string;
+  status: StoreStatus | '';
+  engine: Engine | '';
   search: string;
   hideDeleted: boolean;
 }
@@ -73,8 +73,8 @@ export function StoreList({ api }: { api: ApiClient }) {
         const result = await api.listStores({
           limit: PAGE_SIZE,
           cursor: cursors[page],
-          status: query.status,
-          engine: query.engine,
+          status: query.status || undefined,
+          engine: query.engine || undefined,
           name_prefix: prefix,
         });
         if (mine !== request.current) return;
@@ -161,7 +161,7 @@ export function StoreList({ api }: { api: ApiClient }) {
         </div>
         <div className="field">
           <label htmlFor="status-filter">Status</label>
-          <select id="status-filter" value={filters.status} onChange={(e) => setFilter({ status: e.target.value })}>
+          <select id="status-filter" value={filters.status} onChange={(e) => setFilter({ status: e.target.value as Filters['status'] })}>
             <option value="">Any</option>
             {STATUSES.map((s) => (
               <option key={s} value={s}>
@@ -172,7 +172,7 @@ export function StoreList({ api }: { api: ApiClient }) {
         </div>
         <div className="field">
           <label htmlFor="engine-filter">Engine</label>
-          <select id="engine-filter" value={filters.engine} onChange={(e) => setFilter({ engine: e.target.value })}>
+          <select id="engine-filter" value={filters.engine} onChange={(e) => setFilter({ engine: e.target.value as Filters['engine'] })}>
             <option value="">Any</option>
             <option value="woocommerce">WooCommerce</option>
             <option value="medusa">Medusa</option>

@@ -3,19 +3,11 @@ import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
 import type { Store, StoreEvent } from '../lib/api';
 import { LiveContext } from '../lib/live-context';
-import { fakeApi, json, store } from '../test/fake-api';
+import { fakeApi, json, problem, store } from '../test/fake-api';
 import { CreateStore } from './CreateStore';
 import { SignIn } from './SignIn';
 import { StoreDetail } from './StoreDetail';
 import { StoreList } from './StoreList';
-
-const problem = (status: number, code: string, detail: string, errors?: { field: string; message: string }[]) => ({
-  type: `urn:storefleet:problem:${code}`,
-  title: code,
-  status,
-  detail,
-  ...(errors ? { errors } : {}),
-});
 
 describe('SignIn', () => {
   it('explains a refused token and signs in with a good one', async () => {

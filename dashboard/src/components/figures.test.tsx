@@ -2,7 +2,7 @@ import { render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import type { FiguresBucket, PlatformFigures } from '../lib/api';
-import { fakeApi, json } from '../test/fake-api';
+import { fakeApi, json, problem } from '../test/fake-api';
 import { niceMax, PlatformFiguresPanel } from './Figures';
 
 function bucket(start: string, patch: Partial<FiguresBucket> = {}): FiguresBucket {
@@ -98,8 +98,7 @@ describe('PlatformFiguresPanel', () => {
 
   it('says so for a tenant token and for a server without the figures', async () => {
     const forbidden = fakeApi({
-      'GET /api/v1/admin/figures': () =>
-        json(403, { type: 'urn:storefleet:problem:forbidden', title: 'Forbidden', status: 403, detail: 'this needs a platform admin token' }),
+      'GET /api/v1/admin/figures': () => json(403, problem(403, 'forbidden', 'this needs a platform admin token')),
     });
     const { unmount } = render(<PlatformFiguresPanel api={forbidden.api} />);
     expect(await screen.findByText(/could not be loaded \(this needs a platform admin token\)/)).toBeInTheDocument();

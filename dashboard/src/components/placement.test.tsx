@@ -3,7 +3,7 @@
 import { render, screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
-import { fakeApi, json, store } from '../test/fake-api';
+import { fakeApi, json, problem, store } from '../test/fake-api';
 import { CreateStore } from './CreateStore';
 
 describe('CreateStore placement', () => {
@@ -33,13 +33,12 @@ describe('CreateStore placement', () => {
     const { api, calls } = fakeApi({
       'POST /api/v1/stores': () =>
         refuse
-          ? json(400, {
-              type: 'urn:storefleet:problem:invalid_request',
-              title: 'invalid_request',
-              status: 400,
-              detail: 'this platform has no real node; use placement any',
-              errors: [{ field: 'placement', message: 'this platform has no real node; use placement any' }],
-            })
+          ? json(
+              400,
+              problem(400, 'invalid_request', 'this platform has no real node; use placement any', [
+                { field: 'placement', message: 'this platform has no real node; use placement any' },
+              ]),
+            )
           : json(202, store({ name: 'real', engine: 'medusa', status: 'requested' })),
     });
     render(<CreateStore api={api} onCreated={onCreated} realNodeEngines={['medusa']} />);

@@ -1,93 +1,48 @@
 // The storefleet REST API as the dashboard uses it: one origin, a bearer token held by the
-// caller (never put in a URL), errors turned into ApiError whatever shape the server sent
-// (RFC 9457 problem+json, or the older {"error":{"code","message","field"}}).
+// caller (never put in a URL), errors turned into ApiError. Every type here is taken from
+// ./api-schema.d.ts, which `npm run gen:api` generates from docs/openapi.yaml (never
+// hand-written; src/lib/api-schema.test.ts fails when it is stale).
+import type { components, paths } from './api-schema';
 
-export type StoreStatus = 'requested' | 'provisioning' | 'ready' | 'failed' | 'deleting' | 'deleted';
-export type Engine = 'woocommerce' | 'medusa';
-export type Plan = 'small' | 'medium' | 'large';
-
-export interface Store {
-  id: string;
-  name: string | null;
-  engine: Engine | null;
-  plan: Plan | null;
-  host: string | null;
-  status: StoreStatus;
-  step: string | null;
-  reason: string | null;
-  url: string | null;
-  admin_url: string | null;
-  namespace: string | null;
-  simulated: boolean;
-  note?: string;
-  created_at: string;
-  updated_at: string;
-  tenant_id?: string;
+type Schemas = components['schemas'];
+type Method = 'get' | 'post' | 'patch' | 'delete';
+/**
+ * The JSON body an operation answers with `status`, as docs/openapi.yaml declares it. An
+ * operation without one gives a type nothing is assignable to (not `never`, which would fit
+ * anywhere), so a wrong path, method or status fails the typecheck.
+ */
+type JsonBody<P extends keyof paths, M extends Method, S extends number> = paths[P][M] extends {
+  responses: { [K in S]: { content: { 'application/json': infer Body } } };
 }
+  ? Body
+  : { 'docs/openapi.yaml declares no JSON answer': [P, M, S] };
+/** An operation's query parameters. */
+type QueryOf<P extends keyof paths, M extends Method> = paths[P][M] extends { parameters: { query?: infer Q } }
+  ? NonNullable<Q>
+  : never;
 
-export interface StoreEvent {
-  event_id: string;
-  type: string;
-  status: string | null;
-  step: string | null;
-  reason: string | null;
-  occurred_at: string;
-  correlation_id: string | null;
-}
-
-export interface Page<T> {
-  items: T[];
-  next_cursor: string | null;
-}
-
-export interface Me {
-  tenant_id: string;
-  tenant?: string;
-  role: 'tenant' | 'admin';
-  /** Engines a store may ask placement real-node for (the local stack's real node). */
-  real_node_engines?: string[];
-}
-
-/** docs/openapi.yaml: PlatformFigures. */
-export interface FiguresBucket {
-  start: string;
-  ready: number;
-  failed: number;
-  ready_per_minute: number;
-  failed_per_minute: number;
-  post_to_ready_seconds: { p50: number; p90: number; p99: number } | null;
-}
-
-export interface PartitionLag {
-  group: string;
-  topic: string;
-  partition: number;
-  committed_offset: number | null;
-  end_offset: number;
-  lag: number;
-}
-
-export interface PlatformFigures {
-  window_seconds: number;
-  bucket_seconds: number;
-  generated_at: string;
-  stores_by_status: Record<string, number>;
-  buckets: FiguresBucket[];
-  consumer_lag: { available: boolean; reason?: string; partitions: PartitionLag[] };
-}
-
-export interface CreateStoreBody {
-  name: string;
-  engine: Engine;
-  plan?: Plan;
-  admin_email?: string;
-  placement?: 'any' | 'real-node';
-}
-
-export interface FieldError {
-  field: string;
-  message: string;
-}
+export type Store = Schemas['Store'];
+export type StoreStatus = Schemas['Status'];
+export type Engine = Schemas['Engine'];
+export type Plan = Schemas['Plan'];
+export type StoreEvent = Schemas['TimelineEvent'];
+export type StorePage = Schemas['StorePage'];
+export type Me = Schemas['Me'];
+export type CreateStoreBody = Schemas['StoreRequest'];
+export type Accepted = Schemas['Accepted'];
+export type DeletionAccepted = Schemas['DeletionAccepted'];
+export type PlatformFigures = Schemas['PlatformFigures'];
+export type FiguresBucket = PlatformFigures['buckets'][number];
+export type PartitionLag = PlatformFigures['consumer_lag']['partitions'][number];
+export type Tenant = Schemas['Tenant'];
+export type AuditEntry = Schemas['AuditEntry'];
+/** A store as the admin listing shows it (any tenant's). */
+export type AdminStore = JsonBody<'/api/v1/admin/stores', 'get', 200>['items'][number];
+/** The API's one error shape: an RFC 9457 problem (application/problem+json). */
+export type Problem = Schemas['Problem'];
+export type FieldError = NonNullable<Problem['errors']>[number];
+/** GET /api/v1/stores's filters; `cursor` may be null for the first page. */
+export type ListQuery = Partial<Omit<QueryOf<'/api/v1/stores', 'get'>, 'cursor'>> & { cursor?: string | null };
 
 export class ApiError extends Error {
   readonly status: number;
@@ -132,43 +87,45 @@ export function parseRetryAfter(value: string | null, now: number = Date.now()):
   return Math.max(0, Math.ceil((at - now) / 1000));
 }
 
-function codeFromType(type: unknown): string {
-  if (typeof type !== 'string') return '';
-  const tail = type.split(/[:/#]/).pop() ?? '';
-  return tail === 'about:blank' ? '' : tail;
+/** The string field `key` of a parsed body, or '' when it is absent or not a string. */
+function text(body: Record<string, unknown>, key: string): string {
+  const value = body[key];
+  return typeof value === 'string' ? value : '';
 }
 
-/** Builds an ApiError from a non-2xx response, reading its body if it is JSON. */
+/** `errors: [{field, message}]` of a problem; entries of another shape are dropped. */
+function fieldErrors(value: unknown): FieldError[] {
+  if (!Array.isArray(value)) return [];
+  return value.flatMap((entry: unknown) => {
+    if (!entry || typeof entry !== 'object') return [];
+    const e = entry as Record<string, unknown>;
+    return typeof e.field === 'string' && typeof e.message === 'string' ? [{ field: e.field, message: e.message }] : [];
+  });
+}
+
+/**
+ * Builds an ApiError from a non-2xx response. Every service answers errors as a Problem
+ * (libs/http SendProblem: type, title, status, detail, code, errors?); a body that is not one
+ * (a proxy's HTML page, an empty body) leaves only the status and its reason phrase.
+ */
 export async function errorFromResponse(response: Response): Promise<ApiError> {
   const retryAfter = parseRetryAfter(response.headers.get('Retry-After'));
+  const status = response.status;
   let body: unknown = null;
   try {
-    const text = await response.text();
-    body = text ? JSON.parse(text) : null;
+    const raw = await response.text();
+    body = raw ? JSON.parse(raw) : null;
   } catch {
     body = null;
   }
-  const status = response.status;
-  if (body && typeof body === 'object') {
-    const b = body as Record<string, unknown>;
-    if (b.error && typeof b.error === 'object') {
-      // The older shape: {"error":{"code","message","field"?}}.
-      const e = b.error as Record<string, unknown>;
-      const message = typeof e.message === 'string' ? e.message : '';
-      const errors = typeof e.field === 'string' && e.field ? [{ field: e.field, message }] : [];
-      return new ApiError({ status, code: String(e.code ?? ''), detail: message, errors, retryAfter });
-    }
-    const errors = Array.isArray(b.errors)
-      ? (b.errors as unknown[])
-          .filter((x): x is Record<string, unknown> => !!x && typeof x === 'object')
-          .map((x) => ({ field: String(x.field ?? ''), message: String(x.message ?? x.detail ?? '') }))
-      : [];
+  if (body && typeof body === 'object' && !Array.isArray(body) && typeof (body as Record<string, unknown>).type === 'string') {
+    const problem = body as Record<string, unknown>;
     return new ApiError({
       status,
-      code: typeof b.code === 'string' ? b.code : codeFromType(b.type),
-      title: typeof b.title === 'string' ? b.title : '',
-      detail: typeof b.detail === 'string' ? b.detail : '',
-      errors,
+      code: text(problem, 'code'),
+      title: text(problem, 'title'),
+      detail: text(problem, 'detail'),
+      errors: fieldErrors(problem.errors),
       retryAfter,
     });
   }
@@ -176,14 +133,6 @@ export async function errorFromResponse(response: Response): Promise<ApiError> {
 }
 
 export type Fetch = typeof fetch;
-
-export interface ListQuery {
-  limit?: number;
-  cursor?: string | null;
-  status?: string;
-  engine?: string;
-  name_prefix?: string;
-}
 
 /** Random enough for an Idempotency-Key; works outside secure contexts too. */
 export function newIdempotencyKey(): string {
@@ -235,17 +184,18 @@ export class ApiClient {
   /** Who the token is; falls back to a one-store listing where /me does not exist yet. */
   async me(): Promise<Me> {
     try {
-      return await this.json<Me>('/api/v1/me');
+      return await this.json<JsonBody<'/api/v1/me', 'get', 200>>('/api/v1/me');
     } catch (error) {
       if (error instanceof ApiError && (error.status === 404 || error.status === 405)) {
         await this.json<unknown>('/api/v1/stores?limit=1');
-        return { tenant_id: '', role: 'tenant' };
+        return { tenant_id: '', role: 'tenant', real_node_engines: [] };
       }
       throw error;
     }
   }
 
-  listStores(query: ListQuery = {}, signal?: AbortSignal): Promise<Page<Store>> {
+  /** GET /api/v1/stores: a page of the tenant's stores, newest first. */
+  listStores(query: ListQuery = {}, signal?: AbortSignal): Promise<StorePage> {
     const params = new URLSearchParams();
     if (query.limit) params.set('limit', String(query.limit));
     if (query.cursor) params.set('cursor', query.cursor);
@@ -253,39 +203,54 @@ export class ApiClient {
     if (query.engine) params.set('engine', query.engine);
     if (query.name_prefix) params.set('name_prefix', query.name_prefix);
     const qs = params.toString();
-    return this.json<Page<Store> | Store[]>(`/api/v1/stores${qs ? `?${qs}` : ''}`, { signal }).then((page) =>
-      Array.isArray(page) ? { items: page, next_cursor: null } : { items: page.items ?? [], next_cursor: page.next_cursor ?? null },
-    );
+    return this.json<JsonBody<'/api/v1/stores', 'get', 200>>(`/api/v1/stores${qs ? `?${qs}` : ''}`, { signal });
   }
 
   getStore(id: string, signal?: AbortSignal): Promise<Store> {
-    return this.json<Store>(`/api/v1/stores/${encodeURIComponent(id)}`, { signal });
+    return this.json<JsonBody<'/api/v1/stores/{id}', 'get', 200>>(`/api/v1/stores/${encodeURIComponent(id)}`, { signal });
   }
 
+  /** GET /api/v1/stores/{id}/events: the store's timeline, oldest first. */
   timeline(id: string, signal?: AbortSignal): Promise<StoreEvent[]> {
-    return this.json<StoreEvent[] | { items: StoreEvent[] }>(`/api/v1/stores/${encodeURIComponent(id)}/events`, {
+    return this.json<JsonBody<'/api/v1/stores/{id}/events', 'get', 200>>(`/api/v1/stores/${encodeURIComponent(id)}/events`, {
       signal,
-    }).then((t) => (Array.isArray(t) ? t : t.items ?? []));
+    });
   }
 
-  createStore(body: CreateStoreBody, idempotencyKey: string): Promise<Store> {
-    return this.json<Store>('/api/v1/stores', {
+  createStore(body: CreateStoreBody, idempotencyKey: string): Promise<Accepted> {
+    return this.json<JsonBody<'/api/v1/stores', 'post', 202>>('/api/v1/stores', {
       method: 'POST',
       body: JSON.stringify(body),
       headers: { 'Content-Type': 'application/json', 'Idempotency-Key': idempotencyKey },
     });
   }
 
-  deleteStore(id: string): Promise<{ status: string }> {
-    return this.json<{ status: string }>(`/api/v1/stores/${encodeURIComponent(id)}`, { method: 'DELETE' });
+  deleteStore(id: string): Promise<DeletionAccepted> {
+    return this.json<JsonBody<'/api/v1/stores/{id}', 'delete', 202>>(`/api/v1/stores/${encodeURIComponent(id)}`, {
+      method: 'DELETE',
+    });
   }
 
-  admin<T>(what: 'tenants' | 'stores' | 'audit', signal?: AbortSignal): Promise<T> {
-    return this.json<T>(`/api/v1/admin/${what}`, { signal });
+  /** GET /api/v1/admin/tenants (admin token). */
+  adminTenants(signal?: AbortSignal): Promise<JsonBody<'/api/v1/admin/tenants', 'get', 200>> {
+    return this.json('/api/v1/admin/tenants', { signal });
+  }
+
+  /** GET /api/v1/admin/stores (admin token): every tenant's stores not yet deleted. */
+  adminStores(signal?: AbortSignal): Promise<JsonBody<'/api/v1/admin/stores', 'get', 200>> {
+    return this.json('/api/v1/admin/stores', { signal });
+  }
+
+  /** GET /api/v1/admin/audit (admin token): tenant and token changes, newest first. */
+  adminAudit(signal?: AbortSignal): Promise<JsonBody<'/api/v1/admin/audit', 'get', 200>> {
+    return this.json('/api/v1/admin/audit', { signal });
   }
 
   /** GET /api/v1/admin/figures (admin token): the admin view's charts over `window` ("15m", "1h", "24h"). */
   figures(window: string, signal?: AbortSignal): Promise<PlatformFigures> {
-    return this.json<PlatformFigures>(`/api/v1/admin/figures?window=${encodeURIComponent(window)}`, { signal });
+    return this.json<JsonBody<'/api/v1/admin/figures', 'get', 200>>(
+      `/api/v1/admin/figures?window=${encodeURIComponent(window)}`,
+      { signal },
+    );
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApiError, errorFromResponse, parseRetryAfter } from './api';
+import { ApiError, errorFromResponse, parseRetryAfter, type Problem } from './api';
 import { formatDuration, stepProgress, timelineRows, timeToReady } from './format';
 import { SseParser } from './live';
 import { isDnsLabel, looksLikeEmail, validateStoreForm } from './validation';
@@ -33,31 +33,57 @@ describe('validation mirrors intake', () => {
 });
 
 describe('errors', () => {
-  it('reads problem+json with field errors and Retry-After', async () => {
-    const response = new Response(
-      JSON.stringify({
-        type: 'urn:storefleet:problem:invalid_request',
-        title: 'The request is not valid',
-        status: 422,
-        detail: 'name is bad',
-        errors: [{ field: 'name', message: 'name must be a DNS label' }],
-      }),
-      { status: 422, headers: { 'Content-Type': 'application/problem+json', 'Retry-After': '7' } },
-    );
-    const error = await errorFromResponse(response);
+  // The body as libs/http's SendProblem writes it; typed against the generated schema, so a
+  // change to docs/openapi.yaml's Problem breaks this file's typecheck.
+  const taken: Problem = {
+    type: 'urn:storefleet:problem:name_taken',
+    title: 'Conflict',
+    status: 409,
+    detail: "a store named 'shop' already exists for tenant demo",
+    code: 'name_taken',
+    errors: [{ field: 'name', message: 'the name is taken' }],
+  };
+  const answer = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+    new Response(typeof body === 'string' ? body : JSON.stringify(body), {
+      status,
+      statusText: status === 409 ? 'Conflict' : '',
+      headers: { 'Content-Type': 'application/problem+json', ...headers },
+    });
+
+  it('reads the problem every service sends: code, title, detail, field errors', async () => {
+    const error = await errorFromResponse(answer(409, taken));
     expect(error).toBeInstanceOf(ApiError);
-    expect(error.status).toBe(422);
-    expect(error.code).toBe('invalid_request');
-    expect(error.fieldMessage('name')).toBe('name must be a DNS label');
+    expect(error.status).toBe(409);
+    expect(error.code).toBe('name_taken');
+    expect(error.title).toBe('Conflict');
+    expect(error.detail).toBe("a store named 'shop' already exists for tenant demo");
+    expect(error.message).toBe(error.detail);
+    expect(error.errors).toEqual([{ field: 'name', message: 'the name is taken' }]);
+    expect(error.fieldMessage('name')).toBe('the name is taken');
+    expect(error.retryAfter).toBeNull();
+  });
+  it('reads a problem without errors, and Retry-After', async () => {
+    const limited: Problem = { type: 'urn:storefleet:problem:rate_limited', title: 'Too Many Requests', status: 429, detail: 'slow down', code: 'rate_limited' };
+    const error = await errorFromResponse(answer(429, limited, { 'Retry-After': '7' }));
+    expect(error.code).toBe('rate_limited');
+    expect(error.errors).toEqual([]);
     expect(error.retryAfter).toBe(7);
   });
-  it('reads the older {"error":{...}} shape', async () => {
-    const response = new Response(JSON.stringify({ error: { code: 'name_taken', message: 'taken', field: 'name' } }), {
-      status: 409,
-    });
-    const error = await errorFromResponse(response);
+  it('takes the code from the problem, not from its type', async () => {
+    const error = await errorFromResponse(answer(409, { ...taken, type: 'urn:storefleet:problem:other' }));
     expect(error.code).toBe('name_taken');
-    expect(error.fieldMessage('name')).toBe('taken');
+  });
+  it('no longer reads the retired {"error":{code,message,field}} shape', async () => {
+    const error = await errorFromResponse(answer(409, { error: { code: 'name_taken', message: 'taken', field: 'name' } }));
+    expect(error.status).toBe(409);
+    expect(error.code).toBe('');
+    expect(error.errors).toEqual([]);
+    expect(error.fieldMessage('name')).toBeUndefined();
+    expect(error.message).toBe('Conflict');
+  });
+  it('drops field errors of another shape', async () => {
+    const error = await errorFromResponse(answer(400, { ...taken, status: 400, errors: [{ field: 'name', detail: 'x' }, 'name', null] }));
+    expect(error.errors).toEqual([]);
   });
   it('survives a body that is not JSON', async () => {
     const error = await errorFromResponse(new Response('<html>bad gateway</html>', { status: 502, statusText: 'Bad Gateway' }));

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { fakeApi, json, store } from '../test/fake-api';
+import { fakeApi, json, problem, store } from '../test/fake-api';
 import { StoreStream, type LiveMode } from './live';
 import type { Store } from './api';
 
@@ -76,7 +76,7 @@ describe('StoreStream', () => {
         if (connections === 1) {
           return sse([`id: 7\nevent: open\ndata: {"head":"7"}\n\nevent: reset\ndata: {}\n\nid: 8\nevent: store\ndata: ${JSON.stringify(s1)}\n\n`]);
         }
-        if (connections === 2) return json(400, { type: 'urn:storefleet:problem:invalid_request', status: 400, detail: 'bad id' });
+        if (connections === 2) return json(400, problem(400, 'invalid_request', 'bad id'));
         return sse([], false);
       },
     });

@@ -1,6 +1,6 @@
 // A scripted fetch for component tests: routes by "METHOD /path", records every call.
 import { vi } from 'vitest';
-import { ApiClient, type Store } from '../lib/api';
+import { ApiClient, type FieldError, type Problem, type Store } from '../lib/api';
 
 export interface Call {
   method: string;
@@ -18,6 +18,18 @@ export function json(status: number, body: unknown, headers: Record<string, stri
   });
 }
 
+/** An error body as every service sends it (libs/http SendProblem; docs/openapi.yaml Problem). */
+export function problem(status: number, code: string, detail: string, errors?: FieldError[]): Problem {
+  return {
+    type: `urn:storefleet:problem:${code}`,
+    title: code.replace(/_/g, ' '),
+    status,
+    detail,
+    code,
+    ...(errors ? { errors } : {}),
+  };
+}
+
 export function fakeApi(routes: Record<string, Handler>) {
   const calls: Call[] = [];
   const fetchFn = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
@@ -31,7 +43,7 @@ export function fakeApi(routes: Record<string, Handler>) {
     calls.push(call);
     const key = `${call.method} ${url.pathname}`;
     const handler = routes[`${call.method} ${call.path}`] ?? routes[key];
-    if (!handler) return json(404, { type: 'urn:storefleet:problem:not_found', title: 'Not found', status: 404, detail: key });
+    if (!handler) return json(404, problem(404, 'not_found', key));
     return handler(call);
   });
   const api = new ApiClient('secret-token', { fetch: fetchFn as unknown as typeof fetch });
