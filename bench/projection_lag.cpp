@@ -12,7 +12,8 @@
 #include <vector>
 
 #include "storefleet/common/ids.hpp"
-#include "storefleet/kafka/events.hpp"
+#include "storefleet/events/envelope.hpp"
+#include "storefleet/events/status.hpp"
 #include "storefleet/kafka/publisher.hpp"
 
 using namespace storefleet;
@@ -37,15 +38,15 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 100; ++i) stores.push_back(NewUuid());
     // One message per call, acknowledged before the next, like a provisioner's Emit.
     auto publish = [&publisher](const std::string& tenant_id, const std::string& store_id) {
-        auto event = kafka::NewEnvelope(tenant_id, store_id, "bench");
+        auto event = events::NewEnvelope(tenant_id, store_id, "bench");
         auto* changed = event.mutable_store_status_changed();
         changed->set_status(v1::STORE_STATUS_PROVISIONING);
         changed->set_step("bench");
         changed->set_sequence(static_cast<uint64_t>(NowMicros()));
         changed->set_name("lag");
         changed->set_engine_name("woocommerce");
-        kafka::SetTypeFromPayload(event);
-        return publisher.PublishAndWait({{kafka::kStatusTopic, event.store_id(), kafka::Encode(event)}},
+        events::SetTypeFromPayload(event);
+        return publisher.PublishAndWait({{events::kStatusTopic, event.store_id(), events::Encode(event)}},
                                         std::chrono::seconds(10))
             .ok();
     };

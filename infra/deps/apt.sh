@@ -15,6 +15,8 @@ packages=(
     python3-yaml  # tests/platform-chart/ and the build (docs/openapi.yaml is embedded as JSON)
     python3-venv  # tests/contract/: schemathesis from PyPI in a cached venv
     nodejs npm chromium  # dashboard/: build (Vite) and its browser tests (playwright-core drives chromium)
+    ccache  # the C++ build: a second build, or a build in another folder, reuses the objects
+    clang-format-14 clang-tidy-14 shellcheck  # make format / make lint (docs/style.md)
 )
 missing=()
 for p in "${packages[@]}"; do

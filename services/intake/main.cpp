@@ -11,6 +11,7 @@
 #include "outbox_relay.hpp"
 #include "storefleet/common/log.hpp"
 #include "storefleet/common/shutdown.hpp"
+#include "storefleet/events/status.hpp"
 #include "storefleet/http/public_routes.hpp"
 #include "storefleet/kafka/publisher.hpp"
 
@@ -132,12 +133,11 @@ int main(int argc, char** argv) {
     // status (every status, 0 when none) and each consumer group's lag per partition. Every
     // replica exports the same platform-wide values (the dashboard takes max()).
     std::thread figures_gauges([&] {
-        static constexpr const char* kStatuses[] = {"requested", "provisioning", "ready",
-                                                    "failed", "deleting", "deleted"};
         do {
             try {
                 const intake::Figures now = figures.Get(std::chrono::minutes(1));
-                for (const char* status : kStatuses) {
+                for (const std::string_view name : events::kStatusNames) {
+                    const std::string status(name);
                     const auto it = now.stores_by_status.find(status);
                     registry.GetGauge("storefleet_stores", "Stores by status, from the read model.", {{"status", status}})
                         .Set(it == now.stores_by_status.end() ? 0.0 : static_cast<double>(it->second));

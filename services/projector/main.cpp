@@ -9,7 +9,8 @@
 #include "storefleet/common/log.hpp"
 #include "storefleet/common/shutdown.hpp"
 #include "storefleet/http/server.hpp"
-#include "storefleet/kafka/events.hpp"
+#include "storefleet/events/envelope.hpp"
+#include "storefleet/events/status.hpp"
 #include "storefleet/kafka/topics.hpp"
 #include "storefleet/pg/partition_counts.hpp"
 
@@ -34,7 +35,7 @@ int Serve(const projector::ProjectorConfig& config) {
     // A store's events are ordered by its partition's offsets: refuse to run on topics whose
     // partition count changed since the read model was first built.
     {
-        auto counts = kafka::WaitForPartitionCounts(config.kafka_brokers, {kafka::kCommandsTopic, kafka::kStatusTopic},
+        auto counts = kafka::WaitForPartitionCounts(config.kafka_brokers, {events::kCommandsTopic, events::kStatusTopic},
                                                     std::chrono::seconds(120));
         if (!counts.ok()) {
             std::cerr << "storefleet-projector: " << counts.error().message << "\n";
@@ -52,7 +53,7 @@ int Serve(const projector::ProjectorConfig& config) {
         {.brokers = config.kafka_brokers,
          .group_id = config.group_id,
          .client_id = "storefleet-projector",
-         .topics = {kafka::kCommandsTopic, kafka::kStatusTopic},
+         .topics = {events::kCommandsTopic, events::kStatusTopic},
          .on_assign = [&projector](auto& partitions) { projector.OnAssign(partitions); },
          .on_revoke = {},
          .overrides = {},

@@ -15,7 +15,8 @@
 #include "storefleet/common/log.hpp"
 #include "storefleet/common/shutdown.hpp"
 #include "storefleet/http/server.hpp"
-#include "storefleet/kafka/events.hpp"
+#include "storefleet/events/envelope.hpp"
+#include "storefleet/events/status.hpp"
 #include "storefleet/kafka/publisher.hpp"
 #include "storefleet/kube/client.hpp"
 
@@ -102,7 +103,7 @@ int main() {
         {.brokers = config.kafka_brokers,
          .group_id = config.consumer_group,
          .client_id = "storefleet-provisioner",
-         .topics = {kafka::kCommandsTopic},
+         .topics = {events::kCommandsTopic},
          .on_assign = nullptr,
          .on_revoke = nullptr,
          .overrides = {{"max.poll.interval.ms", "300000"}},
@@ -121,7 +122,7 @@ int main() {
         },
         [&](const kafka::ConsumedMessage& message, const std::string& reason, int attempts) {
             return publisher.PublishAndWait(
-                {{kafka::kDeadLetterTopic,
+                {{events::kDeadLetterTopic,
                   message.key,
                   message.payload,
                   {{"storefleet-reason", reason},

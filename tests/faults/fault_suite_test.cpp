@@ -23,7 +23,8 @@
 
 #include "harness.hpp"
 #include "storefleet/common/ids.hpp"
-#include "storefleet/kafka/events.hpp"
+#include "storefleet/events/envelope.hpp"
+#include "storefleet/events/status.hpp"
 #include "storefleet/kafka/publisher.hpp"
 
 namespace storefleet::faults {
@@ -626,7 +627,7 @@ TEST_F(Faults, KafkaStoppedTwentySecondsUnderCreatesAndDeletes) {
 
     // Order per store on the topic: each store's commands in one partition, create before delete.
     std::map<std::string, std::vector<std::pair<std::string, storefleet::kafka::ConsumedMessage>>> commands;
-    auto messages = ReadTopic(storefleet::kafka::kCommandsTopic, std::chrono::seconds(90), [&](const auto& got) {
+    auto messages = ReadTopic(storefleet::events::kCommandsTopic, std::chrono::seconds(90), [&](const auto& got) {
         std::map<std::string, int> seen;
         for (const auto& message : got) {
             if (want.count(message.key) != 0U) ++seen[message.key];
@@ -640,7 +641,7 @@ TEST_F(Faults, KafkaStoppedTwentySecondsUnderCreatesAndDeletes) {
     std::set<std::string> event_ids;
     for (const auto& message : messages) {
         if (want.count(message.key) == 0U) continue;
-        auto envelope = storefleet::kafka::Decode(message.payload);
+        auto envelope = storefleet::events::Decode(message.payload);
         ASSERT_TRUE(envelope.ok()) << "undecodable command of store " << message.key;
         if (!event_ids.insert(envelope->event_id()).second) ++copies;
         commands[message.key].emplace_back(envelope->type(), message);
@@ -657,7 +658,7 @@ TEST_F(Faults, KafkaStoppedTwentySecondsUnderCreatesAndDeletes) {
             partitions.insert(message.partition);
             if (type == "StoreRequested" && create_offset < 0) create_offset = message.offset;
             if (type == "StoreDeletionRequested" && delete_offset < 0) delete_offset = message.offset;
-            ids_by_type[type].insert(storefleet::kafka::Decode(message.payload)->event_id());
+            ids_by_type[type].insert(storefleet::events::Decode(message.payload)->event_id());
         }
         if (ids_by_type["StoreRequested"].size() > 1) {
             ++published_twice;
@@ -919,14 +920,14 @@ TEST_F(Faults, PoisonCommandsGoToTheDeadLetterTopicAndThePartitionKeepsMoving) {
     const int32_t partition = PartitionForKey(key, kCommandPartitions);
     storefleet::kafka::KafkaPublisher publisher(Env("STOREFLEET_KAFKA_BROKERS"), "faults-poison");
     const std::string garbage = std::string("not a protobuf \xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff ") + kRun;
-    auto not_a_command = storefleet::kafka::NewEnvelope("", NewUuid(), "faults-poison-" + kRun);
+    auto not_a_command = storefleet::events::NewEnvelope("", NewUuid(), "faults-poison-" + kRun);
     not_a_command.set_type("StoreExploded");  // decodes, but carries no store command
-    const std::string not_a_command_bytes = storefleet::kafka::Encode(not_a_command);
+    const std::string not_a_command_bytes = storefleet::events::Encode(not_a_command);
     std::vector<storefleet::kafka::OutgoingMessage> poison(2);
-    poison[0].topic = storefleet::kafka::kCommandsTopic;
+    poison[0].topic = storefleet::events::kCommandsTopic;
     poison[0].key = key;
     poison[0].payload = garbage;
-    poison[1].topic = storefleet::kafka::kCommandsTopic;
+    poison[1].topic = storefleet::events::kCommandsTopic;
     poison[1].key = key;
     poison[1].payload = not_a_command_bytes;
     const auto published = Clock::now();
@@ -947,7 +948,7 @@ TEST_F(Faults, PoisonCommandsGoToTheDeadLetterTopicAndThePartitionKeepsMoving) {
 
     // Both land on the dead-letter topic, with their reason.
     std::map<std::string, std::string> reasons;  // "undecodable"/"not a command" -> reason header
-    auto dead = ReadTopic(storefleet::kafka::kDeadLetterTopic, std::chrono::seconds(120), [&](const auto& got) {
+    auto dead = ReadTopic(storefleet::events::kDeadLetterTopic, std::chrono::seconds(120), [&](const auto& got) {
         int found = 0;
         for (const auto& message : got) {
             found += (message.payload == garbage || message.payload == not_a_command_bytes) ? 1 : 0;
@@ -967,7 +968,7 @@ TEST_F(Faults, PoisonCommandsGoToTheDeadLetterTopicAndThePartitionKeepsMoving) {
         EXPECT_EQ(message.key, key) << which << " lost its key";
         std::cout << "[dead-letter] " << which << ": " << headers << "\n";
     }
-    Figure("case 6 poison published -> both found on " + std::string(storefleet::kafka::kDeadLetterTopic),
+    Figure("case 6 poison published -> both found on " + std::string(storefleet::events::kDeadLetterTopic),
            Seconds(Clock::now() - published), "s");
     EXPECT_EQ(reasons.count("undecodable bytes"), 1U) << "undecodable bytes not on the dead-letter topic";
     EXPECT_EQ(reasons.count("an envelope that is no command"), 1U) << "the non-command envelope not on the dead-letter topic";

@@ -10,7 +10,8 @@
 #include "intake_store.hpp"
 #include "lifecycle_consumer.hpp"
 #include "storefleet/common/ids.hpp"
-#include "storefleet/kafka/events.hpp"
+#include "storefleet/events/envelope.hpp"
+#include "storefleet/events/status.hpp"
 #include "storefleet/kafka/publisher.hpp"
 
 namespace storefleet::intake {
@@ -79,13 +80,13 @@ protected:
                        const std::string& replay = "") {
         std::string payload = replay;
         if (payload.empty()) {
-            auto envelope = kafka::NewEnvelope(tenant_id_, store_id, "c");
+            auto envelope = events::NewEnvelope(tenant_id_, store_id, "c");
             envelope.mutable_store_status_changed()->set_status(status);
             envelope.mutable_store_status_changed()->set_step(step);
-            kafka::SetTypeFromPayload(envelope);
-            payload = kafka::Encode(envelope);
+            events::SetTypeFromPayload(envelope);
+            payload = events::Encode(envelope);
         }
-        EXPECT_TRUE(publisher_.PublishAndWait({{kafka::kStatusTopic, store_id, payload, {}}}, 10s).ok());
+        EXPECT_TRUE(publisher_.PublishAndWait({{events::kStatusTopic, store_id, payload, {}}}, 10s).ok());
         return payload;
     }
 

@@ -19,7 +19,8 @@
 #include "outbox_relay.hpp"
 #include "storefleet/common/ids.hpp"
 #include "storefleet/kafka/consumer.hpp"
-#include "storefleet/kafka/events.hpp"
+#include "storefleet/events/envelope.hpp"
+#include "storefleet/events/status.hpp"
 #include "storefleet/pg/pool.hpp"
 
 namespace storefleet::intake {
@@ -114,7 +115,7 @@ protected:
             for (const auto& id : ids) {
                 for (const auto& row :
                      txn.exec_params("select payload from intake.outbox where key = $1 order by id", id)) {
-                    auto envelope = kafka::Decode(pqxx::binarystring(row[0]).str());
+                    auto envelope = events::Decode(pqxx::binarystring(row[0]).str());
                     EXPECT_TRUE(envelope.ok());
                     events[id].push_back(envelope->event_id());
                 }
@@ -129,14 +130,14 @@ protected:
         kafka::KafkaConsumer consumer({.brokers = Env("STOREFLEET_KAFKA_BROKERS"),
                                        .group_id = "relay-check-" + NewUuid(),
                                        .client_id = "relay-check",
-                                       .topics = {kafka::kCommandsTopic}});
+                                       .topics = {events::kCommandsTopic}});
         std::map<std::string, std::vector<std::string>> seen;
         std::set<std::string> distinct;
         WaitUntil(
             [&] {
                 for (auto& message : consumer.Poll(200ms)) {
                     if (stores.count(message.key) == 0) continue;
-                    auto envelope = kafka::Decode(message.payload);
+                    auto envelope = events::Decode(message.payload);
                     if (!envelope.ok()) continue;
                     seen[message.key].push_back(envelope->event_id());
                     distinct.insert(envelope->event_id());

@@ -7,7 +7,8 @@
 #include "admin_store.hpp"
 #include "intake_store.hpp"
 #include "storefleet/common/ids.hpp"
-#include "storefleet/kafka/events.hpp"
+#include "storefleet/events/envelope.hpp"
+#include "storefleet/events/status.hpp"
 
 namespace storefleet::intake {
 namespace {
@@ -210,7 +211,7 @@ TEST_F(IntakeStoreTest, OutboxCarriesADecodableCommand) {
         EXPECT_EQ(row[0].as<std::string>(), "store-commands");
         return pqxx::binarystring(row[1]).str();
     });
-    auto envelope = kafka::Decode(payload);
+    auto envelope = events::Decode(payload);
     ASSERT_TRUE(envelope.ok());
     EXPECT_EQ(envelope->correlation_id(), "corr-9");
     EXPECT_EQ(envelope->tenant_id(), tenant_id_);

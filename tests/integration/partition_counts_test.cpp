@@ -10,7 +10,8 @@
 #include <string>
 
 #include "storefleet/common/ids.hpp"
-#include "storefleet/kafka/events.hpp"
+#include "storefleet/events/envelope.hpp"
+#include "storefleet/events/status.hpp"
 #include "storefleet/kafka/topics.hpp"
 #include "storefleet/pg/partition_counts.hpp"
 #include "storefleet/pg/pool.hpp"
@@ -37,7 +38,7 @@ protected:
 };
 
 TEST_F(PartitionCountsTest, CountsComeFromTheBrokerAndAMissingTopicIsPermanent) {
-    auto commands = kafka::CountPartitions(Env("STOREFLEET_KAFKA_BROKERS"), kafka::kCommandsTopic);
+    auto commands = kafka::CountPartitions(Env("STOREFLEET_KAFKA_BROKERS"), events::kCommandsTopic);
     ASSERT_TRUE(commands.ok()) << commands.error().message;
     EXPECT_EQ(*commands, 12) << "the local stack creates store-commands with 12 partitions";
     auto missing = kafka::CountPartitions(Env("STOREFLEET_KAFKA_BROKERS"), "no-such-topic-" + RandomHex(4));

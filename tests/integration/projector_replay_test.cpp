@@ -31,7 +31,8 @@
 #include "read_model_diff.hpp"
 #include "storefleet/common/ids.hpp"
 #include "storefleet/kafka/consumer.hpp"
-#include "storefleet/kafka/events.hpp"
+#include "storefleet/events/envelope.hpp"
+#include "storefleet/events/status.hpp"
 #include "storefleet/kafka/publisher.hpp"
 #include "storefleet/pg/pool.hpp"
 
@@ -181,7 +182,7 @@ class ProjectorReplayTest : public ::testing::Test {
     }
 
     v1::Envelope NewEvent(const StorePlan& store, int64_t occurred_at_us) {
-        auto envelope = kafka::NewEnvelope(tenant_, store.store_id, "corr-" + store.store_id);
+        auto envelope = events::NewEnvelope(tenant_, store.store_id, "corr-" + store.store_id);
         envelope.mutable_occurred_at()->set_seconds(occurred_at_us / 1'000'000);
         envelope.mutable_occurred_at()->set_nanos(
             static_cast<int32_t>(occurred_at_us % 1'000'000) * 1000);
@@ -195,7 +196,7 @@ class ProjectorReplayTest : public ::testing::Test {
     }
 
     void AddCommand(std::vector<kafka::OutgoingMessage>& out, const v1::Envelope& envelope) {
-        out.push_back({kafka::kCommandsTopic, envelope.store_id(), kafka::Encode(envelope), {}});
+        out.push_back({events::kCommandsTopic, envelope.store_id(), events::Encode(envelope), {}});
         distinct_.insert(envelope.event_id());
     }
 
@@ -221,12 +222,12 @@ class ProjectorReplayTest : public ::testing::Test {
         if (status == v1::STORE_STATUS_FAILED) {
             changed->set_reason("the chart did not become ready");
         }
-        kafka::SetTypeFromPayload(envelope);
+        events::SetTypeFromPayload(envelope);
         return envelope;
     }
 
     void AddStatus(std::vector<kafka::OutgoingMessage>& out, const v1::Envelope& envelope) {
-        out.push_back({kafka::kStatusTopic, envelope.store_id(), kafka::Encode(envelope), {}});
+        out.push_back({events::kStatusTopic, envelope.store_id(), events::Encode(envelope), {}});
         distinct_.insert(envelope.event_id());
     }
 
@@ -241,7 +242,7 @@ class ProjectorReplayTest : public ::testing::Test {
             ASSERT_TRUE(publisher_->PublishAndWait(part, std::chrono::seconds(30)).ok());
             published_ += part.size();
             for (const auto& message : part) {
-                published_ids_.insert(kafka::Decode(message.payload)->event_id());
+                published_ids_.insert(events::Decode(message.payload)->event_id());
             }
             if (between) between(n);
         }
@@ -253,14 +254,14 @@ class ProjectorReplayTest : public ::testing::Test {
         kafka::KafkaConsumer consumer({.brokers = Env("STOREFLEET_KAFKA_BROKERS"),
                                        .group_id = "it-offsets-" + RandomHex(4),
                                        .client_id = "it-offsets",
-                                       .topics = {kafka::kCommandsTopic},
+                                       .topics = {events::kCommandsTopic},
                                        .on_assign = nullptr,
                                        .on_revoke = nullptr,
                                        .overrides = {}});
         const auto deadline = Clock::now() + std::chrono::seconds(60);
         while (found.size() < ids.size() && Clock::now() < deadline) {
             for (const auto& message : consumer.Poll(std::chrono::milliseconds(500), 500)) {
-                auto envelope = kafka::Decode(message.payload);
+                auto envelope = events::Decode(message.payload);
                 if (envelope.ok() && ids.contains(envelope->event_id())) {
                     found.try_emplace(envelope->event_id(), message.offset);
                 }
@@ -339,7 +340,7 @@ TEST_F(ProjectorReplayTest, ALiveReadModelKilledTwiceEqualsAFreshReplayRowForRow
         requested->set_plan("small");
         requested->set_host(store.store_id.substr(0, 8) + ".stores.test");
         requested->set_requested_by(tenant_);
-        kafka::SetTypeFromPayload(create);
+        events::SetTypeFromPayload(create);
         store.create_id = create.event_id();
         create_ids.insert(store.create_id);
         AddCommand(phase1, create);
@@ -370,7 +371,7 @@ TEST_F(ProjectorReplayTest, ALiveReadModelKilledTwiceEqualsAFreshReplayRowForRow
         if (store.kind == 1 || store.kind == 2) {
             auto remove = NewEvent(store, NowMicros());
             remove.mutable_store_deletion_requested()->set_requested_by(tenant_);
-            kafka::SetTypeFromPayload(remove);
+            events::SetTypeFromPayload(remove);
             store.delete_id = remove.event_id();
             delete_ids.insert(store.delete_id);
             AddCommand(phase2, remove);

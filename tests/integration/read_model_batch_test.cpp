@@ -15,7 +15,8 @@
 #include "read_model.hpp"
 #include "read_model_diff.hpp"
 #include "storefleet/common/ids.hpp"
-#include "storefleet/kafka/events.hpp"
+#include "storefleet/events/envelope.hpp"
+#include "storefleet/events/status.hpp"
 
 namespace storefleet::projector {
 namespace {
@@ -33,7 +34,7 @@ v1::Envelope Base(const std::string& store_id, const std::string& tenant, int64_
     envelope.set_store_id(store_id);
     envelope.set_tenant_id(tenant);
     envelope.set_correlation_id("corr-" + store_id.substr(0, 8));
-    envelope.set_schema_version(kafka::kSchemaVersion);
+    envelope.set_schema_version(events::kSchemaVersion);
     envelope.mutable_occurred_at()->set_seconds(at_us / 1'000'000);
     envelope.mutable_occurred_at()->set_nanos(static_cast<int32_t>(at_us % 1'000'000) * 1000);
     return envelope;
@@ -64,8 +65,8 @@ Stream MakeStream(std::mt19937& random) {
         requested->set_plan("small");
         requested->set_host("shop-" + std::to_string(s) + ".example");
         requested->set_requested_by(tenant);
-        kafka::SetTypeFromPayload(request);
-        stream.commands.push_back(*PlanEvent(request, {kafka::kCommandsTopic, requested_offset}));
+        events::SetTypeFromPayload(request);
+        stream.commands.push_back(*PlanEvent(request, {events::kCommandsTopic, requested_offset}));
 
         for (std::size_t i = 0; i < steps.size(); ++i) {
             auto status = Base(store_id, tenant, t + static_cast<int64_t>(i + 1) * 1000);
@@ -77,31 +78,31 @@ Stream MakeStream(std::mt19937& random) {
             changed->set_engine_name(s % 2 == 0 ? "woocommerce" : "medusa");
             changed->set_namespace_("store-" + store_id.substr(0, 8));
             if (steps[i] == v1::STORE_STATUS_READY) changed->set_url("http://shop-" + std::to_string(s) + ".example");
-            kafka::SetTypeFromPayload(status);
-            stream.statuses.push_back(*PlanEvent(status, {kafka::kStatusTopic, 0}));
+            events::SetTypeFromPayload(status);
+            stream.statuses.push_back(*PlanEvent(status, {events::kStatusTopic, 0}));
             if (random() % 5 == 0) stream.statuses.push_back(stream.statuses.back());  // delivered twice
         }
         if (s % 4 == 0) {
             auto deletion = Base(store_id, tenant, t + 10'000);
             deletion.mutable_store_deletion_requested()->set_requested_by(tenant);
-            kafka::SetTypeFromPayload(deletion);
-            stream.commands.push_back(*PlanEvent(deletion, {kafka::kCommandsTopic, command_offset++}));
+            events::SetTypeFromPayload(deletion);
+            stream.commands.push_back(*PlanEvent(deletion, {events::kCommandsTopic, command_offset++}));
             // The provisioner's last step, reported after the deletion was asked for.
             auto stale = Base(store_id, tenant, t + 20'000);
             stale.mutable_store_status_changed()->set_status(v1::STORE_STATUS_PROVISIONING);
             stale.mutable_store_status_changed()->set_step("readiness");
             stale.mutable_store_status_changed()->set_sequence((static_cast<uint64_t>(requested_offset + 1) << 20) |
                                                                (2 << 8) | 1);
-            kafka::SetTypeFromPayload(stale);
-            stream.statuses.push_back(*PlanEvent(stale, {kafka::kStatusTopic, 0}));
+            events::SetTypeFromPayload(stale);
+            stream.statuses.push_back(*PlanEvent(stale, {events::kStatusTopic, 0}));
         }
         if (s == 7) {
             auto foreign = Base(store_id, "tenant-x", t + 30'000);
             foreign.mutable_store_status_changed()->set_status(v1::STORE_STATUS_FAILED);
             foreign.mutable_store_status_changed()->set_sequence((static_cast<uint64_t>(requested_offset + 1) << 20) |
                                                                  (9 << 8));
-            kafka::SetTypeFromPayload(foreign);
-            stream.statuses.push_back(*PlanEvent(foreign, {kafka::kStatusTopic, 0}));
+            events::SetTypeFromPayload(foreign);
+            stream.statuses.push_back(*PlanEvent(foreign, {events::kStatusTopic, 0}));
         }
     }
     return stream;

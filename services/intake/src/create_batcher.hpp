@@ -24,7 +24,7 @@ struct CreateItem {
     std::string plan;
     std::string host;
     std::string correlation_id;
-    std::string command;  // kafka::Encode(envelope)
+    std::string command;  // events::Encode(envelope)
 };
 
 // What became of one item of a committed batch.

@@ -6,7 +6,8 @@
 #include <stdexcept>
 
 #include "storefleet/common/log.hpp"
-#include "storefleet/kafka/events.hpp"
+#include "storefleet/events/envelope.hpp"
+#include "storefleet/events/status.hpp"
 
 namespace storefleet::intake {
 
@@ -204,10 +205,10 @@ FiguresService::FiguresService(pg::Pool& pool, KafkaLagReader* lag, Options opti
 }
 
 std::vector<LagTarget> FiguresService::PlatformTargets(const std::string& lifecycle_group) {
-    return {{"provisioner", kafka::kCommandsTopic, false},
-            {"projector", kafka::kCommandsTopic, true},
-            {"projector", kafka::kStatusTopic, true},
-            {lifecycle_group, kafka::kStatusTopic, false}};
+    return {{"provisioner", events::kCommandsTopic, false},
+            {"projector", events::kCommandsTopic, true},
+            {"projector", events::kStatusTopic, true},
+            {lifecycle_group, events::kStatusTopic, false}};
 }
 
 Figures FiguresService::Get(std::chrono::seconds window) {

@@ -8,7 +8,8 @@
 
 #include "storefleet/common/ids.hpp"
 #include "storefleet/common/log.hpp"
-#include "storefleet/kafka/events.hpp"
+#include "storefleet/events/envelope.hpp"
+#include "storefleet/events/status.hpp"
 #include "storefleet/pg/migrations.hpp"
 
 namespace storefleet::intake {
@@ -348,9 +349,8 @@ constexpr const char* kSelectStoreForDeletion =
 constexpr const char* kMarkDeleting =
     "update intake.stores set state = 'deleting', deletion_requested_at = now() where store_id = $1";
 
-v1::Engine EngineOf(const std::string& name) {
-    return name == "medusa" ? v1::ENGINE_MEDUSA : v1::ENGINE_WOOCOMMERCE;
-}
+// The name was validated on the way in (ValidateStoreRequest).
+v1::Engine EngineOf(const std::string& name) { return events::ParseEngine(name).value_or(v1::ENGINE_WOOCOMMERCE); }
 
 // Thrown inside a transaction to roll it back and answer with `error`.
 struct Refused {
@@ -358,8 +358,8 @@ struct Refused {
 };
 
 void AddToOutbox(pqxx::work& txn, const v1::Envelope& envelope) {
-    txn.exec_params(kInsertOutbox, kafka::kCommandsTopic, envelope.store_id(),
-                    pqxx::binarystring(kafka::Encode(envelope)));
+    txn.exec_params(kInsertOutbox, events::kCommandsTopic, envelope.store_id(),
+                    pqxx::binarystring(events::Encode(envelope)));
 }
 
 }  // namespace
@@ -434,7 +434,7 @@ NewStore DescribeNewStore(const Tenant& tenant, const StoreRequest& request, con
     NewStore store;
     store.store_id = NewUuid();
     store.host = request.name + "." + tenant.id + "." + store_domain;
-    store.envelope = kafka::NewEnvelope(tenant.id, store.store_id, correlation_id);
+    store.envelope = events::NewEnvelope(tenant.id, store.store_id, correlation_id);
     auto* requested = store.envelope.mutable_store_requested();
     requested->set_name(request.name);
     requested->set_engine(EngineOf(request.engine));
@@ -445,7 +445,7 @@ NewStore DescribeNewStore(const Tenant& tenant, const StoreRequest& request, con
     requested->set_admin_email(admin_email);
     requested->set_requested_by(tenant.id);
     if (request.placement != "any") requested->set_placement(request.placement);
-    kafka::SetTypeFromPayload(store.envelope);
+    events::SetTypeFromPayload(store.envelope);
     store.accepted = {202,
                       {{"id", store.store_id},
                        {"name", request.name},
@@ -540,7 +540,7 @@ void IntakeStore::CreateStoreAsync(const Tenant& tenant, const StoreRequest& req
     NewStore store = DescribeNewStore(tenant, request, store_domain_, correlation_id);
     CreateItem item{store.store_id,   tenant.id,        request.name,
                     request.engine,   request.plan,     store.host,
-                    correlation_id,   kafka::Encode(store.envelope)};
+                    correlation_id,   events::Encode(store.envelope)};
     batcher_->SubmitAsync(std::move(item), [this, tenant, request, accepted = std::move(store.accepted),
                                             done = std::move(done)](CreateOutcome outcome, std::exception_ptr error) {
         if (error) {
@@ -610,7 +610,7 @@ std::vector<CreateOutcome> IntakeStore::WriteCreates(const std::vector<CreateIte
         try {
             pqxx::nontransaction session(*lease);
             auto rows = session.exec_params(kCreateStores, id_array, tenant_array, name_array, engine_array,
-                                            plan_array, host_array, correlation_array, kafka::kCommandsTopic,
+                                            plan_array, host_array, correlation_array, events::kCommandsTopic,
                                             command_array);
             std::vector<CreateOutcome> sorted;
             sorted.reserve(items.size());
@@ -656,9 +656,9 @@ Result<Accepted> IntakeStore::RequestDeletion(const Tenant& tenant, const std::s
         // active, or deletion_failed: (re)send the deletion. The quota and the name stay
         // taken until the store is deleted.
         txn.exec_params(kMarkDeleting, store_id);
-        auto envelope = kafka::NewEnvelope(tenant.id, store_id, correlation_id);
+        auto envelope = events::NewEnvelope(tenant.id, store_id, correlation_id);
         envelope.mutable_store_deletion_requested()->set_requested_by(tenant.id);
-        kafka::SetTypeFromPayload(envelope);
+        events::SetTypeFromPayload(envelope);
         AddToOutbox(txn, envelope);
         return accepted;
     });

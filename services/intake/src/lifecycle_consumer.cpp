@@ -3,7 +3,8 @@
 #include <stdexcept>
 
 #include "storefleet/common/log.hpp"
-#include "storefleet/kafka/events.hpp"
+#include "storefleet/events/envelope.hpp"
+#include "storefleet/events/status.hpp"
 
 namespace storefleet::intake {
 
@@ -11,7 +12,7 @@ NextOffsets ApplyLifecycleBatch(const std::vector<kafka::ConsumedMessage>& messa
                                 int* applied) {
     NextOffsets next_offsets;
     for (const auto& message : messages) {
-        auto event = kafka::Decode(message.payload);
+        auto event = events::Decode(message.payload);
         if (event.ok() && event->has_store_status_changed()) {
             const auto& changed = event->store_status_changed();
             const bool relevant = changed.status() == v1::STORE_STATUS_DELETED ||
@@ -60,7 +61,7 @@ void LifecycleConsumer::Run() {
             kafka::KafkaConsumer consumer({.brokers = brokers_,
                                            .group_id = group_id_,
                                            .client_id = "storefleet-intake-lifecycle",
-                                           .topics = {kafka::kStatusTopic}});
+                                           .topics = {events::kStatusTopic}});
             Consume(consumer);
             consumer.Close();
             return;

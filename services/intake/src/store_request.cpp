@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "storefleet/events/status.hpp"
+
 namespace storefleet::intake {
 
 bool IsDnsLabel(const std::string& text, std::size_t max_length) {
@@ -53,7 +55,7 @@ Result<StoreRequest> ParseStoreRequest(const std::string& body, const std::vecto
         return Invalid("name", "name must be 1-40 characters of a-z, 0-9 and '-', not starting or ending with '-'");
     }
     if (request.engine.empty()) return Invalid("engine", "engine is required: woocommerce or medusa");
-    if (request.engine != "woocommerce" && request.engine != "medusa") {
+    if (!events::IsEngineName(request.engine)) {
         return Invalid("engine", "engine must be woocommerce or medusa, got '" + request.engine + "'");
     }
     if (request.plan != "small" && request.plan != "medium" && request.plan != "large") {

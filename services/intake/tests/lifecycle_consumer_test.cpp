@@ -9,7 +9,8 @@
 
 #include <mutex>
 
-#include "storefleet/kafka/events.hpp"
+#include "storefleet/events/envelope.hpp"
+#include "storefleet/events/status.hpp"
 
 namespace storefleet::intake {
 namespace {
@@ -19,11 +20,11 @@ using kafka::testing::MockCluster;
 using namespace std::chrono_literals;
 
 std::string StatusEvent(const std::string& store_id, v1::StoreStatus status, const std::string& step) {
-    auto envelope = kafka::NewEnvelope("acme", store_id, "corr");
+    auto envelope = events::NewEnvelope("acme", store_id, "corr");
     envelope.mutable_store_status_changed()->set_status(status);
     envelope.mutable_store_status_changed()->set_step(step);
-    kafka::SetTypeFromPayload(envelope);
-    return kafka::Encode(envelope);
+    events::SetTypeFromPayload(envelope);
+    return events::Encode(envelope);
 }
 
 struct Applied {
@@ -62,7 +63,7 @@ private:
 };
 
 kafka::ConsumedMessage Message(int32_t partition, int64_t offset, std::string payload) {
-    return {kafka::kStatusTopic, partition, offset, "key", std::move(payload), {}};
+    return {events::kStatusTopic, partition, offset, "key", std::move(payload), {}};
 }
 
 TEST(ApplyLifecycleBatchTest, OnlyDeletedAndFailedDeletionsReachTheLedgerAndEveryOffsetIsCommitted) {
@@ -81,7 +82,7 @@ TEST(ApplyLifecycleBatchTest, OnlyDeletedAndFailedDeletionsReachTheLedgerAndEver
     EXPECT_EQ(applied, 2);
     EXPECT_EQ(sink.Seen(), (std::vector<Applied>{{"s1", v1::STORE_STATUS_DELETED, "deleted"},
                                                  {"s2", v1::STORE_STATUS_FAILED, "deletion"}}));
-    EXPECT_EQ(next, (NextOffsets{{{kafka::kStatusTopic, 0}, 13}, {{kafka::kStatusTopic, 1}, 10}}));
+    EXPECT_EQ(next, (NextOffsets{{{events::kStatusTopic, 0}, 13}, {{events::kStatusTopic, 1}, 10}}));
 }
 
 TEST(ApplyLifecycleBatchTest, ALedgerFailureCommitsNothing) {
@@ -109,11 +110,11 @@ bool WaitUntil(Predicate predicate, std::chrono::milliseconds limit = 20s) {
 }
 
 TEST(LifecycleConsumerMockClusterTest, RetriesUntilTheLedgerTakesABatchAndCommitsOnlyThen) {
-    MockCluster cluster(kafka::kStatusTopic, 1);
+    MockCluster cluster(events::kStatusTopic, 1);
     kafka::KafkaPublisher publisher(cluster.Brokers(), "status-test");
     auto publish = [&](const std::string& store_id, v1::StoreStatus status, const std::string& step) {
         ASSERT_TRUE(publisher
-                        .PublishAndWait({{kafka::kStatusTopic, store_id, StatusEvent(store_id, status, step), {}}}, 10s)
+                        .PublishAndWait({{events::kStatusTopic, store_id, StatusEvent(store_id, status, step), {}}}, 10s)
                         .ok());
     };
     publish("s1", v1::STORE_STATUS_DELETED, "deleted");

@@ -6,7 +6,8 @@
 #include <utility>
 
 #include "storefleet/common/ids.hpp"
-#include "storefleet/kafka/events.hpp"
+#include "storefleet/events/envelope.hpp"
+#include "storefleet/events/status.hpp"
 
 namespace storefleet::projector {
 namespace {
@@ -29,7 +30,7 @@ std::string Text(const std::string& value) {
 }
 
 std::string EngineOf(v1::Engine engine) {
-    return engine == v1::ENGINE_UNSPECIFIED ? "" : kafka::EngineName(engine);
+    return engine == v1::ENGINE_UNSPECIFIED ? "" : events::EngineName(engine);
 }
 
 // Facts fill in from every event, applied or stale (see Decide). A StoreRequested is the
@@ -107,7 +108,7 @@ Result<PlannedEvent> PlanEvent(const v1::Envelope& envelope, const MessagePositi
     // anywhere else (never, from our producers) it has none.
     const bool command = envelope.payload_case() == v1::Envelope::kStoreRequested ||
                          envelope.payload_case() == v1::Envelope::kStoreDeletionRequested;
-    if (command && position.topic == kafka::kCommandsTopic) {
+    if (command && position.topic == events::kCommandsTopic) {
         if (position.offset < 0 || position.offset > kMaxCommandOffset) {
             return Invalid("invalid_offset", "command offset " + std::to_string(position.offset) +
                                                  " has no sequence");
@@ -136,7 +137,7 @@ Result<PlannedEvent> PlanEvent(const v1::Envelope& envelope, const MessagePositi
             const auto& changed = envelope.store_status_changed();
             entry.type = "StoreStatusChanged";
             change.kind = StoreChange::Kind::kStatusChanged;
-            change.status = kafka::StatusName(changed.status());
+            change.status = events::StatusName(changed.status());
             if (changed.status() == v1::STORE_STATUS_UNSPECIFIED || change.status == "unknown") {
                 return Invalid("unknown_status", "StoreStatusChanged carries an unknown status (" +
                                                      std::to_string(changed.status()) + ")");
@@ -177,7 +178,7 @@ BatchPlan PlanBatch(const std::vector<kafka::ConsumedMessage>& messages) {
         auto& next = plan.next_offsets[it->second].offset;
         next = std::max(next, message.offset + 1);
 
-        auto envelope = kafka::Decode(message.payload);
+        auto envelope = events::Decode(message.payload);
         if (!envelope.ok()) {
             plan.skipped.push_back(
                 {message.topic, message.partition, message.offset, envelope.error()});

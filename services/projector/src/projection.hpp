@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "storefleet/common/result.hpp"
+#include "storefleet/events/sequence.hpp"
 #include "storefleet/kafka/consumer.hpp"
 #include "storefleet/v1/events.pb.h"
 
@@ -16,23 +17,10 @@
 // merges into the row a store has now (Decide). read_model.cpp only runs the SQL.
 namespace storefleet::projector {
 
-// The per-store order, from no clock (the contract with the provisioner, see README):
-//   a command (StoreRequested, StoreDeletionRequested) consumed from store-commands at
-//   offset o has sequence (o + 1) << 20;
-//   a StoreStatusChanged of the command at offset o carries
-//   ((o + 1) << 20) | (step_index << 8) | sub, step_index in 1..4095, sub in 0..255.
-// store-commands is keyed by store id, so a store's commands share one partition and
-// their offsets grow with their order; every status event of a command then sorts after
-// the command and before the store's next command, and a replayed command's events carry
-// the sequences of its first run. 0 means "unordered" (a producer older than this rule).
-inline constexpr int kCommandSequenceShift = 20;
-// The largest offset whose sequence still fits a signed 64-bit integer.
-inline constexpr int64_t kMaxCommandOffset = (int64_t{1} << (63 - kCommandSequenceShift)) - 2;
-
-// The sequence of a command consumed from store-commands at `offset`.
-constexpr int64_t CommandSequence(int64_t offset) {
-    return (offset + 1) << kCommandSequenceShift;
-}
+// A store's changes are ordered by the per-store sequence of storefleet/events/sequence.hpp
+// (the contract with the provisioner): commands from their offset, status events as stamped.
+using events::CommandSequence;
+using events::kMaxCommandOffset;
 
 // Where a message was consumed: commands take their sequence from it.
 struct MessagePosition {

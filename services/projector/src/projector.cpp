@@ -5,7 +5,8 @@
 
 #include "storefleet/common/ids.hpp"
 #include "storefleet/common/log.hpp"
-#include "storefleet/kafka/events.hpp"
+#include "storefleet/events/envelope.hpp"
+#include "storefleet/events/status.hpp"
 
 namespace storefleet::projector {
 namespace {

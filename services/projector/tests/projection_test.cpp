@@ -20,11 +20,11 @@ struct Consumed {
 };
 
 Consumed Command(v1::Envelope envelope, int64_t offset) {
-    return {std::move(envelope), kafka::kCommandsTopic, offset};
+    return {std::move(envelope), events::kCommandsTopic, offset};
 }
 
 // Status events carry their own sequence; their offset in store-status plays no part.
-Consumed Status(v1::Envelope envelope) { return {std::move(envelope), kafka::kStatusTopic, 0}; }
+Consumed Status(v1::Envelope envelope) { return {std::move(envelope), events::kStatusTopic, 0}; }
 
 StoreChange ChangeOf(const Consumed& consumed) {
     auto planned = PlanEvent(consumed.envelope, {consumed.topic, consumed.offset});
@@ -70,17 +70,8 @@ std::optional<StoreRow> ExpectSameRowInEveryOrder(const std::vector<Consumed>& e
 
 constexpr int64_t kHour = 3'600'000'000;
 
-TEST(CommandSequenceTest, IsTheOffsetAboveTwentyBitsForStepsAndUpdates) {
-    EXPECT_EQ(CommandSequence(0), int64_t{1} << 20);
-    EXPECT_EQ(CommandSequence(41), int64_t{42} << 20);
-    // Every status event of command 41 sorts after it and before command 42.
-    EXPECT_GT(static_cast<int64_t>(StatusSequence(41, 1, 0)), CommandSequence(41));
-    EXPECT_LT(static_cast<int64_t>(StatusSequence(41, 4095, 255)), CommandSequence(42));
-    EXPECT_GT(CommandSequence(kMaxCommandOffset), 0) << "no overflow up to the bound";
-}
-
 TEST(PlanEventTest, StoreRequestedBecomesARequestedStoreWithItsFacts) {
-    auto planned = PlanEvent(Requested(EventId(1), kT0 + 7), {kafka::kCommandsTopic, 40});
+    auto planned = PlanEvent(Requested(EventId(1), kT0 + 7), {events::kCommandsTopic, 40});
     ASSERT_TRUE(planned.ok()) << planned.error().message;
     EXPECT_EQ(planned->entry.event_id, EventId(1));
     EXPECT_EQ(planned->entry.store_id, kStoreId);
@@ -109,11 +100,11 @@ TEST(PlanEventTest, ACommandsSequenceIgnoresItsClock) {
 }
 
 TEST(PlanEventTest, ACommandReadOffStoreCommandsIsUnordered) {
-    auto stray = ChangeOf({Requested(EventId(1), kT0), kafka::kStatusTopic, 12});
+    auto stray = ChangeOf({Requested(EventId(1), kT0), events::kStatusTopic, 12});
     EXPECT_EQ(stray.sequence, 0);
-    auto planned = PlanEvent(Requested(EventId(1), kT0), {kafka::kCommandsTopic, -1});
+    auto planned = PlanEvent(Requested(EventId(1), kT0), {events::kCommandsTopic, -1});
     EXPECT_EQ(planned.error().code, "invalid_offset");
-    planned = PlanEvent(Requested(EventId(1), kT0), {kafka::kCommandsTopic, kMaxCommandOffset + 1});
+    planned = PlanEvent(Requested(EventId(1), kT0), {events::kCommandsTopic, kMaxCommandOffset + 1});
     EXPECT_EQ(planned.error().code, "invalid_offset");
 }
 
@@ -132,14 +123,14 @@ TEST(PlanEventTest, StatusChangedCarriesItsOwnSequenceAndZeroIsUnordered) {
 }
 
 TEST(PlanEventTest, DeletionRequestedMeansDeleting) {
-    auto planned = PlanEvent(DeletionRequested(EventId(1), kT0), {kafka::kCommandsTopic, 0});
+    auto planned = PlanEvent(DeletionRequested(EventId(1), kT0), {events::kCommandsTopic, 0});
     ASSERT_TRUE(planned.ok());
     EXPECT_EQ(planned->entry.type, "StoreDeletionRequested");
     EXPECT_EQ(planned->change.status, "deleting");
 }
 
 TEST(PlanEventTest, RefusesEventsTheReadModelCannotHold) {
-    const MessagePosition at{kafka::kCommandsTopic, 0};
+    const MessagePosition at{events::kCommandsTopic, 0};
     auto bad_store = Requested(EventId(1), kT0);
     bad_store.set_store_id("not-a-uuid");
     EXPECT_EQ(PlanEvent(bad_store, at).error().code, "invalid_store_id");
@@ -172,7 +163,7 @@ TEST(PlanEventTest, RefusesEventsTheReadModelCannotHold) {
 TEST(PlanEventTest, StripsNulBytesPostgresTextCannotHold) {
     auto envelope = StatusChanged(EventId(1), kT0, v1::STORE_STATUS_FAILED, StatusSequence(0, 1));
     envelope.mutable_store_status_changed()->set_reason(std::string("quota\0 exceeded", 15));
-    auto planned = PlanEvent(envelope, {kafka::kStatusTopic, 0});
+    auto planned = PlanEvent(envelope, {events::kStatusTopic, 0});
     ASSERT_TRUE(planned.ok());
     EXPECT_EQ(planned->change.reason, "quota exceeded");
     EXPECT_EQ(planned->entry.reason, "quota exceeded");
@@ -180,12 +171,12 @@ TEST(PlanEventTest, StripsNulBytesPostgresTextCannotHold) {
 
 TEST(PlanBatchTest, SkipsUndecodableMessagesButMovesTheirPartitionOn) {
     std::vector<kafka::ConsumedMessage> messages = {
-        {"store-commands", 0, 10, kStoreId, kafka::Encode(Requested(EventId(1), kT0))},
+        {"store-commands", 0, 10, kStoreId, events::Encode(Requested(EventId(1), kT0))},
         {"store-commands", 0, 11, kStoreId, "garbage \x01\x02"},
         {"store-status", 0, 3, kStoreId,
-         kafka::Encode(StatusChanged(EventId(2), kT0 + 1, v1::STORE_STATUS_READY,
+         events::Encode(StatusChanged(EventId(2), kT0 + 1, v1::STORE_STATUS_READY,
                                      StatusSequence(10, 5)))},
-        {"store-commands", 2, 7, kStoreId, kafka::Encode(DeletionRequested(EventId(3), kT0 + 2))},
+        {"store-commands", 2, 7, kStoreId, events::Encode(DeletionRequested(EventId(3), kT0 + 2))},
     };
     BatchPlan plan = PlanBatch(messages);
     ASSERT_EQ(plan.events.size(), 3U);

@@ -22,8 +22,8 @@ class MockCluster {
         char error[256];
         handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), error, sizeof(error));
         cluster_ = rd_kafka_mock_cluster_new(handle_, 1);
-        rd_kafka_mock_topic_create(cluster_, kafka::kCommandsTopic, 2, 1);
-        rd_kafka_mock_topic_create(cluster_, kafka::kStatusTopic, 2, 1);
+        rd_kafka_mock_topic_create(cluster_, events::kCommandsTopic, 2, 1);
+        rd_kafka_mock_topic_create(cluster_, events::kStatusTopic, 2, 1);
     }
     ~MockCluster() {
         rd_kafka_mock_cluster_destroy(cluster_);
@@ -53,7 +53,7 @@ class MemoryReadModel : public ReadModel {
     }
     void LoadOffsets(std::vector<kafka::PartitionOffset>& partitions) override {
         for (auto& partition : partitions) {
-            if (partition.topic == kafka::kCommandsTopic) partition.offset = 1;
+            if (partition.topic == events::kCommandsTopic) partition.offset = 1;
         }
     }
     std::set<std::string> Applied() {
@@ -79,15 +79,15 @@ TEST(ProjectorLoopTest, ConsumesBothTopicsFromTheStoredOffsetsAndRetriesAFailedB
         publisher
             .PublishAndWait(
                 {
-                    {kafka::kCommandsTopic, kStoreId, kafka::Encode(Requested(EventId(1), kT0))},
-                    {kafka::kCommandsTopic, kStoreId, "not an envelope"},
-                    {kafka::kCommandsTopic, kStoreId,
-                     kafka::Encode(DeletionRequested(EventId(2), kT0 + 9))},
-                    {kafka::kStatusTopic, kStoreId,
-                     kafka::Encode(
+                    {events::kCommandsTopic, kStoreId, events::Encode(Requested(EventId(1), kT0))},
+                    {events::kCommandsTopic, kStoreId, "not an envelope"},
+                    {events::kCommandsTopic, kStoreId,
+                     events::Encode(DeletionRequested(EventId(2), kT0 + 9))},
+                    {events::kStatusTopic, kStoreId,
+                     events::Encode(
                          StatusChanged(EventId(3), kT0 + 1, v1::STORE_STATUS_PROVISIONING))},
-                    {kafka::kStatusTopic, kStoreId,
-                     kafka::Encode(StatusChanged(EventId(4), kT0 + 2, v1::STORE_STATUS_READY))},
+                    {events::kStatusTopic, kStoreId,
+                     events::Encode(StatusChanged(EventId(4), kT0 + 2, v1::STORE_STATUS_READY))},
                 },
                 std::chrono::seconds(10))
             .ok());
@@ -99,7 +99,7 @@ TEST(ProjectorLoopTest, ConsumesBothTopicsFromTheStoredOffsetsAndRetriesAFailedB
         {.brokers = cluster.Brokers(),
          .group_id = "projector-test",
          .client_id = "test-projector",
-         .topics = {kafka::kCommandsTopic, kafka::kStatusTopic},
+         .topics = {events::kCommandsTopic, events::kStatusTopic},
          .on_assign = [&](auto& partitions) { projector.OnAssign(partitions); },
          .on_revoke = nullptr,
          .overrides = {}});

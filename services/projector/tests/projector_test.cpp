@@ -29,10 +29,10 @@ double Applied(metrics::Registry& registry, const std::string& type) {
 
 std::vector<kafka::ConsumedMessage> Batch() {
     return {
-        {"store-commands", 1, 40, kStoreId, kafka::Encode(Requested(EventId(1), kT0))},
+        {"store-commands", 1, 40, kStoreId, events::Encode(Requested(EventId(1), kT0))},
         {"store-commands", 1, 41, kStoreId, "\xff not protobuf"},
         {"store-status", 1, 9, kStoreId,
-         kafka::Encode(StatusChanged(EventId(2), kT0 + 1, v1::STORE_STATUS_PROVISIONING))},
+         events::Encode(StatusChanged(EventId(2), kT0 + 1, v1::STORE_STATUS_PROVISIONING))},
     };
 }
 

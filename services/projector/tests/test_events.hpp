@@ -2,7 +2,8 @@
 
 #include <string>
 
-#include "storefleet/kafka/events.hpp"
+#include "storefleet/events/envelope.hpp"
+#include "storefleet/events/status.hpp"
 
 // Envelopes for tests, with fixed ids and times so expectations can name them.
 namespace storefleet::projector::fixtures {
@@ -17,7 +18,7 @@ inline v1::Envelope Envelope(const std::string& event_id, int64_t occurred_at_us
     envelope.set_store_id(kStoreId);
     envelope.set_tenant_id(kTenant);
     envelope.set_correlation_id("corr-1");
-    envelope.set_schema_version(kafka::kSchemaVersion);
+    envelope.set_schema_version(events::kSchemaVersion);
     envelope.mutable_occurred_at()->set_seconds(occurred_at_us / 1'000'000);
     envelope.mutable_occurred_at()->set_nanos(static_cast<int32_t>(occurred_at_us % 1'000'000) *
                                               1000);
@@ -33,7 +34,7 @@ inline v1::Envelope Requested(const std::string& event_id, int64_t occurred_at_u
     requested->set_host("shop.acme.stores.localtest.me");
     requested->set_requested_by(kTenant);
     requested->set_admin_email("admin@example.com");
-    kafka::SetTypeFromPayload(envelope);
+    events::SetTypeFromPayload(envelope);
     return envelope;
 }
 
@@ -47,20 +48,20 @@ inline v1::Envelope StatusChanged(const std::string& event_id, int64_t occurred_
     changed->set_name("shop");
     changed->set_engine_name("woocommerce");
     changed->set_namespace_("store-6f1c2b9e");
-    kafka::SetTypeFromPayload(envelope);
+    events::SetTypeFromPayload(envelope);
     return envelope;
 }
 
 inline v1::Envelope DeletionRequested(const std::string& event_id, int64_t occurred_at_us) {
     auto envelope = Envelope(event_id, occurred_at_us);
     envelope.mutable_store_deletion_requested()->set_requested_by(kTenant);
-    kafka::SetTypeFromPayload(envelope);
+    events::SetTypeFromPayload(envelope);
     return envelope;
 }
 
-// A status event's sequence under the contract with the provisioner (projection.hpp).
+// A status event's sequence under the contract with the provisioner (storefleet/events).
 inline uint64_t StatusSequence(int64_t command_offset, uint32_t step_index, uint32_t sub = 0) {
-    return (static_cast<uint64_t>(command_offset + 1) << 20) | (uint64_t{step_index} << 8) | sub;
+    return events::StatusSequence(command_offset, step_index, sub);
 }
 
 // Event ids: "00000000-0000-4000-8000-00000000000<n>".

@@ -1,7 +1,8 @@
 #include "dispatcher.hpp"
 
 #include "storefleet/common/log.hpp"
-#include "storefleet/kafka/events.hpp"
+#include "storefleet/events/envelope.hpp"
+#include "storefleet/events/status.hpp"
 
 namespace storefleet::provisioner {
 namespace {
@@ -189,7 +190,7 @@ void CommandDispatcher::Accept(kafka::ConsumedMessage message) {
     task->cancel = std::make_shared<CancelToken>(shutdown_);
     task->command.partition = message.partition;
     task->command.offset = message.offset;
-    auto decoded = kafka::Decode(message.payload);
+    auto decoded = events::Decode(message.payload);
     task->message = std::move(message);
     if (!decoded.ok() || (!decoded->has_store_requested() && !decoded->has_store_deletion_requested())) {
         task->kind = Kind::kDeadLetter;

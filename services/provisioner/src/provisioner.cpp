@@ -300,11 +300,6 @@ std::string TenantReason(const Error& error, const std::string& step) {
     return "setting up the store failed" + where;
 }
 
-uint64_t StatusSequence(int64_t command_offset, uint32_t step_index, uint32_t sub) {
-    return (static_cast<uint64_t>(command_offset + 1) << 20) | (static_cast<uint64_t>(step_index & 0xFFFU) << 8) |
-           (sub & 0xFFU);
-}
-
 Outcome StoreProvisioner::Provision(const Command& cmd, const CancelToken& cancel) {
     const v1::Envelope& command = cmd.envelope;
     const auto started = Clock::now();

@@ -13,12 +13,13 @@
 #include "storefleet/metrics/registry.hpp"
 #include "storefleet/v1/events.pb.h"
 #include "store_plan.hpp"
+#include "storefleet/events/sequence.hpp"
 
 namespace storefleet::provisioner {
 
 // A store command as consumed from store-commands, with its place there. Commands are
 // keyed by store id, so one store's commands share a partition and their offsets order
-// them; the status events of a command are ordered after it by StatusSequence.
+// them; the status events of a command are ordered after it by events::StatusSequence (storefleet/events/sequence.hpp).
 struct Command {
     v1::Envelope envelope;
     int32_t partition = 0;
@@ -38,19 +39,13 @@ struct StatusUpdate {
     uint32_t sub = 0;
 };
 
-// The order of a store's status events, from no clock: ((offset + 1) << 20) |
-// (step_index << 8) | sub. Every event of a command sorts after the command itself (the
-// projector gives a command (offset + 1) << 20) and before the store's next command; a
-// replayed command's events carry the same numbers as the first run's.
 // What a tenant is told when its store fails at `step`: plain words. Helm's and the API
 // server's own text name platform internals, so it stays in the provisioner's log.
 std::string TenantReason(const Error& error, const std::string& step);
 
-uint64_t StatusSequence(int64_t command_offset, uint32_t step_index, uint32_t sub);
-
 // The step index of the Failed status sent when the dispatcher gave up on a command: the
 // highest there is, so it sorts after all of the command's other events.
-inline constexpr uint32_t kGivenUpStepIndex = 0xFFF;
+inline constexpr uint32_t kGivenUpStepIndex = events::kMaxStepIndex;
 
 // Where status changes go (Kafka in production, a recorder in tests). Emit() returns OK
 // only when the update is durably accepted; it retries internally until `cancel` fires

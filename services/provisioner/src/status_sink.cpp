@@ -2,7 +2,8 @@
 
 #include "storefleet/common/ids.hpp"
 #include "storefleet/common/log.hpp"
-#include "storefleet/kafka/events.hpp"
+#include "storefleet/events/envelope.hpp"
+#include "storefleet/events/status.hpp"
 
 namespace storefleet::provisioner {
 
@@ -25,8 +26,8 @@ std::string NameBasedUuid(const std::string& name) {
 
 v1::Envelope KafkaStatusSink::BuildEvent(const Command& cmd, const StatusUpdate& update) const {
     const v1::Envelope& command = cmd.envelope;
-    auto event = kafka::NewEnvelope(command.tenant_id(), command.store_id(), command.correlation_id());
-    const uint64_t sequence = StatusSequence(cmd.offset, update.step_index, update.sub);
+    auto event = events::NewEnvelope(command.tenant_id(), command.store_id(), command.correlation_id());
+    const uint64_t sequence = events::StatusSequence(cmd.offset, update.step_index, update.sub);
     // A replayed command re-emits its updates with the same ids, so each is recorded once;
     // so does a copy of the command at another offset (the relay publishes at least once:
     // a batch whose acknowledgement was lost is sent again). The id names the command and
@@ -47,9 +48,9 @@ v1::Envelope KafkaStatusSink::BuildEvent(const Command& cmd, const StatusUpdate&
     changed->set_sequence(sequence);
     if (command.has_store_requested()) {
         changed->set_name(command.store_requested().name());
-        changed->set_engine_name(kafka::EngineName(command.store_requested().engine()));
+        changed->set_engine_name(events::EngineName(command.store_requested().engine()));
     }
-    kafka::SetTypeFromPayload(event);
+    events::SetTypeFromPayload(event);
     return event;
 }
 
@@ -60,7 +61,7 @@ Status KafkaStatusSink::Emit(const Command& cmd, const StatusUpdate& update, con
     if (cancel.Cancelled()) return Error::Permanent("cancelled", "cancelled before the status was published");
     const auto event = BuildEvent(cmd, update);
     const std::vector<kafka::OutgoingMessage> batch = {
-        {kafka::kStatusTopic, command.store_id(), kafka::Encode(event)}};
+        {events::kStatusTopic, command.store_id(), events::Encode(event)}};
     auto backoff = std::chrono::milliseconds(200);
     for (;;) {
         auto status = publisher_.PublishAndWait(batch, std::chrono::seconds(10));

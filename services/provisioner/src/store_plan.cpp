@@ -1,7 +1,8 @@
 #include "store_plan.hpp"
 
 #include "storefleet/common/ids.hpp"
-#include "storefleet/kafka/events.hpp"
+#include "storefleet/events/envelope.hpp"
+#include "storefleet/events/status.hpp"
 
 namespace storefleet::provisioner {
 namespace {
@@ -45,7 +46,7 @@ Result<StoreSpec> SpecFromEvent(const v1::Envelope& envelope) {
     StoreSpec spec{envelope.store_id(),
                    envelope.tenant_id(),
                    request.name(),
-                   kafka::EngineName(request.engine()),
+                   events::EngineName(request.engine()),
                    request.plan().empty() ? "small" : request.plan(),
                    request.host(),
                    request.admin_email()};

@@ -15,7 +15,8 @@
 #include "dispatcher.hpp"
 #include "dispatcher_test_support.hpp"
 #include "storefleet/common/ids.hpp"
-#include "storefleet/kafka/events.hpp"
+#include "storefleet/events/envelope.hpp"
+#include "storefleet/events/status.hpp"
 #include "storefleet/kafka/publisher.hpp"
 #include "storefleet/kafka/testing/mock_cluster.hpp"
 

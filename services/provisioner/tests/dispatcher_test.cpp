@@ -17,7 +17,8 @@
 #include <thread>
 
 #include "storefleet/common/ids.hpp"
-#include "storefleet/kafka/events.hpp"
+#include "storefleet/events/envelope.hpp"
+#include "storefleet/events/status.hpp"
 #include "storefleet/kafka/publisher.hpp"
 
 namespace storefleet::provisioner {

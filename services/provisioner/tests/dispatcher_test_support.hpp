@@ -6,7 +6,8 @@
 #include <thread>
 
 #include "storefleet/kafka/consumer.hpp"
-#include "storefleet/kafka/events.hpp"
+#include "storefleet/events/envelope.hpp"
+#include "storefleet/events/status.hpp"
 #include "storefleet/kafka/testing/mock_cluster.hpp"
 
 namespace storefleet::provisioner::dispatcher_testing {
@@ -15,18 +16,18 @@ inline constexpr const char* kTopic = "commands";
 
 // A StoreRequested command of tenant "acme", encoded as it travels on the topic.
 inline std::string Create(const std::string& store_id, const std::string& name = "shop") {
-    auto envelope = kafka::NewEnvelope("acme", store_id, "corr");
+    auto envelope = events::NewEnvelope("acme", store_id, "corr");
     envelope.mutable_store_requested()->set_name(name);
-    kafka::SetTypeFromPayload(envelope);
-    return kafka::Encode(envelope);
+    events::SetTypeFromPayload(envelope);
+    return events::Encode(envelope);
 }
 
 // A StoreDeletionRequested command of tenant "acme".
 inline std::string Delete(const std::string& store_id) {
-    auto envelope = kafka::NewEnvelope("acme", store_id, "corr");
+    auto envelope = events::NewEnvelope("acme", store_id, "corr");
     envelope.mutable_store_deletion_requested()->set_requested_by("test");
-    kafka::SetTypeFromPayload(envelope);
-    return kafka::Encode(envelope);
+    events::SetTypeFromPayload(envelope);
+    return events::Encode(envelope);
 }
 
 inline kafka::KafkaConsumer::Options ConsumerOptions(const kafka::testing::MockCluster& cluster,

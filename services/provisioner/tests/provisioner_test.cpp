@@ -7,7 +7,8 @@
 #include <map>
 #include <mutex>
 
-#include "storefleet/kafka/events.hpp"
+#include "storefleet/events/envelope.hpp"
+#include "storefleet/events/status.hpp"
 
 namespace storefleet::provisioner {
 namespace {
@@ -118,13 +119,13 @@ const std::string kNs = "store-" + kStoreId;
 Command At(v1::Envelope envelope, int64_t offset = 7) { return {std::move(envelope), 0, offset}; }
 
 v1::Envelope Requested() {
-    auto envelope = kafka::NewEnvelope("acme", kStoreId, "corr");
+    auto envelope = events::NewEnvelope("acme", kStoreId, "corr");
     auto* r = envelope.mutable_store_requested();
     r->set_name("shop");
     r->set_engine(v1::ENGINE_WOOCOMMERCE);
     r->set_plan("small");
     r->set_host("shop.acme.example");
-    kafka::SetTypeFromPayload(envelope);
+    events::SetTypeFromPayload(envelope);
     return envelope;
 }
 
@@ -238,9 +239,9 @@ TEST_F(ProvisionerTest, DeletionBindsItsRoleBeforeUninstallingAStoreMadeWithoutO
     ProvisionerOptions options = Options();
     options.identity = kIdentity;
     StoreProvisioner provisioner(kube_, helm_, sink_, registry_, options);
-    auto deletion = kafka::NewEnvelope("acme", kStoreId, "corr");
+    auto deletion = events::NewEnvelope("acme", kStoreId, "corr");
     deletion.mutable_store_deletion_requested();
-    kafka::SetTypeFromPayload(deletion);
+    events::SetTypeFromPayload(deletion);
     CancelToken cancel(shutdown_);
     EXPECT_EQ(provisioner.Deprovision(At(deletion), cancel), Outcome::kFinished);
     EXPECT_EQ(helm_.uninstalls.size(), 1U);
@@ -357,7 +358,7 @@ TEST_F(ProvisionerTest, DeprovisionUninstallsAndWaitsForTheNamespaceToGo) {
     CancelToken cancel(shutdown_);
     provisioner_.Provision(At(Requested()), cancel);
     sink_.updates.clear();
-    auto deletion = kafka::NewEnvelope("acme", kStoreId, "corr2");
+    auto deletion = events::NewEnvelope("acme", kStoreId, "corr2");
     deletion.mutable_store_deletion_requested();
     EXPECT_EQ(provisioner_.Deprovision(At(deletion), cancel), Outcome::kFinished);
     EXPECT_EQ(helm_.uninstalls.size(), 1U);
@@ -375,7 +376,7 @@ TEST_F(ProvisionerTest, ADeletionHeldUpSaysSoInPlainWordsAndEndsWhenTheNamespace
     provisioner_.Provision(At(Requested()), cancel);
     sink_.updates.clear();
     kube_.terminating_gets = 4;
-    auto deletion = kafka::NewEnvelope("acme", kStoreId, "corr2");
+    auto deletion = events::NewEnvelope("acme", kStoreId, "corr2");
     deletion.mutable_store_deletion_requested();
     EXPECT_EQ(provisioner_.Deprovision(At(deletion, 9), cancel), Outcome::kFinished);
     bool reported = false;
@@ -398,7 +399,7 @@ TEST_F(ProvisionerTest, ADeletionStuckPastTheDeadlineFailsInPlainWords) {
     provisioner_.Provision(At(Requested()), cancel);
     sink_.updates.clear();
     kube_.terminating_gets = 1'000'000;
-    auto deletion = kafka::NewEnvelope("acme", kStoreId, "corr2");
+    auto deletion = events::NewEnvelope("acme", kStoreId, "corr2");
     deletion.mutable_store_deletion_requested();
     EXPECT_EQ(provisioner_.Deprovision(At(deletion), cancel), Outcome::kFinished);
     ASSERT_FALSE(sink_.updates.empty());
@@ -414,7 +415,7 @@ TEST_F(ProvisionerTest, ADeletionStuckPastTheDeadlineFailsInPlainWords) {
 TEST_F(ProvisionerTest, AGivenUpCommandReportsItsStoreFailedAfterAllItsEvents) {
     CancelToken cancel(shutdown_);
     ASSERT_TRUE(provisioner_.ReportGivenUp(At(Requested()), 5, cancel).ok());
-    auto deletion = kafka::NewEnvelope("acme", kStoreId, "corr2");
+    auto deletion = events::NewEnvelope("acme", kStoreId, "corr2");
     deletion.mutable_store_deletion_requested();
     ASSERT_TRUE(provisioner_.ReportGivenUp(At(deletion, 9), 5, cancel).ok());
     ASSERT_EQ(sink_.updates.size(), 2U);
@@ -427,8 +428,8 @@ TEST_F(ProvisionerTest, AGivenUpCommandReportsItsStoreFailedAfterAllItsEvents) {
         EXPECT_EQ(update.ns, kNs);
         EXPECT_NE(update.reason.find("5 times"), std::string::npos) << update.reason;
         // After the last event any run of the command could emit (ready is index 12).
-        EXPECT_GT(StatusSequence(7, update.step_index, update.sub), StatusSequence(7, 12, 255));
-        EXPECT_LT(StatusSequence(7, update.step_index, update.sub), StatusSequence(8, 0, 0));
+        EXPECT_GT(events::StatusSequence(7, update.step_index, update.sub), events::StatusSequence(7, 12, 255));
+        EXPECT_LT(events::StatusSequence(7, update.step_index, update.sub), events::StatusSequence(8, 0, 0));
     }
 }
 
@@ -437,7 +438,7 @@ TEST_F(ProvisionerTest, AGivenUpCommandReportsItsStoreFailedAfterAllItsEvents) {
 // deleted as given.
 TEST_F(ProvisionerTest, ADeletionWhoseStoreIdIsNotAUuidTouchesNothing) {
     CancelToken cancel(shutdown_);
-    auto deletion = kafka::NewEnvelope("acme", "kube-system", "corr2");
+    auto deletion = events::NewEnvelope("acme", "kube-system", "corr2");
     deletion.mutable_store_deletion_requested();
     EXPECT_EQ(provisioner_.Deprovision(At(deletion), cancel), Outcome::kFinished);
     EXPECT_TRUE(helm_.uninstalls.empty());
@@ -452,7 +453,7 @@ TEST_F(ProvisionerTest, StepIndexesGrowAlongTheCommand) {
     provisioner_.Provision(At(Requested()), cancel);
     uint64_t last = 0;
     for (const auto& update : sink_.updates) {
-        const uint64_t sequence = StatusSequence(7, update.step_index, update.sub);
+        const uint64_t sequence = events::StatusSequence(7, update.step_index, update.sub);
         EXPECT_GT(sequence, last) << update.step;
         last = sequence;
     }

@@ -5,7 +5,8 @@
 #include <thread>
 
 #include "storefleet/common/ids.hpp"
-#include "storefleet/kafka/events.hpp"
+#include "storefleet/events/envelope.hpp"
+#include "storefleet/events/status.hpp"
 
 namespace storefleet::provisioner {
 namespace {
@@ -26,10 +27,10 @@ public:
 };
 
 v1::Envelope RequestedEnvelope() {
-    auto command = kafka::NewEnvelope("acme", "123e4567-e89b-42d3-a456-426614174000", "corr-1");
+    auto command = events::NewEnvelope("acme", "123e4567-e89b-42d3-a456-426614174000", "corr-1");
     command.mutable_store_requested()->set_name("shop");
     command.mutable_store_requested()->set_engine(v1::ENGINE_MEDUSA);
-    kafka::SetTypeFromPayload(command);
+    events::SetTypeFromPayload(command);
     return command;
 }
 
@@ -44,7 +45,7 @@ TEST(StatusSinkTest, PublishesAStatusEventKeyedByStoreAfterRetries) {
     ASSERT_EQ(publisher.sent.size(), 1U);
     EXPECT_EQ(publisher.sent[0].topic, "store-status");
     EXPECT_EQ(publisher.sent[0].key, "123e4567-e89b-42d3-a456-426614174000");
-    auto event = kafka::Decode(publisher.sent[0].payload);
+    auto event = events::Decode(publisher.sent[0].payload);
     ASSERT_TRUE(event.ok());
     EXPECT_EQ(event->type(), "StoreStatusChanged");
     EXPECT_EQ(event->correlation_id(), "corr-1") << "the correlation id travels with every event";
@@ -64,15 +65,15 @@ TEST(StatusSinkTest, AStoreOnTheRealNodeIsNotSimulatedAndDeletionsNeverSaySimula
     Command real = Requested();
     real.envelope.mutable_store_requested()->set_placement("real-node");
     ASSERT_TRUE(sink.Emit(real, {v1::STORE_STATUS_READY, "ready", "", "http://shop/", "http://shop/app", "ns"}, CancelToken(shutdown)).ok());
-    auto deletion_envelope = kafka::NewEnvelope("acme", "123e4567-e89b-42d3-a456-426614174000", "corr-2");
+    auto deletion_envelope = events::NewEnvelope("acme", "123e4567-e89b-42d3-a456-426614174000", "corr-2");
     deletion_envelope.mutable_store_deletion_requested()->set_requested_by("acme");
-    kafka::SetTypeFromPayload(deletion_envelope);
+    events::SetTypeFromPayload(deletion_envelope);
     ASSERT_TRUE(sink.Emit({deletion_envelope, 3, 50}, {v1::STORE_STATUS_DELETING, "helm-uninstall", "", "", "", "ns"}, CancelToken(shutdown)).ok());
     ASSERT_TRUE(sink.Emit(Requested(), {v1::STORE_STATUS_READY, "ready", "", "http://shop/", "http://shop/app", "ns"}, CancelToken(shutdown)).ok());
     ASSERT_EQ(publisher.sent.size(), 3U);
     std::vector<bool> simulated;
     for (const auto& message : publisher.sent) {
-        auto event = kafka::Decode(message.payload);
+        auto event = events::Decode(message.payload);
         ASSERT_TRUE(event.ok());
         simulated.push_back(event->store_status_changed().simulated());
     }

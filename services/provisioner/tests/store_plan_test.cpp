@@ -4,20 +4,21 @@
 
 #include <stdexcept>
 
-#include "storefleet/kafka/events.hpp"
+#include "storefleet/events/envelope.hpp"
+#include "storefleet/events/status.hpp"
 
 namespace storefleet::provisioner {
 namespace {
 
 v1::Envelope Requested(const std::string& plan = "small") {
-    auto envelope = kafka::NewEnvelope("acme", "123e4567-e89b-42d3-a456-426614174000", "c1");
+    auto envelope = events::NewEnvelope("acme", "123e4567-e89b-42d3-a456-426614174000", "c1");
     auto* r = envelope.mutable_store_requested();
     r->set_name("shop");
     r->set_engine(v1::ENGINE_WOOCOMMERCE);
     r->set_plan(plan);
     r->set_host("shop.acme.stores.localtest.me");
     r->set_admin_email("owner@acme.test");
-    kafka::SetTypeFromPayload(envelope);
+    events::SetTypeFromPayload(envelope);
     return envelope;
 }
 

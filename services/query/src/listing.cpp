@@ -4,15 +4,13 @@
 #include <charconv>
 
 #include "storefleet/common/ids.hpp"
+#include "storefleet/events/status.hpp"
 
 namespace storefleet::query {
 namespace {
 
 constexpr std::string_view kAlphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-constexpr std::array<std::string_view, 6> kStatuses = {"requested", "provisioning", "ready",
-                                                       "failed",    "deleting",     "deleted"};
 
 // No store is created after 2200-01-01 (the projector refuses such times); a cursor past it
 // was tampered with, and would overflow the SQL's interval arithmetic.
@@ -105,18 +103,14 @@ Result<ListRequest> ParseListRequest(const std::optional<std::string>& limit,
         }
     }
     if (status) {
-        bool known = false;
-        for (auto name : kStatuses) known = known || *status == name;
-        if (!known) {
-            return Invalid(
-                "status", "status must be one of requested, provisioning, ready, failed, deleting, "
-                "deleted; got '" +
-                status->substr(0, 40) + "'");
+        if (!events::IsStatusName(*status)) {
+            return Invalid("status",
+                           "status must be one of " + events::StatusNameList() + "; got '" + status->substr(0, 40) + "'");
         }
         request.status = *status;
     }
     if (engine) {
-        if (*engine != "woocommerce" && *engine != "medusa") {
+        if (!events::IsEngineName(*engine)) {
             return Invalid("engine", "engine must be woocommerce or medusa; got '" + engine->substr(0, 40) + "'");
         }
         request.engine = *engine;

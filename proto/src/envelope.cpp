@@ -1,10 +1,10 @@
-#include "storefleet/kafka/events.hpp"
+#include "storefleet/events/envelope.hpp"
 
 #include <chrono>
 
 #include "storefleet/common/ids.hpp"
 
-namespace storefleet::kafka {
+namespace storefleet::events {
 
 v1::Envelope NewEnvelope(const std::string& tenant_id, const std::string& store_id,
                          const std::string& correlation_id) {
@@ -60,24 +60,4 @@ Result<v1::Envelope> Decode(const std::string& bytes) {
     return envelope;
 }
 
-std::string StatusName(v1::StoreStatus status) {
-    switch (status) {
-        case v1::STORE_STATUS_REQUESTED: return "requested";
-        case v1::STORE_STATUS_PROVISIONING: return "provisioning";
-        case v1::STORE_STATUS_READY: return "ready";
-        case v1::STORE_STATUS_FAILED: return "failed";
-        case v1::STORE_STATUS_DELETING: return "deleting";
-        case v1::STORE_STATUS_DELETED: return "deleted";
-        default: return "unknown";
-    }
-}
-
-std::string EngineName(v1::Engine engine) {
-    switch (engine) {
-        case v1::ENGINE_WOOCOMMERCE: return "woocommerce";
-        case v1::ENGINE_MEDUSA: return "medusa";
-        default: return "unknown";
-    }
-}
-
-}  // namespace storefleet::kafka
+}  // namespace storefleet::events

@@ -1,11 +1,14 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "storefleet/common/result.hpp"
 #include "storefleet/v1/events.pb.h"
 
-namespace storefleet::kafka {
+// The envelope every event travels in, and the topics it travels on: the contract between
+// intake, the provisioner and the projector (proto/README.md).
+namespace storefleet::events {
 
 inline constexpr const char* kCommandsTopic = "store-commands";
 inline constexpr const char* kStatusTopic = "store-status";
@@ -21,9 +24,8 @@ v1::Envelope NewEnvelope(const std::string& tenant_id, const std::string& store_
 void SetTypeFromPayload(v1::Envelope& envelope);
 
 std::string Encode(const v1::Envelope& envelope);
+// Undecodable bytes, an envelope without event id or store id, or one without a known
+// payload come back as a permanent Error, never a crash.
 Result<v1::Envelope> Decode(const std::string& bytes);
 
-std::string StatusName(v1::StoreStatus status);  // "ready", "failed", ...
-std::string EngineName(v1::Engine engine);       // "woocommerce", "medusa"
-
-}  // namespace storefleet::kafka
+}  // namespace storefleet::events

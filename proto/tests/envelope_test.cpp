@@ -1,13 +1,13 @@
-#include "storefleet/kafka/events.hpp"
+#include "storefleet/events/envelope.hpp"
 
 #include <gtest/gtest.h>
 
 #include "storefleet/common/ids.hpp"
 
-namespace storefleet::kafka {
+namespace storefleet::events {
 namespace {
 
-TEST(EventsTest, RoundTripKeepsEnvelopeAndPayload) {
+TEST(EnvelopeTest, RoundTripKeepsEnvelopeAndPayload) {
     auto envelope = NewEnvelope("tenant-a", "store-1", "corr-1");
     envelope.mutable_store_requested()->set_name("shop");
     envelope.mutable_store_requested()->set_engine(v1::ENGINE_WOOCOMMERCE);
@@ -24,23 +24,18 @@ TEST(EventsTest, RoundTripKeepsEnvelopeAndPayload) {
     EXPECT_GT(decoded->occurred_at().seconds(), 1'700'000'000);
 }
 
-TEST(EventsTest, GarbageIsAPermanentError) {
+TEST(EnvelopeTest, GarbageIsAPermanentError) {
     auto decoded = Decode("\xff\xff\xff not protobuf");
     ASSERT_FALSE(decoded.ok());
     EXPECT_FALSE(decoded.error().retryable());
 }
 
-TEST(EventsTest, EnvelopeWithoutPayloadIsRejected) {
+TEST(EnvelopeTest, EnvelopeWithoutPayloadIsRejected) {
     auto envelope = NewEnvelope("t", "s", "c");
     auto decoded = Decode(Encode(envelope));
     ASSERT_FALSE(decoded.ok());
     EXPECT_EQ(decoded.error().code, "unknown_payload");
 }
 
-TEST(EventsTest, Names) {
-    EXPECT_EQ(StatusName(v1::STORE_STATUS_READY), "ready");
-    EXPECT_EQ(EngineName(v1::ENGINE_MEDUSA), "medusa");
-}
-
 }  // namespace
-}  // namespace storefleet::kafka
+}  // namespace storefleet::events
