@@ -4,7 +4,10 @@
 # stack's own release "storefleet" RBAC (whose cluster-scoped names they would clash with).
 set -euo pipefail
 export PATH="${STOREFLEET_CACHE:-$HOME/.cache/storefleet}/bin:$PATH"
+# CHART and STORE_CHART_TESTS are read by the tests that source this file.
+# shellcheck disable=SC2034
 CHART="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../charts/storefleet" && pwd)"
+# shellcheck disable=SC2034
 STORE_CHART_TESTS="$(cd "$(dirname "${BASH_SOURCE[0]}")/../charts" && pwd)"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok: $*"; }

@@ -9,6 +9,7 @@ PROVISIONER_NS=storefleet-system
 PROVISIONER_SA=storefleet-provisioner
 STORE_ROLE=$PROVISIONER_SA-store
 # Where the provisioner's Leases go (infra/local/parts/provisioner-rbac.sh writes it to the env).
+# shellcheck disable=SC2034  # read by the tests sourcing this file
 LEASE_NS=${STOREFLEET_LEASE_NAMESPACE:-storefleet-leases}
 
 # store_namespace_name: a store namespace named as the provisioner names one (store-<uuid>,

@@ -345,11 +345,11 @@ dns_checks() {  # dns_checks PHASE DIRECT_EXPECTED(answer|none)
         bad "$1: DNS from a store pod through the kube-dns Service failed: $out"
     fi
     if out=$(nsenter -t "${PID[np-plain]}" -n python3 "$PROBE" dns "$REALNODE_IP" kubernetes.default.svc.cluster.local); then
-        [[ $2 == answer ]] && ok "$1: DNS to the node's resolver directly: $out" ||
-            bad "$1: a store pod reached the node's resolver directly, not only the kube-dns pods: $out"
+        if [[ $2 == answer ]]; then ok "$1: DNS to the node's resolver directly: $out"; else
+            bad "$1: a store pod reached the node's resolver directly, not only the kube-dns pods: $out"; fi
     else
-        [[ $2 == none ]] && ok "$1: DNS to the node's resolver directly is blocked for a store pod ($out)" ||
-            bad "$1: DNS to the node's resolver directly failed: $out"
+        if [[ $2 == none ]]; then ok "$1: DNS to the node's resolver directly is blocked for a store pod ($out)"; else
+            bad "$1: DNS to the node's resolver directly failed: $out"; fi
     fi
 }
 
@@ -357,8 +357,8 @@ dns_checks() {  # dns_checks PHASE DIRECT_EXPECTED(answer|none)
 realnode_enforcer_stop
 enforcer_stopped=true
 chains=$(iptables -w -S 2>/dev/null | grep -c -- '-N KUBE-ROUTER-\|-N KUBE-POD-FW-\|-N KUBE-NWPLCY-' || true)
-[[ $chains == 0 ]] && ok "enforcer stopped: kube-router is not running and none of its chains is left" ||
-    bad "enforcer stopped, but $chains of its chains are left"
+if [[ $chains == 0 ]]; then ok "enforcer stopped: kube-router is not running and none of its chains is left"; else
+    bad "enforcer stopped, but $chains of its chains are left"; fi
 column=3
 wait_for "every target to answer without the enforcer" 20 all_as_expected || true
 report "enforcer off"

@@ -23,6 +23,7 @@ if [[ ${1:-} == postgres && ! -s $PGDATA/PG_VERSION ]]; then
     echo "listen_addresses = '*'" >>"$PGDATA/postgresql.conf"
     pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -p 5432" -w start
     for f in /docker-entrypoint-initdb.d/*; do
+        # shellcheck disable=SC1090  # the init scripts are the chart's, not known here
         case $f in
             *.sh) if [[ -x $f ]]; then "$f"; else . "$f"; fi ;;
             *.sql) psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres -f "$f" ;;

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared settings for the infra/local scripts. Sourced, never run.
 # Everything built or fetched goes under STOREFLEET_CACHE (outside git, reused by
 # every clone on this machine); everything a running stack writes goes under

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # Loads every part of the local stack; sourced after common.sh.
+# shellcheck disable=SC2034  # read by up, down and status, which source this file
 ALL_PARTS=(postgres kafka k8s)
 _parts_dir="$(dirname "${BASH_SOURCE[0]}")/../parts"
 # shellcheck source=../parts/postgres.sh
@@ -17,6 +18,6 @@ write_env() {
     mkdir -p "$STOREFLEET_STATE/env.d"
     local tmp="$STOREFLEET_STATE/env.tmp"
     (umask 077 && { echo "STOREFLEET_STATE=$STOREFLEET_STATE"; cat "$STOREFLEET_STATE"/env.d/* 2>/dev/null; } |
-        sed 's/^/export /' >"$tmp" || true)
+        sed 's/^/export /' >"$tmp") || true
     mv "$tmp" "$STOREFLEET_STATE/env"
 }

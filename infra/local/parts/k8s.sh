@@ -39,7 +39,7 @@ _k8s_pki() {
     mkdir -p "$pki"
     chmod 700 "$pki"
     (
-        cd "$pki"
+        cd "$pki" || exit
         openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 3650 \
             -subj "/CN=storefleet-local-ca" 2>/dev/null
         openssl genrsa -out sa.key 2048 2>/dev/null

@@ -126,7 +126,7 @@ _rn_pki() {  # client and serving certificates from the k8s part's CA
     [[ -f $pki/kubelet-server.crt && -f $pki/kube-router.crt ]] && return 0
     mkdir -p "$pki" && chmod 700 "$pki"
     (
-        cd "$pki"
+        cd "$pki" || exit
         cert() {  # cert NAME SUBJECT EXT
             openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "$2" 2>/dev/null
             printf '%s\n' "$3" >"$1.ext"
@@ -289,8 +289,10 @@ _rn_network_up() {
     # Machine-wide and once, like the bridge: before anything of a real node changes them.
     if [[ ! -f $REALNODE_NETFILTER_SAVED/ip4.rules ]]; then
         rm -rf "$REALNODE_NETFILTER_SAVED"
-        _rn_netfilter snapshot "$REALNODE_NETFILTER_SAVED.tmp" && mv "$REALNODE_NETFILTER_SAVED.tmp" "$REALNODE_NETFILTER_SAVED" ||
+        if ! { _rn_netfilter snapshot "$REALNODE_NETFILTER_SAVED.tmp" &&
+            mv "$REALNODE_NETFILTER_SAVED.tmp" "$REALNODE_NETFILTER_SAVED"; }; then
             die "real-node: could not keep the machine's iptables rules"
+        fi
     fi
     _rn_sysctls_save
     sysctl -qw net.ipv4.ip_forward=1
@@ -352,7 +354,7 @@ _rn_network_down() {
                 "$ipt" -t "$t" -D FORWARD -j STOREFLEET-REALNODE 2>/dev/null || true
                 "$ipt" -t "$t" -D INPUT -j STOREFLEET-REALNODE-IN 2>/dev/null || true
                 for c in STOREFLEET-REALNODE STOREFLEET-REALNODE-IN; do
-                    "$ipt" -t "$t" -F "$c" 2>/dev/null && "$ipt" -t "$t" -X "$c" 2>/dev/null || true
+                    if "$ipt" -t "$t" -F "$c" 2>/dev/null; then "$ipt" -t "$t" -X "$c" 2>/dev/null || true; fi
                 done
             done
         done
