@@ -1,46 +1,33 @@
-// storefleet-intake: the write side of the REST API. Composition root only.
+// storefleet-intake: the write side of the REST API. Composition root only: the settings,
+// the wiring, serving until SIGTERM, and one place that turns a failure into an exit code.
 #include <iostream>
-#include <thread>
 
-#include "config.hpp"
 #include "admin_api.hpp"
+#include "bootstrap.hpp"
+#include "config.hpp"
 #include "figures_api.hpp"
 #include "intake_api.hpp"
 #include "intake_store.hpp"
 #include "lifecycle_consumer.hpp"
 #include "outbox_relay.hpp"
 #include "storefleet/common/log.hpp"
+#include "storefleet/common/periodic_task.hpp"
 #include "storefleet/common/shutdown.hpp"
-#include "storefleet/events/status.hpp"
 #include "storefleet/http/public_routes.hpp"
 #include "storefleet/kafka/publisher.hpp"
 
 using namespace storefleet;
 
-int main(int argc, char** argv) {
-    BlockTerminationSignals();
-    log::Init("intake");
-    intake::IntakeConfig config;
-    bool migrate_only = false;
-    try {
-        config = intake::IntakeConfig::FromEnv(EnvConfig());
-        migrate_only = MigrateOnlyRequested(argc, argv, EnvConfig());
-    } catch (const ConfigError& error) {
-        std::cerr << "storefleet-intake: " << error.what() << "\n";
-        return 2;
-    }
-    http::SetTrustedProxies(config.trusted_proxies);
-    if (migrate_only) {
-        try {
-            pg::Pool pool(config.pg_url, 1);
-            intake::IntakeStore(pool, config.store_domain).Migrate();
-        } catch (const std::exception& error) {
-            log::Error("intake migrations failed", {{"error", error.what()}});
-            return 1;
-        }
-        log::Info("intake migrations applied; exiting (migrate-only)");
-        return 0;
-    }
+namespace {
+
+int Migrate(const intake::IntakeConfig& config) {
+    pg::Pool pool(config.pg_url, 1);
+    intake::IntakeStore(pool, config.store_domain).Migrate();
+    log::Info("intake migrations applied; exiting (migrate-only)");
+    return 0;
+}
+
+int Serve(const intake::IntakeConfig& config) {
     metrics::Registry registry;
     pg::Pool pool(config.pg_url, static_cast<std::size_t>(config.pg_pool_size));
     intake::IntakeStore store(pool, config.store_domain);
@@ -54,29 +41,10 @@ int main(int argc, char** argv) {
         batch_size.Observe(static_cast<double>(items));
         batch_seconds.Observe(seconds);
     });
-    // Bootstrap tenant and admin from their token files: created once, never revived (an
-    // admin's revocation, rotation or quota change outlives every restart).
-    auto seed = [&store](const std::string& tenant, const std::string& file, int quota, bool admin) {
-        const auto outcome = store.SeedTenant(tenant, intake::ReadTokenFile(file), quota, admin);
-        if (outcome == intake::IntakeStore::SeedOutcome::kTokenRevoked) {
-            log::Warn("the token in the bootstrap token file was revoked by an admin and stays revoked; "
-                      "put a new token in the file to replace it",
-                      {{"tenant", tenant}, {"file", file}});
-        } else {
-            log::Info(outcome == intake::IntakeStore::SeedOutcome::kTokenAdded ? "bootstrap token added"
-                                                                                : "bootstrap token unchanged",
-                      {{"tenant", tenant}});
-        }
-    };
     try {
-        if (!config.bootstrap_tenant.empty()) {
-            seed(config.bootstrap_tenant, config.bootstrap_token_file, config.bootstrap_quota, false);
-        }
-        // The platform's own tenant holds the admin token; it has no store quota.
-        if (!config.bootstrap_admin_token_file.empty()) seed("platform", config.bootstrap_admin_token_file, 0, true);
-    } catch (const std::exception& error) {
-        std::cerr << "storefleet-intake: " << error.what() << "\n";
-        return 2;
+        intake::SeedBootstrapTenants(store, config);
+    } catch (const std::runtime_error& error) {
+        throw ConfigError(error.what());  // a missing or short token file: fix the settings
     }
     // The relay's in-flight bound (publish timeout + message timeout) must match what the
     // producer really does, so the message timeout is set here, not left to a default.
@@ -118,47 +86,43 @@ int main(int argc, char** argv) {
     server.Start();
     log::Info("intake started", {{"port", server.Port()}});
     // Idempotency keys live 24 h; every replica prunes (idempotent).
-    ShutdownFlag stopping;
-    std::thread pruner([&] {
-        while (!stopping.WaitFor(std::chrono::minutes(10))) {
-            try {
-                const int64_t pruned = store.PruneIdempotencyKeys(std::chrono::hours(24));
-                if (pruned > 0) log::Info("pruned idempotency keys", {{"rows", pruned}});
-            } catch (const std::exception& error) {
-                log::Warn("could not prune idempotency keys", {{"error", error.what()}});
-            }
-        }
+    PeriodicTask pruner("prune idempotency keys", std::chrono::minutes(10), [&store] {
+        const int64_t pruned = store.PruneIdempotencyKeys(std::chrono::hours(24));
+        if (pruned > 0) log::Info("pruned idempotency keys", {{"rows", pruned}});
     });
-    // Platform gauges for Prometheus, from the figures the admin view charts: stores by
-    // status (every status, 0 when none) and each consumer group's lag per partition. Every
-    // replica exports the same platform-wide values (the dashboard takes max()).
-    std::thread figures_gauges([&] {
-        do {
-            try {
-                const intake::Figures now = figures.Get(std::chrono::minutes(1));
-                for (const std::string_view name : events::kStatusNames) {
-                    const std::string status(name);
-                    const auto it = now.stores_by_status.find(status);
-                    registry.GetGauge("storefleet_stores", "Stores by status, from the read model.", {{"status", status}})
-                        .Set(it == now.stores_by_status.end() ? 0.0 : static_cast<double>(it->second));
-                }
-                for (const auto& lag : now.lag.partitions) {
-                    registry.GetGauge("storefleet_consumer_lag", "Messages a consumer group has yet to read, per partition.",
-                                      {{"group", lag.group}, {"topic", lag.topic}, {"partition", std::to_string(lag.partition)}})
-                        .Set(static_cast<double>(lag.Lag()));
-                }
-            } catch (const std::exception& error) {
-                log::Warn("could not refresh the platform gauges", {{"error", error.what()}});
-            }
-        } while (!stopping.WaitFor(std::chrono::seconds(15)));
-    });
+    // The platform gauges for Prometheus, from the figures the admin view charts.
+    PeriodicTask gauges(
+        "refresh the platform gauges", std::chrono::seconds(15),
+        [&figures, &registry] { intake::ExportGauges(figures.Get(std::chrono::minutes(1)), registry); },
+        /*run_at_start=*/true);
+
     const int signal = WaitForTerminationSignal();
     log::Info("intake stopping", {{"signal", signal}});
-    stopping.Trigger();
-    figures_gauges.join();
-    pruner.join();
+    gauges.Stop();
+    pruner.Stop();
     server.Stop();
     lifecycle.Stop();
     relay.Stop();
     return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    BlockTerminationSignals();
+    log::Init("intake");
+    try {
+        const auto config = intake::IntakeConfig::FromEnv(EnvConfig());
+        http::SetTrustedProxies(config.trusted_proxies);
+        return MigrateOnlyRequested(argc, argv, EnvConfig()) ? Migrate(config) : Serve(config);
+    } catch (const ConfigError& error) {
+        std::cerr << "storefleet-intake: " << error.what() << "\n";
+        return 2;
+    } catch (const std::exception& error) {
+        // Start-up failures (Postgres unreachable, a migration failing, a port taken) end
+        // the process; the orchestrator restarts it.
+        log::Error("intake failed", {{"error", error.what()}});
+        std::cerr << "storefleet-intake: " << error.what() << "\n";
+        return 1;
+    }
 }

@@ -1,16 +1,15 @@
 // storefleet-projector: builds the read model from store-commands and store-status.
 // Composition root only.
 #include <iostream>
-#include <thread>
 
 #include "config.hpp"
 #include "projector.hpp"
 #include "read_model.hpp"
 #include "storefleet/common/log.hpp"
+#include "storefleet/common/periodic_task.hpp"
 #include "storefleet/common/shutdown.hpp"
 #include "storefleet/http/server.hpp"
 #include "storefleet/events/envelope.hpp"
-#include "storefleet/events/status.hpp"
 #include "storefleet/kafka/topics.hpp"
 #include "storefleet/pg/partition_counts.hpp"
 
@@ -26,28 +25,32 @@ int Migrate(const projector::ProjectorConfig& config) {
     return 0;
 }
 
+// A store's events are ordered by its partition's offsets: refuse to run on topics whose
+// partition count changed since the read model was first built (exit 2), or when the brokers
+// cannot say within two minutes (exit 1). 0: the counts are the ones on record.
+int CheckPartitionCountsUnchanged(const projector::ProjectorConfig& config, pg::Pool& pool) {
+    auto counts = kafka::WaitForPartitionCounts(config.kafka_brokers, {events::kCommandsTopic, events::kStatusTopic},
+                                                std::chrono::seconds(120));
+    if (!counts.ok()) {
+        std::cerr << "storefleet-projector: " << counts.error().message << "\n";
+        return 1;
+    }
+    auto lease = pool.Acquire();
+    if (auto checked = pg::CheckPartitionCounts(*lease, config.read_schema, *counts); !checked.ok()) {
+        log::Error("refusing to run: the Kafka partition counts changed", {{"error", checked.error().message}});
+        std::cerr << "storefleet-projector: " << checked.error().message << "\n";
+        return 2;
+    }
+    return 0;
+}
+
 int Serve(const projector::ProjectorConfig& config) {
     metrics::Registry registry;
     // One connection for the consumer thread, one for /readyz, one for the pruner.
     pg::Pool pool(config.pg_url, 3);
     projector::PgReadModel read_model(pool, config.group_id, config.read_schema);
     read_model.Migrate();
-    // A store's events are ordered by its partition's offsets: refuse to run on topics whose
-    // partition count changed since the read model was first built.
-    {
-        auto counts = kafka::WaitForPartitionCounts(config.kafka_brokers, {events::kCommandsTopic, events::kStatusTopic},
-                                                    std::chrono::seconds(120));
-        if (!counts.ok()) {
-            std::cerr << "storefleet-projector: " << counts.error().message << "\n";
-            return 1;
-        }
-        auto lease = pool.Acquire();
-        if (auto checked = pg::CheckPartitionCounts(*lease, config.read_schema, *counts); !checked.ok()) {
-            log::Error("refusing to run: the Kafka partition counts changed", {{"error", checked.error().message}});
-            std::cerr << "storefleet-projector: " << checked.error().message << "\n";
-            return 2;
-        }
-    }
+    if (const int refused = CheckPartitionCountsUnchanged(config, pool); refused != 0) return refused;
     projector::Projector projector(read_model, registry);
     kafka::KafkaConsumer consumer(
         {.brokers = config.kafka_brokers,
@@ -69,21 +72,13 @@ int Serve(const projector::ProjectorConfig& config) {
                                     {"group", config.group_id},
                                     {"schema", config.read_schema}});
     // The live stream's change log keeps 24 h; every replica prunes (idempotent).
-    ShutdownFlag stopping;
-    std::thread pruner([&] {
-        while (!stopping.WaitFor(std::chrono::minutes(10))) {
-            try {
-                const int64_t pruned = read_model.PruneChangeLog();
-                if (pruned > 0) log::Info("pruned store change log", {{"rows", pruned}});
-            } catch (const std::exception& error) {
-                log::Warn("could not prune the store change log", {{"error", error.what()}});
-            }
-        }
+    PeriodicTask pruner("prune the store change log", std::chrono::minutes(10), [&read_model] {
+        const int64_t pruned = read_model.PruneChangeLog();
+        if (pruned > 0) log::Info("pruned store change log", {{"rows", pruned}});
     });
     const int signal = WaitForTerminationSignal();
     log::Info("projector stopping", {{"signal", signal}});
-    stopping.Trigger();
-    pruner.join();
+    pruner.Stop();
     projector.Stop();
     consumer.Close();  // leaves the group now, so the partitions move without a timeout
     server.Stop();

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 namespace storefleet {
 namespace {
 
@@ -23,6 +25,18 @@ TEST(BackoffTest, ResetStartsAgainFromFirst) {
     EXPECT_EQ(backoff.Peek(), milliseconds(400));
     backoff.Reset();
     EXPECT_EQ(backoff.Next(), milliseconds(100));
+}
+
+TEST(BackoffTest, JitterAddsAtMostHalfAndStillDoubles) {
+    std::mt19937 random(7);
+    Backoff backoff(milliseconds(100), milliseconds(5000));
+    for (int round = 0; round < 5; ++round) {
+        const milliseconds base = backoff.Peek();
+        const milliseconds wait = backoff.NextWithJitter(random);
+        EXPECT_GE(wait, base);
+        EXPECT_LE(wait, base + base / 2);
+        EXPECT_EQ(backoff.Peek(), std::min(base * 2, milliseconds(5000)));
+    }
 }
 
 TEST(BackoffTest, AMaxBelowFirstNeverWaitsLessThanFirst) {

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <ctime>
 
+#include "storefleet/events/status.hpp"
+
 namespace storefleet::intake {
 
 namespace {
@@ -120,6 +122,21 @@ nlohmann::json ToJson(const Figures& figures) {
             {"stores_by_status", by_status},
             {"buckets", buckets},
             {"consumer_lag", lag}};
+}
+
+void ExportGauges(const Figures& figures, metrics::Registry& registry) {
+    for (const std::string_view name : events::kStatusNames) {
+        const std::string status(name);
+        const auto it = figures.stores_by_status.find(status);
+        registry.GetGauge("storefleet_stores", "Stores by status, from the read model.", {{"status", status}})
+            .Set(it == figures.stores_by_status.end() ? 0.0 : static_cast<double>(it->second));
+    }
+    for (const auto& lag : figures.lag.partitions) {
+        registry
+            .GetGauge("storefleet_consumer_lag", "Messages a consumer group has yet to read, per partition.",
+                      {{"group", lag.group}, {"topic", lag.topic}, {"partition", std::to_string(lag.partition)}})
+            .Set(static_cast<double>(lag.Lag()));
+    }
 }
 
 }  // namespace storefleet::intake

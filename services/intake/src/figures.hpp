@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "storefleet/common/result.hpp"
+#include "storefleet/metrics/registry.hpp"
 
 namespace storefleet::intake {
 
@@ -83,5 +84,10 @@ std::string FormatUtc(int64_t seconds_since_epoch);
 
 // The response body (docs/openapi.yaml: PlatformFigures).
 nlohmann::json ToJson(const Figures& figures);
+
+// The platform gauges for Prometheus, from the same figures: storefleet_stores{status} for
+// every status (0 when none) and storefleet_consumer_lag{group,topic,partition}. Every
+// replica exports the same platform-wide values (the dashboard takes max()).
+void ExportGauges(const Figures& figures, metrics::Registry& registry);
 
 }  // namespace storefleet::intake

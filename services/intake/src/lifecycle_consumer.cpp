@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "storefleet/common/backoff.hpp"
 #include "storefleet/common/log.hpp"
 #include "storefleet/events/envelope.hpp"
 #include "storefleet/events/status.hpp"
@@ -55,7 +56,7 @@ void LifecycleConsumer::Stop() {
 }
 
 void LifecycleConsumer::Run() {
-    auto backoff = std::chrono::milliseconds(500);
+    Backoff backoff(std::chrono::milliseconds(500), std::chrono::milliseconds(10'000));
     while (!stop_.Triggered()) {
         try {
             kafka::KafkaConsumer consumer({.brokers = brokers_,
@@ -69,14 +70,13 @@ void LifecycleConsumer::Run() {
             // Only the consumer's set-up throws here; it is tried again.
             failures_.Inc();
             log::Error("lifecycle consumer failed; restarting it", {{"error", error.what()}, {"group", group_id_}});
-            stop_.WaitFor(backoff);
-            backoff = std::min(backoff * 2, std::chrono::milliseconds(10'000));
+            stop_.WaitFor(backoff.Next());
         }
     }
 }
 
 void LifecycleConsumer::Consume(kafka::KafkaConsumer& consumer) {
-    auto backoff = std::chrono::milliseconds(200);
+    Backoff backoff(std::chrono::milliseconds(200), std::chrono::milliseconds(5000));
     while (!stop_.Triggered()) {
         auto messages = consumer.Poll(std::chrono::milliseconds(500));
         if (messages.empty()) continue;
@@ -90,7 +90,7 @@ void LifecycleConsumer::Consume(kafka::KafkaConsumer& consumer) {
                 for (const auto& [partition, next] : next_offsets) {
                     consumer.Commit(partition.first, partition.second, next);
                 }
-                backoff = std::chrono::milliseconds(200);
+                backoff.Reset();
                 break;
             } catch (const std::exception& error) {
                 failures_.Inc();
@@ -99,10 +99,9 @@ void LifecycleConsumer::Consume(kafka::KafkaConsumer& consumer) {
                            {"topic", messages.front().topic},
                            {"partition", messages.front().partition},
                            {"offset", messages.front().offset},
-                           {"backoff_ms", backoff.count()}});
+                           {"backoff_ms", backoff.Peek().count()}});
                 // Stopping now leaves the batch uncommitted: it is applied again next time.
-                if (stop_.WaitFor(backoff)) return;
-                backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+                if (stop_.WaitFor(backoff.Next())) return;
             }
         }
     }

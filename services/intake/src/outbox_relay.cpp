@@ -4,6 +4,7 @@
 
 #include <random>
 
+#include "storefleet/common/backoff.hpp"
 #include "storefleet/common/ids.hpp"
 #include "storefleet/common/log.hpp"
 #include "storefleet/pg/pool.hpp"
@@ -289,31 +290,27 @@ void OutboxRelay::MaybePrune() {
 
 void OutboxRelay::Run() {
     std::mt19937 jitter(std::random_device{}());
-    auto backoff = std::chrono::milliseconds(100);
-    auto wait_backoff = [&] {
-        const auto wait = backoff + std::chrono::milliseconds(jitter() % (backoff.count() / 2 + 1));
-        stop_.WaitFor(wait);
-        backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
-    };
+    Backoff backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
+    auto wait_backoff = [&] { stop_.WaitFor(backoff.NextWithJitter(jitter)); };
     while (!stop_.Triggered()) {
         int sent = 0;
         try {
             sent = RelayOnce();
             sent_.Inc(sent);
-            backoff = std::chrono::milliseconds(100);
+            backoff.Reset();
             MaybePrune();
         } catch (const PublishFailed& error) {
             // Still the leader: the same batch, in the same order, is tried again.
             failures_.Inc();
             log::Warn("outbox relay cannot publish; will retry the batch",
-                      {{"error", error.what()}, {"backoff_ms", backoff.count()}});
+                      {{"error", error.what()}, {"backoff_ms", backoff.Peek().count()}});
             wait_backoff();
             continue;
         } catch (const std::exception& error) {
             // The session, and with it the lock, is gone: another relay may lead now.
             failures_.Inc();
             log::Warn("outbox relay cannot reach Postgres; will retry",
-                      {{"error", error.what()}, {"backoff_ms", backoff.count()}});
+                      {{"error", error.what()}, {"backoff_ms", backoff.Peek().count()}});
             wait_backoff();
             continue;
         }

@@ -119,5 +119,31 @@ TEST(FiguresJson, HasTheDocumentedShape) {
     EXPECT_TRUE(json["consumer_lag"]["partitions"].empty());
 }
 
+TEST(FiguresGaugesTest, EveryStatusIsExportedWithZeroWhenNoneAndLagPerPartition) {
+    Figures figures;
+    figures.stores_by_status = {{"ready", 7}, {"failed", 1}};
+    PartitionLag lag;
+    lag.group = "storefleet-provisioner";
+    lag.topic = "store-commands";
+    lag.partition = 3;
+    lag.committed = 40;
+    lag.end_offset = 45;
+    figures.lag.available = true;
+    figures.lag.partitions = {lag};
+    metrics::Registry registry;
+    ExportGauges(figures, registry);
+    const std::string text = registry.Render();
+    EXPECT_NE(text.find("storefleet_stores{status=\"ready\"} 7"), std::string::npos) << text;
+    EXPECT_NE(text.find("storefleet_stores{status=\"failed\"} 1"), std::string::npos) << text;
+    EXPECT_NE(text.find("storefleet_stores{status=\"deleting\"} 0"), std::string::npos) << text;
+    EXPECT_NE(text.find("storefleet_consumer_lag{group=\"storefleet-provisioner\",partition=\"3\",topic=\"store-commands\"} 5"),
+              std::string::npos)
+        << text;
+
+    figures.stores_by_status.clear();  // a later refresh with no store sets the gauge back to 0
+    ExportGauges(figures, registry);
+    EXPECT_NE(registry.Render().find("storefleet_stores{status=\"ready\"} 0"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace storefleet::intake

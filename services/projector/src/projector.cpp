@@ -3,6 +3,7 @@
 #include <array>
 #include <random>
 
+#include "storefleet/common/backoff.hpp"
 #include "storefleet/common/ids.hpp"
 #include "storefleet/common/log.hpp"
 #include "storefleet/events/envelope.hpp"
@@ -133,7 +134,7 @@ void Projector::Run(kafka::KafkaConsumer& consumer) {
         const auto messages = consumer.Poll(kPollTimeout, kMaxBatch);
         if (messages.empty()) continue;
         const BatchPlan plan = Plan(messages);
-        auto backoff = kFirstBackoff;
+        Backoff backoff(kFirstBackoff, kMaxBackoff);
         for (;;) {
             try {
                 const auto offsets = Apply(plan);
@@ -146,12 +147,10 @@ void Projector::Run(kafka::KafkaConsumer& consumer) {
                 failures_.Inc();
                 log::Warn("cannot apply batch; retrying it", {{"error", error.what()},
                                                               {"messages", messages.size()},
-                                                              {"backoff_ms", backoff.count()}});
-                const auto wait =
-                    backoff + std::chrono::milliseconds(jitter() % (backoff.count() / 2 + 1));
+                                                              {"backoff_ms", backoff.Peek().count()}});
+                const auto wait = backoff.NextWithJitter(jitter);
                 // Stopping abandons the batch: it was not committed, so it is consumed again.
                 if (stop_.WaitFor(wait)) return;
-                backoff = std::min(backoff * 2, kMaxBackoff);
             }
         }
     }

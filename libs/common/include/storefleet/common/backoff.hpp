@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 
 namespace storefleet {
 
@@ -19,6 +20,13 @@ class Backoff {
         const Duration now = next_;
         next_ = std::min(next_ * 2, max_);
         return now;
+    }
+    // Next() plus up to half of it again, drawn from `random` (a std::mt19937 or the like), so
+    // that replicas retrying the same outage do not retry in step.
+    template <typename Random>
+    Duration NextWithJitter(Random& random) {
+        const Duration base = Next();
+        return base + Duration(static_cast<Duration::rep>(random() % static_cast<uint64_t>(base.count() / 2 + 1)));
     }
     // The wait Next() would give, without moving on.
     Duration Peek() const { return next_; }
