@@ -1,5 +1,7 @@
 #include "storefleet/pg/migrations.hpp"
 
+#include <stdexcept>
+
 #include "storefleet/common/log.hpp"
 
 namespace storefleet::pg {
@@ -12,10 +14,27 @@ void RunOutsideTransaction(pqxx::connection& connection, const std::string& sql)
     session.exec(sql);
 }
 
+bool Blank(const std::string& text) { return text.find_first_not_of(" \t\r\n") == std::string::npos; }
+
 }  // namespace
+
+void CheckMigrationList(const std::vector<Migration>& migrations) {
+    int expected = 1;
+    for (const auto& migration : migrations) {
+        const std::string which = "migration " + std::to_string(migration.version);
+        if (migration.version != expected) {
+            throw std::invalid_argument(which + " where " + std::to_string(expected) +
+                                        " was expected: versions run 1, 2, 3... without a gap or a duplicate");
+        }
+        if (Blank(migration.description)) throw std::invalid_argument(which + " has no description");
+        if (Blank(migration.sql)) throw std::invalid_argument(which + " has no SQL");
+        ++expected;
+    }
+}
 
 int ApplyMigrations(pqxx::connection& connection, const std::string& schema,
                     const std::vector<Migration>& migrations) {
+    CheckMigrationList(migrations);
     const std::string quoted_schema = connection.quote_name(schema);
     const std::string lock_key =
         "hashtext(" + connection.quote("storefleet.migrations." + schema) + ")";

@@ -50,7 +50,7 @@ std::string WithConnectionDefaults(const std::string& url, const ConnectionDefau
     return out;
 }
 
-Pool::Pool(std::string url, std::size_t size, const ConnectionDefaults& defaults)
+Pool::Pool(const std::string& url, std::size_t size, const ConnectionDefaults& defaults)
     : url_(WithConnectionDefaults(url, defaults)), size_(size) {}
 
 Pool::~Pool() = default;

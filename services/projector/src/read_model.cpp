@@ -8,144 +8,13 @@
 #include <stdexcept>
 #include <unordered_set>
 
+#include "projector_migrations.hpp"
 #include "storefleet/common/log.hpp"
 #include "storefleet/pg/array_literal.hpp"
 #include "storefleet/pg/migrations.hpp"
 
 namespace storefleet::projector {
 namespace {
-
-const std::vector<pg::Migration> kMigrations = {
-    {1, "stores, store_events, consumer_offsets", R"SQL(
-create table stores (
-    store_id uuid primary key,
-    tenant_id text not null,
-    name text,
-    engine text,
-    plan text,
-    host text,
-    status text not null,
-    step text,
-    reason text,
-    url text,
-    admin_url text,
-    namespace text,
-    simulated boolean not null default false,
-    created_at timestamptz not null,
-    updated_at timestamptz not null,
-    last_sequence bigint not null default 0
-);
--- The query service's listing: a tenant's stores, newest first, keyset-paginated.
-create index stores_tenant_newest on stores (tenant_id, created_at desc, store_id desc);
-create table store_events (
-    event_id uuid primary key,
-    store_id uuid not null,
-    tenant_id text not null,
-    type text not null,
-    status text,
-    step text,
-    reason text,
-    occurred_at timestamptz not null,
-    correlation_id text,
-    recorded_at timestamptz not null default now()
-);
-create index store_events_timeline on store_events (store_id, occurred_at, event_id);
--- Kafka offsets committed in the same transaction as the rows they produced.
-create table consumer_offsets (
-    consumer_group text,
-    topic text,
-    partition int,
-    next_offset bigint not null,
-    primary key (consumer_group, topic, partition)
-);
-)SQL"},
-    {2, "record each event's own insert time, not its transaction's start", R"SQL(
-alter table store_events alter column recorded_at set default clock_timestamp();
-)SQL"},
-    {3, "order a store's changes by command offset and step, not by clocks", R"SQL(
--- Until now last_sequence held microseconds of the provisioner's wall clock (~2^50). A
--- sequence is now ((command offset + 1) << 20) | (step << 8) | sub (projection.hpp), far
--- smaller, so a clock-based last_sequence would outrank every new event for years and
--- freeze the row. 0 means "state from no ordered event": the next ordered event applies,
--- whatever it is. Deleted rows keep theirs: a positive last_sequence with status 'deleted'
--- ranks above every new event, so they stay deleted as before.
-update stores set last_sequence = 0 where status <> 'deleted' and last_sequence <> 0;
--- created_at is the request's time once the request is seen (Decide). Only a
--- StoreRequested ever set plan or host, so they tell which rows saw one.
-alter table stores add column request_seen boolean not null default false;
-update stores set request_seen = true where plan is not null or host is not null;
--- The timeline is ordered by the same sequence (NULL: an unordered event). Events
--- recorded before this migration get their rank in their store's old order
--- (occurred_at, event_id): 1, 2, ... far below any new sequence (>= 2^20), so they stay
--- first and in the order they were shown in.
-alter table store_events add column sequence bigint;
-update store_events e set sequence = o.rank
-    from (select event_id,
-                 row_number() over (partition by store_id order by occurred_at, event_id) as rank
-            from store_events) o
-    where e.event_id = o.event_id;
-create index store_events_sequence on store_events (store_id, sequence, event_id);
-)SQL"},
-    {4, "a gap-free log of store changes for live streams (SSE), in commit order", R"SQL(
--- One row per committed change of a store row: its state right after. change_id is taken
--- under a transaction-scoped advisory lock held until commit, so ids become visible in
--- increasing order and a reader that has seen id N has seen every id below it.
-create table store_changes (
-    change_id bigint primary key,
-    store_id uuid not null,
-    tenant_id text not null,
-    name text,
-    engine text,
-    plan text,
-    host text,
-    status text not null,
-    step text,
-    reason text,
-    url text,
-    admin_url text,
-    namespace text,
-    simulated boolean not null,
-    created_at timestamptz not null,
-    updated_at timestamptz not null,
-    recorded_at timestamptz not null default now()
-);
-create index store_changes_tenant on store_changes (tenant_id, change_id);
-create index store_changes_recorded on store_changes (recorded_at);
-create sequence store_changes_id;
-)SQL"},
-    {5, "each store row keeps its API JSON ready (view_json), so a list only copies bytes", R"SQL(
--- The exact bytes the query API sends for the store (services/query/src/views.cpp ToJson,
--- dumped compactly: keys in byte order, empty text as null, times in RFC 3339 UTC with
--- microseconds); a test in services/query compares the two. Kept by a trigger, so every
--- writer of the row (the projector, a repair by hand, the benchmark's seeding) keeps it.
-alter table stores add column view_json text;
-create function store_view_json() returns trigger language plpgsql as $fn$
-begin
-    new.view_json :=
-        '{"admin_url":' || case when coalesce(new.admin_url, '') = '' then 'null' else to_json(new.admin_url)::text end ||
-        ',"created_at":"' || to_char(new.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') ||
-        '","engine":' || case when coalesce(new.engine, '') = '' then 'null' else to_json(new.engine)::text end ||
-        ',"host":' || case when coalesce(new.host, '') = '' then 'null' else to_json(new.host)::text end ||
-        ',"id":"' || new.store_id::text ||
-        '","name":' || case when coalesce(new.name, '') = '' then 'null' else to_json(new.name)::text end ||
-        ',"namespace":' || case when coalesce(new.namespace, '') = '' then 'null' else to_json(new.namespace)::text end ||
-        case when new.simulated then ',"note":"simulated cluster (KWOK): the Kubernetes objects are real, '
-                                     'the shop behind this URL is not running"' else '' end ||
-        ',"plan":' || case when coalesce(new.plan, '') = '' then 'null' else to_json(new.plan)::text end ||
-        ',"reason":' || case when coalesce(new.reason, '') = '' then 'null' else to_json(new.reason)::text end ||
-        ',"simulated":' || case when new.simulated then 'true' else 'false' end ||
-        ',"status":' || to_json(new.status)::text ||
-        ',"step":' || case when coalesce(new.step, '') = '' then 'null' else to_json(new.step)::text end ||
-        ',"updated_at":"' || to_char(new.updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') ||
-        '","url":' || case when coalesce(new.url, '') = '' then 'null' else to_json(new.url)::text end || '}';
-    return new;
-end
-$fn$;
-create trigger stores_view_json before insert or update on stores
-    for each row execute function store_view_json();
-update stores set view_json = null;
-)SQL"},
-};
 
 // Times cross the wire as microseconds since the epoch (bigint): exact both ways, and no
 // time zone or text format to agree on.
@@ -332,7 +201,7 @@ PgReadModel::PgReadModel(pg::Pool& pool, std::string group_id, std::string schem
 
 void PgReadModel::Migrate() {
     auto lease = pool_.Acquire();
-    pg::ApplyMigrations(*lease, schema_, kMigrations);
+    pg::ApplyMigrations(*lease, schema_, Migrations());
 }
 
 bool PgReadModel::ApplyChange(pqxx::work& txn, const PlannedEvent& event) {

@@ -48,7 +48,7 @@ std::string WithConnectionDefaults(const std::string& url, const ConnectionDefau
 class Pool {
 public:
     // Every connection is opened with WithConnectionDefaults(url, defaults).
-    Pool(std::string url, std::size_t size, const ConnectionDefaults& defaults = {});
+    Pool(const std::string& url, std::size_t size, const ConnectionDefaults& defaults = {});
     ~Pool();
     Pool(const Pool&) = delete;
     Pool& operator=(const Pool&) = delete;
