@@ -11,6 +11,9 @@ STOREFLEET_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 export STOREFLEET_ROOT STOREFLEET_CACHE STOREFLEET_STATE
 export PATH="$STOREFLEET_CACHE/bin:$PATH"
 
+# shellcheck source=process.sh
+source "$(dirname "${BASH_SOURCE[0]}")/process.sh"
+
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 

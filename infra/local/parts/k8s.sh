@@ -23,14 +23,7 @@ K8S_NODES=${STOREFLEET_K8S_NODES:-3}
 
 _k8s_dir() { realpath -m "$STOREFLEET_STATE/k8s"; }
 
-_k8s_pid_alive() {  # _k8s_pid_alive NAME: our process of that name is running
-    local pidfile
-    pidfile="$(_k8s_dir)/$1.pid"
-    [[ -f $pidfile ]] || return 1
-    local pid
-    pid=$(<"$pidfile")
-    [[ -d /proc/$pid ]] && grep -q -- "$(_k8s_dir)" "/proc/$pid/cmdline" 2>/dev/null
-}
+_k8s_pid_alive() { proc_is_running "$(_k8s_dir)" "$1"; }  # _k8s_pid_alive NAME: ours runs
 
 _k8s_pki() {
     local pki
@@ -95,18 +88,10 @@ KC
     )
 }
 
-_k8s_spawn() {  # _k8s_spawn NAME ARGS...: starts a component in the background
-    # setsid: its own session, like pg_ctl gives the postmaster and kafka.sh the broker,
-    # so a ^C or hangup of the caller (a test harness, a terminal) does not reach it. The
-    # inner shell writes its own pid before exec'ing, so the pid file names the component.
-    local name=$1 dir
+_k8s_spawn() {  # _k8s_spawn NAME ARGS...: starts a component in the background, own session
+    local name=$1
     shift
-    dir=$(_k8s_dir)
-    rm -f "$dir/$name.pid"
-    # shellcheck disable=SC2016 # expanded by the inner shell
-    setsid nohup bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$dir/$name.pid" \
-        "$STOREFLEET_CACHE/bin/$name" "$@" </dev/null >>"$dir/$name.log" 2>&1 &
-    wait_for "$name's pid file" 10 test -s "$dir/$name.pid" || die "k8s: $name did not launch; see $dir/$name.log"
+    proc_spawn "$(_k8s_dir)" "$name" "$STOREFLEET_CACHE/bin/$name" "$@"
 }
 
 # Ports are chosen once (first start) and kept for good: kubeconfigs, the running
@@ -317,23 +302,9 @@ SC
 # waits up to a minute for clients' HTTP/2 connections (the watches of the other
 # components) to go; nothing is lost by cutting that short.
 _k8s_stop_component() {
-    local name=$1 dir pid grace=5
-    dir=$(_k8s_dir)
+    local name=$1 grace=5
     [[ $name == etcd ]] && grace=30
-    if _k8s_pid_alive "$name"; then
-        pid=$(<"$dir/$name.pid")
-        kill "$pid" 2>/dev/null || true
-        wait_for "$name to stop" "$grace" _k8s_gone "$pid" || kill -9 "$pid" 2>/dev/null || true
-        wait_for "$name to die" 10 _k8s_gone "$pid" || die "k8s: $name (pid $pid) survived KILL"
-    fi
-    rm -f "$dir/$name.pid"
-}
-
-# _k8s_gone PID: the process no longer runs (a zombie awaiting its reaper counts as gone)
-_k8s_gone() {
-    local state
-    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 0
-    [[ -z $state || $state == Z ]]
+    proc_stop "$(_k8s_dir)" "$name" "$grace" || true
 }
 
 k8s_stop() {

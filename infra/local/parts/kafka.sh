@@ -83,21 +83,9 @@ kafka_tool() {
 # the file counts only if that process is still a kafka.Kafka started on our
 # server.properties, so a reused pid is never taken for ours.
 _kafka_pid() {
-    local dir pid
+    local dir
     dir=$(_kafka_dir)
-    [[ -s $dir/kafka.pid ]] || return 1
-    pid=$(<"$dir/kafka.pid")
-    [[ $pid =~ ^[0-9]+$ && -r /proc/$pid/cmdline ]] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null |
-        grep -qF -- "kafka.Kafka $dir/server.properties" || return 1
-    printf '%s\n' "$pid"
-}
-
-# _kafka_alive PID: the process exists and is not a zombie awaiting its reaper
-_kafka_alive() {
-    local state
-    state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-    [[ -n $state && $state != Z ]]
+    proc_pid "$dir" kafka "kafka.Kafka $dir/server.properties"
 }
 
 # _kafka_serving PORT: true once the broker answers a Metadata request (v4)
@@ -230,25 +218,18 @@ EOF
     fi
 
     log "kafka: starting on 127.0.0.1:$bport (controller $cport)"
-    # setsid: the broker gets its own session, like pg_ctl gives the postmaster,
-    # so a ^C or hangup of the caller does not reach it. The inner shell writes
-    # its own pid before exec'ing java, so the pid file names the JVM whether or
-    # not setsid had to fork.
+    # In its own session, so a ^C or hangup of the caller does not reach it (proc_spawn).
     local heap
     read -r -a heap <<<"$KAFKA_HEAP"
-    # shellcheck disable=SC2016 # expanded by the inner shell
-    setsid nohup bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$dir/kafka.pid" \
+    proc_spawn "$dir" kafka \
         java "${heap[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
         -Dlog4j.configuration="file:$dir/log4j.properties" -Dkafka.logs.dir="$dir" \
-        -cp "$KAFKA_LIBS/*" kafka.Kafka "$dir/server.properties" \
-        </dev/null >>"$dir/kafka.log" 2>&1 &
+        -cp "$KAFKA_LIBS/*" kafka.Kafka "$dir/server.properties"
 
     # wait until the broker serves metadata; give up early if it died
-    # (the pid file may lag the launch by a moment; until it exists only the
-    # deadline applies)
     local deadline=$((SECONDS + KAFKA_START_DEADLINE))
     until _kafka_serving "$bport"; do
-        if [[ -s $dir/kafka.pid ]] && ! _kafka_alive "$(<"$dir/kafka.pid")"; then
+        if ! proc_running "$(<"$dir/kafka.pid")"; then
             tail -n 30 "$dir/kafka.log" >&2
             die "kafka: broker exited while starting (log: $dir/kafka.log)"
         fi
@@ -285,32 +266,14 @@ kafka_create_topics() {
 }
 
 kafka_stop() {
-    local dir pid deadline
+    local dir
     dir=$(_kafka_dir)
     rm -f "$STOREFLEET_STATE/env.d/kafka"
-    if ! pid=$(_kafka_pid); then
-        rm -f "$dir/kafka.pid"
+    # TERM lets the broker close its logs cleanly (no recovery on next start); KILL after 30 s
+    if ! proc_stop "$dir" kafka 30 "kafka.Kafka $dir/server.properties"; then
         log "kafka: not running"
         return 0
     fi
-    # TERM lets the broker close its logs cleanly (no recovery on next start)
-    kill -TERM "$pid" 2>/dev/null || true
-    deadline=$((SECONDS + 30))
-    while _kafka_alive "$pid"; do
-        if (( SECONDS >= deadline )); then
-            log "kafka: pid $pid ignored TERM for 30s; killing it"
-            kill -KILL "$pid" 2>/dev/null || true
-            break
-        fi
-        sleep 0.2
-    done
-    # after KILL the kernel needs a moment; poll (the broker is not our child)
-    deadline=$((SECONDS + 10))
-    while _kafka_alive "$pid"; do
-        (( SECONDS < deadline )) || die "kafka: pid $pid survived KILL"
-        sleep 0.1
-    done
-    rm -f "$dir/kafka.pid"
     log "kafka: stopped"
 }
 

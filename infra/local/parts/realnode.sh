@@ -74,26 +74,15 @@ _rn_ctr() { ctr --address "$(_rn_run)/containerd.sock" -n k8s.io "$@"; }
 _rn_kubectl() { kubectl --kubeconfig "$STOREFLEET_STATE/kubeconfig" "$@"; }
 _rn_netfilter() { python3 "$STOREFLEET_ROOT/infra/local/tools/realnode/netfilter.py" "$@"; }
 
-_rn_pid_alive() {  # _rn_pid_alive NAME
-    local pidfile pid
-    pidfile="$(_rn_dir)/$1.pid"
-    [[ -f $pidfile ]] || return 1
-    pid=$(<"$pidfile")
-    [[ -d /proc/$pid ]] && grep -q -- "$(_rn_dir)" "/proc/$pid/cmdline" 2>/dev/null
-}
+_rn_pid_alive() { proc_is_running "$(_rn_dir)" "$1"; }  # _rn_pid_alive NAME: ours runs
 
 _rn_spawn() {  # _rn_spawn NAME BINARY ARGS...: background, own session, pid file
-    local name=$1 dir
+    local name=$1
     shift
-    dir=$(_rn_dir)
-    rm -f "$dir/$name.pid"
     # umask 022 whatever the caller's (an operator's may be 077): containerd would otherwise
     # unpack images into 0700 snapshot roots, and every container not running as root fails
     # with 'exec: "sh": executable file not found in $PATH'.
-    # shellcheck disable=SC2016 # expanded by the inner shell
-    setsid nohup bash -c 'umask 022; echo $$ >"$1"; shift; exec "$@"' _ "$dir/$name.pid" "$@" \
-        </dev/null >>"$dir/$name.log" 2>&1 &
-    wait_for "$name's pid file" 10 test -s "$dir/$name.pid" || die "real-node: $name did not launch; see $dir/$name.log"
+    proc_spawn --umask 022 "$(_rn_dir)" "$name" "$@"
 }
 
 _rn_ports() {
@@ -683,15 +672,8 @@ realnode_start() {
 }
 
 _rn_stop_component() {
-    local name=$1 dir pid grace=${2:-10}
-    dir=$(_rn_dir)
-    if _rn_pid_alive "$name"; then
-        pid=$(<"$dir/$name.pid")
-        kill "$pid" 2>/dev/null || true
-        wait_for "$name to stop" "$grace" _k8s_gone "$pid" || kill -9 "$pid" 2>/dev/null || true
-        wait_for "$name to die" 10 _k8s_gone "$pid" || die "real-node: $name (pid $pid) survived KILL"
-    fi
-    rm -f "$dir/$name.pid"
+    local name=$1 grace=${2:-10}
+    proc_stop "$(_rn_dir)" "$name" "$grace" || true
 }
 
 # _rn_shim_pids: the containerd shims of this node (their -address is our socket).
@@ -706,12 +688,10 @@ _rn_shim_pids() {
 
 # _rn_owner_alive: the kubelet or containerd of the state that owns the real node runs.
 _rn_owner_alive() {
-    local owner name pid
+    local owner name
     owner=$(<"$REALNODE_OWNER")
     for name in kubelet containerd; do
-        [[ -f $owner/$name.pid ]] || continue
-        pid=$(<"$owner/$name.pid")
-        [[ -d /proc/$pid ]] && grep -q -- "$owner" "/proc/$pid/cmdline" 2>/dev/null && return 0
+        proc_is_running "$owner" "$name" && return 0
     done
     return 1
 }
