@@ -49,7 +49,8 @@ std::string DataOrFile(const YAML::Node& node, const std::string& key,
 }
 
 YAML::Node FindNamed(const YAML::Node& list, const std::string& name, const std::string& what) {
-    for (const auto& item : list) {
+    // As a Node: the iterator's value is a Node plus a key/value pair, empty for a sequence.
+    for (const YAML::Node& item : list) {
         if (item["name"] && item["name"].as<std::string>() == name) return item;
     }
     throw std::runtime_error("kubeconfig has no " + what + " named '" + name + "'");
