@@ -97,7 +97,11 @@ export interface paths {
          *     caller's tenant (an admin token: every tenant). The first event is `event: open`
          *     with the current head as its id. Reconnect with `Last-Event-ID` to get every change
          *     after it before any new one; a Last-Event-ID older than the 24 h replay window gets
-         *     `event: reset` (read the list again). A `: keep-alive` comment comes every 15 s.
+         *     `event: reset` (read the list again). A `: keep-alive` comment comes every 15 s. The
+         *     stream starts with `retry: 2000` (reconnect after 2 s). A client that does not read
+         *     is cut off once 1 MiB waits for it; a revoked token's streams end within about a
+         *     second. A tenant holds at most 100 streams per replica (then 429, code
+         *     `too_many_streams`); a replica past its connection limit answers 503.
          */
         get: operations["streamStoreEvents"];
         put?: never;
@@ -851,6 +855,15 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["TooManyRequests"];
+            /** @description The request's headers are larger than 8 KiB. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             503: components["responses"]["Unavailable"];
         };
     };
