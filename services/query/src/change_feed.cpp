@@ -61,13 +61,13 @@ void PgChangeFeed::Drain() {
     }
 }
 
-std::vector<StoreChange> PgChangeFeed::After(int64_t after, const std::string& tenant_id, int limit) {
+std::vector<ChangeLogEntry> PgChangeFeed::After(int64_t after, const std::string& tenant_id, int limit) {
     return pool_.WithoutTransaction([&](pqxx::nontransaction& session) {
         auto rows = session.exec_params(kChangesSql, after, tenant_id, limit);
-        std::vector<StoreChange> changes;
+        std::vector<ChangeLogEntry> changes;
         changes.reserve(rows.size());
         for (const auto& r : rows) {
-            StoreChange change;
+            ChangeLogEntry change;
             change.change_id = r[0].as<int64_t>();
             change.tenant_id = r[1].as<std::string>();
             change.store = StoreViewFrom(r, 2);

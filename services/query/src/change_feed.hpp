@@ -10,8 +10,9 @@
 
 namespace storefleet::query {
 
-// One committed change of a store: its state right after (read.store_changes).
-struct StoreChange {
+// One row of the change log (read.store_changes): a committed change of a store, with the
+// store as it was right after.
+struct ChangeLogEntry {
     int64_t change_id = 0;
     std::string tenant_id;
     StoreView store;
@@ -30,7 +31,7 @@ class ChangeFeed {
     virtual void Drain() = 0;
     // Changes with change_id > `after`, oldest first, at most `limit`; of one tenant, or of
     // all when `tenant_id` is empty.
-    virtual std::vector<StoreChange> After(int64_t after, const std::string& tenant_id, int limit) = 0;
+    virtual std::vector<ChangeLogEntry> After(int64_t after, const std::string& tenant_id, int limit) = 0;
     // The largest change id committed so far (0: none), and the smallest still kept (0:
     // none): a client resuming from before Oldest() - 1 has missed changes for good.
     virtual int64_t Head() = 0;
@@ -46,7 +47,7 @@ class PgChangeFeed final : public ChangeFeed {
 
     int WakeFd() override;
     void Drain() override;
-    std::vector<StoreChange> After(int64_t after, const std::string& tenant_id, int limit) override;
+    std::vector<ChangeLogEntry> After(int64_t after, const std::string& tenant_id, int limit) override;
     int64_t Head() override;
     int64_t Oldest() override;
 

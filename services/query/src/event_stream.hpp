@@ -1,18 +1,17 @@
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <map>
-#include <optional>
-#include <unordered_map>
+#include <set>
 #include <string>
-#include <thread>
+#include <unordered_map>
 
 #include "change_feed.hpp"
 #include "storefleet/http/auth.hpp"
 #include "storefleet/http/rate_limiter.hpp"
+#include "storefleet/http/sse_server.hpp"
 #include "storefleet/metrics/registry.hpp"
 
 namespace storefleet::query {
@@ -26,15 +25,14 @@ namespace storefleet::query {
 // before any new one, so a disconnect loses nothing; one resuming from before the oldest
 // change still kept (24 h) gets `event: reset` (re-read the list) and continues live. The
 // first event, `event: open`, carries the current head as its id, so a client that
-// reconnects from there misses nothing either. A comment every `heartbeat` keeps proxies
-// from timing the stream out. A token revoked or expired ends its streams within about a
-// second.
+// reconnects from there misses nothing either. A token revoked or expired ends its streams
+// within about a second; one tenant holds at most `max_streams_per_tenant` streams (429
+// too_many_streams). The limiter and the authenticator run before anything is streamed, as
+// in the REST API.
 //
-// One thread serves every connection with epoll: an idle stream costs a socket and a few
-// hundred bytes. A client that does not read (more than `max_buffered_bytes` waiting) is
-// cut off; it reconnects with its Last-Event-ID. The limiter and the authenticator run
-// before anything is streamed, as in the REST API.
-class EventStreamServer {
+// This is the stream's domain; the connections, keep-alives, slow clients and the
+// descriptor limit are http::SseServer's, whose one thread runs everything here.
+class EventStreamServer final : private http::SseHandler {
   public:
     struct Options {
         std::string address = "127.0.0.1";
@@ -56,58 +54,53 @@ class EventStreamServer {
 
     EventStreamServer(Options options, ChangeFeed& feed, http::Authenticator& authenticator,
                       http::RateLimiter& client_limiter, metrics::Registry& registry);
-    ~EventStreamServer();
+    ~EventStreamServer() override;
     EventStreamServer(const EventStreamServer&) = delete;
     EventStreamServer& operator=(const EventStreamServer&) = delete;
 
-    // Binds and starts the thread; throws if the port cannot be bound.
+    // Checks the route and its answers against docs/openapi.yaml (throws std::logic_error
+    // when they differ), binds and starts the thread; throws if the port cannot be bound.
     void Start();
     void Stop();
-    [[nodiscard]] uint16_t Port() const { return port_; }
+    [[nodiscard]] uint16_t Port() const { return transport_.Port(); }
 
   private:
-    struct Connection;
-    void Run();
-    void Accept();
-    void OnReadable(Connection& connection);
-    void OnRequest(Connection& connection);
-    void Flush(Connection& connection);
-    void Close(int fd);
-    void Send(Connection& connection, const std::string& bytes);
-    void Answer(Connection& connection, int status, const std::string& code, const std::string& detail,
-                const std::string& extra_headers = "");
-    bool CatchUp(Connection& connection, int64_t after);
+    // Who an open stream is for.
+    struct Subscriber {
+        std::string tenant_id;
+        bool admin = false;
+        std::string token_sha256;
+    };
+
+    [[nodiscard]] std::set<int> RefusalStatuses() const override;
+    http::SseAnswer OnRequest(const http::SseRequest& request) override;
+    void OnOpened(http::SseStreamId id) override;
+    void OnClosed(http::SseStreamId id) override;
+    int WakeFd() override { return feed_.WakeFd(); }
+    void OnWake() override { feed_.Drain(); }
+    void OnPoll() override { Broadcast(); }
+    void OnSweep(std::chrono::steady_clock::time_point now) override;
+
+    // Sends the changes after `after` of the stream's tenant up to the head; false when the
+    // stream ended meanwhile.
+    bool CatchUp(http::SseStreamId id, int64_t after);
     void Broadcast();
-    void Sweep(std::chrono::steady_clock::time_point now);
-    void UpdateWakeFd();
 
     Options options_;
     ChangeFeed& feed_;
     http::Authenticator& authenticator_;
     http::RateLimiter& client_limiter_;
-    metrics::Gauge& open_streams_;
     metrics::Counter& events_sent_;
-    metrics::Counter& slow_clients_;
-    metrics::Counter& accept_pauses_;
-    int listen_fd_ = -1;
-    // Out of descriptors: the listener leaves epoll until then (it would wake the loop again
-    // at once, for ever), and the connections already open go on.
-    std::optional<std::chrono::steady_clock::time_point> accept_paused_until_;
-    int epoll_fd_ = -1;
-    int stop_fd_ = -1;
-    int wake_fd_ = -1;  // the feed's, as registered with epoll
-    uint16_t port_ = 0;
     int64_t head_ = 0;  // every change up to here has been broadcast
     bool head_known_ = false;
-    std::chrono::steady_clock::time_point last_heartbeat_{};
     std::chrono::steady_clock::time_point last_revalidation_{};
-    std::map<int, Connection> connections_;
+    std::map<http::SseStreamId, Subscriber> subscribers_;
+    std::unordered_map<http::SseStreamId, int64_t> resume_after_;  // accepted, catch-up not yet sent
     std::unordered_map<std::string, std::size_t> streams_of_tenant_;  // live streams per tenant
-    std::thread thread_;
-    std::atomic<bool> running_{false};
+    http::SseServer transport_;
 };
 
 // The SSE frame of one change: `id: <change id>`, `event: store`, `data: <store JSON>`.
-std::string StoreEventFrame(const StoreChange& change);
+std::string StoreEventFrame(const ChangeLogEntry& change);
 
 }  // namespace storefleet::query

@@ -1,6 +1,6 @@
 #include "query_api.hpp"
 
-#include "openapi_json.hpp"
+#include "openapi_document.hpp"
 
 #include "storefleet/common/ids.hpp"
 #include "storefleet/common/log.hpp"
@@ -53,7 +53,7 @@ void QueryApi::Register(http::HttpServer& server) {
     server.Get("/api/v1/openapi.json", [](const Request&, ResponseWriter& response) {
         response.headers().add<Pistache::Http::Header::ContentType>(MIME(Application, Json));
         http::SetHeader(response, "Cache-Control", "public, max-age=300");
-        response.send(Code::Ok, kOpenApiJson);
+        response.send(Code::Ok, OpenApiJson());
     });
     server.Get("/api/v1/me", guarded(&QueryApi::GetMe));
     server.Get("/api/v1/stores", guarded(&QueryApi::ListStores));

@@ -2,25 +2,18 @@
 // without gaps, refusals as problems, and revocation ending a stream.
 #include "event_stream.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <fcntl.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <filesystem>
+#include <mutex>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
-#include <mutex>
-
+#include "openapi_document.hpp"
 #include "storefleet/common/ids.hpp"
+#include "storefleet/http/testing/raw_client.hpp"
 
 namespace storefleet::query {
 namespace {
@@ -35,7 +28,7 @@ class FakeFeed final : public ChangeFeed {
     void Add(const std::string& tenant, const std::string& status) {
         {
             std::lock_guard lock(mutex_);
-            StoreChange change;
+            ChangeLogEntry change;
             change.change_id = static_cast<int64_t>(changes_.size()) + 1;
             change.tenant_id = tenant;
             change.store.id = "00000000-0000-4000-8000-00000000000" + std::to_string(changes_.size() % 10);
@@ -52,9 +45,9 @@ class FakeFeed final : public ChangeFeed {
         uint64_t value = 0;
         [[maybe_unused]] auto got = ::read(wake_, &value, sizeof(value));
     }
-    std::vector<StoreChange> After(int64_t after, const std::string& tenant, int limit) override {
+    std::vector<ChangeLogEntry> After(int64_t after, const std::string& tenant, int limit) override {
         std::lock_guard lock(mutex_);
-        std::vector<StoreChange> out;
+        std::vector<ChangeLogEntry> out;
         for (const auto& change : changes_) {
             if (change.change_id > after && (tenant.empty() || change.tenant_id == tenant)) out.push_back(change);
             if (static_cast<int>(out.size()) == limit) break;
@@ -77,53 +70,11 @@ class FakeFeed final : public ChangeFeed {
   private:
     int wake_;
     std::mutex mutex_;
-    std::vector<StoreChange> changes_;
+    std::vector<ChangeLogEntry> changes_;
     int64_t pruned_ = 0;
 };
 
-// A raw client: sends one request and reads what comes, up to a deadline.
-class Client {
-  public:
-    Client(uint16_t port, const std::string& request) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_port = htons(port);
-        ::inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
-        EXPECT_EQ(::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-        EXPECT_EQ(::send(fd_, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
-    }
-    ~Client() { ::close(fd_); }
-
-    // Reads until `needle` has arrived (true) or the deadline or the end of the stream.
-    bool ReadUntil(const std::string& needle, std::chrono::milliseconds within = 5s) {
-        const auto deadline = std::chrono::steady_clock::now() + within;
-        while (received_.find(needle) == std::string::npos) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-            if (left.count() <= 0 || closed_) return false;
-            pollfd poll_fd{fd_, POLLIN, 0};
-            if (::poll(&poll_fd, 1, static_cast<int>(left.count())) <= 0) continue;
-            char buffer[4096];
-            const ssize_t got = ::recv(fd_, buffer, sizeof(buffer), 0);
-            if (got <= 0) {
-                closed_ = true;
-                return received_.find(needle) != std::string::npos;
-            }
-            received_.append(buffer, static_cast<std::size_t>(got));
-        }
-        return true;
-    }
-    // Waits until the server closes the connection.
-    bool ReadsToEnd(std::chrono::milliseconds within) {
-        ReadUntil("\x01never\x01", within);
-        return closed_;
-    }
-    const std::string& Received() const { return received_; }
-
-  private:
-    int fd_;
-    std::string received_;
-    bool closed_ = false;
-};
+using Client = http::testing::RawClient;
 
 std::string Request(const std::string& token, const std::string& last_event_id = "",
                     const std::string& method = "GET", const std::string& path = "/api/v1/stores/events") {
@@ -153,6 +104,7 @@ class EventStreamTest : public ::testing::Test {
         if (sha == Sha256Hex("token-a") && !a_revoked_) return http::Principal{"tenant-a", false};
         if (sha == Sha256Hex("token-b")) return http::Principal{"tenant-b", false};
         if (sha == Sha256Hex("token-admin")) return http::Principal{"platform", true};
+        if (sha == Sha256Hex("token-database-away")) throw std::runtime_error("no connection");
         return std::nullopt;
     }
 
@@ -214,59 +166,6 @@ TEST_F(EventStreamTest, ATenantsStreamsAreCappedAndOthersStillConnect) {
         if (!reopened) std::this_thread::sleep_for(50ms);
     }
     EXPECT_TRUE(reopened) << "a closed stream did not free its place";
-}
-
-namespace {
-double ProcessCpuSeconds() {
-    rusage usage{};
-    ::getrusage(RUSAGE_SELF, &usage);
-    return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-           static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
-}  // namespace
-
-// Out of file descriptors, the listener stays readable with a connection it cannot take:
-// before the fix the loop woke at once, for ever (a core at 100%). It now pauses accepting,
-// costs nothing meanwhile, and takes the connection once descriptors are free again.
-TEST_F(EventStreamTest, OutOfFileDescriptorsItPausesAcceptingInsteadOfSpinning) {
-    StartServer();
-    rlimit before{};
-    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &before), 0);
-    // Every descriptor number up to the highest open one is taken, plus one more, and the limit
-    // set just above: then that one is closed, so exactly one number is free, and the client's
-    // socket takes it. The server's accept of that connection then gets EMFILE. (Connecting
-    // first would race the server, which may accept before the limit is lowered.)
-    int highest = 0;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
-        highest = std::max(highest, std::stoi(entry.path().filename().string()));
-    }
-    std::vector<int> fillers;
-    for (;;) {
-        const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-        ASSERT_GE(fd, 0);
-        fillers.push_back(fd);
-        if (fd > highest) break;
-    }
-    rlimit tight = before;
-    tight.rlim_cur = static_cast<rlim_t>(fillers.back() + 1);
-    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
-    ::close(fillers.back());
-    fillers.pop_back();
-    auto client = std::make_unique<Client>(server_->Port(), Request("token-a"));
-    auto& pauses = registry_.GetCounter("storefleet_query_stream_accept_pauses_total", "");
-    bool paused = false;
-    for (int i = 0; i < 500 && !paused; ++i) {
-        paused = pauses.Value() >= 1.0;
-        if (!paused) std::this_thread::sleep_for(10ms);
-    }
-    const double cpu_before = ProcessCpuSeconds();
-    std::this_thread::sleep_for(1s);
-    const double cpu_used = ProcessCpuSeconds() - cpu_before;
-    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &before), 0);
-    for (int fd : fillers) ::close(fd);
-    EXPECT_TRUE(paused) << "the server never met EMFILE (the test did not set up what it tests)";
-    EXPECT_LT(cpu_used, 0.3) << "the stream's loop spun on a listener it could not accept from";
-    EXPECT_TRUE(client->ReadUntil("event: open")) << "the pending connection was not taken once descriptors were free";
 }
 
 TEST_F(EventStreamTest, EachTenantSeesOnlyItsOwnChangesInOrderAndAnAdminSeesAll) {
@@ -351,6 +250,84 @@ TEST_F(EventStreamTest, HeartbeatsFlowAndARevokedTokenEndsItsStream) {
     EXPECT_TRUE(a.ReadsToEnd(3s)) << "a revoked token's stream must end";
     feed_.Add("tenant-b", "ready");
     EXPECT_TRUE(b.ReadUntil("id: 1\nevent: store")) << "other streams go on";
+}
+
+}  // namespace
+}  // namespace storefleet::query
+
+namespace storefleet::query {
+namespace {
+
+// The status line's code of a refused request.
+int StatusOf(const std::string& response) {
+    return response.rfind("HTTP/1.1 ", 0) == 0 ? std::stoi(response.substr(9, 3)) : 0;
+}
+
+// Start() checks the route and the statuses the stream declares against docs/openapi.yaml;
+// this checks that what it really answers is what it declares: each refusal, as a client
+// meets it, is a status the document lists for the stream, with the headers it documents.
+TEST_F(EventStreamTest, EveryRefusalIsAnAnswerTheDocumentLists) {
+    StartServer(/*max_streams_per_tenant=*/1);
+    std::vector<std::pair<std::string, std::string>> refusals;  // (what, response)
+    auto refused = [&](const std::string& what, const std::string& request) {
+        Client client(server_->Port(), request);
+        EXPECT_TRUE(client.ReadsToEnd(5s)) << what;
+        refusals.emplace_back(what, client.Received());
+    };
+    refused("no token", Request(""));
+    refused("a bad Last-Event-ID", Request("token-a", "abc"));
+    refused("the token lookup failing", Request("token-database-away"));
+    Client first(server_->Port(), Request("token-a"));
+    ASSERT_TRUE(first.ReadUntil("event: open"));
+    refused("the tenant's streams used up", Request("token-a"));
+    // The client address's bucket, emptied.
+    http::RateLimiter strict{0.001, 1};
+    EventStreamServer limited({}, feed_, authenticator_, strict, registry_);
+    limited.Start();
+    {
+        Client spends_the_burst(limited.Port(), Request("token-b"));
+        ASSERT_TRUE(spends_the_burst.ReadUntil("event: open"));
+    }
+    Client rate_limited(limited.Port(), Request("token-b"));
+    ASSERT_TRUE(rate_limited.ReadsToEnd(5s));
+    refusals.emplace_back("the client address's rate", rate_limited.Received());
+    limited.Stop();
+
+    const auto& responses = OpenApiDocument()["paths"]["/api/v1/stores/events"]["get"]["responses"];
+    const auto& components = OpenApiDocument()["components"]["responses"];
+    for (const auto& [what, response] : refusals) {
+        const int status = StatusOf(response);
+        ASSERT_TRUE(responses.contains(std::to_string(status))) << what << ": " << response;
+        EXPECT_NE(response.find("Content-Type: application/problem+json"), std::string::npos) << what;
+        auto documented = responses[std::to_string(status)];
+        if (documented.contains("$ref")) {
+            documented = components[documented["$ref"].get<std::string>().substr(std::string("#/components/responses/").size())];
+        }
+        if (documented.contains("headers")) {
+            for (const auto& [header, schema] : documented["headers"].items()) {
+                EXPECT_NE(response.find(header + ": "), std::string::npos) << what << " lacks " << header << ": " << response;
+            }
+        }
+    }
+    EXPECT_EQ(StatusOf(refusals[0].second), 401);
+    EXPECT_EQ(StatusOf(refusals[1].second), 400);
+    EXPECT_EQ(StatusOf(refusals[2].second), 503);
+    EXPECT_EQ(StatusOf(refusals[3].second), 429);
+    EXPECT_NE(refusals[3].second.find("too_many_streams"), std::string::npos);
+    EXPECT_EQ(StatusOf(refusals[4].second), 429);
+    EXPECT_NE(refusals[4].second.find("rate_limited"), std::string::npos);
+}
+
+// Dashboards, alerts and tests read these names.
+TEST_F(EventStreamTest, ItsMetricsKeepTheirNames) {
+    StartServer();
+    Client a(server_->Port(), Request("token-a"));
+    ASSERT_TRUE(a.ReadUntil("event: open"));
+    const std::string metrics = registry_.Render();
+    for (const char* name : {"storefleet_query_streams_open 1", "storefleet_query_stream_events_total",
+                             "storefleet_query_stream_slow_clients_total", "storefleet_query_stream_accept_pauses_total"}) {
+        EXPECT_NE(metrics.find(std::string("\n") + name), std::string::npos) << name << " in\n" << metrics;
+    }
 }
 
 }  // namespace
