@@ -85,16 +85,23 @@ check_ts() {
     fi
 }
 
-# clang-tidy reads the build's compile_commands.json and needs the generated protobuf headers.
+# clang-tidy reads the build's compile_commands.json and needs the generated sources: the
+# protobuf headers, the embedded migrations and OpenAPI tables (every custom command's .h,
+# .hpp, .cc or .cpp output in the Ninja build; nothing is compiled).
 check_tidy() {
-    if [[ ! -f $BUILD_DIR/compile_commands.json ]]; then
-        lint_log "$BUILD_DIR/compile_commands.json is missing: run make build (or configure $BUILD_DIR)"
+    if [[ ! -f $BUILD_DIR/compile_commands.json || ! -f $BUILD_DIR/build.ninja ]]; then
+        lint_log "$BUILD_DIR is not a configured Ninja build: run make build (or" \
+            "cmake -S . -B $BUILD_DIR -G Ninja)"
         return 1
     fi
-    cmake --build "$BUILD_DIR" --target storefleet_proto >/dev/null || {
-        lint_log "cannot generate the protobuf headers: cmake --build $BUILD_DIR --target storefleet_proto"
+    local generated=()
+    mapfile -t generated < <(ninja -C "$BUILD_DIR" -t targets all |
+        awk -F': ' '$2 == "CUSTOM_COMMAND" && $1 !~ /^\// && $1 !~ /CMakeFiles/ &&
+                    $1 ~ /\.(h|hpp|cc|cpp)$/ { print $1 }')
+    if ((${#generated[@]})) && ! ninja -C "$BUILD_DIR" "${generated[@]}" >/dev/null; then
+        lint_log "cannot generate the sources clang-tidy needs: ninja -C $BUILD_DIR ${generated[*]}"
         return 1
-    }
+    fi
     if ! python3 infra/lint/tidy.py --build-dir "$BUILD_DIR" --jobs "$JOBS"; then
         lint_log "clang-tidy findings above: fix them, or add '// NOLINT(<check>): <why>' where" \
             "the check is wrong; the checks are chosen in .clang-tidy"

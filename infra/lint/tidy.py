@@ -170,7 +170,7 @@ def main():
     # The generated headers must exist, or every file that includes one fails to parse.
     generated_dir = build_dir / "proto"
     if generated_dir.is_dir() and not any(generated_dir.rglob("*.pb.h")):
-        fail(f"the protobuf headers are not generated: cmake --build {args.build_dir} --target storefleet_proto")
+        fail("the protobuf headers are not generated: run infra/lint/lint.sh tidy (it generates them)")
 
     def check(job):
         source, key = job
