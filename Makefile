@@ -5,17 +5,25 @@ BUILD_DIR ?= build
 JOBS ?= 2
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTOREFLEET_WERROR=ON
 
-.PHONY: all deps deps-apt deps-tools build test test-unit test-integration test-e2e test-faults run stop \
-        stack-up stack-down status clean bench bench-quick images test-real dashboard
+.PHONY: all help deps deps-apt deps-tools build test test-unit test-integration test-e2e test-faults run stop \
+        stack-up stack-down status clean bench bench-quick images test-real dashboard format lint \
+        screenshots
 
+## all: the same as build.
 all: build
+
+## help: every target with what it does.
+help:
+	@python3 infra/lint/help.py Makefile
 
 ## deps: installs what is missing (Debian packages, then the Go and Maven built tools).
 deps: deps-apt deps-tools
 
+## deps-apt: the Debian packages only (infra/deps/apt.sh).
 deps-apt:
 	@bash infra/deps/apt.sh
 
+## deps-tools: the tools built from Go modules and Maven jars, cached in ~/.cache/storefleet.
 deps-tools: deps-apt
 	@bash infra/local/build-tools.sh
 	@bash -c 'source infra/local/lib/common.sh; source infra/local/parts/kafka.sh; kafka_fetch'
@@ -41,12 +49,15 @@ dashboard/dist/index.html: dashboard/node_modules/.package-lock.json $(DASHBOARD
 	@cd dashboard && npm run --silent build
 	@touch $@
 
+## test-unit: the unit tests only (no servers).
 test-unit: build
 	@ctest --test-dir $(BUILD_DIR) -L unit -j $(JOBS) --output-on-failure
 
+## test-integration: the integration tests on the local real stack.
 test-integration: build deps-tools
 	@tests/with-stack ctest --test-dir $(BUILD_DIR) -L integration --output-on-failure
 
+## test-e2e: the end-to-end tests (the APIs, the dashboard in Chromium) on the local real stack.
 test-e2e: build deps-tools
 	@tests/with-stack ctest --test-dir $(BUILD_DIR) -L e2e --output-on-failure
 
@@ -79,18 +90,39 @@ run: build deps-tools
 	@infra/local/up
 	@infra/local/platform up
 
+## stop: stops what make run started.
 stop:
 	@bash infra/local/platform down || true
 	@infra/local/down
 
+## stack-up: the local real stack alone (Postgres, Kafka, the Kubernetes control plane, the nodes).
 stack-up: deps-tools
 	@infra/local/up
 
+## stack-down: stops the local real stack.
 stack-down:
 	@infra/local/down
 
+## status: what of the local stack runs, and where.
 status:
 	@infra/local/status || true
+
+## format: rewrites the C++ (clang-format-14, .clang-format) and Go (gofmt) sources in place.
+format: deps-apt
+	@JOBS=$(JOBS) infra/lint/format.sh
+
+## lint: the style and static checks, changing nothing (infra/lint/README.md): clang-format,
+## shellcheck, go vet, tsc --noEmit and the generated API types, clang-tidy (cached per file).
+## .ci/run runs it first.
+lint: deps-apt dashboard/node_modules/.package-lock.json
+	@cmake -S . -B $(BUILD_DIR) -G Ninja $(CMAKE_FLAGS) >/dev/null
+	@BUILD_DIR=$(BUILD_DIR) JOBS=$(JOBS) infra/lint/lint.sh
+	@cd dashboard && npm run --silent check:api
+
+## screenshots: refreshes docs/screenshots on purpose (tests never write there): runs the
+## browser test on the local real stack (starts one if none runs).
+screenshots: build deps-tools
+	@STOREFLEET_BUILD_DIR=$(abspath $(BUILD_DIR)) tests/dashboard/refresh-screenshots.sh
 
 ## bench-quick: the small benchmark (about 5 min); bench: the full table with the scale curve
 ## to 5,000 stores (about 100 min; 40 min on 24 GiB, where memory stops the fill at 1,000; sizes overridable, see bench/run.sh). See docs/performance.md.
@@ -100,5 +132,6 @@ bench-quick: build deps-tools
 bench: build deps-tools
 	@STOREFLEET_BUILD_DIR=$(abspath $(BUILD_DIR)) bench/run.sh full
 
+## clean: removes the build folder (the caches in ~/.cache/storefleet stay).
 clean:
 	rm -rf $(BUILD_DIR)
