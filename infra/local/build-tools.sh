@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the Go programs of the local real stack from the Go module proxy:
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (Kubernetes
-# v$K8S_VERSION), etcd, kwok, helm and storefleet-helm-agent. Output:
-# $STOREFLEET_CACHE/bin. A stamp of the inputs makes a second run a no-op.
+# v$K8S_VERSION), etcd, kwok and helm (for tests, bench/ceiling and operators; the provisioner
+# runs storefleet-helm-agent, which the CMake build makes). Output: $STOREFLEET_CACHE/bin. A
+# stamp of the inputs makes a second run a no-op.
 source "$(dirname "$0")/lib/common.sh"
 
 K8S_VERSION=1.34.4
@@ -11,22 +12,6 @@ KWOK_VERSION=v0.7.0
 TOOLS_DIR="$STOREFLEET_ROOT/infra/local/tools"
 BIN="$STOREFLEET_CACHE/bin"
 mkdir -p "$BIN"
-
-# storefleet-helm-agent (services/provisioner/helm-agent): Helm's SDK in one long-lived
-# process for the provisioner. Its own module and stamp, so a change to it rebuilds only it.
-AGENT_DIR="$STOREFLEET_ROOT/services/provisioner/helm-agent"
-agent_stamp_file="$BIN/.helm-agent-stamp"
-agent_stamp=$(cat "$AGENT_DIR/go.mod" "$AGENT_DIR/go.sum" "$AGENT_DIR/main.go" "$0" | sha256sum | cut -c1-16)
-if [[ ! -x $BIN/storefleet-helm-agent || ! -f $agent_stamp_file || $(cat "$agent_stamp_file") != "$agent_stamp" ]]; then
-    command -v go >/dev/null || die "go is not installed"
-    agent_start=$SECONDS
-    log "building storefleet-helm-agent"
-    (cd "$AGENT_DIR" && GOFLAGS="-mod=mod -p=${STOREFLEET_GO_JOBS:-2}" \
-        go build -trimpath -ldflags "-s -w" -o "$BIN/storefleet-helm-agent.tmp" .)
-    mv "$BIN/storefleet-helm-agent.tmp" "$BIN/storefleet-helm-agent"
-    echo "$agent_stamp" > "$agent_stamp_file"
-    log "built storefleet-helm-agent in $((SECONDS - agent_start))s"
-fi
 
 stamp_file="$BIN/.tools-stamp"
 stamp=$(cat "$TOOLS_DIR/go.mod" "$TOOLS_DIR/go.sum" "$0" "$TOOLS_DIR/etcd/main.go" | sha256sum | cut -c1-16)

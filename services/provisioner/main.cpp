@@ -7,7 +7,6 @@
 #include "admission.hpp"
 #include "config.hpp"
 #include "dispatcher.hpp"
-#include "helm.hpp"
 #include "helm_agent.hpp"
 #include "provisioner.hpp"
 #include "status_sink.hpp"
@@ -46,16 +45,11 @@ int main() {
     kube.SetCallObserver([&admission](std::chrono::duration<double> latency, long status) {
         admission.Observe(latency, status);
     });
-    const provisioner::HelmCli::Options helm_options{config.helm_binary, config.kubeconfig, config.helm_home,
-                                                     std::chrono::seconds(120), config.helm_openapi_validation};
-    std::unique_ptr<provisioner::HelmRunner> helm_runner;
-    if (!config.helm_agent.empty()) {
-        helm_runner = std::make_unique<provisioner::HelmAgent>(
-            provisioner::HelmAgent::Options{config.helm_agent, helm_options}, &kube);
-    } else {
-        helm_runner = std::make_unique<provisioner::HelmCli>(helm_options, &kube);
-    }
-    provisioner::HelmRunner& helm = *helm_runner;
+    provisioner::HelmAgent helm({.agent_binary = config.helm_agent,
+                                 .kubeconfig = config.kubeconfig,
+                                 .helm_home = config.helm_home,
+                                 .timeout = std::chrono::seconds(120),
+                                 .openapi_validation = config.helm_openapi_validation});
     kafka::KafkaPublisher publisher(config.kafka_brokers, "storefleet-provisioner");
     provisioner::KafkaStatusSink sink(publisher, config.cluster_simulated);
     const auto charts = std::filesystem::absolute(config.charts_dir);

@@ -161,3 +161,10 @@ assert len({p["id"] for p in panels}) == len(panels), "duplicate panel ids"
 PY
 ok "monitoring: PrometheusRule (stuck store, lag growing, outbox, dead letters, ...) and the Grafana dashboard (stores by status, POST to Ready, steps, lag per partition, outbox, HTTP latency) render"
 # Their metric names against a real scrape: metrics_match.sh (needs the running platform).
+# The provisioner runs Helm through storefleet-helm-agent in its image, never a Helm CLI
+# (docs/decisions/0010-one-helm-path.md).
+provisioner=$(helm template sf "$CHART" --show-only templates/provisioner-deployment.yaml)
+grep -A1 'name: STOREFLEET_HELM_AGENT$' <<<"$provisioner" | grep -q 'value: /usr/local/bin/storefleet-helm-agent' ||
+    fail "the provisioner is not given STOREFLEET_HELM_AGENT=/usr/local/bin/storefleet-helm-agent"
+if grep -q 'STOREFLEET_HELM_BINARY\|/usr/local/bin/helm' <<<"$provisioner"; then fail "the provisioner is given a Helm CLI"; fi
+ok "provisioner: Helm through /usr/local/bin/storefleet-helm-agent, no Helm CLI"

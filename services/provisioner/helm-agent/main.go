@@ -1,24 +1,9 @@
 // storefleet-helm-agent: one long-lived process that runs Helm's SDK for the provisioner, so
-// an install costs no process start-up, kubeconfig read, API discovery or chart parse.
+// an install costs no process start-up, kubeconfig read, API discovery or chart parse, and
+// recovers releases left pending by a runner that died (recover.go).
 //
-// Protocol: JSON lines. Requests on stdin:
-//
-//	{"id":N,"op":"upgrade_install","release":R,"namespace":NS,"chart":DIR,
-//	 "values_files":[...],"values":{...},"timeout_seconds":S}
-//	{"id":N,"op":"uninstall","release":R,"namespace":NS,"timeout_seconds":S}
-//	{"id":N,"op":"cancel"}            (cancels the request N; a no-op once N has ended)
-//
-// Answers on stdout, in any order: {"id":N,"ok":true} or {"id":N,"ok":false,"error":"..."}.
-// A cancel read before its request started running stops it from running at all (answer
-// "Error: cancelled"); one read during it ends the context of everything it does.
-// Requests run concurrently. Logs go to stderr and never carry values. The agent exits when
-// stdin closes.
-//
-// upgrade_install does what `helm upgrade --install R DIR -n NS -f FILE... -f VALUES
-// --timeout Ss --disable-openapi-validation` does (the OpenAPI check is on only when a
-// request says "disable_openapi_validation":false), and uninstall what `helm uninstall R -n NS
-// --ignore-not-found --timeout Ss` does: same actions, same Secrets driver and records, same
-// hooks, same field manager ("helm"), same error texts ("Error: UPGRADE FAILED: ...").
+// The protocol (JSON lines on stdin/stdout, the requests, their answers, cancels) is written
+// down once, in PROTOCOL.md; the provisioner's client is src/helm_agent.cpp.
 package main
 
 import (
@@ -75,6 +60,8 @@ type answer struct {
 	ID    int64  `json:"id"`
 	OK    bool   `json:"ok"`
 	Error string `json:"error,omitempty"`
+	// recover_pending only: what it found and did.
+	Recovery *recovery `json:"recovery,omitempty"`
 }
 
 // sharedGetter is the one RESTClientGetter of the process: one REST config, one in-memory
@@ -228,8 +215,9 @@ type agent struct {
 	outMu sync.Mutex
 	out   *bufio.Writer
 
-	// run performs one request: runHelm, or a fake in the tests.
-	run func(ctx context.Context, req *request) error
+	// run performs one request: runHelm, or a fake in the tests. The answer it returns
+	// carries what a request reports besides ok/error (handle sets id, ok and error).
+	run func(ctx context.Context, req *request) (answer, error)
 	// beforeHandle, when set (tests only), runs first in each request's goroutine.
 	beforeHandle func(req *request)
 
@@ -240,9 +228,12 @@ type agent struct {
 
 // call is one request under way: cancel ends its context.
 type call struct {
-	ctx    context.Context
-	cancel context.CancelFunc
+	ctx     context.Context
+	cancel  context.CancelFunc
+	release string // namespace/release it acts on
 }
+
+func releaseKey(req *request) string { return req.Namespace + "/" + req.Release }
 
 const capabilitiesTTL = 5 * time.Minute
 
@@ -416,14 +407,54 @@ func (a *agent) reply(ans answer) {
 	a.out.Flush()
 }
 
-func (a *agent) runHelm(ctx context.Context, req *request) error {
+// recoverRelease answers recover_pending (recover.go). It refuses while another request of
+// this agent acts on the same release and has not been cancelled: the pending operation may
+// be that one's.
+func (a *agent) recoverRelease(ctx context.Context, req *request) (answer, error) {
+	if req.Release == "" || req.Namespace == "" {
+		return answer{}, errors.New("release and namespace are required")
+	}
+	if a.busyElsewhere(req) {
+		return answer{}, errOperationInProgress
+	}
+	cfg, err := a.config(ctx, req.Namespace)
+	if err != nil {
+		return answer{}, err
+	}
+	found, err := recoverPending(cfg, req.Release, timeoutOf(req), a.maxHistory)
+	if err != nil {
+		return answer{}, err
+	}
+	if found.Action != recoveryNone {
+		log.Printf("recovered release=%s namespace=%s left %s at revision %d: %s", req.Release, req.Namespace,
+			found.State, found.Revision, found.Action)
+	}
+	return answer{Recovery: &found}, nil
+}
+
+// busyElsewhere: another request under way, not cancelled, acts on req's release.
+func (a *agent) busyElsewhere(req *request) bool {
+	key := releaseKey(req)
+	a.runMu.Lock()
+	defer a.runMu.Unlock()
+	for id, c := range a.running {
+		if id != req.ID && c.release == key && c.ctx.Err() == nil {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *agent) runHelm(ctx context.Context, req *request) (answer, error) {
 	switch req.Op {
 	case "upgrade_install":
-		return a.upgradeInstall(ctx, req)
+		return answer{}, a.upgradeInstall(ctx, req)
 	case "uninstall":
-		return a.uninstall(ctx, req)
+		return answer{}, a.uninstall(ctx, req)
+	case "recover_pending":
+		return a.recoverRelease(ctx, req)
 	default:
-		return fmt.Errorf("unknown op %q", req.Op)
+		return answer{}, fmt.Errorf("unknown op %q", req.Op)
 	}
 }
 
@@ -434,6 +465,7 @@ func (a *agent) handle(c *call, req request) {
 	ctx := c.ctx
 	start := time.Now()
 	var err error
+	var ans answer
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
@@ -443,7 +475,7 @@ func (a *agent) handle(c *call, req request) {
 		if ctx.Err() != nil {
 			return // cancelled before it started: answered "cancelled" below
 		}
-		err = a.run(ctx, &req)
+		ans, err = a.run(ctx, &req)
 	}()
 	if ctx.Err() != nil && err == nil {
 		err = errors.New("cancelled")
@@ -458,17 +490,20 @@ func (a *agent) handle(c *call, req request) {
 		a.reply(answer{ID: req.ID, Error: "Error: " + err.Error()})
 		return
 	}
-	a.reply(answer{ID: req.ID, OK: true})
+	ans.ID = req.ID
+	ans.OK = true
+	ans.Error = ""
+	a.reply(ans)
 }
 
 // register makes the request `id` cancellable. dispatch calls it before the request's
 // goroutine exists, so a cancel read on the very next line finds it.
-func (a *agent) register(id int64) *call {
+func (a *agent) register(req *request) *call {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &call{ctx: ctx, cancel: cancel}
+	c := &call{ctx: ctx, cancel: cancel, release: releaseKey(req)}
 	a.runMu.Lock()
 	defer a.runMu.Unlock()
-	a.running[id] = c
+	a.running[req.ID] = c
 	return c
 }
 
@@ -505,7 +540,7 @@ func (a *agent) dispatch(line []byte) {
 	}
 	// Registered here, not in the goroutine: the provisioner writes a request's cancel right
 	// after it, and this loop may read and apply that cancel before the goroutine runs.
-	c := a.register(req.ID)
+	c := a.register(&req)
 	a.inflight.Add(1)
 	go func() {
 		defer a.inflight.Done()

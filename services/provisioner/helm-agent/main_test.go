@@ -27,7 +27,8 @@ func TestMain(m *testing.M) {
 func newTestAgent(t *testing.T, run func(ctx context.Context, req *request) error) (*agent, <-chan answer) {
 	t.Helper()
 	outR, outW := io.Pipe()
-	a := &agent{out: bufio.NewWriter(outW), running: map[int64]*call{}, run: run}
+	a := &agent{out: bufio.NewWriter(outW), running: map[int64]*call{}}
+	a.run = func(ctx context.Context, req *request) (answer, error) { return answer{}, run(ctx, req) }
 	answers := make(chan answer, 1024)
 	decoded := make(chan struct{})
 	go func() {

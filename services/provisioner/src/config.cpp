@@ -11,7 +11,7 @@ namespace storefleet::provisioner {
 
 std::string FindExecutable(const std::string& program) {
     if (program.find('/') != std::string::npos) {
-        if (access(program.c_str(), X_OK) == 0) return program;
+        if (std::filesystem::is_regular_file(program) && access(program.c_str(), X_OK) == 0) return program;
         throw ConfigError(program + " is not an executable file");
     }
     const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe)
@@ -19,9 +19,17 @@ std::string FindExecutable(const std::string& program) {
     std::string dir;
     while (std::getline(dirs, dir, ':')) {
         const auto candidate = std::filesystem::path(dir) / program;
-        if (access(candidate.c_str(), X_OK) == 0) return candidate.string();
+        if (std::filesystem::is_regular_file(candidate) && access(candidate.c_str(), X_OK) == 0) {
+            return candidate.string();
+        }
     }
-    throw ConfigError(program + " was not found in PATH (set STOREFLEET_HELM_BINARY)");
+    throw ConfigError(program + " was not found in PATH");
+}
+
+std::string ProvisionerConfig::OwnBinary() {
+    std::error_code error;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", error);
+    return error ? std::string() : self.string();
 }
 
 namespace {
@@ -41,14 +49,20 @@ bool IsDnsName(const std::string& name) {
 
 }  // namespace
 
-ProvisionerConfig ProvisionerConfig::FromEnv(const EnvConfig& env) {
+ProvisionerConfig ProvisionerConfig::FromEnv(const EnvConfig& env, const std::string& own_binary) {
     ProvisionerConfig config;
     config.kafka_brokers = env.Required("STOREFLEET_KAFKA_BROKERS");
     config.consumer_group = env.String("STOREFLEET_CONSUMER_GROUP", config.consumer_group);
     config.kubeconfig = env.String("STOREFLEET_KUBECONFIG", env.String("KUBECONFIG", ""));
-    config.helm_binary = FindExecutable(env.String("STOREFLEET_HELM_BINARY", "helm"));
-    if (const auto agent = env.String("STOREFLEET_HELM_AGENT", ""); !agent.empty()) {
+    const std::string beside_us =
+        (std::filesystem::path(own_binary).parent_path() / "storefleet-helm-agent").string();
+    const std::string agent = env.String("STOREFLEET_HELM_AGENT", beside_us);
+    try {
         config.helm_agent = FindExecutable(agent);
+    } catch (const ConfigError& error) {
+        throw ConfigError("the helm agent is missing: " + std::string(error.what()) +
+                          " (set STOREFLEET_HELM_AGENT, or build it: cmake --build <build> --target helm_agent "
+                          "puts it next to storefleet-provisioner)");
     }
     config.helm_home = env.String("STOREFLEET_HELM_HOME",
                                   (std::filesystem::temp_directory_path() / "storefleet-helm").string());

@@ -11,9 +11,9 @@ struct ProvisionerConfig {
     std::string kafka_brokers;
     std::string consumer_group = "provisioner";
     std::string kubeconfig;  // empty: in-cluster service account
-    std::string helm_binary;
-    // STOREFLEET_HELM_AGENT: the storefleet-helm-agent binary; set, Helm runs in that one
-    // long-lived process (HelmAgent); empty, a Helm CLI process per call (HelmCli).
+    // STOREFLEET_HELM_AGENT: the storefleet-helm-agent binary (HelmAgent), by default the one
+    // next to this program's own binary (where the build and the image put it). The
+    // provisioner runs no Helm CLI; a missing agent stops it at start-up.
     std::string helm_agent;
     std::string helm_home;
     std::string charts_dir;
@@ -56,7 +56,10 @@ struct ProvisionerConfig {
     std::string http_address = "127.0.0.1";
     int http_port = 8084;
 
-    static ProvisionerConfig FromEnv(const EnvConfig& env);
+    // `own_binary`: this program's path, whose folder holds the default helm agent.
+    static ProvisionerConfig FromEnv(const EnvConfig& env, const std::string& own_binary = OwnBinary());
+    // This process's own executable (/proc/self/exe).
+    static std::string OwnBinary();
 };
 
 // The absolute path of `program`, searched in PATH like a shell would; throws ConfigError.

@@ -8,34 +8,42 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "helm.hpp"
+#include "helm_runner.hpp"
 
 namespace storefleet::provisioner {
 
 // Runs Helm's SDK in one long-lived storefleet-helm-agent process (services/provisioner/
-// helm-agent) instead of one Helm CLI process per call: no per-install start-up, kubeconfig
-// read, API discovery or chart parse. Same results as HelmCli: the same Helm actions and
-// release records (the CLI's `helm list`, `history`, `rollback` work on them), the same
-// errors through ClassifyHelmFailure, the same "cancelled" error.
+// helm-agent): no per-install start-up, kubeconfig read, API discovery or chart parse. Its
+// releases are the Helm CLI's (`helm list`, `history`, `rollback` work on them), its errors
+// Helm's own text, classified by ClassifyHelmFailure; a cancel gives a "cancelled" error.
 //
-// Protocol: JSON lines over a socket on the agent's stdin/stdout; one request per call,
-// answers routed by id by one reader thread, so calls run concurrently. Values travel in
-// the request, never in a command line or a file. The reader thread starts the agent (its
-// parent-death signal follows that thread) and forwards the agent's stderr to the log.
-// If the agent dies, every waiting call fails Retryable (helm_agent_died) and the next call
-// starts a new one. A release left pending (by a dead agent or a crashed provisioner) is
-// recovered by the rare path of HelmCli (RecoverPending), which the agent runner keeps.
+// Protocol: JSON lines over a socket on the agent's stdin/stdout, written down once in
+// helm-agent/PROTOCOL.md. One request per call, answers routed by id by one reader thread,
+// so calls run concurrently. Values travel in the request, never in a command line or a file.
+// The reader thread starts the agent (its parent-death signal follows that thread) and
+// forwards the agent's stderr to the log. If the agent dies, every waiting call fails
+// Retryable (helm_agent_died) and the next call starts a new one. An install that meets a
+// release left pending (by a dead agent or a crashed provisioner) asks the agent to recover
+// it (recover_pending) and installs again; the caller holds the store's lease, so the
+// pending operation is never another live runner's.
 class HelmAgent final : public HelmRunner {
 public:
     struct Options {
         std::string agent_binary;
-        HelmCli::Options cli;  // env (kubeconfig, cache dir), timeout, OpenAPI check; the CLI recovers
+        std::string kubeconfig;  // empty: in-cluster
+        std::string helm_home;   // the agent's HOME and Helm's cache, config and data folders
+        std::chrono::seconds timeout{120};
+        // Helm's client-side OpenAPI check fetches and parses the server's whole schema (about
+        // 65% of Helm's CPU per install with the CLI); the API server validates every object
+        // anyway, and the charts are tested with server-side dry runs.
+        bool openapi_validation = false;
     };
-    explicit HelmAgent(Options options, kube::KubeApi* kube = nullptr);
+    explicit HelmAgent(Options options);
     ~HelmAgent() override;
     HelmAgent(const HelmAgent&) = delete;
     HelmAgent& operator=(const HelmAgent&) = delete;
@@ -56,15 +64,20 @@ private:
         bool ok = false;
         bool agent_died = false;
         std::string error;
+        nlohmann::json body;  // the whole answer line
     };
-    struct Outcome {
+    struct CallResult {
         bool ok = false;
         bool cancelled = false;
         bool timed_out = false;
         bool agent_died = false;
         std::string error;
+        nlohmann::json body;
     };
-    Outcome Call(nlohmann::json request, const CancelToken& cancel);
+    CallResult Call(nlohmann::json request, const CancelToken& cancel);
+    // Ok, or the call's failure as an Error; `action` names it ("upgrade --install").
+    static Status ToStatus(const CallResult& result, const std::string& action);
+    Status RecoverPending(const std::string& release, const std::string& ns, const CancelToken& cancel);
     // Starts an agent if none runs; under mutex_. Empty: started; else why not.
     std::string EnsureRunningLocked(std::unique_lock<std::mutex>& lock);
     void ReaderLoop(int generation);
@@ -72,7 +85,6 @@ private:
 
     Options options_;
     std::vector<std::string> env_;
-    HelmCli recovery_;
 
     std::mutex mutex_;  // guards everything below but the socket writes
     std::condition_variable changed_;
@@ -90,5 +102,10 @@ private:
 
     std::mutex write_mutex_;  // one writer at a time on the socket
 };
+
+// The environment the agent runs with: PATH, Helm's folders under `helm_home`, the
+// kubeconfig, the in-cluster service address and Go's limits when this process has them.
+// Nothing else of ours (no secret) is passed on.
+std::vector<std::string> HelmEnvironment(const HelmAgent::Options& options);
 
 }  // namespace storefleet::provisioner

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "cancel.hpp"
-#include "helm.hpp"
+#include "helm_runner.hpp"
 #include "readiness.hpp"
 #include "storefleet/common/result.hpp"
 #include "storefleet/common/shutdown.hpp"

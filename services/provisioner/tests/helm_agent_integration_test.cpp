@@ -11,14 +11,16 @@
 #include <filesystem>
 #include <functional>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
 #include "config.hpp"
 #include "helm_agent.hpp"
-#include "process.hpp"
+#include "run_command.hpp"
 #include "store_plan.hpp"
 #include "storefleet/common/ids.hpp"
+#include "storefleet/kube/client.hpp"
 #include "storefleet/kube/kubeconfig.hpp"
 
 namespace storefleet::provisioner {
@@ -29,9 +31,10 @@ std::string Env(const char* name) {
     return value != nullptr ? value : "";
 }
 
+// The agent the build made (the helm_agent target), unless STOREFLEET_HELM_AGENT says.
 std::string AgentBinary() {
     if (auto set = Env("STOREFLEET_HELM_AGENT"); !set.empty()) return set;
-    return Env("STOREFLEET_CACHE") + "/bin/storefleet-helm-agent";
+    return HELM_AGENT_BINARY;
 }
 
 class HelmAgentIntegrationTest : public testing::Test {
@@ -40,7 +43,7 @@ protected:
         kubeconfig_ = Env("KUBECONFIG");
         ASSERT_FALSE(kubeconfig_.empty()) << "run under tests/with-stack (KUBECONFIG)";
         ASSERT_EQ(access(AgentBinary().c_str(), X_OK), 0)
-            << AgentBinary() << " is missing: infra/local/build-tools.sh builds it";
+            << AgentBinary() << " is missing: the build's helm_agent target makes it";
         helm_ = FindExecutable("helm");
         kubectl_ = FindExecutable("kubectl");
         home_ = testing::TempDir() + "/helm-agent-it-" + std::to_string(getpid());
@@ -48,22 +51,24 @@ protected:
         ns_ = "helm-agent-it-" + NewUuid().substr(0, 8);
         ASSERT_EQ(Kubectl({"create", "namespace", ns_}).exit_code, 0);
         kube_ = std::make_unique<kube::KubeClient>(kube::LoadKubeconfig(kubeconfig_));
-        agent_ = std::make_unique<HelmAgent>(
-            HelmAgent::Options{AgentBinary(), {helm_, kubeconfig_, home_ + "/helm", std::chrono::seconds(60), false}},
-            kube_.get());
+        agent_ = std::make_unique<HelmAgent>(HelmAgent::Options{.agent_binary = AgentBinary(),
+                                                                .kubeconfig = kubeconfig_,
+                                                                .helm_home = home_ + "/helm",
+                                                                .timeout = std::chrono::seconds(60),
+                                                                .openapi_validation = false});
     }
     void TearDown() override {
         agent_.reset();
         Kubectl({"delete", "namespace", ns_, "--wait=false"});
         std::filesystem::remove_all(home_);
     }
-    ProcessResult Run(const std::string& binary, std::vector<std::string> args) {
+    CommandResult Run(const std::string& binary, std::vector<std::string> args) {
         args.insert(args.begin(), binary);
-        return RunProcess(args, {"PATH=" + Env("PATH"), "HOME=" + home_, "KUBECONFIG=" + kubeconfig_},
-                          std::chrono::seconds(60));
+        return RunCommand(args, {"PATH=" + Env("PATH"), "HOME=" + home_, "KUBECONFIG=" + kubeconfig_});
     }
-    ProcessResult Helm(std::vector<std::string> args) { return Run(helm_, std::move(args)); }
-    ProcessResult Kubectl(std::vector<std::string> args) { return Run(kubectl_, std::move(args)); }
+    // The Helm CLI, to check that the agent's releases are its own.
+    CommandResult Helm(std::vector<std::string> args) { return Run(helm_, std::move(args)); }
+    CommandResult Kubectl(std::vector<std::string> args) { return Run(kubectl_, std::move(args)); }
     nlohmann::json HelmJson(std::vector<std::string> args) {
         args.emplace_back("-o");
         args.emplace_back("json");
@@ -141,7 +146,7 @@ TEST_F(HelmAgentIntegrationTest, ItsReleasesAreTheClisListHistoryRollbackUpgrade
 
 // The agent is killed -9 as soon as the install's release record exists (pending-install):
 // the call fails Retryable, and the next call (a new agent, which finds the release pending
-// and recovers it through the CLI path) leaves it deployed with every object.
+// and recovers it with recover_pending) leaves it deployed with every object.
 // Runs an install of `chart` on a thread and calls `at_record` once, as soon
 // as the install's first release record exists (the install is then under way). Returns the
 // install's outcome and whether `at_record` ran before the install finished.
@@ -201,6 +206,8 @@ TEST_F(HelmAgentIntegrationTest, AKillNineDuringAnInstallIsFinishedByTheNextCall
     auto list = HelmJson({"list", "-n", ns_});
     ASSERT_EQ(list.size(), 1U) << list.dump();
     EXPECT_EQ(list[0]["status"], "deployed");
+    // The interrupted first install's record was dropped, not rolled back or upgraded over.
+    EXPECT_EQ(list[0]["revision"], "1");
     const auto objects = Kubectl({"get", "deployments,statefulsets,services", "-n", ns_, "-o", "name"});
     EXPECT_NE(objects.output.find("deployment.apps/"), std::string::npos) << objects.output;
     EXPECT_NE(objects.output.find("statefulset.apps/"), std::string::npos) << objects.output;

@@ -42,16 +42,11 @@ protected:
                testing::UnitTest::GetInstance()->current_test_info()->name();
         std::filesystem::remove_all(dir_);
         std::filesystem::create_directories(dir_);
-        // The CLI of the rare recovery path: records its commands, and installs.
-        const std::string helm = dir_ + "/helm";
-        std::ofstream script(helm);
-        script << "#!/bin/sh\necho \"$1\" >> " << dir_ << "/cli-calls\n"
-               << "case \"$1\" in\n"
-               << "  status) echo '{\"info\":{\"status\":\"pending-upgrade\"},\"version\":2}' ;;\n"
-               << "  *) echo done ;;\nesac\n";
-        script.close();
-        chmod(helm.c_str(), 0755);
-        options_ = {HELM_AGENT_FAKE, {helm, "", dir_ + "/home", std::chrono::seconds(10), false}};
+        options_ = {.agent_binary = HELM_AGENT_FAKE,
+                    .kubeconfig = "",
+                    .helm_home = dir_ + "/home",
+                    .timeout = std::chrono::seconds(10),
+                    .openapi_validation = false};
     }
     void TearDown() override { std::filesystem::remove_all(dir_); }
     [[nodiscard]] std::string Home() const { return dir_ + "/home"; }
@@ -181,14 +176,38 @@ TEST_F(HelmAgentTest, AMissingAgentBinaryIsARetryableFailureThatSaysWhy) {
     EXPECT_NE(status.error().message.find("no-such-agent"), std::string::npos) << status.error().message;
 }
 
-TEST_F(HelmAgentTest, APendingReleaseIsRecoveredThroughTheCliPath) {
+// An install that meets a pending release asks the agent to recover it, then installs again:
+// three requests, in that order, on the one agent.
+TEST_F(HelmAgentTest, APendingReleaseIsRecoveredByTheAgentThenInstalled) {
     HelmAgent agent(options_);
     CancelToken cancel(shutdown_);
     auto status = agent.UpgradeInstall("pending", "ns", "/charts/w", {}, {{"a", 1}}, cancel);
     ASSERT_TRUE(status.ok()) << status.error().message;
-    // The CLI's upgrade, then (as the fake CLI's upgrade succeeds at once) no recovery needed:
-    // what matters is that the pending answer went to HelmCli's recovery path.
-    EXPECT_NE(ReadAll(dir_ + "/cli-calls").find("upgrade"), std::string::npos);
+    EXPECT_EQ(ReadAll(Home() + "/fake-agent-requests"),
+              "upgrade_install pending\nrecover_pending pending\nupgrade_install pending\n");
+    EXPECT_EQ(agent.Starts(), 1);
+}
+
+// A recovery that cannot proceed (another operation on the release is still under way) fails
+// the call as retryable helm_pending, and nothing is installed over it.
+TEST_F(HelmAgentTest, ARecoveryThatCannotProceedIsRetryableAndInstallsNothing) {
+    HelmAgent agent(options_);
+    CancelToken cancel(shutdown_);
+    auto status = agent.UpgradeInstall("stuck", "ns", "/charts/w", {}, {}, cancel);
+    ASSERT_FALSE(status.ok());
+    EXPECT_EQ(status.error().code, "helm_pending");
+    EXPECT_TRUE(status.error().retryable());
+    EXPECT_EQ(ReadAll(Home() + "/fake-agent-requests"), "upgrade_install stuck\nrecover_pending stuck\n");
+}
+
+// Other failures go back as they are: no recovery asked for.
+TEST_F(HelmAgentTest, OtherFailuresAreNotRecovered) {
+    HelmAgent agent(options_);
+    CancelToken cancel(shutdown_);
+    auto status = agent.UpgradeInstall("echo", "ns", "/charts/w", {}, {}, cancel);
+    ASSERT_FALSE(status.ok());
+    EXPECT_EQ(status.error().code, "helm_failed");
+    EXPECT_EQ(ReadAll(Home() + "/fake-agent-requests"), "upgrade_install echo\n");
 }
 
 }  // namespace

@@ -1,11 +1,11 @@
-// helm_agent_bench: Helm's cost per store install, the CLI runner against the agent runner, on
-// the local stack (not a test; docs/decisions/0007-helm-agent.md has the figures).
+// helm_agent_bench: Helm's cost per store install, the Helm CLI per install against the agent,
+// on the local stack (not a test; docs/decisions/0007-helm-agent.md has the figures).
 //
-//   helm_agent_bench --runner cli|agent --stores N --in-flight L --agent PATH [--prefix P]
+//   helm_agent_bench --runner cli|agent --stores N --in-flight L [--agent PATH] [--prefix P]
 //
 // Creates N namespaces, takes a bench/costs.py snapshot, installs charts/woocommerce-store in
-// each (release "store", values as the provisioner builds them: ChartValues) through HelmCli or
-// HelmAgent with L in flight, waits 10 s for the controllers, takes a second snapshot, prints
+// each (release "store", values as the provisioner builds them: ChartValues) through the
+// bench's own HelmCli (helm_cli.hpp) or the provisioner's HelmAgent with L in flight, waits 10 s for the controllers, takes a second snapshot, prints
 // one JSON object: wall time, Helm CPU-seconds per install (CLI: the children's rusage; agent:
 // its /proc/<pid>/stat utime+stime) and costs.py's diff (kube-apiserver CPU, API requests).
 // Deletes the namespaces and waits for them to go. Needs KUBECONFIG and STOREFLEET_STATE.
@@ -21,11 +21,11 @@
 
 #include "config.hpp"
 #include "helm_agent.hpp"
-#include "process.hpp"
+#include "helm_cli.hpp"
+#include "run_command.hpp"
 #include "store_plan.hpp"
 #include "storefleet/common/ids.hpp"
 #include "storefleet/common/log.hpp"
-#include "storefleet/kube/kubeconfig.hpp"
 
 namespace pv = storefleet::provisioner;
 
@@ -65,7 +65,11 @@ double ProcessCpu(pid_t pid) {
 
 int main(int argc, char** argv) {
     std::string runner = "cli";
+#ifdef HELM_AGENT_BINARY
+    std::string agent_binary = HELM_AGENT_BINARY;
+#else
     std::string agent_binary;
+#endif
     std::string prefix = "hab";
     int stores = 100;
     int in_flight = 16;
@@ -84,21 +88,22 @@ int main(int argc, char** argv) {
     const std::string chart = root + "/charts/woocommerce-store";
     const std::string work = "/tmp/helm-agent-bench-" + std::to_string(getpid());
     std::filesystem::create_directories(work);
-    const pv::HelmCli::Options cli{pv::FindExecutable("helm"), kubeconfig, work + "/helm", std::chrono::seconds(120),
-                                   false};
-    storefleet::kube::KubeClient kube(storefleet::kube::LoadKubeconfig(kubeconfig));
     std::unique_ptr<pv::HelmRunner> helm;
     pv::HelmAgent* agent = nullptr;
     if (runner == "agent") {
-        auto owned = std::make_unique<pv::HelmAgent>(pv::HelmAgent::Options{agent_binary, cli}, &kube);
+        auto owned = std::make_unique<pv::HelmAgent>(pv::HelmAgent::Options{.agent_binary = agent_binary,
+                                                                            .kubeconfig = kubeconfig,
+                                                                            .helm_home = work + "/helm",
+                                                                            .timeout = std::chrono::seconds(120),
+                                                                            .openapi_validation = false});
         agent = owned.get();
         helm = std::move(owned);
     } else {
-        helm = std::make_unique<pv::HelmCli>(cli, &kube);
+        helm = std::make_unique<storefleet::bench::HelmCli>(storefleet::bench::HelmCli::Options{
+            pv::FindExecutable("helm"), kubeconfig, work + "/helm", std::chrono::seconds(120)});
     }
     const auto run = [&](const std::vector<std::string>& args) {
-        return pv::RunProcess(args, {"PATH=" + Env("PATH"), "HOME=" + work, "KUBECONFIG=" + kubeconfig},
-                              std::chrono::seconds(600));
+        return pv::RunCommand(args, {"PATH=" + Env("PATH"), "HOME=" + work, "KUBECONFIG=" + kubeconfig});
     };
     const std::string label = "storefleet.io/bench=" + prefix;
     std::vector<pv::StoreSpec> specs;
