@@ -270,7 +270,7 @@ log "memory of the store's running containers: usage $((mem_total / 1048576)) Mi
 pod_uids=$(kubectl get pods -n "$NS" -o jsonpath='{range .items[*]}{.metadata.uid}{"\n"}{end}')
 del_ms=$(now_ms)
 out=$(api DELETE "/api/v1/stores/$STORE_ID")
-[[ ${out##*$'\n'} == 202 ]] && ok "DELETE /api/v1/stores/$STORE_ID accepted" || bad "DELETE answered ${out##*$'\n'}"
+if [[ ${out##*$'\n'} == 202 ]]; then ok "DELETE /api/v1/stores/$STORE_ID accepted"; else bad "DELETE answered ${out##*$'\n'}"; fi
 api_deleted() {  # the read model keeps a deleted store as status deleted (or forgets it: 404)
     local out
     out=$(api GET "/api/v1/stores/$STORE_ID")
