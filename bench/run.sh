@@ -340,8 +340,9 @@ record "{\"section\":\"baseline\",\"result\":$("$root/bench/baseline.sh" "$basel
 phase baseline
 
 # 6. Idle memory of each service (a fresh platform, nothing in flight).
+# The stream section opens all its streams with one tenant's token: lift the per-tenant cap.
 STOREFLEET_BOOTSTRAP_QUOTA=1000000 STOREFLEET_RATE_PER_SECOND=1000000 STOREFLEET_RATE_BURST=1000000 \
-    "$root/infra/local/platform" up >/dev/null
+    STOREFLEET_STREAM_MAX_PER_TENANT="$streams" "$root/infra/local/platform" up >/dev/null
 platform_env
 sleep 2
 idle="{"

@@ -7,6 +7,7 @@ resident memory before and after N authenticated streams are open (each has rece
 import argparse
 import json
 import socket
+import sys
 import time
 import urllib.parse
 
@@ -48,6 +49,9 @@ def main():
             received += chunk
         opened += b"event: open" in received
     seconds = time.monotonic() - start
+    if opened < args.connections:
+        sys.exit(f"stream_idle: only {opened} of {args.connections} streams opened "
+                 "(the query service's per-tenant cap, STOREFLEET_STREAM_MAX_PER_TENANT?)")
     time.sleep(1)
     after = rss_kib(args.pid)
     for s in sockets:

@@ -53,6 +53,7 @@ int Serve(const query::QueryConfig& config) {
         {.address = config.http_address,
          .port = static_cast<uint16_t>(config.stream_port),
          .max_connections = static_cast<std::size_t>(config.stream_max_connections),
+         .max_streams_per_tenant = static_cast<std::size_t>(config.stream_max_per_tenant),
          .on_change = [&list_cache](const std::string& tenant_id) { list_cache.Changed(tenant_id); },
          .on_live = [&list_cache](bool live) { list_cache.SetLive(live); }},
         feed, authenticator, client_limiter, registry);

@@ -13,6 +13,8 @@ QueryConfig QueryConfig::FromEnv(const EnvConfig& env) {
     config.stream_port = static_cast<int>(env.Int("STOREFLEET_STREAM_PORT", config.stream_port, 0, 65535));
     config.stream_max_connections = static_cast<int>(
         env.Int("STOREFLEET_STREAM_MAX_CONNECTIONS", config.stream_max_connections, 1, 1'000'000));
+    config.stream_max_per_tenant = static_cast<int>(
+        env.Int("STOREFLEET_STREAM_MAX_PER_TENANT", config.stream_max_per_tenant, 1, 1'000'000));
     config.http_threads =
         static_cast<int>(env.Int("STOREFLEET_HTTP_THREADS", config.http_threads, 1, 64));
     config.pg_pool_size =

@@ -16,6 +16,7 @@ struct QueryConfig {
     // The live stream (SSE) listens on a port of its own; 0: the kernel picks.
     int stream_port = 8083;
     int stream_max_connections = 10'000;
+    int stream_max_per_tenant = 100;
     // Single-store GETs hand their read to the StoreBatcher and lists mostly come from the
     // list cache, so few HTTP threads wait on Postgres. Measured on 2 cores (64 connections,
     // docs/performance.md): 4 HTTP threads and 1 read thread served single GETs 10-25% faster
