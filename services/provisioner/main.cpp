@@ -1,38 +1,51 @@
 // storefleet-provisioner: turns store commands into namespaces, guardrails, secrets and
-// Helm releases. Composition root only.
+// Helm releases. Composition root only: the settings, the wiring, serving until SIGTERM,
+// and one place that turns a failure into an exit code.
 #include <filesystem>
 #include <iostream>
-#include <memory>
+#include <thread>
 
 #include "admission.hpp"
 #include "config.hpp"
 #include "dispatcher.hpp"
 #include "helm_agent.hpp"
 #include "provisioner.hpp"
-#include "status_sink.hpp"
+#include "readiness.hpp"
+#include "status_publisher.hpp"
+#include "store_command_handler.hpp"
 #include "store_lease.hpp"
 #include "storefleet/common/log.hpp"
 #include "storefleet/common/shutdown.hpp"
-#include "storefleet/http/server.hpp"
 #include "storefleet/events/envelope.hpp"
-#include "storefleet/events/status.hpp"
+#include "storefleet/http/server.hpp"
 #include "storefleet/kafka/publisher.hpp"
 #include "storefleet/kube/client.hpp"
+#include "storefleet/kube/kubeconfig.hpp"
 
 using namespace storefleet;
 
-int main() {
-    BlockTerminationSignals();
-    log::Init("provisioner");
-    provisioner::ProvisionerConfig config;
-    kube::ClusterCredentials credentials;
-    try {
-        config = provisioner::ProvisionerConfig::FromEnv(EnvConfig());
-        credentials = config.kubeconfig.empty() ? kube::LoadInCluster() : kube::LoadKubeconfig(config.kubeconfig);
-    } catch (const std::exception& error) {
-        std::cerr << "storefleet-provisioner: " << error.what() << "\n";
-        return 2;
+namespace {
+
+provisioner::ProvisionerOptions StoreOptions(const provisioner::ProvisionerConfig& config) {
+    const auto charts = std::filesystem::absolute(config.charts_dir);
+    provisioner::ProvisionerOptions options;
+    options.woocommerce_chart = (charts / "woocommerce-store").string();
+    if (std::filesystem::exists(charts / "medusa-store" / "Chart.yaml")) {
+        options.medusa_chart = (charts / "medusa-store").string();
     }
+    options.ingress_class = config.ingress_class;
+    options.ingress_namespace = config.ingress_namespace;
+    options.url_scheme = config.url_scheme;
+    options.real_node = config.real_node;
+    options.store_deadline = config.store_deadline;
+    options.namespace_stuck_after = config.namespace_stuck_after;
+    options.identity = {config.service_account_namespace, config.service_account_name, config.store_role};
+    return options;
+}
+
+int Serve(const provisioner::ProvisionerConfig& config) {
+    const auto credentials =
+        config.kubeconfig.empty() ? kube::LoadInCluster() : kube::LoadKubeconfig(config.kubeconfig);
     metrics::Registry registry;
     ShutdownFlag shutdown;
     kube::KubeClient kube(credentials);
@@ -51,20 +64,7 @@ int main() {
                                  .timeout = std::chrono::seconds(120),
                                  .openapi_validation = config.helm_openapi_validation});
     kafka::KafkaPublisher publisher(config.kafka_brokers, "storefleet-provisioner");
-    provisioner::KafkaStatusSink sink(publisher, config.cluster_simulated);
-    const auto charts = std::filesystem::absolute(config.charts_dir);
-    provisioner::ProvisionerOptions options;
-    options.woocommerce_chart = (charts / "woocommerce-store").string();
-    if (std::filesystem::exists(charts / "medusa-store" / "Chart.yaml")) {
-        options.medusa_chart = (charts / "medusa-store").string();
-    }
-    options.ingress_class = config.ingress_class;
-    options.ingress_namespace = config.ingress_namespace;
-    options.url_scheme = config.url_scheme;
-    options.real_node = config.real_node;
-    options.store_deadline = config.store_deadline;
-    options.namespace_stuck_after = config.namespace_stuck_after;
-    options.identity = {config.service_account_namespace, config.service_account_name, config.store_role};
+    provisioner::KafkaStatusPublisher statuses(publisher, config.cluster_simulated);
 
     // The leases' own client: a renewal that hangs gives up within a third of the lease
     // duration, so the keeper notices a lost lease before a taker may take it.
@@ -76,22 +76,15 @@ int main() {
                                      .duration = config.lease_duration,
                                      .poll = std::chrono::milliseconds(1000)},
                                     registry);
-    // The lease namespace must exist before any store runs; wait for the API if need be.
-    for (auto backoff = std::chrono::milliseconds(500);; backoff = std::min(backoff * 2, std::chrono::milliseconds(5000))) {
-        auto ensured = leases.EnsureNamespace();
-        if (ensured.ok()) break;
-        log::Warn("cannot ensure the lease namespace; retrying", {{"namespace", config.lease_namespace},
-                                                                  {"error", ensured.error().message}});
-        if (!ensured.error().retryable()) {
-            std::cerr << "storefleet-provisioner: " << ensured.error().message << "\n";
-            return 2;
-        }
-        if (shutdown.WaitFor(backoff)) return 0;
+    if (auto ensured = leases.WaitForNamespace(shutdown); !ensured.ok()) {
+        if (ensured.error().code == "cancelled") return 0;  // stopped while the API was away
+        throw std::runtime_error("cannot ensure the lease namespace: " + ensured.error().message);
     }
     leases.Start();
     provisioner::ReadinessWatcher watcher(kube, shutdown);
     watcher.Start();
-    provisioner::StoreProvisioner provisioner(kube, helm, sink, registry, options, &watcher);
+    provisioner::StoreProvisioner store_provisioner(kube, helm, statuses, registry, StoreOptions(config), &watcher);
+    provisioner::StoreCommandHandler handler(leases, store_provisioner, publisher);
 
     provisioner::CommandDispatcher dispatcher(
         {.brokers = config.kafka_brokers,
@@ -104,26 +97,10 @@ int main() {
          .instance_id = config.instance_id,
          .cooperative = true,
          .session_timeout = config.session_timeout},
-        [&](const provisioner::Command& command, const provisioner::CancelToken& cancel) {
-            // One runner per store: everything below happens under the store's lease.
-            auto held = leases.Acquire(command.envelope.store_id(), cancel);
-            if (!held.ok()) {
-                if (held.error().code == "cancelled") return provisioner::Outcome::kCancelled;
-                throw std::runtime_error("cannot take the store lease: " + held.error().message);
-            }
-            return command.envelope.has_store_deletion_requested() ? provisioner.Deprovision(command, cancel)
-                                                                   : provisioner.Provision(command, cancel);
-        },
-        [&](const kafka::ConsumedMessage& message, const std::string& reason, int attempts) {
-            return publisher.PublishAndWait(
-                {{events::kDeadLetterTopic,
-                  message.key,
-                  message.payload,
-                  {{"storefleet-reason", reason},
-                   {"storefleet-attempts", std::to_string(attempts)},
-                   {"storefleet-source", message.topic + "/" + std::to_string(message.partition) + "@" +
-                                             std::to_string(message.offset)}}}},
-                std::chrono::seconds(15));
+        [&handler](const provisioner::Command& command, const provisioner::CancelToken& cancel,
+                   provisioner::AdmissionPermit& permit) { return handler.Handle(command, cancel, permit); },
+        [&handler](const kafka::ConsumedMessage& message, const std::string& reason, int attempts) {
+            return handler.DeadLetter(message, reason, attempts);
         },
         {.max_in_flight = static_cast<std::size_t>(config.max_in_flight),
          .max_attempts = config.max_attempts,
@@ -132,24 +109,22 @@ int main() {
          .drain_timeout = std::chrono::seconds(60),
          .admission = &admission,
          .report_given_up =
-             [&](const provisioner::Command& command, int attempts, const provisioner::CancelToken& cancel) -> Status {
-                 // Under the store's lease, like everything said about the store.
-                 auto held = leases.Acquire(command.envelope.store_id(), cancel);
-                 if (!held.ok()) return held.error();
-                 return provisioner.ReportGivenUp(command, attempts, cancel);
+             [&handler](const provisioner::Command& command, int attempts, const provisioner::CancelToken& cancel) {
+                 return handler.ReportGivenUp(command, attempts, cancel);
              }},
         registry, shutdown);
 
     http::HttpServer server({config.http_address, static_cast<uint16_t>(config.http_port), 1, 16 * 1024}, registry,
-                            [&] { return dispatcher.Assigned(); });
+                            [&dispatcher] { return dispatcher.Assigned(); });
     server.Start();
-    std::thread consumer([&] { dispatcher.Run(); });
+    std::thread consumer([&dispatcher] { dispatcher.Run(); });
     log::Info("provisioner started", {{"max_in_flight", config.max_in_flight},
                                       {"admission", config.admission},
                                       {"admission_latency_target_ms", config.admission_latency_target.count()},
                                       {"simulated", config.cluster_simulated},
                                       {"instance_id", config.instance_id},
                                       {"lease_identity", leases.identity()},
+                                      {"helm_agent", config.helm_agent},
                                       {"port", server.Port()}});
     const int signal = WaitForTerminationSignal();
     log::Info("provisioner stopping", {{"signal", signal}});
@@ -158,4 +133,23 @@ int main() {
     leases.Stop();
     server.Stop();
     return 0;
+}
+
+}  // namespace
+
+int main() {
+    BlockTerminationSignals();
+    log::Init("provisioner");
+    try {
+        return Serve(provisioner::ProvisionerConfig::FromEnv(EnvConfig()));
+    } catch (const ConfigError& error) {
+        std::cerr << "storefleet-provisioner: " << error.what() << "\n";
+        return 2;
+    } catch (const std::exception& error) {
+        // Start-up failures (credentials unreadable, the lease namespace refused, a port
+        // taken) end the process; the orchestrator restarts it.
+        std::cerr << "storefleet-provisioner: " << error.what() << "\n";
+        log::Error("provisioner failed", {{"error", error.what()}});
+        return 1;
+    }
 }

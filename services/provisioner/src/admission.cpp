@@ -141,27 +141,10 @@ std::size_t AdmissionLimit::Waiting() {
     return queue_.size();
 }
 
-namespace {
-thread_local HeldPermit* held_permit = nullptr;
-}  // namespace
-
-HeldPermit::HeldPermit(AdmissionLimit* admission) : admission_(admission), previous_(held_permit) {
-    held_permit = this;
-}
-
-HeldPermit::~HeldPermit() {
-    Release();
-    held_permit = previous_;
-}
-
-void HeldPermit::Release() {
+void AdmissionPermit::Release() {
     if (admission_ == nullptr) return;
     admission_->Release();
     admission_ = nullptr;
-}
-
-void ReleaseHeldPermit() {
-    if (held_permit != nullptr) held_permit->Release();
 }
 
 }  // namespace storefleet::provisioner

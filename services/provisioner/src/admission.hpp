@@ -8,6 +8,7 @@
 #include <mutex>
 #include <vector>
 
+#include "admission_permit.hpp"
 #include "cancel.hpp"
 #include "storefleet/metrics/registry.hpp"
 
@@ -22,7 +23,7 @@ namespace storefleet::provisioner {
 //    `latency_target`: limit = max(min_limit, floor(limit * decrease_factor));
 //  - otherwise the limit grows by one, up to `max_limit`. A window with no samples counts
 //    as healthy (nothing suggests the server is busy), so an idle replica grows back too.
-// A command holds a permit while it runs (Acquire before, Release after); when the limit
+// A command holds a permit while it runs (Acquire before, Release after; AdmissionPermit); when the limit
 // falls below the permits held, nothing is taken away, new commands just wait until enough
 // are released. Waiters are served first come, first served.
 //
@@ -96,25 +97,5 @@ private:
 
 // Whether an API answer says the server is overloaded or failing (429, 5xx, none at all).
 bool IsOverloadSignal(long status);
-
-// The permit the calling thread's command holds, for the command itself to give back once
-// its API-heavy part is done: the provisioner does so before it waits for readiness (a
-// shared watch, no API calls), so stores waiting for their pods do not keep new ones out.
-// The dispatcher sets it around each command it runs (HeldPermit); Release is idempotent.
-class HeldPermit {
-public:
-    // `admission` null: no permit is held (admission off, or a dead letter).
-    explicit HeldPermit(AdmissionLimit* admission);
-    ~HeldPermit();  // gives the permit back if the command did not
-    HeldPermit(const HeldPermit&) = delete;
-    HeldPermit& operator=(const HeldPermit&) = delete;
-    void Release();
-
-private:
-    AdmissionLimit* admission_;
-    HeldPermit* previous_;
-};
-// Gives back the permit of the command running on this thread, if it holds one.
-void ReleaseHeldPermit();
 
 }  // namespace storefleet::provisioner

@@ -86,14 +86,14 @@ std::chrono::milliseconds CommandDispatcher::RetryDelay(int attempt) const {
     return std::min(delay, options_.max_retry_backoff);
 }
 
-void CommandDispatcher::Execute(Task& task) {
+void CommandDispatcher::Execute(Task& task, AdmissionPermit& permit) {
     if (task.kind == Kind::kCommand) {
         try {
-            task.outcome = handler_(task.command, *task.cancel);
+            task.outcome = handler_(task.command, *task.cancel, permit);
             return;
         } catch (const std::exception& error) {
             if (task.cancel->Cancelled()) {
-                task.outcome = Outcome::kCancelled;
+                task.outcome = CommandOutcome::kCancelled;
                 return;
             }
             ++task.attempts;
@@ -106,7 +106,7 @@ void CommandDispatcher::Execute(Task& task) {
                                                   {"attempt", task.attempts},
                                                   {"error", task.last_error}});
             if (task.attempts < options_.max_attempts) {
-                task.outcome = Outcome::kRetry;
+                task.outcome = CommandOutcome::kRetry;
                 return;
             }
             task.kind = Kind::kDeadLetter;
@@ -120,7 +120,7 @@ void CommandDispatcher::Execute(Task& task) {
         if (!reported.ok()) {
             log::Warn("cannot report a given-up command's store as failed; will retry",
                       {{"store_id", task.command.envelope.store_id()}, {"error", reported.error().message}});
-            task.outcome = task.cancel->Cancelled() ? Outcome::kCancelled : Outcome::kRetry;
+            task.outcome = task.cancel->Cancelled() ? CommandOutcome::kCancelled : CommandOutcome::kRetry;
             return;
         }
         task.given_up_reported = true;
@@ -133,12 +133,12 @@ void CommandDispatcher::Execute(Task& task) {
                                                             {"partition", task.message.partition},
                                                             {"offset", task.message.offset},
                                                             {"reason", task.last_error}});
-        task.outcome = Outcome::kFinished;
+        task.outcome = CommandOutcome::kFinished;
     } else {
         log::Warn("dead-letter publish failed; will retry", {{"partition", task.message.partition},
                                                              {"offset", task.message.offset},
                                                              {"error", published.error().message}});
-        task.outcome = Outcome::kRetry;
+        task.outcome = CommandOutcome::kRetry;
     }
 }
 
@@ -160,13 +160,13 @@ void CommandDispatcher::WorkerLoop() {
             }
         }
         if (admission == nullptr || admission->Wait(ticket, *task->cancel)) {
-            // The command may give its permit back early (ReleaseHeldPermit, before readiness).
-            HeldPermit permit(admission);
+            // The command may give its permit back early (before readiness).
+            AdmissionPermit permit(admission);
             in_flight_gauge_.Add(1);
-            Execute(*task);
+            Execute(*task, permit);
             in_flight_gauge_.Add(-1);
         } else {
-            task->outcome = Outcome::kCancelled;  // cancelled while waiting for a permit
+            task->outcome = CommandOutcome::kCancelled;  // cancelled while waiting for a permit
         }
         {
             std::lock_guard lock(mutex_);
@@ -261,11 +261,11 @@ void CommandDispatcher::Complete(std::unique_ptr<Task> task) {
         free_store_slot(false);
         return;
     }
-    Outcome outcome = task->outcome;
-    if (outcome == Outcome::kCancelled && task->cancel->Why() == CancelToken::Reason::kLeaseLost) {
-        outcome = Outcome::kRetry;
+    CommandOutcome outcome = task->outcome;
+    if (outcome == CommandOutcome::kCancelled && task->cancel->Why() == CancelToken::Reason::kLeaseLost) {
+        outcome = CommandOutcome::kRetry;
     }
-    if (outcome == Outcome::kRetry && !leaving && !shutdown_.Triggered()) {
+    if (outcome == CommandOutcome::kRetry && !leaving && !shutdown_.Triggered()) {
         // Keeps its store's slot and its offset in flight until it runs again.
         task->cancel = std::make_shared<CancelToken>(shutdown_);
         task->not_before = Clock::now() + RetryDelay(std::max(1, task->attempts));
@@ -273,7 +273,7 @@ void CommandDispatcher::Complete(std::unique_ptr<Task> task) {
         return;
     }
     --outstanding_;
-    const bool finished = outcome == Outcome::kFinished || task->cancel->Superseded();
+    const bool finished = outcome == CommandOutcome::kFinished || task->cancel->Superseded();
     if (finished) {
         if (auto next = state->second.tracker.Finished(task->command.offset); next && !leaving) {
             consumer_->Commit(task->partition.first, task->partition.second, *next);

@@ -12,7 +12,11 @@
 #include <vector>
 
 #include "admission.hpp"
-#include "provisioner.hpp"
+#include "admission_permit.hpp"
+#include "cancel.hpp"
+#include "command.hpp"
+#include "storefleet/common/result.hpp"
+#include "storefleet/common/shutdown.hpp"
 #include "storefleet/kafka/consumer.hpp"
 #include "storefleet/kafka/offset_tracker.hpp"
 #include "storefleet/metrics/registry.hpp"
@@ -40,7 +44,7 @@ namespace storefleet::provisioner {
 // store is reported Failed (Options::report_given_up), then the command goes to the
 // dead-letter topic with the reason, and its offset is committed only once both were
 // acknowledged. Undecodable messages go there at once, likewise.
-// A command whose store lease was lost (Outcome::kRetry) is retried without counting.
+// A command whose store lease was lost (CommandOutcome::kRetry) is retried without counting.
 //
 // A deletion queued behind a running provisioning of the same store cancels it (the
 // deletion supersedes it). When `max_in_flight` commands are queued beyond the running
@@ -48,12 +52,14 @@ namespace storefleet::provisioner {
 //
 // Admission (optional): a worker that takes a command waits for a permit of `admission`
 // (in the order the commands were taken) before running it and gives it back after, so
-// fewer than `max_in_flight` run while the API server is slow. A command cancelled while it
+// fewer than `max_in_flight` run while the API server is slow. The handler gets the permit
+// and may give it back earlier (AdmissionPermit::Release). A command cancelled while it
 // waits ends as if its handler had returned kCancelled (same offset and retry rules).
 // Dead letters need no permit (they do not touch the API server).
 class CommandDispatcher {
 public:
-    using Handler = std::function<Outcome(const Command&, const CancelToken&)>;
+    // Runs one command; `permit` is its admission permit (none held when admission is off).
+    using Handler = std::function<CommandOutcome(const Command&, const CancelToken&, AdmissionPermit& permit)>;
     // Publishes a message to the dead-letter topic with why; OK once Kafka acknowledged.
     using DeadLetter = std::function<Status(const kafka::ConsumedMessage&, const std::string& reason, int attempts)>;
 
@@ -92,7 +98,7 @@ private:
         PartitionKey partition;
         uint64_t generation = 0;
         std::shared_ptr<CancelToken> cancel;
-        Outcome outcome = Outcome::kFinished;
+        CommandOutcome outcome = CommandOutcome::kFinished;
         int attempts = 0;         // handler failures so far
         std::string last_error;   // the last failure, or the dead-letter reason
         bool given_up_reported = false;  // the store was told Failed before its dead letter
@@ -115,7 +121,7 @@ private:
     void Schedule(std::unique_ptr<Task> task);
     void Dispatch(std::unique_ptr<Task> task);
     void Complete(std::unique_ptr<Task> task);
-    void Execute(Task& task);
+    void Execute(Task& task, AdmissionPermit& permit);
     void WorkerLoop();
     void DrainCompletions();
     void StartDueRetries();

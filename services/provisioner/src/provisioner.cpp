@@ -1,12 +1,11 @@
 #include "provisioner.hpp"
 
-#include "admission.hpp"
-
 #include <algorithm>
 #include <filesystem>
 #include <random>
 #include <set>
 
+#include "storefleet/common/backoff.hpp"
 #include "storefleet/common/ids.hpp"
 #include "storefleet/common/log.hpp"
 
@@ -19,8 +18,8 @@ Error Cancelled() { return Error::Permanent("cancelled", "cancelled"); }
 
 // A command that stopped because it was cancelled: retried here when its lease was lost,
 // otherwise left to whoever runs it next (or committed, when superseded).
-Outcome StoppedOutcome(const CancelToken& cancel) {
-    return cancel.Why() == CancelToken::Reason::kLeaseLost ? Outcome::kRetry : Outcome::kCancelled;
+CommandOutcome StoppedOutcome(const CancelToken& cancel) {
+    return cancel.Why() == CancelToken::Reason::kLeaseLost ? CommandOutcome::kRetry : CommandOutcome::kCancelled;
 }
 
 std::chrono::milliseconds Jittered(std::chrono::milliseconds base) {
@@ -44,12 +43,12 @@ bool CancelToken::Sleep(std::chrono::milliseconds duration) const {
     return Cancelled();
 }
 
-StoreProvisioner::StoreProvisioner(kube::KubeApi& kube, HelmRunner& helm, StatusSink& sink,
+StoreProvisioner::StoreProvisioner(kube::KubeApi& kube, HelmRunner& helm, StatusPublisher& statuses,
                                    metrics::Registry& registry, ProvisionerOptions options,
                                    ReadinessWatcher* watcher)
     : kube_(kube),
       helm_(helm),
-      sink_(sink),
+      statuses_(statuses),
       registry_(registry),
       options_(std::move(options)),
       watcher_(watcher) {}
@@ -57,7 +56,7 @@ StoreProvisioner::StoreProvisioner(kube::KubeApi& kube, HelmRunner& helm, Status
 template <typename Fn>
 Status StoreProvisioner::Ensure(const std::string& step, const CancelToken& cancel,
                                 Clock::time_point deadline, Fn&& attempt) {
-    auto backoff = std::chrono::milliseconds(250);
+    Backoff backoff(std::chrono::milliseconds(250), std::chrono::milliseconds(10'000));
     auto& retries = registry_.GetCounter("storefleet_provisioner_step_retries_total",
                                          "Retryable failures of a provisioning step.", {{"step", step}});
     for (;;) {
@@ -65,21 +64,21 @@ Status StoreProvisioner::Ensure(const std::string& step, const CancelToken& canc
         Status status = attempt();
         if (status.ok() || !status.error().retryable()) return status;
         retries.Inc();
-        if (Clock::now() + backoff > deadline) {
+        const auto wait = backoff.Next();
+        if (Clock::now() + wait > deadline) {
             return Error::Permanent("deadline", "step '" + step + "' kept failing until the deadline: " +
                                                     status.error().message);
         }
         log::Warn("step failed; retrying", {{"step", step}, {"error", status.error().message},
-                                            {"backoff_ms", backoff.count()}});
-        if (cancel.Sleep(Jittered(backoff))) return Cancelled();
-        backoff = std::min(backoff * 2, std::chrono::milliseconds(10'000));
+                                            {"backoff_ms", wait.count()}});
+        if (cancel.Sleep(Jittered(wait))) return Cancelled();
     }
 }
 
 Status StoreProvisioner::Emit(const Command& command, const CancelToken& cancel, StatusUpdate update) {
-    auto status = sink_.Emit(command, update, cancel);
+    auto status = statuses_.Publish(command, update, cancel);
     if (!status.ok()) {
-        // The sink retries until the command is cancelled (shutdown, revoke, lease lost); the
+        // The publisher retries until the command is cancelled (shutdown, revoke, lease lost); the
         // command then stops without its offset committed (or is retried), so the update is
         // emitted again by whoever runs it next, with the same event id.
         log::Warn("status not emitted", {{"store_id", command.envelope.store_id()}, {"step", update.step},
@@ -119,7 +118,7 @@ Status StoreProvisioner::EnsureAccess(const std::string& store_id, const std::st
     // server itself (SelfSubjectAccessReview: every authenticated user may) until it says yes.
     const std::string review_path = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
     const auto until = Clock::now() + options_.access_wait;
-    auto wait = std::chrono::milliseconds(20);
+    Backoff backoff(std::chrono::milliseconds(20), std::chrono::milliseconds(500));
     for (int asked = 1;; ++asked) {
         auto review = kube_.Call("POST", review_path, AccessReviewObject(ns).dump());
         if (!review.ok()) return review.error();
@@ -130,6 +129,7 @@ Status StoreProvisioner::EnsureAccess(const std::string& store_id, const std::st
             if (asked > 1) log::Info("store RoleBinding in effect", {{"store_id", store_id}, {"namespace", ns}, {"reviews", asked}});
             return Status::Ok();
         }
+        const auto wait = backoff.Next();
         if (Clock::now() + wait > until) {
             return Error::Permanent(
                 "k8s_forbidden", "RoleBinding " + ns + "/" + options_.identity.name + " to ClusterRole " +
@@ -139,7 +139,6 @@ Status StoreProvisioner::EnsureAccess(const std::string& store_id, const std::st
                                      "); does that ClusterRole exist?");
         }
         if (cancel.Sleep(wait)) return Cancelled();
-        wait = std::min(wait * 2, std::chrono::milliseconds(500));
     }
 }
 
@@ -300,7 +299,7 @@ std::string TenantReason(const Error& error, const std::string& step) {
     return "setting up the store failed" + where;
 }
 
-Outcome StoreProvisioner::Provision(const Command& cmd, const CancelToken& cancel) {
+CommandOutcome StoreProvisioner::Provision(const Command& cmd, const CancelToken& cancel, AdmissionPermit& permit) {
     const v1::Envelope& command = cmd.envelope;
     const auto started = Clock::now();
     const auto deadline = started + options_.store_deadline;
@@ -320,7 +319,7 @@ Outcome StoreProvisioner::Provision(const Command& cmd, const CancelToken& cance
                  .ok()) {
             return StoppedOutcome(cancel);
         }
-        return Outcome::kFinished;
+        return CommandOutcome::kFinished;
     };
     auto spec = SpecFromEvent(command);
     if (!spec.ok()) return fail(spec.error());
@@ -362,7 +361,7 @@ Outcome StoreProvisioner::Provision(const Command& cmd, const CancelToken& cance
     step_name = "readiness";
     // The API-heavy part is done: waiting for pods is a shared watch, so this store's
     // admission permit goes to the next one.
-    ReleaseHeldPermit();
+    permit.Release();
     if (auto emitted = Emit(cmd, cancel, {v1::STORE_STATUS_PROVISIONING, "readiness", "", "", "", ns, step_index, 0}); !emitted.ok()) return fail(emitted.error());
     const auto ready_start = Clock::now();
     if (auto status = WaitUntilReady(ns, cancel, deadline); !status.ok()) return fail(status.error());
@@ -386,10 +385,10 @@ Outcome StoreProvisioner::Provision(const Command& cmd, const CancelToken& cance
     }
     log::Info("store ready", {{"store_id", command.store_id()}, {"correlation_id", command.correlation_id()},
                               {"duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()}});
-    return Outcome::kFinished;
+    return CommandOutcome::kFinished;
 }
 
-Outcome StoreProvisioner::Deprovision(const Command& cmd, const CancelToken& cancel) {
+CommandOutcome StoreProvisioner::Deprovision(const Command& cmd, const CancelToken& cancel) {
     const v1::Envelope& command = cmd.envelope;
     const auto started = Clock::now();
     const auto deadline = started + options_.store_deadline;
@@ -406,7 +405,7 @@ Outcome StoreProvisioner::Deprovision(const Command& cmd, const CancelToken& can
                  .ok()) {
             return StoppedOutcome(cancel);
         }
-        return Outcome::kFinished;
+        return CommandOutcome::kFinished;
     };
     // The namespace name comes from the id: anything but a UUID could name another namespace.
     if (!IsUuid(command.store_id())) return fail(Error::Permanent("bad_command", "store id is not a UUID"));
@@ -439,7 +438,7 @@ Outcome StoreProvisioner::Deprovision(const Command& cmd, const CancelToken& can
     if (auto emitted = Emit(cmd, cancel, {v1::STORE_STATUS_DELETED, "deleted", "", "", "", ns, 6, 0}); !emitted.ok()) return fail(emitted.error());
     ObserveStep("deletion", started);
     log::Info("store deleted", {{"store_id", command.store_id()}, {"correlation_id", command.correlation_id()}});
-    return Outcome::kFinished;
+    return CommandOutcome::kFinished;
 }
 
 Status StoreProvisioner::ReportGivenUp(const Command& cmd, int attempts, const CancelToken& cancel) {

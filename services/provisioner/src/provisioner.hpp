@@ -4,40 +4,19 @@
 #include <chrono>
 #include <string>
 
+#include "admission_permit.hpp"
 #include "cancel.hpp"
+#include "command.hpp"
 #include "helm_runner.hpp"
 #include "readiness.hpp"
+#include "status_publisher.hpp"
+#include "store_plan.hpp"
 #include "storefleet/common/result.hpp"
-#include "storefleet/common/shutdown.hpp"
+#include "storefleet/events/sequence.hpp"
 #include "storefleet/kube/client.hpp"
 #include "storefleet/metrics/registry.hpp"
-#include "storefleet/v1/events.pb.h"
-#include "store_plan.hpp"
-#include "storefleet/events/sequence.hpp"
 
 namespace storefleet::provisioner {
-
-// A store command as consumed from store-commands, with its place there. Commands are
-// keyed by store id, so one store's commands share a partition and their offsets order
-// them; the status events of a command are ordered after it by events::StatusSequence (storefleet/events/sequence.hpp).
-struct Command {
-    v1::Envelope envelope;
-    int32_t partition = 0;
-    int64_t offset = 0;
-};
-
-struct StatusUpdate {
-    v1::StoreStatus status = v1::STORE_STATUS_PROVISIONING;
-    std::string step;
-    std::string reason;
-    std::string url;
-    std::string admin_url;
-    std::string ns;
-    // Where this update sits in its command: grows along the steps (< 4096), and `sub`
-    // (< 256) orders repeated updates of one step.
-    uint32_t step_index = 0;
-    uint32_t sub = 0;
-};
 
 // What a tenant is told when its store fails at `step`: plain words. Helm's and the API
 // server's own text name platform internals, so it stays in the provisioner's log.
@@ -46,16 +25,6 @@ std::string TenantReason(const Error& error, const std::string& step);
 // The step index of the Failed status sent when the dispatcher gave up on a command: the
 // highest there is, so it sorts after all of the command's other events.
 inline constexpr uint32_t kGivenUpStepIndex = events::kMaxStepIndex;
-
-// Where status changes go (Kafka in production, a recorder in tests). Emit() returns OK
-// only when the update is durably accepted; it retries internally until `cancel` fires
-// (shutdown included), then returns a "cancelled" error: a command that lost its store's
-// lease, or was revoked, publishes nothing more.
-class StatusSink {
-public:
-    virtual ~StatusSink() = default;
-    virtual Status Emit(const Command& command, const StatusUpdate& update, const CancelToken& cancel) = 0;
-};
 
 struct ProvisionerOptions {
     std::string woocommerce_chart;
@@ -76,22 +45,18 @@ struct ProvisionerOptions {
     std::chrono::milliseconds access_wait{15'000};
 };
 
-// kFinished: done (commit). kCancelled: stopped by shutdown, a revoke or a newer command
-// (see CancelToken::Reason). kRetry: could not act now (the store's lease was lost); the
-// dispatcher runs it again later.
-enum class Outcome { kFinished, kCancelled, kRetry };
-
 // Runs one store command to its end, every step an idempotent "ensure", so a command
 // replayed after a crash converges on the same store. Thread-safe: many tasks at once.
 class StoreProvisioner {
 public:
     // `watcher` may be null: readiness is then polled per store.
-    StoreProvisioner(kube::KubeApi& kube, HelmRunner& helm, StatusSink& sink,
+    StoreProvisioner(kube::KubeApi& kube, HelmRunner& helm, StatusPublisher& statuses,
                      metrics::Registry& registry, ProvisionerOptions options,
                      ReadinessWatcher* watcher = nullptr);
 
-    Outcome Provision(const Command& command, const CancelToken& cancel);
-    Outcome Deprovision(const Command& command, const CancelToken& cancel);
+    // `permit` is given back once the API-heavy steps are done, before readiness is awaited.
+    CommandOutcome Provision(const Command& command, const CancelToken& cancel, AdmissionPermit& permit);
+    CommandOutcome Deprovision(const Command& command, const CancelToken& cancel);
     // The dispatcher gave up on the command (its handler failed `attempts` times; it goes to
     // the dead-letter topic): the store is told Failed with a reason, so it is not left
     // "provisioning" or "deleting" for good; a failed deletion may then be asked again. OK
@@ -121,7 +86,7 @@ private:
 
     kube::KubeApi& kube_;
     HelmRunner& helm_;
-    StatusSink& sink_;
+    StatusPublisher& statuses_;
     metrics::Registry& registry_;
     ProvisionerOptions options_;
     ReadinessWatcher* watcher_;

@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "storefleet/common/backoff.hpp"
 #include "storefleet/common/log.hpp"
 
 namespace storefleet::provisioner {
@@ -83,6 +84,17 @@ Status StoreLeases::EnsureNamespace() {
     return Status::Ok();
 }
 
+Status StoreLeases::WaitForNamespace(const ShutdownFlag& shutdown) {
+    Backoff backoff(std::chrono::milliseconds(500), std::chrono::milliseconds(5000));
+    for (;;) {
+        auto ensured = EnsureNamespace();
+        if (ensured.ok() || !ensured.error().retryable()) return ensured;
+        log::Warn("cannot ensure the lease namespace; retrying",
+                  {{"namespace", options_.lease_namespace}, {"error", ensured.error().message}});
+        if (shutdown.WaitFor(backoff.Next())) return Cancelled();
+    }
+}
+
 void StoreLeases::Start() {
     keeper_ = std::thread([this] { KeeperLoop(); });
 }
@@ -128,7 +140,7 @@ Result<std::unique_ptr<StoreLeases::Held>> StoreLeases::Acquire(const std::strin
     const std::string path = LeasePath(store_id);
     std::string observed_version;
     Clock::time_point observed_at{};
-    auto backoff = std::chrono::milliseconds(200);
+    Backoff backoff(std::chrono::milliseconds(200), std::chrono::milliseconds(5000));
     bool waiting_logged = false;
     if (!Claim(store_id, cancel)) return Cancelled();
     // Every way out but holding gives the claim back.
@@ -148,11 +160,7 @@ Result<std::unique_ptr<StoreLeases::Held>> StoreLeases::Acquire(const std::strin
         claim.keep = true;
         return std::make_unique<Held>(*this, store_id);
     };
-    auto retry_later = [&]() -> bool {
-        if (cancel.Sleep(backoff)) return false;
-        backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
-        return true;
-    };
+    auto retry_later = [&]() -> bool { return !cancel.Sleep(backoff.Next()); };
     for (;;) {
         if (cancel.Cancelled()) return Cancelled();
         // The common case is a store nobody holds: one request.

@@ -62,6 +62,10 @@ public:
 
     // Creates the lease namespace if it is missing.
     Status EnsureNamespace();
+    // EnsureNamespace, retried with backoff while the API server is unavailable (the lease
+    // namespace must exist before any store runs): OK, a permanent error, or "cancelled" at
+    // shutdown.
+    Status WaitForNamespace(const ShutdownFlag& shutdown);
     void Start();
     void Stop();
 

@@ -157,32 +157,31 @@ TEST_F(AdmissionTest, AcquireWaitsAtTheLimitUntilARelease) {
     EXPECT_EQ(limit.Waiting(), 0U);
 }
 
-// The dispatcher holds a command's permit in a HeldPermit; the provisioner gives it back
-// before waiting for readiness, and the holder's end then gives back nothing more.
+// The dispatcher holds a command's permit in an AdmissionPermit and hands it to the handler;
+// the provisioner gives it back before waiting for readiness, and the holder's end then gives
+// back nothing more.
 TEST_F(AdmissionTest, ACommandGivesItsPermitBackEarlyOnceAndOnlyOnce) {
     AdmissionLimit limit(Opts(1, 2), registry_, Now());
     CancelToken cancel(shutdown_);
     ASSERT_TRUE(limit.Acquire(cancel));
     ASSERT_TRUE(limit.Acquire(cancel));
     {
-        HeldPermit permit(&limit);
-        ReleaseHeldPermit();  // as the provisioner does before readiness
+        AdmissionPermit permit(&limit);
+        permit.Release();  // as the provisioner does before readiness
         EXPECT_EQ(limit.InUse(), 1U);
-        ReleaseHeldPermit();
+        permit.Release();
         EXPECT_EQ(limit.InUse(), 1U) << "released once";
         ASSERT_TRUE(limit.Acquire(cancel)) << "the freed permit goes to the next command";
     }
     EXPECT_EQ(limit.InUse(), 2U) << "the holder's end released nothing more";
     {
-        HeldPermit permit(&limit);  // a command that never gives it back early
+        AdmissionPermit permit(&limit);  // a command that never gives it back early
     }
     EXPECT_EQ(limit.InUse(), 1U);
     {
-        HeldPermit none(nullptr);  // admission off: nothing is held
-        ReleaseHeldPermit();
+        AdmissionPermit none(nullptr);  // admission off: nothing is held
+        none.Release();
     }
-    EXPECT_EQ(limit.InUse(), 1U);
-    ReleaseHeldPermit();  // no command on this thread
     EXPECT_EQ(limit.InUse(), 1U);
 }
 

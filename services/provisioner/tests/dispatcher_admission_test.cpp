@@ -67,7 +67,7 @@ TEST(DispatcherAdmissionTest, TheLimitBoundsRunningCommandsAndKeepsEachStoresOrd
     std::map<std::string, std::vector<std::string>> seen;  // store -> the rounds, in run order
     CommandDispatcher dispatcher(
         ConsumerOptions(cluster, "ga1", "admission-test"),
-        [&](const Command& command, const CancelToken&) {
+        [&](const Command& command, const CancelToken&, AdmissionPermit&) {
             {
                 std::lock_guard lock(mutex);
                 peak = std::max(peak, ++running);
@@ -76,7 +76,7 @@ TEST(DispatcherAdmissionTest, TheLimitBoundsRunningCommandsAndKeepsEachStoresOrd
             std::this_thread::sleep_for(20ms);
             std::lock_guard lock(mutex);
             --running;
-            return Outcome::kFinished;
+            return CommandOutcome::kFinished;
         },
         NoDeadLetter, WithAdmission(admission, 8), registry, shutdown);
     std::thread thread([&] { dispatcher.Run(); });
@@ -103,6 +103,44 @@ TEST(DispatcherAdmissionTest, TheLimitBoundsRunningCommandsAndKeepsEachStoresOrd
     }
 }
 
+// The handler gets the command's permit: given back early (as the provisioner does before
+// readiness), the next command runs while the first still does, with a limit of one.
+TEST(DispatcherAdmissionTest, APermitTheHandlerGivesBackLetsTheNextCommandRun) {
+    MockCluster cluster(kTopic, 1);
+    kafka::KafkaPublisher publisher(cluster.Brokers(), "test");
+    const std::string first = NewUuid();
+    const std::string second = NewUuid();
+    ASSERT_TRUE(publisher.PublishAndWait({{kTopic, first, Create(first)}, {kTopic, second, Create(second)}}, 10s).ok());
+
+    metrics::Registry registry;
+    ShutdownFlag shutdown;
+    AdmissionLimit admission(Limit(1), registry);
+    std::atomic<bool> second_ran{false};
+    std::atomic<bool> first_saw_second{false};
+    CommandDispatcher dispatcher(
+        ConsumerOptions(cluster, "ga4", "admission-test"),
+        [&](const Command& command, const CancelToken& cancel, AdmissionPermit& permit) {
+            if (command.envelope.store_id() == second) {
+                second_ran = true;
+                return CommandOutcome::kFinished;
+            }
+            permit.Release();
+            permit.Release();  // idempotent: gives back one permit only
+            const auto deadline = Clock::now() + 20s;
+            while (!second_ran.load() && !cancel.Cancelled() && Clock::now() < deadline) std::this_thread::sleep_for(5ms);
+            first_saw_second = second_ran.load();
+            return CommandOutcome::kFinished;
+        },
+        NoDeadLetter, WithAdmission(admission, 4), registry, shutdown);
+    std::thread thread([&] { dispatcher.Run(); });
+    EXPECT_TRUE(WaitUntil([&] { return first_saw_second.load(); }))
+        << "the second command never ran while the first, its permit given back, still did";
+    EXPECT_TRUE(WaitUntil([&] { return admission.InUse() == 0; })) << "a permit was kept or given back twice";
+    shutdown.Trigger();
+    thread.join();
+    EXPECT_EQ(admission.InUse(), 0U);
+}
+
 TEST(DispatcherAdmissionTest, ADeletionSupersedesAProvisioningStillWaitingForAPermit) {
     MockCluster cluster(kTopic, 1);
     kafka::KafkaPublisher publisher(cluster.Brokers(), "test");
@@ -118,7 +156,7 @@ TEST(DispatcherAdmissionTest, ADeletionSupersedesAProvisioningStillWaitingForAPe
     std::vector<std::string> ran;  // "create:<store>" / "delete:<store>", in order
     CommandDispatcher dispatcher(
         ConsumerOptions(cluster, "ga2", "admission-test"),
-        [&](const Command& command, const CancelToken& cancel) {
+        [&](const Command& command, const CancelToken& cancel, AdmissionPermit&) {
             const bool deletion = command.envelope.has_store_deletion_requested();
             {
                 std::lock_guard lock(mutex);
@@ -127,7 +165,7 @@ TEST(DispatcherAdmissionTest, ADeletionSupersedesAProvisioningStillWaitingForAPe
             if (command.envelope.store_id() == busy) {
                 while (!release.load() && !cancel.Cancelled()) std::this_thread::sleep_for(5ms);
             }
-            return Outcome::kFinished;
+            return CommandOutcome::kFinished;
         },
         NoDeadLetter, WithAdmission(admission, 4), registry, shutdown);
     std::thread thread([&] { dispatcher.Run(); });
@@ -162,10 +200,10 @@ TEST(DispatcherAdmissionTest, ShutdownReleasesCommandsWaitingForAPermitWithoutCo
     std::atomic<int> started{0};
     CommandDispatcher dispatcher(
         ConsumerOptions(cluster, "ga3", "admission-test"),
-        [&](const Command&, const CancelToken& cancel) {
+        [&](const Command&, const CancelToken& cancel, AdmissionPermit&) {
             ++started;
             while (!cancel.Cancelled()) std::this_thread::sleep_for(5ms);
-            return Outcome::kCancelled;
+            return CommandOutcome::kCancelled;
         },
         NoDeadLetter, WithAdmission(admission, 4), registry, shutdown);
     std::thread thread([&] { dispatcher.Run(); });

@@ -95,7 +95,7 @@ TEST(DispatcherTest, ARevokeCancelsAndDrainsItsCommandsBeforeTheNextOwnerRunsThe
     // A holds every command until it is cancelled (or released at the end).
     CommandDispatcher a(
         ConsumerOptions(cluster, "g1", "a"),
-        [&](const Command& command, const CancelToken& cancel) {
+        [&](const Command& command, const CancelToken& cancel, AdmissionPermit&) {
             const std::string& store = command.envelope.store_id();
             runners.Enter(store);
             while (!cancel.Cancelled() && !release_a.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -103,7 +103,7 @@ TEST(DispatcherTest, ARevokeCancelsAndDrainsItsCommandsBeforeTheNextOwnerRunsThe
             EXPECT_TRUE(!cancelled || cancel.Why() == CancelToken::Reason::kRevoked ||
                         cancel.Why() == CancelToken::Reason::kShutdown);
             runners.Leave(store, !cancelled);
-            return cancelled ? Outcome::kCancelled : Outcome::kFinished;
+            return cancelled ? CommandOutcome::kCancelled : CommandOutcome::kFinished;
         },
         NoDeadLetter, Fast(), registry_a, shutdown_a);
     std::thread thread_a([&] { a.Run(); });
@@ -112,10 +112,10 @@ TEST(DispatcherTest, ARevokeCancelsAndDrainsItsCommandsBeforeTheNextOwnerRunsThe
     // B joins: cooperative rebalancing moves some partitions from A to B.
     CommandDispatcher b(
         ConsumerOptions(cluster, "g1", "b"),
-        [&](const Command& command, const CancelToken&) {
+        [&](const Command& command, const CancelToken&, AdmissionPermit&) {
             runners.Enter(command.envelope.store_id());
             runners.Leave(command.envelope.store_id(), true);
-            return Outcome::kFinished;
+            return CommandOutcome::kFinished;
         },
         NoDeadLetter, Fast(), registry_b, shutdown_b);
     std::thread thread_b([&] { b.Run(); });
@@ -169,13 +169,13 @@ TEST(DispatcherTest, AFailingCommandGoesToTheDeadLetterTopicOnlyOnceAcknowledged
     int refused_publishes = 0;
     CommandDispatcher dispatcher(
         ConsumerOptions(cluster, "g2", "c"),
-        [&](const Command& command, const CancelToken&) {
+        [&](const Command& command, const CancelToken&, AdmissionPermit&) {
             if (command.envelope.store_id() == poison) {
                 ++poison_attempts;
                 throw std::runtime_error("chart exploded");
             }
             healthy_done = true;
-            return Outcome::kFinished;
+            return CommandOutcome::kFinished;
         },
         [&](const kafka::ConsumedMessage& message, const std::string& reason, int attempts) -> Status {
             std::lock_guard lock(mutex);
@@ -246,7 +246,7 @@ TEST(DispatcherTest, AGivenUpCommandReportsItsStoreFailedBeforeItsDeadLetter) {
     };
     CommandDispatcher dispatcher(
         ConsumerOptions(cluster, "g-given-up", "c"),
-        [&](const Command&, const CancelToken&) -> Outcome { throw std::runtime_error("helm exploded"); },
+        [&](const Command&, const CancelToken&, AdmissionPermit&) -> CommandOutcome { throw std::runtime_error("helm exploded"); },
         [&](const kafka::ConsumedMessage& message, const std::string&, int) -> Status {
             std::lock_guard lock(mutex);
             order.push_back("dead " + message.key);
@@ -287,9 +287,9 @@ TEST(DispatcherTest, NothingIsCommittedPastACommandWhoseDeadLetterWasNeverAcknow
     std::atomic<bool> healthy_done{false};
     CommandDispatcher dispatcher(
         ConsumerOptions(cluster, "g3", "d"),
-        [&](const Command&, const CancelToken&) {
+        [&](const Command&, const CancelToken&, AdmissionPermit&) {
             healthy_done = true;
-            return Outcome::kFinished;
+            return CommandOutcome::kFinished;
         },
         [&](const kafka::ConsumedMessage&, const std::string&, int) -> Status {
             ++publish_tries;
@@ -317,12 +317,12 @@ TEST(DispatcherTest, ShutdownReturnsOnlyAfterRunningCommandsStopped) {
     ShutdownFlag shutdown;
     CommandDispatcher dispatcher(
         ConsumerOptions(cluster, "g4", "e"),
-        [&](const Command& command, const CancelToken& cancel) {
+        [&](const Command& command, const CancelToken& cancel, AdmissionPermit&) {
             runners.Enter(command.envelope.store_id());
             while (!cancel.Cancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
             std::this_thread::sleep_for(std::chrono::milliseconds(200));  // Helm takes a moment to die
             runners.Leave(command.envelope.store_id(), false);
-            return Outcome::kCancelled;
+            return CommandOutcome::kCancelled;
         },
         NoDeadLetter, Fast(), registry, shutdown);
     std::thread thread([&] { dispatcher.Run(); });

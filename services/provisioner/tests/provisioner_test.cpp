@@ -1,4 +1,4 @@
-// StoreProvisioner against in-memory fakes of the Kubernetes API, Helm and the status sink.
+// StoreProvisioner against in-memory fakes of the Kubernetes API, Helm and the status publisher.
 #include "provisioner.hpp"
 
 #include <gtest/gtest.h>
@@ -103,9 +103,9 @@ public:
     Status result;
 };
 
-class RecordingSink : public StatusSink {
+class RecordingStatuses : public StatusPublisher {
 public:
-    Status Emit(const Command&, const StatusUpdate& update, const CancelToken&) override {
+    Status Publish(const Command&, const StatusUpdate& update, const CancelToken&) override {
         updates.push_back(update);
         return Status::Ok();
     }
@@ -142,7 +142,7 @@ json Job(const std::string& condition) {
 
 class ProvisionerTest : public ::testing::Test {
 protected:
-    ProvisionerTest() : provisioner_(kube_, helm_, sink_, registry_, Options()) {}
+    ProvisionerTest() : provisioner_(kube_, helm_, statuses_, registry_, Options()) {}
     static ProvisionerOptions Options() {
         ProvisionerOptions options;
         options.woocommerce_chart = "/charts/woocommerce-store";
@@ -158,12 +158,13 @@ protected:
     }
     std::vector<std::string> Steps() const {
         std::vector<std::string> steps;
-        for (const auto& u : sink_.updates) steps.push_back(u.step);
+        for (const auto& u : statuses_.updates) steps.push_back(u.step);
         return steps;
     }
     FakeKube kube_;
     FakeHelm helm_;
-    RecordingSink sink_;
+    RecordingStatuses statuses_;
+    AdmissionPermit no_permit_{nullptr};  // admission off
     metrics::Registry registry_;
     ShutdownFlag shutdown_;
     StoreProvisioner provisioner_;
@@ -172,9 +173,9 @@ protected:
 TEST_F(ProvisionerTest, ProvisionsEveryStepThenReportsReadyWithUrls) {
     ReadyWorkloads();
     CancelToken cancel(shutdown_);
-    EXPECT_EQ(provisioner_.Provision(At(Requested()), cancel), Outcome::kFinished);
+    EXPECT_EQ(provisioner_.Provision(At(Requested()), cancel, no_permit_), CommandOutcome::kFinished);
     EXPECT_EQ(Steps(), (std::vector<std::string>{"namespace", "guardrails", "secret", "helm", "readiness", "ready"}));
-    const auto& last = sink_.updates.back();
+    const auto& last = statuses_.updates.back();
     EXPECT_EQ(last.status, v1::STORE_STATUS_READY);
     EXPECT_EQ(last.url, "http://shop.acme.example/");
     EXPECT_EQ(last.admin_url, "http://shop.acme.example/wp-admin/");
@@ -194,11 +195,11 @@ TEST_F(ProvisionerTest, BindsItsStoreRoleRightAfterTheNamespaceAndBeforeAnything
     ReadyWorkloads();
     ProvisionerOptions options = Options();
     options.identity = kIdentity;
-    StoreProvisioner provisioner(kube_, helm_, sink_, registry_, options);
+    StoreProvisioner provisioner(kube_, helm_, statuses_, registry_, options);
     kube_.access_denials = 3;  // the authorizer's cache lags three reviews behind
     CancelToken cancel(shutdown_);
-    EXPECT_EQ(provisioner.Provision(At(Requested()), cancel), Outcome::kFinished);
-    EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_READY);
+    EXPECT_EQ(provisioner.Provision(At(Requested()), cancel, no_permit_), CommandOutcome::kFinished);
+    EXPECT_EQ(statuses_.updates.back().status, v1::STORE_STATUS_READY);
     ASSERT_EQ(kube_.objects.count(kBinding), 1U);
     EXPECT_EQ(kube_.objects[kBinding]["roleRef"]["name"], "storefleet-provisioner-store");
     EXPECT_EQ(kube_.objects[kBinding]["subjects"][0]["namespace"], "storefleet-system");
@@ -213,7 +214,7 @@ TEST_F(ProvisionerTest, BindsItsStoreRoleRightAfterTheNamespaceAndBeforeAnything
 TEST_F(ProvisionerTest, WithoutAnIdentityItBindsNothing) {
     ReadyWorkloads();
     CancelToken cancel(shutdown_);
-    EXPECT_EQ(provisioner_.Provision(At(Requested()), cancel), Outcome::kFinished);
+    EXPECT_EQ(provisioner_.Provision(At(Requested()), cancel, no_permit_), CommandOutcome::kFinished);
     EXPECT_EQ(kube_.objects.count(kBinding), 0U);
     for (const auto& call : kube_.calls) EXPECT_EQ(call.find("selfsubjectaccessreviews"), std::string::npos) << call;
 }
@@ -222,14 +223,14 @@ TEST_F(ProvisionerTest, ARoleBindingThatNeverTakesEffectFailsTheStoreInBoundedTi
     ProvisionerOptions options = Options();
     options.identity = kIdentity;
     options.access_wait = std::chrono::milliseconds(300);
-    StoreProvisioner provisioner(kube_, helm_, sink_, registry_, options);
+    StoreProvisioner provisioner(kube_, helm_, statuses_, registry_, options);
     kube_.access_denials = 1'000'000;
     CancelToken cancel(shutdown_);
     const auto started = std::chrono::steady_clock::now();
-    EXPECT_EQ(provisioner.Provision(At(Requested()), cancel), Outcome::kFinished);
+    EXPECT_EQ(provisioner.Provision(At(Requested()), cancel, no_permit_), CommandOutcome::kFinished);
     EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
-    EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_FAILED);
-    EXPECT_NE(sink_.updates.back().reason.find("not allowed"), std::string::npos) << sink_.updates.back().reason;
+    EXPECT_EQ(statuses_.updates.back().status, v1::STORE_STATUS_FAILED);
+    EXPECT_NE(statuses_.updates.back().reason.find("not allowed"), std::string::npos) << statuses_.updates.back().reason;
     EXPECT_TRUE(helm_.installs.empty());
     EXPECT_EQ(kube_.objects.count("/api/v1/namespaces/" + kNs + "/resourcequotas/store-quota"), 0U);
 }
@@ -238,18 +239,18 @@ TEST_F(ProvisionerTest, DeletionBindsItsRoleBeforeUninstallingAStoreMadeWithoutO
     kube_.objects["/api/v1/namespaces/" + kNs] = {{"metadata", {{"name", kNs}}}};
     ProvisionerOptions options = Options();
     options.identity = kIdentity;
-    StoreProvisioner provisioner(kube_, helm_, sink_, registry_, options);
+    StoreProvisioner provisioner(kube_, helm_, statuses_, registry_, options);
     auto deletion = events::NewEnvelope("acme", kStoreId, "corr");
     deletion.mutable_store_deletion_requested();
     events::SetTypeFromPayload(deletion);
     CancelToken cancel(shutdown_);
-    EXPECT_EQ(provisioner.Deprovision(At(deletion), cancel), Outcome::kFinished);
+    EXPECT_EQ(provisioner.Deprovision(At(deletion), cancel), CommandOutcome::kFinished);
     EXPECT_EQ(helm_.uninstalls.size(), 1U);
     const auto bound = std::find_if(kube_.calls.begin(), kube_.calls.end(),
                                     [](const std::string& call) { return call.rfind("PATCH " + kBinding + "?", 0) == 0; });
     ASSERT_NE(bound, kube_.calls.end());
     EXPECT_EQ(kube_.objects.count(kBinding), 1U);
-    EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_DELETED);
+    EXPECT_EQ(statuses_.updates.back().status, v1::STORE_STATUS_DELETED);
 }
 
 TEST_F(ProvisionerTest, PlacementRealNodeLayersTheChartsRealNodeValuesFirst) {
@@ -257,13 +258,13 @@ TEST_F(ProvisionerTest, PlacementRealNodeLayersTheChartsRealNodeValuesFirst) {
     ProvisionerOptions options = Options();
     options.medusa_chart = STOREFLEET_SOURCE_DIR "/charts/medusa-store";
     options.real_node = true;
-    StoreProvisioner provisioner(kube_, helm_, sink_, registry_, options);
+    StoreProvisioner provisioner(kube_, helm_, statuses_, registry_, options);
     auto command = Requested();
     command.mutable_store_requested()->set_engine(v1::ENGINE_MEDUSA);
     command.mutable_store_requested()->set_placement("real-node");
     CancelToken cancel(shutdown_);
-    EXPECT_EQ(provisioner.Provision(At(command), cancel), Outcome::kFinished);
-    EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_READY);
+    EXPECT_EQ(provisioner.Provision(At(command), cancel, no_permit_), CommandOutcome::kFinished);
+    EXPECT_EQ(statuses_.updates.back().status, v1::STORE_STATUS_READY);
     EXPECT_EQ(helm_.last_values_files,
               (std::vector<std::string>{STOREFLEET_SOURCE_DIR "/charts/medusa-store/values-real-node.yaml"}));
 }
@@ -274,27 +275,27 @@ TEST_F(ProvisionerTest, PlacementRealNodeFailsInPlainWordsWhereItCannotBeHad) {
     command.mutable_store_requested()->set_placement("real-node");
     CancelToken cancel(shutdown_);
     // This platform has no real node.
-    EXPECT_EQ(provisioner_.Provision(At(command), cancel), Outcome::kFinished);
-    EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_FAILED);
-    EXPECT_EQ(sink_.updates.back().reason, "this platform has no real node; ask for placement any");
+    EXPECT_EQ(provisioner_.Provision(At(command), cancel, no_permit_), CommandOutcome::kFinished);
+    EXPECT_EQ(statuses_.updates.back().status, v1::STORE_STATUS_FAILED);
+    EXPECT_EQ(statuses_.updates.back().reason, "this platform has no real node; ask for placement any");
     // It has one, but the WooCommerce chart cannot run there.
     ProvisionerOptions options = Options();
     options.woocommerce_chart = STOREFLEET_SOURCE_DIR "/charts/woocommerce-store";
     options.real_node = true;
-    StoreProvisioner provisioner(kube_, helm_, sink_, registry_, options);
-    EXPECT_EQ(provisioner.Provision(At(command, 8), cancel), Outcome::kFinished);
-    EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_FAILED);
-    EXPECT_EQ(sink_.updates.back().reason, "woocommerce stores cannot run on the real node");
+    StoreProvisioner provisioner(kube_, helm_, statuses_, registry_, options);
+    EXPECT_EQ(provisioner.Provision(At(command, 8), cancel, no_permit_), CommandOutcome::kFinished);
+    EXPECT_EQ(statuses_.updates.back().status, v1::STORE_STATUS_FAILED);
+    EXPECT_EQ(statuses_.updates.back().reason, "woocommerce stores cannot run on the real node");
     EXPECT_TRUE(helm_.installs.empty());
 }
 
 TEST_F(ProvisionerTest, ReplayKeepsTheFirstCredentials) {
     ReadyWorkloads();
     CancelToken cancel(shutdown_);
-    provisioner_.Provision(At(Requested()), cancel);
+    provisioner_.Provision(At(Requested()), cancel, no_permit_);
     const auto secret_path = "/api/v1/namespaces/" + kNs + "/secrets/store-credentials";
     const auto first = kube_.objects.at(secret_path)["stringData"]["db-password"];
-    provisioner_.Provision(At(Requested()), cancel);
+    provisioner_.Provision(At(Requested()), cancel, no_permit_);
     EXPECT_EQ(kube_.objects.at(secret_path)["stringData"]["db-password"], first);
     EXPECT_EQ(helm_.installs.size(), 2U) << "helm upgrade --install is itself idempotent";
 }
@@ -303,17 +304,17 @@ TEST_F(ProvisionerTest, RetriesTransientApiErrors) {
     ReadyWorkloads();
     kube_.fail_next_retryable = 2;
     CancelToken cancel(shutdown_);
-    EXPECT_EQ(provisioner_.Provision(At(Requested()), cancel), Outcome::kFinished);
-    EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_READY);
+    EXPECT_EQ(provisioner_.Provision(At(Requested()), cancel, no_permit_), CommandOutcome::kFinished);
+    EXPECT_EQ(statuses_.updates.back().status, v1::STORE_STATUS_READY);
 }
 
 TEST_F(ProvisionerTest, PermanentHelmFailureEndsInFailedWithTheReason) {
     helm_.result = Error::Permanent("helm_failed", "helm upgrade --install failed: values don't meet the schema");
     CancelToken cancel(shutdown_);
-    EXPECT_EQ(provisioner_.Provision(At(Requested()), cancel), Outcome::kFinished);
-    EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_FAILED);
-    EXPECT_EQ(sink_.updates.back().reason.find("schema"), std::string::npos) << "Helm's text stays in the log";
-    EXPECT_EQ(sink_.updates.back().reason,
+    EXPECT_EQ(provisioner_.Provision(At(Requested()), cancel, no_permit_), CommandOutcome::kFinished);
+    EXPECT_EQ(statuses_.updates.back().status, v1::STORE_STATUS_FAILED);
+    EXPECT_EQ(statuses_.updates.back().reason.find("schema"), std::string::npos) << "Helm's text stays in the log";
+    EXPECT_EQ(statuses_.updates.back().reason,
               "installing the store's software failed (step helm); the platform's operators have the details in "
               "its logs");
 }
@@ -331,40 +332,40 @@ TEST_F(ProvisionerTest, FailedSetupJobFailsTheStore) {
     ReadyWorkloads();
     kube_.lists["/apis/batch/v1/namespaces/" + kNs + "/jobs"] = json::array({Job("Failed")});
     CancelToken cancel(shutdown_);
-    provisioner_.Provision(At(Requested()), cancel);
-    EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_FAILED);
-    EXPECT_NE(sink_.updates.back().reason.find("job store-setup failed"), std::string::npos);
+    provisioner_.Provision(At(Requested()), cancel, no_permit_);
+    EXPECT_EQ(statuses_.updates.back().status, v1::STORE_STATUS_FAILED);
+    EXPECT_NE(statuses_.updates.back().reason.find("job store-setup failed"), std::string::npos);
 }
 
 TEST_F(ProvisionerTest, NotReadyBeforeTheDeadlineSaysWhatItWaitedFor) {
     kube_.lists["/apis/apps/v1/namespaces/" + kNs + "/deployments"] = json::array({Workload(0)});
     CancelToken cancel(shutdown_);
-    provisioner_.Provision(At(Requested()), cancel);
-    EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_FAILED);
-    EXPECT_NE(sink_.updates.back().reason.find("deployment w (0/1 ready)"), std::string::npos)
-        << sink_.updates.back().reason;
+    provisioner_.Provision(At(Requested()), cancel, no_permit_);
+    EXPECT_EQ(statuses_.updates.back().status, v1::STORE_STATUS_FAILED);
+    EXPECT_NE(statuses_.updates.back().reason.find("deployment w (0/1 ready)"), std::string::npos)
+        << statuses_.updates.back().reason;
 }
 
 TEST_F(ProvisionerTest, SupersededProvisioningStopsWithoutAStatus) {
     kube_.lists["/apis/apps/v1/namespaces/" + kNs + "/deployments"] = json::array({Workload(0)});
     CancelToken cancel(shutdown_);
     cancel.Supersede();
-    EXPECT_EQ(provisioner_.Provision(At(Requested()), cancel), Outcome::kCancelled);
-    for (const auto& u : sink_.updates) EXPECT_NE(u.status, v1::STORE_STATUS_FAILED);
+    EXPECT_EQ(provisioner_.Provision(At(Requested()), cancel, no_permit_), CommandOutcome::kCancelled);
+    for (const auto& u : statuses_.updates) EXPECT_NE(u.status, v1::STORE_STATUS_FAILED);
 }
 
 TEST_F(ProvisionerTest, DeprovisionUninstallsAndWaitsForTheNamespaceToGo) {
     ReadyWorkloads();
     CancelToken cancel(shutdown_);
-    provisioner_.Provision(At(Requested()), cancel);
-    sink_.updates.clear();
+    provisioner_.Provision(At(Requested()), cancel, no_permit_);
+    statuses_.updates.clear();
     auto deletion = events::NewEnvelope("acme", kStoreId, "corr2");
     deletion.mutable_store_deletion_requested();
-    EXPECT_EQ(provisioner_.Deprovision(At(deletion), cancel), Outcome::kFinished);
+    EXPECT_EQ(provisioner_.Deprovision(At(deletion), cancel), CommandOutcome::kFinished);
     EXPECT_EQ(helm_.uninstalls.size(), 1U);
     EXPECT_EQ(kube_.objects.count("/api/v1/namespaces/" + kNs), 0U);
     EXPECT_EQ(Steps(), (std::vector<std::string>{"helm-uninstall", "namespace", "deleted"}));
-    EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_DELETED);
+    EXPECT_EQ(statuses_.updates.back().status, v1::STORE_STATUS_DELETED);
 }
 
 // A tenant hears that its deletion is held up, in plain words: what holds the namespace is
@@ -373,14 +374,14 @@ TEST_F(ProvisionerTest, DeprovisionUninstallsAndWaitsForTheNamespaceToGo) {
 TEST_F(ProvisionerTest, ADeletionHeldUpSaysSoInPlainWordsAndEndsWhenTheNamespaceIsGone) {
     ReadyWorkloads();
     CancelToken cancel(shutdown_);
-    provisioner_.Provision(At(Requested()), cancel);
-    sink_.updates.clear();
+    provisioner_.Provision(At(Requested()), cancel, no_permit_);
+    statuses_.updates.clear();
     kube_.terminating_gets = 4;
     auto deletion = events::NewEnvelope("acme", kStoreId, "corr2");
     deletion.mutable_store_deletion_requested();
-    EXPECT_EQ(provisioner_.Deprovision(At(deletion, 9), cancel), Outcome::kFinished);
+    EXPECT_EQ(provisioner_.Deprovision(At(deletion, 9), cancel), CommandOutcome::kFinished);
     bool reported = false;
-    for (const auto& update : sink_.updates) {
+    for (const auto& update : statuses_.updates) {
         EXPECT_EQ(update.reason.find("example.com/hold"), std::string::npos) << "raw API text: " << update.reason;
         if (update.reason.find("still being removed") != std::string::npos) {
             reported = true;
@@ -390,20 +391,20 @@ TEST_F(ProvisionerTest, ADeletionHeldUpSaysSoInPlainWordsAndEndsWhenTheNamespace
         }
     }
     EXPECT_TRUE(reported) << "the tenant is told the deletion is held up";
-    EXPECT_EQ(sink_.updates.back().status, v1::STORE_STATUS_DELETED);
+    EXPECT_EQ(statuses_.updates.back().status, v1::STORE_STATUS_DELETED);
 }
 
 TEST_F(ProvisionerTest, ADeletionStuckPastTheDeadlineFailsInPlainWords) {
     ReadyWorkloads();
     CancelToken cancel(shutdown_);
-    provisioner_.Provision(At(Requested()), cancel);
-    sink_.updates.clear();
+    provisioner_.Provision(At(Requested()), cancel, no_permit_);
+    statuses_.updates.clear();
     kube_.terminating_gets = 1'000'000;
     auto deletion = events::NewEnvelope("acme", kStoreId, "corr2");
     deletion.mutable_store_deletion_requested();
-    EXPECT_EQ(provisioner_.Deprovision(At(deletion), cancel), Outcome::kFinished);
-    ASSERT_FALSE(sink_.updates.empty());
-    const auto& last = sink_.updates.back();
+    EXPECT_EQ(provisioner_.Deprovision(At(deletion), cancel), CommandOutcome::kFinished);
+    ASSERT_FALSE(statuses_.updates.empty());
+    const auto& last = statuses_.updates.back();
     EXPECT_EQ(last.status, v1::STORE_STATUS_FAILED);
     EXPECT_EQ(last.step, "deletion");
     EXPECT_EQ(last.reason.find("example.com/hold"), std::string::npos) << "raw API text: " << last.reason;
@@ -418,13 +419,13 @@ TEST_F(ProvisionerTest, AGivenUpCommandReportsItsStoreFailedAfterAllItsEvents) {
     auto deletion = events::NewEnvelope("acme", kStoreId, "corr2");
     deletion.mutable_store_deletion_requested();
     ASSERT_TRUE(provisioner_.ReportGivenUp(At(deletion, 9), 5, cancel).ok());
-    ASSERT_EQ(sink_.updates.size(), 2U);
-    EXPECT_EQ(sink_.updates[0].status, v1::STORE_STATUS_FAILED);
-    EXPECT_EQ(sink_.updates[0].step, "failed");
-    EXPECT_EQ(sink_.updates[1].status, v1::STORE_STATUS_FAILED);
-    EXPECT_EQ(sink_.updates[1].step, "deletion");
-    EXPECT_NE(sink_.updates[1].reason.find("delete it again"), std::string::npos) << sink_.updates[1].reason;
-    for (const auto& update : sink_.updates) {
+    ASSERT_EQ(statuses_.updates.size(), 2U);
+    EXPECT_EQ(statuses_.updates[0].status, v1::STORE_STATUS_FAILED);
+    EXPECT_EQ(statuses_.updates[0].step, "failed");
+    EXPECT_EQ(statuses_.updates[1].status, v1::STORE_STATUS_FAILED);
+    EXPECT_EQ(statuses_.updates[1].step, "deletion");
+    EXPECT_NE(statuses_.updates[1].reason.find("delete it again"), std::string::npos) << statuses_.updates[1].reason;
+    for (const auto& update : statuses_.updates) {
         EXPECT_EQ(update.ns, kNs);
         EXPECT_NE(update.reason.find("5 times"), std::string::npos) << update.reason;
         // After the last event any run of the command could emit (ready is index 12).
@@ -440,19 +441,19 @@ TEST_F(ProvisionerTest, ADeletionWhoseStoreIdIsNotAUuidTouchesNothing) {
     CancelToken cancel(shutdown_);
     auto deletion = events::NewEnvelope("acme", "kube-system", "corr2");
     deletion.mutable_store_deletion_requested();
-    EXPECT_EQ(provisioner_.Deprovision(At(deletion), cancel), Outcome::kFinished);
+    EXPECT_EQ(provisioner_.Deprovision(At(deletion), cancel), CommandOutcome::kFinished);
     EXPECT_TRUE(helm_.uninstalls.empty());
     for (const auto& call : kube_.calls) EXPECT_EQ(call.find("kube-system"), std::string::npos) << call;
-    ASSERT_EQ(sink_.updates.size(), 1U);
-    EXPECT_EQ(sink_.updates[0].status, v1::STORE_STATUS_FAILED);
+    ASSERT_EQ(statuses_.updates.size(), 1U);
+    EXPECT_EQ(statuses_.updates[0].status, v1::STORE_STATUS_FAILED);
 }
 
 TEST_F(ProvisionerTest, StepIndexesGrowAlongTheCommand) {
     ReadyWorkloads();
     CancelToken cancel(shutdown_);
-    provisioner_.Provision(At(Requested()), cancel);
+    provisioner_.Provision(At(Requested()), cancel, no_permit_);
     uint64_t last = 0;
-    for (const auto& update : sink_.updates) {
+    for (const auto& update : statuses_.updates) {
         const uint64_t sequence = events::StatusSequence(7, update.step_index, update.sub);
         EXPECT_GT(sequence, last) << update.step;
         last = sequence;

@@ -1,13 +1,15 @@
-#include "status_sink.hpp"
+#include "status_publisher.hpp"
 
+#include "storefleet/common/backoff.hpp"
 #include "storefleet/common/ids.hpp"
 #include "storefleet/common/log.hpp"
 #include "storefleet/events/envelope.hpp"
+#include "storefleet/events/sequence.hpp"
 #include "storefleet/events/status.hpp"
 
 namespace storefleet::provisioner {
 
-KafkaStatusSink::KafkaStatusSink(kafka::EventPublisher& publisher, bool simulated)
+KafkaStatusPublisher::KafkaStatusPublisher(kafka::EventPublisher& publisher, bool simulated)
     : publisher_(publisher), simulated_(simulated) {}
 
 namespace {
@@ -24,7 +26,7 @@ std::string NameBasedUuid(const std::string& name) {
 
 }  // namespace
 
-v1::Envelope KafkaStatusSink::BuildEvent(const Command& cmd, const StatusUpdate& update) const {
+v1::Envelope KafkaStatusPublisher::BuildEvent(const Command& cmd, const StatusUpdate& update) const {
     const v1::Envelope& command = cmd.envelope;
     auto event = events::NewEnvelope(command.tenant_id(), command.store_id(), command.correlation_id());
     const uint64_t sequence = events::StatusSequence(cmd.offset, update.step_index, update.sub);
@@ -54,7 +56,7 @@ v1::Envelope KafkaStatusSink::BuildEvent(const Command& cmd, const StatusUpdate&
     return event;
 }
 
-Status KafkaStatusSink::Emit(const Command& cmd, const StatusUpdate& update, const CancelToken& cancel) {
+Status KafkaStatusPublisher::Publish(const Command& cmd, const StatusUpdate& update, const CancelToken& cancel) {
     const v1::Envelope& command = cmd.envelope;
     // Cancelled already (the store's lease lost, the partition gone): whoever runs the
     // command now speaks for the store.
@@ -62,15 +64,14 @@ Status KafkaStatusSink::Emit(const Command& cmd, const StatusUpdate& update, con
     const auto event = BuildEvent(cmd, update);
     const std::vector<kafka::OutgoingMessage> batch = {
         {events::kStatusTopic, command.store_id(), events::Encode(event)}};
-    auto backoff = std::chrono::milliseconds(200);
+    Backoff backoff(std::chrono::milliseconds(200), std::chrono::milliseconds(5000));
     for (;;) {
         auto status = publisher_.PublishAndWait(batch, std::chrono::seconds(10));
         if (status.ok()) return status;
         log::Warn("cannot publish status; retrying", {{"store_id", command.store_id()},
                                                       {"event_id", event.event_id()},
                                                       {"error", status.error().message}});
-        if (cancel.Sleep(backoff)) return Error::Permanent("cancelled", "cancelled while publishing the status");
-        backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+        if (cancel.Sleep(backoff.Next())) return Error::Permanent("cancelled", "cancelled while publishing the status");
     }
 }
 

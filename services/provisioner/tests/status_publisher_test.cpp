@@ -1,4 +1,4 @@
-#include "status_sink.hpp"
+#include "status_publisher.hpp"
 
 #include <gtest/gtest.h>
 
@@ -36,12 +36,12 @@ v1::Envelope RequestedEnvelope() {
 
 Command Requested(int64_t offset = 41) { return {RequestedEnvelope(), 3, offset}; }
 
-TEST(StatusSinkTest, PublishesAStatusEventKeyedByStoreAfterRetries) {
+TEST(StatusPublisherTest, PublishesAStatusEventKeyedByStoreAfterRetries) {
     RecordingPublisher publisher;
     publisher.failures = 2;
     ShutdownFlag shutdown;
-    KafkaStatusSink sink(publisher, /*simulated=*/true);
-    ASSERT_TRUE(sink.Emit(Requested(), {v1::STORE_STATUS_READY, "ready", "", "http://shop/", "http://shop/app", "ns"}, CancelToken(shutdown)).ok());
+    KafkaStatusPublisher statuses(publisher, /*simulated=*/true);
+    ASSERT_TRUE(statuses.Publish(Requested(), {v1::STORE_STATUS_READY, "ready", "", "http://shop/", "http://shop/app", "ns"}, CancelToken(shutdown)).ok());
     ASSERT_EQ(publisher.sent.size(), 1U);
     EXPECT_EQ(publisher.sent[0].topic, "store-status");
     EXPECT_EQ(publisher.sent[0].key, "123e4567-e89b-42d3-a456-426614174000");
@@ -58,18 +58,18 @@ TEST(StatusSinkTest, PublishesAStatusEventKeyedByStoreAfterRetries) {
     EXPECT_GT(changed.sequence(), 0U);
 }
 
-TEST(StatusSinkTest, AStoreOnTheRealNodeIsNotSimulatedAndDeletionsNeverSaySimulated) {
+TEST(StatusPublisherTest, AStoreOnTheRealNodeIsNotSimulatedAndDeletionsNeverSaySimulated) {
     RecordingPublisher publisher;
     ShutdownFlag shutdown;
-    KafkaStatusSink sink(publisher, /*simulated=*/true);
+    KafkaStatusPublisher statuses(publisher, /*simulated=*/true);
     Command real = Requested();
     real.envelope.mutable_store_requested()->set_placement("real-node");
-    ASSERT_TRUE(sink.Emit(real, {v1::STORE_STATUS_READY, "ready", "", "http://shop/", "http://shop/app", "ns"}, CancelToken(shutdown)).ok());
+    ASSERT_TRUE(statuses.Publish(real, {v1::STORE_STATUS_READY, "ready", "", "http://shop/", "http://shop/app", "ns"}, CancelToken(shutdown)).ok());
     auto deletion_envelope = events::NewEnvelope("acme", "123e4567-e89b-42d3-a456-426614174000", "corr-2");
     deletion_envelope.mutable_store_deletion_requested()->set_requested_by("acme");
     events::SetTypeFromPayload(deletion_envelope);
-    ASSERT_TRUE(sink.Emit({deletion_envelope, 3, 50}, {v1::STORE_STATUS_DELETING, "helm-uninstall", "", "", "", "ns"}, CancelToken(shutdown)).ok());
-    ASSERT_TRUE(sink.Emit(Requested(), {v1::STORE_STATUS_READY, "ready", "", "http://shop/", "http://shop/app", "ns"}, CancelToken(shutdown)).ok());
+    ASSERT_TRUE(statuses.Publish({deletion_envelope, 3, 50}, {v1::STORE_STATUS_DELETING, "helm-uninstall", "", "", "", "ns"}, CancelToken(shutdown)).ok());
+    ASSERT_TRUE(statuses.Publish(Requested(), {v1::STORE_STATUS_READY, "ready", "", "http://shop/", "http://shop/app", "ns"}, CancelToken(shutdown)).ok());
     ASSERT_EQ(publisher.sent.size(), 3U);
     std::vector<bool> simulated;
     for (const auto& message : publisher.sent) {
@@ -80,92 +80,92 @@ TEST(StatusSinkTest, AStoreOnTheRealNodeIsNotSimulatedAndDeletionsNeverSaySimula
     EXPECT_EQ(simulated, (std::vector<bool>{false, false, true}));
 }
 
-TEST(StatusSinkTest, SequencesFollowTheCommandOffsetAndStepNotAClock) {
+TEST(StatusPublisherTest, SequencesFollowTheCommandOffsetAndStepNotAClock) {
     RecordingPublisher publisher;
     ShutdownFlag shutdown;
-    KafkaStatusSink sink(publisher, false);
+    KafkaStatusPublisher statuses(publisher, false);
     const auto command = Requested(41);
-    auto namespace_step = sink.BuildEvent(command, {v1::STORE_STATUS_PROVISIONING, "namespace", "", "", "", "ns", 2, 0});
-    auto ready = sink.BuildEvent(command, {v1::STORE_STATUS_READY, "ready", "", "", "", "ns", 12, 0});
+    auto namespace_step = statuses.BuildEvent(command, {v1::STORE_STATUS_PROVISIONING, "namespace", "", "", "", "ns", 2, 0});
+    auto ready = statuses.BuildEvent(command, {v1::STORE_STATUS_READY, "ready", "", "", "", "ns", 12, 0});
     EXPECT_EQ(namespace_step.store_status_changed().sequence(), (42ULL << 20) | (2U << 8));
     EXPECT_LT(namespace_step.store_status_changed().sequence(), ready.store_status_changed().sequence());
     // Every event of a command sorts after the command ((offset + 1) << 20) and before the
     // store's next command, whatever step it is at.
-    auto next_command = sink.BuildEvent(Requested(42), {v1::STORE_STATUS_DELETING, "helm-uninstall", "", "", "", "ns", 2, 0});
+    auto next_command = statuses.BuildEvent(Requested(42), {v1::STORE_STATUS_DELETING, "helm-uninstall", "", "", "", "ns", 2, 0});
     EXPECT_GT(ready.store_status_changed().sequence(), 42ULL << 20);
     EXPECT_LT(ready.store_status_changed().sequence(), 43ULL << 20);
     EXPECT_GT(next_command.store_status_changed().sequence(), ready.store_status_changed().sequence());
     EXPECT_NE(namespace_step.event_id(), ready.event_id());
 }
 
-TEST(StatusSinkTest, AReplayedCommandEmitsTheSameEventIds) {
+TEST(StatusPublisherTest, AReplayedCommandEmitsTheSameEventIds) {
     RecordingPublisher publisher;
     ShutdownFlag shutdown;
-    KafkaStatusSink sink(publisher, false);
+    KafkaStatusPublisher statuses(publisher, false);
     const auto command = Requested(5);
     const StatusUpdate update{v1::STORE_STATUS_PROVISIONING, "helm", "", "", "", "ns", 8, 0};
-    auto first = sink.BuildEvent(command, update);
-    auto replay = sink.BuildEvent(command, update);
+    auto first = statuses.BuildEvent(command, update);
+    auto replay = statuses.BuildEvent(command, update);
     EXPECT_EQ(first.event_id(), replay.event_id()) << "the read model records a replayed update once";
     EXPECT_TRUE(IsUuid(first.event_id()));
     auto other_store_command = Requested(5);
     other_store_command.envelope.set_event_id(NewUuid());
-    EXPECT_NE(sink.BuildEvent(other_store_command, update).event_id(), first.event_id());
-    EXPECT_NE(sink.BuildEvent(command, {v1::STORE_STATUS_PROVISIONING, "helm", "", "", "", "ns", 8, 1}).event_id(),
+    EXPECT_NE(statuses.BuildEvent(other_store_command, update).event_id(), first.event_id());
+    EXPECT_NE(statuses.BuildEvent(command, {v1::STORE_STATUS_PROVISIONING, "helm", "", "", "", "ns", 8, 1}).event_id(),
               first.event_id());
 }
 
 // The relay publishes at least once: a copy of a command (same event id) may sit at a later
 // offset and be run again after the first finished. Its updates are the same events, so the
 // store's timeline shows "ready" once, not twice.
-TEST(StatusSinkTest, ACopyOfTheCommandAtAnotherOffsetEmitsTheSameEventIds) {
+TEST(StatusPublisherTest, ACopyOfTheCommandAtAnotherOffsetEmitsTheSameEventIds) {
     RecordingPublisher publisher;
     ShutdownFlag shutdown;
-    KafkaStatusSink sink(publisher, false);
+    KafkaStatusPublisher statuses(publisher, false);
     const auto command = Requested(5);
     auto copy = command;
     copy.offset = 9;
     const StatusUpdate ready{v1::STORE_STATUS_READY, "ready", "", "", "", "ns", 12, 0};
-    EXPECT_EQ(sink.BuildEvent(command, ready).event_id(), sink.BuildEvent(copy, ready).event_id());
-    EXPECT_NE(sink.BuildEvent(command, ready).store_status_changed().sequence(),
-              sink.BuildEvent(copy, ready).store_status_changed().sequence());
+    EXPECT_EQ(statuses.BuildEvent(command, ready).event_id(), statuses.BuildEvent(copy, ready).event_id());
+    EXPECT_NE(statuses.BuildEvent(command, ready).store_status_changed().sequence(),
+              statuses.BuildEvent(copy, ready).store_status_changed().sequence());
 }
 
-TEST(StatusSinkTest, PublishesNothingForACancelledCommand) {
+TEST(StatusPublisherTest, PublishesNothingForACancelledCommand) {
     RecordingPublisher publisher;
     ShutdownFlag shutdown;
     CancelToken cancel(shutdown);
     cancel.Cancel(CancelToken::Reason::kLeaseLost);  // another runner speaks for the store now
-    KafkaStatusSink sink(publisher, false);
-    auto emitted = sink.Emit(Requested(), {v1::STORE_STATUS_READY, "ready", "", "", "", "ns", 12, 0}, cancel);
+    KafkaStatusPublisher statuses(publisher, false);
+    auto emitted = statuses.Publish(Requested(), {v1::STORE_STATUS_READY, "ready", "", "", "", "ns", 12, 0}, cancel);
     ASSERT_FALSE(emitted.ok());
     EXPECT_EQ(emitted.error().code, "cancelled");
     EXPECT_TRUE(publisher.sent.empty()) << "a command that lost its lease published a status";
 }
 
-TEST(StatusSinkTest, StopsRetryingWhenTheCommandIsCancelled) {
+TEST(StatusPublisherTest, StopsRetryingWhenTheCommandIsCancelled) {
     RecordingPublisher publisher;
     publisher.failures = 1'000'000;  // Kafka refuses for good
     ShutdownFlag shutdown;
     CancelToken cancel(shutdown);
-    KafkaStatusSink sink(publisher, false);
+    KafkaStatusPublisher statuses(publisher, false);
     std::thread canceller([&] {
         std::this_thread::sleep_for(std::chrono::milliseconds(300));
         cancel.Cancel(CancelToken::Reason::kRevoked);
     });
-    auto emitted = sink.Emit(Requested(), {v1::STORE_STATUS_READY, "ready", "", "", "", "ns", 12, 0}, cancel);
+    auto emitted = statuses.Publish(Requested(), {v1::STORE_STATUS_READY, "ready", "", "", "", "ns", 12, 0}, cancel);
     canceller.join();
     ASSERT_FALSE(emitted.ok());
     EXPECT_EQ(emitted.error().code, "cancelled");
 }
 
-TEST(StatusSinkTest, GivesUpOnlyAtShutdown) {
+TEST(StatusPublisherTest, GivesUpOnlyAtShutdown) {
     RecordingPublisher publisher;
     publisher.failures = 1000;
     ShutdownFlag shutdown;
     shutdown.Trigger();
-    KafkaStatusSink sink(publisher, false);
-    EXPECT_FALSE(sink.Emit(Requested(), {}, CancelToken(shutdown)).ok());
+    KafkaStatusPublisher statuses(publisher, false);
+    EXPECT_FALSE(statuses.Publish(Requested(), {}, CancelToken(shutdown)).ok());
     EXPECT_TRUE(publisher.sent.empty());
 }
 
