@@ -191,12 +191,14 @@ Result<std::vector<nlohmann::json>> AdminStore::TenantStores(const std::string& 
             session.exec_params("select 1 from intake.tenants where id = $1", tenant_id).empty()) {
             return NoTenant(tenant_id);
         }
-        // The read model's status where the projector has the store, else the ledger's.
+        // The status a client sees (the read model's stores_seen, which merges its row with
+        // the ledger's), for the tenant's newest stores in the ledger.
         auto rows = session.exec_params(
-            "select i.store_id::text, i.name, i.engine, i.plan, coalesce(r.status, case i.state when 'active' "
-            "then 'requested' when 'deletion_failed' then 'failed' else i.state end), " RFC3339("i.created_at")
-            ", i.tenant_id from intake.stores i left join read.stores r on r.store_id = i.store_id "
-            "where ($1 = '' or i.tenant_id = $1) and i.state <> 'deleted' order by i.created_at desc limit $2",
+            "select s.store_id, s.name, s.engine, s.plan, s.status, " RFC3339("i.created_at")
+            ", i.tenant_id from (select store_id, tenant_id, created_at from intake.stores "
+            "where ($1 = '' or tenant_id = $1) and state <> 'deleted' order by created_at desc limit $2) i "
+            "cross join lateral read.stores_seen(array[i.store_id], array[i.tenant_id]) s "
+            "order by i.created_at desc",
             tenant_id, limit);
         std::vector<nlohmann::json> stores;
         for (const auto& r : rows) {

@@ -13,32 +13,28 @@ namespace storefleet::intake {
 
 namespace {
 
-// "{schema}" stands for the read model's schema.
+// "{schema}" stands for the read model's schema. The figures read only the views the read
+// model exposes for them (the projector's migration 6), never its tables.
 //
 // A store counts in the bucket where it first became Ready (a store Ready again after a
 // retry is not counted twice), with POST-to-Ready = that time minus its created_at (the
 // request's time). Failed: the stores that turned Failed in the bucket (provisioning or
 // deletion). Buckets are aligned to the epoch ($2 seconds wide) from $1 (epoch seconds).
 constexpr const char* kBucketsSql = R"SQL(
-with ready as (
-    select e.store_id, min(e.occurred_at) as at
-      from {schema}.store_events e
-     where e.status = 'ready'
-     group by e.store_id
-    having min(e.occurred_at) >= to_timestamp($1)
-), ready_timed as (
-    select floor(extract(epoch from r.at) / $2)::bigint * $2 as bucket,
-           greatest(extract(epoch from r.at - s.created_at), 0)::float8 as seconds
-      from ready r join {schema}.stores s on s.store_id = r.store_id
+with ready_timed as (
+    select floor(extract(epoch from r.ready_at) / $2)::bigint * $2 as bucket,
+           greatest(extract(epoch from r.ready_at - r.requested_at), 0)::float8 as seconds
+      from {schema}.store_first_ready r
+     where r.ready_at >= to_timestamp($1)
 ), ready_buckets as (
     select bucket, count(*) as n,
            percentile_cont(array[0.5, 0.9, 0.99]::float8[]) within group (order by seconds) as p
       from ready_timed group by bucket
 ), failed_buckets as (
-    select floor(extract(epoch from e.occurred_at) / $2)::bigint * $2 as bucket,
-           count(distinct e.store_id) as n
-      from {schema}.store_events e
-     where e.status = 'failed' and e.occurred_at >= to_timestamp($1)
+    select floor(extract(epoch from f.failed_at) / $2)::bigint * $2 as bucket,
+           count(distinct f.store_id) as n
+      from {schema}.store_failures f
+     where f.failed_at >= to_timestamp($1)
      group by 1
 )
 select coalesce(r.bucket, f.bucket), coalesce(r.n, 0), coalesce(f.n, 0), r.p[1], r.p[2], r.p[3]
@@ -46,10 +42,10 @@ select coalesce(r.bucket, f.bucket), coalesce(r.n, 0), coalesce(f.n, 0), r.p[1],
  order by 1
 )SQL";
 
-constexpr const char* kStatusSql = "select status, count(*) from {schema}.stores group by status";
+constexpr const char* kStatusSql = "select status, stores from {schema}.store_status_counts";
 
 constexpr const char* kOffsetsSql =
-    "select consumer_group, topic, partition, next_offset from {schema}.consumer_offsets "
+    "select consumer_group, topic, partition, next_offset from {schema}.consumer_positions "
     "where consumer_group = any($1::text[])";
 
 std::string WithSchema(std::string sql, const std::string& schema) {
@@ -233,7 +229,8 @@ Figures FiguresService::Compute(std::chrono::seconds window) {
     }
     StoredOffsets stored;
     figures.buckets = DenseBuckets({}, figures.range);
-    // Before the projector has created the read model there is nothing to count yet.
+    // Before the projector has created the read model (or its views, migration 6) there is
+    // nothing to count yet.
     try {
         pool_.WithoutTransaction([&](pqxx::nontransaction& session) {
         std::vector<FiguresBucket> sparse;

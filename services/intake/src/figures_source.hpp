@@ -21,7 +21,8 @@ namespace storefleet::intake {
 
 // A consumer group whose lag the figures show, on one topic. The provisioner commits its
 // offsets to Kafka; the projector keeps them in Postgres with the rows they produced
-// (read.consumer_offsets), so Kafka's copy of its group says nothing.
+// (the read model's consumer_offsets, which intake reads through read.consumer_positions), so
+// Kafka's copy of its group says nothing.
 struct LagTarget {
     std::string group;
     std::string topic;

@@ -16,12 +16,10 @@
 namespace storefleet::intake {
 namespace {
 
-// A token authenticates while it is neither revoked nor expired. Shared with the query
-// service (services/query reads the same row).
+// A token authenticates while it is neither revoked nor expired: the rule is the function
+// intake.principal_of_token (migration 9), which the query service calls too.
 constexpr const char* kSelectPrincipalByToken =
-    "select k.tenant_id, k.role = 'admin', coalesce(t.rate_per_second, 0)::float8, k.token_id::text "
-    "from intake.api_tokens k join intake.tenants t on t.id = k.tenant_id where k.token_sha256 = $1 "
-    "and k.revoked_at is null and (k.expires_at is null or k.expires_at > now())";
+    "select tenant_id, admin, rate_per_second, token_id from intake.principal_of_token($1)";
 // Reserves one store of the quota; no row back means the quota is used up. Run last in
 // the transaction so the tenant row stays locked only until the commit.
 constexpr const char* kReserveQuota =

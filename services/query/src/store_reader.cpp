@@ -7,11 +7,14 @@ namespace {
 
 // Statement names and their SQL. Times leave Postgres as microseconds since the epoch
 // (exact, and the same numbers the cursor carries); NULL text leaves as ''.
+//
+// What this service may read of other schemas, and nothing else (schema_contract_test):
+// intake's contract (intake.principal_of_token, intake.store_requests; intake's migration 9)
+// and the read model's: its tables kept for the API (read.stores for lists, read.store_events
+// for timelines, read.store_changes for the stream) and read.stores_seen (the projector's
+// migration 6), the one place a store's status as a client sees it is derived.
 constexpr const char* kPrincipalOfToken = "query_principal_of_token";
-// The same rule as intake's: neither revoked nor expired.
-constexpr const char* kPrincipalOfTokenSql =
-    "select tenant_id, role = 'admin' from intake.api_tokens where token_sha256 = $1 "
-    "and revoked_at is null and (expires_at is null or expires_at > now())";
+constexpr const char* kPrincipalOfTokenSql = "select tenant_id, admin from intake.principal_of_token($1)";
 
 // Two listing statements rather than one with an optional cursor, so that each has a
 // plan that walks the (tenant_id, created_at desc, store_id desc) index from the right
@@ -35,56 +38,27 @@ constexpr const char* kListAfterSql =
 #undef LIST_FILTERS
 #undef LIST_COLUMNS
 
-// One store, read-your-writes: the read model's row, or, until the projector has seen the
-// store, intake's ledger row as "requested" (a 202 is followed by a 200 at its Location
-// whatever Kafka is doing). A deletion the ledger accepted after the read model's last
-// change shows as "deleting" until the projector catches up, so a GET never shows a state
-// older than the one the client was told. The read model's ready JSON comes along when the
-// ledger changes nothing of it (the usual case). One statement, outside a transaction.
-//
-// The columns of one store (StoreViewFrom's, then the ready JSON or NULL) from the read model's
-// row r and the ledger's row i, either of which may be missing.
-#define GET_STORE_COLUMNS \
-    "select coalesce(r.store_id, i.store_id)::text, coalesce(r.name, i.name, ''), " \
-    "coalesce(r.engine, i.engine, ''), coalesce(r.plan, i.plan, ''), coalesce(r.host, i.host, ''), " \
-    "case when r.store_id is null then (case when i.state = 'deleting' then 'deleting' else 'requested' end) " \
-    "when i.state = 'deleting' and r.status not in ('deleting', 'deleted') " \
-    "and i.deletion_requested_at > r.updated_at then 'deleting' " \
-    "else r.status end, " \
-    "coalesce(r.step, ''), coalesce(r.reason, ''), coalesce(r.url, ''), coalesce(r.admin_url, ''), " \
-    "coalesce(r.namespace, ''), coalesce(r.simulated, false), " \
-    "(extract(epoch from coalesce(r.created_at, i.created_at)) * 1000000)::bigint, " \
-    "(extract(epoch from greatest(r.updated_at, i.deletion_requested_at, i.created_at)) * 1000000)::bigint, " \
-    "case when r.status = (case when i.state = 'deleting' and r.status not in ('deleting', 'deleted') " \
-    "and i.deletion_requested_at > r.updated_at then 'deleting' " \
-    "else r.status end) " \
-    "and r.updated_at = greatest(r.updated_at, i.deletion_requested_at, i.created_at) " \
-    "then r.view_json end "
+// One store, read-your-writes, as read.stores_seen derives it: the read model's row merged
+// with intake's ledger (a 202 is followed by a 200 at its Location whatever Kafka is doing).
+// One statement, outside a transaction. The columns are StoreViewFrom's, then the ready JSON
+// or NULL, then the pair's place n.
+#define SEEN_COLUMNS \
+    "select store_id, name, engine, plan, host, status, step, reason, url, admin_url, namespace, " \
+    "simulated, created_us, updated_us, view_json, n "
 constexpr const char* kGetStore = "query_get_store";
 constexpr const char* kGetStoreSql =
-    "with r as (select * from read.stores where store_id = $1::uuid and tenant_id = $2), "
-    "     i as (select * from intake.stores where store_id = $1::uuid and tenant_id = $2) "
-    GET_STORE_COLUMNS
-    "from r full join i on true "
-    "where r.store_id is not null or i.state <> 'deleted'";
+    SEEN_COLUMNS "from read.stores_seen(array[$1::uuid], array[$2::text])";
 
 // The same for a batch of (store, tenant) pairs, two arrays of equal length: a row per pair
 // that is a store, numbered by its place in the arrays (1-based).
 constexpr const char* kGetStores = "query_get_stores";
-constexpr const char* kGetStoresSql =
-    GET_STORE_COLUMNS ", q.n "
-    "from unnest($1::uuid[], $2::text[]) with ordinality as q(store_id, tenant_id, n) "
-    "left join read.stores r on r.store_id = q.store_id and r.tenant_id = q.tenant_id "
-    "left join intake.stores i on i.store_id = q.store_id and i.tenant_id = q.tenant_id "
-    "where r.store_id is not null or i.state <> 'deleted'";
-#undef GET_STORE_COLUMNS
+constexpr const char* kGetStoresSql = SEEN_COLUMNS "from read.stores_seen($1::uuid[], $2::text[])";
+#undef SEEN_COLUMNS
 
 // Whether the tenant has the store at all (for the timeline's 404), ledger included.
 constexpr const char* kStoreExists = "query_store_exists";
 constexpr const char* kStoreExistsSql =
-    "select exists (select 1 from read.stores where store_id = $1::uuid and tenant_id = $2) "
-    "or exists (select 1 from intake.stores where store_id = $1::uuid and tenant_id = $2 and state <> 'deleted')";
-
+    "select exists (select 1 from read.stores_seen(array[$1::uuid], array[$2::text]))";
 
 constexpr const char* kTimeline = "query_timeline";
 constexpr const char* kTimelineSql =
@@ -93,15 +67,14 @@ constexpr const char* kTimelineSql =
     "from read.store_events where store_id = $1::uuid and tenant_id = $2 "
     "order by sequence, occurred_at, event_id";
 
+// Everything above exists: intake's migration 9 and the projector's migration 6 have run
+// (deploy both before this service; the chart's migrations Job runs before it rolls).
 constexpr const char* kSchemaPresent =
     "select to_regclass('read.stores') is not null "
     "and to_regclass('read.store_events') is not null "
-    "and to_regclass('intake.api_tokens') is not null "
-    "and to_regclass('intake.stores') is not null "
-    // The projector's migration 5 (view_json) must have run: deploy the projector first.
-    "and exists (select 1 from information_schema.columns where table_schema = 'read' "
-    "and table_name = 'stores' and column_name = 'view_json')";
-
+    "and to_regprocedure('read.stores_seen(uuid[],text[])') is not null "
+    "and to_regclass('intake.store_requests') is not null "
+    "and to_regprocedure('intake.principal_of_token(text)') is not null";
 
 EventView EventFrom(const pqxx::row& r) {
     EventView event;
@@ -131,12 +104,12 @@ void Prepare(pqxx::connection& connection) {
 }
 
 // SQLSTATE classes worth a retry: 40 transaction rollback, 53 insufficient resources,
-// 57 operator intervention (statement timeout, shutdown), 42P01 undefined table (the
-// projector or intake has not created its schema yet).
+// 57 operator intervention (statement timeout, shutdown), 42P01 undefined table and 42883
+// undefined function (the projector or intake has not migrated its schema yet).
 bool Transient(const pqxx::sql_error& error) {
     const std::string state = error.sqlstate();
     return state.rfind("40", 0) == 0 || state.rfind("53", 0) == 0 || state.rfind("57", 0) == 0 ||
-           state == "42P01";
+           state == "42P01" || state == "42883";
 }
 
 }  // namespace

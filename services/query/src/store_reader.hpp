@@ -62,8 +62,9 @@ class StoreReader {
                                                               const std::string& store_id) = 0;
 };
 
-// Reads schema "read" (and intake's ledger: tokens, and stores the projector has not seen
-// yet) with prepared statements, on connections that are read-only and time out slow
+// Reads what schema "read" and schema "intake" expose for it (read.stores_seen merges the
+// ledger's stores the projector has not seen yet; intake.principal_of_token resolves tokens)
+// with prepared statements, on connections that are read-only and time out slow
 // statements. Thread-safe: each call
 // takes its own pooled connection. Throws ReadUnavailable for transient failures.
 class PgStoreReader final : public StoreReader {
@@ -72,8 +73,8 @@ class PgStoreReader final : public StoreReader {
     // (Pool::OnConnect), so construct it before anything takes a connection from `pool`.
     explicit PgStoreReader(pg::Pool& pool);
 
-    // For /readyz: Postgres answers and the tables this service reads exist (intake and
-    // the projector create them).
+    // For /readyz: Postgres answers and what this service reads exists (intake's and the
+    // projector's migrations create it).
     bool Ready();
 
     std::optional<http::Principal> PrincipalOfToken(const std::string& token_sha256) override;
