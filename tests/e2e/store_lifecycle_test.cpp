@@ -2,54 +2,37 @@
 // front door, checked in the cluster (namespace, guardrails, Helm release, pods) and in
 // Postgres (the timeline). Needs the stack env (tests/with-stack); starts the platform
 // itself with infra/local/platform unless STOREFLEET_URL points at a running one.
-#include <curl/curl.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
-#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <pqxx/pqxx>
 #include <set>
 #include <thread>
 
 #include "storefleet/kube/client.hpp"
+#include "storefleet/test_support/env.hpp"
+#include "storefleet/test_support/http.hpp"
+#include "storefleet/test_support/platform.hpp"
+#include "storefleet/test_support/wait.hpp"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using nlohmann::json;
-
-std::string Env(const char* name) {
-    const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
-    return value != nullptr ? value : "";
-}
-
-std::string RepoRoot() { return Env("STOREFLEET_ROOT"); }
-
-// Reads KEY=VALUE lines of the platform's env file written by `infra/local/platform up`.
-std::map<std::string, std::string> ReadEnvFile(const std::string& path) {
-    std::map<std::string, std::string> values;
-    std::ifstream in(path);
-    std::string line;
-    while (std::getline(in, line)) {
-        if (auto eq = line.find('='); eq != std::string::npos) values[line.substr(0, eq)] = line.substr(eq + 1);
-    }
-    return values;
-}
+using storefleet::test_support::Clock;
+using storefleet::test_support::Env;
+using storefleet::test_support::RepoRoot;
+using storefleet::test_support::Seconds;
 
 struct Reply {
-    long code = 0;
+    long code = 0;  // -1: no HTTP answer
     json body;
     std::string headers;  // the raw response header lines
 };
-
-std::size_t Collect(char* data, std::size_t size, std::size_t count, void* out) {
-    static_cast<std::string*>(out)->append(data, size * count);
-    return size * count;
-}
 
 // The platform under test. Started in main(), before any test, so a platform that does not
 // come up fails the run (a failing gtest Environment would only skip the tests).
@@ -57,22 +40,22 @@ class Platform {
 public:
     // Returns an error message, or "" when the platform is reachable.
     std::string Start() {
-        url_ = Env("STOREFLEET_URL");
-        std::string token_file = Env("STOREFLEET_TOKEN_FILE");
-        if (url_.empty()) {
+        std::string url = Env("STOREFLEET_URL");
+        std::string token;
+        if (url.empty()) {
             const std::string command = "bash " + RepoRoot() + "/infra/local/platform up >&2";
             if (std::system(command.c_str()) != 0) return "infra/local/platform up failed";  // NOLINT
             started_ = true;
-            const std::string state = Env("STOREFLEET_STATE").empty() ? RepoRoot() + "/.state/local"
-                                                                      : Env("STOREFLEET_STATE");
-            auto values = ReadEnvFile(state + "/env.d/platform");
-            url_ = values["STOREFLEET_URL"];
-            token_file = values["STOREFLEET_TOKEN_FILE"];
+            auto endpoints = storefleet::test_support::ReadPlatformEndpoints();
+            if (!endpoints.error.empty()) return endpoints.error;
+            url = endpoints.url;
+            token = endpoints.token;
+        } else {
+            std::ifstream in(Env("STOREFLEET_TOKEN_FILE"));
+            std::getline(in, token);
+            if (token.empty()) return "no API token in '" + Env("STOREFLEET_TOKEN_FILE") + "'";
         }
-        std::ifstream in(token_file);
-        std::getline(in, token_);
-        if (url_.empty()) return "no platform URL (STOREFLEET_URL or the platform env file)";
-        if (token_.empty()) return "no API token in '" + token_file + "'";
+        client_.emplace(url, token, std::chrono::seconds(10));
         return "";
     }
     void Stop() {
@@ -81,40 +64,18 @@ public:
             (void)std::system(command.c_str());  // NOLINT
         }
     }
+    // Through the front door with the tenant's token, or `token` when given.
     static Reply Call(const std::string& method, const std::string& path, const std::string& body = "",
                       const std::string& token = "") {
-        Reply reply;
-        std::string text;
-        CURL* curl = curl_easy_init();
-        const std::string url = instance->url_ + path;
-        curl_slist* headers = nullptr;
-        headers = curl_slist_append(headers, ("Authorization: Bearer " + (token.empty() ? instance->token_ : token)).c_str());
-        headers = curl_slist_append(headers, "Content-Type: application/json");
-        curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-        if (!body.empty()) curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
-        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
-        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &text);
-        curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, Collect);
-        curl_easy_setopt(curl, CURLOPT_HEADERDATA, &reply.headers);
-        curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
-        const auto code = curl_easy_perform(curl);
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.code);
-        curl_slist_free_all(headers);
-        curl_easy_cleanup(curl);
-        if (code != CURLE_OK) {
-            reply.code = -1;
-            return reply;
-        }
-        reply.body = json::parse(text, nullptr, false);
-        return reply;
+        const auto& client = *instance->client_;
+        auto raw = (token.empty() ? client : client.WithToken(token)).Send(method, path, body);
+        if (raw.code == -1) return Reply{-1, json(), raw.headers};
+        return Reply{raw.code, raw.Json(), raw.headers};
     }
     static inline Platform* instance = nullptr;
 
 private:
-    std::string url_;
-    std::string token_;
+    std::optional<storefleet::test_support::HttpClient> client_;
     bool started_ = false;
 };
 
@@ -131,21 +92,18 @@ std::string CreateStore(const std::string& name) {
 
 // Polls GET /api/v1/stores/{id} until its status is `want` (or failed), or the deadline.
 json WaitForStatus(const std::string& id, const std::string& want, std::chrono::seconds deadline) {
-    const auto until = Clock::now() + deadline;
     json last;
-    while (Clock::now() < until) {
-        auto reply = Platform::Call("GET", "/api/v1/stores/" + id);
-        if (reply.code == 200) {
+    storefleet::test_support::WaitUntil(
+        [&] {
+            auto reply = Platform::Call("GET", "/api/v1/stores/" + id);
+            if (reply.code != 200) return false;
             last = reply.body;
-            if (last.value("status", "") == want) return last;
-            if (last.value("status", "") == "failed" && want != "failed") return last;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
+            const std::string status = last.value("status", "");
+            return status == want || (status == "failed" && want != "failed");
+        },
+        deadline, std::chrono::milliseconds(200));
     return last;
 }
-
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 TEST(StoreLifecycleE2E, OneStoreFromPostToReadyToDeleted) {
     const std::string name = "e2e-one-" + std::to_string(std::time(nullptr) % 100000);

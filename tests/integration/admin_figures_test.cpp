@@ -12,20 +12,21 @@
 #include <memory>
 
 #include "figures_api.hpp"
-#include "http_client.hpp"
 #include "intake_store.hpp"
 #include "read_model.hpp"
 #include "storefleet/common/ids.hpp"
+#include "storefleet/test_support/env.hpp"
+#include "storefleet/test_support/http.hpp"
 
 namespace storefleet::intake {
 namespace {
 
 using json = nlohmann::json;
-using testing::Call;
+using test_support::Env;
+using test_support::HttpClient;
 
-std::string Env(const char* name) {
-    const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
-    return value != nullptr ? value : "";
+bool IsProblem(const test_support::HttpReply& reply) {
+    return reply.Header("Content-Type").find("application/problem+json") != std::string::npos;
 }
 
 int64_t NowSeconds() {
@@ -169,18 +170,19 @@ TEST_F(AdminFiguresTest, PercentilesCountsAndLagFromTheRealStack) {
     api.Register(server);
     server.Start();
 
-    EXPECT_EQ(Call("GET", server.Port(), "/api/v1/admin/figures", "").code, 401);
-    auto forbidden = Call("GET", server.Port(), "/api/v1/admin/figures", tenant_token);
+    const auto admin = HttpClient::Local(server.Port(), admin_token);
+    EXPECT_EQ(HttpClient::Local(server.Port()).Get("/api/v1/admin/figures").code, 401);
+    auto forbidden = HttpClient::Local(server.Port(), tenant_token).Get("/api/v1/admin/figures");
     EXPECT_EQ(forbidden.code, 403) << "a tenant token is no admin";
-    EXPECT_TRUE(forbidden.HasHeader("application/problem+json")) << forbidden.headers;
+    EXPECT_TRUE(IsProblem(forbidden)) << forbidden.headers;
     for (const char* bad : {"25h", "0m", "abc", "1d", "%20"}) {
-        auto refused = Call("GET", server.Port(), std::string("/api/v1/admin/figures?window=") + bad, admin_token);
+        auto refused = admin.Get(std::string("/api/v1/admin/figures?window=") + bad);
         ASSERT_EQ(refused.code, 400) << bad;
-        EXPECT_TRUE(refused.HasHeader("application/problem+json"));
+        EXPECT_TRUE(IsProblem(refused));
         EXPECT_EQ(json::parse(refused.body)["errors"][0]["field"], "window") << refused.body;
     }
 
-    auto answer = Call("GET", server.Port(), "/api/v1/admin/figures?window=1h", admin_token);
+    auto answer = admin.Get("/api/v1/admin/figures?window=1h");
     ASSERT_EQ(answer.code, 200) << answer.body;
     const json body = json::parse(answer.body);
     EXPECT_EQ(body["window_seconds"], 3600);

@@ -3,26 +3,23 @@
 // against the tables and against what a token can still do afterwards.
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
-#include <cstdlib>
-#include <thread>
+#include <chrono>
 
 #include "admin_api.hpp"
-#include "http_client.hpp"
 #include "intake_store.hpp"
 #include "storefleet/common/ids.hpp"
+#include "storefleet/test_support/env.hpp"
+#include "storefleet/test_support/http.hpp"
+#include "storefleet/test_support/process.hpp"
+#include "storefleet/test_support/wait.hpp"
 
 namespace storefleet::intake {
 namespace {
 
-using testing::Call;
 using json = nlohmann::json;
+using test_support::HttpClient;
 
-std::string PgUrl() {
-    const char* url = std::getenv("STOREFLEET_PG_URL");  // NOLINT(concurrency-mt-unsafe)
-    return url != nullptr ? url : "";
-}
+std::string PgUrl() { return test_support::Env("STOREFLEET_PG_URL"); }
 
 struct ToolRun {
     int code = -1;
@@ -31,14 +28,8 @@ struct ToolRun {
 };
 
 ToolRun Tool(const std::string& arguments) {
-    ToolRun run;
-    const std::string command = std::string(STOREFLEET_TOOL_BIN) + " " + arguments + " 2>/dev/null";
-    FILE* pipe = ::popen(command.c_str(), "r");
-    std::array<char, 4096> buffer{};
-    while (pipe != nullptr && std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) run.out += buffer.data();
-    const int status = pipe != nullptr ? ::pclose(pipe) : -1;
-    run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return run;
+    auto run = test_support::RunShell(std::string(STOREFLEET_TOOL_BIN) + " " + arguments + " 2>/dev/null");
+    return {run.rc, run.output};
 }
 
 class AdminToolTest : public ::testing::Test {
@@ -133,36 +124,35 @@ TEST_F(AdminToolTest, TheAdminApiNeedsAnAdminTokenAndARevokedTokenStopsWithinASe
     api.Register(server);
     server.Start();
 
-    EXPECT_EQ(Call("GET", server.Port(), "/api/v1/admin/tenants", tenant_token).code, 403) << "a tenant token is no admin";
-    EXPECT_EQ(Call("GET", server.Port(), "/api/v1/admin/tenants", "").code, 401);
-    auto bad = Call("POST", server.Port(), "/api/v1/admin/tenants/" + tenant_ + "/tokens", admin_token, R"({"role":"root"})");
+    const auto admin = HttpClient::Local(server.Port(), admin_token);
+    EXPECT_EQ(HttpClient::Local(server.Port(), tenant_token).Get("/api/v1/admin/tenants").code, 403)
+        << "a tenant token is no admin";
+    EXPECT_EQ(HttpClient::Local(server.Port()).Get("/api/v1/admin/tenants").code, 401);
+    auto bad = admin.Post("/api/v1/admin/tenants/" + tenant_ + "/tokens", R"({"role":"root"})");
     EXPECT_EQ(bad.code, 400);
-    auto issued = Call("POST", server.Port(), "/api/v1/admin/tenants/" + tenant_ + "/tokens", admin_token,
-                       R"({"name":"deploy"})");
+    auto issued = admin.Post("/api/v1/admin/tenants/" + tenant_ + "/tokens", R"({"name":"deploy"})");
     ASSERT_EQ(issued.code, 201) << issued.body;
-    EXPECT_TRUE(issued.HasHeader("Cache-Control: no-store")) << issued.headers;
+    EXPECT_EQ(issued.Header("Cache-Control"), "no-store") << issued.headers;
     const std::string token = json::parse(issued.body)["token"];
     const std::string token_id = json::parse(issued.body)["id"];
 
     const auto now = http::Authenticator::Clock::now;
     ASSERT_TRUE(replica_a.Resolve("Bearer " + token, now()).has_value());
     ASSERT_TRUE(replica_b.Resolve("Bearer " + token, now()).has_value());
-    auto revoked = Call("DELETE", server.Port(), "/api/v1/admin/tokens/" + token_id, admin_token);
+    auto revoked = admin.Delete("/api/v1/admin/tokens/" + token_id);
     ASSERT_EQ(revoked.code, 204) << revoked.body;
-    const auto revoked_at = std::chrono::steady_clock::now();
-    while (replica_a.Resolve("Bearer " + token, now()) || replica_b.Resolve("Bearer " + token, now())) {
-        ASSERT_LT(std::chrono::steady_clock::now() - revoked_at, std::chrono::milliseconds(1500))
-            << "a revoked token still works on a replica";
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    ASSERT_TRUE(test_support::WaitUntil(
+        [&] { return !replica_a.Resolve("Bearer " + token, now()) && !replica_b.Resolve("Bearer " + token, now()); },
+        std::chrono::milliseconds(1500)))
+        << "a revoked token still works on a replica";
 
-    auto tenants = Call("GET", server.Port(), "/api/v1/admin/tenants", admin_token);
+    auto tenants = admin.Get("/api/v1/admin/tenants");
     ASSERT_EQ(tenants.code, 200);
     bool listed = false;
     const json tenant_list = json::parse(tenants.body);
     for (const auto& tenant : tenant_list["items"]) listed = listed || tenant["id"] == tenant_;
     EXPECT_TRUE(listed) << tenants.body.substr(0, 500);
-    auto audit = Call("GET", server.Port(), "/api/v1/admin/audit?tenant=" + tenant_, admin_token);
+    auto audit = admin.Get("/api/v1/admin/audit?tenant=" + tenant_);
     ASSERT_EQ(audit.code, 200);
     auto entries = json::parse(audit.body)["items"];
     ASSERT_GE(entries.size(), 2U);

@@ -4,8 +4,7 @@
 // failed deletion can be requested again (a new command in the outbox).
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <thread>
+#include <chrono>
 
 #include "intake_store.hpp"
 #include "lifecycle_consumer.hpp"
@@ -13,27 +12,19 @@
 #include "storefleet/events/envelope.hpp"
 #include "storefleet/events/status.hpp"
 #include "storefleet/kafka/publisher.hpp"
+#include "storefleet/test_support/env.hpp"
+#include "storefleet/test_support/wait.hpp"
 
 namespace storefleet::intake {
 namespace {
 
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
 
-std::string Env(const char* name) {
-    const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
-    return value != nullptr ? value : "";
-}
+using test_support::Env;
+using test_support::WaitUntil;
 
-template <typename Predicate>
-bool WaitUntil(Predicate predicate, std::chrono::milliseconds limit = 60s) {
-    const auto deadline = Clock::now() + limit;
-    while (!predicate()) {
-        if (Clock::now() > deadline) return false;
-        std::this_thread::sleep_for(20ms);
-    }
-    return true;
-}
+// How long the lifecycle consumer may take to apply an event (its group join included).
+constexpr auto kApplied = 60s;
 
 class IntakeLifecycleTest : public ::testing::Test {
 protected:
@@ -126,7 +117,7 @@ TEST_F(IntakeLifecycleTest, QuotaAndNameAreFreedOnceWhenTheStoreIsDeletedAndAFai
                                registry);
     consumer.Start();
     const std::string deleted_event = Report(a, v1::STORE_STATUS_DELETED, "deleted");
-    ASSERT_TRUE(WaitUntil([&] { return State(a) == "deleted"; })) << "the DELETED event was not applied";
+    ASSERT_TRUE(WaitUntil([&] { return State(a) == "deleted"; }, kApplied)) << "the DELETED event was not applied";
     EXPECT_EQ(LiveStores(), 1) << "the quota is freed once the store is deleted";
 
     // The same event again (a replay) frees nothing more. The FAILED deletion of beta
@@ -135,7 +126,8 @@ TEST_F(IntakeLifecycleTest, QuotaAndNameAreFreedOnceWhenTheStoreIsDeletedAndAFai
     const double applied_before = consumer.Applied();
     Report(a, v1::STORE_STATUS_DELETED, "deleted", deleted_event);
     Report(b, v1::STORE_STATUS_FAILED, "deletion");
-    ASSERT_TRUE(WaitUntil([&] { return consumer.Applied() >= applied_before + 2 && State(b) == "deletion_failed"; }));
+    ASSERT_TRUE(WaitUntil(
+        [&] { return consumer.Applied() >= applied_before + 2 && State(b) == "deletion_failed"; }, kApplied));
     EXPECT_EQ(LiveStores(), 1) << "a replayed DELETED event freed the quota twice";
 
     // A deletion that failed can be requested again: a new command, back to deleting; the
@@ -154,7 +146,7 @@ TEST_F(IntakeLifecycleTest, QuotaAndNameAreFreedOnceWhenTheStoreIsDeletedAndAFai
     EXPECT_FALSE(Create("alpha").empty());
     EXPECT_EQ(LiveStores(), 2);
     Report(b, v1::STORE_STATUS_DELETED, "deleted");
-    ASSERT_TRUE(WaitUntil([&] { return State(b) == "deleted"; }));
+    ASSERT_TRUE(WaitUntil([&] { return State(b) == "deleted"; }, kApplied));
     EXPECT_EQ(LiveStores(), 1);
     auto gone = store_.RequestDeletion(tenant, b, "c");
     ASSERT_FALSE(gone.ok());

@@ -16,21 +16,18 @@
 #include <regex>
 #include <thread>
 
-#include "http_client.hpp"
 #include "intake_api.hpp"
 #include "storefleet/common/ids.hpp"
+#include "storefleet/test_support/env.hpp"
+#include "storefleet/test_support/http.hpp"
 
 namespace storefleet::intake {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::Call;
-using testing::Reply;
-
-std::string Env(const char* name) {
-    const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
-    return value != nullptr ? value : "";
-}
+using test_support::Env;
+using test_support::HttpClient;
+using test_support::HttpReply;
 
 // Forwards 127.0.0.1:Port() to the upstream port. Stop() closes the listener and cuts every
 // connection (as a Postgres that goes away does); Start() again listens on the same port.
@@ -182,9 +179,10 @@ protected:
                             tenant_id_);
         });
     }
-    Reply Create(const std::string& name) {
-        return Call("POST", server_->Port(), "/api/v1/stores", token_,
-                    R"({"name":")" + name + R"(","engine":"woocommerce"})");
+    // Intake's API with the tenant's token; a client that gives up after 20 s.
+    HttpClient Api() const { return HttpClient::Local(server_->Port(), token_, 20s); }
+    HttpReply Create(const std::string& name) {
+        return Api().Post("/api/v1/stores", R"({"name":")" + name + R"(","engine":"woocommerce"})");
     }
 
     const std::string token_ = RandomHex(16);
@@ -205,7 +203,6 @@ TEST_F(IntakeOutageTest, PostgresAwayMeans503WithRetryAfterAndRequestsAreAccepte
     auto& proxy = *proxy_;
     auto& pool = *pool_;
     auto& server = *server_;
-    const std::string& token = token_;
 
     auto before = Create("before");
     ASSERT_EQ(before.code, 202) << before.body;
@@ -215,17 +212,17 @@ TEST_F(IntakeOutageTest, PostgresAwayMeans503WithRetryAfterAndRequestsAreAccepte
     for (int i = 0; i < 3; ++i) {
         auto post = Create("during-" + std::to_string(i));
         EXPECT_EQ(post.code, 503) << post.body;
-        EXPECT_TRUE(post.HasHeader("Retry-After: ")) << post.headers;
-        auto del = Call("DELETE", server.Port(), "/api/v1/stores/" + id, token);
+        EXPECT_FALSE(post.Header("Retry-After").empty()) << post.headers;
+        auto del = Api().Delete("/api/v1/stores/" + id);
         EXPECT_EQ(del.code, 503) << del.body;
-        EXPECT_TRUE(del.HasHeader("Retry-After: ")) << del.headers;
+        EXPECT_FALSE(del.Header("Retry-After").empty()) << del.headers;
     }
     EXPECT_FALSE(pool.Ping()) << "/readyz is red meanwhile";
 
     proxy.Start();  // back, on the same port
     auto after = Create("after");
     EXPECT_EQ(after.code, 202) << "the pool must drop its broken connections and reconnect: " << after.body;
-    auto del = Call("DELETE", server.Port(), "/api/v1/stores/" + id, token);
+    auto del = Api().Delete("/api/v1/stores/" + id);
     EXPECT_EQ(del.code, 202) << del.body;
     EXPECT_TRUE(pool.Ping());
     server.Stop();

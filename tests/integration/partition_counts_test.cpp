@@ -3,10 +3,6 @@
 // refuse to start with a message that says why (issue 21, item 6).
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
-#include <cstdlib>
-#include <memory>
 #include <string>
 
 #include "storefleet/common/ids.hpp"
@@ -15,14 +11,13 @@
 #include "storefleet/kafka/topics.hpp"
 #include "storefleet/pg/partition_counts.hpp"
 #include "storefleet/pg/pool.hpp"
+#include "storefleet/test_support/env.hpp"
+#include "storefleet/test_support/process.hpp"
 
 namespace storefleet {
 namespace {
 
-std::string Env(const char* name) {
-    const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
-    return value != nullptr ? value : "";
-}
+using test_support::Env;
 
 class PartitionCountsTest : public ::testing::Test {
 protected:
@@ -70,18 +65,11 @@ TEST_F(PartitionCountsTest, TheProjectorRefusesToRunWhenACountChanged) {
         auto lease = pool_.Acquire();
         ASSERT_TRUE(pg::CheckPartitionCounts(*lease, schema_, {{"store-commands", 6}, {"store-status", 12}}).ok());
     }
-    const std::string command = "STOREFLEET_READ_SCHEMA=" + schema_ + " STOREFLEET_KAFKA_GROUP=partitions-test-" +
-                                RandomHex(4) + " STOREFLEET_HTTP_PORT=0 timeout 60 " STOREFLEET_PROJECTOR_BIN +
-                                std::string(" 2>&1");
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-    ASSERT_NE(pipe, nullptr);
-    std::string output;
-    std::array<char, 4096> buffer{};
-    while (fgets(buffer.data(), buffer.size(), pipe.get()) != nullptr) output += buffer.data();
-    const int status = pclose(pipe.release());
-    ASSERT_TRUE(WIFEXITED(status)) << output;
-    EXPECT_EQ(WEXITSTATUS(status), 2) << "the projector ran on changed partitions; output:\n" << output;
-    EXPECT_NE(output.find("store-commands had 6 partitions"), std::string::npos) << output;
+    auto run = test_support::RunShell("STOREFLEET_READ_SCHEMA=" + schema_ + " STOREFLEET_KAFKA_GROUP=partitions-test-" +
+                                      RandomHex(4) + " STOREFLEET_HTTP_PORT=0 timeout 60 " STOREFLEET_PROJECTOR_BIN);
+    ASSERT_NE(run.rc, -1) << "the projector did not exit normally; output:\n" << run.output;
+    EXPECT_EQ(run.rc, 2) << "the projector ran on changed partitions; output:\n" << run.output;
+    EXPECT_NE(run.output.find("store-commands had 6 partitions"), std::string::npos) << run.output;
 }
 
 }  // namespace

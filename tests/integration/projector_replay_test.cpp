@@ -35,18 +35,18 @@
 #include "storefleet/events/status.hpp"
 #include "storefleet/kafka/publisher.hpp"
 #include "storefleet/pg/pool.hpp"
+#include "storefleet/test_support/env.hpp"
+#include "storefleet/test_support/process.hpp"
+#include "storefleet/test_support/wait.hpp"
 
 extern char** environ;  // NOLINT(readability-redundant-declaration)
 
 namespace storefleet::projector {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using test_support::Clock;
 
-std::string Env(const char* name) {
-    const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
-    return value != nullptr ? value : "";
-}
+using test_support::Env;
 
 // The real projector binary as a child process, its output in a log file.
 class ProjectorProcess {
@@ -131,17 +131,6 @@ class ProjectorProcess {
     std::string log_path_;
     pid_t pid_ = -1;
 };
-
-// Runs a command line, returning its exit code and output (stdout and stderr).
-std::pair<int, std::string> RunCommand(const std::string& command) {
-    std::string output;
-    FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-    if (pipe == nullptr) return {-1, "popen failed"};
-    char buffer[4096];
-    while (std::fgets(buffer, sizeof(buffer), pipe) != nullptr) output += buffer;
-    const int status = ::pclose(pipe);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
 
 // What the test publishes about one store, and how it must end.
 struct StorePlan {
@@ -297,11 +286,8 @@ class ProjectorReplayTest : public ::testing::Test {
     // Polls until `done` or the deadline; returns the seconds it took, or -1.
     static double WaitFor(const std::function<bool()>& done, std::chrono::seconds limit) {
         const auto start = Clock::now();
-        while (Clock::now() - start < limit) {
-            if (done()) return std::chrono::duration<double>(Clock::now() - start).count();
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling, deadline
-        }
-        return -1;
+        if (!test_support::WaitUntil(done, limit, std::chrono::milliseconds(50))) return -1;
+        return test_support::Seconds(Clock::now() - start);
     }
 
     std::string suffix_;
@@ -526,7 +512,7 @@ TEST_F(ProjectorReplayTest, ALiveReadModelKilledTwiceEqualsAFreshReplayRowForRow
 
     const std::string diff_command = std::string(STOREFLEET_DIFF_BIN) + " --wait 60 " +
                                      live_schema_ + " " + replay_schema_;
-    auto [code, output] = RunCommand(diff_command);
+    auto [code, output] = test_support::RunShell(diff_command);
     const double replay_seconds =
         std::chrono::duration<double>(Clock::now() - replay_start).count();
     EXPECT_EQ(code, 0) << output;
@@ -583,7 +569,7 @@ TEST_F(ProjectorReplayTest, ALiveReadModelKilledTwiceEqualsAFreshReplayRowForRow
                             ".stores set status = 'ready' where store_id = $1::uuid",
                         stores[1].store_id);
     });
-    auto [changed_code, changed_output] = RunCommand(diff_command);
+    auto [changed_code, changed_output] = test_support::RunShell(diff_command);
     EXPECT_EQ(changed_code, 1) << changed_output;
     EXPECT_NE(changed_output.find(stores[1].store_id), std::string::npos) << changed_output;
     EXPECT_NE(changed_output.find("status " + live_schema_ + "=\"deleted\" " + replay_schema_ +
