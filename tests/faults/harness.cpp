@@ -1,11 +1,6 @@
 #include "harness.hpp"
 
-#include <curl/curl.h>
-#include <sys/wait.h>
-
-#include <array>
 #include <cstdio>
-#include <cstdlib>
 #include <ctime>
 #include <iomanip>
 #include <iostream>
@@ -16,20 +11,6 @@
 #include "storefleet/common/ids.hpp"
 
 namespace storefleet::faults {
-
-std::string Env(const char* name) {
-    const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
-    return value != nullptr ? value : "";
-}
-
-std::string RepoRoot() { return Env("STOREFLEET_ROOT"); }
-
-std::string StateDir() {
-    const std::string state = Env("STOREFLEET_STATE");
-    return state.empty() ? RepoRoot() + "/.state/local" : state;
-}
-
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 namespace {
 std::mutex& OutputMutex() {
@@ -49,100 +30,43 @@ void Figure(const std::string& what, double value, const std::string& unit) {
     Figure(what, text.str());
 }
 
-CommandResult Shell(const std::string& command) {
-    CommandResult result;
-    const std::string line = command + " 2>&1";
-    FILE* pipe = popen(line.c_str(), "r");  // NOLINT(cert-env33-c): the harness drives shell scripts
-    if (pipe == nullptr) return result;
-    std::array<char, 4096> buffer{};
-    std::size_t n = 0;
-    while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
-    const int status = pclose(pipe);
-    result.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return result;
-}
-
-CommandResult PlatformCommand(const std::string& args) {
-    return Shell("bash " + RepoRoot() + "/infra/local/platform " + args);
-}
-CommandResult StackUp(const std::string& part) { return Shell("bash " + RepoRoot() + "/infra/local/up " + part); }
-CommandResult StackDown(const std::string& part) { return Shell("bash " + RepoRoot() + "/infra/local/down " + part); }
+CommandResult StackUp(const std::string& part) { return RunShell("bash " + RepoRoot() + "/infra/local/up " + part); }
+CommandResult StackDown(const std::string& part) { return RunShell("bash " + RepoRoot() + "/infra/local/down " + part); }
 
 std::string Reply::Header(const std::string& name) const {
-    std::istringstream lines(headers);
-    std::string line;
-    std::string lower_name = name + ":";
-    for (auto& c : lower_name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    while (std::getline(lines, line)) {
-        std::string lower = line;
-        for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        if (lower.rfind(lower_name, 0) == 0) {
-            std::string value = line.substr(lower_name.size());
-            while (!value.empty() && (value.front() == ' ')) value.erase(0, 1);
-            while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
-                value.pop_back();
-            }
-            return value;
-        }
-    }
-    return "";
+    test_support::HttpReply raw;
+    raw.headers = headers;
+    return raw.Header(name);
 }
-
-namespace {
-std::size_t Collect(char* data, std::size_t size, std::size_t count, void* out) {
-    static_cast<std::string*>(out)->append(data, size * count);
-    return size * count;
-}
-}  // namespace
 
 void Api::Configure(std::string front_url, std::string intake_url, std::string token) {
-    front_url_ = std::move(front_url);
-    intake_url_ = std::move(intake_url);
-    token_ = std::move(token);
+    front_ = test_support::HttpClient(std::move(front_url), token);
+    intake_ = test_support::HttpClient(std::move(intake_url), std::move(token));
 }
 
-Reply Api::Send(const std::string& base, const std::string& method, const std::string& path,
-                const std::string& body, const std::vector<std::string>& extra) const {
+Reply Api::Send(const test_support::HttpClient& client, const std::string& method, const std::string& path,
+                const std::string& body, const std::vector<std::string>& headers) {
+    auto raw = client.Send(method, path, body, headers);
     Reply reply;
-    std::string text;
-    CURL* curl = curl_easy_init();
-    const std::string url = base + path;
-    curl_slist* headers = nullptr;
-    headers = curl_slist_append(headers, ("Authorization: Bearer " + token_).c_str());
-    headers = curl_slist_append(headers, "Content-Type: application/json");
-    for (const auto& header : extra) headers = curl_slist_append(headers, header.c_str());
-    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    if (!body.empty()) curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &text);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, Collect);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &reply.headers);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 15L);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    const auto code = curl_easy_perform(curl);
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.code);
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
-    if (code != CURLE_OK) {
-        reply.code = -1;
-        reply.body = json{{"curl_error", curl_easy_strerror(code)}};
+    reply.code = raw.code;
+    reply.headers = std::move(raw.headers);
+    if (raw.code == -1) {
+        reply.body = json{{"curl_error", raw.error}};
         return reply;
     }
-    reply.body = json::parse(text, nullptr, false);
-    if (reply.body.is_discarded()) reply.body = json{{"raw", text}};
+    reply.body = json::parse(raw.body, nullptr, false);
+    if (reply.body.is_discarded()) reply.body = json{{"raw", raw.body}};
     return reply;
 }
 
 Reply Api::Call(const std::string& method, const std::string& path, const std::string& body,
                 const std::vector<std::string>& headers) const {
-    return Send(front_url_, method, path, body, headers);
+    return Send(front_, method, path, body, headers);
 }
 
 Reply Api::CallIntake(const std::string& method, const std::string& path, const std::string& body,
                       const std::vector<std::string>& headers) const {
-    return Send(intake_url_, method, path, body, headers);
+    return Send(intake_, method, path, body, headers);
 }
 
 Reply Api::CreateStore(const std::string& name, const std::string& engine, const std::string& idempotency_key) const {
@@ -207,9 +131,8 @@ SecretFingerprint CredentialsSecret(const std::string& store_id) {
 }
 
 json HelmHistory(const std::string& store_id) {
-    std::string cache = Env("STOREFLEET_CACHE");
-    if (cache.empty()) cache = Env("HOME") + "/.cache/storefleet";
-    auto result = Shell(cache + "/bin/helm history store -n " + NamespaceOf(store_id) + " -o json --kubeconfig " +
+    const std::string cache = Env("STOREFLEET_CACHE", Env("HOME") + "/.cache/storefleet");
+    auto result = RunShell(cache + "/bin/helm history store -n " + NamespaceOf(store_id) + " -o json --kubeconfig " +
                       Env("KUBECONFIG") + " 2>/dev/null");
     auto parsed = json::parse(result.output, nullptr, false);
     if (result.rc != 0 || parsed.is_discarded()) return json{{"error", result.output}};

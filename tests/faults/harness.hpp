@@ -14,28 +14,29 @@
 
 #include "storefleet/kafka/consumer.hpp"
 #include "storefleet/kube/client.hpp"
+#include "storefleet/test_support/env.hpp"
+#include "storefleet/test_support/http.hpp"
+#include "storefleet/test_support/platform.hpp"
+#include "storefleet/test_support/process.hpp"
+#include "storefleet/test_support/wait.hpp"
 
 namespace storefleet::faults {
 
-using Clock = std::chrono::steady_clock;
 using nlohmann::json;
+using test_support::Clock;
+using test_support::CommandResult;
+using test_support::Env;
+using test_support::Platform;  // infra/local/platform ARGS
+using test_support::RepoRoot;
+using test_support::RunShell;
+using test_support::Seconds;
+using test_support::StateDir;
 
-std::string Env(const char* name);
-std::string RepoRoot();
-std::string StateDir();
-double Seconds(Clock::duration d);
 // "[figure] <what>: <value>" on stdout: the measured numbers docs/reliability.md quotes.
 void Figure(const std::string& what, const std::string& value);
 void Figure(const std::string& what, double value, const std::string& unit = "");
 
-struct CommandResult {
-    int rc = -1;
-    std::string output;  // stdout and stderr
-};
-// Runs a shell command line; safe to call from any thread.
-CommandResult Shell(const std::string& command);
-// infra/local/platform ARGS, infra/local/up PART, infra/local/down PART.
-CommandResult PlatformCommand(const std::string& args);
+// infra/local/up PART, infra/local/down PART: a part of the stack started or stopped in place.
 CommandResult StackUp(const std::string& part);
 CommandResult StackDown(const std::string& part);
 
@@ -62,11 +63,10 @@ public:
     Reply Timeline(const std::string& id) const;
 
 private:
-    Reply Send(const std::string& base, const std::string& method, const std::string& path, const std::string& body,
-               const std::vector<std::string>& headers) const;
-    std::string front_url_;
-    std::string intake_url_;
-    std::string token_;
+    static Reply Send(const test_support::HttpClient& client, const std::string& method, const std::string& path,
+                      const std::string& body, const std::vector<std::string>& headers);
+    test_support::HttpClient front_{""};
+    test_support::HttpClient intake_{""};
 };
 Api& TheApi();
 
