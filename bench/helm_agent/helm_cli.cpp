@@ -18,15 +18,18 @@ Status HelmCli::Run(std::vector<std::string> args, const std::string& action) {
     args.insert(args.begin(), options_.helm_binary);
     const std::string& home = options_.work_dir;
     const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe)
-    auto result = provisioner::RunCommand(args, {std::string("PATH=") + (path != nullptr ? path : "/usr/bin:/bin"), "HOME=" + home, "HELM_CACHE_HOME=" + home + "/cache",
-                                    "HELM_CONFIG_HOME=" + home + "/config", "HELM_DATA_HOME=" + home + "/data",
-                                    "KUBECONFIG=" + options_.kubeconfig});
+    auto result = provisioner::RunCommand(
+        args, {std::string("PATH=") + (path != nullptr ? path : "/usr/bin:/bin"), "HOME=" + home,
+               "HELM_CACHE_HOME=" + home + "/cache", "HELM_CONFIG_HOME=" + home + "/config",
+               "HELM_DATA_HOME=" + home + "/data", "KUBECONFIG=" + options_.kubeconfig});
     if (result.exit_code == 0) return Status::Ok();
     return provisioner::ClassifyHelmFailure(action, result.output);
 }
 
-Status HelmCli::UpgradeInstall(const std::string& release, const std::string& ns, const std::string& chart,
-                               const std::vector<std::string>& values_files, const nlohmann::json& values,
+Status HelmCli::UpgradeInstall(const std::string& release, const std::string& ns,
+                               const std::string& chart,
+                               const std::vector<std::string>& values_files,
+                               const nlohmann::json& values,
                                const provisioner::CancelToken& /*cancel*/) {
     std::string values_path = options_.work_dir + "/values-XXXXXX";
     const int fd = mkstemp(values_path.data());  // 0600
@@ -41,8 +44,9 @@ Status HelmCli::UpgradeInstall(const std::string& release, const std::string& ns
             args.emplace_back("-f");
             args.push_back(file);
         }
-        args.insert(args.end(), {"-f", values_path, "--timeout", std::to_string(options_.timeout.count()) + "s",
-                                 "--disable-openapi-validation"});
+        args.insert(args.end(),
+                    {"-f", values_path, "--timeout", std::to_string(options_.timeout.count()) + "s",
+                     "--disable-openapi-validation"});
         status = Run(std::move(args), "upgrade --install");
     }
     std::filesystem::remove(values_path);

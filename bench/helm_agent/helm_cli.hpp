@@ -23,8 +23,9 @@ public:
     };
     explicit HelmCli(Options options);
 
-    Status UpgradeInstall(const std::string& release, const std::string& ns, const std::string& chart,
-                          const std::vector<std::string>& values_files, const nlohmann::json& values,
+    Status UpgradeInstall(const std::string& release, const std::string& ns,
+                          const std::string& chart, const std::vector<std::string>& values_files,
+                          const nlohmann::json& values,
                           const provisioner::CancelToken& cancel) override;
     Status Uninstall(const std::string& release, const std::string& ns,
                      const provisioner::CancelToken& cancel) override;

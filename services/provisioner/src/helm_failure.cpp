@@ -5,12 +5,15 @@ namespace {
 
 std::string LastLines(const std::string& text, std::size_t max_chars = 600) {
     std::string trimmed = text;
-    while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == ' ')) trimmed.pop_back();
+    while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == ' '))
+        trimmed.pop_back();
     if (trimmed.size() <= max_chars) return trimmed;
     return "..." + trimmed.substr(trimmed.size() - max_chars);
 }
 
-bool Contains(const std::string& text, const char* needle) { return text.find(needle) != std::string::npos; }
+bool Contains(const std::string& text, const char* needle) {
+    return text.find(needle) != std::string::npos;
+}
 
 }  // namespace
 
@@ -20,14 +23,16 @@ Error ClassifyHelmFailure(const std::string& action, const std::string& output) 
         return Error::Retryable("helm_pending", detail);
     }
     // The last record is an interrupted install or uninstall: recovered, then retried.
-    if (Contains(output, "has no deployed releases")) return Error::Retryable("helm_not_deployed", detail);
+    if (Contains(output, "has no deployed releases"))
+        return Error::Retryable("helm_not_deployed", detail);
     if (Contains(output, "connection refused") || Contains(output, "i/o timeout") ||
-        Contains(output, "TLS handshake timeout") || Contains(output, "the server is currently unable") ||
+        Contains(output, "TLS handshake timeout") ||
+        Contains(output, "the server is currently unable") ||
         Contains(output, "Too many requests") || Contains(output, "etcdserver") ||
-        Contains(output, "the object has been modified") || Contains(output, "context deadline exceeded") ||
-        Contains(output, "is being terminated") || Contains(output, "timed out") ||
-        Contains(output, "failed to delete release") || Contains(output, "no route to host") ||
-        Contains(output, "unexpected EOF")) {
+        Contains(output, "the object has been modified") ||
+        Contains(output, "context deadline exceeded") || Contains(output, "is being terminated") ||
+        Contains(output, "timed out") || Contains(output, "failed to delete release") ||
+        Contains(output, "no route to host") || Contains(output, "unexpected EOF")) {
         return Error::Retryable("helm_transient", detail);
     }
     return Error::Permanent("helm_failed", detail);

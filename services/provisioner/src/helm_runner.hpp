@@ -1,6 +1,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+
 #include <string>
 #include <vector>
 
@@ -19,10 +20,12 @@ public:
     // last. A release left pending by a runner that died is recovered first (the caller holds
     // the store's lease). A cancelled call stops Helm at once and returns a "cancelled" error.
     virtual Status UpgradeInstall(const std::string& release, const std::string& ns,
-                                  const std::string& chart, const std::vector<std::string>& values_files,
+                                  const std::string& chart,
+                                  const std::vector<std::string>& values_files,
                                   const nlohmann::json& values, const CancelToken& cancel) = 0;
     // `helm uninstall`; a release that does not exist counts as success.
-    virtual Status Uninstall(const std::string& release, const std::string& ns, const CancelToken& cancel) = 0;
+    virtual Status Uninstall(const std::string& release, const std::string& ns,
+                             const CancelToken& cancel) = 0;
 };
 
 }  // namespace storefleet::provisioner

@@ -18,20 +18,22 @@ CommandOutcome StoreCommandHandler::Handle(const Command& command, const CancelT
         if (held.error().code == "cancelled") return CommandOutcome::kCancelled;
         throw std::runtime_error("cannot take the store lease: " + held.error().message);
     }
-    return command.envelope.has_store_deletion_requested() ? provisioner_.Deprovision(command, cancel)
-                                                           : provisioner_.Provision(command, cancel, permit);
+    return command.envelope.has_store_deletion_requested()
+               ? provisioner_.Deprovision(command, cancel)
+               : provisioner_.Provision(command, cancel, permit);
 }
 
-Status StoreCommandHandler::ReportGivenUp(const Command& command, int attempts, const CancelToken& cancel) {
+Status StoreCommandHandler::ReportGivenUp(const Command& command, int attempts,
+                                          const CancelToken& cancel) {
     auto held = leases_.Acquire(command.envelope.store_id(), cancel);
     if (!held.ok()) return held.error();
     return provisioner_.ReportGivenUp(command, attempts, cancel);
 }
 
-Status StoreCommandHandler::DeadLetter(const kafka::ConsumedMessage& message, const std::string& reason,
-                                       int attempts) {
-    const std::string source =
-        message.topic + "/" + std::to_string(message.partition) + "@" + std::to_string(message.offset);
+Status StoreCommandHandler::DeadLetter(const kafka::ConsumedMessage& message,
+                                       const std::string& reason, int attempts) {
+    const std::string source = message.topic + "/" + std::to_string(message.partition) + "@" +
+                               std::to_string(message.offset);
     return publisher_.PublishAndWait({{events::kDeadLetterTopic,
                                        message.key,
                                        message.payload,

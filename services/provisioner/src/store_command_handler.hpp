@@ -18,18 +18,21 @@ namespace storefleet::provisioner {
 // command given up goes to the dead-letter topic with why. Thread-safe (many workers).
 class StoreCommandHandler {
 public:
-    StoreCommandHandler(StoreLeases& leases, StoreProvisioner& provisioner, kafka::EventPublisher& publisher);
+    StoreCommandHandler(StoreLeases& leases, StoreProvisioner& provisioner,
+                        kafka::EventPublisher& publisher);
 
     // Takes the store's lease, then provisions or deletes the store. kCancelled if the
     // command was cancelled while waiting for the lease; throws (a failure the dispatcher
     // retries and, in the end, dead-letters) if the lease cannot be taken.
-    CommandOutcome Handle(const Command& command, const CancelToken& cancel, AdmissionPermit& permit);
+    CommandOutcome Handle(const Command& command, const CancelToken& cancel,
+                          AdmissionPermit& permit);
     // The dispatcher gave up on the command: its store is told Failed, under its lease.
     Status ReportGivenUp(const Command& command, int attempts, const CancelToken& cancel);
     // Publishes `message` to store-dead-letter with headers storefleet-reason,
     // storefleet-attempts and storefleet-source (topic/partition@offset); OK once Kafka
     // acknowledged it.
-    Status DeadLetter(const kafka::ConsumedMessage& message, const std::string& reason, int attempts);
+    Status DeadLetter(const kafka::ConsumedMessage& message, const std::string& reason,
+                      int attempts);
 
 private:
     StoreLeases& leases_;

@@ -3,12 +3,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace storefleet::provisioner {
 namespace {
@@ -22,7 +22,8 @@ protected:
         std::filesystem::remove_all(dir_);
         std::filesystem::create_directories(dir_ + "/bin");
         std::filesystem::create_directories(dir_ + "/charts/woocommerce-store");
-        env_ = {{"STOREFLEET_KAFKA_BROKERS", "localhost:9092"}, {"STOREFLEET_CHARTS_DIR", dir_ + "/charts"}};
+        env_ = {{"STOREFLEET_KAFKA_BROKERS", "localhost:9092"},
+                {"STOREFLEET_CHARTS_DIR", dir_ + "/charts"}};
     }
     void TearDown() override { std::filesystem::remove_all(dir_); }
     std::string Executable(const std::string& path) {
@@ -31,12 +32,13 @@ protected:
         return path;
     }
     ProvisionerConfig Read() {
-        return ProvisionerConfig::FromEnv(EnvConfig([this](const std::string& name) -> std::optional<std::string> {
-                                              auto found = env_.find(name);
-                                              if (found == env_.end()) return std::nullopt;
-                                              return found->second;
-                                          }),
-                                          dir_ + "/bin/storefleet-provisioner");
+        return ProvisionerConfig::FromEnv(
+            EnvConfig([this](const std::string& name) -> std::optional<std::string> {
+                auto found = env_.find(name);
+                if (found == env_.end()) return std::nullopt;
+                return found->second;
+            }),
+            dir_ + "/bin/storefleet-provisioner");
     }
 
     std::string dir_;

@@ -1,17 +1,24 @@
 #include "helm_failure.hpp"
 
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 namespace storefleet::provisioner {
 namespace {
 
 TEST(HelmFailureTest, ClassifiesFailures) {
-    EXPECT_EQ(ClassifyHelmFailure("upgrade", "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress").code,
-              "helm_pending");
-    EXPECT_TRUE(ClassifyHelmFailure("upgrade", "dial tcp 127.0.0.1:6443: connect: connection refused").retryable());
-    auto schema = ClassifyHelmFailure("upgrade", "Error: values don't meet the specifications of the schema(s)");
+    EXPECT_EQ(
+        ClassifyHelmFailure(
+            "upgrade",
+            "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress")
+            .code,
+        "helm_pending");
+    EXPECT_TRUE(
+        ClassifyHelmFailure("upgrade", "dial tcp 127.0.0.1:6443: connect: connection refused")
+            .retryable());
+    auto schema = ClassifyHelmFailure(
+        "upgrade", "Error: values don't meet the specifications of the schema(s)");
     EXPECT_FALSE(schema.retryable());
     EXPECT_NE(schema.message.find("schema"), std::string::npos);
 }
@@ -25,9 +32,12 @@ TEST(HelmFailureTest, LongOutputIsTrimmedToItsEnd) {
 }
 
 TEST(HelmFailureTest, InterruptedUninstallsAndDeletionsDuringAnApiOutageAreRetried) {
-    EXPECT_TRUE(ClassifyHelmFailure("uninstall", "Error: failed to delete release: store").retryable());
-    EXPECT_EQ(ClassifyHelmFailure("upgrade", "Error: UPGRADE FAILED: \"store\" has no deployed releases").code,
-              "helm_not_deployed");
+    EXPECT_TRUE(
+        ClassifyHelmFailure("uninstall", "Error: failed to delete release: store").retryable());
+    EXPECT_EQ(
+        ClassifyHelmFailure("upgrade", "Error: UPGRADE FAILED: \"store\" has no deployed releases")
+            .code,
+        "helm_not_deployed");
 }
 
 }  // namespace

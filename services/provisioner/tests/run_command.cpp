@@ -9,7 +9,8 @@
 
 namespace storefleet::provisioner {
 
-CommandResult RunCommand(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+CommandResult RunCommand(const std::vector<std::string>& argv,
+                         const std::vector<std::string>& env) {
     CommandResult result;
     int out[2];
     if (pipe2(out, O_CLOEXEC) != 0) return result;
@@ -29,7 +30,8 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::vector
     posix_spawn_file_actions_destroy(&actions);
     close(out[1]);
     char chunk[4096];
-    for (ssize_t n; (n = read(out[0], chunk, sizeof(chunk))) > 0;) result.output.append(chunk, static_cast<std::size_t>(n));
+    for (ssize_t n; (n = read(out[0], chunk, sizeof(chunk))) > 0;)
+        result.output.append(chunk, static_cast<std::size_t>(n));
     close(out[0]);
     if (spawned != 0) {
         result.output = "cannot start " + argv.at(0);

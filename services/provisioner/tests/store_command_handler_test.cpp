@@ -21,8 +21,8 @@ using nlohmann::json;
 // deleted. Anything else of the API is not expected here.
 class FakeLeaseApi : public kube::KubeApi {
 public:
-    Result<kube::ApiResponse> Call(const std::string& method, const std::string& path, const std::string& body,
-                                   const std::string&) override {
+    Result<kube::ApiResponse> Call(const std::string& method, const std::string& path,
+                                   const std::string& body, const std::string&) override {
         std::lock_guard lock(mutex);
         calls.push_back(method + " " + path);
         if (refuse != 0) return kube::ApiResponse{refuse, R"({"reason":"Forbidden"})"};
@@ -46,8 +46,9 @@ public:
 
 class NoHelm : public HelmRunner {
 public:
-    Status UpgradeInstall(const std::string&, const std::string&, const std::string&, const std::vector<std::string>&,
-                          const json&, const CancelToken&) override {
+    Status UpgradeInstall(const std::string&, const std::string&, const std::string&,
+                          const std::vector<std::string>&, const json&,
+                          const CancelToken&) override {
         return Error::Permanent("unexpected", "no Helm in these tests");
     }
     Status Uninstall(const std::string&, const std::string&, const CancelToken&) override {
@@ -59,7 +60,8 @@ public:
 class RecordingStatuses : public StatusPublisher {
 public:
     explicit RecordingStatuses(FakeLeaseApi& leases) : leases_(leases) {}
-    Status Publish(const Command& command, const StatusUpdate& update, const CancelToken&) override {
+    Status Publish(const Command& command, const StatusUpdate& update,
+                   const CancelToken&) override {
         std::lock_guard lock(leases_.mutex);
         updates.push_back(update);
         under_lease.push_back(leases_.held.count("store-" + command.envelope.store_id()) != 0U);
@@ -74,7 +76,8 @@ private:
 
 class RecordingPublisher : public kafka::EventPublisher {
 public:
-    Status PublishAndWait(const std::vector<kafka::OutgoingMessage>& batch, std::chrono::milliseconds) override {
+    Status PublishAndWait(const std::vector<kafka::OutgoingMessage>& batch,
+                          std::chrono::milliseconds) override {
         for (const auto& message : batch) sent.push_back(message);
         return Status::Ok();
     }
@@ -133,10 +136,12 @@ TEST_F(StoreCommandHandlerTest, ALeaseTheApiRefusesFailsTheCommandForTheDispatch
         handler_.Handle(BadDeletion(), cancel, no_permit_);
         FAIL() << "ran without the store's lease";
     } catch (const std::runtime_error& error) {
-        EXPECT_NE(std::string(error.what()).find("cannot take the store lease"), std::string::npos) << error.what();
+        EXPECT_NE(std::string(error.what()).find("cannot take the store lease"), std::string::npos)
+            << error.what();
     }
     EXPECT_TRUE(statuses_.updates.empty());
-    EXPECT_FALSE(handler_.ReportGivenUp(BadDeletion(), 5, cancel).ok()) << "reported without the store's lease";
+    EXPECT_FALSE(handler_.ReportGivenUp(BadDeletion(), 5, cancel).ok())
+        << "reported without the store's lease";
 }
 
 TEST_F(StoreCommandHandlerTest, AGivenUpCommandsStoreIsToldFailedUnderItsLease) {
