@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <ranges>
 #include <stdexcept>
 
 namespace storefleet::http {
@@ -101,10 +102,10 @@ std::string ResolveClientAddress(const std::string& peer, const std::string& x_f
         start = comma + 1;
     }
     std::string leftmost;
-    for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
-        if (it->empty()) continue;
-        if (!trusted.Contains(*it)) return it->substr(0, 64);
-        leftmost = *it;
+    for (auto& entry : std::ranges::reverse_view(entries)) {
+        if (entry.empty()) continue;
+        if (!trusted.Contains(entry)) return entry.substr(0, 64);
+        leftmost = entry;
     }
     return leftmost.empty() ? peer : leftmost;
 }

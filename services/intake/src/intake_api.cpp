@@ -156,16 +156,17 @@ void IntakeApi::CreateStore(const Request& request, ResponseWriter& response) {
         // Committed with the other creates of its batch and answered from the batcher's
         // thread; this HTTP thread goes back to its connections at once.
         auto deferred = std::make_shared<http::DeferredResponse>(http::Defer(response));
-        store_.CreateStoreAsync(*tenant, *parsed, correlation_id,
-                                [this, deferred, tenant_id = tenant->id, correlation_id](Result<Accepted> accepted,
-                                                                                       std::exception_ptr error) {
-                                    auto& writer = deferred->writer();
-                                    if (error) {
-                                        AnswerFailure(writer, error);
-                                        return;
-                                    }
-                                    AnswerCreate(writer, tenant_id, correlation_id, accepted);
-                                });
+        store_.CreateStoreAsync(
+            *tenant, *parsed, correlation_id,
+            [this, deferred, tenant_id = tenant->id, correlation_id](
+                const Result<Accepted>& accepted, const std::exception_ptr& error) {
+                auto& writer = deferred->writer();
+                if (error) {
+                    AnswerFailure(writer, error);
+                    return;
+                }
+                AnswerCreate(writer, tenant_id, correlation_id, accepted);
+            });
         return;
     }
     AnswerCreate(response, tenant->id, correlation_id,
@@ -201,7 +202,7 @@ void IntakeApi::AnswerFailure(ResponseWriter& response, std::exception_ptr error
 void IntakeApi::DeleteStore(const Request& request, ResponseWriter& response) {
     auto tenant = Admit(request, response);
     if (!tenant) return;
-    const std::string store_id = request.param(":id").as<std::string>();
+    const auto store_id = request.param(":id").as<std::string>();
     const std::string correlation_id = CorrelationIdOf(request);
     auto accepted = store_.RequestDeletion(*tenant, store_id, correlation_id);
     if (!accepted.ok()) {

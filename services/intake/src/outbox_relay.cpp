@@ -138,7 +138,7 @@ std::string Hostname() {
 
 }  // namespace
 
-std::unique_ptr<OutboxLedger> NewPostgresOutboxLedger(std::string pg_url) {
+std::unique_ptr<OutboxLedger> NewPostgresOutboxLedger(const std::string& pg_url) {
     return std::make_unique<PostgresOutboxLedger>(std::move(pg_url));
 }
 

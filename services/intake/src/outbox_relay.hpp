@@ -69,7 +69,7 @@ public:
 
 // The ledger on Postgres (schema intake): the lock is pg_try_advisory_lock(kOutboxLeaderLock)
 // on a connection opened from `pg_url` with application_name "storefleet-outbox-relay".
-std::unique_ptr<OutboxLedger> NewPostgresOutboxLedger(std::string pg_url);
+std::unique_ptr<OutboxLedger> NewPostgresOutboxLedger(const std::string& pg_url);
 
 // Publishes intake.outbox rows to Kafka in id order and marks them sent, on its own thread.
 //

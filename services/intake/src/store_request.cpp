@@ -35,7 +35,8 @@ Result<StoreRequest> ParseStoreRequest(const std::string& body, const std::vecto
     try {
         json = nlohmann::json::parse(body);
     } catch (const nlohmann::json::exception&) {
-        return Invalid("body", "body must be a JSON object like {\"name\":\"shop\",\"engine\":\"woocommerce\"}");
+        return Invalid("body",
+                       R"(body must be a JSON object like {"name":"shop","engine":"woocommerce"})");
     }
     if (!json.is_object()) return Invalid("body", "body must be a JSON object");
     for (const auto& [key, value] : json.items()) {

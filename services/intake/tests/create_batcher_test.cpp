@@ -68,13 +68,14 @@ class GatedWriter {
 CreateOutcome Submit(CreateBatcher& batcher, CreateItem item) {
     std::promise<CreateOutcome> outcome;
     auto future = outcome.get_future();
-    batcher.SubmitAsync(std::move(item), [&outcome](CreateOutcome result, std::exception_ptr error) {
-        if (error) {
-            outcome.set_exception(error);
-        } else {
-            outcome.set_value(result);
-        }
-    });
+    batcher.SubmitAsync(std::move(item),
+                        [&outcome](CreateOutcome result, const std::exception_ptr& error) {
+                            if (error) {
+                                outcome.set_exception(error);
+                            } else {
+                                outcome.set_value(result);
+                            }
+                        });
     return future.get();
 }
 
@@ -164,7 +165,7 @@ TEST(CreateBatcherTest, SubmitAsyncReturnsAtOnceAndEachCallbackGetsItsOwnOutcome
     int failed = 0;
     std::thread::id answered_on;
     auto remember = [&](const std::string& name) {
-        return [&, name](CreateOutcome outcome, std::exception_ptr error) {
+        return [&, name](CreateOutcome outcome, const std::exception_ptr& error) {
             std::lock_guard lock(mutex);
             answered_on = std::this_thread::get_id();
             if (error) {
@@ -203,7 +204,7 @@ TEST(CreateBatcherTest, PastMaxWaitingACreateIsRefusedAtOnce) {
                           /*max_batch=*/256, /*max_waiting=*/3);
     std::atomic<int> created{0};
     std::atomic<int> refused{0};
-    auto count = [&](CreateOutcome outcome, std::exception_ptr error) {
+    auto count = [&](CreateOutcome outcome, const std::exception_ptr& error) {
         if (!error) {
             if (outcome == CreateOutcome::kCreated) ++created;
             return;
@@ -239,12 +240,12 @@ TEST(CreateBatcherTest, TheNextBatchIsWrittenWhileTheLastIsBeingAnswered) {
     std::shared_future<void> unblocked = unblock.get_future().share();
     std::atomic<bool> first_answering{false};
     std::atomic<int> second_answered{0};
-    batcher.SubmitAsync(Named("slow"), [&](CreateOutcome, std::exception_ptr) {
+    batcher.SubmitAsync(Named("slow"), [&](CreateOutcome, const std::exception_ptr&) {
         first_answering = true;
         unblocked.wait();  // e.g. a slow client's socket
     });
     WaitUntil([&] { return first_answering.load(); });
-    batcher.SubmitAsync(Named("next"), [&](CreateOutcome outcome, std::exception_ptr error) {
+    batcher.SubmitAsync(Named("next"), [&](CreateOutcome outcome, const std::exception_ptr& error) {
         if (!error && outcome == CreateOutcome::kCreated) ++second_answered;
     });
     WaitUntil([&] { return writes.load() == 2; });
@@ -265,9 +266,10 @@ TEST(CreateBatcherTest, StoppingAnswersEverythingQueued) {
             return std::vector<CreateOutcome>(items.size(), CreateOutcome::kCreated);
         });
         for (int i = 0; i < 50; ++i) {
-            batcher.SubmitAsync(Named(std::to_string(i)), [&](CreateOutcome, std::exception_ptr error) {
-                if (!error) ++answered;
-            });
+            batcher.SubmitAsync(Named(std::to_string(i)),
+                                [&](CreateOutcome, const std::exception_ptr& error) {
+                                    if (!error) ++answered;
+                                });
         }
     }
     EXPECT_EQ(answered.load(), 50);

@@ -27,7 +27,7 @@ TEST(ReadModelDiffTest, EqualOnlyWithoutAnyDifference) {
     EXPECT_TRUE(diff.RowsEqual());
     diff.events_differing = 1;
     EXPECT_FALSE(diff.RowsEqual());
-    diff.offsets.push_back("store-status/0: next offset read=3 replay=2");
+    diff.offsets.emplace_back("store-status/0: next offset read=3 replay=2");
     EXPECT_FALSE(diff.OffsetsEqual());
 }
 

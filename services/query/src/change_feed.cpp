@@ -21,7 +21,7 @@ class PgChangeFeed::Receiver final : public pqxx::notification_receiver {
     void operator()(const std::string&, int) override {}
 };
 
-PgChangeFeed::PgChangeFeed(std::string pg_url, pg::Pool& pool)
+PgChangeFeed::PgChangeFeed(const std::string& pg_url, pg::Pool& pool)
     : pg_url_(pg::WithConnectionDefaults(pg_url)), pool_(pool) {}
 
 PgChangeFeed::~PgChangeFeed() {

@@ -42,14 +42,15 @@ class ChangeFeed {
 // NOTIFY) on a connection of its own, which it reopens when it breaks.
 class PgChangeFeed final : public ChangeFeed {
   public:
-    PgChangeFeed(std::string pg_url, pg::Pool& pool);
-    ~PgChangeFeed() override;
+      PgChangeFeed(const std::string& pg_url, pg::Pool& pool);
+      ~PgChangeFeed() override;
 
-    int WakeFd() override;
-    void Drain() override;
-    std::vector<ChangeLogEntry> After(int64_t after, const std::string& tenant_id, int limit) override;
-    int64_t Head() override;
-    int64_t Oldest() override;
+      int WakeFd() override;
+      void Drain() override;
+      std::vector<ChangeLogEntry> After(int64_t after, const std::string& tenant_id,
+                                        int limit) override;
+      int64_t Head() override;
+      int64_t Oldest() override;
 
   private:
     class Receiver;

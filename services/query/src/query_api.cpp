@@ -132,7 +132,7 @@ void QueryApi::ListStores(const Request& request, ResponseWriter& response) {
 void QueryApi::GetStore(const Request& request, ResponseWriter& response) {
     auto tenant = Authenticate(request, response);
     if (!tenant) return;
-    const std::string store_id = request.param(":id").as<std::string>();
+    const auto store_id = request.param(":id").as<std::string>();
     const std::string if_none_match = http::RequestHeader(request, "If-None-Match");
     // Not a UUID cannot be a store: answered without asking Postgres to cast it.
     if (!IsUuid(store_id)) {
@@ -148,8 +148,8 @@ void QueryApi::GetStore(const Request& request, ResponseWriter& response) {
     auto deferred = std::make_shared<http::DeferredResponse>(http::Defer(response));
     store_batcher_->Submit(
         {*tenant, store_id},
-        [this, deferred, store_id, if_none_match, path = request.resource()](std::optional<StoreView> store,
-                                                                               std::exception_ptr error) {
+        [this, deferred, store_id, if_none_match, path = request.resource()](
+            const std::optional<StoreView>& store, const std::exception_ptr& error) {
             auto& writer = deferred->writer();
             if (!error) {
                 AnswerStore(writer, store, store_id, if_none_match);
@@ -191,7 +191,7 @@ void QueryApi::AnswerStore(ResponseWriter& response, const std::optional<StoreVi
 void QueryApi::GetTimeline(const Request& request, ResponseWriter& response) {
     auto tenant = Authenticate(request, response);
     if (!tenant) return;
-    const std::string store_id = request.param(":id").as<std::string>();
+    const auto store_id = request.param(":id").as<std::string>();
     auto events = IsUuid(store_id) ? reader_.GetTimeline(*tenant, store_id) : std::nullopt;
     if (!events) {
         NotFound(response, store_id);

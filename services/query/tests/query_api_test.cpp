@@ -252,7 +252,8 @@ TEST_P(QueryApiStoreTest, ADatabaseHiccupIs503AndItsRequestCountedByCode) {
     EXPECT_NE(reply.headers.find("Retry-After: 1"), std::string::npos);
     // Answered later or not, the request is counted with the code it was answered with (a
     // deferred answer right after it is sent).
-    const std::string counted = "storefleet_http_requests_total{code=\"503\",method=\"GET\",route=\"/api/v1/stores/:id\"} 1";
+    const std::string counted =
+        R"(storefleet_http_requests_total{code="503",method="GET",route="/api/v1/stores/:id"} 1)";
     std::string metrics = registry_.Render();
     for (int i = 0; i < 1000 && metrics.find(counted) == std::string::npos; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -70,7 +70,7 @@ TEST(StoreBatcherTest, PastMaxWaitingARequestIsRefusedAtOnce) {
     StoreBatcher batcher(reader, /*threads=*/1, /*max_batch=*/64, /*max_waiting=*/2);
     std::atomic<int> answered{0};
     std::atomic<int> refused{0};
-    auto count = [&](std::optional<StoreView>, std::exception_ptr error) {
+    auto count = [&](const std::optional<StoreView>&, const std::exception_ptr& error) {
         (error ? refused : answered)++;
     };
     batcher.Submit({"t", "s0"}, count);
@@ -90,7 +90,8 @@ TEST(StoreBatcherTest, RequestsThatArriveDuringARead_ShareTheNextStatement_AndEa
     StoreBatcher batcher(reader, 1, 64);
     std::vector<std::promise<Answer>> answers(11);
     auto submit = [&](std::size_t i, const std::string& tenant, const std::string& id) {
-        batcher.Submit({tenant, id}, [&answers, i](std::optional<StoreView> store, std::exception_ptr error) {
+        batcher.Submit({tenant, id}, [&answers, i](std::optional<StoreView> store,
+                                                   const std::exception_ptr& error) {
             answers[i].set_value({std::move(store), error != nullptr});
         });
     };
@@ -119,7 +120,7 @@ TEST(StoreBatcherTest, ABatchNeverExceedsItsLimit) {
     GatedReader reader;
     StoreBatcher batcher(reader, 1, 4);
     std::atomic<int> answered{0};
-    auto count = [&](std::optional<StoreView>, std::exception_ptr) { ++answered; };
+    auto count = [&](const std::optional<StoreView>&, const std::exception_ptr&) { ++answered; };
     batcher.Submit({"acme", "s0"}, count);
     reader.WaitForCalls(1);
     for (int i = 1; i <= 9; ++i) batcher.Submit({"acme", "s" + std::to_string(i)}, count);
@@ -136,14 +137,15 @@ TEST(StoreBatcherTest, AFailedReadAnswersEveryRequestOfItsBatchWithTheError) {
     StoreBatcher batcher(reader, 2, 64);
     std::atomic<int> unavailable{0};
     for (int i = 0; i < 5; ++i) {
-        batcher.Submit({"acme", "s" + std::to_string(i)}, [&](std::optional<StoreView> store, std::exception_ptr error) {
-            try {
-                std::rethrow_exception(error);
-            } catch (const ReadUnavailable&) {
-                if (!store) ++unavailable;
-            } catch (...) {
-            }
-        });
+        batcher.Submit({"acme", "s" + std::to_string(i)},
+                       [&](const std::optional<StoreView>& store, const std::exception_ptr& error) {
+                           try {
+                               std::rethrow_exception(error);
+                           } catch (const ReadUnavailable&) {
+                               if (!store) ++unavailable;
+                           } catch (...) {
+                           }
+                       });
     }
     reader.Open();
     batcher.Stop();
@@ -156,7 +158,10 @@ TEST(StoreBatcherTest, AfterStopARequestIsAnsweredAtOnceWithAnError) {
     StoreBatcher batcher(reader, 2, 64);
     batcher.Stop();
     bool failed = false;
-    batcher.Submit({"acme", "s0"}, [&](std::optional<StoreView>, std::exception_ptr error) { failed = error != nullptr; });
+    batcher.Submit({"acme", "s0"},
+                   [&](const std::optional<StoreView>&, const std::exception_ptr& error) {
+                       failed = error != nullptr;
+                   });
     EXPECT_TRUE(failed);
 }
 
