@@ -35,8 +35,8 @@ std::string EngineOf(v1::Engine engine) {
 
 // Facts fill in from every event, applied or stale (see Decide). A StoreRequested is the
 // authority on the store's own facts and on its creation time; other events fill gaps.
-void FillFacts(StoreRow& row, const StoreChange& change) {
-    const bool authoritative = change.kind == StoreChange::Kind::kRequested;
+void FillFacts(StoreRow& row, const StoreEffect& change) {
+    const bool authoritative = change.kind == StoreEffect::Kind::kRequested;
     auto fill = [](std::string& field, const std::string& value, bool overwrite) {
         if (!value.empty() && (overwrite || field.empty())) field = value;
     };
@@ -59,7 +59,7 @@ void FillFacts(StoreRow& row, const StoreChange& change) {
     }
 }
 
-void ApplyState(StoreRow& row, const StoreChange& change) {
+void ApplyState(StoreRow& row, const StoreEffect& change) {
     row.status = change.status;
     row.step = change.step;
     row.reason = change.reason;
@@ -95,7 +95,7 @@ Result<PlannedEvent> PlanEvent(const v1::Envelope& envelope, const MessagePositi
 
     PlannedEvent planned;
     TimelineEntry& entry = planned.entry;
-    StoreChange& change = planned.change;
+    StoreEffect& change = planned.change;
     entry.event_id = envelope.event_id();
     entry.store_id = envelope.store_id();
     entry.tenant_id = Text(envelope.tenant_id());
@@ -120,7 +120,7 @@ Result<PlannedEvent> PlanEvent(const v1::Envelope& envelope, const MessagePositi
         case v1::Envelope::kStoreRequested: {
             const auto& requested = envelope.store_requested();
             entry.type = "StoreRequested";
-            change.kind = StoreChange::Kind::kRequested;
+            change.kind = StoreEffect::Kind::kRequested;
             change.status = "requested";
             change.name = Text(requested.name());
             change.engine = EngineOf(requested.engine());
@@ -130,13 +130,13 @@ Result<PlannedEvent> PlanEvent(const v1::Envelope& envelope, const MessagePositi
         }
         case v1::Envelope::kStoreDeletionRequested:
             entry.type = "StoreDeletionRequested";
-            change.kind = StoreChange::Kind::kDeletionRequested;
+            change.kind = StoreEffect::Kind::kDeletionRequested;
             change.status = "deleting";
             break;
         case v1::Envelope::kStoreStatusChanged: {
             const auto& changed = envelope.store_status_changed();
             entry.type = "StoreStatusChanged";
-            change.kind = StoreChange::Kind::kStatusChanged;
+            change.kind = StoreEffect::Kind::kStatusChanged;
             change.status = events::StatusName(changed.status());
             if (changed.status() == v1::STORE_STATUS_UNSPECIFIED || change.status == "unknown") {
                 return Invalid("unknown_status", "StoreStatusChanged carries an unknown status (" +
@@ -195,7 +195,7 @@ BatchPlan PlanBatch(const std::vector<kafka::ConsumedMessage>& messages) {
     return plan;
 }
 
-RowDecision Decide(const std::optional<StoreRow>& current, const StoreChange& change) {
+RowDecision Decide(const std::optional<StoreRow>& current, const StoreEffect& change) {
     if (!current) {
         StoreRow row;
         row.tenant_id = change.tenant_id;

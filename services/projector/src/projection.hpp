@@ -42,8 +42,8 @@ struct TimelineEntry {
     int64_t sequence = 0;  // the timeline's order; 0 (unordered) is stored as NULL
 };
 
-// What one event says about its store.
-struct StoreChange {
+// What one event says about its store: the effect it has on the store's row.
+struct StoreEffect {
     enum class Kind { kRequested, kDeletionRequested, kStatusChanged };
     Kind kind = Kind::kRequested;
     std::string store_id;
@@ -69,7 +69,7 @@ struct StoreChange {
 
 struct PlannedEvent {
     TimelineEntry entry;
-    StoreChange change;
+    StoreEffect change;
 };
 
 // Maps an envelope consumed at `position` to its timeline entry and store change. A
@@ -153,7 +153,7 @@ struct RowDecision {
 //    facts do not change over its life, so which event supplied them does not matter.
 //  - created_at is the (earliest) StoreRequested's occurred_at once one is seen, before
 //    that the earliest occurred_at seen.
-RowDecision Decide(const std::optional<StoreRow>& current, const StoreChange& change);
+RowDecision Decide(const std::optional<StoreRow>& current, const StoreEffect& change);
 
 // Microseconds since the epoch of a protobuf Timestamp.
 int64_t MicrosOf(const google::protobuf::Timestamp& timestamp);

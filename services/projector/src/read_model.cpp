@@ -205,7 +205,7 @@ void PgReadModel::Migrate() {
 }
 
 bool PgReadModel::ApplyChange(pqxx::work& txn, const PlannedEvent& event) {
-    const StoreChange& change = event.change;
+    const StoreEffect& change = event.change;
     // Two passes at most: if another replica inserts the row between our lookup and our
     // insert, the insert does nothing and the second pass updates the row it made.
     for (int pass = 0; pass < 2; ++pass) {

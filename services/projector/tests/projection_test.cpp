@@ -26,7 +26,7 @@ Consumed Command(v1::Envelope envelope, int64_t offset) {
 // Status events carry their own sequence; their offset in store-status plays no part.
 Consumed Status(v1::Envelope envelope) { return {std::move(envelope), events::kStatusTopic, 0}; }
 
-StoreChange ChangeOf(const Consumed& consumed) {
+StoreEffect ChangeOf(const Consumed& consumed) {
     auto planned = PlanEvent(consumed.envelope, {consumed.topic, consumed.offset});
     EXPECT_TRUE(planned.ok()) << planned.error().message;
     return planned->change;
@@ -81,8 +81,8 @@ TEST(PlanEventTest, StoreRequestedBecomesARequestedStoreWithItsFacts) {
     EXPECT_EQ(planned->entry.occurred_at_us, kT0 + 7);
     EXPECT_EQ(planned->entry.correlation_id, "corr-1");
     EXPECT_EQ(planned->entry.sequence, CommandSequence(40)) << "the timeline's order too";
-    const StoreChange& change = planned->change;
-    EXPECT_EQ(change.kind, StoreChange::Kind::kRequested);
+    const StoreEffect& change = planned->change;
+    EXPECT_EQ(change.kind, StoreEffect::Kind::kRequested);
     EXPECT_EQ(change.sequence, CommandSequence(40)) << "commands are ordered by their offset";
     EXPECT_EQ(change.name, "shop");
     EXPECT_EQ(change.engine, "woocommerce");
