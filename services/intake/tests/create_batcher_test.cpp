@@ -3,6 +3,7 @@
 // its callers and only them.
 #include "create_batcher.hpp"
 #include "storefleet/pg/pool.hpp"
+#include "storefleet/test_support/wait.hpp"
 
 #include <gtest/gtest.h>
 
@@ -17,6 +18,10 @@
 
 namespace storefleet::intake {
 namespace {
+
+using namespace std::chrono_literals;
+// A failed wait is reported and the test goes on, so its threads are still released and joined.
+using test_support::WaitUntil;
 
 CreateItem Named(const std::string& name) {
     CreateItem item;
@@ -79,14 +84,6 @@ CreateOutcome Submit(CreateBatcher& batcher, CreateItem item) {
     return future.get();
 }
 
-void WaitUntil(const std::function<bool()>& done) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!done()) {
-        ASSERT_LT(std::chrono::steady_clock::now(), deadline);
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-}
-
 TEST(CreateBatcherTest, EachCallerGetsItsOwnOutcomeAndLaterCreatesShareABatch) {
     GatedWriter writer;
     CreateBatcher batcher([&](const std::vector<CreateItem>& items) { return writer.Write(items); });
@@ -94,11 +91,11 @@ TEST(CreateBatcherTest, EachCallerGetsItsOwnOutcomeAndLaterCreatesShareABatch) {
     std::vector<CreateOutcome> outcomes(names.size());
     std::vector<std::thread> threads;
     threads.emplace_back([&] { outcomes[0] = Submit(batcher, Named(names[0])); });
-    WaitUntil([&] { return writer.Sizes().size() == 1; });  // the first batch is being written
+    EXPECT_TRUE(WaitUntil([&] { return writer.Sizes().size() == 1; }, 10s));  // the first batch is being written
     for (std::size_t i = 1; i < names.size(); ++i) {
         threads.emplace_back([&, i] { outcomes[i] = Submit(batcher, Named(names[i])); });
     }
-    WaitUntil([&] { return batcher.Waiting() == names.size(); });
+    EXPECT_TRUE(WaitUntil([&] { return batcher.Waiting() == names.size(); }, 10s));
     writer.Release();
     for (auto& thread : threads) thread.join();
 
@@ -111,7 +108,7 @@ TEST(CreateBatcherTest, EachCallerGetsItsOwnOutcomeAndLaterCreatesShareABatch) {
     EXPECT_EQ(writer.Sizes(), (std::vector<std::size_t>{1, 5})) << "the five queued creates went as one batch";
     // A batch's count drops once all of its answers have run, which may be just after the
     // last caller has heard its own outcome.
-    WaitUntil([&] { return batcher.Waiting() == 0; });
+    EXPECT_TRUE(WaitUntil([&] { return batcher.Waiting() == 0; }, 10s));
 }
 
 TEST(CreateBatcherTest, AFailedBatchFailsItsCallersOnly) {
@@ -120,7 +117,7 @@ TEST(CreateBatcherTest, AFailedBatchFailsItsCallersOnly) {
     std::atomic<int> failed{0};
     CreateOutcome first{};
     std::thread lone([&] { first = Submit(batcher, Named("first")); });
-    WaitUntil([&] { return writer.Sizes().size() == 1; });
+    EXPECT_TRUE(WaitUntil([&] { return writer.Sizes().size() == 1; }, 10s));
     std::vector<std::thread> threads;
     for (const std::string name : {"x", "boom", "y"}) {
         threads.emplace_back([&, name] {
@@ -132,7 +129,7 @@ TEST(CreateBatcherTest, AFailedBatchFailsItsCallersOnly) {
             }
         });
     }
-    WaitUntil([&] { return batcher.Waiting() == 4; });
+    EXPECT_TRUE(WaitUntil([&] { return batcher.Waiting() == 4; }, 10s));
     writer.Release();
     lone.join();
     for (auto& thread : threads) thread.join();
@@ -147,9 +144,9 @@ TEST(CreateBatcherTest, ABatchHoldsAtMostMaxBatchCreates) {
     CreateBatcher batcher([&](const std::vector<CreateItem>& items) { return writer.Write(items); }, 2);
     std::vector<std::thread> threads;
     threads.emplace_back([&] { Submit(batcher, Named("0")); });
-    WaitUntil([&] { return writer.Sizes().size() == 1; });
+    EXPECT_TRUE(WaitUntil([&] { return writer.Sizes().size() == 1; }, 10s));
     for (int i = 1; i <= 5; ++i) threads.emplace_back([&, i] { Submit(batcher, Named(std::to_string(i))); });
-    WaitUntil([&] { return batcher.Waiting() == 6; });
+    EXPECT_TRUE(WaitUntil([&] { return batcher.Waiting() == 6; }, 10s));
     writer.Release();
     for (auto& thread : threads) thread.join();
     EXPECT_EQ(writer.Sizes(), (std::vector<std::size_t>{1, 2, 2, 1}));
@@ -176,7 +173,7 @@ TEST(CreateBatcherTest, SubmitAsyncReturnsAtOnceAndEachCallbackGetsItsOwnOutcome
         };
     };
     batcher.SubmitAsync(Named("first"), remember("first"));
-    WaitUntil([&] { return writer.Sizes().size() == 1; });  // the first batch is being written
+    EXPECT_TRUE(WaitUntil([&] { return writer.Sizes().size() == 1; }, 10s));  // the first batch is being written
     for (const char* name : {"taken-a", "b", "full-c"}) batcher.SubmitAsync(Named(name), remember(name));
     EXPECT_EQ(batcher.Waiting(), 4u) << "all four queued or in flight, none answered";
     {
@@ -184,7 +181,7 @@ TEST(CreateBatcherTest, SubmitAsyncReturnsAtOnceAndEachCallbackGetsItsOwnOutcome
         EXPECT_TRUE(answers.empty());
     }
     writer.Release();
-    WaitUntil([&] { return batcher.Waiting() == 0; });
+    EXPECT_TRUE(WaitUntil([&] { return batcher.Waiting() == 0; }, 10s));
     std::lock_guard lock(mutex);
     EXPECT_EQ(failed, 0);
     EXPECT_EQ(answers, (std::vector<std::pair<std::string, CreateOutcome>>{{"first", CreateOutcome::kCreated},
@@ -217,14 +214,14 @@ TEST(CreateBatcherTest, PastMaxWaitingACreateIsRefusedAtOnce) {
         }
     };
     batcher.SubmitAsync(Named("a"), count);
-    WaitUntil([&] { return writer.Sizes().size() == 1; });  // stalled in the database
+    EXPECT_TRUE(WaitUntil([&] { return writer.Sizes().size() == 1; }, 10s));  // stalled in the database
     batcher.SubmitAsync(Named("b"), count);
     batcher.SubmitAsync(Named("c"), count);
     batcher.SubmitAsync(Named("d"), count);  // the fourth: refused at once, on this thread
     EXPECT_EQ(refused.load(), 1);
     EXPECT_EQ(batcher.Waiting(), 3u);
     writer.Release();
-    WaitUntil([&] { return batcher.Waiting() == 0; });
+    EXPECT_TRUE(WaitUntil([&] { return batcher.Waiting() == 0; }, 10s));
     EXPECT_EQ(created.load(), 3);
 }
 
@@ -244,16 +241,16 @@ TEST(CreateBatcherTest, TheNextBatchIsWrittenWhileTheLastIsBeingAnswered) {
         first_answering = true;
         unblocked.wait();  // e.g. a slow client's socket
     });
-    WaitUntil([&] { return first_answering.load(); });
+    EXPECT_TRUE(WaitUntil([&] { return first_answering.load(); }, 10s));
     batcher.SubmitAsync(Named("next"), [&](CreateOutcome outcome, const std::exception_ptr& error) {
         if (!error && outcome == CreateOutcome::kCreated) ++second_answered;
     });
-    WaitUntil([&] { return writes.load() == 2; });
+    EXPECT_TRUE(WaitUntil([&] { return writes.load() == 2; }, 10s));
     EXPECT_EQ(writes.load(), 2) << "the second batch was written while the first was answered";
     EXPECT_EQ(second_answered.load(), 0) << "answers keep their order";
     EXPECT_EQ(batcher.Waiting(), 2u);
     unblock.set_value();
-    WaitUntil([&] { return batcher.Waiting() == 0; });
+    EXPECT_TRUE(WaitUntil([&] { return batcher.Waiting() == 0; }, 10s));
     EXPECT_EQ(second_answered.load(), 1);
 }
 

@@ -12,7 +12,6 @@
 #include <pqxx/pqxx>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "outbox_relay.hpp"
@@ -227,15 +226,5 @@ private:
     FakeOutboxDatabase& db_;
     std::atomic<bool> out_of_order_{false};
 };
-
-template <typename Predicate>
-bool WaitUntil(Predicate predicate, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
-    const auto deadline = Clock::now() + limit;
-    while (!predicate()) {
-        if (Clock::now() > deadline) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return true;
-}
 
 }  // namespace storefleet::intake::testing

@@ -11,6 +11,7 @@
 
 #include "storefleet/events/envelope.hpp"
 #include "storefleet/events/status.hpp"
+#include "storefleet/test_support/wait.hpp"
 
 namespace storefleet::intake {
 namespace {
@@ -99,15 +100,7 @@ TEST(ApplyLifecycleBatchTest, ALedgerFailureCommitsNothing) {
 }
 
 
-template <typename Predicate>
-bool WaitUntil(Predicate predicate, std::chrono::milliseconds limit = 20s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!predicate()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(10ms);
-    }
-    return true;
-}
+using test_support::WaitUntil;
 
 TEST(LifecycleConsumerMockClusterTest, RetriesUntilTheLedgerTakesABatchAndCommitsOnlyThen) {
     MockCluster cluster(events::kStatusTopic, 1);
@@ -127,9 +120,9 @@ TEST(LifecycleConsumerMockClusterTest, RetriesUntilTheLedgerTakesABatchAndCommit
     {
         LifecycleConsumer consumer(sink.Sink(), cluster.Brokers(), "intake-lifecycle", registry);
         consumer.Start();
-        ASSERT_TRUE(WaitUntil([&] { return sink.Seen().size() >= 2; }));
+        ASSERT_TRUE(WaitUntil([&] { return sink.Seen().size() >= 2; }, 20s));
         EXPECT_GE(registry.GetCounter("storefleet_intake_lifecycle_failures_total", "").Value(), 2);
-        EXPECT_TRUE(WaitUntil([&] { return consumer.Applied() >= 2; }));
+        EXPECT_TRUE(WaitUntil([&] { return consumer.Applied() >= 2; }, 20s));
         consumer.Stop();
     }
     EXPECT_EQ(sink.Seen(), (std::vector<Applied>{{"s1", v1::STORE_STATUS_DELETED, "deleted"},
@@ -140,7 +133,7 @@ TEST(LifecycleConsumerMockClusterTest, RetriesUntilTheLedgerTakesABatchAndCommit
     metrics::Registry registry2;
     LifecycleConsumer again(sink.Sink(), cluster.Brokers(), "intake-lifecycle", registry2);
     again.Start();
-    ASSERT_TRUE(WaitUntil([&] { return sink.Seen().size() >= 3; }));
+    ASSERT_TRUE(WaitUntil([&] { return sink.Seen().size() >= 3; }, 20s));
     again.Stop();
     const auto seen = sink.Seen();
     ASSERT_EQ(seen.size(), 3U) << "a committed event was applied again";

@@ -12,6 +12,7 @@
 #include "fake_outbox.hpp"
 #include "outbox_relay.hpp"
 #include "storefleet/kafka/consumer.hpp"
+#include "storefleet/test_support/wait.hpp"
 
 namespace storefleet::intake {
 namespace {
@@ -21,7 +22,7 @@ using kafka::testing::MockCluster;
 using namespace std::chrono_literals;
 using testing::FakeLedger;
 using testing::FakeOutboxDatabase;
-using testing::WaitUntil;
+using test_support::WaitUntil;
 
 constexpr const char* kTopic = "store-commands";
 
@@ -95,7 +96,7 @@ TEST(OutboxRelayMockClusterTest, EachStoresCommandsArriveInOutboxOrderAcrossABro
     EXPECT_GT(db.Unsent(), 0);
     cluster.SetBrokerDown(false);
     ASSERT_TRUE(WaitUntil([&] { return db.Unsent() == 0; }, 30s));
-    EXPECT_TRUE(WaitUntil([&] { return relay.Healthy(); }));
+    EXPECT_TRUE(WaitUntil([&] { return relay.Healthy(); }, 10s));
     relay.Stop();
 
     std::size_t rows = 0;

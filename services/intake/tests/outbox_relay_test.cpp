@@ -7,6 +7,7 @@
 #include <future>
 
 #include "fake_outbox.hpp"
+#include "storefleet/test_support/wait.hpp"
 
 namespace storefleet::intake {
 namespace {
@@ -17,7 +18,7 @@ using testing::FakeLedger;
 using testing::FakeOutboxDatabase;
 using testing::FakePublisher;
 using testing::PublishJournal;
-using testing::WaitUntil;
+using test_support::WaitUntil;
 
 OutboxRelay::Options Fast() {
     OutboxRelay::Options options;
@@ -203,11 +204,11 @@ TEST(OutboxRelayTest, ALeaderStuckInAKafkaWaitTurnsUnhealthyOnceTheOldestRowIsTo
     };
     db.Add("s1");
     a.relay->Start();
-    ASSERT_TRUE(WaitUntil([&] { return waiting.load(); }));
+    ASSERT_TRUE(WaitUntil([&] { return waiting.load(); }, 10s));
     EXPECT_TRUE(WaitUntil([&] { return !a.relay->Healthy(); }, 5s)) << "stuck publishing past max_unsent_age";
     EXPECT_GT(a.registry.GetGauge("storefleet_outbox_oldest_unsent_seconds", "").Value(), -1);
     release.set_value();
-    EXPECT_TRUE(WaitUntil([&] { return db.Unsent() == 0 && a.relay->Healthy(); }));
+    EXPECT_TRUE(WaitUntil([&] { return db.Unsent() == 0 && a.relay->Healthy(); }, 10s));
     a.relay->Stop();
 }
 
@@ -244,13 +245,13 @@ TEST(OutboxRelayTest, TwoRunningRelaysNeverLeadTogetherAndHandOverWhenTheLeaderS
     auto expected = CreatesThenDeletes(db, 10, "first-");
     a.relay->Start();
     b.relay->Start();
-    ASSERT_TRUE(WaitUntil([&] { return db.Unsent() == 0; }));
+    ASSERT_TRUE(WaitUntil([&] { return db.Unsent() == 0; }, 10s));
     Replica& leader = a.relay->Leader() ? a : b;
     Replica& standby = a.relay->Leader() ? b : a;
     leader.relay->Stop();  // closes its session: the lock is free at once
     const auto later = CreatesThenDeletes(db, 10, "later-");
     expected.insert(expected.end(), later.begin(), later.end());
-    ASSERT_TRUE(WaitUntil([&] { return db.Unsent() == 0; }));
+    ASSERT_TRUE(WaitUntil([&] { return db.Unsent() == 0; }, 10s));
     EXPECT_TRUE(standby.relay->Leader());
     standby.relay->Stop();
     watching = false;
@@ -271,10 +272,10 @@ TEST(OutboxRelayTest, OnlyTheLeaderPrunesSentRowsAndPeriodically) {
     options.prune_interval = 20ms;
     Replica a("a", db, journal, options);
     a.relay->Start();
-    ASSERT_TRUE(WaitUntil([&] { return a.relay->Leader(); }));
+    ASSERT_TRUE(WaitUntil([&] { return a.relay->Leader(); }, 10s));
     Replica b("b", db, journal, options);
     b.relay->Start();
-    EXPECT_TRUE(WaitUntil([&] { return a.ledger->Prunes() >= 3; }));
+    EXPECT_TRUE(WaitUntil([&] { return a.ledger->Prunes() >= 3; }, 10s));
     b.relay->Stop();
     a.relay->Stop();
     EXPECT_FALSE(b.relay->Leader());
