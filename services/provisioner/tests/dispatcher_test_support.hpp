@@ -3,12 +3,12 @@
 // dispatcher_admission_test.cpp): encoded commands, consumer options and a bounded wait.
 #include <chrono>
 #include <string>
-#include <thread>
 
 #include "storefleet/kafka/consumer.hpp"
 #include "storefleet/events/envelope.hpp"
 #include "storefleet/events/status.hpp"
 #include "storefleet/kafka/testing/mock_cluster.hpp"
+#include "storefleet/test_support/wait.hpp"
 
 namespace storefleet::provisioner::dispatcher_testing {
 
@@ -48,15 +48,10 @@ inline kafka::KafkaConsumer::Options ConsumerOptions(const kafka::testing::MockC
             .session_timeout = std::chrono::milliseconds(6000)};
 }
 
-// Polls `predicate` until it holds (true) or `limit` passes (false).
+// test_support::WaitUntil with these tests' usual deadline.
 template <typename Predicate>
-bool WaitUntil(Predicate predicate, std::chrono::seconds limit = std::chrono::seconds(30)) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!predicate()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return true;
+bool WaitUntil(Predicate predicate, std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+    return test_support::WaitUntil(predicate, limit);
 }
 
 }  // namespace storefleet::provisioner::dispatcher_testing

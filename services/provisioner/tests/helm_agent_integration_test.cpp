@@ -22,14 +22,12 @@
 #include "storefleet/common/ids.hpp"
 #include "storefleet/kube/client.hpp"
 #include "storefleet/kube/kubeconfig.hpp"
+#include "storefleet/test_support/env.hpp"
 
 namespace storefleet::provisioner {
 namespace {
 
-std::string Env(const char* name) {
-    const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
-    return value != nullptr ? value : "";
-}
+using test_support::Env;
 
 // The agent the build made (the helm_agent target), unless STOREFLEET_HELM_AGENT says.
 std::string AgentBinary() {

@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "storefleet/test_support/wait.hpp"
+
 namespace storefleet::provisioner {
 namespace {
 
@@ -136,15 +138,8 @@ json StoreWorkload(const std::string& ns, const std::string& name, int ready) {
     return object;
 }
 
-// Polls `ready` until it holds or `deadline` passes (the watcher works on its own threads).
-bool Eventually(const std::function<bool()>& ready, std::chrono::seconds deadline) {
-    const auto until = std::chrono::steady_clock::now() + deadline;
-    while (std::chrono::steady_clock::now() < until) {
-        if (ready()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return ready();
-}
+// The watcher works on its own threads: its state is polled for.
+using test_support::WaitUntil;
 
 bool StoreReady(ReadinessWatcher& watcher, const std::string& ns) {
     auto readiness = watcher.Check(ns);
@@ -163,10 +158,10 @@ TEST(ReadinessWatcherTest, FollowsWatchEvents) {
     ShutdownFlag shutdown;
     ReadinessWatcher watcher(kube, shutdown);
     watcher.Start();
-    ASSERT_TRUE(Eventually([&] { return watcher.Synced(); }, std::chrono::seconds(10)));
+    ASSERT_TRUE(WaitUntil([&] { return watcher.Synced(); }, std::chrono::seconds(10)));
     EXPECT_FALSE(StoreReady(watcher, "store-a"));
     kube.AddEvent("statefulsets", {{"type", "MODIFIED"}, {"object", StoreWorkload("store-a", "db", 1)}});
-    EXPECT_TRUE(Eventually([&] { return StoreReady(watcher, "store-a"); }, std::chrono::seconds(10)));
+    EXPECT_TRUE(WaitUntil([&] { return StoreReady(watcher, "store-a"); }, std::chrono::seconds(10)));
     shutdown.Trigger();
 }
 
@@ -178,11 +173,11 @@ TEST(ReadinessWatcherTest, RelistsWhenTheWatchSaysItsVersionIsGone) {
     ShutdownFlag shutdown;
     ReadinessWatcher watcher(kube, shutdown);
     watcher.Start();
-    ASSERT_TRUE(Eventually([&] { return watcher.Synced(); }, std::chrono::seconds(10)));
+    ASSERT_TRUE(WaitUntil([&] { return watcher.Synced(); }, std::chrono::seconds(10)));
     EXPECT_FALSE(StoreReady(watcher, "store-a"));
     kube.SetList("statefulsets", json::array({StoreWorkload("store-a", "db", 1)}));
     kube.AddEvent("statefulsets", {{"type", "ERROR"}, {"object", {{"kind", "Status"}, {"code", 410}}}});
-    EXPECT_TRUE(Eventually([&] { return StoreReady(watcher, "store-a"); }, std::chrono::seconds(10)));
+    EXPECT_TRUE(WaitUntil([&] { return StoreReady(watcher, "store-a"); }, std::chrono::seconds(10)));
     EXPECT_GE(kube.Lists("statefulsets"), 2);
     shutdown.Trigger();
 }
@@ -197,12 +192,12 @@ TEST(ReadinessWatcherTest, DropsAStreamThatOutlivesItsTimeoutAndRelists) {
     ShutdownFlag shutdown;
     ReadinessWatcher watcher(kube, shutdown, std::chrono::seconds(1));
     watcher.Start();
-    ASSERT_TRUE(Eventually([&] { return watcher.Synced(); }, std::chrono::seconds(10)));
+    ASSERT_TRUE(WaitUntil([&] { return watcher.Synced(); }, std::chrono::seconds(10)));
     EXPECT_FALSE(StoreReady(watcher, "store-a"));
     const auto changed = std::chrono::steady_clock::now();
     kube.SetList("statefulsets", json::array({StoreWorkload("store-a", "db", 1)}));
     // Timeout 1 s, given up 2 s after the watch began: ready well within 10 s.
-    EXPECT_TRUE(Eventually([&] { return StoreReady(watcher, "store-a"); }, std::chrono::seconds(10)));
+    EXPECT_TRUE(WaitUntil([&] { return StoreReady(watcher, "store-a"); }, std::chrono::seconds(10)));
     EXPECT_GE(kube.Lists("statefulsets"), 2);
     EXPECT_GE(std::chrono::steady_clock::now() - changed, std::chrono::milliseconds(500))
         << "ready before the stream could have been given up: something else relisted";

@@ -9,10 +9,13 @@
 #include <mutex>
 #include <thread>
 
+#include "storefleet/test_support/wait.hpp"
+
 namespace storefleet::provisioner {
 namespace {
 
 using nlohmann::json;
+using test_support::WaitUntil;
 
 class FakeLeaseApi : public kube::KubeApi {
 public:
@@ -129,7 +132,7 @@ TEST(StoreLeaseTest, ALeaseWhoseHolderStoppedRenewingIsTakenOverAndTheOldHolderS
     EXPECT_EQ(api.Holder(kStore), other.identity());
     // The stalled holder wakes up: its next renewal finds the lease taken and stops its command.
     stalled.Start();
-    for (int i = 0; i < 300 && !stalled_cancel.Cancelled(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    WaitUntil([&] { return stalled_cancel.Cancelled(); }, std::chrono::seconds(3));
     EXPECT_EQ(stalled_cancel.Why(), CancelToken::Reason::kLeaseLost);
     EXPECT_EQ(api.Holder(kStore), other.identity()) << "the old holder's release must not delete the new lease";
     held->reset();
@@ -166,19 +169,19 @@ TEST(StoreLeaseTest, AHolderThatCannotRenewForAWholeDurationStops) {
     ASSERT_TRUE(held.ok());
     leases.Start();
     // The first renewal is due at a third of the duration (1 s); waited for, not slept past.
-    bool renewed = false;
-    for (int i = 0; i < 250 && !renewed; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        std::lock_guard lock(api.mutex);
-        renewed = api.puts >= 1;
-    }
+    const bool renewed = WaitUntil(
+        [&] {
+            std::lock_guard lock(api.mutex);
+            return api.puts >= 1;
+        },
+        std::chrono::milliseconds(2500));
     EXPECT_TRUE(renewed);
     EXPECT_FALSE(cancel.Cancelled()) << "renewed while the API answers";
     {
         std::lock_guard lock(api.mutex);
         api.unreachable = true;
     }
-    for (int i = 0; i < 600 && !cancel.Cancelled(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    WaitUntil([&] { return cancel.Cancelled(); }, std::chrono::seconds(6));
     EXPECT_EQ(cancel.Why(), CancelToken::Reason::kLeaseLost);
     leases.Stop();
 }
@@ -201,21 +204,6 @@ TEST(StoreLeaseTest, WaitingForALeaseEndsWhenTheCommandIsCancelled) {
     revoker.join();
     ASSERT_FALSE(taken.ok());
     EXPECT_EQ(taken.error().code, "cancelled");
-}
-
-}  // namespace
-
-namespace {
-
-// Polls `done` every 10 ms for up to `limit`.
-template <typename Predicate>
-bool WaitFor(Predicate done, std::chrono::milliseconds limit) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return true;
 }
 
 }  // namespace
@@ -265,9 +253,9 @@ TEST(StoreLeaseTest, AHungRenewalStopsTheHolderBeforeATakerMayStart) {
     auto held = leases.Acquire(kStore, cancel);
     ASSERT_TRUE(held.ok());
     leases.Start();
-    ASSERT_TRUE(WaitFor([&] { std::lock_guard lock(api.mutex); return api.puts >= 1; }, std::chrono::seconds(3)));
+    ASSERT_TRUE(WaitUntil([&] { std::lock_guard lock(api.mutex); return api.puts >= 1; }, std::chrono::seconds(3)));
     api.put_delay = std::chrono::milliseconds(4000);
-    ASSERT_TRUE(WaitFor([&] { return cancel.Cancelled(); }, std::chrono::seconds(6)));
+    ASSERT_TRUE(WaitUntil([&] { return cancel.Cancelled(); }, std::chrono::seconds(6)));
     const auto stopped = std::chrono::steady_clock::now();
     std::chrono::steady_clock::time_point last_renewal;
     {
