@@ -14,6 +14,7 @@
 #include "openapi_document.hpp"
 #include "storefleet/common/ids.hpp"
 #include "storefleet/http/testing/raw_client.hpp"
+#include "storefleet/test_support/wait.hpp"
 
 namespace storefleet::query {
 namespace {
@@ -159,12 +160,12 @@ TEST_F(EventStreamTest, ATenantsStreamsAreCappedAndOthersStillConnect) {
     Client other(server_->Port(), Request("token-b"));
     EXPECT_TRUE(other.ReadUntil("event: open")) << "another tenant was refused too";
     first.reset();  // closes its connection
-    bool reopened = false;
-    for (int attempt = 0; attempt < 50 && !reopened; ++attempt) {
-        Client again(server_->Port(), Request("token-a"));
-        reopened = again.ReadUntil("event: open", 1s);
-        if (!reopened) std::this_thread::sleep_for(50ms);
-    }
+    const bool reopened = test_support::WaitUntil(
+        [&] {
+            Client again(server_->Port(), Request("token-a"));
+            return again.ReadUntil("event: open", 1s);
+        },
+        30s, 50ms);
     EXPECT_TRUE(reopened) << "a closed stream did not free its place";
 }
 

@@ -1,12 +1,11 @@
 #include "query_api.hpp"
 
-#include <curl/curl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <thread>
-
 #include "storefleet/common/ids.hpp"
+#include "storefleet/test_support/http.hpp"
+#include "storefleet/test_support/wait.hpp"
 
 namespace storefleet::query {
 namespace {
@@ -29,17 +28,7 @@ class MockStoreReader : public StoreReader {
                 (const std::string&, const std::string&), (override));
 };
 
-struct Reply {
-    long code = 0;
-    std::string body;
-    std::string headers;
-    nlohmann::json Json() const { return nlohmann::json::parse(body); }
-};
-
-std::size_t Collect(char* data, std::size_t size, std::size_t count, void* out) {
-    static_cast<std::string*>(out)->append(data, size * count);
-    return size * count;
-}
+using Reply = test_support::HttpReply;
 
 StoreView Store(const std::string& id, int64_t created_at_us) {
     StoreView store;
@@ -73,24 +62,9 @@ class QueryApiTest : public ::testing::Test {
 
     Reply Get(const std::string& path, const std::string& token = kToken,
               const std::vector<std::string>& extra_headers = {}) {
-        Reply reply;
-        CURL* curl = curl_easy_init();
-        const std::string url = "http://127.0.0.1:" + std::to_string(server_.Port()) + path;
-        curl_slist* headers = nullptr;
-        const std::string authorization = "Authorization: Bearer " + token;
-        if (!token.empty()) headers = curl_slist_append(headers, authorization.c_str());
-        for (const auto& header : extra_headers) headers = curl_slist_append(headers, header.c_str());
-        curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
-        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.body);
-        curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, Collect);
-        curl_easy_setopt(curl, CURLOPT_HEADERDATA, &reply.headers);
-        curl_easy_setopt(curl, CURLOPT_TIMEOUT, 5L);
-        EXPECT_EQ(curl_easy_perform(curl), CURLE_OK);
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.code);
-        curl_slist_free_all(headers);
-        curl_easy_cleanup(curl);
+        Reply reply = test_support::HttpClient::Local(server_.Port(), token, std::chrono::seconds(5))
+                          .Send("GET", path, "", extra_headers);
+        EXPECT_NE(reply.code, -1) << reply.error;
         return reply;
     }
 
@@ -254,11 +228,13 @@ TEST_P(QueryApiStoreTest, ADatabaseHiccupIs503AndItsRequestCountedByCode) {
     // deferred answer right after it is sent).
     const std::string counted =
         R"(storefleet_http_requests_total{code="503",method="GET",route="/api/v1/stores/:id"} 1)";
-    std::string metrics = registry_.Render();
-    for (int i = 0; i < 1000 && metrics.find(counted) == std::string::npos; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        metrics = registry_.Render();
-    }
+    std::string metrics;
+    test_support::WaitUntil(
+        [&] {
+            metrics = registry_.Render();
+            return metrics.find(counted) != std::string::npos;
+        },
+        std::chrono::seconds(10));
     EXPECT_NE(metrics.find(counted), std::string::npos) << metrics;
 }
 
