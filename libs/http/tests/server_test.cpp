@@ -7,50 +7,22 @@
 
 #include "storefleet/http/json_response.hpp"
 #include "storefleet/http/public_routes.hpp"
+#include "storefleet/test_support/http.hpp"
 
 namespace storefleet::http {
 namespace {
 
-struct Reply {
-    long code = 0;
-    std::string body;
-    std::string content_type;
-    std::string allow;  // the Allow header's value, if any
-};
-
-std::size_t CollectAllow(char* data, std::size_t size, std::size_t count, void* out) {
-    const std::string line(data, size * count);
-    if (line.size() > 6 && (line.rfind("Allow:", 0) == 0 || line.rfind("allow:", 0) == 0)) {
-        std::string value = line.substr(6);
-        while (!value.empty() && (value.front() == ' ')) value.erase(0, 1);
-        while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.pop_back();
-        *static_cast<std::string*>(out) = value;
-    }
-    return size * count;
-}
+using Reply = test_support::HttpReply;
 
 std::size_t Collect(char* data, std::size_t size, std::size_t count, void* out) {
     static_cast<std::string*>(out)->append(data, size * count);
     return size * count;
 }
 
+// `method` on the server at `port`, without a token.
 Reply Fetch(uint16_t port, const std::string& path, const char* method = "GET") {
-    Reply reply;
-    CURL* curl = curl_easy_init();
-    std::string url = "http://127.0.0.1:" + std::to_string(port) + path;
-    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply.body);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, CollectAllow);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &reply.allow);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 5L);
-    EXPECT_EQ(curl_easy_perform(curl), CURLE_OK);
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply.code);
-    char* content_type = nullptr;
-    curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &content_type);
-    if (content_type != nullptr) reply.content_type = content_type;
-    curl_easy_cleanup(curl);
+    Reply reply = test_support::HttpClient::Local(port, "", std::chrono::seconds(5)).Send(method, path);
+    EXPECT_NE(reply.code, -1) << reply.error;
     return reply;
 }
 
@@ -80,7 +52,7 @@ TEST(HttpServerTest, ServesRoutesHealthAndMetricsOnAnEphemeralPort) {
     EXPECT_EQ(missing.code, 404);
     EXPECT_EQ(nlohmann::json::parse(missing.body)["code"], "not_found");
     EXPECT_EQ(nlohmann::json::parse(missing.body)["status"], 404);
-    EXPECT_EQ(missing.content_type, "application/problem+json");
+    EXPECT_EQ(missing.Header("Content-Type"), "application/problem+json");
 
     Reply wrong_method = Fetch(server.Port(), "/things/42", "DELETE");
     EXPECT_EQ(wrong_method.code, 405);
@@ -123,19 +95,19 @@ TEST(HttpServerTest, WithThePublicTableAMethodNobodyServesGetsTheWholeAllowHeade
     EXPECT_EQ(Fetch(port, "/api/v1/stores/42", "DELETE").code, 202);
     Reply put_list = Fetch(port, "/api/v1/stores", "PUT");
     EXPECT_EQ(put_list.code, 405);
-    EXPECT_EQ(put_list.allow, "GET, POST");
-    EXPECT_EQ(put_list.content_type, "application/problem+json");
+    EXPECT_EQ(put_list.Header("Allow"), "GET, POST");
+    EXPECT_EQ(put_list.Header("Content-Type"), "application/problem+json");
     Reply patch_store = Fetch(port, "/api/v1/stores/42", "PATCH");
     EXPECT_EQ(patch_store.code, 405);
-    EXPECT_EQ(patch_store.allow, "GET, DELETE");
+    EXPECT_EQ(patch_store.Header("Allow"), "GET, DELETE");
     // A path only query serves: 405 with its methods, not 404.
     Reply delete_me = Fetch(port, "/api/v1/me", "DELETE");
     EXPECT_EQ(delete_me.code, 405);
-    EXPECT_EQ(delete_me.allow, "GET");
+    EXPECT_EQ(delete_me.Header("Allow"), "GET");
     // The fixed path wins over the parameter: the stream's Allow, not the store's.
     Reply delete_events = Fetch(port, "/api/v1/stores/events", "DELETE");
     EXPECT_EQ(delete_events.code, 405);
-    EXPECT_EQ(delete_events.allow, "GET");
+    EXPECT_EQ(delete_events.Header("Allow"), "GET");
     // A method another service answers, sent here directly: 404 naming that service.
     Reply get_me = Fetch(port, "/api/v1/me");
     EXPECT_EQ(get_me.code, 404);

@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "storefleet/http/testing/raw_client.hpp"
+#include "storefleet/test_support/wait.hpp"
 
 namespace storefleet::http {
 namespace {
@@ -113,16 +114,7 @@ std::string Request(const std::string& extra_headers = "", const std::string& me
     return method + " " + path + " HTTP/1.1\r\nHost: test\r\nAccept: text/event-stream\r\n" + extra_headers + "\r\n";
 }
 
-// Polls `condition` until it holds or 5 s pass.
-template <typename Condition>
-bool Eventually(Condition condition) {
-    const auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (!condition()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(10ms);
-    }
-    return true;
-}
+using test_support::WaitUntil;
 
 class SseServerTest : public ::testing::Test {
   protected:
@@ -205,7 +197,7 @@ TEST_F(SseServerTest, AStreamThatEndsIsToldToTheHandlerOnce) {
     ASSERT_TRUE(client->ReadUntil("event: open"));
     ASSERT_EQ(handler_.Open(), 1u);
     client.reset();
-    EXPECT_TRUE(Eventually([&] { return handler_.Closed() == 1; })) << "the client went away";
+    EXPECT_TRUE(WaitUntil([&] { return handler_.Closed() == 1; }, 5s)) << "the client went away";
 
     RawClient second(Port(), Request());
     ASSERT_TRUE(second.ReadUntil("event: open"));
@@ -222,8 +214,8 @@ TEST_F(SseServerTest, AClientThatDoesNotReadIsCutOff) {
     // Far more than the socket buffers and max_buffered_bytes hold, and the client reads none.
     handler_.chunks_per_wake = 512;  // 16 MiB
     handler_.Wake();
-    EXPECT_TRUE(Eventually([&] { return slow.Value() >= 1.0; }));
-    EXPECT_TRUE(Eventually([&] { return handler_.Closed() == 1; }));
+    EXPECT_TRUE(WaitUntil([&] { return slow.Value() >= 1.0; }, 5s));
+    EXPECT_TRUE(WaitUntil([&] { return handler_.Closed() == 1; }, 5s));
 }
 
 TEST_F(SseServerTest, PastMaxConnectionsItAnswers503) {
@@ -235,7 +227,7 @@ TEST_F(SseServerTest, PastMaxConnectionsItAnswers503) {
     EXPECT_EQ(second.Received().rfind("HTTP/1.1 503 ", 0), 0u) << second.Received();
     EXPECT_NE(second.Received().find("Retry-After: 5"), std::string::npos);
     auto& open = registry_.GetGauge("test_streams_open", "");
-    EXPECT_TRUE(Eventually([&] { return open.Value() == 1.0; }));
+    EXPECT_TRUE(WaitUntil([&] { return open.Value() == 1.0; }, 5s));
 }
 
 TEST_F(SseServerTest, ARequestNotCompleteInTimeIsDropped) {
@@ -248,10 +240,10 @@ TEST_F(SseServerTest, ARequestNotCompleteInTimeIsDropped) {
 
 TEST_F(SseServerTest, AWakeUpPollsTheHandler) {
     StartServer({.poll_interval = 60s});
-    ASSERT_TRUE(Eventually([&] { return handler_.Polls() >= 1; }));  // the first poll, at start
+    ASSERT_TRUE(WaitUntil([&] { return handler_.Polls() >= 1; }, 5s));  // the first poll, at start
     const int before = handler_.Polls();
     handler_.Wake();
-    EXPECT_TRUE(Eventually([&] { return handler_.Polls() > before; }));
+    EXPECT_TRUE(WaitUntil([&] { return handler_.Polls() > before; }, 5s));
 }
 
 double ProcessCpuSeconds() {
@@ -290,11 +282,7 @@ TEST_F(SseServerTest, OutOfFileDescriptorsItPausesAcceptingInsteadOfSpinning) {
     fillers.pop_back();
     auto client = std::make_unique<RawClient>(Port(), Request());
     auto& pauses = registry_.GetCounter("test_stream_accept_pauses_total", "");
-    bool paused = false;
-    for (int i = 0; i < 500 && !paused; ++i) {
-        paused = pauses.Value() >= 1.0;
-        if (!paused) std::this_thread::sleep_for(10ms);
-    }
+    const bool paused = WaitUntil([&] { return pauses.Value() >= 1.0; }, 5s, 10ms);
     const double cpu_before = ProcessCpuSeconds();
     std::this_thread::sleep_for(1s);
     const double cpu_used = ProcessCpuSeconds() - cpu_before;
