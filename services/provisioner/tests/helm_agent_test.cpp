@@ -14,6 +14,8 @@
 
 #include <gtest/gtest.h>
 
+#include "storefleet/test_support/wait.hpp"
+
 namespace storefleet::provisioner {
 namespace {
 
@@ -28,13 +30,12 @@ class HelmAgentTest : public testing::Test {
 protected:
     // Polls (5 s deadline) until the fake agent has received `count` requests.
     bool WaitForRequests(std::size_t count) {
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-        while (std::chrono::steady_clock::now() < deadline) {
-            const auto requests = ReadAll(Home() + "/fake-agent-requests");
-            if (static_cast<std::size_t>(std::count(requests.begin(), requests.end(), '\n')) >= count) return true;
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
-        return false;
+        return test_support::WaitUntil(
+            [&] {
+                const auto requests = ReadAll(Home() + "/fake-agent-requests");
+                return static_cast<std::size_t>(std::count(requests.begin(), requests.end(), '\n')) >= count;
+            },
+            std::chrono::seconds(5), std::chrono::milliseconds(10));
     }
 
     void SetUp() override {
