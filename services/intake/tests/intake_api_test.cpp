@@ -77,11 +77,11 @@ protected:
 TEST_F(IntakeApiWithoutDatabaseTest, TheTokenLookupAnswers503WithRetryAfter) {
     auto post = Call("POST", server_.Port(), "/api/v1/stores", "some-token", body_);
     EXPECT_EQ(post.code, 503) << post.body;
-    EXPECT_TRUE(post.Header("Retry-After") == "2") << post.headers;
+    EXPECT_EQ(post.Header("Retry-After"), "2") << post.headers;
     EXPECT_NE(post.body.find("\"unavailable\""), std::string::npos) << post.body;
     auto del = Call("DELETE", server_.Port(), "/api/v1/stores/" + store_id_, "some-token");
     EXPECT_EQ(del.code, 503) << del.body;
-    EXPECT_TRUE(del.Header("Retry-After") == "2") << del.headers;
+    EXPECT_EQ(del.Header("Retry-After"), "2") << del.headers;
     EXPECT_EQ(Unavailable(), 2);
 }
 
@@ -89,10 +89,10 @@ TEST_F(IntakeApiWithoutDatabaseTest, ACachedTenantsPostAndDeleteAnswer503WithRet
     // The token is known, so the failure comes from the command itself.
     auto post = Call("POST", server_.Port(), "/api/v1/stores", "cached-token", body_);
     EXPECT_EQ(post.code, 503) << post.body;
-    EXPECT_TRUE(post.Header("Retry-After") == "2") << post.headers;
+    EXPECT_EQ(post.Header("Retry-After"), "2") << post.headers;
     auto del = Call("DELETE", server_.Port(), "/api/v1/stores/" + store_id_, "cached-token");
     EXPECT_EQ(del.code, 503) << del.body;
-    EXPECT_TRUE(del.Header("Retry-After") == "2") << del.headers;
+    EXPECT_EQ(del.Header("Retry-After"), "2") << del.headers;
     // Refusals that need no database are unchanged.
     auto bad = Call("POST", server_.Port(), "/api/v1/stores", "cached-token", "{");
     EXPECT_EQ(bad.code, 400);
