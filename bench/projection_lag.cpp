@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
     const char* brokers = std::getenv("STOREFLEET_KAFKA_BROKERS");  // NOLINT
     const char* pg_url = std::getenv("STOREFLEET_PG_URL");          // NOLINT
     if (brokers == nullptr || pg_url == nullptr || rate <= 0 || seconds <= 0) {
-        std::cerr << "usage: projection_lag --rate N --seconds S (with STOREFLEET_KAFKA_BROKERS, STOREFLEET_PG_URL)\n";
+        std::cerr << "usage: projection_lag --rate N --seconds S (with STOREFLEET_KAFKA_BROKERS, "
+                     "STOREFLEET_PG_URL)\n";
         return 2;
     }
     kafka::KafkaPublisher publisher(brokers, "storefleet-bench", {{"linger.ms", "0"}});
@@ -46,8 +47,9 @@ int main(int argc, char** argv) {
         changed->set_name("lag");
         changed->set_engine_name("woocommerce");
         events::SetTypeFromPayload(event);
-        return publisher.PublishAndWait({{events::kStatusTopic, event.store_id(), events::Encode(event)}},
-                                        std::chrono::seconds(10))
+        return publisher
+            .PublishAndWait({{events::kStatusTopic, event.store_id(), events::Encode(event)}},
+                            std::chrono::seconds(10))
             .ok();
     };
     // Not measured: the producer's first message waits for its connection and the topic's
@@ -62,26 +64,31 @@ int main(int argc, char** argv) {
         std::this_thread::sleep_until(start + interval * i);
         if (publish(tenant, stores[static_cast<std::size_t>(i) % stores.size()])) ++sent;
     }
-    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double took =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
     pqxx::connection db(pg_url);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     int projected = 0;
     while (std::chrono::steady_clock::now() < deadline) {
         pqxx::work txn(db);
-        projected = txn.exec_params("select count(*) from read.store_events where tenant_id = $1", tenant)[0][0].as<int>();
+        projected = txn.exec_params("select count(*) from read.store_events where tenant_id = $1",
+                                    tenant)[0][0]
+                        .as<int>();
         txn.commit();
         if (projected >= sent) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     pqxx::work txn(db);
     auto row = txn.exec_params(
-        "select percentile_cont(0.5) within group (order by ms), percentile_cont(0.99) within group (order by ms), "
+        "select percentile_cont(0.5) within group (order by ms), percentile_cont(0.99) within "
+        "group (order by ms), "
         "max(ms) from (select extract(epoch from recorded_at - occurred_at) * 1000 as ms "
         "from read.store_events where tenant_id = $1) t",
         tenant)[0];
     std::cout << "{\"rate\":" << rate << ",\"sent\":" << sent << ",\"send_seconds\":" << took
               << ",\"projected\":" << projected << ",\"lag_p50_ms\":" << row[0].as<double>(-1)
-              << ",\"lag_p99_ms\":" << row[1].as<double>(-1) << ",\"lag_max_ms\":" << row[2].as<double>(-1) << "}\n";
+              << ",\"lag_p99_ms\":" << row[1].as<double>(-1)
+              << ",\"lag_max_ms\":" << row[2].as<double>(-1) << "}\n";
     return projected >= sent ? 0 : 1;
 }

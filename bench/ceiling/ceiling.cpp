@@ -15,6 +15,8 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -27,7 +29,6 @@
 #include <iostream>
 #include <map>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -74,11 +75,15 @@ struct Options {
 
 [[noreturn]] void Usage(const std::string& why) {
     std::cerr << "ceiling: " << why
-              << "\nusage: ceiling --stores N --in-flight L [--prefix P] [--engine woocommerce|medusa] [--plan "
-                 "small|medium|large]\n  [--charts-dir D] [--helm PATH] [--kubeconfig PATH] [--ingress-namespace NS] "
-                 "[--ingress-class C]\n  [--service-account NS:NAME] [--store-role ROLE] [--tenant T] [--deadline S]\n"
+              << "\nusage: ceiling --stores N --in-flight L [--prefix P] [--engine "
+                 "woocommerce|medusa] [--plan "
+                 "small|medium|large]\n  [--charts-dir D] [--helm PATH] [--kubeconfig PATH] "
+                 "[--ingress-namespace NS] "
+                 "[--ingress-class C]\n  [--service-account NS:NAME] [--store-role ROLE] [--tenant "
+                 "T] [--deadline S]\n"
                  "Defaults come from STOREFLEET_CHARTS_DIR, STOREFLEET_HELM_BINARY, KUBECONFIG,\n"
-                 "STOREFLEET_INGRESS_NAMESPACE, STOREFLEET_INGRESS_CLASS, STOREFLEET_PROVISIONER_SERVICE_ACCOUNT.\n";
+                 "STOREFLEET_INGRESS_NAMESPACE, STOREFLEET_INGRESS_CLASS, "
+                 "STOREFLEET_PROVISIONER_SERVICE_ACCOUNT.\n";
     std::exit(2);  // NOLINT(concurrency-mt-unsafe)
 }
 
@@ -94,7 +99,8 @@ int PositiveInt(const std::string& flag, const std::string& text, int max) {
         if (used == text.size() && value >= 1 && value <= max) return value;
     } catch (const std::exception&) {
     }
-    Usage(flag + " must be a whole number from 1 to " + std::to_string(max) + ", not '" + text + "'");
+    Usage(flag + " must be a whole number from 1 to " + std::to_string(max) + ", not '" + text +
+          "'");
 }
 
 Options ParseOptions(int argc, char** argv) {
@@ -110,26 +116,44 @@ Options ParseOptions(int argc, char** argv) {
         const std::string& flag = args[i];
         if (i + 1 >= args.size()) Usage(flag + " needs a value");
         const std::string& value = args[++i];
-        if (flag == "--stores") o.stores = PositiveInt(flag, value, 100'000);
-        else if (flag == "--in-flight") o.in_flight = PositiveInt(flag, value, 1024);
-        else if (flag == "--deadline") o.deadline_seconds = PositiveInt(flag, value, 86'400);
-        else if (flag == "--prefix") o.prefix = value;
-        else if (flag == "--engine") o.engine = value;
-        else if (flag == "--plan") o.plan = value;
-        else if (flag == "--tenant") o.tenant = value;
-        else if (flag == "--charts-dir") o.charts_dir = value;
-        else if (flag == "--helm") o.helm = value;
-        else if (flag == "--kubeconfig") o.kubeconfig = value;
-        else if (flag == "--ingress-namespace") o.ingress_namespace = value;
-        else if (flag == "--ingress-class") o.ingress_class = value;
-        else if (flag == "--service-account") o.service_account = value;
-        else if (flag == "--store-role") o.store_role = value;
-        else Usage("unknown option " + flag);
+        if (flag == "--stores")
+            o.stores = PositiveInt(flag, value, 100'000);
+        else if (flag == "--in-flight")
+            o.in_flight = PositiveInt(flag, value, 1024);
+        else if (flag == "--deadline")
+            o.deadline_seconds = PositiveInt(flag, value, 86'400);
+        else if (flag == "--prefix")
+            o.prefix = value;
+        else if (flag == "--engine")
+            o.engine = value;
+        else if (flag == "--plan")
+            o.plan = value;
+        else if (flag == "--tenant")
+            o.tenant = value;
+        else if (flag == "--charts-dir")
+            o.charts_dir = value;
+        else if (flag == "--helm")
+            o.helm = value;
+        else if (flag == "--kubeconfig")
+            o.kubeconfig = value;
+        else if (flag == "--ingress-namespace")
+            o.ingress_namespace = value;
+        else if (flag == "--ingress-class")
+            o.ingress_class = value;
+        else if (flag == "--service-account")
+            o.service_account = value;
+        else if (flag == "--store-role")
+            o.store_role = value;
+        else
+            Usage("unknown option " + flag);
     }
-    if (o.engine != "woocommerce" && o.engine != "medusa") Usage("--engine must be woocommerce or medusa");
-    if (o.plan != "small" && o.plan != "medium" && o.plan != "large") Usage("--plan must be small, medium or large");
+    if (o.engine != "woocommerce" && o.engine != "medusa")
+        Usage("--engine must be woocommerce or medusa");
+    if (o.plan != "small" && o.plan != "medium" && o.plan != "large")
+        Usage("--plan must be small, medium or large");
     if (o.kubeconfig.empty()) Usage("no kubeconfig: set KUBECONFIG or --kubeconfig");
-    if (!std::filesystem::is_directory(std::filesystem::path(o.charts_dir) / (o.engine + "-store"))) {
+    if (!std::filesystem::is_directory(std::filesystem::path(o.charts_dir) /
+                                       (o.engine + "-store"))) {
         Usage("--charts-dir " + o.charts_dir + " has no " + o.engine + "-store chart");
     }
     return o;
@@ -139,7 +163,8 @@ Options ParseOptions(int argc, char** argv) {
 int Spawn(const std::vector<std::string>& argv, const std::string& out_path) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
     std::vector<char*> args;
     args.reserve(argv.size() + 1);
     for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));  // NOLINT
@@ -164,28 +189,39 @@ struct ChartObject {
 using Discovery = std::map<std::string, std::pair<std::string, bool>>;
 
 std::string GroupVersionPath(const std::string& api_version) {
-    return api_version.find('/') == std::string::npos ? "/api/" + api_version : "/apis/" + api_version;
+    return api_version.find('/') == std::string::npos ? "/api/" + api_version
+                                                      : "/apis/" + api_version;
 }
 
 // Renders the chart once for the placeholder store, exactly with the values the provisioner
 // gives Helm (ChartValues), and resolves each object's API path by discovery.
 std::vector<ChartObject> RenderChart(const Options& o, kube::KubeApi& kube) {
-    pv::StoreSpec placeholder{kPlaceholderId, o.tenant, kPlaceholderName, o.engine, o.plan, kPlaceholderHost,
+    pv::StoreSpec placeholder{kPlaceholderId,
+                              o.tenant,
+                              kPlaceholderName,
+                              o.engine,
+                              o.plan,
+                              kPlaceholderHost,
                               "admin@" + std::string(kPlaceholderHost)};
-    const auto dir = std::filesystem::temp_directory_path() / ("storefleet-ceiling-" + std::to_string(getpid()));
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("storefleet-ceiling-" + std::to_string(getpid()));
     std::filesystem::create_directories(dir);
-    std::filesystem::permissions(dir, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace);
+    std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::replace);
     const auto values = (dir / "values.json").string();
     const auto rendered = (dir / "rendered.yaml").string();
     std::ofstream(values) << pv::ChartValues(placeholder, o.ingress_class).dump();
-    const std::string chart = (std::filesystem::path(o.charts_dir) / (o.engine + "-store")).string();
-    const int code = Spawn({o.helm, "template", pv::kReleaseName, chart, "-n", pv::NamespaceFor(kPlaceholderId), "-f",
-                            values, "--skip-tests"},
+    const std::string chart =
+        (std::filesystem::path(o.charts_dir) / (o.engine + "-store")).string();
+    const int code = Spawn({o.helm, "template", pv::kReleaseName, chart, "-n",
+                            pv::NamespaceFor(kPlaceholderId), "-f", values, "--skip-tests"},
                            rendered);
     std::stringstream text;
     text << std::ifstream(rendered).rdbuf();
     std::filesystem::remove_all(dir);
-    if (code != 0) throw std::runtime_error("helm template " + chart + " failed (exit " + std::to_string(code) + ")");
+    if (code != 0)
+        throw std::runtime_error("helm template " + chart + " failed (exit " +
+                                 std::to_string(code) + ")");
 
     std::map<std::string, Discovery> discovery;
     std::vector<ChartObject> objects;
@@ -202,18 +238,23 @@ std::vector<ChartObject> RenderChart(const Options& o, kube::KubeApi& kube) {
         const auto name = node["metadata"]["name"].as<std::string>();
         if (!discovery.count(api_version)) {
             auto list = kube.Get(GroupVersionPath(api_version));
-            if (!list.ok()) throw std::runtime_error("discovery of " + api_version + ": " + list.error().message);
+            if (!list.ok())
+                throw std::runtime_error("discovery of " + api_version + ": " +
+                                         list.error().message);
             for (const auto& resource : (*list)["resources"]) {
                 const auto plural = resource.value("name", "");
                 if (plural.find('/') != std::string::npos) continue;  // a subresource
-                discovery[api_version][resource.value("kind", "")] = {plural, resource.value("namespaced", false)};
+                discovery[api_version][resource.value("kind", "")] = {
+                    plural, resource.value("namespaced", false)};
             }
         }
         const auto found = discovery[api_version].find(kind);
-        if (found == discovery[api_version].end()) throw std::runtime_error("the API server has no kind " + kind);
+        if (found == discovery[api_version].end())
+            throw std::runtime_error("the API server has no kind " + kind);
         const auto& [plural, namespaced] = found->second;
-        const std::string base = GroupVersionPath(api_version) +
-                                 (namespaced ? "/namespaces/" + pv::NamespaceFor(kPlaceholderId) : "");
+        const std::string base =
+            GroupVersionPath(api_version) +
+            (namespaced ? "/namespaces/" + pv::NamespaceFor(kPlaceholderId) : "");
         objects.push_back({base + "/" + plural + "/" + name, doc});
         doc.clear();
     };
@@ -225,12 +266,14 @@ std::vector<ChartObject> RenderChart(const Options& o, kube::KubeApi& kube) {
         }
     }
     flush();
-    if (objects.empty()) throw std::runtime_error("helm template " + chart + " rendered no objects");
+    if (objects.empty())
+        throw std::runtime_error("helm template " + chart + " rendered no objects");
     return objects;
 }
 
 std::string ReplaceAll(std::string text, const std::string& from, const std::string& to) {
-    for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    for (std::size_t at = text.find(from); at != std::string::npos;
+         at = text.find(from, at + to.size())) {
         text.replace(at, from.size(), to);
     }
     return text;
@@ -243,17 +286,19 @@ struct Request {
 
 // Every object of one store, in the provisioner's order: namespace, RoleBinding, quota,
 // limits, policies, secret, then the chart in Helm's order.
-std::vector<Request> StoreRequests(const Options& o, const pv::StoreSpec& spec, const std::vector<ChartObject>& chart) {
+std::vector<Request> StoreRequests(const Options& o, const pv::StoreSpec& spec,
+                                   const std::vector<ChartObject>& chart) {
     const std::string ns = pv::NamespaceFor(spec.store_id);
     const std::string base = "/api/v1/namespaces/" + ns;
     std::vector<Request> out;
     out.push_back({base, pv::NamespaceObject(spec, ns).dump()});
     if (!o.service_account.empty()) {
         const auto colon = o.service_account.find(':');
-        pv::ProvisionerIdentity identity{o.service_account.substr(0, colon), o.service_account.substr(colon + 1),
-                                         o.store_role.empty() ? o.service_account.substr(colon + 1) + "-store"
-                                                              : o.store_role};
-        out.push_back({"/apis/rbac.authorization.k8s.io/v1/namespaces/" + ns + "/rolebindings/" + identity.name,
+        pv::ProvisionerIdentity identity{
+            o.service_account.substr(0, colon), o.service_account.substr(colon + 1),
+            o.store_role.empty() ? o.service_account.substr(colon + 1) + "-store" : o.store_role};
+        out.push_back({"/apis/rbac.authorization.k8s.io/v1/namespaces/" + ns + "/rolebindings/" +
+                           identity.name,
                        pv::RoleBindingObject(spec.store_id, ns, identity).dump()});
     }
     out.push_back({base + "/resourcequotas/store-quota", pv::ResourceQuotaObject(spec, ns).dump()});
@@ -263,7 +308,8 @@ std::vector<Request> StoreRequests(const Options& o, const pv::StoreSpec& spec, 
                            policy["metadata"]["name"].get<std::string>(),
                        policy.dump()});
     }
-    out.push_back({base + "/secrets/" + pv::kCredentialsSecret, pv::CredentialsSecretObject(spec, ns).dump()});
+    out.push_back({base + "/secrets/" + pv::kCredentialsSecret,
+                   pv::CredentialsSecretObject(spec, ns).dump()});
     for (const auto& object : chart) {
         auto substitute = [&](std::string text) {
             text = ReplaceAll(std::move(text), kPlaceholderId, spec.store_id);
@@ -286,7 +332,8 @@ struct StoreResult {
 };
 
 // Applies with retries on what the provisioner retries too (network, 429, 5xx), backing off.
-Status ApplyWithRetry(kube::KubeApi& kube, const Request& request, Clock::time_point deadline, int& retries) {
+Status ApplyWithRetry(kube::KubeApi& kube, const Request& request, Clock::time_point deadline,
+                      int& retries) {
     const std::string path = request.path + "?fieldManager=" + kFieldManager + "&force=true";
     auto backoff = std::chrono::milliseconds(250);
     for (;;) {
@@ -297,7 +344,8 @@ Status ApplyWithRetry(kube::KubeApi& kube, const Request& request, Clock::time_p
         } else if (response->status != 200 && response->status != 201) {
             status = kube::ApiError("PATCH", request.path, *response);
         }
-        if (status.ok() || !status.error().retryable() || Clock::now() + backoff > deadline) return status;
+        if (status.ok() || !status.error().retryable() || Clock::now() + backoff > deadline)
+            return status;
         ++retries;
         std::this_thread::sleep_for(backoff);
         backoff = std::min(backoff * 2, std::chrono::milliseconds(10'000));
@@ -341,7 +389,8 @@ int Run(const Options& o) {
     watcher.Start();
     const auto sync_deadline = Clock::now() + std::chrono::seconds(60);
     while (!watcher.Synced()) {
-        if (Clock::now() > sync_deadline) throw std::runtime_error("the readiness watch did not sync in 60 s");
+        if (Clock::now() > sync_deadline)
+            throw std::runtime_error("the readiness watch did not sync in 60 s");
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
 
@@ -356,7 +405,8 @@ int Run(const Options& o) {
             const std::string ns = pv::NamespaceFor(spec.store_id);
             result.started = Clock::now();
             for (const auto& request : StoreRequests(o, spec, chart)) {
-                if (auto status = ApplyWithRetry(kube, request, deadline, result.retries); !status.ok()) {
+                if (auto status = ApplyWithRetry(kube, request, deadline, result.retries);
+                    !status.ok()) {
                     result.error = status.error().message;
                     break;
                 }
@@ -370,7 +420,8 @@ int Run(const Options& o) {
                     result.ready = true;
                     break;
                 } else if (Clock::now() > deadline) {
-                    result.error = "not ready before the deadline; waiting for " + readiness->waiting_for;
+                    result.error =
+                        "not ready before the deadline; waiting for " + readiness->waiting_for;
                 } else {
                     watcher.WaitForChange(std::chrono::milliseconds(1000));
                 }

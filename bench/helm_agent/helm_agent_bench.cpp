@@ -5,10 +5,11 @@
 //
 // Creates N namespaces, takes a bench/costs.py snapshot, installs charts/woocommerce-store in
 // each (release "store", values as the provisioner builds them: ChartValues) through the
-// bench's own HelmCli (helm_cli.hpp) or the provisioner's HelmAgent with L in flight, waits 10 s for the controllers, takes a second snapshot, prints
-// one JSON object: wall time, Helm CPU-seconds per install (CLI: the children's rusage; agent:
-// its /proc/<pid>/stat utime+stime) and costs.py's diff (kube-apiserver CPU, API requests).
-// Deletes the namespaces and waits for them to go. Needs KUBECONFIG and STOREFLEET_STATE.
+// bench's own HelmCli (helm_cli.hpp) or the provisioner's HelmAgent with L in flight, waits 10 s
+// for the controllers, takes a second snapshot, prints one JSON object: wall time, Helm CPU-seconds
+// per install (CLI: the children's rusage; agent: its /proc/<pid>/stat utime+stime) and costs.py's
+// diff (kube-apiserver CPU, API requests). Deletes the namespaces and waits for them to go. Needs
+// KUBECONFIG and STOREFLEET_STATE.
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -76,11 +77,16 @@ int main(int argc, char** argv) {
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string flag = argv[i];
         const std::string value = argv[i + 1];
-        if (flag == "--runner") runner = value;
-        else if (flag == "--agent") agent_binary = value;
-        else if (flag == "--prefix") prefix = value;
-        else if (flag == "--stores") stores = std::stoi(value);
-        else if (flag == "--in-flight") in_flight = std::stoi(value);
+        if (flag == "--runner")
+            runner = value;
+        else if (flag == "--agent")
+            agent_binary = value;
+        else if (flag == "--prefix")
+            prefix = value;
+        else if (flag == "--stores")
+            stores = std::stoi(value);
+        else if (flag == "--in-flight")
+            in_flight = std::stoi(value);
     }
     storefleet::log::Init("helm-agent-bench", "warning");
     const std::string kubeconfig = Env("KUBECONFIG");
@@ -91,11 +97,12 @@ int main(int argc, char** argv) {
     std::unique_ptr<pv::HelmRunner> helm;
     pv::HelmAgent* agent = nullptr;
     if (runner == "agent") {
-        auto owned = std::make_unique<pv::HelmAgent>(pv::HelmAgent::Options{.agent_binary = agent_binary,
-                                                                            .kubeconfig = kubeconfig,
-                                                                            .helm_home = work + "/helm",
-                                                                            .timeout = std::chrono::seconds(120),
-                                                                            .openapi_validation = false});
+        auto owned = std::make_unique<pv::HelmAgent>(
+            pv::HelmAgent::Options{.agent_binary = agent_binary,
+                                   .kubeconfig = kubeconfig,
+                                   .helm_home = work + "/helm",
+                                   .timeout = std::chrono::seconds(120),
+                                   .openapi_validation = false});
         agent = owned.get();
         helm = std::move(owned);
     } else {
@@ -103,14 +110,15 @@ int main(int argc, char** argv) {
             pv::FindExecutable("helm"), kubeconfig, work + "/helm", std::chrono::seconds(120)});
     }
     const auto run = [&](const std::vector<std::string>& args) {
-        return pv::RunCommand(args, {"PATH=" + Env("PATH"), "HOME=" + work, "KUBECONFIG=" + kubeconfig});
+        return pv::RunCommand(args,
+                              {"PATH=" + Env("PATH"), "HOME=" + work, "KUBECONFIG=" + kubeconfig});
     };
     const std::string label = "storefleet.io/bench=" + prefix;
     std::vector<pv::StoreSpec> specs;
     for (int i = 0; i < stores; ++i) {
         const std::string id = storefleet::NewUuid();
-        specs.push_back({id, "tenant-bench", prefix + "-" + std::to_string(i), "woocommerce", "small",
-                         prefix + std::to_string(i) + ".bench.test", "admin@bench.test"});
+        specs.push_back({id, "tenant-bench", prefix + "-" + std::to_string(i), "woocommerce",
+                         "small", prefix + std::to_string(i) + ".bench.test", "admin@bench.test"});
         const std::string ns = prefix + "-" + std::to_string(i);
         auto made = run({pv::FindExecutable("kubectl"), "create", "namespace", ns});
         if (made.exit_code != 0) {
@@ -128,9 +136,12 @@ int main(int argc, char** argv) {
     const std::string costs = root + "/bench/costs.py";
     // costs.py counts resource requests only; Helm's discovery (/api, /apis, /version) is not.
     const std::string non_resource =
-        "kubectl get --raw /metrics | python3 -c 'import sys; print(sum(float(l.rsplit(\" \", 1)[1]) for l in "
-        "sys.stdin if l.startswith(\"apiserver_request_total{\") and \"resource=\" + chr(34) * 2 in l))' > ";
-    if (std::system(("python3 " + costs + " snapshot > " + work + "/before.json").c_str()) != 0) return 1;
+        "kubectl get --raw /metrics | python3 -c 'import sys; print(sum(float(l.rsplit(\" \", "
+        "1)[1]) for l in "
+        "sys.stdin if l.startswith(\"apiserver_request_total{\") and \"resource=\" + chr(34) * 2 "
+        "in l))' > ";
+    if (std::system(("python3 " + costs + " snapshot > " + work + "/before.json").c_str()) != 0)
+        return 1;
     if (std::system((non_resource + work + "/nr-before").c_str()) != 0) return 1;
     const double helm_before = agent != nullptr ? ProcessCpu(agent->AgentPid()) : ChildrenCpu();
     const pid_t agent_pid = agent != nullptr ? agent->AgentPid() : 0;
@@ -141,8 +152,9 @@ int main(int argc, char** argv) {
     for (int w = 0; w < in_flight; ++w) {
         workers.emplace_back([&] {
             for (int i = next++; i < stores; i = next++) {
-                auto status = helm->UpgradeInstall(pv::kReleaseName, prefix + "-" + std::to_string(i), chart, {},
-                                                   pv::ChartValues(specs[static_cast<std::size_t>(i)], ""), cancel);
+                auto status = helm->UpgradeInstall(
+                    pv::kReleaseName, prefix + "-" + std::to_string(i), chart, {},
+                    pv::ChartValues(specs[static_cast<std::size_t>(i)], ""), cancel);
                 if (!status.ok()) {
                     ++failures;
                     std::cerr << "install " << i << ": " << status.error().message << "\n";
@@ -151,35 +163,40 @@ int main(int argc, char** argv) {
         });
     }
     for (auto& worker : workers) worker.join();
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double helm_after = agent != nullptr ? ProcessCpu(agent_pid) : ChildrenCpu();
     std::this_thread::sleep_for(std::chrono::seconds(10));
-    if (std::system(("python3 " + costs + " snapshot > " + work + "/after.json").c_str()) != 0) return 1;
+    if (std::system(("python3 " + costs + " snapshot > " + work + "/after.json").c_str()) != 0)
+        return 1;
     if (std::system((non_resource + work + "/nr-after").c_str()) != 0) return 1;
-    if (std::system(("python3 " + costs + " diff " + work + "/before.json " + work + "/after.json " +
-                     std::to_string(stores) + " > " + work + "/diff.json")
+    if (std::system(("python3 " + costs + " diff " + work + "/before.json " + work +
+                     "/after.json " + std::to_string(stores) + " > " + work + "/diff.json")
                         .c_str()) != 0) {
         return 1;
     }
-    nlohmann::json out = {{"runner", runner},
-                          {"stores", stores},
-                          {"in_flight", in_flight},
-                          {"failures", failures.load()},
-                          {"install_seconds", seconds},
-                          {"installs_per_second", stores / seconds},
-                          {"helm_cpu_seconds_per_install", (helm_after - helm_before) / stores},
-                          {"non_resource_requests_per_install",
-                           (std::stod(Slurp(work + "/nr-after")) - std::stod(Slurp(work + "/nr-before"))) / stores},
-                          {"costs", nlohmann::json::parse(Slurp(work + "/diff.json"))}};
-    if (agent != nullptr) out["agent_rss_kib"] = [&] {
-        std::istringstream status(Slurp("/proc/" + std::to_string(agent_pid) + "/status"));
-        for (std::string line; std::getline(status, line);) {
-            if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-        }
-        return 0L;
-    }();
+    nlohmann::json out = {
+        {"runner", runner},
+        {"stores", stores},
+        {"in_flight", in_flight},
+        {"failures", failures.load()},
+        {"install_seconds", seconds},
+        {"installs_per_second", stores / seconds},
+        {"helm_cpu_seconds_per_install", (helm_after - helm_before) / stores},
+        {"non_resource_requests_per_install",
+         (std::stod(Slurp(work + "/nr-after")) - std::stod(Slurp(work + "/nr-before"))) / stores},
+        {"costs", nlohmann::json::parse(Slurp(work + "/diff.json"))}};
+    if (agent != nullptr)
+        out["agent_rss_kib"] = [&] {
+            std::istringstream status(Slurp("/proc/" + std::to_string(agent_pid) + "/status"));
+            for (std::string line; std::getline(status, line);) {
+                if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+            }
+            return 0L;
+        }();
     std::cout << out.dump(2) << "\n";
-    run({pv::FindExecutable("kubectl"), "delete", "namespace", "-l", label, "--wait=true", "--timeout=300s"});
+    run({pv::FindExecutable("kubectl"), "delete", "namespace", "-l", label, "--wait=true",
+         "--timeout=300s"});
     std::filesystem::remove_all(work);
     return failures.load() == 0 ? 0 : 1;
 }

@@ -6,13 +6,20 @@ namespace storefleet::events {
 
 std::string StatusName(v1::StoreStatus status) {
     switch (status) {
-        case v1::STORE_STATUS_REQUESTED: return "requested";
-        case v1::STORE_STATUS_PROVISIONING: return "provisioning";
-        case v1::STORE_STATUS_READY: return "ready";
-        case v1::STORE_STATUS_FAILED: return "failed";
-        case v1::STORE_STATUS_DELETING: return "deleting";
-        case v1::STORE_STATUS_DELETED: return "deleted";
-        default: return "unknown";
+        case v1::STORE_STATUS_REQUESTED:
+            return "requested";
+        case v1::STORE_STATUS_PROVISIONING:
+            return "provisioning";
+        case v1::STORE_STATUS_READY:
+            return "ready";
+        case v1::STORE_STATUS_FAILED:
+            return "failed";
+        case v1::STORE_STATUS_DELETING:
+            return "deleting";
+        case v1::STORE_STATUS_DELETED:
+            return "deleted";
+        default:
+            return "unknown";
     }
 }
 
@@ -42,9 +49,12 @@ bool IsEngineName(std::string_view name) {
 
 std::string EngineName(v1::Engine engine) {
     switch (engine) {
-        case v1::ENGINE_WOOCOMMERCE: return "woocommerce";
-        case v1::ENGINE_MEDUSA: return "medusa";
-        default: return "unknown";
+        case v1::ENGINE_WOOCOMMERCE:
+            return "woocommerce";
+        case v1::ENGINE_MEDUSA:
+            return "medusa";
+        default:
+            return "unknown";
     }
 }
 

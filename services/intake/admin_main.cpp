@@ -79,13 +79,18 @@ T Parse(const std::string& text, const std::string& what) {
         used = 0;
     }
     if (used != text.size() || text.empty()) {
-        throw std::invalid_argument(what + (std::is_integral_v<T> ? " must be a whole number" : " must be a number") +
-                                    ", got '" + text + "'");
+        throw std::invalid_argument(
+            what + (std::is_integral_v<T> ? " must be a whole number" : " must be a number") +
+            ", got '" + text + "'");
     }
     return value;
 }
-int64_t Number(const std::string& text, const std::string& what) { return Parse<int64_t>(text, what); }
-double Decimal(const std::string& text, const std::string& what) { return Parse<double>(text, what); }
+int64_t Number(const std::string& text, const std::string& what) {
+    return Parse<int64_t>(text, what);
+}
+double Decimal(const std::string& text, const std::string& what) {
+    return Parse<double>(text, what);
+}
 
 // "90d", "12h", "30m", "600s" (or plain seconds).
 std::chrono::seconds Duration(const std::string& text) {
@@ -93,7 +98,8 @@ std::chrono::seconds Duration(const std::string& text) {
     const char unit = text.back();
     const std::map<char, int64_t> seconds_per = {{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
     if (auto found = seconds_per.find(unit); found != seconds_per.end()) {
-        return std::chrono::seconds(Number(text.substr(0, text.size() - 1), "--expires-in") * found->second);
+        return std::chrono::seconds(Number(text.substr(0, text.size() - 1), "--expires-in") *
+                                    found->second);
     }
     return std::chrono::seconds(Number(text, "--expires-in"));
 }
@@ -137,8 +143,11 @@ int Run(const Args& args, intake::AdminStore& admin) {
         return std::nullopt;
     };
     auto tenant_line = [](const intake::TenantInfo& t) {
-        return t.id + "\tquota " + std::to_string(t.live_stores) + "/" + std::to_string(t.store_quota) + "\trate " +
-               (t.rate_per_second > 0 ? std::to_string(t.rate_per_second) + "/s" : std::string("default")) + "\n";
+        return t.id + "\tquota " + std::to_string(t.live_stores) + "/" +
+               std::to_string(t.store_quota) + "\trate " +
+               (t.rate_per_second > 0 ? std::to_string(t.rate_per_second) + "/s"
+                                      : std::string("default")) +
+               "\n";
     };
     auto token_line = [](const intake::TokenInfo& t) {
         return t.token_id + "\t" + t.name + "\t" + t.role + "\tcreated " + t.created_at +
@@ -146,15 +155,16 @@ int Run(const Args& args, intake::AdminStore& admin) {
                (t.revoked_at.empty() ? "" : "\tREVOKED " + t.revoked_at) + "\n";
     };
     auto issued_text = [&](const intake::IssuedToken& issued) {
-        std::cerr << "Token " << issued.info.token_id << " (" << issued.info.name << ", " << issued.info.role
-                  << ") for tenant " << issued.info.tenant_id
+        std::cerr << "Token " << issued.info.token_id << " (" << issued.info.name << ", "
+                  << issued.info.role << ") for tenant " << issued.info.tenant_id
                   << ". It is shown this once; only its SHA-256 is kept.\n";
         return issued.token + "\n";
     };
 
     if (group == "tenant" && command == "create") {
         Need(args, 3);
-        auto tenant = Ok(admin.CreateTenant(actor, args.positional[2], quota().value_or(10), rate().value_or(0)));
+        auto tenant = Ok(admin.CreateTenant(actor, args.positional[2], quota().value_or(10),
+                                            rate().value_or(0)));
         print(ToJson(tenant), tenant_line(tenant));
     } else if (group == "tenant" && command == "list") {
         nlohmann::json all = nlohmann::json::array();
@@ -174,7 +184,8 @@ int Run(const Args& args, intake::AdminStore& admin) {
         if (!name) throw std::invalid_argument("token issue needs --name");
         std::optional<std::chrono::seconds> ttl;
         if (auto text = Option(args, "expires-in")) ttl = Duration(*text);
-        auto issued = Ok(admin.IssueToken(actor, args.positional[2], *name, Option(args, "admin").has_value(), ttl));
+        auto issued = Ok(admin.IssueToken(actor, args.positional[2], *name,
+                                          Option(args, "admin").has_value(), ttl));
         print(ToJson(issued), issued_text(issued));
     } else if (group == "token" && command == "list") {
         Need(args, 3);
@@ -196,12 +207,14 @@ int Run(const Args& args, intake::AdminStore& admin) {
         print({{"revoked", args.positional[2]}}, "revoked " + args.positional[2] + "\n");
     } else if (group == "stores") {
         Need(args, 2);
-        const int limit = static_cast<int>(Number(Option(args, "limit").value_or("100"), "--limit"));
+        const int limit =
+            static_cast<int>(Number(Option(args, "limit").value_or("100"), "--limit"));
         auto stores = Ok(admin.TenantStores(args.positional[1], limit));
         std::string text;
         for (const auto& store : stores) {
-            text += store["id"].get<std::string>() + "\t" + store["name"].get<std::string>() + "\t" +
-                    store["engine"].get<std::string>() + "\t" + store["status"].get<std::string>() + "\n";
+            text += store["id"].get<std::string>() + "\t" + store["name"].get<std::string>() +
+                    "\t" + store["engine"].get<std::string>() + "\t" +
+                    store["status"].get<std::string>() + "\n";
         }
         print(stores, text);
     } else if (group == "audit") {
@@ -210,8 +223,8 @@ int Run(const Args& args, intake::AdminStore& admin) {
         std::string text;
         for (const auto& entry : admin.Audit(limit, Option(args, "tenant").value_or(""))) {
             all.push_back(ToJson(entry));
-            text += entry.at + "\t" + entry.actor + "\t" + entry.action + "\t" + entry.tenant_id + "\t" + entry.target +
-                    "\t" + entry.detail + "\n";
+            text += entry.at + "\t" + entry.actor + "\t" + entry.action + "\t" + entry.tenant_id +
+                    "\t" + entry.target + "\t" + entry.detail + "\n";
         }
         print(all, text);
     } else {
@@ -240,7 +253,8 @@ int main(int argc, char** argv) {
         std::cerr << "storefleet: set STOREFLEET_PG_URL to the platform's Postgres\n";
         return 2;
     }
-    log::Init("storefleet-cli", "warn");  // the output is for the operator; logs only when something is wrong
+    log::Init("storefleet-cli",
+              "warn");  // the output is for the operator; logs only when something is wrong
     try {
         pg::Pool pool(url, 1);
         intake::IntakeStore(pool, "unused").Migrate();  // a fresh database gets intake's tables

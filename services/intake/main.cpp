@@ -48,20 +48,24 @@ int Serve(const intake::IntakeConfig& config) {
     }
     // The relay's in-flight bound (publish timeout + message timeout) must match what the
     // producer really does, so the message timeout is set here, not left to a default.
-    kafka::KafkaPublisher publisher(config.kafka_brokers, "storefleet-intake",
-                                    {{"message.timeout.ms", std::to_string(config.outbox_message_timeout_ms)}});
+    kafka::KafkaPublisher publisher(
+        config.kafka_brokers, "storefleet-intake",
+        {{"message.timeout.ms", std::to_string(config.outbox_message_timeout_ms)}});
     intake::OutboxRelay::Options relay_options;
     relay_options.publish_timeout = std::chrono::milliseconds(config.outbox_publish_timeout_ms);
     relay_options.message_timeout = std::chrono::milliseconds(config.outbox_message_timeout_ms);
     relay_options.batch_size = config.outbox_batch_size;
     relay_options.max_unsent_age = std::chrono::seconds(config.outbox_max_unsent_age_s);
     intake::OutboxRelay relay(config.pg_url, publisher, registry, relay_options);
-    intake::LifecycleConsumer lifecycle(store, config.kafka_brokers, config.lifecycle_group, registry);
+    intake::LifecycleConsumer lifecycle(store, config.kafka_brokers, config.lifecycle_group,
+                                        registry);
     http::RateLimiter tenant_limiter(config.rate_per_second, config.rate_burst);
     http::RateLimiter client_limiter(config.client_rate_per_second, config.client_rate_burst);
-    http::Authenticator authenticator([&store](const std::string& sha) { return store.Authenticate(sha); },
-                                      {config.auth_known_ttl, config.auth_unknown_ttl});
-    intake::IntakeApi api(store, authenticator, client_limiter, tenant_limiter, registry, [&relay] { relay.Wake(); });
+    http::Authenticator authenticator(
+        [&store](const std::string& sha) { return store.Authenticate(sha); },
+        {config.auth_known_ttl, config.auth_unknown_ttl});
+    intake::IntakeApi api(store, authenticator, client_limiter, tenant_limiter, registry,
+                          [&relay] { relay.Wake(); });
     http::HttpServer server({config.http_address, static_cast<uint16_t>(config.http_port),
                              config.http_threads, 64 * 1024},
                             // Red while Postgres is unreachable or this replica's relay leads
@@ -75,8 +79,9 @@ int Serve(const intake::IntakeConfig& config) {
     // The admin view's charts: the read model and the consumer groups' lag (a Kafka outage
     // leaves only the lag unavailable).
     intake::KafkaLagReader lag_reader(config.kafka_brokers, std::chrono::milliseconds(1000));
-    intake::FiguresService figures(pool, &lag_reader,
-                                   {.lag_targets = intake::FiguresService::PlatformTargets(config.lifecycle_group)});
+    intake::FiguresService figures(
+        pool, &lag_reader,
+        {.lag_targets = intake::FiguresService::PlatformTargets(config.lifecycle_group)});
     intake::FiguresApi figures_api(figures, authenticator, client_limiter);
     figures_api.Register(server);
 
@@ -93,7 +98,9 @@ int Serve(const intake::IntakeConfig& config) {
     // The platform gauges for Prometheus, from the figures the admin view charts.
     PeriodicTask gauges(
         "refresh the platform gauges", std::chrono::seconds(15),
-        [&figures, &registry] { intake::ExportGauges(figures.Get(std::chrono::minutes(1)), registry); },
+        [&figures, &registry] {
+            intake::ExportGauges(figures.Get(std::chrono::minutes(1)), registry);
+        },
         /*run_at_start=*/true);
 
     const int signal = WaitForTerminationSignal();

@@ -8,8 +8,8 @@
 #include "storefleet/common/log.hpp"
 #include "storefleet/common/periodic_task.hpp"
 #include "storefleet/common/shutdown.hpp"
-#include "storefleet/http/server.hpp"
 #include "storefleet/events/envelope.hpp"
+#include "storefleet/http/server.hpp"
 #include "storefleet/kafka/topics.hpp"
 #include "storefleet/pg/partition_counts.hpp"
 
@@ -21,7 +21,8 @@ int Migrate(const projector::ProjectorConfig& config) {
     pg::Pool pool(config.pg_url, 1);
     projector::PgReadModel read_model(pool, config.group_id, config.read_schema);
     read_model.Migrate();
-    log::Info("projector migrations applied; exiting (migrate-only)", {{"schema", config.read_schema}});
+    log::Info("projector migrations applied; exiting (migrate-only)",
+              {{"schema", config.read_schema}});
     return 0;
 }
 
@@ -29,15 +30,18 @@ int Migrate(const projector::ProjectorConfig& config) {
 // partition count changed since the read model was first built (exit 2), or when the brokers
 // cannot say within two minutes (exit 1). 0: the counts are the ones on record.
 int CheckPartitionCountsUnchanged(const projector::ProjectorConfig& config, pg::Pool& pool) {
-    auto counts = kafka::WaitForPartitionCounts(config.kafka_brokers, {events::kCommandsTopic, events::kStatusTopic},
+    auto counts = kafka::WaitForPartitionCounts(config.kafka_brokers,
+                                                {events::kCommandsTopic, events::kStatusTopic},
                                                 std::chrono::seconds(120));
     if (!counts.ok()) {
         std::cerr << "storefleet-projector: " << counts.error().message << "\n";
         return 1;
     }
     auto lease = pool.Acquire();
-    if (auto checked = pg::CheckPartitionCounts(*lease, config.read_schema, *counts); !checked.ok()) {
-        log::Error("refusing to run: the Kafka partition counts changed", {{"error", checked.error().message}});
+    if (auto checked = pg::CheckPartitionCounts(*lease, config.read_schema, *counts);
+        !checked.ok()) {
+        log::Error("refusing to run: the Kafka partition counts changed",
+                   {{"error", checked.error().message}});
         std::cerr << "storefleet-projector: " << checked.error().message << "\n";
         return 2;
     }
@@ -50,7 +54,8 @@ int Serve(const projector::ProjectorConfig& config) {
     pg::Pool pool(config.pg_url, 3);
     projector::PgReadModel read_model(pool, config.group_id, config.read_schema);
     read_model.Migrate();
-    if (const int refused = CheckPartitionCountsUnchanged(config, pool); refused != 0) return refused;
+    if (const int refused = CheckPartitionCountsUnchanged(config, pool); refused != 0)
+        return refused;
     projector::Projector projector(read_model, registry);
     kafka::KafkaConsumer consumer(
         {.brokers = config.kafka_brokers,
@@ -68,9 +73,9 @@ int Serve(const projector::ProjectorConfig& config) {
     // The server first: if it cannot bind, nothing is running yet that would need stopping.
     server.Start();
     projector.Start(consumer);
-    log::Info("projector started", {{"port", server.Port()},
-                                    {"group", config.group_id},
-                                    {"schema", config.read_schema}});
+    log::Info(
+        "projector started",
+        {{"port", server.Port()}, {"group", config.group_id}, {"schema", config.read_schema}});
     // The live stream's change log keeps 24 h; every replica prunes (idempotent).
     PeriodicTask pruner("prune the store change log", std::chrono::minutes(10), [&read_model] {
         const int64_t pruned = read_model.PruneChangeLog();

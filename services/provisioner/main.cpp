@@ -39,7 +39,8 @@ provisioner::ProvisionerOptions StoreOptions(const provisioner::ProvisionerConfi
     options.real_node = config.real_node;
     options.store_deadline = config.store_deadline;
     options.namespace_stuck_after = config.namespace_stuck_after;
-    options.identity = {config.service_account_namespace, config.service_account_name, config.store_role};
+    options.identity = {config.service_account_namespace, config.service_account_name,
+                        config.store_role};
     return options;
 }
 
@@ -49,12 +50,13 @@ int Serve(const provisioner::ProvisionerConfig& config) {
     metrics::Registry registry;
     ShutdownFlag shutdown;
     kube::KubeClient kube(credentials);
-    provisioner::AdmissionLimit admission({.enabled = config.admission,
-                                           .min_limit = static_cast<std::size_t>(config.admission_min_in_flight),
-                                           .max_limit = static_cast<std::size_t>(config.max_in_flight),
-                                           .latency_target = config.admission_latency_target,
-                                           .window = config.admission_window},
-                                          registry);
+    provisioner::AdmissionLimit admission(
+        {.enabled = config.admission,
+         .min_limit = static_cast<std::size_t>(config.admission_min_in_flight),
+         .max_limit = static_cast<std::size_t>(config.max_in_flight),
+         .latency_target = config.admission_latency_target,
+         .window = config.admission_window},
+        registry);
     kube.SetCallObserver([&admission](std::chrono::duration<double> latency, long status) {
         admission.Observe(latency, status);
     });
@@ -68,8 +70,9 @@ int Serve(const provisioner::ProvisionerConfig& config) {
 
     // The leases' own client: a renewal that hangs gives up within a third of the lease
     // duration, so the keeper notices a lost lease before a taker may take it.
-    kube::KubeClient lease_kube(credentials, "storefleet",
-                                std::chrono::duration_cast<std::chrono::milliseconds>(config.lease_duration) / 3);
+    kube::KubeClient lease_kube(
+        credentials, "storefleet",
+        std::chrono::duration_cast<std::chrono::milliseconds>(config.lease_duration) / 3);
     provisioner::StoreLeases leases(lease_kube,
                                     {.lease_namespace = config.lease_namespace,
                                      .instance_id = config.instance_id,
@@ -83,7 +86,8 @@ int Serve(const provisioner::ProvisionerConfig& config) {
     leases.Start();
     provisioner::ReadinessWatcher watcher(kube, shutdown);
     watcher.Start();
-    provisioner::StoreProvisioner store_provisioner(kube, helm, statuses, registry, StoreOptions(config), &watcher);
+    provisioner::StoreProvisioner store_provisioner(kube, helm, statuses, registry,
+                                                    StoreOptions(config), &watcher);
     provisioner::StoreCommandHandler handler(leases, store_provisioner, publisher);
 
     provisioner::CommandDispatcher dispatcher(
@@ -98,7 +102,9 @@ int Serve(const provisioner::ProvisionerConfig& config) {
          .cooperative = true,
          .session_timeout = config.session_timeout},
         [&handler](const provisioner::Command& command, const provisioner::CancelToken& cancel,
-                   provisioner::AdmissionPermit& permit) { return handler.Handle(command, cancel, permit); },
+                   provisioner::AdmissionPermit& permit) {
+            return handler.Handle(command, cancel, permit);
+        },
         [&handler](const kafka::ConsumedMessage& message, const std::string& reason, int attempts) {
             return handler.DeadLetter(message, reason, attempts);
         },
@@ -109,23 +115,26 @@ int Serve(const provisioner::ProvisionerConfig& config) {
          .drain_timeout = std::chrono::seconds(60),
          .admission = &admission,
          .report_given_up =
-             [&handler](const provisioner::Command& command, int attempts, const provisioner::CancelToken& cancel) {
+             [&handler](const provisioner::Command& command, int attempts,
+                        const provisioner::CancelToken& cancel) {
                  return handler.ReportGivenUp(command, attempts, cancel);
              }},
         registry, shutdown);
 
-    http::HttpServer server({config.http_address, static_cast<uint16_t>(config.http_port), 1, 16 * 1024}, registry,
-                            [&dispatcher] { return dispatcher.Assigned(); });
+    http::HttpServer server(
+        {config.http_address, static_cast<uint16_t>(config.http_port), 1, 16 * 1024}, registry,
+        [&dispatcher] { return dispatcher.Assigned(); });
     server.Start();
     std::thread consumer([&dispatcher] { dispatcher.Run(); });
-    log::Info("provisioner started", {{"max_in_flight", config.max_in_flight},
-                                      {"admission", config.admission},
-                                      {"admission_latency_target_ms", config.admission_latency_target.count()},
-                                      {"simulated", config.cluster_simulated},
-                                      {"instance_id", config.instance_id},
-                                      {"lease_identity", leases.identity()},
-                                      {"helm_agent", config.helm_agent},
-                                      {"port", server.Port()}});
+    log::Info("provisioner started",
+              {{"max_in_flight", config.max_in_flight},
+               {"admission", config.admission},
+               {"admission_latency_target_ms", config.admission_latency_target.count()},
+               {"simulated", config.cluster_simulated},
+               {"instance_id", config.instance_id},
+               {"lease_identity", leases.identity()},
+               {"helm_agent", config.helm_agent},
+               {"port", server.Port()}});
     const int signal = WaitForTerminationSignal();
     log::Info("provisioner stopping", {{"signal", signal}});
     shutdown.Trigger();

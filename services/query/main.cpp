@@ -24,24 +24,27 @@ int Serve(const query::QueryConfig& config) {
     metrics::Registry registry;
     pg::Pool pool(config.pg_url, static_cast<std::size_t>(config.pg_pool_size));
     query::PgStoreReader reader(pool);
-    http::Authenticator authenticator([&reader](const std::string& sha) { return reader.PrincipalOfToken(sha); },
-                                      {config.auth_cache_ttl, config.auth_negative_ttl});
+    http::Authenticator authenticator(
+        [&reader](const std::string& sha) { return reader.PrincipalOfToken(sha); },
+        {config.auth_cache_ttl, config.auth_negative_ttl});
     http::RateLimiter client_limiter(config.client_rate_per_second, config.client_rate_burst);
-    http::RateLimiter tenant_limiter(config.tenant_read_rate_per_second, 2 * config.tenant_read_rate_per_second);
+    http::RateLimiter tenant_limiter(config.tenant_read_rate_per_second,
+                                     2 * config.tenant_read_rate_per_second);
     // List pages are kept while the live stream's change feed says nothing of their tenant
     // changed.
     query::ListCache list_cache;
     // Concurrent single-store GETs share one statement per batch.
     std::optional<query::StoreBatcher> store_batcher;
-    if (config.store_read_threads > 0) store_batcher.emplace(reader, static_cast<std::size_t>(config.store_read_threads));
+    if (config.store_read_threads > 0)
+        store_batcher.emplace(reader, static_cast<std::size_t>(config.store_read_threads));
 
     query::QueryApi api(reader, authenticator, client_limiter, registry);
     api.SetTenantLimiter(&tenant_limiter);
     api.SetListCache(&list_cache);
     api.SetRealNodeEngines(config.real_node_engines);
     if (store_batcher) api.SetStoreBatcher(&*store_batcher);
-    http::HttpServer server({config.http_address, static_cast<uint16_t>(config.http_port), config.http_threads,
-                             64 * 1024},
+    http::HttpServer server({config.http_address, static_cast<uint16_t>(config.http_port),
+                             config.http_threads, 64 * 1024},
                             registry, [&reader] { return reader.Ready(); });
     api.Register(server);
     server.ServePublicApiAs("query", http::PublicApiRoutes());
@@ -54,7 +57,8 @@ int Serve(const query::QueryConfig& config) {
          .port = static_cast<uint16_t>(config.stream_port),
          .max_connections = static_cast<std::size_t>(config.stream_max_connections),
          .max_streams_per_tenant = static_cast<std::size_t>(config.stream_max_per_tenant),
-         .on_change = [&list_cache](const std::string& tenant_id) { list_cache.Changed(tenant_id); },
+         .on_change =
+             [&list_cache](const std::string& tenant_id) { list_cache.Changed(tenant_id); },
          .on_live = [&list_cache](bool live) { list_cache.SetLive(live); }},
         feed, authenticator, client_limiter, registry);
 

@@ -3,14 +3,14 @@
 // Postgres (the timeline). Needs the stack env (tests/with-stack); starts the platform
 // itself with infra/local/platform unless STOREFLEET_URL points at a running one.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
 
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
-#include <nlohmann/json.hpp>
 #include <optional>
-#include <pqxx/pqxx>
 #include <set>
 #include <thread>
 
@@ -44,7 +44,8 @@ public:
         std::string token;
         if (url.empty()) {
             const std::string command = "bash " + RepoRoot() + "/infra/local/platform up >&2";
-            if (std::system(command.c_str()) != 0) return "infra/local/platform up failed";  // NOLINT
+            if (std::system(command.c_str()) != 0)
+                return "infra/local/platform up failed";  // NOLINT
             started_ = true;
             auto endpoints = storefleet::test_support::ReadPlatformEndpoints();
             if (!endpoints.error.empty()) return endpoints.error;
@@ -65,8 +66,8 @@ public:
         }
     }
     // Through the front door with the tenant's token, or `token` when given.
-    static Reply Call(const std::string& method, const std::string& path, const std::string& body = "",
-                      const std::string& token = "") {
+    static Reply Call(const std::string& method, const std::string& path,
+                      const std::string& body = "", const std::string& token = "") {
         const auto& client = *instance->client_;
         auto raw = (token.empty() ? client : client.WithToken(token)).Send(method, path, body);
         if (raw.code == -1) return Reply{-1, json(), raw.headers};
@@ -85,7 +86,8 @@ storefleet::kube::KubeClient& Kube() {
 }
 
 std::string CreateStore(const std::string& name) {
-    auto reply = Platform::Call("POST", "/api/v1/stores", json{{"name", name}, {"engine", "woocommerce"}}.dump());
+    auto reply = Platform::Call("POST", "/api/v1/stores",
+                                json{{"name", name}, {"engine", "woocommerce"}}.dump());
     EXPECT_EQ(reply.code, 202) << reply.body.dump();
     return reply.body.value("id", "");
 }
@@ -118,28 +120,34 @@ TEST(StoreLifecycleE2E, OneStoreFromPostToReadyToDeleted) {
     const std::string host = name + ".demo.stores.localtest.me";
     EXPECT_EQ(store.value("url", ""), "http://" + host + "/");
     EXPECT_EQ(store.value("simulated", false), true);
-    EXPECT_FALSE(store.value("note", "").empty()) << "a simulated store must say so next to its URL";
+    EXPECT_FALSE(store.value("note", "").empty())
+        << "a simulated store must say so next to its URL";
     EXPECT_EQ(store.dump().find("password"), std::string::npos);
 
     // The cluster: namespace with guardrails, a deployed Helm release, pods Ready.
     const std::string ns = "store-" + id;
     auto namespace_object = Kube().Get("/api/v1/namespaces/" + ns);
     ASSERT_TRUE(namespace_object.ok());
-    EXPECT_EQ((*namespace_object)["metadata"]["labels"]["pod-security.kubernetes.io/enforce"], "restricted");
+    EXPECT_EQ((*namespace_object)["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+              "restricted");
     EXPECT_TRUE(Kube().Get("/api/v1/namespaces/" + ns + "/resourcequotas/store-quota").ok());
     EXPECT_TRUE(Kube().Get("/api/v1/namespaces/" + ns + "/limitranges/store-limits").ok());
     auto policies = Kube().Get("/apis/networking.k8s.io/v1/namespaces/" + ns + "/networkpolicies");
     ASSERT_TRUE(policies.ok());
     std::set<std::string> policy_names;
-    for (const auto& policy : (*policies)["items"]) policy_names.insert(policy["metadata"]["name"].get<std::string>());
-    EXPECT_EQ(policy_names, (std::set<std::string>{"default-deny", "allow-from-ingress-controller", "allow-web-egress"}));
+    for (const auto& policy : (*policies)["items"])
+        policy_names.insert(policy["metadata"]["name"].get<std::string>());
+    EXPECT_EQ(policy_names, (std::set<std::string>{"default-deny", "allow-from-ingress-controller",
+                                                   "allow-web-egress"}));
     // The provisioner ran on its own ServiceAccount and bound its in-store role here, to itself.
-    auto binding = Kube().Get("/apis/rbac.authorization.k8s.io/v1/namespaces/" + ns + "/rolebindings/storefleet-provisioner");
+    auto binding = Kube().Get("/apis/rbac.authorization.k8s.io/v1/namespaces/" + ns +
+                              "/rolebindings/storefleet-provisioner");
     ASSERT_TRUE(binding.ok()) << "no RoleBinding storefleet-provisioner in " << ns;
     EXPECT_EQ((*binding)["roleRef"]["name"], "storefleet-provisioner-store");
     EXPECT_EQ((*binding)["subjects"][0]["name"], "storefleet-provisioner");
     EXPECT_EQ((*binding)["subjects"][0]["namespace"], "storefleet-system");
-    auto releases = Kube().Get("/api/v1/namespaces/" + ns + "/secrets?labelSelector=owner%3Dhelm%2Cname%3Dstore");
+    auto releases = Kube().Get("/api/v1/namespaces/" + ns +
+                               "/secrets?labelSelector=owner%3Dhelm%2Cname%3Dstore");
     ASSERT_TRUE(releases.ok());
     ASSERT_EQ((*releases)["items"].size(), 1U);
     EXPECT_EQ((*releases)["items"][0]["metadata"]["labels"]["status"], "deployed");
@@ -148,7 +156,8 @@ TEST(StoreLifecycleE2E, OneStoreFromPostToReadyToDeleted) {
     int running = 0;
     for (const auto& pod : (*pods)["items"]) {
         const std::string phase = pod["status"].value("phase", "");
-        EXPECT_TRUE(phase == "Running" || phase == "Succeeded") << pod["metadata"]["name"] << " " << phase;
+        EXPECT_TRUE(phase == "Running" || phase == "Succeeded")
+            << pod["metadata"]["name"] << " " << phase;
         running += phase == "Running" ? 1 : 0;
     }
     EXPECT_GE(running, 2) << "WordPress and MariaDB";
@@ -156,7 +165,10 @@ TEST(StoreLifecycleE2E, OneStoreFromPostToReadyToDeleted) {
     // The timeline, in Postgres and through the API.
     pqxx::connection db(Env("STOREFLEET_PG_URL"));
     pqxx::work txn(db);
-    auto rows = txn.exec_params("select status from read.store_events where store_id = $1 order by sequence, occurred_at, event_id", id);
+    auto rows = txn.exec_params(
+        "select status from read.store_events where store_id = $1 order by sequence, occurred_at, "
+        "event_id",
+        id);
     std::vector<std::string> statuses;
     for (const auto& row : rows) statuses.push_back(row[0].as<std::string>(""));
     ASSERT_GE(statuses.size(), 3U);
@@ -173,7 +185,8 @@ TEST(StoreLifecycleE2E, OneStoreFromPostToReadyToDeleted) {
     const auto delete_start = Clock::now();
     store = WaitForStatus(id, "deleted", std::chrono::seconds(180));
     ASSERT_EQ(store.value("status", ""), "deleted") << store.dump();
-    std::cout << "[timing] one store DELETE -> deleted: " << Seconds(Clock::now() - delete_start) << " s\n";
+    std::cout << "[timing] one store DELETE -> deleted: " << Seconds(Clock::now() - delete_start)
+              << " s\n";
     auto gone = Kube().Call("GET", "/api/v1/namespaces/" + ns, "", "application/json");
     ASSERT_TRUE(gone.ok());
     EXPECT_EQ(gone->status, 404);
@@ -204,16 +217,18 @@ TEST(StoreLifecycleE2E, TwentyStoresAtOnce) {
         std::this_thread::sleep_for(std::chrono::milliseconds(250));
     }
     ASSERT_TRUE(pending.empty()) << pending.size() << " stores not ready in time";
-    std::cout << "[timing] " << kStores << " stores POST -> all Ready: " << ready_times.back() << " s (first after "
-              << ready_times.front() << " s)\n";
+    std::cout << "[timing] " << kStores << " stores POST -> all Ready: " << ready_times.back()
+              << " s (first after " << ready_times.front() << " s)\n";
 
-    for (const auto& id : ids) EXPECT_EQ(Platform::Call("DELETE", "/api/v1/stores/" + id).code, 202);
+    for (const auto& id : ids)
+        EXPECT_EQ(Platform::Call("DELETE", "/api/v1/stores/" + id).code, 202);
     const auto delete_start = Clock::now();
     for (const auto& id : ids) {
         auto store = WaitForStatus(id, "deleted", std::chrono::seconds(300));
         EXPECT_EQ(store.value("status", ""), "deleted") << id;
     }
-    std::cout << "[timing] " << kStores << " stores DELETE -> all deleted: " << Seconds(Clock::now() - delete_start)
+    std::cout << "[timing] " << kStores
+              << " stores DELETE -> all deleted: " << Seconds(Clock::now() - delete_start)
               << " s\n";
     for (const auto& id : ids) {
         auto gone = Kube().Call("GET", "/api/v1/namespaces/store-" + id, "", "application/json");
@@ -224,15 +239,19 @@ TEST(StoreLifecycleE2E, TwentyStoresAtOnce) {
 
 TEST(StoreLifecycleE2E, BadRequestsAreRefusedAndChangeNothing) {
     EXPECT_EQ(Platform::Call("POST", "/api/v1/stores", R"({"name":"x"})").code, 400);
-    auto unauthorized = Platform::Call("POST", "/api/v1/stores", R"({"name":"ok","engine":"woocommerce"})", "wrong-token");
+    auto unauthorized = Platform::Call("POST", "/api/v1/stores",
+                                       R"({"name":"ok","engine":"woocommerce"})", "wrong-token");
     EXPECT_EQ(unauthorized.code, 401);
     EXPECT_EQ(unauthorized.body["code"], "unauthorized");
-    auto created = Platform::Call("POST", "/api/v1/stores", R"({"name":"e2e-headers","engine":"woocommerce"})");
+    auto created = Platform::Call("POST", "/api/v1/stores",
+                                  R"({"name":"e2e-headers","engine":"woocommerce"})");
     ASSERT_EQ(created.code, 202);
-    EXPECT_NE(created.headers.find("Location: /api/v1/stores/" + created.body.value("id", "")), std::string::npos)
+    EXPECT_NE(created.headers.find("Location: /api/v1/stores/" + created.body.value("id", "")),
+              std::string::npos)
         << created.headers;
     EXPECT_EQ(Platform::Call("DELETE", "/api/v1/stores/" + created.body.value("id", "")).code, 202);
-    EXPECT_EQ(Platform::Call("DELETE", "/api/v1/stores/00000000-0000-4000-8000-000000000000").code, 404);
+    EXPECT_EQ(Platform::Call("DELETE", "/api/v1/stores/00000000-0000-4000-8000-000000000000").code,
+              404);
     EXPECT_EQ(Platform::Call("GET", "/api/v1/stores/not-a-uuid").code, 404);
 }
 

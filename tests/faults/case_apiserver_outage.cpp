@@ -30,7 +30,8 @@ void KubeApiServerStoppedThirtySecondsDuringProvisioning() {
     PollUntil(
         [&] {
             int started = 0;
-            for (const auto& id : ids) started += Status(TheApi().GetStore(id).body) != "requested" ? 1 : 0;
+            for (const auto& id : ids)
+                started += Status(TheApi().GetStore(id).body) != "requested" ? 1 : 0;
             return started >= 3;
         },
         std::chrono::seconds(90));
@@ -52,7 +53,8 @@ void KubeApiServerStoppedThirtySecondsDuringProvisioning() {
     ASSERT_EQ(up.rc, 0) << up.output;
     const auto up_done = Clock::now();
     Figure("case 3 kube-apiserver down for", Seconds(up_start - down_done), "s");
-    Figure("case 3 infra/local/up k8s-apiserver took (same port)", Seconds(up_done - up_start), "s");
+    Figure("case 3 infra/local/up k8s-apiserver took (same port)", Seconds(up_done - up_start),
+           "s");
 
     std::map<std::string, std::set<std::string>> want;
     for (const auto& id : ids) want[id] = {"ready"};
@@ -64,7 +66,8 @@ void KubeApiServerStoppedThirtySecondsDuringProvisioning() {
         if (Status(last[id]) == "ready") {
             ++ready;
         } else {
-            STORE_FAILURE("stores not Ready") << "store " << id << " not Ready: " << last[id].dump();
+            STORE_FAILURE("stores not Ready")
+                << "store " << id << " not Ready: " << last[id].dump();
         }
         if (CheckTimeline(id).duplicates != 0) {
             STORE_FAILURE("duplicate timeline events") << id;
@@ -86,7 +89,8 @@ void KubeApiServerStoppedThirtySecondsDuringProvisioning() {
             continue;
         }
         for (const auto& event : (*events)["items"]) {
-            if (event.value("message", "").find("unbound immediate PersistentVolumeClaims") != std::string::npos) {
+            if (event.value("message", "").find("unbound immediate PersistentVolumeClaims") !=
+                std::string::npos) {
                 // Repeats fold into one event (core/v1 count, or the events.k8s.io series).
                 const bool counted = event.contains("count") && event["count"].is_number();
                 const int count = counted ? event["count"].get<int>() : 0;
@@ -94,7 +98,8 @@ void KubeApiServerStoppedThirtySecondsDuringProvisioning() {
             }
         }
     }
-    Figure("case 3 pods rejected for an unbound immediate claim", std::to_string(unbound_claim_rejections));
+    Figure("case 3 pods rejected for an unbound immediate claim",
+           std::to_string(unbound_claim_rejections));
     EXPECT_EQ(unbound_claim_rejections, 0);
 }
 

@@ -102,15 +102,19 @@ void KafkaStoppedTwentySecondsUnderCreatesAndDeletes() {
         deleted[entry.id] = entry.delete_accepted;
         deletes += entry.delete_accepted ? 1 : 0;
         if (!entry.delete_accepted && entry.delete_code != 0) {
-            STORE_FAILURE("DELETE refused") << "DELETE of " << entry.id << " answered " << entry.delete_code;
+            STORE_FAILURE("DELETE refused")
+                << "DELETE of " << entry.id << " answered " << entry.delete_code;
         }
     }
     std::string codes;
-    for (const auto& [code, count] : stream.create_codes) codes += std::to_string(code) + ":" + std::to_string(count) + " ";
+    for (const auto& [code, count] : stream.create_codes)
+        codes += std::to_string(code) + ":" + std::to_string(count) + " ";
     Figure("case 2 create answers (code:count)", codes);
-    Figure("case 2 stores accepted / of them deleted", std::to_string(want.size()) + " / " + std::to_string(deletes));
+    Figure("case 2 stores accepted / of them deleted",
+           std::to_string(want.size()) + " / " + std::to_string(deletes));
     auto last = WaitForStores(want, std::chrono::seconds(150));
-    Figure("case 2 Kafka back -> every accepted request at its end state", Seconds(Clock::now() - up_done), "s");
+    Figure("case 2 Kafka back -> every accepted request at its end state",
+           Seconds(Clock::now() - up_done), "s");
     int lost = 0;
     for (const auto& [id, statuses] : want) {
         if (statuses.count(Status(last[id])) == 0U) {
@@ -131,12 +135,13 @@ void KafkaStoppedTwentySecondsUnderCreatesAndDeletes() {
         const std::string end = *statuses.begin();
         if (timeline.statuses[end] > 1) {
             ++doubled;
-            STORE_FAILURE("end state reached twice")
-                << "store " << id << " reached " << end << " " << timeline.statuses[end] << " times";
+            STORE_FAILURE("end state reached twice") << "store " << id << " reached " << end << " "
+                                                     << timeline.statuses[end] << " times";
         }
         if (!timeline.order.empty()) {
             if (timeline.order.front() != "requested") {
-                STORE_FAILURE("timelines not starting 'requested'") << id << " starts " << timeline.order.front();
+                STORE_FAILURE("timelines not starting 'requested'")
+                    << id << " starts " << timeline.order.front();
             }
             if (timeline.order.back() != end) {
                 STORE_FAILURE("timelines not ending at the end state")
@@ -146,8 +151,10 @@ void KafkaStoppedTwentySecondsUnderCreatesAndDeletes() {
                 auto deleting = std::find(timeline.order.begin(), timeline.order.end(), "deleting");
                 if (deleting == timeline.order.end()) {
                     STORE_FAILURE("no 'deleting' in a deleted store's timeline") << id;
-                } else if (std::find(deleting, timeline.order.end(), "ready") != timeline.order.end()) {
-                    STORE_FAILURE("'ready' after 'deleting'") << id << " turned ready after its deletion was requested";
+                } else if (std::find(deleting, timeline.order.end(), "ready") !=
+                           timeline.order.end()) {
+                    STORE_FAILURE("'ready' after 'deleting'")
+                        << id << " turned ready after its deletion was requested";
                 }
             }
         }
@@ -155,17 +162,19 @@ void KafkaStoppedTwentySecondsUnderCreatesAndDeletes() {
     Figure("case 2 end states reached more than once", std::to_string(doubled));
 
     // Order per store on the topic: each store's commands in one partition, create before delete.
-    std::map<std::string, std::vector<std::pair<std::string, storefleet::kafka::ConsumedMessage>>> commands;
-    auto messages = ReadTopic(storefleet::events::kCommandsTopic, std::chrono::seconds(90), [&](const auto& got) {
-        std::map<std::string, int> seen;
-        for (const auto& message : got) {
-            if (want.count(message.key) != 0U) ++seen[message.key];
-        }
-        for (const auto& [id, statuses] : want) {
-            if (seen[id] < (deleted[id] ? 2 : 1)) return false;
-        }
-        return true;
-    });
+    std::map<std::string, std::vector<std::pair<std::string, storefleet::kafka::ConsumedMessage>>>
+        commands;
+    auto messages = ReadTopic(storefleet::events::kCommandsTopic, std::chrono::seconds(90),
+                              [&](const auto& got) {
+                                  std::map<std::string, int> seen;
+                                  for (const auto& message : got) {
+                                      if (want.count(message.key) != 0U) ++seen[message.key];
+                                  }
+                                  for (const auto& [id, statuses] : want) {
+                                      if (seen[id] < (deleted[id] ? 2 : 1)) return false;
+                                  }
+                                  return true;
+                              });
     int copies = 0;
     std::set<std::string> event_ids;
     for (const auto& message : messages) {
@@ -186,7 +195,8 @@ void KafkaStoppedTwentySecondsUnderCreatesAndDeletes() {
         for (const auto& [type, message] : list) {
             partitions.insert(message.partition);
             if (type == "StoreRequested" && create_offset < 0) create_offset = message.offset;
-            if (type == "StoreDeletionRequested" && delete_offset < 0) delete_offset = message.offset;
+            if (type == "StoreDeletionRequested" && delete_offset < 0)
+                delete_offset = message.offset;
             ids_by_type[type].insert(storefleet::events::Decode(message.payload)->event_id());
         }
         if (ids_by_type["StoreRequested"].size() > 1) {
@@ -205,13 +215,16 @@ void KafkaStoppedTwentySecondsUnderCreatesAndDeletes() {
             }
             if (delete_offset >= 0 && create_offset >= 0 && delete_offset < create_offset) {
                 ++out_of_order;
-                STORE_FAILURE("delete before create") << "store " << id << ": delete at offset " << delete_offset << " before create at "
-                              << create_offset;
+                STORE_FAILURE("delete before create")
+                    << "store " << id << ": delete at offset " << delete_offset
+                    << " before create at " << create_offset;
             }
         }
     }
-    Figure("case 2 stores whose delete was published before their create", std::to_string(out_of_order));
-    Figure("case 2 command copies on the topic (same event id, at-least-once)", std::to_string(copies));
+    Figure("case 2 stores whose delete was published before their create",
+           std::to_string(out_of_order));
+    Figure("case 2 command copies on the topic (same event id, at-least-once)",
+           std::to_string(copies));
     Figure("case 2 creates published as two distinct events", std::to_string(published_twice));
 }
 

@@ -29,7 +29,8 @@ void PoisonCommandsGoToTheDeadLetterTopicAndThePartitionKeepsMoving() {
     const std::string key = ids.front();
     const int32_t partition = PartitionForKey(key, kCommandPartitions);
     storefleet::kafka::KafkaPublisher publisher(Env("STOREFLEET_KAFKA_BROKERS"), "faults-poison");
-    const std::string garbage = std::string("not a protobuf \xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff ") + kRun;
+    const std::string garbage =
+        std::string("not a protobuf \xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff ") + kRun;
     auto not_a_command = storefleet::events::NewEnvelope("", NewUuid(), "faults-poison-" + kRun);
     not_a_command.set_type("StoreExploded");  // decodes, but carries no store command
     const std::string not_a_command_bytes = storefleet::events::Encode(not_a_command);
@@ -51,20 +52,23 @@ void PoisonCommandsGoToTheDeadLetterTopicAndThePartitionKeepsMoving() {
         ASSERT_EQ(reply.code, 202) << reply.body.dump();
         const std::string id = reply.body.value("id", "");
         ids.push_back(id);
-        if (PartitionForKey(id, kCommandPartitions) == partition) after_same_partition.push_back(id);
+        if (PartitionForKey(id, kCommandPartitions) == partition)
+            after_same_partition.push_back(id);
     }
     ASSERT_FALSE(after_same_partition.empty()) << "no store id hashed to partition " << partition;
     Figure("case 6 poison partition", std::to_string(partition));
 
     // Both land on the dead-letter topic, with their reason.
     std::map<std::string, std::string> reasons;  // "undecodable"/"not a command" -> reason header
-    auto dead = ReadTopic(storefleet::events::kDeadLetterTopic, std::chrono::seconds(120), [&](const auto& got) {
-        int found = 0;
-        for (const auto& message : got) {
-            found += (message.payload == garbage || message.payload == not_a_command_bytes) ? 1 : 0;
-        }
-        return found >= 2;
-    });
+    auto dead = ReadTopic(
+        storefleet::events::kDeadLetterTopic, std::chrono::seconds(120), [&](const auto& got) {
+            int found = 0;
+            for (const auto& message : got) {
+                found +=
+                    (message.payload == garbage || message.payload == not_a_command_bytes) ? 1 : 0;
+            }
+            return found >= 2;
+        });
     for (const auto& message : dead) {
         if (message.payload != garbage && message.payload != not_a_command_bytes) continue;
         std::string reason;
@@ -73,16 +77,21 @@ void PoisonCommandsGoToTheDeadLetterTopicAndThePartitionKeepsMoving() {
             headers += name + "=" + value + "; ";
             if (name == "storefleet-reason") reason = value;
         }
-        const std::string which = message.payload == garbage ? "undecodable bytes" : "an envelope that is no command";
+        const std::string which =
+            message.payload == garbage ? "undecodable bytes" : "an envelope that is no command";
         reasons[which] = reason;
         EXPECT_EQ(message.key, key) << which << " lost its key";
         std::cout << "[dead-letter] " << which << ": " << headers << "\n";
     }
-    Figure("case 6 poison published -> both found on " + std::string(storefleet::events::kDeadLetterTopic),
+    Figure("case 6 poison published -> both found on " +
+               std::string(storefleet::events::kDeadLetterTopic),
            Seconds(Clock::now() - published), "s");
-    EXPECT_EQ(reasons.count("undecodable bytes"), 1U) << "undecodable bytes not on the dead-letter topic";
-    EXPECT_EQ(reasons.count("an envelope that is no command"), 1U) << "the non-command envelope not on the dead-letter topic";
-    for (const auto& [which, reason] : reasons) EXPECT_FALSE(reason.empty()) << which << " has no storefleet-reason";
+    EXPECT_EQ(reasons.count("undecodable bytes"), 1U)
+        << "undecodable bytes not on the dead-letter topic";
+    EXPECT_EQ(reasons.count("an envelope that is no command"), 1U)
+        << "the non-command envelope not on the dead-letter topic";
+    for (const auto& [which, reason] : reasons)
+        EXPECT_FALSE(reason.empty()) << which << " has no storefleet-reason";
 
     // The partition keeps moving: the stores before and after the poison end Ready.
     std::map<std::string, std::set<std::string>> want;
@@ -94,12 +103,14 @@ void PoisonCommandsGoToTheDeadLetterTopicAndThePartitionKeepsMoving() {
         }
     }
     for (const auto& id : after_same_partition) {
-        EXPECT_EQ(Status(last[id]), "ready") << "store " << id << " behind the poison in partition " << partition;
+        EXPECT_EQ(Status(last[id]), "ready")
+            << "store " << id << " behind the poison in partition " << partition;
     }
-    Figure("case 6 stores behind the poison in its partition Ready",
-           std::to_string(std::count_if(after_same_partition.begin(), after_same_partition.end(),
-                                        [&](const auto& id) { return Status(last[id]) == "ready"; })) +
-               "/" + std::to_string(after_same_partition.size()));
+    Figure(
+        "case 6 stores behind the poison in its partition Ready",
+        std::to_string(std::count_if(after_same_partition.begin(), after_same_partition.end(),
+                                     [&](const auto& id) { return Status(last[id]) == "ready"; })) +
+            "/" + std::to_string(after_same_partition.size()));
 }
 
 }  // namespace storefleet::faults

@@ -37,7 +37,8 @@ void PostgresRestartedUnderLoad() {
             // Straight to intake: its own answer, not nginx's.
             auto reply = TheApi().CallIntake(
                 "POST", "/api/v1/stores",
-                json{{"name", "f4-" + kRun + "-" + std::to_string(i)}, {"engine", "woocommerce"}}.dump());
+                json{{"name", "f4-" + kRun + "-" + std::to_string(i)}, {"engine", "woocommerce"}}
+                    .dump());
             answer.done = Seconds(Clock::now() - start);
             answer.code = reply.code;
             answer.retry_after = reply.Header("Retry-After");
@@ -51,7 +52,8 @@ void PostgresRestartedUnderLoad() {
     });
     auto accepted_count = [&] {
         std::lock_guard lock(mutex);
-        return std::count_if(answers.begin(), answers.end(), [](const Answer& a) { return a.code == 202; });
+        return std::count_if(answers.begin(), answers.end(),
+                             [](const Answer& a) { return a.code == 202; });
     };
     ScopeExit restore([] { StackUp("postgres"); });
     PollUntil([&] { return accepted_count() >= 5; }, std::chrono::seconds(30));
@@ -78,7 +80,8 @@ void PostgresRestartedUnderLoad() {
                 ++bad;
                 if (bad <= 5) {
                     ADD_FAILURE() << "while Postgres was down intake answered " << answer.code
-                                  << " (Retry-After '" << answer.retry_after << "'); want 503 with Retry-After";
+                                  << " (Retry-After '" << answer.retry_after
+                                  << "'); want 503 with Retry-After";
                 }
             }
         }
@@ -87,7 +90,8 @@ void PostgresRestartedUnderLoad() {
         }
     }
     std::string codes;
-    for (const auto& [code, n] : during) codes += std::to_string(code) + ":" + std::to_string(n) + " ";
+    for (const auto& [code, n] : during)
+        codes += std::to_string(code) + ":" + std::to_string(n) + " ";
     Figure("case 4 Postgres down for", up_at - down_at, "s");
     Figure("case 4 intake answers while Postgres was down (code:count)", codes);
     Figure("case 4 answers that were not 503 + Retry-After", std::to_string(bad));
@@ -104,13 +108,15 @@ void PostgresRestartedUnderLoad() {
     for (const auto& [id, statuses] : want) {
         if (Status(last[id]) != "ready") {
             ++lost;
-            STORE_FAILURE("accepted stores not Ready") << "store " << id << " accepted but not Ready: " << last[id].dump();
+            STORE_FAILURE("accepted stores not Ready")
+                << "store " << id << " accepted but not Ready: " << last[id].dump();
         }
         if (CheckTimeline(id).duplicates != 0) {
             STORE_FAILURE("duplicate timeline events") << id;
         }
     }
-    Figure("case 4 stores accepted / not Ready", std::to_string(want.size()) + " / " + std::to_string(lost));
+    Figure("case 4 stores accepted / not Ready",
+           std::to_string(want.size()) + " / " + std::to_string(lost));
     const int doubled_rows = DoubleAppliedRows();
     EXPECT_EQ(doubled_rows, 0);
 }

@@ -2,11 +2,11 @@
 // under a stream of creates retried with an Idempotency-Key: nothing lost, no store twice, no
 // read-model row applied twice.
 #include <gtest/gtest.h>
+#include <pqxx/pqxx>
 
 #include <atomic>
 #include <map>
 #include <mutex>
-#include <pqxx/pqxx>
 #include <set>
 #include <thread>
 
@@ -29,7 +29,8 @@ void ProjectorAndIntakeKilledMidStream() {
     }
     ScopeExit restore_projector([] { Platform("start projector"); });
     ScopeExit restore_intake([] { Platform("start intake"); });
-    PollUntil([&] { return Status(TheApi().GetStore(ids.front()).body) == "provisioning"; }, std::chrono::seconds(30));
+    PollUntil([&] { return Status(TheApi().GetStore(ids.front()).body) == "provisioning"; },
+              std::chrono::seconds(30));
     auto killed = Platform("kill projector -9");
     ASSERT_EQ(killed.rc, 0) << killed.output;
     const auto restart_start = Clock::now();
@@ -39,7 +40,8 @@ void ProjectorAndIntakeKilledMidStream() {
     std::map<std::string, std::set<std::string>> want;
     for (const auto& id : ids) want[id] = {"ready"};
     auto last = WaitForStores(want, std::chrono::seconds(120));
-    Figure("case 5 projector killed -> all 20 Ready in the read model", Seconds(Clock::now() - restart_start), "s");
+    Figure("case 5 projector killed -> all 20 Ready in the read model",
+           Seconds(Clock::now() - restart_start), "s");
     for (const auto& id : ids) {
         if (Status(last[id]) != "ready") {
             STORE_FAILURE("stores not Ready") << id << " " << last[id].dump();
@@ -77,7 +79,8 @@ void ProjectorAndIntakeKilledMidStream() {
                 // client retry pacing
                 std::this_thread::sleep_for(std::chrono::milliseconds(100));
             }
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));  // load pacing: ~10 creates/s
+            std::this_thread::sleep_for(
+                std::chrono::milliseconds(100));  // load pacing: ~10 creates/s
         }
     });
     auto count = [&] {
@@ -96,7 +99,8 @@ void ProjectorAndIntakeKilledMidStream() {
     stop = true;
     client.join();
     std::string code_list;
-    for (const auto& [code, n] : codes) code_list += std::to_string(code) + ":" + std::to_string(n) + " ";
+    for (const auto& [code, n] : codes)
+        code_list += std::to_string(code) + ":" + std::to_string(n) + " ";
     Figure("case 5 intake create answers (code:count, retries included)", code_list);
 
     want.clear();
@@ -110,7 +114,8 @@ void ProjectorAndIntakeKilledMidStream() {
         if (Status(last[id]) != "ready") {
             ++lost;
             STORE_FAILURE("accepted stores not Ready")
-                << "store " << name << " (" << id << ") accepted but not Ready: " << last[id].dump();
+                << "store " << name << " (" << id
+                << ") accepted but not Ready: " << last[id].dump();
         }
         auto timeline = CheckTimeline(id);
         if (timeline.duplicates != 0) {
@@ -124,14 +129,19 @@ void ProjectorAndIntakeKilledMidStream() {
     // No store twice: one row per name in the read model.
     pqxx::connection db(Env("STOREFLEET_PG_URL"));
     pqxx::work txn(db);
-    auto twice = txn.exec_params("select name, count(*) from read.stores where name like $1 group by name having count(*) > 1",
-                                 "f5b-" + kRun + "-%");
-    for (const auto& row : twice) ADD_FAILURE() << "store name " << row[0].c_str() << " appears " << row[1].c_str() << " times";
+    auto twice = txn.exec_params(
+        "select name, count(*) from read.stores where name like $1 group by name having count(*) > "
+        "1",
+        "f5b-" + kRun + "-%");
+    for (const auto& row : twice)
+        ADD_FAILURE() << "store name " << row[0].c_str() << " appears " << row[1].c_str()
+                      << " times";
     txn.commit();
     const int doubled_rows = DoubleAppliedRows();
     EXPECT_EQ(doubled_rows, 0) << "read.store_events rows applied twice (same store and sequence)";
     Figure("case 5 intake stream stores accepted / lost / doubled",
-           std::to_string(accepted.size()) + " / " + std::to_string(lost) + " / " + std::to_string(twice.size()));
+           std::to_string(accepted.size()) + " / " + std::to_string(lost) + " / " +
+               std::to_string(twice.size()));
     Figure("case 5 read-model rows applied twice (whole read model)", std::to_string(doubled_rows));
 }
 

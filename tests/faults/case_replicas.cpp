@@ -40,13 +40,15 @@ void ReplicasKilledAddedAndRemovedWhileFiftyStoresAreInFlight() {
         },
         std::chrono::seconds(60));
     EXPECT_TRUE(balanced) << "the three replicas did not all get partitions";
-    Figure("case 1 three replicas hold partitions after", Seconds(Clock::now() - balance_start), "s");
+    Figure("case 1 three replicas hold partitions after", Seconds(Clock::now() - balance_start),
+           "s");
 
     const auto start = Clock::now();
     std::vector<std::string> ids;
     DeleteAtEnd cleanup(ids);
     for (int i = 0; i < kStores; ++i) {
-        auto reply = TheApi().CreateStore("f1-" + kRun + "-" + std::to_string(i), i % 5 == 4 ? "medusa" : "woocommerce");
+        auto reply = TheApi().CreateStore("f1-" + kRun + "-" + std::to_string(i),
+                                          i % 5 == 4 ? "medusa" : "woocommerce");
         ASSERT_EQ(reply.code, 202) << reply.body.dump();
         ids.push_back(reply.body.value("id", ""));
     }
@@ -80,23 +82,27 @@ void ReplicasKilledAddedAndRemovedWhileFiftyStoresAreInFlight() {
             kill.restart_after = WallNow() - kill.wall;
             {
                 std::lock_guard lock(chaos_mutex);
-                chaos_log.push_back("kill -9 " + victim + " rc=" + std::to_string(killed.rc) + ", restarted rc=" +
-                                    std::to_string(restarted.rc) + " " + restarted.output);
+                chaos_log.push_back("kill -9 " + victim + " rc=" + std::to_string(killed.rc) +
+                                    ", restarted rc=" + std::to_string(restarted.rc) + " " +
+                                    restarted.output);
                 kills.push_back(kill);
             }
             if (round == 0) {
                 auto added = Platform("start provisioner-4");
                 std::lock_guard lock(chaos_mutex);
-                chaos_log.push_back("added provisioner-4 rc=" + std::to_string(added.rc) + " " + added.output);
+                chaos_log.push_back("added provisioner-4 rc=" + std::to_string(added.rc) + " " +
+                                    added.output);
             } else if (round == 1) {
                 // Removed for good: a replica other than the one just killed, so each kill's
                 // recovery figure measures the restart, not the removal.
-                const std::string leaving = victim == "provisioner-3" ? "provisioner-2" : "provisioner-3";
+                const std::string leaving =
+                    victim == "provisioner-3" ? "provisioner-2" : "provisioner-3";
                 const auto removed_at = Clock::now();
                 const double removed_wall = WallNow();
                 auto removed = Platform("kill " + leaving + " TERM");
                 std::lock_guard lock(chaos_mutex);
-                chaos_log.push_back("removed " + leaving + " (TERM) rc=" + std::to_string(removed.rc) + " in " +
+                chaos_log.push_back("removed " + leaving +
+                                    " (TERM) rc=" + std::to_string(removed.rc) + " in " +
                                     std::to_string(Seconds(Clock::now() - removed_at)) + " s");
                 removal = {leaving, removed_wall};
             }
@@ -107,10 +113,11 @@ void ReplicasKilledAddedAndRemovedWhileFiftyStoresAreInFlight() {
     std::map<std::string, double> ready_at;
     std::map<std::string, std::set<std::string>> want;
     for (const auto& id : ids) want[id] = {"ready"};
-    auto last = WaitForStores(want, std::chrono::seconds(180), [&](const std::string& id, const json&) {
-        first_secret[id] = CredentialsSecret(id);
-        ready_at[id] = Seconds(Clock::now() - start);
-    });
+    auto last =
+        WaitForStores(want, std::chrono::seconds(180), [&](const std::string& id, const json&) {
+            first_secret[id] = CredentialsSecret(id);
+            ready_at[id] = Seconds(Clock::now() - start);
+        });
     chaos.join();
     // Stores that were Ready before the chaos ended must still be Ready after it.
     last = WaitForStores(want, std::chrono::seconds(20));
@@ -121,7 +128,8 @@ void ReplicasKilledAddedAndRemovedWhileFiftyStoresAreInFlight() {
     for (const auto& id : ids) {
         if (Status(last[id]) != "ready") {
             ++not_ready;
-            STORE_FAILURE("stores not Ready") << "store " << id << " not Ready (stuck or failed): " << last[id].dump();
+            STORE_FAILURE("stores not Ready")
+                << "store " << id << " not Ready (stuck or failed): " << last[id].dump();
         }
     }
     int rotated = 0;
@@ -135,25 +143,30 @@ void ReplicasKilledAddedAndRemovedWhileFiftyStoresAreInFlight() {
         ++revision_counts[history.revisions];
         unwanted_revisions += static_cast<int>(history.unwanted.size());
         for (const auto& entry : history.unwanted) {
-            STORE_FAILURE("unwanted Helm revisions") << "store " << id << " Helm history: " << entry;
+            STORE_FAILURE("unwanted Helm revisions")
+                << "store " << id << " Helm history: " << entry;
         }
         if (history.last_status != "deployed") {
-            STORE_FAILURE("releases not deployed") << "store " << id << " release is '" << history.last_status << "'";
+            STORE_FAILURE("releases not deployed")
+                << "store " << id << " release is '" << history.last_status << "'";
         }
         auto recoveries = RecoveriesOf(id);
         recovered_releases += recoveries.empty() ? 0 : 1;
         for (const auto& entry : recoveries) {
-            std::cout << "[case 1] store " << id << " (" << Status(last[id]) << "): " << entry << "\n";
+            std::cout << "[case 1] store " << id << " (" << Status(last[id]) << "): " << entry
+                      << "\n";
         }
         auto now = CredentialsSecret(id);
         if (first_secret.count(id) != 0U) {
             if (first_secret[id].uid.empty()) {
-                STORE_FAILURE("no Secret at Ready") << "no credentials Secret when " << id << " turned Ready";
+                STORE_FAILURE("no Secret at Ready")
+                    << "no credentials Secret when " << id << " turned Ready";
             }
             if (!(now == first_secret[id])) {
                 ++rotated;
-                STORE_FAILURE("secrets rotated") << "store " << id << " credentials Secret changed: uid " << first_secret[id].uid << " -> "
-                              << now.uid;
+                STORE_FAILURE("secrets rotated")
+                    << "store " << id << " credentials Secret changed: uid " << first_secret[id].uid
+                    << " -> " << now.uid;
             }
         }
         auto timeline = CheckTimeline(id);
@@ -163,12 +176,15 @@ void ReplicasKilledAddedAndRemovedWhileFiftyStoresAreInFlight() {
         }
         if (timeline.statuses["ready"] > 1) {
             ++ready_twice;
-            STORE_FAILURE("Ready more than once") << "store " << id << " turned Ready " << timeline.statuses["ready"] << " times";
+            STORE_FAILURE("Ready more than once")
+                << "store " << id << " turned Ready " << timeline.statuses["ready"] << " times";
         }
     }
     std::string revisions;
-    for (const auto& [n, count] : revision_counts) revisions += std::to_string(count) + "x" + std::to_string(n) + " ";
-    Figure("case 1 stores Ready", std::to_string(kStores - not_ready) + "/" + std::to_string(kStores));
+    for (const auto& [n, count] : revision_counts)
+        revisions += std::to_string(count) + "x" + std::to_string(n) + " ";
+    Figure("case 1 stores Ready",
+           std::to_string(kStores - not_ready) + "/" + std::to_string(kStores));
     Figure("case 1 total time (first POST to all Ready, chaos included)", total, "s");
     if (!ready_at.empty()) {
         double slowest = 0;
@@ -188,7 +204,8 @@ void ReplicasKilledAddedAndRemovedWhileFiftyStoresAreInFlight() {
     if (!removal.first.empty()) {
         const auto held = HeldAt(removal.first, removal.second);
         double moved = -1;
-        PollUntil([&] { return (moved = ReassignedAfter(held, removal.second, all)) >= 0; }, std::chrono::seconds(30));
+        PollUntil([&] { return (moved = ReassignedAfter(held, removal.second, all)) >= 0; },
+                  std::chrono::seconds(30));
         Figure("case 1 " + removal.first + " removed with TERM (" + std::to_string(held.size()) +
                    " partitions): partitions moving again after",
                moved, "s");
@@ -201,11 +218,14 @@ void ReplicasKilledAddedAndRemovedWhileFiftyStoresAreInFlight() {
         std::string held;
         for (const auto& p : kill.held) held += p.substr(p.find('/') + 1) + ",";
         if (kill.held.empty()) {
-            Figure("case 1 kill -9 " + kill.replica + " (it held no partitions at that moment)", "-");
+            Figure("case 1 kill -9 " + kill.replica + " (it held no partitions at that moment)",
+                   "-");
             continue;
         }
-        Figure("case 1 kill -9 " + kill.replica + " (held partitions " + (held.empty() ? "none" : held) +
-                   " restarted after " + std::to_string(kill.restart_after).substr(0, 4) + " s): partitions moving again after",
+        Figure("case 1 kill -9 " + kill.replica + " (held partitions " +
+                   (held.empty() ? "none" : held) + " restarted after " +
+                   std::to_string(kill.restart_after).substr(0, 4) +
+                   " s): partitions moving again after",
                recovered, "s");
         EXPECT_GE(recovered, 0) << kill.replica << "'s partitions were not assigned again";
     }

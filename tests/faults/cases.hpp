@@ -6,10 +6,11 @@ namespace storefleet::faults {
 
 void ReplicasKilledAddedAndRemovedWhileFiftyStoresAreInFlight();  // case 1, case_replicas.cpp
 void KafkaStoppedTwentySecondsUnderCreatesAndDeletes();           // case 2, case_kafka_outage.cpp
-void KubeApiServerStoppedThirtySecondsDuringProvisioning();       // case 3, case_apiserver_outage.cpp
-void ProjectorAndIntakeKilledMidStream();                         // case 5, case_projector_intake_killed.cpp
-void PoisonCommandsGoToTheDeadLetterTopicAndThePartitionKeepsMoving();  // case 6, case_poison_commands.cpp
-void DeletionEdgeCases();                                         // case 7, case_deletions.cpp
-void PostgresRestartedUnderLoad();                                // case 4, case_postgres_outage.cpp
+void KubeApiServerStoppedThirtySecondsDuringProvisioning();  // case 3, case_apiserver_outage.cpp
+void ProjectorAndIntakeKilledMidStream();  // case 5, case_projector_intake_killed.cpp
+void PoisonCommandsGoToTheDeadLetterTopicAndThePartitionKeepsMoving();  // case 6,
+                                                                        // case_poison_commands.cpp
+void DeletionEdgeCases();           // case 7, case_deletions.cpp
+void PostgresRestartedUnderLoad();  // case 4, case_postgres_outage.cpp
 
 }  // namespace storefleet::faults

@@ -39,9 +39,12 @@ struct Case {
     void (*run)();
 };
 constexpr Case kSuiteOrder[] = {
-    {"ReplicasKilledAddedAndRemovedWhileFiftyStoresAreInFlight", ReplicasKilledAddedAndRemovedWhileFiftyStoresAreInFlight},
-    {"KafkaStoppedTwentySecondsUnderCreatesAndDeletes", KafkaStoppedTwentySecondsUnderCreatesAndDeletes},
-    {"KubeApiServerStoppedThirtySecondsDuringProvisioning", KubeApiServerStoppedThirtySecondsDuringProvisioning},
+    {"ReplicasKilledAddedAndRemovedWhileFiftyStoresAreInFlight",
+     ReplicasKilledAddedAndRemovedWhileFiftyStoresAreInFlight},
+    {"KafkaStoppedTwentySecondsUnderCreatesAndDeletes",
+     KafkaStoppedTwentySecondsUnderCreatesAndDeletes},
+    {"KubeApiServerStoppedThirtySecondsDuringProvisioning",
+     KubeApiServerStoppedThirtySecondsDuringProvisioning},
     {"ProjectorAndIntakeKilledMidStream", ProjectorAndIntakeKilledMidStream},
     {"PoisonCommandsGoToTheDeadLetterTopicAndThePartitionKeepsMoving",
      PoisonCommandsGoToTheDeadLetterTopicAndThePartitionKeepsMoving},
@@ -80,15 +83,16 @@ int main(int argc, char** argv) {
         std::cerr << "STOREFLEET_ROOT must name the repository (ctest sets it)\n";
         return 1;
     }
-    if (Env("STOREFLEET_PG_URL").empty() || Env("STOREFLEET_KAFKA_BROKERS").empty() || Env("KUBECONFIG").empty()) {
+    if (Env("STOREFLEET_PG_URL").empty() || Env("STOREFLEET_KAFKA_BROKERS").empty() ||
+        Env("KUBECONFIG").empty()) {
         std::cerr << "faults: run under tests/with-stack (no stack environment)\n";
         return 1;
     }
     // The platform this suite needs: three provisioner replicas, a short "stuck namespace"
     // threshold for the finalizer case. Started here (idempotent if it already runs);
     // stopped at the end only if this run started it.
-    setenv("STOREFLEET_PROVISIONER_REPLICAS", "3", 1);            // NOLINT(concurrency-mt-unsafe)
-    setenv("STOREFLEET_NAMESPACE_STUCK_AFTER_SECONDS", "5", 0);   // NOLINT(concurrency-mt-unsafe)
+    setenv("STOREFLEET_PROVISIONER_REPLICAS", "3", 1);           // NOLINT(concurrency-mt-unsafe)
+    setenv("STOREFLEET_NAMESPACE_STUCK_AFTER_SECONDS", "5", 0);  // NOLINT(concurrency-mt-unsafe)
     const bool was_running = !Env("STOREFLEET_URL").empty();
     auto up = Platform("up");
     if (up.rc != 0) {

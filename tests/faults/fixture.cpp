@@ -1,9 +1,10 @@
 #include "fixture.hpp"
 
+#include <pqxx/pqxx>
+
 #include <cctype>
 #include <ctime>
 #include <mutex>
-#include <pqxx/pqxx>
 #include <set>
 #include <thread>
 
@@ -44,14 +45,16 @@ TimelineCheck CheckTimeline(const std::string& id) {
     TimelineCheck check;
     auto reply = TheApi().Timeline(id);
     if (reply.code != 200) {
-        STORE_FAILURE("timeline not readable") << "GET /api/v1/stores/" << id << "/events: " << reply.code;
+        STORE_FAILURE("timeline not readable")
+            << "GET /api/v1/stores/" << id << "/events: " << reply.code;
     }
     if (reply.code != 200 || !reply.body.is_array()) return check;
     std::set<std::string> ids;
     for (const auto& event : reply.body) {
         ++check.events;
         if (!ids.insert(event.value("event_id", "")).second) ++check.duplicates;
-        const std::string status = event["status"].is_string() ? event["status"].get<std::string>() : "";
+        const std::string status =
+            event["status"].is_string() ? event["status"].get<std::string>() : "";
         ++check.statuses[status];
         check.order.push_back(status);
     }
@@ -74,8 +77,8 @@ HistoryCheck CheckHistory(const std::string& id) {
                               status == "pending-rollback";
         const bool uninstall = status == "uninstalled" || status == "uninstalling";
         if (rollback || uninstall) {
-            check.unwanted.push_back("rev " + std::to_string(revision.value("revision", 0)) + ": " + status + " (" +
-                                     description + ")");
+            check.unwanted.push_back("rev " + std::to_string(revision.value("revision", 0)) + ": " +
+                                     status + " (" + description + ")");
         }
     }
     return check;
@@ -88,7 +91,8 @@ int DoubleAppliedRows() {
     // its own (with their own step numbering) to the same topics.
     auto rows = txn.exec_params(
         "select count(*) from (select e.store_id, e.sequence from read.store_events e "
-        "join read.stores s on s.store_id = e.store_id where e.sequence is not null and s.name like $1 "
+        "join read.stores s on s.store_id = e.store_id where e.sequence is not null and s.name "
+        "like $1 "
         "group by e.store_id, e.sequence having count(*) > 1) d",
         "%-" + kRun + "-%");
     return rows[0][0].as<int>();

@@ -30,7 +30,8 @@ protected:
     void SetUp() override { counts_.clear(); }
     void TearDown() override {
         for (const auto& [kind, count] : counts_) {
-            if (count > kShownPerKind) ADD_FAILURE() << "... and " << count - kShownPerKind << " more: " << kind;
+            if (count > kShownPerKind)
+                ADD_FAILURE() << "... and " << count - kShownPerKind << " more: " << kind;
         }
     }
 

@@ -21,7 +21,8 @@ std::mutex& OutputMutex() {
 
 void Figure(const std::string& what, const std::string& value) {
     std::lock_guard lock(OutputMutex());
-    std::cout << "[figure] " << what << ": " << value << std::endl;  // NOLINT(performance-avoid-endl)
+    std::cout << "[figure] " << what << ": " << value
+              << std::endl;  // NOLINT(performance-avoid-endl)
 }
 
 void Figure(const std::string& what, double value, const std::string& unit) {
@@ -30,8 +31,12 @@ void Figure(const std::string& what, double value, const std::string& unit) {
     Figure(what, text.str());
 }
 
-CommandResult StackUp(const std::string& part) { return RunShell("bash " + RepoRoot() + "/infra/local/up " + part); }
-CommandResult StackDown(const std::string& part) { return RunShell("bash " + RepoRoot() + "/infra/local/down " + part); }
+CommandResult StackUp(const std::string& part) {
+    return RunShell("bash " + RepoRoot() + "/infra/local/up " + part);
+}
+CommandResult StackDown(const std::string& part) {
+    return RunShell("bash " + RepoRoot() + "/infra/local/down " + part);
+}
 
 std::string Reply::Header(const std::string& name) const {
     test_support::HttpReply raw;
@@ -44,8 +49,9 @@ void Api::Configure(std::string front_url, std::string intake_url, std::string t
     intake_ = test_support::HttpClient(std::move(intake_url), std::move(token));
 }
 
-Reply Api::Send(const test_support::HttpClient& client, const std::string& method, const std::string& path,
-                const std::string& body, const std::vector<std::string>& headers) {
+Reply Api::Send(const test_support::HttpClient& client, const std::string& method,
+                const std::string& path, const std::string& body,
+                const std::vector<std::string>& headers) {
     auto raw = client.Send(method, path, body, headers);
     Reply reply;
     reply.code = raw.code;
@@ -69,24 +75,29 @@ Reply Api::CallIntake(const std::string& method, const std::string& path, const 
     return Send(intake_, method, path, body, headers);
 }
 
-Reply Api::CreateStore(const std::string& name, const std::string& engine, const std::string& idempotency_key) const {
+Reply Api::CreateStore(const std::string& name, const std::string& engine,
+                       const std::string& idempotency_key) const {
     std::vector<std::string> headers;
     if (!idempotency_key.empty()) headers.push_back("Idempotency-Key: " + idempotency_key);
     return Call("POST", "/api/v1/stores", json{{"name", name}, {"engine", engine}}.dump(), headers);
 }
 
-Reply Api::DeleteStore(const std::string& id) const { return Call("DELETE", "/api/v1/stores/" + id); }
+Reply Api::DeleteStore(const std::string& id) const {
+    return Call("DELETE", "/api/v1/stores/" + id);
+}
 Reply Api::GetStore(const std::string& id) const { return Call("GET", "/api/v1/stores/" + id); }
-Reply Api::Timeline(const std::string& id) const { return Call("GET", "/api/v1/stores/" + id + "/events"); }
+Reply Api::Timeline(const std::string& id) const {
+    return Call("GET", "/api/v1/stores/" + id + "/events");
+}
 
 Api& TheApi() {
     static Api api;
     return api;
 }
 
-std::map<std::string, json> WaitForStores(const std::map<std::string, std::set<std::string>>& done,
-                                          std::chrono::seconds deadline,
-                                          const std::function<void(const std::string&, const json&)>& on_reached) {
+std::map<std::string, json> WaitForStores(
+    const std::map<std::string, std::set<std::string>>& done, std::chrono::seconds deadline,
+    const std::function<void(const std::string&, const json&)>& on_reached) {
     std::map<std::string, json> last;
     std::set<std::string> pending;
     for (const auto& [id, statuses] : done) pending.insert(id);
@@ -122,7 +133,8 @@ storefleet::kube::KubeClient& Kube() {
 std::string NamespaceOf(const std::string& store_id) { return "store-" + store_id; }
 
 SecretFingerprint CredentialsSecret(const std::string& store_id) {
-    auto secret = Kube().Get("/api/v1/namespaces/" + NamespaceOf(store_id) + "/secrets/store-credentials");
+    auto secret =
+        Kube().Get("/api/v1/namespaces/" + NamespaceOf(store_id) + "/secrets/store-credentials");
     if (!secret.ok()) return {};
     SecretFingerprint print;
     print.uid = (*secret)["metadata"].value("uid", "");
@@ -132,8 +144,8 @@ SecretFingerprint CredentialsSecret(const std::string& store_id) {
 
 json HelmHistory(const std::string& store_id) {
     const std::string cache = Env("STOREFLEET_CACHE", Env("HOME") + "/.cache/storefleet");
-    auto result = RunShell(cache + "/bin/helm history store -n " + NamespaceOf(store_id) + " -o json --kubeconfig " +
-                      Env("KUBECONFIG") + " 2>/dev/null");
+    auto result = RunShell(cache + "/bin/helm history store -n " + NamespaceOf(store_id) +
+                           " -o json --kubeconfig " + Env("KUBECONFIG") + " 2>/dev/null");
     auto parsed = json::parse(result.output, nullptr, false);
     if (result.rc != 0 || parsed.is_discarded()) return json{{"error", result.output}};
     return parsed;
@@ -148,7 +160,8 @@ std::vector<storefleet::kafka::ConsumedMessage> ReadTopic(
     options.client_id = "faults-reader";
     options.topics = {topic};
     options.on_assign = [](std::vector<storefleet::kafka::PartitionOffset>& partitions) {
-        for (auto& partition : partitions) partition.offset = -2;  // RdKafka::Topic::OFFSET_BEGINNING
+        for (auto& partition : partitions)
+            partition.offset = -2;  // RdKafka::Topic::OFFSET_BEGINNING
     };
     storefleet::kafka::KafkaConsumer consumer(options);
     std::vector<storefleet::kafka::ConsumedMessage> messages;
@@ -183,7 +196,8 @@ double ParseLogTime(const std::string& ts) {
     int hour = 0;
     int minute = 0;
     double second = 0;
-    if (std::sscanf(ts.c_str(), "%d-%d-%dT%d:%d:%lfZ", &year, &month, &day, &hour, &minute, &second) != 6) {
+    if (std::sscanf(ts.c_str(), "%d-%d-%dT%d:%d:%lfZ", &year, &month, &day, &hour, &minute,
+                    &second) != 6) {
         return -1;
     }
     tm.tm_year = year - 1900;
@@ -196,7 +210,8 @@ double ParseLogTime(const std::string& ts) {
 }
 
 double WallNow() {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 }  // namespace storefleet::faults

@@ -54,7 +54,8 @@ public:
     Reply Call(const std::string& method, const std::string& path, const std::string& body = "",
                const std::vector<std::string>& headers = {}) const;
     // POST straight to intake, bypassing nginx (to see intake's own answers).
-    Reply CallIntake(const std::string& method, const std::string& path, const std::string& body = "",
+    Reply CallIntake(const std::string& method, const std::string& path,
+                     const std::string& body = "",
                      const std::vector<std::string>& headers = {}) const;
     Reply CreateStore(const std::string& name, const std::string& engine = "woocommerce",
                       const std::string& idempotency_key = "") const;
@@ -63,8 +64,9 @@ public:
     Reply Timeline(const std::string& id) const;
 
 private:
-    static Reply Send(const test_support::HttpClient& client, const std::string& method, const std::string& path,
-                      const std::string& body, const std::vector<std::string>& headers);
+    static Reply Send(const test_support::HttpClient& client, const std::string& method,
+                      const std::string& path, const std::string& body,
+                      const std::vector<std::string>& headers);
     test_support::HttpClient front_{""};
     test_support::HttpClient intake_{""};
 };

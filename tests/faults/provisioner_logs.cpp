@@ -8,7 +8,8 @@
 namespace storefleet::faults {
 
 const std::vector<std::string>& AllProvisionerReplicas() {
-    static const std::vector<std::string> replicas = {"provisioner", "provisioner-2", "provisioner-3", "provisioner-4"};
+    static const std::vector<std::string> replicas = {"provisioner", "provisioner-2",
+                                                      "provisioner-3", "provisioner-4"};
     return replicas;
 }
 
@@ -30,7 +31,8 @@ std::vector<Assignment> ReadAssignments(const std::string& replica) {
     std::ifstream in(StateDir() + "/platform/" + replica + ".log");
     std::string line;
     while (std::getline(in, line)) {
-        if (line.find("partitions") == std::string::npos && line.find("provisioner started") == std::string::npos) {
+        if (line.find("partitions") == std::string::npos &&
+            line.find("provisioner started") == std::string::npos) {
             continue;
         }
         auto entry = json::parse(line, nullptr, false);
@@ -41,7 +43,8 @@ std::vector<Assignment> ReadAssignments(const std::string& replica) {
         event.replica = replica;
         if (msg == "provisioner started") {
             event.started = true;
-        } else if (msg == "partitions assigned" || msg == "partitions revoked" || msg == "partitions lost") {
+        } else if (msg == "partitions assigned" || msg == "partitions revoked" ||
+                   msg == "partitions lost") {
             event.assigned = msg == "partitions assigned";
             event.partitions = Split(entry.value("partitions", ""), ',');
         } else {
@@ -69,13 +72,15 @@ std::set<std::string> HeldAt(const std::string& replica, double when) {
 
 // Seconds from `kill_time` until every partition of `held` was assigned again (to anyone),
 // or -1 if that is not in the logs yet.
-double ReassignedAfter(const std::set<std::string>& held, double kill_time, const std::vector<std::string>& replicas) {
+double ReassignedAfter(const std::set<std::string>& held, double kill_time,
+                       const std::vector<std::string>& replicas) {
     std::map<std::string, double> first;
     for (const auto& replica : replicas) {
         for (const auto& event : ReadAssignments(replica)) {
             if (event.time < kill_time || !event.assigned || event.started) continue;
             for (const auto& p : event.partitions) {
-                if (held.count(p) != 0U && (first.count(p) == 0U || event.time < first[p])) first[p] = event.time;
+                if (held.count(p) != 0U && (first.count(p) == 0U || event.time < first[p]))
+                    first[p] = event.time;
             }
         }
     }
@@ -110,8 +115,9 @@ bool AnyProvisionerLogged(const std::vector<std::string>& needles) {
         std::ifstream in(StateDir() + "/platform/" + replica + ".log");
         std::string line;
         while (std::getline(in, line)) {
-            if (std::all_of(needles.begin(), needles.end(),
-                            [&](const std::string& needle) { return line.find(needle) != std::string::npos; })) {
+            if (std::all_of(needles.begin(), needles.end(), [&](const std::string& needle) {
+                    return line.find(needle) != std::string::npos;
+                })) {
                 return true;
             }
         }

@@ -27,7 +27,8 @@ std::set<std::string> HeldAt(const std::string& replica, double when);
 
 // Seconds from `kill_time` until every partition of `held` was assigned again (to anyone),
 // or -1 if that is not in the logs yet.
-double ReassignedAfter(const std::set<std::string>& held, double kill_time, const std::vector<std::string>& replicas);
+double ReassignedAfter(const std::set<std::string>& held, double kill_time,
+                       const std::vector<std::string>& replicas);
 
 // Helm's pending-release recoveries (an uninstall of a release left pending-install, a
 // rollback of one left pending-upgrade) the provisioners logged for a store's namespace.

@@ -30,7 +30,8 @@ bool IsProblem(const test_support::HttpReply& reply) {
 }
 
 int64_t NowSeconds() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
@@ -38,10 +39,12 @@ int64_t NowSeconds() {
 void CreateTopic(const std::string& brokers, const std::string& topic, int partitions) {
     char error[512];
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    ASSERT_EQ(rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), error, sizeof(error)), RD_KAFKA_CONF_OK);
+    ASSERT_EQ(rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), error, sizeof(error)),
+              RD_KAFKA_CONF_OK);
     rd_kafka_t* admin = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
     ASSERT_NE(admin, nullptr) << error;
-    rd_kafka_NewTopic_t* new_topic = rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, error, sizeof(error));
+    rd_kafka_NewTopic_t* new_topic =
+        rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, error, sizeof(error));
     rd_kafka_queue_t* queue = rd_kafka_queue_new(admin);
     rd_kafka_CreateTopics(admin, &new_topic, 1, nullptr, queue);
     rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 20'000);
@@ -60,9 +63,10 @@ void CreateTopic(const std::string& brokers, const std::string& topic, int parti
 }
 
 class AdminFiguresTest : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override {
-        ASSERT_FALSE(Env("STOREFLEET_PG_URL").empty()) << "STOREFLEET_PG_URL is not set: run through tests/with-stack";
+        ASSERT_FALSE(Env("STOREFLEET_PG_URL").empty())
+            << "STOREFLEET_PG_URL is not set: run through tests/with-stack";
         ASSERT_FALSE(Env("STOREFLEET_KAFKA_BROKERS").empty());
         // The projector's own migrations, in a schema of this run (its statements are
         // registered on a pool of its own).
@@ -72,7 +76,8 @@ class AdminFiguresTest : public ::testing::Test {
         store_.Migrate();
     }
     void TearDown() override {
-        pool_.WithTransaction([&](pqxx::work& txn) { txn.exec("drop schema if exists " + schema_ + " cascade"); });
+        pool_.WithTransaction(
+            [&](pqxx::work& txn) { txn.exec("drop schema if exists " + schema_ + " cascade"); });
     }
 
     // A store requested at `requested` (epoch seconds) whose status events came at `events`.
@@ -80,15 +85,18 @@ class AdminFiguresTest : public ::testing::Test {
                   const std::vector<std::pair<std::string, int64_t>>& events) {
         pool_.WithTransaction([&](pqxx::work& txn) {
             const std::string id = NewUuid();
-            txn.exec_params("insert into " + schema_ +
-                                ".stores (store_id, tenant_id, name, status, created_at, updated_at) "
-                                "values ($1::uuid, 'figures', $2, $3, to_timestamp($4), now())",
-                            id, "s-" + id.substr(0, 8), status, requested);
+            txn.exec_params(
+                "insert into " + schema_ +
+                    ".stores (store_id, tenant_id, name, status, created_at, updated_at) "
+                    "values ($1::uuid, 'figures', $2, $3, to_timestamp($4), now())",
+                id, "s-" + id.substr(0, 8), status, requested);
             for (const auto& [event_status, at] : events) {
-                txn.exec_params("insert into " + schema_ +
-                                    ".store_events (event_id, store_id, tenant_id, type, status, occurred_at) "
-                                    "values ($1::uuid, $2::uuid, 'figures', 'StoreStatusChanged', $3, to_timestamp($4))",
-                                NewUuid(), id, event_status, at);
+                txn.exec_params(
+                    "insert into " + schema_ +
+                        ".store_events (event_id, store_id, tenant_id, type, status, occurred_at) "
+                        "values ($1::uuid, $2::uuid, 'figures', 'StoreStatusChanged', $3, "
+                        "to_timestamp($4))",
+                    NewUuid(), id, event_status, at);
             }
         });
     }
@@ -129,17 +137,19 @@ TEST_F(AdminFiguresTest, PercentilesCountsAndLagFromTheRealStack) {
         ASSERT_TRUE(producer) << error;
         for (int i = 0; i < 8; ++i) {
             std::string payload = "m" + std::to_string(i);
-            ASSERT_EQ(producer->produce(topic, i < 5 ? 0 : 1, RdKafka::Producer::RK_MSG_COPY, payload.data(),
-                                        payload.size(), nullptr, 0, 0, nullptr),
+            ASSERT_EQ(producer->produce(topic, i < 5 ? 0 : 1, RdKafka::Producer::RK_MSG_COPY,
+                                        payload.data(), payload.size(), nullptr, 0, 0, nullptr),
                       RdKafka::ERR_NO_ERROR);
         }
         ASSERT_EQ(producer->flush(20'000), RdKafka::ERR_NO_ERROR);
 
-        std::unique_ptr<RdKafka::Conf> group_conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+        std::unique_ptr<RdKafka::Conf> group_conf(
+            RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
         group_conf->set("bootstrap.servers", brokers, error);
         group_conf->set("group.id", kafka_group, error);
         group_conf->set("enable.auto.commit", "false", error);
-        std::unique_ptr<RdKafka::KafkaConsumer> committer(RdKafka::KafkaConsumer::create(group_conf.get(), error));
+        std::unique_ptr<RdKafka::KafkaConsumer> committer(
+            RdKafka::KafkaConsumer::create(group_conf.get(), error));
         ASSERT_TRUE(committer) << error;
         std::vector<RdKafka::TopicPartition*> offsets{RdKafka::TopicPartition::create(topic, 0, 2)};
         const auto committed = committer->commitSync(offsets);
@@ -149,7 +159,8 @@ TEST_F(AdminFiguresTest, PercentilesCountsAndLagFromTheRealStack) {
     }
     pool_.WithTransaction([&](pqxx::work& txn) {
         txn.exec_params("insert into " + schema_ +
-                            ".consumer_offsets (consumer_group, topic, partition, next_offset) values ($1, $2, 1, 1)",
+                            ".consumer_offsets (consumer_group, topic, partition, next_offset) "
+                            "values ($1, $2, 1, 1)",
                         stored_group, topic);
     });
 
@@ -157,13 +168,15 @@ TEST_F(AdminFiguresTest, PercentilesCountsAndLagFromTheRealStack) {
     store_.SeedTenant("figures-ops-" + suffix_, admin_token, 0, /*admin=*/true);
     const std::string tenant_token = RandomHex(16);
     store_.SeedTenant("figures-" + suffix_, tenant_token, 1);
-    http::Authenticator authenticator([this](const std::string& sha) { return store_.Authenticate(sha); },
-                                      {std::chrono::milliseconds(1000), std::chrono::milliseconds(0), 100});
+    http::Authenticator authenticator(
+        [this](const std::string& sha) { return store_.Authenticate(sha); },
+        {std::chrono::milliseconds(1000), std::chrono::milliseconds(0), 100});
     http::RateLimiter limiter(1000, 1000);
     KafkaLagReader lag_reader(brokers, std::chrono::milliseconds(5000));
-    FiguresService figures(pool_, &lag_reader,
-                           {.read_schema = schema_,
-                            .lag_targets = {{kafka_group, topic, false}, {stored_group, topic, true}}});
+    FiguresService figures(
+        pool_, &lag_reader,
+        {.read_schema = schema_,
+         .lag_targets = {{kafka_group, topic, false}, {stored_group, topic, true}}});
     FiguresApi api(figures, authenticator, limiter);
     metrics::Registry registry;
     http::HttpServer server({}, registry, [] { return true; });
@@ -222,8 +235,12 @@ TEST_F(AdminFiguresTest, PercentilesCountsAndLagFromTheRealStack) {
         }
         return json();
     };
-    EXPECT_EQ(find(kafka_group, 0), (json{{"group", kafka_group}, {"topic", topic}, {"partition", 0},
-                                          {"committed_offset", 2}, {"end_offset", 5}, {"lag", 3}}));
+    EXPECT_EQ(find(kafka_group, 0), (json{{"group", kafka_group},
+                                          {"topic", topic},
+                                          {"partition", 0},
+                                          {"committed_offset", 2},
+                                          {"end_offset", 5},
+                                          {"lag", 3}}));
     EXPECT_EQ(find(kafka_group, 1)["committed_offset"], nullptr) << "nothing committed there";
     EXPECT_EQ(find(kafka_group, 1)["lag"], 3);
     EXPECT_EQ(find(stored_group, 0)["lag"], 5);
@@ -243,9 +260,11 @@ TEST_F(AdminFiguresTest, KafkaUnreachableLeavesTheLagUnavailableAndTheRestAnswer
                             .cache_ttl = std::chrono::seconds(30)});
     const auto started = std::chrono::steady_clock::now();
     const json body = ToJson(figures.Get(std::chrono::seconds(900)));
-    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3)) << "bounded by the timeout";
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3))
+        << "bounded by the timeout";
     EXPECT_EQ(body["consumer_lag"]["available"], false);
-    EXPECT_NE(body["consumer_lag"]["reason"].get<std::string>().find("Kafka did not answer"), std::string::npos);
+    EXPECT_NE(body["consumer_lag"]["reason"].get<std::string>().find("Kafka did not answer"),
+              std::string::npos);
     EXPECT_TRUE(body["consumer_lag"]["partitions"].empty());
     EXPECT_EQ(body["stores_by_status"], (json{{"ready", 1}}));
     int64_t ready_total = 0;

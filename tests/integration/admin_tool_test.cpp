@@ -28,17 +28,21 @@ struct ToolRun {
 };
 
 ToolRun Tool(const std::string& arguments) {
-    auto run = test_support::RunShell(std::string(STOREFLEET_TOOL_BIN) + " " + arguments + " 2>/dev/null");
+    auto run =
+        test_support::RunShell(std::string(STOREFLEET_TOOL_BIN) + " " + arguments + " 2>/dev/null");
     return {run.rc, run.output};
 }
 
 class AdminToolTest : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override {
-        ASSERT_FALSE(PgUrl().empty()) << "STOREFLEET_PG_URL is not set: run through tests/with-stack";
+        ASSERT_FALSE(PgUrl().empty())
+            << "STOREFLEET_PG_URL is not set: run through tests/with-stack";
         store_.Migrate();
     }
-    bool Works(const std::string& token) { return store_.Authenticate(Sha256Hex(token)).has_value(); }
+    bool Works(const std::string& token) {
+        return store_.Authenticate(Sha256Hex(token)).has_value();
+    }
 
     pg::Pool pool_{PgUrl(), 2};
     IntakeStore store_{pool_, "stores.test"};
@@ -76,7 +80,10 @@ TEST_F(AdminToolTest, TheToolManagesTenantsAndTokensAndAuditsEveryChange) {
     EXPECT_EQ(listed.out.find(token), std::string::npos) << "a listing never shows a token";
     EXPECT_FALSE(listed.Json()[0].contains("token"));
     const int stored_raw = pool_.WithTransaction([&](pqxx::work& txn) {
-        return txn.exec_params("select count(*) from intake.api_tokens where token_sha256 = $1 or name = $1", token)[0][0]
+        return txn
+            .exec_params(
+                "select count(*) from intake.api_tokens where token_sha256 = $1 or name = $1",
+                token)[0][0]
             .as<int>();
     });
     EXPECT_EQ(stored_raw, 0) << "only the hash is stored";
@@ -101,12 +108,13 @@ TEST_F(AdminToolTest, TheToolManagesTenantsAndTokensAndAuditsEveryChange) {
         actions.push_back(entry["action"]);
         EXPECT_EQ(std::string(entry["actor"]).rfind("cli:", 0), 0U) << entry.dump();
     }
-    EXPECT_EQ(actions, (std::vector<std::string>{"token.revoke", "token.rotate", "token.issue", "tenant.update",
-                                                 "tenant.create"}));
+    EXPECT_EQ(actions, (std::vector<std::string>{"token.revoke", "token.rotate", "token.issue",
+                                                 "tenant.update", "tenant.create"}));
     EXPECT_EQ(audit.out.find(token), std::string::npos) << "no secret in the audit trail";
 }
 
-TEST_F(AdminToolTest, TheAdminApiNeedsAnAdminTokenAndARevokedTokenStopsWithinASecondOnEveryReplica) {
+TEST_F(AdminToolTest,
+       TheAdminApiNeedsAnAdminTokenAndARevokedTokenStopsWithinASecondOnEveryReplica) {
     const std::string admin_token = RandomHex(16);
     store_.SeedTenant(tenant_ + "-ops", admin_token, 0, /*admin=*/true);
     const std::string tenant_token = RandomHex(16);
@@ -114,8 +122,10 @@ TEST_F(AdminToolTest, TheAdminApiNeedsAnAdminTokenAndARevokedTokenStopsWithinASe
 
     auto lookup = [this](const std::string& sha) { return store_.Authenticate(sha); };
     // Two replicas' caches: each keeps a known token for a second.
-    http::Authenticator replica_a(lookup, {std::chrono::milliseconds(1000), std::chrono::milliseconds(0), 100});
-    http::Authenticator replica_b(lookup, {std::chrono::milliseconds(1000), std::chrono::milliseconds(0), 100});
+    http::Authenticator replica_a(
+        lookup, {std::chrono::milliseconds(1000), std::chrono::milliseconds(0), 100});
+    http::Authenticator replica_b(
+        lookup, {std::chrono::milliseconds(1000), std::chrono::milliseconds(0), 100});
     http::RateLimiter limiter(1000, 1000);
     AdminStore admin_store(pool_);
     AdminApi api(admin_store, replica_a, limiter);
@@ -130,7 +140,8 @@ TEST_F(AdminToolTest, TheAdminApiNeedsAnAdminTokenAndARevokedTokenStopsWithinASe
     EXPECT_EQ(HttpClient::Local(server.Port()).Get("/api/v1/admin/tenants").code, 401);
     auto bad = admin.Post("/api/v1/admin/tenants/" + tenant_ + "/tokens", R"({"role":"root"})");
     EXPECT_EQ(bad.code, 400);
-    auto issued = admin.Post("/api/v1/admin/tenants/" + tenant_ + "/tokens", R"({"name":"deploy"})");
+    auto issued =
+        admin.Post("/api/v1/admin/tenants/" + tenant_ + "/tokens", R"({"name":"deploy"})");
     ASSERT_EQ(issued.code, 201) << issued.body;
     EXPECT_EQ(issued.Header("Cache-Control"), "no-store") << issued.headers;
     const std::string token = json::parse(issued.body)["token"];
@@ -142,7 +153,10 @@ TEST_F(AdminToolTest, TheAdminApiNeedsAnAdminTokenAndARevokedTokenStopsWithinASe
     auto revoked = admin.Delete("/api/v1/admin/tokens/" + token_id);
     ASSERT_EQ(revoked.code, 204) << revoked.body;
     ASSERT_TRUE(test_support::WaitUntil(
-        [&] { return !replica_a.Resolve("Bearer " + token, now()) && !replica_b.Resolve("Bearer " + token, now()); },
+        [&] {
+            return !replica_a.Resolve("Bearer " + token, now()) &&
+                   !replica_b.Resolve("Bearer " + token, now());
+        },
         std::chrono::milliseconds(1500)))
         << "a revoked token still works on a replica";
 

@@ -24,9 +24,10 @@ std::string PgUrl() {
 }
 
 class IntakeBatchTest : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override {
-        ASSERT_FALSE(PgUrl().empty()) << "STOREFLEET_PG_URL is not set: run through tests/with-stack";
+        ASSERT_FALSE(PgUrl().empty())
+            << "STOREFLEET_PG_URL is not set: run through tests/with-stack";
         store_.Migrate();
         tenant_id_ = "batch-" + RandomHex(4);
         store_.SeedTenant(tenant_id_, RandomHex(16), 100);
@@ -38,19 +39,22 @@ class IntakeBatchTest : public ::testing::Test {
     // These commands are not meant to be built: keep them out of the relay's way.
     void TearDown() override {
         pool_.WithTransaction([&](pqxx::work& txn) {
-            txn.exec_params("delete from intake.outbox where key in "
-                            "(select store_id::text from intake.stores where tenant_id = $1)",
-                            tenant_id_);
+            txn.exec_params(
+                "delete from intake.outbox where key in "
+                "(select store_id::text from intake.stores where tenant_id = $1)",
+                tenant_id_);
         });
     }
     // An admin's quota change (the admin API's PATCH writes the same column).
     void SetQuota(int quota) {
         pool_.WithTransaction([&](pqxx::work& txn) {
-            txn.exec_params("update intake.tenants set store_quota = $2 where id = $1", tenant_id_, quota);
+            txn.exec_params("update intake.tenants set store_quota = $2 where id = $1", tenant_id_,
+                            quota);
         });
     }
     int Scalar(const std::string& sql) {
-        return pool_.WithTransaction([&](pqxx::work& txn) { return txn.exec_params(sql, tenant_id_)[0][0].as<int>(); });
+        return pool_.WithTransaction(
+            [&](pqxx::work& txn) { return txn.exec_params(sql, tenant_id_)[0][0].as<int>(); });
     }
     void WaitForWaiting(std::size_t wanted) {
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
@@ -63,8 +67,10 @@ class IntakeBatchTest : public ::testing::Test {
     // Creates `names` at once, each from its own thread (as HTTP handlers do), while the
     // tenant row is held by another transaction: the first create's batch waits on that
     // lock, and all the others queue behind it, so they are written as one more batch.
-    std::map<std::string, std::vector<std::string>> CreateTogether(const std::vector<std::string>& names) {
-        std::map<std::string, std::vector<std::string>> by_outcome;  // "accepted" or error code -> names
+    std::map<std::string, std::vector<std::string>> CreateTogether(
+        const std::vector<std::string>& names) {
+        std::map<std::string, std::vector<std::string>>
+            by_outcome;  // "accepted" or error code -> names
         std::mutex results_mutex;
         pqxx::connection holder(PgUrl());
         pqxx::work lock(holder);
@@ -72,8 +78,8 @@ class IntakeBatchTest : public ::testing::Test {
         std::vector<std::thread> threads;
         for (const auto& name : names) {
             threads.emplace_back([&, name] {
-                auto result = store_.CreateStore(Tenant{tenant_id_}, {name, "woocommerce", "small", ""}, "",
-                                                 "corr-" + name);
+                auto result = store_.CreateStore(
+                    Tenant{tenant_id_}, {name, "woocommerce", "small", ""}, "", "corr-" + name);
                 std::lock_guard guard(results_mutex);
                 by_outcome[result.ok() ? "accepted" : result.error().code].push_back(name);
             });
@@ -106,15 +112,18 @@ TEST_F(IntakeBatchTest, OneConflictingCreateOfABatchFailsAloneAndTheOthersAreCom
         std::size_t total = 0;
         for (auto size : batch_sizes_) total += size;
         EXPECT_EQ(total, names.size());
-        EXPECT_LE(batch_sizes_.size(), 2U) << "the creates queued behind the first batch were written as one";
+        EXPECT_LE(batch_sizes_.size(), 2U)
+            << "the creates queued behind the first batch were written as one";
     }
     EXPECT_EQ(Scalar("select count(*) from intake.stores where tenant_id = $1"), 12);
     EXPECT_EQ(Scalar("select count(distinct name) from intake.stores where tenant_id = $1"), 12);
     EXPECT_EQ(Scalar("select live_stores from intake.tenants where id = $1"), 12)
         << "the refused create holds no unit of quota";
-    EXPECT_EQ(Scalar("select count(*) from intake.outbox o join intake.stores s on o.key = s.store_id::text "
-                     "where s.tenant_id = $1"),
-              12)
+    EXPECT_EQ(
+        Scalar(
+            "select count(*) from intake.outbox o join intake.stores s on o.key = s.store_id::text "
+            "where s.tenant_id = $1"),
+        12)
         << "exactly one outbox row per accepted store";
     EXPECT_EQ(Scalar("select count(*) from intake.stores s where s.tenant_id = $1 and not exists "
                      "(select 1 from intake.outbox o where o.key = s.store_id::text)"),
@@ -123,7 +132,9 @@ TEST_F(IntakeBatchTest, OneConflictingCreateOfABatchFailsAloneAndTheOthersAreCom
 
 TEST_F(IntakeBatchTest, ABatchLargerThanTheQuotaLeftAcceptsOnlyWhatFits) {
     SetQuota(5);
-    ASSERT_TRUE(store_.CreateStore(Tenant{tenant_id_}, {"before", "woocommerce", "small", ""}, "", "c0").ok());
+    ASSERT_TRUE(
+        store_.CreateStore(Tenant{tenant_id_}, {"before", "woocommerce", "small", ""}, "", "c0")
+            .ok());
     // A taken name in the batch does not use up a unit of the quota.
     std::vector<std::string> names = {"before"};
     for (int i = 0; i < 9; ++i) names.push_back("more-" + std::to_string(i));
@@ -134,9 +145,11 @@ TEST_F(IntakeBatchTest, ABatchLargerThanTheQuotaLeftAcceptsOnlyWhatFits) {
     EXPECT_EQ(outcomes["quota_exceeded"].size(), 5U);
     EXPECT_EQ(Scalar("select live_stores from intake.tenants where id = $1"), 5);
     EXPECT_EQ(Scalar("select count(*) from intake.stores where tenant_id = $1"), 5);
-    EXPECT_EQ(Scalar("select count(*) from intake.outbox o join intake.stores s on o.key = s.store_id::text "
-                     "where s.tenant_id = $1"),
-              5);
+    EXPECT_EQ(
+        Scalar(
+            "select count(*) from intake.outbox o join intake.stores s on o.key = s.store_id::text "
+            "where s.tenant_id = $1"),
+        5);
 }
 
 TEST_F(IntakeBatchTest, ACreateOfAnUnknownTenantIsRefusedWithoutHarmingItsBatch) {
@@ -146,10 +159,12 @@ TEST_F(IntakeBatchTest, ACreateOfAnUnknownTenantIsRefusedWithoutHarmingItsBatch)
     pqxx::work lock(holder);
     lock.exec_params("select 1 from intake.tenants where id = $1 for update", tenant_id_);
     std::vector<std::thread> threads;
-    for (const std::string& tenant : {tenant_id_, std::string("no-such-tenant-") + RandomHex(4), tenant_id_}) {
+    for (const std::string& tenant :
+         {tenant_id_, std::string("no-such-tenant-") + RandomHex(4), tenant_id_}) {
         threads.emplace_back([&, tenant] {
             const std::string name = "t-" + RandomHex(3);
-            auto result = store_.CreateStore(Tenant{tenant}, {name, "medusa", "small", ""}, "", "c");
+            auto result =
+                store_.CreateStore(Tenant{tenant}, {name, "medusa", "small", ""}, "", "c");
             std::lock_guard guard(outcome_mutex);
             outcome[tenant + "/" + name] = result.ok() ? "accepted" : result.error().code;
         });
@@ -168,10 +183,12 @@ TEST_F(IntakeBatchTest, ACreateOfAnUnknownTenantIsRefusedWithoutHarmingItsBatch)
     EXPECT_EQ(Scalar("select count(*) from intake.stores where tenant_id = $1"), 2);
     // No foreign key holds this (migration 7): the quota reservation finds no tenant row.
     EXPECT_EQ(pool_.WithTransaction([](pqxx::work& txn) {
-                  return txn.exec("select count(*) from intake.stores s where not exists "
-                                  "(select 1 from intake.tenants t where t.id = s.tenant_id)")[0][0]
-                      .as<int>();
-              }),
+        return txn
+            .exec(
+                "select count(*) from intake.stores s where not exists "
+                "(select 1 from intake.tenants t where t.id = s.tenant_id)")[0][0]
+            .as<int>();
+    }),
               0)
         << "a store without a tenant";
 }
@@ -180,15 +197,20 @@ TEST_F(IntakeBatchTest, ACreateOfAnUnknownTenantIsRefusedWithoutHarmingItsBatch)
 // create is 'created' again, the quota and the outbox count each store once, and a name
 // given twice in the batch is taken by the earlier create both times.
 TEST_F(IntakeBatchTest, ABatchWrittenTwiceCountsEachStoreOnce) {
-    const std::string ids = "{" + NewUuid() + "," + NewUuid() + "," + NewUuid() + "," + NewUuid() + "}";
-    const std::string tenants = "{" + tenant_id_ + "," + tenant_id_ + "," + tenant_id_ + "," + tenant_id_ + "}";
+    const std::string ids =
+        "{" + NewUuid() + "," + NewUuid() + "," + NewUuid() + "," + NewUuid() + "}";
+    const std::string tenants =
+        "{" + tenant_id_ + "," + tenant_id_ + "," + tenant_id_ + "," + tenant_id_ + "}";
     auto write = [&] {
         return pool_.WithTransaction([&](pqxx::work& txn) {
             return txn
-                .exec_params("select array_to_string(intake.create_stores($1::uuid[], $2::text[], "
-                             "'{one,two,one,three}', '{woocommerce,woocommerce,medusa,medusa}', '{small,small,small,small}', "
-                             "'{h1,h2,h3,h4}', '{c1,c2,c3,c4}', 'stores.test', '{0a01,0a02,0a03,0a04}'), ',')",
-                             ids, tenants)[0][0]
+                .exec_params(
+                    "select array_to_string(intake.create_stores($1::uuid[], $2::text[], "
+                    "'{one,two,one,three}', '{woocommerce,woocommerce,medusa,medusa}', "
+                    "'{small,small,small,small}', "
+                    "'{h1,h2,h3,h4}', '{c1,c2,c3,c4}', 'stores.test', '{0a01,0a02,0a03,0a04}'), "
+                    "',')",
+                    ids, tenants)[0][0]
                 .as<std::string>();
         });
     };
@@ -196,18 +218,24 @@ TEST_F(IntakeBatchTest, ABatchWrittenTwiceCountsEachStoreOnce) {
     EXPECT_EQ(write(), "created,created,name_taken,created");
     EXPECT_EQ(Scalar("select live_stores from intake.tenants where id = $1"), 3);
     EXPECT_EQ(Scalar("select count(*) from intake.stores where tenant_id = $1"), 3);
-    EXPECT_EQ(Scalar("select count(*) from intake.outbox o join intake.stores s on o.key = s.store_id::text "
-                     "where s.tenant_id = $1"),
-              3);
-    EXPECT_EQ(Scalar("select count(*) from intake.stores where tenant_id = $1 and name = 'one' and engine = 'woocommerce'"), 1)
+    EXPECT_EQ(
+        Scalar(
+            "select count(*) from intake.outbox o join intake.stores s on o.key = s.store_id::text "
+            "where s.tenant_id = $1"),
+        3);
+    EXPECT_EQ(Scalar("select count(*) from intake.stores where tenant_id = $1 and name = 'one' and "
+                     "engine = 'woocommerce'"),
+              1)
         << "the earlier of two creates of one name is the one written";
     EXPECT_EQ(pool_.WithTransaction([&](pqxx::work& txn) {
-                  return txn
-                      .exec_params("select string_agg(encode(o.payload, 'hex'), ',' order by o.id) from intake.outbox o "
-                                   "join intake.stores s on o.key = s.store_id::text where s.tenant_id = $1",
-                                   tenant_id_)[0][0]
-                      .as<std::string>();
-              }),
+        return txn
+            .exec_params(
+                "select string_agg(encode(o.payload, 'hex'), ',' order by o.id) from intake.outbox "
+                "o "
+                "join intake.stores s on o.key = s.store_id::text where s.tenant_id = $1",
+                tenant_id_)[0][0]
+            .as<std::string>();
+    }),
               "0a01,0a02,0a04")
         << "the outbox keeps the batch's order";
 }

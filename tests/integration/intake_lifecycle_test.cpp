@@ -37,24 +37,31 @@ protected:
     void TearDown() override {
         // These commands are not meant to be built: keep them out of a relay's way.
         pool_.WithTransaction([&](pqxx::work& txn) {
-            txn.exec_params("delete from intake.outbox where key in "
-                            "(select store_id::text from intake.stores where tenant_id = $1)",
-                            tenant_id_);
+            txn.exec_params(
+                "delete from intake.outbox where key in "
+                "(select store_id::text from intake.stores where tenant_id = $1)",
+                tenant_id_);
         });
     }
     // An admin's quota change (the admin API's PATCH writes the same column).
     void SetQuota(int quota) {
         pool_.WithTransaction([&](pqxx::work& txn) {
-            txn.exec_params("update intake.tenants set store_quota = $2 where id = $1", tenant_id_, quota);
+            txn.exec_params("update intake.tenants set store_quota = $2 where id = $1", tenant_id_,
+                            quota);
         });
     }
     int Scalar(const std::string& sql, const std::string& arg) {
-        return pool_.WithTransaction([&](pqxx::work& txn) { return txn.exec_params(sql, arg)[0][0].as<int>(); });
+        return pool_.WithTransaction(
+            [&](pqxx::work& txn) { return txn.exec_params(sql, arg)[0][0].as<int>(); });
     }
-    int LiveStores() { return Scalar("select live_stores from intake.tenants where id = $1", tenant_id_); }
+    int LiveStores() {
+        return Scalar("select live_stores from intake.tenants where id = $1", tenant_id_);
+    }
     std::string State(const std::string& store_id) {
         return pool_.WithTransaction([&](pqxx::work& txn) {
-            return txn.exec_params("select state from intake.stores where store_id = $1::uuid", store_id)[0][0]
+            return txn
+                .exec_params("select state from intake.stores where store_id = $1::uuid",
+                             store_id)[0][0]
                 .as<std::string>();
         });
     }
@@ -62,7 +69,8 @@ protected:
         return Scalar("select count(*) from intake.outbox where key = $1", store_id);
     }
     std::string Create(const std::string& name) {
-        auto created = store_.CreateStore(Tenant{tenant_id_}, {name, "woocommerce", "small", ""}, "", "c");
+        auto created =
+            store_.CreateStore(Tenant{tenant_id_}, {name, "woocommerce", "small", ""}, "", "c");
         EXPECT_TRUE(created.ok()) << (created.ok() ? "" : created.error().message);
         return created.ok() ? created->body["id"].get<std::string>() : "";
     }
@@ -77,7 +85,8 @@ protected:
             events::SetTypeFromPayload(envelope);
             payload = events::Encode(envelope);
         }
-        EXPECT_TRUE(publisher_.PublishAndWait({{events::kStatusTopic, store_id, payload, {}}}, 10s).ok());
+        EXPECT_TRUE(
+            publisher_.PublishAndWait({{events::kStatusTopic, store_id, payload, {}}}, 10s).ok());
         return payload;
     }
 
@@ -88,7 +97,8 @@ protected:
     std::string tenant_id_;
 };
 
-TEST_F(IntakeLifecycleTest, QuotaAndNameAreFreedOnceWhenTheStoreIsDeletedAndAFailedDeletionCanBeRetried) {
+TEST_F(IntakeLifecycleTest,
+       QuotaAndNameAreFreedOnceWhenTheStoreIsDeletedAndAFailedDeletionCanBeRetried) {
     const Tenant tenant{tenant_id_};
     const std::string a = Create("alpha");
     const std::string b = Create("beta");
@@ -113,11 +123,12 @@ TEST_F(IntakeLifecycleTest, QuotaAndNameAreFreedOnceWhenTheStoreIsDeletedAndAFai
 
     // The provisioner reports it deleted; the consumer frees the quota and the name.
     metrics::Registry registry;
-    LifecycleConsumer consumer(store_, Env("STOREFLEET_KAFKA_BROKERS"), "intake-lifecycle-test-" + RandomHex(4),
-                               registry);
+    LifecycleConsumer consumer(store_, Env("STOREFLEET_KAFKA_BROKERS"),
+                               "intake-lifecycle-test-" + RandomHex(4), registry);
     consumer.Start();
     const std::string deleted_event = Report(a, v1::STORE_STATUS_DELETED, "deleted");
-    ASSERT_TRUE(WaitUntil([&] { return State(a) == "deleted"; }, kApplied)) << "the DELETED event was not applied";
+    ASSERT_TRUE(WaitUntil([&] { return State(a) == "deleted"; }, kApplied))
+        << "the DELETED event was not applied";
     EXPECT_EQ(LiveStores(), 1) << "the quota is freed once the store is deleted";
 
     // The same event again (a replay) frees nothing more. The FAILED deletion of beta
@@ -127,7 +138,8 @@ TEST_F(IntakeLifecycleTest, QuotaAndNameAreFreedOnceWhenTheStoreIsDeletedAndAFai
     Report(a, v1::STORE_STATUS_DELETED, "deleted", deleted_event);
     Report(b, v1::STORE_STATUS_FAILED, "deletion");
     ASSERT_TRUE(WaitUntil(
-        [&] { return consumer.Applied() >= applied_before + 2 && State(b) == "deletion_failed"; }, kApplied));
+        [&] { return consumer.Applied() >= applied_before + 2 && State(b) == "deletion_failed"; },
+        kApplied));
     EXPECT_EQ(LiveStores(), 1) << "a replayed DELETED event freed the quota twice";
 
     // A deletion that failed can be requested again: a new command, back to deleting; the

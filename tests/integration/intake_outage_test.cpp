@@ -3,15 +3,16 @@
 // answer 503 with Retry-After (never 500); once it is back, the pool drops its broken
 // connections and the very next requests are accepted.
 #include <arpa/inet.h>
-#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <atomic>
-#include <memory>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <regex>
 #include <thread>
@@ -43,7 +44,8 @@ public:
         int one = 1;
         setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         sockaddr_in address = Loopback(port_);
-        ASSERT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);  // NOLINT
+        ASSERT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof(address)),
+                  0);  // NOLINT
         ASSERT_EQ(listen(listener_, 64), 0);
         socklen_t length = sizeof(address);
         getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);  // NOLINT
@@ -84,7 +86,8 @@ private:
             if (client < 0) continue;
             const int upstream = socket(AF_INET, SOCK_STREAM, 0);
             sockaddr_in address = Loopback(upstream_port_);
-            if (connect(upstream, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {  // NOLINT
+            if (connect(upstream, reinterpret_cast<sockaddr*>(&address), sizeof(address)) !=
+                0) {  // NOLINT
                 close(client);
                 close(upstream);
                 continue;
@@ -152,8 +155,9 @@ protected:
         ASSERT_TRUE(std::regex_search(url, where, std::regex("@([^:/@]+):([0-9]+)/")));
         proxy_ = std::make_unique<TcpProxy>(static_cast<uint16_t>(std::stoi(where[2].str())));
         proxy_->Start();
-        const std::string proxied = std::regex_replace(url, std::regex("@[^:/@]+:[0-9]+/"),
-                                                       "@127.0.0.1:" + std::to_string(proxy_->Port()) + "/");
+        const std::string proxied =
+            std::regex_replace(url, std::regex("@[^:/@]+:[0-9]+/"),
+                               "@127.0.0.1:" + std::to_string(proxy_->Port()) + "/");
         tenant_id_ = tenant_prefix + RandomHex(4);
         direct_ = std::make_unique<pg::Pool>(url, 1);
         IntakeStore(*direct_, "stores.test").Migrate();
@@ -162,8 +166,10 @@ protected:
         store_ = std::make_unique<IntakeStore>(*pool_, "stores.test");
         tenants_ = std::make_unique<http::Authenticator>(
             [this](const std::string& sha) { return store_->Authenticate(sha); },
-            http::Authenticator::Options{std::chrono::milliseconds(0), std::chrono::milliseconds(0), 100});
-        api_ = std::make_unique<IntakeApi>(*store_, *tenants_, limiter_, limiter_, registry_, [] {});
+            http::Authenticator::Options{std::chrono::milliseconds(0), std::chrono::milliseconds(0),
+                                         100});
+        api_ =
+            std::make_unique<IntakeApi>(*store_, *tenants_, limiter_, limiter_, registry_, [] {});
         server_ = std::make_unique<http::HttpServer>(http::HttpServer::Options{}, registry_,
                                                      [this] { return pool_->Ping(); });
         api_->Register(*server_);
@@ -174,9 +180,10 @@ protected:
         if (!direct_) return;
         // These commands are not meant to be built: keep them out of a relay's way.
         direct_->WithTransaction([&](pqxx::work& txn) {
-            txn.exec_params("delete from intake.outbox where key in "
-                            "(select store_id::text from intake.stores where tenant_id = $1)",
-                            tenant_id_);
+            txn.exec_params(
+                "delete from intake.outbox where key in "
+                "(select store_id::text from intake.stores where tenant_id = $1)",
+                tenant_id_);
         });
     }
     // Intake's API with the tenant's token; a client that gives up after 20 s.
@@ -198,7 +205,8 @@ protected:
     std::unique_ptr<http::HttpServer> server_;
 };
 
-TEST_F(IntakeOutageTest, PostgresAwayMeans503WithRetryAfterAndRequestsAreAcceptedAgainOnceItIsBack) {
+TEST_F(IntakeOutageTest,
+       PostgresAwayMeans503WithRetryAfterAndRequestsAreAcceptedAgainOnceItIsBack) {
     StartBehindProxy("outage-", 4);
     auto& proxy = *proxy_;
     auto& pool = *pool_;
@@ -221,7 +229,8 @@ TEST_F(IntakeOutageTest, PostgresAwayMeans503WithRetryAfterAndRequestsAreAccepte
 
     proxy.Start();  // back, on the same port
     auto after = Create("after");
-    EXPECT_EQ(after.code, 202) << "the pool must drop its broken connections and reconnect: " << after.body;
+    EXPECT_EQ(after.code, 202) << "the pool must drop its broken connections and reconnect: "
+                               << after.body;
     auto del = Api().Delete("/api/v1/stores/" + id);
     EXPECT_EQ(del.code, 202) << del.body;
     EXPECT_TRUE(pool.Ping());
@@ -230,7 +239,9 @@ TEST_F(IntakeOutageTest, PostgresAwayMeans503WithRetryAfterAndRequestsAreAccepte
 
     // Nothing of the refused requests was written; the accepted ones were.
     direct_->WithTransaction([&](pqxx::work& txn) {
-        EXPECT_EQ(txn.exec_params("select count(*) from intake.stores where tenant_id = $1", tenant_id_)[0][0].as<int>(),
+        EXPECT_EQ(txn.exec_params("select count(*) from intake.stores where tenant_id = $1",
+                                  tenant_id_)[0][0]
+                      .as<int>(),
                   2);
     });
 }
@@ -251,7 +262,8 @@ TEST_F(IntakeOutageTest, ABlackHoledPostgresIsAnswered503InBoundedTime) {
 
     const std::string rule = "INPUT -i lo -p tcp --dport " + std::to_string(proxy_->Port()) +
                              " -m comment --comment storefleet-test-blackhole -j DROP";
-    ASSERT_EQ(std::system(("iptables -w -I " + rule).c_str()), 0) << "cannot add the drop rule (needs root)";
+    ASSERT_EQ(std::system(("iptables -w -I " + rule).c_str()), 0)
+        << "cannot add the drop rule (needs root)";
     struct RemoveRule {
         std::string rule;
         ~RemoveRule() { (void)std::system(("iptables -w -D " + rule + " 2>/dev/null").c_str()); }

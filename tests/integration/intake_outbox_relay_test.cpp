@@ -18,9 +18,9 @@
 #include "intake_store.hpp"
 #include "outbox_relay.hpp"
 #include "storefleet/common/ids.hpp"
-#include "storefleet/kafka/consumer.hpp"
 #include "storefleet/events/envelope.hpp"
 #include "storefleet/events/status.hpp"
+#include "storefleet/kafka/consumer.hpp"
 #include "storefleet/pg/pool.hpp"
 
 namespace storefleet::intake {
@@ -90,13 +90,15 @@ protected:
         store_.SeedTenant(tenant_, token_, 1000);
     }
     void TearDown() override {
-        Exec("update intake.outbox set sent_at = now() where sent_at is null");  // not for a real relay
+        Exec("update intake.outbox set sent_at = now() where sent_at is null");  // not for a real
+                                                                                 // relay
     }
     void Exec(const std::string& sql) {
         pool_.WithTransaction([&](pqxx::work& txn) { txn.exec(sql); });
     }
     int64_t Scalar(const std::string& sql) {
-        return pool_.WithTransaction([&](pqxx::work& txn) { return txn.exec(sql)[0][0].as<int64_t>(); });
+        return pool_.WithTransaction(
+            [&](pqxx::work& txn) { return txn.exec(sql)[0][0].as<int64_t>(); });
     }
     int64_t Unsent() { return Scalar("select count(*) from intake.outbox where sent_at is null"); }
     // `stores` new stores, each created and then deleted through IntakeStore, the stores
@@ -105,7 +107,8 @@ protected:
         Tenant tenant{tenant_};
         std::vector<std::string> ids;
         for (int s = 0; s < stores; ++s) {
-            auto created = store_.CreateStore(tenant, {"shop-" + RandomHex(4), "woocommerce", "small", ""}, "", "c");
+            auto created = store_.CreateStore(
+                tenant, {"shop-" + RandomHex(4), "woocommerce", "small", ""}, "", "c");
             EXPECT_TRUE(created.ok());
             ids.push_back(created->body["id"]);
         }
@@ -113,8 +116,8 @@ protected:
         std::map<std::string, std::vector<std::string>> events;
         pool_.WithTransaction([&](pqxx::work& txn) {
             for (const auto& id : ids) {
-                for (const auto& row :
-                     txn.exec_params("select payload from intake.outbox where key = $1 order by id", id)) {
+                for (const auto& row : txn.exec_params(
+                         "select payload from intake.outbox where key = $1 order by id", id)) {
                     auto envelope = events::Decode(pqxx::binarystring(row[0]).str());
                     EXPECT_TRUE(envelope.ok());
                     events[id].push_back(envelope->event_id());
@@ -124,7 +127,8 @@ protected:
         return events;
     }
     // Each of `stores`' events found on store-commands, in the topic's order.
-    std::map<std::string, std::vector<std::string>> ReadBack(const std::map<std::string, std::vector<std::string>>& stores) {
+    std::map<std::string, std::vector<std::string>> ReadBack(
+        const std::map<std::string, std::vector<std::string>>& stores) {
         std::size_t expected = 0;
         for (const auto& [id, events] : stores) expected += events.size();
         kafka::KafkaConsumer consumer({.brokers = Env("STOREFLEET_KAFKA_BROKERS"),
@@ -149,9 +153,10 @@ protected:
         return seen;
     }
     int64_t LeaderPid() {
-        return Scalar("select coalesce(max(pid), 0) from pg_locks where locktype = 'advisory' and granted "
-                      "and objsubid = 1 and ((classid::bigint << 32) | objid::bigint) = " +
-                      std::to_string(kOutboxLeaderLock));
+        return Scalar(
+            "select coalesce(max(pid), 0) from pg_locks where locktype = 'advisory' and granted "
+            "and objsubid = 1 and ((classid::bigint << 32) | objid::bigint) = " +
+            std::to_string(kOutboxLeaderLock));
     }
 
     pg::Pool pool_{Env("STOREFLEET_PG_URL"), 2};
@@ -160,7 +165,8 @@ protected:
     std::string tenant_;
 };
 
-TEST_F(IntakeOutboxRelayTest, TwoRelaysPublishEachStoresCommandsInOrderAndHandOverWhenTheLeaderIsKilled) {
+TEST_F(IntakeOutboxRelayTest,
+       TwoRelaysPublishEachStoresCommandsInOrderAndHandOverWhenTheLeaderIsKilled) {
     kafka::KafkaPublisher kafka_a(Env("STOREFLEET_KAFKA_BROKERS"), "relay-a");
     kafka::KafkaPublisher kafka_b(Env("STOREFLEET_KAFKA_BROKERS"), "relay-b");
     Journal journal;
@@ -179,7 +185,9 @@ TEST_F(IntakeOutboxRelayTest, TwoRelaysPublishEachStoresCommandsInOrderAndHandOv
     ASSERT_TRUE(WaitUntil([&] { return Unsent() == 0; }));
     ASSERT_NE(a.Leader(), b.Leader()) << "exactly one leader";
     const std::string leader_name = a.Leader() ? "a" : "b";
-    EXPECT_EQ(Scalar("select count(*) from pg_stat_activity where application_name = 'storefleet-outbox-relay'"), 2)
+    EXPECT_EQ(Scalar("select count(*) from pg_stat_activity where application_name = "
+                     "'storefleet-outbox-relay'"),
+              2)
         << "each relay has one session of its own";
 
     // The leader's session is killed while its process lives on: it notices at its next
@@ -191,9 +199,12 @@ TEST_F(IntakeOutboxRelayTest, TwoRelaysPublishEachStoresCommandsInOrderAndHandOv
     stores.insert(second.begin(), second.end());
     ASSERT_TRUE(WaitUntil([&] { return Unsent() == 0; }));
     // The other relay may have sent everything before the killed one reaches its next statement.
-    auto& killed_failures = (leader_name == "a" ? registry_a : registry_b).GetCounter("storefleet_outbox_failures_total", "");
-    EXPECT_TRUE(WaitUntil([&] { return killed_failures.Value() >= 1; }, 10s)) << "the killed session went unnoticed";
-    EXPECT_TRUE(WaitUntil([&] { return a.Leader() != b.Leader(); }, 10s)) << "exactly one leader again";
+    auto& killed_failures = (leader_name == "a" ? registry_a : registry_b)
+                                .GetCounter("storefleet_outbox_failures_total", "");
+    EXPECT_TRUE(WaitUntil([&] { return killed_failures.Value() >= 1; }, 10s))
+        << "the killed session went unnoticed";
+    EXPECT_TRUE(WaitUntil([&] { return a.Leader() != b.Leader(); }, 10s))
+        << "exactly one leader again";
     EXPECT_NE(LeaderPid(), first_pid);
 
     // Now the leader dies with its session, as a killed process does: the other takes over.
@@ -231,12 +242,14 @@ TEST_F(IntakeOutboxRelayTest, TwoRelaysPublishEachStoresCommandsInOrderAndHandOv
         std::lock_guard lock(journal.mutex);
         publishes = journal.publishes;
     }
-    std::sort(publishes.begin(), publishes.end(), [](auto& x, auto& y) { return x.started < y.started; });
+    std::sort(publishes.begin(), publishes.end(),
+              [](auto& x, auto& y) { return x.started < y.started; });
     std::map<std::string, int> batches;
     for (std::size_t i = 0; i < publishes.size(); ++i) {
         ++batches[publishes[i].relay];
         if (i > 0 && publishes[i].relay != publishes[i - 1].relay) {
-            EXPECT_LE(publishes[i - 1].finished, publishes[i].started) << "two relays published at once";
+            EXPECT_LE(publishes[i - 1].finished, publishes[i].started)
+                << "two relays published at once";
         }
     }
     EXPECT_GT(batches[standby_name], 0) << "the standby published after the take-over";
@@ -258,12 +271,14 @@ TEST_F(IntakeOutboxRelayTest, TwoRelaysPublishEachStoresCommandsInOrderAndHandOv
         }
         EXPECT_EQ(first, events) << "store " << id << ": commands lost or out of order";
     }
-    std::cout << "[figures] " << stores.size() << " stores, " << total << " commands through two relays in "
-              << publishes.size() << " batches; leader killed with its session, all later commands published "
+    std::cout << "[figures] " << stores.size() << " stores, " << total
+              << " commands through two relays in " << publishes.size()
+              << " batches; leader killed with its session, all later commands published "
               << takeover_s << " s after; doubled: " << doubled << "\n";
 }
 
-TEST_F(IntakeOutboxRelayTest, WaitingForAnUnreachableKafkaHoldsNoTransactionNoRowLockAndTurnsUnhealthy) {
+TEST_F(IntakeOutboxRelayTest,
+       WaitingForAnUnreachableKafkaHoldsNoTransactionNoRowLockAndTurnsUnhealthy) {
     // Nothing listens on port 1: every publish waits until its timeout.
     kafka::KafkaPublisher publisher("127.0.0.1:1", "relay-test", {{"message.timeout.ms", "3000"}});
     metrics::Registry registry;
@@ -284,14 +299,16 @@ TEST_F(IntakeOutboxRelayTest, WaitingForAnUnreachableKafkaHoldsNoTransactionNoRo
             // No session of this database sits inside a transaction, and the relay's rows
             // can be locked by anyone: none is held across the Kafka wait.
             in_transaction = std::max(
-                in_transaction, Scalar("select count(*) from pg_stat_activity where datname = current_database() "
-                                       "and state like 'idle in transaction%'"));
-            relay_sessions_max = std::max(
-                relay_sessions_max,
-                Scalar("select count(*) from pg_stat_activity where application_name = 'storefleet-outbox-relay'"));
+                in_transaction,
+                Scalar("select count(*) from pg_stat_activity where datname = current_database() "
+                       "and state like 'idle in transaction%'"));
+            relay_sessions_max = std::max(relay_sessions_max,
+                                          Scalar("select count(*) from pg_stat_activity where "
+                                                 "application_name = 'storefleet-outbox-relay'"));
             try {
                 pool_.WithTransaction([&](pqxx::work& txn) {
-                    txn.exec("select id from intake.outbox where sent_at is null for update nowait");
+                    txn.exec(
+                        "select id from intake.outbox where sent_at is null for update nowait");
                 });
             } catch (const pqxx::sql_error&) {
                 ++row_lock_refusals;
@@ -303,14 +320,16 @@ TEST_F(IntakeOutboxRelayTest, WaitingForAnUnreachableKafkaHoldsNoTransactionNoRo
     EXPECT_TRUE(relay.Leader()) << "Kafka trouble is no reason to hand over";
     // Unhealthy comes first (the publish has waited past publish_timeout); the failure is
     // counted when the batch gives up, at message_timeout.
-    EXPECT_TRUE(WaitUntil([&] { return registry.GetCounter("storefleet_outbox_failures_total", "").Value() >= 1; },
-                          10s))
+    EXPECT_TRUE(WaitUntil(
+        [&] { return registry.GetCounter("storefleet_outbox_failures_total", "").Value() >= 1; },
+        10s))
         << "a publish Kafka never acknowledged is counted as a failure";
     EXPECT_EQ(registry.GetGauge("storefleet_outbox_leader", "").Value(), 1);
     relay.Stop();
     EXPECT_EQ(in_transaction, 0) << "a transaction was held across the Kafka wait";
     EXPECT_EQ(row_lock_refusals, 0) << "a row lock was held across the Kafka wait";
-    EXPECT_EQ(relay_sessions_max, 1) << "the relay uses one session of its own, nothing from a pool";
+    EXPECT_EQ(relay_sessions_max, 1)
+        << "the relay uses one session of its own, nothing from a pool";
     EXPECT_EQ(Unsent(), 4) << "nothing marked sent";
     EXPECT_EQ(Scalar("select count(*) from intake.outbox_relay where publish_until > now()"), 0)
         << "a failed publish leaves nothing in flight to wait for";

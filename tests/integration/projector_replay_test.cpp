@@ -6,10 +6,11 @@
 // clock hours off intake's, stale status events published after a deletion request, a
 // republished command and a replayed command's duplicate events.
 #include <fcntl.h>
-#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <chrono>
@@ -30,9 +31,9 @@
 #include "projection.hpp"
 #include "read_model_diff.hpp"
 #include "storefleet/common/ids.hpp"
-#include "storefleet/kafka/consumer.hpp"
 #include "storefleet/events/envelope.hpp"
 #include "storefleet/events/status.hpp"
+#include "storefleet/kafka/consumer.hpp"
 #include "storefleet/kafka/publisher.hpp"
 #include "storefleet/pg/pool.hpp"
 #include "storefleet/test_support/env.hpp"
@@ -50,7 +51,7 @@ using test_support::Env;
 
 // The real projector binary as a child process, its output in a log file.
 class ProjectorProcess {
-  public:
+public:
     // `instance_id`: static group membership, so a restart gets its partitions back at once.
     ProjectorProcess(std::string schema, std::string group, std::string instance_id,
                      std::string log_path)
@@ -124,7 +125,7 @@ class ProjectorProcess {
         return out;
     }
 
-  private:
+private:
     std::string schema_;
     std::string group_;
     std::string instance_id_;
@@ -144,7 +145,7 @@ struct StorePlan {
 };
 
 class ProjectorReplayTest : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override {
         ASSERT_FALSE(Env("STOREFLEET_PG_URL").empty())
             << "STOREFLEET_PG_URL is not set: run through tests/with-stack";
@@ -155,7 +156,7 @@ class ProjectorReplayTest : public ::testing::Test {
         replay_schema_ = "it_replay_" + suffix_;
         pool_ = std::make_unique<pg::Pool>(Env("STOREFLEET_PG_URL"), 1);
         publisher_ = std::make_unique<kafka::KafkaPublisher>(Env("STOREFLEET_KAFKA_BROKERS"),
-                                                              "it-replay-" + suffix_);
+                                                             "it-replay-" + suffix_);
     }
 
     void TearDown() override {
@@ -173,8 +174,8 @@ class ProjectorReplayTest : public ::testing::Test {
     v1::Envelope NewEvent(const StorePlan& store, int64_t occurred_at_us) {
         auto envelope = events::NewEnvelope(tenant_, store.store_id, "corr-" + store.store_id);
         envelope.mutable_occurred_at()->set_seconds(occurred_at_us / 1'000'000);
-        envelope.mutable_occurred_at()->set_nanos(
-            static_cast<int32_t>(occurred_at_us % 1'000'000) * 1000);
+        envelope.mutable_occurred_at()->set_nanos(static_cast<int32_t>(occurred_at_us % 1'000'000) *
+                                                  1000);
         return envelope;
     }
 
@@ -382,8 +383,8 @@ TEST_F(ProjectorReplayTest, ALiveReadModelKilledTwiceEqualsAFreshReplayRowForRow
         restarted1 = Clock::now();
     });
     const double recovery1 = SecondsSince(
-        restarted1, WaitFor([&] { return Recorded(live_schema_) > at_kill1; },
-                            std::chrono::seconds(60)));
+        restarted1,
+        WaitFor([&] { return Recorded(live_schema_) > at_kill1; }, std::chrono::seconds(60)));
     for (const auto& [id, offset] : CommandOffsets(delete_ids)) {
         for (auto& store : stores) {
             if (store.delete_id == id) store.delete_offset = offset;
@@ -468,8 +469,9 @@ TEST_F(ProjectorReplayTest, ALiveReadModelKilledTwiceEqualsAFreshReplayRowForRow
         if (chunk != 2) return;
         const double blocked = WaitFor(
             [&] {
-                return Scalar("select count(*) from pg_stat_activity where wait_event_type = "
-                              "'Lock' and query like '%consumer_offsets%' and $1 <> ''") > 0;
+                return Scalar(
+                           "select count(*) from pg_stat_activity where wait_event_type = "
+                           "'Lock' and query like '%consumer_offsets%' and $1 <> ''") > 0;
             },
             std::chrono::seconds(30));
         EXPECT_GE(blocked, 0) << "the projector's batch never reached its offsets";
@@ -479,9 +481,10 @@ TEST_F(ProjectorReplayTest, ALiveReadModelKilledTwiceEqualsAFreshReplayRowForRow
         lock.reset();
         const double gone = WaitFor(
             [&] {
-                return Scalar("select count(*) from pg_stat_activity where "
-                              "query like '%consumer_offsets%' and state <> 'idle' and "
-                              "pid <> pg_backend_pid() and $1 <> ''") == 0;
+                return Scalar(
+                           "select count(*) from pg_stat_activity where "
+                           "query like '%consumer_offsets%' and state <> 'idle' and "
+                           "pid <> pg_backend_pid() and $1 <> ''") == 0;
             },
             std::chrono::seconds(30));
         EXPECT_GE(gone, 0);
@@ -492,8 +495,8 @@ TEST_F(ProjectorReplayTest, ALiveReadModelKilledTwiceEqualsAFreshReplayRowForRow
         restarted2 = Clock::now();
     });
     const double recovery2 = SecondsSince(
-        restarted2, WaitFor([&] { return Recorded(live_schema_) > at_kill2; },
-                            std::chrono::seconds(60)));
+        restarted2,
+        WaitFor([&] { return Recorded(live_schema_) > at_kill2; }, std::chrono::seconds(60)));
     const auto expected_events = static_cast<int64_t>(distinct_.size());
     const double catch_up = WaitFor([&] { return Recorded(live_schema_) == expected_events; },
                                     std::chrono::seconds(90));
@@ -510,8 +513,8 @@ TEST_F(ProjectorReplayTest, ALiveReadModelKilledTwiceEqualsAFreshReplayRowForRow
                                     std::chrono::seconds(90));
     ASSERT_GE(replayed, 0) << replay.LogTail();
 
-    const std::string diff_command = std::string(STOREFLEET_DIFF_BIN) + " --wait 60 " +
-                                     live_schema_ + " " + replay_schema_;
+    const std::string diff_command =
+        std::string(STOREFLEET_DIFF_BIN) + " --wait 60 " + live_schema_ + " " + replay_schema_;
     auto [code, output] = test_support::RunShell(diff_command);
     const double replay_seconds =
         std::chrono::duration<double>(Clock::now() - replay_start).count();
@@ -559,15 +562,15 @@ TEST_F(ProjectorReplayTest, ALiveReadModelKilledTwiceEqualsAFreshReplayRowForRow
     });
     std::vector<std::string> order;
     for (const auto& row : timeline) order.push_back(row[1].as<std::string>());
-    EXPECT_EQ(order, (std::vector<std::string>{"requested", "provisioning", "provisioning",
-                                               "provisioning", "ready", "deleting", "deleting",
-                                               "deleted"}));
+    EXPECT_EQ(order,
+              (std::vector<std::string>{"requested", "provisioning", "provisioning", "provisioning",
+                                        "ready", "deleting", "deleting", "deleted"}));
 
     // The tool does see a difference: one changed row in the replay.
     pool_->WithTransaction([&](pqxx::work& txn) {
-        txn.exec_params("update " + replay_schema_ +
-                            ".stores set status = 'ready' where store_id = $1::uuid",
-                        stores[1].store_id);
+        txn.exec_params(
+            "update " + replay_schema_ + ".stores set status = 'ready' where store_id = $1::uuid",
+            stores[1].store_id);
     });
     auto [changed_code, changed_output] = test_support::RunShell(diff_command);
     EXPECT_EQ(changed_code, 1) << changed_output;

@@ -50,8 +50,8 @@ struct Stream {
 Stream MakeStream(std::mt19937& random) {
     Stream stream;
     int64_t command_offset = 0;
-    const std::vector<v1::StoreStatus> steps = {v1::STORE_STATUS_PROVISIONING, v1::STORE_STATUS_PROVISIONING,
-                                                v1::STORE_STATUS_READY};
+    const std::vector<v1::StoreStatus> steps = {
+        v1::STORE_STATUS_PROVISIONING, v1::STORE_STATUS_PROVISIONING, v1::STORE_STATUS_READY};
     for (int s = 0; s < 30; ++s) {
         const std::string store_id = NewUuid();
         const std::string tenant = s % 3 == 0 ? "tenant-b" : "tenant-a";
@@ -73,34 +73,38 @@ Stream MakeStream(std::mt19937& random) {
             auto* changed = status.mutable_store_status_changed();
             changed->set_status(steps[i]);
             changed->set_step(i + 1 < steps.size() ? "helm" : "ready");
-            changed->set_sequence((static_cast<uint64_t>(requested_offset + 1) << 20) | ((i + 1) << 8));
+            changed->set_sequence((static_cast<uint64_t>(requested_offset + 1) << 20) |
+                                  ((i + 1) << 8));
             changed->set_name("shop-" + std::to_string(s));
             changed->set_engine_name(s % 2 == 0 ? "woocommerce" : "medusa");
             changed->set_namespace_("store-" + store_id.substr(0, 8));
-            if (steps[i] == v1::STORE_STATUS_READY) changed->set_url("http://shop-" + std::to_string(s) + ".example");
+            if (steps[i] == v1::STORE_STATUS_READY)
+                changed->set_url("http://shop-" + std::to_string(s) + ".example");
             events::SetTypeFromPayload(status);
             stream.statuses.push_back(*PlanEvent(status, {events::kStatusTopic, 0}));
-            if (random() % 5 == 0) stream.statuses.push_back(stream.statuses.back());  // delivered twice
+            if (random() % 5 == 0)
+                stream.statuses.push_back(stream.statuses.back());  // delivered twice
         }
         if (s % 4 == 0) {
             auto deletion = Base(store_id, tenant, t + 10'000);
             deletion.mutable_store_deletion_requested()->set_requested_by(tenant);
             events::SetTypeFromPayload(deletion);
-            stream.commands.push_back(*PlanEvent(deletion, {events::kCommandsTopic, command_offset++}));
+            stream.commands.push_back(
+                *PlanEvent(deletion, {events::kCommandsTopic, command_offset++}));
             // The provisioner's last step, reported after the deletion was asked for.
             auto stale = Base(store_id, tenant, t + 20'000);
             stale.mutable_store_status_changed()->set_status(v1::STORE_STATUS_PROVISIONING);
             stale.mutable_store_status_changed()->set_step("readiness");
-            stale.mutable_store_status_changed()->set_sequence((static_cast<uint64_t>(requested_offset + 1) << 20) |
-                                                               (2 << 8) | 1);
+            stale.mutable_store_status_changed()->set_sequence(
+                (static_cast<uint64_t>(requested_offset + 1) << 20) | (2 << 8) | 1);
             events::SetTypeFromPayload(stale);
             stream.statuses.push_back(*PlanEvent(stale, {events::kStatusTopic, 0}));
         }
         if (s == 7) {
             auto foreign = Base(store_id, "tenant-x", t + 30'000);
             foreign.mutable_store_status_changed()->set_status(v1::STORE_STATUS_FAILED);
-            foreign.mutable_store_status_changed()->set_sequence((static_cast<uint64_t>(requested_offset + 1) << 20) |
-                                                                 (9 << 8));
+            foreign.mutable_store_status_changed()->set_sequence(
+                (static_cast<uint64_t>(requested_offset + 1) << 20) | (9 << 8));
             events::SetTypeFromPayload(foreign);
             stream.statuses.push_back(*PlanEvent(foreign, {events::kStatusTopic, 0}));
         }
@@ -110,10 +114,11 @@ Stream MakeStream(std::mt19937& random) {
 
 // Applies `events` in batches of random sizes (1 to `max_batch`), retrying a batch that
 // failed (a deadlock between two replicas aborts one, as in the projector's loop).
-void ApplyInBatches(PgReadModel& model, const std::vector<PlannedEvent>& events, std::size_t max_batch,
-                    std::mt19937 random) {
+void ApplyInBatches(PgReadModel& model, const std::vector<PlannedEvent>& events,
+                    std::size_t max_batch, std::mt19937 random) {
     for (std::size_t at = 0; at < events.size();) {
-        const std::size_t size = std::min<std::size_t>(events.size() - at, 1 + random() % max_batch);
+        const std::size_t size =
+            std::min<std::size_t>(events.size() - at, 1 + random() % max_batch);
         BatchPlan plan;
         plan.events.assign(events.begin() + static_cast<std::ptrdiff_t>(at),
                            events.begin() + static_cast<std::ptrdiff_t>(at + size));
@@ -130,9 +135,10 @@ void ApplyInBatches(PgReadModel& model, const std::vector<PlannedEvent>& events,
 }
 
 class ReadModelBatchTest : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override {
-        ASSERT_FALSE(PgUrl().empty()) << "STOREFLEET_PG_URL is not set: run through tests/with-stack";
+        ASSERT_FALSE(PgUrl().empty())
+            << "STOREFLEET_PG_URL is not set: run through tests/with-stack";
         one_by_one_.Migrate();
         batched_.Migrate();
     }
@@ -147,7 +153,8 @@ class ReadModelBatchTest : public ::testing::Test {
         return DiffReadModels(*lease, one_schema_, batch_schema_);
     }
     int64_t Count(const std::string& sql) {
-        return pool_.WithTransaction([&](pqxx::work& txn) { return txn.exec(sql)[0][0].as<int64_t>(); });
+        return pool_.WithTransaction(
+            [&](pqxx::work& txn) { return txn.exec(sql)[0][0].as<int64_t>(); });
     }
 
     // A model prepares its statements by name on its pool's connections: one pool each.
@@ -173,22 +180,28 @@ TEST_F(ReadModelBatchTest, BatchesOfAnySizeEndAsEventsAppliedOneByOne) {
     ApplyInBatches(batched_, all, 400, random);
 
     const auto diff = Diff();
-    EXPECT_TRUE(diff.RowsEqual()) << diff.stores_differing << " stores and " << diff.events_differing
-                                  << " events differ; first: "
-                                  << (diff.stores.empty() ? (diff.events.empty() ? "" : diff.events[0]) : diff.stores[0]);
+    EXPECT_TRUE(diff.RowsEqual()) << diff.stores_differing << " stores and "
+                                  << diff.events_differing << " events differ; first: "
+                                  << (diff.stores.empty()
+                                          ? (diff.events.empty() ? "" : diff.events[0])
+                                          : diff.stores[0]);
     EXPECT_EQ(diff.stores_in_b, 30);
     EXPECT_EQ(diff.events_in_a, diff.events_in_b);
     // Every store was deleted or reached ready (shop-7 aside: an event of another tenant
     // may come first in this order, and then the row is that tenant's).
-    EXPECT_EQ(Count("select count(*) from " + batch_schema_ +
-                    ".stores where status = 'ready' and tenant_id <> 'tenant-x' and name <> 'shop-7'"),
-              21);
-    EXPECT_EQ(Count("select count(*) from " + batch_schema_ + ".stores where status = 'deleting'"), 8);
+    EXPECT_EQ(
+        Count("select count(*) from " + batch_schema_ +
+              ".stores where status = 'ready' and tenant_id <> 'tenant-x' and name <> 'shop-7'"),
+        21);
+    EXPECT_EQ(Count("select count(*) from " + batch_schema_ + ".stores where status = 'deleting'"),
+              8);
     // The live stream's log holds each changed row's state after its batch: the newest
     // change of each store is its row now.
-    EXPECT_EQ(Count("select count(*) from " + batch_schema_ + ".stores s where s.status <> (select c.status from " +
-                    batch_schema_ + ".store_changes c where c.store_id = s.store_id order by change_id desc limit 1)"),
-              0);
+    EXPECT_EQ(
+        Count("select count(*) from " + batch_schema_ +
+              ".stores s where s.status <> (select c.status from " + batch_schema_ +
+              ".store_changes c where c.store_id = s.store_id order by change_id desc limit 1)"),
+        0);
 }
 
 TEST_F(ReadModelBatchTest, TwoReplicasOnTheTwoTopicsEndAsEventsAppliedOneByOne) {
@@ -204,15 +217,19 @@ TEST_F(ReadModelBatchTest, TwoReplicasOnTheTwoTopicsEndAsEventsAppliedOneByOne) 
     pg::Pool statuses_pool(PgUrl(), 1);
     PgReadModel commands_replica(commands_pool, "batch-test-commands", batch_schema_);
     PgReadModel statuses_replica(statuses_pool, "batch-test-statuses", batch_schema_);
-    std::thread commands([&] { ApplyInBatches(commands_replica, stream.commands, 8, std::mt19937(1)); });
-    std::thread statuses([&] { ApplyInBatches(statuses_replica, stream.statuses, 8, std::mt19937(2)); });
+    std::thread commands(
+        [&] { ApplyInBatches(commands_replica, stream.commands, 8, std::mt19937(1)); });
+    std::thread statuses(
+        [&] { ApplyInBatches(statuses_replica, stream.statuses, 8, std::mt19937(2)); });
     commands.join();
     statuses.join();
 
     const auto diff = Diff();
-    EXPECT_TRUE(diff.RowsEqual()) << diff.stores_differing << " stores and " << diff.events_differing
-                                  << " events differ; first: "
-                                  << (diff.stores.empty() ? (diff.events.empty() ? "" : diff.events[0]) : diff.stores[0]);
+    EXPECT_TRUE(diff.RowsEqual()) << diff.stores_differing << " stores and "
+                                  << diff.events_differing << " events differ; first: "
+                                  << (diff.stores.empty()
+                                          ? (diff.events.empty() ? "" : diff.events[0])
+                                          : diff.stores[0]);
     EXPECT_EQ(diff.stores_in_b, 30);
 }
 

@@ -6,8 +6,8 @@
 #include <cstdlib>
 
 #include "read_model.hpp"
-#include "storefleet/common/ids.hpp"
 #include "store_reader.hpp"
+#include "storefleet/common/ids.hpp"
 #include "views.hpp"
 
 namespace storefleet {
@@ -19,13 +19,15 @@ std::string PgUrl() {
 }
 
 class ReadModelJsonTest : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override {
-        ASSERT_FALSE(PgUrl().empty()) << "STOREFLEET_PG_URL is not set: run through tests/with-stack";
+        ASSERT_FALSE(PgUrl().empty())
+            << "STOREFLEET_PG_URL is not set: run through tests/with-stack";
         model_.Migrate();
     }
     void TearDown() override {
-        pool_.WithTransaction([&](pqxx::work& txn) { txn.exec("drop schema " + schema_ + " cascade"); });
+        pool_.WithTransaction(
+            [&](pqxx::work& txn) { txn.exec("drop schema " + schema_ + " cascade"); });
     }
 
     pg::Pool pool_{PgUrl(), 2};
@@ -35,32 +37,39 @@ class ReadModelJsonTest : public ::testing::Test {
 
 TEST_F(ReadModelJsonTest, ViewJsonIsTheApiEncodingOfTheRow) {
     pool_.WithTransaction([&](pqxx::work& txn) {
-        const std::string insert = "insert into " + schema_ +
-                                   ".stores (store_id, tenant_id, name, engine, plan, host, status, step, reason, "
-                                   "url, admin_url, namespace, simulated, created_at, updated_at) values ";
+        const std::string insert =
+            "insert into " + schema_ +
+            ".stores (store_id, tenant_id, name, engine, plan, host, status, step, reason, "
+            "url, admin_url, namespace, simulated, created_at, updated_at) values ";
         // Every escape JSON needs, non-ASCII text, NULLs and empty strings (both null in
         // the API), a simulated store (the note), times with and without a fraction.
-        txn.exec(insert +
-                 "(gen_random_uuid(), 't', 'tricky', 'medusa', 'large', 'h.example', 'failed', 'helm', "
-                 "E'quote \" back \\\\ nl \\n tab \\t cr \\r ff \\f bs \\b bell \\x07 us \\x1f del \\x7f "
-                 "é ✓ 😀 </script>', 'http://x/?a=1&b=\"2\"', 'http://x/admin', 'ns-1', true, "
-                 "timestamptz '2026-01-02 03:04:05.000006+00', timestamptz '2026-01-02 03:04:05+00'), "
-                 "(gen_random_uuid(), 't', '', null, null, '', 'ready', '', null, '', null, '', false, "
-                 "timestamptz '1999-12-31 23:59:59.999999+00', now()), "
-                 "(gen_random_uuid(), 't', 'plain', 'woocommerce', 'small', 'p.example', 'requested', null, null, "
-                 "null, null, null, false, now(), now())");
+        txn.exec(
+            insert +
+            "(gen_random_uuid(), 't', 'tricky', 'medusa', 'large', 'h.example', 'failed', 'helm', "
+            "E'quote \" back \\\\ nl \\n tab \\t cr \\r ff \\f bs \\b bell \\x07 us \\x1f del "
+            "\\x7f "
+            "é ✓ 😀 </script>', 'http://x/?a=1&b=\"2\"', 'http://x/admin', 'ns-1', true, "
+            "timestamptz '2026-01-02 03:04:05.000006+00', timestamptz '2026-01-02 03:04:05+00'), "
+            "(gen_random_uuid(), 't', '', null, null, '', 'ready', '', null, '', null, '', false, "
+            "timestamptz '1999-12-31 23:59:59.999999+00', now()), "
+            "(gen_random_uuid(), 't', 'plain', 'woocommerce', 'small', 'p.example', 'requested', "
+            "null, null, "
+            "null, null, null, false, now(), now())");
         // An update keeps it current.
-        txn.exec("update " + schema_ + ".stores set status = 'provisioning', step = 'namespace', "
+        txn.exec("update " + schema_ +
+                 ".stores set status = 'provisioning', step = 'namespace', "
                  "updated_at = updated_at + interval '1 millisecond' where name = 'plain'");
     });
     auto rows = pool_.WithTransaction([&](pqxx::work& txn) {
-        return txn.exec("select " STOREFLEET_STORE_VIEW_COLUMNS ", view_json from " + schema_ + ".stores");
+        return txn.exec("select " STOREFLEET_STORE_VIEW_COLUMNS ", view_json from " + schema_ +
+                        ".stores");
     });
     ASSERT_EQ(rows.size(), 3U);
     for (const auto& row : rows) {
         const query::StoreView view = query::StoreViewFrom(row);
         ASSERT_FALSE(row[14].is_null()) << view.name;
-        const std::string encoded = query::ToJson(view).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        const std::string encoded =
+            query::ToJson(view).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         EXPECT_EQ(row[14].as<std::string>(), encoded) << "store '" << view.name << "'";
         EXPECT_EQ(query::StoreJsonText(view), encoded) << "without ready JSON the row is encoded";
     }

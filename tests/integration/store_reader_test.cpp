@@ -4,6 +4,8 @@
 // deletion is accepted after the row's last change) and the token rule
 // (intake.principal_of_token). Rows are written straight into both schemas, under a tenant of
 // the test's own.
+#include "store_reader.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -11,7 +13,6 @@
 #include "intake_store.hpp"
 #include "read_model.hpp"
 #include "storefleet/common/ids.hpp"
-#include "store_reader.hpp"
 
 namespace storefleet {
 namespace {
@@ -22,9 +23,10 @@ std::string PgUrl() {
 }
 
 class StoreReaderTest : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override {
-        ASSERT_FALSE(PgUrl().empty()) << "STOREFLEET_PG_URL is not set: run through tests/with-stack";
+        ASSERT_FALSE(PgUrl().empty())
+            << "STOREFLEET_PG_URL is not set: run through tests/with-stack";
         intake::IntakeStore(writer_, "stores.test").Migrate();
         projector::PgReadModel(writer_, "store-reader-test", "read").Migrate();
         Exec("insert into intake.tenants (id, store_quota) values ($1, 10)", tenant_);
@@ -38,24 +40,31 @@ class StoreReaderTest : public ::testing::Test {
 
     template <typename... Args>
     void Exec(const std::string& sql, Args&&... args) {
-        writer_.WithTransaction([&](pqxx::work& txn) { txn.exec_params(sql, std::forward<Args>(args)...); });
+        writer_.WithTransaction(
+            [&](pqxx::work& txn) { txn.exec_params(sql, std::forward<Args>(args)...); });
     }
     // A ledger row: state, and when it was requested and its deletion requested (seconds ago).
     std::string Ledger(const std::string& state, int created_ago, int deletion_ago = -1) {
         const std::string id = NewUuid();
-        Exec("insert into intake.stores (store_id, tenant_id, name, engine, plan, host, state, correlation_id, "
-             "created_at, deletion_requested_at) values ($1::uuid, $2, $3, 'woocommerce', 'small', 'h.example', $4, "
-             "'c', now() - make_interval(secs => $5), "
-             "case when $6 < 0 then null else now() - make_interval(secs => $6) end)",
-             id, tenant_, "s-" + id.substr(0, 8), state, created_ago, deletion_ago);
+        Exec(
+            "insert into intake.stores (store_id, tenant_id, name, engine, plan, host, state, "
+            "correlation_id, "
+            "created_at, deletion_requested_at) values ($1::uuid, $2, $3, 'woocommerce', 'small', "
+            "'h.example', $4, "
+            "'c', now() - make_interval(secs => $5), "
+            "case when $6 < 0 then null else now() - make_interval(secs => $6) end)",
+            id, tenant_, "s-" + id.substr(0, 8), state, created_ago, deletion_ago);
         return id;
     }
     // The read model's row of `id`, last changed `updated_ago` seconds ago.
     void ReadRow(const std::string& id, const std::string& status, int updated_ago) {
-        Exec("insert into read.stores (store_id, tenant_id, name, engine, plan, host, status, created_at, updated_at) "
-             "values ($1::uuid, $2, $3, 'woocommerce', 'small', 'h.example', $4, now() - interval '1 hour', "
-             "now() - make_interval(secs => $5))",
-             id, tenant_, "s-" + id.substr(0, 8), status, updated_ago);
+        Exec(
+            "insert into read.stores (store_id, tenant_id, name, engine, plan, host, status, "
+            "created_at, updated_at) "
+            "values ($1::uuid, $2, $3, 'woocommerce', 'small', 'h.example', $4, now() - interval "
+            "'1 hour', "
+            "now() - make_interval(secs => $5))",
+            id, tenant_, "s-" + id.substr(0, 8), status, updated_ago);
     }
     std::string Status(const std::string& id) {
         auto store = reader_.GetStore(tenant_, id);
@@ -83,7 +92,8 @@ TEST_F(StoreReaderTest, TheLedgerAnswersUntilTheProjectorHasTheStore) {
     ASSERT_TRUE(reader_.GetTimeline(tenant_, requested));
     EXPECT_TRUE(reader_.GetTimeline(tenant_, requested)->empty());
     EXPECT_FALSE(reader_.GetTimeline(tenant_, gone));
-    EXPECT_FALSE(reader_.GetStore("another-tenant", requested)) << "another tenant's store is a 404";
+    EXPECT_FALSE(reader_.GetStore("another-tenant", requested))
+        << "another tenant's store is a 404";
 }
 
 TEST_F(StoreReaderTest, TheReadModelAnswersOnceItHasTheStoreUnlessADeletionIsNewer) {
@@ -102,15 +112,19 @@ TEST_F(StoreReaderTest, TheReadModelAnswersOnceItHasTheStoreUnlessADeletionIsNew
 
     auto unchanged = reader_.GetStore(tenant_, ready);
     ASSERT_TRUE(unchanged);
-    EXPECT_NE(unchanged->ready_json.find("\"status\":\"ready\""), std::string::npos) << unchanged->ready_json;
+    EXPECT_NE(unchanged->ready_json.find("\"status\":\"ready\""), std::string::npos)
+        << unchanged->ready_json;
     auto merged = reader_.GetStore(tenant_, deleting);
     ASSERT_TRUE(merged);
     EXPECT_TRUE(merged->ready_json.empty()) << "the ledger changed the row: no ready JSON";
     EXPECT_GT(merged->updated_at_us, unchanged->updated_at_us) << "updated at the deletion's time";
 
     // A batch answers each pair as one read does, in order, a missing store included.
-    const std::vector<query::StoreKey> keys = {{tenant_, deleting}, {tenant_, NewUuid()}, {tenant_, ready},
-                                               {"another-tenant", ready}, {tenant_, stale}};
+    const std::vector<query::StoreKey> keys = {{tenant_, deleting},
+                                               {tenant_, NewUuid()},
+                                               {tenant_, ready},
+                                               {"another-tenant", ready},
+                                               {tenant_, stale}};
     auto batch = reader_.GetStores(keys);
     ASSERT_EQ(batch.size(), keys.size());
     for (std::size_t i = 0; i < keys.size(); ++i) {
@@ -126,9 +140,12 @@ TEST_F(StoreReaderTest, TheReadModelAnswersOnceItHasTheStoreUnlessADeletionIsNew
 TEST_F(StoreReaderTest, ATokenAuthenticatesUntilRevokedOrExpired) {
     auto token = [&](const std::string& role, const std::string& tail) {
         const std::string hash = Sha256Hex(RandomHex(16));
-        Exec("insert into intake.api_tokens (token_id, tenant_id, name, role, token_sha256, expires_at, revoked_at) "
-             "values (gen_random_uuid(), $1, 'test', $2, $3, " + tail + ")",
-             tenant_, role, hash);
+        Exec(
+            "insert into intake.api_tokens (token_id, tenant_id, name, role, token_sha256, "
+            "expires_at, revoked_at) "
+            "values (gen_random_uuid(), $1, 'test', $2, $3, " +
+                tail + ")",
+            tenant_, role, hash);
         return hash;
     };
     const std::string live = token("tenant", "null, null");

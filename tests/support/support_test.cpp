@@ -31,13 +31,17 @@ TEST(TestSupportEnv, FallbackWhenUnsetAndAClearErrorWhenRequired) {
         (void)RequireEnv("STOREFLEET_TEST_SUPPORT_UNSET");
         ADD_FAILURE() << "RequireEnv of an unset variable returned";
     } catch (const MissingEnv& missing) {
-        EXPECT_STREQ(missing.what(), "STOREFLEET_TEST_SUPPORT_UNSET is not set: run the test through tests/with-stack");
+        EXPECT_STREQ(
+            missing.what(),
+            "STOREFLEET_TEST_SUPPORT_UNSET is not set: run the test through tests/with-stack");
     }
 }
 
 TEST(TestSupportHttpReply, HeadersAreFoundInAnyCaseAndTrimmed) {
     HttpReply reply;
-    reply.headers = "HTTP/1.1 503 Service Unavailable\r\nretry-after:  2 \r\nContent-Type: application/json\r\n";
+    reply.headers =
+        "HTTP/1.1 503 Service Unavailable\r\nretry-after:  2 \r\nContent-Type: "
+        "application/json\r\n";
     EXPECT_EQ(reply.Header("Retry-After"), "2");
     EXPECT_EQ(reply.Header("content-type"), "application/json");
     EXPECT_EQ(reply.Header("Location"), "");

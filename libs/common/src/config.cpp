@@ -53,7 +53,8 @@ bool EnvConfig::Bool(const std::string& name, bool fallback) const {
     throw ConfigError(name + " must be true or false, got '" + *value + "'");
 }
 
-std::vector<std::string> EnvConfig::List(const std::string& name, const std::vector<std::string>& allowed) const {
+std::vector<std::string> EnvConfig::List(const std::string& name,
+                                         const std::vector<std::string>& allowed) const {
     std::vector<std::string> items;
     const std::string text = lookup_(name).value_or("");
     std::string allowed_text;
@@ -75,7 +76,8 @@ bool MigrateOnlyRequested(int argc, const char* const* argv, const EnvConfig& en
     bool migrate_only = env.Bool("STOREFLEET_MIGRATE_ONLY", false);
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
-        if (arg != "--migrate-only") throw ConfigError("unknown argument '" + arg + "' (only --migrate-only)");
+        if (arg != "--migrate-only")
+            throw ConfigError("unknown argument '" + arg + "' (only --migrate-only)");
         migrate_only = true;
     }
     return migrate_only;

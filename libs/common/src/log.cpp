@@ -20,9 +20,8 @@ bool LooksSecret(std::string key) {
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     static constexpr std::array<std::string_view, 6> kWords = {
         "password", "token", "secret", "credential", "authorization", "private_key"};
-    return std::any_of(kWords.begin(), kWords.end(), [&](std::string_view word) {
-        return key.find(word) != std::string::npos;
-    });
+    return std::any_of(kWords.begin(), kWords.end(),
+                       [&](std::string_view word) { return key.find(word) != std::string::npos; });
 }
 
 void Write(spdlog::level::level_enum level, std::string_view msg, Fields fields) {
@@ -57,9 +56,17 @@ void Init(const std::string& service, const std::string& level) {
     spdlog::set_default_logger(logger);
 }
 
-void Debug(std::string_view msg, Fields fields) { Write(spdlog::level::debug, msg, std::move(fields)); }
-void Info(std::string_view msg, Fields fields) { Write(spdlog::level::info, msg, std::move(fields)); }
-void Warn(std::string_view msg, Fields fields) { Write(spdlog::level::warn, msg, std::move(fields)); }
-void Error(std::string_view msg, Fields fields) { Write(spdlog::level::err, msg, std::move(fields)); }
+void Debug(std::string_view msg, Fields fields) {
+    Write(spdlog::level::debug, msg, std::move(fields));
+}
+void Info(std::string_view msg, Fields fields) {
+    Write(spdlog::level::info, msg, std::move(fields));
+}
+void Warn(std::string_view msg, Fields fields) {
+    Write(spdlog::level::warn, msg, std::move(fields));
+}
+void Error(std::string_view msg, Fields fields) {
+    Write(spdlog::level::err, msg, std::move(fields));
+}
 
 }  // namespace storefleet::log

@@ -6,8 +6,8 @@
 
 namespace storefleet {
 
-PeriodicTask::PeriodicTask(std::string what, std::chrono::milliseconds period, std::function<void()> work,
-                           bool run_at_start)
+PeriodicTask::PeriodicTask(std::string what, std::chrono::milliseconds period,
+                           std::function<void()> work, bool run_at_start)
     : what_(std::move(what)), period_(period), work_(std::move(work)) {
     thread_ = std::thread([this, run_at_start] { Loop(run_at_start); });
 }

@@ -1,7 +1,8 @@
 #include "storefleet/common/shutdown.hpp"
 
-#include <csignal>
 #include <pthread.h>
+
+#include <csignal>
 #include <stdexcept>
 
 namespace storefleet {

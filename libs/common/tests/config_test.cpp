@@ -43,7 +43,8 @@ TEST(EnvConfigTest, BoolAcceptsCommonSpellingsOnly) {
 
 TEST(EnvConfigTest, ListSplitsOnCommasAndRefusesWhatIsNotAllowed) {
     auto config = FromMap({{"L", "medusa,,woocommerce"}, {"BAD", "medusa,magento"}});
-    EXPECT_EQ(config.List("L", {"woocommerce", "medusa"}), (std::vector<std::string>{"medusa", "woocommerce"}));
+    EXPECT_EQ(config.List("L", {"woocommerce", "medusa"}),
+              (std::vector<std::string>{"medusa", "woocommerce"}));
     EXPECT_TRUE(config.List("MISSING", {"medusa"}).empty());
     try {
         (void)config.List("BAD", {"woocommerce", "medusa"});

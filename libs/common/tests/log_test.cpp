@@ -14,8 +14,10 @@ TEST(LogTest, BodyIsJsonWithFields) {
 }
 
 TEST(LogTest, SecretLookingFieldsAreRedacted) {
-    std::string body = FormatBody("oops", {{"db_password", "hunter2"}, {"Authorization", "Bearer x"},
-                                           {"api_token", "t"}, {"store_id", "s1"}});
+    std::string body = FormatBody("oops", {{"db_password", "hunter2"},
+                                           {"Authorization", "Bearer x"},
+                                           {"api_token", "t"},
+                                           {"store_id", "s1"}});
     EXPECT_EQ(body.find("hunter2"), std::string::npos);
     EXPECT_EQ(body.find("Bearer x"), std::string::npos);
     auto parsed = nlohmann::json::parse("{" + body + "}");

@@ -35,7 +35,8 @@ TEST(PeriodicTaskTest, AThrowingRunIsLoggedAndTheNextOneStillHappens) {
 
 TEST(PeriodicTaskTest, RunAtStartRunsBeforeTheFirstPeriod) {
     std::atomic<int> runs{0};
-    PeriodicTask task("start", std::chrono::hours(1), [&] { ++runs; }, /*run_at_start=*/true);
+    PeriodicTask task(
+        "start", std::chrono::hours(1), [&] { ++runs; }, /*run_at_start=*/true);
     EXPECT_TRUE(WaitUntil([&] { return runs.load() == 1; }, 5s));
     task.Stop();  // returns at once although the period is an hour
     EXPECT_EQ(runs.load(), 1);

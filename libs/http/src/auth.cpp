@@ -18,13 +18,15 @@ std::string Authenticator::TokenSha256(const std::string& authorization) {
     return Sha256Hex(authorization.substr(kPrefix.size()));
 }
 
-std::optional<Principal> Authenticator::Resolve(const std::string& authorization, Clock::time_point now) {
+std::optional<Principal> Authenticator::Resolve(const std::string& authorization,
+                                                Clock::time_point now) {
     const std::string token_sha256 = TokenSha256(authorization);
     if (token_sha256.empty()) return std::nullopt;
     return ResolveSha256(token_sha256, now);
 }
 
-std::optional<Principal> Authenticator::ResolveSha256(const std::string& token_sha256, Clock::time_point now) {
+std::optional<Principal> Authenticator::ResolveSha256(const std::string& token_sha256,
+                                                      Clock::time_point now) {
     {
         std::lock_guard lock(mutex_);
         auto found = entries_.find(token_sha256);
@@ -37,7 +39,8 @@ std::optional<Principal> Authenticator::ResolveSha256(const std::string& token_s
         std::erase_if(entries_, [now](const auto& entry) { return entry.second.expires <= now; });
         if (entries_.size() >= options_.max_entries) entries_.clear();
     }
-    entries_[token_sha256] = {principal, now + (principal ? options_.known_ttl : options_.unknown_ttl)};
+    entries_[token_sha256] = {principal,
+                              now + (principal ? options_.known_ttl : options_.unknown_ttl)};
     return principal;
 }
 

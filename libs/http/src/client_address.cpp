@@ -41,22 +41,25 @@ TrustedProxies TrustedProxies::Parse(const std::string& comma_separated) {
     std::size_t start = 0;
     while (start <= comma_separated.size()) {
         const auto end = comma_separated.find(',', start);
-        const std::string entry =
-            Trim(comma_separated.substr(start, end == std::string::npos ? std::string::npos : end - start));
+        const std::string entry = Trim(comma_separated.substr(
+            start, end == std::string::npos ? std::string::npos : end - start));
         start = end == std::string::npos ? comma_separated.size() + 1 : end + 1;
         if (entry.empty()) continue;
         Range range;
         const auto slash = entry.find('/');
         if (!ParseAddress(entry.substr(0, slash), range.v6, range.bytes)) {
-            throw std::invalid_argument("trusted proxy '" + entry + "' is not an address or CIDR range");
+            throw std::invalid_argument("trusted proxy '" + entry +
+                                        "' is not an address or CIDR range");
         }
         const int bits = range.v6 ? 128 : 32;
         range.prefix = bits;
         if (slash != std::string::npos) {
             const std::string prefix = entry.substr(slash + 1);
-            if (prefix.empty() || prefix.size() > 3 || prefix.find_first_not_of("0123456789") != std::string::npos ||
+            if (prefix.empty() || prefix.size() > 3 ||
+                prefix.find_first_not_of("0123456789") != std::string::npos ||
                 std::stoi(prefix) > bits) {
-                throw std::invalid_argument("trusted proxy '" + entry + "' has a bad prefix length");
+                throw std::invalid_argument("trusted proxy '" + entry +
+                                            "' has a bad prefix length");
             }
             range.prefix = std::stoi(prefix);
         }
@@ -96,8 +99,8 @@ std::string ResolveClientAddress(const std::string& peer, const std::string& x_f
     std::size_t start = 0;
     for (;;) {
         const auto comma = x_forwarded_for.find(',', start);
-        entries.push_back(Trim(x_forwarded_for.substr(start, comma == std::string::npos ? std::string::npos
-                                                                                         : comma - start)));
+        entries.push_back(Trim(x_forwarded_for.substr(
+            start, comma == std::string::npos ? std::string::npos : comma - start)));
         if (comma == std::string::npos || entries.size() > 64) break;
         start = comma + 1;
     }

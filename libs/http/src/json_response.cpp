@@ -8,10 +8,13 @@ namespace {
 
 class TextHeader final : public Pistache::Http::Header::Header {
 public:
-    TextHeader(std::string name, std::string value) : name_(std::move(name)), value_(std::move(value)) {}
+    TextHeader(std::string name, std::string value)
+        : name_(std::move(name)), value_(std::move(value)) {}
     [[nodiscard]] const char* name() const override { return name_.c_str(); }
     void write(std::ostream& stream) const override { stream << value_; }
-    [[nodiscard]] uint64_t hash() const override { return Pistache::Http::Header::detail::hash(name_.c_str()); }
+    [[nodiscard]] uint64_t hash() const override {
+        return Pistache::Http::Header::detail::hash(name_.c_str());
+    }
 
 private:
     std::string name_;
@@ -65,7 +68,8 @@ nlohmann::json ProblemJson(const Problem& problem) {
                            {"code", problem.code}};
     if (!problem.errors.empty()) {
         nlohmann::json errors = nlohmann::json::array();
-        for (const auto& error : problem.errors) errors.push_back({{"field", error.field}, {"message", error.message}});
+        for (const auto& error : problem.errors)
+            errors.push_back({{"field", error.field}, {"message", error.message}});
         body["errors"] = std::move(errors);
     }
     return body;
@@ -73,12 +77,14 @@ nlohmann::json ProblemJson(const Problem& problem) {
 
 void SendProblem(Pistache::Http::ResponseWriter& response, const Problem& problem) {
     SetHeader(response, "Content-Type", "application/problem+json");
-    response.send(problem.status,
-                  ProblemJson(problem).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    response.send(
+        problem.status,
+        ProblemJson(problem).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
 void SendError(Pistache::Http::ResponseWriter& response, Pistache::Http::Code code,
-               const std::string& error_code, const std::string& message, const std::string& field) {
+               const std::string& error_code, const std::string& message,
+               const std::string& field) {
     Problem problem{code, error_code, message, {}};
     if (!field.empty()) problem.errors.push_back({field, message});
     SendProblem(response, problem);
@@ -90,7 +96,8 @@ bool HasJsonBody(const Pistache::Http::Request& request) {
     while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.pop_back();
     for (auto& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (type == "application/json") return true;
-    return type.rfind("application/", 0) == 0 && type.size() > 5 && type.substr(type.size() - 5) == "+json";
+    return type.rfind("application/", 0) == 0 && type.size() > 5 &&
+           type.substr(type.size() - 5) == "+json";
 }
 
 }  // namespace storefleet::http

@@ -17,18 +17,17 @@ using Pistache::Rest::Route;
 HttpServer::HttpServer(Options options, metrics::Registry& registry, std::function<bool()> ready)
     : options_(std::move(options)), registry_(registry), ready_(std::move(ready)) {
     router_.get("/healthz", Wrap("GET", "/healthz", [](const Request&, auto& response) {
-        response.send(Code::Ok, "ok\n");
-    }));
+                    response.send(Code::Ok, "ok\n");
+                }));
     router_.get("/readyz", Wrap("GET", "/readyz", [this](const Request&, auto& response) {
-        if (ready_ && !ready_()) {
-            response.send(Code::Service_Unavailable, "not ready\n");
-            return;
-        }
-        response.send(Code::Ok, "ready\n");
-    }));
+                    if (ready_ && !ready_()) {
+                        response.send(Code::Service_Unavailable, "not ready\n");
+                        return;
+                    }
+                    response.send(Code::Ok, "ready\n");
+                }));
     router_.get("/metrics", [this](const Request&, Pistache::Http::ResponseWriter response) {
-        response.headers().add<Pistache::Http::Header::ContentType>(
-            MIME(Text, Plain));
+        response.headers().add<Pistache::Http::Header::ContentType>(MIME(Text, Plain));
         response.send(Code::Ok, registry_.Render());
         return Route::Result::Ok;
     });
@@ -52,7 +51,8 @@ void KeepAliveByDefault(const Request& request, Pistache::Http::ResponseWriter& 
     if (request.version() != Pistache::Http::Version::Http11) return;
     if (request.headers().has(Pistache::Http::Header::Connection::Name)) return;
     response.headers().remove<Pistache::Http::Header::Connection>();
-    response.headers().add<Pistache::Http::Header::Connection>(Pistache::Http::ConnectionControl::KeepAlive);
+    response.headers().add<Pistache::Http::Header::Connection>(
+        Pistache::Http::ConnectionControl::KeepAlive);
 }
 
 // What a request records when it is answered: set by Wrap around each handler, taken by
@@ -85,12 +85,13 @@ DeferredResponse Defer(Pistache::Http::ResponseWriter& response) {
         throw std::logic_error("http::Defer outside a handler that HttpServer runs, or twice");
     }
     current_request->deferred = true;
-    auto record = std::make_shared<DeferredResponse::Record>(
-        DeferredResponse::Record{current_request->start, current_request->latency, current_request->count});
+    auto record = std::make_shared<DeferredResponse::Record>(DeferredResponse::Record{
+        current_request->start, current_request->latency, current_request->count});
     return DeferredResponse(std::move(response), std::move(record));
 }
 
-Route::Handler HttpServer::Wrap(const std::string& method, const std::string& path, Handler handler) {
+Route::Handler HttpServer::Wrap(const std::string& method, const std::string& path,
+                                Handler handler) {
     auto& latency = registry_.GetHistogram("storefleet_http_request_duration_seconds",
                                            "HTTP request latency by route.",
                                            {{"method", method}, {"route", path}});
@@ -100,19 +101,21 @@ Route::Handler HttpServer::Wrap(const std::string& method, const std::string& pa
         std::vector<std::pair<int, metrics::Counter*>> counters;
     };
     auto codes = std::make_shared<Codes>();
-    auto count = std::make_shared<const std::function<void(int)>>([this, codes, method, path](int code) {
-        std::lock_guard<std::mutex> lock(codes->mutex);
-        for (const auto& [known, counter] : codes->counters) {
-            if (known == code) {
-                counter->Inc();
-                return;
+    auto count =
+        std::make_shared<const std::function<void(int)>>([this, codes, method, path](int code) {
+            std::lock_guard<std::mutex> lock(codes->mutex);
+            for (const auto& [known, counter] : codes->counters) {
+                if (known == code) {
+                    counter->Inc();
+                    return;
+                }
             }
-        }
-        auto& counter = registry_.GetCounter("storefleet_http_requests_total", "HTTP requests by route and status code.",
-                                             {{"method", method}, {"route", path}, {"code", std::to_string(code)}});
-        codes->counters.emplace_back(code, &counter);
-        counter.Inc();
-    });
+            auto& counter = registry_.GetCounter(
+                "storefleet_http_requests_total", "HTTP requests by route and status code.",
+                {{"method", method}, {"route", path}, {"code", std::to_string(code)}});
+            codes->counters.emplace_back(code, &counter);
+            counter.Inc();
+        });
     return [&latency, method, path, count, handler = std::move(handler)](
                const Request& request, Pistache::Http::ResponseWriter response) {
         RequestRecord record{std::chrono::steady_clock::now(), &latency, count, false};
@@ -131,7 +134,8 @@ Route::Handler HttpServer::Wrap(const std::string& method, const std::string& pa
         }
         current_request = nullptr;
         if (record.deferred) return Route::Result::Ok;  // recorded when answered
-        latency.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - record.start).count());
+        latency.Observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - record.start).count());
         (*count)(static_cast<int>(response.getResponseCode()));
         return Route::Result::Ok;
     };
@@ -190,7 +194,8 @@ std::string HttpServer::CanonicalPattern(const std::string& pattern) {
     return canonical;
 }
 
-void HttpServer::ServePublicApiAs(const std::string& service, const std::vector<PublicRoute>& public_routes) {
+void HttpServer::ServePublicApiAs(const std::string& service,
+                                  const std::vector<PublicRoute>& public_routes) {
     if (running_) throw std::logic_error("HttpServer: routes must be added before Start()");
     service_ = service;
     mine_.clear();
@@ -203,7 +208,9 @@ void HttpServer::ServePublicApiAs(const std::string& service, const std::vector<
 void HttpServer::CheckPublicRoutes() const {
     // The document and the handlers must say the same: a public route this service serves
     // that the document does not give it (or the reverse) stops the service at start.
-    auto key = [](const std::string& method, const std::string& pattern) { return method + " " + CanonicalPattern(pattern); };
+    auto key = [](const std::string& method, const std::string& pattern) {
+        return method + " " + CanonicalPattern(pattern);
+    };
     std::vector<std::string> served;
     for (const auto& [method, pattern] : routes_) {
         if (pattern.rfind("/api/", 0) == 0) served.push_back(key(method, pattern));
@@ -214,13 +221,16 @@ void HttpServer::CheckPublicRoutes() const {
     std::sort(documented.begin(), documented.end());
     std::string differences;
     for (const auto& route : served) {
-        if (!std::binary_search(documented.begin(), documented.end(), route)) differences += " served but not documented: " + route + ";";
+        if (!std::binary_search(documented.begin(), documented.end(), route))
+            differences += " served but not documented: " + route + ";";
     }
     for (const auto& route : documented) {
-        if (!std::binary_search(served.begin(), served.end(), route)) differences += " documented but not served: " + route + ";";
+        if (!std::binary_search(served.begin(), served.end(), route))
+            differences += " documented but not served: " + route + ";";
     }
     if (!differences.empty()) {
-        throw std::logic_error("HttpServer: the " + service_ + " service's routes differ from docs/openapi.yaml:" + differences);
+        throw std::logic_error("HttpServer: the " + service_ +
+                               " service's routes differ from docs/openapi.yaml:" + differences);
     }
 }
 
@@ -232,11 +242,13 @@ std::string HttpServer::AllowedMethods(const std::string& path_pattern) const {
     const std::string canonical = CanonicalPattern(path_pattern);
     auto add = [&](const std::string& method, const std::string& pattern) {
         if (CanonicalPattern(pattern) != canonical) return;
-        if (std::find(methods.begin(), methods.end(), method) == methods.end()) methods.push_back(method);
+        if (std::find(methods.begin(), methods.end(), method) == methods.end())
+            methods.push_back(method);
     };
     for (const auto& [method, pattern] : routes_) add(method, pattern);
     for (const auto& route : elsewhere_) add(route.method, route.pattern);
-    static const std::vector<std::string> order = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+    static const std::vector<std::string> order = {"GET",   "POST",   "PUT",
+                                                   "PATCH", "DELETE", "OPTIONS"};
     std::string allowed;
     for (const auto& method : order) {
         if (std::find(methods.begin(), methods.end(), method) == methods.end()) continue;
@@ -269,21 +281,24 @@ void HttpServer::Start() {
         auto refuse = [allowed](const Request& request, Pistache::Http::ResponseWriter response) {
             SetHeader(response, "Allow", allowed);
             SendError(response, Code::Method_Not_Allowed, "method_not_allowed",
-                      "this path answers " + allowed + ", not " + Pistache::Http::methodString(request.method()));
+                      "this path answers " + allowed + ", not " +
+                          Pistache::Http::methodString(request.method()));
             return Route::Result::Ok;
         };
-        for (auto method : {Pistache::Http::Method::Get, Pistache::Http::Method::Post, Pistache::Http::Method::Put,
-                            Pistache::Http::Method::Patch, Pistache::Http::Method::Delete,
-                            Pistache::Http::Method::Options}) {
+        for (auto method : {Pistache::Http::Method::Get, Pistache::Http::Method::Post,
+                            Pistache::Http::Method::Put, Pistache::Http::Method::Patch,
+                            Pistache::Http::Method::Delete, Pistache::Http::Method::Options}) {
             const std::string name = Pistache::Http::methodString(method);
             bool served = false;
             for (const auto& [route_method, route_pattern] : routes_) {
-                served = served || (route_method == name && CanonicalPattern(route_pattern) == CanonicalPattern(pattern));
+                served = served || (route_method == name &&
+                                    CanonicalPattern(route_pattern) == CanonicalPattern(pattern));
             }
             if (served) continue;
             std::string other_service;
             for (const auto& route : elsewhere_) {
-                if (route.method == name && CanonicalPattern(route.pattern) == CanonicalPattern(pattern)) {
+                if (route.method == name &&
+                    CanonicalPattern(route.pattern) == CanonicalPattern(pattern)) {
                     other_service = route.service;
                 }
             }
@@ -291,12 +306,13 @@ void HttpServer::Start() {
                 router_.addRoute(method, pattern, refuse);
                 continue;
             }
-            const std::string detail = name + " " + pattern + " is answered by the " + other_service +
-                                       " service; send it through the front door";
-            router_.addRoute(method, pattern, [detail](const Request&, Pistache::Http::ResponseWriter response) {
-                SendError(response, Code::Not_Found, "not_found", detail);
-                return Route::Result::Ok;
-            });
+            const std::string detail = name + " " + pattern + " is answered by the " +
+                                       other_service + " service; send it through the front door";
+            router_.addRoute(method, pattern,
+                             [detail](const Request&, Pistache::Http::ResponseWriter response) {
+                                 SendError(response, Code::Not_Found, "not_found", detail);
+                                 return Route::Result::Ok;
+                             });
         }
     }
     Pistache::Address address(options_.address, Pistache::Port(options_.port));

@@ -44,21 +44,31 @@ std::string Trim(const std::string& text) {
 }
 
 std::string ReplaceAll(std::string text, const std::string& from, const std::string& to) {
-    for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) text.replace(at, from.size(), to);
+    for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+        text.replace(at, from.size(), to);
     return text;
 }
 
 const char* Reason(int status) {
     switch (status) {
-        case 400: return "Bad Request";
-        case 401: return "Unauthorized";
-        case 403: return "Forbidden";
-        case 404: return "Not Found";
-        case 405: return "Method Not Allowed";
-        case 431: return "Request Header Fields Too Large";
-        case 429: return "Too Many Requests";
-        case 503: return "Service Unavailable";
-        default: return "Error";
+        case 400:
+            return "Bad Request";
+        case 401:
+            return "Unauthorized";
+        case 403:
+            return "Forbidden";
+        case 404:
+            return "Not Found";
+        case 405:
+            return "Method Not Allowed";
+        case 431:
+            return "Request Header Fields Too Large";
+        case 429:
+            return "Too Many Requests";
+        case 503:
+            return "Service Unavailable";
+        default:
+            return "Error";
     }
 }
 
@@ -85,11 +95,13 @@ struct SseServer::Connection {
 SseServer::SseServer(Options options, SseHandler& handler, metrics::Registry& registry)
     : options_(std::move(options)),
       handler_(handler),
-      open_connections_(registry.GetGauge(options_.metrics_prefix + "streams_open", "Live status streams (SSE) open now.")),
+      open_connections_(registry.GetGauge(options_.metrics_prefix + "streams_open",
+                                          "Live status streams (SSE) open now.")),
       slow_clients_(registry.GetCounter(options_.metrics_prefix + "stream_slow_clients_total",
                                         "Streams cut off because the client did not read.")),
-      accept_pauses_(registry.GetCounter(options_.metrics_prefix + "stream_accept_pauses_total",
-                                         "Times the stream stopped accepting for a moment: out of file descriptors.")),
+      accept_pauses_(registry.GetCounter(
+          options_.metrics_prefix + "stream_accept_pauses_total",
+          "Times the stream stopped accepting for a moment: out of file descriptors.")),
       next_key_(kFirstConnectionKey) {}
 
 SseServer::~SseServer() { Stop(); }
@@ -101,7 +113,8 @@ std::set<int> SseServer::Statuses() const {
     return statuses;
 }
 
-void SseServer::CheckPublicApi(const std::string& service, const std::vector<PublicRoute>& public_routes,
+void SseServer::CheckPublicApi(const std::string& service,
+                               const std::vector<PublicRoute>& public_routes,
                                const nlohmann::json& openapi) const {
     std::string differences;
     bool documented = false;
@@ -110,26 +123,34 @@ void SseServer::CheckPublicApi(const std::string& service, const std::vector<Pub
         if (route.method == "GET" && route.pattern == options_.path) {
             documented = true;
         } else {
-            differences += " documented but not served: " + route.method + " " + route.pattern + ";";
+            differences +=
+                " documented but not served: " + route.method + " " + route.pattern + ";";
         }
     }
     if (!documented) differences += " served but not documented: GET " + options_.path + ";";
     std::set<int> listed;
-    const auto operation = nlohmann::json::json_pointer("/paths/" + ReplaceAll(options_.path, "/", "~1") + "/get/responses");
+    const auto operation = nlohmann::json::json_pointer(
+        "/paths/" + ReplaceAll(options_.path, "/", "~1") + "/get/responses");
     if (openapi.contains(operation) && openapi.at(operation).is_object()) {
         for (const auto& [status, response] : openapi.at(operation).items()) {
-            if (!status.empty() && std::all_of(status.begin(), status.end(), ::isdigit)) listed.insert(std::stoi(status));
+            if (!status.empty() && std::all_of(status.begin(), status.end(), ::isdigit))
+                listed.insert(std::stoi(status));
         }
     }
     const std::set<int> answered = Statuses();
     for (int status : answered) {
-        if (!listed.contains(status)) differences += " answers " + std::to_string(status) + " but the document does not list it;";
+        if (!listed.contains(status))
+            differences +=
+                " answers " + std::to_string(status) + " but the document does not list it;";
     }
     for (int status : listed) {
-        if (!answered.contains(status)) differences += " the document lists " + std::to_string(status) + " but it never answers it;";
+        if (!answered.contains(status))
+            differences +=
+                " the document lists " + std::to_string(status) + " but it never answers it;";
     }
     if (!differences.empty()) {
-        throw std::logic_error("SseServer: the " + service + " service's route differs from docs/openapi.yaml:" + differences);
+        throw std::logic_error("SseServer: the " + service +
+                               " service's route differs from docs/openapi.yaml:" + differences);
     }
 }
 
@@ -142,7 +163,8 @@ void SseServer::Watch(int operation, int fd, uint32_t events, uint64_t key) {
 
 void SseServer::Start() {
     listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (listen_fd_ < 0) throw std::runtime_error(std::string("stream: socket: ") + std::strerror(errno));
+    if (listen_fd_ < 0)
+        throw std::runtime_error(std::string("stream: socket: ") + std::strerror(errno));
     int one = 1;
     ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     sockaddr_in address{};
@@ -194,8 +216,12 @@ void SseServer::Run() {
         }
         auto until = std::min(next_poll, next_sweep);
         if (accept_paused_until_) until = std::min(until, *accept_paused_until_);
-        const int timeout = until <= now ? 0 : static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(until - now).count());
-        const int ready = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout);
+        const int timeout =
+            until <= now ? 0
+                         : static_cast<int>(
+                               std::chrono::ceil<std::chrono::milliseconds>(until - now).count());
+        const int ready =
+            ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout);
         bool woken = false;
         for (int i = 0; i < ready && running_; ++i) {
             const uint64_t key = events[i].data.u64;
@@ -258,7 +284,8 @@ void SseServer::Accept() {
     for (;;) {
         sockaddr_in peer{};
         socklen_t length = sizeof(peer);
-        const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        const int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &length,
+                                 SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 // The pending connection stays in the backlog and the listener stays readable:
@@ -281,7 +308,10 @@ void SseServer::Accept() {
         connection.opened = Clock::now();
         Watch(EPOLL_CTL_ADD, fd, EPOLLIN, key);
         if (connections_.size() > options_.max_connections) {
-            Answer(connection, {503, "unavailable", "too many live streams on this replica; retry shortly", {{"Retry-After", "5"}}});
+            Answer(connection, {503,
+                                "unavailable",
+                                "too many live streams on this replica; retry shortly",
+                                {{"Retry-After", "5"}}});
         }
     }
 }
@@ -320,9 +350,11 @@ void SseServer::OnRequest(Connection& connection) {
     request.id = connection.key;
     for (std::size_t at = line_end; at != std::string::npos && at < head.size();) {
         const auto next = head.find("\r\n", at + 2);
-        const std::string line = head.substr(at + 2, next == std::string::npos ? std::string::npos : next - at - 2);
+        const std::string line =
+            head.substr(at + 2, next == std::string::npos ? std::string::npos : next - at - 2);
         const auto colon = line.find(':');
-        if (colon != std::string::npos) request.headers[Lower(Trim(line.substr(0, colon)))] = Trim(line.substr(colon + 1));
+        if (colon != std::string::npos)
+            request.headers[Lower(Trim(line.substr(0, colon)))] = Trim(line.substr(colon + 1));
         at = next;
     }
     const auto first_space = request_line.find(' ');
@@ -339,16 +371,19 @@ void SseServer::OnRequest(Connection& connection) {
         return;
     }
     if (method != "GET") {
-        Answer(connection, {405, "method_not_allowed", "this path answers GET only", {{"Allow", "GET"}}});
+        Answer(connection,
+               {405, "method_not_allowed", "this path answers GET only", {{"Allow", "GET"}}});
         return;
     }
-    request.client_address = ResolveClientAddress(connection.peer, request.Header("x-forwarded-for"),
-                                                  request.Header("x-real-ip"), CurrentTrustedProxies());
+    request.client_address =
+        ResolveClientAddress(connection.peer, request.Header("x-forwarded-for"),
+                             request.Header("x-real-ip"), CurrentTrustedProxies());
     SseAnswer answer = handler_.OnRequest(request);
     if (auto* refusal = std::get_if<SseRefusal>(&answer)) {
         if (!handler_.RefusalStatuses().contains(refusal->status)) {
             // Not in the document (CheckPublicApi compared the declared ones): a handler bug.
-            log::Error("stream: refusing with a status the handler does not declare", {{"status", refusal->status}});
+            log::Error("stream: refusing with a status the handler does not declare",
+                       {{"status", refusal->status}});
         }
         Answer(connection, *refusal);
         return;
@@ -357,9 +392,10 @@ void SseServer::OnRequest(Connection& connection) {
     connection.streaming = true;
     open_connections_.Set(static_cast<double>(connections_.size()));
     // Send may close the connection (the client went away): OnOpened only if it is still open.
-    if (!Send(connection, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
-                          "X-Accel-Buffering: no\r\nConnection: close\r\n\r\n" +
-                              std::get<SseAcceptance>(answer).first_payload)) {
+    if (!Send(connection,
+              "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
+              "X-Accel-Buffering: no\r\nConnection: close\r\n\r\n" +
+                  std::get<SseAcceptance>(answer).first_payload)) {
         return;
     }
     handler_.OnOpened(key);
@@ -376,7 +412,8 @@ void SseServer::Sweep(Clock::time_point now) {
         auto found = connections_.find(key);
         if (found == connections_.end()) continue;
         Connection& connection = found->second;
-        if (!connection.streaming && !connection.closing && now - connection.opened > options_.request_timeout) {
+        if (!connection.streaming && !connection.closing &&
+            now - connection.opened > options_.request_timeout) {
             Close(connection);
         } else if (connection.streaming && heartbeat) {
             Send(connection, ": keep-alive\n\n");
@@ -393,9 +430,11 @@ bool SseServer::Send(SseStreamId id, std::string_view bytes) {
 }
 
 bool SseServer::Send(Connection& connection, std::string_view bytes) {
-    if (connection.out.size() - connection.out_offset + bytes.size() > options_.max_buffered_bytes) {
+    if (connection.out.size() - connection.out_offset + bytes.size() >
+        options_.max_buffered_bytes) {
         slow_clients_.Inc();
-        log::Warn("stream: client does not read; closing its stream", {{"client", connection.peer}});
+        log::Warn("stream: client does not read; closing its stream",
+                  {{"client", connection.peer}});
         Close(connection);
         return false;
     }
@@ -434,13 +473,17 @@ void SseServer::Flush(Connection& connection) {
 
 void SseServer::Answer(Connection& connection, const SseRefusal& refusal) {
     const std::string body =
-        ProblemJson({static_cast<Pistache::Http::Code>(refusal.status), refusal.code, refusal.detail, {}}).dump() + "\n";
+        ProblemJson(
+            {static_cast<Pistache::Http::Code>(refusal.status), refusal.code, refusal.detail, {}})
+            .dump() +
+        "\n";
     std::string extra_headers;
     for (const auto& [name, value] : refusal.headers) extra_headers += name + ": " + value + "\r\n";
     connection.closing = true;
     connection.out += "HTTP/1.1 " + std::to_string(refusal.status) + " " + Reason(refusal.status) +
-                      "\r\nContent-Type: application/problem+json\r\nContent-Length: " + std::to_string(body.size()) +
-                      "\r\nConnection: close\r\n" + extra_headers + "\r\n" + body;
+                      "\r\nContent-Type: application/problem+json\r\nContent-Length: " +
+                      std::to_string(body.size()) + "\r\nConnection: close\r\n" + extra_headers +
+                      "\r\n" + body;
     Flush(connection);
 }
 

@@ -12,11 +12,13 @@ using namespace std::chrono_literals;
 TEST(AuthenticatorTest, CachesKnownTokensBrieflyAndUnknownOnesLonger) {
     int lookups = 0;
     std::optional<Principal> answer = Principal{"acme", false};
-    Authenticator auth([&](const std::string& sha) {
-        ++lookups;
-        EXPECT_EQ(sha, Sha256Hex("secret")) << "looked up by hash, never by the raw token";
-        return answer;
-    }, {1000ms, 5000ms, 100});
+    Authenticator auth(
+        [&](const std::string& sha) {
+            ++lookups;
+            EXPECT_EQ(sha, Sha256Hex("secret")) << "looked up by hash, never by the raw token";
+            return answer;
+        },
+        {1000ms, 5000ms, 100});
     const auto t0 = Authenticator::Clock::time_point{} + 1h;
     EXPECT_EQ(auth.Resolve("Bearer secret", t0), (Principal{"acme", false}));
     EXPECT_EQ(auth.Resolve("Bearer secret", t0 + 900ms), (Principal{"acme", false}));
@@ -47,7 +49,8 @@ TEST(AuthenticatorTest, RefusesMalformedHeadersWithoutALookup) {
 }
 
 TEST(AuthenticatorTest, AFloodOfDistinctTokensIsBounded) {
-    Authenticator auth([](const std::string&) { return std::optional<Principal>{}; }, {1000ms, 5000ms, 50});
+    Authenticator auth([](const std::string&) { return std::optional<Principal>{}; },
+                       {1000ms, 5000ms, 50});
     const auto now = Authenticator::Clock::now();
     for (int i = 0; i < 1000; ++i) {
         auth.Resolve("Bearer t" + std::to_string(i), now);

@@ -34,15 +34,18 @@ TEST(TrustedProxiesTest, RefusesWhatIsNotARange) {
 // loopback peers only), so one client's bad tokens got every tenant 429.
 TEST(ClientAddressTest, ThroughTwoProxiesTheClientIsTheRightmostUntrustedHop) {
     const auto trusted = TrustedProxies::Parse("10.42.0.0/16");
-    EXPECT_EQ(ResolveClientAddress("10.42.1.4", "203.0.113.7, 10.42.0.9", "", trusted), "203.0.113.7");
-    EXPECT_EQ(ResolveClientAddress("10.42.1.4", "198.51.100.20, 10.42.0.9", "", trusted), "198.51.100.20")
+    EXPECT_EQ(ResolveClientAddress("10.42.1.4", "203.0.113.7, 10.42.0.9", "", trusted),
+              "203.0.113.7");
+    EXPECT_EQ(ResolveClientAddress("10.42.1.4", "198.51.100.20, 10.42.0.9", "", trusted),
+              "198.51.100.20")
         << "two clients behind the same proxies are two keys";
 }
 
 TEST(ClientAddressTest, AForgedForwardedForDoesNotMoveTheClient) {
     const auto trusted = TrustedProxies::Parse("10.42.0.0/16");
     // The client sent "X-Forwarded-For: 1.2.3.4, 10.42.0.1" itself; the Ingress appended its peer.
-    EXPECT_EQ(ResolveClientAddress("10.42.1.4", "1.2.3.4, 10.42.0.1, 203.0.113.7, 10.42.0.9", "", trusted),
+    EXPECT_EQ(ResolveClientAddress("10.42.1.4", "1.2.3.4, 10.42.0.1, 203.0.113.7, 10.42.0.9", "",
+                                   trusted),
               "203.0.113.7");
 }
 

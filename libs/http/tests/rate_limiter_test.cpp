@@ -30,7 +30,8 @@ TEST(RateLimiterTest, ManyKeysDoNotGrowWithoutBound) {
     const auto now = RateLimiter::Clock::time_point{} + std::chrono::hours(1);
     std::chrono::milliseconds retry{0};
     for (int i = 0; i < 1000; ++i) {
-        EXPECT_TRUE(limiter.Allow("k" + std::to_string(i), now, retry)) << "a new key starts with a full bucket";
+        EXPECT_TRUE(limiter.Allow("k" + std::to_string(i), now, retry))
+            << "a new key starts with a full bucket";
         ASSERT_LE(limiter.Keys(), 10U);
     }
     // Buckets that have refilled are the ones dropped first: a spent one stays spent.
@@ -40,7 +41,8 @@ TEST(RateLimiterTest, ManyKeysDoNotGrowWithoutBound) {
     EXPECT_TRUE(kept.Allow("old-2", now - std::chrono::seconds(5), retry));
     EXPECT_TRUE(kept.Allow("new", now, retry));  // full: old-1 and old-2 have refilled and go
     EXPECT_EQ(kept.Keys(), 2U);
-    EXPECT_FALSE(kept.Allow("spent", now, retry)) << "evicting the refilled buckets kept the spent one";
+    EXPECT_FALSE(kept.Allow("spent", now, retry))
+        << "evicting the refilled buckets kept the spent one";
 }
 
 // A flood of new keys while no bucket has refilled (every key spent at this instant) must not
@@ -56,7 +58,8 @@ TEST(RateLimiterTest, AFloodOfNewKeysDoesNotResetTheKeysBeingLimited) {
     for (int i = 0; i < 300; ++i) {
         limiter.Allow("flood-" + std::to_string(i), now, retry);
         ASSERT_LE(limiter.Keys(), 100U);
-        EXPECT_FALSE(limiter.Allow("abuser", now, retry)) << "the spent bucket was reset after " << i + 1 << " new keys";
+        EXPECT_FALSE(limiter.Allow("abuser", now, retry))
+            << "the spent bucket was reset after " << i + 1 << " new keys";
     }
 }
 

@@ -21,7 +21,8 @@ std::size_t Collect(char* data, std::size_t size, std::size_t count, void* out) 
 
 // `method` on the server at `port`, without a token.
 Reply Fetch(uint16_t port, const std::string& path, const char* method = "GET") {
-    Reply reply = test_support::HttpClient::Local(port, "", std::chrono::seconds(5)).Send(method, path);
+    Reply reply =
+        test_support::HttpClient::Local(port, "", std::chrono::seconds(5)).Send(method, path);
     EXPECT_NE(reply.code, -1) << reply.error;
     return reply;
 }
@@ -31,7 +32,8 @@ TEST(HttpServerTest, ServesRoutesHealthAndMetricsOnAnEphemeralPort) {
     bool ready = false;
     HttpServer server({}, registry, [&] { return ready; });
     server.Get("/things/:id", [](const Pistache::Rest::Request& request, auto& response) {
-        SendJson(response, Pistache::Http::Code::Ok, {{"id", request.param(":id").as<std::string>()}});
+        SendJson(response, Pistache::Http::Code::Ok,
+                 {{"id", request.param(":id").as<std::string>()}});
     });
     server.Get("/boom", [](const Pistache::Rest::Request&, auto&) -> void {
         throw std::runtime_error("kaput");
@@ -56,15 +58,18 @@ TEST(HttpServerTest, ServesRoutesHealthAndMetricsOnAnEphemeralPort) {
 
     Reply wrong_method = Fetch(server.Port(), "/things/42", "DELETE");
     EXPECT_EQ(wrong_method.code, 405);
-    EXPECT_EQ(nlohmann::json::parse(wrong_method.body)["type"], "urn:storefleet:problem:method_not_allowed");
+    EXPECT_EQ(nlohmann::json::parse(wrong_method.body)["type"],
+              "urn:storefleet:problem:method_not_allowed");
 
     Reply boom = Fetch(server.Port(), "/boom");
     EXPECT_EQ(boom.code, 500);
     EXPECT_EQ(boom.body.find("kaput"), std::string::npos) << "internal errors must not leak";
 
     Reply metrics = Fetch(server.Port(), "/metrics");
-    EXPECT_NE(metrics.body.find("storefleet_http_requests_total{code=\"200\",method=\"GET\",route=\"/things/:id\"} 1"),
-              std::string::npos)
+    EXPECT_NE(
+        metrics.body.find(
+            "storefleet_http_requests_total{code=\"200\",method=\"GET\",route=\"/things/:id\"} 1"),
+        std::string::npos)
         << metrics.body;
     server.Stop();
 }
@@ -111,14 +116,18 @@ TEST(HttpServerTest, WithThePublicTableAMethodNobodyServesGetsTheWholeAllowHeade
     // A method another service answers, sent here directly: 404 naming that service.
     Reply get_me = Fetch(port, "/api/v1/me");
     EXPECT_EQ(get_me.code, 404);
-    EXPECT_NE(nlohmann::json::parse(get_me.body)["detail"].get<std::string>().find("query service"), std::string::npos);
+    EXPECT_NE(nlohmann::json::parse(get_me.body)["detail"].get<std::string>().find("query service"),
+              std::string::npos);
     EXPECT_EQ(Fetch(port, "/api/v1/nothing-here", "DELETE").code, 404);
     intake.Stop();
 }
 
 TEST(HttpServerTest, StartRefusesHandlersThatDifferFromThePublicTable) {
-    const std::vector<PublicRoute> table = {{"GET", "/api/v1/me", "query"}, {"POST", "/api/v1/stores", "intake"}};
-    auto ok = [](const Pistache::Rest::Request&, auto& response) { response.send(Pistache::Http::Code::Ok); };
+    const std::vector<PublicRoute> table = {{"GET", "/api/v1/me", "query"},
+                                            {"POST", "/api/v1/stores", "intake"}};
+    auto ok = [](const Pistache::Rest::Request&, auto& response) {
+        response.send(Pistache::Http::Code::Ok);
+    };
     metrics::Registry registry;
     HttpServer undocumented({}, registry, [] { return true; });
     undocumented.Post("/api/v1/stores", ok);
@@ -135,7 +144,8 @@ TEST(PublicApiRoutesTest, TheGeneratedTableHasEveryServiceAndNoDuplicate) {
     std::set<std::string> seen;
     std::set<std::string> services;
     for (const auto& route : routes) {
-        EXPECT_TRUE(seen.insert(route.method + " " + HttpServer::CanonicalPattern(route.pattern)).second)
+        EXPECT_TRUE(
+            seen.insert(route.method + " " + HttpServer::CanonicalPattern(route.pattern)).second)
             << route.method << " " << route.pattern;
         EXPECT_EQ(route.pattern.find('{'), std::string::npos) << route.pattern;
         services.insert(route.service);
@@ -164,7 +174,8 @@ TEST(HttpServerTest, KeepsHttp11ConnectionsOpenUnlessTheClientSaysClose) {
         curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
         curl_easy_setopt(curl, CURLOPT_TIMEOUT, 5L);
         curl_slist* headers = nullptr;
-        headers = curl_slist_append(headers, ask_close ? "Connection: close" : "Connection:");  // "Connection:" removes it
+        headers = curl_slist_append(
+            headers, ask_close ? "Connection: close" : "Connection:");  // "Connection:" removes it
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
         long total = 0;
         for (int i = 0; i < 2; ++i) {
@@ -178,7 +189,8 @@ TEST(HttpServerTest, KeepsHttp11ConnectionsOpenUnlessTheClientSaysClose) {
         return total;
     };
     EXPECT_EQ(connections_for_two_requests(false), 1) << "the second request reuses the connection";
-    EXPECT_EQ(connections_for_two_requests(true), 2) << "a client that asks to close gets a new one";
+    EXPECT_EQ(connections_for_two_requests(true), 2)
+        << "a client that asks to close gets a new one";
     server.Stop();
 }
 
@@ -191,13 +203,17 @@ TEST(HttpServerTest, PathPatternsMatchWholeSegments) {
 }
 
 TEST(ProblemTest, CarriesTypeTitleStatusDetailAndFieldErrors) {
-    auto body = ProblemJson({Pistache::Http::Code::Conflict, "name_taken", "the name 'a' is taken", {{"name", "taken"}}});
+    auto body = ProblemJson({Pistache::Http::Code::Conflict,
+                             "name_taken",
+                             "the name 'a' is taken",
+                             {{"name", "taken"}}});
     EXPECT_EQ(body["type"], "urn:storefleet:problem:name_taken");
     EXPECT_EQ(body["title"], "The store name is taken");
     EXPECT_EQ(body["status"], 409);
     EXPECT_EQ(body["detail"], "the name 'a' is taken");
     EXPECT_EQ(body["errors"][0]["field"], "name");
-    EXPECT_FALSE(ProblemJson({Pistache::Http::Code::Not_Found, "not_found", "x", {}}).contains("errors"));
+    EXPECT_FALSE(
+        ProblemJson({Pistache::Http::Code::Not_Found, "not_found", "x", {}}).contains("errors"));
 }
 
 }  // namespace

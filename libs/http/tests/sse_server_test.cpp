@@ -8,14 +8,14 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "storefleet/http/testing/raw_client.hpp"
 #include "storefleet/test_support/wait.hpp"
@@ -32,7 +32,7 @@ constexpr const char* kPath = "/api/v1/things/events";
 // "event: open" once opened. Each wake-up sends `chunks_per_wake` chunks of 32 KiB to every
 // open stream. Records what it was told.
 class FakeHandler final : public SseHandler {
-  public:
+public:
     FakeHandler() : wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
     ~FakeHandler() override { ::close(wake_); }
 
@@ -100,7 +100,7 @@ class FakeHandler final : public SseHandler {
     }
     void OnSweep(std::chrono::steady_clock::time_point) override {}
 
-  private:
+private:
     int wake_;
     std::mutex mutex_;
     std::vector<SseRequest> requests_;
@@ -111,13 +111,14 @@ class FakeHandler final : public SseHandler {
 
 std::string Request(const std::string& extra_headers = "", const std::string& method = "GET",
                     const std::string& path = kPath) {
-    return method + " " + path + " HTTP/1.1\r\nHost: test\r\nAccept: text/event-stream\r\n" + extra_headers + "\r\n";
+    return method + " " + path + " HTTP/1.1\r\nHost: test\r\nAccept: text/event-stream\r\n" +
+           extra_headers + "\r\n";
 }
 
 using test_support::WaitUntil;
 
 class SseServerTest : public ::testing::Test {
-  protected:
+protected:
     void StartServer(SseServer::Options options = {}) {
         options.path = kPath;
         options.metrics_prefix = "test_";
@@ -141,7 +142,8 @@ TEST_F(SseServerTest, RequestsItCannotServeAreProblemsAndNeverReachTheHandler) {
     RawClient elsewhere(Port(), Request("", "GET", "/api/v1/other"));
     ASSERT_TRUE(elsewhere.ReadsToEnd(5s));
     EXPECT_EQ(elsewhere.Received().rfind("HTTP/1.1 404 ", 0), 0u) << elsewhere.Received();
-    EXPECT_NE(elsewhere.Received().find("Content-Type: application/problem+json"), std::string::npos);
+    EXPECT_NE(elsewhere.Received().find("Content-Type: application/problem+json"),
+              std::string::npos);
 
     RawClient post(Port(), Request("", "POST"));
     ASSERT_TRUE(post.ReadsToEnd(5s));
@@ -152,7 +154,8 @@ TEST_F(SseServerTest, RequestsItCannotServeAreProblemsAndNeverReachTheHandler) {
     ASSERT_TRUE(malformed.ReadsToEnd(5s));
     EXPECT_EQ(malformed.Received().rfind("HTTP/1.1 400 ", 0), 0u);
 
-    RawClient huge(Port(), "GET " + std::string(kPath) + " HTTP/1.1\r\nX-Padding: " + std::string(9000, 'a'));
+    RawClient huge(
+        Port(), "GET " + std::string(kPath) + " HTTP/1.1\r\nX-Padding: " + std::string(9000, 'a'));
     ASSERT_TRUE(huge.ReadsToEnd(5s));
     EXPECT_EQ(huge.Received().rfind("HTTP/1.1 431 ", 0), 0u);
     EXPECT_NE(huge.Received().find("\"code\":\"invalid_request\""), std::string::npos);
@@ -178,10 +181,12 @@ TEST_F(SseServerTest, AnAcceptedStreamGetsItsHeadersPayloadsAndKeepAlives) {
     RawClient client(Port(), Request("Last-Event-ID: 41\r\nX-Forwarded-For: 203.0.113.9\r\n"));
     ASSERT_TRUE(client.ReadUntil("event: open"));
     const std::string& got = client.Received();
-    EXPECT_EQ(got.rfind("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
-                        "X-Accel-Buffering: no\r\nConnection: close\r\n\r\nretry: 2000\n\nevent: open\n",
-                        0),
-              0u)
+    EXPECT_EQ(
+        got.rfind(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
+            "X-Accel-Buffering: no\r\nConnection: close\r\n\r\nretry: 2000\n\nevent: open\n",
+            0),
+        0u)
         << got;
     ASSERT_EQ(handler_.Requests().size(), 1u);
     const SseRequest request = handler_.Requests()[0];
@@ -290,7 +295,8 @@ TEST_F(SseServerTest, OutOfFileDescriptorsItPausesAcceptingInsteadOfSpinning) {
     for (int fd : fillers) ::close(fd);
     EXPECT_TRUE(paused) << "the server never met EMFILE (the test did not set up what it tests)";
     EXPECT_LT(cpu_used, 0.3) << "the stream's loop spun on a listener it could not accept from";
-    EXPECT_TRUE(client->ReadUntil("event: open")) << "the pending connection was not taken once descriptors were free";
+    EXPECT_TRUE(client->ReadUntil("event: open"))
+        << "the pending connection was not taken once descriptors were free";
 }
 
 nlohmann::json Document(const std::vector<std::string>& statuses) {
@@ -301,25 +307,34 @@ nlohmann::json Document(const std::vector<std::string>& statuses) {
 
 TEST_F(SseServerTest, ItsRouteAndAnswersMustBeTheDocumentsOnes) {
     SseServer server({.path = kPath, .metrics_prefix = "check_"}, handler_, registry_);
-    const std::vector<PublicRoute> table = {{"GET", kPath, "stream"}, {"GET", "/api/v1/me", "query"}};
+    const std::vector<PublicRoute> table = {{"GET", kPath, "stream"},
+                                            {"GET", "/api/v1/me", "query"}};
     // 200, 431 and 503 are the server's; 401 and 429 the handler's.
     EXPECT_EQ(server.Statuses(), (std::set<int>{200, 401, 429, 431, 503}));
-    EXPECT_NO_THROW(server.CheckPublicApi("stream", table, Document({"200", "401", "429", "431", "503"})));
+    EXPECT_NO_THROW(
+        server.CheckPublicApi("stream", table, Document({"200", "401", "429", "431", "503"})));
 
     try {
         server.CheckPublicApi("stream", table, Document({"200", "401", "404", "429", "503"}));
         ADD_FAILURE() << "a missing and an extra status passed";
     } catch (const std::logic_error& error) {
-        EXPECT_NE(std::string(error.what()).find("answers 431 but the document does not list it"), std::string::npos)
+        EXPECT_NE(std::string(error.what()).find("answers 431 but the document does not list it"),
+                  std::string::npos)
             << error.what();
-        EXPECT_NE(std::string(error.what()).find("the document lists 404 but it never answers it"), std::string::npos);
+        EXPECT_NE(std::string(error.what()).find("the document lists 404 but it never answers it"),
+                  std::string::npos);
     }
-    EXPECT_THROW(server.CheckPublicApi("query", table, Document({"200", "401", "429", "431", "503"})), std::logic_error)
+    EXPECT_THROW(
+        server.CheckPublicApi("query", table, Document({"200", "401", "429", "431", "503"})),
+        std::logic_error)
         << "another service's routes";
     const std::vector<PublicRoute> two = {{"GET", kPath, "stream"}, {"POST", kPath, "stream"}};
-    EXPECT_THROW(server.CheckPublicApi("stream", two, Document({"200", "401", "429", "431", "503"})), std::logic_error)
+    EXPECT_THROW(
+        server.CheckPublicApi("stream", two, Document({"200", "401", "429", "431", "503"})),
+        std::logic_error)
         << "a documented route it does not serve";
-    EXPECT_THROW(server.CheckPublicApi("stream", table, nlohmann::json::object()), std::logic_error);
+    EXPECT_THROW(server.CheckPublicApi("stream", table, nlohmann::json::object()),
+                 std::logic_error);
 }
 
 TEST(RaiseOpenFileLimitTest, TheSoftLimitBecomesTheHardOne) {

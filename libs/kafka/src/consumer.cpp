@@ -2,11 +2,10 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
-#include "event_logger.hpp"
-
 #include <algorithm>
 #include <stdexcept>
 
+#include "event_logger.hpp"
 #include "storefleet/common/log.hpp"
 
 namespace storefleet::kafka {
@@ -63,7 +62,8 @@ public:
             for (std::size_t i = 0; i < partitions.size(); ++i) {
                 partitions[i]->set_offset(offsets[i].offset);
             }
-            log::Info("partitions assigned", {{"partitions", Describe(partitions)}, {"group", options_.group_id}});
+            log::Info("partitions assigned",
+                      {{"partitions", Describe(partitions)}, {"group", options_.group_id}});
             if (cooperative) {
                 LogIfError(consumer->incremental_assign(partitions), "incremental_assign");
             } else {
@@ -99,9 +99,11 @@ KafkaConsumer::KafkaConsumer(Options options)
     SetOrThrow(*conf, "enable.auto.offset.store", "false");
     SetOrThrow(*conf, "auto.offset.reset", "earliest");
     SetOrThrow(*conf, "enable.partition.eof", "false");
-    SetOrThrow(*conf, "partition.assignment.strategy", options_.cooperative ? "cooperative-sticky" : "range,roundrobin");
+    SetOrThrow(*conf, "partition.assignment.strategy",
+               options_.cooperative ? "cooperative-sticky" : "range,roundrobin");
     SetOrThrow(*conf, "session.timeout.ms", std::to_string(options_.session_timeout.count()));
-    SetOrThrow(*conf, "heartbeat.interval.ms", std::to_string(std::max<int64_t>(500, options_.session_timeout.count() / 5)));
+    SetOrThrow(*conf, "heartbeat.interval.ms",
+               std::to_string(std::max<int64_t>(500, options_.session_timeout.count() / 5)));
     if (!options_.instance_id.empty()) SetOrThrow(*conf, "group.instance.id", options_.instance_id);
     for (const auto& [name, value] : options_.overrides) SetOrThrow(*conf, name, value);
     std::string error;
@@ -122,7 +124,8 @@ KafkaConsumer::KafkaConsumer(Options options)
 
 KafkaConsumer::~KafkaConsumer() { Close(); }
 
-std::vector<ConsumedMessage> KafkaConsumer::Poll(std::chrono::milliseconds timeout, std::size_t max) {
+std::vector<ConsumedMessage> KafkaConsumer::Poll(std::chrono::milliseconds timeout,
+                                                 std::size_t max) {
     std::vector<ConsumedMessage> out;
     auto wait = static_cast<int>(timeout.count());
     while (out.size() < max) {
@@ -134,13 +137,15 @@ std::vector<ConsumedMessage> KafkaConsumer::Poll(std::chrono::milliseconds timeo
             std::string reason;
             const auto fatal = consumer_->fatal_error(reason);
             log::Error("kafka consumer failed for good; it must be replaced",
-                       {{"error", RdKafka::err2str(fatal)}, {"detail", reason}, {"group", options_.group_id}});
+                       {{"error", RdKafka::err2str(fatal)},
+                        {"detail", reason},
+                        {"group", options_.group_id}});
             fatal_ = true;
             break;
         }
         if (message->err() != RdKafka::ERR_NO_ERROR) {
-            log::Warn("kafka consumer error", {{"error", message->errstr()},
-                                                {"topic", message->topic_name()}});
+            log::Warn("kafka consumer error",
+                      {{"error", message->errstr()}, {"topic", message->topic_name()}});
             break;
         }
         ConsumedMessage consumed;
@@ -152,9 +157,10 @@ std::vector<ConsumedMessage> KafkaConsumer::Poll(std::chrono::milliseconds timeo
         if (const RdKafka::Headers* headers = message->headers(); headers != nullptr) {
             for (const auto& header : headers->get_all()) {
                 consumed.headers.emplace_back(
-                    header.key(), header.value() != nullptr
-                                      ? std::string(static_cast<const char*>(header.value()), header.value_size())
-                                      : std::string());
+                    header.key(),
+                    header.value() != nullptr
+                        ? std::string(static_cast<const char*>(header.value()), header.value_size())
+                        : std::string());
             }
         }
         out.push_back(std::move(consumed));
@@ -167,8 +173,10 @@ void KafkaConsumer::Commit(const std::string& topic, int32_t partition, int64_t 
     list.items.push_back(RdKafka::TopicPartition::create(topic, partition, next_offset));
     auto err = consumer_->commitAsync(list.items);
     if (err != RdKafka::ERR_NO_ERROR) {
-        log::Warn("kafka commit failed", {{"topic", topic}, {"partition", partition},
-                                           {"offset", next_offset}, {"error", RdKafka::err2str(err)}});
+        log::Warn("kafka commit failed", {{"topic", topic},
+                                          {"partition", partition},
+                                          {"offset", next_offset},
+                                          {"error", RdKafka::err2str(err)}});
     }
 }
 
@@ -176,10 +184,13 @@ bool KafkaConsumer::CommitNow(const std::string& topic, int32_t partition, int64
     PartitionList list;
     list.items.push_back(RdKafka::TopicPartition::create(topic, partition, next_offset));
     auto err = consumer_->commitSync(list.items);
-    if (err == RdKafka::ERR_NO_ERROR && list.items[0]->err() != RdKafka::ERR_NO_ERROR) err = list.items[0]->err();
+    if (err == RdKafka::ERR_NO_ERROR && list.items[0]->err() != RdKafka::ERR_NO_ERROR)
+        err = list.items[0]->err();
     if (err != RdKafka::ERR_NO_ERROR) {
-        log::Warn("kafka commit failed", {{"topic", topic}, {"partition", partition},
-                                           {"offset", next_offset}, {"error", RdKafka::err2str(err)}});
+        log::Warn("kafka commit failed", {{"topic", topic},
+                                          {"partition", partition},
+                                          {"offset", next_offset},
+                                          {"error", RdKafka::err2str(err)}});
         return false;
     }
     return true;

@@ -12,14 +12,17 @@ public:
     void event_cb(RdKafka::Event& event) override {
         switch (event.type()) {
             case RdKafka::Event::EVENT_ERROR:
-                log::Warn("kafka client error", {{"error", RdKafka::err2str(event.err())}, {"detail", event.str()},
+                log::Warn("kafka client error", {{"error", RdKafka::err2str(event.err())},
+                                                 {"detail", event.str()},
                                                  {"fatal", event.fatal()}});
                 break;
             case RdKafka::Event::EVENT_LOG:
                 if (event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING) {
-                    log::Warn("kafka client log", {{"facility", event.fac()}, {"detail", event.str()}});
+                    log::Warn("kafka client log",
+                              {{"facility", event.fac()}, {"detail", event.str()}});
                 } else {
-                    log::Debug("kafka client log", {{"facility", event.fac()}, {"detail", event.str()}});
+                    log::Debug("kafka client log",
+                               {{"facility", event.fac()}, {"detail", event.str()}});
                 }
                 break;
             default:

@@ -2,11 +2,11 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
-#include "event_logger.hpp"
-
 #include <atomic>
 #include <mutex>
 #include <stdexcept>
+
+#include "event_logger.hpp"
 
 namespace storefleet::kafka {
 namespace {
@@ -91,14 +91,14 @@ Status KafkaPublisher::PublishAndWait(const std::vector<OutgoingMessage>& messag
                 const_cast<char*>(message.payload.data()), message.payload.size(),  // NOLINT
                 message.key.data(), message.key.size(), 0, headers, batch.get());
             if (err == RdKafka::ERR_NO_ERROR) break;
-            delete headers;  // NOLINT(cppcoreguidelines-owning-memory): kept by us when produce fails
+            delete headers;  // NOLINT(cppcoreguidelines-owning-memory): kept by us when produce
+                             // fails
             batch->pending.fetch_sub(1);
             if (err != RdKafka::ERR__QUEUE_FULL || std::chrono::steady_clock::now() > deadline) {
                 // Wait for what was produced so the batch outlives its callbacks.
                 while (batch->pending.load() > 0) producer_->poll(10);
-                return Error::Retryable("kafka_produce",
-                                        "cannot produce to " + message.topic + ": " +
-                                            RdKafka::err2str(err));
+                return Error::Retryable("kafka_produce", "cannot produce to " + message.topic +
+                                                             ": " + RdKafka::err2str(err));
             }
             producer_->poll(10);
         }
@@ -110,9 +110,9 @@ Status KafkaPublisher::PublishAndWait(const std::vector<OutgoingMessage>& messag
             // so keep it alive until they have all reported.
             producer_->flush(5000);
             while (batch->pending.load() > 0) producer_->poll(100);
-            return Error::Retryable("kafka_timeout", "Kafka did not acknowledge " +
-                                                         std::to_string(produced) +
-                                                         " messages in time");
+            return Error::Retryable(
+                "kafka_timeout",
+                "Kafka did not acknowledge " + std::to_string(produced) + " messages in time");
         }
         producer_->poll(5);
     }

@@ -10,7 +10,8 @@
 
 namespace storefleet::kafka {
 
-Result<int> CountPartitions(const std::string& brokers, const std::string& topic, std::chrono::milliseconds timeout) {
+Result<int> CountPartitions(const std::string& brokers, const std::string& topic,
+                            std::chrono::milliseconds timeout) {
     std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
     std::string error;
     if (conf->set("bootstrap.servers", brokers, error) != RdKafka::Conf::CONF_OK ||
@@ -19,14 +20,16 @@ Result<int> CountPartitions(const std::string& brokers, const std::string& topic
     }
     std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), error));
     if (!producer) return Error::Permanent("kafka_config", error);
-    std::unique_ptr<RdKafka::Topic> handle(RdKafka::Topic::create(producer.get(), topic, nullptr, error));
+    std::unique_ptr<RdKafka::Topic> handle(
+        RdKafka::Topic::create(producer.get(), topic, nullptr, error));
     if (!handle) return Error::Permanent("kafka_config", error);
     RdKafka::Metadata* raw = nullptr;
-    const auto code = producer->metadata(false, handle.get(), &raw, static_cast<int>(timeout.count()));
+    const auto code =
+        producer->metadata(false, handle.get(), &raw, static_cast<int>(timeout.count()));
     std::unique_ptr<RdKafka::Metadata> metadata(raw);
     if (code != RdKafka::ERR_NO_ERROR) {
-        return Error::Retryable("kafka_unavailable", "cannot read the metadata of topic " + topic + ": " +
-                                                         RdKafka::err2str(code));
+        return Error::Retryable("kafka_unavailable", "cannot read the metadata of topic " + topic +
+                                                         ": " + RdKafka::err2str(code));
     }
     for (const auto* found : *metadata->topics()) {
         if (found->topic() != topic) continue;
@@ -34,7 +37,8 @@ Result<int> CountPartitions(const std::string& brokers, const std::string& topic
             return Error::Permanent("topic_missing", "topic " + topic + " does not exist");
         }
         if (found->err() != RdKafka::ERR_NO_ERROR) {
-            return Error::Retryable("kafka_unavailable", "topic " + topic + ": " + RdKafka::err2str(found->err()));
+            return Error::Retryable("kafka_unavailable",
+                                    "topic " + topic + ": " + RdKafka::err2str(found->err()));
         }
         return static_cast<int>(found->partitions()->size());
     }

@@ -1,7 +1,8 @@
 // Publisher and consumer against librdkafka's built-in mock cluster (no real broker).
+#include "storefleet/kafka/testing/mock_cluster.hpp"
+
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
-#include "storefleet/kafka/testing/mock_cluster.hpp"
 
 #include <chrono>
 #include <set>
@@ -13,7 +14,6 @@ namespace storefleet::kafka {
 namespace {
 
 using testing::MockCluster;
-
 
 TEST(KafkaMockClusterTest, PublishedMessagesAreConsumedWithKeys) {
     MockCluster cluster("t", 3);

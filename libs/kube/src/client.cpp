@@ -1,8 +1,8 @@
 #include "storefleet/kube/client.hpp"
 
-#include <algorithm>
-
 #include <curl/curl.h>
+
+#include <algorithm>
 
 namespace storefleet::kube {
 namespace {
@@ -38,8 +38,10 @@ Error ApiError(const std::string& method, const std::string& path, const ApiResp
                              std::to_string(response.status) + ": " + message;
     if (response.status == 404) return Error::Permanent("not_found", text);
     if (response.status == 409) return Error::Retryable("conflict", text);
-    if (response.status == 429 || response.status >= 500) return Error::Retryable("k8s_unavailable", text);
-    if (response.status == 401 || response.status == 403) return Error::Permanent("k8s_forbidden", text);
+    if (response.status == 429 || response.status >= 500)
+        return Error::Retryable("k8s_unavailable", text);
+    if (response.status == 401 || response.status == 403)
+        return Error::Permanent("k8s_forbidden", text);
     return Error::Permanent("k8s_rejected", text);
 }
 
@@ -55,7 +57,8 @@ Result<nlohmann::json> KubeApi::Apply(const std::string& path, const nlohmann::j
                              "fieldManager=storefleet&force=true";
     auto response = Call("PATCH", full, object.dump(), "application/apply-patch+yaml");
     if (!response.ok()) return response.error();
-    if (response->status != 200 && response->status != 201) return ApiError("PATCH", path, *response);
+    if (response->status != 200 && response->status != 201)
+        return ApiError("PATCH", path, *response);
     return nlohmann::json::parse(response->body);
 }
 
@@ -67,13 +70,16 @@ Status KubeApi::Watch(const std::string&, const std::function<void(const std::st
 Status KubeApi::Delete(const std::string& path) {
     auto response = Call("DELETE", path);
     if (!response.ok()) return response.error();
-    if (response->status == 404 || response->status == 200 || response->status == 202) return Status::Ok();
+    if (response->status == 404 || response->status == 200 || response->status == 202)
+        return Status::Ok();
     return ApiError("DELETE", path, *response);
 }
 
 KubeClient::KubeClient(ClusterCredentials credentials, std::string field_manager,
                        std::chrono::milliseconds request_timeout)
-    : credentials_(std::move(credentials)), field_manager_(std::move(field_manager)), request_timeout_(request_timeout) {
+    : credentials_(std::move(credentials)),
+      field_manager_(std::move(field_manager)),
+      request_timeout_(request_timeout) {
     static CurlGlobal global;
 }
 
@@ -130,7 +136,8 @@ Result<ApiResponse> KubeClient::Call(const std::string& method, const std::strin
     headers = curl_slist_append(headers, "Accept: application/json");
     headers = curl_slist_append(headers, ("Content-Type: " + content_type).c_str());
     if (!credentials_.bearer_token.empty()) {
-        headers = curl_slist_append(headers, ("Authorization: Bearer " + credentials_.bearer_token).c_str());
+        headers = curl_slist_append(headers,
+                                    ("Authorization: Bearer " + credentials_.bearer_token).c_str());
     }
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
@@ -148,7 +155,9 @@ Result<ApiResponse> KubeClient::Call(const std::string& method, const std::strin
     CURLcode code = curl_easy_perform(curl);
     curl_slist_free_all(headers);
     if (code == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
-    if (observer_) observer_(std::chrono::steady_clock::now() - started, code == CURLE_OK ? response.status : 0L);
+    if (observer_)
+        observer_(std::chrono::steady_clock::now() - started,
+                  code == CURLE_OK ? response.status : 0L);
     if (code != CURLE_OK) {
         curl_easy_cleanup(curl);  // a failed connection is not worth reusing
         return Error::Retryable("k8s_unreachable", "Kubernetes API " + method + " " + path +
@@ -173,7 +182,8 @@ std::size_t StreamLines(char* data, std::size_t size, std::size_t count, void* u
     auto* stream = static_cast<WatchStream*>(user);
     stream->buffer.append(data, size * count);
     std::size_t start = 0;
-    for (std::size_t newline; (newline = stream->buffer.find('\n', start)) != std::string::npos; start = newline + 1) {
+    for (std::size_t newline; (newline = stream->buffer.find('\n', start)) != std::string::npos;
+         start = newline + 1) {
         if (newline > start) (*stream->on_event)(stream->buffer.substr(start, newline - start));
     }
     stream->buffer.erase(0, start);
@@ -186,7 +196,8 @@ int AbortWhenStopped(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t)
 
 }  // namespace
 
-Status KubeClient::Watch(const std::string& path, const std::function<void(const std::string&)>& on_event,
+Status KubeClient::Watch(const std::string& path,
+                         const std::function<void(const std::string&)>& on_event,
                          const std::function<bool()>& stop) {
     // A handle of its own: the stream stays open for minutes.
     CURL* curl = static_cast<CURL*>(NewHandle());
@@ -194,7 +205,8 @@ Status KubeClient::Watch(const std::string& path, const std::function<void(const
     const std::string url = credentials_.server + path;
     curl_slist* headers = curl_slist_append(nullptr, "Accept: application/json");
     if (!credentials_.bearer_token.empty()) {
-        headers = curl_slist_append(headers, ("Authorization: Bearer " + credentials_.bearer_token).c_str());
+        headers = curl_slist_append(headers,
+                                    ("Authorization: Bearer " + credentials_.bearer_token).c_str());
     }
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
@@ -212,7 +224,8 @@ Status KubeClient::Watch(const std::string& path, const std::function<void(const
     curl_easy_cleanup(curl);
     if (code == CURLE_ABORTED_BY_CALLBACK) return Status::Ok();
     if (code != CURLE_OK) {
-        return Error::Retryable("k8s_unreachable", "watch " + path + " failed: " + curl_easy_strerror(code));
+        return Error::Retryable("k8s_unreachable",
+                                "watch " + path + " failed: " + curl_easy_strerror(code));
     }
     if (status != 200) return ApiError("GET", path, {status, stream.buffer});
     return Status::Ok();

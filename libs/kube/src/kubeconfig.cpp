@@ -68,15 +68,18 @@ ClusterCredentials LoadKubeconfig(const std::string& path, const std::string& co
     const std::filesystem::path base = std::filesystem::path(path).parent_path();
     std::string context_name = context;
     if (context_name.empty()) {
-        if (!root["current-context"]) throw std::runtime_error("kubeconfig " + path + " has no current-context");
+        if (!root["current-context"])
+            throw std::runtime_error("kubeconfig " + path + " has no current-context");
         context_name = root["current-context"].as<std::string>();
     }
     auto ctx = FindNamed(root["contexts"], context_name, "context")["context"];
-    auto cluster = FindNamed(root["clusters"], ctx["cluster"].as<std::string>(), "cluster")["cluster"];
+    auto cluster =
+        FindNamed(root["clusters"], ctx["cluster"].as<std::string>(), "cluster")["cluster"];
     ClusterCredentials creds;
     creds.server = cluster["server"].as<std::string>();
     creds.ca_pem = DataOrFile(cluster, "certificate-authority", base);
-    creds.insecure_skip_verify = cluster["insecure-skip-tls-verify"] && cluster["insecure-skip-tls-verify"].as<bool>();
+    creds.insecure_skip_verify =
+        cluster["insecure-skip-tls-verify"] && cluster["insecure-skip-tls-verify"].as<bool>();
     if (ctx["user"]) {
         auto user = FindNamed(root["users"], ctx["user"].as<std::string>(), "user")["user"];
         creds.client_cert_pem = DataOrFile(user, "client-certificate", base);
@@ -84,7 +87,8 @@ ClusterCredentials LoadKubeconfig(const std::string& path, const std::string& co
         if (user["token"]) creds.bearer_token = user["token"].as<std::string>();
         if (user["tokenFile"]) creds.bearer_token = ReadFile(user["tokenFile"].as<std::string>());
     }
-    while (!creds.bearer_token.empty() && (creds.bearer_token.back() == '\n')) creds.bearer_token.pop_back();
+    while (!creds.bearer_token.empty() && (creds.bearer_token.back() == '\n'))
+        creds.bearer_token.pop_back();
     return creds;
 }
 

@@ -22,13 +22,15 @@ uint64_t Histogram::Count() const { return histogram_->Collect().histogram.sampl
 double Histogram::Sum() const { return histogram_->Collect().histogram.sample_sum; }
 
 std::vector<double> DefaultSecondsBuckets() {
-    return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
+    return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+            1,     2.5,    5,     10,   30,    60,   120, 300};
 }
 
 // Merge: a second Build* of a name returns the family already there, so a test may look a
 // metric up with an empty help text after the service registered it.
 Registry::Registry()
-    : registry_(std::make_unique<prometheus::Registry>(prometheus::Registry::InsertBehavior::Merge)) {}
+    : registry_(
+          std::make_unique<prometheus::Registry>(prometheus::Registry::InsertBehavior::Merge)) {}
 
 Registry::~Registry() = default;
 
@@ -46,7 +48,8 @@ Handle& HandleFor(std::map<std::pair<std::string, Labels>, std::unique_ptr<Handl
 
 }  // namespace
 
-Counter& Registry::GetCounter(const std::string& name, const std::string& help, const Labels& labels) {
+Counter& Registry::GetCounter(const std::string& name, const std::string& help,
+                              const Labels& labels) {
     std::lock_guard lock(mutex_);
     return HandleFor(counters_, Key{name, labels}, [&] {
         auto& family = prometheus::BuildCounter().Name(name).Help(help).Register(*registry_);

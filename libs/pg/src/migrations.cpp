@@ -14,7 +14,9 @@ void RunOutsideTransaction(pqxx::connection& connection, const std::string& sql)
     session.exec(sql);
 }
 
-bool Blank(const std::string& text) { return text.find_first_not_of(" \t\r\n") == std::string::npos; }
+bool Blank(const std::string& text) {
+    return text.find_first_not_of(" \t\r\n") == std::string::npos;
+}
 
 }  // namespace
 
@@ -23,10 +25,12 @@ void CheckMigrationList(const std::vector<Migration>& migrations) {
     for (const auto& migration : migrations) {
         const std::string which = "migration " + std::to_string(migration.version);
         if (migration.version != expected) {
-            throw std::invalid_argument(which + " where " + std::to_string(expected) +
-                                        " was expected: versions run 1, 2, 3... without a gap or a duplicate");
+            throw std::invalid_argument(
+                which + " where " + std::to_string(expected) +
+                " was expected: versions run 1, 2, 3... without a gap or a duplicate");
         }
-        if (Blank(migration.description)) throw std::invalid_argument(which + " has no description");
+        if (Blank(migration.description))
+            throw std::invalid_argument(which + " has no description");
         if (Blank(migration.sql)) throw std::invalid_argument(which + " has no SQL");
         ++expected;
     }
@@ -51,8 +55,9 @@ int ApplyMigrations(pqxx::connection& connection, const std::string& schema,
             session.exec("create table if not exists " + quoted_schema +
                          ".schema_migrations (version int primary key, description text not null, "
                          "applied_at timestamptz not null default now())");
-            from = session.exec("select coalesce(max(version), 0) from " + quoted_schema +
-                                ".schema_migrations")[0][0]
+            from = session
+                       .exec("select coalesce(max(version), 0) from " + quoted_schema +
+                             ".schema_migrations")[0][0]
                        .as<int>();
         }
         for (const auto& migration : migrations) {
@@ -66,8 +71,8 @@ int ApplyMigrations(pqxx::connection& connection, const std::string& schema,
             txn.commit();
             ++applied;
             log::Info("applied migration", {{"schema", schema},
-                                             {"version", migration.version},
-                                             {"description", migration.description}});
+                                            {"version", migration.version},
+                                            {"description", migration.description}});
         }
     } catch (...) {
         RunOutsideTransaction(connection, "select pg_advisory_unlock(" + lock_key + ")");

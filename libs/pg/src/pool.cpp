@@ -4,7 +4,9 @@ namespace storefleet::pg {
 
 namespace {
 
-bool IsUri(const std::string& url) { return url.rfind("postgres://", 0) == 0 || url.rfind("postgresql://", 0) == 0; }
+bool IsUri(const std::string& url) {
+    return url.rfind("postgres://", 0) == 0 || url.rfind("postgresql://", 0) == 0;
+}
 
 bool Sets(const std::string& url, const std::string& key) {
     if (IsUri(url)) {
@@ -28,7 +30,8 @@ std::string WithConnectionDefaults(const std::string& url, const ConnectionDefau
     const bool uri = IsUri(url);
     std::string out = url;
     bool first_param = uri && url.find('?') == std::string::npos;
-    auto add = [&](const std::string& key, const std::string& uri_value, const std::string& plain_value) {
+    auto add = [&](const std::string& key, const std::string& uri_value,
+                   const std::string& plain_value) {
         if (Sets(url, key)) return;
         if (uri) {
             out += (first_param ? "?" : "&") + key + "=" + uri_value;
@@ -41,9 +44,11 @@ std::string WithConnectionDefaults(const std::string& url, const ConnectionDefau
     add("connect_timeout", number(defaults.connect_timeout_s), number(defaults.connect_timeout_s));
     add("keepalives", "1", "1");
     add("keepalives_idle", number(defaults.keepalives_idle_s), number(defaults.keepalives_idle_s));
-    add("keepalives_interval", number(defaults.keepalives_interval_s), number(defaults.keepalives_interval_s));
+    add("keepalives_interval", number(defaults.keepalives_interval_s),
+        number(defaults.keepalives_interval_s));
     add("keepalives_count", number(defaults.keepalives_count), number(defaults.keepalives_count));
-    add("tcp_user_timeout", number(defaults.tcp_user_timeout_ms), number(defaults.tcp_user_timeout_ms));
+    add("tcp_user_timeout", number(defaults.tcp_user_timeout_ms),
+        number(defaults.tcp_user_timeout_ms));
     // -c statement_timeout=N, as a server option of the session (RESET returns to it).
     add("options", "-c%20statement_timeout%3D" + number(defaults.statement_timeout_ms),
         "'-c statement_timeout=" + number(defaults.statement_timeout_ms) + "'");
@@ -66,8 +71,8 @@ Pool::Lease Pool::Acquire(std::chrono::milliseconds timeout) {
     std::unique_lock lock(mutex_);
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (idle_.empty() && open_ >= size_) {
-        if (available_.wait_until(lock, deadline) == std::cv_status::timeout &&
-            idle_.empty() && open_ >= size_) {
+        if (available_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
+            open_ >= size_) {
             throw PoolTimeout("no Postgres connection free within " +
                               std::to_string(timeout.count()) + " ms");
         }

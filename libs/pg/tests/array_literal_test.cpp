@@ -9,7 +9,8 @@ TEST(ArrayLiteralTest, QuotesEveryElementAndEscapesQuotesAndBackslashes) {
     EXPECT_EQ(ArrayLiteral({}), "{}");
     EXPECT_EQ(ArrayLiteral({"a"}), "{\"a\"}");
     EXPECT_EQ(ArrayLiteral({"a b", "", "x,y", "NULL"}), "{\"a b\",\"\",\"x,y\",\"NULL\"}");
-    EXPECT_EQ(ArrayLiteral({"say \"hi\"", "back\\slash", "{}"}), "{\"say \\\"hi\\\"\",\"back\\\\slash\",\"{}\"}");
+    EXPECT_EQ(ArrayLiteral({"say \"hi\"", "back\\slash", "{}"}),
+              "{\"say \\\"hi\\\"\",\"back\\\\slash\",\"{}\"}");
 }
 
 }  // namespace

@@ -13,8 +13,10 @@ TEST(EmbeddedMigrationsTest, NumberedFromOneWithoutGapOrDuplicate) {
     ASSERT_FALSE(migrations.empty());
     std::set<int> seen;
     for (std::size_t i = 0; i < migrations.size(); ++i) {
-        EXPECT_EQ(migrations[i].version, static_cast<int>(i) + 1) << "migration #" << i << " in file order";
-        EXPECT_TRUE(seen.insert(migrations[i].version).second) << "version " << migrations[i].version << " twice";
+        EXPECT_EQ(migrations[i].version, static_cast<int>(i) + 1)
+            << "migration #" << i << " in file order";
+        EXPECT_TRUE(seen.insert(migrations[i].version).second)
+            << "version " << migrations[i].version << " twice";
     }
     EXPECT_NO_THROW(storefleet::pg::CheckMigrationList(migrations));
 }
@@ -22,9 +24,11 @@ TEST(EmbeddedMigrationsTest, NumberedFromOneWithoutGapOrDuplicate) {
 TEST(EmbeddedMigrationsTest, EachHasADescriptionAndSql) {
     for (const auto& migration : STOREFLEET_MIGRATIONS()) {
         EXPECT_FALSE(migration.description.empty()) << "version " << migration.version;
-        EXPECT_NE(migration.sql.find_first_not_of(" \t\r\n"), std::string::npos) << "version " << migration.version;
+        EXPECT_NE(migration.sql.find_first_not_of(" \t\r\n"), std::string::npos)
+            << "version " << migration.version;
         // The description line is the file's first line, not part of the SQL.
-        EXPECT_NE(migration.sql.rfind("-- " + migration.description, 0), 0u) << "version " << migration.version;
+        EXPECT_NE(migration.sql.rfind("-- " + migration.description, 0), 0u)
+            << "version " << migration.version;
     }
 }
 

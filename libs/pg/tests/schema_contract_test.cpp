@@ -25,13 +25,16 @@ std::set<std::string> Words(const std::string& text) {
 }
 
 // Every "schema.name" of `text` whose schema is in `schemas` ("{schema}" read as "read").
-std::vector<std::string> ForeignNames(const std::string& text, const std::set<std::string>& schemas) {
-    static const std::regex kQualified(R"((^|[^A-Za-z0-9_.])(\{schema\}|[a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*))");
+std::vector<std::string> ForeignNames(const std::string& text,
+                                      const std::set<std::string>& schemas) {
+    static const std::regex kQualified(
+        R"((^|[^A-Za-z0-9_.])(\{schema\}|[a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*))");
     std::vector<std::string> names;
     for (std::sregex_iterator it(text.begin(), text.end(), kQualified), end; it != end; ++it) {
         const std::string schema = (*it)[2];
         if (schemas.count(schema) == 0) continue;
-        names.push_back((schema == "{schema}" ? std::string("read") : schema) + "." + (*it)[3].str());
+        names.push_back((schema == "{schema}" ? std::string("read") : schema) + "." +
+                        (*it)[3].str());
     }
     return names;
 }
@@ -40,8 +43,10 @@ TEST(SchemaContractTest, TheScanFindsQualifiedNames) {
     const std::set<std::string> schemas = {"intake", "read", "{schema}"};
     EXPECT_EQ(ForeignNames("select 1 from intake.stores i join read.stores r", schemas),
               (std::vector<std::string>{"intake.stores", "read.stores"}));
-    EXPECT_EQ(ForeignNames("from {schema}.store_events e", schemas), (std::vector<std::string>{"read.store_events"}));
-    EXPECT_TRUE(ForeignNames("config.read_schema, pool.read(), x.intake_id, spread.x", schemas).empty());
+    EXPECT_EQ(ForeignNames("from {schema}.store_events e", schemas),
+              (std::vector<std::string>{"read.store_events"}));
+    EXPECT_TRUE(
+        ForeignNames("config.read_schema, pool.read(), x.intake_id, spread.x", schemas).empty());
 }
 
 TEST(SchemaContractTest, SourcesNameOnlyWhatOtherSchemasExpose) {
@@ -57,8 +62,10 @@ TEST(SchemaContractTest, SourcesNameOnlyWhatOtherSchemasExpose) {
         text << in.rdbuf();
         for (const auto& name : ForeignNames(text.str(), schemas)) {
             EXPECT_TRUE(allowed.count(name) != 0)
-                << entry.path().string() << " names " << name << ", which its schema does not expose; read "
-                << "one of: " << STOREFLEET_CONTRACT_NAMES << " (or have the owner expose a view or function)";
+                << entry.path().string() << " names " << name
+                << ", which its schema does not expose; read "
+                << "one of: " << STOREFLEET_CONTRACT_NAMES
+                << " (or have the owner expose a view or function)";
         }
     }
     EXPECT_GT(files, 0) << "nothing to read in " << STOREFLEET_SCAN_DIR;

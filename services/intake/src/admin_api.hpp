@@ -15,8 +15,8 @@ namespace storefleet::intake {
 //   POST   /api/v1/admin/tenants                     {"id","store_quota"?,"rate_per_second"?}
 //   PATCH  /api/v1/admin/tenants/{id}                {"store_quota"?,"rate_per_second"?}
 //   GET    /api/v1/admin/tenants/{id}/tokens         the tenant's tokens (never their secrets)
-//   POST   /api/v1/admin/tenants/{id}/tokens         {"name","role"?,"expires_in_seconds"?}: the token, once
-//   POST   /api/v1/admin/tokens/{id}/rotate          revokes it; its replacement, once
+//   POST   /api/v1/admin/tenants/{id}/tokens         {"name","role"?,"expires_in_seconds"?}: the
+//   token, once POST   /api/v1/admin/tokens/{id}/rotate          revokes it; its replacement, once
 //   DELETE /api/v1/admin/tokens/{id}                 revokes it (within a second everywhere)
 //   GET    /api/v1/admin/tenants/{id}/stores         any tenant's stores
 //   GET    /api/v1/admin/stores?limit=               every tenant's stores, newest first
@@ -24,11 +24,12 @@ namespace storefleet::intake {
 // Each change is written to the audit trail with the actor "token:<admin token id>". The
 // front door routes /api/v1/admin/ here for every method.
 class AdminApi {
-  public:
-    AdminApi(AdminStore& store, http::Authenticator& authenticator, http::RateLimiter& client_limiter);
+public:
+    AdminApi(AdminStore& store, http::Authenticator& authenticator,
+             http::RateLimiter& client_limiter);
     void Register(http::HttpServer& server);
 
-  private:
+private:
     // The admin's principal; otherwise it has answered 429, 401 or 403.
     std::optional<http::Principal> Admit(const Pistache::Rest::Request& request,
                                          Pistache::Http::ResponseWriter& response);

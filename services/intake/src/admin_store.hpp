@@ -53,17 +53,19 @@ struct AuditEntry {
 // Thread-safe (each call takes its own pooled connection). Expected refusals are Errors:
 // invalid_request (with the field), not_found, conflict.
 class AdminStore {
-  public:
+public:
     explicit AdminStore(pg::Pool& pool) : pool_(pool) {}
 
-    Result<TenantInfo> CreateTenant(const std::string& actor, const std::string& tenant_id, int store_quota,
-                                    double rate_per_second);
+    Result<TenantInfo> CreateTenant(const std::string& actor, const std::string& tenant_id,
+                                    int store_quota, double rate_per_second);
     std::vector<TenantInfo> ListTenants();
     Result<TenantInfo> UpdateTenant(const std::string& actor, const std::string& tenant_id,
-                                    std::optional<int> store_quota, std::optional<double> rate_per_second);
+                                    std::optional<int> store_quota,
+                                    std::optional<double> rate_per_second);
     // `ttl`: none for a token that never expires.
-    Result<IssuedToken> IssueToken(const std::string& actor, const std::string& tenant_id, const std::string& name,
-                                   bool admin, std::optional<std::chrono::seconds> ttl);
+    Result<IssuedToken> IssueToken(const std::string& actor, const std::string& tenant_id,
+                                   const std::string& name, bool admin,
+                                   std::optional<std::chrono::seconds> ttl);
     Result<std::vector<TokenInfo>> ListTokens(const std::string& tenant_id);
     // Revokes the token and issues a new one with the same tenant, name, role and lifetime.
     Result<IssuedToken> RotateToken(const std::string& actor, const std::string& token_id);
@@ -77,7 +79,7 @@ class AdminStore {
     // Tenant ids go into store host names: DNS labels of 1-30 characters.
     static bool ValidTenantId(const std::string& id);
 
-  private:
+private:
     pg::Pool& pool_;
 };
 

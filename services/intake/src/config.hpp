@@ -30,7 +30,8 @@ struct IntakeConfig {
     double client_rate_burst = 400;
     // Peers allowed to say who the client is (X-Forwarded-For, X-Real-IP): the front door, an
     // Ingress controller. STOREFLEET_TRUSTED_PROXIES, comma-separated CIDR ranges.
-    http::TrustedProxies trusted_proxies = http::TrustedProxies::Parse(http::kDefaultTrustedProxies);
+    http::TrustedProxies trusted_proxies =
+        http::TrustedProxies::Parse(http::kDefaultTrustedProxies);
     // A known token is trusted this long without asking Postgres (so a revoked one stops
     // working within it), an unknown one refused this long.
     std::chrono::milliseconds auth_known_ttl = std::chrono::seconds(1);

@@ -1,8 +1,8 @@
 #include "create_batcher.hpp"
 
-#include "storefleet/pg/pool.hpp"
-
 #include <stdexcept>
+
+#include "storefleet/pg/pool.hpp"
 
 namespace storefleet::intake {
 
@@ -43,11 +43,12 @@ void CreateBatcher::SubmitAsync(CreateItem item, Done done) {
     if (full) {
         done(CreateOutcome::kNoQuota,
              std::make_exception_ptr(pg::QueueFull("too many creates wait for the database (" +
-                                                   std::to_string(max_waiting_) + "): the create was not written")));
+                                                   std::to_string(max_waiting_) +
+                                                   "): the create was not written")));
         return;
     }
-    done(CreateOutcome::kNoQuota,
-         std::make_exception_ptr(std::runtime_error("intake is stopping: the create was not written")));
+    done(CreateOutcome::kNoQuota, std::make_exception_ptr(std::runtime_error(
+                                      "intake is stopping: the create was not written")));
 }
 
 std::size_t CreateBatcher::Waiting() {
@@ -70,14 +71,16 @@ void CreateBatcher::Write() {
         }
         items.clear();
         items.reserve(batch.size());
-        for (auto& pending : batch) items.push_back(std::move(pending.item));  // only the write needs it
+        for (auto& pending : batch)
+            items.push_back(std::move(pending.item));  // only the write needs it
         std::vector<CreateOutcome> outcomes;
         std::exception_ptr error;
         try {
             outcomes = write_(items);
             if (outcomes.size() != batch.size()) {
-                throw std::logic_error("create batch: " + std::to_string(outcomes.size()) + " outcomes for " +
-                                       std::to_string(batch.size()) + " creates");
+                throw std::logic_error("create batch: " + std::to_string(outcomes.size()) +
+                                       " outcomes for " + std::to_string(batch.size()) +
+                                       " creates");
             }
         } catch (...) {
             error = std::current_exception();
@@ -104,7 +107,8 @@ void CreateBatcher::Answer() {
         auto& batch = written.batch;
         for (std::size_t i = 0; i < batch.size(); ++i) {
             try {
-                batch[i].done(written.error ? CreateOutcome::kNoQuota : written.outcomes[i], written.error);
+                batch[i].done(written.error ? CreateOutcome::kNoQuota : written.outcomes[i],
+                              written.error);
             } catch (...) {
                 // An answer that could not be sent must not stop the batches of everyone else.
             }

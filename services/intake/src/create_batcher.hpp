@@ -44,14 +44,16 @@ enum class CreateOutcome {
 // once). A batch takes everything queued, at most `max_batch`: no timer, so a lone create
 // waits for nothing but its own write.
 class CreateBatcher {
-  public:
+public:
     // Writes `items` (in one statement, atomically) and returns one outcome per item, in
     // order. May throw; runs on the batcher's thread.
-    using WriteBatch = std::function<std::vector<CreateOutcome>(const std::vector<CreateItem>& items)>;
+    using WriteBatch =
+        std::function<std::vector<CreateOutcome>(const std::vector<CreateItem>& items)>;
 
     // At most `max_waiting` creates wait at once; one more is answered at once with
     // pg::QueueFull (503), so a stalled database cannot grow the queue without bound.
-    explicit CreateBatcher(WriteBatch write, std::size_t max_batch = 256, std::size_t max_waiting = 10'000);
+    explicit CreateBatcher(WriteBatch write, std::size_t max_batch = 256,
+                           std::size_t max_waiting = 10'000);
     ~CreateBatcher();
     CreateBatcher(const CreateBatcher&) = delete;
     CreateBatcher& operator=(const CreateBatcher&) = delete;
@@ -63,7 +65,7 @@ class CreateBatcher {
     // diagnostics.
     std::size_t Waiting();
 
-  private:
+private:
     struct Pending {
         CreateItem item;
         Done done;

@@ -21,15 +21,17 @@ int64_t FloorTo(int64_t value, int64_t width) {
 
 nlohmann::json Optional(const std::optional<double>& value) {
     // Milliseconds are plenty for a chart; a shorter number reads better.
-    return value ? nlohmann::json(static_cast<double>(std::llround(*value * 1000.0)) / 1000.0) : nlohmann::json();
+    return value ? nlohmann::json(static_cast<double>(std::llround(*value * 1000.0)) / 1000.0)
+                 : nlohmann::json();
 }
 
 }  // namespace
 
 Result<std::chrono::seconds> ParseWindow(std::optional<std::string_view> text) {
     if (!text) return std::chrono::seconds(3600);
-    const auto invalid = Error::Invalid("window", "window must be minutes or hours such as 15m, 1h or 24h, "
-                                                  "from 1 minute to 24 hours");
+    const auto invalid = Error::Invalid("window",
+                                        "window must be minutes or hours such as 15m, 1h or 24h, "
+                                        "from 1 minute to 24 hours");
     const std::string_view value = *text;
     if (value.size() < 2 || value.size() > 6) return invalid;
     const char unit = value.back();
@@ -57,7 +59,8 @@ BucketRange BucketsFor(int64_t now_seconds, std::chrono::seconds window) {
     return range;
 }
 
-std::vector<FiguresBucket> DenseBuckets(const std::vector<FiguresBucket>& sparse, const BucketRange& range) {
+std::vector<FiguresBucket> DenseBuckets(const std::vector<FiguresBucket>& sparse,
+                                        const BucketRange& range) {
     std::vector<FiguresBucket> dense;
     if (range.width <= 0 || range.last < range.first) return dense;
     dense.reserve(static_cast<std::size_t>((range.last - range.first) / range.width + 1));
@@ -67,7 +70,8 @@ std::vector<FiguresBucket> DenseBuckets(const std::vector<FiguresBucket>& sparse
         dense.push_back(bucket);
     }
     for (const auto& bucket : sparse) {
-        if (bucket.start < range.first || bucket.start > range.last || (bucket.start - range.first) % range.width != 0) {
+        if (bucket.start < range.first || bucket.start > range.last ||
+            (bucket.start - range.first) % range.width != 0) {
             continue;
         }
         dense[static_cast<std::size_t>((bucket.start - range.first) / range.width)] = bucket;
@@ -93,7 +97,9 @@ nlohmann::json ToJson(const Figures& figures) {
     for (const auto& bucket : figures.buckets) {
         nlohmann::json percentiles;  // null when no store became Ready in the bucket
         if (bucket.p50) {
-            percentiles = {{"p50", Optional(bucket.p50)}, {"p90", Optional(bucket.p90)}, {"p99", Optional(bucket.p99)}};
+            percentiles = {{"p50", Optional(bucket.p50)},
+                           {"p90", Optional(bucket.p90)},
+                           {"p99", Optional(bucket.p99)}};
         }
         const double per_minute = 60.0 / static_cast<double>(figures.range.width);
         buckets.push_back({{"start", FormatUtc(bucket.start)},
@@ -107,12 +113,13 @@ nlohmann::json ToJson(const Figures& figures) {
     for (const auto& [status, count] : figures.stores_by_status) by_status[status] = count;
     nlohmann::json partitions = nlohmann::json::array();
     for (const auto& p : figures.lag.partitions) {
-        partitions.push_back({{"group", p.group},
-                              {"topic", p.topic},
-                              {"partition", p.partition},
-                              {"committed_offset", p.committed ? nlohmann::json(*p.committed) : nlohmann::json()},
-                              {"end_offset", p.end_offset},
-                              {"lag", p.Lag()}});
+        partitions.push_back(
+            {{"group", p.group},
+             {"topic", p.topic},
+             {"partition", p.partition},
+             {"committed_offset", p.committed ? nlohmann::json(*p.committed) : nlohmann::json()},
+             {"end_offset", p.end_offset},
+             {"lag", p.Lag()}});
     }
     nlohmann::json lag = {{"available", figures.lag.available}, {"partitions", partitions}};
     if (!figures.lag.available) lag["reason"] = figures.lag.reason;
@@ -128,13 +135,18 @@ void ExportGauges(const Figures& figures, metrics::Registry& registry) {
     for (const std::string_view name : events::kStatusNames) {
         const std::string status(name);
         const auto it = figures.stores_by_status.find(status);
-        registry.GetGauge("storefleet_stores", "Stores by status, from the read model.", {{"status", status}})
+        registry
+            .GetGauge("storefleet_stores", "Stores by status, from the read model.",
+                      {{"status", status}})
             .Set(it == figures.stores_by_status.end() ? 0.0 : static_cast<double>(it->second));
     }
     for (const auto& lag : figures.lag.partitions) {
         registry
-            .GetGauge("storefleet_consumer_lag", "Messages a consumer group has yet to read, per partition.",
-                      {{"group", lag.group}, {"topic", lag.topic}, {"partition", std::to_string(lag.partition)}})
+            .GetGauge("storefleet_consumer_lag",
+                      "Messages a consumer group has yet to read, per partition.",
+                      {{"group", lag.group},
+                       {"topic", lag.topic},
+                       {"partition", std::to_string(lag.partition)}})
             .Set(static_cast<double>(lag.Lag()));
     }
 }

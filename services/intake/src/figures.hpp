@@ -49,7 +49,8 @@ BucketRange BucketsFor(int64_t now_seconds, std::chrono::seconds window);
 
 // Every bucket of `range` in order, the ones absent from `sparse` as zeros; buckets of
 // `sparse` outside the range (a clock ahead of ours) are dropped.
-std::vector<FiguresBucket> DenseBuckets(const std::vector<FiguresBucket>& sparse, const BucketRange& range);
+std::vector<FiguresBucket> DenseBuckets(const std::vector<FiguresBucket>& sparse,
+                                        const BucketRange& range);
 
 // A consumer group's position on one partition. `committed` is absent when the group has
 // committed nothing there; its lag then counts from the partition's start (the platform's

@@ -15,11 +15,12 @@ namespace storefleet::intake {
 // 403 for a tenant's). A bad window is a 400 naming the field; Postgres down is a 503;
 // Kafka down leaves the lag "available": false and the rest answered.
 class FiguresApi {
-  public:
-    FiguresApi(FiguresService& figures, http::Authenticator& authenticator, http::RateLimiter& client_limiter);
+public:
+    FiguresApi(FiguresService& figures, http::Authenticator& authenticator,
+               http::RateLimiter& client_limiter);
     void Register(http::HttpServer& server);
 
-  private:
+private:
     FiguresService& figures_;
     http::Authenticator& authenticator_;
     http::RateLimiter& client_limiter_;

@@ -50,7 +50,8 @@ constexpr const char* kOffsetsSql =
 
 std::string WithSchema(std::string sql, const std::string& schema) {
     const std::string marker = "{schema}";
-    for (auto at = sql.find(marker); at != std::string::npos; at = sql.find(marker, at + schema.size())) {
+    for (auto at = sql.find(marker); at != std::string::npos;
+         at = sql.find(marker, at + schema.size())) {
         sql.replace(at, marker.size(), schema);
     }
     return sql;
@@ -76,9 +77,10 @@ std::string PgArray(const std::vector<std::string>& items) {
 // librdkafka's own lines at debug level: a Kafka outage shows in the answer ("available":
 // false, with the reason) and in the services that consume, not once per dashboard refresh.
 class QuietEvents final : public RdKafka::EventCb {
-  public:
+public:
     void event_cb(RdKafka::Event& event) override {
-        if (event.type() == RdKafka::Event::EVENT_ERROR || event.type() == RdKafka::Event::EVENT_LOG) {
+        if (event.type() == RdKafka::Event::EVENT_ERROR ||
+            event.type() == RdKafka::Event::EVENT_LOG) {
             log::Debug("kafka client (figures)", {{"detail", event.str()}});
         }
     }
@@ -117,12 +119,14 @@ RdKafka::KafkaConsumer* KafkaLagReader::Handle(const std::string& group) {
     if (conf->set("event_cb", events_.get(), error) != RdKafka::Conf::CONF_OK) {
         throw std::runtime_error("kafka event_cb: " + error);
     }
-    std::unique_ptr<RdKafka::KafkaConsumer> handle(RdKafka::KafkaConsumer::create(conf.get(), error));
+    std::unique_ptr<RdKafka::KafkaConsumer> handle(
+        RdKafka::KafkaConsumer::create(conf.get(), error));
     if (!handle) throw std::runtime_error("cannot create a Kafka handle for the figures: " + error);
     return handles_.emplace(group, std::move(handle)).first->second.get();
 }
 
-ConsumerLag KafkaLagReader::Read(const std::vector<LagTarget>& targets, const StoredOffsets& stored) {
+ConsumerLag KafkaLagReader::Read(const std::vector<LagTarget>& targets,
+                                 const StoredOffsets& stored) {
     ConsumerLag lag;
     const int timeout_ms = static_cast<int>(timeout_.count());
     auto unavailable = [&](const std::string& what, RdKafka::ErrorCode code) {
@@ -136,7 +140,8 @@ ConsumerLag KafkaLagReader::Read(const std::vector<LagTarget>& targets, const St
     for (const auto& target : targets) {
         if (partitions_of.count(target.topic) != 0) continue;
         std::string error;
-        std::unique_ptr<RdKafka::Topic> topic(RdKafka::Topic::create(any, target.topic, nullptr, error));
+        std::unique_ptr<RdKafka::Topic> topic(
+            RdKafka::Topic::create(any, target.topic, nullptr, error));
         if (!topic) throw std::runtime_error("kafka topic handle: " + error);
         RdKafka::Metadata* raw = nullptr;
         const auto code = any->metadata(false, topic.get(), &raw, timeout_ms);
@@ -145,8 +150,10 @@ ConsumerLag KafkaLagReader::Read(const std::vector<LagTarget>& targets, const St
         std::vector<int32_t> ids;
         for (const auto* topic_metadata : *metadata->topics()) {
             if (topic_metadata->topic() != target.topic) continue;
-            if (topic_metadata->err() != RdKafka::ERR_NO_ERROR) return unavailable(target.topic, topic_metadata->err());
-            for (const auto* partition : *topic_metadata->partitions()) ids.push_back(partition->id());
+            if (topic_metadata->err() != RdKafka::ERR_NO_ERROR)
+                return unavailable(target.topic, topic_metadata->err());
+            for (const auto* partition : *topic_metadata->partitions())
+                ids.push_back(partition->id());
         }
         std::sort(ids.begin(), ids.end());
         partitions_of[target.topic] = std::move(ids);
@@ -171,11 +178,14 @@ ConsumerLag KafkaLagReader::Read(const std::vector<LagTarget>& targets, const St
             }
         } else {
             Partitions asked;
-            for (int32_t id : ids) asked.items.push_back(RdKafka::TopicPartition::create(target.topic, id));
+            for (int32_t id : ids)
+                asked.items.push_back(RdKafka::TopicPartition::create(target.topic, id));
             const auto code = Handle(target.group)->committed(asked.items, timeout_ms);
-            if (code != RdKafka::ERR_NO_ERROR) return unavailable("committed offsets of " + target.group, code);
+            if (code != RdKafka::ERR_NO_ERROR)
+                return unavailable("committed offsets of " + target.group, code);
             for (const auto* tp : asked.items) {
-                if (tp->err() == RdKafka::ERR_NO_ERROR && tp->offset() >= 0) committed[tp->partition()] = tp->offset();
+                if (tp->err() == RdKafka::ERR_NO_ERROR && tp->offset() >= 0)
+                    committed[tp->partition()] = tp->offset();
             }
         }
         for (int32_t id : ids) {
@@ -196,7 +206,8 @@ ConsumerLag KafkaLagReader::Read(const std::vector<LagTarget>& targets, const St
 FiguresService::FiguresService(pg::Pool& pool, KafkaLagReader* lag, Options options)
     : pool_(pool), lag_(lag), options_(std::move(options)) {
     if (!PlainIdentifier(options_.read_schema)) {
-        throw std::invalid_argument("the read model's schema must be a plain identifier: '" + options_.read_schema + "'");
+        throw std::invalid_argument("the read model's schema must be a plain identifier: '" +
+                                    options_.read_schema + "'");
     }
 }
 
@@ -211,7 +222,8 @@ Figures FiguresService::Get(std::chrono::seconds window) {
     std::lock_guard lock(mutex_);
     const auto now = std::chrono::steady_clock::now();
     auto found = cache_.find(window.count());
-    if (found != cache_.end() && now - found->second.at < options_.cache_ttl) return found->second.figures;
+    if (found != cache_.end() && now - found->second.at < options_.cache_ttl)
+        return found->second.figures;
     Figures figures = Compute(window);
     cache_[window.count()] = {now, figures};
     return figures;
@@ -220,8 +232,9 @@ Figures FiguresService::Get(std::chrono::seconds window) {
 Figures FiguresService::Compute(std::chrono::seconds window) {
     Figures figures;
     figures.window = window;
-    figures.generated_at =
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    figures.generated_at = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
     figures.range = BucketsFor(figures.generated_at, window);
     std::vector<std::string> postgres_groups;
     for (const auto& target : options_.lag_targets) {
@@ -233,32 +246,33 @@ Figures FiguresService::Compute(std::chrono::seconds window) {
     // nothing to count yet.
     try {
         pool_.WithoutTransaction([&](pqxx::nontransaction& session) {
-        std::vector<FiguresBucket> sparse;
-        for (const auto& row : session.exec_params(WithSchema(kBucketsSql, options_.read_schema), figures.range.first,
-                                                   figures.range.width)) {
-            FiguresBucket bucket;
-            bucket.start = row[0].as<int64_t>();
-            bucket.ready = row[1].as<int64_t>();
-            bucket.failed = row[2].as<int64_t>();
-            if (!row[3].is_null()) bucket.p50 = row[3].as<double>();
-            if (!row[4].is_null()) bucket.p90 = row[4].as<double>();
-            if (!row[5].is_null()) bucket.p99 = row[5].as<double>();
-            sparse.push_back(bucket);
-        }
-        figures.buckets = DenseBuckets(sparse, figures.range);
-        figures.stores_by_status.clear();
-        for (const auto& row : session.exec(WithSchema(kStatusSql, options_.read_schema))) {
-            figures.stores_by_status[row[0].as<std::string>()] = row[1].as<int64_t>();
-        }
-        stored.clear();
-        if (!postgres_groups.empty()) {
+            std::vector<FiguresBucket> sparse;
             for (const auto& row :
-                 session.exec_params(WithSchema(kOffsetsSql, options_.read_schema), PgArray(postgres_groups))) {
-                stored[{row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<int32_t>()}] =
-                    row[3].as<int64_t>();
+                 session.exec_params(WithSchema(kBucketsSql, options_.read_schema),
+                                     figures.range.first, figures.range.width)) {
+                FiguresBucket bucket;
+                bucket.start = row[0].as<int64_t>();
+                bucket.ready = row[1].as<int64_t>();
+                bucket.failed = row[2].as<int64_t>();
+                if (!row[3].is_null()) bucket.p50 = row[3].as<double>();
+                if (!row[4].is_null()) bucket.p90 = row[4].as<double>();
+                if (!row[5].is_null()) bucket.p99 = row[5].as<double>();
+                sparse.push_back(bucket);
             }
-        }
-    });
+            figures.buckets = DenseBuckets(sparse, figures.range);
+            figures.stores_by_status.clear();
+            for (const auto& row : session.exec(WithSchema(kStatusSql, options_.read_schema))) {
+                figures.stores_by_status[row[0].as<std::string>()] = row[1].as<int64_t>();
+            }
+            stored.clear();
+            if (!postgres_groups.empty()) {
+                for (const auto& row : session.exec_params(
+                         WithSchema(kOffsetsSql, options_.read_schema), PgArray(postgres_groups))) {
+                    stored[{row[0].as<std::string>(), row[1].as<std::string>(),
+                            row[2].as<int32_t>()}] = row[3].as<int64_t>();
+                }
+            }
+        });
     } catch (const pqxx::undefined_table&) {
         log::Warn("the read model does not exist yet", {{"schema", options_.read_schema}});
     }
@@ -266,7 +280,8 @@ Figures FiguresService::Compute(std::chrono::seconds window) {
         figures.lag.reason = "no Kafka is configured";
     } else if (!options_.lag_targets.empty()) {
         figures.lag = lag_->Read(options_.lag_targets, stored);
-        if (!figures.lag.available) log::Warn("consumer lag unavailable", {{"reason", figures.lag.reason}});
+        if (!figures.lag.available)
+            log::Warn("consumer lag unavailable", {{"reason", figures.lag.reason}});
     } else {
         figures.lag.available = true;
     }

@@ -39,7 +39,7 @@ using StoredOffsets = std::map<std::tuple<std::string, std::string, int32_t>, in
 // the first one that fails makes the whole answer unavailable (with the reason) rather
 // than half of it. Not thread-safe: FiguresService calls it under its lock.
 class KafkaLagReader {
-  public:
+public:
     KafkaLagReader(std::string brokers, std::chrono::milliseconds timeout);
     ~KafkaLagReader();
     KafkaLagReader(const KafkaLagReader&) = delete;
@@ -47,7 +47,7 @@ class KafkaLagReader {
 
     ConsumerLag Read(const std::vector<LagTarget>& targets, const StoredOffsets& stored);
 
-  private:
+private:
     // The handle whose group.id is `group`, created on first use.
     RdKafka::KafkaConsumer* Handle(const std::string& group);
 
@@ -63,7 +63,7 @@ class KafkaLagReader {
 // runs at a time, so a dashboard's refresh loop (or many of them) cannot load Postgres or
 // Kafka. Thread-safe. Throws what Postgres throws (the API answers 503).
 class FiguresService {
-  public:
+public:
     struct Options {
         std::string read_schema = "read";
         std::vector<LagTarget> lag_targets;
@@ -79,7 +79,7 @@ class FiguresService {
     // projector's on both topics (Postgres) and intake's lifecycle consumer on store-status.
     static std::vector<LagTarget> PlatformTargets(const std::string& lifecycle_group);
 
-  private:
+private:
     Figures Compute(std::chrono::seconds window);
 
     pg::Pool& pool_;

@@ -9,8 +9,8 @@
 namespace storefleet::intake {
 
 using Pistache::Http::Code;
-using Pistache::Rest::Request;
 using Pistache::Http::ResponseWriter;
+using Pistache::Rest::Request;
 
 namespace {
 
@@ -30,13 +30,13 @@ Code CodeFor(const Error& error) {
 bool SaneHeaderValue(const std::string& value, std::size_t max) {
     if (value.empty() || value.size() > max) return false;
     for (char c : value) {
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == ':')) {
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+              c == ':')) {
             return false;
         }
     }
     return true;
 }
-
 
 }  // namespace
 
@@ -45,9 +45,11 @@ std::optional<DatabaseUnavailable> ClassifyDatabaseFailure(const std::exception&
     unavailable.retry_after_seconds = kDatabaseRetryAfterSeconds;
     if (dynamic_cast<const pqxx::in_doubt_error*>(&error) != nullptr) {
         unavailable.maybe_applied = true;
-        unavailable.message = "the store database became unavailable while committing; the request may have "
-                              "been accepted: retry after " + std::to_string(kDatabaseRetryAfterSeconds) +
-                              " s (with the same Idempotency-Key for a create)";
+        unavailable.message =
+            "the store database became unavailable while committing; the request may have "
+            "been accepted: retry after " +
+            std::to_string(kDatabaseRetryAfterSeconds) +
+            " s (with the same Idempotency-Key for a create)";
         return unavailable;
     }
     if (!pg::IsUnavailable(error)) return std::nullopt;
@@ -62,7 +64,8 @@ namespace {
 // reached, answers 503 with Retry-After instead of 500. Any answer is sent only at the end
 // of a handler, so nothing has been written when this catches.
 template <typename Fn>
-void UnlessDatabaseUnavailable(ResponseWriter& response, metrics::Counter& unavailable_total, Fn&& handle) {
+void UnlessDatabaseUnavailable(ResponseWriter& response, metrics::Counter& unavailable_total,
+                               Fn&& handle) {
     try {
         handle();
     } catch (const std::exception& error) {
@@ -84,9 +87,9 @@ std::string CorrelationIdOf(const Request& request) {
     return SaneHeaderValue(given, 64) ? given : NewUuid();
 }
 
-IntakeApi::IntakeApi(IntakeStore& store, http::Authenticator& authenticator, http::RateLimiter& client_limiter,
-                     http::RateLimiter& tenant_limiter, metrics::Registry& registry,
-                     std::function<void()> on_accepted)
+IntakeApi::IntakeApi(IntakeStore& store, http::Authenticator& authenticator,
+                     http::RateLimiter& client_limiter, http::RateLimiter& tenant_limiter,
+                     metrics::Registry& registry, std::function<void()> on_accepted)
     : store_(store),
       authenticator_(authenticator),
       client_limiter_(client_limiter),
@@ -95,8 +98,9 @@ IntakeApi::IntakeApi(IntakeStore& store, http::Authenticator& authenticator, htt
                                     "Store commands committed to the outbox.")),
       rejected_(registry.GetCounter("storefleet_intake_commands_rejected_total",
                                     "Store commands refused (auth, validation, quota, rate).")),
-      unavailable_(registry.GetCounter("storefleet_intake_database_unavailable_total",
-                                       "Requests answered 503 because Postgres could not be used.")),
+      unavailable_(
+          registry.GetCounter("storefleet_intake_database_unavailable_total",
+                              "Requests answered 503 because Postgres could not be used.")),
       on_accepted_(std::move(on_accepted)) {}
 
 void IntakeApi::Register(http::HttpServer& server) {
@@ -110,7 +114,8 @@ void IntakeApi::Register(http::HttpServer& server) {
 
 std::optional<Tenant> IntakeApi::Admit(const Request& request, ResponseWriter& response) {
     // Before the token lookup, so a flood of bad tokens from one address stops here.
-    if (!http::AdmitOrAnswer429(client_limiter_, http::ClientAddress(request), "client address", response)) {
+    if (!http::AdmitOrAnswer429(client_limiter_, http::ClientAddress(request), "client address",
+                                response)) {
         rejected_.Inc();
         return std::nullopt;
     }
@@ -139,16 +144,17 @@ void IntakeApi::CreateStore(const Request& request, ResponseWriter& response) {
     auto parsed = ParseStoreRequest(request.body(), real_node_engines_);
     if (!parsed.ok()) {
         rejected_.Inc();
-        http::SendError(response, CodeFor(parsed.error()), parsed.error().code, parsed.error().message,
-                        parsed.error().field);
+        http::SendError(response, CodeFor(parsed.error()), parsed.error().code,
+                        parsed.error().message, parsed.error().field);
         return;
     }
     const std::string idempotency_key = http::RequestHeader(request, "Idempotency-Key");
     if (!idempotency_key.empty() && !SaneHeaderValue(idempotency_key, 128)) {
         rejected_.Inc();
-        http::SendError(response, Code::Bad_Request, "invalid_request",
-                        "Idempotency-Key must be 1-128 characters of letters, digits, '-', '_', '.', ':'",
-                        "Idempotency-Key");
+        http::SendError(
+            response, Code::Bad_Request, "invalid_request",
+            "Idempotency-Key must be 1-128 characters of letters, digits, '-', '_', '.', ':'",
+            "Idempotency-Key");
         return;
     }
     const std::string correlation_id = CorrelationIdOf(request);
@@ -195,7 +201,8 @@ void IntakeApi::AnswerFailure(ResponseWriter& response, std::exception_ptr error
         UnlessDatabaseUnavailable(response, unavailable_, [&] { std::rethrow_exception(error); });
     } catch (const std::exception& other) {
         log::Error("a create failed", {{"error", other.what()}});
-        http::SendError(response, Code::Internal_Server_Error, "internal", "internal error; the request may be retried");
+        http::SendError(response, Code::Internal_Server_Error, "internal",
+                        "internal error; the request may be retried");
     }
 }
 

@@ -21,16 +21,21 @@ namespace storefleet::intake {
 // wakes the outbox relay. Every refusal is an application/problem+json.
 class IntakeApi {
 public:
-    IntakeApi(IntakeStore& store, http::Authenticator& authenticator, http::RateLimiter& client_limiter,
-              http::RateLimiter& tenant_limiter, metrics::Registry& registry, std::function<void()> on_accepted);
+    IntakeApi(IntakeStore& store, http::Authenticator& authenticator,
+              http::RateLimiter& client_limiter, http::RateLimiter& tenant_limiter,
+              metrics::Registry& registry, std::function<void()> on_accepted);
     void Register(http::HttpServer& server);
     // The engines a store may ask `placement: real-node` for (none unless the platform has
     // a real node); set before Register().
-    void SetRealNodeEngines(std::vector<std::string> engines) { real_node_engines_ = std::move(engines); }
+    void SetRealNodeEngines(std::vector<std::string> engines) {
+        real_node_engines_ = std::move(engines);
+    }
 
 private:
-    void CreateStore(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response);
-    void DeleteStore(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response);
+    void CreateStore(const Pistache::Rest::Request& request,
+                     Pistache::Http::ResponseWriter& response);
+    void DeleteStore(const Pistache::Rest::Request& request,
+                     Pistache::Http::ResponseWriter& response);
     // 202 with Location, or the create's refusal as a problem.
     void AnswerCreate(Pistache::Http::ResponseWriter& response, const std::string& tenant_id,
                       const std::string& correlation_id, const Result<Accepted>& accepted);

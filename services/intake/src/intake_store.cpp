@@ -1,16 +1,15 @@
 #include "intake_store.hpp"
 
-#include "storefleet/pg/array_literal.hpp"
-
 #include <algorithm>
 #include <future>
 #include <stdexcept>
 
-#include "storefleet/common/ids.hpp"
 #include "intake_migrations.hpp"
+#include "storefleet/common/ids.hpp"
 #include "storefleet/common/log.hpp"
 #include "storefleet/events/envelope.hpp"
 #include "storefleet/events/status.hpp"
+#include "storefleet/pg/array_literal.hpp"
 #include "storefleet/pg/migrations.hpp"
 
 namespace storefleet::intake {
@@ -27,9 +26,11 @@ constexpr const char* kReserveQuota =
     "where id = $1 and live_stores < store_quota returning live_stores";
 // Concurrent creates without an Idempotency-Key, written together (migration 6).
 constexpr const char* kCreateStores =
-    "select intake.create_stores($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
+    "select intake.create_stores($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], "
+    "$6::text[], "
     "$7::text[], $8, $9::text[])";
-constexpr const char* kSelectQuota = "select live_stores, store_quota from intake.tenants where id = $1";
+constexpr const char* kSelectQuota =
+    "select live_stores, store_quota from intake.tenants where id = $1";
 // A store is deleted (its namespace is gone): its name and its unit of quota are free.
 // Idempotent: a replayed event finds the row deleted already and changes nothing.
 constexpr const char* kMarkDeleted = R"SQL(
@@ -40,7 +41,8 @@ update intake.tenants t set live_stores = greatest(t.live_stores - 1, 0)
 from gone where t.id = gone.tenant_id)SQL";
 // The provisioner gave up deleting it (a namespace stuck terminating): DELETE may resend.
 constexpr const char* kMarkDeletionFailed =
-    "update intake.stores set state = 'deletion_failed' where store_id = $1::uuid and state = 'deleting'";
+    "update intake.stores set state = 'deletion_failed' where store_id = $1::uuid and state = "
+    "'deleting'";
 // A tenant named at start (STOREFLEET_BOOTSTRAP_TENANT) is created with the file's quota
 // once; later starts leave it as an admin may have changed it.
 constexpr const char* kSeedTenant =
@@ -59,7 +61,8 @@ constexpr const char* kInsertFileToken =
     "values (md5($2)::uuid, $1, 'bootstrap', $3, $2, true)";
 constexpr const char* kAuditSeed =
     "insert into intake.audit_log (actor, action, tenant_id, target, detail) "
-    "values ('intake-start', 'token.seed', $1, md5($2)::uuid::text, '{\"from\": \"token file\"}'::jsonb)";
+    "values ('intake-start', 'token.seed', $1, md5($2)::uuid::text, '{\"from\": \"token "
+    "file\"}'::jsonb)";
 constexpr const char* kPruneIdempotencyKeys =
     "delete from intake.idempotency_keys where created_at < now() - make_interval(secs => $1)";
 constexpr const char* kFindIdempotencyKey =
@@ -76,10 +79,13 @@ constexpr const char* kInsertOutbox =
 constexpr const char* kSelectStoreForDeletion =
     "select name, state from intake.stores where store_id = $1 and tenant_id = $2 for update";
 constexpr const char* kMarkDeleting =
-    "update intake.stores set state = 'deleting', deletion_requested_at = now() where store_id = $1";
+    "update intake.stores set state = 'deleting', deletion_requested_at = now() where store_id = "
+    "$1";
 
 // The name was validated on the way in (ValidateStoreRequest).
-v1::Engine EngineOf(const std::string& name) { return events::ParseEngine(name).value_or(v1::ENGINE_WOOCOMMERCE); }
+v1::Engine EngineOf(const std::string& name) {
+    return events::ParseEngine(name).value_or(v1::ENGINE_WOOCOMMERCE);
+}
 
 // Thrown inside a transaction to roll it back and answer with `error`.
 struct Refused {
@@ -96,9 +102,8 @@ void AddToOutbox(pqxx::work& txn, const v1::Envelope& envelope) {
 IntakeStore::IntakeStore(pg::Pool& pool, std::string store_domain)
     : pool_(pool),
       store_domain_(std::move(store_domain)),
-      batcher_(std::make_unique<CreateBatcher>([this](const std::vector<CreateItem>& items) {
-          return WriteCreates(items);
-      })) {}
+      batcher_(std::make_unique<CreateBatcher>(
+          [this](const std::vector<CreateItem>& items) { return WriteCreates(items); })) {}
 
 IntakeStore::~IntakeStore() = default;
 
@@ -107,8 +112,9 @@ void IntakeStore::Migrate() {
     pg::ApplyMigrations(*lease, "intake", Migrations());
 }
 
-IntakeStore::SeedOutcome IntakeStore::SeedTenant(const std::string& tenant_id, const std::string& token,
-                                                 int store_quota, bool admin) {
+IntakeStore::SeedOutcome IntakeStore::SeedTenant(const std::string& tenant_id,
+                                                 const std::string& token, int store_quota,
+                                                 bool admin) {
     const std::string token_sha256 = Sha256Hex(token);
     return pool_.WithTransaction([&](pqxx::work& txn) {
         txn.exec_params(kSeedTenant, tenant_id, store_quota);
@@ -117,8 +123,9 @@ IntakeStore::SeedOutcome IntakeStore::SeedTenant(const std::string& tenant_id, c
         if (!known.empty()) {
             // Seen before: never revived, never moved. A revoked token stays revoked.
             if (known[0][0].as<std::string>() != tenant_id) {
-                throw std::runtime_error("the bootstrap token of tenant '" + tenant_id +
-                                         "' already belongs to another tenant: give each tenant its own token");
+                throw std::runtime_error(
+                    "the bootstrap token of tenant '" + tenant_id +
+                    "' already belongs to another tenant: give each tenant its own token");
             }
             return known[0][1].as<bool>() ? SeedOutcome::kTokenRevoked : SeedOutcome::kTokenKept;
         }
@@ -135,8 +142,8 @@ std::optional<http::Principal> IntakeStore::Authenticate(const std::string& toke
         pqxx::nontransaction session(*lease);
         auto rows = session.exec_params(kSelectPrincipalByToken, token_sha256);
         if (rows.empty()) return std::nullopt;
-        return http::Principal{rows[0][0].as<std::string>(), rows[0][1].as<bool>(), rows[0][2].as<double>(),
-                               rows[0][3].as<std::string>()};
+        return http::Principal{rows[0][0].as<std::string>(), rows[0][1].as<bool>(),
+                               rows[0][2].as<double>(), rows[0][3].as<std::string>()};
     } catch (const pqxx::broken_connection&) {
         lease.MarkBroken();
         throw;
@@ -145,7 +152,8 @@ std::optional<http::Principal> IntakeStore::Authenticate(const std::string& toke
 
 int64_t IntakeStore::PruneIdempotencyKeys(std::chrono::seconds older_than) {
     return pool_.WithTransaction([&](pqxx::work& txn) {
-        return static_cast<int64_t>(txn.exec_params(kPruneIdempotencyKeys, older_than.count()).affected_rows());
+        return static_cast<int64_t>(
+            txn.exec_params(kPruneIdempotencyKeys, older_than.count()).affected_rows());
     });
 }
 
@@ -158,8 +166,8 @@ struct NewStore {
     Accepted accepted;
 };
 
-NewStore DescribeNewStore(const Tenant& tenant, const StoreRequest& request, const std::string& store_domain,
-                          const std::string& correlation_id) {
+NewStore DescribeNewStore(const Tenant& tenant, const StoreRequest& request,
+                          const std::string& store_domain, const std::string& correlation_id) {
     NewStore store;
     store.store_id = NewUuid();
     store.host = request.name + "." + tenant.id + "." + store_domain;
@@ -170,7 +178,8 @@ NewStore DescribeNewStore(const Tenant& tenant, const StoreRequest& request, con
     requested->set_plan(request.plan);
     requested->set_host(store.host);
     std::string admin_email = request.admin_email;
-    if (admin_email.empty()) admin_email = "admin@" + (store.host.size() <= 90 ? store.host : store_domain);
+    if (admin_email.empty())
+        admin_email = "admin@" + (store.host.size() <= 90 ? store.host : store_domain);
     requested->set_admin_email(admin_email);
     requested->set_requested_by(tenant.id);
     if (request.placement != "any") requested->set_placement(request.placement);
@@ -187,7 +196,8 @@ NewStore DescribeNewStore(const Tenant& tenant, const StoreRequest& request, con
 }
 
 Error NameTaken(const Tenant& tenant, const StoreRequest& request) {
-    Error error = Error::Permanent("name_taken", "tenant " + tenant.id + " already has a store named '" + request.name + "'");
+    Error error = Error::Permanent(
+        "name_taken", "tenant " + tenant.id + " already has a store named '" + request.name + "'");
     error.field = "name";
     return error;
 }
@@ -196,8 +206,10 @@ template <typename Txn>
 Error QuotaError(Txn& txn, const Tenant& tenant) {
     auto quota = txn.exec_params(kSelectQuota, tenant.id);
     if (quota.empty()) return Error::Permanent("unauthorized", "tenant no longer exists");
-    return Error::Permanent("quota_exceeded", "tenant " + tenant.id + " already has " + quota[0][0].template as<std::string>() +
-                                                  " of its " + quota[0][1].template as<std::string>() + " stores");
+    return Error::Permanent("quota_exceeded",
+                            "tenant " + tenant.id + " already has " +
+                                quota[0][0].template as<std::string>() + " of its " +
+                                quota[0][1].template as<std::string>() + " stores");
 }
 
 }  // namespace
@@ -208,42 +220,49 @@ Result<Accepted> IntakeStore::CreateStore(const Tenant& tenant, const StoreReque
     if (idempotency_key.empty()) {
         // The batched path, waited for here (the HTTP API answers from the batcher instead).
         std::promise<Result<Accepted>> answered;
-        CreateStoreAsync(tenant, request, correlation_id, [&answered](Result<Accepted> result, std::exception_ptr error) {
-            if (error) {
-                answered.set_exception(error);
-            } else {
-                answered.set_value(std::move(result));
-            }
-        });
+        CreateStoreAsync(tenant, request, correlation_id,
+                         [&answered](Result<Accepted> result, std::exception_ptr error) {
+                             if (error) {
+                                 answered.set_exception(error);
+                             } else {
+                                 answered.set_value(std::move(result));
+                             }
+                         });
         return answered.get_future().get();
     }
     NewStore store = DescribeNewStore(tenant, request, store_domain_, correlation_id);
     // Placement is part of the request; the default's hash is the one written before placement
     // counted, so keys stored then still match their retries.
-    const std::string request_hash =
-        Sha256Hex(request.name + "\n" + request.engine + "\n" + request.plan + "\n" + request.admin_email +
-                  (request.placement == "any" ? "" : "\nplacement=" + request.placement));
+    const std::string request_hash = Sha256Hex(
+        request.name + "\n" + request.engine + "\n" + request.plan + "\n" + request.admin_email +
+        (request.placement == "any" ? "" : "\nplacement=" + request.placement));
     try {
         return pool_.WithTransaction([&](pqxx::work& txn) -> Accepted {
             auto previous = txn.exec_params(kFindIdempotencyKey, tenant.id, idempotency_key);
             if (!previous.empty()) {
                 if (previous[0][0].as<std::string>() != request_hash) {
-                    throw Refused{Error::Permanent("idempotency_key_reused",
-                                                   "this Idempotency-Key was used with a different request body")};
+                    throw Refused{Error::Permanent(
+                        "idempotency_key_reused",
+                        "this Idempotency-Key was used with a different request body")};
                 }
-                return Accepted{previous[0][1].as<int>(), nlohmann::json::parse(previous[0][2].as<std::string>())};
+                return Accepted{previous[0][1].as<int>(),
+                                nlohmann::json::parse(previous[0][2].as<std::string>())};
             }
-            auto inserted = txn.exec_params(kInsertStore, store.store_id, tenant.id, request.name, request.engine,
-                                            request.plan, store.host, correlation_id);
+            auto inserted =
+                txn.exec_params(kInsertStore, store.store_id, tenant.id, request.name,
+                                request.engine, request.plan, store.host, correlation_id);
             if (inserted.empty()) throw Refused{NameTaken(tenant, request)};
             AddToOutbox(txn, store.envelope);
-            auto stored = txn.exec_params(kInsertIdempotencyKey, tenant.id, idempotency_key, request_hash,
-                                          store.accepted.http_status, store.accepted.body.dump());
+            auto stored =
+                txn.exec_params(kInsertIdempotencyKey, tenant.id, idempotency_key, request_hash,
+                                store.accepted.http_status, store.accepted.body.dump());
             if (stored.affected_rows() == 0) {
-                throw Refused{Error::Retryable("idempotency_conflict",
-                                               "a request with this Idempotency-Key is in progress; retry it")};
+                throw Refused{Error::Retryable(
+                    "idempotency_conflict",
+                    "a request with this Idempotency-Key is in progress; retry it")};
             }
-            if (txn.exec_params(kReserveQuota, tenant.id).empty()) throw Refused{QuotaError(txn, tenant)};
+            if (txn.exec_params(kReserveQuota, tenant.id).empty())
+                throw Refused{QuotaError(txn, tenant)};
             return store.accepted;
         });
     } catch (const Refused& refused) {
@@ -251,8 +270,8 @@ Result<Accepted> IntakeStore::CreateStore(const Tenant& tenant, const StoreReque
     }
 }
 
-Result<Accepted> IntakeStore::ResultOf(const Tenant& tenant, const StoreRequest& request, const Accepted& accepted,
-                                       CreateOutcome outcome) {
+Result<Accepted> IntakeStore::ResultOf(const Tenant& tenant, const StoreRequest& request,
+                                       const Accepted& accepted, CreateOutcome outcome) {
     switch (outcome) {
         case CreateOutcome::kCreated:
             return accepted;
@@ -261,31 +280,33 @@ Result<Accepted> IntakeStore::ResultOf(const Tenant& tenant, const StoreRequest&
         case CreateOutcome::kNoQuota:
             break;
     }
-    return pool_.WithoutTransaction([&](pqxx::nontransaction& session) { return QuotaError(session, tenant); });
+    return pool_.WithoutTransaction(
+        [&](pqxx::nontransaction& session) { return QuotaError(session, tenant); });
 }
 
 void IntakeStore::CreateStoreAsync(const Tenant& tenant, const StoreRequest& request,
                                    const std::string& correlation_id, CreateDone done) {
     NewStore store = DescribeNewStore(tenant, request, store_domain_, correlation_id);
-    CreateItem item{store.store_id,   tenant.id,        request.name,
-                    request.engine,   request.plan,     store.host,
-                    correlation_id,   events::Encode(store.envelope)};
-    batcher_->SubmitAsync(std::move(item), [this, tenant, request, accepted = std::move(store.accepted),
-                                            done = std::move(done)](CreateOutcome outcome, std::exception_ptr error) {
-        if (error) {
-            done(Error::Retryable("unavailable", "the create was not written"), error);
-            return;
-        }
-        std::optional<Result<Accepted>> result;
-        try {
-            result.emplace(ResultOf(tenant, request, accepted, outcome));
-        } catch (...) {
-            // The quota's wording needs Postgres, which just failed.
-            done(Error::Retryable("unavailable", "the create was not written"), std::current_exception());
-            return;
-        }
-        done(std::move(*result), nullptr);
-    });
+    CreateItem item{store.store_id, tenant.id,  request.name,   request.engine,
+                    request.plan,   store.host, correlation_id, events::Encode(store.envelope)};
+    batcher_->SubmitAsync(
+        std::move(item), [this, tenant, request, accepted = std::move(store.accepted),
+                          done = std::move(done)](CreateOutcome outcome, std::exception_ptr error) {
+            if (error) {
+                done(Error::Retryable("unavailable", "the create was not written"), error);
+                return;
+            }
+            std::optional<Result<Accepted>> result;
+            try {
+                result.emplace(ResultOf(tenant, request, accepted, outcome));
+            } catch (...) {
+                // The quota's wording needs Postgres, which just failed.
+                done(Error::Retryable("unavailable", "the create was not written"),
+                     std::current_exception());
+                return;
+            }
+            done(std::move(*result), nullptr);
+        });
 }
 
 namespace {
@@ -307,10 +328,12 @@ std::vector<CreateOutcome> IntakeStore::WriteCreates(const std::vector<CreateIte
     // By tenant, so that concurrent batches (other replicas) lock tenant rows in one order.
     std::vector<std::size_t> order(items.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(),
-                     [&](std::size_t a, std::size_t b) { return items[a].tenant_id < items[b].tenant_id; });
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        return items[a].tenant_id < items[b].tenant_id;
+    });
     std::vector<std::string> ids, tenants, names, engines, plans, hosts, correlations, commands;
-    for (auto* column : {&ids, &tenants, &names, &engines, &plans, &hosts, &correlations, &commands}) {
+    for (auto* column :
+         {&ids, &tenants, &names, &engines, &plans, &hosts, &correlations, &commands}) {
         column->reserve(items.size());
     }
     for (std::size_t i : order) {
@@ -328,7 +351,8 @@ std::vector<CreateOutcome> IntakeStore::WriteCreates(const std::vector<CreateIte
     const std::string id_array = ArrayLiteral(ids), tenant_array = ArrayLiteral(tenants),
                       name_array = ArrayLiteral(names), engine_array = ArrayLiteral(engines),
                       plan_array = ArrayLiteral(plans), host_array = ArrayLiteral(hosts),
-                      correlation_array = ArrayLiteral(correlations), command_array = ArrayLiteral(commands);
+                      correlation_array = ArrayLiteral(correlations),
+                      command_array = ArrayLiteral(commands);
     // One statement in autocommit: the batch commits whole or not at all. A lost connection
     // is retried once (a batch that did commit reads as created again, counted once); a
     // deadlock with another writer of the same tenant rows a few times.
@@ -338,9 +362,9 @@ std::vector<CreateOutcome> IntakeStore::WriteCreates(const std::vector<CreateIte
         auto lease = pool_.Acquire();
         try {
             pqxx::nontransaction session(*lease);
-            auto rows = session.exec_params(kCreateStores, id_array, tenant_array, name_array, engine_array,
-                                            plan_array, host_array, correlation_array, events::kCommandsTopic,
-                                            command_array);
+            auto rows = session.exec_params(kCreateStores, id_array, tenant_array, name_array,
+                                            engine_array, plan_array, host_array, correlation_array,
+                                            events::kCommandsTopic, command_array);
             std::vector<CreateOutcome> sorted;
             sorted.reserve(items.size());
             auto parser = rows[0][0].as_array();
@@ -352,14 +376,16 @@ std::vector<CreateOutcome> IntakeStore::WriteCreates(const std::vector<CreateIte
                                                                   : CreateOutcome::kNoQuota);
             }
             if (sorted.size() != items.size()) {
-                throw std::logic_error("create_stores answered " + std::to_string(sorted.size()) + " outcomes for " +
-                                       std::to_string(items.size()) + " creates");
+                throw std::logic_error("create_stores answered " + std::to_string(sorted.size()) +
+                                       " outcomes for " + std::to_string(items.size()) +
+                                       " creates");
             }
             std::vector<CreateOutcome> outcomes(items.size());
             for (std::size_t k = 0; k < order.size(); ++k) outcomes[order[k]] = sorted[k];
             if (batch_observer_) {
-                batch_observer_(items.size(),
-                                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+                batch_observer_(items.size(), std::chrono::duration<double>(
+                                                  std::chrono::steady_clock::now() - start)
+                                                  .count());
             }
             return outcomes;
         } catch (const pqxx::broken_connection&) {
@@ -374,13 +400,17 @@ std::vector<CreateOutcome> IntakeStore::WriteCreates(const std::vector<CreateIte
 
 Result<Accepted> IntakeStore::RequestDeletion(const Tenant& tenant, const std::string& store_id,
                                               const std::string& correlation_id) {
-    if (!IsUuid(store_id)) return Error::Permanent("not_found", "no store with id '" + store_id + "'");
+    if (!IsUuid(store_id))
+        return Error::Permanent("not_found", "no store with id '" + store_id + "'");
     return pool_.WithTransaction([&](pqxx::work& txn) -> Result<Accepted> {
         auto rows = txn.exec_params(kSelectStoreForDeletion, store_id, tenant.id);
-        if (rows.empty()) return Error::Permanent("not_found", "no store with id '" + store_id + "'");
-        Accepted accepted{202, {{"id", store_id}, {"status", "deleting"}, {"correlation_id", correlation_id}}};
+        if (rows.empty())
+            return Error::Permanent("not_found", "no store with id '" + store_id + "'");
+        Accepted accepted{
+            202, {{"id", store_id}, {"status", "deleting"}, {"correlation_id", correlation_id}}};
         const std::string state = rows[0][1].as<std::string>();
-        if (state == "deleted") return Error::Permanent("not_found", "no store with id '" + store_id + "'");
+        if (state == "deleted")
+            return Error::Permanent("not_found", "no store with id '" + store_id + "'");
         if (state == "deleting") return accepted;  // already asked: same answer, nothing sent
         // active, or deletion_failed: (re)send the deletion. The quota and the name stay
         // taken until the store is deleted.
@@ -393,12 +423,14 @@ Result<Accepted> IntakeStore::RequestDeletion(const Tenant& tenant, const std::s
     });
 }
 
-Status IntakeStore::ApplyStoreStatus(const std::string& store_id, v1::StoreStatus status, const std::string& step) {
+Status IntakeStore::ApplyStoreStatus(const std::string& store_id, v1::StoreStatus status,
+                                     const std::string& step) {
     if (!IsUuid(store_id)) return Status::Ok();  // not a store of ours
     if (status == v1::STORE_STATUS_DELETED) {
         pool_.WithTransaction([&](pqxx::work& txn) { txn.exec_params(kMarkDeleted, store_id); });
     } else if (status == v1::STORE_STATUS_FAILED && step == "deletion") {
-        pool_.WithTransaction([&](pqxx::work& txn) { txn.exec_params(kMarkDeletionFailed, store_id); });
+        pool_.WithTransaction(
+            [&](pqxx::work& txn) { txn.exec_params(kMarkDeletionFailed, store_id); });
     }
     return Status::Ok();
 }

@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "create_batcher.hpp"
+#include "store_request.hpp"
 #include "storefleet/common/result.hpp"
 #include "storefleet/http/auth.hpp"
 #include "storefleet/pg/pool.hpp"
-#include "store_request.hpp"
 #include "storefleet/v1/events.pb.h"
 
 namespace storefleet::intake {
@@ -62,13 +62,14 @@ public:
     int64_t PruneIdempotencyKeys(std::chrono::seconds older_than);
 
     Result<Accepted> CreateStore(const Tenant& tenant, const StoreRequest& request,
-                                 const std::string& idempotency_key, const std::string& correlation_id);
+                                 const std::string& idempotency_key,
+                                 const std::string& correlation_id);
     // A create without an Idempotency-Key, answered later: `done` runs on the create
     // batcher's thread once the batch holding it has committed, with its result, or with the
     // batch's failure (then the result is an error and `error` is set).
     using CreateDone = std::function<void(Result<Accepted> result, std::exception_ptr error)>;
-    void CreateStoreAsync(const Tenant& tenant, const StoreRequest& request, const std::string& correlation_id,
-                          CreateDone done);
+    void CreateStoreAsync(const Tenant& tenant, const StoreRequest& request,
+                          const std::string& correlation_id, CreateDone done);
     // Marks the store deleting and sends the deletion; again only if an earlier deletion
     // failed. The quota and the name stay taken until the store is deleted.
     Result<Accepted> RequestDeletion(const Tenant& tenant, const std::string& store_id,
@@ -82,13 +83,13 @@ public:
     }
     // Creates submitted and not answered yet (tests and diagnostics).
     std::size_t WaitingCreates() { return batcher_->Waiting(); }
-    Status ApplyStoreStatus(const std::string& store_id, v1::StoreStatus status, const std::string& step);
+    Status ApplyStoreStatus(const std::string& store_id, v1::StoreStatus status,
+                            const std::string& step);
 
 private:
-
     // A committed batch's outcome for one create, as the API answers it.
-    Result<Accepted> ResultOf(const Tenant& tenant, const StoreRequest& request, const Accepted& accepted,
-                              CreateOutcome outcome);
+    Result<Accepted> ResultOf(const Tenant& tenant, const StoreRequest& request,
+                              const Accepted& accepted, CreateOutcome outcome);
     // The batcher's writer: one create_stores() call for `items`.
     std::vector<CreateOutcome> WriteCreates(const std::vector<CreateItem>& items);
 

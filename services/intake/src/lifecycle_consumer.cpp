@@ -9,15 +9,16 @@
 
 namespace storefleet::intake {
 
-NextOffsets ApplyLifecycleBatch(const std::vector<kafka::ConsumedMessage>& messages, const StoreStatusSink& sink,
-                                int* applied) {
+NextOffsets ApplyLifecycleBatch(const std::vector<kafka::ConsumedMessage>& messages,
+                                const StoreStatusSink& sink, int* applied) {
     NextOffsets next_offsets;
     for (const auto& message : messages) {
         auto event = events::Decode(message.payload);
         if (event.ok() && event->has_store_status_changed()) {
             const auto& changed = event->store_status_changed();
-            const bool relevant = changed.status() == v1::STORE_STATUS_DELETED ||
-                                  (changed.status() == v1::STORE_STATUS_FAILED && changed.step() == "deletion");
+            const bool relevant =
+                changed.status() == v1::STORE_STATUS_DELETED ||
+                (changed.status() == v1::STORE_STATUS_FAILED && changed.step() == "deletion");
             if (relevant) {
                 auto status = sink(event->store_id(), changed.status(), changed.step());
                 if (!status.ok()) throw std::runtime_error(status.error().message);
@@ -30,25 +31,30 @@ NextOffsets ApplyLifecycleBatch(const std::vector<kafka::ConsumedMessage>& messa
     return next_offsets;
 }
 
-LifecycleConsumer::LifecycleConsumer(StoreStatusSink sink, std::string brokers, std::string group_id,
-                                     metrics::Registry& registry)
+LifecycleConsumer::LifecycleConsumer(StoreStatusSink sink, std::string brokers,
+                                     std::string group_id, metrics::Registry& registry)
     : sink_(std::move(sink)),
       brokers_(std::move(brokers)),
       group_id_(std::move(group_id)),
-      applied_(registry.GetCounter("storefleet_intake_lifecycle_events_total",
-                                   "Store status events the intake ledger has taken (deleted, failed deletions).")),
+      applied_(registry.GetCounter(
+          "storefleet_intake_lifecycle_events_total",
+          "Store status events the intake ledger has taken (deleted, failed deletions).")),
       failures_(registry.GetCounter("storefleet_intake_lifecycle_failures_total",
                                     "Status batches the ledger could not take yet (retried).")) {}
 
 LifecycleConsumer::LifecycleConsumer(IntakeStore& store, std::string brokers, std::string group_id,
                                      metrics::Registry& registry)
-    : LifecycleConsumer([&store](const std::string& store_id, v1::StoreStatus status,
-                                 const std::string& step) { return store.ApplyStoreStatus(store_id, status, step); },
-                        std::move(brokers), std::move(group_id), registry) {}
+    : LifecycleConsumer(
+          [&store](const std::string& store_id, v1::StoreStatus status, const std::string& step) {
+              return store.ApplyStoreStatus(store_id, status, step);
+          },
+          std::move(brokers), std::move(group_id), registry) {}
 
 LifecycleConsumer::~LifecycleConsumer() { Stop(); }
 
-void LifecycleConsumer::Start() { thread_ = std::thread([this] { Run(); }); }
+void LifecycleConsumer::Start() {
+    thread_ = std::thread([this] { Run(); });
+}
 
 void LifecycleConsumer::Stop() {
     stop_.Trigger();
@@ -69,7 +75,8 @@ void LifecycleConsumer::Run() {
         } catch (const std::exception& error) {
             // Only the consumer's set-up throws here; it is tried again.
             failures_.Inc();
-            log::Error("lifecycle consumer failed; restarting it", {{"error", error.what()}, {"group", group_id_}});
+            log::Error("lifecycle consumer failed; restarting it",
+                       {{"error", error.what()}, {"group", group_id_}});
             stop_.WaitFor(backoff.Next());
         }
     }

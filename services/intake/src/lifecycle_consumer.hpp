@@ -18,8 +18,8 @@ namespace storefleet::intake {
 // Where a status that matters to the ledger goes (IntakeStore::ApplyStoreStatus in
 // production). Must be idempotent; throws (or returns an error) when the ledger cannot
 // take it now.
-using StoreStatusSink =
-    std::function<Status(const std::string& store_id, v1::StoreStatus status, const std::string& step)>;
+using StoreStatusSink = std::function<Status(const std::string& store_id, v1::StoreStatus status,
+                                             const std::string& step)>;
 
 // Per (topic, partition): the offset to commit, one past the last message taken.
 using NextOffsets = std::map<std::pair<std::string, int32_t>, int64_t>;
@@ -29,8 +29,8 @@ using NextOffsets = std::map<std::pair<std::string, int32_t>, int64_t>;
 // (other statuses, other events, undecodable bytes). Returns what may be committed once
 // every call succeeded; throws on the first failure (nothing of the batch may be
 // committed then; it is applied again, harmlessly). `applied` counts the sink calls.
-NextOffsets ApplyLifecycleBatch(const std::vector<kafka::ConsumedMessage>& messages, const StoreStatusSink& sink,
-                                int* applied = nullptr);
+NextOffsets ApplyLifecycleBatch(const std::vector<kafka::ConsumedMessage>& messages,
+                                const StoreStatusSink& sink, int* applied = nullptr);
 
 // Follows store-status so the intake ledger learns how deletions end: "deleted" frees the
 // store's name and its unit of the tenant's quota; a failed deletion lets DELETE send it
@@ -40,8 +40,10 @@ NextOffsets ApplyLifecycleBatch(const std::vector<kafka::ConsumedMessage>& messa
 // group cleanly.
 class LifecycleConsumer {
 public:
-    LifecycleConsumer(StoreStatusSink sink, std::string brokers, std::string group_id, metrics::Registry& registry);
-    LifecycleConsumer(IntakeStore& store, std::string brokers, std::string group_id, metrics::Registry& registry);
+    LifecycleConsumer(StoreStatusSink sink, std::string brokers, std::string group_id,
+                      metrics::Registry& registry);
+    LifecycleConsumer(IntakeStore& store, std::string brokers, std::string group_id,
+                      metrics::Registry& registry);
     ~LifecycleConsumer();
     LifecycleConsumer(const LifecycleConsumer&) = delete;
     LifecycleConsumer& operator=(const LifecycleConsumer&) = delete;

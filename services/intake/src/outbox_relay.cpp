@@ -23,7 +23,8 @@ constexpr const char* kReadLeader =
     "from intake.outbox_relay where id = 1";
 constexpr const char* kClaimLeader =
     "insert into intake.outbox_relay (id, holder, publish_until) values (1, $1, now()) "
-    "on conflict (id) do update set holder = excluded.holder, publish_until = excluded.publish_until";
+    "on conflict (id) do update set holder = excluded.holder, publish_until = "
+    "excluded.publish_until";
 // Fencing: only the session that holds the lock, recorded as the leader, may publish. The
 // lock check also catches a connection that libpqxx 6 re-opened behind our back (a new
 // session, without the lock).
@@ -50,7 +51,8 @@ constexpr int kMaxPruneChunks = 20;
 
 class PostgresOutboxLedger final : public OutboxLedger {
 public:
-    explicit PostgresOutboxLedger(const std::string& pg_url) : pg_url_(pg::WithConnectionDefaults(pg_url)) {}
+    explicit PostgresOutboxLedger(const std::string& pg_url)
+        : pg_url_(pg::WithConnectionDefaults(pg_url)) {}
 
     std::optional<std::chrono::milliseconds> TryLock(const std::string& identity) override {
         if (!connection_) {
@@ -62,7 +64,8 @@ public:
         pqxx::nontransaction session(*connection_);
         if (!session.exec_params(kTryLock, kOutboxLeaderLock)[0][0].as<bool>()) return std::nullopt;
         auto previous = session.exec(kReadLeader);
-        if (previous.empty() || previous[0][0].as<std::string>() == identity) return std::chrono::milliseconds(0);
+        if (previous.empty() || previous[0][0].as<std::string>() == identity)
+            return std::chrono::milliseconds(0);
         return std::chrono::milliseconds(previous[0][1].as<int64_t>());
     }
 
@@ -78,16 +81,19 @@ public:
         batch.rows.reserve(rows.size());
         for (const auto& row : rows) {
             pqxx::binarystring payload(row[3]);
-            batch.rows.push_back({row[0].as<int64_t>(), row[1].as<std::string>(), row[2].as<std::string>(),
-                                  payload.str()});
+            batch.rows.push_back({row[0].as<int64_t>(), row[1].as<std::string>(),
+                                  row[2].as<std::string>(), payload.str()});
         }
-        if (!rows.empty()) batch.oldest_age = std::chrono::milliseconds(std::max<int64_t>(0, rows[0][4].as<int64_t>()));
+        if (!rows.empty())
+            batch.oldest_age =
+                std::chrono::milliseconds(std::max<int64_t>(0, rows[0][4].as<int64_t>()));
         return batch;
     }
 
     bool BeginPublish(const std::string& identity, std::chrono::milliseconds in_flight) override {
         pqxx::nontransaction session(Connection());
-        return session.exec_params(kBeginPublish, identity, in_flight.count(), kOutboxLeaderLock).affected_rows() == 1;
+        return session.exec_params(kBeginPublish, identity, in_flight.count(), kOutboxLeaderLock)
+                   .affected_rows() == 1;
     }
 
     void MarkSent(const std::string& identity, const std::vector<int64_t>& ids) override {
@@ -151,17 +157,21 @@ OutboxRelay::OutboxRelay(std::unique_ptr<OutboxLedger> ledger, kafka::EventPubli
       sent_(registry.GetCounter("storefleet_outbox_sent_total", "Outbox rows published to Kafka.")),
       failures_(registry.GetCounter("storefleet_outbox_failures_total",
                                     "Outbox steps that failed on Kafka or Postgres (retried).")),
-      leader_gauge_(registry.GetGauge("storefleet_outbox_leader", "1 while this replica's relay publishes the outbox.")),
-      oldest_unsent_(registry.GetGauge("storefleet_outbox_oldest_unsent_seconds",
-                                       "Age of the oldest outbox row not yet published (leader only).")) {}
+      leader_gauge_(registry.GetGauge("storefleet_outbox_leader",
+                                      "1 while this replica's relay publishes the outbox.")),
+      oldest_unsent_(
+          registry.GetGauge("storefleet_outbox_oldest_unsent_seconds",
+                            "Age of the oldest outbox row not yet published (leader only).")) {}
 
-OutboxRelay::OutboxRelay(std::string pg_url, kafka::EventPublisher& publisher, metrics::Registry& registry,
-                         Options options)
+OutboxRelay::OutboxRelay(std::string pg_url, kafka::EventPublisher& publisher,
+                         metrics::Registry& registry, Options options)
     : OutboxRelay(NewPostgresOutboxLedger(std::move(pg_url)), publisher, registry, options) {}
 
 OutboxRelay::~OutboxRelay() { Stop(); }
 
-void OutboxRelay::Start() { thread_ = std::thread([this] { Run(); }); }
+void OutboxRelay::Start() {
+    thread_ = std::thread([this] { Run(); });
+}
 
 void OutboxRelay::Stop() {
     stop_.Trigger();
@@ -189,7 +199,8 @@ bool OutboxRelay::Healthy() const {
 }
 
 void OutboxRelay::LoseLeadership(const std::string& why) {
-    if (leader_.exchange(false)) log::Warn("outbox relay is no longer the leader", {{"relay", identity_}, {"why", why}});
+    if (leader_.exchange(false))
+        log::Warn("outbox relay is no longer the leader", {{"relay", identity_}, {"why", why}});
     leader_gauge_.Set(0);
     oldest_unsent_.Set(0);
     oldest_unsent_since_ns_ = 0;
@@ -223,7 +234,8 @@ void OutboxRelay::NoteBacklog(const OutboxBatch& batch) {
         return;
     }
     const auto since = Clock::now().time_since_epoch() - batch.oldest_age;
-    oldest_unsent_since_ns_ = std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::nanoseconds>(since).count());
+    oldest_unsent_since_ns_ =
+        std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::nanoseconds>(since).count());
     oldest_unsent_.Set(std::chrono::duration<double>(batch.oldest_age).count());
 }
 
@@ -237,7 +249,8 @@ int OutboxRelay::RelayOnce() {
             publish_ok_ = true;
             return 0;
         }
-        if (!ledger_->BeginPublish(identity_, options_.publish_timeout + options_.message_timeout)) {
+        if (!ledger_->BeginPublish(identity_,
+                                   options_.publish_timeout + options_.message_timeout)) {
             LoseLeadership("the lock or the leader record is no longer ours");
             return 0;
         }
@@ -269,10 +282,12 @@ int OutboxRelay::RelayOnce() {
         throw;
     }
     if (!status.ok()) throw PublishFailed(status.error().message);
-    log::Debug("outbox batch published",
-               {{"rows", ids.size()},
-                {"first_id", ids.front()},
-                {"duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()}});
+    log::Debug(
+        "outbox batch published",
+        {{"rows", ids.size()},
+         {"first_id", ids.front()},
+         {"duration_ms",
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()}});
     return static_cast<int>(ids.size());
 }
 

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <pqxx/pqxx>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -7,7 +9,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <pqxx/pqxx>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -111,8 +112,8 @@ public:
         std::chrono::seconds prune_after{3600};
     };
 
-    OutboxRelay(std::unique_ptr<OutboxLedger> ledger, kafka::EventPublisher& publisher, metrics::Registry& registry,
-                Options options);
+    OutboxRelay(std::unique_ptr<OutboxLedger> ledger, kafka::EventPublisher& publisher,
+                metrics::Registry& registry, Options options);
     OutboxRelay(std::string pg_url, kafka::EventPublisher& publisher, metrics::Registry& registry,
                 Options options);
     OutboxRelay(std::string pg_url, kafka::EventPublisher& publisher, metrics::Registry& registry)

@@ -1,7 +1,8 @@
 #include "store_request.hpp"
 
-#include <algorithm>
 #include <nlohmann/json.hpp>
+
+#include <algorithm>
 
 #include "storefleet/events/status.hpp"
 
@@ -26,11 +27,14 @@ bool LooksLikeEmail(const std::string& text) {
            text.find_first_of(" \t\r\n\"'<>") == std::string::npos;
 }
 
-Error Invalid(const std::string& field, const std::string& message) { return Error::Invalid(field, message); }
+Error Invalid(const std::string& field, const std::string& message) {
+    return Error::Invalid(field, message);
+}
 
 }  // namespace
 
-Result<StoreRequest> ParseStoreRequest(const std::string& body, const std::vector<std::string>& real_node_engines) {
+Result<StoreRequest> ParseStoreRequest(const std::string& body,
+                                       const std::vector<std::string>& real_node_engines) {
     nlohmann::json json;
     try {
         json = nlohmann::json::parse(body);
@@ -40,8 +44,10 @@ Result<StoreRequest> ParseStoreRequest(const std::string& body, const std::vecto
     }
     if (!json.is_object()) return Invalid("body", "body must be a JSON object");
     for (const auto& [key, value] : json.items()) {
-        if (key != "name" && key != "engine" && key != "plan" && key != "admin_email" && key != "placement") {
-            return Invalid(key, "unknown field '" + key + "'; allowed: name, engine, plan, admin_email, placement");
+        if (key != "name" && key != "engine" && key != "plan" && key != "admin_email" &&
+            key != "placement") {
+            return Invalid(key, "unknown field '" + key +
+                                    "'; allowed: name, engine, plan, admin_email, placement");
         }
         if (!value.is_string()) return Invalid(key, "field '" + key + "' must be a string");
     }
@@ -53,27 +59,37 @@ Result<StoreRequest> ParseStoreRequest(const std::string& body, const std::vecto
     request.placement = json.value("placement", "any");
     if (request.name.empty()) return Invalid("name", "name is required");
     if (!IsDnsLabel(request.name, 40)) {
-        return Invalid("name", "name must be 1-40 characters of a-z, 0-9 and '-', not starting or ending with '-'");
+        return Invalid(
+            "name",
+            "name must be 1-40 characters of a-z, 0-9 and '-', not starting or ending with '-'");
     }
-    if (request.engine.empty()) return Invalid("engine", "engine is required: woocommerce or medusa");
+    if (request.engine.empty())
+        return Invalid("engine", "engine is required: woocommerce or medusa");
     if (!events::IsEngineName(request.engine)) {
-        return Invalid("engine", "engine must be woocommerce or medusa, got '" + request.engine + "'");
+        return Invalid("engine",
+                       "engine must be woocommerce or medusa, got '" + request.engine + "'");
     }
     if (request.plan != "small" && request.plan != "medium" && request.plan != "large") {
         return Invalid("plan", "plan must be small, medium or large, got '" + request.plan + "'");
     }
     if (!request.admin_email.empty() && !LooksLikeEmail(request.admin_email)) {
-        return Invalid("admin_email", "admin_email is not a valid e-mail address of at most 100 characters");
+        return Invalid("admin_email",
+                       "admin_email is not a valid e-mail address of at most 100 characters");
     }
     if (request.placement != "any" && request.placement != "real-node") {
-        return Invalid("placement", "placement must be any or real-node, got '" + request.placement + "'");
+        return Invalid("placement",
+                       "placement must be any or real-node, got '" + request.placement + "'");
     }
     if (request.placement == "real-node" &&
-        std::find(real_node_engines.begin(), real_node_engines.end(), request.engine) == real_node_engines.end()) {
-        if (real_node_engines.empty()) return Invalid("placement", "this platform has no real node; use placement any");
+        std::find(real_node_engines.begin(), real_node_engines.end(), request.engine) ==
+            real_node_engines.end()) {
+        if (real_node_engines.empty())
+            return Invalid("placement", "this platform has no real node; use placement any");
         std::string offered;
-        for (const auto& engine : real_node_engines) offered += (offered.empty() ? "" : ", ") + engine;
-        return Invalid("placement", "the real node runs only " + offered + " stores here, not " + request.engine);
+        for (const auto& engine : real_node_engines)
+            offered += (offered.empty() ? "" : ", ") + engine;
+        return Invalid("placement", "the real node runs only " + offered + " stores here, not " +
+                                        request.engine);
     }
     return request;
 }

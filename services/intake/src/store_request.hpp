@@ -19,7 +19,8 @@ struct StoreRequest {
 // Parses and validates the JSON body; the Error's message says exactly what is wrong.
 // `placement: real-node` is accepted only for the engines in `real_node_engines` (the
 // platform's real node, when it has one: STOREFLEET_REAL_NODE_ENGINES).
-Result<StoreRequest> ParseStoreRequest(const std::string& body, const std::vector<std::string>& real_node_engines = {});
+Result<StoreRequest> ParseStoreRequest(const std::string& body,
+                                       const std::vector<std::string>& real_node_engines = {});
 
 [[nodiscard]] bool IsDnsLabel(const std::string& text, std::size_t max_length = 63);
 

@@ -1,12 +1,12 @@
 #include "config.hpp"
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-
-#include <unistd.h>
 
 namespace storefleet::intake {
 namespace {
@@ -18,12 +18,13 @@ protected:
         std::ofstream(path_) << text;
         return path_.string();
     }
-    std::filesystem::path path_ =
-        std::filesystem::temp_directory_path() / ("intake-token-" + std::to_string(::getpid()) + ".txt");
+    std::filesystem::path path_ = std::filesystem::temp_directory_path() /
+                                  ("intake-token-" + std::to_string(::getpid()) + ".txt");
 };
 
 TEST_F(TokenFileTest, ReadsTheFirstLineWithoutItsLineEnd) {
-    EXPECT_EQ(ReadTokenFile(Write("0123456789abcdef0123\r\nsecond line\n")), "0123456789abcdef0123");
+    EXPECT_EQ(ReadTokenFile(Write("0123456789abcdef0123\r\nsecond line\n")),
+              "0123456789abcdef0123");
 }
 
 TEST_F(TokenFileTest, RefusesAShortTokenWithoutShowingIt) {
@@ -35,7 +36,8 @@ TEST_F(TokenFileTest, RefusesAShortTokenWithoutShowingIt) {
         const std::string message = error.what();
         EXPECT_NE(message.find("at least 16"), std::string::npos) << message;
         EXPECT_NE(message.find(path), std::string::npos) << message;
-        EXPECT_EQ(message.find("short-secret"), std::string::npos) << "the message shows the token: " << message;
+        EXPECT_EQ(message.find("short-secret"), std::string::npos)
+            << "the message shows the token: " << message;
     }
 }
 

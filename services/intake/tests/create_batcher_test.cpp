@@ -2,8 +2,6 @@
 // while a batch is written go together in the next one, and a failed batch fails all of
 // its callers and only them.
 #include "create_batcher.hpp"
-#include "storefleet/pg/pool.hpp"
-#include "storefleet/test_support/wait.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,6 +13,9 @@
 #include <stdexcept>
 #include <thread>
 #include <vector>
+
+#include "storefleet/pg/pool.hpp"
+#include "storefleet/test_support/wait.hpp"
 
 namespace storefleet::intake {
 namespace {
@@ -33,7 +34,7 @@ CreateItem Named(const std::string& name) {
 // A writer that holds its first batch until Release(), then answers by name: "taken-*" is
 // taken, "full-*" over quota, "boom" fails the whole batch.
 class GatedWriter {
-  public:
+public:
     std::vector<CreateOutcome> Write(const std::vector<CreateItem>& items) {
         {
             std::unique_lock lock(mutex_);
@@ -43,9 +44,9 @@ class GatedWriter {
         std::vector<CreateOutcome> outcomes;
         for (const auto& item : items) {
             if (item.name == "boom") throw std::runtime_error("database gone");
-            outcomes.push_back(item.name.rfind("taken-", 0) == 0   ? CreateOutcome::kNameTaken
+            outcomes.push_back(item.name.rfind("taken-", 0) == 0  ? CreateOutcome::kNameTaken
                                : item.name.rfind("full-", 0) == 0 ? CreateOutcome::kNoQuota
-                                                                   : CreateOutcome::kCreated);
+                                                                  : CreateOutcome::kCreated);
         }
         return outcomes;
     }
@@ -61,7 +62,7 @@ class GatedWriter {
         return sizes_;
     }
 
-  private:
+private:
     std::mutex mutex_;
     std::condition_variable released_;
     bool open_ = false;
@@ -86,12 +87,14 @@ CreateOutcome Submit(CreateBatcher& batcher, CreateItem item) {
 
 TEST(CreateBatcherTest, EachCallerGetsItsOwnOutcomeAndLaterCreatesShareABatch) {
     GatedWriter writer;
-    CreateBatcher batcher([&](const std::vector<CreateItem>& items) { return writer.Write(items); });
+    CreateBatcher batcher(
+        [&](const std::vector<CreateItem>& items) { return writer.Write(items); });
     const std::vector<std::string> names = {"a", "taken-b", "c", "full-d", "e", "f"};
     std::vector<CreateOutcome> outcomes(names.size());
     std::vector<std::thread> threads;
     threads.emplace_back([&] { outcomes[0] = Submit(batcher, Named(names[0])); });
-    EXPECT_TRUE(WaitUntil([&] { return writer.Sizes().size() == 1; }, 10s));  // the first batch is being written
+    EXPECT_TRUE(WaitUntil([&] { return writer.Sizes().size() == 1; },
+                          10s));  // the first batch is being written
     for (std::size_t i = 1; i < names.size(); ++i) {
         threads.emplace_back([&, i] { outcomes[i] = Submit(batcher, Named(names[i])); });
     }
@@ -105,7 +108,8 @@ TEST(CreateBatcherTest, EachCallerGetsItsOwnOutcomeAndLaterCreatesShareABatch) {
     EXPECT_EQ(outcomes[3], CreateOutcome::kNoQuota);
     EXPECT_EQ(outcomes[4], CreateOutcome::kCreated);
     EXPECT_EQ(outcomes[5], CreateOutcome::kCreated);
-    EXPECT_EQ(writer.Sizes(), (std::vector<std::size_t>{1, 5})) << "the five queued creates went as one batch";
+    EXPECT_EQ(writer.Sizes(), (std::vector<std::size_t>{1, 5}))
+        << "the five queued creates went as one batch";
     // A batch's count drops once all of its answers have run, which may be just after the
     // last caller has heard its own outcome.
     EXPECT_TRUE(WaitUntil([&] { return batcher.Waiting() == 0; }, 10s));
@@ -113,7 +117,8 @@ TEST(CreateBatcherTest, EachCallerGetsItsOwnOutcomeAndLaterCreatesShareABatch) {
 
 TEST(CreateBatcherTest, AFailedBatchFailsItsCallersOnly) {
     GatedWriter writer;
-    CreateBatcher batcher([&](const std::vector<CreateItem>& items) { return writer.Write(items); });
+    CreateBatcher batcher(
+        [&](const std::vector<CreateItem>& items) { return writer.Write(items); });
     std::atomic<int> failed{0};
     CreateOutcome first{};
     std::thread lone([&] { first = Submit(batcher, Named("first")); });
@@ -141,11 +146,13 @@ TEST(CreateBatcherTest, AFailedBatchFailsItsCallersOnly) {
 
 TEST(CreateBatcherTest, ABatchHoldsAtMostMaxBatchCreates) {
     GatedWriter writer;
-    CreateBatcher batcher([&](const std::vector<CreateItem>& items) { return writer.Write(items); }, 2);
+    CreateBatcher batcher([&](const std::vector<CreateItem>& items) { return writer.Write(items); },
+                          2);
     std::vector<std::thread> threads;
     threads.emplace_back([&] { Submit(batcher, Named("0")); });
     EXPECT_TRUE(WaitUntil([&] { return writer.Sizes().size() == 1; }, 10s));
-    for (int i = 1; i <= 5; ++i) threads.emplace_back([&, i] { Submit(batcher, Named(std::to_string(i))); });
+    for (int i = 1; i <= 5; ++i)
+        threads.emplace_back([&, i] { Submit(batcher, Named(std::to_string(i))); });
     EXPECT_TRUE(WaitUntil([&] { return batcher.Waiting() == 6; }, 10s));
     writer.Release();
     for (auto& thread : threads) thread.join();
@@ -156,7 +163,8 @@ TEST(CreateBatcherTest, ABatchHoldsAtMostMaxBatchCreates) {
 // outcome or the batch's failure reaches its own callback, from the batcher's answering thread.
 TEST(CreateBatcherTest, SubmitAsyncReturnsAtOnceAndEachCallbackGetsItsOwnOutcome) {
     GatedWriter writer;
-    CreateBatcher batcher([&](const std::vector<CreateItem>& items) { return writer.Write(items); });
+    CreateBatcher batcher(
+        [&](const std::vector<CreateItem>& items) { return writer.Write(items); });
     std::mutex mutex;
     std::vector<std::pair<std::string, CreateOutcome>> answers;
     int failed = 0;
@@ -173,8 +181,10 @@ TEST(CreateBatcherTest, SubmitAsyncReturnsAtOnceAndEachCallbackGetsItsOwnOutcome
         };
     };
     batcher.SubmitAsync(Named("first"), remember("first"));
-    EXPECT_TRUE(WaitUntil([&] { return writer.Sizes().size() == 1; }, 10s));  // the first batch is being written
-    for (const char* name : {"taken-a", "b", "full-c"}) batcher.SubmitAsync(Named(name), remember(name));
+    EXPECT_TRUE(WaitUntil([&] { return writer.Sizes().size() == 1; },
+                          10s));  // the first batch is being written
+    for (const char* name : {"taken-a", "b", "full-c"})
+        batcher.SubmitAsync(Named(name), remember(name));
     EXPECT_EQ(batcher.Waiting(), 4u) << "all four queued or in flight, none answered";
     {
         std::lock_guard lock(mutex);
@@ -184,10 +194,11 @@ TEST(CreateBatcherTest, SubmitAsyncReturnsAtOnceAndEachCallbackGetsItsOwnOutcome
     EXPECT_TRUE(WaitUntil([&] { return batcher.Waiting() == 0; }, 10s));
     std::lock_guard lock(mutex);
     EXPECT_EQ(failed, 0);
-    EXPECT_EQ(answers, (std::vector<std::pair<std::string, CreateOutcome>>{{"first", CreateOutcome::kCreated},
-                                                                          {"taken-a", CreateOutcome::kNameTaken},
-                                                                          {"b", CreateOutcome::kCreated},
-                                                                          {"full-c", CreateOutcome::kNoQuota}}));
+    EXPECT_EQ(answers, (std::vector<std::pair<std::string, CreateOutcome>>{
+                           {"first", CreateOutcome::kCreated},
+                           {"taken-a", CreateOutcome::kNameTaken},
+                           {"b", CreateOutcome::kCreated},
+                           {"full-c", CreateOutcome::kNoQuota}}));
     EXPECT_NE(answered_on, std::this_thread::get_id());
     EXPECT_EQ(writer.Sizes(), (std::vector<std::size_t>{1, 3}));
 }
@@ -214,7 +225,8 @@ TEST(CreateBatcherTest, PastMaxWaitingACreateIsRefusedAtOnce) {
         }
     };
     batcher.SubmitAsync(Named("a"), count);
-    EXPECT_TRUE(WaitUntil([&] { return writer.Sizes().size() == 1; }, 10s));  // stalled in the database
+    EXPECT_TRUE(
+        WaitUntil([&] { return writer.Sizes().size() == 1; }, 10s));  // stalled in the database
     batcher.SubmitAsync(Named("b"), count);
     batcher.SubmitAsync(Named("c"), count);
     batcher.SubmitAsync(Named("d"), count);  // the fourth: refused at once, on this thread

@@ -3,13 +3,14 @@
 // leader record with its in-flight deadline, and a journal of every publish.
 #pragma once
 
+#include <pqxx/pqxx>
+
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
-#include <pqxx/pqxx>
 #include <set>
 #include <string>
 #include <vector>
@@ -24,7 +25,8 @@ using Clock = std::chrono::steady_clock;
 class FakeOutboxDatabase {
 public:
     // A row whose payload is its id, as text; returns that.
-    std::string Add(const std::string& key, std::chrono::milliseconds age = std::chrono::milliseconds(0),
+    std::string Add(const std::string& key,
+                    std::chrono::milliseconds age = std::chrono::milliseconds(0),
                     const std::string& topic = "store-commands") {
         std::lock_guard lock(mutex_);
         const int64_t id = next_id_++;
@@ -59,8 +61,9 @@ public:
     }
     std::chrono::milliseconds InFlightLeft() {
         std::lock_guard lock(mutex_);
-        return std::max(std::chrono::milliseconds(0),
-                        std::chrono::duration_cast<std::chrono::milliseconds>(publish_until_ - Clock::now()));
+        return std::max(
+            std::chrono::milliseconds(0),
+            std::chrono::duration_cast<std::chrono::milliseconds>(publish_until_ - Clock::now()));
     }
     int Prunes() {
         std::lock_guard lock(mutex_);
@@ -96,8 +99,9 @@ public:
         if (db_.lock_session_ != 0 && db_.lock_session_ != session_) return std::nullopt;
         db_.lock_session_ = session_;
         if (db_.holder_.empty() || db_.holder_ == identity) return std::chrono::milliseconds(0);
-        return std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                          db_.publish_until_ - Clock::now()));
+        return std::max(std::chrono::milliseconds(0),
+                        std::chrono::duration_cast<std::chrono::milliseconds>(db_.publish_until_ -
+                                                                              Clock::now()));
     }
     void Claim(const std::string& identity) override {
         std::lock_guard lock(db_.mutex_);
@@ -113,7 +117,8 @@ public:
             if (static_cast<int>(batch.rows.size()) >= limit) break;
             if (db_.sent_.count(row.row.id) != 0) continue;
             if (batch.rows.empty()) {
-                batch.oldest_age = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - row.created);
+                batch.oldest_age = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    Clock::now() - row.created);
             }
             batch.rows.push_back(row.row);
         }
@@ -187,7 +192,8 @@ struct PublishJournal {
     std::vector<std::string> Acknowledged() {
         std::vector<std::string> payloads;
         for (const auto& attempt : Snapshot()) {
-            if (attempt.ok) payloads.insert(payloads.end(), attempt.payloads.begin(), attempt.payloads.end());
+            if (attempt.ok)
+                payloads.insert(payloads.end(), attempt.payloads.begin(), attempt.payloads.end());
         }
         return payloads;
     }

@@ -1,7 +1,7 @@
 // The figures' pure part: the window parameter, the buckets, the lag arithmetic, the JSON.
-#include <gtest/gtest.h>
-
 #include "figures.hpp"
+
+#include <gtest/gtest.h>
 
 namespace storefleet::intake {
 namespace {
@@ -18,8 +18,8 @@ TEST(FiguresWindow, AcceptsMinutesAndHoursUpToADay) {
 }
 
 TEST(FiguresWindow, RefusesAnythingElseNamingTheField) {
-    for (const char* bad : {"", "h", "0m", "25h", "1441m", "1d", "1.5h", "-1h", "1H", " 1h", "1h ", "60s", "99999999h",
-                            "abc", "1hh"}) {
+    for (const char* bad : {"", "h", "0m", "25h", "1441m", "1d", "1.5h", "-1h", "1H", " 1h", "1h ",
+                            "60s", "99999999h", "abc", "1hh"}) {
         auto parsed = ParseWindow(bad);
         ASSERT_FALSE(parsed.ok()) << bad;
         EXPECT_EQ(parsed.error().code, "invalid_request");
@@ -136,7 +136,8 @@ TEST(FiguresGaugesTest, EveryStatusIsExportedWithZeroWhenNoneAndLagPerPartition)
     EXPECT_NE(text.find("storefleet_stores{status=\"ready\"} 7"), std::string::npos) << text;
     EXPECT_NE(text.find("storefleet_stores{status=\"failed\"} 1"), std::string::npos) << text;
     EXPECT_NE(text.find("storefleet_stores{status=\"deleting\"} 0"), std::string::npos) << text;
-    EXPECT_NE(text.find("storefleet_consumer_lag{group=\"storefleet-provisioner\",partition=\"3\",topic=\"store-commands\"} 5"),
+    EXPECT_NE(text.find("storefleet_consumer_lag{group=\"storefleet-provisioner\",partition=\"3\","
+                        "topic=\"store-commands\"} 5"),
               std::string::npos)
         << text;
 

@@ -15,32 +15,39 @@ using test_support::HttpClient;
 using test_support::HttpReply;
 
 // `method` on the server at `port` with `token` ("" for none).
-HttpReply Call(const std::string& method, uint16_t port, const std::string& path, const std::string& token,
-               const std::string& body = "", const std::vector<std::string>& headers = {}) {
+HttpReply Call(const std::string& method, uint16_t port, const std::string& path,
+               const std::string& token, const std::string& body = "",
+               const std::vector<std::string>& headers = {}) {
     return HttpClient::Local(port, token).Send(method, path, body, headers);
 }
 
 TEST(ClassifyDatabaseFailureTest, AnUnreachableOrUnwillingDatabaseIsA503) {
     for (const char* state : {"57P01", "57P03", "08006", "08001", "53300"}) {
-        auto unavailable = ClassifyDatabaseFailure(pqxx::sql_error("terminating connection", "select 1", state));
+        auto unavailable =
+            ClassifyDatabaseFailure(pqxx::sql_error("terminating connection", "select 1", state));
         ASSERT_TRUE(unavailable.has_value()) << state;
         EXPECT_EQ(unavailable->retry_after_seconds, 2);
         EXPECT_FALSE(unavailable->maybe_applied);
     }
     EXPECT_TRUE(ClassifyDatabaseFailure(pqxx::broken_connection("connection refused")).has_value());
-    EXPECT_TRUE(ClassifyDatabaseFailure(pg::PoolTimeout("no Postgres connection free within 5000 ms")).has_value());
+    EXPECT_TRUE(
+        ClassifyDatabaseFailure(pg::PoolTimeout("no Postgres connection free within 5000 ms"))
+            .has_value());
 }
 
 TEST(ClassifyDatabaseFailureTest, ABreakDuringCommitIsA503ThatMayHaveApplied) {
-    auto unavailable = ClassifyDatabaseFailure(pqxx::in_doubt_error("connection lost during commit"));
+    auto unavailable =
+        ClassifyDatabaseFailure(pqxx::in_doubt_error("connection lost during commit"));
     ASSERT_TRUE(unavailable.has_value());
     EXPECT_TRUE(unavailable->maybe_applied);
     EXPECT_NE(unavailable->message.find("Idempotency-Key"), std::string::npos);
 }
 
 TEST(ClassifyDatabaseFailureTest, BugsAreNotDisguisedAsOutages) {
-    EXPECT_FALSE(ClassifyDatabaseFailure(pqxx::unique_violation("duplicate key", "insert", "23505")).has_value());
-    EXPECT_FALSE(ClassifyDatabaseFailure(pqxx::sql_error("syntax error", "selec", "42601")).has_value());
+    EXPECT_FALSE(ClassifyDatabaseFailure(pqxx::unique_violation("duplicate key", "insert", "23505"))
+                     .has_value());
+    EXPECT_FALSE(
+        ClassifyDatabaseFailure(pqxx::sql_error("syntax error", "selec", "42601")).has_value());
     EXPECT_FALSE(ClassifyDatabaseFailure(std::runtime_error("boom")).has_value());
 }
 
@@ -64,10 +71,11 @@ protected:
     http::RateLimiter client_limiter_{1000, 1000};
     // "cached-token" stands for a token the cache knows from a moment ago; any other goes
     // to the (unreachable) database.
-    http::Authenticator authenticator_{[this](const std::string& sha) -> std::optional<http::Principal> {
-        if (sha == Sha256Hex("cached-token")) return http::Principal{"acme", false};
-        return store_.Authenticate(sha);
-    }};
+    http::Authenticator authenticator_{
+        [this](const std::string& sha) -> std::optional<http::Principal> {
+            if (sha == Sha256Hex("cached-token")) return http::Principal{"acme", false};
+            return store_.Authenticate(sha);
+        }};
     IntakeApi api_{store_, authenticator_, client_limiter_, tenant_limiter_, registry_, [] {}};
     http::HttpServer server_{{}, registry_, [] { return true; }};
     const std::string body_ = R"({"name":"shop","engine":"woocommerce"})";
@@ -100,16 +108,19 @@ TEST_F(IntakeApiWithoutDatabaseTest, ACachedTenantsPostAndDeleteAnswer503WithRet
 }
 
 TEST_F(IntakeApiWithoutDatabaseTest, RefusalsAreProblemsNamingTheFieldAndANonJsonBodyIs415) {
-    auto bad = Call("POST", server_.Port(), "/api/v1/stores", "cached-token", R"({"name":"Bad Name","engine":"medusa"})");
+    auto bad = Call("POST", server_.Port(), "/api/v1/stores", "cached-token",
+                    R"({"name":"Bad Name","engine":"medusa"})");
     EXPECT_EQ(bad.code, 400);
-    EXPECT_TRUE(bad.Header("Content-Type").rfind("application/problem+json", 0) == 0) << bad.headers;
+    EXPECT_TRUE(bad.Header("Content-Type").rfind("application/problem+json", 0) == 0)
+        << bad.headers;
     auto problem = nlohmann::json::parse(bad.body);
     EXPECT_EQ(problem["type"], "urn:storefleet:problem:invalid_request");
     EXPECT_EQ(problem["status"], 400);
     EXPECT_EQ(problem["errors"][0]["field"], "name");
 
-    auto form = Call("POST", server_.Port(), "/api/v1/stores", "cached-token", "name=shop&engine=medusa",
-                     {"Content-Type: application/x-www-form-urlencoded"});
+    auto form =
+        Call("POST", server_.Port(), "/api/v1/stores", "cached-token", "name=shop&engine=medusa",
+             {"Content-Type: application/x-www-form-urlencoded"});
     EXPECT_EQ(form.code, 415) << form.body;
     EXPECT_EQ(nlohmann::json::parse(form.body)["code"], "unsupported_media_type");
 
@@ -128,17 +139,20 @@ TEST_F(IntakeApiWithoutDatabaseTest, TheClientLimiterRefusesBeforeAnyTokenIsLook
     http::RateLimiter tight{0.05, 2};
     http::RateLimiter loose{1000, 1000};
     int lookups = 0;
-    http::Authenticator counting{[&](const std::string&) -> std::optional<http::Principal> {
-        ++lookups;
-        return std::nullopt;
-    }, {std::chrono::milliseconds(1000), std::chrono::milliseconds(0), 100}};
+    http::Authenticator counting{
+        [&](const std::string&) -> std::optional<http::Principal> {
+            ++lookups;
+            return std::nullopt;
+        },
+        {std::chrono::milliseconds(1000), std::chrono::milliseconds(0), 100}};
     IntakeApi api{store_, counting, tight, loose, registry_, [] {}};
     http::HttpServer server{{}, registry_, [] { return true; }};
     api.Register(server);
     server.Start();
     int refused = 0;
     for (int i = 0; i < 10; ++i) {
-        auto reply = Call("POST", server.Port(), "/api/v1/stores", "bad-token-" + std::to_string(i), body_);
+        auto reply =
+            Call("POST", server.Port(), "/api/v1/stores", "bad-token-" + std::to_string(i), body_);
         if (reply.code == 429) {
             ++refused;
             EXPECT_FALSE(reply.Header("Retry-After").empty()) << reply.headers;

@@ -5,12 +5,12 @@
 
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
-#include "storefleet/kafka/testing/mock_cluster.hpp"
 
 #include <mutex>
 
 #include "storefleet/events/envelope.hpp"
 #include "storefleet/events/status.hpp"
+#include "storefleet/kafka/testing/mock_cluster.hpp"
 #include "storefleet/test_support/wait.hpp"
 
 namespace storefleet::intake {
@@ -20,7 +20,8 @@ using kafka::testing::MockCluster;
 
 using namespace std::chrono_literals;
 
-std::string StatusEvent(const std::string& store_id, v1::StoreStatus status, const std::string& step) {
+std::string StatusEvent(const std::string& store_id, v1::StoreStatus status,
+                        const std::string& step) {
     auto envelope = events::NewEnvelope("acme", store_id, "corr");
     envelope.mutable_store_status_changed()->set_status(status);
     envelope.mutable_store_status_changed()->set_step(step);
@@ -38,7 +39,8 @@ struct Applied {
 class RecordingSink {
 public:
     StoreStatusSink Sink() {
-        return [this](const std::string& store_id, v1::StoreStatus status, const std::string& step) -> Status {
+        return [this](const std::string& store_id, v1::StoreStatus status,
+                      const std::string& step) -> Status {
             std::lock_guard lock(mutex_);
             if (fail_next_ > 0) {
                 --fail_next_;
@@ -67,7 +69,8 @@ kafka::ConsumedMessage Message(int32_t partition, int64_t offset, std::string pa
     return {events::kStatusTopic, partition, offset, "key", std::move(payload), {}};
 }
 
-TEST(ApplyLifecycleBatchTest, OnlyDeletedAndFailedDeletionsReachTheLedgerAndEveryOffsetIsCommitted) {
+TEST(ApplyLifecycleBatchTest,
+     OnlyDeletedAndFailedDeletionsReachTheLedgerAndEveryOffsetIsCommitted) {
     RecordingSink sink;
     int applied = 0;
     auto next = ApplyLifecycleBatch(
@@ -83,32 +86,37 @@ TEST(ApplyLifecycleBatchTest, OnlyDeletedAndFailedDeletionsReachTheLedgerAndEver
     EXPECT_EQ(applied, 2);
     EXPECT_EQ(sink.Seen(), (std::vector<Applied>{{"s1", v1::STORE_STATUS_DELETED, "deleted"},
                                                  {"s2", v1::STORE_STATUS_FAILED, "deletion"}}));
-    EXPECT_EQ(next, (NextOffsets{{{events::kStatusTopic, 0}, 13}, {{events::kStatusTopic, 1}, 10}}));
+    EXPECT_EQ(next,
+              (NextOffsets{{{events::kStatusTopic, 0}, 13}, {{events::kStatusTopic, 1}, 10}}));
 }
 
 TEST(ApplyLifecycleBatchTest, ALedgerFailureCommitsNothing) {
     RecordingSink sink;
     sink.FailNext(1);
-    EXPECT_THROW(ApplyLifecycleBatch({Message(0, 1, StatusEvent("s1", v1::STORE_STATUS_DELETED, "deleted"))},
-                                     sink.Sink()),
-                 pqxx::broken_connection);
+    EXPECT_THROW(
+        ApplyLifecycleBatch({Message(0, 1, StatusEvent("s1", v1::STORE_STATUS_DELETED, "deleted"))},
+                            sink.Sink()),
+        pqxx::broken_connection);
     auto refusing = [](const std::string&, v1::StoreStatus, const std::string&) -> Status {
         return Error::Retryable("pg", "not now");
     };
-    EXPECT_ANY_THROW(
-        ApplyLifecycleBatch({Message(0, 1, StatusEvent("s1", v1::STORE_STATUS_DELETED, "deleted"))}, refusing));
+    EXPECT_ANY_THROW(ApplyLifecycleBatch(
+        {Message(0, 1, StatusEvent("s1", v1::STORE_STATUS_DELETED, "deleted"))}, refusing));
 }
-
 
 using test_support::WaitUntil;
 
 TEST(LifecycleConsumerMockClusterTest, RetriesUntilTheLedgerTakesABatchAndCommitsOnlyThen) {
     MockCluster cluster(events::kStatusTopic, 1);
     kafka::KafkaPublisher publisher(cluster.Brokers(), "status-test");
-    auto publish = [&](const std::string& store_id, v1::StoreStatus status, const std::string& step) {
-        ASSERT_TRUE(publisher
-                        .PublishAndWait({{events::kStatusTopic, store_id, StatusEvent(store_id, status, step), {}}}, 10s)
-                        .ok());
+    auto publish = [&](const std::string& store_id, v1::StoreStatus status,
+                       const std::string& step) {
+        ASSERT_TRUE(
+            publisher
+                .PublishAndWait(
+                    {{events::kStatusTopic, store_id, StatusEvent(store_id, status, step), {}}},
+                    10s)
+                .ok());
     };
     publish("s1", v1::STORE_STATUS_DELETED, "deleted");
     publish("s2", v1::STORE_STATUS_READY, "readiness");

@@ -4,7 +4,6 @@
 // unhealthy.
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
-#include "storefleet/kafka/testing/mock_cluster.hpp"
 
 #include <map>
 #include <set>
@@ -12,6 +11,7 @@
 #include "fake_outbox.hpp"
 #include "outbox_relay.hpp"
 #include "storefleet/kafka/consumer.hpp"
+#include "storefleet/kafka/testing/mock_cluster.hpp"
 #include "storefleet/test_support/wait.hpp"
 
 namespace storefleet::intake {
@@ -20,16 +20,17 @@ namespace {
 using kafka::testing::MockCluster;
 
 using namespace std::chrono_literals;
+using test_support::WaitUntil;
 using testing::FakeLedger;
 using testing::FakeOutboxDatabase;
-using test_support::WaitUntil;
 
 constexpr const char* kTopic = "store-commands";
 
-
 // Each key's payloads (outbox ids) in the order the topic holds them.
-std::map<std::string, std::vector<int64_t>> ConsumeAll(const std::string& brokers, std::size_t distinct_expected) {
-    kafka::KafkaConsumer consumer({.brokers = brokers, .group_id = "check", .client_id = "check", .topics = {kTopic}});
+std::map<std::string, std::vector<int64_t>> ConsumeAll(const std::string& brokers,
+                                                       std::size_t distinct_expected) {
+    kafka::KafkaConsumer consumer(
+        {.brokers = brokers, .group_id = "check", .client_id = "check", .topics = {kTopic}});
     std::map<std::string, std::vector<int64_t>> per_key;
     std::set<std::string> distinct;
     WaitUntil(
@@ -62,7 +63,8 @@ void ExpectInOrderAndComplete(const std::map<std::string, std::vector<int64_t>>&
 
 TEST(OutboxRelayMockClusterTest, EachStoresCommandsArriveInOutboxOrderAcrossABrokerOutage) {
     MockCluster cluster(kTopic, 4);
-    kafka::KafkaPublisher publisher(cluster.Brokers(), "relay-test", {{"message.timeout.ms", "1500"}});
+    kafka::KafkaPublisher publisher(cluster.Brokers(), "relay-test",
+                                    {{"message.timeout.ms", "1500"}});
     FakeOutboxDatabase db;
     metrics::Registry registry;
     OutboxRelay::Options options;

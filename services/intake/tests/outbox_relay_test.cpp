@@ -13,12 +13,12 @@ namespace storefleet::intake {
 namespace {
 
 using namespace std::chrono_literals;
+using test_support::WaitUntil;
 using testing::Clock;
 using testing::FakeLedger;
 using testing::FakeOutboxDatabase;
 using testing::FakePublisher;
 using testing::PublishJournal;
-using test_support::WaitUntil;
 
 OutboxRelay::Options Fast() {
     OutboxRelay::Options options;
@@ -32,7 +32,8 @@ OutboxRelay::Options Fast() {
 
 // `stores` stores, each with a create then a delete, the stores interleaved as requests
 // would arrive. Returns the rows' payloads (their ids) in outbox order.
-std::vector<std::string> CreatesThenDeletes(FakeOutboxDatabase& db, int stores, const std::string& prefix = "s") {
+std::vector<std::string> CreatesThenDeletes(FakeOutboxDatabase& db, int stores,
+                                            const std::string& prefix = "s") {
     std::vector<std::string> order;
     for (int s = 0; s < stores; ++s) order.push_back(db.Add(prefix + std::to_string(s)));
     for (int s = 0; s < stores; ++s) order.push_back(db.Add(prefix + std::to_string(s)));
@@ -40,7 +41,8 @@ std::vector<std::string> CreatesThenDeletes(FakeOutboxDatabase& db, int stores, 
 }
 
 struct Replica {
-    Replica(const std::string& name, FakeOutboxDatabase& db, PublishJournal& journal, OutboxRelay::Options options)
+    Replica(const std::string& name, FakeOutboxDatabase& db, PublishJournal& journal,
+            OutboxRelay::Options options)
         : publisher(name, journal, db) {
         auto owned = std::make_unique<FakeLedger>(db);
         ledger = owned.get();
@@ -69,7 +71,8 @@ TEST(OutboxRelayTest, PublishesEveryRowInOutboxOrderOneAcknowledgedBatchAfterAno
     const auto expected = CreatesThenDeletes(db, 10);
     Drain(*a.relay);
     EXPECT_EQ(journal.Acknowledged(), expected);
-    EXPECT_FALSE(a.publisher.OutOfOrder()) << "a row was published before an earlier one was acknowledged and marked";
+    EXPECT_FALSE(a.publisher.OutOfOrder())
+        << "a row was published before an earlier one was acknowledged and marked";
     for (const auto& attempt : journal.Snapshot()) EXPECT_LE(attempt.payloads.size(), 3U);
     EXPECT_EQ(db.Unsent(), 0);
     EXPECT_TRUE(a.relay->Leader());
@@ -85,21 +88,24 @@ TEST(OutboxRelayTest, AFailedPublishKeepsTheLeadershipTurnsUnhealthyAndRetriesTh
     const auto expected = CreatesThenDeletes(db, 4);
     int failures_left = 2;
     a.publisher.behaviour = [&](const auto&) -> Status {
-        if (failures_left-- > 0) return Error::Retryable("kafka_timeout", "Kafka did not acknowledge in time");
+        if (failures_left-- > 0)
+            return Error::Retryable("kafka_timeout", "Kafka did not acknowledge in time");
         return Status::Ok();
     };
     EXPECT_THROW(a.relay->RelayOnce(), OutboxRelay::PublishFailed);
     EXPECT_TRUE(a.relay->Leader()) << "Kafka trouble is not a reason to hand over";
     EXPECT_FALSE(a.relay->Healthy()) << "the leader cannot publish: /readyz must be red";
     EXPECT_EQ(db.Unsent(), static_cast<int>(expected.size())) << "nothing marked sent";
-    EXPECT_EQ(db.InFlightLeft(), 0ms) << "a failed publish has reported every message: nothing in flight";
+    EXPECT_EQ(db.InFlightLeft(), 0ms)
+        << "a failed publish has reported every message: nothing in flight";
     EXPECT_THROW(a.relay->RelayOnce(), OutboxRelay::PublishFailed);
     Drain(*a.relay);
     EXPECT_TRUE(a.relay->Healthy());
     const auto attempts = journal.Snapshot();
     ASSERT_GE(attempts.size(), 3U);
     EXPECT_EQ(attempts[0].payloads, attempts[1].payloads);
-    EXPECT_EQ(attempts[1].payloads, attempts[2].payloads) << "the failed batch is retried whole, before anything later";
+    EXPECT_EQ(attempts[1].payloads, attempts[2].payloads)
+        << "the failed batch is retried whole, before anything later";
     EXPECT_EQ(journal.Acknowledged(), expected);
     EXPECT_FALSE(a.publisher.OutOfOrder());
 }
@@ -137,7 +143,8 @@ TEST(OutboxRelayTest, ALeaderWhoseSessionDiesStopsAndTheStandbyTakesOverWithNoth
     EXPECT_TRUE(b.relay->Leader());
     EXPECT_EQ(journal.Acknowledged(), expected) << "nothing lost, nothing doubled, in order";
     const auto attempts = journal.Snapshot();
-    for (std::size_t i = published_by_a; i < attempts.size(); ++i) EXPECT_EQ(attempts[i].relay, "b");
+    for (std::size_t i = published_by_a; i < attempts.size(); ++i)
+        EXPECT_EQ(attempts[i].relay, "b");
     // a comes back as a standby: it cannot take the lock b holds.
     EXPECT_EQ(a.relay->RelayOnce(), 0);
     EXPECT_FALSE(a.relay->Leader());
@@ -167,10 +174,12 @@ TEST(OutboxRelayTest, ATakeOverWaitsUntilThePreviousLeadersPublishCanNoLongerLan
     // a's messages could land up to publish_timeout + message_timeout (250 ms) after it
     // began; b publishes only after that.
     EXPECT_GE(attempts[1].started - began, 200ms);
-    EXPECT_EQ(attempts[1].payloads, attempts[0].payloads) << "at least once: the unmarked batch is sent again, in order";
+    EXPECT_EQ(attempts[1].payloads, attempts[0].payloads)
+        << "at least once: the unmarked batch is sent again, in order";
     std::vector<std::string> by_b;
     for (const auto& attempt : attempts) {
-        if (attempt.relay == "b") by_b.insert(by_b.end(), attempt.payloads.begin(), attempt.payloads.end());
+        if (attempt.relay == "b")
+            by_b.insert(by_b.end(), attempt.payloads.begin(), attempt.payloads.end());
     }
     EXPECT_EQ(by_b, expected);
 }
@@ -205,7 +214,8 @@ TEST(OutboxRelayTest, ALeaderStuckInAKafkaWaitTurnsUnhealthyOnceTheOldestRowIsTo
     db.Add("s1");
     a.relay->Start();
     ASSERT_TRUE(WaitUntil([&] { return waiting.load(); }, 10s));
-    EXPECT_TRUE(WaitUntil([&] { return !a.relay->Healthy(); }, 5s)) << "stuck publishing past max_unsent_age";
+    EXPECT_TRUE(WaitUntil([&] { return !a.relay->Healthy(); }, 5s))
+        << "stuck publishing past max_unsent_age";
     EXPECT_GT(a.registry.GetGauge("storefleet_outbox_oldest_unsent_seconds", "").Value(), -1);
     release.set_value();
     EXPECT_TRUE(WaitUntil([&] { return db.Unsent() == 0 && a.relay->Healthy(); }, 10s));
@@ -218,7 +228,9 @@ TEST(OutboxRelayTest, RowsOlderThanTheBoundMakeTheLeaderUnhealthyUntilPublished)
     auto options = Fast();
     options.max_unsent_age = 1000ms;
     Replica a("a", db, journal, options);
-    a.publisher.behaviour = [&](const auto&) { return Error::Retryable("kafka_timeout", "no broker"); };
+    a.publisher.behaviour = [&](const auto&) {
+        return Error::Retryable("kafka_timeout", "no broker");
+    };
     db.Add("s1", 5s);
     EXPECT_THROW(a.relay->RelayOnce(), OutboxRelay::PublishFailed);
     EXPECT_FALSE(a.relay->Healthy());

@@ -20,9 +20,10 @@ ProjectorConfig ProjectorConfig::FromEnv(const EnvConfig& env) {
     config.instance_id = env.String("STOREFLEET_KAFKA_INSTANCE_ID", config.instance_id);
     config.read_schema = env.String("STOREFLEET_READ_SCHEMA", config.read_schema);
     if (!IsPlainIdentifier(config.read_schema)) {
-        throw ConfigError("STOREFLEET_READ_SCHEMA must be a plain identifier (a-z, 0-9, _, not "
-                          "starting with a digit or pg_, at most 63 characters), got '" +
-                          config.read_schema + "'");
+        throw ConfigError(
+            "STOREFLEET_READ_SCHEMA must be a plain identifier (a-z, 0-9, _, not "
+            "starting with a digit or pg_, at most 63 characters), got '" +
+            config.read_schema + "'");
     }
     config.http_address = env.String("STOREFLEET_HTTP_ADDRESS", config.http_address);
     config.http_port =

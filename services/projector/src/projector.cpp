@@ -145,9 +145,10 @@ void Projector::Run(kafka::KafkaConsumer& consumer) {
                 break;
             } catch (const std::exception& error) {
                 failures_.Inc();
-                log::Warn("cannot apply batch; retrying it", {{"error", error.what()},
-                                                              {"messages", messages.size()},
-                                                              {"backoff_ms", backoff.Peek().count()}});
+                log::Warn("cannot apply batch; retrying it",
+                          {{"error", error.what()},
+                           {"messages", messages.size()},
+                           {"backoff_ms", backoff.Peek().count()}});
                 const auto wait = backoff.NextWithJitter(jitter);
                 // Stopping abandons the batch: it was not committed, so it is consumed again.
                 if (stop_.WaitFor(wait)) return;

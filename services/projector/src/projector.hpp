@@ -23,7 +23,7 @@ namespace storefleet::projector {
 // Threads: Start() runs the loop on a thread of its own, the only one that touches the
 // consumer (OnAssign runs on it too, inside Poll). Stop() joins it.
 class Projector {
-  public:
+public:
     Projector(ReadModel& read_model, metrics::Registry& registry);
     ~Projector();
     Projector(const Projector&) = delete;
@@ -43,7 +43,7 @@ class Projector {
     void Start(kafka::KafkaConsumer& consumer);
     void Stop();
 
-  private:
+private:
     void Run(kafka::KafkaConsumer& consumer);
 
     ReadModel& read_model_;

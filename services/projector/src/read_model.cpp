@@ -1,13 +1,12 @@
 #include "read_model.hpp"
 
-#include "config.hpp"
-
 #include <cctype>
 #include <map>
 #include <optional>
 #include <stdexcept>
 #include <unordered_set>
 
+#include "config.hpp"
 #include "projector_migrations.hpp"
 #include "storefleet/common/log.hpp"
 #include "storefleet/pg/array_literal.hpp"
@@ -62,9 +61,11 @@ constexpr const char* kInsertEventsSql =
     "select e.event_id, e.store_id, e.tenant_id, e.type, nullif(e.status, ''), nullif(e.step, ''), "
     "nullif(e.reason, ''), timestamptz 'epoch' + e.occurred_us * interval '1 microsecond', "
     "nullif(e.correlation_id, ''), nullif(e.sequence, 0) "
-    "from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "
+    "from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], "
+    "$7::text[], "
     "$8::bigint[], $9::text[], $10::bigint[]) "
-    "as e(event_id, store_id, tenant_id, type, status, step, reason, occurred_us, correlation_id, sequence) "
+    "as e(event_id, store_id, tenant_id, type, status, step, reason, occurred_us, correlation_id, "
+    "sequence) "
     "on conflict (event_id) do nothing returning event_id::text";
 
 // Rows are locked in store_id order, so two replicas locking overlapping batches queue
@@ -75,30 +76,38 @@ constexpr const char* kLockStoresSql =
     "coalesce(host, ''), status, coalesce(step, ''), coalesce(reason, ''), coalesce(url, ''), "
     "coalesce(admin_url, ''), coalesce(namespace, ''), simulated, "
     "(extract(epoch from created_at) * 1000000)::bigint, "
-    "(extract(epoch from updated_at) * 1000000)::bigint, last_sequence, request_seen, store_id::text "
+    "(extract(epoch from updated_at) * 1000000)::bigint, last_sequence, request_seen, "
+    "store_id::text "
     "from {schema}.stores where store_id = any($1::uuid[]) order by store_id for update";
 
 // The row values of a batch as arrays, $1 the store ids; shared by the insert and the update.
-#define STOREFLEET_ROWS_FROM_ARRAYS                                                                      \
-    "unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "      \
-    "$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::boolean[], $14::bigint[], "    \
-    "$15::bigint[], $16::bigint[], $17::boolean[]) as v(store_id, tenant_id, name, engine, plan, host, " \
-    "status, step, reason, url, admin_url, namespace, simulated, created_us, updated_us, last_sequence, " \
+#define STOREFLEET_ROWS_FROM_ARRAYS                                                                \
+    "unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "  \
+    "$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::boolean[], "              \
+    "$14::bigint[], "                                                                              \
+    "$15::bigint[], $16::bigint[], $17::boolean[]) as v(store_id, tenant_id, name, engine, plan, " \
+    "host, "                                                                                       \
+    "status, step, reason, url, admin_url, namespace, simulated, created_us, updated_us, "         \
+    "last_sequence, "                                                                              \
     "request_seen)"
 constexpr const char* kInsertStores = "projector_insert_stores";
 constexpr const char* kInsertStoresSql =
     "insert into {schema}.stores (store_id, tenant_id, name, engine, plan, host, status, step, "
-    "reason, url, admin_url, namespace, simulated, created_at, updated_at, last_sequence, request_seen) "
+    "reason, url, admin_url, namespace, simulated, created_at, updated_at, last_sequence, "
+    "request_seen) "
     "select v.store_id, v.tenant_id, nullif(v.name, ''), nullif(v.engine, ''), nullif(v.plan, ''), "
     "nullif(v.host, ''), v.status, nullif(v.step, ''), nullif(v.reason, ''), nullif(v.url, ''), "
     "nullif(v.admin_url, ''), nullif(v.namespace, ''), v.simulated, "
     "timestamptz 'epoch' + v.created_us * interval '1 microsecond', "
-    "timestamptz 'epoch' + v.updated_us * interval '1 microsecond', v.last_sequence, v.request_seen "
-    "from " STOREFLEET_ROWS_FROM_ARRAYS " on conflict (store_id) do nothing returning store_id::text";
+    "timestamptz 'epoch' + v.updated_us * interval '1 microsecond', v.last_sequence, "
+    "v.request_seen "
+    "from " STOREFLEET_ROWS_FROM_ARRAYS
+    " on conflict (store_id) do nothing returning store_id::text";
 constexpr const char* kUpdateStores = "projector_update_stores";
 constexpr const char* kUpdateStoresSql =
     "update {schema}.stores s set name = nullif(v.name, ''), engine = nullif(v.engine, ''), "
-    "plan = nullif(v.plan, ''), host = nullif(v.host, ''), status = v.status, step = nullif(v.step, ''), "
+    "plan = nullif(v.plan, ''), host = nullif(v.host, ''), status = v.status, step = "
+    "nullif(v.step, ''), "
     "reason = nullif(v.reason, ''), url = nullif(v.url, ''), admin_url = nullif(v.admin_url, ''), "
     "namespace = nullif(v.namespace, ''), simulated = v.simulated, "
     "created_at = timestamptz 'epoch' + v.created_us * interval '1 microsecond', "
@@ -121,12 +130,14 @@ constexpr const char* kNotifySql = "select pg_notify({channel}, id) from unnest(
 // Serializes the tail of every projector transaction that logs changes (any replica), so
 // change ids commit in order. The key is the schema's, so a replay schema has its own.
 constexpr const char* kLockChangeLog = "projector_lock_change_log";
-constexpr const char* kLockChangeLogSql = "select pg_advisory_xact_lock(hashtext('{schema}.store_changes'))";
+constexpr const char* kLockChangeLogSql =
+    "select pg_advisory_xact_lock(hashtext('{schema}.store_changes'))";
 constexpr const char* kLogChanges = "projector_log_changes";
 constexpr const char* kLogChangesSql =
     "insert into {schema}.store_changes (change_id, store_id, tenant_id, name, engine, plan, host, "
     "status, step, reason, url, admin_url, namespace, simulated, created_at, updated_at) "
-    "select nextval('{schema}.store_changes_id'), store_id, tenant_id, name, engine, plan, host, status, "
+    "select nextval('{schema}.store_changes_id'), store_id, tenant_id, name, engine, plan, host, "
+    "status, "
     "step, reason, url, admin_url, namespace, simulated, created_at, updated_at "
     "from {schema}.stores where store_id = any($1::uuid[]) order by store_id";
 // The stream replays at most this far back; older changes go (a client further behind
@@ -262,8 +273,9 @@ std::string UuidKey(const std::string& id) {
 
 // One column of a batch statement per field, each a Postgres array literal.
 struct RowArrays {
-    std::vector<std::string> store_id, tenant_id, name, engine, plan, host, status, step, reason, url, admin_url,
-        k8s_namespace, simulated, created_us, updated_us, last_sequence, request_seen;
+    std::vector<std::string> store_id, tenant_id, name, engine, plan, host, status, step, reason,
+        url, admin_url, k8s_namespace, simulated, created_us, updated_us, last_sequence,
+        request_seen;
 
     void Add(const std::string& id, const StoreRow& row) {
         store_id.push_back(id);
@@ -288,19 +300,19 @@ struct RowArrays {
 
     pqxx::result Exec(pqxx::work& txn, const char* statement) const {
         using pg::ArrayLiteral;
-        return txn.exec_prepared(statement, ArrayLiteral(store_id), ArrayLiteral(tenant_id), ArrayLiteral(name),
-                                 ArrayLiteral(engine), ArrayLiteral(plan), ArrayLiteral(host), ArrayLiteral(status),
-                                 ArrayLiteral(step), ArrayLiteral(reason), ArrayLiteral(url),
-                                 ArrayLiteral(admin_url), ArrayLiteral(k8s_namespace), ArrayLiteral(simulated),
-                                 ArrayLiteral(created_us), ArrayLiteral(updated_us), ArrayLiteral(last_sequence),
-                                 ArrayLiteral(request_seen));
+        return txn.exec_prepared(
+            statement, ArrayLiteral(store_id), ArrayLiteral(tenant_id), ArrayLiteral(name),
+            ArrayLiteral(engine), ArrayLiteral(plan), ArrayLiteral(host), ArrayLiteral(status),
+            ArrayLiteral(step), ArrayLiteral(reason), ArrayLiteral(url), ArrayLiteral(admin_url),
+            ArrayLiteral(k8s_namespace), ArrayLiteral(simulated), ArrayLiteral(created_us),
+            ArrayLiteral(updated_us), ArrayLiteral(last_sequence), ArrayLiteral(request_seen));
     }
 };
 
 // The events of a batch that are new (not a replay), by index: one insert for all of them.
 std::vector<std::size_t> RecordEvents(pqxx::work& txn, const std::vector<PlannedEvent>& events) {
-    std::vector<std::string> event_id, store_id, tenant_id, type, status, step, reason, occurred_us, correlation_id,
-        sequence;
+    std::vector<std::string> event_id, store_id, tenant_id, type, status, step, reason, occurred_us,
+        correlation_id, sequence;
     for (const auto& event : events) {
         const TimelineEntry& entry = event.entry;
         event_id.push_back(entry.event_id);
@@ -315,10 +327,10 @@ std::vector<std::size_t> RecordEvents(pqxx::work& txn, const std::vector<Planned
         sequence.push_back(std::to_string(entry.sequence));
     }
     using pg::ArrayLiteral;
-    const auto rows = txn.exec_prepared(kInsertEvents, ArrayLiteral(event_id), ArrayLiteral(store_id),
-                                        ArrayLiteral(tenant_id), ArrayLiteral(type), ArrayLiteral(status),
-                                        ArrayLiteral(step), ArrayLiteral(reason), ArrayLiteral(occurred_us),
-                                        ArrayLiteral(correlation_id), ArrayLiteral(sequence));
+    const auto rows = txn.exec_prepared(
+        kInsertEvents, ArrayLiteral(event_id), ArrayLiteral(store_id), ArrayLiteral(tenant_id),
+        ArrayLiteral(type), ArrayLiteral(status), ArrayLiteral(step), ArrayLiteral(reason),
+        ArrayLiteral(occurred_us), ArrayLiteral(correlation_id), ArrayLiteral(sequence));
     std::unordered_set<std::string> inserted;
     for (const auto& row : rows) inserted.insert(UuidKey(row[0].as<std::string>()));
     // An id twice in one batch is inserted once: the first of them is the recorded one.
@@ -348,7 +360,8 @@ BatchResult PgReadModel::Apply(const BatchPlan& plan) {
         // The event id makes a replay a no-op, whatever offset it was replayed from.
         if (!plan.events.empty()) result.recorded = RecordEvents(txn, plan.events);
 
-        std::map<std::string, StoreInBatch> stores;  // by UuidKey, so locked and written in id order
+        std::map<std::string, StoreInBatch>
+            stores;  // by UuidKey, so locked and written in id order
         for (const std::size_t i : result.recorded) {
             const auto& store_id = plan.events[i].entry.store_id;
             auto& store = stores[UuidKey(store_id)];
@@ -377,7 +390,8 @@ BatchResult PgReadModel::Apply(const BatchPlan& plan) {
                                {"store_id", event.change.store_id},
                                {"correlation_id", event.entry.correlation_id}});
                 }
-                if (decision.action != RowAction::kInsert && decision.action != RowAction::kUpdate) continue;
+                if (decision.action != RowAction::kInsert && decision.action != RowAction::kUpdate)
+                    continue;
                 store.row = std::move(decision.row);
                 store.changed = true;
                 ++store.changes;
@@ -388,7 +402,8 @@ BatchResult PgReadModel::Apply(const BatchPlan& plan) {
         }
         if (!inserts.empty()) {
             std::unordered_set<std::string> inserted;
-            for (const auto& row : inserts.Exec(txn, kInsertStores)) inserted.insert(UuidKey(row[0].as<std::string>()));
+            for (const auto& row : inserts.Exec(txn, kInsertStores))
+                inserted.insert(UuidKey(row[0].as<std::string>()));
             // Another replica inserted one of these rows after it was found missing: its
             // events go again, one by one, against the row that is there now.
             for (auto& [key, store] : stores) {

@@ -18,7 +18,7 @@ struct BatchResult {
 
 // The process edge to Postgres, so the projector's loop can be tested with a fake.
 class ReadModel {
-  public:
+public:
     virtual ~ReadModel() = default;
     // Applies a batch and its consumer offsets in ONE transaction; throws if nothing was
     // committed (the caller retries the same plan).
@@ -35,7 +35,7 @@ class ReadModel {
 // replicas consuming the two topics serialize per store; a deadlock between them aborts
 // one batch, which is retried.
 class PgReadModel final : public ReadModel {
-  public:
+public:
     // Registers its prepared statements with the pool (Pool::OnConnect), so construct it
     // before anything takes a connection from `pool`. Throws std::invalid_argument unless
     // `schema` IsPlainIdentifier.
@@ -49,7 +49,7 @@ class PgReadModel final : public ReadModel {
     int64_t PruneChangeLog();
     void LoadOffsets(std::vector<kafka::PartitionOffset>& partitions) override;
 
-  private:
+private:
     // Returns true if the store's row changed.
     static bool ApplyChange(pqxx::work& txn, const PlannedEvent& event);
 

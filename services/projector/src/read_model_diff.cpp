@@ -79,8 +79,7 @@ ReadModelDiff DiffReadModels(pqxx::connection& connection, const std::string& a,
     ReadModelDiff diff;
     diff.a = a;
     diff.b = b;
-    pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> txn(
-        connection);
+    pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> txn(connection);
     // Timestamps render the same for both sides; UTC keeps the printed ones unambiguous.
     txn.exec("set local timezone to 'UTC'");
 
@@ -113,8 +112,7 @@ ReadModelDiff DiffReadModels(pqxx::connection& connection, const std::string& a,
     const auto collect = [&](const std::string& table, const std::string& key,
                              const std::vector<std::string>& ignored,
                              std::vector<std::string>& lines, int64_t& total) {
-        for (const auto& row :
-             txn.exec(DifferingRowsSql(a, b, table, key, ignored, max_lines))) {
+        for (const auto& row : txn.exec(DifferingRowsSql(a, b, table, key, ignored, max_lines))) {
             total = row[3].as<int64_t>();
             lines.push_back(DescribeRowDifference(table + " " + row[0].as<std::string>(),
                                                   ParseOrNull(row[1]), ParseOrNull(row[2]), a, b));

@@ -1,13 +1,12 @@
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 // The replay check: two read models built from the same topics by different consumer
 // groups (the live one, and a fresh one replayed from offset 0) must hold the same rows.

@@ -54,9 +54,8 @@ TEST(ProjectorConfigTest, TheReadSchemaIsAPlainIdentifier) {
               "read");
     EXPECT_EQ(with_schema("replay_2").read_schema, "replay_2");
     EXPECT_EQ(with_schema("").read_schema, "read") << "empty means unset, as everywhere";
-    for (const std::string& bad :
-         std::vector<std::string>{"Read", "read;drop", "read.x", "2read", "pg_temp", "\"read\"",
-                                  std::string(64, 'a')}) {
+    for (const std::string& bad : std::vector<std::string>{
+             "Read", "read;drop", "read.x", "2read", "pg_temp", "\"read\"", std::string(64, 'a')}) {
         EXPECT_THROW(with_schema(bad), ConfigError) << bad;
     }
     EXPECT_TRUE(IsPlainIdentifier(std::string(63, 'a')));

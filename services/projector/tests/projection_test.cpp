@@ -58,8 +58,8 @@ std::optional<StoreRow> ExpectSameRowInEveryOrder(const std::vector<Consumed>& e
         if (row != first) {
             std::string seen;
             for (auto i : order) seen += std::to_string(i) + " ";
-            ADD_FAILURE() << "order " << seen << "ends " << (row ? row->status : "absent")
-                          << " at " << (row ? row->last_sequence : 0) << ", not "
+            ADD_FAILURE() << "order " << seen << "ends " << (row ? row->status : "absent") << " at "
+                          << (row ? row->last_sequence : 0) << ", not "
                           << (first ? first->status : "absent");
             return first;
         }
@@ -104,7 +104,8 @@ TEST(PlanEventTest, ACommandReadOffStoreCommandsIsUnordered) {
     EXPECT_EQ(stray.sequence, 0);
     auto planned = PlanEvent(Requested(EventId(1), kT0), {events::kCommandsTopic, -1});
     EXPECT_EQ(planned.error().code, "invalid_offset");
-    planned = PlanEvent(Requested(EventId(1), kT0), {events::kCommandsTopic, kMaxCommandOffset + 1});
+    planned =
+        PlanEvent(Requested(EventId(1), kT0), {events::kCommandsTopic, kMaxCommandOffset + 1});
     EXPECT_EQ(planned.error().code, "invalid_offset");
 }
 
@@ -174,8 +175,8 @@ TEST(PlanBatchTest, SkipsUndecodableMessagesButMovesTheirPartitionOn) {
         {"store-commands", 0, 10, kStoreId, events::Encode(Requested(EventId(1), kT0))},
         {"store-commands", 0, 11, kStoreId, "garbage \x01\x02"},
         {"store-status", 0, 3, kStoreId,
-         events::Encode(StatusChanged(EventId(2), kT0 + 1, v1::STORE_STATUS_READY,
-                                     StatusSequence(10, 5)))},
+         events::Encode(
+             StatusChanged(EventId(2), kT0 + 1, v1::STORE_STATUS_READY, StatusSequence(10, 5)))},
         {"store-commands", 2, 7, kStoreId, events::Encode(DeletionRequested(EventId(3), kT0 + 2))},
     };
     BatchPlan plan = PlanBatch(messages);
@@ -242,10 +243,9 @@ TEST(DecideTest, NewerStatusMovesTheStoreOn) {
 }
 
 TEST(DecideTest, StaleOrEqualSequenceNeverMovesTheStoreBack) {
-    auto current = Project(
-        {Command(Requested(EventId(1), kT0), 5),
-         Status(StatusChanged(EventId(2), kT0 + 20, v1::STORE_STATUS_READY,
-                              StatusSequence(5, 5)))});
+    auto current = Project({Command(Requested(EventId(1), kT0), 5),
+                            Status(StatusChanged(EventId(2), kT0 + 20, v1::STORE_STATUS_READY,
+                                                 StatusSequence(5, 5)))});
     ASSERT_TRUE(current);
     auto stale = ChangeOf(Status(
         StatusChanged(EventId(3), kT0 + 30, v1::STORE_STATUS_PROVISIONING, StatusSequence(5, 2))));
@@ -265,10 +265,10 @@ TEST(DecideTest, TheProvisionersClockFarBehindIntakesDoesNotMatter) {
         Command(Requested(EventId(1), kT0), 5),
         Status(StatusChanged(EventId(2), behind + 1, v1::STORE_STATUS_READY, StatusSequence(5, 5))),
         Command(DeletionRequested(EventId(3), kT0 + 60'000'000), 9),
-        Status(StatusChanged(EventId(4), behind + 2, v1::STORE_STATUS_DELETING,
-                             StatusSequence(9, 2))),
-        Status(StatusChanged(EventId(5), behind + 3, v1::STORE_STATUS_DELETED,
-                             StatusSequence(9, 4))),
+        Status(
+            StatusChanged(EventId(4), behind + 2, v1::STORE_STATUS_DELETING, StatusSequence(9, 2))),
+        Status(
+            StatusChanged(EventId(5), behind + 3, v1::STORE_STATUS_DELETED, StatusSequence(9, 4))),
     };
     auto row = Project(events);
     ASSERT_TRUE(row);
@@ -279,8 +279,8 @@ TEST(DecideTest, TheProvisionersClockFarBehindIntakesDoesNotMatter) {
 
     // And a clock far ahead does not freeze the store either.
     const int64_t ahead = kT0 + 6 * kHour;
-    events[1] = Status(
-        StatusChanged(EventId(2), ahead, v1::STORE_STATUS_READY, StatusSequence(5, 5)));
+    events[1] =
+        Status(StatusChanged(EventId(2), ahead, v1::STORE_STATUS_READY, StatusSequence(5, 5)));
     row = Project(events);
     ASSERT_TRUE(row);
     EXPECT_EQ(row->status, "deleted");
@@ -297,10 +297,9 @@ TEST(DecideTest, DeleteAfterCreateEndsDeletedWhateverOrderTheTopicsAreReadIn) {
                              StatusSequence(5, 1))),
         Status(ready),
         Command(DeletionRequested(EventId(4), kT0 + 10), 9),
-        Status(StatusChanged(EventId(5), kT0 + 70, v1::STORE_STATUS_DELETING,
-                             StatusSequence(9, 2))),
-        Status(StatusChanged(EventId(6), kT0 + 20, v1::STORE_STATUS_DELETED,
-                             StatusSequence(9, 4))),
+        Status(
+            StatusChanged(EventId(5), kT0 + 70, v1::STORE_STATUS_DELETING, StatusSequence(9, 2))),
+        Status(StatusChanged(EventId(6), kT0 + 20, v1::STORE_STATUS_DELETED, StatusSequence(9, 4))),
     });
     ASSERT_TRUE(row);
     EXPECT_EQ(row->status, "deleted");
@@ -322,9 +321,9 @@ TEST(DecideTest, AReplayedCommandsEventsDoNotMoveTheRowBackwards) {
     // provisioner, the same event ids, which store_events absorbs before Decide). Even as
     // new ids, and with later clocks, they do not move the store back.
     for (uint32_t step = 1; step <= 5; ++step) {
-        auto again = ChangeOf(Status(StatusChanged(EventId(10 + static_cast<int>(step)),
-                                                   kT0 + 1000, v1::STORE_STATUS_PROVISIONING,
-                                                   StatusSequence(5, step))));
+        auto again =
+            ChangeOf(Status(StatusChanged(EventId(10 + static_cast<int>(step)), kT0 + 1000,
+                                          v1::STORE_STATUS_PROVISIONING, StatusSequence(5, step))));
         EXPECT_EQ(Decide(row, again).action, RowAction::kNone) << "step " << step;
     }
     EXPECT_EQ(Decide(row, ChangeOf(Command(Requested(EventId(1), kT0), 5))).action,
@@ -342,8 +341,8 @@ TEST(DecideTest, AStaleStatusOfASupersededProvisioningDoesNotResurrectTheStore) 
     ASSERT_EQ(deleting->status, "deleting");
     // The create's "ready" was published after the deletion request reached us, with a
     // later clock: its lower command offset keeps it out.
-    auto late_ready = StatusChanged(EventId(4), kT0 + 100, v1::STORE_STATUS_READY,
-                                    StatusSequence(5, 5));
+    auto late_ready =
+        StatusChanged(EventId(4), kT0 + 100, v1::STORE_STATUS_READY, StatusSequence(5, 5));
     late_ready.mutable_store_status_changed()->set_url("http://shop");
     RowDecision decision = Decide(deleting, ChangeOf(Status(late_ready)));
     EXPECT_EQ(decision.row.status, "deleting");
@@ -355,8 +354,8 @@ TEST(DecideTest, AStaleStatusOfASupersededProvisioningDoesNotResurrectTheStore) 
                            decision.row);
     ASSERT_TRUE(deleted);
     EXPECT_EQ(deleted->status, "deleted");
-    auto after = ChangeOf(Status(
-        StatusChanged(EventId(6), kT0 + 200, v1::STORE_STATUS_READY, StatusSequence(5, 6))));
+    auto after = ChangeOf(
+        Status(StatusChanged(EventId(6), kT0 + 200, v1::STORE_STATUS_READY, StatusSequence(5, 6))));
     EXPECT_EQ(Decide(deleted, after).action, RowAction::kNone);
 }
 
@@ -366,8 +365,7 @@ TEST(DecideTest, ARepeatedDeletionReadBeforeTheFirstDeletedStillEndsDeleted) {
     auto row = ExpectSameRowInEveryOrder({
         Command(Requested(EventId(1), kT0), 5),
         Command(DeletionRequested(EventId(2), kT0 + 1), 9),
-        Status(StatusChanged(EventId(3), kT0 + 2, v1::STORE_STATUS_DELETED,
-                             StatusSequence(9, 4))),
+        Status(StatusChanged(EventId(3), kT0 + 2, v1::STORE_STATUS_DELETED, StatusSequence(9, 4))),
         Command(DeletionRequested(EventId(4), kT0 + 3), 12),
     });
     ASSERT_TRUE(row);
@@ -410,8 +408,8 @@ TEST(DecideTest, AnUnorderedEventMakesAProvisionalRowTheFirstOrderedOneReplaces)
     EXPECT_EQ(row->last_sequence, CommandSequence(5));
 
     RowDecision first =
-        Decide(std::nullopt, ChangeOf(Status(StatusChanged(EventId(3), kT0 + 100,
-                                                           v1::STORE_STATUS_READY, 0))));
+        Decide(std::nullopt,
+               ChangeOf(Status(StatusChanged(EventId(3), kT0 + 100, v1::STORE_STATUS_READY, 0))));
     ASSERT_EQ(first.action, RowAction::kInsert);
     EXPECT_EQ(first.row.status, "ready");
     EXPECT_EQ(first.row.last_sequence, 0);
@@ -434,14 +432,14 @@ TEST(DecideTest, RowsFromBeforeTheMigrationAcceptTheNextOrderedEventUnlessDelete
 }
 
 TEST(DecideTest, DeletedIsTerminal) {
-    auto deleted = Project(
-        {Command(Requested(EventId(1), kT0), 5), Command(DeletionRequested(EventId(2), kT0 + 5), 6),
-         Status(StatusChanged(EventId(3), kT0 + 9, v1::STORE_STATUS_DELETED,
-                              StatusSequence(6, 4)))});
+    auto deleted = Project({Command(Requested(EventId(1), kT0), 5),
+                            Command(DeletionRequested(EventId(2), kT0 + 5), 6),
+                            Status(StatusChanged(EventId(3), kT0 + 9, v1::STORE_STATUS_DELETED,
+                                                 StatusSequence(6, 4)))});
     ASSERT_TRUE(deleted);
     EXPECT_EQ(deleted->status, "deleted");
-    auto later = ChangeOf(Status(
-        StatusChanged(EventId(4), kT0 + 50, v1::STORE_STATUS_READY, StatusSequence(7, 5))));
+    auto later = ChangeOf(
+        Status(StatusChanged(EventId(4), kT0 + 50, v1::STORE_STATUS_READY, StatusSequence(7, 5))));
     EXPECT_EQ(Decide(deleted, later).action, RowAction::kNone);
     auto request = ChangeOf(Command(Requested(EventId(5), kT0 + 60), 8));
     EXPECT_EQ(Decide(deleted, request).action, RowAction::kNone);
@@ -462,8 +460,8 @@ TEST(DecideTest, DeletionRequestedMarksTheStoreDeletingAndKeepsItsUrls) {
 TEST(DecideTest, StatusBeforeRequestCreatesTheRowAndTheLateRequestFillsItIn) {
     // The two topics are consumed independently, so the provisioner's first status may be
     // projected before the command that caused it. Its clock is behind intake's here.
-    auto provisioning = StatusChanged(EventId(2), kT0 - 10, v1::STORE_STATUS_PROVISIONING,
-                                      StatusSequence(5, 1));
+    auto provisioning =
+        StatusChanged(EventId(2), kT0 - 10, v1::STORE_STATUS_PROVISIONING, StatusSequence(5, 1));
     RowDecision first = Decide(std::nullopt, ChangeOf(Status(provisioning)));
     ASSERT_EQ(first.action, RowAction::kInsert);
     EXPECT_EQ(first.row.status, "provisioning");
@@ -500,8 +498,8 @@ TEST(DecideTest, StatusWithoutUrlsKeepsTheKnownOnes) {
     EXPECT_EQ(row->k8s_namespace, "store-6f1c2b9e");
     EXPECT_TRUE(row->simulated);
 
-    auto retried = ChangeOf(Status(StatusChanged(
-        EventId(4), kT0 + 30, v1::STORE_STATUS_PROVISIONING, StatusSequence(7, 1))));
+    auto retried = ChangeOf(Status(
+        StatusChanged(EventId(4), kT0 + 30, v1::STORE_STATUS_PROVISIONING, StatusSequence(7, 1))));
     RowDecision again = Decide(row, retried);
     EXPECT_EQ(again.row.reason, "") << "a reason belongs to the status that gave it";
 }
@@ -519,8 +517,8 @@ TEST(DecideTest, AnEventOfAnotherTenantLeavesTheStoreAlone) {
 TEST(DecideTest, OrderOfArrivalDoesNotChangeTheOutcome) {
     // What the replay check relies on: a store's row is a function of its events, not of
     // how the two topics were interleaved. Seven events, 5040 orders.
-    auto ready = StatusChanged(EventId(4), kT0 - kHour, v1::STORE_STATUS_READY,
-                               StatusSequence(5, 5));
+    auto ready =
+        StatusChanged(EventId(4), kT0 - kHour, v1::STORE_STATUS_READY, StatusSequence(5, 5));
     ready.mutable_store_status_changed()->set_url("http://shop");
     ready.mutable_store_status_changed()->set_admin_url("http://shop/wp-admin");
     ready.mutable_store_status_changed()->set_simulated(true);

@@ -17,7 +17,7 @@ namespace {
 using namespace fixtures;  // NOLINT(google-build-using-namespace)
 
 class MockCluster {
-  public:
+public:
     MockCluster() {
         char error[256];
         handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), error, sizeof(error));
@@ -33,7 +33,7 @@ class MockCluster {
     MockCluster& operator=(const MockCluster&) = delete;
     [[nodiscard]] std::string Brokers() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
 
-  private:
+private:
     rd_kafka_t* handle_ = nullptr;
     rd_kafka_mock_cluster_t* cluster_ = nullptr;
 };
@@ -41,7 +41,7 @@ class MockCluster {
 // Remembers what was applied; fails the first batch like a lost Postgres connection;
 // starts store-commands after its first message, as if that one had been applied before.
 class MemoryReadModel : public ReadModel {
-  public:
+public:
     BatchResult Apply(const BatchPlan& plan) override {
         std::lock_guard lock(mutex_);
         if (++calls_ == 1) throw std::runtime_error("connection to Postgres lost");
@@ -65,7 +65,7 @@ class MemoryReadModel : public ReadModel {
         return calls_;
     }
 
-  private:
+private:
     std::mutex mutex_;
     int calls_ = 0;
     std::set<std::string> applied_;

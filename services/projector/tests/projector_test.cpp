@@ -15,7 +15,7 @@ using ::testing::Return;
 using ::testing::Throw;
 
 class MockReadModel : public ReadModel {
-  public:
+public:
     MOCK_METHOD(BatchResult, Apply, (const BatchPlan& plan), (override));
     MOCK_METHOD(void, LoadOffsets, (std::vector<kafka::PartitionOffset> & partitions), (override));
 };

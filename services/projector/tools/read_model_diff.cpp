@@ -10,6 +10,8 @@
 //
 // Exit: 0 the same; 1 rows differ (printed); 2 usage, setting or connection error;
 // 3 the two have not consumed the same messages (offsets differ; printed).
+#include "read_model_diff.hpp"
+
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -18,7 +20,6 @@
 #include <vector>
 
 #include "config.hpp"
-#include "read_model_diff.hpp"
 
 using namespace storefleet;
 

@@ -14,14 +14,17 @@ bool IsOverloadSignal(long status) {
 AdmissionLimit::AdmissionLimit(Options options, metrics::Registry& registry, Now now)
     : options_(options),
       now_(std::move(now)),
-      limit_gauge_(registry.GetGauge("storefleet_provisioner_admission_limit",
-                                     "Store commands this replica lets run at once now (AIMD on API latency).")),
+      limit_gauge_(registry.GetGauge(
+          "storefleet_provisioner_admission_limit",
+          "Store commands this replica lets run at once now (AIMD on API latency).")),
       waiting_gauge_(registry.GetGauge("storefleet_provisioner_admission_waiting",
                                        "Store commands waiting for an admission permit.")),
-      backoffs_(registry.GetCounter("storefleet_provisioner_admission_backoffs_total",
-                                    "Windows that cut the admission limit (slow or failing API server).")),
-      latency_(registry.GetHistogram("storefleet_provisioner_api_latency_seconds",
-                                     "Latency of the provisioner's Kubernetes API calls (watches excluded).")) {
+      backoffs_(registry.GetCounter(
+          "storefleet_provisioner_admission_backoffs_total",
+          "Windows that cut the admission limit (slow or failing API server).")),
+      latency_(registry.GetHistogram(
+          "storefleet_provisioner_api_latency_seconds",
+          "Latency of the provisioner's Kubernetes API calls (watches excluded).")) {
     options_.max_limit = std::max<std::size_t>(1, options_.max_limit);
     options_.min_limit = std::clamp<std::size_t>(options_.min_limit, 1, options_.max_limit);
     options_.window = std::max(options_.window, std::chrono::milliseconds(1));
@@ -45,17 +48,21 @@ void AdmissionLimit::Advance(Clock::time_point now) {
     double p90 = 0.0;
     if (!samples_.empty()) {
         // Nearest rank: the smallest sample with at least 90 % of the window at or below it.
-        const auto rank = static_cast<std::size_t>(std::ceil(0.9 * static_cast<double>(samples_.size())));
-        auto at = samples_.begin() + static_cast<std::ptrdiff_t>(std::max<std::size_t>(rank, 1) - 1);
+        const auto rank =
+            static_cast<std::size_t>(std::ceil(0.9 * static_cast<double>(samples_.size())));
+        auto at =
+            samples_.begin() + static_cast<std::ptrdiff_t>(std::max<std::size_t>(rank, 1) - 1);
         std::nth_element(samples_.begin(), at, samples_.end());
         p90 = *at;
-        overloaded = overloaded || p90 > std::chrono::duration<double>(options_.latency_target).count();
+        overloaded =
+            overloaded || p90 > std::chrono::duration<double>(options_.latency_target).count();
     }
     // Windows after the one just closed that saw no call at all: healthy, one step each.
     const auto empty_windows = static_cast<std::size_t>((now - window_end) / options_.window);
     if (options_.enabled) {
         if (overloaded) {
-            const auto cut = static_cast<std::size_t>(std::floor(static_cast<double>(limit_) * options_.decrease_factor));
+            const auto cut = static_cast<std::size_t>(
+                std::floor(static_cast<double>(limit_) * options_.decrease_factor));
             limit_ = std::max(options_.min_limit, cut);
             backoffs_.Inc();
             limit_ = std::min(options_.max_limit, limit_ + empty_windows);
@@ -97,7 +104,8 @@ bool AdmissionLimit::Wait(Ticket ticket, const CancelToken& cancel) {
             changed_.notify_all();  // the one behind may be first now
             return false;
         }
-        if (!queue_.empty() && queue_.front() == ticket && (!options_.enabled || in_use_ < limit_)) {
+        if (!queue_.empty() && queue_.front() == ticket &&
+            (!options_.enabled || in_use_ < limit_)) {
             queue_.pop_front();
             ++in_use_;
             Publish();

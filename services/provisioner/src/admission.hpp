@@ -23,8 +23,8 @@ namespace storefleet::provisioner {
 //    `latency_target`: limit = max(min_limit, floor(limit * decrease_factor));
 //  - otherwise the limit grows by one, up to `max_limit`. A window with no samples counts
 //    as healthy (nothing suggests the server is busy), so an idle replica grows back too.
-// A command holds a permit while it runs (Acquire before, Release after; AdmissionPermit); when the limit
-// falls below the permits held, nothing is taken away, new commands just wait until enough
+// A command holds a permit while it runs (Acquire before, Release after; AdmissionPermit); when the
+// limit falls below the permits held, nothing is taken away, new commands just wait until enough
 // are released. Waiters are served first come, first served.
 //
 // Disabled (`enabled` false), Acquire never waits and the limit stays at `max_limit`; the

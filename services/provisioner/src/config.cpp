@@ -11,7 +11,8 @@ namespace storefleet::provisioner {
 
 std::string FindExecutable(const std::string& program) {
     if (program.find('/') != std::string::npos) {
-        if (std::filesystem::is_regular_file(program) && access(program.c_str(), X_OK) == 0) return program;
+        if (std::filesystem::is_regular_file(program) && access(program.c_str(), X_OK) == 0)
+            return program;
         throw ConfigError(program + " is not an executable file");
     }
     const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe)
@@ -39,12 +40,13 @@ namespace {
 bool IsDnsName(const std::string& name) {
     if (name.empty() || name.size() > 253) return false;
     for (char c : name) {
-        if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-' ||
-              c == '.')) {
+        if (!(std::islower(static_cast<unsigned char>(c)) ||
+              std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '.')) {
             return false;
         }
     }
-    return std::isalnum(static_cast<unsigned char>(name.front())) && std::isalnum(static_cast<unsigned char>(name.back()));
+    return std::isalnum(static_cast<unsigned char>(name.front())) &&
+           std::isalnum(static_cast<unsigned char>(name.back()));
 }
 
 }  // namespace
@@ -60,15 +62,19 @@ ProvisionerConfig ProvisionerConfig::FromEnv(const EnvConfig& env, const std::st
     try {
         config.helm_agent = FindExecutable(agent);
     } catch (const ConfigError& error) {
-        throw ConfigError("the helm agent is missing: " + std::string(error.what()) +
-                          " (set STOREFLEET_HELM_AGENT, or build it: cmake --build <build> --target helm_agent "
-                          "puts it next to storefleet-provisioner)");
+        throw ConfigError(
+            "the helm agent is missing: " + std::string(error.what()) +
+            " (set STOREFLEET_HELM_AGENT, or build it: cmake --build <build> --target helm_agent "
+            "puts it next to storefleet-provisioner)");
     }
-    config.helm_home = env.String("STOREFLEET_HELM_HOME",
-                                  (std::filesystem::temp_directory_path() / "storefleet-helm").string());
+    config.helm_home =
+        env.String("STOREFLEET_HELM_HOME",
+                   (std::filesystem::temp_directory_path() / "storefleet-helm").string());
     config.charts_dir = env.String("STOREFLEET_CHARTS_DIR", "charts");
-    if (!std::filesystem::is_directory(std::filesystem::path(config.charts_dir) / "woocommerce-store")) {
-        throw ConfigError("STOREFLEET_CHARTS_DIR (" + config.charts_dir + ") has no woocommerce-store chart");
+    if (!std::filesystem::is_directory(std::filesystem::path(config.charts_dir) /
+                                       "woocommerce-store")) {
+        throw ConfigError("STOREFLEET_CHARTS_DIR (" + config.charts_dir +
+                          ") has no woocommerce-store chart");
     }
     config.ingress_class = env.String("STOREFLEET_INGRESS_CLASS", "");
     config.ingress_namespace = env.String("STOREFLEET_INGRESS_NAMESPACE", config.ingress_namespace);
@@ -82,43 +88,56 @@ ProvisionerConfig ProvisionerConfig::FromEnv(const EnvConfig& env, const std::st
     config.cluster_simulated = env.Bool("STOREFLEET_CLUSTER_SIMULATED", false);
     config.real_node = env.Bool("STOREFLEET_REAL_NODE_PLACEMENT", false);
     config.helm_openapi_validation = env.Bool("STOREFLEET_HELM_OPENAPI_VALIDATION", false);
-    config.max_in_flight = static_cast<int>(env.Int("STOREFLEET_MAX_IN_FLIGHT", config.max_in_flight, 1, 1024));
+    config.max_in_flight =
+        static_cast<int>(env.Int("STOREFLEET_MAX_IN_FLIGHT", config.max_in_flight, 1, 1024));
     config.admission = env.Bool("STOREFLEET_ADMISSION", config.admission);
-    config.admission_latency_target = std::chrono::milliseconds(env.Int(
-        "STOREFLEET_ADMISSION_LATENCY_TARGET_MS", config.admission_latency_target.count(), 1, 600'000));
-    config.admission_min_in_flight = static_cast<int>(
-        env.Int("STOREFLEET_ADMISSION_MIN_IN_FLIGHT", std::min(config.admission_min_in_flight, config.max_in_flight), 1,
-                config.max_in_flight));
+    config.admission_latency_target =
+        std::chrono::milliseconds(env.Int("STOREFLEET_ADMISSION_LATENCY_TARGET_MS",
+                                          config.admission_latency_target.count(), 1, 600'000));
+    config.admission_min_in_flight = static_cast<int>(env.Int(
+        "STOREFLEET_ADMISSION_MIN_IN_FLIGHT",
+        std::min(config.admission_min_in_flight, config.max_in_flight), 1, config.max_in_flight));
     config.admission_window = std::chrono::milliseconds(
         env.Int("STOREFLEET_ADMISSION_WINDOW_MS", config.admission_window.count(), 100, 600'000));
-    config.store_deadline = std::chrono::seconds(env.Int("STOREFLEET_STORE_DEADLINE_SECONDS", 900, 10, 86'400));
+    config.store_deadline =
+        std::chrono::seconds(env.Int("STOREFLEET_STORE_DEADLINE_SECONDS", 900, 10, 86'400));
     config.instance_id = env.String("STOREFLEET_INSTANCE_ID", "");
     for (char c : config.instance_id) {
         if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) {
-            throw ConfigError("STOREFLEET_INSTANCE_ID may hold only letters, digits, '-', '_' and '.'");
+            throw ConfigError(
+                "STOREFLEET_INSTANCE_ID may hold only letters, digits, '-', '_' and '.'");
         }
     }
-    config.session_timeout = std::chrono::seconds(env.Int("STOREFLEET_KAFKA_SESSION_TIMEOUT_SECONDS", 10, 6, 300));
+    config.session_timeout =
+        std::chrono::seconds(env.Int("STOREFLEET_KAFKA_SESSION_TIMEOUT_SECONDS", 10, 6, 300));
     config.lease_namespace = env.String("STOREFLEET_LEASE_NAMESPACE", config.lease_namespace);
-    if (const auto account = env.String("STOREFLEET_PROVISIONER_SERVICE_ACCOUNT", ""); !account.empty()) {
+    if (const auto account = env.String("STOREFLEET_PROVISIONER_SERVICE_ACCOUNT", "");
+        !account.empty()) {
         const auto colon = account.find(':');
         config.service_account_namespace = account.substr(0, colon);
         config.service_account_name = colon == std::string::npos ? "" : account.substr(colon + 1);
-        if (!IsDnsName(config.service_account_namespace) || !IsDnsName(config.service_account_name)) {
-            throw ConfigError("STOREFLEET_PROVISIONER_SERVICE_ACCOUNT must be namespace:name (e.g. "
-                              "storefleet-system:storefleet-provisioner), not '" + account + "'");
+        if (!IsDnsName(config.service_account_namespace) ||
+            !IsDnsName(config.service_account_name)) {
+            throw ConfigError(
+                "STOREFLEET_PROVISIONER_SERVICE_ACCOUNT must be namespace:name (e.g. "
+                "storefleet-system:storefleet-provisioner), not '" +
+                account + "'");
         }
-        config.store_role = env.String("STOREFLEET_PROVISIONER_STORE_ROLE", config.service_account_name + "-store");
+        config.store_role =
+            env.String("STOREFLEET_PROVISIONER_STORE_ROLE", config.service_account_name + "-store");
         if (!IsDnsName(config.store_role)) {
             throw ConfigError("STOREFLEET_PROVISIONER_STORE_ROLE must be a ClusterRole name");
         }
     }
-    config.lease_duration = std::chrono::seconds(env.Int("STOREFLEET_LEASE_DURATION_SECONDS", 15, 3, 600));
-    config.max_attempts = static_cast<int>(env.Int("STOREFLEET_MAX_ATTEMPTS", config.max_attempts, 1, 100));
+    config.lease_duration =
+        std::chrono::seconds(env.Int("STOREFLEET_LEASE_DURATION_SECONDS", 15, 3, 600));
+    config.max_attempts =
+        static_cast<int>(env.Int("STOREFLEET_MAX_ATTEMPTS", config.max_attempts, 1, 100));
     config.namespace_stuck_after =
         std::chrono::seconds(env.Int("STOREFLEET_NAMESPACE_STUCK_AFTER_SECONDS", 20, 1, 3600));
     config.http_address = env.String("STOREFLEET_HTTP_ADDRESS", config.http_address);
-    config.http_port = static_cast<int>(env.Int("STOREFLEET_HTTP_PORT", config.http_port, 0, 65535));
+    config.http_port =
+        static_cast<int>(env.Int("STOREFLEET_HTTP_PORT", config.http_port, 0, 65535));
     return config;
 }
 

@@ -57,7 +57,8 @@ struct ProvisionerConfig {
     int http_port = 8084;
 
     // `own_binary`: this program's path, whose folder holds the default helm agent.
-    static ProvisionerConfig FromEnv(const EnvConfig& env, const std::string& own_binary = OwnBinary());
+    static ProvisionerConfig FromEnv(const EnvConfig& env,
+                                     const std::string& own_binary = OwnBinary());
     // This process's own executable (/proc/self/exe).
     static std::string OwnBinary();
 };

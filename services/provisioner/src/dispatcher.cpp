@@ -15,37 +15,47 @@ std::string Describe(const std::pair<std::string, int32_t>& partition) {
 
 }  // namespace
 
-CommandDispatcher::CommandDispatcher(kafka::KafkaConsumer::Options consumer_options, Handler handler,
-                                     DeadLetter dead_letter, Options options, metrics::Registry& registry,
-                                     const ShutdownFlag& shutdown)
+CommandDispatcher::CommandDispatcher(kafka::KafkaConsumer::Options consumer_options,
+                                     Handler handler, DeadLetter dead_letter, Options options,
+                                     metrics::Registry& registry, const ShutdownFlag& shutdown)
     : consumer_options_(std::move(consumer_options)),
       handler_(std::move(handler)),
       dead_letter_(std::move(dead_letter)),
       options_(options),
       shutdown_(shutdown),
-      in_flight_gauge_(registry.GetGauge("storefleet_provisioner_in_flight", "Commands running now.")),
-      backlog_gauge_(registry.GetGauge("storefleet_provisioner_backlog",
-                                       "Commands accepted and not finished (running, waiting or retrying).")),
-      commands_total_(registry.GetCounter("storefleet_provisioner_commands_total", "Commands consumed.")),
-      dead_letters_(registry.GetCounter("storefleet_provisioner_dead_letters_total",
-                                        "Commands sent to the dead-letter topic (undecodable or failing).")),
+      in_flight_gauge_(
+          registry.GetGauge("storefleet_provisioner_in_flight", "Commands running now.")),
+      backlog_gauge_(
+          registry.GetGauge("storefleet_provisioner_backlog",
+                            "Commands accepted and not finished (running, waiting or retrying).")),
+      commands_total_(
+          registry.GetCounter("storefleet_provisioner_commands_total", "Commands consumed.")),
+      dead_letters_(
+          registry.GetCounter("storefleet_provisioner_dead_letters_total",
+                              "Commands sent to the dead-letter topic (undecodable or failing).")),
       failures_(registry.GetCounter("storefleet_provisioner_command_failures_total",
                                     "Commands whose handler threw (retried, then dead-lettered).")),
-      revoked_commands_(registry.GetCounter("storefleet_provisioner_revoked_commands_total",
-                                            "Commands dropped or cancelled because their partition moved.")),
-      consumers_replaced_(registry.GetCounter("storefleet_provisioner_consumer_replacements_total",
-                                              "Kafka consumers rebuilt after a fatal error (e.g. fenced).")),
-      drain_seconds_(registry.GetHistogram("storefleet_provisioner_revoke_drain_seconds",
-                                           "Time a revoke took to stop its partitions' commands and commit.")) {
+      revoked_commands_(
+          registry.GetCounter("storefleet_provisioner_revoked_commands_total",
+                              "Commands dropped or cancelled because their partition moved.")),
+      consumers_replaced_(
+          registry.GetCounter("storefleet_provisioner_consumer_replacements_total",
+                              "Kafka consumers rebuilt after a fatal error (e.g. fenced).")),
+      drain_seconds_(registry.GetHistogram(
+          "storefleet_provisioner_revoke_drain_seconds",
+          "Time a revoke took to stop its partitions' commands and commit.")) {
     options_.max_in_flight = std::max<std::size_t>(1, options_.max_in_flight);
     options_.max_attempts = std::max(1, options_.max_attempts);
     // The hooks run inside Poll() and Close(), on the consumer thread.
-    consumer_options_.on_assign = [this](std::vector<kafka::PartitionOffset>& partitions) { OnAssign(partitions); };
+    consumer_options_.on_assign = [this](std::vector<kafka::PartitionOffset>& partitions) {
+        OnAssign(partitions);
+    };
     consumer_options_.on_revoke = [this](const std::vector<kafka::PartitionOffset>& partitions) {
         OnRevoke(partitions);
     };
     consumer_ = std::make_unique<kafka::KafkaConsumer>(consumer_options_);
-    for (std::size_t i = 0; i < options_.max_in_flight; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+    for (std::size_t i = 0; i < options_.max_in_flight; ++i)
+        workers_.emplace_back([this] { WorkerLoop(); });
 }
 
 CommandDispatcher::~CommandDispatcher() {
@@ -110,7 +120,8 @@ void CommandDispatcher::Execute(Task& task, AdmissionPermit& permit) {
                 return;
             }
             task.kind = Kind::kDeadLetter;
-            task.last_error = "failed " + std::to_string(task.attempts) + " times; last error: " + task.last_error;
+            task.last_error = "failed " + std::to_string(task.attempts) +
+                              " times; last error: " + task.last_error;
         }
     }
     // A store command given up: its store is told Failed first, so it is not left
@@ -119,8 +130,10 @@ void CommandDispatcher::Execute(Task& task, AdmissionPermit& permit) {
         Status reported = options_.report_given_up(task.command, task.attempts, *task.cancel);
         if (!reported.ok()) {
             log::Warn("cannot report a given-up command's store as failed; will retry",
-                      {{"store_id", task.command.envelope.store_id()}, {"error", reported.error().message}});
-            task.outcome = task.cancel->Cancelled() ? CommandOutcome::kCancelled : CommandOutcome::kRetry;
+                      {{"store_id", task.command.envelope.store_id()},
+                       {"error", reported.error().message}});
+            task.outcome =
+                task.cancel->Cancelled() ? CommandOutcome::kCancelled : CommandOutcome::kRetry;
             return;
         }
         task.given_up_reported = true;
@@ -179,7 +192,8 @@ void CommandDispatcher::WorkerLoop() {
 void CommandDispatcher::Accept(kafka::ConsumedMessage message) {
     const PartitionKey key{message.topic, message.partition};
     auto state = partitions_.find(key);
-    if (state == partitions_.end() || relinquishing_.count(key) != 0U) return;  // not ours (any more)
+    if (state == partitions_.end() || relinquishing_.count(key) != 0U)
+        return;  // not ours (any more)
     auto& tracker = state->second.tracker;
     if (tracker.Seen(message.offset)) return;  // redelivered; already ours
     tracker.Started(message.offset);
@@ -192,7 +206,8 @@ void CommandDispatcher::Accept(kafka::ConsumedMessage message) {
     task->command.offset = message.offset;
     auto decoded = events::Decode(message.payload);
     task->message = std::move(message);
-    if (!decoded.ok() || (!decoded->has_store_requested() && !decoded->has_store_deletion_requested())) {
+    if (!decoded.ok() ||
+        (!decoded->has_store_requested() && !decoded->has_store_deletion_requested())) {
         task->kind = Kind::kDeadLetter;
         task->last_error = decoded.ok() ? "not a store command: '" + decoded->type() + "'"
                                         : "undecodable: " + decoded.error().message;
@@ -243,7 +258,8 @@ void CommandDispatcher::Complete(std::unique_ptr<Task> task) {
     auto free_store_slot = [&](bool start_next) {
         if (store_id.empty()) return;
         auto it = stores_.find(store_id);
-        if (it == stores_.end() || it->second.running != raw) return;  // not this task's slot (stale)
+        if (it == stores_.end() || it->second.running != raw)
+            return;  // not this task's slot (stale)
         auto& store = it->second;
         store.running = nullptr;
         if (store.waiting.empty() || !start_next) {
@@ -262,7 +278,8 @@ void CommandDispatcher::Complete(std::unique_ptr<Task> task) {
         return;
     }
     CommandOutcome outcome = task->outcome;
-    if (outcome == CommandOutcome::kCancelled && task->cancel->Why() == CancelToken::Reason::kLeaseLost) {
+    if (outcome == CommandOutcome::kCancelled &&
+        task->cancel->Why() == CancelToken::Reason::kLeaseLost) {
         outcome = CommandOutcome::kRetry;
     }
     if (outcome == CommandOutcome::kRetry && !leaving && !shutdown_.Triggered()) {
@@ -303,8 +320,8 @@ void CommandDispatcher::StartDueRetries() {
     for (auto& task : due) Dispatch(std::move(task));
 }
 
-void CommandDispatcher::Relinquish(const std::set<PartitionKey>& partitions, CancelToken::Reason reason,
-                                   bool commit) {
+void CommandDispatcher::Relinquish(const std::set<PartitionKey>& partitions,
+                                   CancelToken::Reason reason, bool commit) {
     std::set<PartitionKey> ours;
     for (const auto& key : partitions) {
         if (partitions_.count(key) != 0U) ours.insert(key);
@@ -344,7 +361,8 @@ void CommandDispatcher::Relinquish(const std::set<PartitionKey>& partitions, Can
         outstanding_ -= store.waiting.size();
         store.waiting.clear();
         // Its running task was among the dropped ones above (not with a worker): no slot.
-        if (store.running != nullptr && dispatched_.count(store.running) == 0U) store.running = nullptr;
+        if (store.running != nullptr && dispatched_.count(store.running) == 0U)
+            store.running = nullptr;
     }
     // Running: cancelled (Helm's process group is killed) and waited for.
     for (Task* task : dispatched_) {
@@ -364,7 +382,8 @@ void CommandDispatcher::Relinquish(const std::set<PartitionKey>& partitions, Can
     while (still_running() && Clock::now() < deadline) {
         {
             std::unique_lock lock(mutex_);
-            work_ready_.wait_for(lock, std::chrono::milliseconds(50), [this] { return !done_.empty(); });
+            work_ready_.wait_for(lock, std::chrono::milliseconds(50),
+                                 [this] { return !done_.empty(); });
         }
         DrainCompletions();
     }
@@ -376,14 +395,16 @@ void CommandDispatcher::Relinquish(const std::set<PartitionKey>& partitions, Can
     for (const auto& key : ours) {
         auto& state = partitions_.at(key);
         if (commit) {
-            if (auto next = state.tracker.Committable()) consumer_->CommitNow(key.first, key.second, *next);
+            if (auto next = state.tracker.Committable())
+                consumer_->CommitNow(key.first, key.second, *next);
         }
         partitions_.erase(key);
         relinquishing_.erase(key);
     }
     // The stores of these partitions are the next owner's; a command that never stopped
     // is recognised as stale when it completes.
-    std::erase_if(stores_, [&](const auto& entry) { return ours.count(entry.second.partition) != 0U; });
+    std::erase_if(stores_,
+                  [&](const auto& entry) { return ours.count(entry.second.partition) != 0U; });
     const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
     drain_seconds_.Observe(seconds);
     std::string names;
@@ -398,7 +419,8 @@ void CommandDispatcher::Relinquish(const std::set<PartitionKey>& partitions, Can
 void CommandDispatcher::UpdateFlowControl() {
     backlog_gauge_.Set(static_cast<double>(outstanding_));
     // Hysteresis: pause at twice the in-flight limit, resume below it.
-    const bool pause = paused_ ? outstanding_ >= options_.max_in_flight : outstanding_ >= 2 * options_.max_in_flight;
+    const bool pause = paused_ ? outstanding_ >= options_.max_in_flight
+                               : outstanding_ >= 2 * options_.max_in_flight;
     if (pause == paused_ && !flow_dirty_) return;
     for (const auto& [key, state] : partitions_) {
         if (pause) {
@@ -417,7 +439,8 @@ void CommandDispatcher::RecommitAll() {
     // finished commands after a restart. So every few seconds, commit where each stands.
     for (const auto& [key, state] : partitions_) {
         if (relinquishing_.count(key) != 0U) continue;
-        if (auto next = state.tracker.Committable()) consumer_->Commit(key.first, key.second, *next);
+        if (auto next = state.tracker.Committable())
+            consumer_->Commit(key.first, key.second, *next);
     }
 }
 
@@ -433,13 +456,15 @@ void CommandDispatcher::ReplaceConsumer() {
     assigned_ = false;
     consumer_ = std::make_unique<kafka::KafkaConsumer>(consumer_options_);
     consumers_replaced_.Inc();
-    log::Warn("kafka consumer replaced after a fatal error", {{"group", consumer_options_.group_id}});
+    log::Warn("kafka consumer replaced after a fatal error",
+              {{"group", consumer_options_.group_id}});
 }
 
 void CommandDispatcher::Run() {
     auto next_recommit = Clock::now() + std::chrono::seconds(5);
     while (!shutdown_.Triggered()) {
-        for (auto& message : consumer_->Poll(std::chrono::milliseconds(50), options_.max_in_flight)) {
+        for (auto& message :
+             consumer_->Poll(std::chrono::milliseconds(50), options_.max_in_flight)) {
             Accept(std::move(message));
         }
         DrainCompletions();

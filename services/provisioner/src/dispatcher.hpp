@@ -59,9 +59,11 @@ namespace storefleet::provisioner {
 class CommandDispatcher {
 public:
     // Runs one command; `permit` is its admission permit (none held when admission is off).
-    using Handler = std::function<CommandOutcome(const Command&, const CancelToken&, AdmissionPermit& permit)>;
+    using Handler =
+        std::function<CommandOutcome(const Command&, const CancelToken&, AdmissionPermit& permit)>;
     // Publishes a message to the dead-letter topic with why; OK once Kafka acknowledged.
-    using DeadLetter = std::function<Status(const kafka::ConsumedMessage&, const std::string& reason, int attempts)>;
+    using DeadLetter = std::function<Status(const kafka::ConsumedMessage&,
+                                            const std::string& reason, int attempts)>;
 
     struct Options {
         std::size_t max_in_flight = 16;
@@ -77,8 +79,9 @@ public:
         std::function<Status(const Command&, int attempts, const CancelToken&)> report_given_up;
     };
 
-    CommandDispatcher(kafka::KafkaConsumer::Options consumer_options, Handler handler, DeadLetter dead_letter,
-                      Options options, metrics::Registry& registry, const ShutdownFlag& shutdown);
+    CommandDispatcher(kafka::KafkaConsumer::Options consumer_options, Handler handler,
+                      DeadLetter dead_letter, Options options, metrics::Registry& registry,
+                      const ShutdownFlag& shutdown);
     ~CommandDispatcher();
     CommandDispatcher(const CommandDispatcher&) = delete;
     CommandDispatcher& operator=(const CommandDispatcher&) = delete;
@@ -99,8 +102,8 @@ private:
         uint64_t generation = 0;
         std::shared_ptr<CancelToken> cancel;
         CommandOutcome outcome = CommandOutcome::kFinished;
-        int attempts = 0;         // handler failures so far
-        std::string last_error;   // the last failure, or the dead-letter reason
+        int attempts = 0;                // handler failures so far
+        std::string last_error;          // the last failure, or the dead-letter reason
         bool given_up_reported = false;  // the store was told Failed before its dead letter
         std::chrono::steady_clock::time_point not_before{};
     };
@@ -130,7 +133,8 @@ private:
     void ReplaceConsumer();
     // Cancels and drops everything of `partitions`, waits for their running commands and
     // commits what finished (unless `commit` is false: the partitions were lost).
-    void Relinquish(const std::set<PartitionKey>& partitions, CancelToken::Reason reason, bool commit);
+    void Relinquish(const std::set<PartitionKey>& partitions, CancelToken::Reason reason,
+                    bool commit);
     std::chrono::milliseconds RetryDelay(int attempt) const;
 
     kafka::KafkaConsumer::Options consumer_options_;
@@ -145,9 +149,9 @@ private:
     std::set<PartitionKey> relinquishing_;
     uint64_t next_generation_ = 1;
     std::unordered_map<std::string, StoreQueue> stores_;
-    std::set<Task*> dispatched_;  // handed to workers, not yet completed
+    std::set<Task*> dispatched_;                  // handed to workers, not yet completed
     std::vector<std::unique_ptr<Task>> delayed_;  // retries waiting for their time
-    std::size_t outstanding_ = 0;  // accepted, not yet completed for good
+    std::size_t outstanding_ = 0;                 // accepted, not yet completed for good
     bool paused_ = false;
     bool flow_dirty_ = false;  // the assignment changed: apply paused_ to every partition again
     std::atomic<bool> assigned_{false};

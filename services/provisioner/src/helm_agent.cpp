@@ -22,7 +22,8 @@ namespace {
 Error Cancelled() { return Error::Permanent("cancelled", "cancelled"); }
 
 // In the child between fork and exec: only async-signal-safe calls. Never returns.
-[[noreturn]] void ExecAgent(pid_t parent, int sock, int err_fd, char* const* argv, char* const* envp) {
+[[noreturn]] void ExecAgent(pid_t parent, int sock, int err_fd, char* const* argv,
+                            char* const* envp) {
     // Die with the reader thread that started us (a kill -9 of the service included).
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);
@@ -31,7 +32,9 @@ Error Cancelled() { return Error::Permanent("cancelled", "cancelled"); }
     sigemptyset(&empty);
     sigprocmask(SIG_SETMASK, &empty, nullptr);
     signal(SIGPIPE, SIG_DFL);
-    if (dup2(sock, STDIN_FILENO) < 0 || dup2(sock, STDOUT_FILENO) < 0 || dup2(err_fd, STDERR_FILENO) < 0) _exit(126);
+    if (dup2(sock, STDIN_FILENO) < 0 || dup2(sock, STDOUT_FILENO) < 0 ||
+        dup2(err_fd, STDERR_FILENO) < 0)
+        _exit(126);
     execve(argv[0], argv, envp);
     const char message[] = "cannot start the helm agent: exec failed\n";
     (void)!write(STDERR_FILENO, message, sizeof(message) - 1);
@@ -40,7 +43,8 @@ Error Cancelled() { return Error::Permanent("cancelled", "cancelled"); }
 
 void ForwardLog(const std::string& line) {
     if (line.empty()) return;
-    // One line per request is routine; anything else (start, chart loads, failures to start) is news.
+    // One line per request is routine; anything else (start, chart loads, failures to start) is
+    // news.
     if (line.find(" release=") != std::string::npos) {
         log::Debug("helm agent", {{"line", line}});
     } else {
@@ -59,13 +63,16 @@ std::vector<std::string> HelmEnvironment(const HelmAgent::Options& options) {
     env.push_back("HELM_CONFIG_HOME=" + options.helm_home + "/config");
     env.push_back("HELM_DATA_HOME=" + options.helm_home + "/data");
     if (!options.kubeconfig.empty()) env.push_back("KUBECONFIG=" + options.kubeconfig);
-    for (const char* name : {"KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", "GOMAXPROCS", "GOGC"}) {
-        if (const char* value = std::getenv(name)) env.push_back(std::string(name) + "=" + value);  // NOLINT
+    for (const char* name :
+         {"KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", "GOMAXPROCS", "GOGC"}) {
+        if (const char* value = std::getenv(name))
+            env.push_back(std::string(name) + "=" + value);  // NOLINT
     }
     return env;
 }
 
-HelmAgent::HelmAgent(Options options) : options_(std::move(options)), env_(HelmEnvironment(options_)) {
+HelmAgent::HelmAgent(Options options)
+    : options_(std::move(options)), env_(HelmEnvironment(options_)) {
     // The agent's HOME; if it cannot be made, the agent's own start-up error says so.
     std::error_code ignored;
     std::filesystem::create_directories(options_.helm_home, ignored);
@@ -232,14 +239,16 @@ void HelmAgent::ReaderLoop(int generation) {
             if (err_buffer.size() > 64 * 1024) break;
         }
         std::size_t start = 0;
-        for (std::size_t end; (end = err_buffer.find('\n', start)) != std::string::npos; start = end + 1) {
+        for (std::size_t end; (end = err_buffer.find('\n', start)) != std::string::npos;
+             start = end + 1) {
             ForwardLog(err_buffer.substr(start, end - start));
         }
         ForwardLog(err_buffer.substr(start));
     }
     close(err_fd);
-    const std::string why = WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
-                                                : "exited with status " + std::to_string(WEXITSTATUS(status));
+    const std::string why = WIFSIGNALED(status)
+                                ? "killed by signal " + std::to_string(WTERMSIG(status))
+                                : "exited with status " + std::to_string(WEXITSTATUS(status));
     {
         // Writers hold write_mutex_ while they use the socket: close it only when none does.
         std::lock_guard write_lock(write_mutex_);
@@ -265,7 +274,8 @@ void HelmAgent::ReaderLoop(int generation) {
     if (stopping) {
         log::Info("stopped the helm agent", {{"pid", pid}});
     } else {
-        log::Warn("the helm agent stopped; the next call starts another", {{"pid", pid}, {"reason", why}});
+        log::Warn("the helm agent stopped; the next call starts another",
+                  {{"pid", pid}, {"reason", why}});
     }
 }
 
@@ -322,10 +332,12 @@ HelmAgent::CallResult HelmAgent::Call(nlohmann::json request, const CancelToken&
         outcome.error = "the helm agent stopped";
         return outcome;
     }
-    const auto deadline = std::chrono::steady_clock::now() + options_.timeout + std::chrono::seconds(30);
+    const auto deadline =
+        std::chrono::steady_clock::now() + options_.timeout + std::chrono::seconds(30);
     std::unique_lock lock(mutex_);
     for (;;) {
-        if (changed_.wait_for(lock, std::chrono::milliseconds(100), [&] { return answer->done; })) break;
+        if (changed_.wait_for(lock, std::chrono::milliseconds(100), [&] { return answer->done; }))
+            break;
         const bool cancelled = cancel.Cancelled();
         const bool timed_out = std::chrono::steady_clock::now() >= deadline;
         if (!cancelled && !timed_out) continue;
@@ -347,21 +359,24 @@ Status HelmAgent::ToStatus(const CallResult& result, const std::string& action) 
     if (result.cancelled) return Cancelled();
     if (result.ok) return Status::Ok();
     if (result.timed_out) return Error::Retryable("helm_timeout", "helm " + action + " timed out");
-    if (result.agent_died) return Error::Retryable("helm_agent_died", "helm " + action + " failed: " + result.error);
+    if (result.agent_died)
+        return Error::Retryable("helm_agent_died", "helm " + action + " failed: " + result.error);
     return ClassifyHelmFailure(action, result.error);
 }
 
-Status HelmAgent::UpgradeInstall(const std::string& release, const std::string& ns, const std::string& chart,
-                                 const std::vector<std::string>& values_files, const nlohmann::json& values,
-                                 const CancelToken& cancel) {
-    const nlohmann::json request = {{"op", "upgrade_install"},
-                                    {"release", release},
-                                    {"namespace", ns},
-                                    {"chart", chart},
-                                    {"values_files", values_files},
-                                    {"values", values.is_null() ? nlohmann::json::object() : values},
-                                    {"timeout_seconds", options_.timeout.count()},
-                                    {"disable_openapi_validation", !options_.openapi_validation}};
+Status HelmAgent::UpgradeInstall(const std::string& release, const std::string& ns,
+                                 const std::string& chart,
+                                 const std::vector<std::string>& values_files,
+                                 const nlohmann::json& values, const CancelToken& cancel) {
+    const nlohmann::json request = {
+        {"op", "upgrade_install"},
+        {"release", release},
+        {"namespace", ns},
+        {"chart", chart},
+        {"values_files", values_files},
+        {"values", values.is_null() ? nlohmann::json::object() : values},
+        {"timeout_seconds", options_.timeout.count()},
+        {"disable_openapi_validation", !options_.openapi_validation}};
     auto installed = ToStatus(Call(request, cancel), "upgrade --install");
     if (installed.ok()) return installed;
     const std::string& code = installed.error().code;
@@ -371,7 +386,8 @@ Status HelmAgent::UpgradeInstall(const std::string& release, const std::string& 
     return ToStatus(Call(request, cancel), "upgrade --install");
 }
 
-Status HelmAgent::RecoverPending(const std::string& release, const std::string& ns, const CancelToken& cancel) {
+Status HelmAgent::RecoverPending(const std::string& release, const std::string& ns,
+                                 const CancelToken& cancel) {
     auto result = Call({{"op", "recover_pending"},
                         {"release", release},
                         {"namespace", ns},
@@ -382,13 +398,16 @@ Status HelmAgent::RecoverPending(const std::string& release, const std::string& 
     const std::string action = recovery.value("action", std::string("none"));
     if (action != "none") {
         // tests/faults reads these lines: every recovery a store's release went through.
-        log::Warn("recovering a release left " + recovery.value("state", std::string("pending")) + ": " + action,
-                  {{"release", release}, {"namespace", ns}, {"revision", recovery.value("revision", 0)}});
+        log::Warn(
+            "recovering a release left " + recovery.value("state", std::string("pending")) + ": " +
+                action,
+            {{"release", release}, {"namespace", ns}, {"revision", recovery.value("revision", 0)}});
     }
     return Status::Ok();
 }
 
-Status HelmAgent::Uninstall(const std::string& release, const std::string& ns, const CancelToken& cancel) {
+Status HelmAgent::Uninstall(const std::string& release, const std::string& ns,
+                            const CancelToken& cancel) {
     return ToStatus(Call({{"op", "uninstall"},
                           {"release", release},
                           {"namespace", ns},

@@ -2,13 +2,14 @@
 
 #include <sys/types.h>
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,10 +49,11 @@ public:
     HelmAgent(const HelmAgent&) = delete;
     HelmAgent& operator=(const HelmAgent&) = delete;
 
-    Status UpgradeInstall(const std::string& release, const std::string& ns, const std::string& chart,
-                          const std::vector<std::string>& values_files, const nlohmann::json& values,
-                          const CancelToken& cancel) override;
-    Status Uninstall(const std::string& release, const std::string& ns, const CancelToken& cancel) override;
+    Status UpgradeInstall(const std::string& release, const std::string& ns,
+                          const std::string& chart, const std::vector<std::string>& values_files,
+                          const nlohmann::json& values, const CancelToken& cancel) override;
+    Status Uninstall(const std::string& release, const std::string& ns,
+                     const CancelToken& cancel) override;
 
     // The running agent's pid (0: none); for tests and measurements.
     pid_t AgentPid();
@@ -77,7 +79,8 @@ private:
     CallResult Call(nlohmann::json request, const CancelToken& cancel);
     // Ok, or the call's failure as an Error; `action` names it ("upgrade --install").
     static Status ToStatus(const CallResult& result, const std::string& action);
-    Status RecoverPending(const std::string& release, const std::string& ns, const CancelToken& cancel);
+    Status RecoverPending(const std::string& release, const std::string& ns,
+                          const CancelToken& cancel);
     // Starts an agent if none runs; under mutex_. Empty: started; else why not.
     std::string EnsureRunningLocked(std::unique_lock<std::mutex>& lock);
     void ReaderLoop(int generation);

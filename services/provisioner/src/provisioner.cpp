@@ -19,7 +19,8 @@ Error Cancelled() { return Error::Permanent("cancelled", "cancelled"); }
 // A command that stopped because it was cancelled: retried here when its lease was lost,
 // otherwise left to whoever runs it next (or committed, when superseded).
 CommandOutcome StoppedOutcome(const CancelToken& cancel) {
-    return cancel.Why() == CancelToken::Reason::kLeaseLost ? CommandOutcome::kRetry : CommandOutcome::kCancelled;
+    return cancel.Why() == CancelToken::Reason::kLeaseLost ? CommandOutcome::kRetry
+                                                           : CommandOutcome::kCancelled;
 }
 
 std::chrono::milliseconds Jittered(std::chrono::milliseconds base) {
@@ -57,8 +58,9 @@ template <typename Fn>
 Status StoreProvisioner::Ensure(const std::string& step, const CancelToken& cancel,
                                 Clock::time_point deadline, Fn&& attempt) {
     Backoff backoff(std::chrono::milliseconds(250), std::chrono::milliseconds(10'000));
-    auto& retries = registry_.GetCounter("storefleet_provisioner_step_retries_total",
-                                         "Retryable failures of a provisioning step.", {{"step", step}});
+    auto& retries =
+        registry_.GetCounter("storefleet_provisioner_step_retries_total",
+                             "Retryable failures of a provisioning step.", {{"step", step}});
     for (;;) {
         if (cancel.Cancelled()) return Cancelled();
         Status status = attempt();
@@ -66,22 +68,26 @@ Status StoreProvisioner::Ensure(const std::string& step, const CancelToken& canc
         retries.Inc();
         const auto wait = backoff.Next();
         if (Clock::now() + wait > deadline) {
-            return Error::Permanent("deadline", "step '" + step + "' kept failing until the deadline: " +
-                                                    status.error().message);
+            return Error::Permanent(
+                "deadline",
+                "step '" + step + "' kept failing until the deadline: " + status.error().message);
         }
-        log::Warn("step failed; retrying", {{"step", step}, {"error", status.error().message},
-                                            {"backoff_ms", wait.count()}});
+        log::Warn(
+            "step failed; retrying",
+            {{"step", step}, {"error", status.error().message}, {"backoff_ms", wait.count()}});
         if (cancel.Sleep(Jittered(wait))) return Cancelled();
     }
 }
 
-Status StoreProvisioner::Emit(const Command& command, const CancelToken& cancel, StatusUpdate update) {
+Status StoreProvisioner::Emit(const Command& command, const CancelToken& cancel,
+                              StatusUpdate update) {
     auto status = statuses_.Publish(command, update, cancel);
     if (!status.ok()) {
         // The publisher retries until the command is cancelled (shutdown, revoke, lease lost); the
         // command then stops without its offset committed (or is retried), so the update is
         // emitted again by whoever runs it next, with the same event id.
-        log::Warn("status not emitted", {{"store_id", command.envelope.store_id()}, {"step", update.step},
+        log::Warn("status not emitted", {{"store_id", command.envelope.store_id()},
+                                         {"step", update.step},
                                          {"error", status.error().message}});
     }
     return status;
@@ -89,28 +95,32 @@ Status StoreProvisioner::Emit(const Command& command, const CancelToken& cancel,
 
 void StoreProvisioner::ObserveStep(const std::string& step, Clock::time_point since) {
     registry_
-        .GetHistogram("storefleet_provisioner_step_seconds", "Time spent in each provisioning step.",
-                      {{"step", step}})
+        .GetHistogram("storefleet_provisioner_step_seconds",
+                      "Time spent in each provisioning step.", {{"step", step}})
         .Observe(std::chrono::duration<double>(Clock::now() - since).count());
 }
 
-Status StoreProvisioner::EnsureNamespace(const StoreSpec& spec, const std::string& ns, const CancelToken& cancel) {
+Status StoreProvisioner::EnsureNamespace(const StoreSpec& spec, const std::string& ns,
+                                         const CancelToken& cancel) {
     auto applied = kube_.Apply("/api/v1/namespaces/" + ns, NamespaceObject(spec, ns));
     if (!applied.ok()) return applied.error();
     if (applied->value("status", nlohmann::json::object()).value("phase", "") == "Terminating") {
-        return Error::Retryable("namespace_terminating",
-                                "namespace " + ns + " from an earlier deletion is still terminating");
+        return Error::Retryable(
+            "namespace_terminating",
+            "namespace " + ns + " from an earlier deletion is still terminating");
     }
     return EnsureAccess(spec.store_id, ns, cancel);
 }
 
-Status StoreProvisioner::EnsureAccess(const std::string& store_id, const std::string& ns, const CancelToken& cancel) {
+Status StoreProvisioner::EnsureAccess(const std::string& store_id, const std::string& ns,
+                                      const CancelToken& cancel) {
     if (options_.identity.name.empty()) return Status::Ok();
     // The provisioner's in-store verbs exist only through this binding (charts/storefleet binds
     // the in-store ClusterRole nowhere else), so it comes before anything else in the namespace.
-    const std::string path =
-        "/apis/rbac.authorization.k8s.io/v1/namespaces/" + ns + "/rolebindings/" + options_.identity.name;
-    if (auto bound = kube_.Apply(path, RoleBindingObject(store_id, ns, options_.identity)); !bound.ok()) {
+    const std::string path = "/apis/rbac.authorization.k8s.io/v1/namespaces/" + ns +
+                             "/rolebindings/" + options_.identity.name;
+    if (auto bound = kube_.Apply(path, RoleBindingObject(store_id, ns, options_.identity));
+        !bound.ok()) {
         return bound.error();
     }
     // The RBAC authorizer learns of a new RoleBinding through its watch cache, a moment later;
@@ -122,21 +132,26 @@ Status StoreProvisioner::EnsureAccess(const std::string& store_id, const std::st
     for (int asked = 1;; ++asked) {
         auto review = kube_.Call("POST", review_path, AccessReviewObject(ns).dump());
         if (!review.ok()) return review.error();
-        if (review->status != 200 && review->status != 201) return kube::ApiError("POST", review_path, *review);
+        if (review->status != 200 && review->status != 201)
+            return kube::ApiError("POST", review_path, *review);
         const auto answer = nlohmann::json::parse(review->body, nullptr, false);
-        const auto status = answer.is_object() ? answer.value("status", nlohmann::json::object()) : nlohmann::json::object();
+        const auto status = answer.is_object() ? answer.value("status", nlohmann::json::object())
+                                               : nlohmann::json::object();
         if (status.value("allowed", false)) {
-            if (asked > 1) log::Info("store RoleBinding in effect", {{"store_id", store_id}, {"namespace", ns}, {"reviews", asked}});
+            if (asked > 1)
+                log::Info("store RoleBinding in effect",
+                          {{"store_id", store_id}, {"namespace", ns}, {"reviews", asked}});
             return Status::Ok();
         }
         const auto wait = backoff.Next();
         if (Clock::now() + wait > until) {
-            return Error::Permanent(
-                "k8s_forbidden", "RoleBinding " + ns + "/" + options_.identity.name + " to ClusterRole " +
-                                     options_.identity.store_role + " is not in effect after " +
-                                     std::to_string(options_.access_wait.count()) + " ms (" +
-                                     status.value("reason", std::string("no reason given")) +
-                                     "); does that ClusterRole exist?");
+            return Error::Permanent("k8s_forbidden",
+                                    "RoleBinding " + ns + "/" + options_.identity.name +
+                                        " to ClusterRole " + options_.identity.store_role +
+                                        " is not in effect after " +
+                                        std::to_string(options_.access_wait.count()) + " ms (" +
+                                        status.value("reason", std::string("no reason given")) +
+                                        "); does that ClusterRole exist?");
         }
         if (cancel.Sleep(wait)) return Cancelled();
     }
@@ -144,14 +159,17 @@ Status StoreProvisioner::EnsureAccess(const std::string& store_id, const std::st
 
 Status StoreProvisioner::EnsureGuardrails(const StoreSpec& spec, const std::string& ns) {
     const std::string base = "/api/v1/namespaces/" + ns;
-    if (auto r = kube_.Apply(base + "/resourcequotas/store-quota", ResourceQuotaObject(spec, ns)); !r.ok()) {
+    if (auto r = kube_.Apply(base + "/resourcequotas/store-quota", ResourceQuotaObject(spec, ns));
+        !r.ok()) {
         return r.error();
     }
-    if (auto r = kube_.Apply(base + "/limitranges/store-limits", LimitRangeObject(spec, ns)); !r.ok()) {
+    if (auto r = kube_.Apply(base + "/limitranges/store-limits", LimitRangeObject(spec, ns));
+        !r.ok()) {
         return r.error();
     }
     for (const auto& policy : NetworkPolicyObjects(spec, ns, options_.ingress_namespace)) {
-        const std::string path = "/apis/networking.k8s.io/v1/namespaces/" + ns + "/networkpolicies/" +
+        const std::string path = "/apis/networking.k8s.io/v1/namespaces/" + ns +
+                                 "/networkpolicies/" +
                                  policy["metadata"]["name"].get<std::string>();
         if (auto r = kube_.Apply(path, policy); !r.ok()) return r.error();
     }
@@ -173,14 +191,17 @@ Status StoreProvisioner::EnsureSecret(const StoreSpec& spec, const std::string& 
 }
 
 Result<Readiness> StoreProvisioner::CheckReadiness(const std::string& ns) {
-    const std::string selector = "?labelSelector=app.kubernetes.io%2Finstance%3D" + std::string(kReleaseName);
+    const std::string selector =
+        "?labelSelector=app.kubernetes.io%2Finstance%3D" + std::string(kReleaseName);
     std::vector<std::pair<std::string, WorkloadState>> states;
-    for (const auto& [kind, base] : {std::pair<std::string, std::string>{"deployments", "/apis/apps/v1"},
-                                     {"statefulsets", "/apis/apps/v1"},
-                                     {"jobs", "/apis/batch/v1"}}) {
+    for (const auto& [kind, base] :
+         {std::pair<std::string, std::string>{"deployments", "/apis/apps/v1"},
+          {"statefulsets", "/apis/apps/v1"},
+          {"jobs", "/apis/batch/v1"}}) {
         auto list = kube_.Get(base + "/namespaces/" + ns + "/" + kind + selector);
         if (!list.ok()) return list.error();
-        for (const auto& item : (*list)["items"]) states.emplace_back(kind, EvaluateWorkload(kind, item));
+        for (const auto& item : (*list)["items"])
+            states.emplace_back(kind, EvaluateWorkload(kind, item));
     }
     return CombineWorkloads(ns, states);
 }
@@ -197,8 +218,9 @@ Status StoreProvisioner::WaitUntilReady(const std::string& ns, const CancelToken
             last_wait = readiness->waiting_for;
         }
         if (Clock::now() > deadline) {
-            return Error::Permanent("not_ready", "the store did not become ready in time; still waiting for " +
-                                                     last_wait);
+            return Error::Permanent(
+                "not_ready",
+                "the store did not become ready in time; still waiting for " + last_wait);
         }
         if (watched) {
             watcher_->WaitForChange(options_.readiness_poll);
@@ -225,19 +247,22 @@ std::string DescribeTerminating(const nlohmann::json& ns) {
     }
     std::string finalizers;
     for (const auto* where : {"spec", "metadata"}) {
-        for (const auto& finalizer : ns.value(where, nlohmann::json::object()).value("finalizers", nlohmann::json::array())) {
+        for (const auto& finalizer : ns.value(where, nlohmann::json::object())
+                                         .value("finalizers", nlohmann::json::array())) {
             if (!finalizers.empty()) finalizers += ", ";
             finalizers += finalizer.get<std::string>();
         }
     }
-    if (!finalizers.empty()) out += (out.empty() ? "" : "; ") + std::string("namespace finalizers: ") + finalizers;
+    if (!finalizers.empty())
+        out += (out.empty() ? "" : "; ") + std::string("namespace finalizers: ") + finalizers;
     return out.empty() ? "no condition reported yet" : out;
 }
 
 }  // namespace
 
 Status StoreProvisioner::WaitUntilNamespaceGone(const Command& command, const std::string& ns,
-                                                const CancelToken& cancel, Clock::time_point deadline) {
+                                                const CancelToken& cancel,
+                                                Clock::time_point deadline) {
     const auto started = Clock::now();
     auto wait = options_.readiness_poll;
     std::string reported;
@@ -248,13 +273,16 @@ Status StoreProvisioner::WaitUntilNamespaceGone(const Command& command, const st
         if (response.ok() && response->status == 404) return Status::Ok();
         if (response.ok() && response->status == 200) {
             holders = DescribeTerminating(nlohmann::json::parse(response->body, nullptr, false));
-            const auto waited = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started);
+            const auto waited =
+                std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started);
             // Still deleting, but say what holds it so an operator can act.
             if (waited >= options_.namespace_stuck_after && holders != reported && reports < 255) {
                 reported = holders;
                 ++reports;
                 log::Warn("store namespace is stuck terminating",
-                          {{"store_id", command.envelope.store_id()}, {"namespace", ns}, {"holders", holders}});
+                          {{"store_id", command.envelope.store_id()},
+                           {"namespace", ns},
+                           {"holders", holders}});
                 // The tenant gets plain words; what holds it (API-server text) stays in the log.
                 auto emitted = Emit(command, cancel,
                                     {v1::STORE_STATUS_DELETING, "namespace",
@@ -267,10 +295,13 @@ Status StoreProvisioner::WaitUntilNamespaceGone(const Command& command, const st
         }
         if (Clock::now() > deadline) {
             log::Error("store namespace still terminating at the deadline",
-                       {{"store_id", command.envelope.store_id()}, {"namespace", ns}, {"holders", holders}});
-            return Error::Permanent("namespace_stuck",
-                                    "the store's resources could not all be removed in time; the platform's operators "
-                                    "have the details in its logs; delete the store again later");
+                       {{"store_id", command.envelope.store_id()},
+                        {"namespace", ns},
+                        {"holders", holders}});
+            return Error::Permanent(
+                "namespace_stuck",
+                "the store's resources could not all be removed in time; the platform's operators "
+                "have the details in its logs; delete the store again later");
         }
         if (cancel.Sleep(Jittered(wait))) return Cancelled();
         // Poll briskly while a deletion is normal; back off once it is stuck.
@@ -282,24 +313,32 @@ Status StoreProvisioner::WaitUntilNamespaceGone(const Command& command, const st
 
 std::string TenantReason(const Error& error, const std::string& step) {
     // Our own sentences about the tenant's own store: shown as they are.
-    static const std::set<std::string> kPlain = {"not_ready",     "setup_failed",          "namespace_stuck",
-                                                 "bad_command",   "namespace_terminating", "engine_unavailable",
+    static const std::set<std::string> kPlain = {"not_ready",
+                                                 "setup_failed",
+                                                 "namespace_stuck",
+                                                 "bad_command",
+                                                 "namespace_terminating",
+                                                 "engine_unavailable",
                                                  "placement_unavailable"};
     if (kPlain.count(error.code) != 0U) return error.message;
-    const std::string where = " (step " + step + "); the platform's operators have the details in its logs";
+    const std::string where =
+        " (step " + step + "); the platform's operators have the details in its logs";
     if (error.code.rfind("helm", 0) == 0) return "installing the store's software failed" + where;
-    if (error.code == "k8s_forbidden") return "the platform is not allowed to create this store's resources" + where;
+    if (error.code == "k8s_forbidden")
+        return "the platform is not allowed to create this store's resources" + where;
     if (error.code == "k8s_rejected" || error.code == "conflict") {
         return "the cluster refused one of the store's resources" + where;
     }
     if (error.code == "k8s_unavailable" || error.code == "k8s_unreachable") {
         return "the cluster could not be reached" + where;
     }
-    if (error.code == "deadline") return "the store could not be set up before its deadline" + where;
+    if (error.code == "deadline")
+        return "the store could not be set up before its deadline" + where;
     return "setting up the store failed" + where;
 }
 
-CommandOutcome StoreProvisioner::Provision(const Command& cmd, const CancelToken& cancel, AdmissionPermit& permit) {
+CommandOutcome StoreProvisioner::Provision(const Command& cmd, const CancelToken& cancel,
+                                           AdmissionPermit& permit) {
     const v1::Envelope& command = cmd.envelope;
     const auto started = Clock::now();
     const auto deadline = started + options_.store_deadline;
@@ -310,12 +349,18 @@ CommandOutcome StoreProvisioner::Provision(const Command& cmd, const CancelToken
     auto fail = [&](const Error& error) {
         if (error.code == "cancelled") return StoppedOutcome(cancel);
         // The raw text (Helm's, the API server's) goes to the log; the tenant gets plain words.
-        log::Error("store failed", {{"store_id", command.store_id()}, {"correlation_id", command.correlation_id()},
-                                    {"step", step_name}, {"code", error.code}, {"error", error.message}});
-        registry_.GetCounter("storefleet_provisioner_stores_total", "Stores finished, by outcome.",
-                             {{"outcome", "failed"}}).Inc();
-        if (!Emit(cmd, cancel, {v1::STORE_STATUS_FAILED, "failed", TenantReason(error, step_name), "", "", ns,
-                                step_index + 1, 0})
+        log::Error("store failed", {{"store_id", command.store_id()},
+                                    {"correlation_id", command.correlation_id()},
+                                    {"step", step_name},
+                                    {"code", error.code},
+                                    {"error", error.message}});
+        registry_
+            .GetCounter("storefleet_provisioner_stores_total", "Stores finished, by outcome.",
+                        {{"outcome", "failed"}})
+            .Inc();
+        if (!Emit(cmd, cancel,
+                  {v1::STORE_STATUS_FAILED, "failed", TenantReason(error, step_name), "", "", ns,
+                   step_index + 1, 0})
                  .ok()) {
             return StoppedOutcome(cancel);
         }
@@ -323,18 +368,23 @@ CommandOutcome StoreProvisioner::Provision(const Command& cmd, const CancelToken
     };
     auto spec = SpecFromEvent(command);
     if (!spec.ok()) return fail(spec.error());
-    const std::string chart = spec->engine == "medusa" ? options_.medusa_chart : options_.woocommerce_chart;
-    if (chart.empty()) return fail(Error::Permanent("engine_unavailable", spec->engine + " stores are not offered here"));
+    const std::string chart =
+        spec->engine == "medusa" ? options_.medusa_chart : options_.woocommerce_chart;
+    if (chart.empty())
+        return fail(
+            Error::Permanent("engine_unavailable", spec->engine + " stores are not offered here"));
     // placement real-node: the chart's own values-real-node.yaml (node selector, toleration,
     // the node's local images) goes under the store's values.
     std::vector<std::string> values_files;
     if (spec->real_node) {
         const std::string real_node_values = chart + "/values-real-node.yaml";
         if (!options_.real_node) {
-            return fail(Error::Permanent("placement_unavailable", "this platform has no real node; ask for placement any"));
+            return fail(Error::Permanent("placement_unavailable",
+                                         "this platform has no real node; ask for placement any"));
         }
         if (!std::filesystem::exists(real_node_values)) {
-            return fail(Error::Permanent("placement_unavailable", spec->engine + " stores cannot run on the real node"));
+            return fail(Error::Permanent("placement_unavailable",
+                                         spec->engine + " stores cannot run on the real node"));
         }
         values_files.push_back(real_node_values);
     }
@@ -347,14 +397,23 @@ CommandOutcome StoreProvisioner::Provision(const Command& cmd, const CancelToken
         {"namespace", [&] { return EnsureNamespace(*spec, ns, cancel); }},
         {"guardrails", [&] { return EnsureGuardrails(*spec, ns); }},
         {"secret", [&] { return EnsureSecret(*spec, ns); }},
-        {"helm", [&] { return helm_.UpgradeInstall(kReleaseName, ns, chart, values_files, ChartValues(*spec, options_.ingress_class), cancel); }},
+        {"helm",
+         [&] {
+             return helm_.UpgradeInstall(kReleaseName, ns, chart, values_files,
+                                         ChartValues(*spec, options_.ingress_class), cancel);
+         }},
     };
     for (const auto& step : steps) {
         step_index += 2;
         step_name = step.name;
-        if (auto emitted = Emit(cmd, cancel, {v1::STORE_STATUS_PROVISIONING, step.name, "", "", "", ns, step_index, 0}); !emitted.ok()) return fail(emitted.error());
+        if (auto emitted =
+                Emit(cmd, cancel,
+                     {v1::STORE_STATUS_PROVISIONING, step.name, "", "", "", ns, step_index, 0});
+            !emitted.ok())
+            return fail(emitted.error());
         const auto step_start = Clock::now();
-        if (auto status = Ensure(step.name, cancel, deadline, step.attempt); !status.ok()) return fail(status.error());
+        if (auto status = Ensure(step.name, cancel, deadline, step.attempt); !status.ok())
+            return fail(status.error());
         ObserveStep(step.name, step_start);
     }
     step_index += 2;
@@ -362,29 +421,48 @@ CommandOutcome StoreProvisioner::Provision(const Command& cmd, const CancelToken
     // The API-heavy part is done: waiting for pods is a shared watch, so this store's
     // admission permit goes to the next one.
     permit.Release();
-    if (auto emitted = Emit(cmd, cancel, {v1::STORE_STATUS_PROVISIONING, "readiness", "", "", "", ns, step_index, 0}); !emitted.ok()) return fail(emitted.error());
+    if (auto emitted =
+            Emit(cmd, cancel,
+                 {v1::STORE_STATUS_PROVISIONING, "readiness", "", "", "", ns, step_index, 0});
+        !emitted.ok())
+        return fail(emitted.error());
     const auto ready_start = Clock::now();
-    if (auto status = WaitUntilReady(ns, cancel, deadline); !status.ok()) return fail(status.error());
+    if (auto status = WaitUntilReady(ns, cancel, deadline); !status.ok())
+        return fail(status.error());
     ObserveStep("readiness", ready_start);
 
     const std::string url = options_.url_scheme + "://" + spec->host + "/";
     const std::string admin_url = url + (spec->engine == "medusa" ? "app" : "wp-admin/");
-    if (auto emitted = Emit(cmd, cancel, {v1::STORE_STATUS_READY, "ready", "", url, admin_url, ns, 12, 0}); !emitted.ok()) return fail(emitted.error());
-    registry_.GetCounter("storefleet_provisioner_stores_total", "Stores finished, by outcome.",
-                         {{"outcome", "ready"}}).Inc();
-    registry_.GetHistogram("storefleet_provisioner_store_seconds", "From command taken to store Ready.")
+    if (auto emitted =
+            Emit(cmd, cancel, {v1::STORE_STATUS_READY, "ready", "", url, admin_url, ns, 12, 0});
+        !emitted.ok())
+        return fail(emitted.error());
+    registry_
+        .GetCounter("storefleet_provisioner_stores_total", "Stores finished, by outcome.",
+                    {{"outcome", "ready"}})
+        .Inc();
+    registry_
+        .GetHistogram("storefleet_provisioner_store_seconds", "From command taken to store Ready.")
         .Observe(std::chrono::duration<double>(Clock::now() - started).count());
     // POST to Ready, what a tenant waits: the command's occurred_at is when intake accepted
     // the POST (another host's clock, so never below zero). Charted by the Grafana dashboard.
     if (command.has_occurred_at()) {
         const double requested_at = static_cast<double>(command.occurred_at().seconds()) +
                                     static_cast<double>(command.occurred_at().nanos()) / 1e9;
-        const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-        registry_.GetHistogram("storefleet_store_post_to_ready_seconds", "From the POST that asked for a store to Ready.")
+        const double now =
+            std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+                .count();
+        registry_
+            .GetHistogram("storefleet_store_post_to_ready_seconds",
+                          "From the POST that asked for a store to Ready.")
             .Observe(std::max(0.0, now - requested_at));
     }
-    log::Info("store ready", {{"store_id", command.store_id()}, {"correlation_id", command.correlation_id()},
-                              {"duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()}});
+    log::Info(
+        "store ready",
+        {{"store_id", command.store_id()},
+         {"correlation_id", command.correlation_id()},
+         {"duration_ms",
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()}});
     return CommandOutcome::kFinished;
 }
 
@@ -398,19 +476,26 @@ CommandOutcome StoreProvisioner::Deprovision(const Command& cmd, const CancelTok
     uint32_t step_index = 0;
     auto fail = [&](const Error& error) {
         if (error.code == "cancelled") return StoppedOutcome(cancel);
-        log::Error("store deletion failed",
-                   {{"store_id", command.store_id()}, {"code", error.code}, {"error", error.message}});
-        if (!Emit(cmd, cancel, {v1::STORE_STATUS_FAILED, "deletion", TenantReason(error, "deletion"), "", "", ns,
-                                step_index + 1, 0})
+        log::Error(
+            "store deletion failed",
+            {{"store_id", command.store_id()}, {"code", error.code}, {"error", error.message}});
+        if (!Emit(cmd, cancel,
+                  {v1::STORE_STATUS_FAILED, "deletion", TenantReason(error, "deletion"), "", "", ns,
+                   step_index + 1, 0})
                  .ok()) {
             return StoppedOutcome(cancel);
         }
         return CommandOutcome::kFinished;
     };
     // The namespace name comes from the id: anything but a UUID could name another namespace.
-    if (!IsUuid(command.store_id())) return fail(Error::Permanent("bad_command", "store id is not a UUID"));
+    if (!IsUuid(command.store_id()))
+        return fail(Error::Permanent("bad_command", "store id is not a UUID"));
     step_index = 2;
-    if (auto emitted = Emit(cmd, cancel, {v1::STORE_STATUS_DELETING, "helm-uninstall", "", "", "", ns, step_index, 0}); !emitted.ok()) return fail(emitted.error());
+    if (auto emitted =
+            Emit(cmd, cancel,
+                 {v1::STORE_STATUS_DELETING, "helm-uninstall", "", "", "", ns, step_index, 0});
+        !emitted.ok())
+        return fail(emitted.error());
     auto namespace_exists = kube_.Call("GET", "/api/v1/namespaces/" + ns);
     if (!(namespace_exists.ok() && namespace_exists->status == 404)) {
         // A store made before the provisioner bound itself per namespace has no RoleBinding yet;
@@ -419,7 +504,9 @@ CommandOutcome StoreProvisioner::Deprovision(const Command& cmd, const CancelTok
         if (auto access = EnsureAccess(command.store_id(), ns, cancel); !access.ok()) {
             if (access.error().code == "cancelled") return fail(access.error());
             log::Warn("store RoleBinding not ensured before uninstall",
-                      {{"store_id", command.store_id()}, {"namespace", ns}, {"error", access.error().message}});
+                      {{"store_id", command.store_id()},
+                       {"namespace", ns},
+                       {"error", access.error().message}});
         }
         if (auto status = Ensure("helm-uninstall", cancel, deadline,
                                  [&] { return helm_.Uninstall(kReleaseName, ns, cancel); });
@@ -428,20 +515,29 @@ CommandOutcome StoreProvisioner::Deprovision(const Command& cmd, const CancelTok
         }
     }
     step_index = 4;
-    if (auto emitted = Emit(cmd, cancel, {v1::STORE_STATUS_DELETING, "namespace", "", "", "", ns, step_index, 0}); !emitted.ok()) return fail(emitted.error());
+    if (auto emitted = Emit(
+            cmd, cancel, {v1::STORE_STATUS_DELETING, "namespace", "", "", "", ns, step_index, 0});
+        !emitted.ok())
+        return fail(emitted.error());
     if (auto status = Ensure("namespace-delete", cancel, deadline,
                              [&] { return kube_.Delete("/api/v1/namespaces/" + ns); });
         !status.ok()) {
         return fail(status.error());
     }
-    if (auto status = WaitUntilNamespaceGone(cmd, ns, cancel, deadline); !status.ok()) return fail(status.error());
-    if (auto emitted = Emit(cmd, cancel, {v1::STORE_STATUS_DELETED, "deleted", "", "", "", ns, 6, 0}); !emitted.ok()) return fail(emitted.error());
+    if (auto status = WaitUntilNamespaceGone(cmd, ns, cancel, deadline); !status.ok())
+        return fail(status.error());
+    if (auto emitted =
+            Emit(cmd, cancel, {v1::STORE_STATUS_DELETED, "deleted", "", "", "", ns, 6, 0});
+        !emitted.ok())
+        return fail(emitted.error());
     ObserveStep("deletion", started);
-    log::Info("store deleted", {{"store_id", command.store_id()}, {"correlation_id", command.correlation_id()}});
+    log::Info("store deleted",
+              {{"store_id", command.store_id()}, {"correlation_id", command.correlation_id()}});
     return CommandOutcome::kFinished;
 }
 
-Status StoreProvisioner::ReportGivenUp(const Command& cmd, int attempts, const CancelToken& cancel) {
+Status StoreProvisioner::ReportGivenUp(const Command& cmd, int attempts,
+                                       const CancelToken& cancel) {
     const v1::Envelope& command = cmd.envelope;
     const bool deletion = command.has_store_deletion_requested();
     // The last index of the command's steps: it sorts after everything the attempts emitted
@@ -450,7 +546,8 @@ Status StoreProvisioner::ReportGivenUp(const Command& cmd, int attempts, const C
         v1::STORE_STATUS_FAILED,
         deletion ? "deletion" : "failed",
         deletion ? "deleting the store failed " + std::to_string(attempts) +
-                       " times; ask to delete it again; the platform's operators have the details in its logs"
+                       " times; ask to delete it again; the platform's operators have the details "
+                       "in its logs"
                  : "setting up the store failed " + std::to_string(attempts) +
                        " times; the platform's operators have the details in its logs",
         "",

@@ -55,7 +55,8 @@ public:
                      ReadinessWatcher* watcher = nullptr);
 
     // `permit` is given back once the API-heavy steps are done, before readiness is awaited.
-    CommandOutcome Provision(const Command& command, const CancelToken& cancel, AdmissionPermit& permit);
+    CommandOutcome Provision(const Command& command, const CancelToken& cancel,
+                             AdmissionPermit& permit);
     CommandOutcome Deprovision(const Command& command, const CancelToken& cancel);
     // The dispatcher gave up on the command (its handler failed `attempts` times; it goes to
     // the dead-letter topic): the store is told Failed with a reason, so it is not left
@@ -74,12 +75,14 @@ private:
     Status EnsureNamespace(const StoreSpec& spec, const std::string& ns, const CancelToken& cancel);
     // The RoleBinding of options_.identity in `ns`, then waits until the API server authorizes
     // with it. Nothing else is written in a store namespace before this returns Ok.
-    Status EnsureAccess(const std::string& store_id, const std::string& ns, const CancelToken& cancel);
+    Status EnsureAccess(const std::string& store_id, const std::string& ns,
+                        const CancelToken& cancel);
     Status EnsureGuardrails(const StoreSpec& spec, const std::string& ns);
     Status EnsureSecret(const StoreSpec& spec, const std::string& ns);
     Status WaitUntilReady(const std::string& ns, const CancelToken& cancel,
                           std::chrono::steady_clock::time_point deadline);
-    Status WaitUntilNamespaceGone(const Command& command, const std::string& ns, const CancelToken& cancel,
+    Status WaitUntilNamespaceGone(const Command& command, const std::string& ns,
+                                  const CancelToken& cancel,
                                   std::chrono::steady_clock::time_point deadline);
     Status Emit(const Command& command, const CancelToken& cancel, StatusUpdate update);
     void ObserveStep(const std::string& step, std::chrono::steady_clock::time_point since);

@@ -13,15 +13,19 @@ using nlohmann::json;
 constexpr const char* kSelector = "labelSelector=app.kubernetes.io%2Finstance%3Dstore";
 
 bool ConditionTrue(const json& object, const std::string& type) {
-    for (const auto& condition : object.value("status", json::object()).value("conditions", json::array())) {
-        if (condition.value("type", "") == type && condition.value("status", "") == "True") return true;
+    for (const auto& condition :
+         object.value("status", json::object()).value("conditions", json::array())) {
+        if (condition.value("type", "") == type && condition.value("status", "") == "True")
+            return true;
     }
     return false;
 }
 
 std::string ConditionMessage(const json& object, const std::string& type) {
-    for (const auto& condition : object.value("status", json::object()).value("conditions", json::array())) {
-        if (condition.value("type", "") == type) return condition.value("message", condition.value("reason", ""));
+    for (const auto& condition :
+         object.value("status", json::object()).value("conditions", json::array())) {
+        if (condition.value("type", "") == type)
+            return condition.value("message", condition.value("reason", ""));
     }
     return "";
 }
@@ -44,7 +48,8 @@ WorkloadState EvaluateWorkload(const std::string& kind, const json& object) {
     }
     const auto& status = object.value("status", json::object());
     const int want = object.value("spec", json::object()).value("replicas", 1);
-    const int ready = status.value(kind == "deployments" ? "availableReplicas" : "readyReplicas", 0);
+    const int ready =
+        status.value(kind == "deployments" ? "availableReplicas" : "readyReplicas", 0);
     const bool current = status.value("observedGeneration", 0) >= metadata.value("generation", 0);
     state.ready = current && ready >= want;
     state.description = (kind == "deployments" ? "deployment " : "statefulset ") + name + " (" +
@@ -52,8 +57,8 @@ WorkloadState EvaluateWorkload(const std::string& kind, const json& object) {
     return state;
 }
 
-Result<Readiness> CombineWorkloads(const std::string& ns,
-                                   const std::vector<std::pair<std::string, WorkloadState>>& states) {
+Result<Readiness> CombineWorkloads(
+    const std::string& ns, const std::vector<std::pair<std::string, WorkloadState>>& states) {
     Readiness readiness{true, ""};
     int workloads = 0;
     for (const auto& [kind, state] : states) {
@@ -69,14 +74,17 @@ Result<Readiness> CombineWorkloads(const std::string& ns,
     }
     if (workloads == 0) {
         readiness.ready = false;
-        if (readiness.waiting_for.empty()) readiness.waiting_for = "the chart's workloads to appear";
+        if (readiness.waiting_for.empty())
+            readiness.waiting_for = "the chart's workloads to appear";
     }
     return readiness;
 }
 
 ReadinessWatcher::ReadinessWatcher(kube::KubeApi& kube, const ShutdownFlag& shutdown,
                                    std::chrono::seconds watch_timeout)
-    : kube_(kube), shutdown_(shutdown), watch_timeout_(std::max(watch_timeout, std::chrono::seconds(1))) {}
+    : kube_(kube),
+      shutdown_(shutdown),
+      watch_timeout_(std::max(watch_timeout, std::chrono::seconds(1))) {}
 
 ReadinessWatcher::~ReadinessWatcher() {
     for (auto& thread : threads_) {
@@ -90,7 +98,8 @@ void ReadinessWatcher::Start() {
     threads_.emplace_back([this] { Run("jobs", "/apis/batch/v1/jobs"); });
 }
 
-void ReadinessWatcher::Replace(const std::string& kind, std::vector<std::pair<std::string, Entry>> entries) {
+void ReadinessWatcher::Replace(const std::string& kind,
+                               std::vector<std::pair<std::string, Entry>> entries) {
     std::lock_guard lock(mutex_);
     const std::string prefix = kind + "/";
     for (auto& [ns, objects] : workloads_) {
@@ -98,7 +107,8 @@ void ReadinessWatcher::Replace(const std::string& kind, std::vector<std::pair<st
             it = it->first.rfind(prefix, 0) == 0 ? objects.erase(it) : std::next(it);
         }
     }
-    for (auto& [ns, entry] : entries) workloads_[ns][prefix + entry.first] = std::move(entry.second);
+    for (auto& [ns, entry] : entries)
+        workloads_[ns][prefix + entry.first] = std::move(entry.second);
     ++version_;
     changed_.notify_all();
 }
@@ -134,14 +144,16 @@ void ReadinessWatcher::Run(const std::string& kind, const std::string& collectio
             auto page = kube_.Get(collection_path + "?" + kSelector + "&limit=250" +
                                   (next.empty() ? "" : "&continue=" + next));
             if (!page.ok()) {
-                log::Warn("readiness list failed; retrying", {{"kind", kind}, {"error", page.error().message}});
+                log::Warn("readiness list failed; retrying",
+                          {{"kind", kind}, {"error", page.error().message}});
                 failed = true;
                 break;
             }
             for (const auto& item : (*page)["items"]) {
                 const auto& metadata = item["metadata"];
-                entries.emplace_back(metadata.value("namespace", ""),
-                                     Entry{metadata.value("name", ""), EvaluateWorkload(kind, item)});
+                entries.emplace_back(
+                    metadata.value("namespace", ""),
+                    Entry{metadata.value("name", ""), EvaluateWorkload(kind, item)});
             }
             const auto& list_meta = (*page)["metadata"];
             resource_version = list_meta.value("resourceVersion", "");
@@ -158,10 +170,11 @@ void ReadinessWatcher::Run(const std::string& kind, const std::string& collectio
         }
         bool relist = false;
         // The server ends each watch after watch_timeout_; past this it is a dead stream.
-        const auto stall_after = watch_timeout_ + std::max<std::chrono::milliseconds>(std::chrono::seconds(1),
-                                                                                       watch_timeout_ / 8);
+        const auto stall_after = watch_timeout_ + std::max<std::chrono::milliseconds>(
+                                                      std::chrono::seconds(1), watch_timeout_ / 8);
         while (!relist && !shutdown_.Triggered()) {
-            const std::string path = collection_path + "?" + kSelector + "&watch=1&allowWatchBookmarks=true" +
+            const std::string path = collection_path + "?" + kSelector +
+                                     "&watch=1&allowWatchBookmarks=true" +
                                      "&timeoutSeconds=" + std::to_string(watch_timeout_.count()) +
                                      "&resourceVersion=" + resource_version;
             const auto give_up_at = std::chrono::steady_clock::now() + stall_after;
@@ -177,11 +190,13 @@ void ReadinessWatcher::Run(const std::string& kind, const std::string& collectio
                         relist = true;  // e.g. 410 Gone: our resourceVersion is too old
                         return;
                     }
-                    resource_version = object["metadata"].value("resourceVersion", resource_version);
+                    resource_version =
+                        object["metadata"].value("resourceVersion", resource_version);
                     if (type != "BOOKMARK") Apply(kind, type, object);
                 },
                 [&] {
-                    if (!relist && !shutdown_.Triggered() && std::chrono::steady_clock::now() >= give_up_at) {
+                    if (!relist && !shutdown_.Triggered() &&
+                        std::chrono::steady_clock::now() >= give_up_at) {
                         stalled = true;
                         relist = true;
                     }
@@ -194,7 +209,8 @@ void ReadinessWatcher::Run(const std::string& kind, const std::string& collectio
                 continue;
             }
             if (!status.ok()) {
-                log::Warn("readiness watch failed; relisting", {{"kind", kind}, {"error", status.error().message}});
+                log::Warn("readiness watch failed; relisting",
+                          {{"kind", kind}, {"error", status.error().message}});
                 shutdown_.WaitFor(std::chrono::seconds(1));
                 relist = true;
             }
@@ -208,7 +224,8 @@ Result<Readiness> ReadinessWatcher::Check(const std::string& ns) {
         std::lock_guard lock(mutex_);
         auto it = workloads_.find(ns);
         if (it != workloads_.end()) {
-            for (const auto& [key, state] : it->second) states.emplace_back(key.substr(0, key.find('/')), state);
+            for (const auto& [key, state] : it->second)
+                states.emplace_back(key.substr(0, key.find('/')), state);
         }
     }
     return CombineWorkloads(ns, states);

@@ -1,19 +1,19 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-#include <string>
-#include <vector>
-
-#include "storefleet/common/result.hpp"
-#include "storefleet/kube/client.hpp"
-#include "storefleet/common/shutdown.hpp"
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
+
+#include "storefleet/common/result.hpp"
+#include "storefleet/common/shutdown.hpp"
+#include "storefleet/kube/client.hpp"
 
 namespace storefleet::provisioner {
 
@@ -34,7 +34,8 @@ struct Readiness {
 
 // Ready when every workload is and there is at least one Deployment or StatefulSet; a
 // failed Job is a permanent error naming the Job.
-Result<Readiness> CombineWorkloads(const std::string& ns, const std::vector<std::pair<std::string, WorkloadState>>& states);
+Result<Readiness> CombineWorkloads(
+    const std::string& ns, const std::vector<std::pair<std::string, WorkloadState>>& states);
 
 // One shared view of every store's workloads, kept current by a list+watch per kind over
 // all namespaces (label app.kubernetes.io/instance=store), instead of each store polling

@@ -20,22 +20,24 @@ std::string NameBasedUuid(const std::string& name) {
     hex[12] = '5';
     static constexpr char kVariant[] = "89ab";
     hex[16] = kVariant[std::stoi(hex.substr(16, 1), nullptr, 16) & 3];
-    return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
-           hex.substr(20, 12);
+    return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+           hex.substr(16, 4) + "-" + hex.substr(20, 12);
 }
 
 }  // namespace
 
-v1::Envelope KafkaStatusPublisher::BuildEvent(const Command& cmd, const StatusUpdate& update) const {
+v1::Envelope KafkaStatusPublisher::BuildEvent(const Command& cmd,
+                                              const StatusUpdate& update) const {
     const v1::Envelope& command = cmd.envelope;
-    auto event = events::NewEnvelope(command.tenant_id(), command.store_id(), command.correlation_id());
+    auto event =
+        events::NewEnvelope(command.tenant_id(), command.store_id(), command.correlation_id());
     const uint64_t sequence = events::StatusSequence(cmd.offset, update.step_index, update.sub);
     // A replayed command re-emits its updates with the same ids, so each is recorded once;
     // so does a copy of the command at another offset (the relay publishes at least once:
     // a batch whose acknowledgement was lost is sent again). The id names the command and
     // the step, not the offset: the copy's "ready" is the same event as the first one's.
-    event.set_event_id(NameBasedUuid(command.event_id() + "/" + std::to_string(update.step_index) + "/" +
-                                     std::to_string(update.sub)));
+    event.set_event_id(NameBasedUuid(command.event_id() + "/" + std::to_string(update.step_index) +
+                                     "/" + std::to_string(update.sub)));
     auto* changed = event.mutable_store_status_changed();
     changed->set_status(update.status);
     changed->set_step(update.step);
@@ -56,11 +58,13 @@ v1::Envelope KafkaStatusPublisher::BuildEvent(const Command& cmd, const StatusUp
     return event;
 }
 
-Status KafkaStatusPublisher::Publish(const Command& cmd, const StatusUpdate& update, const CancelToken& cancel) {
+Status KafkaStatusPublisher::Publish(const Command& cmd, const StatusUpdate& update,
+                                     const CancelToken& cancel) {
     const v1::Envelope& command = cmd.envelope;
     // Cancelled already (the store's lease lost, the partition gone): whoever runs the
     // command now speaks for the store.
-    if (cancel.Cancelled()) return Error::Permanent("cancelled", "cancelled before the status was published");
+    if (cancel.Cancelled())
+        return Error::Permanent("cancelled", "cancelled before the status was published");
     const auto event = BuildEvent(cmd, update);
     const std::vector<kafka::OutgoingMessage> batch = {
         {events::kStatusTopic, command.store_id(), events::Encode(event)}};
@@ -71,7 +75,8 @@ Status KafkaStatusPublisher::Publish(const Command& cmd, const StatusUpdate& upd
         log::Warn("cannot publish status; retrying", {{"store_id", command.store_id()},
                                                       {"event_id", event.event_id()},
                                                       {"error", status.error().message}});
-        if (cancel.Sleep(backoff.Next())) return Error::Permanent("cancelled", "cancelled while publishing the status");
+        if (cancel.Sleep(backoff.Next()))
+            return Error::Permanent("cancelled", "cancelled while publishing the status");
     }
 }
 

@@ -32,17 +32,19 @@ struct StatusUpdate {
 class StatusPublisher {
 public:
     virtual ~StatusPublisher() = default;
-    virtual Status Publish(const Command& command, const StatusUpdate& update, const CancelToken& cancel) = 0;
+    virtual Status Publish(const Command& command, const StatusUpdate& update,
+                           const CancelToken& cancel) = 0;
 };
 
 // Publishes StoreStatusChanged to store-status, keyed by store id, retrying with backoff
-// until Kafka acknowledges or the command is cancelled (shutdown, revoke, lease lost). Each update's sequence is
-// StatusSequence(command offset, step index, sub) and its event id is derived from the
-// command's event id and that sequence, so a replay publishes the very same events.
+// until Kafka acknowledges or the command is cancelled (shutdown, revoke, lease lost). Each
+// update's sequence is StatusSequence(command offset, step index, sub) and its event id is derived
+// from the command's event id and that sequence, so a replay publishes the very same events.
 class KafkaStatusPublisher final : public StatusPublisher {
 public:
     KafkaStatusPublisher(kafka::EventPublisher& publisher, bool simulated);
-    Status Publish(const Command& command, const StatusUpdate& update, const CancelToken& cancel) override;
+    Status Publish(const Command& command, const StatusUpdate& update,
+                   const CancelToken& cancel) override;
 
     // The event Publish() sends; public for tests.
     v1::Envelope BuildEvent(const Command& command, const StatusUpdate& update) const;

@@ -2,9 +2,9 @@
 
 #include <unistd.h>
 
-#include <ctime>
 #include <algorithm>
 #include <atomic>
+#include <ctime>
 #include <optional>
 #include <random>
 #include <vector>
@@ -42,32 +42,38 @@ std::string HolderOf(const json& lease) {
 
 std::string MicroTimeNow() {
     const auto now = std::chrono::system_clock::now();
-    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
+    const auto micros =
+        std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
     const std::time_t seconds = static_cast<std::time_t>(micros / 1'000'000);
     std::tm utc{};
     gmtime_r(&seconds, &utc);
     char text[64];
     std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &utc);
     char full[80];
-    std::snprintf(full, sizeof(full), "%s.%06lldZ", text, static_cast<long long>(micros % 1'000'000));
+    std::snprintf(full, sizeof(full), "%s.%06lldZ", text,
+                  static_cast<long long>(micros % 1'000'000));
     return full;
 }
 
 StoreLeases::StoreLeases(kube::KubeApi& kube, LeaseOptions options, metrics::Registry& registry)
     : kube_(kube),
       options_(std::move(options)),
-      held_gauge_(registry.GetGauge("storefleet_provisioner_store_leases_held", "Store leases this process holds.")),
+      held_gauge_(registry.GetGauge("storefleet_provisioner_store_leases_held",
+                                    "Store leases this process holds.")),
       lost_(registry.GetCounter("storefleet_provisioner_store_leases_lost_total",
                                 "Store leases lost while a command ran (it stopped and retried).")),
-      takeovers_(registry.GetCounter("storefleet_provisioner_store_lease_takeovers_total",
-                                     "Store leases taken over from a holder that stopped renewing.")),
+      takeovers_(
+          registry.GetCounter("storefleet_provisioner_store_lease_takeovers_total",
+                              "Store leases taken over from a holder that stopped renewing.")),
       waits_(registry.GetCounter("storefleet_provisioner_store_lease_waits_total",
                                  "Times a command waited for another runner's store lease.")),
-      renew_round_seconds_(registry.GetHistogram("storefleet_provisioner_lease_renew_round_seconds",
-                                                 "Time one round took to renew every held store lease.")) {
+      renew_round_seconds_(
+          registry.GetHistogram("storefleet_provisioner_lease_renew_round_seconds",
+                                "Time one round took to renew every held store lease.")) {
     options_.renew_parallelism = std::max<std::size_t>(1, options_.renew_parallelism);
-    const std::string base = options_.instance_id.empty() ? Hostname() + "-" + std::to_string(getpid())
-                                                           : options_.instance_id;
+    const std::string base = options_.instance_id.empty()
+                                 ? Hostname() + "-" + std::to_string(getpid())
+                                 : options_.instance_id;
     identity_ = base + "/" + RandomSuffix();
 }
 
@@ -105,7 +111,8 @@ void StoreLeases::Stop() {
 }
 
 std::string StoreLeases::LeasePath(const std::string& store_id) const {
-    return "/apis/coordination.k8s.io/v1/namespaces/" + options_.lease_namespace + "/leases/store-" + store_id;
+    return "/apis/coordination.k8s.io/v1/namespaces/" + options_.lease_namespace +
+           "/leases/store-" + store_id;
 }
 
 json StoreLeases::NewLease(const std::string& store_id) const {
@@ -115,7 +122,9 @@ json StoreLeases::NewLease(const std::string& store_id) const {
             {"metadata",
              {{"name", "store-" + store_id},
               {"namespace", options_.lease_namespace},
-              {"labels", {{"app.kubernetes.io/managed-by", "storefleet"}, {"storefleet.io/store-id", store_id}}}}},
+              {"labels",
+               {{"app.kubernetes.io/managed-by", "storefleet"},
+                {"storefleet.io/store-id", store_id}}}}},
             {"spec",
              {{"holderIdentity", identity_},
               {"leaseDurationSeconds", options_.duration.count()},
@@ -134,7 +143,7 @@ bool StoreLeases::MayTakeOver(const std::string& holder) const {
 }
 
 Result<std::unique_ptr<StoreLeases::Held>> StoreLeases::Acquire(const std::string& store_id,
-                                                               const CancelToken& cancel) {
+                                                                const CancelToken& cancel) {
     const std::string collection =
         "/apis/coordination.k8s.io/v1/namespaces/" + options_.lease_namespace + "/leases";
     const std::string path = LeasePath(store_id);
@@ -215,13 +224,15 @@ Result<std::unique_ptr<StoreLeases::Held>> StoreLeases::Acquire(const std::strin
             sent = Clock::now();
             auto updated = kube_.Call("PUT", path, lease.dump());
             if (updated.ok() && updated->status == 200) return hold(json::parse(updated->body));
-            if (updated.ok() && updated->status == 409) continue;  // someone moved first: look again
+            if (updated.ok() && updated->status == 409)
+                continue;  // someone moved first: look again
             if (!retry_later()) return Cancelled();
             continue;
         }
         if (!waiting_logged) {
             waits_.Inc();
-            log::Info("waiting for another runner's store lease", {{"store_id", store_id}, {"holder", holder}});
+            log::Info("waiting for another runner's store lease",
+                      {{"store_id", store_id}, {"holder", holder}});
             waiting_logged = true;
         }
         if (cancel.Sleep(options_.poll)) return Cancelled();
@@ -239,7 +250,8 @@ bool StoreLeases::Claim(const std::string& store_id, const CancelToken& cancel) 
             // A task of this process still acts on the store (e.g. one that outlived a revoke's
             // drain timeout): never two at once, never one releasing the other's lease.
             waits_.Inc();
-            log::Info("waiting for this process's earlier task of the store", {{"store_id", store_id}});
+            log::Info("waiting for this process's earlier task of the store",
+                      {{"store_id", store_id}});
             waiting_logged = true;
         }
         if (cancel.Sleep(std::min(options_.poll, std::chrono::milliseconds(100)))) return false;
@@ -269,11 +281,14 @@ void StoreLeases::Release(const std::string& store_id) {
     const std::string path = LeasePath(store_id);
     for (int attempt = 0; attempt < 3; ++attempt) {
         // Delete only the version we wrote: never a lease someone else took meanwhile.
-        const json options = {{"apiVersion", "v1"},
-                              {"kind", "DeleteOptions"},
-                              {"preconditions", {{"resourceVersion", object["metadata"].value("resourceVersion", "")}}}};
+        const json options = {
+            {"apiVersion", "v1"},
+            {"kind", "DeleteOptions"},
+            {"preconditions",
+             {{"resourceVersion", object["metadata"].value("resourceVersion", "")}}}};
         auto deleted = kube_.Call("DELETE", path, options.dump());
-        if (!deleted.ok()) break;  // it expires by itself; we will take it over at once if we need it again
+        if (!deleted.ok())
+            break;  // it expires by itself; we will take it over at once if we need it again
         if (deleted->status == 200 || deleted->status == 202 || deleted->status == 404) break;
         if (deleted->status != 409) break;
         // Renewed by the keeper after we copied it: delete the newer version if still ours.
@@ -310,7 +325,8 @@ void StoreLeases::Renew(const std::string& store_id, json object, uint64_t seria
     }
     std::lock_guard lock(mutex_);
     auto it = held_.find(store_id);
-    if (it == held_.end() || it->second.serial != serial) return;  // released (and maybe held anew) meanwhile
+    if (it == held_.end() || it->second.serial != serial)
+        return;  // released (and maybe held anew) meanwhile
     if (fresh) {
         it->second.object = std::move(*fresh);
         it->second.renew_sent = sent;
@@ -318,7 +334,8 @@ void StoreLeases::Renew(const std::string& store_id, json object, uint64_t seria
     }
     if (!lost) return;  // not proven either way: StopOverdue decides by the clock
     lost_.Inc();
-    log::Warn("store lease taken by another runner; the command stops and will retry", {{"store_id", store_id}});
+    log::Warn("store lease taken by another runner; the command stops and will retry",
+              {{"store_id", store_id}});
     it->second.cancel->Cancel(CancelToken::Reason::kLeaseLost);
     held_.erase(it);
     held_gauge_.Set(static_cast<double>(held_.size()));
@@ -333,7 +350,8 @@ void StoreLeases::RenewAll() {
     std::vector<Job> jobs;
     {
         std::lock_guard lock(mutex_);
-        for (const auto& [store_id, entry] : held_) jobs.push_back({store_id, entry.object, entry.serial});
+        for (const auto& [store_id, entry] : held_)
+            jobs.push_back({store_id, entry.object, entry.serial});
     }
     const auto started = Clock::now();
     std::atomic<std::size_t> next{0};
@@ -347,7 +365,8 @@ void StoreLeases::RenewAll() {
     for (std::size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
     work();
     for (auto& helper : helpers) helper.join();
-    if (!jobs.empty()) renew_round_seconds_.Observe(std::chrono::duration<double>(Clock::now() - started).count());
+    if (!jobs.empty())
+        renew_round_seconds_.Observe(std::chrono::duration<double>(Clock::now() - started).count());
 }
 
 void StoreLeases::StopOverdue() {
@@ -372,7 +391,8 @@ void StoreLeases::StopOverdue() {
 
 void StoreLeases::KeeperLoop() {
     // Renewals run on their own thread, so a slow round never delays StopOverdue.
-    const auto period = std::chrono::duration_cast<std::chrono::milliseconds>(options_.duration) / 3;
+    const auto period =
+        std::chrono::duration_cast<std::chrono::milliseconds>(options_.duration) / 3;
     const auto tick = std::min(std::chrono::milliseconds(250), period / 4);
     std::atomic<bool> round_running{false};
     std::thread round;

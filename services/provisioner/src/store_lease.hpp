@@ -1,11 +1,12 @@
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 
@@ -117,7 +118,8 @@ private:
 // Held while a command acts on its store; releases the lease when destroyed.
 class StoreLeases::Held {
 public:
-    Held(StoreLeases& owner, std::string store_id) : owner_(owner), store_id_(std::move(store_id)) {}
+    Held(StoreLeases& owner, std::string store_id)
+        : owner_(owner), store_id_(std::move(store_id)) {}
     ~Held() { owner_.Release(store_id_); }
     Held(const Held&) = delete;
     Held& operator=(const Held&) = delete;

@@ -16,22 +16,23 @@ int FactorOf(const std::string& plan) {
 }
 
 json Labels(const StoreSpec& spec) {
-    return {{"app.kubernetes.io/managed-by", "storefleet"},
-            {"app.kubernetes.io/part-of", "storefleet"},
-            {"storefleet.io/store-id", spec.store_id},
-            {"storefleet.io/tenant", spec.tenant_id},
-            {"storefleet.io/engine", spec.engine},
-            {"storefleet.io/plan", spec.plan}};
+    return {
+        {"app.kubernetes.io/managed-by", "storefleet"}, {"app.kubernetes.io/part-of", "storefleet"},
+        {"storefleet.io/store-id", spec.store_id},      {"storefleet.io/tenant", spec.tenant_id},
+        {"storefleet.io/engine", spec.engine},          {"storefleet.io/plan", spec.plan}};
 }
 
 json Meta(const StoreSpec& spec, const std::string& name, const std::string& ns) {
     return {{"name", name}, {"namespace", ns}, {"labels", Labels(spec)}};
 }
 
-std::string Cpu(int millis) { return millis % 1000 == 0 ? std::to_string(millis / 1000) : std::to_string(millis) + "m"; }
+std::string Cpu(int millis) {
+    return millis % 1000 == 0 ? std::to_string(millis / 1000) : std::to_string(millis) + "m";
+}
 std::string Gi(int gi) { return std::to_string(gi) + "Gi"; }
 
-json NetworkPolicy(const StoreSpec& spec, const std::string& ns, const std::string& name, json policy_spec) {
+json NetworkPolicy(const StoreSpec& spec, const std::string& ns, const std::string& name,
+                   json policy_spec) {
     return {{"apiVersion", "networking.k8s.io/v1"},
             {"kind", "NetworkPolicy"},
             {"metadata", Meta(spec, name, ns)},
@@ -41,7 +42,8 @@ json NetworkPolicy(const StoreSpec& spec, const std::string& ns, const std::stri
 }  // namespace
 
 Result<StoreSpec> SpecFromEvent(const v1::Envelope& envelope) {
-    if (!envelope.has_store_requested()) return Error::Permanent("bad_command", "not a StoreRequested");
+    if (!envelope.has_store_requested())
+        return Error::Permanent("bad_command", "not a StoreRequested");
     const auto& request = envelope.store_requested();
     StoreSpec spec{envelope.store_id(),
                    envelope.tenant_id(),
@@ -76,7 +78,9 @@ json NamespaceObject(const StoreSpec& spec, const std::string& ns) {
     labels["pod-security.kubernetes.io/enforce-version"] = "latest";
     labels["pod-security.kubernetes.io/warn"] = "restricted";
     labels["pod-security.kubernetes.io/audit"] = "restricted";
-    return {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}, {"labels", labels}}}};
+    return {{"apiVersion", "v1"},
+            {"kind", "Namespace"},
+            {"metadata", {{"name", ns}, {"labels", labels}}}};
 }
 
 json ResourceQuotaObject(const StoreSpec& spec, const std::string& ns) {
@@ -106,13 +110,12 @@ json LimitRangeObject(const StoreSpec& spec, const std::string& ns) {
             {"kind", "LimitRange"},
             {"metadata", Meta(spec, "store-limits", ns)},
             {"spec",
-             {{"limits",
-               json::array({{{"type", "Container"},
-                             {"default", {{"cpu", "500m"}, {"memory", "512Mi"}}},
-                             {"defaultRequest", {{"cpu", "100m"}, {"memory", "128Mi"}}},
-                             {"max", {{"cpu", Cpu(1000 * f)}, {"memory", Gi(2 * f)}}}},
-                            {{"type", "PersistentVolumeClaim"},
-                             {"max", {{"storage", Gi(10 * f)}}}}})}}}};
+             {{"limits", json::array({{{"type", "Container"},
+                                       {"default", {{"cpu", "500m"}, {"memory", "512Mi"}}},
+                                       {"defaultRequest", {{"cpu", "100m"}, {"memory", "128Mi"}}},
+                                       {"max", {{"cpu", Cpu(1000 * f)}, {"memory", Gi(2 * f)}}}},
+                                      {{"type", "PersistentVolumeClaim"},
+                                       {"max", {{"storage", Gi(10 * f)}}}}})}}}};
 }
 
 int WebPort(const std::string& engine) { return engine == "medusa" ? 9000 : 80; }
@@ -120,72 +123,91 @@ int WebPort(const std::string& engine) { return engine == "medusa" ? 9000 : 80; 
 json::array_t NetworkPolicyObjects(const StoreSpec& spec, const std::string& ns,
                                    const std::string& ingress_namespace) {
     const json all_pods = json::object();
-    const json tcp_udp_53 = json::array({{{"protocol", "UDP"}, {"port", 53}}, {{"protocol", "TCP"}, {"port", 53}}});
+    const json tcp_udp_53 =
+        json::array({{{"protocol", "UDP"}, {"port", 53}}, {{"protocol", "TCP"}, {"port", 53}}});
     // The cluster DNS pods only (CoreDNS and kube-dns both carry k8s-app=kube-dns), not every
     // pod of kube-system: one peer with both selectors means "these pods in that namespace".
-    const json dns_pods = {{"namespaceSelector", {{"matchLabels", {{"kubernetes.io/metadata.name", "kube-system"}}}}},
-                           {"podSelector", {{"matchLabels", {{"k8s-app", "kube-dns"}}}}}};
+    const json dns_pods = {
+        {"namespaceSelector", {{"matchLabels", {{"kubernetes.io/metadata.name", "kube-system"}}}}},
+        {"podSelector", {{"matchLabels", {{"k8s-app", "kube-dns"}}}}}};
     // Internet egress never reaches the cluster's or the host's own networks: private ranges,
     // carrier-grade NAT (also Tailscale and some providers' internal networks), link-local
     // (cloud metadata at 169.254.169.254), loopback, "this network", the benchmarking range
     // some providers use inside (198.18/15), multicast and reserved; likewise for IPv6 on
     // dual-stack clusters (unique-local, link-local, loopback, multicast, and the NAT64 prefix,
     // which would reach the IPv4 ranges above by another name).
-    const json v4_except = json::array({"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
-                                        "169.254.0.0/16", "127.0.0.0/8", "0.0.0.0/8", "198.18.0.0/15", "224.0.0.0/4",
-                                        "240.0.0.0/4"});
+    const json v4_except = json::array(
+        {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16",
+         "127.0.0.0/8", "0.0.0.0/8", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4"});
     const json v6_except =
         json::array({"fc00::/7", "fe80::/10", "::1/128", "ff00::/8", "64:ff9b::/96"});
     return {
         // Selects every pod for both directions, so whatever no store policy allows is denied
         // (deny by default); allows only the store's own pods among themselves and DNS.
-        NetworkPolicy(spec, ns, "default-deny",
-                      {{"podSelector", all_pods},
-                       {"policyTypes", json::array({"Ingress", "Egress"})},
-                       {"ingress", json::array({{{"from", json::array({{{"podSelector", all_pods}}})}}})},
-                       {"egress", json::array({{{"to", json::array({{{"podSelector", all_pods}}})}},
-                                               {{"to", json::array({dns_pods})}, {"ports", tcp_udp_53}}})}}),
+        NetworkPolicy(
+            spec, ns, "default-deny",
+            {{"podSelector", all_pods},
+             {"policyTypes", json::array({"Ingress", "Egress"})},
+             {"ingress", json::array({{{"from", json::array({{{"podSelector", all_pods}}})}}})},
+             {"egress", json::array({{{"to", json::array({{{"podSelector", all_pods}}})}},
+                                     {{"to", json::array({dns_pods})}, {"ports", tcp_udp_53}}})}}),
         // The ingress controller's namespace reaches the web pods (WordPress, Medusa: the
         // charts' component=web) on their web port only; databases and caches stay unreachable.
-        NetworkPolicy(spec, ns, "allow-from-ingress-controller",
-                      {{"podSelector", {{"matchLabels", {{"app.kubernetes.io/component", "web"}}}}},
-                       {"policyTypes", json::array({"Ingress"})},
-                       {"ingress", json::array({{{"from", json::array({{{"namespaceSelector",
-                                                                         {{"matchLabels",
-                                                                           {{"kubernetes.io/metadata.name",
-                                                                             ingress_namespace}}}}}}})},
-                                                 {"ports", json::array({{{"protocol", "TCP"},
-                                                                         {"port", WebPort(spec.engine)}}})}}})}}),
+        NetworkPolicy(
+            spec, ns, "allow-from-ingress-controller",
+            {{"podSelector", {{"matchLabels", {{"app.kubernetes.io/component", "web"}}}}},
+             {"policyTypes", json::array({"Ingress"})},
+             {"ingress",
+              json::array(
+                  {{{"from",
+                     json::array({{{"namespaceSelector",
+                                    {{"matchLabels",
+                                      {{"kubernetes.io/metadata.name", ingress_namespace}}}}}}})},
+                    {"ports",
+                     json::array({{{"protocol", "TCP"}, {"port", WebPort(spec.engine)}}})}}})}}),
         // Web egress (80/443) only for pods labelled storefleet.io/internet-egress=true (the
         // setup Jobs that download plugins), and only to public addresses.
-        NetworkPolicy(spec, ns, "allow-web-egress",
-                      {{"podSelector", {{"matchLabels", {{"storefleet.io/internet-egress", "true"}}}}},
-                       {"policyTypes", json::array({"Egress"})},
-                       {"egress", json::array({{{"to", json::array({{{"ipBlock", {{"cidr", "0.0.0.0/0"}, {"except", v4_except}}}},
-                                                                     {{"ipBlock", {{"cidr", "::/0"}, {"except", v6_except}}}}})},
-                                                {"ports", json::array({{{"protocol", "TCP"}, {"port", 443}},
-                                                                       {{"protocol", "TCP"}, {"port", 80}}})}}})}}),
+        NetworkPolicy(
+            spec, ns, "allow-web-egress",
+            {{"podSelector", {{"matchLabels", {{"storefleet.io/internet-egress", "true"}}}}},
+             {"policyTypes", json::array({"Egress"})},
+             {"egress",
+              json::array(
+                  {{{"to",
+                     json::array({{{"ipBlock", {{"cidr", "0.0.0.0/0"}, {"except", v4_except}}}},
+                                  {{"ipBlock", {{"cidr", "::/0"}, {"except", v6_except}}}}})},
+                    {"ports", json::array({{{"protocol", "TCP"}, {"port", 443}},
+                                           {{"protocol", "TCP"}, {"port", 80}}})}}})}}),
     };
 }
 
-json RoleBindingObject(const std::string& store_id, const std::string& ns, const ProvisionerIdentity& identity) {
-    return {{"apiVersion", "rbac.authorization.k8s.io/v1"},
-            {"kind", "RoleBinding"},
-            {"metadata",
-             {{"name", identity.name},
-              {"namespace", ns},
-              {"labels",
-               {{"app.kubernetes.io/managed-by", "storefleet"},
-                {"app.kubernetes.io/part-of", "storefleet"},
-                {"storefleet.io/store-id", store_id}}}}},
-            {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", identity.store_role}}},
-            {"subjects", json::array({{{"kind", "ServiceAccount"}, {"name", identity.name}, {"namespace", identity.ns}}})}};
+json RoleBindingObject(const std::string& store_id, const std::string& ns,
+                       const ProvisionerIdentity& identity) {
+    return {
+        {"apiVersion", "rbac.authorization.k8s.io/v1"},
+        {"kind", "RoleBinding"},
+        {"metadata",
+         {{"name", identity.name},
+          {"namespace", ns},
+          {"labels",
+           {{"app.kubernetes.io/managed-by", "storefleet"},
+            {"app.kubernetes.io/part-of", "storefleet"},
+            {"storefleet.io/store-id", store_id}}}}},
+        {"roleRef",
+         {{"apiGroup", "rbac.authorization.k8s.io"},
+          {"kind", "ClusterRole"},
+          {"name", identity.store_role}}},
+        {"subjects",
+         json::array(
+             {{{"kind", "ServiceAccount"}, {"name", identity.name}, {"namespace", identity.ns}}})}};
 }
 
 json AccessReviewObject(const std::string& ns) {
-    return {{"apiVersion", "authorization.k8s.io/v1"},
-            {"kind", "SelfSubjectAccessReview"},
-            {"spec", {{"resourceAttributes", {{"namespace", ns}, {"verb", "get"}, {"resource", "secrets"}}}}}};
+    return {
+        {"apiVersion", "authorization.k8s.io/v1"},
+        {"kind", "SelfSubjectAccessReview"},
+        {"spec",
+         {{"resourceAttributes", {{"namespace", ns}, {"verb", "get"}, {"resource", "secrets"}}}}}};
 }
 
 json CredentialsSecretObject(const StoreSpec& spec, const std::string& ns) {

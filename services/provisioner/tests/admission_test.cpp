@@ -17,7 +17,9 @@ using Clock = AdmissionLimit::Clock;
 
 class FakeClock {
 public:
-    Clock::time_point Now() const { return Clock::time_point(std::chrono::milliseconds(ms_.load())); }
+    Clock::time_point Now() const {
+        return Clock::time_point(std::chrono::milliseconds(ms_.load()));
+    }
     void Advance(std::chrono::milliseconds by) { ms_ += by.count(); }
 
 private:
@@ -39,7 +41,8 @@ protected:
         return [this] { return clock_.Now(); };
     }
     // One window of `count` calls taking `latency` each, with `status`, then the window ends.
-    void Window(AdmissionLimit& limit, std::chrono::milliseconds latency, long status = 200, int count = 10) {
+    void Window(AdmissionLimit& limit, std::chrono::milliseconds latency, long status = 200,
+                int count = 10) {
         for (int i = 0; i < count; ++i) limit.Observe(latency, status);
         clock_.Advance(1000ms);
         static_cast<void>(limit.Limit());  // closes the window
@@ -57,9 +60,12 @@ TEST_F(AdmissionTest, StartsAtTheMaximumAndCutsOnASlowWindow) {
     EXPECT_EQ(limit.Limit(), 22U);  // floor(32 * 0.7)
     Window(limit, 150ms);
     EXPECT_EQ(limit.Limit(), 15U);  // floor(22 * 0.7)
-    EXPECT_DOUBLE_EQ(registry_.GetGauge("storefleet_provisioner_admission_limit", "").Value(), 15.0);
-    EXPECT_DOUBLE_EQ(registry_.GetCounter("storefleet_provisioner_admission_backoffs_total", "").Value(), 2.0);
-    EXPECT_EQ(registry_.GetHistogram("storefleet_provisioner_api_latency_seconds", "").Count(), 20U);
+    EXPECT_DOUBLE_EQ(registry_.GetGauge("storefleet_provisioner_admission_limit", "").Value(),
+                     15.0);
+    EXPECT_DOUBLE_EQ(
+        registry_.GetCounter("storefleet_provisioner_admission_backoffs_total", "").Value(), 2.0);
+    EXPECT_EQ(registry_.GetHistogram("storefleet_provisioner_api_latency_seconds", "").Count(),
+              20U);
 }
 
 TEST_F(AdmissionTest, JudgesTheWindowByItsP90NotItsWorstCall) {
@@ -136,7 +142,8 @@ TEST_F(AdmissionTest, DisabledNeverMovesNorWaits) {
     CancelToken cancel(shutdown_);
     for (int i = 0; i < 5; ++i) EXPECT_TRUE(limit.Acquire(cancel));  // beyond the limit
     EXPECT_EQ(limit.InUse(), 5U);
-    EXPECT_EQ(registry_.GetHistogram("storefleet_provisioner_api_latency_seconds", "").Count(), 10U);
+    EXPECT_EQ(registry_.GetHistogram("storefleet_provisioner_api_latency_seconds", "").Count(),
+              10U);
 }
 
 TEST_F(AdmissionTest, AcquireWaitsAtTheLimitUntilARelease) {
@@ -147,7 +154,8 @@ TEST_F(AdmissionTest, AcquireWaitsAtTheLimitUntilARelease) {
     auto third = std::async(std::launch::async, [&] { return limit.Acquire(cancel); });
     // It is queued and stays queued while both permits are held.
     const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (limit.Waiting() != 1U && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    while (limit.Waiting() != 1U && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::yield();
     ASSERT_EQ(limit.Waiting(), 1U);
     EXPECT_EQ(third.wait_for(100ms), std::future_status::timeout);
     limit.Release();

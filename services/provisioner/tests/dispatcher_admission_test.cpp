@@ -44,7 +44,11 @@ Status NoDeadLetter(const kafka::ConsumedMessage&, const std::string& reason, in
 
 AdmissionLimit::Options Limit(std::size_t max_limit) {
     // A window far longer than the test: the limit stays where it starts.
-    return {.enabled = true, .min_limit = 1, .max_limit = max_limit, .latency_target = 100ms, .window = 1h};
+    return {.enabled = true,
+            .min_limit = 1,
+            .max_limit = max_limit,
+            .latency_target = 100ms,
+            .window = 1h};
 }
 
 TEST(DispatcherAdmissionTest, TheLimitBoundsRunningCommandsAndKeepsEachStoresOrder) {
@@ -54,7 +58,8 @@ TEST(DispatcherAdmissionTest, TheLimitBoundsRunningCommandsAndKeepsEachStoresOrd
     std::vector<kafka::OutgoingMessage> batch;
     for (int i = 0; i < 6; ++i) stores.push_back(NewUuid());
     for (int round = 0; round < 3; ++round) {
-        for (const auto& store : stores) batch.push_back({kTopic, store, Create(store, "r" + std::to_string(round))});
+        for (const auto& store : stores)
+            batch.push_back({kTopic, store, Create(store, "r" + std::to_string(round))});
     }
     ASSERT_TRUE(publisher.PublishAndWait(batch, 10s).ok());
 
@@ -71,7 +76,8 @@ TEST(DispatcherAdmissionTest, TheLimitBoundsRunningCommandsAndKeepsEachStoresOrd
             {
                 std::lock_guard lock(mutex);
                 peak = std::max(peak, ++running);
-                seen[command.envelope.store_id()].push_back(command.envelope.store_requested().name());
+                seen[command.envelope.store_id()].push_back(
+                    command.envelope.store_requested().name());
             }
             std::this_thread::sleep_for(20ms);
             std::lock_guard lock(mutex);
@@ -99,7 +105,8 @@ TEST(DispatcherAdmissionTest, TheLimitBoundsRunningCommandsAndKeepsEachStoresOrd
     EXPECT_LE(peak, 2) << "more commands ran at once than the admission limit";
     EXPECT_GE(peak, 1);
     for (const auto& store : stores) {
-        EXPECT_EQ(seen[store], (std::vector<std::string>{"r0", "r1", "r2"})) << store << " out of order";
+        EXPECT_EQ(seen[store], (std::vector<std::string>{"r0", "r1", "r2"}))
+            << store << " out of order";
     }
 }
 
@@ -110,7 +117,10 @@ TEST(DispatcherAdmissionTest, APermitTheHandlerGivesBackLetsTheNextCommandRun) {
     kafka::KafkaPublisher publisher(cluster.Brokers(), "test");
     const std::string first = NewUuid();
     const std::string second = NewUuid();
-    ASSERT_TRUE(publisher.PublishAndWait({{kTopic, first, Create(first)}, {kTopic, second, Create(second)}}, 10s).ok());
+    ASSERT_TRUE(
+        publisher
+            .PublishAndWait({{kTopic, first, Create(first)}, {kTopic, second, Create(second)}}, 10s)
+            .ok());
 
     metrics::Registry registry;
     ShutdownFlag shutdown;
@@ -127,7 +137,8 @@ TEST(DispatcherAdmissionTest, APermitTheHandlerGivesBackLetsTheNextCommandRun) {
             permit.Release();
             permit.Release();  // idempotent: gives back one permit only
             const auto deadline = Clock::now() + 20s;
-            while (!second_ran.load() && !cancel.Cancelled() && Clock::now() < deadline) std::this_thread::sleep_for(5ms);
+            while (!second_ran.load() && !cancel.Cancelled() && Clock::now() < deadline)
+                std::this_thread::sleep_for(5ms);
             first_saw_second = second_ran.load();
             return CommandOutcome::kFinished;
         },
@@ -135,7 +146,8 @@ TEST(DispatcherAdmissionTest, APermitTheHandlerGivesBackLetsTheNextCommandRun) {
     std::thread thread([&] { dispatcher.Run(); });
     EXPECT_TRUE(WaitUntil([&] { return first_saw_second.load(); }))
         << "the second command never ran while the first, its permit given back, still did";
-    EXPECT_TRUE(WaitUntil([&] { return admission.InUse() == 0; })) << "a permit was kept or given back twice";
+    EXPECT_TRUE(WaitUntil([&] { return admission.InUse() == 0; }))
+        << "a permit was kept or given back twice";
     shutdown.Trigger();
     thread.join();
     EXPECT_EQ(admission.InUse(), 0U);
@@ -146,7 +158,10 @@ TEST(DispatcherAdmissionTest, ADeletionSupersedesAProvisioningStillWaitingForAPe
     kafka::KafkaPublisher publisher(cluster.Brokers(), "test");
     const std::string busy = NewUuid();
     const std::string doomed = NewUuid();
-    ASSERT_TRUE(publisher.PublishAndWait({{kTopic, busy, Create(busy)}, {kTopic, doomed, Create(doomed)}}, 10s).ok());
+    ASSERT_TRUE(
+        publisher
+            .PublishAndWait({{kTopic, busy, Create(busy)}, {kTopic, doomed, Create(doomed)}}, 10s)
+            .ok());
 
     metrics::Registry registry;
     ShutdownFlag shutdown;

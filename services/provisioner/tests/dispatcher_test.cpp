@@ -2,11 +2,9 @@
 // without two runners on one store, failing commands go to the dead-letter topic only
 // once that publish is acknowledged, and shutdown waits for running commands.
 #include "dispatcher.hpp"
-#include "dispatcher_test_support.hpp"
 
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
-#include "storefleet/kafka/testing/mock_cluster.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -16,10 +14,12 @@
 #include <set>
 #include <thread>
 
+#include "dispatcher_test_support.hpp"
 #include "storefleet/common/ids.hpp"
 #include "storefleet/events/envelope.hpp"
 #include "storefleet/events/status.hpp"
 #include "storefleet/kafka/publisher.hpp"
+#include "storefleet/kafka/testing/mock_cluster.hpp"
 
 namespace storefleet::provisioner {
 namespace {
@@ -28,7 +28,6 @@ using kafka::testing::MockCluster;
 
 using Clock = std::chrono::steady_clock;
 using namespace dispatcher_testing;  // Create, ConsumerOptions, WaitUntil, kTopic
-
 
 // Who runs which store now, shared by every dispatcher of a test, so two runners of one
 // store at the same moment are caught.
@@ -98,7 +97,8 @@ TEST(DispatcherTest, ARevokeCancelsAndDrainsItsCommandsBeforeTheNextOwnerRunsThe
         [&](const Command& command, const CancelToken& cancel, AdmissionPermit&) {
             const std::string& store = command.envelope.store_id();
             runners.Enter(store);
-            while (!cancel.Cancelled() && !release_a.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            while (!cancel.Cancelled() && !release_a.load())
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
             const bool cancelled = cancel.Cancelled();
             EXPECT_TRUE(!cancelled || cancel.Why() == CancelToken::Reason::kRevoked ||
                         cancel.Why() == CancelToken::Reason::kShutdown);
@@ -119,7 +119,8 @@ TEST(DispatcherTest, ARevokeCancelsAndDrainsItsCommandsBeforeTheNextOwnerRunsThe
         },
         NoDeadLetter, Fast(), registry_b, shutdown_b);
     std::thread thread_b([&] { b.Run(); });
-    ASSERT_TRUE(WaitUntil([&] { return runners.Finished() > 0; })) << "B got partitions and ran their commands";
+    ASSERT_TRUE(WaitUntil([&] { return runners.Finished() > 0; }))
+        << "B got partitions and ran their commands";
     int cancelled_at_revoke = 0;
     {
         std::lock_guard lock(runners.mutex);
@@ -144,12 +145,15 @@ TEST(DispatcherTest, ARevokeCancelsAndDrainsItsCommandsBeforeTheNextOwnerRunsThe
     thread_b.join();
     std::lock_guard lock(runners.mutex);
     EXPECT_EQ(runners.overlaps, 0) << "never two runners on one store";
-    for (const auto& store : stores) EXPECT_EQ(runners.finished[store], 1) << store << " finished exactly once";
+    for (const auto& store : stores)
+        EXPECT_EQ(runners.finished[store], 1) << store << " finished exactly once";
     EXPECT_GT(cancelled_at_revoke, 0) << "the revoke cancelled A's running commands";
-    std::cout << "revoke cancelled " << cancelled_at_revoke << " running commands at A; all 12 ran to the end once\n";
+    std::cout << "revoke cancelled " << cancelled_at_revoke
+              << " running commands at A; all 12 ran to the end once\n";
 }
 
-TEST(DispatcherTest, AFailingCommandGoesToTheDeadLetterTopicOnlyOnceAcknowledgedAndItsPartitionMoves) {
+TEST(DispatcherTest,
+     AFailingCommandGoesToTheDeadLetterTopicOnlyOnceAcknowledgedAndItsPartitionMoves) {
     MockCluster cluster(kTopic, 1);
     kafka::KafkaPublisher publisher(cluster.Brokers(), "test");
     const std::string poison = NewUuid();
@@ -177,7 +181,8 @@ TEST(DispatcherTest, AFailingCommandGoesToTheDeadLetterTopicOnlyOnceAcknowledged
             healthy_done = true;
             return CommandOutcome::kFinished;
         },
-        [&](const kafka::ConsumedMessage& message, const std::string& reason, int attempts) -> Status {
+        [&](const kafka::ConsumedMessage& message, const std::string& reason,
+            int attempts) -> Status {
             std::lock_guard lock(mutex);
             if (message.key == poison && refused_publishes == 0) {
                 ++refused_publishes;  // Kafka did not acknowledge the first try
@@ -193,7 +198,8 @@ TEST(DispatcherTest, AFailingCommandGoesToTheDeadLetterTopicOnlyOnceAcknowledged
         return dead.size() == 2 && healthy_done.load();
     }));
     // The commits are asynchronous: wait for the one past all three.
-    ASSERT_TRUE(WaitUntil([&] { return cluster.Committed("g2", 0) == 3; }, std::chrono::seconds(15)));
+    ASSERT_TRUE(
+        WaitUntil([&] { return cluster.Committed("g2", 0) == 3; }, std::chrono::seconds(15)));
     shutdown.Trigger();
     thread.join();
     EXPECT_EQ(poison_attempts.load(), 3) << "retried up to max_attempts, then given up";
@@ -234,7 +240,8 @@ TEST(DispatcherTest, AGivenUpCommandReportsItsStoreFailedBeforeItsDeadLetter) {
     std::map<std::string, int> reported_attempts;
     int refused_reports = 0;
     auto options = Fast(16, 2);
-    options.report_given_up = [&](const Command& command, int attempts, const CancelToken&) -> Status {
+    options.report_given_up = [&](const Command& command, int attempts,
+                                  const CancelToken&) -> Status {
         std::lock_guard lock(mutex);
         if (refused_reports == 0) {
             ++refused_reports;  // the status topic did not acknowledge the first try
@@ -246,7 +253,9 @@ TEST(DispatcherTest, AGivenUpCommandReportsItsStoreFailedBeforeItsDeadLetter) {
     };
     CommandDispatcher dispatcher(
         ConsumerOptions(cluster, "g-given-up", "c"),
-        [&](const Command&, const CancelToken&, AdmissionPermit&) -> CommandOutcome { throw std::runtime_error("helm exploded"); },
+        [&](const Command&, const CancelToken&, AdmissionPermit&) -> CommandOutcome {
+            throw std::runtime_error("helm exploded");
+        },
         [&](const kafka::ConsumedMessage& message, const std::string&, int) -> Status {
             std::lock_guard lock(mutex);
             order.push_back("dead " + message.key);
@@ -254,12 +263,14 @@ TEST(DispatcherTest, AGivenUpCommandReportsItsStoreFailedBeforeItsDeadLetter) {
         },
         options, registry, shutdown);
     std::thread thread([&] { dispatcher.Run(); });
-    ASSERT_TRUE(WaitUntil([&] { return cluster.Committed("g-given-up", 0) == 3; }, std::chrono::seconds(20)));
+    ASSERT_TRUE(WaitUntil([&] { return cluster.Committed("g-given-up", 0) == 3; },
+                          std::chrono::seconds(20)));
     shutdown.Trigger();
     thread.join();
     std::lock_guard lock(mutex);
     EXPECT_EQ(refused_reports, 1);
-    EXPECT_EQ(reported_attempts.size(), 2U) << "both store commands reported, the undecodable one not";
+    EXPECT_EQ(reported_attempts.size(), 2U)
+        << "both store commands reported, the undecodable one not";
     EXPECT_EQ(reported_attempts[create], 2);
     EXPECT_EQ(reported_attempts[deletion], 2);
     for (const std::string& store : {create, deletion}) {
@@ -277,10 +288,11 @@ TEST(DispatcherTest, NothingIsCommittedPastACommandWhoseDeadLetterWasNeverAcknow
     MockCluster cluster(kTopic, 1);
     kafka::KafkaPublisher publisher(cluster.Brokers(), "test");
     const std::string healthy = NewUuid();
-    ASSERT_TRUE(publisher
-                    .PublishAndWait({{kTopic, "garbage", "\x01\x02"}, {kTopic, healthy, Create(healthy)}},
-                                    std::chrono::seconds(10))
-                    .ok());
+    ASSERT_TRUE(
+        publisher
+            .PublishAndWait({{kTopic, "garbage", "\x01\x02"}, {kTopic, healthy, Create(healthy)}},
+                            std::chrono::seconds(10))
+            .ok());
     metrics::Registry registry;
     ShutdownFlag shutdown;
     std::atomic<int> publish_tries{0};
@@ -300,7 +312,8 @@ TEST(DispatcherTest, NothingIsCommittedPastACommandWhoseDeadLetterWasNeverAcknow
     ASSERT_TRUE(WaitUntil([&] { return healthy_done.load() && publish_tries.load() >= 3; }));
     shutdown.Trigger();
     thread.join();
-    EXPECT_LT(cluster.Committed("g3", 0), 1) << "offset 0 was never dead-lettered, so nothing is committed";
+    EXPECT_LT(cluster.Committed("g3", 0), 1)
+        << "offset 0 was never dead-lettered, so nothing is committed";
 }
 
 TEST(DispatcherTest, ShutdownReturnsOnlyAfterRunningCommandsStopped) {
@@ -320,7 +333,8 @@ TEST(DispatcherTest, ShutdownReturnsOnlyAfterRunningCommandsStopped) {
         [&](const Command& command, const CancelToken& cancel, AdmissionPermit&) {
             runners.Enter(command.envelope.store_id());
             while (!cancel.Cancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-            std::this_thread::sleep_for(std::chrono::milliseconds(200));  // Helm takes a moment to die
+            std::this_thread::sleep_for(
+                std::chrono::milliseconds(200));  // Helm takes a moment to die
             runners.Leave(command.envelope.store_id(), false);
             return CommandOutcome::kCancelled;
         },

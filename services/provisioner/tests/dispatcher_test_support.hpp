@@ -4,9 +4,9 @@
 #include <chrono>
 #include <string>
 
-#include "storefleet/kafka/consumer.hpp"
 #include "storefleet/events/envelope.hpp"
 #include "storefleet/events/status.hpp"
+#include "storefleet/kafka/consumer.hpp"
 #include "storefleet/kafka/testing/mock_cluster.hpp"
 #include "storefleet/test_support/wait.hpp"
 
@@ -31,7 +31,8 @@ inline std::string Delete(const std::string& store_id) {
 }
 
 inline kafka::KafkaConsumer::Options ConsumerOptions(const kafka::testing::MockCluster& cluster,
-                                                     const std::string& group, const std::string& client) {
+                                                     const std::string& group,
+                                                     const std::string& client) {
     return {.brokers = cluster.Brokers(),
             .group_id = group,
             .client_id = client,

@@ -12,6 +12,8 @@
 // go to $HOME/fake-agent-requests.
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -19,7 +21,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 
@@ -51,7 +52,8 @@ void Recover(int64_t id, const std::string& release) {
     if (release == "pending") {
         std::lock_guard lock(cancel_mutex);
         pending_recovered = true;
-        recovery = {{"state", "pending-install"}, {"revision", 1}, {"action", "dropped-first-record"}};
+        recovery = {
+            {"state", "pending-install"}, {"revision", 1}, {"action", "dropped-first-record"}};
     }
     Answer(id, true, "", {{"recovery", recovery}});
 }
@@ -76,8 +78,9 @@ void Handle(const nlohmann::json& request, const std::shared_ptr<bool>& cancel) 
     } else if (release == "die") {
         std::_Exit(3);
     } else if (release == "echo") {
-        Answer(id, false, "Error: " + request.value("values", nlohmann::json()).dump() + " " +
-                              request.value("values_files", nlohmann::json::array()).dump());
+        Answer(id, false,
+               "Error: " + request.value("values", nlohmann::json()).dump() + " " +
+                   request.value("values_files", nlohmann::json::array()).dump());
     } else if (release == "pending" || release == "stuck") {
         bool recovered = false;
         {

@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -12,8 +14,6 @@
 #include <functional>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "config.hpp"
 #include "helm_agent.hpp"
@@ -62,7 +62,8 @@ protected:
     }
     CommandResult Run(const std::string& binary, std::vector<std::string> args) {
         args.insert(args.begin(), binary);
-        return RunCommand(args, {"PATH=" + Env("PATH"), "HOME=" + home_, "KUBECONFIG=" + kubeconfig_});
+        return RunCommand(args,
+                          {"PATH=" + Env("PATH"), "HOME=" + home_, "KUBECONFIG=" + kubeconfig_});
     }
     // The Helm CLI, to check that the agent's releases are its own.
     CommandResult Helm(std::vector<std::string> args) { return Run(helm_, std::move(args)); }
@@ -74,12 +75,16 @@ protected:
         EXPECT_EQ(out.exit_code, 0) << out.output;
         return nlohmann::json::parse(out.output, nullptr, false);
     }
-    static std::string Chart(const std::string& name) { return std::string(STOREFLEET_SOURCE_DIR) + "/charts/" + name; }
+    static std::string Chart(const std::string& name) {
+        return std::string(STOREFLEET_SOURCE_DIR) + "/charts/" + name;
+    }
     // Whether an interrupted install of the store release got through anyway: its call answered ok,
     // or its last write was already on its way (the record reads deployed at once). Such a try
     // is undone, for the caller to try again; the interruption lost a race, nothing more.
     bool InstallWonTheRace(const Status& outcome) {
-        if (!outcome.ok() && HelmJson({"status", "store", "-n", ns_})["info"]["status"] != "deployed") return false;
+        if (!outcome.ok() &&
+            HelmJson({"status", "store", "-n", ns_})["info"]["status"] != "deployed")
+            return false;
         CancelToken undo(shutdown_);
         EXPECT_TRUE(agent_->Uninstall(kReleaseName, ns_, undo).ok());
         return true;
@@ -93,7 +98,8 @@ protected:
 
 TEST_F(HelmAgentIntegrationTest, ItsReleasesAreTheClisListHistoryRollbackUpgradeAndUninstall) {
     CancelToken cancel(shutdown_);
-    auto installed = agent_->UpgradeInstall("smoke", ns_, Chart("smoke"), {}, nlohmann::json::object(), cancel);
+    auto installed =
+        agent_->UpgradeInstall("smoke", ns_, Chart("smoke"), {}, nlohmann::json::object(), cancel);
     ASSERT_TRUE(installed.ok()) << installed.error().message;
 
     auto list = HelmJson({"list", "-n", ns_});
@@ -109,7 +115,8 @@ TEST_F(HelmAgentIntegrationTest, ItsReleasesAreTheClisListHistoryRollbackUpgrade
     EXPECT_EQ(managers.output, "helm");
 
     // A second call on the same release is an upgrade: revision 2.
-    auto upgraded = agent_->UpgradeInstall("smoke", ns_, Chart("smoke"), {}, nlohmann::json::object(), cancel);
+    auto upgraded =
+        agent_->UpgradeInstall("smoke", ns_, Chart("smoke"), {}, nlohmann::json::object(), cancel);
     ASSERT_TRUE(upgraded.ok()) << upgraded.error().message;
     auto history = HelmJson({"history", "smoke", "-n", ns_});
     ASSERT_EQ(history.size(), 2U) << history.dump();
@@ -120,7 +127,8 @@ TEST_F(HelmAgentIntegrationTest, ItsReleasesAreTheClisListHistoryRollbackUpgrade
     // The CLI rolls the agent's release back, and the agent upgrades the CLI's (revision 4).
     auto rollback = Helm({"rollback", "smoke", "1", "-n", ns_});
     ASSERT_EQ(rollback.exit_code, 0) << rollback.output;
-    auto again = agent_->UpgradeInstall("smoke", ns_, Chart("smoke"), {}, nlohmann::json::object(), cancel);
+    auto again =
+        agent_->UpgradeInstall("smoke", ns_, Chart("smoke"), {}, nlohmann::json::object(), cancel);
     ASSERT_TRUE(again.ok()) << again.error().message;
     history = HelmJson({"history", "smoke", "-n", ns_});
     ASSERT_EQ(history.size(), 4U) << history.dump();
@@ -135,7 +143,8 @@ TEST_F(HelmAgentIntegrationTest, ItsReleasesAreTheClisListHistoryRollbackUpgrade
     EXPECT_EQ(Kubectl({"get", "deployments,services", "-n", ns_, "-o", "name"}).output, "");
     EXPECT_TRUE(agent_->Uninstall("smoke", ns_, cancel).ok());
     // A failure carries Helm's own text and is classified like the CLI's.
-    auto refused = agent_->UpgradeInstall("smoke", ns_, Chart("smoke"), {}, {{"no_such_value", 1}}, cancel);
+    auto refused =
+        agent_->UpgradeInstall("smoke", ns_, Chart("smoke"), {}, {{"no_such_value", 1}}, cancel);
     ASSERT_FALSE(refused.ok());
     EXPECT_EQ(refused.error().code, "helm_failed");
     EXPECT_NE(refused.error().message.find("schema"), std::string::npos) << refused.error().message;
@@ -152,8 +161,10 @@ struct InterruptedInstall {
     Status outcome = Status::Ok();
     bool interrupted = false;
 };
-InterruptedInstall InstallAndInterruptAtItsRecord(HelmAgent& agent, kube::KubeApi& kube, const std::string& ns,
-                                                  const std::string& chart, const nlohmann::json& values, const CancelToken& cancel,
+InterruptedInstall InstallAndInterruptAtItsRecord(HelmAgent& agent, kube::KubeApi& kube,
+                                                  const std::string& ns, const std::string& chart,
+                                                  const nlohmann::json& values,
+                                                  const CancelToken& cancel,
                                                   const std::function<bool()>& at_record) {
     InterruptedInstall result;
     std::atomic<bool> done{false};
@@ -173,7 +184,12 @@ InterruptedInstall InstallAndInterruptAtItsRecord(HelmAgent& agent, kube::KubeAp
 }
 
 TEST_F(HelmAgentIntegrationTest, AKillNineDuringAnInstallIsFinishedByTheNextCall) {
-    const StoreSpec spec{NewUuid(), "tenant-it", "agent-kill", "woocommerce", "small", "agent-kill.example.test",
+    const StoreSpec spec{NewUuid(),
+                         "tenant-it",
+                         "agent-kill",
+                         "woocommerce",
+                         "small",
+                         "agent-kill.example.test",
                          "admin@agent-kill.example.test"};
     const auto values = ChartValues(spec, "");
     CancelToken cancel(shutdown_);
@@ -187,8 +203,9 @@ TEST_F(HelmAgentIntegrationTest, AKillNineDuringAnInstallIsFinishedByTheNextCall
         ASSERT_TRUE(agent_->Uninstall("warm-up", ns_, cancel).ok());
         const pid_t pid = agent_->AgentPid();
         ASSERT_GT(pid, 0);
-        const auto tried = InstallAndInterruptAtItsRecord(*agent_, *kube_, ns_, Chart("woocommerce-store"), values,
-                                                          cancel, [pid] { return kill(pid, SIGKILL) == 0; });
+        const auto tried =
+            InstallAndInterruptAtItsRecord(*agent_, *kube_, ns_, Chart("woocommerce-store"), values,
+                                           cancel, [pid] { return kill(pid, SIGKILL) == 0; });
         ASSERT_TRUE(tried.interrupted) << "the install finished before its record could be seen";
         ++kills;
         first = tried.outcome;
@@ -198,7 +215,8 @@ TEST_F(HelmAgentIntegrationTest, AKillNineDuringAnInstallIsFinishedByTheNextCall
     EXPECT_TRUE(first.error().retryable());
     EXPECT_EQ(first.error().code, "helm_agent_died");
 
-    auto next = agent_->UpgradeInstall(kReleaseName, ns_, Chart("woocommerce-store"), {}, values, cancel);
+    auto next =
+        agent_->UpgradeInstall(kReleaseName, ns_, Chart("woocommerce-store"), {}, values, cancel);
     ASSERT_TRUE(next.ok()) << next.error().message;
     EXPECT_EQ(agent_->Starts(), kills + 1) << "each kill costs one start, and nothing else does";
     auto list = HelmJson({"list", "-n", ns_});
@@ -206,7 +224,8 @@ TEST_F(HelmAgentIntegrationTest, AKillNineDuringAnInstallIsFinishedByTheNextCall
     EXPECT_EQ(list[0]["status"], "deployed");
     // The interrupted first install's record was dropped, not rolled back or upgraded over.
     EXPECT_EQ(list[0]["revision"], "1");
-    const auto objects = Kubectl({"get", "deployments,statefulsets,services", "-n", ns_, "-o", "name"});
+    const auto objects =
+        Kubectl({"get", "deployments,statefulsets,services", "-n", ns_, "-o", "name"});
     EXPECT_NE(objects.output.find("deployment.apps/"), std::string::npos) << objects.output;
     EXPECT_NE(objects.output.find("statefulset.apps/"), std::string::npos) << objects.output;
 }
@@ -216,7 +235,12 @@ TEST_F(HelmAgentIntegrationTest, AKillNineDuringAnInstallIsFinishedByTheNextCall
 // its API requests fail after the cancel), so the release stays pending-install as a killed
 // CLI leaves it, and the next call recovers and installs it.
 TEST_F(HelmAgentIntegrationTest, ACancelledInstallWritesNothingAfterTheCancel) {
-    const StoreSpec spec{NewUuid(), "tenant-it", "agent-cancel", "woocommerce", "small", "agent-cancel.example.test",
+    const StoreSpec spec{NewUuid(),
+                         "tenant-it",
+                         "agent-cancel",
+                         "woocommerce",
+                         "small",
+                         "agent-cancel.example.test",
                          "admin@agent-cancel.example.test"};
     const auto values = ChartValues(spec, "");
     CancelToken warm(shutdown_);
@@ -230,28 +254,31 @@ TEST_F(HelmAgentIntegrationTest, ACancelledInstallWritesNothingAfterTheCancel) {
     Status first = Status::Ok();
     for (int attempt = 0; attempt < 5 && first.ok(); ++attempt) {
         CancelToken cancel(shutdown_);
-        const auto tried = InstallAndInterruptAtItsRecord(*agent_, *kube_, ns_, Chart("woocommerce-store"), values,
-                                                          cancel, [&cancel] {
-                                                              cancel.Supersede();
-                                                              return true;
-                                                          });
+        const auto tried = InstallAndInterruptAtItsRecord(
+            *agent_, *kube_, ns_, Chart("woocommerce-store"), values, cancel, [&cancel] {
+                cancel.Supersede();
+                return true;
+            });
         ASSERT_TRUE(tried.interrupted) << "the install finished before its record could be seen";
         first = tried.outcome;
         if (InstallWonTheRace(first)) first = Status::Ok();
     }
-    ASSERT_FALSE(first.ok()) << "5 installs in a row finished before their cancel reached the agent";
+    ASSERT_FALSE(first.ok())
+        << "5 installs in a row finished before their cancel reached the agent";
     EXPECT_EQ(first.error().code, "cancelled");
     // Watched for 3 s, long enough for the rest of the install to have happened had it gone
     // on: the record stays pending-install the whole time.
     const auto watch_until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
     do {
         const auto status = HelmJson({"status", "store", "-n", ns_});
-        ASSERT_EQ(status["info"]["status"], "pending-install") << "the install went on after its cancel";
+        ASSERT_EQ(status["info"]["status"], "pending-install")
+            << "the install went on after its cancel";
     } while (std::chrono::steady_clock::now() < watch_until);
     EXPECT_EQ(agent_->Starts(), 1) << "a cancel does not cost the agent";
 
     CancelToken fresh(shutdown_);
-    auto next = agent_->UpgradeInstall(kReleaseName, ns_, Chart("woocommerce-store"), {}, values, fresh);
+    auto next =
+        agent_->UpgradeInstall(kReleaseName, ns_, Chart("woocommerce-store"), {}, values, fresh);
     ASSERT_TRUE(next.ok()) << next.error().message;
     EXPECT_EQ(HelmJson({"status", "store", "-n", ns_})["info"]["status"], "deployed");
 }

@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -11,8 +13,6 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "storefleet/test_support/wait.hpp"
 
@@ -33,7 +33,8 @@ protected:
         return test_support::WaitUntil(
             [&] {
                 const auto requests = ReadAll(Home() + "/fake-agent-requests");
-                return static_cast<std::size_t>(std::count(requests.begin(), requests.end(), '\n')) >= count;
+                return static_cast<std::size_t>(
+                           std::count(requests.begin(), requests.end(), '\n')) >= count;
             },
             std::chrono::seconds(5), std::chrono::milliseconds(10));
     }
@@ -66,7 +67,8 @@ TEST_F(HelmAgentTest, AnswersOutOfOrderReachTheirOwnCallersThroughOneAgent) {
     Status fast_status = Error::Permanent("unset", "unset");
     std::thread slow([&] {
         CancelToken cancel(shutdown_);
-        slow_status = agent.UpgradeInstall("slow-3000", "ns-a", "/charts/w", {}, {{"a", 1}}, cancel);
+        slow_status =
+            agent.UpgradeInstall("slow-3000", "ns-a", "/charts/w", {}, {{"a", 1}}, cancel);
         slow_rank = ++finished;
     });
     ASSERT_TRUE(WaitForRequests(1));  // the slow request is in the agent first
@@ -87,12 +89,14 @@ TEST_F(HelmAgentTest, AnswersOutOfOrderReachTheirOwnCallersThroughOneAgent) {
 TEST_F(HelmAgentTest, ValuesAndValuesFilesTravelInTheRequestAndFailuresAreClassified) {
     HelmAgent agent(options_);
     CancelToken cancel(shutdown_);
-    auto status = agent.UpgradeInstall("echo", "ns", "/charts/w", {"/charts/w/values-real-node.yaml"},
-                                       {{"secret", "s3cr3t-value"}}, cancel);
+    auto status =
+        agent.UpgradeInstall("echo", "ns", "/charts/w", {"/charts/w/values-real-node.yaml"},
+                             {{"secret", "s3cr3t-value"}}, cancel);
     ASSERT_FALSE(status.ok());
     EXPECT_EQ(status.error().code, "helm_failed");
     EXPECT_FALSE(status.error().retryable());
-    EXPECT_NE(status.error().message.find("s3cr3t-value"), std::string::npos) << status.error().message;
+    EXPECT_NE(status.error().message.find("s3cr3t-value"), std::string::npos)
+        << status.error().message;
     EXPECT_NE(status.error().message.find("values-real-node.yaml"), std::string::npos);
 }
 
@@ -174,7 +178,8 @@ TEST_F(HelmAgentTest, AMissingAgentBinaryIsARetryableFailureThatSaysWhy) {
     auto status = agent.UpgradeInstall("store", "ns", "/charts/w", {}, {}, cancel);
     ASSERT_FALSE(status.ok());
     EXPECT_TRUE(status.error().retryable());
-    EXPECT_NE(status.error().message.find("no-such-agent"), std::string::npos) << status.error().message;
+    EXPECT_NE(status.error().message.find("no-such-agent"), std::string::npos)
+        << status.error().message;
 }
 
 // An install that meets a pending release asks the agent to recover it, then installs again:
@@ -198,7 +203,8 @@ TEST_F(HelmAgentTest, ARecoveryThatCannotProceedIsRetryableAndInstallsNothing) {
     ASSERT_FALSE(status.ok());
     EXPECT_EQ(status.error().code, "helm_pending");
     EXPECT_TRUE(status.error().retryable());
-    EXPECT_EQ(ReadAll(Home() + "/fake-agent-requests"), "upgrade_install stuck\nrecover_pending stuck\n");
+    EXPECT_EQ(ReadAll(Home() + "/fake-agent-requests"),
+              "upgrade_install stuck\nrecover_pending stuck\n");
 }
 
 // Other failures go back as they are: no recovery asked for.

@@ -18,8 +18,8 @@ using nlohmann::json;
 // Stores objects by path; lists are answered from what tests put in `lists`.
 class FakeKube : public kube::KubeApi {
 public:
-    Result<kube::ApiResponse> Call(const std::string& method, const std::string& path, const std::string& body,
-                                   const std::string&) override {
+    Result<kube::ApiResponse> Call(const std::string& method, const std::string& path,
+                                   const std::string& body, const std::string&) override {
         std::lock_guard lock(mutex);
         calls.push_back(method + " " + path);
         const std::string bare = path.substr(0, path.find('?'));
@@ -60,15 +60,21 @@ public:
             }
             json ns = objects[bare];
             ns["metadata"]["finalizers"] = json::array({"example.com/hold"});
-            ns["status"] = {{"phase", "Terminating"},
-                            {"conditions", json::array({{{"type", "NamespaceFinalizersRemaining"},
-                                                         {"status", "True"},
-                                                         {"message", "Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances"}}})}};
+            ns["status"] = {
+                {"phase", "Terminating"},
+                {"conditions",
+                 json::array({{{"type", "NamespaceFinalizersRemaining"},
+                               {"status", "True"},
+                               {"message",
+                                "Some content in the namespace has finalizers remaining: "
+                                "example.com/hold in 1 resource instances"}}})}};
             return kube::ApiResponse{200, ns.dump()};
         }
-        if (lists.count(bare) != 0U) return kube::ApiResponse{200, json{{"items", lists[bare]}}.dump()};
+        if (lists.count(bare) != 0U)
+            return kube::ApiResponse{200, json{{"items", lists[bare]}}.dump()};
         if (objects.count(bare) != 0U) return kube::ApiResponse{200, objects[bare].dump()};
-        if (bare.find("/deployments") != std::string::npos || bare.find("/statefulsets") != std::string::npos ||
+        if (bare.find("/deployments") != std::string::npos ||
+            bare.find("/statefulsets") != std::string::npos ||
             bare.find("/jobs") != std::string::npos) {
             return kube::ApiResponse{200, R"({"items":[]})"};
         }
@@ -85,15 +91,16 @@ public:
 
 class FakeHelm : public HelmRunner {
 public:
-    Status UpgradeInstall(const std::string& release, const std::string& ns, const std::string& chart,
-                          const std::vector<std::string>& values_files, const json& values,
-                          const CancelToken&) override {
+    Status UpgradeInstall(const std::string& release, const std::string& ns,
+                          const std::string& chart, const std::vector<std::string>& values_files,
+                          const json& values, const CancelToken&) override {
         installs.push_back(release + " " + ns + " " + chart);
         last_values_files = values_files;
         last_values = values;
         return result;
     }
-    Status Uninstall(const std::string& release, const std::string& ns, const CancelToken&) override {
+    Status Uninstall(const std::string& release, const std::string& ns,
+                     const CancelToken&) override {
         uninstalls.push_back(release + " " + ns);
         return Status::Ok();
     }
@@ -132,12 +139,16 @@ v1::Envelope Requested() {
 json Workload(int ready, int want = 1) {
     return {{"metadata", {{"name", "w"}, {"generation", 1}}},
             {"spec", {{"replicas", want}}},
-            {"status", {{"observedGeneration", 1}, {"availableReplicas", ready}, {"readyReplicas", ready}}}};
+            {"status",
+             {{"observedGeneration", 1}, {"availableReplicas", ready}, {"readyReplicas", ready}}}};
 }
 
 json Job(const std::string& condition) {
     return {{"metadata", {{"name", "store-setup"}}},
-            {"status", {{"conditions", json::array({{{"type", condition}, {"status", "True"}, {"message", "BackoffLimitExceeded"}}})}}}};
+            {"status",
+             {{"conditions", json::array({{{"type", condition},
+                                           {"status", "True"},
+                                           {"message", "BackoffLimitExceeded"}}})}}}};
 }
 
 class ProvisionerTest : public ::testing::Test {
@@ -152,8 +163,10 @@ protected:
         return options;
     }
     void ReadyWorkloads() {
-        kube_.lists["/apis/apps/v1/namespaces/" + kNs + "/deployments"] = json::array({Workload(1)});
-        kube_.lists["/apis/apps/v1/namespaces/" + kNs + "/statefulsets"] = json::array({Workload(1)});
+        kube_.lists["/apis/apps/v1/namespaces/" + kNs + "/deployments"] =
+            json::array({Workload(1)});
+        kube_.lists["/apis/apps/v1/namespaces/" + kNs + "/statefulsets"] =
+            json::array({Workload(1)});
         kube_.lists["/apis/batch/v1/namespaces/" + kNs + "/jobs"] = json::array({Job("Complete")});
     }
     std::vector<std::string> Steps() const {
@@ -173,22 +186,28 @@ protected:
 TEST_F(ProvisionerTest, ProvisionsEveryStepThenReportsReadyWithUrls) {
     ReadyWorkloads();
     CancelToken cancel(shutdown_);
-    EXPECT_EQ(provisioner_.Provision(At(Requested()), cancel, no_permit_), CommandOutcome::kFinished);
-    EXPECT_EQ(Steps(), (std::vector<std::string>{"namespace", "guardrails", "secret", "helm", "readiness", "ready"}));
+    EXPECT_EQ(provisioner_.Provision(At(Requested()), cancel, no_permit_),
+              CommandOutcome::kFinished);
+    EXPECT_EQ(Steps(), (std::vector<std::string>{"namespace", "guardrails", "secret", "helm",
+                                                 "readiness", "ready"}));
     const auto& last = statuses_.updates.back();
     EXPECT_EQ(last.status, v1::STORE_STATUS_READY);
     EXPECT_EQ(last.url, "http://shop.acme.example/");
     EXPECT_EQ(last.admin_url, "http://shop.acme.example/wp-admin/");
     EXPECT_EQ(kube_.objects.count("/api/v1/namespaces/" + kNs), 1U);
     EXPECT_EQ(kube_.objects.count("/api/v1/namespaces/" + kNs + "/resourcequotas/store-quota"), 1U);
-    EXPECT_EQ(kube_.objects.count("/apis/networking.k8s.io/v1/namespaces/" + kNs + "/networkpolicies/default-deny"), 1U);
+    EXPECT_EQ(kube_.objects.count("/apis/networking.k8s.io/v1/namespaces/" + kNs +
+                                  "/networkpolicies/default-deny"),
+              1U);
     ASSERT_EQ(helm_.installs.size(), 1U);
     EXPECT_EQ(helm_.installs[0], "store " + kNs + " /charts/woocommerce-store");
     EXPECT_EQ(helm_.last_values["host"], "shop.acme.example");
 }
 
-const ProvisionerIdentity kIdentity{"storefleet-system", "storefleet-provisioner", "storefleet-provisioner-store"};
-const std::string kBinding = "/apis/rbac.authorization.k8s.io/v1/namespaces/" + kNs + "/rolebindings/storefleet-provisioner";
+const ProvisionerIdentity kIdentity{"storefleet-system", "storefleet-provisioner",
+                                    "storefleet-provisioner-store"};
+const std::string kBinding =
+    "/apis/rbac.authorization.k8s.io/v1/namespaces/" + kNs + "/rolebindings/storefleet-provisioner";
 const std::string kReview = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
 
 TEST_F(ProvisionerTest, BindsItsStoreRoleRightAfterTheNamespaceAndBeforeAnythingElse) {
@@ -198,25 +217,30 @@ TEST_F(ProvisionerTest, BindsItsStoreRoleRightAfterTheNamespaceAndBeforeAnything
     StoreProvisioner provisioner(kube_, helm_, statuses_, registry_, options);
     kube_.access_denials = 3;  // the authorizer's cache lags three reviews behind
     CancelToken cancel(shutdown_);
-    EXPECT_EQ(provisioner.Provision(At(Requested()), cancel, no_permit_), CommandOutcome::kFinished);
+    EXPECT_EQ(provisioner.Provision(At(Requested()), cancel, no_permit_),
+              CommandOutcome::kFinished);
     EXPECT_EQ(statuses_.updates.back().status, v1::STORE_STATUS_READY);
     ASSERT_EQ(kube_.objects.count(kBinding), 1U);
     EXPECT_EQ(kube_.objects[kBinding]["roleRef"]["name"], "storefleet-provisioner-store");
     EXPECT_EQ(kube_.objects[kBinding]["subjects"][0]["namespace"], "storefleet-system");
     // Order: the namespace, its RoleBinding, reviews until allowed, and only then the rest.
     std::vector<std::string> head;
-    for (size_t i = 0; i < 7 && i < kube_.calls.size(); ++i) head.push_back(kube_.calls[i].substr(0, kube_.calls[i].find('?')));
-    EXPECT_EQ(head, (std::vector<std::string>{"PATCH /api/v1/namespaces/" + kNs, "PATCH " + kBinding, "POST " + kReview,
-                                              "POST " + kReview, "POST " + kReview, "POST " + kReview,
-                                              "PATCH /api/v1/namespaces/" + kNs + "/resourcequotas/store-quota"}));
+    for (size_t i = 0; i < 7 && i < kube_.calls.size(); ++i)
+        head.push_back(kube_.calls[i].substr(0, kube_.calls[i].find('?')));
+    EXPECT_EQ(head, (std::vector<std::string>{
+                        "PATCH /api/v1/namespaces/" + kNs, "PATCH " + kBinding, "POST " + kReview,
+                        "POST " + kReview, "POST " + kReview, "POST " + kReview,
+                        "PATCH /api/v1/namespaces/" + kNs + "/resourcequotas/store-quota"}));
 }
 
 TEST_F(ProvisionerTest, WithoutAnIdentityItBindsNothing) {
     ReadyWorkloads();
     CancelToken cancel(shutdown_);
-    EXPECT_EQ(provisioner_.Provision(At(Requested()), cancel, no_permit_), CommandOutcome::kFinished);
+    EXPECT_EQ(provisioner_.Provision(At(Requested()), cancel, no_permit_),
+              CommandOutcome::kFinished);
     EXPECT_EQ(kube_.objects.count(kBinding), 0U);
-    for (const auto& call : kube_.calls) EXPECT_EQ(call.find("selfsubjectaccessreviews"), std::string::npos) << call;
+    for (const auto& call : kube_.calls)
+        EXPECT_EQ(call.find("selfsubjectaccessreviews"), std::string::npos) << call;
 }
 
 TEST_F(ProvisionerTest, ARoleBindingThatNeverTakesEffectFailsTheStoreInBoundedTime) {
@@ -227,10 +251,12 @@ TEST_F(ProvisionerTest, ARoleBindingThatNeverTakesEffectFailsTheStoreInBoundedTi
     kube_.access_denials = 1'000'000;
     CancelToken cancel(shutdown_);
     const auto started = std::chrono::steady_clock::now();
-    EXPECT_EQ(provisioner.Provision(At(Requested()), cancel, no_permit_), CommandOutcome::kFinished);
+    EXPECT_EQ(provisioner.Provision(At(Requested()), cancel, no_permit_),
+              CommandOutcome::kFinished);
     EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
     EXPECT_EQ(statuses_.updates.back().status, v1::STORE_STATUS_FAILED);
-    EXPECT_NE(statuses_.updates.back().reason.find("not allowed"), std::string::npos) << statuses_.updates.back().reason;
+    EXPECT_NE(statuses_.updates.back().reason.find("not allowed"), std::string::npos)
+        << statuses_.updates.back().reason;
     EXPECT_TRUE(helm_.installs.empty());
     EXPECT_EQ(kube_.objects.count("/api/v1/namespaces/" + kNs + "/resourcequotas/store-quota"), 0U);
 }
@@ -246,8 +272,9 @@ TEST_F(ProvisionerTest, DeletionBindsItsRoleBeforeUninstallingAStoreMadeWithoutO
     CancelToken cancel(shutdown_);
     EXPECT_EQ(provisioner.Deprovision(At(deletion), cancel), CommandOutcome::kFinished);
     EXPECT_EQ(helm_.uninstalls.size(), 1U);
-    const auto bound = std::find_if(kube_.calls.begin(), kube_.calls.end(),
-                                    [](const std::string& call) { return call.rfind("PATCH " + kBinding + "?", 0) == 0; });
+    const auto bound = std::find_if(
+        kube_.calls.begin(), kube_.calls.end(),
+        [](const std::string& call) { return call.rfind("PATCH " + kBinding + "?", 0) == 0; });
     ASSERT_NE(bound, kube_.calls.end());
     EXPECT_EQ(kube_.objects.count(kBinding), 1U);
     EXPECT_EQ(statuses_.updates.back().status, v1::STORE_STATUS_DELETED);
@@ -266,7 +293,8 @@ TEST_F(ProvisionerTest, PlacementRealNodeLayersTheChartsRealNodeValuesFirst) {
     EXPECT_EQ(provisioner.Provision(At(command), cancel, no_permit_), CommandOutcome::kFinished);
     EXPECT_EQ(statuses_.updates.back().status, v1::STORE_STATUS_READY);
     EXPECT_EQ(helm_.last_values_files,
-              (std::vector<std::string>{STOREFLEET_SOURCE_DIR "/charts/medusa-store/values-real-node.yaml"}));
+              (std::vector<std::string>{STOREFLEET_SOURCE_DIR
+                                        "/charts/medusa-store/values-real-node.yaml"}));
 }
 
 TEST_F(ProvisionerTest, PlacementRealNodeFailsInPlainWordsWhereItCannotBeHad) {
@@ -277,7 +305,8 @@ TEST_F(ProvisionerTest, PlacementRealNodeFailsInPlainWordsWhereItCannotBeHad) {
     // This platform has no real node.
     EXPECT_EQ(provisioner_.Provision(At(command), cancel, no_permit_), CommandOutcome::kFinished);
     EXPECT_EQ(statuses_.updates.back().status, v1::STORE_STATUS_FAILED);
-    EXPECT_EQ(statuses_.updates.back().reason, "this platform has no real node; ask for placement any");
+    EXPECT_EQ(statuses_.updates.back().reason,
+              "this platform has no real node; ask for placement any");
     // It has one, but the WooCommerce chart cannot run there.
     ProvisionerOptions options = Options();
     options.woocommerce_chart = STOREFLEET_SOURCE_DIR "/charts/woocommerce-store";
@@ -304,28 +333,39 @@ TEST_F(ProvisionerTest, RetriesTransientApiErrors) {
     ReadyWorkloads();
     kube_.fail_next_retryable = 2;
     CancelToken cancel(shutdown_);
-    EXPECT_EQ(provisioner_.Provision(At(Requested()), cancel, no_permit_), CommandOutcome::kFinished);
+    EXPECT_EQ(provisioner_.Provision(At(Requested()), cancel, no_permit_),
+              CommandOutcome::kFinished);
     EXPECT_EQ(statuses_.updates.back().status, v1::STORE_STATUS_READY);
 }
 
 TEST_F(ProvisionerTest, PermanentHelmFailureEndsInFailedWithTheReason) {
-    helm_.result = Error::Permanent("helm_failed", "helm upgrade --install failed: values don't meet the schema");
+    helm_.result = Error::Permanent("helm_failed",
+                                    "helm upgrade --install failed: values don't meet the schema");
     CancelToken cancel(shutdown_);
-    EXPECT_EQ(provisioner_.Provision(At(Requested()), cancel, no_permit_), CommandOutcome::kFinished);
+    EXPECT_EQ(provisioner_.Provision(At(Requested()), cancel, no_permit_),
+              CommandOutcome::kFinished);
     EXPECT_EQ(statuses_.updates.back().status, v1::STORE_STATUS_FAILED);
-    EXPECT_EQ(statuses_.updates.back().reason.find("schema"), std::string::npos) << "Helm's text stays in the log";
+    EXPECT_EQ(statuses_.updates.back().reason.find("schema"), std::string::npos)
+        << "Helm's text stays in the log";
     EXPECT_EQ(statuses_.updates.back().reason,
-              "installing the store's software failed (step helm); the platform's operators have the details in "
+              "installing the store's software failed (step helm); the platform's operators have "
+              "the details in "
               "its logs");
 }
 
 TEST(TenantReasonTest, PlainWordsForPlatformErrorsOurOwnSentencesKept) {
-    EXPECT_EQ(TenantReason(Error::Permanent("k8s_forbidden", "secrets is forbidden: User \"system:...\""), "secret")
-                  .find("system:"),
-              std::string::npos);
-    EXPECT_EQ(TenantReason(Error::Permanent("not_ready", "still waiting for deployment w (0/1 ready)"), "readiness"),
-              "still waiting for deployment w (0/1 ready)");
-    EXPECT_NE(TenantReason(Error::Permanent("deadline", "raw"), "guardrails").find("step guardrails"), std::string::npos);
+    EXPECT_EQ(
+        TenantReason(Error::Permanent("k8s_forbidden", "secrets is forbidden: User \"system:...\""),
+                     "secret")
+            .find("system:"),
+        std::string::npos);
+    EXPECT_EQ(
+        TenantReason(Error::Permanent("not_ready", "still waiting for deployment w (0/1 ready)"),
+                     "readiness"),
+        "still waiting for deployment w (0/1 ready)");
+    EXPECT_NE(
+        TenantReason(Error::Permanent("deadline", "raw"), "guardrails").find("step guardrails"),
+        std::string::npos);
 }
 
 TEST_F(ProvisionerTest, FailedSetupJobFailsTheStore) {
@@ -350,7 +390,8 @@ TEST_F(ProvisionerTest, SupersededProvisioningStopsWithoutAStatus) {
     kube_.lists["/apis/apps/v1/namespaces/" + kNs + "/deployments"] = json::array({Workload(0)});
     CancelToken cancel(shutdown_);
     cancel.Supersede();
-    EXPECT_EQ(provisioner_.Provision(At(Requested()), cancel, no_permit_), CommandOutcome::kCancelled);
+    EXPECT_EQ(provisioner_.Provision(At(Requested()), cancel, no_permit_),
+              CommandOutcome::kCancelled);
     for (const auto& u : statuses_.updates) EXPECT_NE(u.status, v1::STORE_STATUS_FAILED);
 }
 
@@ -382,7 +423,8 @@ TEST_F(ProvisionerTest, ADeletionHeldUpSaysSoInPlainWordsAndEndsWhenTheNamespace
     EXPECT_EQ(provisioner_.Deprovision(At(deletion, 9), cancel), CommandOutcome::kFinished);
     bool reported = false;
     for (const auto& update : statuses_.updates) {
-        EXPECT_EQ(update.reason.find("example.com/hold"), std::string::npos) << "raw API text: " << update.reason;
+        EXPECT_EQ(update.reason.find("example.com/hold"), std::string::npos)
+            << "raw API text: " << update.reason;
         if (update.reason.find("still being removed") != std::string::npos) {
             reported = true;
             EXPECT_EQ(update.status, v1::STORE_STATUS_DELETING);
@@ -407,7 +449,8 @@ TEST_F(ProvisionerTest, ADeletionStuckPastTheDeadlineFailsInPlainWords) {
     const auto& last = statuses_.updates.back();
     EXPECT_EQ(last.status, v1::STORE_STATUS_FAILED);
     EXPECT_EQ(last.step, "deletion");
-    EXPECT_EQ(last.reason.find("example.com/hold"), std::string::npos) << "raw API text: " << last.reason;
+    EXPECT_EQ(last.reason.find("example.com/hold"), std::string::npos)
+        << "raw API text: " << last.reason;
     EXPECT_NE(last.reason.find("delete the store again"), std::string::npos) << last.reason;
 }
 
@@ -424,13 +467,16 @@ TEST_F(ProvisionerTest, AGivenUpCommandReportsItsStoreFailedAfterAllItsEvents) {
     EXPECT_EQ(statuses_.updates[0].step, "failed");
     EXPECT_EQ(statuses_.updates[1].status, v1::STORE_STATUS_FAILED);
     EXPECT_EQ(statuses_.updates[1].step, "deletion");
-    EXPECT_NE(statuses_.updates[1].reason.find("delete it again"), std::string::npos) << statuses_.updates[1].reason;
+    EXPECT_NE(statuses_.updates[1].reason.find("delete it again"), std::string::npos)
+        << statuses_.updates[1].reason;
     for (const auto& update : statuses_.updates) {
         EXPECT_EQ(update.ns, kNs);
         EXPECT_NE(update.reason.find("5 times"), std::string::npos) << update.reason;
         // After the last event any run of the command could emit (ready is index 12).
-        EXPECT_GT(events::StatusSequence(7, update.step_index, update.sub), events::StatusSequence(7, 12, 255));
-        EXPECT_LT(events::StatusSequence(7, update.step_index, update.sub), events::StatusSequence(8, 0, 0));
+        EXPECT_GT(events::StatusSequence(7, update.step_index, update.sub),
+                  events::StatusSequence(7, 12, 255));
+        EXPECT_LT(events::StatusSequence(7, update.step_index, update.sub),
+                  events::StatusSequence(8, 0, 0));
     }
 }
 
@@ -443,7 +489,8 @@ TEST_F(ProvisionerTest, ADeletionWhoseStoreIdIsNotAUuidTouchesNothing) {
     deletion.mutable_store_deletion_requested();
     EXPECT_EQ(provisioner_.Deprovision(At(deletion), cancel), CommandOutcome::kFinished);
     EXPECT_TRUE(helm_.uninstalls.empty());
-    for (const auto& call : kube_.calls) EXPECT_EQ(call.find("kube-system"), std::string::npos) << call;
+    for (const auto& call : kube_.calls)
+        EXPECT_EQ(call.find("kube-system"), std::string::npos) << call;
     ASSERT_EQ(statuses_.updates.size(), 1U);
     EXPECT_EQ(statuses_.updates[0].status, v1::STORE_STATUS_FAILED);
 }

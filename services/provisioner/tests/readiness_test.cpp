@@ -20,22 +20,31 @@ using nlohmann::json;
 json Workload(int ready, int want, int generation = 1, int observed = 1) {
     return {{"metadata", {{"name", "web"}, {"generation", generation}}},
             {"spec", {{"replicas", want}}},
-            {"status", {{"observedGeneration", observed}, {"availableReplicas", ready}, {"readyReplicas", ready}}}};
+            {"status",
+             {{"observedGeneration", observed},
+              {"availableReplicas", ready},
+              {"readyReplicas", ready}}}};
 }
 
 TEST(ReadinessTest, DeploymentNeedsAllReplicasOfTheCurrentGeneration) {
     EXPECT_TRUE(EvaluateWorkload("deployments", Workload(1, 1)).ready);
     EXPECT_FALSE(EvaluateWorkload("deployments", Workload(0, 1)).ready);
-    EXPECT_FALSE(EvaluateWorkload("deployments", Workload(1, 1, 2, 1)).ready) << "spec changed, not observed yet";
-    EXPECT_EQ(EvaluateWorkload("statefulsets", Workload(0, 1)).description, "statefulset web (0/1 ready)");
+    EXPECT_FALSE(EvaluateWorkload("deployments", Workload(1, 1, 2, 1)).ready)
+        << "spec changed, not observed yet";
+    EXPECT_EQ(EvaluateWorkload("statefulsets", Workload(0, 1)).description,
+              "statefulset web (0/1 ready)");
 }
 
 TEST(ReadinessTest, JobCompleteOrFailed) {
-    json complete = {{"metadata", {{"name", "setup"}}},
-                     {"status", {{"conditions", json::array({{{"type", "Complete"}, {"status", "True"}}})}}}};
-    json failed = {{"metadata", {{"name", "setup"}}},
-                   {"status", {{"conditions", json::array({{{"type", "Failed"}, {"status", "True"},
-                                                             {"message", "BackoffLimitExceeded"}}})}}}};
+    json complete = {
+        {"metadata", {{"name", "setup"}}},
+        {"status", {{"conditions", json::array({{{"type", "Complete"}, {"status", "True"}}})}}}};
+    json failed = {
+        {"metadata", {{"name", "setup"}}},
+        {"status",
+         {{"conditions",
+           json::array(
+               {{{"type", "Failed"}, {"status", "True"}, {"message", "BackoffLimitExceeded"}}})}}}};
     EXPECT_TRUE(EvaluateWorkload("jobs", complete).ready);
     auto state = EvaluateWorkload("jobs", failed);
     EXPECT_TRUE(state.failed);
@@ -58,21 +67,21 @@ TEST(ReadinessTest, CombineNeedsAWorkloadAndNoFailure) {
     EXPECT_FALSE(broken.error().retryable());
 }
 
-
 // The API server as the shared watch sees it: one list per kind (answered from `lists`),
 // and watches that either deliver `events` of their kind or, with `hang`, deliver nothing
 // and never end, like a connection whose peer vanished without a FIN or RST; such a stream
 // returns only once `stop()` says so, as the real client's progress callback does.
 class FakeWatchKube : public kube::KubeApi {
 public:
-    Result<kube::ApiResponse> Call(const std::string& method, const std::string& path, const std::string&,
-                                   const std::string&) override {
+    Result<kube::ApiResponse> Call(const std::string& method, const std::string& path,
+                                   const std::string&, const std::string&) override {
         std::lock_guard lock(mutex_);
         const std::string kind = KindOf(path);
         if (method != "GET" || kind.empty()) return kube::ApiResponse{404, "{}"};
         ++list_calls_[kind];
         json items = lists_.count(kind) != 0U ? lists_[kind] : json::array();
-        return kube::ApiResponse{200, json{{"metadata", {{"resourceVersion", "10"}}}, {"items", items}}.dump()};
+        return kube::ApiResponse{
+            200, json{{"metadata", {{"resourceVersion", "10"}}}, {"items", items}}.dump()};
     }
 
     Status Watch(const std::string& path, const std::function<void(const std::string&)>& on_event,
@@ -91,7 +100,8 @@ public:
         while (!stop()) {
             if (!hang) {
                 std::lock_guard lock(mutex_);
-                if (!events_[kind].empty()) return Status::Ok();  // the server ends it; the caller watches again
+                if (!events_[kind].empty())
+                    return Status::Ok();  // the server ends it; the caller watches again
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
@@ -160,8 +170,10 @@ TEST(ReadinessWatcherTest, FollowsWatchEvents) {
     watcher.Start();
     ASSERT_TRUE(WaitUntil([&] { return watcher.Synced(); }, std::chrono::seconds(10)));
     EXPECT_FALSE(StoreReady(watcher, "store-a"));
-    kube.AddEvent("statefulsets", {{"type", "MODIFIED"}, {"object", StoreWorkload("store-a", "db", 1)}});
-    EXPECT_TRUE(WaitUntil([&] { return StoreReady(watcher, "store-a"); }, std::chrono::seconds(10)));
+    kube.AddEvent("statefulsets",
+                  {{"type", "MODIFIED"}, {"object", StoreWorkload("store-a", "db", 1)}});
+    EXPECT_TRUE(
+        WaitUntil([&] { return StoreReady(watcher, "store-a"); }, std::chrono::seconds(10)));
     shutdown.Trigger();
 }
 
@@ -176,8 +188,10 @@ TEST(ReadinessWatcherTest, RelistsWhenTheWatchSaysItsVersionIsGone) {
     ASSERT_TRUE(WaitUntil([&] { return watcher.Synced(); }, std::chrono::seconds(10)));
     EXPECT_FALSE(StoreReady(watcher, "store-a"));
     kube.SetList("statefulsets", json::array({StoreWorkload("store-a", "db", 1)}));
-    kube.AddEvent("statefulsets", {{"type", "ERROR"}, {"object", {{"kind", "Status"}, {"code", 410}}}});
-    EXPECT_TRUE(WaitUntil([&] { return StoreReady(watcher, "store-a"); }, std::chrono::seconds(10)));
+    kube.AddEvent("statefulsets",
+                  {{"type", "ERROR"}, {"object", {{"kind", "Status"}, {"code", 410}}}});
+    EXPECT_TRUE(
+        WaitUntil([&] { return StoreReady(watcher, "store-a"); }, std::chrono::seconds(10)));
     EXPECT_GE(kube.Lists("statefulsets"), 2);
     shutdown.Trigger();
 }
@@ -197,7 +211,8 @@ TEST(ReadinessWatcherTest, DropsAStreamThatOutlivesItsTimeoutAndRelists) {
     const auto changed = std::chrono::steady_clock::now();
     kube.SetList("statefulsets", json::array({StoreWorkload("store-a", "db", 1)}));
     // Timeout 1 s, given up 2 s after the watch began: ready well within 10 s.
-    EXPECT_TRUE(WaitUntil([&] { return StoreReady(watcher, "store-a"); }, std::chrono::seconds(10)));
+    EXPECT_TRUE(
+        WaitUntil([&] { return StoreReady(watcher, "store-a"); }, std::chrono::seconds(10)));
     EXPECT_GE(kube.Lists("statefulsets"), 2);
     EXPECT_GE(std::chrono::steady_clock::now() - changed, std::chrono::milliseconds(500))
         << "ready before the stream could have been given up: something else relisted";

@@ -14,7 +14,8 @@ namespace {
 // Records what would be published; fails the first `failures` calls.
 class RecordingPublisher : public kafka::EventPublisher {
 public:
-    Status PublishAndWait(const std::vector<kafka::OutgoingMessage>& messages, std::chrono::milliseconds) override {
+    Status PublishAndWait(const std::vector<kafka::OutgoingMessage>& messages,
+                          std::chrono::milliseconds) override {
         if (failures > 0) {
             --failures;
             return Error::Retryable("kafka_timeout", "broker down");
@@ -41,7 +42,12 @@ TEST(StatusPublisherTest, PublishesAStatusEventKeyedByStoreAfterRetries) {
     publisher.failures = 2;
     ShutdownFlag shutdown;
     KafkaStatusPublisher statuses(publisher, /*simulated=*/true);
-    ASSERT_TRUE(statuses.Publish(Requested(), {v1::STORE_STATUS_READY, "ready", "", "http://shop/", "http://shop/app", "ns"}, CancelToken(shutdown)).ok());
+    ASSERT_TRUE(
+        statuses
+            .Publish(Requested(),
+                     {v1::STORE_STATUS_READY, "ready", "", "http://shop/", "http://shop/app", "ns"},
+                     CancelToken(shutdown))
+            .ok());
     ASSERT_EQ(publisher.sent.size(), 1U);
     EXPECT_EQ(publisher.sent[0].topic, "store-status");
     EXPECT_EQ(publisher.sent[0].key, "123e4567-e89b-42d3-a456-426614174000");
@@ -64,12 +70,27 @@ TEST(StatusPublisherTest, AStoreOnTheRealNodeIsNotSimulatedAndDeletionsNeverSayS
     KafkaStatusPublisher statuses(publisher, /*simulated=*/true);
     Command real = Requested();
     real.envelope.mutable_store_requested()->set_placement("real-node");
-    ASSERT_TRUE(statuses.Publish(real, {v1::STORE_STATUS_READY, "ready", "", "http://shop/", "http://shop/app", "ns"}, CancelToken(shutdown)).ok());
-    auto deletion_envelope = events::NewEnvelope("acme", "123e4567-e89b-42d3-a456-426614174000", "corr-2");
+    ASSERT_TRUE(
+        statuses
+            .Publish(real,
+                     {v1::STORE_STATUS_READY, "ready", "", "http://shop/", "http://shop/app", "ns"},
+                     CancelToken(shutdown))
+            .ok());
+    auto deletion_envelope =
+        events::NewEnvelope("acme", "123e4567-e89b-42d3-a456-426614174000", "corr-2");
     deletion_envelope.mutable_store_deletion_requested()->set_requested_by("acme");
     events::SetTypeFromPayload(deletion_envelope);
-    ASSERT_TRUE(statuses.Publish({deletion_envelope, 3, 50}, {v1::STORE_STATUS_DELETING, "helm-uninstall", "", "", "", "ns"}, CancelToken(shutdown)).ok());
-    ASSERT_TRUE(statuses.Publish(Requested(), {v1::STORE_STATUS_READY, "ready", "", "http://shop/", "http://shop/app", "ns"}, CancelToken(shutdown)).ok());
+    ASSERT_TRUE(statuses
+                    .Publish({deletion_envelope, 3, 50},
+                             {v1::STORE_STATUS_DELETING, "helm-uninstall", "", "", "", "ns"},
+                             CancelToken(shutdown))
+                    .ok());
+    ASSERT_TRUE(
+        statuses
+            .Publish(Requested(),
+                     {v1::STORE_STATUS_READY, "ready", "", "http://shop/", "http://shop/app", "ns"},
+                     CancelToken(shutdown))
+            .ok());
     ASSERT_EQ(publisher.sent.size(), 3U);
     std::vector<bool> simulated;
     for (const auto& message : publisher.sent) {
@@ -85,16 +106,21 @@ TEST(StatusPublisherTest, SequencesFollowTheCommandOffsetAndStepNotAClock) {
     ShutdownFlag shutdown;
     KafkaStatusPublisher statuses(publisher, false);
     const auto command = Requested(41);
-    auto namespace_step = statuses.BuildEvent(command, {v1::STORE_STATUS_PROVISIONING, "namespace", "", "", "", "ns", 2, 0});
-    auto ready = statuses.BuildEvent(command, {v1::STORE_STATUS_READY, "ready", "", "", "", "ns", 12, 0});
+    auto namespace_step = statuses.BuildEvent(
+        command, {v1::STORE_STATUS_PROVISIONING, "namespace", "", "", "", "ns", 2, 0});
+    auto ready =
+        statuses.BuildEvent(command, {v1::STORE_STATUS_READY, "ready", "", "", "", "ns", 12, 0});
     EXPECT_EQ(namespace_step.store_status_changed().sequence(), (42ULL << 20) | (2U << 8));
-    EXPECT_LT(namespace_step.store_status_changed().sequence(), ready.store_status_changed().sequence());
+    EXPECT_LT(namespace_step.store_status_changed().sequence(),
+              ready.store_status_changed().sequence());
     // Every event of a command sorts after the command ((offset + 1) << 20) and before the
     // store's next command, whatever step it is at.
-    auto next_command = statuses.BuildEvent(Requested(42), {v1::STORE_STATUS_DELETING, "helm-uninstall", "", "", "", "ns", 2, 0});
+    auto next_command = statuses.BuildEvent(
+        Requested(42), {v1::STORE_STATUS_DELETING, "helm-uninstall", "", "", "", "ns", 2, 0});
     EXPECT_GT(ready.store_status_changed().sequence(), 42ULL << 20);
     EXPECT_LT(ready.store_status_changed().sequence(), 43ULL << 20);
-    EXPECT_GT(next_command.store_status_changed().sequence(), ready.store_status_changed().sequence());
+    EXPECT_GT(next_command.store_status_changed().sequence(),
+              ready.store_status_changed().sequence());
     EXPECT_NE(namespace_step.event_id(), ready.event_id());
 }
 
@@ -106,13 +132,17 @@ TEST(StatusPublisherTest, AReplayedCommandEmitsTheSameEventIds) {
     const StatusUpdate update{v1::STORE_STATUS_PROVISIONING, "helm", "", "", "", "ns", 8, 0};
     auto first = statuses.BuildEvent(command, update);
     auto replay = statuses.BuildEvent(command, update);
-    EXPECT_EQ(first.event_id(), replay.event_id()) << "the read model records a replayed update once";
+    EXPECT_EQ(first.event_id(), replay.event_id())
+        << "the read model records a replayed update once";
     EXPECT_TRUE(IsUuid(first.event_id()));
     auto other_store_command = Requested(5);
     other_store_command.envelope.set_event_id(NewUuid());
     EXPECT_NE(statuses.BuildEvent(other_store_command, update).event_id(), first.event_id());
-    EXPECT_NE(statuses.BuildEvent(command, {v1::STORE_STATUS_PROVISIONING, "helm", "", "", "", "ns", 8, 1}).event_id(),
-              first.event_id());
+    EXPECT_NE(
+        statuses
+            .BuildEvent(command, {v1::STORE_STATUS_PROVISIONING, "helm", "", "", "", "ns", 8, 1})
+            .event_id(),
+        first.event_id());
 }
 
 // The relay publishes at least once: a copy of a command (same event id) may sit at a later
@@ -126,7 +156,8 @@ TEST(StatusPublisherTest, ACopyOfTheCommandAtAnotherOffsetEmitsTheSameEventIds) 
     auto copy = command;
     copy.offset = 9;
     const StatusUpdate ready{v1::STORE_STATUS_READY, "ready", "", "", "", "ns", 12, 0};
-    EXPECT_EQ(statuses.BuildEvent(command, ready).event_id(), statuses.BuildEvent(copy, ready).event_id());
+    EXPECT_EQ(statuses.BuildEvent(command, ready).event_id(),
+              statuses.BuildEvent(copy, ready).event_id());
     EXPECT_NE(statuses.BuildEvent(command, ready).store_status_changed().sequence(),
               statuses.BuildEvent(copy, ready).store_status_changed().sequence());
 }
@@ -137,7 +168,8 @@ TEST(StatusPublisherTest, PublishesNothingForACancelledCommand) {
     CancelToken cancel(shutdown);
     cancel.Cancel(CancelToken::Reason::kLeaseLost);  // another runner speaks for the store now
     KafkaStatusPublisher statuses(publisher, false);
-    auto emitted = statuses.Publish(Requested(), {v1::STORE_STATUS_READY, "ready", "", "", "", "ns", 12, 0}, cancel);
+    auto emitted = statuses.Publish(
+        Requested(), {v1::STORE_STATUS_READY, "ready", "", "", "", "ns", 12, 0}, cancel);
     ASSERT_FALSE(emitted.ok());
     EXPECT_EQ(emitted.error().code, "cancelled");
     EXPECT_TRUE(publisher.sent.empty()) << "a command that lost its lease published a status";
@@ -153,7 +185,8 @@ TEST(StatusPublisherTest, StopsRetryingWhenTheCommandIsCancelled) {
         std::this_thread::sleep_for(std::chrono::milliseconds(300));
         cancel.Cancel(CancelToken::Reason::kRevoked);
     });
-    auto emitted = statuses.Publish(Requested(), {v1::STORE_STATUS_READY, "ready", "", "", "", "ns", 12, 0}, cancel);
+    auto emitted = statuses.Publish(
+        Requested(), {v1::STORE_STATUS_READY, "ready", "", "", "", "ns", 12, 0}, cancel);
     canceller.join();
     ASSERT_FALSE(emitted.ok());
     EXPECT_EQ(emitted.error().code, "cancelled");

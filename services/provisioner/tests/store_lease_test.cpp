@@ -19,18 +19,21 @@ using test_support::WaitUntil;
 
 class FakeLeaseApi : public kube::KubeApi {
 public:
-    Result<kube::ApiResponse> Call(const std::string& method, const std::string& path, const std::string& body,
-                                   const std::string&) override {
+    Result<kube::ApiResponse> Call(const std::string& method, const std::string& path,
+                                   const std::string& body, const std::string&) override {
         // A slow API server: every PUT takes this long (outside the lock, as requests overlap).
-        if (method == "PUT" && put_delay.load().count() > 0) std::this_thread::sleep_for(put_delay.load());
+        if (method == "PUT" && put_delay.load().count() > 0)
+            std::this_thread::sleep_for(put_delay.load());
         std::lock_guard lock(mutex);
         if (unreachable) return Error::Retryable("network", "connection refused");
-        const std::string leases = "/apis/coordination.k8s.io/v1/namespaces/storefleet-system/leases";
+        const std::string leases =
+            "/apis/coordination.k8s.io/v1/namespaces/storefleet-system/leases";
         if (method == "PATCH") return kube::ApiResponse{200, body};  // the namespace
         if (method == "POST" && path == leases) {
             auto lease = json::parse(body);
             const std::string name = lease["metadata"]["name"];
-            if (objects.count(name) != 0U) return kube::ApiResponse{409, R"({"reason":"AlreadyExists"})"};
+            if (objects.count(name) != 0U)
+                return kube::ApiResponse{409, R"({"reason":"AlreadyExists"})"};
             lease["metadata"]["resourceVersion"] = std::to_string(++version);
             objects[name] = lease;
             return kube::ApiResponse{201, lease.dump()};
@@ -44,7 +47,8 @@ public:
         if (method == "PUT") {
             if (it == objects.end()) return kube::ApiResponse{404, "{}"};
             auto lease = json::parse(body);
-            if (lease["metadata"].value("resourceVersion", "") != it->second["metadata"]["resourceVersion"]) {
+            if (lease["metadata"].value("resourceVersion", "") !=
+                it->second["metadata"]["resourceVersion"]) {
                 return kube::ApiResponse{409, R"({"reason":"Conflict"})"};
             }
             lease["metadata"]["resourceVersion"] = std::to_string(++version);
@@ -56,7 +60,8 @@ public:
         if (method == "DELETE") {
             if (it == objects.end()) return kube::ApiResponse{404, "{}"};
             auto options = json::parse(body);
-            if (options["preconditions"]["resourceVersion"] != it->second["metadata"]["resourceVersion"]) {
+            if (options["preconditions"]["resourceVersion"] !=
+                it->second["metadata"]["resourceVersion"]) {
                 return kube::ApiResponse{409, R"({"reason":"Conflict"})"};
             }
             objects.erase(it);
@@ -78,7 +83,8 @@ public:
     std::atomic<std::chrono::milliseconds> put_delay{std::chrono::milliseconds(0)};
 };
 
-LeaseOptions Options(const std::string& instance, std::chrono::seconds duration = std::chrono::seconds(3)) {
+LeaseOptions Options(const std::string& instance,
+                     std::chrono::seconds duration = std::chrono::seconds(3)) {
     return {.lease_namespace = "storefleet-system",
             .instance_id = instance,
             .duration = duration,
@@ -116,7 +122,8 @@ TEST(StoreLeaseTest, ASecondRunnerWaitsUntilTheFirstReleases) {
 TEST(StoreLeaseTest, ALeaseWhoseHolderStoppedRenewingIsTakenOverAndTheOldHolderStops) {
     FakeLeaseApi api;
     metrics::Registry registry;
-    StoreLeases stalled(api, Options("provisioner-1", std::chrono::seconds(3)), registry);  // no keeper: it stalls
+    StoreLeases stalled(api, Options("provisioner-1", std::chrono::seconds(3)),
+                        registry);  // no keeper: it stalls
     StoreLeases other(api, Options("provisioner-2", std::chrono::seconds(3)), registry);
     ShutdownFlag shutdown;
     CancelToken stalled_cancel(shutdown);
@@ -134,7 +141,8 @@ TEST(StoreLeaseTest, ALeaseWhoseHolderStoppedRenewingIsTakenOverAndTheOldHolderS
     stalled.Start();
     WaitUntil([&] { return stalled_cancel.Cancelled(); }, std::chrono::seconds(3));
     EXPECT_EQ(stalled_cancel.Why(), CancelToken::Reason::kLeaseLost);
-    EXPECT_EQ(api.Holder(kStore), other.identity()) << "the old holder's release must not delete the new lease";
+    EXPECT_EQ(api.Holder(kStore), other.identity())
+        << "the old holder's release must not delete the new lease";
     held->reset();
     EXPECT_EQ(api.Holder(kStore), other.identity());
     stalled.Stop();
@@ -149,7 +157,8 @@ TEST(StoreLeaseTest, ARestartedReplicaResumesItsEarlierRunsStoresAtOnce) {
         StoreLeases killed(api, Options("provisioner-1", std::chrono::seconds(60)), registry);
         auto held = killed.Acquire(kStore, cancel);
         ASSERT_TRUE(held.ok());
-        held->release();  // kill -9: the lease is never released  // NOLINT(bugprone-unused-return-value)
+        held->release();  // kill -9: the lease is never released  //
+                          // NOLINT(bugprone-unused-return-value)
     }
     StoreLeases restarted(api, Options("provisioner-1", std::chrono::seconds(60)), registry);
     const auto start = std::chrono::steady_clock::now();
@@ -234,7 +243,8 @@ TEST(StoreLeaseTest, ASecondTaskOfTheSameProcessWaitsForTheFirst) {
     first->reset();  // the old task ends
     second.join();
     ASSERT_TRUE(second_holds.load());
-    EXPECT_EQ(api.Holder(kStore), leases.identity()) << "the old task's release deleted the new task's lease";
+    EXPECT_EQ(api.Holder(kStore), leases.identity())
+        << "the old task's release deleted the new task's lease";
     second_handle.reset();
     EXPECT_EQ(api.Holder(kStore), "");
 }
@@ -253,7 +263,12 @@ TEST(StoreLeaseTest, AHungRenewalStopsTheHolderBeforeATakerMayStart) {
     auto held = leases.Acquire(kStore, cancel);
     ASSERT_TRUE(held.ok());
     leases.Start();
-    ASSERT_TRUE(WaitUntil([&] { std::lock_guard lock(api.mutex); return api.puts >= 1; }, std::chrono::seconds(3)));
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+            std::lock_guard lock(api.mutex);
+            return api.puts >= 1;
+        },
+        std::chrono::seconds(3)));
     api.put_delay = std::chrono::milliseconds(4000);
     ASSERT_TRUE(WaitUntil([&] { return cancel.Cancelled(); }, std::chrono::seconds(6)));
     const auto stopped = std::chrono::steady_clock::now();
@@ -263,7 +278,8 @@ TEST(StoreLeaseTest, AHungRenewalStopsTheHolderBeforeATakerMayStart) {
         last_renewal = api.last_put;
     }
     EXPECT_EQ(cancel.Why(), CancelToken::Reason::kLeaseLost);
-    EXPECT_LT(stopped - last_renewal, duration) << "a taker could have started before the holder stopped";
+    EXPECT_LT(stopped - last_renewal, duration)
+        << "a taker could have started before the holder stopped";
     leases.Stop();
 }
 

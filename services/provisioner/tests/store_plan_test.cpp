@@ -49,7 +49,8 @@ TEST(StorePlanTest, QuotaScalesWithPlan) {
     EXPECT_EQ(small["spec"]["hard"]["services.loadbalancers"], "0");
 }
 
-const nlohmann::json& PolicyNamed(const nlohmann::json::array_t& policies, const std::string& name) {
+const nlohmann::json& PolicyNamed(const nlohmann::json::array_t& policies,
+                                  const std::string& name) {
     for (const auto& policy : policies) {
         if (policy["metadata"]["name"] == name) return policy;
     }
@@ -74,14 +75,16 @@ TEST(StorePlanTest, NetworkPoliciesDenyByDefaultAndAllowOnlyInNamespaceTrafficAn
         "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]})"));
     for (const auto& policy : policies) {
         EXPECT_EQ(policy["metadata"]["namespace"], "ns");
-        EXPECT_EQ(policy["metadata"]["labels"]["storefleet.io/store-id"], "123e4567-e89b-42d3-a456-426614174000");
+        EXPECT_EQ(policy["metadata"]["labels"]["storefleet.io/store-id"],
+                  "123e4567-e89b-42d3-a456-426614174000");
     }
 }
 
 TEST(StorePlanTest, IngressControllerReachesOnlyTheWebPodsOnTheirPort) {
     auto woo = PolicyNamed(NetworkPolicyObjects(*SpecFromEvent(Requested()), "ns", "ingress-nginx"),
                            "allow-from-ingress-controller");
-    EXPECT_EQ(woo["spec"]["podSelector"], nlohmann::json::parse(R"({"matchLabels":{"app.kubernetes.io/component":"web"}})"));
+    EXPECT_EQ(woo["spec"]["podSelector"],
+              nlohmann::json::parse(R"({"matchLabels":{"app.kubernetes.io/component":"web"}})"));
     EXPECT_EQ(woo["spec"]["policyTypes"], nlohmann::json::array({"Ingress"}));
     EXPECT_EQ(woo["spec"]["ingress"], nlohmann::json::parse(R"([{
         "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}],
@@ -90,13 +93,16 @@ TEST(StorePlanTest, IngressControllerReachesOnlyTheWebPodsOnTheirPort) {
     request.mutable_store_requested()->set_engine(v1::ENGINE_MEDUSA);
     auto medusa = PolicyNamed(NetworkPolicyObjects(*SpecFromEvent(request), "ns", "traefik"),
                               "allow-from-ingress-controller");
-    EXPECT_EQ(medusa["spec"]["ingress"][0]["ports"], nlohmann::json::parse(R"([{"protocol":"TCP","port":9000}])"));
-    EXPECT_EQ(medusa["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+    EXPECT_EQ(medusa["spec"]["ingress"][0]["ports"],
+              nlohmann::json::parse(R"([{"protocol":"TCP","port":9000}])"));
+    EXPECT_EQ(medusa["spec"]["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"]
+                    ["kubernetes.io/metadata.name"],
               "traefik");
 }
 
 TEST(StorePlanTest, WebEgressOnlyForLabelledPodsAndNeverToInternalRanges) {
-    auto web = PolicyNamed(NetworkPolicyObjects(*SpecFromEvent(Requested()), "ns", "ingress-nginx"), "allow-web-egress");
+    auto web = PolicyNamed(NetworkPolicyObjects(*SpecFromEvent(Requested()), "ns", "ingress-nginx"),
+                           "allow-web-egress");
     EXPECT_EQ(web["spec"]["podSelector"]["matchLabels"]["storefleet.io/internet-egress"], "true");
     EXPECT_EQ(web["spec"]["policyTypes"], nlohmann::json::array({"Egress"}));
     ASSERT_EQ(web["spec"]["egress"].size(), 1U);
@@ -107,11 +113,14 @@ TEST(StorePlanTest, WebEgressOnlyForLabelledPodsAndNeverToInternalRanges) {
                                                      "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4"]}},
         {"ipBlock": {"cidr": "::/0", "except": ["fc00::/7", "fe80::/10", "::1/128", "ff00::/8",
                                                 "64:ff9b::/96"]}}])"));
-    EXPECT_EQ(rule["ports"], nlohmann::json::parse(R"([{"protocol":"TCP","port":443},{"protocol":"TCP","port":80}])"));
+    EXPECT_EQ(
+        rule["ports"],
+        nlohmann::json::parse(R"([{"protocol":"TCP","port":443},{"protocol":"TCP","port":80}])"));
 }
 
 TEST(StorePlanTest, RoleBindingBindsOnlyTheStoreRoleToTheProvisionersOwnAccount) {
-    const ProvisionerIdentity identity{"storefleet-system", "storefleet-provisioner", "storefleet-provisioner-store"};
+    const ProvisionerIdentity identity{"storefleet-system", "storefleet-provisioner",
+                                       "storefleet-provisioner-store"};
     auto binding = RoleBindingObject("id-1", "store-id-1", identity);
     EXPECT_EQ(binding["kind"], "RoleBinding");
     EXPECT_EQ(binding["metadata"]["name"], "storefleet-provisioner");

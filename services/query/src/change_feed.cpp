@@ -1,7 +1,7 @@
 #include "change_feed.hpp"
 
-#include "storefleet/common/log.hpp"
 #include "store_reader.hpp"
+#include "storefleet/common/log.hpp"
 
 namespace storefleet::query {
 namespace {
@@ -16,8 +16,9 @@ constexpr const char* kOldestSql = "select coalesce(min(change_id), 0) from read
 }  // namespace
 
 class PgChangeFeed::Receiver final : public pqxx::notification_receiver {
-  public:
-    explicit Receiver(pqxx::connection_base& connection) : pqxx::notification_receiver(connection, "store_changed") {}
+public:
+    explicit Receiver(pqxx::connection_base& connection)
+        : pqxx::notification_receiver(connection, "store_changed") {}
     void operator()(const std::string&, int) override {}
 };
 
@@ -61,7 +62,8 @@ void PgChangeFeed::Drain() {
     }
 }
 
-std::vector<ChangeLogEntry> PgChangeFeed::After(int64_t after, const std::string& tenant_id, int limit) {
+std::vector<ChangeLogEntry> PgChangeFeed::After(int64_t after, const std::string& tenant_id,
+                                                int limit) {
     return pool_.WithoutTransaction([&](pqxx::nontransaction& session) {
         auto rows = session.exec_params(kChangesSql, after, tenant_id, limit);
         std::vector<ChangeLogEntry> changes;
@@ -78,11 +80,13 @@ std::vector<ChangeLogEntry> PgChangeFeed::After(int64_t after, const std::string
 }
 
 int64_t PgChangeFeed::Head() {
-    return pool_.WithoutTransaction([](pqxx::nontransaction& session) { return session.exec(kHeadSql)[0][0].as<int64_t>(); });
+    return pool_.WithoutTransaction(
+        [](pqxx::nontransaction& session) { return session.exec(kHeadSql)[0][0].as<int64_t>(); });
 }
 
 int64_t PgChangeFeed::Oldest() {
-    return pool_.WithoutTransaction([](pqxx::nontransaction& session) { return session.exec(kOldestSql)[0][0].as<int64_t>(); });
+    return pool_.WithoutTransaction(
+        [](pqxx::nontransaction& session) { return session.exec(kOldestSql)[0][0].as<int64_t>(); });
 }
 
 }  // namespace storefleet::query

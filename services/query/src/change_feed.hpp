@@ -22,7 +22,7 @@ struct ChangeLogEntry {
 // descriptor that becomes readable when a change may have been committed. Used from the
 // stream server's one thread. Throws on database failures (the server retries later).
 class ChangeFeed {
-  public:
+public:
     virtual ~ChangeFeed() = default;
     // Readable when new changes may be there; -1 when there is none now (the server then
     // polls once a second, as it does anyway).
@@ -31,7 +31,8 @@ class ChangeFeed {
     virtual void Drain() = 0;
     // Changes with change_id > `after`, oldest first, at most `limit`; of one tenant, or of
     // all when `tenant_id` is empty.
-    virtual std::vector<ChangeLogEntry> After(int64_t after, const std::string& tenant_id, int limit) = 0;
+    virtual std::vector<ChangeLogEntry> After(int64_t after, const std::string& tenant_id,
+                                              int limit) = 0;
     // The largest change id committed so far (0: none), and the smallest still kept (0:
     // none): a client resuming from before Oldest() - 1 has missed changes for good.
     virtual int64_t Head() = 0;
@@ -41,18 +42,18 @@ class ChangeFeed {
 // Reads read.store_changes through `pool` and LISTENs on "store_changed" (the projector's
 // NOTIFY) on a connection of its own, which it reopens when it breaks.
 class PgChangeFeed final : public ChangeFeed {
-  public:
-      PgChangeFeed(const std::string& pg_url, pg::Pool& pool);
-      ~PgChangeFeed() override;
+public:
+    PgChangeFeed(const std::string& pg_url, pg::Pool& pool);
+    ~PgChangeFeed() override;
 
-      int WakeFd() override;
-      void Drain() override;
-      std::vector<ChangeLogEntry> After(int64_t after, const std::string& tenant_id,
-                                        int limit) override;
-      int64_t Head() override;
-      int64_t Oldest() override;
+    int WakeFd() override;
+    void Drain() override;
+    std::vector<ChangeLogEntry> After(int64_t after, const std::string& tenant_id,
+                                      int limit) override;
+    int64_t Head() override;
+    int64_t Oldest() override;
 
-  private:
+private:
     class Receiver;
     void Listen();
 

@@ -38,7 +38,8 @@ struct QueryConfig {
     double tenant_read_rate_per_second = 500;
     // Peers allowed to say who the client is (X-Forwarded-For, X-Real-IP): the front door, an
     // Ingress controller. STOREFLEET_TRUSTED_PROXIES, comma-separated CIDR ranges.
-    http::TrustedProxies trusted_proxies = http::TrustedProxies::Parse(http::kDefaultTrustedProxies);
+    http::TrustedProxies trusted_proxies =
+        http::TrustedProxies::Parse(http::kDefaultTrustedProxies);
     // The engines intake lets a store place on the real node (STOREFLEET_REAL_NODE_ENGINES,
     // the same setting), told to clients by GET /api/v1/me so the dashboard offers it.
     std::vector<std::string> real_node_engines;

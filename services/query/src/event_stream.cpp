@@ -18,23 +18,29 @@ constexpr int kCatchUpPage = 500;
 constexpr int kBroadcastPage = 1000;
 
 http::SseRefusal Unavailable() {
-    return {503, "unavailable", "the read model cannot answer right now; retry shortly", {{"Retry-After", "1"}}};
+    return {503,
+            "unavailable",
+            "the read model cannot answer right now; retry shortly",
+            {{"Retry-After", "1"}}};
 }
 
 }  // namespace
 
 std::string StoreEventFrame(const ChangeLogEntry& change) {
     // nlohmann's compact dump has no newline, so the data fits one `data:` line.
-    return "id: " + std::to_string(change.change_id) + "\nevent: store\ndata: " + ToJson(change.store).dump() + "\n\n";
+    return "id: " + std::to_string(change.change_id) +
+           "\nevent: store\ndata: " + ToJson(change.store).dump() + "\n\n";
 }
 
-EventStreamServer::EventStreamServer(Options options, ChangeFeed& feed, http::Authenticator& authenticator,
+EventStreamServer::EventStreamServer(Options options, ChangeFeed& feed,
+                                     http::Authenticator& authenticator,
                                      http::RateLimiter& client_limiter, metrics::Registry& registry)
     : options_(std::move(options)),
       feed_(feed),
       authenticator_(authenticator),
       client_limiter_(client_limiter),
-      events_sent_(registry.GetCounter("storefleet_query_stream_events_total", "Store events written to streams.")),
+      events_sent_(registry.GetCounter("storefleet_query_stream_events_total",
+                                       "Store events written to streams.")),
       transport_({.address = options_.address,
                   .port = options_.port,
                   .path = kPath,
@@ -63,17 +69,24 @@ std::set<int> EventStreamServer::RefusalStatuses() const {
 http::SseAnswer EventStreamServer::OnRequest(const http::SseRequest& request) {
     // The same order as the REST API: the per-address limiter before any token lookup.
     std::chrono::milliseconds retry_after{0};
-    if (!client_limiter_.Allow(request.client_address, http::RateLimiter::Clock::now(), retry_after)) {
-        const auto seconds = std::to_string(std::max<int64_t>(1, (retry_after.count() + 999) / 1000));
-        return http::SseRefusal{429, "rate_limited",
-                                "too many requests from this client address; retry after " + seconds + " s",
-                                {{"Retry-After", seconds}}};
+    if (!client_limiter_.Allow(request.client_address, http::RateLimiter::Clock::now(),
+                               retry_after)) {
+        const auto seconds =
+            std::to_string(std::max<int64_t>(1, (retry_after.count() + 999) / 1000));
+        return http::SseRefusal{
+            429,
+            "rate_limited",
+            "too many requests from this client address; retry after " + seconds + " s",
+            {{"Retry-After", seconds}}};
     }
     const auto authorization = request.headers.find("authorization");
-    const std::string sha =
-        authorization == request.headers.end() ? "" : http::Authenticator::TokenSha256(authorization->second);
+    const std::string sha = authorization == request.headers.end()
+                                ? ""
+                                : http::Authenticator::TokenSha256(authorization->second);
     if (sha.empty()) {
-        return http::SseRefusal{401, "unauthorized", "send an API token as 'Authorization: Bearer <token>'",
+        return http::SseRefusal{401,
+                                "unauthorized",
+                                "send an API token as 'Authorization: Bearer <token>'",
                                 {{"WWW-Authenticate", "Bearer"}}};
     }
     std::optional<http::Principal> principal;
@@ -84,7 +97,9 @@ http::SseAnswer EventStreamServer::OnRequest(const http::SseRequest& request) {
         return Unavailable();
     }
     if (!principal) {
-        return http::SseRefusal{401, "unauthorized", "unknown, expired or revoked API token",
+        return http::SseRefusal{401,
+                                "unauthorized",
+                                "unknown, expired or revoked API token",
                                 {{"WWW-Authenticate", "Bearer error=\"invalid_token\""}}};
     }
     std::optional<int64_t> resume_after;
@@ -92,19 +107,25 @@ http::SseAnswer EventStreamServer::OnRequest(const http::SseRequest& request) {
         int64_t id = -1;
         auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), id);
         if (error != std::errc() || end != text.data() + text.size() || id < 0) {
-            return http::SseRefusal{400, "invalid_request", "Last-Event-ID must be the id of an event this stream sent", {}};
+            return http::SseRefusal{400,
+                                    "invalid_request",
+                                    "Last-Event-ID must be the id of an event this stream sent",
+                                    {}};
         }
         resume_after = id;
     }
     if (streams_of_tenant_[principal->tenant_id] >= options_.max_streams_per_tenant) {
-        return http::SseRefusal{429, "too_many_streams",
-                                "this tenant already has " + std::to_string(options_.max_streams_per_tenant) +
+        return http::SseRefusal{429,
+                                "too_many_streams",
+                                "this tenant already has " +
+                                    std::to_string(options_.max_streams_per_tenant) +
                                     " live streams on this replica; close one or retry later",
                                 {{"Retry-After", "5"}}};
     }
     if (!head_known_) Broadcast();
     if (!head_known_) {
-        log::Warn("stream: cannot read the change log; answering 503", {{"error", "the change log cannot be read"}});
+        log::Warn("stream: cannot read the change log; answering 503",
+                  {{"error", "the change log cannot be read"}});
         return Unavailable();
     }
     subscribers_[request.id] = {principal->tenant_id, principal->admin, sha};
@@ -142,15 +163,18 @@ bool EventStreamServer::CatchUp(http::SseStreamId id, int64_t after) {
     const int64_t oldest = feed_.Oldest();
     if (after > head_ || (oldest > 0 && after < oldest - 1)) {
         // Changes were pruned (or the id is not one of ours): the client must re-read.
-        return transport_.Send(id, "event: reset\ndata: {\"reason\":\"Last-Event-ID is outside the 24 h replay window; "
-                                   "read the list again\"}\n\n");
+        return transport_.Send(
+            id,
+            "event: reset\ndata: {\"reason\":\"Last-Event-ID is outside the 24 h replay window; "
+            "read the list again\"}\n\n");
     }
     const Subscriber& subscriber = subscribers_.at(id);
     const std::string tenant = subscriber.admin ? "" : subscriber.tenant_id;
     while (after < head_) {
         auto changes = feed_.After(after, tenant, kCatchUpPage);
         for (const auto& change : changes) {
-            if (change.change_id > head_) return transport_.IsOpen(id);  // the broadcast sends those
+            if (change.change_id > head_)
+                return transport_.IsOpen(id);  // the broadcast sends those
             if (!transport_.Send(id, StoreEventFrame(change))) return false;
             events_sent_.Inc();
             after = change.change_id;
@@ -176,7 +200,8 @@ void EventStreamServer::Broadcast() {
                 // Sending may end a stream (its subscriber goes): choose first, then send.
                 std::vector<http::SseStreamId> to;
                 for (const auto& [id, subscriber] : subscribers_) {
-                    if (subscriber.admin || subscriber.tenant_id == change.tenant_id) to.push_back(id);
+                    if (subscriber.admin || subscriber.tenant_id == change.tenant_id)
+                        to.push_back(id);
                 }
                 for (http::SseStreamId id : to) {
                     if (!transport_.IsOpen(id)) continue;
@@ -203,7 +228,8 @@ void EventStreamServer::OnSweep(Clock::time_point now) {
     std::unordered_map<std::string, bool> valid;
     std::vector<std::pair<http::SseStreamId, std::string>> streams;
     streams.reserve(subscribers_.size());
-    for (const auto& [id, subscriber] : subscribers_) streams.emplace_back(id, subscriber.token_sha256);
+    for (const auto& [id, subscriber] : subscribers_)
+        streams.emplace_back(id, subscriber.token_sha256);
     for (const auto& [id, sha] : streams) {
         if (!valid.contains(sha)) {
             try {

@@ -33,7 +33,7 @@ namespace storefleet::query {
 // This is the stream's domain; the connections, keep-alives, slow clients and the
 // descriptor limit are http::SseServer's, whose one thread runs everything here.
 class EventStreamServer final : private http::SseHandler {
-  public:
+public:
     struct Options {
         std::string address = "127.0.0.1";
         uint16_t port = 0;  // 0: the kernel picks; see Port()
@@ -42,7 +42,7 @@ class EventStreamServer final : private http::SseHandler {
         std::size_t max_streams_per_tenant = 100;
         std::size_t max_buffered_bytes = 1 << 20;
         std::chrono::milliseconds heartbeat{15'000};
-        std::chrono::milliseconds poll_interval{1'000};    // fallback when NOTIFY is lost
+        std::chrono::milliseconds poll_interval{1'000};     // fallback when NOTIFY is lost
         std::chrono::milliseconds request_timeout{10'000};  // to send the request headers
         std::chrono::milliseconds revalidate_interval{1'000};
         // Told, on the stream's thread, of every change read from the feed (its tenant),
@@ -64,7 +64,7 @@ class EventStreamServer final : private http::SseHandler {
     void Stop();
     [[nodiscard]] uint16_t Port() const { return transport_.Port(); }
 
-  private:
+private:
     // Who an open stream is for.
     struct Subscriber {
         std::string tenant_id;
@@ -95,7 +95,8 @@ class EventStreamServer final : private http::SseHandler {
     bool head_known_ = false;
     std::chrono::steady_clock::time_point last_revalidation_{};
     std::map<http::SseStreamId, Subscriber> subscribers_;
-    std::unordered_map<http::SseStreamId, int64_t> resume_after_;  // accepted, catch-up not yet sent
+    std::unordered_map<http::SseStreamId, int64_t>
+        resume_after_;  // accepted, catch-up not yet sent
     std::unordered_map<std::string, std::size_t> streams_of_tenant_;  // live streams per tenant
     http::SseServer transport_;
 };

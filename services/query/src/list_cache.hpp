@@ -19,7 +19,7 @@ namespace storefleet::query {
 // other than the projector (which logs every change) shows within that time.
 // Thread-safe: HTTP threads read and fill it, the stream thread invalidates it.
 class ListCache {
-  public:
+public:
     using Clock = std::chrono::steady_clock;
     struct Options {
         std::chrono::milliseconds ttl{1000};
@@ -33,7 +33,8 @@ class ListCache {
     // Take before reading the page; pass to Put.
     uint64_t Generation();
     // The body for `key` of `tenant`, or null.
-    std::shared_ptr<const std::string> Get(const std::string& key, const std::string& tenant, Clock::time_point now);
+    std::shared_ptr<const std::string> Get(const std::string& key, const std::string& tenant,
+                                           Clock::time_point now);
     // Keeps `body`, read after Generation() returned `generation`, unless the tenant changed since.
     void Put(const std::string& key, const std::string& tenant, uint64_t generation,
              std::shared_ptr<const std::string> body, Clock::time_point now);
@@ -43,7 +44,7 @@ class ListCache {
     void SetLive(bool live);
     std::size_t Entries();
 
-  private:
+private:
     struct Entry {
         std::string tenant;
         uint64_t generation = 0;
@@ -56,7 +57,7 @@ class ListCache {
     Options options_;
     std::mutex mutex_;
     bool live_ = false;
-    uint64_t epoch_ = 0;     // counts changes; a generation is its value at a read's start
+    uint64_t epoch_ = 0;      // counts changes; a generation is its value at a read's start
     uint64_t all_since_ = 0;  // every entry of a generation below this is void
     std::unordered_map<std::string, uint64_t> changed_at_;  // tenant -> epoch of its last change
     std::unordered_map<std::string, Entry> entries_;

@@ -16,7 +16,9 @@ constexpr std::string_view kAlphabet =
 // was tampered with, and would overflow the SQL's interval arithmetic.
 constexpr int64_t kMaxCursorMicros = 7'258'118'400'000'000;
 
-Error Invalid(const std::string& field, const std::string& message) { return Error::Invalid(field, message); }
+Error Invalid(const std::string& field, const std::string& message) {
+    return Error::Invalid(field, message);
+}
 
 }  // namespace
 
@@ -92,26 +94,29 @@ Result<ListRequest> ParseListRequest(const std::optional<std::string>& limit,
         auto [parsed_to, error] = std::from_chars(begin, end, request.limit);
         if (limit->empty() || error != std::errc() || parsed_to != end || request.limit < 1 ||
             request.limit > kMaxLimit) {
-            return Invalid("limit", "limit must be a whole number from 1 to " + std::to_string(kMaxLimit) +
-                           ", got '" + limit->substr(0, 20) + "'");
+            return Invalid("limit", "limit must be a whole number from 1 to " +
+                                        std::to_string(kMaxLimit) + ", got '" +
+                                        limit->substr(0, 20) + "'");
         }
     }
     if (cursor) {
         request.after = DecodeCursor(*cursor);
         if (!request.after) {
-            return Invalid("cursor", "cursor is not valid; pass the next_cursor of a previous page as it is");
+            return Invalid("cursor",
+                           "cursor is not valid; pass the next_cursor of a previous page as it is");
         }
     }
     if (status) {
         if (!events::IsStatusName(*status)) {
-            return Invalid("status",
-                           "status must be one of " + events::StatusNameList() + "; got '" + status->substr(0, 40) + "'");
+            return Invalid("status", "status must be one of " + events::StatusNameList() +
+                                         "; got '" + status->substr(0, 40) + "'");
         }
         request.status = *status;
     }
     if (engine) {
         if (!events::IsEngineName(*engine)) {
-            return Invalid("engine", "engine must be woocommerce or medusa; got '" + engine->substr(0, 40) + "'");
+            return Invalid("engine", "engine must be woocommerce or medusa; got '" +
+                                         engine->substr(0, 40) + "'");
         }
         request.engine = *engine;
     }
@@ -119,9 +124,11 @@ Result<ListRequest> ParseListRequest(const std::optional<std::string>& limit,
         // Store names are DNS labels, so a prefix of anything else can match nothing; and
         // with only these characters it needs no escaping in a LIKE pattern.
         bool valid = !name_prefix->empty() && name_prefix->size() <= 40;
-        for (char c : *name_prefix) valid = valid && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
+        for (char c : *name_prefix)
+            valid = valid && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
         if (!valid) {
-            return Invalid("name_prefix", "name_prefix must be 1-40 characters of a-z, 0-9 and '-'");
+            return Invalid("name_prefix",
+                           "name_prefix must be 1-40 characters of a-z, 0-9 and '-'");
         }
         request.name_prefix = *name_prefix;
     }

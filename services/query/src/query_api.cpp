@@ -1,7 +1,6 @@
 #include "query_api.hpp"
 
 #include "openapi_document.hpp"
-
 #include "storefleet/common/ids.hpp"
 #include "storefleet/common/log.hpp"
 #include "storefleet/http/auth.hpp"
@@ -22,20 +21,20 @@ void NotFound(ResponseWriter& response, const std::string& store_id) {
 
 }  // namespace
 
-QueryApi::QueryApi(StoreReader& reader, http::Authenticator& authenticator, http::RateLimiter& client_limiter,
-                   metrics::Registry& registry)
+QueryApi::QueryApi(StoreReader& reader, http::Authenticator& authenticator,
+                   http::RateLimiter& client_limiter, metrics::Registry& registry)
     : reader_(reader),
       authenticator_(authenticator),
       client_limiter_(client_limiter),
       unauthorized_(registry.GetCounter("storefleet_query_unauthorized_total",
                                         "Requests refused for a missing or unknown API token.")),
-      unavailable_(
-          registry.GetCounter("storefleet_query_unavailable_total",
-                              "Requests answered 503 because Postgres could not answer.")),
+      unavailable_(registry.GetCounter("storefleet_query_unavailable_total",
+                                       "Requests answered 503 because Postgres could not answer.")),
       list_cache_hits_(registry.GetCounter("storefleet_query_list_cache_hits_total",
                                            "List pages served from the list cache.")),
-      list_cache_misses_(registry.GetCounter("storefleet_query_list_cache_misses_total",
-                                             "List pages read from Postgres (the cache had none current).")) {}
+      list_cache_misses_(
+          registry.GetCounter("storefleet_query_list_cache_misses_total",
+                              "List pages read from Postgres (the cache had none current).")) {}
 
 void QueryApi::Register(http::HttpServer& server) {
     // Transient database failures become a 503 the client may retry; anything else
@@ -61,7 +60,8 @@ void QueryApi::Register(http::HttpServer& server) {
     server.Get("/api/v1/stores/:id/events", guarded(&QueryApi::GetTimeline));
 }
 
-void QueryApi::AnswerUnavailable(ResponseWriter& response, const std::string& what, const std::string& path) {
+void QueryApi::AnswerUnavailable(ResponseWriter& response, const std::string& what,
+                                 const std::string& path) {
     unavailable_.Inc();
     log::Warn("read model unavailable", {{"error", what}, {"path", path}});
     http::SetHeader(response, "Retry-After", "1");
@@ -71,7 +71,8 @@ void QueryApi::AnswerUnavailable(ResponseWriter& response, const std::string& wh
 
 std::optional<std::string> QueryApi::Authenticate(const Request& request, ResponseWriter& response,
                                                   http::Principal* principal) {
-    if (!http::AdmitOrAnswer429(client_limiter_, http::ClientAddress(request), "client address", response)) {
+    if (!http::AdmitOrAnswer429(client_limiter_, http::ClientAddress(request), "client address",
+                                response)) {
         return std::nullopt;
     }
     auto found = authenticator_.Authenticate(request, response);
@@ -79,7 +80,8 @@ std::optional<std::string> QueryApi::Authenticate(const Request& request, Respon
         unauthorized_.Inc();
         return std::nullopt;
     }
-    if (tenant_limiter_ != nullptr && !http::AdmitOrAnswer429(*tenant_limiter_, found->tenant_id, "tenant", response)) {
+    if (tenant_limiter_ != nullptr &&
+        !http::AdmitOrAnswer429(*tenant_limiter_, found->tenant_id, "tenant", response)) {
         return std::nullopt;
     }
     if (principal != nullptr) *principal = *found;
@@ -112,8 +114,8 @@ void QueryApi::ListStores(const Request& request, ResponseWriter& response) {
     if (list_cache_ != nullptr) {
         // The page's parameters as parsed (so equivalent spellings share an entry).
         key = *tenant + '\x1f' + std::to_string(parsed->limit) + '\x1f' +
-              (parsed->after ? EncodeCursor(*parsed->after) : std::string()) + '\x1f' + parsed->status + '\x1f' +
-              parsed->engine + '\x1f' + parsed->name_prefix;
+              (parsed->after ? EncodeCursor(*parsed->after) : std::string()) + '\x1f' +
+              parsed->status + '\x1f' + parsed->engine + '\x1f' + parsed->name_prefix;
         if (auto body = list_cache_->Get(key, *tenant, ListCache::Clock::now())) {
             list_cache_hits_.Inc();
             response.send(Code::Ok, *body);
@@ -125,7 +127,8 @@ void QueryApi::ListStores(const Request& request, ResponseWriter& response) {
     Page page = MakePage(reader_.ListStores(*tenant, *parsed), parsed->limit);
     // The rows' JSON comes ready from the read model: the body is copied, not re-encoded.
     auto body = std::make_shared<const std::string>(ListBody(page.items, page.next_cursor));
-    if (list_cache_ != nullptr) list_cache_->Put(key, *tenant, generation, body, ListCache::Clock::now());
+    if (list_cache_ != nullptr)
+        list_cache_->Put(key, *tenant, generation, body, ListCache::Clock::now());
     response.send(Code::Ok, *body);
 }
 

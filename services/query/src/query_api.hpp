@@ -8,10 +8,10 @@
 #include "list_cache.hpp"
 #include "store_batcher.hpp"
 #include "store_reader.hpp"
-#include "storefleet/http/server.hpp"
-#include "storefleet/metrics/registry.hpp"
 #include "storefleet/http/auth.hpp"
 #include "storefleet/http/rate_limiter.hpp"
+#include "storefleet/http/server.hpp"
+#include "storefleet/metrics/registry.hpp"
 
 namespace storefleet::query {
 
@@ -26,12 +26,14 @@ namespace storefleet::query {
 // probed. Handlers run on the HTTP server's threads; the reader, the authenticator and the
 // limiter are thread-safe.
 class QueryApi {
-  public:
-    QueryApi(StoreReader& reader, http::Authenticator& authenticator, http::RateLimiter& client_limiter,
-             metrics::Registry& registry);
+public:
+    QueryApi(StoreReader& reader, http::Authenticator& authenticator,
+             http::RateLimiter& client_limiter, metrics::Registry& registry);
     void Register(http::HttpServer& server);
     // Said by GET /api/v1/me: the engines that may ask for placement real-node.
-    void SetRealNodeEngines(std::vector<std::string> engines) { real_node_engines_ = std::move(engines); }
+    void SetRealNodeEngines(std::vector<std::string> engines) {
+        real_node_engines_ = std::move(engines);
+    }
     // Serve list pages from `cache` while they are current (see ListCache); set before
     // Register(). Without one, every list reads Postgres.
     void SetListCache(ListCache* cache) { list_cache_ = cache; }
@@ -43,13 +45,14 @@ class QueryApi {
     // the others of the read model). Without one, only the per-address limit applies.
     void SetTenantLimiter(http::RateLimiter* limiter) { tenant_limiter_ = limiter; }
 
-  private:
+private:
     void ListStores(const Pistache::Rest::Request& request,
                     Pistache::Http::ResponseWriter& response);
     void GetStore(const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response);
     // The answer to GET /stores/{id}: 200 with an ETag, 304, or 404.
-    static void AnswerStore(Pistache::Http::ResponseWriter& response, const std::optional<StoreView>& store,
-                            const std::string& store_id, const std::string& if_none_match);
+    static void AnswerStore(Pistache::Http::ResponseWriter& response,
+                            const std::optional<StoreView>& store, const std::string& store_id,
+                            const std::string& if_none_match);
     // 503 with Retry-After: Postgres could not answer.
     void AnswerUnavailable(Pistache::Http::ResponseWriter& response, const std::string& what,
                            const std::string& path);

@@ -6,9 +6,13 @@
 
 namespace storefleet::query {
 
-StoreBatcher::StoreBatcher(StoreReader& reader, std::size_t threads, std::size_t max_batch, std::size_t max_waiting)
-    : reader_(reader), max_batch_(max_batch == 0 ? 1 : max_batch), max_waiting_(max_waiting == 0 ? 1 : max_waiting) {
-    for (std::size_t i = 0; i < (threads == 0 ? 1 : threads); ++i) threads_.emplace_back([this] { Run(); });
+StoreBatcher::StoreBatcher(StoreReader& reader, std::size_t threads, std::size_t max_batch,
+                           std::size_t max_waiting)
+    : reader_(reader),
+      max_batch_(max_batch == 0 ? 1 : max_batch),
+      max_waiting_(max_waiting == 0 ? 1 : max_waiting) {
+    for (std::size_t i = 0; i < (threads == 0 ? 1 : threads); ++i)
+        threads_.emplace_back([this] { Run(); });
 }
 
 StoreBatcher::~StoreBatcher() { Stop(); }
@@ -29,7 +33,8 @@ void StoreBatcher::Stop() {
         left.swap(queue_);
     }
     for (auto& pending : left) {
-        pending.done(std::nullopt, std::make_exception_ptr(ReadUnavailable("the service is stopping")));
+        pending.done(std::nullopt,
+                     std::make_exception_ptr(ReadUnavailable("the service is stopping")));
     }
 }
 
@@ -44,8 +49,9 @@ void StoreBatcher::Submit(StoreKey key, Done done) {
             return;
         }
     }
-    done(std::nullopt, std::make_exception_ptr(ReadUnavailable(full ? "too many reads wait for the database"
-                                                                    : "the service is stopping")));
+    done(std::nullopt,
+         std::make_exception_ptr(ReadUnavailable(full ? "too many reads wait for the database"
+                                                      : "the service is stopping")));
 }
 
 void StoreBatcher::Run() {
@@ -68,7 +74,8 @@ void StoreBatcher::Run() {
         std::exception_ptr error;
         try {
             stores = reader_.GetStores(keys);
-            if (stores.size() != keys.size()) throw std::logic_error("GetStores answered the wrong number of stores");
+            if (stores.size() != keys.size())
+                throw std::logic_error("GetStores answered the wrong number of stores");
         } catch (...) {
             error = std::current_exception();
         }

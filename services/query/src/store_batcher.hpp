@@ -25,7 +25,7 @@ namespace storefleet::query {
 // the store (nullopt: the tenant has none of that id) or the batch's error (ReadUnavailable
 // when Postgres cannot answer). The destructor calls Stop().
 class StoreBatcher {
-  public:
+public:
     using Done = std::function<void(std::optional<StoreView> store, std::exception_ptr error)>;
 
     // At most `max_waiting` requests wait at once; one more is answered at once with
@@ -41,7 +41,7 @@ class StoreBatcher {
     // with an error at once. Call while the HTTP server can still send (before its Stop()).
     void Stop();
 
-  private:
+private:
     struct Pending {
         StoreKey key;
         Done done;

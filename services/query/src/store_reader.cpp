@@ -14,7 +14,8 @@ namespace {
 // for timelines, read.store_changes for the stream) and read.stores_seen (the projector's
 // migration 6), the one place a store's status as a client sees it is derived.
 constexpr const char* kPrincipalOfToken = "query_principal_of_token";
-constexpr const char* kPrincipalOfTokenSql = "select tenant_id, admin from intake.principal_of_token($1)";
+constexpr const char* kPrincipalOfTokenSql =
+    "select tenant_id, admin from intake.principal_of_token($1)";
 
 // Two listing statements rather than one with an optional cursor, so that each has a
 // plan that walks the (tenant_id, created_at desc, store_id desc) index from the right
@@ -22,14 +23,13 @@ constexpr const char* kPrincipalOfTokenSql = "select tenant_id, admin from intak
 // escaping is needed).
 // A listed store is its ready JSON (kept by the read model, see the projector's migration 5)
 // and what the cursor needs: nothing is decoded or re-encoded per row.
-#define LIST_COLUMNS \
-    "view_json, store_id::text, (extract(epoch from created_at) * 1000000)::bigint"
-#define LIST_FILTERS \
-    "tenant_id = $1 and ($2 = '' or status = $2) and ($3 = '' or engine = $3) and ($4 = '' or name like $4 || '%') "
+#define LIST_COLUMNS "view_json, store_id::text, (extract(epoch from created_at) * 1000000)::bigint"
+#define LIST_FILTERS                                                                            \
+    "tenant_id = $1 and ($2 = '' or status = $2) and ($3 = '' or engine = $3) and ($4 = '' or " \
+    "name like $4 || '%') "
 constexpr const char* kListFirst = "query_list_first";
-constexpr const char* kListFirstSql =
-    "select " LIST_COLUMNS " from read.stores where " LIST_FILTERS
-    "order by created_at desc, store_id desc limit $5";
+constexpr const char* kListFirstSql = "select " LIST_COLUMNS " from read.stores where " LIST_FILTERS
+                                      "order by created_at desc, store_id desc limit $5";
 constexpr const char* kListAfter = "query_list_after";
 constexpr const char* kListAfterSql =
     "select " LIST_COLUMNS " from read.stores where " LIST_FILTERS
@@ -42,7 +42,7 @@ constexpr const char* kListAfterSql =
 // with intake's ledger (a 202 is followed by a 200 at its Location whatever Kafka is doing).
 // One statement, outside a transaction. The columns are StoreViewFrom's, then the ready JSON
 // or NULL, then the pair's place n.
-#define SEEN_COLUMNS \
+#define SEEN_COLUMNS                                                                               \
     "select store_id, name, engine, plan, host, status, step, reason, url, admin_url, namespace, " \
     "simulated, created_us, updated_us, view_json, n "
 constexpr const char* kGetStore = "query_get_store";
@@ -154,7 +154,8 @@ auto PgStoreReader::Read(Fn&& work) {
 
 bool PgStoreReader::Ready() {
     try {
-        return Read([](pqxx::nontransaction& txn) { return txn.exec(kSchemaPresent)[0][0].as<bool>(); });
+        return Read(
+            [](pqxx::nontransaction& txn) { return txn.exec(kSchemaPresent)[0][0].as<bool>(); });
     } catch (const std::exception&) {
         return false;
     }
@@ -212,7 +213,8 @@ std::vector<std::optional<StoreView>> PgStoreReader::GetStores(const std::vector
         tenant_ids.push_back(key.tenant_id);
     }
     Read([&](pqxx::nontransaction& txn) {
-        auto rows = txn.exec_prepared(kGetStores, pg::ArrayLiteral(store_ids), pg::ArrayLiteral(tenant_ids));
+        auto rows = txn.exec_prepared(kGetStores, pg::ArrayLiteral(store_ids),
+                                      pg::ArrayLiteral(tenant_ids));
         for (const auto& row : rows) {
             const auto n = row[15].as<std::size_t>();
             if (n < 1 || n > keys.size()) continue;
@@ -229,7 +231,8 @@ std::optional<std::vector<EventView>> PgStoreReader::GetTimeline(const std::stri
                                                                  const std::string& store_id) {
     return Read([&](pqxx::nontransaction& txn) -> std::optional<std::vector<EventView>> {
         // The store first: a store without events is an empty timeline, no store a 404.
-        if (!txn.exec_prepared(kStoreExists, store_id, tenant_id)[0][0].as<bool>()) return std::nullopt;
+        if (!txn.exec_prepared(kStoreExists, store_id, tenant_id)[0][0].as<bool>())
+            return std::nullopt;
         auto rows = txn.exec_prepared(kTimeline, store_id, tenant_id);
         std::vector<EventView> events;
         events.reserve(rows.size());

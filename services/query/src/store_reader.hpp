@@ -28,7 +28,7 @@ StoreView StoreViewFrom(const pqxx::row& row, int first = 0);
 // The database cannot answer now (no free connection, connection lost, query timed
 // out); the request may succeed if retried. The API answers 503.
 class ReadUnavailable : public std::runtime_error {
-  public:
+public:
     using std::runtime_error::runtime_error;
 };
 
@@ -41,7 +41,7 @@ struct StoreKey {
 // The process edge to Postgres, so the API can be tested with a fake. Every read is
 // scoped to a tenant: another tenant's store is indistinguishable from a missing one.
 class StoreReader {
-  public:
+public:
     virtual ~StoreReader() = default;
     // Who holds this API token (neither revoked nor expired), if anyone.
     virtual std::optional<http::Principal> PrincipalOfToken(const std::string& token_sha256) = 0;
@@ -68,7 +68,7 @@ class StoreReader {
 // statements. Thread-safe: each call
 // takes its own pooled connection. Throws ReadUnavailable for transient failures.
 class PgStoreReader final : public StoreReader {
-  public:
+public:
     // Registers its session settings and prepared statements with the pool
     // (Pool::OnConnect), so construct it before anything takes a connection from `pool`.
     explicit PgStoreReader(pg::Pool& pool);
@@ -87,7 +87,7 @@ class PgStoreReader final : public StoreReader {
     std::optional<std::vector<EventView>> GetTimeline(const std::string& tenant_id,
                                                       const std::string& store_id) override;
 
-  private:
+private:
     template <typename Fn>
     auto Read(Fn&& work);
 

@@ -51,7 +51,8 @@ nlohmann::json TimelineJson(const std::vector<EventView>& events) {
         auto json = ToJson(events[i]);
         if (i + 1 < events.size()) {
             // Events come from different clocks (intake's, the provisioner's): never negative.
-            json["duration_ms"] = std::max<int64_t>(0, (events[i + 1].occurred_at_us - events[i].occurred_at_us) / 1000);
+            json["duration_ms"] = std::max<int64_t>(
+                0, (events[i + 1].occurred_at_us - events[i].occurred_at_us) / 1000);
         } else {
             json["duration_ms"] = nullptr;
         }
@@ -65,10 +66,12 @@ std::string StoreJsonText(const StoreView& store) {
     return ToJson(store).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-std::string ListBody(const std::vector<StoreView>& items, const std::optional<std::string>& next_cursor) {
+std::string ListBody(const std::vector<StoreView>& items,
+                     const std::optional<std::string>& next_cursor) {
     std::string body;
     std::size_t size = 64;
-    for (const auto& store : items) size += store.ready_json.empty() ? 512 : store.ready_json.size() + 1;
+    for (const auto& store : items)
+        size += store.ready_json.empty() ? 512 : store.ready_json.size() + 1;
     body.reserve(size);
     body += R"({"items":[)";
     for (std::size_t i = 0; i < items.size(); ++i) {

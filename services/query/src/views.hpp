@@ -1,7 +1,8 @@
 #pragma once
 
-#include <cstdint>
 #include <nlohmann/json.hpp>
+
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,7 +58,8 @@ nlohmann::json TimelineJson(const std::vector<EventView>& events);
 std::string StoreJsonText(const StoreView& store);
 // The body of GET /api/v1/stores: {"items":[...],"next_cursor":...} and a newline, the
 // same bytes as dumping the equivalent nlohmann object, without building one.
-std::string ListBody(const std::vector<StoreView>& items, const std::optional<std::string>& next_cursor);
+std::string ListBody(const std::vector<StoreView>& items,
+                     const std::optional<std::string>& next_cursor);
 
 // RFC 3339 in UTC with microseconds: "2024-05-01T12:00:00.000000Z".
 std::string Rfc3339(int64_t micros_since_epoch);

@@ -24,7 +24,8 @@ TEST(QueryConfigTest, HasDefaultsAndTakesOverrides) {
     EXPECT_EQ(config.http_threads, 4);
     EXPECT_EQ(config.store_read_threads, 1);
     EXPECT_EQ(config.pg_pool_size, 16);
-    EXPECT_EQ(config.auth_cache_ttl, std::chrono::seconds(1)) << "a revoked token stops working within a second";
+    EXPECT_EQ(config.auth_cache_ttl, std::chrono::seconds(1))
+        << "a revoked token stops working within a second";
     EXPECT_EQ(config.stream_port, 8083);
     EXPECT_EQ(config.stream_max_per_tenant, 100);
     config = QueryConfig::FromEnv(Env({{"STOREFLEET_PG_URL", "postgresql://x"},

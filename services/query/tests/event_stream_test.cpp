@@ -5,11 +5,11 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <mutex>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "openapi_document.hpp"
 #include "storefleet/common/ids.hpp"
@@ -22,7 +22,7 @@ namespace {
 using namespace std::chrono_literals;
 
 class FakeFeed final : public ChangeFeed {
-  public:
+public:
     FakeFeed() : wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
     ~FakeFeed() override { ::close(wake_); }
 
@@ -32,7 +32,8 @@ class FakeFeed final : public ChangeFeed {
             ChangeLogEntry change;
             change.change_id = static_cast<int64_t>(changes_.size()) + 1;
             change.tenant_id = tenant;
-            change.store.id = "00000000-0000-4000-8000-00000000000" + std::to_string(changes_.size() % 10);
+            change.store.id =
+                "00000000-0000-4000-8000-00000000000" + std::to_string(changes_.size() % 10);
             change.store.name = tenant + "-shop";
             change.store.status = status;
             changes_.push_back(change);
@@ -46,11 +47,13 @@ class FakeFeed final : public ChangeFeed {
         uint64_t value = 0;
         [[maybe_unused]] auto got = ::read(wake_, &value, sizeof(value));
     }
-    std::vector<ChangeLogEntry> After(int64_t after, const std::string& tenant, int limit) override {
+    std::vector<ChangeLogEntry> After(int64_t after, const std::string& tenant,
+                                      int limit) override {
         std::lock_guard lock(mutex_);
         std::vector<ChangeLogEntry> out;
         for (const auto& change : changes_) {
-            if (change.change_id > after && (tenant.empty() || change.tenant_id == tenant)) out.push_back(change);
+            if (change.change_id > after && (tenant.empty() || change.tenant_id == tenant))
+                out.push_back(change);
             if (static_cast<int>(out.size()) == limit) break;
         }
         return out;
@@ -68,7 +71,7 @@ class FakeFeed final : public ChangeFeed {
         pruned_ = count;
     }
 
-  private:
+private:
     int wake_;
     std::mutex mutex_;
     std::vector<ChangeLogEntry> changes_;
@@ -78,22 +81,25 @@ class FakeFeed final : public ChangeFeed {
 using Client = http::testing::RawClient;
 
 std::string Request(const std::string& token, const std::string& last_event_id = "",
-                    const std::string& method = "GET", const std::string& path = "/api/v1/stores/events") {
-    std::string request = method + " " + path + " HTTP/1.1\r\nHost: test\r\nAccept: text/event-stream\r\n";
+                    const std::string& method = "GET",
+                    const std::string& path = "/api/v1/stores/events") {
+    std::string request =
+        method + " " + path + " HTTP/1.1\r\nHost: test\r\nAccept: text/event-stream\r\n";
     if (!token.empty()) request += "Authorization: Bearer " + token + "\r\n";
     if (!last_event_id.empty()) request += "Last-Event-ID: " + last_event_id + "\r\n";
     return request + "\r\n";
 }
 
 class EventStreamTest : public ::testing::Test {
-  protected:
+protected:
     // Each test adds what exists before the server starts, then starts it.
     void StartServer(std::size_t max_streams_per_tenant = 100) {
         EventStreamServer::Options options;
         options.max_streams_per_tenant = max_streams_per_tenant;
         options.heartbeat = 300ms;
         options.revalidate_interval = 200ms;
-        server_ = std::make_unique<EventStreamServer>(options, feed_, authenticator_, limiter_, registry_);
+        server_ = std::make_unique<EventStreamServer>(options, feed_, authenticator_, limiter_,
+                                                      registry_);
         server_->Start();
     }
     ~EventStreamTest() override {
@@ -113,8 +119,9 @@ class EventStreamTest : public ::testing::Test {
     bool a_revoked_ = false;
     metrics::Registry registry_;
     FakeFeed feed_;
-    http::Authenticator authenticator_{[this](const std::string& sha) { return Lookup(sha); },
-                                       {std::chrono::milliseconds(100), std::chrono::milliseconds(0), 100}};
+    http::Authenticator authenticator_{
+        [this](const std::string& sha) { return Lookup(sha); },
+        {std::chrono::milliseconds(100), std::chrono::milliseconds(0), 100}};
     http::RateLimiter limiter_{1000, 1000};
     std::unique_ptr<EventStreamServer> server_;
 };
@@ -124,7 +131,8 @@ TEST_F(EventStreamTest, RefusalsAreProblems) {
     Client anonymous(server_->Port(), Request(""));
     ASSERT_TRUE(anonymous.ReadsToEnd(5s));
     EXPECT_EQ(anonymous.Received().rfind("HTTP/1.1 401 ", 0), 0u) << anonymous.Received();
-    EXPECT_NE(anonymous.Received().find("Content-Type: application/problem+json"), std::string::npos);
+    EXPECT_NE(anonymous.Received().find("Content-Type: application/problem+json"),
+              std::string::npos);
     EXPECT_NE(anonymous.Received().find("WWW-Authenticate: Bearer"), std::string::npos);
 
     Client unknown(server_->Port(), Request("who-knows"));
@@ -170,7 +178,8 @@ TEST_F(EventStreamTest, ATenantsStreamsAreCappedAndOthersStillConnect) {
 }
 
 TEST_F(EventStreamTest, EachTenantSeesOnlyItsOwnChangesInOrderAndAnAdminSeesAll) {
-    feed_.Add("tenant-a", "requested");  // before anyone connects: not replayed without Last-Event-ID
+    feed_.Add("tenant-a",
+              "requested");  // before anyone connects: not replayed without Last-Event-ID
     StartServer();
     Client a(server_->Port(), Request("token-a"));
     Client b(server_->Port(), Request("token-b"));
@@ -193,8 +202,10 @@ TEST_F(EventStreamTest, EachTenantSeesOnlyItsOwnChangesInOrderAndAnAdminSeesAll)
     ASSERT_NE(provisioning, std::string::npos) << a.Received();
     ASSERT_NE(ready, std::string::npos);
     EXPECT_LT(provisioning, ready);
-    EXPECT_EQ(a.Received().find("tenant-b"), std::string::npos) << "tenant A must never see B's changes";
-    EXPECT_EQ(b.Received().find("tenant-a-shop"), std::string::npos) << "tenant B must never see A's changes";
+    EXPECT_EQ(a.Received().find("tenant-b"), std::string::npos)
+        << "tenant A must never see B's changes";
+    EXPECT_EQ(b.Received().find("tenant-a-shop"), std::string::npos)
+        << "tenant B must never see A's changes";
     EXPECT_NE(admin.Received().find("tenant-b-shop"), std::string::npos);
     EXPECT_NE(admin.Received().find("id: 2\n"), std::string::npos);
 }
@@ -243,7 +254,8 @@ TEST_F(EventStreamTest, HeartbeatsFlowAndARevokedTokenEndsItsStream) {
     Client b(server_->Port(), Request("token-b"));
     ASSERT_TRUE(a.ReadUntil("event: open"));
     ASSERT_TRUE(b.ReadUntil("event: open"));
-    ASSERT_TRUE(a.ReadUntil(": keep-alive\n\n", 10s));  // the first sweep only sets its start: about 2 s
+    ASSERT_TRUE(
+        a.ReadUntil(": keep-alive\n\n", 10s));  // the first sweep only sets its start: about 2 s
     {
         std::lock_guard lock(mutex_);
         a_revoked_ = true;
@@ -299,14 +311,17 @@ TEST_F(EventStreamTest, EveryRefusalIsAnAnswerTheDocumentLists) {
     for (const auto& [what, response] : refusals) {
         const int status = StatusOf(response);
         ASSERT_TRUE(responses.contains(std::to_string(status))) << what << ": " << response;
-        EXPECT_NE(response.find("Content-Type: application/problem+json"), std::string::npos) << what;
+        EXPECT_NE(response.find("Content-Type: application/problem+json"), std::string::npos)
+            << what;
         auto documented = responses[std::to_string(status)];
         if (documented.contains("$ref")) {
-            documented = components[documented["$ref"].get<std::string>().substr(std::string("#/components/responses/").size())];
+            documented = components[documented["$ref"].get<std::string>().substr(
+                std::string("#/components/responses/").size())];
         }
         if (documented.contains("headers")) {
             for (const auto& [header, schema] : documented["headers"].items()) {
-                EXPECT_NE(response.find(header + ": "), std::string::npos) << what << " lacks " << header << ": " << response;
+                EXPECT_NE(response.find(header + ": "), std::string::npos)
+                    << what << " lacks " << header << ": " << response;
             }
         }
     }
@@ -325,9 +340,12 @@ TEST_F(EventStreamTest, ItsMetricsKeepTheirNames) {
     Client a(server_->Port(), Request("token-a"));
     ASSERT_TRUE(a.ReadUntil("event: open"));
     const std::string metrics = registry_.Render();
-    for (const char* name : {"storefleet_query_streams_open 1", "storefleet_query_stream_events_total",
-                             "storefleet_query_stream_slow_clients_total", "storefleet_query_stream_accept_pauses_total"}) {
-        EXPECT_NE(metrics.find(std::string("\n") + name), std::string::npos) << name << " in\n" << metrics;
+    for (const char* name :
+         {"storefleet_query_streams_open 1", "storefleet_query_stream_events_total",
+          "storefleet_query_stream_slow_clients_total",
+          "storefleet_query_stream_accept_pauses_total"}) {
+        EXPECT_NE(metrics.find(std::string("\n") + name), std::string::npos) << name << " in\n"
+                                                                             << metrics;
     }
 }
 

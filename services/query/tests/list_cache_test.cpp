@@ -11,7 +11,9 @@ namespace {
 
 using Clock = ListCache::Clock;
 
-std::shared_ptr<const std::string> Body(const std::string& text) { return std::make_shared<const std::string>(text); }
+std::shared_ptr<const std::string> Body(const std::string& text) {
+    return std::make_shared<const std::string>(text);
+}
 
 TEST(ListCacheTest, ServesAPageUntilItsTenantChanges) {
     ListCache cache;
@@ -34,7 +36,7 @@ TEST(ListCacheTest, APageReadWhileItsTenantChangedIsNotKept) {
     const auto now = Clock::now();
     cache.SetLive(true);
     const auto generation = cache.Generation();  // the read begins
-    cache.Changed("a");                          // a change commits meanwhile; the read may have missed it
+    cache.Changed("a");  // a change commits meanwhile; the read may have missed it
     cache.Put("a|50", "a", generation, Body("maybe-stale"), now);
     EXPECT_EQ(cache.Get("a|50", "a", now), nullptr);
     cache.Put("a|50", "a", cache.Generation(), Body("fresh"), now);
@@ -57,14 +59,17 @@ TEST(ListCacheTest, NothingIsServedWithoutTheFeedAndPagesExpire) {
     EXPECT_EQ(cache.Get("a|50", "a", now), nullptr) << "the feed is lost: changes may go unseen";
     cache.SetLive(true);
     cache.Put("a|50", "a", before_loss, Body("x"), now);
-    EXPECT_EQ(cache.Get("a|50", "a", now), nullptr) << "a read begun before the feed came back is not kept";
+    EXPECT_EQ(cache.Get("a|50", "a", now), nullptr)
+        << "a read begun before the feed came back is not kept";
 }
 
 TEST(ListCacheTest, StaysWithinItsBytes) {
     ListCache cache({std::chrono::milliseconds(1000), 100, 100});
     const auto now = Clock::now();
     cache.SetLive(true);
-    for (int i = 0; i < 50; ++i) cache.Put("k" + std::to_string(i), "a", cache.Generation(), Body(std::string(30, 'x')), now);
+    for (int i = 0; i < 50; ++i)
+        cache.Put("k" + std::to_string(i), "a", cache.Generation(), Body(std::string(30, 'x')),
+                  now);
     EXPECT_LE(cache.Entries(), 3U);
 }
 
@@ -77,9 +82,11 @@ TEST(ListBodyTest, IsTheBytesOfTheJsonObject) {
     plain.reason = "a \"quoted\" reason\n";
     StoreView ready = plain;
     ready.ready_json = ToJson(plain).dump();
-    for (const auto& cursor : {std::optional<std::string>(), std::optional<std::string>("MTIzOmFi")}) {
-        nlohmann::json expected = {{"items", {ToJson(plain), ToJson(plain)}},
-                                   {"next_cursor", cursor ? nlohmann::json(*cursor) : nlohmann::json(nullptr)}};
+    for (const auto& cursor :
+         {std::optional<std::string>(), std::optional<std::string>("MTIzOmFi")}) {
+        nlohmann::json expected = {
+            {"items", {ToJson(plain), ToJson(plain)}},
+            {"next_cursor", cursor ? nlohmann::json(*cursor) : nlohmann::json(nullptr)}};
         EXPECT_EQ(ListBody({plain, ready}, cursor), expected.dump() + "\n");
     }
     EXPECT_EQ(ListBody({}, std::nullopt), "{\"items\":[],\"next_cursor\":null}\n");

@@ -18,7 +18,7 @@ constexpr const char* kToken = "t0ken-of-acme";
 constexpr const char* kStoreId = "6f1c2b9e-3d4a-4b5c-8d7e-9f0a1b2c3d4e";
 
 class MockStoreReader : public StoreReader {
-  public:
+public:
     MOCK_METHOD(std::optional<http::Principal>, PrincipalOfToken, (const std::string&), (override));
     MOCK_METHOD(std::vector<StoreView>, ListStores, (const std::string&, const ListRequest&),
                 (override));
@@ -42,11 +42,12 @@ StoreView Store(const std::string& id, int64_t created_at_us) {
 }
 
 class QueryApiTest : public ::testing::Test {
-  protected:
+protected:
     QueryApiTest() : QueryApiTest(false) {}
     // batched: single-store GETs go through a StoreBatcher (as the service runs them).
     explicit QueryApiTest(bool batched)
-        : api_(reader_, authenticator_, client_limiter_, registry_), server_({}, registry_, [] { return true; }) {
+        : api_(reader_, authenticator_, client_limiter_, registry_),
+          server_({}, registry_, [] { return true; }) {
         api_.SetRealNodeEngines({"medusa"});
         if (batched) {
             batcher_ = std::make_unique<StoreBatcher>(reader_, 2, 64);
@@ -62,8 +63,9 @@ class QueryApiTest : public ::testing::Test {
 
     Reply Get(const std::string& path, const std::string& token = kToken,
               const std::vector<std::string>& extra_headers = {}) {
-        Reply reply = test_support::HttpClient::Local(server_.Port(), token, std::chrono::seconds(5))
-                          .Send("GET", path, "", extra_headers);
+        Reply reply =
+            test_support::HttpClient::Local(server_.Port(), token, std::chrono::seconds(5))
+                .Send("GET", path, "", extra_headers);
         EXPECT_NE(reply.code, -1) << reply.error;
         return reply;
     }
@@ -89,7 +91,8 @@ TEST_F(QueryApiTest, WithoutABearerTokenItIs401LikeIntake) {
     EXPECT_EQ(reply.code, 401);
     EXPECT_EQ(reply.Json()["code"], "unauthorized");
     EXPECT_EQ(reply.Json()["detail"], "send an API token as 'Authorization: Bearer <token>'");
-    EXPECT_NE(reply.headers.find("Content-Type: application/problem+json"), std::string::npos) << reply.headers;
+    EXPECT_NE(reply.headers.find("Content-Type: application/problem+json"), std::string::npos)
+        << reply.headers;
     EXPECT_NE(reply.headers.find("WWW-Authenticate: Bearer"), std::string::npos) << reply.headers;
 }
 
@@ -103,7 +106,8 @@ TEST_F(QueryApiTest, AnUnknownTokenIs401) {
 }
 
 TEST_F(QueryApiTest, AKnownTokenIsLookedUpOncePerTtl) {
-    EXPECT_CALL(reader_, PrincipalOfToken(Sha256Hex(kToken))).WillOnce(Return(http::Principal{"acme", false}));
+    EXPECT_CALL(reader_, PrincipalOfToken(Sha256Hex(kToken)))
+        .WillOnce(Return(http::Principal{"acme", false}));
     EXPECT_CALL(reader_, GetStore("acme", kStoreId))
         .Times(2)
         .WillRepeatedly(Return(Store(kStoreId, 1)));
@@ -159,13 +163,14 @@ TEST_F(QueryApiTest, ATenantOverItsReadRateIs429AndOthersAreNot) {
     EXPECT_EQ(limited.code, 429);
     EXPECT_EQ(limited.Json()["code"], "rate_limited");
     EXPECT_NE(limited.headers.find("Retry-After: "), std::string::npos) << limited.headers;
-    EXPECT_EQ(Get("/api/v1/stores/" + std::string(kStoreId), "other-token").code, 404) << "another tenant was limited";
+    EXPECT_EQ(Get("/api/v1/stores/" + std::string(kStoreId), "other-token").code, 404)
+        << "another tenant was limited";
 }
 
 TEST_F(QueryApiTest, BadListParametersAre400) {
     AcmeIsKnown();
-    for (const char* query : {"?limit=0", "?limit=abc", "?cursor=xyz!", "?status=bogus", "?engine=shopify",
-                              "?name_prefix=A%25", "?name_prefix="}) {
+    for (const char* query : {"?limit=0", "?limit=abc", "?cursor=xyz!", "?status=bogus",
+                              "?engine=shopify", "?name_prefix=A%25", "?name_prefix="}) {
         Reply reply = Get(std::string("/api/v1/stores") + query);
         EXPECT_EQ(reply.code, 400) << query;
         EXPECT_EQ(reply.Json()["code"], "invalid_request") << query;
@@ -175,10 +180,11 @@ TEST_F(QueryApiTest, BadListParametersAre400) {
 
 // The single-store GET, read on the HTTP thread (false) and through the batcher (true).
 class QueryApiStoreTest : public QueryApiTest, public ::testing::WithParamInterface<bool> {
-  protected:
+protected:
     QueryApiStoreTest() : QueryApiTest(GetParam()) {}
 };
-INSTANTIATE_TEST_SUITE_P(ReadOnTheHttpThreadOrBatched, QueryApiStoreTest, ::testing::Values(false, true));
+INSTANTIATE_TEST_SUITE_P(ReadOnTheHttpThreadOrBatched, QueryApiStoreTest,
+                         ::testing::Values(false, true));
 
 TEST_P(QueryApiStoreTest, AStoreOfAnotherTenantOrNoneAtAllIs404) {
     AcmeIsKnown();
@@ -203,7 +209,9 @@ TEST_P(QueryApiStoreTest, ShowsAStore) {
 
 TEST_P(QueryApiStoreTest, AStoreCarriesAnETagAndAnUnchangedOneIs304) {
     AcmeIsKnown();
-    EXPECT_CALL(reader_, GetStore("acme", kStoreId)).Times(3).WillRepeatedly(Return(Store(kStoreId, 5)));
+    EXPECT_CALL(reader_, GetStore("acme", kStoreId))
+        .Times(3)
+        .WillRepeatedly(Return(Store(kStoreId, 5)));
     Reply first = Get("/api/v1/stores/" + std::string(kStoreId));
     ASSERT_EQ(first.code, 200);
     const auto at = first.headers.find("ETag: ");
@@ -212,13 +220,15 @@ TEST_P(QueryApiStoreTest, AStoreCarriesAnETagAndAnUnchangedOneIs304) {
     Reply same = Get("/api/v1/stores/" + std::string(kStoreId), kToken, {"If-None-Match: " + etag});
     EXPECT_EQ(same.code, 304);
     EXPECT_TRUE(same.body.empty());
-    Reply other = Get("/api/v1/stores/" + std::string(kStoreId), kToken, {"If-None-Match: \"something-else\""});
+    Reply other = Get("/api/v1/stores/" + std::string(kStoreId), kToken,
+                      {"If-None-Match: \"something-else\""});
     EXPECT_EQ(other.code, 200);
 }
 
 TEST_P(QueryApiStoreTest, ADatabaseHiccupIs503AndItsRequestCountedByCode) {
     AcmeIsKnown();
-    EXPECT_CALL(reader_, GetStore("acme", kStoreId)).WillOnce(Throw(ReadUnavailable("no connection")));
+    EXPECT_CALL(reader_, GetStore("acme", kStoreId))
+        .WillOnce(Throw(ReadUnavailable("no connection")));
     Reply reply = Get("/api/v1/stores/" + std::string(kStoreId));
     EXPECT_EQ(reply.code, 503);
     EXPECT_EQ(reply.Json()["code"], "unavailable");
@@ -240,11 +250,12 @@ TEST_P(QueryApiStoreTest, ADatabaseHiccupIs503AndItsRequestCountedByCode) {
 
 TEST_F(QueryApiTest, FiltersReachTheReader) {
     AcmeIsKnown();
-    EXPECT_CALL(reader_, ListStores("acme", _)).WillOnce([](const std::string&, const ListRequest& request) {
-        EXPECT_EQ(request.engine, "medusa");
-        EXPECT_EQ(request.name_prefix, "shop-");
-        return std::vector<StoreView>{};
-    });
+    EXPECT_CALL(reader_, ListStores("acme", _))
+        .WillOnce([](const std::string&, const ListRequest& request) {
+            EXPECT_EQ(request.engine, "medusa");
+            EXPECT_EQ(request.name_prefix, "shop-");
+            return std::vector<StoreView>{};
+        });
     Reply reply = Get("/api/v1/stores?engine=medusa&name_prefix=shop-");
     ASSERT_EQ(reply.code, 200) << reply.body;
     EXPECT_TRUE(reply.Json()["items"].empty());
@@ -260,7 +271,8 @@ TEST_F(QueryApiTest, ServesItsOpenApiDocumentWithoutAToken) {
 }
 
 TEST_F(QueryApiTest, MeSaysWhoTheTokenActsFor) {
-    EXPECT_CALL(reader_, PrincipalOfToken(Sha256Hex(kToken))).WillOnce(Return(http::Principal{"ops", true}));
+    EXPECT_CALL(reader_, PrincipalOfToken(Sha256Hex(kToken)))
+        .WillOnce(Return(http::Principal{"ops", true}));
     Reply reply = Get("/api/v1/me");
     ASSERT_EQ(reply.code, 200);
     EXPECT_EQ(reply.Json()["tenant_id"], "ops");
@@ -294,7 +306,8 @@ TEST(TimelineJsonTest, EachStepLastsUntilTheNextEventNeverLessThanZero) {
     const std::vector<EventView> events = {
         {"e1", "StoreRequested", "requested", "", "", 1'000'000, "c"},
         {"e2", "StoreStatusChanged", "provisioning", "helm", "", 3'500'000, "c"},
-        {"e3", "StoreStatusChanged", "provisioning", "readiness", "", 3'400'000, "c"},  // another clock
+        {"e3", "StoreStatusChanged", "provisioning", "readiness", "", 3'400'000,
+         "c"},  // another clock
         {"e4", "StoreStatusChanged", "ready", "ready", "", 9'400'000, "c"},
     };
     auto timeline = TimelineJson(events);

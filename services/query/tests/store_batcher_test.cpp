@@ -14,11 +14,18 @@ namespace {
 // Answers GetStores with a store for every key whose id does not start with "none", after
 // the first call has been let go (so that requests pile up behind it).
 class GatedReader : public StoreReader {
-  public:
-    std::optional<http::Principal> PrincipalOfToken(const std::string&) override { return std::nullopt; }
-    std::vector<StoreView> ListStores(const std::string&, const ListRequest&) override { return {}; }
-    std::optional<StoreView> GetStore(const std::string&, const std::string&) override { return std::nullopt; }
-    std::optional<std::vector<EventView>> GetTimeline(const std::string&, const std::string&) override {
+public:
+    std::optional<http::Principal> PrincipalOfToken(const std::string&) override {
+        return std::nullopt;
+    }
+    std::vector<StoreView> ListStores(const std::string&, const ListRequest&) override {
+        return {};
+    }
+    std::optional<StoreView> GetStore(const std::string&, const std::string&) override {
+        return std::nullopt;
+    }
+    std::optional<std::vector<EventView>> GetTimeline(const std::string&,
+                                                      const std::string&) override {
         return std::nullopt;
     }
     std::vector<std::optional<StoreView>> GetStores(const std::vector<StoreKey>& keys) override {
@@ -47,7 +54,8 @@ class GatedReader : public StoreReader {
     }
     void WaitForCalls(std::size_t calls) {
         std::unique_lock<std::mutex> lock(mutex);
-        ASSERT_TRUE(entered.wait_for(lock, std::chrono::seconds(5), [&] { return batch_sizes.size() >= calls; }));
+        ASSERT_TRUE(entered.wait_for(lock, std::chrono::seconds(5),
+                                     [&] { return batch_sizes.size() >= calls; }));
     }
 
     std::mutex mutex;
@@ -97,7 +105,8 @@ TEST(StoreBatcherTest, RequestsThatArriveDuringARead_ShareTheNextStatement_AndEa
     };
     submit(0, "acme", "s0");
     reader.WaitForCalls(1);  // the first read is under way; the next ten queue behind it
-    for (std::size_t i = 1; i < 11; ++i) submit(i, i % 2 ? "acme" : "globex", i == 5 ? "none-5" : "s" + std::to_string(i));
+    for (std::size_t i = 1; i < 11; ++i)
+        submit(i, i % 2 ? "acme" : "globex", i == 5 ? "none-5" : "s" + std::to_string(i));
     reader.Open();
     for (std::size_t i = 0; i < 11; ++i) {
         auto future = answers[i].get_future();
@@ -110,7 +119,8 @@ TEST(StoreBatcherTest, RequestsThatArriveDuringARead_ShareTheNextStatement_AndEa
         }
         ASSERT_TRUE(answer.store) << i;
         EXPECT_EQ(answer.store->id, "s" + std::to_string(i));
-        EXPECT_EQ(answer.store->name, i == 0 || i % 2 ? "acme" : "globex") << "each answer is its own tenant's";
+        EXPECT_EQ(answer.store->name, i == 0 || i % 2 ? "acme" : "globex")
+            << "each answer is its own tenant's";
     }
     std::lock_guard<std::mutex> lock(reader.mutex);
     EXPECT_EQ(reader.batch_sizes, (std::vector<std::size_t>{1, 10}));

@@ -5,7 +5,8 @@
 namespace storefleet::test_support {
 
 std::string Env(const char* name, const std::string& fallback) {
-    const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): read, never set, by the tests
+    const char* value =
+        std::getenv(name);  // NOLINT(concurrency-mt-unsafe): read, never set, by the tests
     return value != nullptr && *value != '\0' ? value : fallback;
 }
 

@@ -30,7 +30,8 @@ std::string HttpReply::Header(const std::string& name) const {
         if (Lower(line).rfind(prefix, 0) != 0) continue;
         std::string value = line.substr(prefix.size());
         while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-        while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
+        while (!value.empty() &&
+               (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
             value.pop_back();
         }
         return value;
@@ -51,8 +52,8 @@ HttpClient HttpClient::WithToken(std::string token) const {
     return HttpClient(base_url_, std::move(token), timeout_);
 }
 
-HttpReply HttpClient::Send(const std::string& method, const std::string& path, const std::string& body,
-                           const std::vector<std::string>& extra) const {
+HttpReply HttpClient::Send(const std::string& method, const std::string& path,
+                           const std::string& body, const std::vector<std::string>& extra) const {
     HttpReply reply;
     CURL* curl = curl_easy_init();
     if (curl == nullptr) {
@@ -61,9 +62,11 @@ HttpReply HttpClient::Send(const std::string& method, const std::string& path, c
     }
     const std::string url = base_url_ + path;
     curl_slist* headers = nullptr;
-    if (!token_.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + token_).c_str());
-    const bool typed = std::any_of(extra.begin(), extra.end(),
-                                   [](const std::string& h) { return Lower(h).rfind("content-type:", 0) == 0; });
+    if (!token_.empty())
+        headers = curl_slist_append(headers, ("Authorization: Bearer " + token_).c_str());
+    const bool typed = std::any_of(extra.begin(), extra.end(), [](const std::string& h) {
+        return Lower(h).rfind("content-type:", 0) == 0;
+    });
     if (!typed) headers = curl_slist_append(headers, "Content-Type: application/json");
     for (const auto& header : extra) headers = curl_slist_append(headers, header.c_str());
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());

@@ -11,7 +11,8 @@ std::map<std::string, std::string> ReadEnvFile(const std::string& path) {
     std::ifstream in(path);
     std::string line;
     while (std::getline(in, line)) {
-        if (auto eq = line.find('='); eq != std::string::npos) values[line.substr(0, eq)] = line.substr(eq + 1);
+        if (auto eq = line.find('='); eq != std::string::npos)
+            values[line.substr(0, eq)] = line.substr(eq + 1);
     }
     return values;
 }
@@ -27,11 +28,14 @@ PlatformEndpoints ReadPlatformEndpoints() {
     if (endpoints.url.empty()) {
         endpoints.error = "no STOREFLEET_URL in " + file;
     } else if (endpoints.token.empty()) {
-        endpoints.error = "no API token in '" + values["STOREFLEET_TOKEN_FILE"] + "' (STOREFLEET_TOKEN_FILE of " + file + ")";
+        endpoints.error = "no API token in '" + values["STOREFLEET_TOKEN_FILE"] +
+                          "' (STOREFLEET_TOKEN_FILE of " + file + ")";
     }
     return endpoints;
 }
 
-CommandResult Platform(const std::string& args) { return RunShell("bash " + RepoRoot() + "/infra/local/platform " + args); }
+CommandResult Platform(const std::string& args) {
+    return RunShell("bash " + RepoRoot() + "/infra/local/platform " + args);
+}
 
 }  // namespace storefleet::test_support

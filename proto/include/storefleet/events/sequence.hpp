@@ -24,16 +24,13 @@ inline constexpr uint32_t kMaxSub = 0xFF;
 inline constexpr int64_t kMaxCommandOffset = (int64_t{1} << (63 - kCommandSequenceShift)) - 2;
 
 // The sequence of a command consumed from store-commands at `offset`.
-constexpr int64_t CommandSequence(int64_t offset) {
-    return (offset + 1) << kCommandSequenceShift;
-}
+constexpr int64_t CommandSequence(int64_t offset) { return (offset + 1) << kCommandSequenceShift; }
 
 // The sequence of a status event of the command at `command_offset`: step_index and sub are
 // masked to their fields, so a status event never sorts past its command's successor.
 constexpr uint64_t StatusSequence(int64_t command_offset, uint32_t step_index, uint32_t sub) {
     return (static_cast<uint64_t>(command_offset + 1) << kCommandSequenceShift) |
-           (static_cast<uint64_t>(step_index & kMaxStepIndex) << kStepIndexShift) |
-           (sub & kMaxSub);
+           (static_cast<uint64_t>(step_index & kMaxStepIndex) << kStepIndexShift) | (sub & kMaxSub);
 }
 
 }  // namespace storefleet::events

@@ -10,10 +10,11 @@ namespace storefleet {
 // at `first` and doubling up to `max`; Reset() after a success starts again from `first`.
 // Not thread-safe: one per retry loop.
 class Backoff {
-  public:
+public:
     using Duration = std::chrono::milliseconds;
 
-    constexpr Backoff(Duration first, Duration max) : first_(first), max_(std::max(first, max)), next_(first) {}
+    constexpr Backoff(Duration first, Duration max)
+        : first_(first), max_(std::max(first, max)), next_(first) {}
 
     // The wait to use now; the one after it is twice as long (at most max).
     Duration Next() {
@@ -26,13 +27,14 @@ class Backoff {
     template <typename Random>
     Duration NextWithJitter(Random& random) {
         const Duration base = Next();
-        return base + Duration(static_cast<Duration::rep>(random() % static_cast<uint64_t>(base.count() / 2 + 1)));
+        return base + Duration(static_cast<Duration::rep>(
+                          random() % static_cast<uint64_t>(base.count() / 2 + 1)));
     }
     // The wait Next() would give, without moving on.
     Duration Peek() const { return next_; }
     void Reset() { next_ = first_; }
 
-  private:
+private:
     Duration first_;
     Duration max_;
     Duration next_;

@@ -14,7 +14,7 @@ namespace storefleet {
 // `work` is logged as a warning with `what` ("prune idempotency keys") and the next run
 // happens on schedule: housekeeping never takes a service down.
 class PeriodicTask {
-  public:
+public:
     PeriodicTask(std::string what, std::chrono::milliseconds period, std::function<void()> work,
                  bool run_at_start = false);
     ~PeriodicTask();
@@ -24,7 +24,7 @@ class PeriodicTask {
     // Returns once a run in progress has finished; no run starts after it.
     void Stop();
 
-  private:
+private:
     void Loop(bool run_at_start);
 
     std::string what_;

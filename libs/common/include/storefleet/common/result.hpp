@@ -35,8 +35,8 @@ struct Error {
 template <typename T>
 class [[nodiscard]] Result {
 public:
-    Result(T value) : value_(std::move(value)) {}           // NOLINT(google-explicit-constructor)
-    Result(Error error) : value_(std::move(error)) {}       // NOLINT(google-explicit-constructor)
+    Result(T value) : value_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
+    Result(Error error) : value_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
     [[nodiscard]] bool ok() const { return std::holds_alternative<T>(value_); }
     explicit operator bool() const { return ok(); }

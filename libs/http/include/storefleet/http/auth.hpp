@@ -31,7 +31,7 @@ struct Principal {
 // At most `max_entries`; when full, expired entries go, and if none had, all go.
 // Thread-safe. `lookup` may throw; the caller maps that to 503/500.
 class Authenticator {
-  public:
+public:
     using Clock = std::chrono::steady_clock;
     using Lookup = std::function<std::optional<Principal>(const std::string& token_sha256)>;
     struct Options {
@@ -58,7 +58,7 @@ class Authenticator {
     // How many tokens are cached (known and unknown).
     std::size_t CachedTokens();
 
-  private:
+private:
     struct Entry {
         std::optional<Principal> principal;
         Clock::time_point expires;

@@ -1,8 +1,8 @@
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <pistache/http.h>
 
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,7 +38,8 @@ void SendProblem(Pistache::Http::ResponseWriter& response, const Problem& proble
 // Shorthand for a problem with no field errors; `field`, if given, becomes the one entry
 // of `errors`.
 void SendError(Pistache::Http::ResponseWriter& response, Pistache::Http::Code code,
-               const std::string& error_code, const std::string& message, const std::string& field = "");
+               const std::string& error_code, const std::string& message,
+               const std::string& field = "");
 
 // The title of a problem code: a short, fixed phrase (RFC 9457: the same for every
 // occurrence of the type).

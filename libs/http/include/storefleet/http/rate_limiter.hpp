@@ -24,9 +24,11 @@ public:
         : rate_(rate), burst_(burst), max_keys_(max_keys) {}
 
     // True if allowed; otherwise `retry_after` says when a token will be there.
-    bool Allow(const std::string& key, Clock::time_point now, std::chrono::milliseconds& retry_after);
+    bool Allow(const std::string& key, Clock::time_point now,
+               std::chrono::milliseconds& retry_after);
     // The same with this key's own rate (burst: twice the rate); `rate` 0 means the default.
-    bool Allow(const std::string& key, Clock::time_point now, std::chrono::milliseconds& retry_after, double rate);
+    bool Allow(const std::string& key, Clock::time_point now,
+               std::chrono::milliseconds& retry_after, double rate);
 
     // How many keys have a bucket now.
     std::size_t Keys();

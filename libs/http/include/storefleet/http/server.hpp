@@ -15,7 +15,8 @@
 
 namespace storefleet::http {
 
-using Handler = std::function<void(const Pistache::Rest::Request&, Pistache::Http::ResponseWriter&)>;
+using Handler =
+    std::function<void(const Pistache::Rest::Request&, Pistache::Http::ResponseWriter&)>;
 
 // A response a handler answers later, from any thread: a handler HttpServer runs calls
 // Defer(response), returns at once, and whoever holds the DeferredResponse sends through
@@ -23,7 +24,7 @@ using Handler = std::function<void(const Pistache::Rest::Request&, Pistache::Htt
 // destroyed, with the code it was answered with. Pistache sends from any thread (the
 // write is queued to the connection's reactor).
 class DeferredResponse {
-  public:
+public:
     DeferredResponse(DeferredResponse&&) noexcept = default;
     DeferredResponse& operator=(DeferredResponse&&) noexcept = default;
     DeferredResponse(const DeferredResponse&) = delete;
@@ -31,7 +32,7 @@ class DeferredResponse {
     ~DeferredResponse();
     Pistache::Http::ResponseWriter& writer() { return writer_; }
 
-  private:
+private:
     friend DeferredResponse Defer(Pistache::Http::ResponseWriter& response);
     struct Record;
     DeferredResponse(Pistache::Http::ResponseWriter writer, std::shared_ptr<Record> record)
@@ -83,9 +84,12 @@ public:
     // gets a 404 problem naming that service. Call before Start(). Start() then throws
     // std::logic_error when this server's /api/ routes are not exactly the table's routes for
     // `service`, so the document and the handlers cannot drift apart.
-    void ServePublicApiAs(const std::string& service, const std::vector<PublicRoute>& public_routes);
+    void ServePublicApiAs(const std::string& service,
+                          const std::vector<PublicRoute>& public_routes);
     // The (method, pattern) pairs this server's own handlers serve, in registration order.
-    [[nodiscard]] const std::vector<std::pair<std::string, std::string>>& Routes() const { return routes_; }
+    [[nodiscard]] const std::vector<std::pair<std::string, std::string>>& Routes() const {
+        return routes_;
+    }
 
     // True when `path` (no query) matches the pattern ("/api/v1/stores/:id").
     static bool PathMatches(const std::string& pattern, const std::string& path);

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -13,8 +15,6 @@
 #include <utility>
 #include <variant>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "storefleet/http/server.hpp"
 #include "storefleet/metrics/registry.hpp"
@@ -55,7 +55,7 @@ using SseAnswer = std::variant<SseAcceptance, SseRefusal>;
 // What a stream is for: SseServer owns the sockets and calls this, always on its one thread,
 // so an implementation needs no lock for the state these calls share.
 class SseHandler {
-  public:
+public:
     virtual ~SseHandler() = default;
     // Every status OnRequest may refuse with; SseServer checks them, with its own, against
     // the public API's document (SseServer::CheckPublicApi).
@@ -97,7 +97,7 @@ class SseHandler {
 // every connection, each accepted one told to OnClosed). Send, Close and IsOpen are for the
 // handler, on the server's thread only.
 class SseServer {
-  public:
+public:
     struct Options {
         std::string address = "127.0.0.1";
         uint16_t port = 0;  // 0: the kernel picks; see Port()
@@ -137,7 +137,7 @@ class SseServer {
     void Close(SseStreamId id);
     [[nodiscard]] bool IsOpen(SseStreamId id) const;
 
-  private:
+private:
     struct Connection;
     void Run();
     void Accept();

@@ -20,7 +20,9 @@ public:
     [[nodiscard]] std::optional<int64_t> Committable() const;
     [[nodiscard]] std::size_t InFlight() const { return in_flight_.size(); }
     // True if `offset` was already started here (a redelivery after a rebalance).
-    [[nodiscard]] bool Seen(int64_t offset) const { return last_started_ && offset <= *last_started_; }
+    [[nodiscard]] bool Seen(int64_t offset) const {
+        return last_started_ && offset <= *last_started_;
+    }
 
 private:
     std::set<int64_t> in_flight_;

@@ -38,7 +38,8 @@ public:
     // Streams a watch (`path` with ?watch=1...): calls `on_event` with each JSON line until
     // the server ends the stream, an error occurs, or `stop()` turns true. The default
     // (for fakes) says watching is not supported, and callers fall back to polling.
-    virtual Status Watch(const std::string& path, const std::function<void(const std::string&)>& on_event,
+    virtual Status Watch(const std::string& path,
+                         const std::function<void(const std::string&)>& on_event,
                          const std::function<bool()>& stop);
 };
 

@@ -6,8 +6,8 @@ namespace storefleet::kube {
 
 // Where and how to reach one API server. PEM material is held in memory only.
 struct ClusterCredentials {
-    std::string server;         // https://127.0.0.1:6443
-    std::string ca_pem;         // empty: system CAs
+    std::string server;  // https://127.0.0.1:6443
+    std::string ca_pem;  // empty: system CAs
     std::string client_cert_pem;
     std::string client_key_pem;
     std::string bearer_token;

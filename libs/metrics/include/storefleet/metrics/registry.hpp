@@ -71,7 +71,8 @@ public:
     Registry(const Registry&) = delete;
     Registry& operator=(const Registry&) = delete;
 
-    Counter& GetCounter(const std::string& name, const std::string& help, const Labels& labels = {});
+    Counter& GetCounter(const std::string& name, const std::string& help,
+                        const Labels& labels = {});
     Gauge& GetGauge(const std::string& name, const std::string& help, const Labels& labels = {});
     // The bounds of the first registration of name+labels win.
     Histogram& GetHistogram(const std::string& name, const std::string& help,

@@ -119,7 +119,9 @@ public:
     bool Ping();
 
     // Called when a connection is opened; services prepare their statements here.
-    void OnConnect(std::function<void(pqxx::connection&)> prepare) { prepare_ = std::move(prepare); }
+    void OnConnect(std::function<void(pqxx::connection&)> prepare) {
+        prepare_ = std::move(prepare);
+    }
 
 private:
     void Release(std::unique_ptr<pqxx::connection> connection, bool broken);

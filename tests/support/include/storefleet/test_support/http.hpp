@@ -13,7 +13,7 @@
 namespace storefleet::test_support {
 
 struct HttpReply {
-    long code = -1;       // -1: no HTTP answer (connection refused, timeout): see `error`
+    long code = -1;  // -1: no HTTP answer (connection refused, timeout): see `error`
     std::string body;
     std::string headers;  // the raw response header lines
     std::string error;    // curl's text when there was no answer
@@ -36,7 +36,8 @@ public:
     // Sends `body` (Content-Type: application/json unless `headers` name another) with the
     // bearer token and `headers` ("Name: value" lines). POST, PUT and PATCH always carry a
     // body, if only an empty one.
-    [[nodiscard]] HttpReply Send(const std::string& method, const std::string& path, const std::string& body = "",
+    [[nodiscard]] HttpReply Send(const std::string& method, const std::string& path,
+                                 const std::string& body = "",
                                  const std::vector<std::string>& headers = {}) const;
     [[nodiscard]] HttpReply Get(const std::string& path) const { return Send("GET", path); }
     [[nodiscard]] HttpReply Post(const std::string& path, const std::string& body) const {

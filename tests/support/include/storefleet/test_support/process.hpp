@@ -6,7 +6,7 @@
 namespace storefleet::test_support {
 
 struct CommandResult {
-    int rc = -1;         // the exit status; -1 when it did not exit normally (a signal) or never ran
+    int rc = -1;  // the exit status; -1 when it did not exit normally (a signal) or never ran
     std::string output;  // stdout and stderr, interleaved
 };
 

@@ -22,6 +22,8 @@ bool WaitUntil(Condition&& condition, std::chrono::milliseconds deadline,
 }
 
 // A duration in seconds, for figures and messages.
-inline double Seconds(Clock::duration duration) { return std::chrono::duration<double>(duration).count(); }
+inline double Seconds(Clock::duration duration) {
+    return std::chrono::duration<double>(duration).count();
+}
 
 }  // namespace storefleet::test_support

@@ -8,16 +8,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <cstdint>
 #include <string>
 
-#include <gtest/gtest.h>
-
 namespace storefleet::http::testing {
 
 class RawClient {
-  public:
+public:
     RawClient(uint16_t port, const std::string& request) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
         sockaddr_in address{};
         address.sin_family = AF_INET;
@@ -32,15 +32,17 @@ class RawClient {
 
     void Write(const std::string& bytes) {
         if (bytes.empty()) return;
-        EXPECT_EQ(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL), static_cast<ssize_t>(bytes.size()));
+        EXPECT_EQ(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL),
+                  static_cast<ssize_t>(bytes.size()));
     }
 
     // Reads until `needle` has arrived (true) or the deadline or the end of the stream.
-    bool ReadUntil(const std::string& needle, std::chrono::milliseconds within = std::chrono::seconds(5)) {
+    bool ReadUntil(const std::string& needle,
+                   std::chrono::milliseconds within = std::chrono::seconds(5)) {
         const auto deadline = std::chrono::steady_clock::now() + within;
         while (received_.find(needle) == std::string::npos) {
-            const auto left =
-                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
             if (left.count() <= 0 || closed_) return false;
             pollfd poll_fd{fd_, POLLIN, 0};
             if (::poll(&poll_fd, 1, static_cast<int>(left.count())) <= 0) continue;
@@ -62,7 +64,7 @@ class RawClient {
     const std::string& Received() const { return received_; }
     int fd() const { return fd_; }
 
-  private:
+private:
     int fd_;
     std::string received_;
     bool closed_ = false;
