@@ -117,4 +117,13 @@ void SetTrustedProxies(TrustedProxies trusted) { Current() = std::move(trusted);
 
 const TrustedProxies& CurrentTrustedProxies() { return Current(); }
 
+TrustedProxies TrustedProxiesFromEnv(const EnvConfig& env) {
+    try {
+        return TrustedProxies::Parse(
+            env.String("STOREFLEET_TRUSTED_PROXIES", kDefaultTrustedProxies));
+    } catch (const std::invalid_argument& error) {
+        throw ConfigError(std::string("STOREFLEET_TRUSTED_PROXIES: ") + error.what());
+    }
+}
+
 }  // namespace storefleet::http

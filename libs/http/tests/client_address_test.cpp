@@ -32,6 +32,23 @@ TEST(TrustedProxiesTest, RefusesWhatIsNotARange) {
 // intake. Each proxy appends what it saw to X-Forwarded-For. Before the fix every client
 // behind the front door shared the front door's address (it trusted X-Real-IP from
 // loopback peers only), so one client's bad tokens got every tenant 429.
+TEST(TrustedProxiesTest, FromTheEnvironmentWithLoopbackAsDefaultAndAConfigErrorWhenBad) {
+    const auto env = [](std::optional<std::string> value) {
+        return EnvConfig([value](const std::string& name) -> std::optional<std::string> {
+            return name == "STOREFLEET_TRUSTED_PROXIES" ? value : std::nullopt;
+        });
+    };
+    EXPECT_TRUE(TrustedProxiesFromEnv(env(std::nullopt)).Contains("127.0.0.1"));
+    EXPECT_FALSE(TrustedProxiesFromEnv(env(std::nullopt)).Contains("10.0.0.1"));
+    EXPECT_TRUE(TrustedProxiesFromEnv(env("10.0.0.0/8")).Contains("10.1.2.3"));
+    try {
+        TrustedProxiesFromEnv(env("10.0.0.0/99"));
+        ADD_FAILURE() << "a bad range was accepted";
+    } catch (const ConfigError& error) {
+        EXPECT_NE(std::string(error.what()).find("STOREFLEET_TRUSTED_PROXIES"), std::string::npos);
+    }
+}
+
 TEST(ClientAddressTest, ThroughTwoProxiesTheClientIsTheRightmostUntrustedHop) {
     const auto trusted = TrustedProxies::Parse("10.42.0.0/16");
     EXPECT_EQ(ResolveClientAddress("10.42.1.4", "203.0.113.7, 10.42.0.9", "", trusted),

@@ -113,12 +113,7 @@ void AdminApi::Register(http::HttpServer& server) {
             try {
                 handler(request, response);
             } catch (const std::exception& error) {
-                auto unavailable = ClassifyDatabaseFailure(error);
-                if (!unavailable) throw;
-                http::SetHeader(response, "Retry-After",
-                                std::to_string(unavailable->retry_after_seconds));
-                http::SendError(response, Code::Service_Unavailable, "unavailable",
-                                unavailable->message);
+                if (!AnswerIfDatabaseUnavailable(response, error)) throw;
             }
         };
     };

@@ -46,12 +46,7 @@ IntakeConfig IntakeConfig::FromEnv(const EnvConfig& env) {
         throw ConfigError(
             "STOREFLEET_BOOTSTRAP_TOKEN_FILE is required with STOREFLEET_BOOTSTRAP_TENANT");
     }
-    try {
-        config.trusted_proxies = http::TrustedProxies::Parse(
-            env.String("STOREFLEET_TRUSTED_PROXIES", http::kDefaultTrustedProxies));
-    } catch (const std::invalid_argument& error) {
-        throw ConfigError(std::string("STOREFLEET_TRUSTED_PROXIES: ") + error.what());
-    }
+    config.trusted_proxies = http::TrustedProxiesFromEnv(env);
     return config;
 }
 

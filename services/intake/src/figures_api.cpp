@@ -37,12 +37,7 @@ void FiguresApi::Register(http::HttpServer& server) {
             http::SetHeader(response, "Cache-Control", "private, max-age=2");
             http::SendJson(response, Code::Ok, ToJson(figures_.Get(*window)));
         } catch (const std::exception& error) {
-            auto unavailable = ClassifyDatabaseFailure(error);
-            if (!unavailable) throw;
-            http::SetHeader(response, "Retry-After",
-                            std::to_string(unavailable->retry_after_seconds));
-            http::SendError(response, Code::Service_Unavailable, "unavailable",
-                            unavailable->message);
+            if (!AnswerIfDatabaseUnavailable(response, error)) throw;
         }
     });
 }

@@ -69,18 +69,23 @@ void UnlessDatabaseUnavailable(ResponseWriter& response, metrics::Counter& unava
     try {
         handle();
     } catch (const std::exception& error) {
-        auto unavailable = ClassifyDatabaseFailure(error);
-        if (!unavailable) throw;
+        if (!AnswerIfDatabaseUnavailable(response, error)) throw;
         unavailable_total.Inc();
-        // pqxx's text says which host and port failed, never the password.
-        log::Warn("database unavailable; answering 503",
-                  {{"error", error.what()}, {"maybe_applied", unavailable->maybe_applied}});
-        http::SetHeader(response, "Retry-After", std::to_string(unavailable->retry_after_seconds));
-        http::SendError(response, Code::Service_Unavailable, "unavailable", unavailable->message);
     }
 }
 
 }  // namespace
+
+bool AnswerIfDatabaseUnavailable(ResponseWriter& response, const std::exception& error) {
+    auto unavailable = ClassifyDatabaseFailure(error);
+    if (!unavailable) return false;
+    // pqxx's text says which host and port failed, never the password.
+    log::Warn("database unavailable; answering 503",
+              {{"error", error.what()}, {"maybe_applied", unavailable->maybe_applied}});
+    http::SetHeader(response, "Retry-After", std::to_string(unavailable->retry_after_seconds));
+    http::SendError(response, Code::Service_Unavailable, "unavailable", unavailable->message);
+    return true;
+}
 
 std::string CorrelationIdOf(const Request& request) {
     std::string given = http::RequestHeader(request, "X-Correlation-Id");

@@ -69,6 +69,11 @@ struct DatabaseUnavailable {
 };
 std::optional<DatabaseUnavailable> ClassifyDatabaseFailure(const std::exception& error);
 
+// Answers 503 with Retry-After when `error` is a database outage (ClassifyDatabaseFailure)
+// and returns true; false for anything else, which the caller rethrows (`throw;`).
+bool AnswerIfDatabaseUnavailable(Pistache::Http::ResponseWriter& response,
+                                 const std::exception& error);
+
 // The correlation id of a request: X-Correlation-Id if the caller sent a sane one.
 std::string CorrelationIdOf(const Pistache::Rest::Request& request);
 

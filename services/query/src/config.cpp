@@ -32,12 +32,7 @@ QueryConfig QueryConfig::FromEnv(const EnvConfig& env) {
     config.tenant_read_rate_per_second =
         static_cast<double>(env.Int("STOREFLEET_TENANT_READ_RATE_PER_SECOND", 500, 0, 10'000'000));
     config.real_node_engines = env.List("STOREFLEET_REAL_NODE_ENGINES", {"woocommerce", "medusa"});
-    try {
-        config.trusted_proxies = http::TrustedProxies::Parse(
-            env.String("STOREFLEET_TRUSTED_PROXIES", http::kDefaultTrustedProxies));
-    } catch (const std::invalid_argument& error) {
-        throw ConfigError(std::string("STOREFLEET_TRUSTED_PROXIES: ") + error.what());
-    }
+    config.trusted_proxies = http::TrustedProxiesFromEnv(env);
     return config;
 }
 

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "storefleet/common/config.hpp"
+
 namespace storefleet::http {
 
 // The peers allowed to say who the client is: the front door, an Ingress controller, a load
@@ -38,5 +40,9 @@ std::string ResolveClientAddress(const std::string& peer, const std::string& x_f
 void SetTrustedProxies(TrustedProxies trusted);
 const TrustedProxies& CurrentTrustedProxies();
 inline constexpr const char* kDefaultTrustedProxies = "127.0.0.0/8,::1";
+
+// STOREFLEET_TRUSTED_PROXIES from `env` (kDefaultTrustedProxies when unset); a list that does
+// not parse is a ConfigError naming the variable.
+TrustedProxies TrustedProxiesFromEnv(const EnvConfig& env);
 
 }  // namespace storefleet::http
