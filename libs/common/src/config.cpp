@@ -14,6 +14,15 @@ EnvConfig::EnvConfig()
 
 EnvConfig::EnvConfig(Lookup lookup) : lookup_(std::move(lookup)) {}
 
+EnvConfig EnvConfig::FromMap(std::map<std::string, std::string> values) {
+    return EnvConfig(
+        [values = std::move(values)](const std::string& name) -> std::optional<std::string> {
+            auto it = values.find(name);
+            if (it == values.end()) return std::nullopt;
+            return it->second;
+        });
+}
+
 std::string EnvConfig::Required(const std::string& name) const {
     auto value = lookup_(name);
     if (!value || value->empty()) throw ConfigError(name + " is required but not set");

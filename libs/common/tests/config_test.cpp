@@ -8,11 +8,7 @@ namespace storefleet {
 namespace {
 
 EnvConfig FromMap(const std::map<std::string, std::string>& values) {
-    return EnvConfig([values](const std::string& name) -> std::optional<std::string> {
-        auto it = values.find(name);
-        if (it == values.end()) return std::nullopt;
-        return it->second;
-    });
+    return EnvConfig::FromMap(values);
 }
 
 TEST(EnvConfigTest, RequiredNamesTheMissingVariable) {

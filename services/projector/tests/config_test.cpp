@@ -9,12 +9,7 @@ namespace storefleet::projector {
 namespace {
 
 EnvConfig Env(std::map<std::string, std::string> values) {
-    return EnvConfig(
-        [values = std::move(values)](const std::string& name) -> std::optional<std::string> {
-            auto it = values.find(name);
-            if (it == values.end()) return std::nullopt;
-            return it->second;
-        });
+    return EnvConfig::FromMap(std::move(values));
 }
 
 TEST(ProjectorConfigTest, NeedsPostgresAndKafka) {

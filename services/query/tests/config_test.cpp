@@ -8,12 +8,7 @@ namespace storefleet::query {
 namespace {
 
 EnvConfig Env(std::map<std::string, std::string> values) {
-    return EnvConfig(
-        [values = std::move(values)](const std::string& name) -> std::optional<std::string> {
-            auto it = values.find(name);
-            if (it == values.end()) return std::nullopt;
-            return it->second;
-        });
+    return EnvConfig::FromMap(std::move(values));
 }
 
 TEST(QueryConfigTest, NeedsPostgres) { EXPECT_THROW(QueryConfig::FromEnv(Env({})), ConfigError); }

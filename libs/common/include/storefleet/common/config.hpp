@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -24,6 +25,8 @@ public:
 
     EnvConfig();  // reads the process environment
     explicit EnvConfig(Lookup lookup);
+    // Settings from a map instead of the environment (tests, tools).
+    static EnvConfig FromMap(std::map<std::string, std::string> values);
 
     [[nodiscard]] std::string Required(const std::string& name) const;
     [[nodiscard]] std::string String(const std::string& name, const std::string& fallback) const;
