@@ -18,7 +18,8 @@
 
 using namespace storefleet;
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): a tool; an uncaught
+                                   // exception ending it is its error report
     int rate = 500;
     int seconds = 10;
     for (int i = 1; i + 1 < argc; i += 2) {

@@ -64,7 +64,8 @@ double ProcessCpu(pid_t pid) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): a tool; an uncaught
+                                   // exception ending it is its error report
     std::string runner = "cli";
 #ifdef HELM_AGENT_BINARY
     std::string agent_binary = HELM_AGENT_BINARY;

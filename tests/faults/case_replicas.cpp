@@ -19,7 +19,7 @@ namespace storefleet::faults {
 
 void ReplicasKilledAddedAndRemovedWhileFiftyStoresAreInFlight() {
     constexpr int kStores = 50;
-    const unsigned seed = static_cast<unsigned>(std::time(nullptr));
+    const auto seed = static_cast<unsigned>(std::time(nullptr));
     std::mt19937 random(seed);
     Figure("case 1 random seed", std::to_string(seed));
     // Three replicas to start with (main() asked for them); make sure they all run.

@@ -100,7 +100,7 @@ protected:
 TEST_F(IntakeBatchTest, OneConflictingCreateOfABatchFailsAloneAndTheOthersAreCommitted) {
     std::vector<std::string> names;
     for (int i = 0; i < 12; ++i) names.push_back("shop-" + std::to_string(i));
-    names.push_back("shop-3");  // the same name twice in one batch: one of the two is refused
+    names.emplace_back("shop-3");  // the same name twice in one batch: one of the two is refused
     auto outcomes = CreateTogether(names);
 
     ASSERT_EQ(outcomes["accepted"].size(), 12U);

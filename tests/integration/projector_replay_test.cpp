@@ -6,7 +6,6 @@
 // clock hours off intake's, stale status events published after a deletion request, a
 // republished command and a replayed command's duplicate events.
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -78,7 +78,7 @@ public:
         }
         env.push_back("STOREFLEET_READ_SCHEMA=" + schema_);
         env.push_back("STOREFLEET_KAFKA_GROUP=" + group_);
-        env.push_back("STOREFLEET_HTTP_PORT=0");
+        env.emplace_back("STOREFLEET_HTTP_PORT=0");
         if (!instance_id_.empty()) env.push_back("STOREFLEET_KAFKA_INSTANCE_ID=" + instance_id_);
         std::vector<char*> envp;
         for (auto& entry : env) envp.push_back(entry.data());

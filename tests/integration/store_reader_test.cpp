@@ -45,7 +45,7 @@ protected:
     }
     // A ledger row: state, and when it was requested and its deletion requested (seconds ago).
     std::string Ledger(const std::string& state, int created_ago, int deletion_ago = -1) {
-        const std::string id = NewUuid();
+        std::string id = NewUuid();
         Exec(
             "insert into intake.stores (store_id, tenant_id, name, engine, plan, host, state, "
             "correlation_id, "
@@ -139,7 +139,7 @@ TEST_F(StoreReaderTest, TheReadModelAnswersOnceItHasTheStoreUnlessADeletionIsNew
 
 TEST_F(StoreReaderTest, ATokenAuthenticatesUntilRevokedOrExpired) {
     auto token = [&](const std::string& role, const std::string& tail) {
-        const std::string hash = Sha256Hex(RandomHex(16));
+        std::string hash = Sha256Hex(RandomHex(16));
         Exec(
             "insert into intake.api_tokens (token_id, tenant_id, name, role, token_sha256, "
             "expires_at, revoked_at) "

@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 
-#include <ranges>
 #include <stdexcept>
 
 namespace storefleet::http {
@@ -105,10 +104,13 @@ std::string ResolveClientAddress(const std::string& peer, const std::string& x_f
         start = comma + 1;
     }
     std::string leftmost;
-    for (auto& entry : std::ranges::reverse_view(entries)) {
-        if (entry.empty()) continue;
-        if (!trusted.Contains(entry)) return entry.substr(0, 64);
-        leftmost = entry;
+    // Right to left: the nearest hop first.
+    for (auto entry = entries.rbegin(); entry != entries.rend();
+         ++entry) {  // NOLINT(modernize-loop-convert): clang-14 cannot take reverse_view of a
+                     // vector
+        if (entry->empty()) continue;
+        if (!trusted.Contains(*entry)) return entry->substr(0, 64);
+        leftmost = *entry;
     }
     return leftmost.empty() ? peer : leftmost;
 }

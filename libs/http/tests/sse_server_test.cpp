@@ -281,7 +281,7 @@ TEST_F(SseServerTest, OutOfFileDescriptorsItPausesAcceptingInsteadOfSpinning) {
         if (fd > highest) break;
     }
     rlimit tight = before;
-    tight.rlim_cur = static_cast<rlim_t>(fillers.back() + 1);
+    tight.rlim_cur = static_cast<rlim_t>(fillers.back()) + 1;
     ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
     ::close(fillers.back());
     fillers.pop_back();

@@ -221,7 +221,7 @@ Result<Accepted> IntakeStore::CreateStore(const Tenant& tenant, const StoreReque
         // The batched path, waited for here (the HTTP API answers from the batcher instead).
         std::promise<Result<Accepted>> answered;
         CreateStoreAsync(tenant, request, correlation_id,
-                         [&answered](Result<Accepted> result, std::exception_ptr error) {
+                         [&answered](Result<Accepted> result, const std::exception_ptr& error) {
                              if (error) {
                                  answered.set_exception(error);
                              } else {
@@ -290,8 +290,9 @@ void IntakeStore::CreateStoreAsync(const Tenant& tenant, const StoreRequest& req
     CreateItem item{store.store_id, tenant.id,  request.name,   request.engine,
                     request.plan,   store.host, correlation_id, events::Encode(store.envelope)};
     batcher_->SubmitAsync(
-        std::move(item), [this, tenant, request, accepted = std::move(store.accepted),
-                          done = std::move(done)](CreateOutcome outcome, std::exception_ptr error) {
+        std::move(item),
+        [this, tenant, request, accepted = std::move(store.accepted), done = std::move(done)](
+            CreateOutcome outcome, const std::exception_ptr& error) {
             if (error) {
                 done(Error::Retryable("unavailable", "the create was not written"), error);
                 return;
@@ -392,7 +393,7 @@ std::vector<CreateOutcome> IntakeStore::WriteCreates(const std::vector<CreateIte
             lease.MarkBroken();
             if (++broken > 1) throw;
         } catch (const pqxx::sql_error& error) {
-            const std::string state = error.sqlstate();
+            const std::string& state = error.sqlstate();
             if ((state != "40P01" && state != "40001") || ++deadlocks > 3) throw;
         }
     }
@@ -408,7 +409,7 @@ Result<Accepted> IntakeStore::RequestDeletion(const Tenant& tenant, const std::s
             return Error::Permanent("not_found", "no store with id '" + store_id + "'");
         Accepted accepted{
             202, {{"id", store_id}, {"status", "deleting"}, {"correlation_id", correlation_id}}};
-        const std::string state = rows[0][1].as<std::string>();
+        const auto state = rows[0][1].as<std::string>();
         if (state == "deleted")
             return Error::Permanent("not_found", "no store with id '" + store_id + "'");
         if (state == "deleting") return accepted;  // already asked: same answer, nothing sent

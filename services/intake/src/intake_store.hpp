@@ -24,7 +24,8 @@ struct Tenant {
 };
 
 // What POST/DELETE answer; stored with an Idempotency-Key so a retry gets the same reply.
-struct Accepted {
+struct Accepted {  // NOLINT(bugprone-exception-escape): json's implicit members; nothing here
+                   // throws on move
     int http_status = 202;
     nlohmann::json body;
 };

@@ -145,7 +145,7 @@ std::string Hostname() {
 }  // namespace
 
 std::unique_ptr<OutboxLedger> NewPostgresOutboxLedger(const std::string& pg_url) {
-    return std::make_unique<PostgresOutboxLedger>(std::move(pg_url));
+    return std::make_unique<PostgresOutboxLedger>(pg_url);
 }
 
 OutboxRelay::OutboxRelay(std::unique_ptr<OutboxLedger> ledger, kafka::EventPublisher& publisher,
@@ -163,9 +163,9 @@ OutboxRelay::OutboxRelay(std::unique_ptr<OutboxLedger> ledger, kafka::EventPubli
           registry.GetGauge("storefleet_outbox_oldest_unsent_seconds",
                             "Age of the oldest outbox row not yet published (leader only).")) {}
 
-OutboxRelay::OutboxRelay(std::string pg_url, kafka::EventPublisher& publisher,
+OutboxRelay::OutboxRelay(const std::string& pg_url, kafka::EventPublisher& publisher,
                          metrics::Registry& registry, Options options)
-    : OutboxRelay(NewPostgresOutboxLedger(std::move(pg_url)), publisher, registry, options) {}
+    : OutboxRelay(NewPostgresOutboxLedger(pg_url), publisher, registry, options) {}
 
 OutboxRelay::~OutboxRelay() { Stop(); }
 

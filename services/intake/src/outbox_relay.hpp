@@ -114,10 +114,11 @@ public:
 
     OutboxRelay(std::unique_ptr<OutboxLedger> ledger, kafka::EventPublisher& publisher,
                 metrics::Registry& registry, Options options);
-    OutboxRelay(std::string pg_url, kafka::EventPublisher& publisher, metrics::Registry& registry,
-                Options options);
-    OutboxRelay(std::string pg_url, kafka::EventPublisher& publisher, metrics::Registry& registry)
-        : OutboxRelay(std::move(pg_url), publisher, registry, Options{}) {}
+    OutboxRelay(const std::string& pg_url, kafka::EventPublisher& publisher,
+                metrics::Registry& registry, Options options);
+    OutboxRelay(const std::string& pg_url, kafka::EventPublisher& publisher,
+                metrics::Registry& registry)
+        : OutboxRelay(pg_url, publisher, registry, Options{}) {}
     ~OutboxRelay();
     OutboxRelay(const OutboxRelay&) = delete;
     OutboxRelay& operator=(const OutboxRelay&) = delete;

@@ -46,7 +46,7 @@ std::optional<StoreRow> Project(const std::vector<Consumed>& events,
 
 // Every permutation of `events` gives the same row as the first order; returns that row.
 std::optional<StoreRow> ExpectSameRowInEveryOrder(const std::vector<Consumed>& events) {
-    const auto first = Project(events);
+    auto first = Project(events);
     std::vector<std::size_t> order(events.size());
     std::iota(order.begin(), order.end(), 0);
     int permutations = 0;

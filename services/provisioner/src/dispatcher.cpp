@@ -1,5 +1,7 @@
 #include "dispatcher.hpp"
 
+#include <utility>
+
 #include "storefleet/common/log.hpp"
 #include "storefleet/events/envelope.hpp"
 #include "storefleet/events/status.hpp"
@@ -21,7 +23,7 @@ CommandDispatcher::CommandDispatcher(kafka::KafkaConsumer::Options consumer_opti
     : consumer_options_(std::move(consumer_options)),
       handler_(std::move(handler)),
       dead_letter_(std::move(dead_letter)),
-      options_(options),
+      options_(std::move(options)),
       shutdown_(shutdown),
       in_flight_gauge_(
           registry.GetGauge("storefleet_provisioner_in_flight", "Commands running now.")),

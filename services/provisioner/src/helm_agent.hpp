@@ -61,14 +61,16 @@ public:
     int Starts();
 
 private:
-    struct Answer {
+    struct Answer {  // NOLINT(bugprone-exception-escape): json's implicit members; nothing here
+                     // throws on move
         bool done = false;
         bool ok = false;
         bool agent_died = false;
         std::string error;
         nlohmann::json body;  // the whole answer line
     };
-    struct CallResult {
+    struct CallResult {  // NOLINT(bugprone-exception-escape): json's implicit members; nothing here
+                         // throws on move
         bool ok = false;
         bool cancelled = false;
         bool timed_out = false;

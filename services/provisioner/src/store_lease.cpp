@@ -44,7 +44,7 @@ std::string MicroTimeNow() {
     const auto now = std::chrono::system_clock::now();
     const auto micros =
         std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
-    const std::time_t seconds = static_cast<std::time_t>(micros / 1'000'000);
+    const auto seconds = static_cast<std::time_t>(micros / 1'000'000);
     std::tm utc{};
     gmtime_r(&seconds, &utc);
     char text[64];
@@ -154,7 +154,7 @@ Result<std::unique_ptr<StoreLeases::Held>> StoreLeases::Acquire(const std::strin
     if (!Claim(store_id, cancel)) return Cancelled();
     // Every way out but holding gives the claim back.
     struct ClaimGuard {
-        StoreLeases* owner;
+        StoreLeases* owner = nullptr;
         const std::string& store_id;
         bool keep = false;
         ~ClaimGuard() {

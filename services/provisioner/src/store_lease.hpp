@@ -120,7 +120,13 @@ class StoreLeases::Held {
 public:
     Held(StoreLeases& owner, std::string store_id)
         : owner_(owner), store_id_(std::move(store_id)) {}
-    ~Held() { owner_.Release(store_id_); }
+    // Release() logs its own failures; a throw (out of memory) must not escape a destructor.
+    ~Held() {
+        try {
+            owner_.Release(store_id_);
+        } catch (...) {
+        }
+    }
     Held(const Held&) = delete;
     Held& operator=(const Held&) = delete;
 

@@ -2,13 +2,13 @@
 // CLI's own (list, history, rollback), a second install is an upgrade, uninstall removes
 // objects and records, and a kill -9 of the agent during an install leaves nothing the next
 // call cannot finish.
-#include <signal.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>

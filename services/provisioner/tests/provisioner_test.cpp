@@ -89,7 +89,7 @@ public:
     int access_denials = 0;    // SelfSubjectAccessReviews answered "not allowed" first
 };
 
-class FakeHelm : public HelmRunner {
+class FakeHelm : public HelmRunner {  // NOLINT(bugprone-exception-escape): a test fake
 public:
     Status UpgradeInstall(const std::string& release, const std::string& ns,
                           const std::string& chart, const std::vector<std::string>& values_files,

@@ -157,8 +157,8 @@ TEST(StoreLeaseTest, ARestartedReplicaResumesItsEarlierRunsStoresAtOnce) {
         StoreLeases killed(api, Options("provisioner-1", std::chrono::seconds(60)), registry);
         auto held = killed.Acquire(kStore, cancel);
         ASSERT_TRUE(held.ok());
-        held->release();  // kill -9: the lease is never released  //
-                          // NOLINT(bugprone-unused-return-value)
+        // kill -9: the lease is never released.
+        held->release();  // NOLINT(bugprone-unused-return-value)
     }
     StoreLeases restarted(api, Options("provisioner-1", std::chrono::seconds(60)), registry);
     const auto start = std::chrono::steady_clock::now();

@@ -107,7 +107,7 @@ void Prepare(pqxx::connection& connection) {
 // 57 operator intervention (statement timeout, shutdown), 42P01 undefined table and 42883
 // undefined function (the projector or intake has not migrated its schema yet).
 bool Transient(const pqxx::sql_error& error) {
-    const std::string state = error.sqlstate();
+    const std::string& state = error.sqlstate();
     return state.rfind("40", 0) == 0 || state.rfind("53", 0) == 0 || state.rfind("57", 0) == 0 ||
            state == "42P01" || state == "42883";
 }
