@@ -40,8 +40,8 @@ void Figure(const std::string& what, double value, const std::string& unit = "")
 CommandResult StackUp(const std::string& part);
 CommandResult StackDown(const std::string& part);
 
-struct Reply {  // NOLINT(bugprone-exception-escape): json's implicit members; nothing here throws
-                // on move
+// json's implicit members; nothing here throws on move.
+struct Reply {      // NOLINT(bugprone-exception-escape)
     long code = 0;  // -1: no HTTP answer (connection refused, timeout)
     json body;
     std::string headers;  // raw header lines

@@ -104,10 +104,9 @@ std::string ResolveClientAddress(const std::string& peer, const std::string& x_f
         start = comma + 1;
     }
     std::string leftmost;
-    // Right to left: the nearest hop first.
-    for (auto entry = entries.rbegin(); entry != entries.rend();
-         ++entry) {  // NOLINT(modernize-loop-convert): clang-14 cannot take reverse_view of a
-                     // vector
+    // Right to left: the nearest hop first. (clang-14 cannot take a reverse_view of a vector.)
+    // NOLINTNEXTLINE(modernize-loop-convert)
+    for (auto entry = entries.rbegin(); entry != entries.rend(); ++entry) {
         if (entry->empty()) continue;
         if (!trusted.Contains(*entry)) return entry->substr(0, 64);
         leftmost = *entry;

@@ -33,7 +33,7 @@ TEST(TrustedProxiesTest, RefusesWhatIsNotARange) {
 // behind the front door shared the front door's address (it trusted X-Real-IP from
 // loopback peers only), so one client's bad tokens got every tenant 429.
 TEST(TrustedProxiesTest, FromTheEnvironmentWithLoopbackAsDefaultAndAConfigErrorWhenBad) {
-    const auto env = [](std::optional<std::string> value) {
+    const auto env = [](const std::optional<std::string>& value) {
         return EnvConfig([value](const std::string& name) -> std::optional<std::string> {
             return name == "STOREFLEET_TRUSTED_PROXIES" ? value : std::nullopt;
         });

@@ -55,14 +55,14 @@ public:
                      ReadinessWatcher* watcher = nullptr);
 
     // `permit` is given back once the API-heavy steps are done, before readiness is awaited.
-    CommandOutcome Provision(const Command& command, const CancelToken& cancel,
+    CommandOutcome Provision(const Command& cmd, const CancelToken& cancel,
                              AdmissionPermit& permit);
-    CommandOutcome Deprovision(const Command& command, const CancelToken& cancel);
+    CommandOutcome Deprovision(const Command& cmd, const CancelToken& cancel);
     // The dispatcher gave up on the command (its handler failed `attempts` times; it goes to
     // the dead-letter topic): the store is told Failed with a reason, so it is not left
     // "provisioning" or "deleting" for good; a failed deletion may then be asked again. OK
     // once the status is published; an error if `cancel` fired first.
-    Status ReportGivenUp(const Command& command, int attempts, const CancelToken& cancel);
+    Status ReportGivenUp(const Command& cmd, int attempts, const CancelToken& cancel);
 
     // Ready / not yet / failed for good, from the workloads in the store's namespace,
     // asked of the API directly (the watcher's cache answers the same question cheaper).

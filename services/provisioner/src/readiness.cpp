@@ -99,7 +99,7 @@ void ReadinessWatcher::Start() {
 }
 
 void ReadinessWatcher::Replace(const std::string& kind,
-                               const std::vector<std::pair<std::string, Entry>>& entries) {
+                               std::vector<std::pair<std::string, Entry>>&& entries) {
     std::lock_guard lock(mutex_);
     const std::string prefix = kind + "/";
     for (auto& [ns, objects] : workloads_) {

@@ -64,8 +64,7 @@ private:
     void Run(const std::string& kind, const std::string& collection_path);
     using Entry = std::pair<std::string, WorkloadState>;  // name, state
     // Replaces every cached object of `kind` with `entries` (namespace, entry).
-    void Replace(const std::string& kind,
-                 const std::vector<std::pair<std::string, Entry>>& entries);
+    void Replace(const std::string& kind, std::vector<std::pair<std::string, Entry>>&& entries);
     void Apply(const std::string& kind, const std::string& type, const nlohmann::json& object);
 
     kube::KubeApi& kube_;

@@ -43,11 +43,11 @@ public:
 class KafkaStatusPublisher final : public StatusPublisher {
 public:
     KafkaStatusPublisher(kafka::EventPublisher& publisher, bool simulated);
-    Status Publish(const Command& command, const StatusUpdate& update,
+    Status Publish(const Command& cmd, const StatusUpdate& update,
                    const CancelToken& cancel) override;
 
     // The event Publish() sends; public for tests.
-    v1::Envelope BuildEvent(const Command& command, const StatusUpdate& update) const;
+    v1::Envelope BuildEvent(const Command& cmd, const StatusUpdate& update) const;
 
 private:
     kafka::EventPublisher& publisher_;

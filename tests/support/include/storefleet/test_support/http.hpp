@@ -33,12 +33,12 @@ public:
     static HttpClient Local(uint16_t port, std::string token = "",
                             std::chrono::seconds timeout = std::chrono::seconds(15));
 
-    // Sends `body` (Content-Type: application/json unless `headers` name another) with the
-    // bearer token and `headers` ("Name: value" lines). POST, PUT and PATCH always carry a
-    // body, if only an empty one.
+    // Sends `body` (Content-Type: application/json unless `extra` names another) with the
+    // bearer token and the `extra` headers ("Name: value" lines). POST, PUT and PATCH always
+    // carry a body, if only an empty one.
     [[nodiscard]] HttpReply Send(const std::string& method, const std::string& path,
                                  const std::string& body = "",
-                                 const std::vector<std::string>& headers = {}) const;
+                                 const std::vector<std::string>& extra = {}) const;
     [[nodiscard]] HttpReply Get(const std::string& path) const { return Send("GET", path); }
     [[nodiscard]] HttpReply Post(const std::string& path, const std::string& body) const {
         return Send("POST", path, body);
