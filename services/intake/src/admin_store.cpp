@@ -62,6 +62,24 @@ std::optional<Error> CheckQuotaAndRate(std::optional<int> quota, std::optional<d
     return std::nullopt;
 }
 
+// Inserts a new token (a fresh secret, "sf_" + 32 random bytes: the prefix makes a leaked
+// token easy to recognise for secret scanners) living `lifetime_seconds` (text; empty:
+// forever). Only its hash is stored; the secret is returned once.
+IssuedToken InsertToken(pqxx::work& txn, const std::string& tenant_id, const std::string& name,
+                        const std::string& role, const std::optional<std::string>& lifetime) {
+    IssuedToken issued;
+    issued.token = "sf_" + RandomHex(32);
+    auto rows = txn.exec_params(
+        std::string("insert into intake.api_tokens (token_id, tenant_id, name, role, "
+                    "token_sha256, expires_at) "
+                    "values ($1::uuid, $2, $3, $4, $5, case when $6::bigint is null then null "
+                    "else now() + make_interval(secs => $6::bigint) end) returning ") +
+            kTokenColumns,
+        NewUuid(), tenant_id, name, role, Sha256Hex(issued.token), OrNull(lifetime));
+    issued.info = TokenFrom(rows[0]);
+    return issued;
+}
+
 }  // namespace
 
 bool AdminStore::ValidTenantId(const std::string& id) { return IsDnsLabel(id, 30); }
@@ -141,18 +159,8 @@ Result<IssuedToken> AdminStore::IssueToken(const std::string& actor, const std::
     return pool_.WithTransaction([&](pqxx::work& txn) -> Result<IssuedToken> {
         if (txn.exec_params("select 1 from intake.tenants where id = $1", tenant_id).empty())
             return NoTenant(tenant_id);
-        IssuedToken issued;
-        // 32 random bytes; "sf_" makes a leaked token easy to recognise (secret scanners).
-        issued.token = "sf_" + RandomHex(32);
-        auto rows = txn.exec_params(
-            std::string("insert into intake.api_tokens (token_id, tenant_id, name, role, "
-                        "token_sha256, expires_at) "
-                        "values ($1::uuid, $2, $3, $4, $5, case when $6::bigint is null then null "
-                        "else now() + make_interval(secs => $6::bigint) end) returning ") +
-                kTokenColumns,
-            NewUuid(), tenant_id, name, admin ? "admin" : "tenant", Sha256Hex(issued.token),
-            OrNull(ttl_text));
-        issued.info = TokenFrom(rows[0]);
+        IssuedToken issued =
+            InsertToken(txn, tenant_id, name, admin ? "admin" : "tenant", ttl_text);
         txn.exec_params(
             kAudit, actor, "token.issue", tenant_id, issued.info.token_id,
             nlohmann::json{
@@ -205,20 +213,12 @@ Result<IssuedToken> AdminStore::RotateToken(const std::string& actor, const std:
             token_id);
         if (old.empty())
             return Error::Permanent("not_found", "no working token '" + token_id + "'");
-        IssuedToken issued;
-        issued.token = "sf_" + RandomHex(32);
         const auto lifetime = old[0][3].is_null()
                                   ? std::nullopt
                                   : std::optional<std::string>(old[0][3].as<std::string>());
-        auto rows = txn.exec_params(
-            std::string("insert into intake.api_tokens (token_id, tenant_id, name, role, "
-                        "token_sha256, expires_at) "
-                        "values ($1::uuid, $2, $3, $4, $5, case when $6::bigint is null then null "
-                        "else now() + make_interval(secs => $6::bigint) end) returning ") +
-                kTokenColumns,
-            NewUuid(), old[0][0].as<std::string>(), old[0][1].as<std::string>(),
-            old[0][2].as<std::string>(), Sha256Hex(issued.token), OrNull(lifetime));
-        issued.info = TokenFrom(rows[0]);
+        IssuedToken issued =
+            InsertToken(txn, old[0][0].as<std::string>(), old[0][1].as<std::string>(),
+                        old[0][2].as<std::string>(), lifetime);
         txn.exec_params(kAudit, actor, "token.rotate", issued.info.tenant_id, token_id,
                         nlohmann::json{{"new_token_id", issued.info.token_id}}.dump());
         return issued;

@@ -42,17 +42,11 @@ struct TimelineEntry {
     int64_t sequence = 0;  // the timeline's order; 0 (unordered) is stored as NULL
 };
 
-// What one event says about its store: the effect it has on the store's row.
-struct StoreEffect {
-    enum class Kind { kRequested, kDeletionRequested, kStatusChanged };
-    Kind kind = Kind::kRequested;
-    std::string store_id;
-    std::string tenant_id;
-    // Orders changes of one store (see CommandSequence); 0: unordered, fills facts only.
-    int64_t sequence = 0;
-    int64_t occurred_at_us = 0;
-    // Facts about the store; a StoreRequested states them, a StoreStatusChanged may echo
-    // name and engine so a row created from it is not anonymous.
+// What the read model knows of a store, as one event states it or its row holds it. Empty
+// strings are unknown (NULL in the row).
+struct StoreFields {
+    // Facts: a StoreRequested states them, a StoreStatusChanged may echo name and engine
+    // so a row created from it is not anonymous.
     std::string name;
     std::string engine;
     std::string plan;
@@ -65,6 +59,19 @@ struct StoreEffect {
     std::string admin_url;
     std::string k8s_namespace;
     bool simulated = false;
+
+    bool operator==(const StoreFields&) const = default;
+};
+
+// What one event says about its store: the effect it has on the store's row.
+struct StoreEffect : StoreFields {
+    enum class Kind { kRequested, kDeletionRequested, kStatusChanged };
+    Kind kind = Kind::kRequested;
+    std::string store_id;
+    std::string tenant_id;
+    // Orders changes of one store (see CommandSequence); 0: unordered, fills facts only.
+    int64_t sequence = 0;
+    int64_t occurred_at_us = 0;
 };
 
 struct PlannedEvent {
@@ -98,19 +105,8 @@ struct BatchPlan {
 BatchPlan PlanBatch(const std::vector<kafka::ConsumedMessage>& messages);
 
 // A read.stores row as the projector reads and writes it. Empty strings are NULL.
-struct StoreRow {
+struct StoreRow : StoreFields {
     std::string tenant_id;
-    std::string name;
-    std::string engine;
-    std::string plan;
-    std::string host;
-    std::string status;
-    std::string step;
-    std::string reason;
-    std::string url;
-    std::string admin_url;
-    std::string k8s_namespace;
-    bool simulated = false;
     int64_t created_at_us = 0;
     int64_t updated_at_us = 0;
     int64_t last_sequence = 0;

@@ -9,6 +9,7 @@
 
 #include "projector.hpp"
 #include "storefleet/kafka/publisher.hpp"
+#include "storefleet/test_support/wait.hpp"
 #include "test_events.hpp"
 
 namespace storefleet::projector {
@@ -105,10 +106,8 @@ TEST(ProjectorLoopTest, ConsumesBothTopicsFromTheStoredOffsetsAndRetriesAFailedB
          .overrides = {}});
     projector.Start(consumer);
     const std::set<std::string> expected = {EventId(2), EventId(3), EventId(4)};
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (read_model.Applied() != expected && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling with a deadline
-    }
+    test_support::WaitUntil([&] { return read_model.Applied() == expected; },
+                            std::chrono::seconds(20));
     projector.Stop();
     consumer.Close();
 
