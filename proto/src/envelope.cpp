@@ -1,5 +1,6 @@
 #include "storefleet/events/envelope.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include "storefleet/common/ids.hpp"
@@ -25,6 +26,9 @@ void SetTypeFromPayload(v1::Envelope& envelope) {
         case v1::Envelope::kStoreRequested:
             envelope.set_type("StoreRequested");
             break;
+        case v1::Envelope::kStoreChangeRequested:
+            envelope.set_type("StoreChangeRequested");
+            break;
         case v1::Envelope::kStoreDeletionRequested:
             envelope.set_type("StoreDeletionRequested");
             break;
@@ -35,6 +39,19 @@ void SetTypeFromPayload(v1::Envelope& envelope) {
             envelope.set_type("");
             break;
     }
+}
+
+bool IsStoreCommand(const v1::Envelope& envelope) {
+    return envelope.has_store_requested() || envelope.has_store_change_requested() ||
+           envelope.has_store_deletion_requested();
+}
+
+uint64_t CommandGeneration(const v1::Envelope& envelope) {
+    if (envelope.has_store_requested())
+        return std::max<uint64_t>(1, envelope.store_requested().generation());
+    if (envelope.has_store_change_requested())
+        return envelope.store_change_requested().generation();
+    return 0;
 }
 
 std::string Encode(const v1::Envelope& envelope) {

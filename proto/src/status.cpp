@@ -12,6 +12,10 @@ std::string StatusName(v1::StoreStatus status) {
             return "provisioning";
         case v1::STORE_STATUS_READY:
             return "ready";
+        case v1::STORE_STATUS_SUSPENDED:
+            return "suspended";
+        case v1::STORE_STATUS_DEGRADED:
+            return "degraded";
         case v1::STORE_STATUS_FAILED:
             return "failed";
         case v1::STORE_STATUS_DELETING:

@@ -37,5 +37,35 @@ TEST(EnvelopeTest, EnvelopeWithoutPayloadIsRejected) {
     EXPECT_EQ(decoded.error().code, "unknown_payload");
 }
 
+TEST(EnvelopeTest, ACommandsGenerationIsOneForACreateAndItsOwnForAChange) {
+    auto create = NewEnvelope("t", "s", "c");
+    create.mutable_store_requested()->set_name("shop");
+    EXPECT_TRUE(IsStoreCommand(create));
+    EXPECT_EQ(CommandGeneration(create), 1U) << "a producer older than generations sends 0";
+    create.mutable_store_requested()->set_generation(1);
+    EXPECT_EQ(CommandGeneration(create), 1U);
+
+    auto change = NewEnvelope("t", "s", "c");
+    change.mutable_store_change_requested()->set_generation(4);
+    change.mutable_store_change_requested()->mutable_desired()->set_suspended(true);
+    SetTypeFromPayload(change);
+    EXPECT_EQ(change.type(), "StoreChangeRequested");
+    EXPECT_TRUE(IsStoreCommand(change));
+    EXPECT_EQ(CommandGeneration(change), 4U);
+    auto decoded = Decode(Encode(change));
+    ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+    EXPECT_TRUE(decoded->store_change_requested().desired().suspended());
+
+    auto deletion = NewEnvelope("t", "s", "c");
+    deletion.mutable_store_deletion_requested()->set_requested_by("t");
+    EXPECT_TRUE(IsStoreCommand(deletion));
+    EXPECT_EQ(CommandGeneration(deletion), 0U);
+
+    auto status = NewEnvelope("t", "s", "c");
+    status.mutable_store_status_changed()->set_generation(4);
+    EXPECT_FALSE(IsStoreCommand(status));
+    EXPECT_EQ(CommandGeneration(status), 0U);
+}
+
 }  // namespace
 }  // namespace storefleet::events

@@ -25,7 +25,8 @@ TEST(StatusTest, UnknownNamesParseToNothing) {
     EXPECT_FALSE(ParseStatus("unknown").has_value());
     EXPECT_FALSE(ParseStatus("Ready").has_value());
     EXPECT_FALSE(ParseStatus("").has_value());
-    EXPECT_EQ(StatusNameList(), "requested, provisioning, ready, failed, deleting, deleted");
+    EXPECT_EQ(StatusNameList(),
+              "requested, provisioning, ready, suspended, degraded, failed, deleting, deleted");
 }
 
 TEST(StatusTest, EnginesHaveNamesAndParseBack) {

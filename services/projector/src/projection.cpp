@@ -156,6 +156,7 @@ Result<PlannedEvent> PlanEvent(const v1::Envelope& envelope, const MessagePositi
             change.engine = Text(changed.engine_name());
             break;
         }
+        case v1::Envelope::kStoreChangeRequested:  // projected by the lifecycle work (issue 23)
         case v1::Envelope::PAYLOAD_NOT_SET:
             return Invalid("unknown_payload", "envelope has no known payload");
     }

@@ -23,6 +23,13 @@ v1::Envelope NewEnvelope(const std::string& tenant_id, const std::string& store_
 // Sets envelope.type from the payload case: "StoreRequested", ...
 void SetTypeFromPayload(v1::Envelope& envelope);
 
+// A command on store-commands: StoreRequested, StoreChangeRequested or
+// StoreDeletionRequested.
+bool IsStoreCommand(const v1::Envelope& envelope);
+// The generation of the desired state a command asks for: a StoreRequested's is 1 (also when
+// an older producer left it 0), a StoreChangeRequested's its own; 0 for anything else.
+uint64_t CommandGeneration(const v1::Envelope& envelope);
+
 std::string Encode(const v1::Envelope& envelope);
 // Undecodable bytes, an envelope without event id or store id, or one without a known
 // payload come back as a permanent Error, never a crash.

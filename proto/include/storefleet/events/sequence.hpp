@@ -5,9 +5,9 @@
 // The per-store order of events, from no clock: the contract between the provisioner, which
 // stamps it on every status event, and the projector, which orders a store's changes by it.
 //
-//   A command (StoreRequested, StoreDeletionRequested) consumed from store-commands at
-//   offset o has sequence (o + 1) << 20.
-//   A StoreStatusChanged of the command at offset o carries
+//   A command (StoreRequested, StoreChangeRequested, StoreDeletionRequested) consumed from
+//   store-commands at offset o has sequence (o + 1) << 20. A StoreStatusChanged of the command at
+//   offset o carries
 //   ((o + 1) << 20) | (step_index << 8) | sub, step_index in 1..4095, sub in 0..255.
 //
 // store-commands is keyed by store id, so a store's commands share one partition and their

@@ -12,8 +12,8 @@
 namespace storefleet::events {
 
 // Every status a store can show, in lifecycle order.
-inline constexpr std::array<std::string_view, 6> kStatusNames = {
-    "requested", "provisioning", "ready", "failed", "deleting", "deleted"};
+inline constexpr std::array<std::string_view, 8> kStatusNames = {
+    "requested", "provisioning", "ready", "suspended", "degraded", "failed", "deleting", "deleted"};
 
 // "requested", "provisioning", ...; "unknown" for a value this build does not know.
 std::string StatusName(v1::StoreStatus status);
