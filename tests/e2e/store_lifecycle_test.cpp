@@ -67,9 +67,11 @@ public:
     }
     // Through the front door with the tenant's token, or `token` when given.
     static Reply Call(const std::string& method, const std::string& path,
-                      const std::string& body = "", const std::string& token = "") {
+                      const std::string& body = "", const std::string& token = "",
+                      const std::vector<std::string>& headers = {}) {
         const auto& client = *instance->client_;
-        auto raw = (token.empty() ? client : client.WithToken(token)).Send(method, path, body);
+        auto raw =
+            (token.empty() ? client : client.WithToken(token)).Send(method, path, body, headers);
         if (raw.code == -1) return Reply{-1, json(), raw.headers};
         return Reply{raw.code, raw.Json(), raw.headers};
     }
@@ -85,9 +87,10 @@ storefleet::kube::KubeClient& Kube() {
     return client;
 }
 
-std::string CreateStore(const std::string& name) {
-    auto reply = Platform::Call("POST", "/api/v1/stores",
-                                json{{"name", name}, {"engine", "woocommerce"}}.dump());
+std::string CreateStore(const std::string& name, const std::string& plan = "small") {
+    auto reply =
+        Platform::Call("POST", "/api/v1/stores",
+                       json{{"name", name}, {"engine", "woocommerce"}, {"plan", plan}}.dump());
     EXPECT_EQ(reply.code, 202) << reply.body.dump();
     return reply.body.value("id", "");
 }
@@ -106,6 +109,127 @@ json WaitForStatus(const std::string& id, const std::string& want, std::chrono::
         deadline, std::chrono::milliseconds(200));
     return last;
 }
+
+// PATCH /api/v1/stores/{id} as a JSON merge patch; `if_match` "" sends no precondition.
+Reply PatchStore(const std::string& id, const json& patch, const std::string& if_match) {
+    std::vector<std::string> headers = {"Content-Type: application/merge-patch+json"};
+    if (!if_match.empty()) headers.push_back("If-Match: " + if_match);
+    return Platform::Call("PATCH", "/api/v1/stores/" + id, patch.dump(), "", headers);
+}
+
+// Polls GET until the store shows `status` at observed generation `generation`, or a
+// failure (failed, degraded) when that is not what is awaited, or the deadline.
+json WaitForConverged(const std::string& id, const std::string& status, int64_t generation,
+                      std::chrono::seconds deadline) {
+    json last;
+    storefleet::test_support::WaitUntil(
+        [&] {
+            auto reply = Platform::Call("GET", "/api/v1/stores/" + id);
+            if (reply.code != 200) return false;
+            last = reply.body;
+            const std::string now = last.value("status", "");
+            if ((now == "failed" || now == "degraded") && now != status) return true;
+            return now == status && last.value("observed_generation", int64_t{0}) == generation;
+        },
+        deadline, std::chrono::milliseconds(200));
+    return last;
+}
+
+std::string DesiredEtag(const std::string& id) {
+    auto reply = Platform::Call("GET", "/api/v1/stores/" + id);
+    EXPECT_EQ(reply.code, 200);
+    return reply.body.value("desired_etag", "");
+}
+
+int64_t ReplicasOf(const json& workloads) {
+    int64_t replicas = 0;
+    for (const auto& item : workloads["items"]) replicas += item["spec"].value("replicas", 1);
+    return replicas;
+}
+
+std::string UidOf(const std::string& path) {
+    auto object = Kube().Get(path);
+    return object.ok() ? (*object)["metadata"].value("uid", "") : "";
+}
+
+// A ValidatingAdmissionPolicy (with its binding) that refuses every ResourceQuota written in
+// a store namespace labelled storefleet.io/plan=`plan`: a fault made on purpose, so a store's
+// convergence fails at its guardrails step. Returns once the API server enforces it.
+class QuotaRefusal {
+public:
+    explicit QuotaRefusal(std::string plan) : name_("e2e-refuse-quota-" + std::move(plan)) {
+        const std::string plan_label = name_.substr(std::string("e2e-refuse-quota-").size());
+        const json policy = {
+            {"apiVersion", "admissionregistration.k8s.io/v1"},
+            {"kind", "ValidatingAdmissionPolicy"},
+            {"metadata", {{"name", name_}}},
+            {"spec",
+             {{"failurePolicy", "Fail"},
+              {"matchConstraints",
+               {{"resourceRules", json::array({{{"apiGroups", {""}},
+                                                {"apiVersions", {"v1"}},
+                                                {"operations", {"CREATE", "UPDATE"}},
+                                                {"resources", {"resourcequotas"}}}})}}},
+              {"validations",
+               json::array({{{"expression", "false"},
+                             {"message", "refused on purpose by the e2e test"}}})}}}};
+        const json binding = {
+            {"apiVersion", "admissionregistration.k8s.io/v1"},
+            {"kind", "ValidatingAdmissionPolicyBinding"},
+            {"metadata", {{"name", name_}}},
+            {"spec",
+             {{"policyName", name_},
+              {"validationActions", {"Deny"}},
+              {"matchResources",
+               {{"namespaceSelector", {{"matchLabels", {{"storefleet.io/plan", plan_label}}}}}}}}}};
+        const std::string base = "/apis/admissionregistration.k8s.io/v1/";
+        EXPECT_TRUE(Kube().Apply(base + "validatingadmissionpolicies/" + name_, policy).ok());
+        EXPECT_TRUE(
+            Kube().Apply(base + "validatingadmissionpolicybindings/" + name_, binding).ok());
+        // A probe namespace with the label: a dry-run quota there is refused once the policy
+        // is in force.
+        probe_ = name_ + "-probe";
+        EXPECT_TRUE(
+            Kube()
+                .Apply("/api/v1/namespaces/" + probe_,
+                       {{"apiVersion", "v1"},
+                        {"kind", "Namespace"},
+                        {"metadata",
+                         {{"name", probe_}, {"labels", {{"storefleet.io/plan", plan_label}}}}}})
+                .ok());
+        const json quota = {{"apiVersion", "v1"},
+                            {"kind", "ResourceQuota"},
+                            {"metadata", {{"name", "probe"}}},
+                            {"spec", {{"hard", {{"pods", "1"}}}}}};
+        enforced_ = storefleet::test_support::WaitUntil(
+            [&] {
+                auto reply = Kube().Call(
+                    "POST", "/api/v1/namespaces/" + probe_ + "/resourcequotas?dryRun=All",
+                    quota.dump(), "application/json");
+                return reply.ok() && reply->status >= 400 && reply->status < 500 &&
+                       reply->body.find("on purpose") != std::string::npos;
+            },
+            std::chrono::seconds(30), std::chrono::milliseconds(200));
+    }
+    ~QuotaRefusal() { Lift(); }
+    QuotaRefusal(const QuotaRefusal&) = delete;
+    QuotaRefusal& operator=(const QuotaRefusal&) = delete;
+    [[nodiscard]] bool Enforced() const { return enforced_; }
+    void Lift() {
+        if (lifted_) return;
+        lifted_ = true;
+        const std::string base = "/apis/admissionregistration.k8s.io/v1/";
+        (void)Kube().Delete(base + "validatingadmissionpolicybindings/" + name_);
+        (void)Kube().Delete(base + "validatingadmissionpolicies/" + name_);
+        (void)Kube().Delete("/api/v1/namespaces/" + probe_);
+    }
+
+private:
+    std::string name_;
+    std::string probe_;
+    bool enforced_ = false;
+    bool lifted_ = false;
+};
 
 TEST(StoreLifecycleE2E, OneStoreFromPostToReadyToDeleted) {
     const std::string name = "e2e-one-" + std::to_string(std::time(nullptr) % 100000);
@@ -231,6 +355,187 @@ TEST(StoreLifecycleE2E, TwentyStoresAtOnce) {
               << " stores DELETE -> all deleted: " << Seconds(Clock::now() - delete_start)
               << " s\n";
     for (const auto& id : ids) {
+        auto gone = Kube().Call("GET", "/api/v1/namespaces/store-" + id, "", "application/json");
+        ASSERT_TRUE(gone.ok());
+        EXPECT_EQ(gone->status, 404) << id;
+    }
+}
+
+// Day 2: a plan change resizes the store in place; suspend scales it to zero and keeps its
+// Secret and volumes; resume brings it back; every change is a generation the API shows
+// converged; a stale or missing precondition changes nothing.
+TEST(StoreLifecycleE2E, PlanChangeSuspendAndResumeConvergeGenerationByGeneration) {
+    const std::string name = "e2e-day2-" + std::to_string(std::time(nullptr) % 100000);
+    const std::string id = CreateStore(name);
+    ASSERT_FALSE(id.empty());
+    json store = WaitForConverged(id, "ready", 1, std::chrono::seconds(180));
+    ASSERT_EQ(store.value("status", ""), "ready") << store.dump();
+    EXPECT_EQ(store.value("generation", 0), 1);
+    EXPECT_EQ(store["condition"].value("state", ""), "in_sync") << store.dump();
+    const std::string etag = store.value("desired_etag", "");
+    ASSERT_EQ(etag, "\"g1\"");
+    const std::string ns = "store-" + id;
+    const std::string quota_path = "/api/v1/namespaces/" + ns + "/resourcequotas/store-quota";
+    const std::string secret_uid = UidOf("/api/v1/namespaces/" + ns + "/secrets/store-credentials");
+    const std::string namespace_uid = UidOf("/api/v1/namespaces/" + ns);
+    ASSERT_FALSE(secret_uid.empty());
+
+    // No precondition: 428; a precondition of another generation: 412; neither changes it.
+    EXPECT_EQ(PatchStore(id, {{"plan", "medium"}}, "").code, 428);
+    EXPECT_EQ(PatchStore(id, {{"plan", "medium"}}, "\"g7\"").code, 412);
+    EXPECT_EQ(PatchStore(id, {{"color", "blue"}}, etag).code, 400);
+    EXPECT_EQ(DesiredEtag(id), etag) << "a refused change made no generation";
+
+    // Plan change.
+    auto start = Clock::now();
+    auto changed = PatchStore(id, {{"plan", "medium"}}, etag);
+    ASSERT_EQ(changed.code, 202) << changed.body.dump();
+    EXPECT_EQ(changed.body.value("generation", 0), 2);
+    EXPECT_EQ(changed.body["desired"].value("plan", ""), "medium");
+    EXPECT_EQ(PatchStore(id, {{"plan", "large"}}, etag).code, 412)
+        << "the tag read before the change is stale now";
+    store = WaitForConverged(id, "ready", 2, std::chrono::seconds(180));
+    ASSERT_EQ(store.value("observed_generation", 0), 2) << store.dump();
+    std::cout << "[timing] plan change PATCH -> converged: " << Seconds(Clock::now() - start)
+              << " s\n";
+    EXPECT_EQ(store.value("plan", ""), "medium");
+    EXPECT_EQ(store["condition"].value("state", ""), "in_sync");
+    auto quota = Kube().Get(quota_path);
+    ASSERT_TRUE(quota.ok());
+    EXPECT_EQ((*quota)["spec"]["hard"].value("limits.memory", ""), "8Gi") << "medium: 2 x 4Gi";
+    auto releases =
+        Kube().Get("/api/v1/namespaces/" + ns +
+                   "/secrets?labelSelector=owner%3Dhelm%2Cname%3Dstore%2Cstatus%3Ddeployed");
+    ASSERT_TRUE(releases.ok());
+    ASSERT_EQ((*releases)["items"].size(), 1U);
+    EXPECT_EQ((*releases)["items"][0]["metadata"]["labels"].value("version", ""), "2")
+        << "the plan change is the release's second revision";
+
+    // Suspend: every workload at zero; the Secret, the volumes and the namespace stay.
+    start = Clock::now();
+    auto suspended = PatchStore(id, {{"suspended", true}}, store.value("desired_etag", ""));
+    ASSERT_EQ(suspended.code, 202) << suspended.body.dump();
+    EXPECT_EQ(suspended.body.value("generation", 0), 3);
+    store = WaitForConverged(id, "suspended", 3, std::chrono::seconds(180));
+    ASSERT_EQ(store.value("status", ""), "suspended") << store.dump();
+    std::cout << "[timing] suspend PATCH -> suspended: " << Seconds(Clock::now() - start) << " s\n";
+    EXPECT_EQ(store["desired"].value("suspended", false), true);
+    auto deployments = Kube().Get("/apis/apps/v1/namespaces/" + ns + "/deployments");
+    auto statefulsets = Kube().Get("/apis/apps/v1/namespaces/" + ns + "/statefulsets");
+    ASSERT_TRUE(deployments.ok() && statefulsets.ok());
+    EXPECT_GE((*deployments)["items"].size() + (*statefulsets)["items"].size(), 2U);
+    EXPECT_EQ(ReplicasOf(*deployments) + ReplicasOf(*statefulsets), 0);
+    EXPECT_EQ(UidOf("/api/v1/namespaces/" + ns + "/secrets/store-credentials"), secret_uid);
+    EXPECT_EQ(UidOf("/api/v1/namespaces/" + ns), namespace_uid);
+
+    // Resume.
+    start = Clock::now();
+    auto resumed = PatchStore(id, {{"suspended", false}}, store.value("desired_etag", ""));
+    ASSERT_EQ(resumed.code, 202) << resumed.body.dump();
+    store = WaitForConverged(id, "ready", 4, std::chrono::seconds(180));
+    ASSERT_EQ(store.value("status", ""), "ready") << store.dump();
+    std::cout << "[timing] resume PATCH -> ready: " << Seconds(Clock::now() - start) << " s\n";
+    deployments = Kube().Get("/apis/apps/v1/namespaces/" + ns + "/deployments");
+    ASSERT_TRUE(deployments.ok());
+    EXPECT_GE(ReplicasOf(*deployments), 1);
+    EXPECT_EQ(UidOf("/api/v1/namespaces/" + ns + "/secrets/store-credentials"), secret_uid);
+
+    // A patch that changes nothing: 200, no new generation.
+    auto same = PatchStore(id, {{"plan", "medium"}}, "*");
+    EXPECT_EQ(same.code, 200) << same.body.dump();
+    EXPECT_EQ(same.body.value("generation", 0), 4);
+
+    // The timeline holds every change with who asked.
+    auto events = Platform::Call("GET", "/api/v1/stores/" + id + "/events");
+    ASSERT_EQ(events.code, 200);
+    int changes = 0;
+    for (const auto& event : events.body)
+        changes += event.value("type", "") == "StoreChangeRequested" ? 1 : 0;
+    EXPECT_EQ(changes, 3) << events.body.dump();
+
+    EXPECT_EQ(Platform::Call("DELETE", "/api/v1/stores/" + id).code, 202);
+    EXPECT_EQ(PatchStore(id, {{"plan", "small"}}, "*").code, 409) << "no change while deleting";
+    store = WaitForStatus(id, "deleted", std::chrono::seconds(180));
+    EXPECT_EQ(store.value("status", ""), "deleted");
+}
+
+// A store whose creation fails (its guardrails refused by an admission policy made on
+// purpose) is Failed; once the cause is gone, POST .../retry runs its generation again and
+// it ends Ready. A change that fails leaves a serving store degraded, not torn down; a
+// retry converges it.
+TEST(StoreLifecycleE2E, RetryTurnsAFailedStoreReadyAndADegradedOneInSync) {
+    const std::string name = "e2e-retry-" + std::to_string(std::time(nullptr) % 100000);
+    QuotaRefusal refusal("large");
+    ASSERT_TRUE(refusal.Enforced()) << "the admission policy never took effect";
+    const std::string id = CreateStore(name, "large");
+    ASSERT_FALSE(id.empty());
+    json store = WaitForStatus(id, "failed", std::chrono::seconds(180));
+    ASSERT_EQ(store.value("status", ""), "failed") << store.dump();
+    EXPECT_EQ(store["condition"].value("state", ""), "degraded") << store.dump();
+    refusal.Lift();
+
+    // The retry answer can come before intake has consumed the failure: retry until taken.
+    const auto start = Clock::now();
+    ASSERT_TRUE(storefleet::test_support::WaitUntil(
+        [&] { return Platform::Call("POST", "/api/v1/stores/" + id + "/retry").code == 202; },
+        std::chrono::seconds(30), std::chrono::milliseconds(500)));
+    store = WaitForConverged(id, "ready", 1, std::chrono::seconds(180));
+    ASSERT_EQ(store.value("status", ""), "ready") << store.dump();
+    std::cout << "[timing] retry of a failed store -> ready: " << Seconds(Clock::now() - start)
+              << " s\n";
+    EXPECT_EQ(Platform::Call("POST", "/api/v1/stores/" + id + "/retry").code, 409)
+        << "nothing to retry on a ready store";
+
+    {
+        QuotaRefusal medium("medium");
+        ASSERT_TRUE(medium.Enforced());
+        auto changed = PatchStore(id, {{"plan", "medium"}}, store.value("desired_etag", ""));
+        ASSERT_EQ(changed.code, 202) << changed.body.dump();
+        store = WaitForStatus(id, "degraded", std::chrono::seconds(180));
+        ASSERT_EQ(store.value("status", ""), "degraded") << store.dump();
+        EXPECT_EQ(store.value("observed_generation", 0), 1) << "it still serves generation 1";
+        EXPECT_EQ(store["condition"].value("state", ""), "degraded");
+        auto deployments = Kube().Get("/apis/apps/v1/namespaces/store-" + id + "/deployments");
+        ASSERT_TRUE(deployments.ok());
+        EXPECT_GE(ReplicasOf(*deployments), 1) << "a degraded store is not torn down";
+    }
+    ASSERT_TRUE(storefleet::test_support::WaitUntil(
+        [&] { return Platform::Call("POST", "/api/v1/stores/" + id + "/retry").code == 202; },
+        std::chrono::seconds(30), std::chrono::milliseconds(500)));
+    store = WaitForConverged(id, "ready", 2, std::chrono::seconds(180));
+    EXPECT_EQ(store.value("status", ""), "ready") << store.dump();
+    EXPECT_EQ(store.value("plan", ""), "medium");
+
+    EXPECT_EQ(Platform::Call("DELETE", "/api/v1/stores/" + id).code, 202);
+    EXPECT_EQ(WaitForStatus(id, "deleted", std::chrono::seconds(180)).value("status", ""),
+              "deleted");
+}
+
+// A PATCH racing a DELETE: the store ends deleted, its namespace gone, never half-changed.
+TEST(StoreLifecycleE2E, APatchRacingADeleteEndsDeleted) {
+    constexpr int kStores = 4;
+    const std::string prefix = "e2e-race-" + std::to_string(std::time(nullptr) % 100000) + "-";
+    std::vector<std::string> ids;
+    for (int i = 0; i < kStores; ++i) ids.push_back(CreateStore(prefix + std::to_string(i)));
+    for (const auto& id : ids) {
+        auto store = WaitForConverged(id, "ready", 1, std::chrono::seconds(240));
+        ASSERT_EQ(store.value("status", ""), "ready") << store.dump();
+    }
+    for (const auto& id : ids) {
+        Reply patched;
+        Reply deleted;
+        std::thread patcher([&] {
+            patched = PatchStore(id, {{"suspended", true}, {"plan", "large"}}, "*");
+        });
+        std::thread deleter([&] { deleted = Platform::Call("DELETE", "/api/v1/stores/" + id); });
+        patcher.join();
+        deleter.join();
+        EXPECT_EQ(deleted.code, 202);
+        EXPECT_TRUE(patched.code == 202 || patched.code == 409) << patched.code;
+    }
+    for (const auto& id : ids) {
+        auto store = WaitForStatus(id, "deleted", std::chrono::seconds(240));
+        EXPECT_EQ(store.value("status", ""), "deleted") << store.dump();
         auto gone = Kube().Call("GET", "/api/v1/namespaces/store-" + id, "", "application/json");
         ASSERT_TRUE(gone.ok());
         EXPECT_EQ(gone->status, 404) << id;

@@ -164,17 +164,21 @@ else
 fi
 
 # --- the merchant sees it in the admin API ----------------------------------------------------
-if [[ -n $order ]]; then
+admin_shows_order() {  # admin_shows_order ORDER: the admin API (logged in afresh) shows it
+    local token admin_order
     token=$(printf '{"email":"%s","password":"%s"}' "$ADMIN_EMAIL" "$ADMIN_PASSWORD" |
         curl -sf -H "Host: $HOST" -H 'Content-Type: application/json' --data-binary @- \
-            "$STOREFLEET_INGRESS_HTTP/auth/user/emailpass" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+            "$STOREFLEET_INGRESS_HTTP/auth/user/emailpass" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') || return 1
     admin_order=$(curl -sf -H "Host: $HOST" -H "Authorization: Bearer $token" \
-        "$STOREFLEET_INGRESS_HTTP/admin/orders/$order?fields=id,email,total,payment_status" || true)
-    if python3 -c 'import json,sys; o=json.loads(sys.argv[1])["order"]; assert o["id"]==sys.argv[2] and o["email"]=="helm-test@example.com", o; print(o)' \
-        "$admin_order" "$order" >&2; then
+        "$STOREFLEET_INGRESS_HTTP/admin/orders/$1?fields=id,email,total,payment_status" || true)
+    python3 -c 'import json,sys; o=json.loads(sys.argv[1])["order"]; assert o["id"]==sys.argv[2] and o["email"]=="helm-test@example.com", o; print(o)' \
+        "$admin_order" "$1" >&2
+}
+if [[ -n $order ]]; then
+    if admin_shows_order "$order"; then
         ok "the admin API shows order $order"
     else
-        bad "the admin API does not show order $order: $admin_order"
+        bad "the admin API does not show order $order"
     fi
 fi
 
@@ -248,6 +252,82 @@ PY
         bad "a store pod cannot resolve cluster names"
     fi
 fi
+
+# --- day 2: a plan change, then suspend and resume; the order is still there -----------------
+# Through the API only (PATCH with the desired state's entity tag as If-Match), timed.
+api_patch() {  # api_patch ETAG BODY: prints the body, then the status code on its own last line
+    curl -s -w '\n%{http_code}' -X PATCH -H "Authorization: Bearer $TOKEN" \
+        -H 'Content-Type: application/merge-patch+json' -H "If-Match: $1" --data-binary "$2" \
+        "$STOREFLEET_URL/api/v1/stores/$STORE_ID"
+}
+store_at() {  # store_at STATUS GENERATION: the API shows the store converged to that generation
+    local out
+    out=$(api GET "/api/v1/stores/$STORE_ID")
+    [[ ${out##*$'\n'} == 200 ]] || return 1
+    store_view=${out%$'\n'*}
+    [[ $(field "$store_view" status) == "$1" && $(field "$store_view" observed_generation) == "$2" ]]
+}
+change_store() {  # change_store WHAT BODY STATUS: PATCH, then wait until converged; sets change_s
+    local out code etag generation started
+    out=$(api GET "/api/v1/stores/$STORE_ID")
+    etag=$(field "${out%$'\n'*}" desired_etag)
+    started=$(now_ms)
+    out=$(api_patch "$etag" "$2")
+    code=${out##*$'\n'}
+    if [[ $code != 202 ]]; then
+        bad "PATCH ($1) answered $code: ${out%$'\n'*}"
+        return 1
+    fi
+    generation=$(field "${out%$'\n'*}" generation)
+    if wait_for "the store to converge ($1, generation $generation)" 600 store_at "$3" "$generation"; then
+        change_s=$(( ($(now_ms) - started) / 1000 ))
+        ok "$1: PATCH accepted as generation $generation; the API says $3 at it ${change_s}s later"
+    else
+        bad "$1: not $3 at generation $generation in 600s: $store_view"
+        return 1
+    fi
+}
+uid_of() { kubectl get "$1" -n "$NS" -o jsonpath='{.metadata.uid}' 2>/dev/null; }
+pvc_uids() { kubectl get pvc -n "$NS" -o jsonpath='{range .items[*]}{.metadata.uid}{"\n"}{end}' | sort; }
+secret_uid=$(uid_of secret/store-credentials)
+volumes=$(pvc_uids)
+quota_before=$(kubectl get resourcequota store-quota -n "$NS" -o jsonpath='{.spec.hard}')
+if change_store "plan small -> medium" '{"plan":"medium"}' ready; then
+    plan_change_s=$change_s
+    quota_after=$(kubectl get resourcequota store-quota -n "$NS" -o jsonpath='{.spec.hard}')
+    if [[ $quota_after != "$quota_before" ]] && [[ $(kubectl get resourcequota store-quota -n "$NS" -o jsonpath='{.metadata.labels.storefleet\.io/plan}') == medium ]]; then
+        ok "the ResourceQuota follows the plan ($quota_before -> $quota_after)"
+    else
+        bad "the ResourceQuota did not change with the plan: $quota_after"
+    fi
+fi
+if change_store "suspend" '{"suspended":true}' suspended; then
+    no_pods() { [[ -z $(kubectl get pods -n "$NS" --field-selector=status.phase!=Succeeded -o name 2>/dev/null) ]]; }
+    if wait_for "the store's pods to go" 120 no_pods; then ok "suspended: no pod of the store runs"; else bad "suspended: pods left: $(kubectl get pods -n "$NS" -o name)"; fi
+    page=$(curl -s -w '\n%{http_code}' -H "Host: $HOST" --max-time 10 "$STOREFLEET_INGRESS_HTTP/" || true)
+    if [[ ${page##*$'\n'} == 503 ]] && grep -qi suspended <<<"${page%$'\n'*}"; then
+        ok "suspended: the store's URL answers 503 with the suspended page"
+    else
+        bad "suspended: the store's URL answered ${page##*$'\n'}: ${page%$'\n'*}"
+    fi
+fi
+if change_store "resume" '{"suspended":false}' ready; then
+    resume_s=$change_s
+    if wait_for "the store to answer through the ingress again" 300 health; then ok "resumed: the store answers GET /health"; else bad "resumed: the store does not answer"; fi
+    if [[ $(uid_of secret/store-credentials) == "$secret_uid" && $(pvc_uids) == "$volumes" ]]; then
+        ok "the same Secret and the same volumes after plan change, suspend and resume"
+    else
+        bad "the Secret or the volumes changed"
+    fi
+    if [[ -n $order ]]; then
+        if wait_for "the admin API to show order $order again" 300 admin_shows_order "$order"; then
+            ok "resumed: order $order is still there"
+        else
+            bad "resumed: order $order is gone"
+        fi
+    fi
+fi
+log "day 2 on the real node: plan change ${plan_change_s:-?}s, resume ${resume_s:-?}s (PATCH to converged in the API)"
 
 # --- memory of the store's containers (cgroup v1: usage with page cache, and rss) ---------
 mem_total=0
