@@ -208,8 +208,7 @@ void CommandDispatcher::Accept(kafka::ConsumedMessage message) {
     task->command.offset = message.offset;
     auto decoded = events::Decode(message.payload);
     task->message = std::move(message);
-    if (!decoded.ok() ||
-        (!decoded->has_store_requested() && !decoded->has_store_deletion_requested())) {
+    if (!decoded.ok() || !events::IsStoreCommand(*decoded)) {
         task->kind = Kind::kDeadLetter;
         task->last_error = decoded.ok() ? "not a store command: '" + decoded->type() + "'"
                                         : "undecodable: " + decoded.error().message;
@@ -236,7 +235,8 @@ void CommandDispatcher::Schedule(std::unique_ptr<Task> task) {
         return;
     }
     store.running = task.get();
-    store.running_is_provision = task->command.envelope.has_store_requested();
+    // A create or a change: both converge the store (a deletion does not).
+    store.running_is_provision = !task->command.envelope.has_store_deletion_requested();
     Dispatch(std::move(task));
 }
 

@@ -8,6 +8,7 @@
 #include "storefleet/common/backoff.hpp"
 #include "storefleet/common/ids.hpp"
 #include "storefleet/common/log.hpp"
+#include "storefleet/events/envelope.hpp"
 
 namespace storefleet::provisioner {
 namespace {
@@ -100,6 +101,18 @@ void StoreProvisioner::ObserveStep(const std::string& step, Clock::time_point si
         .Observe(std::chrono::duration<double>(Clock::now() - since).count());
 }
 
+Result<StoreRecord> StoreProvisioner::ReadRecord(const std::string& ns) {
+    const std::string path = "/api/v1/namespaces/" + ns;
+    auto response = kube_.Call("GET", path);
+    if (!response.ok()) return response.error();
+    if (response->status == 404) return StoreRecord{};
+    if (response->status != 200) return kube::ApiError("GET", path, *response);
+    auto object = nlohmann::json::parse(response->body, nullptr, false);
+    if (!object.is_object())
+        return Error::Retryable("k8s_unavailable", "namespace " + ns + " answered no object");
+    return RecordFromNamespace(object);
+}
+
 Status StoreProvisioner::EnsureNamespace(const StoreSpec& spec, const std::string& ns,
                                          const CancelToken& cancel) {
     auto applied = kube_.Apply("/api/v1/namespaces/" + ns, NamespaceObject(spec, ns));
@@ -190,7 +203,7 @@ Status StoreProvisioner::EnsureSecret(const StoreSpec& spec, const std::string& 
     return kube::ApiError("POST", path, *created);
 }
 
-Result<Readiness> StoreProvisioner::CheckReadiness(const std::string& ns) {
+Result<Readiness> StoreProvisioner::CheckReadiness(const std::string& ns, bool suspended) {
     const std::string selector =
         "?labelSelector=app.kubernetes.io%2Finstance%3D" + std::string(kReleaseName);
     std::vector<std::pair<std::string, WorkloadState>> states;
@@ -203,15 +216,15 @@ Result<Readiness> StoreProvisioner::CheckReadiness(const std::string& ns) {
         for (const auto& item : (*list)["items"])
             states.emplace_back(kind, EvaluateWorkload(kind, item));
     }
-    return CombineWorkloads(ns, states);
+    return CombineWorkloads(ns, states, suspended);
 }
 
-Status StoreProvisioner::WaitUntilReady(const std::string& ns, const CancelToken& cancel,
-                                        Clock::time_point deadline) {
+Status StoreProvisioner::WaitUntilReady(const std::string& ns, bool suspended, bool use_watcher,
+                                        const CancelToken& cancel, Clock::time_point deadline) {
     std::string last_wait;
     for (;;) {
-        const bool watched = watcher_ != nullptr && watcher_->Synced();
-        auto readiness = watched ? watcher_->Check(ns) : CheckReadiness(ns);
+        const bool watched = use_watcher && watcher_ != nullptr && watcher_->Synced();
+        auto readiness = watched ? watcher_->Check(ns, suspended) : CheckReadiness(ns, suspended);
         if (!readiness.ok() && !readiness.error().retryable()) return readiness.error();
         if (readiness.ok()) {
             if (readiness->ready) return Status::Ok();
@@ -219,8 +232,9 @@ Status StoreProvisioner::WaitUntilReady(const std::string& ns, const CancelToken
         }
         if (Clock::now() > deadline) {
             return Error::Permanent(
-                "not_ready",
-                "the store did not become ready in time; still waiting for " + last_wait);
+                "not_ready", std::string(suspended ? "the store did not stop in time"
+                                                   : "the store did not become ready in time") +
+                                 "; still waiting for " + last_wait);
         }
         if (watched) {
             watcher_->WaitForChange(options_.readiness_poll);
@@ -343,24 +357,34 @@ CommandOutcome StoreProvisioner::Provision(const Command& cmd, const CancelToken
     const auto started = Clock::now();
     const auto deadline = started + options_.store_deadline;
     const std::string ns = NamespaceFor(command.store_id());
+    const uint64_t generation = events::CommandGeneration(command);
+    // What the namespace said before this command changed anything (decides Degraded).
+    StoreRecord record;
     // Step k announces itself with index 2k, fails with 2k+1; ready is 12.
     uint32_t step_index = 0;
     std::string step_name = "request";
     auto fail = [&](const Error& error) {
         if (error.code == "cancelled") return StoppedOutcome(cancel);
+        const v1::StoreStatus status = FailureStatus(generation, record);
+        const bool degraded = status == v1::STORE_STATUS_DEGRADED;
         // The raw text (Helm's, the API server's) goes to the log; the tenant gets plain words.
-        log::Error("store failed", {{"store_id", command.store_id()},
-                                    {"correlation_id", command.correlation_id()},
-                                    {"step", step_name},
-                                    {"code", error.code},
-                                    {"error", error.message}});
+        log::Error(degraded ? "store change failed; the store is degraded" : "store failed",
+                   {{"store_id", command.store_id()},
+                    {"correlation_id", command.correlation_id()},
+                    {"generation", generation},
+                    {"step", step_name},
+                    {"code", error.code},
+                    {"error", error.message}});
         registry_
             .GetCounter("storefleet_provisioner_stores_total", "Stores finished, by outcome.",
-                        {{"outcome", "failed"}})
+                        {{"outcome", degraded ? "degraded" : "failed"}})
             .Inc();
+        const std::string reason =
+            degraded ? "the change could not be applied and the store keeps running as it was: " +
+                           TenantReason(error, step_name)
+                     : TenantReason(error, step_name);
         if (!Emit(cmd, cancel,
-                  {v1::STORE_STATUS_FAILED, "failed", TenantReason(error, step_name), "", "", ns,
-                   step_index + 1, 0})
+                  {status, degraded ? "degraded" : "failed", reason, "", "", ns, step_index + 1, 0})
                  .ok()) {
             return StoppedOutcome(cancel);
         }
@@ -368,6 +392,38 @@ CommandOutcome StoreProvisioner::Provision(const Command& cmd, const CancelToken
     };
     auto spec = SpecFromEvent(command);
     if (!spec.ok()) return fail(spec.error());
+
+    // The store's record, read before anything is written or emitted: a stale or converged
+    // command leaves no trace (a replay of a converged store costs this one GET).
+    step_name = "namespace";
+    if (auto read = Ensure("namespace", cancel, deadline,
+                           [&]() -> Status {
+                               auto found = ReadRecord(ns);
+                               if (!found.ok()) return found.error();
+                               record = *found;
+                               return Status::Ok();
+                           });
+        !read.ok()) {
+        return fail(read.error());
+    }
+    if (const auto decision = Decide(*spec, record); decision != Convergence::kConverge) {
+        log::Info(decision == Convergence::kStale
+                      ? "stale store command: a newer generation started"
+                      : "store already converged to this generation",
+                  {{"store_id", command.store_id()},
+                   {"correlation_id", command.correlation_id()},
+                   {"generation", generation},
+                   {"started_generation", record.generation},
+                   {"observed_generation", record.observed_generation}});
+        registry_
+            .GetCounter("storefleet_provisioner_commands_skipped_total",
+                        "Store commands that changed nothing: stale or already converged.",
+                        {{"why", decision == Convergence::kStale ? "stale" : "converged"}})
+            .Inc();
+        return CommandOutcome::kFinished;
+    }
+    step_name = "request";
+
     const std::string chart =
         spec->engine == "medusa" ? options_.medusa_chart : options_.woocommerce_chart;
     if (chart.empty())
@@ -427,26 +483,59 @@ CommandOutcome StoreProvisioner::Provision(const Command& cmd, const CancelToken
         !emitted.ok())
         return fail(emitted.error());
     const auto ready_start = Clock::now();
-    if (auto status = WaitUntilReady(ns, cancel, deadline); !status.ok())
+    // A store that never converged has no workloads the watch could hold as they were.
+    const bool use_watcher = record.observed_generation == 0;
+    if (auto status = WaitUntilReady(ns, spec->suspended, use_watcher, cancel, deadline);
+        !status.ok())
         return fail(status.error());
     ObserveStep("readiness", ready_start);
 
     const std::string url = options_.url_scheme + "://" + spec->host + "/";
     const std::string admin_url = url + (spec->engine == "medusa" ? "app" : "wp-admin/");
-    if (auto emitted =
-            Emit(cmd, cancel, {v1::STORE_STATUS_READY, "ready", "", url, admin_url, ns, 12, 0});
+    const v1::StoreStatus converged =
+        spec->suspended ? v1::STORE_STATUS_SUSPENDED : v1::STORE_STATUS_READY;
+    if (auto emitted = Emit(cmd, cancel,
+                            {converged, spec->suspended ? "suspended" : "ready", "", url, admin_url,
+                             ns, 12, 0, generation});
         !emitted.ok())
         return fail(emitted.error());
+    // Only after the status went out: a crash before this line runs the command again.
+    step_name = "observed-generation";
+    if (auto recorded = Ensure("observed-generation", cancel, deadline,
+                               [&]() -> Status {
+                                   const std::string path = "/api/v1/namespaces/" + ns;
+                                   auto patched = kube_.Call(
+                                       "PATCH", path + "?fieldManager=storefleet-observed",
+                                       ObservedGenerationPatch(generation).dump(),
+                                       "application/merge-patch+json");
+                                   if (!patched.ok()) return patched.error();
+                                   if (patched->status != 200)
+                                       return kube::ApiError("PATCH", path, *patched);
+                                   return Status::Ok();
+                               });
+        !recorded.ok()) {
+        if (recorded.error().code == "cancelled") return StoppedOutcome(cancel);
+        // The store did converge and said so; without the annotation a replay of this command
+        // converges it again (Helm unchanged), which is harmless.
+        log::Error("store converged but its observed generation was not recorded",
+                   {{"store_id", command.store_id()},
+                    {"generation", generation},
+                    {"error", recorded.error().message}});
+    }
     registry_
         .GetCounter("storefleet_provisioner_stores_total", "Stores finished, by outcome.",
-                    {{"outcome", "ready"}})
+                    {{"outcome", spec->suspended ? "suspended" : "ready"}})
         .Inc();
-    registry_
-        .GetHistogram("storefleet_provisioner_store_seconds", "From command taken to store Ready.")
-        .Observe(std::chrono::duration<double>(Clock::now() - started).count());
+    // Creates only: these measure how long a new store takes.
+    if (command.has_store_requested()) {
+        registry_
+            .GetHistogram("storefleet_provisioner_store_seconds",
+                          "From command taken to store Ready.")
+            .Observe(std::chrono::duration<double>(Clock::now() - started).count());
+    }
     // POST to Ready, what a tenant waits: the command's occurred_at is when intake accepted
     // the POST (another host's clock, so never below zero). Charted by the Grafana dashboard.
-    if (command.has_occurred_at()) {
+    if (command.has_store_requested() && command.has_occurred_at()) {
         const double requested_at = static_cast<double>(command.occurred_at().seconds()) +
                                     static_cast<double>(command.occurred_at().nanos()) / 1e9;
         const double now =
@@ -458,9 +547,10 @@ CommandOutcome StoreProvisioner::Provision(const Command& cmd, const CancelToken
             .Observe(std::max(0.0, now - requested_at));
     }
     log::Info(
-        "store ready",
+        spec->suspended ? "store suspended" : "store ready",
         {{"store_id", command.store_id()},
          {"correlation_id", command.correlation_id()},
+         {"generation", generation},
          {"duration_ms",
           std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()}});
     return CommandOutcome::kFinished;
@@ -540,21 +630,38 @@ Status StoreProvisioner::ReportGivenUp(const Command& cmd, int attempts,
                                        const CancelToken& cancel) {
     const v1::Envelope& command = cmd.envelope;
     const bool deletion = command.has_store_deletion_requested();
+    const std::string ns = NamespaceFor(command.store_id());
+    // A change of a store that had converged is Degraded: it keeps serving. Best effort: a
+    // record that cannot be read now reports Failed, as before generations.
+    v1::StoreStatus status = v1::STORE_STATUS_FAILED;
+    if (command.has_store_change_requested() && IsUuid(command.store_id())) {
+        if (auto record = ReadRecord(ns); record.ok())
+            status = FailureStatus(events::CommandGeneration(command), *record);
+    }
+    const bool degraded = status == v1::STORE_STATUS_DEGRADED;
+    std::string reason;
+    if (deletion) {
+        reason = "deleting the store failed " + std::to_string(attempts) +
+                 " times; ask to delete it again; the platform's operators have the details in "
+                 "its logs";
+    } else if (degraded) {
+        reason = "applying the change failed " + std::to_string(attempts) +
+                 " times and the store keeps running as it was; the platform's operators have "
+                 "the details in its logs";
+    } else {
+        reason = "setting up the store failed " + std::to_string(attempts) +
+                 " times; the platform's operators have the details in its logs";
+    }
     // The last index of the command's steps: it sorts after everything the attempts emitted
     // and before the store's next command.
-    const StatusUpdate update{
-        v1::STORE_STATUS_FAILED,
-        deletion ? "deletion" : "failed",
-        deletion ? "deleting the store failed " + std::to_string(attempts) +
-                       " times; ask to delete it again; the platform's operators have the details "
-                       "in its logs"
-                 : "setting up the store failed " + std::to_string(attempts) +
-                       " times; the platform's operators have the details in its logs",
-        "",
-        "",
-        NamespaceFor(command.store_id()),
-        kGivenUpStepIndex,
-        0};
+    const StatusUpdate update{status,
+                              deletion ? "deletion" : (degraded ? "degraded" : "failed"),
+                              reason,
+                              "",
+                              "",
+                              ns,
+                              kGivenUpStepIndex,
+                              0};
     return Emit(cmd, cancel, update);
 }
 

@@ -47,6 +47,15 @@ struct ProvisionerOptions {
 
 // Runs one store command to its end, every step an idempotent "ensure", so a command
 // replayed after a crash converges on the same store. Thread-safe: many tasks at once.
+//
+// Provision() converges a store to the generation of its command (StoreRequested: 1;
+// StoreChangeRequested: its own), with the store namespace as the record (ADR 0011): it reads
+// storefleet.io/generation and storefleet.io/observed-generation first; a stale command (an
+// older generation than one already started) and one already converged (no retry) finish at
+// once, writing and emitting nothing. Otherwise the namespace apply writes the generation,
+// the steps run, Ready (or Suspended) is emitted with observed_generation, and only then is
+// observed-generation written, so a crash in between runs the command again instead of
+// losing its status. A failed change of a store that had converged is Degraded, not Failed.
 class StoreProvisioner {
 public:
     // `watcher` may be null: readiness is then polled per store.
@@ -66,12 +75,14 @@ public:
 
     // Ready / not yet / failed for good, from the workloads in the store's namespace,
     // asked of the API directly (the watcher's cache answers the same question cheaper).
-    Result<Readiness> CheckReadiness(const std::string& ns);
+    Result<Readiness> CheckReadiness(const std::string& ns, bool suspended = false);
 
 private:
     template <typename Fn>
     Status Ensure(const std::string& step, const CancelToken& cancel,
                   std::chrono::steady_clock::time_point deadline, Fn&& attempt);
+    // The store's record: its namespace's generation annotations (none: not found).
+    Result<StoreRecord> ReadRecord(const std::string& ns);
     Status EnsureNamespace(const StoreSpec& spec, const std::string& ns, const CancelToken& cancel);
     // The RoleBinding of options_.identity in `ns`, then waits until the API server authorizes
     // with it. Nothing else is written in a store namespace before this returns Ok.
@@ -79,7 +90,10 @@ private:
                         const CancelToken& cancel);
     Status EnsureGuardrails(const StoreSpec& spec, const std::string& ns);
     Status EnsureSecret(const StoreSpec& spec, const std::string& ns);
-    Status WaitUntilReady(const std::string& ns, const CancelToken& cancel,
+    // `use_watcher`: the shared watch may answer. A change asks the API itself: the watch may
+    // not have seen the upgrade yet and still hold the workloads as they were, ready.
+    Status WaitUntilReady(const std::string& ns, bool suspended, bool use_watcher,
+                          const CancelToken& cancel,
                           std::chrono::steady_clock::time_point deadline);
     Status WaitUntilNamespaceGone(const Command& command, const std::string& ns,
                                   const CancelToken& cancel,

@@ -50,27 +50,41 @@ WorkloadState EvaluateWorkload(const std::string& kind, const json& object) {
     const int want = object.value("spec", json::object()).value("replicas", 1);
     const int ready =
         status.value(kind == "deployments" ? "availableReplicas" : "readyReplicas", 0);
+    const int pods = status.value("replicas", 0);
     const bool current = status.value("observedGeneration", 0) >= metadata.value("generation", 0);
-    state.ready = current && ready >= want;
-    state.description = (kind == "deployments" ? "deployment " : "statefulset ") + name + " (" +
-                        std::to_string(ready) + "/" + std::to_string(want) + " ready)";
+    const std::string what = (kind == "deployments" ? "deployment " : "statefulset ") + name;
+    state.ready = current && want > 0 && ready >= want;
+    state.stopped = current && want == 0 && pods == 0;
+    state.description =
+        want == 0 ? what + " (scaled to 0)"
+                  : what + " (" + std::to_string(ready) + "/" + std::to_string(want) + " ready)";
+    state.stop_description = what + " to stop (" + std::to_string(std::max(pods, want)) +
+                             (std::max(pods, want) == 1 ? " pod" : " pods") + " left)";
     return state;
 }
 
-Result<Readiness> CombineWorkloads(
-    const std::string& ns, const std::vector<std::pair<std::string, WorkloadState>>& states) {
+Result<Readiness> CombineWorkloads(const std::string& ns,
+                                   const std::vector<std::pair<std::string, WorkloadState>>& states,
+                                   bool suspended) {
     Readiness readiness{true, ""};
     int workloads = 0;
+    auto wait_for = [&](const std::string& description) {
+        if (readiness.ready) readiness.waiting_for = description;
+        readiness.ready = false;
+    };
     for (const auto& [kind, state] : states) {
-        if (state.failed) {
-            return Error::Permanent("setup_failed", state.description + " (see `kubectl -n " + ns +
-                                                        " logs` of its pods)");
+        if (kind == "jobs") {
+            if (suspended) continue;
+            if (state.failed) {
+                return Error::Permanent("setup_failed", state.description + " (see `kubectl -n " +
+                                                            ns + " logs` of its pods)");
+            }
+            if (!state.ready) wait_for(state.description);
+            continue;
         }
-        if (kind != "jobs") ++workloads;
-        if (!state.ready) {
-            if (readiness.ready) readiness.waiting_for = state.description;
-            readiness.ready = false;
-        }
+        ++workloads;
+        if (suspended ? !state.stopped : !state.ready)
+            wait_for(suspended ? state.stop_description : state.description);
     }
     if (workloads == 0) {
         readiness.ready = false;
@@ -218,7 +232,7 @@ void ReadinessWatcher::Run(const std::string& kind, const std::string& collectio
     }
 }
 
-Result<Readiness> ReadinessWatcher::Check(const std::string& ns) {
+Result<Readiness> ReadinessWatcher::Check(const std::string& ns, bool suspended) {
     std::vector<std::pair<std::string, WorkloadState>> states;
     {
         std::lock_guard lock(mutex_);
@@ -228,7 +242,7 @@ Result<Readiness> ReadinessWatcher::Check(const std::string& ns) {
                 states.emplace_back(key.substr(0, key.find('/')), state);
         }
     }
-    return CombineWorkloads(ns, states);
+    return CombineWorkloads(ns, states, suspended);
 }
 
 void ReadinessWatcher::WaitForChange(std::chrono::milliseconds timeout) {

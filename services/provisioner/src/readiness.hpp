@@ -19,9 +19,12 @@ namespace storefleet::provisioner {
 
 // What one workload (Deployment, StatefulSet, Job) says about its store's readiness.
 struct WorkloadState {
-    bool ready = false;
+    bool ready = false;       // running every replica it wants (at least one)
     bool failed = false;      // a Job that failed for good
     std::string description;  // "deployment web (0/1 ready)", "job setup failed: ..."
+    // Scaled to 0 (current generation) with no pod left: what a suspended store wants.
+    bool stopped = false;
+    std::string stop_description;  // "deployment web to stop (1 pod left)"
 };
 
 // kind: "deployments", "statefulsets" or "jobs". Pure, so each rule is unit-tested.
@@ -33,9 +36,14 @@ struct Readiness {
 };
 
 // Ready when every workload is and there is at least one Deployment or StatefulSet; a
-// failed Job is a permanent error naming the Job.
-Result<Readiness> CombineWorkloads(
-    const std::string& ns, const std::vector<std::pair<std::string, WorkloadState>>& states);
+// failed Job is a permanent error naming the Job. A workload scaled to 0 is not ready: a
+// store that is not suspended serves with every workload running.
+// Suspended (the store converges to every workload at zero): ready when every Deployment
+// and StatefulSet is stopped, and there is at least one; Jobs do not count (the setup Job ran
+// when the store was created and is not run again).
+Result<Readiness> CombineWorkloads(const std::string& ns,
+                                   const std::vector<std::pair<std::string, WorkloadState>>& states,
+                                   bool suspended = false);
 
 // One shared view of every store's workloads, kept current by a list+watch per kind over
 // all namespaces (label app.kubernetes.io/instance=store), instead of each store polling
@@ -57,7 +65,7 @@ public:
     void Start();
     // True once every kind has been listed; until then callers poll the API themselves.
     [[nodiscard]] bool Synced() const { return synced_kinds_.load() == 3; }
-    Result<Readiness> Check(const std::string& ns);
+    Result<Readiness> Check(const std::string& ns, bool suspended = false);
     void WaitForChange(std::chrono::milliseconds timeout);
 
 private:

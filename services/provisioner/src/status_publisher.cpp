@@ -47,12 +47,19 @@ v1::Envelope KafkaStatusPublisher::BuildEvent(const Command& cmd,
     changed->set_namespace_(update.ns);
     // A store on the real node is not simulated even on a simulated cluster. Deletion
     // events say false: the read model keeps "simulated" once it has seen it.
-    changed->set_simulated(simulated_ && command.has_store_requested() &&
-                           command.store_requested().placement() != "real-node");
     changed->set_sequence(sequence);
+    changed->set_generation(events::CommandGeneration(command));
+    changed->set_observed_generation(update.observed_generation);
     if (command.has_store_requested()) {
-        changed->set_name(command.store_requested().name());
-        changed->set_engine_name(events::EngineName(command.store_requested().engine()));
+        const auto& request = command.store_requested();
+        changed->set_simulated(simulated_ && request.placement() != "real-node");
+        changed->set_name(request.name());
+        changed->set_engine_name(events::EngineName(request.engine()));
+    } else if (command.has_store_change_requested()) {
+        const auto& change = command.store_change_requested();
+        changed->set_simulated(simulated_ && change.placement() != "real-node");
+        changed->set_name(change.name());
+        changed->set_engine_name(events::EngineName(change.engine()));
     }
     events::SetTypeFromPayload(event);
     return event;

@@ -23,6 +23,8 @@ struct StatusUpdate {
     // (< 256) orders repeated updates of one step.
     uint32_t step_index = 0;
     uint32_t sub = 0;
+    // READY and SUSPENDED: the generation the store converged to (the command's); else 0.
+    uint64_t observed_generation = 0;
 };
 
 // Where a store's status changes go (Kafka in production, a recorder in tests). Publish()
@@ -40,6 +42,7 @@ public:
 // until Kafka acknowledges or the command is cancelled (shutdown, revoke, lease lost). Each
 // update's sequence is StatusSequence(command offset, step index, sub) and its event id is derived
 // from the command's event id and that sequence, so a replay publishes the very same events.
+// Every event carries the command's generation (events::CommandGeneration).
 class KafkaStatusPublisher final : public StatusPublisher {
 public:
     KafkaStatusPublisher(kafka::EventPublisher& publisher, bool simulated);

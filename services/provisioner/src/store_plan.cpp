@@ -42,28 +42,95 @@ json NetworkPolicy(const StoreSpec& spec, const std::string& ns, const std::stri
 }  // namespace
 
 Result<StoreSpec> SpecFromEvent(const v1::Envelope& envelope) {
-    if (!envelope.has_store_requested())
-        return Error::Permanent("bad_command", "not a StoreRequested");
-    const auto& request = envelope.store_requested();
-    StoreSpec spec{envelope.store_id(),
-                   envelope.tenant_id(),
-                   request.name(),
-                   events::EngineName(request.engine()),
-                   request.plan().empty() ? "small" : request.plan(),
-                   request.host(),
-                   request.admin_email()};
+    StoreSpec spec;
+    spec.store_id = envelope.store_id();
+    spec.tenant_id = envelope.tenant_id();
+    std::string placement;
+    if (envelope.has_store_requested()) {
+        const auto& request = envelope.store_requested();
+        spec.name = request.name();
+        spec.engine = events::EngineName(request.engine());
+        spec.plan = request.plan();
+        spec.host = request.host();
+        spec.admin_email = request.admin_email();
+        placement = request.placement();
+    } else if (envelope.has_store_change_requested()) {
+        // The facts as the store's StoreRequested stated them, the desired state as changed.
+        const auto& change = envelope.store_change_requested();
+        spec.name = change.name();
+        spec.engine = events::EngineName(change.engine());
+        spec.plan = change.desired().plan();
+        spec.host = change.host();
+        spec.admin_email = change.desired().admin_email();
+        spec.suspended = change.desired().suspended();
+        spec.retry = change.retry();
+        placement = change.placement();
+        if (change.generation() == 0)
+            return Error::Permanent("bad_command", "the change carries no generation");
+    } else {
+        return Error::Permanent("bad_command", "not a StoreRequested or StoreChangeRequested");
+    }
+    spec.generation = events::CommandGeneration(envelope);
+    if (spec.plan.empty()) spec.plan = "small";
     if (!IsUuid(spec.store_id)) return Error::Permanent("bad_command", "store id is not a UUID");
     if (spec.engine == "unknown") return Error::Permanent("bad_command", "unknown engine");
     if (spec.plan != "small" && spec.plan != "medium" && spec.plan != "large") {
         return Error::Permanent("bad_command", "unknown plan '" + spec.plan + "'");
     }
     if (spec.host.empty()) return Error::Permanent("bad_command", "the request carries no host");
-    if (request.placement() == "real-node") {
+    if (placement == "real-node") {
         spec.real_node = true;
-    } else if (!request.placement().empty() && request.placement() != "any") {
-        return Error::Permanent("bad_command", "unknown placement '" + request.placement() + "'");
+    } else if (!placement.empty() && placement != "any") {
+        return Error::Permanent("bad_command", "unknown placement '" + placement + "'");
     }
     return spec;
+}
+
+namespace {
+
+uint64_t GenerationAnnotation(const json& annotations, const char* key) {
+    if (!annotations.is_object() || !annotations.contains(key) || !annotations[key].is_string())
+        return 0;
+    const std::string text = annotations[key].get<std::string>();
+    if (text.empty() || text.size() > 19 ||
+        text.find_first_not_of("0123456789") != std::string::npos)
+        return 0;
+    return std::stoull(text);
+}
+
+}  // namespace
+
+StoreRecord RecordFromNamespace(const json& ns) {
+    StoreRecord record;
+    if (!ns.is_object()) return record;
+    record.exists = true;
+    const auto metadata = ns.value("metadata", json::object());
+    record.terminating = metadata.contains("deletionTimestamp") ||
+                         ns.value("status", json::object()).value("phase", "") == "Terminating";
+    const auto annotations = metadata.value("annotations", json::object());
+    record.generation = GenerationAnnotation(annotations, kGenerationAnnotation);
+    record.observed_generation = GenerationAnnotation(annotations, kObservedGenerationAnnotation);
+    return record;
+}
+
+Convergence Decide(const StoreSpec& spec, const StoreRecord& record) {
+    // A namespace being deleted is no record of this store any more: the namespace step
+    // waits for it to go, as it always did.
+    if (!record.exists || record.terminating) return Convergence::kConverge;
+    if (spec.generation < record.generation) return Convergence::kStale;
+    if (!spec.retry && spec.generation <= record.observed_generation)
+        return Convergence::kConverged;
+    return Convergence::kConverge;
+}
+
+v1::StoreStatus FailureStatus(uint64_t command_generation, const StoreRecord& record) {
+    return command_generation >= 2 && record.observed_generation >= 1 ? v1::STORE_STATUS_DEGRADED
+                                                                      : v1::STORE_STATUS_FAILED;
+}
+
+json ObservedGenerationPatch(uint64_t generation) {
+    return {{"metadata",
+             {{"annotations", {{kObservedGenerationAnnotation, std::to_string(generation)}}}}}};
 }
 
 std::string NamespaceFor(const std::string& store_id) { return "store-" + store_id; }
@@ -78,9 +145,15 @@ json NamespaceObject(const StoreSpec& spec, const std::string& ns) {
     labels["pod-security.kubernetes.io/enforce-version"] = "latest";
     labels["pod-security.kubernetes.io/warn"] = "restricted";
     labels["pod-security.kubernetes.io/audit"] = "restricted";
+    // Only the generation: observed-generation is written by its own merge patch once the
+    // store converged, and this apply (field manager storefleet) never owns it, so it never
+    // removes it either.
     return {{"apiVersion", "v1"},
             {"kind", "Namespace"},
-            {"metadata", {{"name", ns}, {"labels", labels}}}};
+            {"metadata",
+             {{"name", ns},
+              {"labels", labels},
+              {"annotations", {{kGenerationAnnotation, std::to_string(spec.generation)}}}}}};
 }
 
 json ResourceQuotaObject(const StoreSpec& spec, const std::string& ns) {
@@ -228,6 +301,7 @@ json ChartValues(const StoreSpec& spec, const std::string& ingress_class) {
                    {"storeName", spec.name},
                    {"host", spec.host},
                    {"plan", spec.plan},
+                   {"suspended", spec.suspended},
                    {"adminEmail", spec.admin_email},
                    {"credentials", {{"existingSecret", kCredentialsSecret}}}};
     if (!ingress_class.empty()) values["ingress"] = {{"className", ingress_class}};

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <string>
 
 #include "storefleet/common/result.hpp"
@@ -9,8 +10,9 @@
 
 namespace storefleet::provisioner {
 
-// Everything the provisioner derives from a StoreRequested, as plain data: names, the
-// guardrail objects and the chart values. Pure functions, so each rule is unit-tested.
+// Everything the provisioner derives from a store command (StoreRequested or
+// StoreChangeRequested), as plain data: names, the guardrail objects and the chart values.
+// Pure functions, so each rule is unit-tested.
 struct StoreSpec {
     std::string store_id;
     std::string tenant_id;
@@ -20,16 +22,50 @@ struct StoreSpec {
     std::string host;
     std::string admin_email;
     bool real_node = false;  // placement "real-node": the local stack's real node
+    // The generation of the desired state this command converges to (a StoreRequested: 1).
+    uint64_t generation = 1;
+    bool suspended = false;  // every workload at zero, data kept
+    bool retry = false;      // run `generation` again although it may have converged
 };
 
 inline constexpr const char* kReleaseName = "store";
 inline constexpr const char* kCredentialsSecret = "store-credentials";
+// A store namespace is the provisioner's record of the store (ADR 0011): the newest
+// generation a provisioner started converging, and the one the store converged to.
+inline constexpr const char* kGenerationAnnotation = "storefleet.io/generation";
+inline constexpr const char* kObservedGenerationAnnotation = "storefleet.io/observed-generation";
 
+// From a StoreRequested (generation 1) or a StoreChangeRequested (its facts and its whole
+// desired state); anything else, or a command that names no valid store, is a bad_command.
 Result<StoreSpec> SpecFromEvent(const v1::Envelope& envelope);
+
+// What a store namespace says about its store, read before a command changes anything.
+struct StoreRecord {
+    bool exists = false;
+    bool terminating = false;          // an earlier deletion is removing it
+    uint64_t generation = 0;           // storefleet.io/generation (0: none)
+    uint64_t observed_generation = 0;  // storefleet.io/observed-generation (0: never converged)
+};
+// `ns` as the API server returned it; absent or malformed annotations read as 0.
+StoreRecord RecordFromNamespace(const nlohmann::json& ns);
+
+// What a command of `spec.generation` does to a store whose record is `record`.
+enum class Convergence {
+    kConverge,  // run the steps
+    kStale,     // a newer generation was started already: finish, write and emit nothing
+    kConverged  // already converged to this generation and no retry: finish likewise
+};
+Convergence Decide(const StoreSpec& spec, const StoreRecord& record);
+// The failure status of a command: DEGRADED when a change (generation >= 2) of a store that
+// had converged failed (it keeps serving what it served), FAILED otherwise.
+v1::StoreStatus FailureStatus(uint64_t command_generation, const StoreRecord& record);
+// A JSON merge patch that sets storefleet.io/observed-generation.
+nlohmann::json ObservedGenerationPatch(uint64_t generation);
 
 // "store-<store id>": one namespace per store, 42 characters, a valid DNS label.
 std::string NamespaceFor(const std::string& store_id);
 
+// The store namespace with its labels and storefleet.io/generation = spec.generation.
 nlohmann::json NamespaceObject(const StoreSpec& spec, const std::string& ns);
 nlohmann::json ResourceQuotaObject(const StoreSpec& spec, const std::string& ns);
 nlohmann::json LimitRangeObject(const StoreSpec& spec, const std::string& ns);

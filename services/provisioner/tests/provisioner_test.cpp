@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <mutex>
 
@@ -19,7 +20,8 @@ using nlohmann::json;
 class FakeKube : public kube::KubeApi {
 public:
     Result<kube::ApiResponse> Call(const std::string& method, const std::string& path,
-                                   const std::string& body, const std::string&) override {
+                                   const std::string& body,
+                                   const std::string& content_type) override {
         std::lock_guard lock(mutex);
         calls.push_back(method + " " + path);
         const std::string bare = path.substr(0, path.find('?'));
@@ -28,8 +30,14 @@ public:
             return kube::ApiResponse{503, R"({"message":"etcd leader changed"})"};
         }
         if (method == "PATCH") {
-            objects[bare] = json::parse(body);
-            return kube::ApiResponse{200, body};
+            // A server-side apply or a merge patch: either one leaves what it does not name
+            // (close enough to the API server for the objects these tests look at).
+            if (content_type == "application/merge-patch+json" && objects.count(bare) == 0U)
+                return kube::ApiResponse{404, R"({"message":"not found"})"};
+            json& object = objects[bare];
+            if (object.is_null()) object = json::object();
+            object.merge_patch(json::parse(body));
+            return kube::ApiResponse{200, object.dump()};
         }
         if (method == "POST" && bare == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews") {
             // The RBAC cache sees a new RoleBinding after `access_denials` reviews.
@@ -114,9 +122,11 @@ class RecordingStatuses : public StatusPublisher {
 public:
     Status Publish(const Command&, const StatusUpdate& update, const CancelToken&) override {
         updates.push_back(update);
+        if (on_publish) on_publish(update);
         return Status::Ok();
     }
     std::vector<StatusUpdate> updates;
+    std::function<void(const StatusUpdate&)> on_publish;
 };
 
 const std::string kStoreId = "123e4567-e89b-42d3-a456-426614174000";
@@ -132,6 +142,23 @@ v1::Envelope Requested() {
     r->set_engine(v1::ENGINE_WOOCOMMERCE);
     r->set_plan("small");
     r->set_host("shop.acme.example");
+    events::SetTypeFromPayload(envelope);
+    return envelope;
+}
+
+// The store's next generation of desired state, as intake sends it.
+v1::Envelope Changed(uint64_t generation, const std::string& plan = "small", bool suspended = false,
+                     bool retry = false) {
+    auto envelope = events::NewEnvelope("acme", kStoreId, "corr-change");
+    auto* change = envelope.mutable_store_change_requested();
+    change->set_generation(generation);
+    change->mutable_desired()->set_plan(plan);
+    change->mutable_desired()->set_suspended(suspended);
+    change->mutable_desired()->set_admin_email("owner@acme.example");
+    change->set_retry(retry);
+    change->set_name("shop");
+    change->set_engine(v1::ENGINE_WOOCOMMERCE);
+    change->set_host("shop.acme.example");
     events::SetTypeFromPayload(envelope);
     return envelope;
 }
@@ -161,6 +188,25 @@ protected:
         options.readiness_poll = std::chrono::milliseconds(10);
         options.namespace_stuck_after = std::chrono::seconds(0);
         return options;
+    }
+    // The store namespace as a provisioner left it: started `generation`, converged to
+    // `observed` (0: no annotation).
+    void RecordedStore(uint64_t generation, uint64_t observed) {
+        json annotations = {{kGenerationAnnotation, std::to_string(generation)}};
+        if (observed > 0) annotations[kObservedGenerationAnnotation] = std::to_string(observed);
+        kube_.objects["/api/v1/namespaces/" + kNs] = {
+            {"metadata", {{"name", kNs}, {"annotations", annotations}}}};
+    }
+    std::string Annotation(const char* key) {
+        return kube_.objects["/api/v1/namespaces/" + kNs]["metadata"]["annotations"].value(key, "");
+    }
+    void StoppedWorkloads() {
+        json stopped = {{"metadata", {{"name", "w"}, {"generation", 2}}},
+                        {"spec", {{"replicas", 0}}},
+                        {"status", {{"observedGeneration", 2}, {"replicas", 0}}}};
+        kube_.lists["/apis/apps/v1/namespaces/" + kNs + "/deployments"] = json::array({stopped});
+        kube_.lists["/apis/apps/v1/namespaces/" + kNs + "/statefulsets"] = json::array({stopped});
+        kube_.lists["/apis/batch/v1/namespaces/" + kNs + "/jobs"] = json::array({Job("Complete")});
     }
     void ReadyWorkloads() {
         kube_.lists["/apis/apps/v1/namespaces/" + kNs + "/deployments"] =
@@ -225,11 +271,12 @@ TEST_F(ProvisionerTest, BindsItsStoreRoleRightAfterTheNamespaceAndBeforeAnything
     EXPECT_EQ(kube_.objects[kBinding]["subjects"][0]["namespace"], "storefleet-system");
     // Order: the namespace, its RoleBinding, reviews until allowed, and only then the rest.
     std::vector<std::string> head;
-    for (size_t i = 0; i < 7 && i < kube_.calls.size(); ++i)
+    for (size_t i = 0; i < 8 && i < kube_.calls.size(); ++i)
         head.push_back(kube_.calls[i].substr(0, kube_.calls[i].find('?')));
     EXPECT_EQ(head, (std::vector<std::string>{
-                        "PATCH /api/v1/namespaces/" + kNs, "PATCH " + kBinding, "POST " + kReview,
-                        "POST " + kReview, "POST " + kReview, "POST " + kReview,
+                        "GET /api/v1/namespaces/" + kNs, "PATCH /api/v1/namespaces/" + kNs,
+                        "PATCH " + kBinding, "POST " + kReview, "POST " + kReview,
+                        "POST " + kReview, "POST " + kReview,
                         "PATCH /api/v1/namespaces/" + kNs + "/resourcequotas/store-quota"}));
 }
 
@@ -318,15 +365,182 @@ TEST_F(ProvisionerTest, PlacementRealNodeFailsInPlainWordsWhereItCannotBeHad) {
     EXPECT_TRUE(helm_.installs.empty());
 }
 
-TEST_F(ProvisionerTest, ReplayKeepsTheFirstCredentials) {
+TEST_F(ProvisionerTest, ARetryRunsEveryStepAgainAndKeepsTheFirstCredentials) {
     ReadyWorkloads();
     CancelToken cancel(shutdown_);
     provisioner_.Provision(At(Requested()), cancel, no_permit_);
     const auto secret_path = "/api/v1/namespaces/" + kNs + "/secrets/store-credentials";
     const auto first = kube_.objects.at(secret_path)["stringData"]["db-password"];
-    provisioner_.Provision(At(Requested()), cancel, no_permit_);
+    statuses_.updates.clear();
+    EXPECT_EQ(provisioner_.Provision(At(Changed(1, "small", false, /*retry=*/true), 8), cancel,
+                                     no_permit_),
+              CommandOutcome::kFinished);
     EXPECT_EQ(kube_.objects.at(secret_path)["stringData"]["db-password"], first);
-    EXPECT_EQ(helm_.installs.size(), 2U) << "helm upgrade --install is itself idempotent";
+    EXPECT_EQ(helm_.installs.size(), 2U)
+        << "a retry runs Helm again (the agent skips it if unchanged)";
+    ASSERT_FALSE(statuses_.updates.empty());
+    EXPECT_EQ(statuses_.updates.back().status, v1::STORE_STATUS_READY);
+    EXPECT_EQ(statuses_.updates.back().observed_generation, 1U);
+}
+
+// ADR 0011: the store namespace records the generation started and the one converged to;
+// observed-generation is written only after Ready went out, so a crash between the two runs
+// the command again rather than losing its status.
+TEST_F(ProvisionerTest, ACreateRecordsItsGenerationAndAfterReadyItsObservedGeneration) {
+    ReadyWorkloads();
+    std::string observed_when_ready = "unset";
+    statuses_.on_publish = [&](const StatusUpdate& update) {
+        if (update.status == v1::STORE_STATUS_READY) {
+            observed_when_ready = Annotation(kObservedGenerationAnnotation);
+        }
+        if (update.step == "guardrails") {
+            EXPECT_EQ(Annotation(kGenerationAnnotation), "1") << "written at the namespace step";
+        }
+    };
+    CancelToken cancel(shutdown_);
+    EXPECT_EQ(provisioner_.Provision(At(Requested()), cancel, no_permit_),
+              CommandOutcome::kFinished);
+    EXPECT_EQ(statuses_.updates.back().status, v1::STORE_STATUS_READY);
+    EXPECT_EQ(statuses_.updates.back().observed_generation, 1U);
+    EXPECT_EQ(observed_when_ready, "") << "not recorded before Ready was published";
+    EXPECT_EQ(Annotation(kGenerationAnnotation), "1");
+    EXPECT_EQ(Annotation(kObservedGenerationAnnotation), "1");
+    for (const auto& update : statuses_.updates) {
+        if (update.status != v1::STORE_STATUS_READY) {
+            EXPECT_EQ(update.observed_generation, 0U);
+        }
+    }
+}
+
+TEST_F(ProvisionerTest, AReplayOfAConvergedCommandWritesAndEmitsNothing) {
+    ReadyWorkloads();
+    CancelToken cancel(shutdown_);
+    provisioner_.Provision(At(Requested()), cancel, no_permit_);
+    statuses_.updates.clear();
+    kube_.calls.clear();
+    EXPECT_EQ(provisioner_.Provision(At(Requested()), cancel, no_permit_),
+              CommandOutcome::kFinished);
+    EXPECT_TRUE(statuses_.updates.empty());
+    EXPECT_EQ(kube_.calls, (std::vector<std::string>{"GET /api/v1/namespaces/" + kNs}))
+        << "one GET is all a converged replay costs";
+    EXPECT_EQ(helm_.installs.size(), 1U);
+}
+
+TEST_F(ProvisionerTest, AStaleCommandWritesAndEmitsNothing) {
+    ReadyWorkloads();
+    RecordedStore(/*generation=*/3, /*observed=*/2);
+    CancelToken cancel(shutdown_);
+    // The create and a change older than the one started: both stale, the change even though
+    // generation 3 has not converged yet; a retry of it too.
+    for (const auto& command :
+         {Requested(), Changed(2, "large"), Changed(2, "large", false, true)}) {
+        kube_.calls.clear();
+        EXPECT_EQ(provisioner_.Provision(At(command), cancel, no_permit_),
+                  CommandOutcome::kFinished);
+        EXPECT_EQ(kube_.calls.size(), 1U) << command.type();
+    }
+    EXPECT_TRUE(statuses_.updates.empty());
+    EXPECT_TRUE(helm_.installs.empty());
+    EXPECT_EQ(Annotation(kGenerationAnnotation), "3");
+}
+
+TEST_F(ProvisionerTest, AnInterruptedConvergenceRunsAgainWithoutARetry) {
+    ReadyWorkloads();
+    RecordedStore(/*generation=*/2, /*observed=*/1);  // generation 2 started, never converged
+    CancelToken cancel(shutdown_);
+    EXPECT_EQ(provisioner_.Provision(At(Changed(2, "medium")), cancel, no_permit_),
+              CommandOutcome::kFinished);
+    EXPECT_EQ(helm_.installs.size(), 1U);
+    EXPECT_EQ(statuses_.updates.back().status, v1::STORE_STATUS_READY);
+    EXPECT_EQ(Annotation(kObservedGenerationAnnotation), "2");
+}
+
+TEST_F(ProvisionerTest, AConvergedGenerationRunsAgainOnlyWhenRetried) {
+    ReadyWorkloads();
+    RecordedStore(2, 2);
+    CancelToken cancel(shutdown_);
+    EXPECT_EQ(provisioner_.Provision(At(Changed(2, "medium")), cancel, no_permit_),
+              CommandOutcome::kFinished);
+    EXPECT_TRUE(helm_.installs.empty());
+    EXPECT_EQ(provisioner_.Provision(At(Changed(2, "medium", false, true), 8), cancel, no_permit_),
+              CommandOutcome::kFinished);
+    EXPECT_EQ(helm_.installs.size(), 1U);
+    EXPECT_EQ(statuses_.updates.back().observed_generation, 2U);
+}
+
+// A change re-applies the guardrails at the new plan's sizes and upgrades the chart with the
+// plan and `suspended`; a suspended store converges when every workload is at zero.
+TEST_F(ProvisionerTest, AChangeAppliesThePlanAndSuspendsTheStore) {
+    StoppedWorkloads();
+    RecordedStore(1, 1);
+    CancelToken cancel(shutdown_);
+    EXPECT_EQ(
+        provisioner_.Provision(At(Changed(2, "large", /*suspended=*/true)), cancel, no_permit_),
+        CommandOutcome::kFinished);
+    ASSERT_FALSE(statuses_.updates.empty());
+    const auto& last = statuses_.updates.back();
+    EXPECT_EQ(last.status, v1::STORE_STATUS_SUSPENDED);
+    EXPECT_EQ(last.step, "suspended");
+    EXPECT_EQ(last.observed_generation, 2U);
+    EXPECT_EQ(helm_.last_values["plan"], "large");
+    EXPECT_EQ(helm_.last_values["suspended"], true);
+    EXPECT_EQ(helm_.last_values["adminEmail"], "owner@acme.example");
+    EXPECT_EQ(kube_.objects["/api/v1/namespaces/" + kNs + "/resourcequotas/store-quota"]["spec"]
+                           ["hard"]["requests.cpu"],
+              "4");
+    EXPECT_EQ(Annotation(kGenerationAnnotation), "2");
+    EXPECT_EQ(Annotation(kObservedGenerationAnnotation), "2");
+}
+
+TEST_F(ProvisionerTest, ASuspendedStoreWaitsUntilItsPodsAreGone) {
+    ReadyWorkloads();  // still running: the upgrade has not scaled them down
+    RecordedStore(1, 1);
+    CancelToken cancel(shutdown_);
+    EXPECT_EQ(provisioner_.Provision(At(Changed(2, "small", true)), cancel, no_permit_),
+              CommandOutcome::kFinished);
+    const auto& last = statuses_.updates.back();
+    EXPECT_EQ(last.status, v1::STORE_STATUS_DEGRADED);
+    EXPECT_NE(last.reason.find("did not stop in time"), std::string::npos) << last.reason;
+    EXPECT_NE(last.reason.find("to stop (1 pod left)"), std::string::npos) << last.reason;
+    EXPECT_EQ(Annotation(kObservedGenerationAnnotation), "1") << "not converged";
+}
+
+TEST_F(ProvisionerTest, AFailedChangeOfAConvergedStoreIsDegradedNotFailed) {
+    ReadyWorkloads();
+    RecordedStore(1, 1);
+    helm_.result = Error::Permanent("helm_failed", "UPGRADE FAILED: raw Helm text");
+    CancelToken cancel(shutdown_);
+    EXPECT_EQ(provisioner_.Provision(At(Changed(2, "medium")), cancel, no_permit_),
+              CommandOutcome::kFinished);
+    const auto& last = statuses_.updates.back();
+    EXPECT_EQ(last.status, v1::STORE_STATUS_DEGRADED);
+    EXPECT_EQ(last.step, "degraded");
+    EXPECT_EQ(last.reason.find("raw Helm text"), std::string::npos) << last.reason;
+    EXPECT_NE(last.reason.find("keeps running as it was"), std::string::npos) << last.reason;
+    EXPECT_TRUE(kube_.objects.count("/api/v1/namespaces/" + kNs) != 0U) << "nothing torn down";
+    EXPECT_EQ(Annotation(kGenerationAnnotation), "2");
+    EXPECT_EQ(Annotation(kObservedGenerationAnnotation), "1");
+}
+
+TEST_F(ProvisionerTest, AFailedChangeOfAStoreThatNeverConvergedIsFailed) {
+    ReadyWorkloads();
+    RecordedStore(1, 0);  // its create failed
+    helm_.result = Error::Permanent("helm_failed", "UPGRADE FAILED");
+    CancelToken cancel(shutdown_);
+    provisioner_.Provision(At(Changed(2, "medium")), cancel, no_permit_);
+    EXPECT_EQ(statuses_.updates.back().status, v1::STORE_STATUS_FAILED);
+    // A retry of a failed create is generation 1: Failed again, never Degraded.
+    RecordedStore(1, 0);
+    provisioner_.Provision(At(Changed(1, "small", false, true), 8), cancel, no_permit_);
+    EXPECT_EQ(statuses_.updates.back().status, v1::STORE_STATUS_FAILED);
+}
+
+TEST_F(ProvisionerTest, AGivenUpChangeOfAConvergedStoreIsReportedDegraded) {
+    RecordedStore(2, 1);
+    CancelToken cancel(shutdown_);
+    ASSERT_TRUE(provisioner_.ReportGivenUp(At(Changed(2, "medium")), 5, cancel).ok());
+    EXPECT_EQ(statuses_.updates.back().status, v1::STORE_STATUS_DEGRADED);
+    EXPECT_NE(statuses_.updates.back().reason.find("5 times"), std::string::npos);
 }
 
 TEST_F(ProvisionerTest, RetriesTransientApiErrors) {

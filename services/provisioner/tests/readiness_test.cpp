@@ -35,6 +35,41 @@ TEST(ReadinessTest, DeploymentNeedsAllReplicasOfTheCurrentGeneration) {
               "statefulset web (0/1 ready)");
 }
 
+json ScaledTo(int want, int pods) {
+    return {{"metadata", {{"name", "web"}, {"generation", 2}}},
+            {"spec", {{"replicas", want}}},
+            {"status", {{"observedGeneration", 2}, {"replicas", pods}}}};
+}
+
+// A suspended store converges when every Deployment and StatefulSet is at zero with no pod
+// left; a store that is not suspended is not ready with a workload scaled to 0 by hand.
+TEST(ReadinessTest, SuspendedWantsEveryWorkloadStoppedAndScaledByHandIsNotReady) {
+    const auto stopped = EvaluateWorkload("deployments", ScaledTo(0, 0));
+    const auto stopping = EvaluateWorkload("statefulsets", ScaledTo(0, 1));
+    const auto running = EvaluateWorkload("deployments", Workload(1, 1));
+    EXPECT_TRUE(stopped.stopped);
+    EXPECT_FALSE(stopped.ready) << "scaled to 0 is not serving";
+    EXPECT_EQ(stopped.description, "deployment web (scaled to 0)");
+    EXPECT_FALSE(stopping.stopped) << "a pod is still there";
+    EXPECT_EQ(stopping.stop_description, "statefulset web to stop (1 pod left)");
+    EXPECT_FALSE(running.stopped);
+
+    WorkloadState failed_job{false, true, "job setup failed: x"};
+    EXPECT_TRUE(
+        CombineWorkloads("ns", {{"deployments", stopped}, {"jobs", failed_job}}, true)->ready)
+        << "suspended: Jobs do not count";
+    auto waiting =
+        CombineWorkloads("ns", {{"deployments", stopped}, {"statefulsets", stopping}}, true);
+    EXPECT_FALSE(waiting->ready);
+    EXPECT_EQ(waiting->waiting_for, "statefulset web to stop (1 pod left)");
+    EXPECT_FALSE(CombineWorkloads("ns", {{"deployments", running}}, true)->ready);
+    EXPECT_FALSE(CombineWorkloads("ns", {}, true)->ready);
+
+    auto by_hand = CombineWorkloads("ns", {{"deployments", stopped}});
+    EXPECT_FALSE(by_hand->ready) << "not suspended: a workload at 0 is not ready";
+    EXPECT_EQ(by_hand->waiting_for, "deployment web (scaled to 0)");
+}
+
 TEST(ReadinessTest, JobCompleteOrFailed) {
     json complete = {
         {"metadata", {{"name", "setup"}}},

@@ -64,6 +64,34 @@ TEST(StatusPublisherTest, PublishesAStatusEventKeyedByStoreAfterRetries) {
     EXPECT_GT(changed.sequence(), 0U);
 }
 
+// Every status carries its command's generation; Ready and Suspended also the generation the
+// store converged to. A change names its store and engine from its own facts.
+TEST(StatusPublisherTest, EveryStatusCarriesItsCommandsGeneration) {
+    RecordingPublisher publisher;
+    KafkaStatusPublisher statuses(publisher, /*simulated=*/false);
+    const auto created = statuses.BuildEvent(
+        Requested(), {v1::STORE_STATUS_PROVISIONING, "helm", "", "", "", "ns", 8, 0});
+    EXPECT_EQ(created.store_status_changed().generation(), 1U) << "a create is generation 1";
+    EXPECT_EQ(created.store_status_changed().observed_generation(), 0U);
+
+    auto change = events::NewEnvelope("acme", "123e4567-e89b-42d3-a456-426614174000", "corr-3");
+    auto* changed = change.mutable_store_change_requested();
+    changed->set_generation(4);
+    changed->set_name("shop");
+    changed->set_engine(v1::ENGINE_WOOCOMMERCE);
+    changed->mutable_desired()->set_suspended(true);
+    events::SetTypeFromPayload(change);
+    const auto suspended =
+        statuses
+            .BuildEvent({change, 3, 50},
+                        {v1::STORE_STATUS_SUSPENDED, "suspended", "", "", "", "ns", 12, 0, 4})
+            .store_status_changed();
+    EXPECT_EQ(suspended.generation(), 4U);
+    EXPECT_EQ(suspended.observed_generation(), 4U);
+    EXPECT_EQ(suspended.name(), "shop");
+    EXPECT_EQ(suspended.engine_name(), "woocommerce");
+}
+
 TEST(StatusPublisherTest, AStoreOnTheRealNodeIsNotSimulatedAndDeletionsNeverSaySimulated) {
     RecordingPublisher publisher;
     ShutdownFlag shutdown;

@@ -34,6 +34,95 @@ TEST(StorePlanTest, SpecAndNamespaceFromEvent) {
     EXPECT_EQ(ns["metadata"]["labels"]["storefleet.io/tenant"], "acme");
 }
 
+v1::Envelope Changed(uint64_t generation, bool retry = false) {
+    auto envelope = events::NewEnvelope("acme", "123e4567-e89b-42d3-a456-426614174000", "c2");
+    auto* change = envelope.mutable_store_change_requested();
+    change->set_generation(generation);
+    change->set_retry(retry);
+    change->mutable_desired()->set_plan("medium");
+    change->mutable_desired()->set_suspended(true);
+    change->mutable_desired()->set_admin_email("new@acme.test");
+    change->set_name("shop");
+    change->set_engine(v1::ENGINE_MEDUSA);
+    change->set_host("shop.acme.stores.localtest.me");
+    change->set_placement("real-node");
+    events::SetTypeFromPayload(envelope);
+    return envelope;
+}
+
+TEST(StorePlanTest, AChangeGivesItsFactsItsWholeDesiredStateAndItsGeneration) {
+    auto spec = SpecFromEvent(Changed(3));
+    ASSERT_TRUE(spec.ok()) << spec.error().message;
+    EXPECT_EQ(spec->engine, "medusa");
+    EXPECT_EQ(spec->plan, "medium");
+    EXPECT_TRUE(spec->suspended);
+    EXPECT_TRUE(spec->real_node);
+    EXPECT_EQ(spec->admin_email, "new@acme.test");
+    EXPECT_EQ(spec->generation, 3U);
+    EXPECT_FALSE(spec->retry);
+    EXPECT_EQ(NamespaceObject(*spec, "ns")["metadata"]["annotations"][kGenerationAnnotation], "3");
+    const auto values = ChartValues(*spec, "");
+    EXPECT_EQ(values["plan"], "medium");
+    EXPECT_EQ(values["suspended"], true);
+    auto create = SpecFromEvent(Requested());
+    EXPECT_EQ(create->generation, 1U);
+    EXPECT_FALSE(create->suspended);
+    EXPECT_EQ(ChartValues(*create, "")["suspended"], false);
+    EXPECT_FALSE(SpecFromEvent(Changed(0)).ok()) << "a change without a generation";
+}
+
+TEST(StorePlanTest, TheRecordIsReadFromTheNamespacesAnnotations) {
+    EXPECT_FALSE(RecordFromNamespace(nullptr).exists);
+    auto record = RecordFromNamespace(nlohmann::json::parse(R"({"metadata":{"annotations":{
+        "storefleet.io/generation":"4","storefleet.io/observed-generation":"3"}}})"));
+    EXPECT_TRUE(record.exists);
+    EXPECT_FALSE(record.terminating);
+    EXPECT_EQ(record.generation, 4U);
+    EXPECT_EQ(record.observed_generation, 3U);
+    auto odd = RecordFromNamespace(nlohmann::json::parse(R"({"metadata":{"annotations":{
+        "storefleet.io/generation":"-1","storefleet.io/observed-generation":"x"},
+        "deletionTimestamp":"2026-12-07T10:00:00Z"}})"));
+    EXPECT_EQ(odd.generation, 0U);
+    EXPECT_EQ(odd.observed_generation, 0U);
+    EXPECT_TRUE(odd.terminating);
+}
+
+// Which generation wins (ADR 0011): the newest started; a converged one is not run again
+// unless retried.
+TEST(StorePlanTest, StaleConvergedOrConverge) {
+    auto spec = [](uint64_t generation, bool retry) {
+        StoreSpec s;
+        s.generation = generation;
+        s.retry = retry;
+        return s;
+    };
+    const StoreRecord none{};
+    const StoreRecord started3{true, false, 3, 2};  // 3 started, 2 converged
+    const StoreRecord converged3{true, false, 3, 3};
+    EXPECT_EQ(Decide(spec(1, false), none), Convergence::kConverge) << "a new store";
+    EXPECT_EQ(Decide(spec(2, false), started3), Convergence::kStale);
+    EXPECT_EQ(Decide(spec(2, true), started3), Convergence::kStale) << "a retry of an old one";
+    EXPECT_EQ(Decide(spec(3, false), started3), Convergence::kConverge) << "interrupted: again";
+    EXPECT_EQ(Decide(spec(4, false), started3), Convergence::kConverge) << "newer";
+    EXPECT_EQ(Decide(spec(3, false), converged3), Convergence::kConverged) << "a replay";
+    EXPECT_EQ(Decide(spec(3, true), converged3), Convergence::kConverge) << "a retry";
+    EXPECT_EQ(Decide(spec(1, false), StoreRecord{true, true, 3, 3}), Convergence::kConverge)
+        << "a terminating namespace records nothing; the namespace step waits for it to go";
+    EXPECT_EQ(Decide(spec(1, false), StoreRecord{true, false, 0, 0}), Convergence::kConverge)
+        << "a store from before generations";
+}
+
+TEST(StorePlanTest, AFailedChangeOfAConvergedStoreIsDegraded) {
+    EXPECT_EQ(FailureStatus(2, StoreRecord{true, false, 2, 1}), v1::STORE_STATUS_DEGRADED);
+    EXPECT_EQ(FailureStatus(2, StoreRecord{true, false, 2, 0}), v1::STORE_STATUS_FAILED)
+        << "never converged";
+    EXPECT_EQ(FailureStatus(1, StoreRecord{true, false, 1, 1}), v1::STORE_STATUS_FAILED)
+        << "a create (or its retry)";
+    EXPECT_EQ(FailureStatus(5, StoreRecord{}), v1::STORE_STATUS_FAILED) << "no namespace";
+    EXPECT_EQ(ObservedGenerationPatch(7)["metadata"]["annotations"][kObservedGenerationAnnotation],
+              "7");
+}
+
 TEST(StorePlanTest, RejectsUnknownPlan) {
     auto spec = SpecFromEvent(Requested("huge"));
     ASSERT_FALSE(spec.ok());
