@@ -53,6 +53,7 @@ provisioner_values() {
         echo "storeName: \"Chart test's store\""
         echo "host: $TEST_HOST"
         echo "plan: $plan"
+        echo "suspended: ${SUSPENDED:-false}"
         echo "adminEmail: owner@example.com"
         echo "credentials: {existingSecret: store-credentials}"
         if [[ -n $class ]]; then echo "ingress: {className: $class}"; fi

@@ -280,3 +280,33 @@ exec:
     {{- toYaml .command | nindent 4 }}
 {{ include "medusa-store.probeTiming" .probe }}
 {{- end }}
+
+{{/*
+Replicas of every Deployment and StatefulSet: 1, or 0 while the store is suspended (its
+volumes, Secret, setup Job and Ingress stay).
+*/}}
+{{- define "medusa-store.replicas" -}}
+{{- if .Values.suspended }}0{{ else }}1{{ end }}
+{{- end }}
+
+{{/*
+The size of a volume: what the cluster already has, else the plan's. A claim's size is set when
+the store is created and stays across plan changes: a StatefulSet's volumeClaimTemplates cannot
+change, a claim can never shrink, and growing one needs a storage class that can expand.
+Arguments: context, kind ("PersistentVolumeClaim" or "StatefulSet"), name, planSize.
+*/}}
+{{- define "medusa-store.keptStorage" -}}
+{{- $size := .planSize }}
+{{- if eq .kind "StatefulSet" }}
+{{- with lookup "apps/v1" "StatefulSet" .context.Release.Namespace .name }}
+{{- range .spec.volumeClaimTemplates | default list }}
+{{- $size = .spec.resources.requests.storage | default $size }}
+{{- end }}
+{{- end }}
+{{- else }}
+{{- with lookup "v1" "PersistentVolumeClaim" .context.Release.Namespace .name }}
+{{- $size = .spec.resources.requests.storage | default $size }}
+{{- end }}
+{{- end }}
+{{- $size }}
+{{- end }}
