@@ -24,7 +24,9 @@ struct CreateItem {
     std::string plan;
     std::string host;
     std::string correlation_id;
-    std::string command;  // events::Encode(envelope)
+    std::string command;      // events::Encode(envelope)
+    std::string admin_email;  // as the command carries it
+    std::string placement;    // as the command carries it: "" (anywhere) or "real-node"
 };
 
 // What became of one item of a committed batch.

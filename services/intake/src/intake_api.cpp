@@ -23,6 +23,9 @@ Code CodeFor(const Error& error) {
     if (error.code == "quota_exceeded") return Code::Forbidden;
     if (error.code == "idempotency_key_reused") return Code::Unprocessable_Entity;
     if (error.code == "idempotency_conflict") return Code::Conflict;
+    if (error.code == "store_deleting") return Code::Conflict;
+    if (error.code == "nothing_to_retry") return Code::Conflict;
+    if (error.code == "precondition_failed") return Code::Precondition_Failed;
     if (error.code == "unauthorized") return Code::Unauthorized;
     return error.retryable() ? Code::Service_Unavailable : Code::Bad_Request;
 }
@@ -115,6 +118,13 @@ void IntakeApi::Register(http::HttpServer& server) {
     server.Delete("/api/v1/stores/:id", [this](const Request& request, ResponseWriter& response) {
         UnlessDatabaseUnavailable(response, unavailable_, [&] { DeleteStore(request, response); });
     });
+    server.Patch("/api/v1/stores/:id", [this](const Request& request, ResponseWriter& response) {
+        UnlessDatabaseUnavailable(response, unavailable_, [&] { ChangeStore(request, response); });
+    });
+    server.Post("/api/v1/stores/:id/retry", [this](const Request& request,
+                                                   ResponseWriter& response) {
+        UnlessDatabaseUnavailable(response, unavailable_, [&] { RetryStore(request, response); });
+    });
 }
 
 std::optional<Tenant> IntakeApi::Admit(const Request& request, ResponseWriter& response) {
@@ -134,7 +144,7 @@ std::optional<Tenant> IntakeApi::Admit(const Request& request, ResponseWriter& r
         rejected_.Inc();
         return std::nullopt;
     }
-    return Tenant{principal->tenant_id};
+    return Tenant{principal->tenant_id, principal->token_id};
 }
 
 void IntakeApi::CreateStore(const Request& request, ResponseWriter& response) {
@@ -198,7 +208,12 @@ void IntakeApi::AnswerCreate(ResponseWriter& response, const std::string& tenant
                                   {"tenant", tenant_id},
                                   {"correlation_id", correlation_id}});
     http::SetHeader(response, "Location", "/api/v1/stores/" + accepted->body.value("id", ""));
-    http::SendJson(response, static_cast<Code>(accepted->http_status), accepted->body);
+    // A store's first desired state is generation 1 (an answer stored with an
+    // Idempotency-Key before generations were kept says so too).
+    http::SetHeader(response, "ETag", DesiredEtag(1));
+    nlohmann::json body = accepted->body;
+    if (!body.contains("generation")) body["generation"] = 1;
+    http::SendJson(response, static_cast<Code>(accepted->http_status), body);
 }
 
 void IntakeApi::AnswerFailure(ResponseWriter& response, std::exception_ptr error) {
@@ -228,6 +243,103 @@ void IntakeApi::DeleteStore(const Request& request, ResponseWriter& response) {
     log::Info("store deletion requested",
               {{"store_id", store_id}, {"tenant", tenant->id}, {"correlation_id", correlation_id}});
     http::SendJson(response, Code::Accepted, accepted->body);
+}
+
+namespace {
+
+// A PATCH body is a JSON merge patch (RFC 7396): its media type, any parameters.
+bool IsMergePatch(const Request& request) {
+    std::string type = http::RequestHeader(request, "Content-Type");
+    type = type.substr(0, type.find(';'));
+    while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.pop_back();
+    for (auto& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return type == "application/merge-patch+json";
+}
+
+}  // namespace
+
+void IntakeApi::ChangeStore(const Request& request, ResponseWriter& response) {
+    auto tenant = Admit(request, response);
+    if (!tenant) return;
+    auto refuse = [&](Code code, const std::string& error_code, const std::string& message,
+                      const std::string& field = "") {
+        rejected_.Inc();
+        http::SendError(response, code, error_code, message, field);
+    };
+    if (!IsMergePatch(request)) {
+        refuse(Code::Unsupported_Media_Type, "unsupported_media_type",
+               "send the change as a JSON merge patch with 'Content-Type: "
+               "application/merge-patch+json'");
+        return;
+    }
+    auto patch = ParseStorePatch(request.body());
+    if (!patch.ok()) {
+        refuse(CodeFor(patch.error()), patch.error().code, patch.error().message,
+               patch.error().field);
+        return;
+    }
+    auto if_match = IfMatch::Parse(http::RequestHeader(request, "If-Match"));
+    if (!if_match) {
+        refuse(Code::Bad_Request, "invalid_request",
+               "If-Match must be * or the store's desired_etag as read, e.g. \"g3\" (quotes "
+               "included)",
+               "If-Match");
+        return;
+    }
+    if (if_match->Absent()) {
+        // Without it, a change made from a stale read would silently undo another one.
+        refuse(Code::Precondition_Required, "precondition_required",
+               "a change needs If-Match: the store's desired_etag as read (GET), or * to apply "
+               "it whatever changed since",
+               "If-Match");
+        return;
+    }
+    const auto store_id = request.param(":id").as<std::string>();
+    const std::string correlation_id = CorrelationIdOf(request);
+    AnswerChange(response, *tenant, store_id, correlation_id,
+                 store_.ChangeStore(*tenant, store_id, *patch, *if_match, correlation_id),
+                 "store change");
+}
+
+void IntakeApi::RetryStore(const Request& request, ResponseWriter& response) {
+    auto tenant = Admit(request, response);
+    if (!tenant) return;
+    const auto store_id = request.param(":id").as<std::string>();
+    const std::string correlation_id = CorrelationIdOf(request);
+    AnswerChange(response, *tenant, store_id, correlation_id,
+                 store_.RetryStore(*tenant, store_id, correlation_id), "store retry");
+}
+
+void IntakeApi::AnswerChange(ResponseWriter& response, const Tenant& tenant,
+                             const std::string& store_id, const std::string& correlation_id,
+                             const ChangeOutcome& outcome, const char* what) {
+    if (outcome.refused) {
+        rejected_.Inc();
+        const Error& error = *outcome.refused;
+        http::Problem problem{CodeFor(error), error.code, error.message, {}};
+        if (!error.field.empty()) problem.errors.push_back({error.field, error.message});
+        auto body = http::ProblemJson(problem);
+        // What a client needs to read the store again before it retries its change.
+        if (error.code == "precondition_failed") {
+            body["current_generation"] = outcome.generation;
+            body["desired_etag"] = DesiredEtag(outcome.generation);
+        }
+        http::SetHeader(response, "Content-Type", "application/problem+json");
+        response.send(problem.status,
+                      body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+        return;
+    }
+    if (outcome.sent) {
+        accepted_.Inc();
+        on_accepted_();
+        // Ids and the generation only: never the desired state's values (an e-mail address).
+        log::Info(std::string(what) + " accepted", {{"store_id", store_id},
+                                                    {"tenant", tenant.id},
+                                                    {"generation", outcome.generation},
+                                                    {"correlation_id", correlation_id}});
+    }
+    http::SetHeader(response, "ETag", DesiredEtag(outcome.generation));
+    http::SendJson(response, static_cast<Code>(outcome.http_status), outcome.body);
 }
 
 }  // namespace storefleet::intake

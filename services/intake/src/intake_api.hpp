@@ -15,7 +15,8 @@
 
 namespace storefleet::intake {
 
-// The write API: POST /api/v1/stores and DELETE /api/v1/stores/{id}. Rate-limits per
+// The write API: POST /api/v1/stores, PATCH and DELETE /api/v1/stores/{id} and POST
+// /api/v1/stores/{id}/retry. Rate-limits per
 // client address (before any token lookup), authenticates the bearer token to a tenant,
 // rate-limits per tenant, validates, and hands the command to IntakeStore; `on_accepted`
 // wakes the outbox relay. Every refusal is an application/problem+json.
@@ -36,6 +37,15 @@ private:
                      Pistache::Http::ResponseWriter& response);
     void DeleteStore(const Pistache::Rest::Request& request,
                      Pistache::Http::ResponseWriter& response);
+    void ChangeStore(const Pistache::Rest::Request& request,
+                     Pistache::Http::ResponseWriter& response);
+    void RetryStore(const Pistache::Rest::Request& request,
+                    Pistache::Http::ResponseWriter& response);
+    // A change's or a retry's answer: ChangeAccepted with the desired state's ETag, or the
+    // refusal as a problem (a 412's names the current generation).
+    void AnswerChange(Pistache::Http::ResponseWriter& response, const Tenant& tenant,
+                      const std::string& store_id, const std::string& correlation_id,
+                      const ChangeOutcome& outcome, const char* what);
     // 202 with Location, or the create's refusal as a problem.
     void AnswerCreate(Pistache::Http::ResponseWriter& response, const std::string& tenant_id,
                       const std::string& correlation_id, const Result<Accepted>& accepted);

@@ -24,11 +24,10 @@ constexpr const char* kSelectPrincipalByToken =
 constexpr const char* kReserveQuota =
     "update intake.tenants set live_stores = live_stores + 1 "
     "where id = $1 and live_stores < store_quota returning live_stores";
-// Concurrent creates without an Idempotency-Key, written together (migration 6).
+// Concurrent creates without an Idempotency-Key, written together (migrations 6, 7 and 10).
 constexpr const char* kCreateStores =
     "select intake.create_stores($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], "
-    "$6::text[], "
-    "$7::text[], $8, $9::text[])";
+    "$6::text[], $7::text[], $8, $9::text[], $10::text[], $11::text[])";
 constexpr const char* kSelectQuota =
     "select live_stores, store_quota from intake.tenants where id = $1";
 // A store is deleted (its namespace is gone): its name and its unit of quota are free.
@@ -72,15 +71,18 @@ constexpr const char* kInsertIdempotencyKey =
     "insert into intake.idempotency_keys (tenant_id, key, request_sha256, http_status, response) "
     "values ($1, $2, $3, $4, $5::jsonb) on conflict do nothing";
 constexpr const char* kInsertStore =
-    "insert into intake.stores (store_id, tenant_id, name, engine, plan, host, correlation_id) "
-    "values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing returning store_id";
+    "insert into intake.stores (store_id, tenant_id, name, engine, plan, host, correlation_id, "
+    "admin_email, placement) values ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+    "on conflict do nothing returning store_id";
 constexpr const char* kInsertOutbox =
     "insert into intake.outbox (topic, key, payload) values ($1, $2, $3)";
-constexpr const char* kSelectStoreForDeletion =
-    "select name, state from intake.stores where store_id = $1 and tenant_id = $2 for update";
 constexpr const char* kMarkDeleting =
     "update intake.stores set state = 'deleting', deletion_requested_at = now() where store_id = "
     "$1";
+
+// Who asked, as every command names it (StoreRequested, StoreChangeRequested,
+// StoreDeletionRequested say the same): the tenant.
+std::string RequestedBy(const Tenant& tenant) { return tenant.id; }
 
 // The name was validated on the way in (ValidateStoreRequest).
 v1::Engine EngineOf(const std::string& name) {
@@ -162,6 +164,8 @@ namespace {
 struct NewStore {
     std::string store_id;
     std::string host;
+    std::string admin_email;  // as the command carries it (the default filled in)
+    std::string placement;    // as the command carries it: "" or "real-node"
     v1::Envelope envelope;
     Accepted accepted;
 };
@@ -181,8 +185,11 @@ NewStore DescribeNewStore(const Tenant& tenant, const StoreRequest& request,
     if (admin_email.empty())
         admin_email = "admin@" + (store.host.size() <= 90 ? store.host : store_domain);
     requested->set_admin_email(admin_email);
-    requested->set_requested_by(tenant.id);
+    requested->set_requested_by(RequestedBy(tenant));
     if (request.placement != "any") requested->set_placement(request.placement);
+    requested->set_generation(1);
+    store.admin_email = requested->admin_email();
+    store.placement = requested->placement();
     events::SetTypeFromPayload(store.envelope);
     store.accepted = {202,
                       {{"id", store.store_id},
@@ -191,6 +198,7 @@ NewStore DescribeNewStore(const Tenant& tenant, const StoreRequest& request,
                        {"plan", request.plan},
                        {"host", store.host},
                        {"status", "requested"},
+                       {"generation", 1},
                        {"correlation_id", correlation_id}}};
     return store;
 }
@@ -248,9 +256,9 @@ Result<Accepted> IntakeStore::CreateStore(const Tenant& tenant, const StoreReque
                 return Accepted{previous[0][1].as<int>(),
                                 nlohmann::json::parse(previous[0][2].as<std::string>())};
             }
-            auto inserted =
-                txn.exec_params(kInsertStore, store.store_id, tenant.id, request.name,
-                                request.engine, request.plan, store.host, correlation_id);
+            auto inserted = txn.exec_params(kInsertStore, store.store_id, tenant.id, request.name,
+                                            request.engine, request.plan, store.host,
+                                            correlation_id, store.admin_email, store.placement);
             if (inserted.empty()) throw Refused{NameTaken(tenant, request)};
             AddToOutbox(txn, store.envelope);
             auto stored =
@@ -287,8 +295,10 @@ Result<Accepted> IntakeStore::ResultOf(const Tenant& tenant, const StoreRequest&
 void IntakeStore::CreateStoreAsync(const Tenant& tenant, const StoreRequest& request,
                                    const std::string& correlation_id, CreateDone done) {
     NewStore store = DescribeNewStore(tenant, request, store_domain_, correlation_id);
-    CreateItem item{store.store_id, tenant.id,  request.name,   request.engine,
-                    request.plan,   store.host, correlation_id, events::Encode(store.envelope)};
+    CreateItem item{
+        store.store_id,    tenant.id,      request.name,   request.engine,
+        request.plan,      store.host,     correlation_id, events::Encode(store.envelope),
+        store.admin_email, store.placement};
     batcher_->SubmitAsync(
         std::move(item),
         [this, tenant, request, accepted = std::move(store.accepted), done = std::move(done)](
@@ -332,9 +342,10 @@ std::vector<CreateOutcome> IntakeStore::WriteCreates(const std::vector<CreateIte
     std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
         return items[a].tenant_id < items[b].tenant_id;
     });
-    std::vector<std::string> ids, tenants, names, engines, plans, hosts, correlations, commands;
-    for (auto* column :
-         {&ids, &tenants, &names, &engines, &plans, &hosts, &correlations, &commands}) {
+    std::vector<std::string> ids, tenants, names, engines, plans, hosts, correlations, commands,
+        admin_emails, placements;
+    for (auto* column : {&ids, &tenants, &names, &engines, &plans, &hosts, &correlations, &commands,
+                         &admin_emails, &placements}) {
         column->reserve(items.size());
     }
     for (std::size_t i : order) {
@@ -347,13 +358,17 @@ std::vector<CreateOutcome> IntakeStore::WriteCreates(const std::vector<CreateIte
         hosts.push_back(item.host);
         correlations.push_back(item.correlation_id);
         commands.push_back(Hex(item.command));
+        admin_emails.push_back(item.admin_email);
+        placements.push_back(item.placement);
     }
     using pg::ArrayLiteral;
     const std::string id_array = ArrayLiteral(ids), tenant_array = ArrayLiteral(tenants),
                       name_array = ArrayLiteral(names), engine_array = ArrayLiteral(engines),
                       plan_array = ArrayLiteral(plans), host_array = ArrayLiteral(hosts),
                       correlation_array = ArrayLiteral(correlations),
-                      command_array = ArrayLiteral(commands);
+                      command_array = ArrayLiteral(commands),
+                      admin_email_array = ArrayLiteral(admin_emails),
+                      placement_array = ArrayLiteral(placements);
     // One statement in autocommit: the batch commits whole or not at all. A lost connection
     // is retried once (a batch that did commit reads as created again, counted once); a
     // deadlock with another writer of the same tenant rows a few times.
@@ -365,7 +380,8 @@ std::vector<CreateOutcome> IntakeStore::WriteCreates(const std::vector<CreateIte
             pqxx::nontransaction session(*lease);
             auto rows = session.exec_params(kCreateStores, id_array, tenant_array, name_array,
                                             engine_array, plan_array, host_array, correlation_array,
-                                            events::kCommandsTopic, command_array);
+                                            events::kCommandsTopic, command_array,
+                                            admin_email_array, placement_array);
             std::vector<CreateOutcome> sorted;
             sorted.reserve(items.size());
             auto parser = rows[0][0].as_array();
@@ -399,39 +415,301 @@ std::vector<CreateOutcome> IntakeStore::WriteCreates(const std::vector<CreateIte
     }
 }
 
+namespace {
+
+// The row a change, a retry or a deletion decides on, locked until its transaction ends: the
+// PATCH, retry and DELETE of one store take their turns on it, so none of them sees another
+// half done, and their outbox rows are in the order they committed.
+constexpr const char* kLockStore = R"SQL(
+select state, generation, plan, suspended, admin_email, chart_version, failed_generation,
+       name, engine, host, placement
+  from intake.stores where store_id = $1::uuid and tenant_id = $2 for update)SQL";
+constexpr const char* kUpdateDesiredState =
+    "update intake.stores set generation = $2::bigint, plan = $3, suspended = $4, "
+    "admin_email = $5 where store_id = $1::uuid";
+// A retry is sent: the failure it retries is no longer the store's latest word, so a second
+// retry waits until this one's outcome is reported.
+constexpr const char* kForgetFailure =
+    "update intake.stores set failed_generation = null where store_id = $1::uuid";
+constexpr const char* kAudit =
+    "insert into intake.audit_log (actor, action, tenant_id, target, detail) "
+    "values ($1, $2, $3, $4, $5::jsonb)";
+// A convergence (not a deletion) failed: its generation may be retried. The largest
+// generation reported failed is kept, and a status older by its sequence than the last one
+// applied here changes nothing (a provisioner's late report after a newer one).
+constexpr const char* kRecordFailure = R"SQL(
+update intake.stores
+   set failed_generation = greatest(coalesce(failed_generation, 0), $2::bigint),
+       status_sequence = case when $3::bigint > 0
+                              then greatest(coalesce(status_sequence, 0), $3::bigint)
+                              else status_sequence end
+ where store_id = $1::uuid and state <> 'deleted'
+   and ($3::bigint = 0 or status_sequence is null or $3::bigint > status_sequence))SQL";
+// Converged to `observed` (ready or suspended): a failure of that generation or an older
+// one is over; a newer failure stays. The sequence is kept even when nothing failed, so a
+// failure reported late for what already converged is recognised as older.
+constexpr const char* kRecordConverged = R"SQL(
+update intake.stores
+   set failed_generation = case when failed_generation <= $2::bigint then null
+                                else failed_generation end,
+       status_sequence = case when $3::bigint > 0
+                              then greatest(coalesce(status_sequence, 0), $3::bigint)
+                              else status_sequence end
+ where store_id = $1::uuid and state <> 'deleted'
+   and ($3::bigint = 0 or status_sequence is null or $3::bigint > status_sequence)
+   and ($3::bigint > 0 or failed_generation <= $2::bigint))SQL";
+
+struct LockedStore {
+    std::string state;
+    uint64_t generation = 1;
+    DesiredState desired;
+    std::optional<uint64_t> failed_generation;
+    std::string name;
+    std::string engine;
+    std::string host;
+    std::string placement;
+};
+
+std::optional<std::string> OptionalText(const pqxx::field& field) {
+    if (field.is_null()) return std::nullopt;
+    return field.as<std::string>();
+}
+
+std::optional<LockedStore> LockStore(pqxx::work& txn, const std::string& store_id,
+                                     const std::string& tenant_id) {
+    auto rows = txn.exec_params(kLockStore, store_id, tenant_id);
+    if (rows.empty()) return std::nullopt;
+    const auto& row = rows[0];
+    LockedStore store;
+    store.state = row[0].as<std::string>();
+    store.generation = row[1].as<uint64_t>();
+    store.desired.plan = row[2].as<std::string>();
+    store.desired.suspended = row[3].as<bool>();
+    store.desired.admin_email = OptionalText(row[4]);
+    store.desired.chart_version = OptionalText(row[5]);
+    if (!row[6].is_null()) store.failed_generation = row[6].as<uint64_t>();
+    store.name = row[7].as<std::string>();
+    store.engine = row[8].as<std::string>();
+    store.host = row[9].as<std::string>();
+    store.placement = row[10].as<std::string>();
+    return store;
+}
+
+Error NotFound(const std::string& store_id) {
+    return Error::Permanent("not_found", "no store with id '" + store_id + "'");
+}
+
+ChangeOutcome Refusal(Error error, uint64_t generation = 0) {
+    ChangeOutcome outcome;
+    outcome.refused = std::move(error);
+    outcome.generation = generation;
+    return outcome;
+}
+
+// Who acted, for the audit trail: the API token, as the admin API names it.
+std::string Actor(const Tenant& tenant) {
+    return tenant.token_id.empty() ? "tenant:" + tenant.id : "token:" + tenant.token_id;
+}
+
+nlohmann::json DesiredJson(const DesiredState& desired) {
+    return {{"plan", desired.plan},
+            {"suspended", desired.suspended},
+            {"admin_email",
+             desired.admin_email ? nlohmann::json(*desired.admin_email) : nlohmann::json(nullptr)}};
+}
+
+// The API's ChangeAccepted.
+nlohmann::json ChangeAccepted(const std::string& store_id, uint64_t generation,
+                              const DesiredState& desired, const std::string& correlation_id) {
+    return {{"id", store_id},
+            {"generation", generation},
+            {"desired", DesiredJson(desired)},
+            {"desired_etag", DesiredEtag(generation)},
+            {"correlation_id", correlation_id}};
+}
+
+ChangeOutcome Answer(int http_status, const std::string& store_id, uint64_t generation,
+                     const DesiredState& desired, const std::string& correlation_id, bool sent) {
+    ChangeOutcome outcome;
+    outcome.http_status = http_status;
+    outcome.body = ChangeAccepted(store_id, generation, desired, correlation_id);
+    outcome.generation = generation;
+    outcome.sent = sent;
+    return outcome;
+}
+
+// A StoreChangeRequested: the whole desired state at `generation` and the store's facts, so
+// a provisioner converges from this command alone.
+v1::Envelope ChangeCommand(const Tenant& tenant, const std::string& store_id,
+                           const LockedStore& store, const DesiredState& desired,
+                           uint64_t generation, const std::vector<std::string>& changed, bool retry,
+                           const std::string& correlation_id) {
+    auto envelope = events::NewEnvelope(tenant.id, store_id, correlation_id);
+    auto* command = envelope.mutable_store_change_requested();
+    command->set_generation(generation);
+    auto* wanted = command->mutable_desired();
+    wanted->set_plan(desired.plan);
+    wanted->set_suspended(desired.suspended);
+    wanted->set_admin_email(desired.admin_email.value_or(""));
+    wanted->set_chart_version(desired.chart_version.value_or(""));
+    command->set_requested_by(RequestedBy(tenant));
+    for (const auto& field : changed) command->add_changed(field);
+    command->set_retry(retry);
+    command->set_name(store.name);
+    command->set_engine(EngineOf(store.engine));
+    command->set_host(store.host);
+    command->set_placement(store.placement);
+    events::SetTypeFromPayload(envelope);
+    return envelope;
+}
+
+// The deletion of a store that is active or whose deletion failed: marked deleting, the
+// command in the outbox. The quota and the name stay taken until the store is deleted.
+void SendDeletion(pqxx::work& txn, const Tenant& tenant, const std::string& store_id,
+                  const std::string& correlation_id) {
+    txn.exec_params(kMarkDeleting, store_id);
+    auto envelope = events::NewEnvelope(tenant.id, store_id, correlation_id);
+    envelope.mutable_store_deletion_requested()->set_requested_by(RequestedBy(tenant));
+    events::SetTypeFromPayload(envelope);
+    AddToOutbox(txn, envelope);
+}
+
+// Why a store that is not active cannot change.
+Error NotChangeable(const std::string& state) {
+    if (state == "deleted") return Error::Permanent("store_deleting", "the store is deleted");
+    if (state == "deletion_failed") {
+        return Error::Permanent("store_deleting",
+                                "the store's deletion failed; it can only be deleted (DELETE or "
+                                "POST .../retry sends the deletion again)");
+    }
+    return Error::Permanent("store_deleting", "the store is being deleted");
+}
+
+}  // namespace
+
 Result<Accepted> IntakeStore::RequestDeletion(const Tenant& tenant, const std::string& store_id,
                                               const std::string& correlation_id) {
-    if (!IsUuid(store_id))
-        return Error::Permanent("not_found", "no store with id '" + store_id + "'");
+    if (!IsUuid(store_id)) return NotFound(store_id);
     return pool_.WithTransaction([&](pqxx::work& txn) -> Result<Accepted> {
-        auto rows = txn.exec_params(kSelectStoreForDeletion, store_id, tenant.id);
-        if (rows.empty())
-            return Error::Permanent("not_found", "no store with id '" + store_id + "'");
+        auto store = LockStore(txn, store_id, tenant.id);
+        if (!store || store->state == "deleted") return NotFound(store_id);
         Accepted accepted{
             202, {{"id", store_id}, {"status", "deleting"}, {"correlation_id", correlation_id}}};
-        const auto state = rows[0][1].as<std::string>();
-        if (state == "deleted")
-            return Error::Permanent("not_found", "no store with id '" + store_id + "'");
-        if (state == "deleting") return accepted;  // already asked: same answer, nothing sent
-        // active, or deletion_failed: (re)send the deletion. The quota and the name stay
-        // taken until the store is deleted.
-        txn.exec_params(kMarkDeleting, store_id);
-        auto envelope = events::NewEnvelope(tenant.id, store_id, correlation_id);
-        envelope.mutable_store_deletion_requested()->set_requested_by(tenant.id);
-        events::SetTypeFromPayload(envelope);
-        AddToOutbox(txn, envelope);
+        if (store->state == "deleting")
+            return accepted;  // already asked: same answer, nothing sent
+        // active, or deletion_failed: (re)send the deletion.
+        SendDeletion(txn, tenant, store_id, correlation_id);
         return accepted;
     });
 }
 
-Status IntakeStore::ApplyStoreStatus(const std::string& store_id, v1::StoreStatus status,
-                                     const std::string& step) {
-    if (!IsUuid(store_id)) return Status::Ok();  // not a store of ours
-    if (status == v1::STORE_STATUS_DELETED) {
-        pool_.WithTransaction([&](pqxx::work& txn) { txn.exec_params(kMarkDeleted, store_id); });
-    } else if (status == v1::STORE_STATUS_FAILED && step == "deletion") {
-        pool_.WithTransaction(
-            [&](pqxx::work& txn) { txn.exec_params(kMarkDeletionFailed, store_id); });
+ChangeOutcome IntakeStore::ChangeStore(const Tenant& tenant, const std::string& store_id,
+                                       const StorePatch& patch, const IfMatch& if_match,
+                                       const std::string& correlation_id) {
+    if (!IsUuid(store_id)) return Refusal(NotFound(store_id));
+    return pool_.WithTransaction([&](pqxx::work& txn) -> ChangeOutcome {
+        auto store = LockStore(txn, store_id, tenant.id);
+        if (!store) return Refusal(NotFound(store_id));
+        if (store->state != "active")
+            return Refusal(NotChangeable(store->state), store->generation);
+        if (!if_match.Matches(store->generation)) {
+            Error error =
+                Error::Permanent("precondition_failed", if_match.Mismatch(store->generation));
+            error.field = "If-Match";
+            return Refusal(std::move(error), store->generation);
+        }
+        const auto changed = ChangedFields(store->desired, patch);
+        if (changed.empty()) {
+            return Answer(200, store_id, store->generation, store->desired, correlation_id,
+                          /*sent=*/false);
+        }
+        const uint64_t generation = store->generation + 1;
+        const DesiredState desired = Patched(store->desired, patch);
+        txn.exec_params(kUpdateDesiredState, store_id, generation, desired.plan, desired.suspended,
+                        desired.admin_email);
+        AddToOutbox(txn, ChangeCommand(tenant, store_id, *store, desired, generation, changed,
+                                       /*retry=*/false, correlation_id));
+        txn.exec_params(kAudit, Actor(tenant), "store.change", tenant.id, store_id,
+                        nlohmann::json{{"generation", generation}, {"changed", changed}}.dump());
+        return Answer(202, store_id, generation, desired, correlation_id, /*sent=*/true);
+    });
+}
+
+ChangeOutcome IntakeStore::RetryStore(const Tenant& tenant, const std::string& store_id,
+                                      const std::string& correlation_id) {
+    if (!IsUuid(store_id)) return Refusal(NotFound(store_id));
+    return pool_.WithTransaction([&](pqxx::work& txn) -> ChangeOutcome {
+        auto store = LockStore(txn, store_id, tenant.id);
+        if (!store) return Refusal(NotFound(store_id));
+        auto audit = [&](const char* what) {
+            txn.exec_params(
+                kAudit, Actor(tenant), "store.retry", tenant.id, store_id,
+                nlohmann::json{{"generation", store->generation}, {"retry", what}}.dump());
+        };
+        if (store->state == "deletion_failed") {
+            SendDeletion(txn, tenant, store_id, correlation_id);
+            audit("deletion");
+            return Answer(202, store_id, store->generation, store->desired, correlation_id,
+                          /*sent=*/true);
+        }
+        if (store->state != "active") {
+            return Refusal(Error::Permanent("nothing_to_retry",
+                                            store->state == "deleted"
+                                                ? "nothing to retry: the store is deleted"
+                                                : "nothing to retry: the store is being deleted"),
+                           store->generation);
+        }
+        if (store->failed_generation != store->generation) {
+            return Refusal(Error::Permanent("nothing_to_retry",
+                                            "nothing to retry: generation " +
+                                                std::to_string(store->generation) +
+                                                " has not failed (or its retry is under way)"),
+                           store->generation);
+        }
+        txn.exec_params(kForgetFailure, store_id);
+        AddToOutbox(txn, ChangeCommand(tenant, store_id, *store, store->desired, store->generation,
+                                       {}, /*retry=*/true, correlation_id));
+        audit("convergence");
+        return Answer(202, store_id, store->generation, store->desired, correlation_id,
+                      /*sent=*/true);
+    });
+}
+
+Status IntakeStore::ApplyStoreStatus(const StatusReport& report) {
+    if (!IsUuid(report.store_id)) return Status::Ok();  // not a store of ours
+    const auto sequence = static_cast<int64_t>(report.sequence);
+    const auto generation = static_cast<int64_t>(std::max<uint64_t>(1, report.generation));
+    switch (report.status) {
+        case v1::STORE_STATUS_DELETED:
+            pool_.WithTransaction(
+                [&](pqxx::work& txn) { txn.exec_params(kMarkDeleted, report.store_id); });
+            break;
+        case v1::STORE_STATUS_FAILED:
+        case v1::STORE_STATUS_DEGRADED:
+            if (report.status == v1::STORE_STATUS_FAILED && report.step == "deletion") {
+                pool_.WithTransaction([&](pqxx::work& txn) {
+                    txn.exec_params(kMarkDeletionFailed, report.store_id);
+                });
+            } else {
+                pool_.WithTransaction([&](pqxx::work& txn) {
+                    txn.exec_params(kRecordFailure, report.store_id, generation, sequence);
+                });
+            }
+            break;
+        case v1::STORE_STATUS_READY:
+        case v1::STORE_STATUS_SUSPENDED: {
+            // Set on ready and suspended; a provisioner older than generations converged to
+            // its command's generation.
+            const auto observed = report.observed_generation > 0
+                                      ? static_cast<int64_t>(report.observed_generation)
+                                      : generation;
+            pool_.WithTransaction([&](pqxx::work& txn) {
+                txn.exec_params(kRecordConverged, report.store_id, observed, sequence);
+            });
+            break;
+        }
+        default:
+            break;
     }
     return Status::Ok();
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "create_batcher.hpp"
+#include "store_patch.hpp"
 #include "store_request.hpp"
 #include "storefleet/common/result.hpp"
 #include "storefleet/http/auth.hpp"
@@ -19,8 +20,34 @@
 
 namespace storefleet::intake {
 
+// Who a request acts for: the tenant, and the API token it came with (the audit trail's
+// actor; "" when not known, e.g. a test or a tool acting for the tenant).
 struct Tenant {
     std::string id;
+    std::string token_id;
+};
+
+// What a change or a retry came to. Accepted: 202 with ChangeAccepted, a command committed
+// (`sent`); nothing to change: 200 with ChangeAccepted, nothing sent. Refused: `refused` says
+// why (codes "not_found", "store_deleting", "precondition_failed", "nothing_to_retry");
+// `generation` is the store's current generation whenever the store was found (a 412 names
+// it).
+struct ChangeOutcome {  // NOLINT(bugprone-exception-escape): as Accepted
+    int http_status = 202;
+    nlohmann::json body;
+    uint64_t generation = 0;
+    bool sent = false;
+    std::optional<Error> refused;
+};
+
+// A status a provisioner reported on store-status that the ledger keeps something of.
+struct StatusReport {
+    std::string store_id;
+    v1::StoreStatus status = v1::STORE_STATUS_UNSPECIFIED;
+    std::string step;
+    uint64_t generation = 0;           // of the command it is about; 0: an older provisioner's (1)
+    uint64_t observed_generation = 0;  // on ready and suspended
+    uint64_t sequence = 0;             // the store's event order (0: unknown)
 };
 
 // What POST/DELETE answer; stored with an Idempotency-Key so a retry gets the same reply.
@@ -75,8 +102,30 @@ public:
     // failed. The quota and the name stay taken until the store is deleted.
     Result<Accepted> RequestDeletion(const Tenant& tenant, const std::string& store_id,
                                      const std::string& correlation_id);
+    // PATCH: applies `patch` to the store's desired state if `if_match` matches its
+    // generation, in one transaction with the store row locked (so a concurrent DELETE is
+    // either before it, then 409, or after it): the next generation, a StoreChangeRequested
+    // carrying it in the outbox and an audit row ("store.change"). A patch that changes
+    // nothing sends nothing (200). Another tenant's store is not found.
+    ChangeOutcome ChangeStore(const Tenant& tenant, const std::string& store_id,
+                              const StorePatch& patch, const IfMatch& if_match,
+                              const std::string& correlation_id);
+    // POST .../retry: a store whose current generation failed to converge gets that
+    // generation again (a StoreChangeRequested with retry); a store whose deletion failed gets
+    // its deletion again, as DELETE sends it. Audited ("store.retry"). Anything else: 409.
+    ChangeOutcome RetryStore(const Tenant& tenant, const std::string& store_id,
+                             const std::string& correlation_id);
     // What a provisioner reported (store-status): "deleted" frees the store's name and its
-    // unit of quota, once; a failed deletion lets DELETE send it again. Idempotent.
+    // unit of quota, once; a failed deletion lets DELETE send it again. A failed or degraded
+    // convergence (not of a deletion) records its generation for retry; ready or suspended
+    // at that generation or a later one forgets it. Idempotent, and a status older (by its
+    // sequence) than the last one applied changes nothing.
+    Status ApplyStoreStatus(const StatusReport& report);
+    // The same for a status without generation or sequence (an older provisioner's).
+    Status ApplyStoreStatus(const std::string& store_id, v1::StoreStatus status,
+                            const std::string& step) {
+        return ApplyStoreStatus(StatusReport{store_id, status, step});
+    }
     // Told the size and the write time of every batch of creates (on the batcher's thread);
     // set before serving.
     void SetBatchObserver(std::function<void(std::size_t items, double seconds)> observer) {
@@ -84,8 +133,6 @@ public:
     }
     // Creates submitted and not answered yet (tests and diagnostics).
     std::size_t WaitingCreates() { return batcher_->Waiting(); }
-    Status ApplyStoreStatus(const std::string& store_id, v1::StoreStatus status,
-                            const std::string& step);
 
 private:
     // A committed batch's outcome for one create, as the API answers it.

@@ -9,6 +9,23 @@
 
 namespace storefleet::intake {
 
+namespace {
+
+bool MattersToTheLedger(v1::StoreStatus status) {
+    switch (status) {
+        case v1::STORE_STATUS_DELETED:
+        case v1::STORE_STATUS_FAILED:
+        case v1::STORE_STATUS_DEGRADED:
+        case v1::STORE_STATUS_READY:
+        case v1::STORE_STATUS_SUSPENDED:
+            return true;
+        default:
+            return false;
+    }
+}
+
+}  // namespace
+
 NextOffsets ApplyLifecycleBatch(const std::vector<kafka::ConsumedMessage>& messages,
                                 const StoreStatusSink& sink, int* applied) {
     NextOffsets next_offsets;
@@ -16,11 +33,10 @@ NextOffsets ApplyLifecycleBatch(const std::vector<kafka::ConsumedMessage>& messa
         auto event = events::Decode(message.payload);
         if (event.ok() && event->has_store_status_changed()) {
             const auto& changed = event->store_status_changed();
-            const bool relevant =
-                changed.status() == v1::STORE_STATUS_DELETED ||
-                (changed.status() == v1::STORE_STATUS_FAILED && changed.step() == "deletion");
-            if (relevant) {
-                auto status = sink(event->store_id(), changed.status(), changed.step());
+            if (MattersToTheLedger(changed.status())) {
+                auto status =
+                    sink({event->store_id(), changed.status(), changed.step(), changed.generation(),
+                          changed.observed_generation(), changed.sequence()});
                 if (!status.ok()) throw std::runtime_error(status.error().message);
                 if (applied != nullptr) ++*applied;
             }
@@ -38,16 +54,15 @@ LifecycleConsumer::LifecycleConsumer(StoreStatusSink sink, std::string brokers,
       group_id_(std::move(group_id)),
       applied_(registry.GetCounter(
           "storefleet_intake_lifecycle_events_total",
-          "Store status events the intake ledger has taken (deleted, failed deletions).")),
+          "Store status events the intake ledger has taken (deleted, failed, degraded, ready, "
+          "suspended).")),
       failures_(registry.GetCounter("storefleet_intake_lifecycle_failures_total",
                                     "Status batches the ledger could not take yet (retried).")) {}
 
 LifecycleConsumer::LifecycleConsumer(IntakeStore& store, std::string brokers, std::string group_id,
                                      metrics::Registry& registry)
     : LifecycleConsumer(
-          [&store](const std::string& store_id, v1::StoreStatus status, const std::string& step) {
-              return store.ApplyStoreStatus(store_id, status, step);
-          },
+          [&store](const StatusReport& report) { return store.ApplyStoreStatus(report); },
           std::move(brokers), std::move(group_id), registry) {}
 
 LifecycleConsumer::~LifecycleConsumer() { Stop(); }

@@ -17,15 +17,15 @@ bool IsDnsLabel(const std::string& text, std::size_t max_length) {
     return true;
 }
 
-namespace {
-
-bool LooksLikeEmail(const std::string& text) {
+bool IsAdminEmail(const std::string& text) {
     const auto at = text.find('@');
     // 100: WordPress stores user_email in a varchar(100).
     return text.size() <= 100 && at != std::string::npos && at > 0 &&
            text.find('.', at) != std::string::npos && text.back() != '.' &&
            text.find_first_of(" \t\r\n\"'<>") == std::string::npos;
 }
+
+namespace {
 
 Error Invalid(const std::string& field, const std::string& message) {
     return Error::Invalid(field, message);
@@ -72,7 +72,7 @@ Result<StoreRequest> ParseStoreRequest(const std::string& body,
     if (request.plan != "small" && request.plan != "medium" && request.plan != "large") {
         return Invalid("plan", "plan must be small, medium or large, got '" + request.plan + "'");
     }
-    if (!request.admin_email.empty() && !LooksLikeEmail(request.admin_email)) {
+    if (!request.admin_email.empty() && !IsAdminEmail(request.admin_email)) {
         return Invalid("admin_email",
                        "admin_email is not a valid e-mail address of at most 100 characters");
     }

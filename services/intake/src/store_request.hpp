@@ -24,4 +24,8 @@ Result<StoreRequest> ParseStoreRequest(const std::string& body,
 
 [[nodiscard]] bool IsDnsLabel(const std::string& text, std::size_t max_length = 63);
 
+// A store's admin e-mail as POST and PATCH accept it: at most 100 characters (WordPress
+// keeps user_email in a varchar(100)), something@domain.tld, no blanks, quotes or brackets.
+[[nodiscard]] bool IsAdminEmail(const std::string& text);
+
 }  // namespace storefleet::intake

@@ -133,6 +133,53 @@ TEST_F(IntakeApiWithoutDatabaseTest, RefusalsAreProblemsNamingTheFieldAndANonJso
     EXPECT_EQ(wrong_method.code, 405);
 }
 
+// PATCH's refusals that need no database come before it: the media type, the patch, the
+// precondition. Only a request that passes them all reaches Postgres (here: 503).
+TEST_F(IntakeApiWithoutDatabaseTest, APatchIsCheckedBeforeTheDatabaseIsAsked) {
+    const std::string path = "/api/v1/stores/" + store_id_;
+    const std::string merge_patch = "Content-Type: application/merge-patch+json";
+    auto patch = [&](const std::string& body, std::vector<std::string> headers) {
+        return Call("PATCH", server_.Port(), path, "cached-token", body, headers);
+    };
+    auto plain_json = patch(R"({"plan":"large"})", {"If-Match: \"g1\""});
+    EXPECT_EQ(plain_json.code, 415) << plain_json.body;
+    EXPECT_NE(plain_json.body.find("merge-patch"), std::string::npos) << plain_json.body;
+
+    auto field_of = [](const test_support::HttpReply& reply) {
+        return nlohmann::json::parse(reply.body)["errors"][0]["field"].get<std::string>();
+    };
+    auto unknown = patch(R"({"name":"x"})", {merge_patch, "If-Match: *"});
+    EXPECT_EQ(unknown.code, 400);
+    EXPECT_EQ(field_of(unknown), "name");
+    auto null = patch(R"({"plan":null})", {merge_patch + "; charset=utf-8", "If-Match: *"});
+    EXPECT_EQ(null.code, 400) << "a merge patch with parameters is still one";
+    EXPECT_EQ(field_of(null), "plan");
+    auto empty = patch("{}", {merge_patch, "If-Match: *"});
+    EXPECT_EQ(empty.code, 400);
+
+    auto no_precondition = patch(R"({"plan":"large"})", {merge_patch});
+    EXPECT_EQ(no_precondition.code, 428) << no_precondition.body;
+    EXPECT_TRUE(no_precondition.Header("Content-Type").rfind("application/problem+json", 0) == 0);
+    EXPECT_EQ(nlohmann::json::parse(no_precondition.body)["code"], "precondition_required");
+    EXPECT_EQ(field_of(no_precondition), "If-Match");
+
+    auto malformed = patch(R"({"plan":"large"})", {merge_patch, "If-Match: g1"});
+    EXPECT_EQ(malformed.code, 400) << malformed.body;
+    EXPECT_EQ(field_of(malformed), "If-Match");
+
+    EXPECT_EQ(Unavailable(), 0) << "none of these asked the database";
+    auto valid = patch(R"({"plan":"large"})", {merge_patch, "If-Match: \"g1\""});
+    EXPECT_EQ(valid.code, 503) << valid.body;
+    EXPECT_EQ(valid.Header("Retry-After"), "2");
+    auto retry = Call("POST", server_.Port(), path + "/retry", "cached-token");
+    EXPECT_EQ(retry.code, 503) << retry.body;
+    EXPECT_EQ(Unavailable(), 2);
+
+    auto no_token = Call("PATCH", server_.Port(), path, "", R"({"plan":"large"})",
+                         {merge_patch, "If-Match: *"});
+    EXPECT_EQ(no_token.code, 401);
+}
+
 TEST_F(IntakeApiWithoutDatabaseTest, TheClientLimiterRefusesBeforeAnyTokenIsLookedUp) {
     // A burst of 2 and one token per 20 s: no token comes back while the 10 requests run, however
     // slow the machine (at 1 per second a loaded run could see a third request through).

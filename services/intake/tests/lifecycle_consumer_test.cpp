@@ -21,10 +21,15 @@ using kafka::testing::MockCluster;
 using namespace std::chrono_literals;
 
 std::string StatusEvent(const std::string& store_id, v1::StoreStatus status,
-                        const std::string& step) {
+                        const std::string& step, uint64_t generation = 0,
+                        uint64_t observed_generation = 0, uint64_t sequence = 0) {
     auto envelope = events::NewEnvelope("acme", store_id, "corr");
-    envelope.mutable_store_status_changed()->set_status(status);
-    envelope.mutable_store_status_changed()->set_step(step);
+    auto* changed = envelope.mutable_store_status_changed();
+    changed->set_status(status);
+    changed->set_step(step);
+    changed->set_generation(generation);
+    changed->set_observed_generation(observed_generation);
+    changed->set_sequence(sequence);
     events::SetTypeFromPayload(envelope);
     return events::Encode(envelope);
 }
@@ -33,20 +38,23 @@ struct Applied {
     std::string store_id;
     v1::StoreStatus status;
     std::string step;
+    uint64_t generation = 0;
+    uint64_t observed_generation = 0;
+    uint64_t sequence = 0;
     bool operator==(const Applied&) const = default;
 };
 
 class RecordingSink {
 public:
     StoreStatusSink Sink() {
-        return [this](const std::string& store_id, v1::StoreStatus status,
-                      const std::string& step) -> Status {
+        return [this](const StatusReport& report) -> Status {
             std::lock_guard lock(mutex_);
             if (fail_next_ > 0) {
                 --fail_next_;
                 throw pqxx::broken_connection("server closed the connection unexpectedly");
             }
-            applied_.push_back({store_id, status, step});
+            applied_.push_back({report.store_id, report.status, report.step, report.generation,
+                                report.observed_generation, report.sequence});
             return Status::Ok();
         };
     }
@@ -70,24 +78,32 @@ kafka::ConsumedMessage Message(int32_t partition, int64_t offset, std::string pa
 }
 
 TEST(ApplyLifecycleBatchTest,
-     OnlyDeletedAndFailedDeletionsReachTheLedgerAndEveryOffsetIsCommitted) {
+     OnlyStatusesTheLedgerKeepsReachItWithTheirGenerationsAndEveryOffsetIsCommitted) {
     RecordingSink sink;
     int applied = 0;
     auto next = ApplyLifecycleBatch(
         {
-            Message(0, 10, StatusEvent("s1", v1::STORE_STATUS_READY, "readiness")),
+            Message(0, 9, StatusEvent("s1", v1::STORE_STATUS_PROVISIONING, "helm", 1)),
+            Message(0, 10, StatusEvent("s1", v1::STORE_STATUS_READY, "readiness", 1, 1, 77)),
             Message(0, 11, StatusEvent("s1", v1::STORE_STATUS_DELETED, "deleted")),
             Message(1, 7, StatusEvent("s2", v1::STORE_STATUS_FAILED, "deletion")),
-            Message(1, 8, StatusEvent("s3", v1::STORE_STATUS_FAILED, "helm")),
+            Message(1, 8, StatusEvent("s3", v1::STORE_STATUS_FAILED, "helm", 2, 0, 90)),
             Message(1, 9, "not protobuf at all"),
+            Message(1, 10, StatusEvent("s3", v1::STORE_STATUS_DEGRADED, "helm", 3)),
+            Message(1, 11, StatusEvent("s3", v1::STORE_STATUS_SUSPENDED, "readiness", 4, 4)),
             Message(0, 12, StatusEvent("s4", v1::STORE_STATUS_DELETING, "deletion")),
         },
         sink.Sink(), &applied);
-    EXPECT_EQ(applied, 2);
-    EXPECT_EQ(sink.Seen(), (std::vector<Applied>{{"s1", v1::STORE_STATUS_DELETED, "deleted"},
-                                                 {"s2", v1::STORE_STATUS_FAILED, "deletion"}}));
+    EXPECT_EQ(applied, 6);
+    EXPECT_EQ(sink.Seen(),
+              (std::vector<Applied>{{"s1", v1::STORE_STATUS_READY, "readiness", 1, 1, 77},
+                                    {"s1", v1::STORE_STATUS_DELETED, "deleted"},
+                                    {"s2", v1::STORE_STATUS_FAILED, "deletion"},
+                                    {"s3", v1::STORE_STATUS_FAILED, "helm", 2, 0, 90},
+                                    {"s3", v1::STORE_STATUS_DEGRADED, "helm", 3},
+                                    {"s3", v1::STORE_STATUS_SUSPENDED, "readiness", 4, 4}}));
     EXPECT_EQ(next,
-              (NextOffsets{{{events::kStatusTopic, 0}, 13}, {{events::kStatusTopic, 1}, 10}}));
+              (NextOffsets{{{events::kStatusTopic, 0}, 13}, {{events::kStatusTopic, 1}, 12}}));
 }
 
 TEST(ApplyLifecycleBatchTest, ALedgerFailureCommitsNothing) {
@@ -97,9 +113,7 @@ TEST(ApplyLifecycleBatchTest, ALedgerFailureCommitsNothing) {
         ApplyLifecycleBatch({Message(0, 1, StatusEvent("s1", v1::STORE_STATUS_DELETED, "deleted"))},
                             sink.Sink()),
         pqxx::broken_connection);
-    auto refusing = [](const std::string&, v1::StoreStatus, const std::string&) -> Status {
-        return Error::Retryable("pg", "not now");
-    };
+    auto refusing = [](const StatusReport&) -> Status { return Error::Retryable("pg", "not now"); };
     EXPECT_ANY_THROW(ApplyLifecycleBatch(
         {Message(0, 1, StatusEvent("s1", v1::STORE_STATUS_DELETED, "deleted"))}, refusing));
 }
@@ -119,7 +133,7 @@ TEST(LifecycleConsumerMockClusterTest, RetriesUntilTheLedgerTakesABatchAndCommit
                 .ok());
     };
     publish("s1", v1::STORE_STATUS_DELETED, "deleted");
-    publish("s2", v1::STORE_STATUS_READY, "readiness");
+    publish("s2", v1::STORE_STATUS_PROVISIONING, "helm");  // nothing the ledger keeps
     publish("s3", v1::STORE_STATUS_FAILED, "deletion");
 
     RecordingSink sink;
