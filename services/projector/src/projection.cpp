@@ -42,7 +42,6 @@ void FillFacts(StoreRow& row, const StoreEffect& change) {
     };
     fill(row.name, change.name, authoritative);
     fill(row.engine, change.engine, authoritative);
-    fill(row.plan, change.plan, authoritative);
     fill(row.host, change.host, authoritative);
     fill(row.url, change.url, false);
     fill(row.admin_url, change.admin_url, false);
@@ -59,10 +58,58 @@ void FillFacts(StoreRow& row, const StoreEffect& change) {
     }
 }
 
+// The desired state of the command with the highest generation (see Decide): a max over
+// the set of commands, so the order they are read in does not matter.
+void ApplyDesired(StoreRow& row, const StoreEffect& change) {
+    if (change.generation > row.generation) {
+        row.generation = change.generation;
+        if (!change.plan.empty()) row.plan = change.plan;
+        row.suspended = change.suspended;
+        row.admin_email = change.admin_email;
+    } else if (change.generation == row.generation) {
+        if (row.plan.empty()) row.plan = change.plan;
+        if (row.admin_email.empty()) row.admin_email = change.admin_email;
+        row.suspended = row.suspended || change.suspended;
+    }
+}
+
+bool IsCommandWithDesiredState(const StoreEffect& change) {
+    return change.kind == StoreEffect::Kind::kRequested ||
+           change.kind == StoreEffect::Kind::kChangeRequested;
+}
+
+// A change request describes itself in the timeline's step and reason: "generation 3,
+// requested by ops: plan medium, suspended true", or "retry of generation 3, requested by
+// ops".
+std::string DescribeChange(const v1::StoreChangeRequested& request) {
+    const std::string by = Text(request.requested_by()).empty()
+                               ? std::string()
+                               : ", requested by " + Text(request.requested_by());
+    if (request.retry()) return "retry of generation " + std::to_string(request.generation()) + by;
+    std::string out = "generation " + std::to_string(request.generation()) + by;
+    const char* separator = ": ";
+    for (const auto& field : request.changed()) {
+        std::string value;
+        if (field == "plan") {
+            value = Text(request.desired().plan());
+        } else if (field == "suspended") {
+            value = request.desired().suspended() ? "true" : "false";
+        } else if (field == "admin_email") {
+            value = Text(request.desired().admin_email());
+        } else {
+            continue;  // a field this build does not know: named by the command, not shown
+        }
+        out += separator + Text(field) + " " + value;
+        separator = ", ";
+    }
+    return out;
+}
+
 void ApplyState(StoreRow& row, const StoreEffect& change) {
     row.status = change.status;
     row.step = change.step;
     row.reason = change.reason;
+    row.drift = change.drift;
     if (!change.url.empty()) row.url = change.url;
     if (!change.admin_url.empty()) row.admin_url = change.admin_url;
     if (!change.k8s_namespace.empty()) row.k8s_namespace = change.k8s_namespace;
@@ -106,9 +153,7 @@ Result<PlannedEvent> PlanEvent(const v1::Envelope& envelope, const MessagePositi
     change.occurred_at_us = occurred_at_us;
     // A command's order is its place in its store's partition of store-commands; found
     // anywhere else (never, from our producers) it has none.
-    const bool command = envelope.payload_case() == v1::Envelope::kStoreRequested ||
-                         envelope.payload_case() == v1::Envelope::kStoreDeletionRequested;
-    if (command && position.topic == events::kCommandsTopic) {
+    if (events::IsStoreCommand(envelope) && position.topic == events::kCommandsTopic) {
         if (position.offset < 0 || position.offset > kMaxCommandOffset) {
             return Invalid("invalid_offset", "command offset " + std::to_string(position.offset) +
                                                  " has no sequence");
@@ -126,6 +171,32 @@ Result<PlannedEvent> PlanEvent(const v1::Envelope& envelope, const MessagePositi
             change.engine = EngineOf(requested.engine());
             change.plan = Text(requested.plan());
             change.host = Text(requested.host());
+            change.admin_email = Text(requested.admin_email());
+            change.generation = static_cast<int64_t>(events::CommandGeneration(envelope));
+            break;
+        }
+        case v1::Envelope::kStoreChangeRequested: {
+            const auto& requested = envelope.store_change_requested();
+            if (requested.generation() == 0 ||
+                requested.generation() >
+                    static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+                return Invalid("invalid_generation",
+                               "StoreChangeRequested carries no usable generation (" +
+                                   std::to_string(requested.generation()) + ")");
+            }
+            entry.type = "StoreChangeRequested";
+            change.kind = StoreEffect::Kind::kChangeRequested;
+            change.generation = static_cast<int64_t>(events::CommandGeneration(envelope));
+            change.plan = Text(requested.desired().plan());
+            change.suspended = requested.desired().suspended();
+            change.admin_email = Text(requested.desired().admin_email());
+            change.name = Text(requested.name());
+            change.engine = EngineOf(requested.engine());
+            change.host = Text(requested.host());
+            // No status: the store keeps the one it has (see Decide); the timeline says who
+            // asked for what.
+            entry.step = requested.retry() ? "retry" : "change";
+            entry.reason = DescribeChange(requested);
             break;
         }
         case v1::Envelope::kStoreDeletionRequested:
@@ -154,15 +225,30 @@ Result<PlannedEvent> PlanEvent(const v1::Envelope& envelope, const MessagePositi
             change.simulated = changed.simulated();
             change.name = Text(changed.name());
             change.engine = Text(changed.engine_name());
+            change.drift = Text(changed.drift());
+            if (changed.status() == v1::STORE_STATUS_READY ||
+                changed.status() == v1::STORE_STATUS_SUSPENDED) {
+                // 0 from a provisioner older than generations: it converged to its command's
+                // generation, a create's (1) when that is 0 too.
+                const uint64_t observed = changed.observed_generation() > 0
+                                              ? changed.observed_generation()
+                                              : std::max<uint64_t>(1, changed.generation());
+                if (observed > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+                    return Invalid("invalid_generation",
+                                   "observed_generation does not fit a signed 64-bit integer");
+                }
+                change.observed_generation = static_cast<int64_t>(observed);
+            }
             break;
         }
-        case v1::Envelope::kStoreChangeRequested:  // projected by the lifecycle work (issue 23)
         case v1::Envelope::PAYLOAD_NOT_SET:
             return Invalid("unknown_payload", "envelope has no known payload");
     }
-    entry.status = change.status;
-    entry.step = change.step;
-    entry.reason = change.reason;
+    if (change.kind != StoreEffect::Kind::kChangeRequested) {
+        entry.status = change.status;
+        entry.step = change.step;
+        entry.reason = change.reason;
+    }
     entry.sequence = change.sequence;
     return planned;
 }
@@ -196,22 +282,37 @@ BatchPlan PlanBatch(const std::vector<kafka::ConsumedMessage>& messages) {
     return plan;
 }
 
+// Everything an event says besides the state, applied or stale: facts, desired state,
+// observed generation (see Decide).
+void ApplyFacts(StoreRow& row, const StoreEffect& change) {
+    FillFacts(row, change);
+    if (IsCommandWithDesiredState(change)) ApplyDesired(row, change);
+    row.observed_generation = std::max(row.observed_generation, change.observed_generation);
+}
+
 RowDecision Decide(const std::optional<StoreRow>& current, const StoreEffect& change) {
+    const bool changes_state = change.kind != StoreEffect::Kind::kChangeRequested;
     if (!current) {
         StoreRow row;
         row.tenant_id = change.tenant_id;
         row.created_at_us = change.occurred_at_us;
-        ApplyState(row, change);
-        FillFacts(row, change);
+        if (changes_state) {
+            ApplyState(row, change);
+        } else {
+            // A provisional state, as from an unordered event: any ordered one replaces it.
+            row.status = "requested";
+            row.updated_at_us = change.occurred_at_us;
+        }
+        ApplyFacts(row, change);
         return {RowAction::kInsert, row};
     }
     if (current->tenant_id != change.tenant_id) return {RowAction::kForeignTenant, *current};
     StoreRow row = *current;
-    if (change.sequence > 0 &&
+    if (changes_state && change.sequence > 0 &&
         Rank(change.status, change.sequence) > Rank(row.status, row.last_sequence)) {
         ApplyState(row, change);
     }
-    FillFacts(row, change);
+    ApplyFacts(row, change);
     return {row == *current ? RowAction::kNone : RowAction::kUpdate, row};
 }
 

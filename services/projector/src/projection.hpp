@@ -33,8 +33,11 @@ struct TimelineEntry {
     std::string event_id;
     std::string store_id;
     std::string tenant_id;
-    std::string type;  // "StoreRequested", "StoreDeletionRequested", "StoreStatusChanged"
+    // "StoreRequested", "StoreChangeRequested", "StoreDeletionRequested", "StoreStatusChanged"
+    std::string type;
     std::string status;
+    // A StoreChangeRequested has no status: its step is "change" or "retry" and its reason
+    // says which generation, who asked and what changed (see PlanEvent).
     std::string step;
     std::string reason;
     int64_t occurred_at_us = 0;
@@ -45,12 +48,16 @@ struct TimelineEntry {
 // What the read model knows of a store, as one event states it or its row holds it. Empty
 // strings are unknown (NULL in the row).
 struct StoreFields {
-    // Facts: a StoreRequested states them, a StoreStatusChanged may echo name and engine
-    // so a row created from it is not anonymous.
+    // Facts: a StoreRequested states them, a StoreChangeRequested repeats them, a
+    // StoreStatusChanged may echo name and engine so a row created from it is not anonymous.
     std::string name;
     std::string engine;
-    std::string plan;
     std::string host;
+    // The desired state (decision 11): what a command asked the store to be. A row holds
+    // that of the command with the highest generation.
+    std::string plan;
+    bool suspended = false;
+    std::string admin_email;
     // Its state.
     std::string status;
     std::string step;
@@ -59,19 +66,26 @@ struct StoreFields {
     std::string admin_url;
     std::string k8s_namespace;
     bool simulated = false;
+    // What differs from the desired state, as the status that set the state reported it.
+    std::string drift;
 
     bool operator==(const StoreFields&) const = default;
 };
 
 // What one event says about its store: the effect it has on the store's row.
 struct StoreEffect : StoreFields {
-    enum class Kind { kRequested, kDeletionRequested, kStatusChanged };
+    enum class Kind { kRequested, kChangeRequested, kDeletionRequested, kStatusChanged };
     Kind kind = Kind::kRequested;
     std::string store_id;
     std::string tenant_id;
     // Orders changes of one store (see CommandSequence); 0: unordered, fills facts only.
     int64_t sequence = 0;
     int64_t occurred_at_us = 0;
+    // A StoreRequested's or StoreChangeRequested's generation (events::CommandGeneration):
+    // the generation of the desired state it states; 0 for other events.
+    int64_t generation = 0;
+    // A READY or SUSPENDED status: the generation the store converged to; 0 otherwise.
+    int64_t observed_generation = 0;
 };
 
 struct PlannedEvent {
@@ -107,6 +121,10 @@ BatchPlan PlanBatch(const std::vector<kafka::ConsumedMessage>& messages);
 // A read.stores row as the projector reads and writes it. Empty strings are NULL.
 struct StoreRow : StoreFields {
     std::string tenant_id;
+    // The highest generation of a command seen (1 before any: a store starts at 1), whose
+    // desired state the row holds; the highest generation it converged to (0: none yet).
+    int64_t generation = 1;
+    int64_t observed_generation = 0;
     int64_t created_at_us = 0;
     int64_t updated_at_us = 0;
     int64_t last_sequence = 0;
@@ -142,11 +160,21 @@ struct RowDecision {
 //  - Unordered changes (sequence 0) never change the state of an existing row; one that
 //    finds no row creates it with its state and last_sequence 0, which any ordered change
 //    then replaces. They fill facts like any other.
+//    A StoreChangeRequested changes no state: the store keeps its status (a ready store
+//    keeps serving) until the provisioner reports on the change; one that finds no row
+//    creates it "requested" with last_sequence 0, as an unordered event does.
 //  - Facts fill in whatever the row does not know yet, from every event, applied or stale:
-//    name, engine, plan, host (a StoreRequested overwrites them: it is their authority),
+//    name, engine, host (a StoreRequested overwrites them: it is their authority),
 //    url, admin_url, namespace (an applied status overwrites them when it has them), and
 //    simulated stays true once seen (a store does not move between clusters). A store's
 //    facts do not change over its life, so which event supplied them does not matter.
+//  - The desired state (plan, suspended, admin_email) is that of the command with the
+//    highest generation, and generation is that highest one: a command of a higher
+//    generation than the row's replaces it, one of the same generation (the StoreRequested
+//    after a status made the row, a retry) only fills what the row does not know, an older
+//    one changes nothing. Commands of one generation state the same desired state.
+//  - observed_generation is the highest a READY or SUSPENDED status reported, applied or
+//    stale: it only grows. drift is state: that of the status that set the state.
 //  - created_at is the (earliest) StoreRequested's occurred_at once one is seen, before
 //    that the earliest occurred_at seen.
 RowDecision Decide(const std::optional<StoreRow>& current, const StoreEffect& change);

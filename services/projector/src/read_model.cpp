@@ -26,20 +26,22 @@ constexpr const char* kLockStoreSql =
     "coalesce(host, ''), status, coalesce(step, ''), coalesce(reason, ''), coalesce(url, ''), "
     "coalesce(admin_url, ''), coalesce(namespace, ''), simulated, "
     "(extract(epoch from created_at) * 1000000)::bigint, "
-    "(extract(epoch from updated_at) * 1000000)::bigint, last_sequence, request_seen "
+    "(extract(epoch from updated_at) * 1000000)::bigint, last_sequence, request_seen, "
+    "generation, observed_generation, suspended, coalesce(admin_email, ''), coalesce(drift, '') "
     "from {schema}.stores where store_id = $1::uuid for update";
 
 constexpr const char* kInsertStore = "projector_insert_store";
 constexpr const char* kInsertStoreSql =
     "insert into {schema}.stores (store_id, tenant_id, name, engine, plan, host, status, step, "
     "reason, url, admin_url, namespace, simulated, created_at, updated_at, last_sequence, "
-    "request_seen) "
+    "request_seen, generation, observed_generation, suspended, admin_email, drift) "
     "values ($1::uuid, $2, nullif($3, ''), nullif($4, ''), nullif($5, ''), nullif($6, ''), $7, "
     "nullif($8, ''), nullif($9, ''), nullif($10, ''), nullif($11, ''), nullif($12, ''), "
     "$13::boolean, "
     "timestamptz 'epoch' + $14::bigint * interval '1 microsecond', "
     "timestamptz 'epoch' + $15::bigint * interval '1 microsecond', $16::bigint, "
-    "$17::boolean) on conflict (store_id) do nothing returning store_id";
+    "$17::boolean, $18::bigint, $19::bigint, $20::boolean, nullif($21, ''), nullif($22, '')) "
+    "on conflict (store_id) do nothing returning store_id";
 
 constexpr const char* kUpdateStore = "projector_update_store";
 constexpr const char* kUpdateStoreSql =
@@ -50,7 +52,9 @@ constexpr const char* kUpdateStoreSql =
     "simulated = $12::boolean, "
     "created_at = timestamptz 'epoch' + $13::bigint * interval '1 microsecond', "
     "updated_at = timestamptz 'epoch' + $14::bigint * interval '1 microsecond', "
-    "last_sequence = $15::bigint, request_seen = $16::boolean where store_id = $1::uuid";
+    "last_sequence = $15::bigint, request_seen = $16::boolean, generation = $17::bigint, "
+    "observed_generation = $18::bigint, suspended = $19::boolean, admin_email = nullif($20, ''), "
+    "drift = nullif($21, '') where store_id = $1::uuid";
 
 // The batch forms of the statements above: one round trip for a whole batch, not one per
 // event (the per-event round trips were most of the projector's Postgres time).
@@ -77,6 +81,7 @@ constexpr const char* kLockStoresSql =
     "coalesce(admin_url, ''), coalesce(namespace, ''), simulated, "
     "(extract(epoch from created_at) * 1000000)::bigint, "
     "(extract(epoch from updated_at) * 1000000)::bigint, last_sequence, request_seen, "
+    "generation, observed_generation, suspended, coalesce(admin_email, ''), coalesce(drift, ''), "
     "store_id::text "
     "from {schema}.stores where store_id = any($1::uuid[]) order by store_id for update";
 
@@ -85,22 +90,22 @@ constexpr const char* kLockStoresSql =
     "unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], "  \
     "$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::boolean[], "              \
     "$14::bigint[], "                                                                              \
-    "$15::bigint[], $16::bigint[], $17::boolean[]) as v(store_id, tenant_id, name, engine, plan, " \
-    "host, "                                                                                       \
-    "status, step, reason, url, admin_url, namespace, simulated, created_us, updated_us, "         \
-    "last_sequence, "                                                                              \
-    "request_seen)"
+    "$15::bigint[], $16::bigint[], $17::boolean[], $18::bigint[], $19::bigint[], $20::boolean[], " \
+    "$21::text[], $22::text[]) as v(store_id, tenant_id, name, engine, plan, host, status, step, " \
+    "reason, url, admin_url, namespace, simulated, created_us, updated_us, last_sequence, "        \
+    "request_seen, generation, observed_generation, suspended, admin_email, drift)"
 constexpr const char* kInsertStores = "projector_insert_stores";
 constexpr const char* kInsertStoresSql =
     "insert into {schema}.stores (store_id, tenant_id, name, engine, plan, host, status, step, "
     "reason, url, admin_url, namespace, simulated, created_at, updated_at, last_sequence, "
-    "request_seen) "
+    "request_seen, generation, observed_generation, suspended, admin_email, drift) "
     "select v.store_id, v.tenant_id, nullif(v.name, ''), nullif(v.engine, ''), nullif(v.plan, ''), "
     "nullif(v.host, ''), v.status, nullif(v.step, ''), nullif(v.reason, ''), nullif(v.url, ''), "
     "nullif(v.admin_url, ''), nullif(v.namespace, ''), v.simulated, "
     "timestamptz 'epoch' + v.created_us * interval '1 microsecond', "
     "timestamptz 'epoch' + v.updated_us * interval '1 microsecond', v.last_sequence, "
-    "v.request_seen "
+    "v.request_seen, v.generation, v.observed_generation, v.suspended, nullif(v.admin_email, ''), "
+    "nullif(v.drift, '') "
     "from " STOREFLEET_ROWS_FROM_ARRAYS
     " on conflict (store_id) do nothing returning store_id::text";
 constexpr const char* kUpdateStores = "projector_update_stores";
@@ -112,7 +117,9 @@ constexpr const char* kUpdateStoresSql =
     "namespace = nullif(v.namespace, ''), simulated = v.simulated, "
     "created_at = timestamptz 'epoch' + v.created_us * interval '1 microsecond', "
     "updated_at = timestamptz 'epoch' + v.updated_us * interval '1 microsecond', "
-    "last_sequence = v.last_sequence, request_seen = v.request_seen "
+    "last_sequence = v.last_sequence, request_seen = v.request_seen, generation = v.generation, "
+    "observed_generation = v.observed_generation, suspended = v.suspended, "
+    "admin_email = nullif(v.admin_email, ''), drift = nullif(v.drift, '') "
     "from " STOREFLEET_ROWS_FROM_ARRAYS " where s.store_id = v.store_id";
 #undef STOREFLEET_ROWS_FROM_ARRAYS
 
@@ -135,10 +142,11 @@ constexpr const char* kLockChangeLogSql =
 constexpr const char* kLogChanges = "projector_log_changes";
 constexpr const char* kLogChangesSql =
     "insert into {schema}.store_changes (change_id, store_id, tenant_id, name, engine, plan, host, "
-    "status, step, reason, url, admin_url, namespace, simulated, created_at, updated_at) "
+    "status, step, reason, url, admin_url, namespace, simulated, created_at, updated_at, "
+    "generation, observed_generation, suspended, admin_email, condition_state, condition_message) "
     "select nextval('{schema}.store_changes_id'), store_id, tenant_id, name, engine, plan, host, "
-    "status, "
-    "step, reason, url, admin_url, namespace, simulated, created_at, updated_at "
+    "status, step, reason, url, admin_url, namespace, simulated, created_at, updated_at, "
+    "generation, observed_generation, suspended, admin_email, condition_state, condition_message "
     "from {schema}.stores where store_id = any($1::uuid[]) order by store_id";
 // The stream replays at most this far back; older changes go (a client further behind
 // re-reads the list).
@@ -168,6 +176,11 @@ StoreRow RowFrom(const pqxx::row& r) {
     row.updated_at_us = r[13].as<int64_t>();
     row.last_sequence = r[14].as<int64_t>();
     row.request_seen = r[15].as<bool>();
+    row.generation = r[16].as<int64_t>();
+    row.observed_generation = r[17].as<int64_t>();
+    row.suspended = r[18].as<bool>();
+    row.admin_email = r[19].as<std::string>();
+    row.drift = r[20].as<std::string>();
     return row;
 }
 
@@ -239,14 +252,16 @@ bool PgReadModel::ApplyChange(pqxx::work& txn, const PlannedEvent& event) {
                                   row.host, row.status, row.step, row.reason, row.url,
                                   row.admin_url, row.k8s_namespace, row.simulated,
                                   row.created_at_us, row.updated_at_us, row.last_sequence,
-                                  row.request_seen);
+                                  row.request_seen, row.generation, row.observed_generation,
+                                  row.suspended, row.admin_email, row.drift);
                 return true;
             case RowAction::kInsert:
-                if (!txn.exec_prepared(kInsertStore, change.store_id, row.tenant_id, row.name,
-                                       row.engine, row.plan, row.host, row.status, row.step,
-                                       row.reason, row.url, row.admin_url, row.k8s_namespace,
-                                       row.simulated, row.created_at_us, row.updated_at_us,
-                                       row.last_sequence, row.request_seen)
+                if (!txn.exec_prepared(
+                            kInsertStore, change.store_id, row.tenant_id, row.name, row.engine,
+                            row.plan, row.host, row.status, row.step, row.reason, row.url,
+                            row.admin_url, row.k8s_namespace, row.simulated, row.created_at_us,
+                            row.updated_at_us, row.last_sequence, row.request_seen, row.generation,
+                            row.observed_generation, row.suspended, row.admin_email, row.drift)
                          .empty()) {
                     return true;
                 }
@@ -275,7 +290,7 @@ std::string UuidKey(const std::string& id) {
 struct RowArrays {
     std::vector<std::string> store_id, tenant_id, name, engine, plan, host, status, step, reason,
         url, admin_url, k8s_namespace, simulated, created_us, updated_us, last_sequence,
-        request_seen;
+        request_seen, generation, observed_generation, suspended, admin_email, drift;
 
     void Add(const std::string& id, const StoreRow& row) {
         store_id.push_back(id);
@@ -295,6 +310,11 @@ struct RowArrays {
         updated_us.push_back(std::to_string(row.updated_at_us));
         last_sequence.push_back(std::to_string(row.last_sequence));
         request_seen.emplace_back(row.request_seen ? "true" : "false");
+        generation.push_back(std::to_string(row.generation));
+        observed_generation.push_back(std::to_string(row.observed_generation));
+        suspended.emplace_back(row.suspended ? "true" : "false");
+        admin_email.push_back(row.admin_email);
+        drift.push_back(row.drift);
     }
     [[nodiscard]] bool empty() const { return store_id.empty(); }
 
@@ -305,7 +325,9 @@ struct RowArrays {
             ArrayLiteral(engine), ArrayLiteral(plan), ArrayLiteral(host), ArrayLiteral(status),
             ArrayLiteral(step), ArrayLiteral(reason), ArrayLiteral(url), ArrayLiteral(admin_url),
             ArrayLiteral(k8s_namespace), ArrayLiteral(simulated), ArrayLiteral(created_us),
-            ArrayLiteral(updated_us), ArrayLiteral(last_sequence), ArrayLiteral(request_seen));
+            ArrayLiteral(updated_us), ArrayLiteral(last_sequence), ArrayLiteral(request_seen),
+            ArrayLiteral(generation), ArrayLiteral(observed_generation), ArrayLiteral(suspended),
+            ArrayLiteral(admin_email), ArrayLiteral(drift));
     }
 };
 
@@ -373,7 +395,7 @@ BatchResult PgReadModel::Apply(const BatchPlan& plan) {
             ids.reserve(stores.size());
             for (const auto& [key, store] : stores) ids.push_back(store.store_id);
             for (const auto& row : txn.exec_prepared(kLockStores, pg::ArrayLiteral(ids))) {
-                auto found = stores.find(UuidKey(row[16].as<std::string>()));
+                auto found = stores.find(UuidKey(row[21].as<std::string>()));
                 if (found == stores.end()) continue;
                 found->second.row = RowFrom(row);
                 found->second.in_table = true;

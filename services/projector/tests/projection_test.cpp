@@ -130,6 +130,53 @@ TEST(PlanEventTest, DeletionRequestedMeansDeleting) {
     EXPECT_EQ(planned->change.status, "deleting");
 }
 
+TEST(PlanEventTest, AChangeRequestIsACommandThatSaysWhoAskedForWhat) {
+    auto planned =
+        PlanEvent(ChangeRequested(EventId(1), kT0, 3, "medium", true, {"plan", "suspended"}),
+                  {events::kCommandsTopic, 41});
+    ASSERT_TRUE(planned.ok()) << planned.error().message;
+    EXPECT_EQ(planned->entry.type, "StoreChangeRequested");
+    EXPECT_EQ(planned->entry.status, "") << "a change is no status of the store";
+    EXPECT_EQ(planned->entry.step, "change");
+    EXPECT_EQ(planned->entry.reason, "generation 3, requested by ops: plan medium, suspended true");
+    EXPECT_EQ(planned->entry.sequence, CommandSequence(41));
+    const StoreEffect& change = planned->change;
+    EXPECT_EQ(change.kind, StoreEffect::Kind::kChangeRequested);
+    EXPECT_EQ(change.sequence, CommandSequence(41)) << "ordered by its offset like any command";
+    EXPECT_EQ(change.generation, 3);
+    EXPECT_EQ(change.plan, "medium");
+    EXPECT_TRUE(change.suspended);
+    EXPECT_EQ(change.admin_email, "admin@example.com");
+    EXPECT_EQ(change.name, "shop");
+    EXPECT_EQ(change.engine, "woocommerce");
+
+    auto retry = PlanEvent(ChangeRequested(EventId(2), kT0, 3, "medium", true, {}, true),
+                           {events::kCommandsTopic, 42});
+    ASSERT_TRUE(retry.ok());
+    EXPECT_EQ(retry->entry.step, "retry");
+    EXPECT_EQ(retry->entry.reason, "retry of generation 3, requested by ops");
+
+    auto no_generation = ChangeRequested(EventId(3), kT0, 0, "small", false, {"plan"});
+    EXPECT_EQ(PlanEvent(no_generation, {events::kCommandsTopic, 43}).error().code,
+              "invalid_generation");
+}
+
+TEST(PlanEventTest, GenerationsOfRequestsAndConvergedReports) {
+    auto create = ChangeOf(Command(Requested(EventId(1), kT0), 5));
+    EXPECT_EQ(create.generation, 1) << "a producer older than generations sends 0: read as 1";
+    EXPECT_EQ(create.admin_email, "admin@example.com");
+    auto ready = ChangeOf(Status(Converged(EventId(2), kT0, v1::STORE_STATUS_READY, 9, 4)));
+    EXPECT_EQ(ready.observed_generation, 4);
+    EXPECT_EQ(ready.generation, 0) << "a status states no desired state";
+    auto old_ready = ChangeOf(Status(StatusChanged(EventId(3), kT0, v1::STORE_STATUS_READY, 9)));
+    EXPECT_EQ(old_ready.observed_generation, 1) << "an older provisioner's ready: generation 1";
+    auto provisioning = Converged(EventId(4), kT0, v1::STORE_STATUS_PROVISIONING, 9, 4);
+    provisioning.mutable_store_status_changed()->set_drift("replicas 0, want 1");
+    auto planned = ChangeOf(Status(provisioning));
+    EXPECT_EQ(planned.observed_generation, 0) << "only ready and suspended converge";
+    EXPECT_EQ(planned.drift, "replicas 0, want 1");
+}
+
 TEST(PlanEventTest, RefusesEventsTheReadModelCannotHold) {
     const MessagePosition at{events::kCommandsTopic, 0};
     auto bad_store = Requested(EventId(1), kT0);
@@ -432,10 +479,14 @@ TEST(DecideTest, RowsFromBeforeTheMigrationAcceptTheNextOrderedEventUnlessDelete
 }
 
 TEST(DecideTest, DeletedIsTerminal) {
-    auto deleted = Project({Command(Requested(EventId(1), kT0), 5),
-                            Command(DeletionRequested(EventId(2), kT0 + 5), 6),
-                            Status(StatusChanged(EventId(3), kT0 + 9, v1::STORE_STATUS_DELETED,
-                                                 StatusSequence(6, 4)))});
+    // It was ready once: a late ready report of that generation then changes nothing at all
+    // (observed_generation, a max over every ready report, already counts it).
+    auto deleted = Project(
+        {Command(Requested(EventId(1), kT0), 5),
+         Status(StatusChanged(EventId(6), kT0 + 2, v1::STORE_STATUS_READY, StatusSequence(5, 5))),
+         Command(DeletionRequested(EventId(2), kT0 + 5), 6),
+         Status(
+             StatusChanged(EventId(3), kT0 + 9, v1::STORE_STATUS_DELETED, StatusSequence(6, 4)))});
     ASSERT_TRUE(deleted);
     EXPECT_EQ(deleted->status, "deleted");
     auto later = ChangeOf(
@@ -540,6 +591,112 @@ TEST(DecideTest, OrderOfArrivalDoesNotChangeTheOutcome) {
     EXPECT_EQ(row->last_sequence, CommandSequence(14));
     EXPECT_EQ(row->reason, "");
     EXPECT_EQ(row->url, "http://shop");
+    EXPECT_EQ(row->created_at_us, kT0);
+}
+
+TEST(DecideTest, TheHighestGenerationsDesiredStateWinsWhateverTheOrder) {
+    // Create, change the plan (2), suspend (3), and the reports of each: 5040 orders.
+    auto row = ExpectSameRowInEveryOrder({
+        Command(Requested(EventId(1), kT0), 5),
+        Status(Converged(EventId(2), kT0 + 1, v1::STORE_STATUS_READY, StatusSequence(5, 5), 1)),
+        Command(ChangeRequested(EventId(3), kT0 + 2, 2, "medium", false, {"plan"}), 9),
+        Status(Converged(EventId(4), kT0 + 3, v1::STORE_STATUS_READY, StatusSequence(9, 5), 2)),
+        Command(ChangeRequested(EventId(5), kT0 + 4, 3, "medium", true, {"suspended"}), 12),
+        Status(StatusChanged(EventId(6), kT0 + 5, v1::STORE_STATUS_PROVISIONING,
+                             StatusSequence(12, 1))),
+        Status(
+            Converged(EventId(7), kT0 + 6, v1::STORE_STATUS_SUSPENDED, StatusSequence(12, 5), 3)),
+    });
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->generation, 3);
+    EXPECT_EQ(row->observed_generation, 3);
+    EXPECT_EQ(row->plan, "medium") << "the plan changes with the newest generation";
+    EXPECT_TRUE(row->suspended);
+    EXPECT_EQ(row->admin_email, "admin@example.com");
+    EXPECT_EQ(row->status, "suspended");
+    EXPECT_EQ(row->name, "shop");
+    EXPECT_EQ(row->created_at_us, kT0);
+}
+
+TEST(DecideTest, ALateOlderGenerationChangesNothing) {
+    auto row = Project({
+        Command(Requested(EventId(1), kT0), 5),
+        Command(ChangeRequested(EventId(2), kT0 + 1, 4, "large", false, {"plan"}), 20),
+    });
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->generation, 4);
+    EXPECT_EQ(row->plan, "large");
+    auto late = ChangeOf(Command(
+        ChangeRequested(EventId(3), kT0 + 2, 3, "medium", true, {"plan", "suspended"}), 15));
+    RowDecision decision = Decide(row, late);
+    EXPECT_EQ(decision.action, RowAction::kNone);
+    EXPECT_EQ(decision.row, *row);
+}
+
+TEST(DecideTest, AChangeKeepsTheStoresStatusAndRetriesFillOnlyWhatIsUnknown) {
+    auto row = Project({
+        Command(Requested(EventId(1), kT0), 5),
+        Status(Converged(EventId(2), kT0 + 1, v1::STORE_STATUS_READY, StatusSequence(5, 5), 1)),
+        Command(ChangeRequested(EventId(3), kT0 + 2, 2, "medium", false, {"plan"}), 9),
+    });
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->status, "ready") << "it serves generation 1 while it converges to 2";
+    EXPECT_EQ(row->last_sequence, static_cast<int64_t>(StatusSequence(5, 5)));
+    EXPECT_EQ(row->generation, 2);
+    EXPECT_EQ(row->observed_generation, 1);
+    auto retry =
+        ChangeOf(Command(ChangeRequested(EventId(4), kT0 + 3, 2, "medium", false, {}, true), 11));
+    EXPECT_EQ(Decide(row, retry).action, RowAction::kNone) << "same generation, same desired state";
+}
+
+TEST(DecideTest, ObservedGenerationOnlyGrows) {
+    auto row = Project({
+        Command(Requested(EventId(1), kT0), 5),
+        Status(Converged(EventId(2), kT0 + 1, v1::STORE_STATUS_READY, StatusSequence(9, 5), 3)),
+    });
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->observed_generation, 3);
+    // A ready report of an earlier generation, read late (it is stale, too).
+    auto earlier = ChangeOf(
+        Status(Converged(EventId(3), kT0 + 2, v1::STORE_STATUS_READY, StatusSequence(5, 5), 2)));
+    RowDecision decision = Decide(row, earlier);
+    EXPECT_EQ(decision.row.observed_generation, 3);
+    // A failure of a later change leaves what the store converged to.
+    auto degraded = ChangeOf(Status(
+        Converged(EventId(4), kT0 + 3, v1::STORE_STATUS_DEGRADED, StatusSequence(12, 4), 4)));
+    decision = Decide(row, degraded);
+    EXPECT_EQ(decision.row.status, "degraded");
+    EXPECT_EQ(decision.row.observed_generation, 3);
+}
+
+TEST(DecideTest, DriftIsThatOfTheStatusThatSetTheState) {
+    auto drifted = Converged(EventId(2), kT0 + 1, v1::STORE_STATUS_READY, StatusSequence(5, 6), 1);
+    drifted.mutable_store_status_changed()->set_drift("deployment web: replicas 0, want 1");
+    auto row = Project({Command(Requested(EventId(1), kT0), 5), Status(drifted)});
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->drift, "deployment web: replicas 0, want 1");
+    auto repaired = ChangeOf(
+        Status(Converged(EventId(3), kT0 + 2, v1::STORE_STATUS_READY, StatusSequence(5, 7), 1)));
+    EXPECT_EQ(Decide(row, repaired).row.drift, "");
+    // A stale report's drift is not the store's.
+    auto stale = drifted;
+    stale.set_event_id(EventId(4));
+    stale.mutable_store_status_changed()->set_sequence(StatusSequence(5, 2));
+    auto after_repair = Decide(row, repaired).row;
+    EXPECT_EQ(Decide(after_repair, ChangeOf(Status(stale))).row.drift, "");
+}
+
+TEST(DecideTest, AChangeReadFirstMakesAProvisionalRowTheRequestCompletes) {
+    auto row = ExpectSameRowInEveryOrder({
+        Command(ChangeRequested(EventId(2), kT0 + 5, 2, "large", false, {"plan"}), 9),
+        Command(Requested(EventId(1), kT0), 5),
+    });
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->status, "requested");
+    EXPECT_EQ(row->last_sequence, CommandSequence(5));
+    EXPECT_EQ(row->generation, 2);
+    EXPECT_EQ(row->plan, "large");
+    EXPECT_EQ(row->host, "shop.acme.stores.localtest.me");
     EXPECT_EQ(row->created_at_us, kT0);
 }
 

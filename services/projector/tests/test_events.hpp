@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "storefleet/events/envelope.hpp"
 #include "storefleet/events/status.hpp"
@@ -49,6 +50,35 @@ inline v1::Envelope StatusChanged(const std::string& event_id, int64_t occurred_
     changed->set_engine_name("woocommerce");
     changed->set_namespace_("store-6f1c2b9e");
     events::SetTypeFromPayload(envelope);
+    return envelope;
+}
+
+// A change of the store's desired state to `generation` (or, retry, that generation again).
+inline v1::Envelope ChangeRequested(const std::string& event_id, int64_t occurred_at_us,
+                                    uint64_t generation, const std::string& plan, bool suspended,
+                                    std::vector<std::string> changed, bool retry = false) {
+    auto envelope = Envelope(event_id, occurred_at_us);
+    auto* change = envelope.mutable_store_change_requested();
+    change->set_generation(generation);
+    change->mutable_desired()->set_plan(plan);
+    change->mutable_desired()->set_suspended(suspended);
+    change->mutable_desired()->set_admin_email("admin@example.com");
+    change->set_requested_by("ops");
+    for (auto& field : changed) change->add_changed(std::move(field));
+    change->set_retry(retry);
+    change->set_name("shop");
+    change->set_engine(v1::ENGINE_WOOCOMMERCE);
+    change->set_host("shop.acme.stores.localtest.me");
+    events::SetTypeFromPayload(envelope);
+    return envelope;
+}
+
+// A ready or suspended report of a provisioner that converged the store to `generation`.
+inline v1::Envelope Converged(const std::string& event_id, int64_t occurred_at_us,
+                              v1::StoreStatus status, uint64_t sequence, uint64_t generation) {
+    auto envelope = StatusChanged(event_id, occurred_at_us, status, sequence);
+    envelope.mutable_store_status_changed()->set_generation(generation);
+    envelope.mutable_store_status_changed()->set_observed_generation(generation);
     return envelope;
 }
 

@@ -41,10 +41,13 @@ constexpr const char* kListAfterSql =
 // One store, read-your-writes, as read.stores_seen derives it: the read model's row merged
 // with intake's ledger (a 202 is followed by a 200 at its Location whatever Kafka is doing).
 // One statement, outside a transaction. The columns are StoreViewFrom's, then the ready JSON
-// or NULL, then the pair's place n.
+// or NULL (kSeenViewJson), then the pair's place n (kSeenPlace).
 #define SEEN_COLUMNS                                                                               \
     "select store_id, name, engine, plan, host, status, step, reason, url, admin_url, namespace, " \
-    "simulated, created_us, updated_us, view_json, n "
+    "simulated, created_us, updated_us, generation, observed_generation, suspended, admin_email, " \
+    "condition_state, condition_message, view_json, n "
+constexpr int kSeenViewJson = kStoreViewColumnCount;
+constexpr int kSeenPlace = kStoreViewColumnCount + 1;
 constexpr const char* kGetStore = "query_get_store";
 constexpr const char* kGetStoreSql =
     SEEN_COLUMNS "from read.stores_seen(array[$1::uuid], array[$2::text])";
@@ -131,6 +134,12 @@ StoreView StoreViewFrom(const pqxx::row& row, int first) {
     store.simulated = row[first + 11].as<bool>();
     store.created_at_us = row[first + 12].as<int64_t>();
     store.updated_at_us = row[first + 13].as<int64_t>();
+    store.generation = row[first + 14].as<int64_t>();
+    store.observed_generation = row[first + 15].as<int64_t>();
+    store.suspended = row[first + 16].as<bool>();
+    store.admin_email = text(17);
+    store.condition_state = text(18);
+    store.condition_message = text(19);
     return store;
 }
 
@@ -196,7 +205,8 @@ std::optional<StoreView> PgStoreReader::GetStore(const std::string& tenant_id,
         auto rows = txn.exec_prepared(kGetStore, store_id, tenant_id);
         if (rows.empty()) return std::nullopt;
         StoreView store = StoreViewFrom(rows[0]);
-        if (!rows[0][14].is_null()) store.ready_json = rows[0][14].as<std::string>();
+        if (!rows[0][kSeenViewJson].is_null())
+            store.ready_json = rows[0][kSeenViewJson].as<std::string>();
         return store;
     });
 }
@@ -216,10 +226,11 @@ std::vector<std::optional<StoreView>> PgStoreReader::GetStores(const std::vector
         auto rows = txn.exec_prepared(kGetStores, pg::ArrayLiteral(store_ids),
                                       pg::ArrayLiteral(tenant_ids));
         for (const auto& row : rows) {
-            const auto n = row[15].as<std::size_t>();
+            const auto n = row[kSeenPlace].as<std::size_t>();
             if (n < 1 || n > keys.size()) continue;
             StoreView store = StoreViewFrom(row);
-            if (!row[14].is_null()) store.ready_json = row[14].as<std::string>();
+            if (!row[kSeenViewJson].is_null())
+                store.ready_json = row[kSeenViewJson].as<std::string>();
             stores[n - 1] = std::move(store);
         }
         return 0;

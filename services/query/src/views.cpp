@@ -28,10 +28,20 @@ nlohmann::json ToJson(const StoreView& store) {
         {"simulated", store.simulated},
         {"created_at", Rfc3339(store.created_at_us)},
         {"updated_at", Rfc3339(store.updated_at_us)},
+        {"generation", store.generation},
+        {"observed_generation", store.observed_generation},
+        {"condition", {{"state", store.condition_state}, {"message", store.condition_message}}},
+        {"desired",
+         {{"plan", TextOrNull(store.plan)},
+          {"suspended", store.suspended},
+          {"admin_email", TextOrNull(store.admin_email)}}},
+        {"desired_etag", DesiredEtag(store.generation)},
     };
     if (store.simulated) json["note"] = kSimulatedNote;
     return json;
 }
+
+std::string DesiredEtag(int64_t generation) { return "\"g" + std::to_string(generation) + "\""; }
 
 nlohmann::json ToJson(const EventView& event) {
     return {

@@ -26,6 +26,15 @@ struct StoreView {
     bool simulated = false;
     int64_t created_at_us = 0;
     int64_t updated_at_us = 0;
+    // Its life (decision 11): the generation of its desired state (plan above, suspended,
+    // admin_email), the one it converged to, and the condition the read model derives from
+    // them (the projector's migration 7, store_condition; never derived here).
+    int64_t generation = 1;
+    int64_t observed_generation = 0;
+    bool suspended = false;
+    std::string admin_email;
+    std::string condition_state = "converging";  // in_sync | converging | out_of_sync | degraded
+    std::string condition_message;
     // When not empty: ToJson(*this) already dumped, as the read model keeps it
     // (read.stores.view_json); the fields above may then be left empty, except id and
     // created_at_us (the list's cursor).
@@ -49,6 +58,8 @@ inline constexpr const char* kSimulatedNote =
     "not running";
 
 nlohmann::json ToJson(const StoreView& store);
+// The desired state's entity tag, "g<generation>" with its quotes: If-Match of a PATCH.
+std::string DesiredEtag(int64_t generation);
 nlohmann::json ToJson(const EventView& event);
 // A store's timeline, oldest first; each event carries duration_ms, the time until the next
 // one (how long that step took), null for the last.

@@ -64,6 +64,11 @@ TEST(ParseListRequestTest, TakesValidParameters) {
     EXPECT_EQ(request->after->created_at_us, 42);
     EXPECT_EQ(request->status, "ready");
     EXPECT_EQ(ParseListRequest("1", std::nullopt, "deleted")->limit, 1);
+    for (const char* status : {"suspended", "degraded"}) {
+        auto lifecycle = ParseListRequest(std::nullopt, std::nullopt, status);
+        ASSERT_TRUE(lifecycle.ok()) << status;
+        EXPECT_EQ(lifecycle->status, status);
+    }
 }
 
 TEST(ParseListRequestTest, RefusesBadParametersWithAClearMessage) {

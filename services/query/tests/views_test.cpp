@@ -31,10 +31,11 @@ TEST(StoreJsonTest, HasEveryFieldWithNullForTheUnknown) {
     nlohmann::json json = ToJson(Store());
     for (const char* field :
          {"id", "name", "engine", "plan", "host", "status", "step", "reason", "url", "admin_url",
-          "namespace", "simulated", "created_at", "updated_at"}) {
+          "namespace", "simulated", "created_at", "updated_at", "generation", "observed_generation",
+          "condition", "desired", "desired_etag"}) {
         EXPECT_TRUE(json.contains(field)) << field;
     }
-    EXPECT_EQ(json.size(), 14U) << json.dump();
+    EXPECT_EQ(json.size(), 19U) << json.dump();
     EXPECT_EQ(json["id"], "6f1c2b9e-3d4a-4b5c-8d7e-9f0a1b2c3d4e");
     EXPECT_EQ(json["namespace"], "store-6f1c2b9e");
     EXPECT_TRUE(json["reason"].is_null());
@@ -42,6 +43,31 @@ TEST(StoreJsonTest, HasEveryFieldWithNullForTheUnknown) {
     EXPECT_EQ(json["simulated"], false);
     EXPECT_EQ(json["created_at"], "2023-11-14T22:13:20.000000Z");
     EXPECT_EQ(json["updated_at"], "2023-11-14T22:13:20.500000Z");
+}
+
+TEST(StoreJsonTest, CarriesItsGenerationsConditionAndDesiredState) {
+    StoreView store = Store();
+    store.status = "ready";
+    store.plan = "medium";
+    store.generation = 3;
+    store.observed_generation = 2;
+    store.suspended = true;
+    store.admin_email = "owner@example.com";
+    store.condition_state = "converging";
+    store.condition_message = "converging to generation 3";
+    nlohmann::json json = ToJson(store);
+    EXPECT_EQ(json["generation"], 3);
+    EXPECT_EQ(json["observed_generation"], 2);
+    EXPECT_EQ(json["condition"],
+              nlohmann::json({{"state", "converging"}, {"message", "converging to generation 3"}}));
+    EXPECT_EQ(json["desired"],
+              nlohmann::json(
+                  {{"plan", "medium"}, {"suspended", true}, {"admin_email", "owner@example.com"}}));
+    EXPECT_EQ(json["desired_etag"], "\"g3\"") << "an entity tag, quotes included";
+    EXPECT_EQ(json["plan"], "medium");
+
+    store.admin_email.clear();
+    EXPECT_TRUE(ToJson(store)["desired"]["admin_email"].is_null());
 }
 
 TEST(StoreJsonTest, ASimulatedStoreSaysSoNextToItsUrl) {
