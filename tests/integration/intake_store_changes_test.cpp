@@ -171,6 +171,29 @@ TEST_F(IntakeStoreChangesTest, ACreateIsGenerationOneInItsAnswerItsETagAndItsCom
     }
 }
 
+// The facts a change carries come from the ledger: a store placed on the real node keeps
+// its placement in every change, whichever path created it.
+TEST_F(IntakeStoreChangesTest, AChangeCarriesThePlacementItsCreateAskedFor) {
+    const Tenant tenant{tenant_id_, token_id_};
+    for (const std::string& key : {std::string(), "placed-" + RandomHex(4)}) {  // batched, keyed
+        auto created = store_.CreateStore(
+            tenant, {"placed-" + RandomHex(3), "medusa", "small", "", "real-node"}, key, "c");
+        ASSERT_TRUE(created.ok()) << created.error().message;
+        const std::string id = created->body["id"];
+        EXPECT_EQ(Text("select placement from intake.stores where store_id = $1::uuid", id),
+                  "real-node");
+        ASSERT_EQ(Patch(id, R"({"plan":"medium"})", R"("g1")").code, 202);
+        auto commands = Commands(id);
+        ASSERT_EQ(commands.size(), 2U);
+        const auto& change = commands[1].envelope.store_change_requested();
+        EXPECT_EQ(change.placement(), "real-node");
+        EXPECT_EQ(change.engine(), v1::ENGINE_MEDUSA);
+        EXPECT_EQ(change.desired().admin_email(),
+                  commands[0].envelope.store_requested().admin_email())
+            << "the default address the create chose";
+    }
+}
+
 TEST_F(IntakeStoreChangesTest, AChangeIsTheNextGenerationWithItsCommandAndAuditRowInOneGo) {
     const std::string id = CreateId("grow");
     auto changed = Patch(id, R"({"plan":"large","suspended":true})", R"("g1")");
