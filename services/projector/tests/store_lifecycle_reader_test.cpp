@@ -3,8 +3,9 @@
 // desired state and condition of a store the ledger has and the read model not yet
 // (read.stores_seen: generation 1, converging), of a row the projector keeps (its view_json
 // is byte for byte ToJson of its columns), of a deletion the ledger accepted first, and the
-// change log the stream sends. Rows are written straight into both schemas, under a tenant of
-// the test's own.
+// change log the stream sends; and a change intake accepted (its ledger's generation and
+// desired state) before the read model has it. Rows are written straight into both schemas, under a
+// tenant of the test's own.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -150,6 +151,49 @@ TEST_F(StoreLifecycleReaderTest, AConditionMessageIsEncodedAsTheApiEncodesIt) {
     EXPECT_EQ(columns.condition_message, columns.reason);
     EXPECT_NE(columns.reason.find('\x07'), std::string::npos) << "the escapes reached the row";
     EXPECT_EQ(store->ready_json, Dump(columns));
+}
+
+TEST_F(StoreLifecycleReaderTest, AChangeTheLedgerAcceptedShowsBeforeTheReadModelHasIt) {
+    // Read-your-writes after a PATCH: the ledger is at generation 2 (medium, suspended), the
+    // read model's row still at 1 and in sync.
+    const std::string id = Ledger("active");
+    Exec(
+        "insert into read.stores (store_id, tenant_id, name, engine, host, plan, status, "
+        "created_at, updated_at, generation, observed_generation) values ($1::uuid, $2, 'n', "
+        "'woocommerce', 'h.example', 'small', 'ready', now() - interval '1 hour', "
+        "now() - interval '10 seconds', 1, 1)",
+        id, tenant_);
+    auto store = reader_.GetStore(tenant_, id);
+    ASSERT_TRUE(store);
+    EXPECT_EQ(store->condition_state, "in_sync");
+    EXPECT_FALSE(store->ready_json.empty());
+
+    Exec(
+        "update intake.stores set generation = 2, plan = 'medium', suspended = true, "
+        "admin_email = 'new@example.com' where store_id = $1::uuid",
+        id);
+    store = reader_.GetStore(tenant_, id);
+    ASSERT_TRUE(store);
+    EXPECT_TRUE(store->ready_json.empty()) << "the ledger changed what the row says";
+    EXPECT_EQ(store->generation, 2);
+    EXPECT_EQ(store->observed_generation, 1);
+    EXPECT_EQ(store->plan, "medium");
+    EXPECT_TRUE(store->suspended);
+    EXPECT_EQ(store->admin_email, "new@example.com");
+    EXPECT_EQ(store->status, "ready") << "it serves generation 1 meanwhile";
+    EXPECT_EQ(store->condition_state, "converging");
+    EXPECT_EQ(store->condition_message, "converging to generation 2");
+    EXPECT_EQ(query::ToJson(*store)["desired_etag"], "\"g2\"");
+
+    // Once the projector has the change, the row answers again, ready JSON included.
+    Exec(
+        "update read.stores set generation = 2, plan = 'medium', suspended = true, "
+        "admin_email = 'new@example.com' where store_id = $1::uuid",
+        id);
+    store = reader_.GetStore(tenant_, id);
+    ASSERT_TRUE(store);
+    EXPECT_FALSE(store->ready_json.empty());
+    EXPECT_EQ(store->generation, 2);
 }
 
 TEST_F(StoreLifecycleReaderTest, ADeletionTheLedgerAcceptedFirstIsConverging) {
