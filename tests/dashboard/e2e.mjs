@@ -1,7 +1,8 @@
 // The dashboard in headless Chromium (Debian's, driven by playwright-core; no browser
 // download) against the real platform on the local real stack: sign in, create a store and
 // watch it become Ready without a reload, its detail and timeline, a 409 and validation
-// errors, deletion until it is gone, sign out; axe-core on every main screen. Screenshots go
+// errors, suspend it (a change of its desired state: generation 2), deletion until it is
+// gone, sign out; axe-core on every main screen. Screenshots go
 // to $STOREFLEET_SCREENSHOTS (ctest: the build folder's tests/dashboard/screenshots; by hand:
 // .state/screenshots), so a test run leaves the tracked docs/screenshots alone; `make
 // screenshots` (tests/dashboard/refresh-screenshots.sh) refreshes those on purpose. Needs the
@@ -349,15 +350,42 @@ async function run() {
       await fitsPhone(page, 'the create form');
     });
 
-    await step('delete with confirmation, and watch it go', async () => {
+    await step('suspend from the detail page: the change is accepted as generation 2', async () => {
       await page.goto(`${url}/stores/${storeId}`); // a deep link works (nginx serves index.html)
+      await page.getByRole('heading', { name, level: 1 }).waitFor();
+      const generation = page.getByTestId('generation');
+      check(/^generation 1, converged 1$/.test((await generation.innerText()).trim()),
+        `a Ready store shows '${await generation.innerText()}', not generation 1 converged`);
+      check((await page.locator('dt:has-text("Condition") + dd .condition').getAttribute('data-condition')) === 'in_sync',
+        'a Ready store is not shown in sync');
+      const patches = () => requests.filter((r) => r.method === 'PATCH' && r.url.endsWith(`/api/v1/stores/${storeId}`));
+      await page.getByRole('button', { name: 'Suspend' }).click();
+      await page.getByText('Change accepted as generation 2').waitFor();
+      check(patches().length === 1, `the dashboard sent ${patches().length} PATCH requests`);
+      check(patches()[0].headers['if-match'] === '"g1"', `If-Match was ${patches()[0].headers['if-match']}, not the store's desired_etag`);
+      check((patches()[0].headers['content-type'] || '').startsWith('application/merge-patch+json'), 'the PATCH is not a merge patch');
+      await poll('the page to show generation 2', async () => /^generation 2\b/.test((await generation.innerText()).trim()), 10_000);
+      // The API agrees once the read model has the change.
+      const read = await poll('GET to show generation 2, suspended', async () => {
+        const answer = await api(url, token, 'GET', `/api/v1/stores/${storeId}`);
+        return answer.json?.generation === 2 ? answer.json : null;
+      }, 30_000);
+      check(read.desired?.suspended === true && read.desired_etag === '"g2"', `GET shows ${JSON.stringify(read)}`);
+      check((await page.getByRole('button', { name: 'Resume' }).count()) === 1, 'no Resume for a suspended store');
+      await shot(page, 'detail-suspend');
+      await axe(page, 'detail after a change');
+    });
+
+    await step('delete with confirmation, and watch it go', async () => {
+      await page.goto(`${url}/stores/${storeId}`);
       await page.getByRole('heading', { name, level: 1 }).waitFor();
       await page.getByRole('button', { name: 'Delete store' }).click();
       const dialog = page.getByRole('alertdialog');
       await dialog.waitFor();
       await page.keyboard.press('Escape');
       await dialog.waitFor({ state: 'detached' });
-      check((await api(url, token, 'GET', `/api/v1/stores/${storeId}`)).json.status === 'ready', 'cancel deleted the store');
+      const kept = (await api(url, token, 'GET', `/api/v1/stores/${storeId}`)).json.status;
+      check(kept !== 'deleting' && kept !== 'deleted', `cancel deleted the store (${kept})`);
       await page.getByRole('button', { name: 'Delete store' }).click();
       await dialog.getByRole('button', { name: 'Delete' }).click();
       await page.getByText('Deleting this store').waitFor();

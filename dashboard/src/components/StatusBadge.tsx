@@ -1,5 +1,5 @@
-import type { StoreStatus } from '../lib/api';
-import { shownStep, STATUS_LABEL, STEPS, stepProgress } from '../lib/format';
+import type { StoreCondition, StoreStatus } from '../lib/api';
+import { CONDITION_LABEL, shownStep, STATUS_LABEL, STEPS, stepProgress } from '../lib/format';
 
 export function StatusBadge({ status }: { status: StoreStatus }) {
   return (
@@ -35,6 +35,17 @@ export function StepProgress({ status, step }: { status: string; step: string | 
   const shown = shownStep(step);
   if (status === 'deleting') return <span className="progress-label">Removing{shown ? `: ${shown}` : '…'}</span>;
   if (status === 'ready') return <span className="progress-label">All steps done</span>;
+  if (status === 'suspended') return <span className="progress-label">Scaled to zero</span>;
   if (status === 'deleted') return <span className="progress-label">Gone</span>;
   return <span className="progress-label">{shown ? `Stopped at ${shown}` : '—'}</span>;
+}
+
+/** The store's condition (in sync, converging, ...) with its message as the title and in text for screen readers. */
+export function ConditionBadge({ condition }: { condition: StoreCondition }) {
+  return (
+    <span className={`condition condition-${condition.state}`} data-condition={condition.state} title={condition.message}>
+      {CONDITION_LABEL[condition.state] ?? condition.state}
+      {condition.message && <span className="visually-hidden">: {condition.message}</span>}
+    </span>
+  );
 }

@@ -1,12 +1,12 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { ApiError, type ApiClient, type Engine, type Store, type StoreStatus } from '../lib/api';
-import { STATUS_LABEL, timeSince } from '../lib/format';
+import { generationText, STATUS_LABEL, timeSince } from '../lib/format';
 import { useLive, useNow, usePolling } from '../lib/live-context';
 import { Link } from '../lib/router';
-import { StatusBadge, StepProgress } from './StatusBadge';
+import { ConditionBadge, StatusBadge, StepProgress } from './StatusBadge';
 
 export const PAGE_SIZE = 20;
-const STATUSES = ['requested', 'provisioning', 'ready', 'failed', 'deleting', 'deleted'] as const;
+const STATUSES = ['requested', 'provisioning', 'ready', 'suspended', 'degraded', 'failed', 'deleting', 'deleted'] as const;
 
 interface Filters {
   status: StoreStatus | '';
@@ -232,6 +232,7 @@ export function StoreList({ api }: { api: ApiClient }) {
               <th scope="col">Engine</th>
               <th scope="col">Plan</th>
               <th scope="col">Status</th>
+              <th scope="col">Condition</th>
               <th scope="col">Progress</th>
               <th scope="col">Requested</th>
             </tr>
@@ -246,6 +247,12 @@ export function StoreList({ api }: { api: ApiClient }) {
                 <td data-label="Plan">{store.plan ?? '—'}</td>
                 <td data-label="Status">
                   <StatusBadge status={store.status} />
+                </td>
+                <td data-label="Condition">
+                  {store.condition && <ConditionBadge condition={store.condition} />}
+                  <span className="generation" data-testid="generation">
+                    {generationText(store)}
+                  </span>
                 </td>
                 <td data-label="Progress">
                   <StepProgress status={store.status} step={store.step} />

@@ -3,6 +3,8 @@ import { formatDuration, shownStep, timelineRows, TERMINAL } from '../lib/format
 
 /** A human name for an event: the status and the step it reached. */
 function describe(event: StoreEvent): string {
+  // A change or a retry asked through the API (its reason says which generation, who, what).
+  if (event.type === 'StoreChangeRequested') return event.step === 'retry' ? 'retry requested' : 'change requested';
   const status = event.status ?? event.type;
   const step = shownStep(event.step);
   return step ? `${status} · ${step}` : status;

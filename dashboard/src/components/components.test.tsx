@@ -156,6 +156,26 @@ describe('StoreList', () => {
     expect(names).toEqual(['live-one', 'other']);
   });
 
+  it('shows each store\'s condition and generations, and filters by the lifecycle statuses', async () => {
+    const user = userEvent.setup();
+    const s = store({
+      name: 'resized',
+      status: 'ready',
+      step: null,
+      generation: 3,
+      observed_generation: 2,
+      condition: { state: 'converging', message: 'converging to generation 3' },
+    });
+    const { api, calls } = fakeApi({ 'GET /api/v1/stores': () => json(200, { items: [s], next_cursor: null }) });
+    withLive(<StoreList api={api} />);
+    const row = (await screen.findByRole('link', { name: 'resized' })).closest('tr')!;
+    expect(within(row).getByText('Converging')).toHaveAttribute('title', 'converging to generation 3');
+    expect(within(row).getByTestId('generation')).toHaveTextContent('generation 3, converged 2');
+    await user.selectOptions(screen.getByLabelText('Status'), 'suspended');
+    await waitFor(() => expect(calls.some((c) => c.path.includes('status=suspended'))).toBe(true));
+    expect(within(screen.getByLabelText('Status')).getByRole('option', { name: 'Degraded' })).toBeInTheDocument();
+  });
+
   it('sends filters and search to the API and pages with the cursor', async () => {
     const user = userEvent.setup();
     const { api, calls } = fakeApi({
@@ -233,6 +253,92 @@ describe('StoreDetail', () => {
     const alert = await screen.findByRole('alert');
     expect(alert).toHaveTextContent('Provisioning failed');
     expect(alert).toHaveTextContent('chart install failed: quota exceeded');
+  });
+
+  it('suspends with a merge patch on the desired state it shows, and shows the new generation', async () => {
+    const user = userEvent.setup();
+    const s = store({
+      name: 'calm',
+      status: 'ready',
+      step: null,
+      observed_generation: 1,
+      condition: { state: 'in_sync', message: 'converged to generation 1' },
+    });
+    let current: Store = s;
+    const { api, calls } = fakeApi({
+      [`GET /api/v1/stores/${s.id}`]: () => json(200, current),
+      [`GET /api/v1/stores/${s.id}/events`]: () => json(200, [ev('1', 'requested', null, 0), ev('2', 'ready', null, 20)]),
+      [`PATCH /api/v1/stores/${s.id}`]: () => {
+        const desired = { ...s.desired, suspended: true };
+        current = {
+          ...s,
+          generation: 2,
+          desired,
+          desired_etag: '"g2"',
+          condition: { state: 'converging', message: 'converging to generation 2' },
+        };
+        return json(202, { id: s.id, generation: 2, desired, desired_etag: '"g2"', correlation_id: 'c' }, { ETag: '"g2"' });
+      },
+    });
+    withLive(<StoreDetail api={api} id={s.id} />);
+    expect(await screen.findByTestId('generation')).toHaveTextContent('generation 1, converged 1');
+    expect(screen.getByText('In sync')).toBeInTheDocument();
+    await user.click(screen.getByRole('button', { name: 'Suspend' }));
+    await waitFor(() => expect(calls.filter((c) => c.method === 'PATCH')).toHaveLength(1));
+    const patch = calls.find((c) => c.method === 'PATCH')!;
+    expect(patch.headers['Content-Type']).toBe('application/merge-patch+json');
+    expect(patch.headers['If-Match']).toBe('"g1"');
+    expect(JSON.parse(patch.body ?? '')).toEqual({ suspended: true });
+    expect(await screen.findByText(/Change accepted as generation 2/)).toBeInTheDocument();
+    await waitFor(() => expect(screen.getByTestId('generation')).toHaveTextContent('generation 2, converged 1'));
+    expect(await screen.findByText('Converging')).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Resume' })).toBeInTheDocument();
+  });
+
+  it('tells the user when the store changed since it was read (412) and reloads it', async () => {
+    const user = userEvent.setup();
+    const s = store({ name: 'raced', status: 'ready', step: null, observed_generation: 1 });
+    let gets = 0;
+    const { api, calls } = fakeApi({
+      [`GET /api/v1/stores/${s.id}`]: () => {
+        gets += 1;
+        // Someone else changed the plan meanwhile: the reload shows generation 2.
+        return json(200, gets === 1 ? s : { ...s, generation: 2, desired_etag: '"g2"', plan: 'large', desired: { ...s.desired, plan: 'large' } });
+      },
+      [`GET /api/v1/stores/${s.id}/events`]: () => json(200, []),
+      [`PATCH /api/v1/stores/${s.id}`]: () => json(412, problem(412, 'precondition_failed', 'the store is at generation 2')),
+    });
+    withLive(<StoreDetail api={api} id={s.id} />);
+    await user.selectOptions(await screen.findByLabelText('Plan'), 'medium');
+    await user.click(screen.getByRole('button', { name: 'Change plan' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent(/changed by someone else since you loaded it/);
+    await waitFor(() => expect(screen.getByTestId('generation')).toHaveTextContent('generation 2'));
+    expect(JSON.parse(calls.find((c) => c.method === 'PATCH')!.body ?? '')).toEqual({ plan: 'medium' });
+  });
+
+  it('retries a degraded store', async () => {
+    const user = userEvent.setup();
+    const s = store({
+      name: 'sore',
+      status: 'degraded',
+      step: 'helm',
+      reason: 'quota exceeded',
+      generation: 2,
+      observed_generation: 1,
+      desired_etag: '"g2"',
+      condition: { state: 'degraded', message: 'quota exceeded' },
+    });
+    const { api, calls } = fakeApi({
+      [`GET /api/v1/stores/${s.id}`]: () => json(200, s),
+      [`GET /api/v1/stores/${s.id}/events`]: () => json(200, []),
+      [`POST /api/v1/stores/${s.id}/retry`]: () =>
+        json(202, { id: s.id, generation: 2, desired: s.desired, desired_etag: '"g2"', correlation_id: 'c' }),
+    });
+    withLive(<StoreDetail api={api} id={s.id} />);
+    expect(await screen.findByRole('alert')).toHaveTextContent('A change failed');
+    await user.click(screen.getByRole('button', { name: 'Retry' }));
+    expect(await screen.findByText('Retry of generation 2 accepted.')).toBeInTheDocument();
+    expect(calls.filter((c) => c.method === 'POST')).toHaveLength(1);
   });
 
   it('deletes only after confirmation and follows the deletion live', async () => {

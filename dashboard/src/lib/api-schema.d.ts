@@ -61,6 +61,48 @@ export interface paths {
         delete: operations["deleteStore"];
         options?: never;
         head?: never;
+        /**
+         * Change a store's desired state (plan, suspended, admin_email)
+         * @description A JSON merge patch (RFC 7396) of the store's desired state: give only what changes.
+         *     Each accepted change is a new generation; the store converges to it (see
+         *     `observed_generation` and `condition` on GET). A plan change resizes the store in
+         *     place (its data and URL stay); `suspended: true` scales every workload to zero and
+         *     keeps its volumes, Secret and namespace (the URL answers 503 "suspended"); `false`
+         *     brings it back.
+         *
+         *     The precondition is required (428 without it): `If-Match` with the desired state's
+         *     entity tag, `"g<generation>"`, which GET returns as `desired_etag` (and a create or
+         *     a change as its `ETag` header). It names the desired state only, so a tag read
+         *     while the store was still provisioning stays good until another change is
+         *     accepted; then 412. `If-Match: *` applies the change whatever the generation. A
+         *     patch that changes nothing answers 200 with the current generation and sends no
+         *     command. 409 while the store is being deleted or is deleted.
+         */
+        patch: operations["changeStore"];
+        trace?: never;
+    };
+    "/api/v1/stores/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 6f1c2b9e-3d4a-4b5c-8d7e-9f0a1b2c3d4e */
+                id: components["parameters"]["StoreId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run a failed store's current generation again
+         * @description For a store whose last convergence failed (status `failed` or `degraded`): its
+         *     current generation runs again, with no change to the desired state. For a store
+         *     whose deletion failed: the deletion runs again. 409 when there is nothing to retry.
+         */
+        post: operations["retryStore"];
+        delete?: never;
+        options?: never;
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -310,8 +352,11 @@ export interface components {
         Engine: "woocommerce" | "medusa";
         /** @enum {string} */
         Plan: "small" | "medium" | "large";
-        /** @enum {string} */
-        Status: "requested" | "provisioning" | "ready" | "failed" | "deleting" | "deleted";
+        /**
+         * @description `suspended`: converged with every workload at zero (data kept). `degraded`: a change failed after its retries; the store still serves what it served. `failed`: its creation (or deletion) failed.
+         * @enum {string}
+         */
+        Status: "requested" | "provisioning" | "ready" | "suspended" | "degraded" | "failed" | "deleting" | "deleted";
         NullableString: string | null;
         Me: {
             tenant_id: string;
@@ -343,7 +388,35 @@ export interface components {
             host: string;
             /** @constant */
             status: "requested";
+            /** @constant */
+            generation: 1;
             correlation_id: string;
+        };
+        DesiredState: {
+            plan: components["schemas"]["Plan"];
+            suspended: boolean;
+            admin_email: components["schemas"]["NullableString"];
+        };
+        StorePatch: {
+            plan?: components["schemas"]["Plan"];
+            suspended?: boolean;
+            /** Format: email */
+            admin_email?: string;
+        };
+        ChangeAccepted: {
+            /** Format: uuid */
+            id: string;
+            generation: number;
+            desired: components["schemas"]["DesiredState"];
+            /** @description The desired state's entity tag, "g<generation>". */
+            desired_etag: string;
+            correlation_id: string;
+        };
+        /** @description Where the store stands against its desired state. `in_sync`: converged to its generation. `converging`: a generation (or a deletion) is being applied. `out_of_sync`: its objects differ from the desired state and are not being repaired (drift mode warn); the message says what differs. `degraded`: the last convergence failed; the message says why. */
+        Condition: {
+            /** @enum {string} */
+            state: "in_sync" | "converging" | "out_of_sync" | "degraded";
+            message: string;
         };
         DeletionAccepted: {
             /** Format: uuid */
@@ -355,6 +428,14 @@ export interface components {
         Store: {
             /** Format: uuid */
             id: string;
+            /** @description Grows by one with each accepted change of the desired state. */
+            generation: number;
+            /** @description The generation the store last converged to; 0 before its first. */
+            observed_generation: number;
+            condition: components["schemas"]["Condition"];
+            desired: components["schemas"]["DesiredState"];
+            /** @description The desired state's entity tag, "g<generation>": send it as If-Match with a PATCH. */
+            desired_etag: string;
             name: components["schemas"]["NullableString"];
             engine: components["schemas"]["NullableString"];
             plan: components["schemas"]["NullableString"];
@@ -538,8 +619,26 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The name is taken, or a request with this Idempotency-Key is in progress. */
+        /** @description The name is taken, a request with this Idempotency-Key is in progress, the store is being deleted (a change), or there is nothing to retry. */
         Conflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description If-Match names another generation than the store's current one (a change was accepted since it was read). */
+        PreconditionFailed: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description A change needs If-Match (the desired_etag read with GET, or `*`). */
+        PreconditionRequired: {
             headers: {
                 [name: string]: unknown;
             };
@@ -556,7 +655,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The body is not JSON (send Content-Type application/json). */
+        /** @description The body is not JSON (send Content-Type application/json; a PATCH: application/merge-patch+json). */
         UnsupportedMediaType: {
             headers: {
                 [name: string]: unknown;
@@ -796,6 +895,98 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    changeStore: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @example "g3" */
+                "If-Match": string;
+                /**
+                 * @description Followed through every service's logs and the store's timeline. A value that is not
+                 *     1-64 of `A-Za-z0-9._:-` is replaced by a new id (the answer's `correlation_id`).
+                 */
+                "X-Correlation-Id"?: components["parameters"]["CorrelationId"];
+            };
+            path: {
+                /** @example 6f1c2b9e-3d4a-4b5c-8d7e-9f0a1b2c3d4e */
+                id: components["parameters"]["StoreId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/merge-patch+json": components["schemas"]["StorePatch"];
+            };
+        };
+        responses: {
+            /** @description Nothing to change; the desired state as it is. */
+            200: {
+                headers: {
+                    /** @description The desired state's entity tag, for the next If-Match. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangeAccepted"];
+                };
+            };
+            /** @description The change is accepted as a new generation; the store converges to it. */
+            202: {
+                headers: {
+                    /** @description The desired state's entity tag, for the next If-Match. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangeAccepted"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            428: components["responses"]["PreconditionRequired"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    retryStore: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Followed through every service's logs and the store's timeline. A value that is not
+                 *     1-64 of `A-Za-z0-9._:-` is replaced by a new id (the answer's `correlation_id`).
+                 */
+                "X-Correlation-Id"?: components["parameters"]["CorrelationId"];
+            };
+            path: {
+                /** @example 6f1c2b9e-3d4a-4b5c-8d7e-9f0a1b2c3d4e */
+                id: components["parameters"]["StoreId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The retry is under way. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangeAccepted"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };

@@ -31,6 +31,9 @@ export type Me = Schemas['Me'];
 export type CreateStoreBody = Schemas['StoreRequest'];
 export type Accepted = Schemas['Accepted'];
 export type DeletionAccepted = Schemas['DeletionAccepted'];
+export type StoreCondition = Schemas['Condition'];
+export type StorePatch = Schemas['StorePatch'];
+export type ChangeAccepted = Schemas['ChangeAccepted'];
 export type PlatformFigures = Schemas['PlatformFigures'];
 export type FiguresBucket = PlatformFigures['buckets'][number];
 export type PartitionLag = PlatformFigures['consumer_lag']['partitions'][number];
@@ -228,6 +231,26 @@ export class ApiClient {
   deleteStore(id: string): Promise<DeletionAccepted> {
     return this.json<JsonBody<'/api/v1/stores/{id}', 'delete', 202>>(`/api/v1/stores/${encodeURIComponent(id)}`, {
       method: 'DELETE',
+    });
+  }
+
+  /**
+   * PATCH /api/v1/stores/{id}: a JSON merge patch of the store's desired state, on the
+   * condition that it is still at `desiredEtag` (the store's desired_etag): a 412 ApiError
+   * when another change was accepted since it was read.
+   */
+  changeStore(id: string, patch: StorePatch, desiredEtag: string): Promise<ChangeAccepted> {
+    return this.json<JsonBody<'/api/v1/stores/{id}', 'patch', 202>>(`/api/v1/stores/${encodeURIComponent(id)}`, {
+      method: 'PATCH',
+      body: JSON.stringify(patch),
+      headers: { 'Content-Type': 'application/merge-patch+json', 'If-Match': desiredEtag },
+    });
+  }
+
+  /** POST /api/v1/stores/{id}/retry: runs a failed or degraded store's current generation again. */
+  retryStore(id: string): Promise<ChangeAccepted> {
+    return this.json<JsonBody<'/api/v1/stores/{id}/retry', 'post', 202>>(`/api/v1/stores/${encodeURIComponent(id)}/retry`, {
+      method: 'POST',
     });
   }
 

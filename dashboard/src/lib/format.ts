@@ -1,4 +1,4 @@
-import type { StoreEvent, StoreStatus } from './api';
+import type { StoreCondition, StoreEvent, StoreStatus } from './api';
 
 /** "4 s", "3 min 5 s", "2 h 10 min", "3 d 4 h". */
 export function formatDuration(ms: number): string {
@@ -29,12 +29,29 @@ export const STATUS_LABEL: Record<StoreStatus, string> = {
   requested: 'Requested',
   provisioning: 'Provisioning',
   ready: 'Ready',
+  suspended: 'Suspended',
+  degraded: 'Degraded',
   failed: 'Failed',
   deleting: 'Deleting',
   deleted: 'Deleted',
 };
 
-export const TERMINAL: ReadonlySet<string> = new Set(['ready', 'failed', 'deleted']);
+export const TERMINAL: ReadonlySet<string> = new Set(['ready', 'suspended', 'degraded', 'failed', 'deleted']);
+
+/** Where a store stands against its desired state (docs/openapi.yaml Condition). */
+export const CONDITION_LABEL: Record<StoreCondition['state'], string> = {
+  in_sync: 'In sync',
+  converging: 'Converging',
+  out_of_sync: 'Out of sync',
+  degraded: 'Degraded',
+};
+
+/** "generation 3, converged 2": how far the store is from what was last asked of it. */
+export function generationText(store: { generation: number; observed_generation: number }): string {
+  return store.observed_generation > 0
+    ? `generation ${store.generation}, converged ${store.observed_generation}`
+    : `generation ${store.generation}, not converged yet`;
+}
 
 /** 0..1 through the provisioning steps; 1 when ready. */
 export function stepProgress(status: string, step: string | null): number {

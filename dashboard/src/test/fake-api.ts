@@ -68,6 +68,11 @@ export function store(patch: Partial<Store> = {}): Store {
     simulated: true,
     created_at: new Date(Date.now() - 60_000).toISOString(),
     updated_at: new Date().toISOString(),
+    generation: 1,
+    observed_generation: 0,
+    condition: { state: 'converging', message: 'converging to generation 1' },
+    desired: { plan: 'small', suspended: false, admin_email: null },
+    desired_etag: '"g1"',
     ...patch,
   };
 }
