@@ -22,8 +22,8 @@ std::vector<double> LagBuckets() {
     return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400};
 }
 
-constexpr std::array<const char*, 3> kEventTypes = {"StoreRequested", "StoreDeletionRequested",
-                                                    "StoreStatusChanged"};
+constexpr std::array<const char*, 4> kEventTypes = {"StoreRequested", "StoreChangeRequested",
+                                                    "StoreDeletionRequested", "StoreStatusChanged"};
 
 }  // namespace
 

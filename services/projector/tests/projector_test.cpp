@@ -61,6 +61,21 @@ TEST(ProjectorTest, AppliesABatchAndReturnsTheOffsetsAfterIt) {
     EXPECT_EQ(registry.GetHistogram("storefleet_projector_batch_duration_seconds", "").Count(), 1U);
 }
 
+TEST(ProjectorTest, EveryEventTypeHasItsSeriesBeforeItsFirstEvent) {
+    metrics::Registry registry;
+    MockReadModel read_model;
+    Projector projector(read_model, registry);
+    const std::string text = registry.Render();
+    for (const char* type : {"StoreRequested", "StoreChangeRequested", "StoreDeletionRequested",
+                             "StoreStatusChanged"}) {
+        EXPECT_NE(text.find(std::string("storefleet_projector_events_applied_total{type=\"") +
+                            type + "\"} 0"),
+                  std::string::npos)
+            << type << "\n"
+            << text;
+    }
+}
+
 TEST(ProjectorTest, AFailedApplyCommitsNothingAndCountsNothing) {
     metrics::Registry registry;
     MockReadModel read_model;
