@@ -225,6 +225,38 @@ TEST_P(QueryApiStoreTest, AStoreCarriesAnETagAndAnUnchangedOneIs304) {
     EXPECT_EQ(other.code, 200);
 }
 
+// The ETag names the whole answer, not the desired state (that is desired_etag): a store that
+// converged, or whose condition changed, is a new answer with the same desired_etag.
+TEST_P(QueryApiStoreTest, TheETagIsOfTheWholeAnswerAndDesiredEtagOfTheDesiredState) {
+    AcmeIsKnown();
+    StoreView converging = Store(kStoreId, 5);
+    converging.generation = 2;
+    converging.observed_generation = 1;
+    converging.condition_state = "converging";
+    StoreView converged = converging;
+    converged.observed_generation = 2;
+    converged.condition_state = "in_sync";
+    EXPECT_CALL(reader_, GetStore("acme", kStoreId))
+        .WillOnce(Return(converging))
+        .WillOnce(Return(converged));
+    const auto etag_of = [](const Reply& reply) {
+        const auto at = reply.headers.find("ETag: ");
+        return at == std::string::npos
+                   ? std::string()
+                   : reply.headers.substr(at + 6, reply.headers.find('\r', at) - at - 6);
+    };
+    Reply first = Get("/api/v1/stores/" + std::string(kStoreId));
+    Reply second = Get("/api/v1/stores/" + std::string(kStoreId));
+    ASSERT_EQ(first.code, 200);
+    ASSERT_EQ(second.code, 200);
+    EXPECT_EQ(first.Json()["desired_etag"], "\"g2\"");
+    EXPECT_EQ(second.Json()["desired_etag"], "\"g2\"");
+    EXPECT_EQ(second.Json()["condition"]["state"], "in_sync");
+    EXPECT_FALSE(etag_of(first).empty());
+    EXPECT_NE(etag_of(first), etag_of(second));
+    EXPECT_NE(etag_of(first), "\"g2\"");
+}
+
 TEST_P(QueryApiStoreTest, ADatabaseHiccupIs503AndItsRequestCountedByCode) {
     AcmeIsKnown();
     EXPECT_CALL(reader_, GetStore("acme", kStoreId))
