@@ -193,8 +193,14 @@ Result<PlannedEvent> PlanEvent(const v1::Envelope& envelope, const MessagePositi
             change.name = Text(requested.name());
             change.engine = EngineOf(requested.engine());
             change.host = Text(requested.host());
-            // No status: the store keeps the one it has (see Decide); the timeline says who
-            // asked for what.
+            // A change has no status: the store keeps the one it has (see Decide). A retry
+            // runs a failed convergence again: the store is requested again, so its failure
+            // no longer shows (the provisioner's reports on the retry outrank it). The
+            // timeline says who asked for what.
+            if (requested.retry()) {
+                change.status = "requested";
+                change.step = "retry";
+            }
             entry.step = requested.retry() ? "retry" : "change";
             entry.reason = DescribeChange(requested);
             break;
@@ -291,7 +297,7 @@ void ApplyFacts(StoreRow& row, const StoreEffect& change) {
 }
 
 RowDecision Decide(const std::optional<StoreRow>& current, const StoreEffect& change) {
-    const bool changes_state = change.kind != StoreEffect::Kind::kChangeRequested;
+    const bool changes_state = !change.status.empty();  // all but a change (not a retry)
     if (!current) {
         StoreRow row;
         row.tenant_id = change.tenant_id;

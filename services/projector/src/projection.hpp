@@ -162,7 +162,9 @@ struct RowDecision {
 //    then replaces. They fill facts like any other.
 //    A StoreChangeRequested changes no state: the store keeps its status (a ready store
 //    keeps serving) until the provisioner reports on the change; one that finds no row
-//    creates it "requested" with last_sequence 0, as an unordered event does.
+//    creates it "requested" with last_sequence 0, as an unordered event does. A retry is
+//    ordered state like any command: "requested" (step "retry"), so a failed or degraded
+//    store shows its retry under way, and the reports of the failed run rank below it.
 //  - Facts fill in whatever the row does not know yet, from every event, applied or stale:
 //    name, engine, host (a StoreRequested overwrites them: it is their authority),
 //    url, admin_url, namespace (an applied status overwrites them when it has them), and

@@ -155,6 +155,9 @@ TEST(PlanEventTest, AChangeRequestIsACommandThatSaysWhoAskedForWhat) {
     ASSERT_TRUE(retry.ok());
     EXPECT_EQ(retry->entry.step, "retry");
     EXPECT_EQ(retry->entry.reason, "retry of generation 3, requested by ops");
+    EXPECT_EQ(retry->entry.status, "") << "a retry is no status report either";
+    EXPECT_EQ(retry->change.status, "requested") << "but it is the store's state until one comes";
+    EXPECT_EQ(planned->change.status, "") << "a change is not";
 
     auto no_generation = ChangeRequested(EventId(3), kT0, 0, "small", false, {"plan"});
     EXPECT_EQ(PlanEvent(no_generation, {events::kCommandsTopic, 43}).error().code,
@@ -633,7 +636,7 @@ TEST(DecideTest, ALateOlderGenerationChangesNothing) {
     EXPECT_EQ(decision.row, *row);
 }
 
-TEST(DecideTest, AChangeKeepsTheStoresStatusAndRetriesFillOnlyWhatIsUnknown) {
+TEST(DecideTest, AChangeKeepsTheStoresStatusAndARetryKeepsItsDesiredState) {
     auto row = Project({
         Command(Requested(EventId(1), kT0), 5),
         Status(Converged(EventId(2), kT0 + 1, v1::STORE_STATUS_READY, StatusSequence(5, 5), 1)),
@@ -644,9 +647,39 @@ TEST(DecideTest, AChangeKeepsTheStoresStatusAndRetriesFillOnlyWhatIsUnknown) {
     EXPECT_EQ(row->last_sequence, static_cast<int64_t>(StatusSequence(5, 5)));
     EXPECT_EQ(row->generation, 2);
     EXPECT_EQ(row->observed_generation, 1);
+    // A retry of the same generation (another desired state, which a retry never carries,
+    // to show it is not taken): only the state moves.
     auto retry =
-        ChangeOf(Command(ChangeRequested(EventId(4), kT0 + 3, 2, "medium", false, {}, true), 11));
-    EXPECT_EQ(Decide(row, retry).action, RowAction::kNone) << "same generation, same desired state";
+        ChangeOf(Command(ChangeRequested(EventId(4), kT0 + 3, 2, "large", true, {}, true), 11));
+    const StoreRow retried = Decide(row, retry).row;
+    EXPECT_EQ(retried.status, "requested");
+    EXPECT_EQ(retried.generation, 2);
+    EXPECT_EQ(retried.plan, "medium") << "the row knew the plan of generation 2";
+    EXPECT_TRUE(retried.suspended) << "a boolean cannot tell unknown: true once stated";
+}
+
+TEST(DecideTest, ARetryMovesAFailedStoreOnAndTheFailedRunsReportsStayBehindIt) {
+    auto failed = StatusChanged(EventId(2), kT0 + 1, v1::STORE_STATUS_FAILED, StatusSequence(5, 2));
+    failed.mutable_store_status_changed()->set_reason("quota refused");
+    auto row = ExpectSameRowInEveryOrder({
+        Command(Requested(EventId(1), kT0), 5),
+        Status(failed),
+        Command(ChangeRequested(EventId(3), kT0 + 2, 1, "small", false, {}, true), 9),
+        // A late report of the failed run, read after the retry.
+        Status(StatusChanged(EventId(4), kT0 + 3, v1::STORE_STATUS_FAILED, StatusSequence(5, 3))),
+    });
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->status, "requested");
+    EXPECT_EQ(row->step, "retry");
+    EXPECT_EQ(row->reason, "");
+    EXPECT_EQ(row->last_sequence, CommandSequence(9));
+    EXPECT_EQ(row->generation, 1);
+    // The retry's own run then reports as usual.
+    auto ready = ChangeOf(
+        Status(Converged(EventId(5), kT0 + 4, v1::STORE_STATUS_READY, StatusSequence(9, 5), 1)));
+    RowDecision decision = Decide(row, ready);
+    EXPECT_EQ(decision.row.status, "ready");
+    EXPECT_EQ(decision.row.observed_generation, 1);
 }
 
 TEST(DecideTest, ObservedGenerationOnlyGrows) {
