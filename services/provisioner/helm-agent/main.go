@@ -50,6 +50,9 @@ type request struct {
 	TimeoutSeconds int64           `json:"timeout_seconds"`
 	// Absent: true, like the provisioner's --disable-openapi-validation.
 	DisableOpenAPIValidation *bool `json:"disable_openapi_validation"`
+	// upgrade_install only: no new revision when the last one is deployed with the same chart
+	// (name and version) and the same user-supplied values.
+	SkipIfUnchanged bool `json:"skip_if_unchanged"`
 }
 
 func (r *request) disableOpenAPIValidation() bool {
@@ -62,6 +65,9 @@ type answer struct {
 	Error string `json:"error,omitempty"`
 	// recover_pending only: what it found and did.
 	Recovery *recovery `json:"recovery,omitempty"`
+	// upgrade_install with skip_if_unchanged only: the deployed release already was what the
+	// request asked for, so no revision was made.
+	Unchanged bool `json:"unchanged,omitempty"`
 }
 
 // sharedGetter is the one RESTClientGetter of the process: one REST config, one in-memory
@@ -331,22 +337,54 @@ func timeoutOf(req *request) time.Duration {
 	return time.Duration(req.TimeoutSeconds) * time.Second
 }
 
-func (a *agent) upgradeInstall(ctx context.Context, req *request) error {
+func (a *agent) upgradeInstall(ctx context.Context, req *request) (answer, error) {
 	if req.Release == "" || req.Namespace == "" || req.Chart == "" {
-		return errors.New("release, namespace and chart are required")
+		return answer{}, errors.New("release, namespace and chart are required")
 	}
 	cfg, err := a.config(ctx, req.Namespace)
 	if err != nil {
-		return err
+		return answer{}, err
 	}
 	vals, err := a.values(req)
 	if err != nil {
-		return err
+		return answer{}, err
 	}
 	ch, err := a.charts.get(req.Chart)
 	if err != nil {
-		return err
+		return answer{}, err
 	}
+	unchanged, err := upgradeInstallWith(ctx, cfg, req, ch, vals, a.maxHistory)
+	return answer{Unchanged: unchanged}, err
+}
+
+// sameValues: both sets of user-supplied values are the same once encoded (the release
+// record's come back from JSON, the request's from YAML; nil and empty are the same).
+func sameValues(recorded, requested map[string]interface{}) bool {
+	if len(recorded) == 0 && len(requested) == 0 {
+		return true
+	}
+	a, errA := json.Marshal(recorded)
+	b, errB := json.Marshal(requested)
+	return errA == nil && errB == nil && string(a) == string(b)
+}
+
+// unchangedRelease: the release's last revision is deployed with chart ch (name and version)
+// and exactly these user-supplied values, so an upgrade would only repeat it.
+func unchangedRelease(cfg *action.Configuration, name string, ch *chart.Chart, vals map[string]interface{}) bool {
+	last, err := cfg.Releases.Last(name)
+	if err != nil || last == nil || last.Info == nil || last.Chart == nil || last.Chart.Metadata == nil {
+		return false
+	}
+	return last.Info.Status == release.StatusDeployed &&
+		last.Chart.Metadata.Name == ch.Metadata.Name &&
+		last.Chart.Metadata.Version == ch.Metadata.Version &&
+		sameValues(last.Config, vals)
+}
+
+// upgradeInstallWith installs or upgrades on cfg; true when skip_if_unchanged found nothing to
+// do (no new revision, so a replayed install never becomes revision 2).
+func upgradeInstallWith(ctx context.Context, cfg *action.Configuration, req *request, ch *chart.Chart,
+	vals map[string]interface{}, maxHistory int) (bool, error) {
 	history := action.NewHistory(cfg)
 	history.Max = 1
 	versions, err := history.Run(req.Release)
@@ -355,7 +393,7 @@ func (a *agent) upgradeInstall(ctx context.Context, req *request) error {
 		switch ch.Metadata.Type {
 		case "", "application":
 		default:
-			return fmt.Errorf("%s charts are not installable", ch.Metadata.Type)
+			return false, fmt.Errorf("%s charts are not installable", ch.Metadata.Type)
 		}
 		install := action.NewInstall(cfg)
 		install.ReleaseName = req.Release
@@ -365,9 +403,12 @@ func (a *agent) upgradeInstall(ctx context.Context, req *request) error {
 		install.DryRunOption = "none"
 		install.Replace = uninstalled
 		_, err = install.RunWithContext(ctx, ch, vals)
-		return err
+		return false, err
 	} else if err != nil {
-		return err
+		return false, err
+	}
+	if req.SkipIfUnchanged && unchangedRelease(cfg, req.Release, ch, vals) {
+		return true, nil
 	}
 	upgrade := action.NewUpgrade(cfg)
 	upgrade.Install = true
@@ -375,11 +416,11 @@ func (a *agent) upgradeInstall(ctx context.Context, req *request) error {
 	upgrade.Timeout = timeoutOf(req)
 	upgrade.DisableOpenAPIValidation = req.disableOpenAPIValidation()
 	upgrade.DryRunOption = "none"
-	upgrade.MaxHistory = a.maxHistory
+	upgrade.MaxHistory = maxHistory
 	if _, err := upgrade.RunWithContext(ctx, req.Release, ch, vals); err != nil {
-		return fmt.Errorf("UPGRADE FAILED: %w", err)
+		return false, fmt.Errorf("UPGRADE FAILED: %w", err)
 	}
-	return nil
+	return false, nil
 }
 
 func (a *agent) uninstall(ctx context.Context, req *request) error {
@@ -448,7 +489,7 @@ func (a *agent) busyElsewhere(req *request) bool {
 func (a *agent) runHelm(ctx context.Context, req *request) (answer, error) {
 	switch req.Op {
 	case "upgrade_install":
-		return answer{}, a.upgradeInstall(ctx, req)
+		return a.upgradeInstall(ctx, req)
 	case "uninstall":
 		return answer{}, a.uninstall(ctx, req)
 	case "recover_pending":
@@ -483,6 +524,9 @@ func (a *agent) handle(c *call, req request) {
 	outcome := "ok"
 	if err != nil {
 		outcome = "failed"
+	}
+	if err == nil && ans.Unchanged {
+		outcome = "unchanged"
 	}
 	log.Printf("%s release=%s namespace=%s %s in %dms", req.Op, req.Release, req.Namespace, outcome,
 		time.Since(start).Milliseconds())

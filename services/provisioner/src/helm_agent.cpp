@@ -376,7 +376,10 @@ Status HelmAgent::UpgradeInstall(const std::string& release, const std::string& 
         {"values_files", values_files},
         {"values", values.is_null() ? nlohmann::json::object() : values},
         {"timeout_seconds", options_.timeout.count()},
-        {"disable_openapi_validation", !options_.openapi_validation}};
+        {"disable_openapi_validation", !options_.openapi_validation},
+        // A replayed command (an install interrupted after Helm, before Ready; a converged
+        // generation run again) must not make another revision of the same release.
+        {"skip_if_unchanged", true}};
     auto installed = ToStatus(Call(request, cancel), "upgrade --install");
     if (installed.ok()) return installed;
     const std::string& code = installed.error().code;

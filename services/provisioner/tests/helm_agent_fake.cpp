@@ -3,7 +3,8 @@
 //   slow-<ms>  answers ok after <ms> milliseconds
 //   hang       answers only when cancelled ("Error: context canceled")
 //   die        exits at once (status 3), leaving every other request unanswered
-//   echo       fails with the request's values and values files as the error text
+//   echo       fails with the request's values, values files and skip_if_unchanged as the
+//              error text
 //   pending    installs fail as Helm does on a release left pending until a recover_pending
 //              of it (which answers "dropped-first-record"); then they succeed
 //   stuck      installs fail as pending, and so does its recover_pending
@@ -80,7 +81,9 @@ void Handle(const nlohmann::json& request, const std::shared_ptr<bool>& cancel) 
     } else if (release == "echo") {
         Answer(id, false,
                "Error: " + request.value("values", nlohmann::json()).dump() + " " +
-                   request.value("values_files", nlohmann::json::array()).dump());
+                   request.value("values_files", nlohmann::json::array()).dump() +
+                   " skip_if_unchanged=" +
+                   (request.value("skip_if_unchanged", false) ? "true" : "false"));
     } else if (release == "pending" || release == "stuck") {
         bool recovered = false;
         {

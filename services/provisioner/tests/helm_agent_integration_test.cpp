@@ -114,21 +114,29 @@ TEST_F(HelmAgentIntegrationTest, ItsReleasesAreTheClisListHistoryRollbackUpgrade
                                    "jsonpath={.items[0].metadata.managedFields[0].manager}"});
     EXPECT_EQ(managers.output, "helm");
 
-    // A second call on the same release is an upgrade: revision 2.
-    auto upgraded =
+    // The same chart and values again (a replayed command): no revision (skip_if_unchanged).
+    auto replayed =
         agent_->UpgradeInstall("smoke", ns_, Chart("smoke"), {}, nlohmann::json::object(), cancel);
+    ASSERT_TRUE(replayed.ok()) << replayed.error().message;
+    ASSERT_EQ(HelmJson({"history", "smoke", "-n", ns_}).size(), 1U);
+
+    // Other values on the same release are an upgrade: revision 2.
+    const nlohmann::json port81 = {{"service", {{"port", 81}}}};
+    auto upgraded = agent_->UpgradeInstall("smoke", ns_, Chart("smoke"), {}, port81, cancel);
     ASSERT_TRUE(upgraded.ok()) << upgraded.error().message;
     auto history = HelmJson({"history", "smoke", "-n", ns_});
     ASSERT_EQ(history.size(), 2U) << history.dump();
     EXPECT_EQ(history[0]["status"], "superseded");
     EXPECT_EQ(history[1]["revision"], 2);
     EXPECT_EQ(history[1]["status"], "deployed");
+    // Read back from the release record (JSON in a Secret), the values still compare equal.
+    ASSERT_TRUE(agent_->UpgradeInstall("smoke", ns_, Chart("smoke"), {}, port81, cancel).ok());
+    ASSERT_EQ(HelmJson({"history", "smoke", "-n", ns_}).size(), 2U);
 
     // The CLI rolls the agent's release back, and the agent upgrades the CLI's (revision 4).
     auto rollback = Helm({"rollback", "smoke", "1", "-n", ns_});
     ASSERT_EQ(rollback.exit_code, 0) << rollback.output;
-    auto again =
-        agent_->UpgradeInstall("smoke", ns_, Chart("smoke"), {}, nlohmann::json::object(), cancel);
+    auto again = agent_->UpgradeInstall("smoke", ns_, Chart("smoke"), {}, port81, cancel);
     ASSERT_TRUE(again.ok()) << again.error().message;
     history = HelmJson({"history", "smoke", "-n", ns_});
     ASSERT_EQ(history.size(), 4U) << history.dump();

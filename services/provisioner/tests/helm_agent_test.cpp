@@ -98,6 +98,9 @@ TEST_F(HelmAgentTest, ValuesAndValuesFilesTravelInTheRequestAndFailuresAreClassi
     EXPECT_NE(status.error().message.find("s3cr3t-value"), std::string::npos)
         << status.error().message;
     EXPECT_NE(status.error().message.find("values-real-node.yaml"), std::string::npos);
+    // Always asked: a replayed install must not become another revision (PROTOCOL.md).
+    EXPECT_NE(status.error().message.find("skip_if_unchanged=true"), std::string::npos)
+        << status.error().message;
 }
 
 TEST_F(HelmAgentTest, ACancelledCallReturnsCancelledAtOnceAndCancelsTheRequestInTheAgent) {
