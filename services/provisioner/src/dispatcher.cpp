@@ -17,6 +17,15 @@ std::string Describe(const std::pair<std::string, int32_t>& partition) {
 
 }  // namespace
 
+bool SupersedesCommand(const v1::Envelope& newer, const v1::Envelope& older) {
+    if (older.has_store_deletion_requested()) return false;
+    if (newer.has_store_deletion_requested()) return true;
+    const uint64_t newer_generation = events::CommandGeneration(newer);
+    const uint64_t older_generation = events::CommandGeneration(older);
+    const bool retry = newer.has_store_change_requested() && newer.store_change_requested().retry();
+    return newer_generation > older_generation || (retry && newer_generation == older_generation);
+}
+
 CommandDispatcher::CommandDispatcher(kafka::KafkaConsumer::Options consumer_options,
                                      Handler handler, DeadLetter dead_letter, Options options,
                                      metrics::Registry& registry, const ShutdownFlag& shutdown)
@@ -227,16 +236,18 @@ void CommandDispatcher::Schedule(std::unique_ptr<Task> task) {
     auto& store = stores_[task->command.envelope.store_id()];
     store.partition = task->partition;
     if (store.running != nullptr) {
-        // A deletion supersedes a provisioning still running for the same store.
-        if (task->command.envelope.has_store_deletion_requested() && store.running_is_provision) {
+        // Converge to the newest: what this command makes pointless stops (running) or ends at
+        // once when its turn comes (queued); either way it is committed as superseded.
+        const auto& incoming = task->command.envelope;
+        if (SupersedesCommand(incoming, store.running->command.envelope))
             store.running->cancel->Supersede();
+        for (const auto& queued : store.waiting) {
+            if (SupersedesCommand(incoming, queued->command.envelope)) queued->cancel->Supersede();
         }
         store.waiting.push_back(std::move(task));
         return;
     }
     store.running = task.get();
-    // A create or a change: both converge the store (a deletion does not).
-    store.running_is_provision = !task->command.envelope.has_store_deletion_requested();
     Dispatch(std::move(task));
 }
 
@@ -284,7 +295,9 @@ void CommandDispatcher::Complete(std::unique_ptr<Task> task) {
         task->cancel->Why() == CancelToken::Reason::kLeaseLost) {
         outcome = CommandOutcome::kRetry;
     }
-    if (outcome == CommandOutcome::kRetry && !leaving && !shutdown_.Triggered()) {
+    // A superseded command is not run again, whatever it returned.
+    if (outcome == CommandOutcome::kRetry && !task->cancel->Superseded() && !leaving &&
+        !shutdown_.Triggered()) {
         // Keeps its store's slot and its offset in flight until it runs again.
         task->cancel = std::make_shared<CancelToken>(shutdown_);
         task->not_before = Clock::now() + RetryDelay(std::max(1, task->attempts));

@@ -46,9 +46,11 @@ namespace storefleet::provisioner {
 // acknowledged. Undecodable messages go there at once, likewise.
 // A command whose store lease was lost (CommandOutcome::kRetry) is retried without counting.
 //
-// A deletion queued behind a running provisioning of the same store cancels it (the
-// deletion supersedes it). When `max_in_flight` commands are queued beyond the running
-// ones, consumption pauses until the backlog drains.
+// A command queued behind commands of the same store supersedes those it makes pointless
+// (SupersedesCommand): the running one is cancelled and committed, queued ones end at once
+// when their turn comes, so a store converges to its newest generation, never to one in
+// between. When `max_in_flight` commands are queued beyond the running ones, consumption
+// pauses until the backlog drains.
 //
 // Admission (optional): a worker that takes a command waits for a permit of `admission`
 // (in the order the commands were taken) before running it and gives it back after, so
@@ -56,6 +58,12 @@ namespace storefleet::provisioner {
 // and may give it back earlier (AdmissionPermit::Release). A command cancelled while it
 // waits ends as if its handler had returned kCancelled (same offset and retry rules).
 // Dead letters need no permit (they do not touch the API server).
+// Whether `newer`, consumed after `older` for the same store, makes `older` pointless: a
+// deletion supersedes every create or change; a create or change supersedes a create or change
+// of an older generation (a retry also one of its own generation). Never a deletion, and never
+// a newer generation by an older one (a stale replay must not stop the change it follows).
+bool SupersedesCommand(const v1::Envelope& newer, const v1::Envelope& older);
+
 class CommandDispatcher {
 public:
     // Runs one command; `permit` is its admission permit (none held when admission is off).
@@ -110,7 +118,6 @@ private:
     struct StoreQueue {
         PartitionKey partition;   // a store's commands all come from one partition (its key)
         Task* running = nullptr;  // dispatched to a worker or waiting for a retry
-        bool running_is_provision = false;
         std::deque<std::unique_ptr<Task>> waiting;
     };
     struct PartitionState {

@@ -219,6 +219,85 @@ TEST(DispatcherTest,
     EXPECT_TRUE(saw_garbage);
 }
 
+TEST(DispatcherTest, WhichCommandSupersedesWhich) {
+    const std::string store = NewUuid();
+    auto decode = [](const std::string& bytes) { return *events::Decode(bytes); };
+    const auto create = decode(Create(store));
+    const auto change2 = decode(Change(store, 2));
+    const auto change3 = decode(Change(store, 3));
+    const auto retry3 = decode(Change(store, 3, /*retry=*/true));
+    const auto deletion = decode(Delete(store));
+    EXPECT_TRUE(SupersedesCommand(change2, create));
+    EXPECT_TRUE(SupersedesCommand(change3, change2));
+    EXPECT_TRUE(SupersedesCommand(retry3, change3)) << "a retry runs its generation again";
+    EXPECT_TRUE(SupersedesCommand(deletion, change3));
+    EXPECT_TRUE(SupersedesCommand(deletion, create));
+    EXPECT_FALSE(SupersedesCommand(create, change2)) << "a stale replay stops nothing";
+    EXPECT_FALSE(SupersedesCommand(change2, change3));
+    EXPECT_FALSE(SupersedesCommand(change3, change3)) << "a copy of the same command";
+    EXPECT_FALSE(SupersedesCommand(create, create));
+    EXPECT_FALSE(SupersedesCommand(change3, deletion)) << "a deletion is never cancelled";
+    EXPECT_FALSE(SupersedesCommand(deletion, deletion));
+}
+
+// Changes queued behind a running create of the same store: the create is cancelled, the
+// change in between ends without running, and only the newest runs to its end; all committed.
+// A stale copy of the create consumed after that stops nothing.
+TEST(DispatcherTest, ANewerChangeSupersedesTheRunningAndQueuedOnesOfItsStore) {
+    MockCluster cluster(kTopic, 1);
+    kafka::KafkaPublisher publisher(cluster.Brokers(), "test");
+    const std::string store = NewUuid();
+    ASSERT_TRUE(
+        publisher.PublishAndWait({{kTopic, store, Create(store)}}, std::chrono::seconds(10)).ok());
+    metrics::Registry registry;
+    ShutdownFlag shutdown;
+    std::mutex mutex;
+    std::vector<std::string> outcomes;  // "<generation>:finished" / "<generation>:superseded"
+    std::atomic<bool> create_running{false};
+    std::atomic<bool> release_newest{false};
+    CommandDispatcher dispatcher(
+        ConsumerOptions(cluster, "g-supersede", "c"),
+        [&](const Command& command, const CancelToken& cancel, AdmissionPermit&) {
+            const uint64_t generation = events::CommandGeneration(command.envelope);
+            if (generation == 1) create_running = true;
+            // The create (offset 0) runs until cancelled, the newest change until released; the
+            // others would finish at once if they ran uncancelled.
+            while (!cancel.Cancelled() &&
+                   (command.offset == 0 || (generation == 3 && !release_newest.load())))
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            std::lock_guard lock(mutex);
+            const bool finished = !cancel.Cancelled();
+            outcomes.push_back(
+                std::to_string(generation) +
+                (finished ? ":finished" : (cancel.Superseded() ? ":superseded" : ":cancelled")));
+            return finished ? CommandOutcome::kFinished : CommandOutcome::kCancelled;
+        },
+        NoDeadLetter, Fast(), registry, shutdown);
+    std::thread thread([&] { dispatcher.Run(); });
+    ASSERT_TRUE(WaitUntil([&] { return create_running.load(); }));
+    ASSERT_TRUE(publisher
+                    .PublishAndWait({{kTopic, store, Change(store, 2)},
+                                     {kTopic, store, Change(store, 3)},
+                                     {kTopic, store, Create(store)}},
+                                    std::chrono::seconds(10))
+                    .ok());
+    auto& consumed = registry.GetCounter("storefleet_provisioner_commands_total", "");
+    ASSERT_TRUE(WaitUntil([&] { return consumed.Value() == 4.0; }));
+    // Generation 3 runs now and is not stopped by the stale copy of the create behind it.
+    ASSERT_TRUE(WaitUntil([&] {
+        std::lock_guard lock(mutex);
+        return outcomes.size() == 2;
+    }));
+    release_newest = true;
+    ASSERT_TRUE(WaitUntil([&] { return cluster.Committed("g-supersede", 0) == 4; }));
+    shutdown.Trigger();
+    thread.join();
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(outcomes, (std::vector<std::string>{"1:superseded", "2:superseded", "3:finished",
+                                                  "1:finished"}))
+        << "the stale create runs last (the provisioner finds it stale) and stops nothing";
+}
+
 // A given-up store command must not leave its store "provisioning" or "deleting" for good:
 // the store is reported failed (retried until that is acknowledged) before its dead letter,
 // and an undecodable message, which names no store, reports nothing.

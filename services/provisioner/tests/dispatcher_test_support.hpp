@@ -22,6 +22,18 @@ inline std::string Create(const std::string& store_id, const std::string& name =
     return events::Encode(envelope);
 }
 
+// A StoreChangeRequested of `generation` (a retry of it with `retry`) of tenant "acme".
+inline std::string Change(const std::string& store_id, uint64_t generation, bool retry = false) {
+    auto envelope = events::NewEnvelope("acme", store_id, "corr");
+    auto* change = envelope.mutable_store_change_requested();
+    change->set_generation(generation);
+    change->set_retry(retry);
+    change->set_name("shop");
+    change->mutable_desired()->set_plan("medium");
+    events::SetTypeFromPayload(envelope);
+    return events::Encode(envelope);
+}
+
 // A StoreDeletionRequested command of tenant "acme".
 inline std::string Delete(const std::string& store_id) {
     auto envelope = events::NewEnvelope("acme", store_id, "corr");
