@@ -3,7 +3,9 @@
 // 127.0.0.1 to the ready endpoints of the matching backend, by Host header and path (longest
 // prefix first, Exact before Prefix). It only dials endpoints inside the real node's pod
 // network (--pod-cidr): a backend whose pods are simulated (KWOK) answers 503, so no request
-// ever leaves the machine.
+// ever leaves the machine. An Ingress annotated storefleet.io/suspended=true (a suspended
+// store, ADR 0011) answers 503 with a short "This store is suspended" page, without looking up
+// or dialling its backend.
 package main
 
 import (
@@ -44,6 +46,29 @@ type route struct {
 	port               networkingv1.ServiceBackendPort
 	path               string
 	exact              bool
+	suspended          bool
+}
+
+// suspendedAnnotation marks the Ingress of a suspended store (the store charts set it).
+const suspendedAnnotation = "storefleet.io/suspended"
+
+// suspendedPage is what a suspended store's URL answers.
+const suspendedPage = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Store suspended</title></head>
+<body><h1>This store is suspended</h1><p>Its owner has paused it. Please come back later.</p></body>
+</html>
+`
+
+// serveSuspended answers for a suspended store: 503, so clients and crawlers take it for a
+// temporary state, and never cached, so the store shows again as soon as it is resumed.
+func serveSuspended(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Retry-After", "3600")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	fmt.Fprint(w, suspendedPage)
 }
 
 // routes returns the rules for host, most specific first.
@@ -54,6 +79,7 @@ func (c *controller) routes(host string) []route {
 		if ing.DeletionTimestamp != nil {
 			continue
 		}
+		suspended := ing.Annotations[suspendedAnnotation] == "true"
 		class := ""
 		if ing.Spec.IngressClassName != nil {
 			class = *ing.Spec.IngressClassName
@@ -74,7 +100,7 @@ func (c *controller) routes(host string) []route {
 				if path == "" {
 					path = "/"
 				}
-				out = append(out, route{ing.Namespace, p.Backend.Service.Name, p.Backend.Service.Port, path, exact})
+				out = append(out, route{ing.Namespace, p.Backend.Service.Name, p.Backend.Service.Port, path, exact, suspended})
 			}
 		}
 	}
@@ -163,6 +189,10 @@ func (c *controller) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	for _, r := range c.routes(host) {
 		if !matches(r, req.URL.Path) {
 			continue
+		}
+		if r.suspended {
+			serveSuspended(w)
+			return
 		}
 		target, err := c.endpoint(r)
 		if err != nil {
