@@ -1,6 +1,7 @@
 // Case 1: provisioner replicas killed -9 at random moments, one added and one removed with
-// TERM, while 50 stores are in flight: every store Ready once, no Helm rollback or uninstall
-// nobody asked for, no Secret rotated, and each replica's partitions assigned again.
+// TERM, while 50 stores are in flight: every store Ready once, exactly one Helm revision per
+// store (no rollback, uninstall or replayed upgrade), no Secret rotated, and each replica's
+// partitions assigned again.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -141,6 +142,13 @@ void ReplicasKilledAddedAndRemovedWhileFiftyStoresAreInFlight() {
     for (const auto& id : ids) {
         auto history = CheckHistory(id);
         ++revision_counts[history.revisions];
+        // One create, one revision (ADR 0011): a command replayed by a rebalance or a crash
+        // converges on the revision it made, the helm agent skipping an unchanged release.
+        if (history.revisions != 1) {
+            STORE_FAILURE("Helm revisions other than one")
+                << "store " << id << " release has " << history.revisions
+                << " revisions; one create must make exactly one";
+        }
         unwanted_revisions += static_cast<int>(history.unwanted.size());
         for (const auto& entry : history.unwanted) {
             STORE_FAILURE("unwanted Helm revisions")
