@@ -395,6 +395,7 @@ export interface components {
         DesiredState: {
             plan: components["schemas"]["Plan"];
             suspended: boolean;
+            /** @description Null for a store created before the ledger kept it. */
             admin_email: components["schemas"]["NullableString"];
         };
         StorePatch: {
@@ -546,6 +547,10 @@ export interface components {
             };
         };
         Problem: {
+            /** @description With a 412: the store's generation now. */
+            current_generation?: number;
+            /** @description With a 412: the tag to send instead. */
+            desired_etag?: string;
             type: string;
             title: string;
             status: number;
@@ -628,7 +633,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description If-Match names another generation than the store's current one (a change was accepted since it was read). */
+        /** @description If-Match names another generation than the store's current one (a change was accepted since it was read), or a weak tag (`W/`: the comparison is strong). The problem carries `current_generation` and `desired_etag`. */
         PreconditionFailed: {
             headers: {
                 [name: string]: unknown;
@@ -809,6 +814,8 @@ export interface operations {
             /** @description Accepted; the store will be provisioned. */
             202: {
                 headers: {
+                    /** @description The desired state's entity tag, "g1", for a later PATCH's If-Match. */
+                    ETag?: string;
                     /** @description The store's URL. */
                     Location?: string;
                     [name: string]: unknown;
@@ -975,9 +982,11 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The retry is under way. */
+            /** @description The retry is under way. The generation is unchanged (a retry runs the current generation again; a failed deletion's retry sends the deletion again). */
             202: {
                 headers: {
+                    /** @description The desired state's entity tag (unchanged by a retry). */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
