@@ -119,8 +119,9 @@ Reply PatchStore(const std::string& id, const json& patch, const std::string& if
 
 // Polls GET until the store shows `status` at observed generation `generation`, or a
 // failure (failed, degraded) when that is not what is awaited, or the deadline.
+// After a retry, `stop_on_failure` false: the failure it retries may still show a moment.
 json WaitForConverged(const std::string& id, const std::string& status, int64_t generation,
-                      std::chrono::seconds deadline) {
+                      std::chrono::seconds deadline, bool stop_on_failure = true) {
     json last;
     storefleet::test_support::WaitUntil(
         [&] {
@@ -128,7 +129,8 @@ json WaitForConverged(const std::string& id, const std::string& status, int64_t 
             if (reply.code != 200) return false;
             last = reply.body;
             const std::string now = last.value("status", "");
-            if ((now == "failed" || now == "degraded") && now != status) return true;
+            if (stop_on_failure && (now == "failed" || now == "degraded") && now != status)
+                return true;
             return now == status && last.value("observed_generation", int64_t{0}) == generation;
         },
         deadline, std::chrono::milliseconds(200));
@@ -479,7 +481,7 @@ TEST(StoreLifecycleE2E, RetryTurnsAFailedStoreReadyAndADegradedOneInSync) {
     ASSERT_TRUE(storefleet::test_support::WaitUntil(
         [&] { return Platform::Call("POST", "/api/v1/stores/" + id + "/retry").code == 202; },
         std::chrono::seconds(30), std::chrono::milliseconds(500)));
-    store = WaitForConverged(id, "ready", 1, std::chrono::seconds(180));
+    store = WaitForConverged(id, "ready", 1, std::chrono::seconds(180), false);
     ASSERT_EQ(store.value("status", ""), "ready") << store.dump();
     std::cout << "[timing] retry of a failed store -> ready: " << Seconds(Clock::now() - start)
               << " s\n";
@@ -502,7 +504,7 @@ TEST(StoreLifecycleE2E, RetryTurnsAFailedStoreReadyAndADegradedOneInSync) {
     ASSERT_TRUE(storefleet::test_support::WaitUntil(
         [&] { return Platform::Call("POST", "/api/v1/stores/" + id + "/retry").code == 202; },
         std::chrono::seconds(30), std::chrono::milliseconds(500)));
-    store = WaitForConverged(id, "ready", 2, std::chrono::seconds(180));
+    store = WaitForConverged(id, "ready", 2, std::chrono::seconds(180), false);
     EXPECT_EQ(store.value("status", ""), "ready") << store.dump();
     EXPECT_EQ(store.value("plan", ""), "medium");
 

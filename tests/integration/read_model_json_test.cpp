@@ -67,10 +67,10 @@ TEST_F(ReadModelJsonTest, ViewJsonIsTheApiEncodingOfTheRow) {
     ASSERT_EQ(rows.size(), 3U);
     for (const auto& row : rows) {
         const query::StoreView view = query::StoreViewFrom(row);
-        ASSERT_FALSE(row[14].is_null()) << view.name;
+        ASSERT_FALSE(row[query::kStoreViewColumnCount].is_null()) << view.name;
         const std::string encoded =
             query::ToJson(view).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-        EXPECT_EQ(row[14].as<std::string>(), encoded) << "store '" << view.name << "'";
+        EXPECT_EQ(row[query::kStoreViewColumnCount].as<std::string>(), encoded) << "store '" << view.name << "'";
         EXPECT_EQ(query::StoreJsonText(view), encoded) << "without ready JSON the row is encoded";
     }
 }

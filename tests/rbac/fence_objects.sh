@@ -84,6 +84,8 @@ YAML
 echo "--- Ingress hosts: only under $DOMAIN, never the platform's"
 admitted "Ingress for $HOST with Helm's annotations" "${apply[@]}" < <(ingress)
 admitted "Ingress for $HOST with TLS for it" "${apply[@]}" < <(ingress "$HOST" "" "  tls: [{hosts: [\"$HOST\"], secretName: store-tls}]")
+admitted "Ingress of a suspended store (storefleet.io/suspended)" "${apply[@]}" \
+    < <(ingress "$HOST" "${HELM_ANNOTATIONS//NS/$ns}, storefleet.io/suspended: 'true'")
 hosts_only='may route only store hosts'
 denied_because "Ingress for the platform's host $PLATFORM_HOST" "$hosts_only" "${apply[@]}" < <(ingress "$PLATFORM_HOST")
 denied_because "Ingress for another domain (shop.example.com)" "$hosts_only" "${apply[@]}" < <(ingress shop.example.com)

@@ -393,7 +393,11 @@ export interface components {
             correlation_id: string;
         };
         DesiredState: {
-            plan: components["schemas"]["Plan"];
+            /**
+             * @description Null only in a list, for a store the read model knows from a status event before its command (a moment; GET fills it from intake's ledger).
+             * @enum {string|null}
+             */
+            plan: "small" | "medium" | "large" | null;
             suspended: boolean;
             /** @description Null for a store created before the ledger kept it. */
             admin_email: components["schemas"]["NullableString"];
