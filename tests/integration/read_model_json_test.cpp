@@ -70,7 +70,8 @@ TEST_F(ReadModelJsonTest, ViewJsonIsTheApiEncodingOfTheRow) {
         ASSERT_FALSE(row[query::kStoreViewColumnCount].is_null()) << view.name;
         const std::string encoded =
             query::ToJson(view).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-        EXPECT_EQ(row[query::kStoreViewColumnCount].as<std::string>(), encoded) << "store '" << view.name << "'";
+        EXPECT_EQ(row[query::kStoreViewColumnCount].as<std::string>(), encoded)
+            << "store '" << view.name << "'";
         EXPECT_EQ(query::StoreJsonText(view), encoded) << "without ready JSON the row is encoded";
     }
 }
