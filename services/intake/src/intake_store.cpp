@@ -429,8 +429,10 @@ constexpr const char* kUpdateDesiredState =
     "admin_email = $5 where store_id = $1::uuid";
 // A retry is sent: the failure it retries is no longer the store's latest word, so a second
 // retry waits until this one's outcome is reported.
+// Its time lets readers show the retry under way at once (read.stores_seen).
 constexpr const char* kForgetFailure =
-    "update intake.stores set failed_generation = null where store_id = $1::uuid";
+    "update intake.stores set failed_generation = null, retry_requested_at = now() "
+    "where store_id = $1::uuid";
 constexpr const char* kAudit =
     "insert into intake.audit_log (actor, action, tenant_id, target, detail) "
     "values ($1, $2, $3, $4, $5::jsonb)";
