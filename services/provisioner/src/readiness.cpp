@@ -51,13 +51,23 @@ WorkloadState EvaluateWorkload(const std::string& kind, const json& object) {
     const int ready =
         status.value(kind == "deployments" ? "availableReplicas" : "readyReplicas", 0);
     const int pods = status.value("replicas", 0);
+    const int updated = status.value("updatedReplicas", 0);
     const bool current = status.value("observedGeneration", 0) >= metadata.value("generation", 0);
+    // Rolled out (kubectl rollout status's rule): every replica runs the current template and
+    // no older pod is left. After a plan change the old pods are still available for a while.
+    const bool rolled_out = updated >= want && pods <= updated;
     const std::string what = (kind == "deployments" ? "deployment " : "statefulset ") + name;
-    state.ready = current && want > 0 && ready >= want;
+    state.ready = current && want > 0 && ready >= want && rolled_out;
     state.stopped = current && want == 0 && pods == 0;
-    state.description =
-        want == 0 ? what + " (scaled to 0)"
-                  : what + " (" + std::to_string(ready) + "/" + std::to_string(want) + " ready)";
+    if (want == 0) {
+        state.description = what + " (scaled to 0)";
+    } else if (ready >= want && !rolled_out) {
+        state.description = what + " (rolling out: " + std::to_string(updated) + "/" +
+                            std::to_string(want) + " updated, " + std::to_string(pods) + " pods)";
+    } else {
+        state.description =
+            what + " (" + std::to_string(ready) + "/" + std::to_string(want) + " ready)";
+    }
     state.stop_description = what + " to stop (" + std::to_string(std::max(pods, want)) +
                              (std::max(pods, want) == 1 ? " pod" : " pods") + " left)";
     return state;

@@ -167,7 +167,11 @@ json Workload(int ready, int want = 1) {
     return {{"metadata", {{"name", "w"}, {"generation", 1}}},
             {"spec", {{"replicas", want}}},
             {"status",
-             {{"observedGeneration", 1}, {"availableReplicas", ready}, {"readyReplicas", ready}}}};
+             {{"observedGeneration", 1},
+              {"replicas", want},
+              {"updatedReplicas", want},
+              {"availableReplicas", ready},
+              {"readyReplicas", ready}}}};
 }
 
 json Job(const std::string& condition) {

@@ -22,6 +22,8 @@ json Workload(int ready, int want, int generation = 1, int observed = 1) {
             {"spec", {{"replicas", want}}},
             {"status",
              {{"observedGeneration", observed},
+              {"replicas", want},
+              {"updatedReplicas", want},
               {"availableReplicas", ready},
               {"readyReplicas", ready}}}};
 }
@@ -33,6 +35,21 @@ TEST(ReadinessTest, DeploymentNeedsAllReplicasOfTheCurrentGeneration) {
         << "spec changed, not observed yet";
     EXPECT_EQ(EvaluateWorkload("statefulsets", Workload(0, 1)).description,
               "statefulset web (0/1 ready)");
+}
+
+// After a plan change the old pod is still available while the new one starts: not ready
+// until every replica runs the new template and no old pod is left.
+TEST(ReadinessTest, AWorkloadIsReadyOnlyOnceItsRolloutIsDone) {
+    auto rolling = Workload(1, 1, 3, 3);
+    rolling["status"]["updatedReplicas"] = 1;
+    rolling["status"]["replicas"] = 2;  // the old pod and the new one
+    EXPECT_FALSE(EvaluateWorkload("deployments", rolling).ready);
+    EXPECT_EQ(EvaluateWorkload("deployments", rolling).description,
+              "deployment web (rolling out: 1/1 updated, 2 pods)");
+    auto started = Workload(1, 1, 3, 3);
+    started["status"]["updatedReplicas"] = 0;  // old pod available, new one not made yet
+    EXPECT_FALSE(EvaluateWorkload("statefulsets", started).ready);
+    EXPECT_TRUE(EvaluateWorkload("deployments", Workload(1, 1, 3, 3)).ready);
 }
 
 json ScaledTo(int want, int pods) {
