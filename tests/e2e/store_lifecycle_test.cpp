@@ -199,34 +199,40 @@ public:
                         {"metadata",
                          {{"name", probe_}, {"labels", {{"storefleet.io/plan", plan_label}}}}}})
                 .ok());
-        const json quota = {{"apiVersion", "v1"},
-                            {"kind", "ResourceQuota"},
-                            {"metadata", {{"name", "probe"}}},
-                            {"spec", {{"hard", {{"pods", "1"}}}}}};
         enforced_ = storefleet::test_support::WaitUntil(
-            [&] {
-                auto reply = Kube().Call(
-                    "POST", "/api/v1/namespaces/" + probe_ + "/resourcequotas?dryRun=All",
-                    quota.dump(), "application/json");
-                return reply.ok() && reply->status >= 400 && reply->status < 500 &&
-                       reply->body.find("on purpose") != std::string::npos;
-            },
-            std::chrono::seconds(30), std::chrono::milliseconds(200));
+            [&] { return Refused(); }, std::chrono::seconds(30), std::chrono::milliseconds(200));
     }
     ~QuotaRefusal() { Lift(); }
     QuotaRefusal(const QuotaRefusal&) = delete;
     QuotaRefusal& operator=(const QuotaRefusal&) = delete;
     [[nodiscard]] bool Enforced() const { return enforced_; }
+    // Removes the policy and returns once the API server no longer enforces it.
     void Lift() {
         if (lifted_) return;
         lifted_ = true;
         const std::string base = "/apis/admissionregistration.k8s.io/v1/";
         (void)Kube().Delete(base + "validatingadmissionpolicybindings/" + name_);
         (void)Kube().Delete(base + "validatingadmissionpolicies/" + name_);
+        EXPECT_TRUE(storefleet::test_support::WaitUntil(
+            [&] { return !Refused(); }, std::chrono::seconds(30), std::chrono::milliseconds(200)))
+            << "the admission policy was still enforced 30 s after its removal";
         (void)Kube().Delete("/api/v1/namespaces/" + probe_);
     }
 
 private:
+    // A dry-run quota in the probe namespace is refused by this policy.
+    [[nodiscard]] bool Refused() const {
+        const json quota = {{"apiVersion", "v1"},
+                            {"kind", "ResourceQuota"},
+                            {"metadata", {{"name", "probe"}}},
+                            {"spec", {{"hard", {{"pods", "1"}}}}}};
+        auto reply =
+            Kube().Call("POST", "/api/v1/namespaces/" + probe_ + "/resourcequotas?dryRun=All",
+                        quota.dump(), "application/json");
+        return reply.ok() && reply->status >= 400 && reply->status < 500 &&
+               reply->body.find("on purpose") != std::string::npos;
+    }
+
     std::string name_;
     std::string probe_;
     bool enforced_ = false;

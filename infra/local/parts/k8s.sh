@@ -175,7 +175,8 @@ _k8s_start_component() {
                 --node-monitor-grace-period 5m --pvclaimbinder-sync-period 2s \
                 --kube-api-qps 200 --kube-api-burst 400 --concurrent-namespace-syncs 20 \
                 --concurrent-deployment-syncs 20 --concurrent-replicaset-syncs 20 \
-                --concurrent-statefulset-syncs 20 --concurrent-job-syncs 20 --v 1
+                --concurrent-statefulset-syncs 20 --concurrent-job-syncs 20 \
+                --resource-quota-sync-period 30s --v 1
             ;;
         kube-scheduler)
             require_port k8s "$sched" "kube-scheduler"

@@ -35,6 +35,12 @@ Error ClassifyHelmFailure(const std::string& action, const std::string& output) 
         Contains(output, "no route to host") || Contains(output, "unexpected EOF")) {
         return Error::Retryable("helm_transient", detail);
     }
+    // A store's chart fits its plan's ResourceQuota, so "exceeded quota" is the quota's usage
+    // counted too high: a create cut off by a crash (kill -9 of the agent mid-install) is
+    // charged at admission and never stored, and only the quota controller's full resync
+    // (--resource-quota-sync-period, 5 min by default) recounts it. Retried until the
+    // store's deadline, it passes once recounted.
+    if (Contains(output, "exceeded quota")) return Error::Retryable("helm_quota", detail);
     return Error::Permanent("helm_failed", detail);
 }
 

@@ -23,6 +23,15 @@ TEST(HelmFailureTest, ClassifiesFailures) {
     EXPECT_NE(schema.message.find("schema"), std::string::npos);
 }
 
+TEST(HelmFailureTest, AQuotaCountedTooHighAfterACrashIsRetried) {
+    const auto error = ClassifyHelmFailure(
+        "upgrade",
+        "Error: services \"store-web\" is forbidden: exceeded quota: store-quota, requested: "
+        "services=1, used: services=5, limited: services=5");
+    EXPECT_TRUE(error.retryable());
+    EXPECT_EQ(error.code, "helm_quota");
+}
+
 TEST(HelmFailureTest, LongOutputIsTrimmedToItsEnd) {
     std::string output(5000, 'x');
     output += "the real reason";
