@@ -502,7 +502,6 @@ func (a *agent) runHelm(ctx context.Context, req *request) (answer, error) {
 // handle runs one request, registered by dispatch as `c`, and answers it. A request whose
 // cancel was read before it got here does not run at all.
 func (a *agent) handle(c *call, req request) {
-	defer a.finish(req.ID, c)
 	ctx := c.ctx
 	start := time.Now()
 	var err error
@@ -530,6 +529,10 @@ func (a *agent) handle(c *call, req request) {
 	}
 	log.Printf("%s release=%s namespace=%s %s in %dms", req.Op, req.Release, req.Namespace, outcome,
 		time.Since(start).Milliseconds())
+	// Forgotten before it is answered: the caller may act on the answer at once (a
+	// recover_pending after a "pending" failure), and must not find this request still
+	// acting on the release (busyElsewhere).
+	a.finish(req.ID, c)
 	if err != nil {
 		a.reply(answer{ID: req.ID, Error: "Error: " + err.Error()})
 		return
