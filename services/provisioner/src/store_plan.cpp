@@ -62,6 +62,9 @@ Result<StoreSpec> SpecFromEvent(const v1::Envelope& envelope) {
         spec.plan = change.desired().plan();
         spec.host = change.host();
         spec.admin_email = change.desired().admin_email();
+        // A store created before intake kept the address has none in its changes: the
+        // default intake gives a create without one, rather than an empty value.
+        if (spec.admin_email.empty()) spec.admin_email = "admin@" + spec.host;
         spec.suspended = change.desired().suspended();
         spec.retry = change.retry();
         placement = change.placement();

@@ -112,6 +112,15 @@ TEST(StorePlanTest, StaleConvergedOrConverge) {
         << "a store from before generations";
 }
 
+TEST(StorePlanTest, AChangeWithoutAnAdminAddressGetsIntakesDefaultNotAnEmptyOne) {
+    auto envelope = Changed(2);
+    envelope.mutable_store_change_requested()->mutable_desired()->clear_admin_email();
+    auto spec = SpecFromEvent(envelope);
+    ASSERT_TRUE(spec.ok()) << spec.error().message;
+    EXPECT_EQ(spec->admin_email, "admin@shop.acme.stores.localtest.me");
+    EXPECT_EQ(ChartValues(*spec, "")["adminEmail"], "admin@shop.acme.stores.localtest.me");
+}
+
 TEST(StorePlanTest, AFailedChangeOfAConvergedStoreIsDegraded) {
     EXPECT_EQ(FailureStatus(2, StoreRecord{true, false, 2, 1}), v1::STORE_STATUS_DEGRADED);
     EXPECT_EQ(FailureStatus(2, StoreRecord{true, false, 2, 0}), v1::STORE_STATUS_FAILED)
