@@ -13,4 +13,7 @@ void PoisonCommandsGoToTheDeadLetterTopicAndThePartitionKeepsMoving();  // case 
 void DeletionEdgeCases();           // case 7, case_deletions.cpp
 void PostgresRestartedUnderLoad();  // case 4, case_postgres_outage.cpp
 
+// case 8, case_lifecycle_changes.cpp
+void ChangesConvergeOnceWhileEveryProvisionerIsKilled();
+
 }  // namespace storefleet::faults

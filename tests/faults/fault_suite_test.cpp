@@ -49,6 +49,8 @@ constexpr Case kSuiteOrder[] = {
     {"PoisonCommandsGoToTheDeadLetterTopicAndThePartitionKeepsMoving",
      PoisonCommandsGoToTheDeadLetterTopicAndThePartitionKeepsMoving},
     {"DeletionEdgeCases", DeletionEdgeCases},
+    {"ChangesConvergeOnceWhileEveryProvisionerIsKilled",
+     ChangesConvergeOnceWhileEveryProvisionerIsKilled},
     // Last, always: the replay covers every event the suite produced.
     {"PostgresRestartedUnderLoadThenTheReadModelEqualsAFreshReplay",
      PostgresRestartedUnderLoadThenTheReadModelEqualsAFreshReplay},
