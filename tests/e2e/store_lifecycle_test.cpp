@@ -28,7 +28,7 @@ using storefleet::test_support::Env;
 using storefleet::test_support::RepoRoot;
 using storefleet::test_support::Seconds;
 
-struct Reply {
+struct Reply {      // NOLINT(bugprone-exception-escape): json's implicit members; a test answer
     long code = 0;  // -1: no HTTP answer
     json body;
     std::string headers;  // the raw response header lines

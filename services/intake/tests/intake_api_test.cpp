@@ -138,7 +138,7 @@ TEST_F(IntakeApiWithoutDatabaseTest, RefusalsAreProblemsNamingTheFieldAndANonJso
 TEST_F(IntakeApiWithoutDatabaseTest, APatchIsCheckedBeforeTheDatabaseIsAsked) {
     const std::string path = "/api/v1/stores/" + store_id_;
     const std::string merge_patch = "Content-Type: application/merge-patch+json";
-    auto patch = [&](const std::string& body, std::vector<std::string> headers) {
+    auto patch = [&](const std::string& body, const std::vector<std::string>& headers) {
         return Call("PATCH", server_.Port(), path, "cached-token", body, headers);
     };
     auto plain_json = patch(R"({"plan":"large"})", {"If-Match: \"g1\""});
