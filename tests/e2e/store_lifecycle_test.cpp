@@ -95,19 +95,27 @@ std::string CreateStore(const std::string& name, const std::string& plan = "smal
     return reply.body.value("id", "");
 }
 
-// Polls GET /api/v1/stores/{id} until its status is `want` (or failed), or the deadline.
-json WaitForStatus(const std::string& id, const std::string& want, std::chrono::seconds deadline) {
+// Polls GET /api/v1/stores/{id} until `done(store)` holds or the deadline; the last answer.
+template <typename Done>
+json WaitForStore(const std::string& id, std::chrono::seconds deadline, Done&& done) {
     json last;
     storefleet::test_support::WaitUntil(
         [&] {
             auto reply = Platform::Call("GET", "/api/v1/stores/" + id);
             if (reply.code != 200) return false;
             last = reply.body;
-            const std::string status = last.value("status", "");
-            return status == want || (status == "failed" && want != "failed");
+            return done(last);
         },
         deadline, std::chrono::milliseconds(200));
     return last;
+}
+
+// Polls until the store's status is `want` (or failed), or the deadline.
+json WaitForStatus(const std::string& id, const std::string& want, std::chrono::seconds deadline) {
+    return WaitForStore(id, deadline, [&](const json& store) {
+        const std::string status = store.value("status", "");
+        return status == want || (status == "failed" && want != "failed");
+    });
 }
 
 // PATCH /api/v1/stores/{id} as a JSON merge patch; `if_match` "" sends no precondition.
@@ -122,19 +130,11 @@ Reply PatchStore(const std::string& id, const json& patch, const std::string& if
 // After a retry, `stop_on_failure` false: the failure it retries may still show a moment.
 json WaitForConverged(const std::string& id, const std::string& status, int64_t generation,
                       std::chrono::seconds deadline, bool stop_on_failure = true) {
-    json last;
-    storefleet::test_support::WaitUntil(
-        [&] {
-            auto reply = Platform::Call("GET", "/api/v1/stores/" + id);
-            if (reply.code != 200) return false;
-            last = reply.body;
-            const std::string now = last.value("status", "");
-            if (stop_on_failure && (now == "failed" || now == "degraded") && now != status)
-                return true;
-            return now == status && last.value("observed_generation", int64_t{0}) == generation;
-        },
-        deadline, std::chrono::milliseconds(200));
-    return last;
+    return WaitForStore(id, deadline, [&](const json& store) {
+        const std::string now = store.value("status", "");
+        if (stop_on_failure && (now == "failed" || now == "degraded") && now != status) return true;
+        return now == status && store.value("observed_generation", int64_t{0}) == generation;
+    });
 }
 
 std::string DesiredEtag(const std::string& id) {
