@@ -154,8 +154,8 @@ int KillEveryReplicaWhileConverging(const std::set<std::string>& ids, int64_t ge
         EXPECT_EQ(started.rc, 0) << label << ": start " << replica << ": " << started.output;
     }
     std::string names;
-    for (const auto& replica : replicas) names += replica + " ";
-    Figure("case 8 " + label + ": kill -9 of " + names + "(down and up again in " +
+    for (const auto& replica : replicas) names += (names.empty() ? "" : ", ") + replica;
+    Figure("case 8 " + label + ": kill -9 of [" + names + "] (down and up again in " +
                std::to_string(Seconds(Clock::now() - kill_start)).substr(0, 4) +
                " s), stores at the kill (of " + std::to_string(ids.size()) + ")",
            at_kill.Text());
