@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -147,6 +148,16 @@ int64_t ReplicasOf(const json& workloads) {
     int64_t replicas = 0;
     for (const auto& item : workloads["items"]) replicas += item["spec"].value("replicas", 1);
     return replicas;
+}
+
+// The uids of the store's PersistentVolumeClaims, sorted: the same set means the same volumes.
+std::vector<std::string> ClaimUids(const std::string& ns) {
+    std::vector<std::string> uids;
+    auto claims = Kube().Get("/api/v1/namespaces/" + ns + "/persistentvolumeclaims");
+    if (!claims.ok()) return uids;
+    for (const auto& claim : (*claims)["items"]) uids.push_back(claim["metadata"].value("uid", ""));
+    std::sort(uids.begin(), uids.end());
+    return uids;
 }
 
 std::string UidOf(const std::string& path) {
@@ -386,7 +397,9 @@ TEST(StoreLifecycleE2E, PlanChangeSuspendAndResumeConvergeGenerationByGeneration
     const std::string quota_path = "/api/v1/namespaces/" + ns + "/resourcequotas/store-quota";
     const std::string secret_uid = UidOf("/api/v1/namespaces/" + ns + "/secrets/store-credentials");
     const std::string namespace_uid = UidOf("/api/v1/namespaces/" + ns);
+    const std::vector<std::string> claims = ClaimUids(ns);
     ASSERT_FALSE(secret_uid.empty());
+    ASSERT_GE(claims.size(), 1U) << "a WooCommerce store keeps its data on claims";
 
     // No precondition: 428; a precondition of another generation: 412; neither changes it.
     EXPECT_EQ(PatchStore(id, {{"plan", "medium"}}, "").code, 428);
@@ -435,6 +448,7 @@ TEST(StoreLifecycleE2E, PlanChangeSuspendAndResumeConvergeGenerationByGeneration
     EXPECT_EQ(ReplicasOf(*deployments) + ReplicasOf(*statefulsets), 0);
     EXPECT_EQ(UidOf("/api/v1/namespaces/" + ns + "/secrets/store-credentials"), secret_uid);
     EXPECT_EQ(UidOf("/api/v1/namespaces/" + ns), namespace_uid);
+    EXPECT_EQ(ClaimUids(ns), claims) << "suspended: the same volumes";
 
     // Resume.
     start = Clock::now();
@@ -447,6 +461,7 @@ TEST(StoreLifecycleE2E, PlanChangeSuspendAndResumeConvergeGenerationByGeneration
     ASSERT_TRUE(deployments.ok());
     EXPECT_GE(ReplicasOf(*deployments), 1);
     EXPECT_EQ(UidOf("/api/v1/namespaces/" + ns + "/secrets/store-credentials"), secret_uid);
+    EXPECT_EQ(ClaimUids(ns), claims) << "resumed: the same volumes";
 
     // A patch that changes nothing: 200, no new generation.
     auto same = PatchStore(id, {{"plan", "medium"}}, "*");
