@@ -16,13 +16,15 @@ alter table stores
     add column chart_version text,
     add column placement text not null default '',
     add column failed_generation bigint,
-    add column status_sequence bigint;
+    add column status_sequence bigint,
+    -- when a retry was last accepted, so readers show it under way before the projector has it
+    add column retry_requested_at timestamptz;
 
 -- The readers' view (migration 9) keeps its columns and their meaning (plan is the desired
 -- plan: the one asked at creation until a change); the desired state comes after them.
 create or replace view store_requests as
 select store_id, tenant_id, name, engine, plan, host, state, created_at, deletion_requested_at,
-       generation, suspended, admin_email, chart_version
+       generation, suspended, admin_email, chart_version, retry_requested_at
   from intake.stores;
 
 -- Creates committed together now store what the desired state and the facts need: each

@@ -3,7 +3,9 @@
 -- store's generation and desired state (intake.store_requests, intake's migration 10) before
 -- the projector has the StoreChangeRequested. Where the ledger's generation is newer than the
 -- row's, the store shows the ledger's generation and desired state (plan, suspended,
--- admin_email), converging to it, and no ready JSON; otherwise as migration 7.
+-- admin_email), converging to it, and no ready JSON. A failed or degraded store whose retry
+-- the ledger accepted after the row's last change (retry_requested_at) shows as requested.
+-- Otherwise as migration 7.
 drop function stores_seen(uuid[], text[]);
 set local check_function_bodies = off;
 do $do$
@@ -38,8 +40,12 @@ select coalesce(r.store_id, i.store_id)::text, coalesce(r.name, i.name, ''),
                       then (case when i.state = 'deleting' then 'deleting' else 'requested' end)
                   when i.state = 'deleting' and r.status not in ('deleting', 'deleted')
                        and i.deletion_requested_at > r.updated_at then 'deleting'
+                  when r.status in ('failed', 'degraded')
+                       and i.retry_requested_at > r.updated_at then 'requested'
                   else r.status end as status,
-             greatest(r.updated_at, i.deletion_requested_at, i.created_at) as updated_at,
+             greatest(r.updated_at, i.deletion_requested_at, i.created_at,
+                      case when r.status in ('failed', 'degraded')
+                           then i.retry_requested_at end) as updated_at,
              greatest(r.generation, i.generation, 1) as generation,
              coalesce(r.observed_generation, 0) as observed_generation,
              coalesce(i.generation > coalesce(r.generation, 0), false) as ledger_newer) seen
