@@ -3,6 +3,7 @@
 # is asked for (`infra/local/up real-node`, `make test-real`): kubelet and kube-proxy of the
 # control plane's Kubernetes version (tools/realnode, same versions as tools/go.mod, so the
 # build cache of build-tools.sh serves them), storefleet-ingress (tools/realnode/ingress), the
+# volume provisioner storefleet-localpv (tools/realnode/localpv), the
 # kube-dns relay pod's storefleet-dnsrelay (tools/realnode/dnsrelay, static: it runs in the
 # pause image), CoreDNS with only the plugins the node needs (tools/coredns), and kube-router's
 # NetworkPolicy controller alone (tools/kube-router: v2.1.0, the only version the Go module
@@ -17,11 +18,11 @@ mkdir -p "$BIN"
 
 stamp_file="$BIN/.realnode-stamp"
 stamp=$(cat "$0" "$TOOLS_DIR/realnode/go.mod" "$TOOLS_DIR/realnode/go.sum" "$TOOLS_DIR/realnode/ingress/main.go" \
-    "$TOOLS_DIR/realnode/dnsrelay/main.go" "$TOOLS_DIR/coredns/go.mod" "$TOOLS_DIR/coredns/go.sum" \
+    "$TOOLS_DIR/realnode/localpv/main.go" "$TOOLS_DIR/realnode/dnsrelay/main.go" "$TOOLS_DIR/coredns/go.mod" "$TOOLS_DIR/coredns/go.sum" \
     "$TOOLS_DIR/coredns/main.go" "$TOOLS_DIR/kube-router/go.mod" "$TOOLS_DIR/kube-router/go.sum" \
     "$TOOLS_DIR/kube-router/main.go" | sha256sum | cut -c1-16)
 if [[ -f $stamp_file && $(cat "$stamp_file") == "$stamp" ]]; then
-    for b in kubelet kube-proxy storefleet-ingress storefleet-dnsrelay coredns kube-router; do
+    for b in kubelet kube-proxy storefleet-ingress storefleet-localpv storefleet-dnsrelay coredns kube-router; do
         [[ -x $BIN/$b ]] || stamp=rebuild
     done
     if [[ $stamp != rebuild ]]; then
@@ -49,6 +50,7 @@ build() {  # build DIR NAME PACKAGE LDFLAGS
 build "$TOOLS_DIR/realnode" kubelet k8s.io/kubernetes/cmd/kubelet "$k8s_ldflags"
 build "$TOOLS_DIR/realnode" kube-proxy k8s.io/kubernetes/cmd/kube-proxy "$k8s_ldflags"
 build "$TOOLS_DIR/realnode" storefleet-ingress ./ingress "-s -w"
+build "$TOOLS_DIR/realnode" storefleet-localpv ./localpv "-s -w"
 CGO_ENABLED=0 build "$TOOLS_DIR/realnode" storefleet-dnsrelay ./dnsrelay "-s -w"
 build "$TOOLS_DIR/coredns" coredns . "-s -w"
 build "$TOOLS_DIR/kube-router" kube-router . "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=v2.1.0"

@@ -12,8 +12,9 @@
 # API says it is deleted and that its namespace, its pods' volumes and its processes are gone. Also
 # checks that a store the real node cannot run is refused with a problem naming `placement`.
 # Day 2 (issue 23), timed: a plan change (its ResourceQuota follows), suspend (no pod left, the
-# URL answers the 503 "suspended" page) and resume (Ready again, the same Secret), each a PATCH
-# with the desired state's entity tag, converged in the API at its generation.
+# URL answers the 503 "suspended" page) and resume (Ready again, the same Secret and volumes,
+# the order still there: the data is on the node's local volumes), each a PATCH with the
+# desired state's entity tag, converged in the API at its generation.
 # Every wait polls with a deadline.
 #
 # Uses the stack of $STOREFLEET_STATE (default .state/test-real) when its real node and
@@ -291,7 +292,23 @@ change_store() {  # change_store WHAT BODY STATUS: PATCH, then wait until conver
     fi
 }
 uid_of() { kubectl get "$1" -n "$NS" -o jsonpath='{.metadata.uid}' 2>/dev/null; }
+pvc_uids() { kubectl get pvc -n "$NS" -o jsonpath='{range .items[*]}{.metadata.uid}{"\n"}{end}' | sort; }
+# The store's data is on the real node's volumes (StorageClass storefleet-real-node, made by
+# storefleet-localpv): every claim bound, each to a `local` volume pinned to the node.
+claims=$(kubectl get pvc -n "$NS" -o jsonpath='{range .items[*]}{.metadata.name}={.status.phase}/{.spec.storageClassName}/{.spec.volumeName}{"\n"}{end}')
+store_volumes=$(kubectl get pvc -n "$NS" -o jsonpath='{range .items[*]}{.spec.volumeName}{"\n"}{end}')
+local_on_node=0
+for pv in $store_volumes; do
+    [[ $(kubectl get pv "$pv" -o jsonpath='{.spec.local.path}|{.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]}') == "$STOREFLEET_STATE"/realnode/volumes/*"|$STOREFLEET_REAL_NODE" ]] &&
+        local_on_node=$((local_on_node + 1))
+done
+if [[ -n $claims ]] && ! grep -qv "=Bound/storefleet-real-node/" <<<"$claims" && ((local_on_node == $(wc -l <<<"$store_volumes"))); then
+    ok "the store's data is on the real node's local volumes: $(tr '\n' ' ' <<<"$claims")"
+else
+    bad "the store's claims are not all bound to the real node's local volumes: $(tr '\n' ' ' <<<"$claims")"
+fi
 secret_uid=$(uid_of secret/store-credentials)
+volumes=$(pvc_uids)
 quota_before=$(kubectl get resourcequota store-quota -n "$NS" -o jsonpath='{.spec.hard}')
 if change_store "plan small -> medium" '{"plan":"medium"}' ready; then
     plan_change_s=$change_s
@@ -315,17 +332,18 @@ fi
 if change_store "resume" '{"suspended":false}' ready; then
     resume_s=$change_s
     if wait_for "the store to answer through the ingress again" 300 health; then ok "resumed: the store answers GET /health"; else bad "resumed: the store does not answer"; fi
-    if [[ $(uid_of secret/store-credentials) == "$secret_uid" ]]; then
-        ok "the same Secret (the store's credentials) after plan change, suspend and resume"
+    if [[ $(uid_of secret/store-credentials) == "$secret_uid" && $(pvc_uids) == "$volumes" ]]; then
+        ok "the same Secret and the same volumes after plan change, suspend and resume"
     else
-        bad "the store's Secret was replaced"
+        bad "the Secret or the volumes changed"
     fi
-    # Not checked here: the order after resume. On the real node a store's data lives in
-    # emptyDir volumes (values-real-node.yaml: the local stack's only StorageClass makes
-    # root-owned directories PostgreSQL cannot write), so scaling to zero empties its database.
-    # Stores with persistent volumes (every other placement) keep theirs; the e2e case checks
-    # the same claims before and after. A real-node StorageClass is issue 23's open item.
-    log "not checked: order $order after resume (the real node keeps store data in emptyDir)"
+    if [[ -n $order ]]; then
+        if wait_for "the admin API to show order $order again" 300 admin_shows_order "$order"; then
+            ok "resumed: order $order is still there"
+        else
+            bad "resumed: order $order is gone"
+        fi
+    fi
 fi
 log "day 2 on the real node: plan change ${plan_change_s:-?}s, resume ${resume_s:-?}s (PATCH to converged in the API)"
 
@@ -399,4 +417,14 @@ no_pvs() { [[ $(pvs_of_store) == 0 ]]; }
 wait_for "the store's PersistentVolumes to go" 60 no_pvs || true
 pv_left=$(pvs_of_store)
 if [[ $pv_left == 0 ]]; then ok "no PersistentVolume of the store left"; else bad "$pv_left PersistentVolumes of $NS left"; fi
+data_dirs_gone() {  # storefleet-localpv removed each claim's directory (named by the claim's uid)
+    local uid
+    for uid in ${volumes:-}; do [[ -d $(_rn_dir)/volumes/$uid ]] && return 1; done
+    return 0
+}
+if [[ -n ${volumes:-} ]] && wait_for "the store's data directories to go" 60 data_dirs_gone; then
+    ok "the store's data directories are gone from the node ($(wc -w <<<"$volumes") volumes)"
+else
+    bad "data directories of $NS left under $(_rn_dir)/volumes (claims: ${volumes:-none seen})"
+fi
 log "total $((SECONDS - t0))s"

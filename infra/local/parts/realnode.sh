@@ -2,7 +2,9 @@
 # The real node of the local stack (`infra/local/up real-node`), next to the KWOK nodes and
 # off by default: containerd and runc (Debian), a kubelet registered as node real-node-0, CNI
 # (Debian's bridge + host-local plugins) on a bridge the stack creates, kube-proxy (iptables),
-# CoreDNS for cluster names, storefleet-ingress on 127.0.0.1 for the store hosts, and
+# CoreDNS for cluster names, storefleet-ingress on 127.0.0.1 for the store hosts,
+# storefleet-localpv for the stores' volumes (StorageClass storefleet-real-node: `local`
+# volumes under $STOREFLEET_STATE/realnode/volumes, which the kubelet gives a pod's fsGroup), and
 # kube-router's NetworkPolicy controller alone (the enforcer; docs/decisions/0008). The node is
 # labelled storefleet.io/node-kind=real and tainted storefleet.io/real-node=true:NoSchedule, so
 # only pods that ask for it (charts/medusa-store/values-real-node.yaml) land there.
@@ -46,7 +48,7 @@ REALNODE_NAME=real-node-0
 REALNODE_BRIDGE=sfcni0
 REALNODE_CIDR=10.245.0.0/24
 REALNODE_IP=10.245.0.1
-REALNODE_COMPONENTS=(containerd coredns kubelet kube-proxy storefleet-ingress kube-router)
+REALNODE_COMPONENTS=(containerd coredns kubelet kube-proxy storefleet-ingress kube-router storefleet-localpv)
 REALNODE_DEBS=(containerd runc containernetworking-plugins iptables ipset conntrack debootstrap)
 REALNODE_SERVICE_CIDR=10.96.0.0/16  # the k8s part's --service-cluster-ip-range
 REALNODE_DNS_WANTED_IP=10.96.0.10
@@ -67,6 +69,9 @@ REALNODE_ENFORCER_IPSETS=(KUBE-SRC- KUBE-DST-)
 # Which state directory holds the machine's one real node (bridge, iptables, sysctls).
 REALNODE_OWNER=/run/storefleet-realnode.owner
 REALNODE_START_DEADLINE=${STOREFLEET_REALNODE_START_DEADLINE:-180}
+# The StorageClass of the real node's volumes (storefleet-localpv; values-real-node.yaml).
+REALNODE_STORAGE_CLASS=storefleet-real-node
+REALNODE_PROVISIONER=storefleet.io/real-node-local
 
 _rn_dir() { realpath -m "$STOREFLEET_STATE/realnode"; }
 _rn_run() { echo "/run/storefleet-$(_rn_dir | sha256sum | cut -c1-8)"; }
@@ -112,7 +117,7 @@ _rn_pki() {  # client and serving certificates from the k8s part's CA
     local pki k8spki
     pki="$(_rn_dir)/pki"
     k8spki="$(_k8s_dir)/pki"
-    [[ -f $pki/kubelet-server.crt && -f $pki/kube-router.crt ]] && return 0
+    [[ -f $pki/kubelet-server.crt && -f $pki/kube-router.crt && -f $pki/localpv.crt ]] && return 0
     mkdir -p "$pki" && chmod 700 "$pki"
     (
         cd "$pki" || exit
@@ -128,6 +133,7 @@ _rn_pki() {  # client and serving certificates from the k8s part's CA
         cert coredns "/CN=storefleet:coredns" "extendedKeyUsage=clientAuth"
         cert ingress "/CN=storefleet:ingress" "extendedKeyUsage=clientAuth"
         cert kube-router "/CN=storefleet:kube-router" "extendedKeyUsage=clientAuth"
+        cert localpv "/CN=storefleet:localpv" "extendedKeyUsage=clientAuth"
         cert kubelet-server "/CN=$REALNODE_NAME" \
             "$(printf 'subjectAltName=IP:%s,DNS:%s\nextendedKeyUsage=serverAuth' "$REALNODE_IP" "$REALNODE_NAME")"
         chmod 600 ./*.key
@@ -180,7 +186,32 @@ kind: ClusterRoleBinding
 metadata: {name: "storefleet:kube-router"}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "storefleet:kube-router"}
 subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "storefleet:kube-router"}]
+---
+# storefleet-localpv: reads claims, makes and deletes the volumes of its class (nothing else:
+# no pods, no secrets).
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: "storefleet:localpv"}
+rules:
+- {apiGroups: [""], resources: [persistentvolumeclaims], verbs: [list, watch]}
+- {apiGroups: [""], resources: [persistentvolumes], verbs: [list, watch, create, delete]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "storefleet:localpv"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "storefleet:localpv"}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "storefleet:localpv"}]
 RBAC
+    # The real node's volumes: a claim is provisioned once its pod is scheduled (so on the node
+    # the pod runs on), deleted with its claim.
+    _rn_kubectl apply -f - >/dev/null <<CLASS
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: $REALNODE_STORAGE_CLASS}
+provisioner: $REALNODE_PROVISIONER
+volumeBindingMode: WaitForFirstConsumer
+reclaimPolicy: Delete
+CLASS
 }
 
 _rn_dns_service_yaml() {  # _rn_dns_service_yaml [CLUSTER_IP]
@@ -616,6 +647,7 @@ realnode_start() {
     _rn_kubeconfig coredns "$dir/coredns.kubeconfig"
     _rn_kubeconfig ingress "$dir/ingress.kubeconfig"
     _rn_kubeconfig kube-router "$dir/kube-router.kubeconfig"
+    _rn_kubeconfig localpv "$dir/localpv.kubeconfig"
     _rn_rbac
     _rn_dns_service
     _rn_network_up
@@ -655,6 +687,11 @@ realnode_start() {
         require_port real-node "$ingress" "ingress http"
         _rn_spawn storefleet-ingress "$STOREFLEET_CACHE/bin/storefleet-ingress" --kubeconfig "$dir/ingress.kubeconfig" \
             --listen "127.0.0.1:$ingress" --health "127.0.0.1:$ingress_health" --pod-cidr "$REALNODE_CIDR"
+    fi
+    if ! _rn_pid_alive storefleet-localpv; then
+        _rn_spawn storefleet-localpv "$STOREFLEET_CACHE/bin/storefleet-localpv" --kubeconfig "$dir/localpv.kubeconfig" \
+            --node "$REALNODE_NAME" --root "$dir/volumes" --class "$REALNODE_STORAGE_CLASS" \
+            --provisioner "$REALNODE_PROVISIONER"
     fi
     wait_for "the kubelet to register $REALNODE_NAME Ready" "$REALNODE_START_DEADLINE" _rn_node_ready ||
         die "real-node: $REALNODE_NAME did not become Ready; see $dir/kubelet.log"
@@ -702,6 +739,7 @@ _rn_stop_processes() {
     dir=$(_rn_dir)
     run=$(_rn_run)
     _rn_stop_component kube-router
+    _rn_stop_component storefleet-localpv
     _rn_stop_component storefleet-ingress
     _rn_stop_component kube-proxy
     _rn_stop_component kubelet 15
