@@ -27,12 +27,8 @@ using namespace storefleet;
 namespace {
 
 provisioner::ProvisionerOptions StoreOptions(const provisioner::ProvisionerConfig& config) {
-    const auto charts = std::filesystem::absolute(config.charts_dir);
     provisioner::ProvisionerOptions options;
-    options.woocommerce_chart = (charts / "woocommerce-store").string();
-    if (std::filesystem::exists(charts / "medusa-store" / "Chart.yaml")) {
-        options.medusa_chart = (charts / "medusa-store").string();
-    }
+    options.charts = config.charts;
     options.ingress_class = config.ingress_class;
     options.ingress_namespace = config.ingress_namespace;
     options.url_scheme = config.url_scheme;

@@ -194,6 +194,33 @@ TEST_F(IntakeStoreChangesTest, AChangeCarriesThePlacementItsCreateAskedFor) {
     }
 }
 
+// Issue 24: a store is created with its engine's default chart version, recorded in the ledger
+// and carried by its commands, whichever path created it; a later default moves no store.
+TEST_F(IntakeStoreChangesTest, ACreatePinsTheEnginesChartVersionAndItsChangesKeepIt) {
+    store_.SetChartDefaults({{"woocommerce", "0.1.0"}, {"medusa", "0.1.1"}});
+    std::vector<std::string> ids;
+    for (const auto& headers : {std::vector<std::string>{},  // the batched path
+                                std::vector<std::string>{"Idempotency-Key: k-" + RandomHex(4)}}) {
+        auto created = Create("pinned-" + RandomHex(3), headers);
+        ASSERT_EQ(created.code, 202) << created.body;
+        ids.push_back(created.Json()["id"]);
+    }
+    store_.SetChartDefaults({{"woocommerce", "0.2.0"}});  // a newer build's default
+    for (const auto& id : ids) {
+        EXPECT_EQ(
+            Text("select chart_version from intake.store_requests where store_id = $1::uuid", id),
+            "0.1.0");
+        ASSERT_EQ(Patch(id, R"({"plan":"medium"})", R"("g1")").code, 202);
+        auto commands = Commands(id);
+        ASSERT_EQ(commands.size(), 2U);
+        EXPECT_EQ(commands[0].envelope.store_requested().chart_version(), "0.1.0");
+        EXPECT_EQ(commands[1].envelope.store_change_requested().desired().chart_version(), "0.1.0");
+    }
+    auto fresh = Create("pinned-" + RandomHex(3));
+    ASSERT_EQ(fresh.code, 202) << fresh.body;
+    EXPECT_EQ(Commands(fresh.Json()["id"])[0].envelope.store_requested().chart_version(), "0.2.0");
+}
+
 TEST_F(IntakeStoreChangesTest, AChangeIsTheNextGenerationWithItsCommandAndAuditRowInOneGo) {
     const std::string id = CreateId("grow");
     auto changed = Patch(id, R"({"plan":"large","suspended":true})", R"("g1")");

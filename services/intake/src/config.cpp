@@ -3,6 +3,9 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "storefleet/events/chart_catalogue.hpp"
+#include "storefleet/events/status.hpp"
+
 namespace storefleet::intake {
 
 IntakeConfig IntakeConfig::FromEnv(const EnvConfig& env) {
@@ -18,6 +21,13 @@ IntakeConfig IntakeConfig::FromEnv(const EnvConfig& env) {
         static_cast<int>(env.Int("STOREFLEET_PG_POOL_SIZE", config.pg_pool_size, 1, 128));
     config.store_domain = env.String("STOREFLEET_STORE_DOMAIN", config.store_domain);
     config.real_node_engines = env.List("STOREFLEET_REAL_NODE_ENGINES", {"woocommerce", "medusa"});
+    const auto charts = events::ChartCatalogue::Load(
+        env.String("STOREFLEET_CHART_CATALOGUE", std::string(events::kImageChartCatalogue)));
+    if (!charts.ok()) throw ConfigError("STOREFLEET_CHART_CATALOGUE: " + charts.error().message);
+    for (const auto engine : events::kEngineNames) {
+        if (charts->Offers(engine))
+            config.chart_defaults.emplace(engine, charts->DefaultVersion(engine));
+    }
     config.rate_per_second =
         static_cast<double>(env.Int("STOREFLEET_RATE_PER_SECOND", 20, 1, 1'000'000));
     config.rate_burst = static_cast<double>(env.Int("STOREFLEET_RATE_BURST", 40, 1, 1'000'000));

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,10 @@ struct IntakeConfig {
     // Engines a store may ask to run on the platform's real node (`placement: real-node`),
     // from STOREFLEET_REAL_NODE_ENGINES (comma-separated; empty: the platform has none).
     std::vector<std::string> real_node_engines;
+    // The chart version each engine's new stores are created with: the defaults of the store
+    // chart catalogue (STOREFLEET_CHART_CATALOGUE, the folder with index.json; the images' by
+    // default), the one the provisioners install from.
+    std::map<std::string, std::string, std::less<>> chart_defaults;
     double rate_per_second = 20;  // per tenant, sustained
     double rate_burst = 40;
     // Per client address, before the token is looked up (0: off, e.g. for a load test).

@@ -24,9 +24,10 @@ struct CreateItem {
     std::string plan;
     std::string host;
     std::string correlation_id;
-    std::string command;      // events::Encode(envelope)
-    std::string admin_email;  // as the command carries it
-    std::string placement;    // as the command carries it: "" (anywhere) or "real-node"
+    std::string command;        // events::Encode(envelope)
+    std::string admin_email;    // as the command carries it
+    std::string placement;      // as the command carries it: "" (anywhere) or "real-node"
+    std::string chart_version;  // as the command carries it: "" (not pinned)
 };
 
 // What became of one item of a committed batch.

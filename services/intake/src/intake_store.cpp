@@ -27,7 +27,7 @@ constexpr const char* kReserveQuota =
 // Concurrent creates without an Idempotency-Key, written together (migrations 6, 7 and 10).
 constexpr const char* kCreateStores =
     "select intake.create_stores($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], "
-    "$6::text[], $7::text[], $8, $9::text[], $10::text[], $11::text[])";
+    "$6::text[], $7::text[], $8, $9::text[], $10::text[], $11::text[], $12::text[])";
 constexpr const char* kSelectQuota =
     "select live_stores, store_quota from intake.tenants where id = $1";
 // A store is deleted (its namespace is gone): its name and its unit of quota are free.
@@ -72,8 +72,8 @@ constexpr const char* kInsertIdempotencyKey =
     "values ($1, $2, $3, $4, $5::jsonb) on conflict do nothing";
 constexpr const char* kInsertStore =
     "insert into intake.stores (store_id, tenant_id, name, engine, plan, host, correlation_id, "
-    "admin_email, placement) values ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
-    "on conflict do nothing returning store_id";
+    "admin_email, placement, chart_version) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+    "nullif($10, '')) on conflict do nothing returning store_id";
 constexpr const char* kInsertOutbox =
     "insert into intake.outbox (topic, key, payload) values ($1, $2, $3)";
 constexpr const char* kMarkDeleting =
@@ -164,14 +164,16 @@ namespace {
 struct NewStore {
     std::string store_id;
     std::string host;
-    std::string admin_email;  // as the command carries it (the default filled in)
-    std::string placement;    // as the command carries it: "" or "real-node"
+    std::string admin_email;    // as the command carries it (the default filled in)
+    std::string placement;      // as the command carries it: "" or "real-node"
+    std::string chart_version;  // as the command carries it: "" (not pinned)
     v1::Envelope envelope;
     Accepted accepted;
 };
 
 NewStore DescribeNewStore(const Tenant& tenant, const StoreRequest& request,
-                          const std::string& store_domain, const std::string& correlation_id) {
+                          const std::string& store_domain, const std::string& chart_version,
+                          const std::string& correlation_id) {
     NewStore store;
     store.store_id = NewUuid();
     store.host = request.name + "." + tenant.id + "." + store_domain;
@@ -188,8 +190,10 @@ NewStore DescribeNewStore(const Tenant& tenant, const StoreRequest& request,
     requested->set_requested_by(RequestedBy(tenant));
     if (request.placement != "any") requested->set_placement(request.placement);
     requested->set_generation(1);
+    requested->set_chart_version(chart_version);
     store.admin_email = requested->admin_email();
     store.placement = requested->placement();
+    store.chart_version = chart_version;
     events::SetTypeFromPayload(store.envelope);
     store.accepted = {202,
                       {{"id", store.store_id},
@@ -238,7 +242,8 @@ Result<Accepted> IntakeStore::CreateStore(const Tenant& tenant, const StoreReque
                          });
         return answered.get_future().get();
     }
-    NewStore store = DescribeNewStore(tenant, request, store_domain_, correlation_id);
+    NewStore store = DescribeNewStore(tenant, request, store_domain_, ChartDefault(request.engine),
+                                      correlation_id);
     // Placement is part of the request; the default's hash is the one written before placement
     // counted, so keys stored then still match their retries.
     const std::string request_hash = Sha256Hex(
@@ -256,9 +261,10 @@ Result<Accepted> IntakeStore::CreateStore(const Tenant& tenant, const StoreReque
                 return Accepted{previous[0][1].as<int>(),
                                 nlohmann::json::parse(previous[0][2].as<std::string>())};
             }
-            auto inserted = txn.exec_params(kInsertStore, store.store_id, tenant.id, request.name,
-                                            request.engine, request.plan, store.host,
-                                            correlation_id, store.admin_email, store.placement);
+            auto inserted =
+                txn.exec_params(kInsertStore, store.store_id, tenant.id, request.name,
+                                request.engine, request.plan, store.host, correlation_id,
+                                store.admin_email, store.placement, store.chart_version);
             if (inserted.empty()) throw Refused{NameTaken(tenant, request)};
             AddToOutbox(txn, store.envelope);
             auto stored =
@@ -294,11 +300,19 @@ Result<Accepted> IntakeStore::ResultOf(const Tenant& tenant, const StoreRequest&
 
 void IntakeStore::CreateStoreAsync(const Tenant& tenant, const StoreRequest& request,
                                    const std::string& correlation_id, CreateDone done) {
-    NewStore store = DescribeNewStore(tenant, request, store_domain_, correlation_id);
-    CreateItem item{
-        store.store_id,    tenant.id,      request.name,   request.engine,
-        request.plan,      store.host,     correlation_id, events::Encode(store.envelope),
-        store.admin_email, store.placement};
+    NewStore store = DescribeNewStore(tenant, request, store_domain_, ChartDefault(request.engine),
+                                      correlation_id);
+    CreateItem item{.store_id = store.store_id,
+                    .tenant_id = tenant.id,
+                    .name = request.name,
+                    .engine = request.engine,
+                    .plan = request.plan,
+                    .host = store.host,
+                    .correlation_id = correlation_id,
+                    .command = events::Encode(store.envelope),
+                    .admin_email = store.admin_email,
+                    .placement = store.placement,
+                    .chart_version = store.chart_version};
     batcher_->SubmitAsync(
         std::move(item),
         [this, tenant, request, accepted = std::move(store.accepted), done = std::move(done)](
@@ -343,9 +357,9 @@ std::vector<CreateOutcome> IntakeStore::WriteCreates(const std::vector<CreateIte
         return items[a].tenant_id < items[b].tenant_id;
     });
     std::vector<std::string> ids, tenants, names, engines, plans, hosts, correlations, commands,
-        admin_emails, placements;
+        admin_emails, placements, chart_versions;
     for (auto* column : {&ids, &tenants, &names, &engines, &plans, &hosts, &correlations, &commands,
-                         &admin_emails, &placements}) {
+                         &admin_emails, &placements, &chart_versions}) {
         column->reserve(items.size());
     }
     for (std::size_t i : order) {
@@ -360,6 +374,7 @@ std::vector<CreateOutcome> IntakeStore::WriteCreates(const std::vector<CreateIte
         commands.push_back(Hex(item.command));
         admin_emails.push_back(item.admin_email);
         placements.push_back(item.placement);
+        chart_versions.push_back(item.chart_version);
     }
     using pg::ArrayLiteral;
     const std::string id_array = ArrayLiteral(ids), tenant_array = ArrayLiteral(tenants),
@@ -368,7 +383,8 @@ std::vector<CreateOutcome> IntakeStore::WriteCreates(const std::vector<CreateIte
                       correlation_array = ArrayLiteral(correlations),
                       command_array = ArrayLiteral(commands),
                       admin_email_array = ArrayLiteral(admin_emails),
-                      placement_array = ArrayLiteral(placements);
+                      placement_array = ArrayLiteral(placements),
+                      chart_version_array = ArrayLiteral(chart_versions);
     // One statement in autocommit: the batch commits whole or not at all. A lost connection
     // is retried once (a batch that did commit reads as created again, counted once); a
     // deadlock with another writer of the same tenant rows a few times.
@@ -378,10 +394,10 @@ std::vector<CreateOutcome> IntakeStore::WriteCreates(const std::vector<CreateIte
         auto lease = pool_.Acquire();
         try {
             pqxx::nontransaction session(*lease);
-            auto rows = session.exec_params(kCreateStores, id_array, tenant_array, name_array,
-                                            engine_array, plan_array, host_array, correlation_array,
-                                            events::kCommandsTopic, command_array,
-                                            admin_email_array, placement_array);
+            auto rows = session.exec_params(
+                kCreateStores, id_array, tenant_array, name_array, engine_array, plan_array,
+                host_array, correlation_array, events::kCommandsTopic, command_array,
+                admin_email_array, placement_array, chart_version_array);
             std::vector<CreateOutcome> sorted;
             sorted.reserve(items.size());
             auto parser = rows[0][0].as_array();

@@ -5,9 +5,11 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "create_batcher.hpp"
@@ -131,10 +133,21 @@ public:
     void SetBatchObserver(std::function<void(std::size_t items, double seconds)> observer) {
         batch_observer_ = std::move(observer);
     }
+    // The chart version each engine's new stores are created with (the catalogue's defaults,
+    // ChartCatalogue::DefaultVersion): recorded with the store and carried by its
+    // StoreRequested. An engine not named gets none ("": the provisioner's default). Set
+    // before serving.
+    void SetChartDefaults(std::map<std::string, std::string, std::less<>> defaults) {
+        chart_defaults_ = std::move(defaults);
+    }
     // Creates submitted and not answered yet (tests and diagnostics).
     std::size_t WaitingCreates() { return batcher_->Waiting(); }
 
 private:
+    std::string ChartDefault(std::string_view engine) const {
+        const auto found = chart_defaults_.find(engine);
+        return found == chart_defaults_.end() ? std::string() : found->second;
+    }
     // A committed batch's outcome for one create, as the API answers it.
     Result<Accepted> ResultOf(const Tenant& tenant, const StoreRequest& request,
                               const Accepted& accepted, CreateOutcome outcome);
@@ -143,6 +156,7 @@ private:
 
     pg::Pool& pool_;
     std::string store_domain_;
+    std::map<std::string, std::string, std::less<>> chart_defaults_;
     // Creates without an Idempotency-Key are committed together (see CreateBatcher).
     std::function<void(std::size_t, double)> batch_observer_;
     std::unique_ptr<CreateBatcher> batcher_;

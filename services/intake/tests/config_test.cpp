@@ -7,6 +7,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
+
+#include "storefleet/events/chart_catalogue.hpp"
 
 namespace storefleet::intake {
 namespace {
@@ -44,6 +48,41 @@ TEST_F(TokenFileTest, RefusesAShortTokenWithoutShowingIt) {
 TEST_F(TokenFileTest, RefusesAnEmptyOrMissingFile) {
     EXPECT_THROW(ReadTokenFile(Write("")), ConfigError);
     EXPECT_THROW(ReadTokenFile("/nonexistent/storefleet-token"), ConfigError);
+}
+
+EnvConfig Env(std::map<std::string, std::string> values) {
+    return EnvConfig(
+        [values = std::move(values)](const std::string& name) -> std::optional<std::string> {
+            const auto found = values.find(name);
+            if (found == values.end()) return std::nullopt;
+            return found->second;
+        });
+}
+
+TEST(IntakeConfigTest, NewStoresGetTheCatalogueDefaultOfTheirEngine) {
+    const auto config =
+        IntakeConfig::FromEnv(Env({{"STOREFLEET_PG_URL", "postgresql://x"},
+                                   {"STOREFLEET_KAFKA_BROKERS", "localhost:9092"},
+                                   {"STOREFLEET_CHART_CATALOGUE", STOREFLEET_CHART_CATALOGUE}}));
+    const auto charts = events::ChartCatalogue::Load(STOREFLEET_CHART_CATALOGUE);
+    ASSERT_TRUE(charts.ok());
+    ASSERT_EQ(config.chart_defaults.size(), 2U);
+    EXPECT_EQ(config.chart_defaults.at("medusa"), charts->DefaultVersion("medusa"));
+    EXPECT_EQ(config.chart_defaults.at("woocommerce"), charts->DefaultVersion("woocommerce"));
+    EXPECT_FALSE(config.chart_defaults.at("medusa").empty());
+}
+
+TEST(IntakeConfigTest, AMissingCatalogueStopsTheStartNamingTheSetting) {
+    try {
+        IntakeConfig::FromEnv(Env({{"STOREFLEET_PG_URL", "postgresql://x"},
+                                   {"STOREFLEET_KAFKA_BROKERS", "localhost:9092"},
+                                   {"STOREFLEET_CHART_CATALOGUE", "/nonexistent/catalogue"}}));
+        FAIL() << "a start without a catalogue was accepted";
+    } catch (const ConfigError& error) {
+        const std::string message = error.what();
+        EXPECT_NE(message.find("STOREFLEET_CHART_CATALOGUE"), std::string::npos) << message;
+        EXPECT_NE(message.find("/nonexistent/catalogue/index.json"), std::string::npos) << message;
+    }
 }
 
 }  // namespace

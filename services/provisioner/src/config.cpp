@@ -70,12 +70,14 @@ ProvisionerConfig ProvisionerConfig::FromEnv(const EnvConfig& env, const std::st
     config.helm_home =
         env.String("STOREFLEET_HELM_HOME",
                    (std::filesystem::temp_directory_path() / "storefleet-helm").string());
-    config.charts_dir = env.String("STOREFLEET_CHARTS_DIR", "charts");
-    if (!std::filesystem::is_directory(std::filesystem::path(config.charts_dir) /
-                                       "woocommerce-store")) {
-        throw ConfigError("STOREFLEET_CHARTS_DIR (" + config.charts_dir +
-                          ") has no woocommerce-store chart");
+    auto charts = events::ChartCatalogue::Load(
+        env.String("STOREFLEET_CHART_CATALOGUE", std::string(events::kImageChartCatalogue)));
+    if (!charts.ok()) throw ConfigError("STOREFLEET_CHART_CATALOGUE: " + charts.error().message);
+    if (!charts->Offers("woocommerce")) {
+        throw ConfigError(
+            "STOREFLEET_CHART_CATALOGUE: the catalogue has no woocommerce-store chart");
     }
+    config.charts = std::move(*charts);
     config.ingress_class = env.String("STOREFLEET_INGRESS_CLASS", "");
     config.ingress_namespace = env.String("STOREFLEET_INGRESS_NAMESPACE", config.ingress_namespace);
     if (config.ingress_namespace.empty() || config.ingress_namespace.size() > 63) {

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "storefleet/common/config.hpp"
+#include "storefleet/events/chart_catalogue.hpp"
 
 namespace storefleet::provisioner {
 
@@ -16,7 +17,9 @@ struct ProvisionerConfig {
     // provisioner runs no Helm CLI; a missing agent stops it at start-up.
     std::string helm_agent;
     std::string helm_home;
-    std::string charts_dir;
+    // The store chart catalogue (STOREFLEET_CHART_CATALOGUE: the folder with index.json that
+    // the build writes to build/chart-catalogue; images have it at /opt/storefleet/...).
+    events::ChartCatalogue charts;
     std::string ingress_class;
     std::string url_scheme = "http";
     bool cluster_simulated = false;

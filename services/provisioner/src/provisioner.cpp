@@ -333,7 +333,8 @@ std::string TenantReason(const Error& error, const std::string& step) {
                                                  "bad_command",
                                                  "namespace_terminating",
                                                  "engine_unavailable",
-                                                 "placement_unavailable"};
+                                                 "placement_unavailable",
+                                                 "chart_version_unavailable"};
     if (kPlain.count(error.code) != 0U) return error.message;
     const std::string where =
         " (step " + step + "); the platform's operators have the details in its logs";
@@ -363,6 +364,8 @@ CommandOutcome StoreProvisioner::Provision(const Command& cmd, const CancelToken
     // Step k announces itself with index 2k, fails with 2k+1; ready is 12.
     uint32_t step_index = 0;
     std::string step_name = "request";
+    // The store chart's version this command installs, on each of its statuses.
+    std::string chart_version;
     auto fail = [&](const Error& error) {
         if (error.code == "cancelled") return StoppedOutcome(cancel);
         const v1::StoreStatus status = FailureStatus(generation, record);
@@ -384,7 +387,8 @@ CommandOutcome StoreProvisioner::Provision(const Command& cmd, const CancelToken
                            TenantReason(error, step_name)
                      : TenantReason(error, step_name);
         if (!Emit(cmd, cancel,
-                  {status, degraded ? "degraded" : "failed", reason, "", "", ns, step_index + 1, 0})
+                  {status, degraded ? "degraded" : "failed", reason, "", "", ns, step_index + 1, 0,
+                   0, chart_version})
                  .ok()) {
             return StoppedOutcome(cancel);
         }
@@ -424,11 +428,22 @@ CommandOutcome StoreProvisioner::Provision(const Command& cmd, const CancelToken
     }
     step_name = "request";
 
-    const std::string chart =
-        spec->engine == "medusa" ? options_.medusa_chart : options_.woocommerce_chart;
-    if (chart.empty())
+    if (!options_.charts.Offers(spec->engine))
         return fail(
             Error::Permanent("engine_unavailable", spec->engine + " stores are not offered here"));
+    const events::ChartVersion* chart_entry =
+        options_.charts.Find(spec->engine, spec->chart_version);
+    if (chart_entry == nullptr) {
+        std::string offered;
+        for (const auto& version : options_.charts.Versions(spec->engine))
+            offered += (offered.empty() ? "" : ", ") + version;
+        return fail(Error::Permanent("chart_version_unavailable",
+                                     spec->engine + " chart version " + spec->chart_version +
+                                         " is not installed on this platform (it has " + offered +
+                                         ")"));
+    }
+    chart_version = chart_entry->version;
+    const std::string& chart = chart_entry->dir;
     // placement real-node: the chart's own values-real-node.yaml (node selector, toleration,
     // the node's local images) goes under the store's values.
     std::vector<std::string> values_files;
@@ -462,9 +477,9 @@ CommandOutcome StoreProvisioner::Provision(const Command& cmd, const CancelToken
     for (const auto& step : steps) {
         step_index += 2;
         step_name = step.name;
-        if (auto emitted =
-                Emit(cmd, cancel,
-                     {v1::STORE_STATUS_PROVISIONING, step.name, "", "", "", ns, step_index, 0});
+        if (auto emitted = Emit(cmd, cancel,
+                                {v1::STORE_STATUS_PROVISIONING, step.name, "", "", "", ns,
+                                 step_index, 0, 0, chart_version});
             !emitted.ok())
             return fail(emitted.error());
         const auto step_start = Clock::now();
@@ -477,9 +492,9 @@ CommandOutcome StoreProvisioner::Provision(const Command& cmd, const CancelToken
     // The API-heavy part is done: waiting for pods is a shared watch, so this store's
     // admission permit goes to the next one.
     permit.Release();
-    if (auto emitted =
-            Emit(cmd, cancel,
-                 {v1::STORE_STATUS_PROVISIONING, "readiness", "", "", "", ns, step_index, 0});
+    if (auto emitted = Emit(cmd, cancel,
+                            {v1::STORE_STATUS_PROVISIONING, "readiness", "", "", "", ns, step_index,
+                             0, 0, chart_version});
         !emitted.ok())
         return fail(emitted.error());
     const auto ready_start = Clock::now();
@@ -496,7 +511,7 @@ CommandOutcome StoreProvisioner::Provision(const Command& cmd, const CancelToken
         spec->suspended ? v1::STORE_STATUS_SUSPENDED : v1::STORE_STATUS_READY;
     if (auto emitted = Emit(cmd, cancel,
                             {converged, spec->suspended ? "suspended" : "ready", "", url, admin_url,
-                             ns, 12, 0, generation});
+                             ns, 12, 0, generation, chart_version});
         !emitted.ok())
         return fail(emitted.error());
     // Only after the status went out: a crash before this line runs the command again.

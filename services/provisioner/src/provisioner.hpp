@@ -12,6 +12,7 @@
 #include "status_publisher.hpp"
 #include "store_plan.hpp"
 #include "storefleet/common/result.hpp"
+#include "storefleet/events/chart_catalogue.hpp"
 #include "storefleet/events/sequence.hpp"
 #include "storefleet/kube/client.hpp"
 #include "storefleet/metrics/registry.hpp"
@@ -27,8 +28,8 @@ std::string TenantReason(const Error& error, const std::string& step);
 inline constexpr uint32_t kGivenUpStepIndex = events::kMaxStepIndex;
 
 struct ProvisionerOptions {
-    std::string woocommerce_chart;
-    std::string medusa_chart;
+    // The store chart versions it can install (build/chart-catalogue, ChartCatalogue).
+    events::ChartCatalogue charts;
     std::string ingress_class;
     std::string ingress_namespace = "ingress-nginx";
     // The cluster has the local stack's real node: stores may ask for placement real-node.

@@ -50,6 +50,7 @@ v1::Envelope KafkaStatusPublisher::BuildEvent(const Command& cmd,
     changed->set_sequence(sequence);
     changed->set_generation(events::CommandGeneration(command));
     changed->set_observed_generation(update.observed_generation);
+    changed->set_chart_version(update.chart_version);
     if (command.has_store_requested()) {
         const auto& request = command.store_requested();
         changed->set_simulated(simulated_ && request.placement() != "real-node");

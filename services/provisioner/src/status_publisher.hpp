@@ -25,6 +25,8 @@ struct StatusUpdate {
     uint32_t sub = 0;
     // READY and SUSPENDED: the generation the store converged to (the command's); else 0.
     uint64_t observed_generation = 0;
+    // The store chart's version the command installs ("" when not known yet).
+    std::string chart_version;
 };
 
 // Where a store's status changes go (Kafka in production, a recorder in tests). Publish()

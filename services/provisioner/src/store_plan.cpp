@@ -53,6 +53,7 @@ Result<StoreSpec> SpecFromEvent(const v1::Envelope& envelope) {
         spec.plan = request.plan();
         spec.host = request.host();
         spec.admin_email = request.admin_email();
+        spec.chart_version = request.chart_version();
         placement = request.placement();
     } else if (envelope.has_store_change_requested()) {
         // The facts as the store's StoreRequested stated them, the desired state as changed.
@@ -66,6 +67,7 @@ Result<StoreSpec> SpecFromEvent(const v1::Envelope& envelope) {
         // default intake gives a create without one, rather than an empty value.
         if (spec.admin_email.empty()) spec.admin_email = "admin@" + spec.host;
         spec.suspended = change.desired().suspended();
+        spec.chart_version = change.desired().chart_version();
         spec.retry = change.retry();
         placement = change.placement();
         if (change.generation() == 0)

@@ -26,6 +26,8 @@ struct StoreSpec {
     uint64_t generation = 1;
     bool suspended = false;  // every workload at zero, data kept
     bool retry = false;      // run `generation` again although it may have converged
+    // The store chart's version to install ("": the engine's default in the catalogue).
+    std::string chart_version;
 };
 
 inline constexpr const char* kReleaseName = "store";

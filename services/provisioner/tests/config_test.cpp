@@ -21,9 +21,11 @@ protected:
                testing::UnitTest::GetInstance()->current_test_info()->name();
         std::filesystem::remove_all(dir_);
         std::filesystem::create_directories(dir_ + "/bin");
-        std::filesystem::create_directories(dir_ + "/charts/woocommerce-store");
+        std::filesystem::create_directories(dir_ + "/charts");
+        std::ofstream(dir_ + "/charts/index.json")
+            << R"({"engines": {"woocommerce": {"default": "0.1.0", "versions": {"0.1.0": {"dir": "/w"}}}}})";
         env_ = {{"STOREFLEET_KAFKA_BROKERS", "localhost:9092"},
-                {"STOREFLEET_CHARTS_DIR", dir_ + "/charts"}};
+                {"STOREFLEET_CHART_CATALOGUE", dir_ + "/charts"}};
     }
     void TearDown() override { std::filesystem::remove_all(dir_); }
     std::string Executable(const std::string& path) {

@@ -182,12 +182,29 @@ json Job(const std::string& condition) {
                                            {"message", "BackoffLimitExceeded"}}})}}}};
 }
 
+// Two WooCommerce versions (0.2.0 the default) and, if given, Medusa's at `medusa_dir`.
+events::ChartCatalogue Charts(const std::string& medusa_dir = "") {
+    nlohmann::json index = {{"engines",
+                             {{"woocommerce",
+                               {{"default", "0.2.0"},
+                                {"versions",
+                                 {{"0.1.0", {{"dir", "/charts/woocommerce-store/0.1.0"}}},
+                                  {"0.2.0", {{"dir", "/charts/woocommerce-store"}}}}}}}}}};
+    if (!medusa_dir.empty()) {
+        index["engines"]["medusa"] = {{"default", "0.1.1"},
+                                      {"versions", {{"0.1.1", {{"dir", medusa_dir}}}}}};
+    }
+    auto charts = events::ChartCatalogue::Parse(index);
+    if (!charts.ok()) throw std::logic_error(charts.error().message);
+    return *charts;
+}
+
 class ProvisionerTest : public ::testing::Test {
 protected:
     ProvisionerTest() : provisioner_(kube_, helm_, statuses_, registry_, Options()) {}
     static ProvisionerOptions Options() {
         ProvisionerOptions options;
-        options.woocommerce_chart = "/charts/woocommerce-store";
+        options.charts = Charts();
         options.store_deadline = std::chrono::seconds(3);
         options.readiness_poll = std::chrono::milliseconds(10);
         options.namespace_stuck_after = std::chrono::seconds(0);
@@ -252,6 +269,33 @@ TEST_F(ProvisionerTest, ProvisionsEveryStepThenReportsReadyWithUrls) {
     ASSERT_EQ(helm_.installs.size(), 1U);
     EXPECT_EQ(helm_.installs[0], "store " + kNs + " /charts/woocommerce-store");
     EXPECT_EQ(helm_.last_values["host"], "shop.acme.example");
+    // Not pinned (a create from before pinning): the engine's default, said on every status.
+    for (const auto& update : statuses_.updates) EXPECT_EQ(update.chart_version, "0.2.0");
+}
+
+TEST_F(ProvisionerTest, APinnedChartVersionIsTheOneInstalledAndReported) {
+    ReadyWorkloads();
+    auto command = Requested();
+    command.mutable_store_requested()->set_chart_version("0.1.0");
+    CancelToken cancel(shutdown_);
+    ASSERT_EQ(provisioner_.Provision(At(command), cancel, no_permit_), CommandOutcome::kFinished);
+    ASSERT_EQ(helm_.installs.size(), 1U);
+    EXPECT_EQ(helm_.installs[0], "store " + kNs + " /charts/woocommerce-store/0.1.0");
+    EXPECT_EQ(statuses_.updates.back().status, v1::STORE_STATUS_READY);
+    EXPECT_EQ(statuses_.updates.back().chart_version, "0.1.0");
+}
+
+TEST_F(ProvisionerTest, AChartVersionThePlatformDoesNotHaveFailsInPlainWordsBeforeAnyWrite) {
+    auto command = Requested();
+    command.mutable_store_requested()->set_chart_version("9.9.9");
+    CancelToken cancel(shutdown_);
+    ASSERT_EQ(provisioner_.Provision(At(command), cancel, no_permit_), CommandOutcome::kFinished);
+    EXPECT_EQ(statuses_.updates.back().status, v1::STORE_STATUS_FAILED);
+    EXPECT_EQ(statuses_.updates.back().reason,
+              "woocommerce chart version 9.9.9 is not installed on this platform (it has 0.1.0, "
+              "0.2.0)");
+    EXPECT_TRUE(helm_.installs.empty());
+    EXPECT_EQ(kube_.objects.count("/api/v1/namespaces/" + kNs + "/resourcequotas/store-quota"), 0U);
 }
 
 const ProvisionerIdentity kIdentity{"storefleet-system", "storefleet-provisioner",
@@ -334,7 +378,7 @@ TEST_F(ProvisionerTest, DeletionBindsItsRoleBeforeUninstallingAStoreMadeWithoutO
 TEST_F(ProvisionerTest, PlacementRealNodeLayersTheChartsRealNodeValuesFirst) {
     ReadyWorkloads();
     ProvisionerOptions options = Options();
-    options.medusa_chart = STOREFLEET_SOURCE_DIR "/charts/medusa-store";
+    options.charts = Charts(STOREFLEET_SOURCE_DIR "/charts/medusa-store");
     options.real_node = true;
     StoreProvisioner provisioner(kube_, helm_, statuses_, registry_, options);
     auto command = Requested();
@@ -360,7 +404,6 @@ TEST_F(ProvisionerTest, PlacementRealNodeFailsInPlainWordsWhereItCannotBeHad) {
               "this platform has no real node; ask for placement any");
     // It has one, but the WooCommerce chart cannot run there.
     ProvisionerOptions options = Options();
-    options.woocommerce_chart = STOREFLEET_SOURCE_DIR "/charts/woocommerce-store";
     options.real_node = true;
     StoreProvisioner provisioner(kube_, helm_, statuses_, registry_, options);
     EXPECT_EQ(provisioner.Provision(At(command, 8), cancel, no_permit_), CommandOutcome::kFinished);

@@ -46,6 +46,9 @@ private:
     std::map<std::string, Engine, std::less<>> engines_;
 };
 
+// Where the service images keep the catalogue (services/Dockerfile): the services' default.
+inline constexpr std::string_view kImageChartCatalogue = "/opt/storefleet/chart-catalogue";
+
 // a < b in semantic version order (major.minor.patch, a pre-release before its release).
 bool VersionLess(std::string_view a, std::string_view b);
 
