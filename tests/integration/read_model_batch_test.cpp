@@ -46,7 +46,8 @@ struct Stream {
 };
 
 // A few hundred events for 30 stores: requests, the provisioner's steps, deletions, events
-// delivered twice, stale steps after a deletion, and an event naming another tenant.
+// delivered twice, stale steps after a deletion, and an event naming another tenant. Store s
+// is created on chart version "0.1.<s>", and its statuses name it.
 Stream MakeStream(std::mt19937& random) {
     Stream stream;
     int64_t command_offset = 0;
@@ -65,6 +66,7 @@ Stream MakeStream(std::mt19937& random) {
         requested->set_plan("small");
         requested->set_host("shop-" + std::to_string(s) + ".example");
         requested->set_requested_by(tenant);
+        requested->set_chart_version("0.1." + std::to_string(s));
         events::SetTypeFromPayload(request);
         stream.commands.push_back(*PlanEvent(request, {events::kCommandsTopic, requested_offset}));
 
@@ -78,6 +80,7 @@ Stream MakeStream(std::mt19937& random) {
             changed->set_name("shop-" + std::to_string(s));
             changed->set_engine_name(s % 2 == 0 ? "woocommerce" : "medusa");
             changed->set_namespace_("store-" + store_id.substr(0, 8));
+            changed->set_chart_version("0.1." + std::to_string(s));
             if (steps[i] == v1::STORE_STATUS_READY)
                 changed->set_url("http://shop-" + std::to_string(s) + ".example");
             events::SetTypeFromPayload(status);
@@ -202,6 +205,24 @@ TEST_F(ReadModelBatchTest, BatchesOfAnySizeEndAsEventsAppliedOneByOne) {
               ".stores s where s.status <> (select c.status from " + batch_schema_ +
               ".store_changes c where c.store_id = s.store_id order by change_id desc limit 1)"),
         0);
+    // The batch statements carry the chart versions, desired and observed (every store
+    // reached ready, deleted ones before their deletion), into the rows and the change log.
+    EXPECT_EQ(Count("select count(*) from " + batch_schema_ +
+                    ".stores where tenant_id <> 'tenant-x' and name like 'shop-%' and "
+                    "desired_chart_version = '0.1.' || substr(name, 6) and "
+                    "observed_chart_version = desired_chart_version"),
+              Count("select count(*) from " + batch_schema_ +
+                    ".stores where tenant_id <> 'tenant-x' and name like 'shop-%'"));
+    EXPECT_GE(Count("select count(*) from " + batch_schema_ +
+                    ".stores where observed_chart_version is not null"),
+              29);
+    EXPECT_EQ(Count("select count(*) from " + batch_schema_ +
+                    ".stores s where s.observed_chart_version is distinct from (select "
+                    "c.observed_chart_version from " +
+                    batch_schema_ +
+                    ".store_changes c where c.store_id = s.store_id order by change_id desc "
+                    "limit 1)"),
+              0);
 }
 
 TEST_F(ReadModelBatchTest, TwoReplicasOnTheTwoTopicsEndAsEventsAppliedOneByOne) {

@@ -40,25 +40,32 @@ TEST_F(ReadModelJsonTest, ViewJsonIsTheApiEncodingOfTheRow) {
         const std::string insert =
             "insert into " + schema_ +
             ".stores (store_id, tenant_id, name, engine, plan, host, status, step, reason, "
-            "url, admin_url, namespace, simulated, created_at, updated_at) values ";
+            "url, admin_url, namespace, simulated, created_at, updated_at, generation, "
+            "observed_generation, suspended, admin_email, desired_chart_version, "
+            "observed_chart_version) values ";
         // Every escape JSON needs, non-ASCII text, NULLs and empty strings (both null in
-        // the API), a simulated store (the note), times with and without a fraction.
+        // the API), a simulated store (the note), times with and without a fraction; the
+        // desired state and the chart versions, desired and observed, known or not.
         txn.exec(
             insert +
             "(gen_random_uuid(), 't', 'tricky', 'medusa', 'large', 'h.example', 'failed', 'helm', "
             "E'quote \" back \\\\ nl \\n tab \\t cr \\r ff \\f bs \\b bell \\x07 us \\x1f del "
             "\\x7f "
             "é ✓ 😀 </script>', 'http://x/?a=1&b=\"2\"', 'http://x/admin', 'ns-1', true, "
-            "timestamptz '2026-01-02 03:04:05.000006+00', timestamptz '2026-01-02 03:04:05+00'), "
+            "timestamptz '2026-01-02 03:04:05.000006+00', timestamptz '2026-01-02 03:04:05+00', "
+            "3, 2, true, E'o\"wner\\\\@example.com', E'0.2.0-rc.1+\"b\"', '0.1.1'), "
             "(gen_random_uuid(), 't', '', null, null, '', 'ready', '', null, '', null, '', false, "
-            "timestamptz '1999-12-31 23:59:59.999999+00', now()), "
+            "timestamptz '1999-12-31 23:59:59.999999+00', now(), 1, 1, false, '', '', ''), "
             "(gen_random_uuid(), 't', 'plain', 'woocommerce', 'small', 'p.example', 'requested', "
             "null, null, "
-            "null, null, null, false, now(), now())");
+            "null, null, null, false, now(), now(), 1, 0, false, null, '0.1.1', null)");
         // An update keeps it current.
         txn.exec("update " + schema_ +
                  ".stores set status = 'provisioning', step = 'namespace', "
                  "updated_at = updated_at + interval '1 millisecond' where name = 'plain'");
+        txn.exec("update " + schema_ +
+                 ".stores set status = 'ready', observed_chart_version = '0.1.1', "
+                 "observed_generation = 1 where name = 'plain'");
     });
     auto rows = pool_.WithTransaction([&](pqxx::work& txn) {
         return txn.exec("select " STOREFLEET_STORE_VIEW_COLUMNS ", view_json from " + schema_ +
@@ -73,6 +80,13 @@ TEST_F(ReadModelJsonTest, ViewJsonIsTheApiEncodingOfTheRow) {
         EXPECT_EQ(row[query::kStoreViewColumnCount].as<std::string>(), encoded)
             << "store '" << view.name << "'";
         EXPECT_EQ(query::StoreJsonText(view), encoded) << "without ready JSON the row is encoded";
+        if (view.name == "tricky") {
+            EXPECT_EQ(view.desired_chart_version, "0.2.0-rc.1+\"b\"") << "the columns were read";
+            EXPECT_EQ(view.observed_chart_version, "0.1.1");
+        }
+        if (view.name == "plain") {
+            EXPECT_EQ(view.observed_chart_version, "0.1.1");
+        }
     }
 }
 

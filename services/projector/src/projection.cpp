@@ -66,10 +66,22 @@ void ApplyDesired(StoreRow& row, const StoreEffect& change) {
         if (!change.plan.empty()) row.plan = change.plan;
         row.suspended = change.suspended;
         row.admin_email = change.admin_email;
+        row.chart_version = change.chart_version;
     } else if (change.generation == row.generation) {
         if (row.plan.empty()) row.plan = change.plan;
         if (row.admin_email.empty()) row.admin_email = change.admin_email;
+        if (row.chart_version.empty()) row.chart_version = change.chart_version;
         row.suspended = row.suspended || change.suspended;
+    }
+}
+
+// The chart version of the newest converged report that names one (see Decide): a max by
+// sequence over the set of such reports, so the order they are read in does not matter.
+void ApplyObservedChart(StoreRow& row, const StoreEffect& change) {
+    if (change.observed_chart_version.empty() || change.sequence <= 0) return;
+    if (change.sequence > row.observed_chart_sequence) {
+        row.observed_chart_version = change.observed_chart_version;
+        row.observed_chart_sequence = change.sequence;
     }
 }
 
@@ -96,6 +108,8 @@ std::string DescribeChange(const v1::StoreChangeRequested& request) {
             value = request.desired().suspended() ? "true" : "false";
         } else if (field == "admin_email") {
             value = Text(request.desired().admin_email());
+        } else if (field == "chart_version") {
+            value = Text(request.desired().chart_version());
         } else {
             continue;  // a field this build does not know: named by the command, not shown
         }
@@ -172,6 +186,7 @@ Result<PlannedEvent> PlanEvent(const v1::Envelope& envelope, const MessagePositi
             change.plan = Text(requested.plan());
             change.host = Text(requested.host());
             change.admin_email = Text(requested.admin_email());
+            change.chart_version = Text(requested.chart_version());
             change.generation = static_cast<int64_t>(events::CommandGeneration(envelope));
             break;
         }
@@ -190,6 +205,7 @@ Result<PlannedEvent> PlanEvent(const v1::Envelope& envelope, const MessagePositi
             change.plan = Text(requested.desired().plan());
             change.suspended = requested.desired().suspended();
             change.admin_email = Text(requested.desired().admin_email());
+            change.chart_version = Text(requested.desired().chart_version());
             change.name = Text(requested.name());
             change.engine = EngineOf(requested.engine());
             change.host = Text(requested.host());
@@ -244,6 +260,7 @@ Result<PlannedEvent> PlanEvent(const v1::Envelope& envelope, const MessagePositi
                                    "observed_generation does not fit a signed 64-bit integer");
                 }
                 change.observed_generation = static_cast<int64_t>(observed);
+                change.observed_chart_version = Text(changed.chart_version());
             }
             break;
         }
@@ -289,11 +306,12 @@ BatchPlan PlanBatch(const std::vector<kafka::ConsumedMessage>& messages) {
 }
 
 // Everything an event says besides the state, applied or stale: facts, desired state,
-// observed generation (see Decide).
+// observed generation and chart version (see Decide).
 void ApplyFacts(StoreRow& row, const StoreEffect& change) {
     FillFacts(row, change);
     if (IsCommandWithDesiredState(change)) ApplyDesired(row, change);
     row.observed_generation = std::max(row.observed_generation, change.observed_generation);
+    ApplyObservedChart(row, change);
 }
 
 RowDecision Decide(const std::optional<StoreRow>& current, const StoreEffect& change) {

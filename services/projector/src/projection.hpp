@@ -58,6 +58,9 @@ struct StoreFields {
     std::string plan;
     bool suspended = false;
     std::string admin_email;
+    // The store chart's version to install (DesiredState.chart_version); empty: not pinned
+    // (the engine's default, which the read model does not know).
+    std::string chart_version;
     // Its state.
     std::string status;
     std::string step;
@@ -86,6 +89,9 @@ struct StoreEffect : StoreFields {
     int64_t generation = 0;
     // A READY or SUSPENDED status: the generation the store converged to; 0 otherwise.
     int64_t observed_generation = 0;
+    // A READY or SUSPENDED status: the chart version the store converged to; empty otherwise
+    // and from a provisioner older than chart versions.
+    std::string observed_chart_version;
 };
 
 struct PlannedEvent {
@@ -125,6 +131,10 @@ struct StoreRow : StoreFields {
     // desired state the row holds; the highest generation it converged to (0: none yet).
     int64_t generation = 1;
     int64_t observed_generation = 0;
+    // The chart version the store converged to (empty: none known yet), and the sequence of
+    // the status that reported it (0: none, or an unordered one), which orders it.
+    std::string observed_chart_version;
+    int64_t observed_chart_sequence = 0;
     int64_t created_at_us = 0;
     int64_t updated_at_us = 0;
     int64_t last_sequence = 0;
@@ -170,13 +180,19 @@ struct RowDecision {
 //    url, admin_url, namespace (an applied status overwrites them when it has them), and
 //    simulated stays true once seen (a store does not move between clusters). A store's
 //    facts do not change over its life, so which event supplied them does not matter.
-//  - The desired state (plan, suspended, admin_email) is that of the command with the
-//    highest generation, and generation is that highest one: a command of a higher
+//  - The desired state (plan, suspended, admin_email, chart_version) is that of the command
+//    with the highest generation, and generation is that highest one: a command of a higher
 //    generation than the row's replaces it, one of the same generation (the StoreRequested
 //    after a status made the row, a retry) only fills what the row does not know, an older
 //    one changes nothing. Commands of one generation state the same desired state.
 //  - observed_generation is the highest a READY or SUSPENDED status reported, applied or
 //    stale: it only grows. drift is state: that of the status that set the state.
+//  - observed_chart_version is that of the READY or SUSPENDED status with the highest
+//    sequence that names one, applied or stale (observed_chart_sequence remembers which): a
+//    rollback converges to an older version, so it cannot be a maximum of versions. A status
+//    naming none (an older provisioner) keeps the one known, and an unordered one counts
+//    for nothing (its producer predates chart versions too): the row stays a function of
+//    the set of events.
 //  - created_at is the (earliest) StoreRequested's occurred_at once one is seen, before
 //    that the earliest occurred_at seen.
 RowDecision Decide(const std::optional<StoreRow>& current, const StoreEffect& change);

@@ -27,20 +27,24 @@ constexpr const char* kLockStoreSql =
     "coalesce(admin_url, ''), coalesce(namespace, ''), simulated, "
     "(extract(epoch from created_at) * 1000000)::bigint, "
     "(extract(epoch from updated_at) * 1000000)::bigint, last_sequence, request_seen, "
-    "generation, observed_generation, suspended, coalesce(admin_email, ''), coalesce(drift, '') "
+    "generation, observed_generation, suspended, coalesce(admin_email, ''), coalesce(drift, ''), "
+    "coalesce(desired_chart_version, ''), coalesce(observed_chart_version, ''), "
+    "observed_chart_sequence "
     "from {schema}.stores where store_id = $1::uuid for update";
 
 constexpr const char* kInsertStore = "projector_insert_store";
 constexpr const char* kInsertStoreSql =
     "insert into {schema}.stores (store_id, tenant_id, name, engine, plan, host, status, step, "
     "reason, url, admin_url, namespace, simulated, created_at, updated_at, last_sequence, "
-    "request_seen, generation, observed_generation, suspended, admin_email, drift) "
+    "request_seen, generation, observed_generation, suspended, admin_email, drift, "
+    "desired_chart_version, observed_chart_version, observed_chart_sequence) "
     "values ($1::uuid, $2, nullif($3, ''), nullif($4, ''), nullif($5, ''), nullif($6, ''), $7, "
     "nullif($8, ''), nullif($9, ''), nullif($10, ''), nullif($11, ''), nullif($12, ''), "
     "$13::boolean, "
     "timestamptz 'epoch' + $14::bigint * interval '1 microsecond', "
     "timestamptz 'epoch' + $15::bigint * interval '1 microsecond', $16::bigint, "
-    "$17::boolean, $18::bigint, $19::bigint, $20::boolean, nullif($21, ''), nullif($22, '')) "
+    "$17::boolean, $18::bigint, $19::bigint, $20::boolean, nullif($21, ''), nullif($22, ''), "
+    "nullif($23, ''), nullif($24, ''), $25::bigint) "
     "on conflict (store_id) do nothing returning store_id";
 
 constexpr const char* kUpdateStore = "projector_update_store";
@@ -54,7 +58,9 @@ constexpr const char* kUpdateStoreSql =
     "updated_at = timestamptz 'epoch' + $14::bigint * interval '1 microsecond', "
     "last_sequence = $15::bigint, request_seen = $16::boolean, generation = $17::bigint, "
     "observed_generation = $18::bigint, suspended = $19::boolean, admin_email = nullif($20, ''), "
-    "drift = nullif($21, '') where store_id = $1::uuid";
+    "drift = nullif($21, ''), desired_chart_version = nullif($22, ''), "
+    "observed_chart_version = nullif($23, ''), observed_chart_sequence = $24::bigint "
+    "where store_id = $1::uuid";
 
 // The batch forms of the statements above: one round trip for a whole batch, not one per
 // event (the per-event round trips were most of the projector's Postgres time).
@@ -82,8 +88,11 @@ constexpr const char* kLockStoresSql =
     "(extract(epoch from created_at) * 1000000)::bigint, "
     "(extract(epoch from updated_at) * 1000000)::bigint, last_sequence, request_seen, "
     "generation, observed_generation, suspended, coalesce(admin_email, ''), coalesce(drift, ''), "
-    "store_id::text "
+    "coalesce(desired_chart_version, ''), coalesce(observed_chart_version, ''), "
+    "observed_chart_sequence, store_id::text "
     "from {schema}.stores where store_id = any($1::uuid[]) order by store_id for update";
+// The column of kLockStoresSql that holds the store id (the others are RowFrom's).
+constexpr int kLockedStoreIdColumn = 24;
 
 // The row values of a batch as arrays, $1 the store ids; shared by the insert and the update.
 #define STOREFLEET_ROWS_FROM_ARRAYS                                                                \
@@ -91,21 +100,25 @@ constexpr const char* kLockStoresSql =
     "$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::boolean[], "              \
     "$14::bigint[], "                                                                              \
     "$15::bigint[], $16::bigint[], $17::boolean[], $18::bigint[], $19::bigint[], $20::boolean[], " \
-    "$21::text[], $22::text[]) as v(store_id, tenant_id, name, engine, plan, host, status, step, " \
+    "$21::text[], $22::text[], $23::text[], $24::text[], $25::bigint[]) "                          \
+    "as v(store_id, tenant_id, name, engine, plan, host, status, step, "                           \
     "reason, url, admin_url, namespace, simulated, created_us, updated_us, last_sequence, "        \
-    "request_seen, generation, observed_generation, suspended, admin_email, drift)"
+    "request_seen, generation, observed_generation, suspended, admin_email, drift, "               \
+    "desired_chart_version, observed_chart_version, observed_chart_sequence)"
 constexpr const char* kInsertStores = "projector_insert_stores";
 constexpr const char* kInsertStoresSql =
     "insert into {schema}.stores (store_id, tenant_id, name, engine, plan, host, status, step, "
     "reason, url, admin_url, namespace, simulated, created_at, updated_at, last_sequence, "
-    "request_seen, generation, observed_generation, suspended, admin_email, drift) "
+    "request_seen, generation, observed_generation, suspended, admin_email, drift, "
+    "desired_chart_version, observed_chart_version, observed_chart_sequence) "
     "select v.store_id, v.tenant_id, nullif(v.name, ''), nullif(v.engine, ''), nullif(v.plan, ''), "
     "nullif(v.host, ''), v.status, nullif(v.step, ''), nullif(v.reason, ''), nullif(v.url, ''), "
     "nullif(v.admin_url, ''), nullif(v.namespace, ''), v.simulated, "
     "timestamptz 'epoch' + v.created_us * interval '1 microsecond', "
     "timestamptz 'epoch' + v.updated_us * interval '1 microsecond', v.last_sequence, "
     "v.request_seen, v.generation, v.observed_generation, v.suspended, nullif(v.admin_email, ''), "
-    "nullif(v.drift, '') "
+    "nullif(v.drift, ''), nullif(v.desired_chart_version, ''), "
+    "nullif(v.observed_chart_version, ''), v.observed_chart_sequence "
     "from " STOREFLEET_ROWS_FROM_ARRAYS
     " on conflict (store_id) do nothing returning store_id::text";
 constexpr const char* kUpdateStores = "projector_update_stores";
@@ -119,7 +132,10 @@ constexpr const char* kUpdateStoresSql =
     "updated_at = timestamptz 'epoch' + v.updated_us * interval '1 microsecond', "
     "last_sequence = v.last_sequence, request_seen = v.request_seen, generation = v.generation, "
     "observed_generation = v.observed_generation, suspended = v.suspended, "
-    "admin_email = nullif(v.admin_email, ''), drift = nullif(v.drift, '') "
+    "admin_email = nullif(v.admin_email, ''), drift = nullif(v.drift, ''), "
+    "desired_chart_version = nullif(v.desired_chart_version, ''), "
+    "observed_chart_version = nullif(v.observed_chart_version, ''), "
+    "observed_chart_sequence = v.observed_chart_sequence "
     "from " STOREFLEET_ROWS_FROM_ARRAYS " where s.store_id = v.store_id";
 #undef STOREFLEET_ROWS_FROM_ARRAYS
 
@@ -143,10 +159,12 @@ constexpr const char* kLogChanges = "projector_log_changes";
 constexpr const char* kLogChangesSql =
     "insert into {schema}.store_changes (change_id, store_id, tenant_id, name, engine, plan, host, "
     "status, step, reason, url, admin_url, namespace, simulated, created_at, updated_at, "
-    "generation, observed_generation, suspended, admin_email, condition_state, condition_message) "
+    "generation, observed_generation, suspended, admin_email, condition_state, condition_message, "
+    "desired_chart_version, observed_chart_version) "
     "select nextval('{schema}.store_changes_id'), store_id, tenant_id, name, engine, plan, host, "
     "status, step, reason, url, admin_url, namespace, simulated, created_at, updated_at, "
-    "generation, observed_generation, suspended, admin_email, condition_state, condition_message "
+    "generation, observed_generation, suspended, admin_email, condition_state, condition_message, "
+    "desired_chart_version, observed_chart_version "
     "from {schema}.stores where store_id = any($1::uuid[]) order by store_id";
 // The stream replays at most this far back; older changes go (a client further behind
 // re-reads the list).
@@ -181,6 +199,9 @@ StoreRow RowFrom(const pqxx::row& r) {
     row.suspended = r[18].as<bool>();
     row.admin_email = r[19].as<std::string>();
     row.drift = r[20].as<std::string>();
+    row.chart_version = r[21].as<std::string>();
+    row.observed_chart_version = r[22].as<std::string>();
+    row.observed_chart_sequence = r[23].as<int64_t>();
     return row;
 }
 
@@ -253,15 +274,18 @@ bool PgReadModel::ApplyChange(pqxx::work& txn, const PlannedEvent& event) {
                                   row.admin_url, row.k8s_namespace, row.simulated,
                                   row.created_at_us, row.updated_at_us, row.last_sequence,
                                   row.request_seen, row.generation, row.observed_generation,
-                                  row.suspended, row.admin_email, row.drift);
+                                  row.suspended, row.admin_email, row.drift, row.chart_version,
+                                  row.observed_chart_version, row.observed_chart_sequence);
                 return true;
             case RowAction::kInsert:
-                if (!txn.exec_prepared(
-                            kInsertStore, change.store_id, row.tenant_id, row.name, row.engine,
-                            row.plan, row.host, row.status, row.step, row.reason, row.url,
-                            row.admin_url, row.k8s_namespace, row.simulated, row.created_at_us,
-                            row.updated_at_us, row.last_sequence, row.request_seen, row.generation,
-                            row.observed_generation, row.suspended, row.admin_email, row.drift)
+                if (!txn.exec_prepared(kInsertStore, change.store_id, row.tenant_id, row.name,
+                                       row.engine, row.plan, row.host, row.status, row.step,
+                                       row.reason, row.url, row.admin_url, row.k8s_namespace,
+                                       row.simulated, row.created_at_us, row.updated_at_us,
+                                       row.last_sequence, row.request_seen, row.generation,
+                                       row.observed_generation, row.suspended, row.admin_email,
+                                       row.drift, row.chart_version, row.observed_chart_version,
+                                       row.observed_chart_sequence)
                          .empty()) {
                     return true;
                 }
@@ -290,7 +314,8 @@ std::string UuidKey(const std::string& id) {
 struct RowArrays {
     std::vector<std::string> store_id, tenant_id, name, engine, plan, host, status, step, reason,
         url, admin_url, k8s_namespace, simulated, created_us, updated_us, last_sequence,
-        request_seen, generation, observed_generation, suspended, admin_email, drift;
+        request_seen, generation, observed_generation, suspended, admin_email, drift,
+        desired_chart_version, observed_chart_version, observed_chart_sequence;
 
     void Add(const std::string& id, const StoreRow& row) {
         store_id.push_back(id);
@@ -315,6 +340,9 @@ struct RowArrays {
         suspended.emplace_back(row.suspended ? "true" : "false");
         admin_email.push_back(row.admin_email);
         drift.push_back(row.drift);
+        desired_chart_version.push_back(row.chart_version);
+        observed_chart_version.push_back(row.observed_chart_version);
+        observed_chart_sequence.push_back(std::to_string(row.observed_chart_sequence));
     }
     [[nodiscard]] bool empty() const { return store_id.empty(); }
 
@@ -327,7 +355,8 @@ struct RowArrays {
             ArrayLiteral(k8s_namespace), ArrayLiteral(simulated), ArrayLiteral(created_us),
             ArrayLiteral(updated_us), ArrayLiteral(last_sequence), ArrayLiteral(request_seen),
             ArrayLiteral(generation), ArrayLiteral(observed_generation), ArrayLiteral(suspended),
-            ArrayLiteral(admin_email), ArrayLiteral(drift));
+            ArrayLiteral(admin_email), ArrayLiteral(drift), ArrayLiteral(desired_chart_version),
+            ArrayLiteral(observed_chart_version), ArrayLiteral(observed_chart_sequence));
     }
 };
 
@@ -395,7 +424,7 @@ BatchResult PgReadModel::Apply(const BatchPlan& plan) {
             ids.reserve(stores.size());
             for (const auto& [key, store] : stores) ids.push_back(store.store_id);
             for (const auto& row : txn.exec_prepared(kLockStores, pg::ArrayLiteral(ids))) {
-                auto found = stores.find(UuidKey(row[21].as<std::string>()));
+                auto found = stores.find(UuidKey(row[kLockedStoreIdColumn].as<std::string>()));
                 if (found == stores.end()) continue;
                 found->second.row = RowFrom(row);
                 found->second.in_table = true;

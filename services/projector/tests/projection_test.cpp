@@ -180,6 +180,32 @@ TEST(PlanEventTest, GenerationsOfRequestsAndConvergedReports) {
     EXPECT_EQ(planned.drift, "replicas 0, want 1");
 }
 
+TEST(PlanEventTest, ChartVersionsOfCommandsAndConvergedReports) {
+    auto create = ChangeOf(Command(WithChartVersion(Requested(EventId(1), kT0), "0.1.1"), 5));
+    EXPECT_EQ(create.chart_version, "0.1.1") << "the version intake pinned at create";
+    auto planned = PlanEvent(
+        WithChartVersion(ChangeRequested(EventId(2), kT0, 2, "small", false, {"chart_version"}),
+                         "0.2.0"),
+        {events::kCommandsTopic, 9});
+    ASSERT_TRUE(planned.ok()) << planned.error().message;
+    EXPECT_EQ(planned->change.chart_version, "0.2.0");
+    EXPECT_EQ(planned->entry.reason, "generation 2, requested by ops: chart_version 0.2.0");
+    auto ready = ChangeOf(Status(WithChartVersion(
+        Converged(EventId(3), kT0, v1::STORE_STATUS_READY, StatusSequence(9, 5), 2), "0.2.0")));
+    EXPECT_EQ(ready.observed_chart_version, "0.2.0");
+    EXPECT_EQ(ready.chart_version, "") << "a status states no desired state";
+    auto suspended = ChangeOf(Status(WithChartVersion(
+        Converged(EventId(4), kT0, v1::STORE_STATUS_SUSPENDED, StatusSequence(9, 6), 2), "0.2.0")));
+    EXPECT_EQ(suspended.observed_chart_version, "0.2.0");
+    // Every status of a change names the version it installs; only a converged one observed it.
+    for (const auto status :
+         {v1::STORE_STATUS_PROVISIONING, v1::STORE_STATUS_DEGRADED, v1::STORE_STATUS_FAILED}) {
+        auto report = ChangeOf(Status(WithChartVersion(
+            StatusChanged(EventId(5), kT0, status, StatusSequence(9, 2)), "0.2.0")));
+        EXPECT_EQ(report.observed_chart_version, "") << events::StatusName(status);
+    }
+}
+
 TEST(PlanEventTest, RefusesEventsTheReadModelCannotHold) {
     const MessagePosition at{events::kCommandsTopic, 0};
     auto bad_store = Requested(EventId(1), kT0);
@@ -731,6 +757,127 @@ TEST(DecideTest, AChangeReadFirstMakesAProvisionalRowTheRequestCompletes) {
     EXPECT_EQ(row->plan, "large");
     EXPECT_EQ(row->host, "shop.acme.stores.localtest.me");
     EXPECT_EQ(row->created_at_us, kT0);
+}
+
+TEST(DecideTest, TheChartVersionsFollowTheCommandsAndTheConvergedReportsWhateverTheOrder) {
+    // Created on 0.1.1, upgraded to 0.2.0 (generation 2) and converged: 5040 orders.
+    auto row = ExpectSameRowInEveryOrder({
+        Command(WithChartVersion(Requested(EventId(1), kT0), "0.1.1"), 5),
+        Status(WithChartVersion(
+            Converged(EventId(2), kT0 + 1, v1::STORE_STATUS_READY, StatusSequence(5, 5), 1),
+            "0.1.1")),
+        Command(WithChartVersion(
+                    ChangeRequested(EventId(3), kT0 + 2, 2, "small", false, {"chart_version"}),
+                    "0.2.0"),
+                9),
+        Status(WithChartVersion(
+            StatusChanged(EventId(4), kT0 + 3, v1::STORE_STATUS_PROVISIONING, StatusSequence(9, 1)),
+            "0.2.0")),
+        Status(WithChartVersion(
+            Converged(EventId(5), kT0 + 4, v1::STORE_STATUS_READY, StatusSequence(9, 5), 2),
+            "0.2.0")),
+        // The plan changes at generation 3 on the same chart; its report names no version
+        // (an older provisioner): the store is still on 0.2.0.
+        Command(WithChartVersion(ChangeRequested(EventId(6), kT0 + 5, 3, "medium", false, {"plan"}),
+                                 "0.2.0"),
+                12),
+        Status(Converged(EventId(7), kT0 + 6, v1::STORE_STATUS_READY, StatusSequence(12, 5), 3)),
+    });
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->generation, 3);
+    EXPECT_EQ(row->chart_version, "0.2.0");
+    EXPECT_EQ(row->observed_chart_version, "0.2.0") << "a report naming none keeps the known one";
+    EXPECT_EQ(row->observed_chart_sequence, static_cast<int64_t>(StatusSequence(9, 5)));
+    EXPECT_EQ(row->plan, "medium");
+}
+
+TEST(DecideTest, ARollbackConvergesToTheOlderChartVersionWhateverTheOrder) {
+    // Upgraded to 0.2.0, then rolled back to 0.1.1 as generation 3: the newest report wins,
+    // not the highest version.
+    auto row = ExpectSameRowInEveryOrder({
+        Command(WithChartVersion(Requested(EventId(1), kT0), "0.1.1"), 5),
+        Status(WithChartVersion(
+            Converged(EventId(2), kT0 + 1, v1::STORE_STATUS_READY, StatusSequence(5, 5), 1),
+            "0.1.1")),
+        Command(WithChartVersion(
+                    ChangeRequested(EventId(3), kT0 + 2, 2, "small", false, {"chart_version"}),
+                    "0.2.0"),
+                9),
+        Status(WithChartVersion(
+            Converged(EventId(4), kT0 + 3, v1::STORE_STATUS_READY, StatusSequence(9, 5), 2),
+            "0.2.0")),
+        Command(WithChartVersion(
+                    ChangeRequested(EventId(5), kT0 + 4, 3, "small", false, {"chart_version"}),
+                    "0.1.1"),
+                12),
+        Status(WithChartVersion(
+            Converged(EventId(6), kT0 + 5, v1::STORE_STATUS_READY, StatusSequence(12, 5), 3),
+            "0.1.1")),
+    });
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->chart_version, "0.1.1");
+    EXPECT_EQ(row->observed_chart_version, "0.1.1");
+    EXPECT_EQ(row->observed_generation, 3);
+}
+
+TEST(DecideTest, AFailedUpgradeLeavesTheObservedChartVersionWhereItWas) {
+    auto row = Project({
+        Command(WithChartVersion(Requested(EventId(1), kT0), "0.1.1"), 5),
+        Status(WithChartVersion(
+            Converged(EventId(2), kT0 + 1, v1::STORE_STATUS_READY, StatusSequence(5, 5), 1),
+            "0.1.1")),
+        Command(WithChartVersion(
+                    ChangeRequested(EventId(3), kT0 + 2, 2, "small", false, {"chart_version"}),
+                    "0.2.0"),
+                9),
+        Status(WithChartVersion(
+            StatusChanged(EventId(4), kT0 + 3, v1::STORE_STATUS_DEGRADED, StatusSequence(9, 4)),
+            "0.2.0")),
+    });
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->status, "degraded");
+    EXPECT_EQ(row->chart_version, "0.2.0") << "what was asked";
+    EXPECT_EQ(row->observed_chart_version, "0.1.1") << "what it still runs";
+    // A late ready report of the first run (stale) does not move it back either, nor does a
+    // later one that names no version.
+    auto late = ChangeOf(Status(WithChartVersion(
+        Converged(EventId(5), kT0 + 4, v1::STORE_STATUS_READY, StatusSequence(5, 4), 1), "0.1.0")));
+    EXPECT_EQ(Decide(row, late).row.observed_chart_version, "0.1.1");
+    auto unnamed = ChangeOf(
+        Status(Converged(EventId(6), kT0 + 5, v1::STORE_STATUS_READY, StatusSequence(9, 6), 2)));
+    const RowDecision decision = Decide(row, unnamed);
+    EXPECT_EQ(decision.row.status, "ready");
+    EXPECT_EQ(decision.row.observed_chart_version, "0.1.1");
+    EXPECT_EQ(decision.row.observed_chart_sequence, static_cast<int64_t>(StatusSequence(5, 5)));
+}
+
+TEST(DecideTest, AnUnorderedReportsChartVersionCountsForNothing) {
+    auto row = Project({
+        Command(WithChartVersion(Requested(EventId(1), kT0), "0.1.1"), 5),
+        Status(WithChartVersion(StatusChanged(EventId(2), kT0 + 1, v1::STORE_STATUS_READY, 0),
+                                "0.1.1")),
+    });
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->observed_chart_version, "");
+    EXPECT_EQ(row->observed_chart_sequence, 0);
+}
+
+TEST(DecideTest, ACommandOfTheRowsGenerationFillsAnUnknownDesiredChartVersion) {
+    // A report made the row; the late create, of the row's generation, states the version.
+    auto row = ExpectSameRowInEveryOrder({
+        Status(WithChartVersion(
+            Converged(EventId(2), kT0 + 1, v1::STORE_STATUS_READY, StatusSequence(5, 5), 1),
+            "0.1.1")),
+        Command(WithChartVersion(Requested(EventId(1), kT0), "0.1.1"), 5),
+    });
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->chart_version, "0.1.1");
+    EXPECT_EQ(row->observed_chart_version, "0.1.1");
+    // A retry of that generation (its commands state one desired state) only fills the unknown.
+    auto retry = ChangeOf(Command(
+        WithChartVersion(ChangeRequested(EventId(3), kT0, 1, "small", false, {}, true), "0.0.9"),
+        4));
+    EXPECT_EQ(Decide(row, retry).row.chart_version, "0.1.1");
 }
 
 }  // namespace

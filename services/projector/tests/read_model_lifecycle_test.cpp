@@ -8,6 +8,8 @@
 
 #include <cstdlib>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "projection.hpp"
@@ -109,9 +111,11 @@ TEST_F(ReadModelLifecycleTest, GenerationsDesiredStateAndConditionFollowTheEvent
     EXPECT_EQ(row.View()["condition"],
               nlohmann::json({{"state", "in_sync"}, {"message", "converged to generation 1"}}));
     EXPECT_EQ(row.View()["desired_etag"], "\"g1\"");
-    EXPECT_EQ(row.View()["desired"],
-              nlohmann::json(
-                  {{"plan", "small"}, {"suspended", false}, {"admin_email", "admin@example.com"}}));
+    EXPECT_EQ(row.View()["desired"], nlohmann::json({{"plan", "small"},
+                                                     {"suspended", false},
+                                                     {"admin_email", "admin@example.com"},
+                                                     {"chart_version", nullptr}}));
+    EXPECT_TRUE(row.View()["chart_version"].is_null()) << "events that name no chart version";
 
     // A change: the store keeps serving (ready) and converges to generation 2.
     Apply(live_,
@@ -209,15 +213,28 @@ TEST_F(ReadModelLifecycleTest, TheConditionOfEachState) {
 TEST_F(ReadModelLifecycleTest, ChangesReadInAnyOrderGiveTheSameReadModel) {
     // The replay check over a store's whole life: live reads it in order, the replay one
     // event per batch from the last to the first; the rows and timelines must match.
+    // Chart versions: created on 0.1.1, upgraded to 0.2.0 with the plan change; the suspend's
+    // report names none (an older provisioner).
     const std::vector<kafka::ConsumedMessage> events = {
-        Message(Requested(EventId(1), kT0), 5),
+        Message(WithChartVersion(Requested(EventId(1), kT0), "0.1.1"), 5),
         Message(
             StatusChanged(EventId(2), kT0 + 1, v1::STORE_STATUS_PROVISIONING, StatusSequence(5, 1)),
             0),
-        Message(Converged(EventId(3), kT0 + 2, v1::STORE_STATUS_READY, StatusSequence(5, 5), 1), 1),
-        Message(ChangeRequested(EventId(4), kT0 + 3, 2, "large", false, {"plan"}), 9),
-        Message(ChangeRequested(EventId(5), kT0 + 4, 3, "large", true, {"suspended"}), 11),
-        Message(Converged(EventId(6), kT0 + 5, v1::STORE_STATUS_READY, StatusSequence(9, 5), 2), 2),
+        Message(WithChartVersion(
+                    Converged(EventId(3), kT0 + 2, v1::STORE_STATUS_READY, StatusSequence(5, 5), 1),
+                    "0.1.1"),
+                1),
+        Message(WithChartVersion(ChangeRequested(EventId(4), kT0 + 3, 2, "large", false,
+                                                 {"plan", "chart_version"}),
+                                 "0.2.0"),
+                9),
+        Message(WithChartVersion(
+                    ChangeRequested(EventId(5), kT0 + 4, 3, "large", true, {"suspended"}), "0.2.0"),
+                11),
+        Message(WithChartVersion(
+                    Converged(EventId(6), kT0 + 5, v1::STORE_STATUS_READY, StatusSequence(9, 5), 2),
+                    "0.2.0"),
+                2),
         Message(
             Converged(EventId(7), kT0 + 6, v1::STORE_STATUS_SUSPENDED, StatusSequence(11, 5), 3),
             3),
@@ -242,6 +259,73 @@ TEST_F(ReadModelLifecycleTest, ChangesReadInAnyOrderGiveTheSameReadModel) {
     EXPECT_EQ(row.plan, "large");
     EXPECT_TRUE(row.suspended);
     EXPECT_EQ(row.condition_state, "in_sync");
+    EXPECT_EQ(row.View()["chart_version"], "0.2.0");
+    EXPECT_EQ(row.View()["desired"]["chart_version"], "0.2.0");
+}
+
+TEST_F(ReadModelLifecycleTest, TheChartVersionsInTheRowItsJsonAndTheChangeLog) {
+    const auto observed = [&] {
+        return pool_.WithTransaction([&](pqxx::work& txn) {
+            auto r = txn.exec_params1(
+                "select coalesce(desired_chart_version, ''), coalesce(observed_chart_version, ''), "
+                "observed_chart_sequence from " +
+                    live_schema_ + ".stores where store_id = $1::uuid",
+                std::string(kStoreId));
+            return std::make_tuple(r[0].as<std::string>(), r[1].as<std::string>(),
+                                   r[2].as<int64_t>());
+        });
+    };
+    const auto logged = [&] {
+        return pool_.WithTransaction([&](pqxx::work& txn) {
+            auto r = txn.exec1(
+                "select coalesce(desired_chart_version, ''), coalesce(observed_chart_version, '') "
+                "from " +
+                live_schema_ + ".store_changes order by change_id desc limit 1");
+            return std::make_pair(r[0].as<std::string>(), r[1].as<std::string>());
+        });
+    };
+    Apply(live_, {Message(WithChartVersion(Requested(EventId(1), kT0), "0.1.1"), 5)});
+    EXPECT_EQ(observed(), std::make_tuple(std::string("0.1.1"), std::string(), int64_t{0}));
+    Row row = Read(live_schema_);
+    EXPECT_TRUE(row.View()["chart_version"].is_null()) << "nothing converged yet";
+    EXPECT_EQ(row.View()["desired"]["chart_version"], "0.1.1");
+
+    Apply(live_, {Message(WithChartVersion(Converged(EventId(2), kT0 + 1, v1::STORE_STATUS_READY,
+                                                     StatusSequence(5, 5), 1),
+                                           "0.1.1"),
+                          0)});
+    EXPECT_EQ(observed(), std::make_tuple(std::string("0.1.1"), std::string("0.1.1"),
+                                          static_cast<int64_t>(StatusSequence(5, 5))));
+    EXPECT_EQ(Read(live_schema_).View()["chart_version"], "0.1.1");
+
+    // An upgrade under way: asked 0.2.0, still on 0.1.1, in the stream's log too.
+    Apply(
+        live_,
+        {Message(WithChartVersion(
+                     ChangeRequested(EventId(3), kT0 + 2, 2, "small", false, {"chart_version"}),
+                     "0.2.0"),
+                 9),
+         Message(WithChartVersion(StatusChanged(EventId(4), kT0 + 3, v1::STORE_STATUS_PROVISIONING,
+                                                StatusSequence(9, 1)),
+                                  "0.2.0"),
+                 1)});
+    row = Read(live_schema_);
+    EXPECT_EQ(row.View()["chart_version"], "0.1.1");
+    EXPECT_EQ(row.View()["desired"]["chart_version"], "0.2.0");
+    EXPECT_EQ(logged(), std::make_pair(std::string("0.2.0"), std::string("0.1.1")));
+
+    // Converged, reported by a provisioner that names no version: it keeps the known one.
+    Apply(live_,
+          {Message(Converged(EventId(5), kT0 + 4, v1::STORE_STATUS_READY, StatusSequence(9, 5), 2),
+                   2)});
+    EXPECT_EQ(std::get<1>(observed()), "0.1.1");
+    Apply(live_, {Message(WithChartVersion(Converged(EventId(6), kT0 + 5, v1::STORE_STATUS_READY,
+                                                     StatusSequence(9, 6), 2),
+                                           "0.2.0"),
+                          3)});
+    row = Read(live_schema_);
+    EXPECT_EQ(row.View()["chart_version"], "0.2.0");
+    EXPECT_EQ(logged(), std::make_pair(std::string("0.2.0"), std::string("0.2.0")));
 }
 
 }  // namespace

@@ -76,8 +76,11 @@ TEST_F(StoreLifecycleReaderTest, AStoreTheReadModelHasNotSeenIsGenerationOneConv
     EXPECT_EQ(json["observed_generation"], 0);
     EXPECT_EQ(json["condition"]["state"], "converging") << json.dump();
     EXPECT_EQ(json["condition"]["message"], "converging to generation 1");
-    EXPECT_EQ(json["desired"],
-              nlohmann::json({{"plan", "small"}, {"suspended", false}, {"admin_email", nullptr}}));
+    EXPECT_EQ(json["desired"], nlohmann::json({{"plan", "small"},
+                                               {"suspended", false},
+                                               {"admin_email", nullptr},
+                                               {"chart_version", nullptr}}));
+    EXPECT_TRUE(json["chart_version"].is_null());
     EXPECT_EQ(json["desired_etag"], "\"g1\"");
 }
 
@@ -85,10 +88,11 @@ TEST_F(StoreLifecycleReaderTest, ARowsReadyJsonIsTheEncodingOfItsColumnsAndTheSt
     const std::string id = Ledger("active");
     Exec(
         "insert into read.stores (store_id, tenant_id, name, engine, plan, host, status, "
-        "created_at, updated_at, generation, observed_generation, suspended, admin_email, drift) "
+        "created_at, updated_at, generation, observed_generation, suspended, admin_email, drift, "
+        "desired_chart_version, observed_chart_version) "
         "values ($1::uuid, $2, 'drifty', 'medusa', 'large', 'h.example', 'ready', "
         "now() - interval '1 hour', now() - interval '10 seconds', 3, 3, true, "
-        "E'o\"wner@example.com', E'web: \"replicas\" 1\\n want 0')",
+        "E'o\"wner@example.com', E'web: \"replicas\" 1\\n want 0', '0.2.0', '0.1.1')",
         id, tenant_);
     auto store = reader_.GetStore(tenant_, id);
     ASSERT_TRUE(store);
@@ -100,6 +104,8 @@ TEST_F(StoreLifecycleReaderTest, ARowsReadyJsonIsTheEncodingOfItsColumnsAndTheSt
     EXPECT_EQ(columns.generation, 3);
     EXPECT_EQ(columns.observed_generation, 3);
     EXPECT_TRUE(columns.suspended);
+    EXPECT_EQ(columns.desired_chart_version, "0.2.0");
+    EXPECT_EQ(columns.observed_chart_version, "0.1.1");
     EXPECT_EQ(columns.condition_state, "out_of_sync");
     EXPECT_EQ(columns.condition_message, "web: \"replicas\" 1\n want 0");
 
@@ -120,16 +126,20 @@ TEST_F(StoreLifecycleReaderTest, ARowsReadyJsonIsTheEncodingOfItsColumnsAndTheSt
         "insert into read.store_changes (change_id, store_id, tenant_id, name, engine, plan, "
         "host, status, step, reason, url, admin_url, namespace, simulated, created_at, "
         "updated_at, generation, observed_generation, suspended, admin_email, condition_state, "
-        "condition_message) select nextval('read.store_changes_id'), store_id, tenant_id, name, "
+        "condition_message, desired_chart_version, observed_chart_version) "
+        "select nextval('read.store_changes_id'), store_id, tenant_id, name, "
         "engine, plan, host, status, step, reason, url, admin_url, namespace, simulated, "
         "created_at, updated_at, generation, observed_generation, suspended, admin_email, "
-        "condition_state, condition_message from read.stores where store_id = $1::uuid",
+        "condition_state, condition_message, desired_chart_version, observed_chart_version "
+        "from read.stores where store_id = $1::uuid",
         id);
     query::PgChangeFeed feed(PgUrl(), reader_pool_);
     auto changes = feed.After(feed.Head() - 1, tenant_, 10);
     ASSERT_EQ(changes.size(), 1U);
     EXPECT_EQ(Dump(changes[0].store), nlohmann::json::parse(listed[0].ready_json).dump())
         << "the stream sends what the list sends";
+    EXPECT_EQ(changes[0].store.observed_chart_version, "0.1.1");
+    EXPECT_EQ(changes[0].store.desired_chart_version, "0.2.0");
 }
 
 TEST_F(StoreLifecycleReaderTest, AConditionMessageIsEncodedAsTheApiEncodesIt) {
@@ -159,22 +169,26 @@ TEST_F(StoreLifecycleReaderTest, AChangeTheLedgerAcceptedShowsBeforeTheReadModel
     const std::string id = Ledger("active");
     Exec(
         "insert into read.stores (store_id, tenant_id, name, engine, host, plan, status, "
-        "created_at, updated_at, generation, observed_generation) values ($1::uuid, $2, 'n', "
+        "created_at, updated_at, generation, observed_generation, desired_chart_version, "
+        "observed_chart_version) values ($1::uuid, $2, 'n', "
         "'woocommerce', 'h.example', 'small', 'ready', now() - interval '1 hour', "
-        "now() - interval '10 seconds', 1, 1)",
+        "now() - interval '10 seconds', 1, 1, '0.1.1', '0.1.1')",
         id, tenant_);
     auto store = reader_.GetStore(tenant_, id);
     ASSERT_TRUE(store);
     EXPECT_EQ(store->condition_state, "in_sync");
     EXPECT_FALSE(store->ready_json.empty());
+    EXPECT_EQ(store->desired_chart_version, "0.1.1");
 
     Exec(
         "update intake.stores set generation = 2, plan = 'medium', suspended = true, "
-        "admin_email = 'new@example.com' where store_id = $1::uuid",
+        "admin_email = 'new@example.com', chart_version = '0.2.0' where store_id = $1::uuid",
         id);
     store = reader_.GetStore(tenant_, id);
     ASSERT_TRUE(store);
     EXPECT_TRUE(store->ready_json.empty()) << "the ledger changed what the row says";
+    EXPECT_EQ(store->desired_chart_version, "0.2.0") << "the ledger's desired state";
+    EXPECT_EQ(store->observed_chart_version, "0.1.1") << "the row's: what it runs meanwhile";
     EXPECT_EQ(store->generation, 2);
     EXPECT_EQ(store->observed_generation, 1);
     EXPECT_EQ(store->plan, "medium");
@@ -188,12 +202,16 @@ TEST_F(StoreLifecycleReaderTest, AChangeTheLedgerAcceptedShowsBeforeTheReadModel
     // Once the projector has the change, the row answers again, ready JSON included.
     Exec(
         "update read.stores set generation = 2, plan = 'medium', suspended = true, "
-        "admin_email = 'new@example.com' where store_id = $1::uuid",
+        "admin_email = 'new@example.com', desired_chart_version = '0.2.0' "
+        "where store_id = $1::uuid",
         id);
     store = reader_.GetStore(tenant_, id);
     ASSERT_TRUE(store);
     EXPECT_FALSE(store->ready_json.empty());
     EXPECT_EQ(store->generation, 2);
+    const nlohmann::json json = nlohmann::json::parse(store->ready_json);
+    EXPECT_EQ(json["desired"]["chart_version"], "0.2.0");
+    EXPECT_EQ(json["chart_version"], "0.1.1");
 }
 
 TEST_F(StoreLifecycleReaderTest, ADeletionTheLedgerAcceptedFirstIsConverging) {

@@ -82,6 +82,19 @@ inline v1::Envelope Converged(const std::string& event_id, int64_t occurred_at_u
     return envelope;
 }
 
+// `envelope` naming the store chart's `version`: a create's, a change's desired one, or the
+// one a status is about (on a ready or suspended one, the version converged to).
+inline v1::Envelope WithChartVersion(v1::Envelope envelope, const std::string& version) {
+    if (envelope.has_store_requested()) {
+        envelope.mutable_store_requested()->set_chart_version(version);
+    } else if (envelope.has_store_change_requested()) {
+        envelope.mutable_store_change_requested()->mutable_desired()->set_chart_version(version);
+    } else if (envelope.has_store_status_changed()) {
+        envelope.mutable_store_status_changed()->set_chart_version(version);
+    }
+    return envelope;
+}
+
 inline v1::Envelope DeletionRequested(const std::string& event_id, int64_t occurred_at_us) {
     auto envelope = Envelope(event_id, occurred_at_us);
     envelope.mutable_store_deletion_requested()->set_requested_by(kTenant);

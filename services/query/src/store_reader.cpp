@@ -45,7 +45,8 @@ constexpr const char* kListAfterSql =
 #define SEEN_COLUMNS                                                                               \
     "select store_id, name, engine, plan, host, status, step, reason, url, admin_url, namespace, " \
     "simulated, created_us, updated_us, generation, observed_generation, suspended, admin_email, " \
-    "condition_state, condition_message, view_json, n "
+    "condition_state, condition_message, desired_chart_version, observed_chart_version, "          \
+    "view_json, n "
 constexpr int kSeenViewJson = kStoreViewColumnCount;
 constexpr int kSeenPlace = kStoreViewColumnCount + 1;
 constexpr const char* kGetStore = "query_get_store";
@@ -140,6 +141,8 @@ StoreView StoreViewFrom(const pqxx::row& row, int first) {
     store.admin_email = text(17);
     store.condition_state = text(18);
     store.condition_message = text(19);
+    store.desired_chart_version = text(20);
+    store.observed_chart_version = text(21);
     return store;
 }
 

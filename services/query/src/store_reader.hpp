@@ -21,9 +21,10 @@ namespace storefleet::query {
     "coalesce(admin_url, ''), coalesce(namespace, ''), simulated, "                             \
     "(extract(epoch from created_at) * 1000000)::bigint, "                                      \
     "(extract(epoch from updated_at) * 1000000)::bigint, generation, observed_generation, "     \
-    "suspended, coalesce(admin_email, ''), condition_state, condition_message"
+    "suspended, coalesce(admin_email, ''), condition_state, condition_message, "                \
+    "coalesce(desired_chart_version, ''), coalesce(observed_chart_version, '')"
 // How many columns STOREFLEET_STORE_VIEW_COLUMNS is.
-inline constexpr int kStoreViewColumnCount = 20;
+inline constexpr int kStoreViewColumnCount = 22;
 
 // A StoreView from the STOREFLEET_STORE_VIEW_COLUMNS of `row`, starting at column `first`.
 StoreView StoreViewFrom(const pqxx::row& row, int first = 0);

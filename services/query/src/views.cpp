@@ -31,10 +31,12 @@ nlohmann::json ToJson(const StoreView& store) {
         {"generation", store.generation},
         {"observed_generation", store.observed_generation},
         {"condition", {{"state", store.condition_state}, {"message", store.condition_message}}},
+        {"chart_version", TextOrNull(store.observed_chart_version)},
         {"desired",
          {{"plan", TextOrNull(store.plan)},
           {"suspended", store.suspended},
-          {"admin_email", TextOrNull(store.admin_email)}}},
+          {"admin_email", TextOrNull(store.admin_email)},
+          {"chart_version", TextOrNull(store.desired_chart_version)}}},
         {"desired_etag", DesiredEtag(store.generation)},
     };
     if (store.simulated) json["note"] = kSimulatedNote;

@@ -35,6 +35,11 @@ struct StoreView {
     std::string admin_email;
     std::string condition_state = "converging";  // in_sync | converging | out_of_sync | degraded
     std::string condition_message;
+    // The store chart's version its desired state asks for (empty: not pinned, the engine's
+    // default) and the one it last converged to (empty: none yet); JSON "desired" and
+    // "chart_version".
+    std::string desired_chart_version;
+    std::string observed_chart_version;
     // When not empty: ToJson(*this) already dumped, as the read model keeps it
     // (read.stores.view_json); the fields above may then be left empty, except id and
     // created_at_us (the list's cursor).

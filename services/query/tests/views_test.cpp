@@ -29,13 +29,16 @@ StoreView Store() {
 
 TEST(StoreJsonTest, HasEveryFieldWithNullForTheUnknown) {
     nlohmann::json json = ToJson(Store());
-    for (const char* field :
-         {"id", "name", "engine", "plan", "host", "status", "step", "reason", "url", "admin_url",
-          "namespace", "simulated", "created_at", "updated_at", "generation", "observed_generation",
-          "condition", "desired", "desired_etag"}) {
+    for (const char* field : {"id",         "name",       "engine",       "plan",
+                              "host",       "status",     "step",         "reason",
+                              "url",        "admin_url",  "namespace",    "simulated",
+                              "created_at", "updated_at", "generation",   "observed_generation",
+                              "condition",  "desired",    "desired_etag", "chart_version"}) {
         EXPECT_TRUE(json.contains(field)) << field;
     }
-    EXPECT_EQ(json.size(), 19U) << json.dump();
+    EXPECT_EQ(json.size(), 20U) << json.dump();
+    EXPECT_TRUE(json["chart_version"].is_null()) << "converged to no chart version yet";
+    EXPECT_TRUE(json["desired"]["chart_version"].is_null()) << "not pinned";
     EXPECT_EQ(json["id"], "6f1c2b9e-3d4a-4b5c-8d7e-9f0a1b2c3d4e");
     EXPECT_EQ(json["namespace"], "store-6f1c2b9e");
     EXPECT_TRUE(json["reason"].is_null());
@@ -60,14 +63,32 @@ TEST(StoreJsonTest, CarriesItsGenerationsConditionAndDesiredState) {
     EXPECT_EQ(json["observed_generation"], 2);
     EXPECT_EQ(json["condition"],
               nlohmann::json({{"state", "converging"}, {"message", "converging to generation 3"}}));
-    EXPECT_EQ(json["desired"],
-              nlohmann::json(
-                  {{"plan", "medium"}, {"suspended", true}, {"admin_email", "owner@example.com"}}));
+    EXPECT_EQ(json["desired"], nlohmann::json({{"plan", "medium"},
+                                               {"suspended", true},
+                                               {"admin_email", "owner@example.com"},
+                                               {"chart_version", nullptr}}));
     EXPECT_EQ(json["desired_etag"], "\"g3\"") << "an entity tag, quotes included";
     EXPECT_EQ(json["plan"], "medium");
 
     store.admin_email.clear();
     EXPECT_TRUE(ToJson(store)["desired"]["admin_email"].is_null());
+}
+
+TEST(StoreJsonTest, CarriesTheChartVersionItConvergedToAndTheOneItIsAsked) {
+    StoreView store = Store();
+    store.status = "ready";
+    store.observed_chart_version = "0.1.1";
+    store.desired_chart_version = "0.2.0";
+    nlohmann::json json = ToJson(store);
+    EXPECT_EQ(json["chart_version"], "0.1.1");
+    EXPECT_EQ(json["desired"]["chart_version"], "0.2.0");
+    // Keys in byte order (the read model's view_json is spelled in the same order).
+    const std::string text = json.dump();
+    EXPECT_LT(text.find(R"("admin_url":)"), text.find(R"("chart_version":"0.1.1")"));
+    EXPECT_LT(text.find(R"("chart_version":"0.1.1")"), text.find(R"("condition":)"));
+    EXPECT_NE(text.find(R"("desired":{"admin_email":null,"chart_version":"0.2.0","plan":)"),
+              std::string::npos)
+        << text;
 }
 
 TEST(StoreJsonTest, ASimulatedStoreSaysSoNextToItsUrl) {
