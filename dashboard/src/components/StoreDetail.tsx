@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { ApiError, type ApiClient, type ChangeAccepted, type Plan, type Store, type StoreEvent, type StorePatch } from '../lib/api';
-import { formatDuration, generationText, shownStep, STATUS_LABEL, timeSince, timeToReady } from '../lib/format';
+import { chartVersionText, formatDuration, generationText, shownStep, STATUS_LABEL, timeSince, timeToReady } from '../lib/format';
 import { useLive, useNow, usePolling } from '../lib/live-context';
 import { Link } from '../lib/router';
 import { ConfirmDialog } from './ConfirmDialog';
@@ -57,7 +57,9 @@ export function StoreDetail({ api, id }: { api: ApiClient; id: string }) {
   const withAccepted = useCallback((s: Store): Store => {
     const a = accepted.current;
     if (!a || s.generation >= a.generation) return s;
-    return { ...s, generation: a.generation, desired: a.desired, desired_etag: a.desired_etag, plan: a.desired.plan };
+    // A change never moves the chart version (a rollout does): the store's stays when the answer has none.
+    const desired = { ...a.desired, chart_version: a.desired.chart_version ?? s.desired?.chart_version ?? null };
+    return { ...s, generation: a.generation, desired, desired_etag: a.desired_etag, plan: a.desired.plan };
   }, []);
 
   const load = useCallback(async () => {
@@ -290,6 +292,8 @@ export function StoreDetail({ api, id }: { api: ApiClient; id: string }) {
         <dd>{store.engine === 'woocommerce' ? 'WooCommerce' : store.engine === 'medusa' ? 'Medusa' : '—'}</dd>
         <dt>Plan</dt>
         <dd>{store.plan ?? '—'}</dd>
+        <dt>Chart version</dt>
+        <dd data-testid="chart-version">{chartVersionText(store)}</dd>
         <dt>Condition</dt>
         <dd>
           {store.condition && <ConditionBadge condition={store.condition} />}{' '}

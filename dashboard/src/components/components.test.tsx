@@ -283,6 +283,7 @@ describe('StoreDetail', () => {
     withLive(<StoreDetail api={api} id={s.id} />);
     expect(await screen.findByTestId('generation')).toHaveTextContent('generation 1, converged 1');
     expect(screen.getByText('In sync')).toBeInTheDocument();
+    expect(screen.getByTestId('chart-version')).toHaveTextContent('0.1.1, not converged yet');
     await user.click(screen.getByRole('button', { name: 'Suspend' }));
     await waitFor(() => expect(calls.filter((c) => c.method === 'PATCH')).toHaveLength(1));
     const patch = calls.find((c) => c.method === 'PATCH')!;
@@ -293,6 +294,26 @@ describe('StoreDetail', () => {
     await waitFor(() => expect(screen.getByTestId('generation')).toHaveTextContent('generation 2, converged 1'));
     expect(await screen.findByText('Converging')).toBeInTheDocument();
     expect(screen.getByRole('button', { name: 'Resume' })).toBeInTheDocument();
+  });
+
+  it('shows the chart version the store runs and the one a rollout moves it to', async () => {
+    const s = store({
+      name: 'upgrading',
+      status: 'ready',
+      step: null,
+      generation: 2,
+      observed_generation: 1,
+      chart_version: '0.1.1',
+      desired: { plan: 'small', suspended: false, admin_email: null, chart_version: '0.2.0' },
+    });
+    const { api } = fakeApi({
+      [`GET /api/v1/stores/${s.id}`]: () => json(200, s),
+      [`GET /api/v1/stores/${s.id}/events`]: () => json(200, [ev('1', 'requested', null, 0), ev('2', 'ready', null, 20)]),
+    });
+    const { push } = withLive(<StoreDetail api={api} id={s.id} />);
+    expect(await screen.findByTestId('chart-version')).toHaveTextContent('0.1.1 → 0.2.0');
+    push({ ...s, observed_generation: 2, chart_version: '0.2.0', updated_at: new Date().toISOString() });
+    await waitFor(() => expect(screen.getByTestId('chart-version')).toHaveTextContent(/^0\.2\.0$/));
   });
 
   it('tells the user when the store changed since it was read (412) and reloads it', async () => {

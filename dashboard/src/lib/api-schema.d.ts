@@ -401,6 +401,8 @@ export interface components {
             suspended: boolean;
             /** @description Null for a store created before the ledger kept it. */
             admin_email: components["schemas"]["NullableString"];
+            /** @description The store chart's version this desired state installs: the engine's default when the store was created, changed only by a fleet rollout. Null when not pinned (a store created before chart versions were), which means the engine's default chart of the provisioner that converges it. Always present on a store (GET, the list and the live stream). */
+            chart_version?: components["schemas"]["NullableString"];
         };
         StorePatch: {
             plan?: components["schemas"]["Plan"];
@@ -438,9 +440,11 @@ export interface components {
             /** @description The generation the store last converged to; 0 before its first. */
             observed_generation: number;
             condition: components["schemas"]["Condition"];
-            desired: components["schemas"]["DesiredState"];
+            desired: WithRequired<components["schemas"]["DesiredState"], "chart_version">;
             /** @description The desired state's entity tag, "g<generation>": send it as If-Match with a PATCH. */
             desired_etag: string;
+            /** @description The store chart's version the store last converged to (as its last Ready or Suspended report said); null before it first converged, or when its provisioner did not say. While an upgrade or a rollback is under way it differs from `desired.chart_version`. */
+            chart_version: components["schemas"]["NullableString"];
             name: components["schemas"]["NullableString"];
             engine: components["schemas"]["NullableString"];
             plan: components["schemas"]["NullableString"];
@@ -1526,3 +1530,6 @@ export interface operations {
         };
     };
 }
+type WithRequired<T, K extends keyof T> = T & {
+    [P in K]-?: T[P];
+};

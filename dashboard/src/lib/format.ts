@@ -53,6 +53,20 @@ export function generationText(store: { generation: number; observed_generation:
     : `generation ${store.generation}, not converged yet`;
 }
 
+/**
+ * The store chart's version (docs/openapi.yaml Store.chart_version and desired.chart_version):
+ * "0.2.0" when the store runs what it is asked to, "0.1.1 → 0.2.0" while it moves from the
+ * version it runs to the one asked (an upgrade, or a rollback), and the asked one alone
+ * before it first converged.
+ */
+export function chartVersionText(store: { chart_version?: string | null; desired?: { chart_version?: string | null } }): string {
+  const observed = store.chart_version ?? null;
+  const desired = store.desired?.chart_version ?? null;
+  if (!observed) return desired ? `${desired}, not converged yet` : '—';
+  if (!desired || desired === observed) return observed;
+  return `${observed} → ${desired}`;
+}
+
 /** 0..1 through the provisioning steps; 1 when ready. */
 export function stepProgress(status: string, step: string | null): number {
   if (status === 'ready') return 1;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError, errorFromResponse, parseRetryAfter, type Problem } from './api';
-import { formatDuration, stepProgress, timelineRows, timeToReady } from './format';
+import { chartVersionText, formatDuration, stepProgress, timelineRows, timeToReady } from './format';
 import { SseParser } from './live';
 import { isDnsLabel, looksLikeEmail, validateStoreForm } from './validation';
 
@@ -135,5 +135,13 @@ describe('format', () => {
     expect(timeToReady(events)).toBe(30000);
     expect(stepProgress('provisioning', 'helm')).toBeCloseTo(3 / 5);
     expect(stepProgress('ready', null)).toBe(1);
+  });
+  it('shows the chart version a store runs, and the one it moves to', () => {
+    expect(chartVersionText({ chart_version: '0.2.0', desired: { chart_version: '0.2.0' } })).toBe('0.2.0');
+    expect(chartVersionText({ chart_version: '0.1.1', desired: { chart_version: '0.2.0' } })).toBe('0.1.1 → 0.2.0');
+    expect(chartVersionText({ chart_version: '0.2.0', desired: { chart_version: '0.1.1' } })).toBe('0.2.0 → 0.1.1');
+    expect(chartVersionText({ chart_version: null, desired: { chart_version: '0.1.1' } })).toBe('0.1.1, not converged yet');
+    expect(chartVersionText({ chart_version: '0.1.1', desired: { chart_version: null } })).toBe('0.1.1');
+    expect(chartVersionText({ chart_version: null, desired: { chart_version: null } })).toBe('—');
   });
 });

@@ -71,7 +71,8 @@ export function store(patch: Partial<Store> = {}): Store {
     generation: 1,
     observed_generation: 0,
     condition: { state: 'converging', message: 'converging to generation 1' },
-    desired: { plan: 'small', suspended: false, admin_email: null },
+    desired: { plan: 'small', suspended: false, admin_email: null, chart_version: '0.1.1' },
+    chart_version: null,
     desired_etag: '"g1"',
     ...patch,
   };
