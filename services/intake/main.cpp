@@ -32,7 +32,7 @@ int Serve(const intake::IntakeConfig& config) {
     pg::Pool pool(config.pg_url, static_cast<std::size_t>(config.pg_pool_size));
     intake::IntakeStore store(pool, config.store_domain);
     store.Migrate();
-    store.SetChartDefaults(config.chart_defaults);
+    store.SetChartDefaults(intake::LoadChartDefaults(config.chart_catalogue));
     auto& batch_size = registry.GetHistogram("storefleet_intake_create_batch_size",
                                              "Creates committed together, per batch.", {},
                                              {1, 2, 4, 8, 16, 32, 64, 128, 256});

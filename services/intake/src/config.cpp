@@ -21,13 +21,8 @@ IntakeConfig IntakeConfig::FromEnv(const EnvConfig& env) {
         static_cast<int>(env.Int("STOREFLEET_PG_POOL_SIZE", config.pg_pool_size, 1, 128));
     config.store_domain = env.String("STOREFLEET_STORE_DOMAIN", config.store_domain);
     config.real_node_engines = env.List("STOREFLEET_REAL_NODE_ENGINES", {"woocommerce", "medusa"});
-    const auto charts = events::ChartCatalogue::Load(
-        env.String("STOREFLEET_CHART_CATALOGUE", std::string(events::kImageChartCatalogue)));
-    if (!charts.ok()) throw ConfigError("STOREFLEET_CHART_CATALOGUE: " + charts.error().message);
-    for (const auto engine : events::kEngineNames) {
-        if (charts->Offers(engine))
-            config.chart_defaults.emplace(engine, charts->DefaultVersion(engine));
-    }
+    config.chart_catalogue =
+        env.String("STOREFLEET_CHART_CATALOGUE", std::string(events::kImageChartCatalogue));
     config.rate_per_second =
         static_cast<double>(env.Int("STOREFLEET_RATE_PER_SECOND", 20, 1, 1'000'000));
     config.rate_burst = static_cast<double>(env.Int("STOREFLEET_RATE_BURST", 40, 1, 1'000'000));
@@ -72,6 +67,16 @@ std::string ReadTokenFile(const std::string& path) {
                           std::to_string(kMinTokenLength) + " characters on its first line");
     }
     return token;
+}
+
+std::map<std::string, std::string, std::less<>> LoadChartDefaults(const std::string& dir) {
+    const auto charts = events::ChartCatalogue::Load(dir);
+    if (!charts.ok()) throw ConfigError("STOREFLEET_CHART_CATALOGUE: " + charts.error().message);
+    std::map<std::string, std::string, std::less<>> defaults;
+    for (const auto engine : events::kEngineNames) {
+        if (charts->Offers(engine)) defaults.emplace(engine, charts->DefaultVersion(engine));
+    }
+    return defaults;
 }
 
 }  // namespace storefleet::intake

@@ -24,10 +24,10 @@ struct IntakeConfig {
     // Engines a store may ask to run on the platform's real node (`placement: real-node`),
     // from STOREFLEET_REAL_NODE_ENGINES (comma-separated; empty: the platform has none).
     std::vector<std::string> real_node_engines;
-    // The chart version each engine's new stores are created with: the defaults of the store
-    // chart catalogue (STOREFLEET_CHART_CATALOGUE, the folder with index.json; the images' by
-    // default), the one the provisioners install from.
-    std::map<std::string, std::string, std::less<>> chart_defaults;
+    // The store chart catalogue (STOREFLEET_CHART_CATALOGUE, the folder with index.json; the
+    // images' by default), the one the provisioners install from: its defaults are the chart
+    // versions new stores get (LoadChartDefaults, when serving; --migrate-only needs none).
+    std::string chart_catalogue;
     double rate_per_second = 20;  // per tenant, sustained
     double rate_burst = 40;
     // Per client address, before the token is looked up (0: off, e.g. for a load test).
@@ -60,6 +60,10 @@ struct IntakeConfig {
 
     static IntakeConfig FromEnv(const EnvConfig& env);
 };
+
+// Each engine's default chart version in the catalogue at `dir`; a ConfigError naming
+// STOREFLEET_CHART_CATALOGUE when it cannot be read.
+std::map<std::string, std::string, std::less<>> LoadChartDefaults(const std::string& dir);
 
 // A token is at least this long (a guessable bootstrap token is an open door).
 inline constexpr std::size_t kMinTokenLength = 16;

@@ -64,20 +64,22 @@ TEST(IntakeConfigTest, NewStoresGetTheCatalogueDefaultOfTheirEngine) {
         IntakeConfig::FromEnv(Env({{"STOREFLEET_PG_URL", "postgresql://x"},
                                    {"STOREFLEET_KAFKA_BROKERS", "localhost:9092"},
                                    {"STOREFLEET_CHART_CATALOGUE", STOREFLEET_CHART_CATALOGUE}}));
+    const auto defaults = LoadChartDefaults(config.chart_catalogue);
     const auto charts = events::ChartCatalogue::Load(STOREFLEET_CHART_CATALOGUE);
     ASSERT_TRUE(charts.ok());
-    ASSERT_EQ(config.chart_defaults.size(), 2U);
-    EXPECT_EQ(config.chart_defaults.at("medusa"), charts->DefaultVersion("medusa"));
-    EXPECT_EQ(config.chart_defaults.at("woocommerce"), charts->DefaultVersion("woocommerce"));
-    EXPECT_FALSE(config.chart_defaults.at("medusa").empty());
+    ASSERT_EQ(defaults.size(), 2U);
+    EXPECT_EQ(defaults.at("medusa"), charts->DefaultVersion("medusa"));
+    EXPECT_EQ(defaults.at("woocommerce"), charts->DefaultVersion("woocommerce"));
+    EXPECT_FALSE(defaults.at("medusa").empty());
 }
 
-TEST(IntakeConfigTest, AMissingCatalogueStopsTheStartNamingTheSetting) {
+TEST(IntakeConfigTest, TheImagesCatalogueIsTheDefaultAndAMissingOneIsNamed) {
+    const auto config = IntakeConfig::FromEnv(Env(
+        {{"STOREFLEET_PG_URL", "postgresql://x"}, {"STOREFLEET_KAFKA_BROKERS", "localhost:9092"}}));
+    EXPECT_EQ(config.chart_catalogue, "/opt/storefleet/chart-catalogue");
     try {
-        IntakeConfig::FromEnv(Env({{"STOREFLEET_PG_URL", "postgresql://x"},
-                                   {"STOREFLEET_KAFKA_BROKERS", "localhost:9092"},
-                                   {"STOREFLEET_CHART_CATALOGUE", "/nonexistent/catalogue"}}));
-        FAIL() << "a start without a catalogue was accepted";
+        LoadChartDefaults("/nonexistent/catalogue");
+        FAIL() << "a missing catalogue was accepted";
     } catch (const ConfigError& error) {
         const std::string message = error.what();
         EXPECT_NE(message.find("STOREFLEET_CHART_CATALOGUE"), std::string::npos) << message;
