@@ -10,6 +10,7 @@
 #include "intake_store.hpp"
 #include "lifecycle_consumer.hpp"
 #include "outbox_relay.hpp"
+#include "rollouts.hpp"
 #include "storefleet/common/log.hpp"
 #include "storefleet/common/periodic_task.hpp"
 #include "storefleet/common/shutdown.hpp"
@@ -32,7 +33,10 @@ int Serve(const intake::IntakeConfig& config) {
     pg::Pool pool(config.pg_url, static_cast<std::size_t>(config.pg_pool_size));
     intake::IntakeStore store(pool, config.store_domain);
     store.Migrate();
-    store.SetChartDefaults(intake::LoadChartDefaults(config.chart_catalogue));
+    // Fleet rollouts (decision 13): the chart versions new stores get, and a step of every
+    // rollout each second (any replica; each rollout's row lets one step it at a time).
+    intake::Rollouts rollouts(pool, intake::LoadChartCatalogue(config.chart_catalogue));
+    store.SetChartDefaults(rollouts.ChartDefaults());
     auto& batch_size = registry.GetHistogram("storefleet_intake_create_batch_size",
                                              "Creates committed together, per batch.", {},
                                              {1, 2, 4, 8, 16, 32, 64, 128, 256});
@@ -76,6 +80,7 @@ int Serve(const intake::IntakeConfig& config) {
     api.Register(server);
     intake::AdminStore admin_store(pool);
     intake::AdminApi admin_api(admin_store, authenticator, client_limiter);
+    admin_api.SetRollouts(rollouts);
     admin_api.Register(server);
     // The admin view's charts: the read model and the consumer groups' lag (a Kafka outage
     // leaves only the lag unavailable).
@@ -104,8 +109,15 @@ int Serve(const intake::IntakeConfig& config) {
         },
         /*run_at_start=*/true);
 
+    PeriodicTask rollout_steps("step the fleet rollouts", std::chrono::seconds(1),
+                               [&rollouts, &store] {
+                                   rollouts.Advance();
+                                   store.SetChartDefaults(rollouts.ChartDefaults());
+                               });
+
     const int signal = WaitForTerminationSignal();
     log::Info("intake stopping", {{"signal", signal}});
+    rollout_steps.Stop();
     gauges.Stop();
     pruner.Stop();
     server.Stop();

@@ -79,5 +79,9 @@ run() {
     "$@"
 }
 run "tenant $tenant" "$token"
-run "admin $tenant-ops" "$admin_token" --include-path-regex '^/api/v1/admin/'
+# Not POST /api/v1/admin/rollouts: a rollout it made would move every store of the shared
+# stack, those of the tests after this one included (tests/integration/intake_rollouts_test.cpp
+# covers creating one).
+run "admin $tenant-ops" "$admin_token" --include-path-regex '^/api/v1/admin/' \
+    --exclude-operation-id adminCreateRollout
 log "contract: every response matched docs/openapi.yaml"

@@ -307,6 +307,95 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/rollouts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Fleet rollouts of a store chart version, newest first (admin token) */
+        get: operations["adminRollouts"];
+        put?: never;
+        /**
+         * Starts moving an engine's stores to a chart version, in waves (admin token)
+         * @description Takes the engine's active stores that the selector matches and that are not at the target version, oldest first: a canary of `strategy.canary` stores, then waves up to each cumulative percentage of the rest. Each store moved is a new generation of its desired state (its chart version), at most `max_in_flight` at once; a store passes its health gate when Ready at that generation within `ready_within_seconds`. When the failure budget is spent the rollout halts and, with `on_halt: rollback`, the failed stores get their previous version back as a newer generation. New stores get the previous version until the canary passed, the target after. One rollout per engine at a time (409). Decision 13.
+         */
+        post: operations["adminCreateRollout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/rollouts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One rollout with its waves, counts and failures (admin token) */
+        get: operations["adminRollout"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/rollouts/{id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A running rollout starts no new upgrade; those under way finish (admin token) */
+        post: operations["adminRolloutPause"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/rollouts/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A paused or halted rollout goes on (admin token) */
+        post: operations["adminRolloutResume"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/rollouts/{id}/abort": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** No new upgrade starts; those under way finish; the rollout is over (admin token) */
+        post: operations["adminRolloutAbort"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/figures": {
         parameters: {
             query?: never;
@@ -512,6 +601,82 @@ export interface components {
             tenant_id: components["schemas"]["NullableString"];
             target: components["schemas"]["NullableString"];
             detail: Record<string, unknown>;
+        };
+        RolloutRequest: {
+            engine: components["schemas"]["Engine"];
+            /** @description A version of the engine's store chart in the platform's catalogue. */
+            target_version: string;
+            /** @description "all" (the default), or lists a store must match (each non-empty one). */
+            selector?: "all" | {
+                tenants?: string[];
+                plans?: components["schemas"]["Plan"][];
+                store_ids?: string[];
+            };
+            strategy?: {
+                /** @default 1 */
+                canary?: number;
+                /** @description Cumulative percentages of the stores after the canary, increasing, the last 100. */
+                waves?: number[];
+                /** @default 5 */
+                max_in_flight?: number;
+                /** @default 600 */
+                ready_within_seconds?: number;
+                /** @default 1 */
+                max_failed?: number;
+                /** @default 10 */
+                max_failed_percent?: number;
+            };
+            /**
+             * @default rollback
+             * @enum {string}
+             */
+            on_halt?: "pause" | "rollback";
+        };
+        RolloutCounts: {
+            pending: number;
+            upgrading: number;
+            upgraded: number;
+            failed: number;
+            rolling_back: number;
+            rolled_back: number;
+            skipped: number;
+        };
+        Rollout: {
+            /** Format: uuid */
+            id: string;
+            engine: components["schemas"]["Engine"];
+            target_version: string;
+            /** @description The engine's version for new stores when it started. */
+            previous_version: string;
+            /** @enum {string} */
+            state: "running" | "paused" | "halted" | "aborted" | "done";
+            /** @description The wave under way (0 is the canary when there is one). */
+            wave: number;
+            waves: number;
+            has_canary: boolean;
+            /** @description New stores get the target version once true. */
+            canary_passed: boolean;
+            reason: components["schemas"]["NullableString"];
+            stores: number;
+            counts: components["schemas"]["RolloutCounts"];
+            wave_counts: (components["schemas"]["RolloutCounts"] & {
+                wave: number;
+            })[];
+            /** @description The stores that failed or were rolled back (one rollout's view only), at most 100. */
+            failures?: {
+                store_id: string;
+                wave: number;
+                state: string;
+                reason: string;
+                from_version: string;
+            }[];
+            selector: Record<string, unknown>;
+            strategy: Record<string, unknown>;
+            /** @enum {string} */
+            on_halt: "pause" | "rollback";
+            created_by: string;
+            created_at: string;
+            updated_at: string;
         };
         PlatformFigures: {
             window_seconds: number;
@@ -1419,6 +1584,178 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    adminRollouts: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rollouts, each with its counts. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Rollout"][];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    adminCreateRollout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RolloutRequest"];
+            };
+        };
+        responses: {
+            /** @description The rollout, started. */
+            201: {
+                headers: {
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rollout"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    adminRollout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rollout. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rollout"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    adminRolloutPause: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rollout after the change. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rollout"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    adminRolloutResume: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rollout after the change. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rollout"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    adminRolloutAbort: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rollout after the change. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rollout"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };

@@ -235,6 +235,53 @@ void AdminApi::Register(http::HttpServer& server) {
                    if (!stores.ok()) return Refuse(response, stores.error());
                    http::SendJson(response, Code::Ok, {{"items", *stores}});
                }));
+    if (rollouts_ != nullptr) {
+        server.Get("/api/v1/admin/rollouts",
+                   guarded([this](const Request& request, ResponseWriter& response) {
+                       if (!Admit(request, response)) return;
+                       auto limit = Limit(request, response);
+                       if (!limit) return;
+                       http::SendJson(response, Code::Ok, rollouts_->List(*limit));
+                   }));
+        server.Post("/api/v1/admin/rollouts",
+                    guarded([this, actor](const Request& request, ResponseWriter& response) {
+                        auto admin = Admit(request, response);
+                        if (!admin) return;
+                        if (!http::HasJsonBody(request)) {
+                            http::SendError(response, Code::Unsupported_Media_Type,
+                                            "unsupported_media_type",
+                                            "send JSON with 'Content-Type: application/json'");
+                            return;
+                        }
+                        auto parsed = ParseRolloutRequest(request.body(), rollouts_->Charts());
+                        if (!parsed.ok()) return Refuse(response, parsed.error());
+                        auto created = rollouts_->Create(*parsed, actor(*admin));
+                        if (!created.ok()) return Refuse(response, created.error());
+                        http::SetHeader(
+                            response, "Location",
+                            "/api/v1/admin/rollouts/" + (*created)["id"].get<std::string>());
+                        http::SendJson(response, Code::Created, *created);
+                    }));
+        server.Get("/api/v1/admin/rollouts/:id",
+                   guarded([this](const Request& request, ResponseWriter& response) {
+                       if (!Admit(request, response)) return;
+                       auto found = rollouts_->Get(request.param(":id").as<std::string>());
+                       if (!found.ok()) return Refuse(response, found.error());
+                       http::SendJson(response, Code::Ok, *found);
+                   }));
+        for (const std::string action : {"pause", "resume", "abort"}) {
+            server.Post(
+                "/api/v1/admin/rollouts/:id/" + action,
+                guarded([this, actor, action](const Request& request, ResponseWriter& response) {
+                    auto admin = Admit(request, response);
+                    if (!admin) return;
+                    auto done = rollouts_->Act(request.param(":id").as<std::string>(), action,
+                                               actor(*admin));
+                    if (!done.ok()) return Refuse(response, done.error());
+                    http::SendJson(response, Code::Ok, *done);
+                }));
+        }
+    }
     server.Get("/api/v1/admin/audit",
                guarded([this](const Request& request, ResponseWriter& response) {
                    if (!Admit(request, response)) return;

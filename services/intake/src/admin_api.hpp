@@ -4,6 +4,7 @@
 #include <string>
 
 #include "admin_store.hpp"
+#include "rollouts.hpp"
 #include "storefleet/http/auth.hpp"
 #include "storefleet/http/rate_limiter.hpp"
 #include "storefleet/http/server.hpp"
@@ -21,6 +22,12 @@ namespace storefleet::intake {
 //   GET    /api/v1/admin/tenants/{id}/stores         any tenant's stores
 //   GET    /api/v1/admin/stores?limit=               every tenant's stores, newest first
 //   GET    /api/v1/admin/audit?tenant=&limit=        the audit trail, newest first
+//   GET    /api/v1/admin/rollouts?limit=             fleet rollouts, newest first (decision 13)
+//   POST   /api/v1/admin/rollouts                    {"engine","target_version","selector"?,
+//                                                     "strategy"?,"on_halt"?}: 201, 409 when one
+//                                                     of the engine is not over
+//   GET    /api/v1/admin/rollouts/{id}               its waves, counts and failures
+//   POST   /api/v1/admin/rollouts/{id}/pause|resume|abort
 // Each change is written to the audit trail with the actor "token:<admin token id>". The
 // front door routes /api/v1/admin/ here for every method.
 class AdminApi {
@@ -28,6 +35,8 @@ public:
     AdminApi(AdminStore& store, http::Authenticator& authenticator,
              http::RateLimiter& client_limiter);
     void Register(http::HttpServer& server);
+    // Serves the rollout routes too (set before Register).
+    void SetRollouts(Rollouts& rollouts) { rollouts_ = &rollouts; }
 
 private:
     // The admin's principal; otherwise it has answered 429, 401 or 403.
@@ -37,6 +46,7 @@ private:
     AdminStore& store_;
     http::Authenticator& authenticator_;
     http::RateLimiter& client_limiter_;
+    Rollouts* rollouts_ = nullptr;
 };
 
 }  // namespace storefleet::intake

@@ -4,7 +4,6 @@
 #include <stdexcept>
 
 #include "storefleet/events/chart_catalogue.hpp"
-#include "storefleet/events/status.hpp"
 
 namespace storefleet::intake {
 
@@ -69,14 +68,10 @@ std::string ReadTokenFile(const std::string& path) {
     return token;
 }
 
-std::map<std::string, std::string, std::less<>> LoadChartDefaults(const std::string& dir) {
-    const auto charts = events::ChartCatalogue::Load(dir);
+events::ChartCatalogue LoadChartCatalogue(const std::string& dir) {
+    auto charts = events::ChartCatalogue::Load(dir);
     if (!charts.ok()) throw ConfigError("STOREFLEET_CHART_CATALOGUE: " + charts.error().message);
-    std::map<std::string, std::string, std::less<>> defaults;
-    for (const auto engine : events::kEngineNames) {
-        if (charts->Offers(engine)) defaults.emplace(engine, charts->DefaultVersion(engine));
-    }
-    return defaults;
+    return std::move(*charts);
 }
 
 }  // namespace storefleet::intake

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "storefleet/common/config.hpp"
+#include "storefleet/events/chart_catalogue.hpp"
 #include "storefleet/http/client_address.hpp"
 
 namespace storefleet::intake {
@@ -26,7 +27,7 @@ struct IntakeConfig {
     std::vector<std::string> real_node_engines;
     // The store chart catalogue (STOREFLEET_CHART_CATALOGUE, the folder with index.json; the
     // images' by default), the one the provisioners install from: its defaults are the chart
-    // versions new stores get (LoadChartDefaults, when serving; --migrate-only needs none).
+    // versions new stores get (LoadChartCatalogue, when serving; --migrate-only needs none).
     std::string chart_catalogue;
     double rate_per_second = 20;  // per tenant, sustained
     double rate_burst = 40;
@@ -61,9 +62,9 @@ struct IntakeConfig {
     static IntakeConfig FromEnv(const EnvConfig& env);
 };
 
-// Each engine's default chart version in the catalogue at `dir`; a ConfigError naming
-// STOREFLEET_CHART_CATALOGUE when it cannot be read.
-std::map<std::string, std::string, std::less<>> LoadChartDefaults(const std::string& dir);
+// The store chart catalogue at `dir`; a ConfigError naming STOREFLEET_CHART_CATALOGUE when it
+// cannot be read.
+events::ChartCatalogue LoadChartCatalogue(const std::string& dir);
 
 // A token is at least this long (a guessable bootstrap token is an open door).
 inline constexpr std::size_t kMinTokenLength = 16;

@@ -440,6 +440,14 @@ constexpr const char* kLockStore = R"SQL(
 select state, generation, plan, suspended, admin_email, chart_version, failed_generation,
        name, engine, host, placement
   from intake.stores where store_id = $1::uuid and tenant_id = $2 for update)SQL";
+// The same row for a platform change (a rollout), whoever the tenant.
+constexpr const char* kLockStoreById = R"SQL(
+select state, generation, plan, suspended, admin_email, chart_version, failed_generation,
+       name, engine, host, placement, tenant_id
+  from intake.stores where store_id = $1::uuid for update)SQL";
+constexpr const char* kUpdateChartVersion =
+    "update intake.stores set generation = $2::bigint, chart_version = $3 where store_id = "
+    "$1::uuid";
 constexpr const char* kUpdateDesiredState =
     "update intake.stores set generation = $2::bigint, plan = $3, suspended = $4, "
     "admin_email = $5 where store_id = $1::uuid";
@@ -470,6 +478,7 @@ constexpr const char* kRecordConverged = R"SQL(
 update intake.stores
    set failed_generation = case when failed_generation <= $2::bigint then null
                                 else failed_generation end,
+       observed_generation = greatest(observed_generation, $2::bigint),
        status_sequence = case when $3::bigint > 0
                               then greatest(coalesce(status_sequence, 0), $3::bigint)
                               else status_sequence end
@@ -493,11 +502,7 @@ std::optional<std::string> OptionalText(const pqxx::field& field) {
     return field.as<std::string>();
 }
 
-std::optional<LockedStore> LockStore(pqxx::work& txn, const std::string& store_id,
-                                     const std::string& tenant_id) {
-    auto rows = txn.exec_params(kLockStore, store_id, tenant_id);
-    if (rows.empty()) return std::nullopt;
-    const auto& row = rows[0];
+LockedStore LockedStoreOf(const pqxx::row& row) {
     LockedStore store;
     store.state = row[0].as<std::string>();
     store.generation = row[1].as<uint64_t>();
@@ -511,6 +516,13 @@ std::optional<LockedStore> LockStore(pqxx::work& txn, const std::string& store_i
     store.host = row[9].as<std::string>();
     store.placement = row[10].as<std::string>();
     return store;
+}
+
+std::optional<LockedStore> LockStore(pqxx::work& txn, const std::string& store_id,
+                                     const std::string& tenant_id) {
+    auto rows = txn.exec_params(kLockStore, store_id, tenant_id);
+    if (rows.empty()) return std::nullopt;
+    return LockedStoreOf(rows[0]);
 }
 
 Error NotFound(const std::string& store_id) {
@@ -691,6 +703,36 @@ ChangeOutcome IntakeStore::RetryStore(const Tenant& tenant, const std::string& s
         return Answer(202, store_id, store->generation, store->desired, correlation_id,
                       /*sent=*/true);
     });
+}
+
+ChartChange ChangeChartVersion(pqxx::work& txn, const std::string& store_id,
+                               const std::string& version, const std::string& actor,
+                               const std::string& correlation_id) {
+    ChartChange change;
+    auto rows = txn.exec_params(kLockStoreById, store_id);
+    if (rows.empty()) return change;  // kNotActive
+    const LockedStore store = LockedStoreOf(rows[0]);
+    change.generation = store.generation;
+    change.from_version = store.desired.chart_version.value_or("");
+    if (store.state != "active") return change;
+    if (store.desired.chart_version == version) {
+        change.kind = ChartChange::kAlreadyThere;
+        return change;
+    }
+    const Tenant tenant{rows[0][11].as<std::string>(), ""};
+    change.generation = store.generation + 1;
+    DesiredState desired = store.desired;
+    desired.chart_version = version;
+    txn.exec_params(kUpdateChartVersion, store_id, change.generation, version);
+    AddToOutbox(txn, ChangeCommand(tenant, store_id, store, desired, change.generation,
+                                   {"chart_version"}, /*retry=*/false, correlation_id));
+    txn.exec_params(
+        kAudit, actor, "store.chart_version", tenant.id, store_id,
+        nlohmann::json{
+            {"generation", change.generation}, {"from", change.from_version}, {"to", version}}
+            .dump());
+    change.kind = ChartChange::kSent;
+    return change;
 }
 
 Status IntakeStore::ApplyStoreStatus(const StatusReport& report) {

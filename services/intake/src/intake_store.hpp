@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,6 +59,23 @@ struct Accepted {  // NOLINT(bugprone-exception-escape): json's implicit members
     int http_status = 202;
     nlohmann::json body;
 };
+
+// What a rollout's change of one store's chart version came to (ChangeChartVersion).
+struct ChartChange {
+    enum Kind {
+        kNotActive,     // no such store, or being deleted: nothing sent
+        kAlreadyThere,  // its desired chart version is that one already: nothing sent
+        kSent,          // the next generation with the version, its command in the outbox
+    } kind = kNotActive;
+    uint64_t generation = 0;   // the store's generation after the call
+    std::string from_version;  // its desired chart version before ("" when not pinned)
+};
+// In `txn` (a rollout's, its row locked): the store's desired chart version set to `version`
+// as its next generation, its StoreChangeRequested (changed: chart_version) in the outbox and
+// an audit row (store.chart_version, by `actor`), the store row locked as a PATCH locks it.
+ChartChange ChangeChartVersion(pqxx::work& txn, const std::string& store_id,
+                               const std::string& version, const std::string& actor,
+                               const std::string& correlation_id);
 
 // The intake's ledger in Postgres (schema "intake"): tenants and their API token hashes,
 // the stores each tenant asked for (unique live names, the quota), idempotency keys and
@@ -137,7 +155,9 @@ public:
     // ChartCatalogue::DefaultVersion): recorded with the store and carried by its
     // StoreRequested. An engine not named gets none ("": the provisioner's default). Set
     // before serving.
+    // Thread-safe: the rollout controller moves a default while creates read it.
     void SetChartDefaults(std::map<std::string, std::string, std::less<>> defaults) {
+        const std::lock_guard lock(chart_defaults_mutex_);
         chart_defaults_ = std::move(defaults);
     }
     // Creates submitted and not answered yet (tests and diagnostics).
@@ -145,6 +165,7 @@ public:
 
 private:
     std::string ChartDefault(std::string_view engine) const {
+        const std::lock_guard lock(chart_defaults_mutex_);
         const auto found = chart_defaults_.find(engine);
         return found == chart_defaults_.end() ? std::string() : found->second;
     }
@@ -156,6 +177,7 @@ private:
 
     pg::Pool& pool_;
     std::string store_domain_;
+    mutable std::mutex chart_defaults_mutex_;
     std::map<std::string, std::string, std::less<>> chart_defaults_;
     // Creates without an Idempotency-Key are committed together (see CreateBatcher).
     std::function<void(std::size_t, double)> batch_observer_;

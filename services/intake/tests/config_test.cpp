@@ -59,18 +59,15 @@ EnvConfig Env(std::map<std::string, std::string> values) {
         });
 }
 
-TEST(IntakeConfigTest, NewStoresGetTheCatalogueDefaultOfTheirEngine) {
+TEST(IntakeConfigTest, TheCatalogueIsReadFromTheSetting) {
     const auto config =
         IntakeConfig::FromEnv(Env({{"STOREFLEET_PG_URL", "postgresql://x"},
                                    {"STOREFLEET_KAFKA_BROKERS", "localhost:9092"},
                                    {"STOREFLEET_CHART_CATALOGUE", STOREFLEET_CHART_CATALOGUE}}));
-    const auto defaults = LoadChartDefaults(config.chart_catalogue);
-    const auto charts = events::ChartCatalogue::Load(STOREFLEET_CHART_CATALOGUE);
-    ASSERT_TRUE(charts.ok());
-    ASSERT_EQ(defaults.size(), 2U);
-    EXPECT_EQ(defaults.at("medusa"), charts->DefaultVersion("medusa"));
-    EXPECT_EQ(defaults.at("woocommerce"), charts->DefaultVersion("woocommerce"));
-    EXPECT_FALSE(defaults.at("medusa").empty());
+    const auto charts = LoadChartCatalogue(config.chart_catalogue);
+    EXPECT_TRUE(charts.Offers("medusa"));
+    EXPECT_TRUE(charts.Offers("woocommerce"));
+    EXPECT_FALSE(charts.DefaultVersion("medusa").empty());
 }
 
 TEST(IntakeConfigTest, TheImagesCatalogueIsTheDefaultAndAMissingOneIsNamed) {
@@ -78,7 +75,7 @@ TEST(IntakeConfigTest, TheImagesCatalogueIsTheDefaultAndAMissingOneIsNamed) {
         {{"STOREFLEET_PG_URL", "postgresql://x"}, {"STOREFLEET_KAFKA_BROKERS", "localhost:9092"}}));
     EXPECT_EQ(config.chart_catalogue, "/opt/storefleet/chart-catalogue");
     try {
-        LoadChartDefaults("/nonexistent/catalogue");
+        LoadChartCatalogue("/nonexistent/catalogue");
         FAIL() << "a missing catalogue was accepted";
     } catch (const ConfigError& error) {
         const std::string message = error.what();

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <map>
+#include <string>
+
+#include "rollout_plan.hpp"
+#include "storefleet/common/result.hpp"
+#include "storefleet/events/chart_catalogue.hpp"
+#include "storefleet/pg/pool.hpp"
+
+// Fleet rollouts of a store chart version (decision 13), kept in intake's schema next to the
+// desired state they change: intake.rollouts, intake.rollout_stores, intake.chart_defaults
+// (migration 12). Every step is one transaction holding the rollout's row, and moving a store is
+// the same transaction as its new generation and its command in the outbox (ChangeChartVersion):
+// a kill -9 at any point leaves either the whole step or none of it, so no store is upgraded
+// twice or skipped. Thread-safe; several intake replicas may run Advance (the row lock lets one
+// step each rollout at a time).
+namespace storefleet::intake {
+
+class Rollouts {
+public:
+    Rollouts(pg::Pool& pool, events::ChartCatalogue charts);
+
+    // Each offered engine's chart version for new stores: the one recorded in
+    // intake.chart_defaults (recorded from the catalogue the first time an engine is seen); the
+    // catalogue's default where the recorded one is no longer in the catalogue.
+    std::map<std::string, std::string, std::less<>> ChartDefaults();
+
+    // Starts a rollout: the engine's active stores its selector matches and not at the target
+    // yet, in the order they were created, split into waves (AssignWaves). 201 with the rollout;
+    // "conflict" when a rollout of the engine is not over. Audited (rollout.create).
+    Result<nlohmann::json> Create(const RolloutRequest& request, const std::string& actor);
+    // Newest first, at most `limit`, each with its counts.
+    nlohmann::json List(int limit);
+    // One rollout: its settings, state, counts per state and per wave, and its failures.
+    Result<nlohmann::json> Get(const std::string& rollout_id);
+    // "pause" (a running rollout starts nothing new), "resume" (a paused or halted one goes on),
+    // "abort" (nothing new starts; what is under way finishes). "conflict" when the rollout's
+    // state does not allow it. Audited (rollout.<action>).
+    Result<nlohmann::json> Act(const std::string& rollout_id, const std::string& action,
+                               const std::string& actor);
+
+    // One step of every rollout that is not over: the health gate of each store under way, the
+    // failure budget (a halt rolls the failed stores back when asked), the next wave when one is
+    // done, then as many upgrades as the in-flight bound allows. Returns how many stores it
+    // moved from one state to another.
+    int Advance();
+
+    const events::ChartCatalogue& Charts() const { return charts_; }
+
+private:
+    int AdvanceOne(const std::string& rollout_id);
+    nlohmann::json Describe(const std::string& rollout_id, bool with_failures);
+
+    pg::Pool& pool_;
+    events::ChartCatalogue charts_;
+};
+
+}  // namespace storefleet::intake

@@ -1,0 +1,253 @@
+// Fleet rollouts (decision 13) on the real Postgres of the local stack: intake's Rollouts in
+// process, the stores' converged or failed generations reported as the lifecycle consumer
+// reports them (ApplyStoreStatus), the commands read back from the outbox. Each test rolls the
+// stores of a tenant of its own from a version of its own ("0.0.1-<random>") to the medusa
+// chart's real default, so another intake on the same database (the platform's, which steps
+// rollouts too) sees nothing strange in intake.chart_defaults.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "intake_store.hpp"
+#include "rollouts.hpp"
+#include "storefleet/common/ids.hpp"
+#include "storefleet/events/envelope.hpp"
+#include "storefleet/test_support/env.hpp"
+
+namespace storefleet::intake {
+namespace {
+
+using test_support::RequireEnv;
+
+class IntakeRolloutsTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        store_.Migrate();
+        tenant_ = "rollout-" + RandomHex(4);
+        store_.SeedTenant(tenant_, RandomHex(16), 1000);
+        from_ = "0.0.1-" + RandomHex(3);
+        target_ = charts_.DefaultVersion("medusa");
+        ASSERT_FALSE(target_.empty());
+        store_.SetChartDefaults({{"medusa", from_}});
+    }
+    void TearDown() override {
+        pool_.WithTransaction([&](pqxx::work& txn) {
+            // Keep this test's commands out of a relay's way, and its rollouts out of the next.
+            txn.exec_params(
+                "delete from intake.outbox where key in (select store_id::text from "
+                "intake.stores where tenant_id = $1)",
+                tenant_);
+            txn.exec_params(
+                "update intake.rollouts set state = 'aborted' where state in ('running', "
+                "'paused', 'halted') and request->'selector'->'tenants' ? $1",
+                tenant_);
+            txn.exec_params("update intake.stores set state = 'deleted' where tenant_id = $1",
+                            tenant_);
+        });
+    }
+
+    std::vector<std::string> CreateStores(int count) {
+        std::vector<std::string> ids;
+        for (int i = 0; i < count; ++i) {
+            auto created = store_.CreateStore(
+                {tenant_, ""},
+                {"s" + std::to_string(i) + "-" + RandomHex(2), "medusa", "small", "", "any"},
+                "k-" + RandomHex(6), "c");
+            EXPECT_TRUE(created.ok()) << created.error().message;
+            ids.push_back(created->body["id"]);
+        }
+        return ids;
+    }
+    std::string Start(const std::string& strategy, const std::string& on_halt = "rollback") {
+        auto request = ParseRolloutRequest(
+            R"({"engine":"medusa","target_version":")" + target_ + R"(","selector":{"tenants":[")" +
+                tenant_ + R"("]},"strategy":)" + strategy + R"(,"on_halt":")" + on_halt + R"("})",
+            charts_);
+        EXPECT_TRUE(request.ok()) << request.error().message;
+        auto created = rollouts_.Create(*request, "token:test");
+        EXPECT_TRUE(created.ok()) << created.error().message;
+        return created.ok() ? (*created)["id"].get<std::string>() : "";
+    }
+    nlohmann::json Show(const std::string& id) {
+        auto shown = rollouts_.Get(id);
+        EXPECT_TRUE(shown.ok());
+        return shown.ok() ? *shown : nlohmann::json();
+    }
+    // store id -> (state, generation) of the rollout's stores.
+    std::map<std::string, std::pair<std::string, int64_t>> States(const std::string& id) {
+        std::map<std::string, std::pair<std::string, int64_t>> states;
+        pool_.WithTransaction([&](pqxx::work& txn) {
+            for (const auto& row :
+                 txn.exec_params("select store_id::text, state, coalesce(generation, 0) from "
+                                 "intake.rollout_stores where rollout_id = $1::uuid",
+                                 id)) {
+                states[row[0].as<std::string>()] = {row[1].as<std::string>(), row[2].as<int64_t>()};
+            }
+        });
+        return states;
+    }
+    // The provisioner's word for every store under way: converged (or failed) at its
+    // generation, with a sequence that grows as a provisioner's does.
+    void Report(const std::string& id, v1::StoreStatus status) {
+        for (const auto& [store_id, state] : States(id)) {
+            if (state.first != "upgrading" && state.first != "rolling_back") continue;
+            const auto generation = static_cast<uint64_t>(state.second);
+            ASSERT_TRUE(store_
+                            .ApplyStoreStatus({store_id, status, "ready", generation,
+                                               status == v1::STORE_STATUS_READY ? generation : 0,
+                                               ++sequence_})
+                            .ok());
+        }
+    }
+    // The StoreChangeRequested of a store that change its chart version, in the outbox.
+    std::vector<std::string> ChartCommands(const std::string& store_id) {
+        std::vector<std::string> versions;
+        pool_.WithTransaction([&](pqxx::work& txn) {
+            for (const auto& row : txn.exec_params(
+                     "select payload from intake.outbox where key = $1 order by id", store_id)) {
+                auto envelope = events::Decode(pqxx::binarystring(row[0]).str());
+                if (!envelope.ok() || !envelope->has_store_change_requested()) continue;
+                const auto& change = envelope->store_change_requested();
+                if (std::find(change.changed().begin(), change.changed().end(), "chart_version") !=
+                    change.changed().end()) {
+                    versions.push_back(change.desired().chart_version());
+                }
+            }
+        });
+        return versions;
+    }
+    int Upgrading(const std::string& id) {
+        int n = 0;
+        for (const auto& [_, state] : States(id)) n += state.first == "upgrading" ? 1 : 0;
+        return n;
+    }
+
+    pg::Pool pool_{RequireEnv("STOREFLEET_PG_URL"), 4};
+    IntakeStore store_{pool_, "stores.test"};
+    events::ChartCatalogue charts_ = *events::ChartCatalogue::Load(STOREFLEET_CHART_CATALOGUE);
+    Rollouts rollouts_{pool_, charts_};
+    std::string tenant_, from_, target_;
+    uint64_t sequence_ = uint64_t{1} << 40;
+};
+
+TEST_F(IntakeRolloutsTest, EveryStoreIsUpgradedOnceWaveByWaveWithinTheInFlightBound) {
+    const auto stores = CreateStores(20);
+    const auto id = Start(R"({"canary":2,"waves":[50,100],"max_in_flight":3})");
+    auto shown = Show(id);
+    EXPECT_EQ(shown["stores"], 20);
+    EXPECT_EQ(shown["waves"], 3);
+    EXPECT_EQ(shown["previous_version"].get<std::string>().empty(), false);
+    // The canary alone first.
+    rollouts_.Advance();
+    EXPECT_EQ(Upgrading(id), 2);
+    rollouts_.Advance();
+    EXPECT_EQ(Upgrading(id), 2) << "nothing more while the canary is under way";
+    std::vector<int> started_waves;
+    for (int step = 0; step < 100 && Show(id)["state"] == "running"; ++step) {
+        EXPECT_LE(Upgrading(id), 3) << "the in-flight bound";
+        for (const auto& [store_id, state] : States(id)) {
+            if (state.first == "upgrading") started_waves.push_back(Show(id)["wave"].get<int>());
+        }
+        Report(id, v1::STORE_STATUS_READY);
+        rollouts_.Advance();
+    }
+    shown = Show(id);
+    EXPECT_EQ(shown["state"], "done") << shown.dump();
+    EXPECT_EQ(shown["counts"]["upgraded"], 20) << shown.dump();
+    EXPECT_TRUE(shown["canary_passed"].get<bool>());
+    EXPECT_TRUE(std::is_sorted(started_waves.begin(), started_waves.end())) << "waves in order";
+    for (const auto& store_id : stores) {
+        EXPECT_EQ(ChartCommands(store_id), std::vector<std::string>{target_})
+            << store_id << " upgraded exactly once";
+    }
+    EXPECT_EQ(rollouts_.ChartDefaults().at("medusa"), target_) << "new stores get the target";
+}
+
+TEST_F(IntakeRolloutsTest, AFailedCanaryHaltsRollsTheCanaryBackAndTouchesNoOtherStore) {
+    const auto stores = CreateStores(6);
+    const auto id = Start(R"({"canary":2,"waves":[100],"max_in_flight":5})");
+    rollouts_.Advance();
+    ASSERT_EQ(Upgrading(id), 2);
+    Report(id, v1::STORE_STATUS_FAILED);
+    rollouts_.Advance();
+    auto shown = Show(id);
+    EXPECT_EQ(shown["state"], "halted") << shown.dump();
+    EXPECT_NE(shown["reason"].get<std::string>().find("2 of 2 stores of wave 0 failed"),
+              std::string::npos)
+        << shown.dump();
+    EXPECT_EQ(shown["counts"]["rolling_back"], 2) << shown.dump();
+    EXPECT_EQ(shown["counts"]["pending"], 4);
+    Report(id, v1::STORE_STATUS_READY);
+    rollouts_.Advance();
+    shown = Show(id);
+    EXPECT_EQ(shown["counts"]["rolled_back"], 2) << shown.dump();
+    EXPECT_EQ(shown["state"], "halted");
+    int rolled = 0, untouched = 0;
+    for (const auto& store_id : stores) {
+        const auto commands = ChartCommands(store_id);
+        if (commands.empty()) {
+            ++untouched;
+        } else {
+            EXPECT_EQ(commands, (std::vector<std::string>{target_, from_})) << store_id;
+            ++rolled;
+        }
+    }
+    EXPECT_EQ(rolled, 2);
+    EXPECT_EQ(untouched, 4);
+}
+
+TEST_F(IntakeRolloutsTest, OneRolloutPerEngineAndPauseResumeAbortFollowTheirStates) {
+    CreateStores(3);
+    const auto id = Start(R"({"canary":1,"waves":[100],"max_in_flight":1})");
+    auto request = ParseRolloutRequest(
+        R"({"engine":"medusa","target_version":")" + target_ + R"("})", charts_);
+    ASSERT_TRUE(request.ok());
+    auto second = rollouts_.Create(*request, "token:test");
+    ASSERT_FALSE(second.ok());
+    EXPECT_EQ(second.error().code, "conflict");
+    EXPECT_NE(second.error().message.find(id), std::string::npos);
+
+    ASSERT_TRUE(rollouts_.Act(id, "pause", "token:test").ok());
+    rollouts_.Advance();
+    EXPECT_EQ(Upgrading(id), 0) << "a paused rollout starts nothing";
+    EXPECT_EQ(rollouts_.Act(id, "pause", "token:test").error().code, "conflict");
+    ASSERT_TRUE(rollouts_.Act(id, "resume", "token:test").ok());
+    rollouts_.Advance();
+    EXPECT_EQ(Upgrading(id), 1);
+    ASSERT_TRUE(rollouts_.Act(id, "abort", "token:test").ok());
+    Report(id, v1::STORE_STATUS_READY);
+    rollouts_.Advance();
+    auto shown = Show(id);
+    EXPECT_EQ(shown["state"], "aborted");
+    EXPECT_EQ(shown["counts"]["upgraded"], 1) << "what was under way finished";
+    EXPECT_EQ(shown["counts"]["pending"], 2) << "nothing new started";
+    EXPECT_EQ(rollouts_.Act(id, "resume", "token:test").error().code, "conflict");
+    EXPECT_EQ(rollouts_.Get(NewUuid()).error().code, "not_found");
+}
+
+TEST_F(IntakeRolloutsTest, AStoreNotReadyInTimeFailsItsGate) {
+    CreateStores(2);
+    const auto id = Start(R"({"canary":0,"waves":[100],"max_in_flight":2,"max_failed":2,)"
+                          R"("ready_within_seconds":10})",
+                          "pause");
+    rollouts_.Advance();
+    ASSERT_EQ(Upgrading(id), 2);
+    // Time passes (the gate's clock is the database's).
+    pool_.WithTransaction([&](pqxx::work& txn) {
+        txn.exec_params(
+            "update intake.rollout_stores set started_at = now() - interval '1 minute' "
+            "where rollout_id = $1::uuid",
+            id);
+    });
+    rollouts_.Advance();
+    const auto shown = Show(id);
+    EXPECT_EQ(shown["counts"]["failed"], 2) << shown.dump();
+    EXPECT_EQ(shown["state"], "halted");
+    EXPECT_EQ(shown["failures"][0]["reason"], "not Ready within 10 s");
+    EXPECT_EQ(shown["counts"]["rolling_back"], 0) << "on_halt pause rolls nothing back";
+}
+
+}  // namespace
+}  // namespace storefleet::intake
