@@ -150,15 +150,17 @@ json NamespaceObject(const StoreSpec& spec, const std::string& ns) {
     labels["pod-security.kubernetes.io/enforce-version"] = "latest";
     labels["pod-security.kubernetes.io/warn"] = "restricted";
     labels["pod-security.kubernetes.io/audit"] = "restricted";
-    // Only the generation: observed-generation is written by its own merge patch once the
-    // store converged, and this apply (field manager storefleet) never owns it, so it never
-    // removes it either.
+    // The generation and its suspended flag (drift checks read it, ADR 0012): observed-generation
+    // is written by its own merge patch once the store converged, and this apply (field manager
+    // storefleet) never owns it, so it never removes it either.
     return {{"apiVersion", "v1"},
             {"kind", "Namespace"},
             {"metadata",
              {{"name", ns},
               {"labels", labels},
-              {"annotations", {{kGenerationAnnotation, std::to_string(spec.generation)}}}}}};
+              {"annotations",
+               {{kGenerationAnnotation, std::to_string(spec.generation)},
+                {kSuspendedAnnotation, spec.suspended ? "true" : "false"}}}}}};
 }
 
 json ResourceQuotaObject(const StoreSpec& spec, const std::string& ns) {

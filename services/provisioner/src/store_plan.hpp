@@ -36,6 +36,12 @@ inline constexpr const char* kCredentialsSecret = "store-credentials";
 // generation a provisioner started converging, and the one the store converged to.
 inline constexpr const char* kGenerationAnnotation = "storefleet.io/generation";
 inline constexpr const char* kObservedGenerationAnnotation = "storefleet.io/observed-generation";
+// The desired suspended flag of the generation being converged, written with the generation,
+// so a drift check (drift.hpp) needs no Helm call: "true" / "false" (ADR 0012).
+inline constexpr const char* kSuspendedAnnotation = "storefleet.io/suspended";
+// A store's own drift mode (repair, warn, off), overriding STOREFLEET_DRIFT_MODE. Written by
+// an operator, never by the provisioner.
+inline constexpr const char* kDriftModeAnnotation = "storefleet.io/drift-mode";
 
 // From a StoreRequested (generation 1) or a StoreChangeRequested (its facts and its whole
 // desired state); anything else, or a command that names no valid store, is a bad_command.
@@ -67,7 +73,8 @@ nlohmann::json ObservedGenerationPatch(uint64_t generation);
 // "store-<store id>": one namespace per store, 42 characters, a valid DNS label.
 std::string NamespaceFor(const std::string& store_id);
 
-// The store namespace with its labels and storefleet.io/generation = spec.generation.
+// The store namespace with its labels, storefleet.io/generation = spec.generation and
+// storefleet.io/suspended = spec.suspended.
 nlohmann::json NamespaceObject(const StoreSpec& spec, const std::string& ns);
 nlohmann::json ResourceQuotaObject(const StoreSpec& spec, const std::string& ns);
 nlohmann::json LimitRangeObject(const StoreSpec& spec, const std::string& ns);

@@ -1,0 +1,243 @@
+#include "drift.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+
+#include "store_plan.hpp"
+
+namespace storefleet::provisioner {
+namespace {
+
+using nlohmann::json;
+
+std::string Label(const json& metadata, const char* key) {
+    const auto labels = metadata.value("labels", json::object());
+    if (!labels.is_object() || !labels.contains(key) || !labels[key].is_string()) return "";
+    return labels[key].get<std::string>();
+}
+
+std::string Annotation(const json& metadata, const char* key) {
+    const auto annotations = metadata.value("annotations", json::object());
+    if (!annotations.is_object() || !annotations.contains(key) || !annotations[key].is_string())
+        return "";
+    return annotations[key].get<std::string>();
+}
+
+// The StoreSpec fields the guardrail objects depend on, from the namespace's labels.
+StoreSpec SpecOf(const DriftRecord& record) {
+    StoreSpec spec;
+    spec.store_id = record.store_id;
+    spec.tenant_id = record.tenant_id;
+    spec.engine = record.engine;
+    spec.plan = record.plan.empty() ? "small" : record.plan;
+    return spec;
+}
+
+bool FieldCovers(std::string_view rule, std::string_view field) {
+    if (rule == field) return true;
+    return field.size() > rule.size() && field.substr(0, rule.size()) == rule &&
+           (field[rule.size()] == '.' || field[rule.size()] == '[');
+}
+
+}  // namespace
+
+std::optional<DriftMode> ParseDriftMode(std::string_view text) {
+    if (text == "repair") return DriftMode::kRepair;
+    if (text == "warn") return DriftMode::kWarn;
+    if (text == "off") return DriftMode::kOff;
+    return std::nullopt;
+}
+
+std::string_view DriftModeName(DriftMode mode) {
+    switch (mode) {
+        case DriftMode::kRepair:
+            return "repair";
+        case DriftMode::kWarn:
+            return "warn";
+        case DriftMode::kOff:
+            return "off";
+    }
+    return "repair";
+}
+
+Result<std::vector<IgnoreRule>> ParseIgnoreRules(std::string_view text) {
+    std::vector<IgnoreRule> rules;
+    std::string current;
+    auto flush = [&]() -> Status {
+        if (current.empty()) return Status::Ok();
+        const auto slash = current.find('/');
+        if (slash == std::string::npos || slash == 0 || slash + 1 == current.size()) {
+            return Error::Permanent("bad_config", "drift ignore rule '" + current +
+                                                      "' is not Kind/field (e.g. "
+                                                      "Deployment/spec.replicas)");
+        }
+        rules.push_back({current.substr(0, slash), current.substr(slash + 1)});
+        current.clear();
+        return Status::Ok();
+    };
+    for (const char c : text) {
+        if (c == ',' || std::isspace(static_cast<unsigned char>(c)) != 0) {
+            if (auto s = flush(); !s.ok()) return s.error();
+        } else {
+            current += c;
+        }
+    }
+    if (auto s = flush(); !s.ok()) return s.error();
+    return rules;
+}
+
+bool Ignored(const std::vector<IgnoreRule>& rules, std::string_view kind, std::string_view field) {
+    return std::any_of(rules.begin(), rules.end(), [&](const IgnoreRule& rule) {
+        return (rule.kind == "*" || rule.kind == kind) && FieldCovers(rule.field, field);
+    });
+}
+
+DriftRecord DriftRecordFromNamespace(const json& ns) {
+    DriftRecord record;
+    if (!ns.is_object()) return record;
+    record.exists = true;
+    const StoreRecord store = RecordFromNamespace(ns);
+    record.converged = !store.terminating && store.observed_generation >= 1 &&
+                       store.observed_generation == store.generation;
+    const auto metadata = ns.value("metadata", json::object());
+    const std::string suspended = Annotation(metadata, kSuspendedAnnotation);
+    if (suspended == "true") record.suspended = true;
+    if (suspended == "false") record.suspended = false;
+    record.mode = ParseDriftMode(Annotation(metadata, kDriftModeAnnotation));
+    record.store_id = Label(metadata, "storefleet.io/store-id");
+    record.tenant_id = Label(metadata, "storefleet.io/tenant");
+    record.engine = Label(metadata, "storefleet.io/engine");
+    record.plan = Label(metadata, "storefleet.io/plan");
+    return record;
+}
+
+DriftMode EffectiveMode(DriftMode platform, const DriftRecord& record) {
+    return record.mode.value_or(platform);
+}
+
+std::optional<std::string> KindOfCollection(std::string_view collection) {
+    static const std::map<std::string, std::string, std::less<>> kKinds = {
+        {"deployments", "Deployment"},
+        {"statefulsets", "StatefulSet"},
+        {"services", "Service"},
+        {"ingresses", "Ingress"},
+        {"secrets", "Secret"},
+        {"networkpolicies", "NetworkPolicy"},
+        {"resourcequotas", "ResourceQuota"},
+        {"limitranges", "LimitRange"},
+        {"rolebindings", "RoleBinding"}};
+    const auto it = kKinds.find(collection);
+    if (it == kKinds.end()) return std::nullopt;
+    return it->second;
+}
+
+std::optional<Drift> DeletedDrift(const std::string& kind, const std::string& name,
+                                  const DriftRecord& record) {
+    if (!record.exists || !record.converged) return std::nullopt;
+    return Drift{kind, name, "deleted", kind + " " + name + " was deleted"};
+}
+
+std::vector<Drift> WorkloadDrift(const std::string& kind, const json& object,
+                                 const DriftRecord& record) {
+    std::vector<Drift> drifts;
+    // Unknown (a store converged before the annotation existed) is no drift: it may be suspended.
+    if (!record.converged || !record.suspended.has_value() || *record.suspended) return drifts;
+    const auto spec = object.value("spec", json::object());
+    const auto replicas = spec.value("replicas", json(1));
+    if (replicas.is_number_integer() && replicas.get<int64_t>() == 0) {
+        const std::string name = object.value("metadata", json::object()).value("name", "");
+        drifts.push_back({kind, name, "spec.replicas",
+                          kind + " " + name + " was scaled to 0 while the store is not suspended"});
+    }
+    return drifts;
+}
+
+bool Contains(const json& live, const json& wanted) {
+    if (wanted.is_object()) {
+        if (!live.is_object()) return false;
+        for (const auto& [key, value] : wanted.items()) {
+            if (!live.contains(key) || !Contains(live[key], value)) return false;
+        }
+        return true;
+    }
+    if (wanted.is_array()) {
+        if (!live.is_array() || live.size() != wanted.size()) return false;
+        for (std::size_t i = 0; i < wanted.size(); ++i) {
+            if (!Contains(live[i], wanted[i])) return false;
+        }
+        return true;
+    }
+    return live == wanted;
+}
+
+std::vector<Drift> GuardrailDrift(const std::string& kind, const json& object,
+                                  const DriftRecord& record, const std::string& ingress_namespace) {
+    std::vector<Drift> drifts;
+    if (!record.converged) return drifts;
+    const std::string name = object.value("metadata", json::object()).value("name", "");
+    const StoreSpec spec = SpecOf(record);
+    const std::string ns = NamespaceFor(record.store_id);
+    std::optional<json> wanted;
+    if (kind == "ResourceQuota" && name == "store-quota") {
+        wanted = ResourceQuotaObject(spec, ns)["spec"];
+    } else if (kind == "LimitRange" && name == "store-limits") {
+        wanted = LimitRangeObject(spec, ns)["spec"];
+    } else if (kind == "NetworkPolicy") {
+        for (const auto& policy : NetworkPolicyObjects(spec, ns, ingress_namespace)) {
+            if (policy["metadata"]["name"] == name) wanted = policy["spec"];
+        }
+    }
+    if (!wanted) return drifts;  // not one of ours: the chart's, or someone else's
+    if (!Contains(object.value("spec", json::object()), *wanted)) {
+        drifts.push_back(
+            {kind, name, "spec",
+             kind + " " + name + " was changed (its spec is not the " + spec.plan + " plan's)"});
+    }
+    return drifts;
+}
+
+std::vector<Drift> NamespaceDrift(const json& ns) {
+    std::vector<Drift> drifts;
+    const auto metadata = ns.value("metadata", json::object());
+    const std::string name = metadata.value("name", "");
+    for (const auto& [key, value] :
+         {std::pair<const char*, const char*>{"pod-security.kubernetes.io/enforce", "restricted"},
+          {"pod-security.kubernetes.io/enforce-version", "latest"},
+          {"pod-security.kubernetes.io/warn", "restricted"},
+          {"pod-security.kubernetes.io/audit", "restricted"}}) {
+        const std::string live = Label(metadata, key);
+        if (live == value) continue;
+        drifts.push_back(
+            {"Namespace", name, std::string("metadata.labels[") + key + "]",
+             "Namespace " + name + " label " + key + " was " +
+                 (live.empty() ? std::string("removed") : "changed to \"" + live + "\"")});
+    }
+    return drifts;
+}
+
+std::vector<Drift> Relevant(std::vector<Drift> drifts, const std::vector<IgnoreRule>& rules,
+                            const DriftRecord& record) {
+    if (!record.exists || !record.converged) return {};
+    drifts.erase(
+        std::remove_if(drifts.begin(), drifts.end(),
+                       [&](const Drift& drift) { return Ignored(rules, drift.kind, drift.field); }),
+        drifts.end());
+    return drifts;
+}
+
+std::string DriftText(const std::vector<Drift>& drifts, DriftMode mode) {
+    std::string text;
+    for (const auto& drift : drifts) {
+        if (!text.empty()) text += ". ";
+        text += drift.what;
+        if (mode == DriftMode::kRepair) {
+            text += drift.field == "deleted" ? "; re-created" : "; restored";
+        } else {
+            text += "; not repaired (drift mode " + std::string(DriftModeName(mode)) + ")";
+        }
+    }
+    return text;
+}
+
+}  // namespace storefleet::provisioner

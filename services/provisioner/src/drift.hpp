@@ -1,0 +1,87 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store_plan.hpp"
+#include "storefleet/common/result.hpp"
+
+namespace storefleet::provisioner {
+
+// Drift: a converged store's objects no longer say what its release and guardrails say
+// (docs/decisions/0012-drift-repair.md). Everything here is pure, so each rule is unit-tested;
+// the watches that feed it and the repair that acts on it are elsewhere.
+
+// repair (default): re-create and re-apply; warn: report only (the store shows out of sync);
+// off: neither.
+enum class DriftMode { kRepair, kWarn, kOff };
+std::optional<DriftMode> ParseDriftMode(std::string_view text);
+std::string_view DriftModeName(DriftMode mode);
+
+// "Kind/field.path" (e.g. "Deployment/spec.replicas"): a field others own, never drift. The
+// kind may be "*"; a field rule also covers the fields under it ("Deployment/spec.template"
+// covers the image and resources). "NetworkPolicy/deleted" ignores deletions of that kind.
+struct IgnoreRule {
+    std::string kind;
+    std::string field;
+};
+// Comma- or whitespace-separated rules; a rule without "Kind/" is a ConfigError-worthy error.
+Result<std::vector<IgnoreRule>> ParseIgnoreRules(std::string_view text);
+bool Ignored(const std::vector<IgnoreRule>& rules, std::string_view kind, std::string_view field);
+
+// What a store namespace says for drift checks (labels and annotations the provisioner wrote).
+struct DriftRecord {
+    bool exists = false;
+    // Converged and nothing converging it: observed-generation >= 1, equal to generation, and
+    // the namespace is not terminating. Anything else is the provisioner's business, not drift.
+    bool converged = false;
+    std::optional<bool> suspended;  // storefleet.io/suspended; none: written before drift
+    std::optional<DriftMode> mode;  // storefleet.io/drift-mode, when valid
+    std::string store_id, tenant_id, engine, plan;
+};
+DriftRecord DriftRecordFromNamespace(const nlohmann::json& ns);
+DriftMode EffectiveMode(DriftMode platform, const DriftRecord& record);
+
+// One difference, in words that name the object and what changed.
+struct Drift {
+    std::string kind;   // "NetworkPolicy", "Deployment", "Namespace", ...
+    std::string name;   // the object's name
+    std::string field;  // "deleted", "spec.replicas", "spec", "metadata.labels[...]", ...
+    std::string what;   // "NetworkPolicy default-deny was deleted"
+};
+
+// The kinds whose deletion is drift, by API collection ("networkpolicies") to kind.
+std::optional<std::string> KindOfCollection(std::string_view collection);
+
+// A store object deleted (DELETED from a watch, or missing at a safety-net GET).
+std::optional<Drift> DeletedDrift(const std::string& kind, const std::string& name,
+                                  const DriftRecord& record);
+// A Deployment or StatefulSet (whole object) of a store that is not suspended at 0 replicas.
+// Image and resource changes are Helm's three-way merge to find and undo; the watch sees
+// only their result, so they are not judged here (ADR 0012).
+std::vector<Drift> WorkloadDrift(const std::string& kind, const nlohmann::json& object,
+                                 const DriftRecord& record);
+// A ResourceQuota, LimitRange or NetworkPolicy (whole object) whose spec is not what
+// store_plan makes for the store's plan. Fields the API server defaults are tolerated: the
+// wanted spec must be contained in the live one, and lists must have the same length.
+std::vector<Drift> GuardrailDrift(const std::string& kind, const nlohmann::json& object,
+                                  const DriftRecord& record, const std::string& ingress_namespace);
+// The store namespace's Pod Security labels are not restricted/latest.
+std::vector<Drift> NamespaceDrift(const nlohmann::json& ns);
+// `drifts` without what `rules` ignore, and none at all for a store not converged.
+std::vector<Drift> Relevant(std::vector<Drift> drifts, const std::vector<IgnoreRule>& rules,
+                            const DriftRecord& record);
+
+// The timeline text: "NetworkPolicy default-deny was deleted; re-created" (repair) or
+// "...; not repaired (drift mode warn)" (warn), several joined by ". ".
+std::string DriftText(const std::vector<Drift>& drifts, DriftMode mode);
+
+// True when `wanted` is contained in `live`: every key of an object equal, lists of the same
+// length element by element; scalars equal.
+bool Contains(const nlohmann::json& live, const nlohmann::json& wanted);
+
+}  // namespace storefleet::provisioner
