@@ -8,6 +8,7 @@
 #include "admission.hpp"
 #include "config.hpp"
 #include "dispatcher.hpp"
+#include "drift_watcher.hpp"
 #include "helm_agent.hpp"
 #include "provisioner.hpp"
 #include "readiness.hpp"
@@ -80,10 +81,30 @@ int Serve(const provisioner::ProvisionerConfig& config) {
         throw std::runtime_error("cannot ensure the lease namespace: " + ensured.error().message);
     }
     leases.Start();
+    const provisioner::DriftOptions drift_options{
+        .mode = config.drift_mode,
+        .ignore = config.drift_ignore,
+        .ingress_namespace = config.ingress_namespace,
+        .max_repairs = static_cast<std::size_t>(config.drift_max_repairs),
+        .resync = config.drift_resync,
+        .resync_rate = static_cast<double>(config.drift_resync_rate)};
+    // Drift reads the readiness watcher's Deployments and StatefulSets (one watch per kind).
+    provisioner::DriftWatcher drift_watcher(kube, shutdown, drift_options);
     provisioner::ReadinessWatcher watcher(kube, shutdown);
+    if (config.drift_mode != provisioner::DriftMode::kOff) {
+        watcher.Also(
+            [&drift_watcher](const std::string& kind) { return drift_watcher.Handlers(kind); });
+    }
     watcher.Start();
     provisioner::StoreProvisioner store_provisioner(kube, helm, statuses, registry,
                                                     StoreOptions(config), &watcher);
+    // Off platform-wide: no drift watch at all (a store cannot then opt in by annotation).
+    provisioner::DriftRepairer drift_repairer(kube, drift_watcher, leases, store_provisioner,
+                                              publisher, registry, shutdown, drift_options);
+    if (config.drift_mode != provisioner::DriftMode::kOff) {
+        drift_watcher.Start();
+        drift_repairer.Start();
+    }
     provisioner::StoreCommandHandler handler(leases, store_provisioner, publisher);
 
     provisioner::CommandDispatcher dispatcher(
@@ -130,6 +151,8 @@ int Serve(const provisioner::ProvisionerConfig& config) {
                {"instance_id", config.instance_id},
                {"lease_identity", leases.identity()},
                {"helm_agent", config.helm_agent},
+               {"drift_mode", std::string(provisioner::DriftModeName(config.drift_mode))},
+               {"drift_resync_s", config.drift_resync.count()},
                {"port", server.Port()}});
     const int signal = WaitForTerminationSignal();
     log::Info("provisioner stopping", {{"signal", signal}});

@@ -423,6 +423,46 @@ func upgradeInstallWith(ctx context.Context, cfg *action.Configuration, req *req
 	return false, nil
 }
 
+// repair upgrades the deployed release with its own chart and values, the ones its last
+// revision recorded: Helm's three-way merge (old manifest, new manifest, live object) then
+// re-creates the objects of the release that were deleted and puts back the fields changed by
+// hand (drift repair, docs/decisions/0012-drift-repair.md). A release whose last revision is not
+// deployed is refused: that is the provisioner's to converge, not drift.
+func (a *agent) repair(ctx context.Context, req *request) error {
+	if req.Release == "" || req.Namespace == "" {
+		return errors.New("release and namespace are required")
+	}
+	cfg, err := a.config(ctx, req.Namespace)
+	if err != nil {
+		return err
+	}
+	return repairWith(ctx, cfg, req, a.maxHistory)
+}
+
+func repairWith(ctx context.Context, cfg *action.Configuration, req *request, maxHistory int) error {
+	last, err := cfg.Releases.Last(req.Release)
+	if err != nil {
+		return fmt.Errorf("REPAIR FAILED: %w", err)
+	}
+	if last == nil || last.Info == nil || last.Chart == nil {
+		return errors.New("REPAIR FAILED: the release has no revision to repair from")
+	}
+	if last.Info.Status != release.StatusDeployed {
+		return fmt.Errorf("REPAIR FAILED: the release's last revision is %s, not deployed", last.Info.Status)
+	}
+	upgrade := action.NewUpgrade(cfg)
+	upgrade.Namespace = req.Namespace
+	upgrade.Timeout = timeoutOf(req)
+	upgrade.DisableOpenAPIValidation = req.disableOpenAPIValidation()
+	upgrade.DryRunOption = "none"
+	upgrade.MaxHistory = maxHistory
+	upgrade.Description = "storefleet drift repair"
+	if _, err := upgrade.RunWithContext(ctx, req.Release, last.Chart, last.Config); err != nil {
+		return fmt.Errorf("REPAIR FAILED: %w", err)
+	}
+	return nil
+}
+
 func (a *agent) uninstall(ctx context.Context, req *request) error {
 	if req.Release == "" || req.Namespace == "" {
 		return errors.New("release and namespace are required")
@@ -494,6 +534,8 @@ func (a *agent) runHelm(ctx context.Context, req *request) (answer, error) {
 		return answer{}, a.uninstall(ctx, req)
 	case "recover_pending":
 		return a.recoverRelease(ctx, req)
+	case "repair":
+		return answer{}, a.repair(ctx, req)
 	default:
 		return answer{}, fmt.Errorf("unknown op %q", req.Op)
 	}

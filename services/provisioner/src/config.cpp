@@ -137,6 +137,19 @@ ProvisionerConfig ProvisionerConfig::FromEnv(const EnvConfig& env, const std::st
         static_cast<int>(env.Int("STOREFLEET_MAX_ATTEMPTS", config.max_attempts, 1, 100));
     config.namespace_stuck_after =
         std::chrono::seconds(env.Int("STOREFLEET_NAMESPACE_STUCK_AFTER_SECONDS", 20, 1, 3600));
+    const std::string drift_mode = env.String("STOREFLEET_DRIFT_MODE", "repair");
+    const auto mode = ParseDriftMode(drift_mode);
+    if (!mode) throw ConfigError("STOREFLEET_DRIFT_MODE must be repair, warn or off");
+    config.drift_mode = *mode;
+    auto ignore = ParseIgnoreRules(env.String("STOREFLEET_DRIFT_IGNORE", ""));
+    if (!ignore.ok()) throw ConfigError("STOREFLEET_DRIFT_IGNORE: " + ignore.error().message);
+    config.drift_ignore = *ignore;
+    config.drift_max_repairs =
+        static_cast<int>(env.Int("STOREFLEET_DRIFT_MAX_REPAIRS", config.drift_max_repairs, 1, 256));
+    config.drift_resync = std::chrono::seconds(
+        env.Int("STOREFLEET_DRIFT_RESYNC_SECONDS", config.drift_resync.count(), 0, 7 * 86'400));
+    config.drift_resync_rate = static_cast<int>(
+        env.Int("STOREFLEET_DRIFT_RESYNC_RATE", config.drift_resync_rate, 1, 1000));
     config.http_address = env.String("STOREFLEET_HTTP_ADDRESS", config.http_address);
     config.http_port =
         static_cast<int>(env.Int("STOREFLEET_HTTP_PORT", config.http_port, 0, 65535));

@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
+#include "drift.hpp"
 #include "storefleet/common/config.hpp"
 #include "storefleet/events/chart_catalogue.hpp"
 
@@ -56,6 +58,17 @@ struct ProvisionerConfig {
     // Handler failures before a command goes to the dead-letter topic.
     int max_attempts = 5;
     std::chrono::seconds namespace_stuck_after{20};
+    // Drift (docs/decisions/0012-drift-repair.md): STOREFLEET_DRIFT_MODE (repair, warn, off;
+    // a store's storefleet.io/drift-mode annotation overrides it), STOREFLEET_DRIFT_IGNORE
+    // ("Kind/field" rules, e.g. Deployment/spec.replicas under an autoscaler),
+    // STOREFLEET_DRIFT_MAX_REPAIRS (stores acted on at once), STOREFLEET_DRIFT_RESYNC_SECONDS
+    // (the safety net: each store compared once per period; 0: off) and
+    // STOREFLEET_DRIFT_RESYNC_RATE (at most that many stores compared a second).
+    DriftMode drift_mode = DriftMode::kRepair;
+    std::vector<IgnoreRule> drift_ignore;
+    int drift_max_repairs = 4;
+    std::chrono::seconds drift_resync{3600};
+    int drift_resync_rate = 5;
     std::string http_address = "127.0.0.1";
     int http_port = 8084;
 

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "store_plan.hpp"
+#include "storefleet/events/sequence.hpp"
 
 namespace storefleet::provisioner {
 namespace {
@@ -24,14 +25,20 @@ std::string Annotation(const json& metadata, const char* key) {
     return annotations[key].get<std::string>();
 }
 
-// The StoreSpec fields the guardrail objects depend on, from the namespace's labels.
-StoreSpec SpecOf(const DriftRecord& record) {
-    StoreSpec spec;
-    spec.store_id = record.store_id;
-    spec.tenant_id = record.tenant_id;
-    spec.engine = record.engine;
-    spec.plan = record.plan.empty() ? "small" : record.plan;
-    return spec;
+int64_t OffsetAnnotation(const json& metadata) {
+    const std::string text = Annotation(metadata, kObservedCommandOffsetAnnotation);
+    if (text.empty() || text.size() > 18 ||
+        text.find_first_not_of("0123456789") != std::string::npos)
+        return -1;
+    return std::stoll(text);
+}
+
+uint64_t CountAnnotation(const json& metadata) {
+    const std::string text = Annotation(metadata, kDriftEventsAnnotation);
+    if (text.empty() || text.size() > 18 ||
+        text.find_first_not_of("0123456789") != std::string::npos)
+        return 0;
+    return std::stoull(text);
 }
 
 bool FieldCovers(std::string_view rule, std::string_view field) {
@@ -109,7 +116,29 @@ DriftRecord DriftRecordFromNamespace(const json& ns) {
     record.tenant_id = Label(metadata, "storefleet.io/tenant");
     record.engine = Label(metadata, "storefleet.io/engine");
     record.plan = Label(metadata, "storefleet.io/plan");
+    record.generation = store.generation;
+    record.observed_generation = store.observed_generation;
+    record.command_offset = OffsetAnnotation(metadata);
+    record.drift_events = CountAnnotation(metadata);
     return record;
+}
+
+StoreSpec SpecFromRecord(const DriftRecord& record) {
+    StoreSpec spec;
+    spec.store_id = record.store_id;
+    spec.tenant_id = record.tenant_id;
+    spec.engine = record.engine;
+    spec.plan = record.plan.empty() ? "small" : record.plan;
+    spec.generation = record.generation;
+    spec.suspended = record.suspended.value_or(false);
+    return spec;
+}
+
+uint64_t DriftSequence(int64_t command_offset, uint64_t n) {
+    n = std::min(n, kMaxDriftEvents - 1);
+    return events::StatusSequence(command_offset,
+                                  kDriftFirstStepIndex + static_cast<uint32_t>(n >> 8),
+                                  static_cast<uint32_t>(n & 0xFF));
 }
 
 DriftMode EffectiveMode(DriftMode platform, const DriftRecord& record) {
@@ -176,7 +205,7 @@ std::vector<Drift> GuardrailDrift(const std::string& kind, const json& object,
     std::vector<Drift> drifts;
     if (!record.converged) return drifts;
     const std::string name = object.value("metadata", json::object()).value("name", "");
-    const StoreSpec spec = SpecOf(record);
+    const StoreSpec spec = SpecFromRecord(record);
     const std::string ns = NamespaceFor(record.store_id);
     std::optional<json> wanted;
     if (kind == "ResourceQuota" && name == "store-quota") {
@@ -226,12 +255,20 @@ std::vector<Drift> Relevant(std::vector<Drift> drifts, const std::vector<IgnoreR
     return drifts;
 }
 
+bool IsRepairable(const Drift& drift) {
+    return !(drift.kind == "Secret" && drift.name == kCredentialsSecret);
+}
+
 std::string DriftText(const std::vector<Drift>& drifts, DriftMode mode) {
     std::string text;
     for (const auto& drift : drifts) {
         if (!text.empty()) text += ". ";
         text += drift.what;
-        if (mode == DriftMode::kRepair) {
+        if (!IsRepairable(drift)) {
+            text +=
+                "; not re-created: the store's data was initialised with its values, restore "
+                "it from a backup";
+        } else if (mode == DriftMode::kRepair) {
             text += drift.field == "deleted" ? "; re-created" : "; restored";
         } else {
             text += "; not repaired (drift mode " + std::string(DriftModeName(mode)) + ")";

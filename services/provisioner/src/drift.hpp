@@ -42,6 +42,11 @@ struct DriftRecord {
     std::optional<bool> suspended;  // storefleet.io/suspended; none: written before drift
     std::optional<DriftMode> mode;  // storefleet.io/drift-mode, when valid
     std::string store_id, tenant_id, engine, plan;
+    uint64_t generation = 0, observed_generation = 0;
+    // storefleet.io/observed-command-offset (-1: none, a store converged before drift) and
+    // storefleet.io/drift-events: where a drift event's sequence goes (DriftSequence).
+    int64_t command_offset = -1;
+    uint64_t drift_events = 0;
 };
 DriftRecord DriftRecordFromNamespace(const nlohmann::json& ns);
 DriftMode EffectiveMode(DriftMode platform, const DriftRecord& record);
@@ -76,9 +81,25 @@ std::vector<Drift> NamespaceDrift(const nlohmann::json& ns);
 std::vector<Drift> Relevant(std::vector<Drift> drifts, const std::vector<IgnoreRule>& rules,
                             const DriftRecord& record);
 
+// What a repair may undo: all but a deleted credentials Secret, whose values the store's data
+// was initialised with (a new one would lock the store out of its own database).
+bool IsRepairable(const Drift& drift);
+
 // The timeline text: "NetworkPolicy default-deny was deleted; re-created" (repair) or
 // "...; not repaired (drift mode warn)" (warn), several joined by ". ".
 std::string DriftText(const std::vector<Drift>& drifts, DriftMode mode);
+
+// The sequence of the `n`th drift event (0-based) after the command at `command_offset`: above
+// every step of that command (its steps use small indexes) and below its given-up report
+// (events::kMaxStepIndex), so it sorts after the command's events and before the next command.
+inline constexpr uint32_t kDriftFirstStepIndex = 0x800;
+uint64_t DriftSequence(int64_t command_offset, uint64_t n);
+// How many drift events fit after one command before the given-up index.
+inline constexpr uint64_t kMaxDriftEvents = uint64_t{0xFFF - kDriftFirstStepIndex} << 8;
+
+// The StoreSpec fields a store namespace records (ids, engine, plan, generation, suspended):
+// enough for its namespace and guardrail objects.
+StoreSpec SpecFromRecord(const DriftRecord& record);
 
 // True when `wanted` is contained in `live`: every key of an object equal, lists of the same
 // length element by element; scalars equal.

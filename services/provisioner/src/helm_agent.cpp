@@ -419,4 +419,14 @@ Status HelmAgent::Uninstall(const std::string& release, const std::string& ns,
                     "uninstall");
 }
 
+Status HelmAgent::Repair(const std::string& release, const std::string& ns,
+                         const CancelToken& cancel) {
+    return ToStatus(Call({{"op", "repair"},
+                          {"release", release},
+                          {"namespace", ns},
+                          {"timeout_seconds", options_.timeout.count()}},
+                         cancel),
+                    "repair");
+}
+
 }  // namespace storefleet::provisioner

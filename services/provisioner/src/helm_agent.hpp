@@ -54,6 +54,8 @@ public:
                           const nlohmann::json& values, const CancelToken& cancel) override;
     Status Uninstall(const std::string& release, const std::string& ns,
                      const CancelToken& cancel) override;
+    Status Repair(const std::string& release, const std::string& ns,
+                  const CancelToken& cancel) override;
 
     // The running agent's pid (0: none); for tests and measurements.
     pid_t AgentPid();

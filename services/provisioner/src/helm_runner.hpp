@@ -26,6 +26,11 @@ public:
     // `helm uninstall`; a release that does not exist counts as success.
     virtual Status Uninstall(const std::string& release, const std::string& ns,
                              const CancelToken& cancel) = 0;
+    // Drift repair: upgrade the deployed release with its own recorded chart and values, so
+    // Helm's three-way merge re-creates its deleted objects and restores fields changed by
+    // hand. An error when its last revision is not deployed. The caller holds the store's lease.
+    virtual Status Repair(const std::string& release, const std::string& ns,
+                          const CancelToken& cancel) = 0;
 };
 
 }  // namespace storefleet::provisioner

@@ -203,6 +203,58 @@ Status StoreProvisioner::EnsureSecret(const StoreSpec& spec, const std::string& 
     return kube::ApiError("POST", path, *created);
 }
 
+Status StoreProvisioner::RepairDrift(const DriftRecord& record, const std::vector<Drift>& drifts,
+                                     const CancelToken& cancel) {
+    const std::string ns = NamespaceFor(record.store_id);
+    const StoreSpec spec = SpecFromRecord(record);
+    bool guardrails = false;
+    bool release = false;
+    bool namespace_labels = false;
+    for (const auto& drift : drifts) {
+        if (!IsRepairable(drift)) continue;
+        if (drift.kind == "Namespace") {
+            namespace_labels = true;
+        } else if (drift.kind == "ResourceQuota" || drift.kind == "LimitRange" ||
+                   drift.kind == "NetworkPolicy") {
+            guardrails = true;
+        } else if (drift.kind != "RoleBinding") {
+            release = true;  // the chart's objects: Deployment, StatefulSet, Service, Ingress
+        }
+    }
+    const auto deadline = Clock::now() + options_.store_deadline;
+    if (namespace_labels) {
+        if (auto s = Ensure("drift-namespace", cancel, deadline,
+                            [&]() -> Status {
+                                auto applied = kube_.Apply("/api/v1/namespaces/" + ns,
+                                                           NamespaceObject(spec, ns));
+                                return applied.ok() ? Status::Ok() : Status(applied.error());
+                            });
+            !s.ok()) {
+            return s;
+        }
+    }
+    if (auto s = Ensure("drift-access", cancel, deadline,
+                        [&] { return EnsureAccess(record.store_id, ns, cancel); });
+        !s.ok()) {
+        return s;
+    }
+    if (guardrails) {
+        if (auto s = Ensure("drift-guardrails", cancel, deadline,
+                            [&] { return EnsureGuardrails(spec, ns); });
+            !s.ok()) {
+            return s;
+        }
+    }
+    if (release) {
+        if (auto s = Ensure("drift-helm", cancel, deadline,
+                            [&] { return helm_.Repair(kReleaseName, ns, cancel); });
+            !s.ok()) {
+            return s;
+        }
+    }
+    return Status::Ok();
+}
+
 Result<Readiness> StoreProvisioner::CheckReadiness(const std::string& ns, bool suspended) {
     const std::string selector =
         "?labelSelector=app.kubernetes.io%2Finstance%3D" + std::string(kReleaseName);
@@ -521,7 +573,7 @@ CommandOutcome StoreProvisioner::Provision(const Command& cmd, const CancelToken
                                    const std::string path = "/api/v1/namespaces/" + ns;
                                    auto patched = kube_.Call(
                                        "PATCH", path + "?fieldManager=storefleet-observed",
-                                       ObservedGenerationPatch(generation).dump(),
+                                       ObservedGenerationPatch(generation, cmd.offset).dump(),
                                        "application/merge-patch+json");
                                    if (!patched.ok()) return patched.error();
                                    if (patched->status != 200)

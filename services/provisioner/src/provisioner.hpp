@@ -7,6 +7,7 @@
 #include "admission_permit.hpp"
 #include "cancel.hpp"
 #include "command.hpp"
+#include "drift.hpp"
 #include "helm_runner.hpp"
 #include "readiness.hpp"
 #include "status_publisher.hpp"
@@ -73,6 +74,15 @@ public:
     // "provisioning" or "deleting" for good; a failed deletion may then be asked again. OK
     // once the status is published; an error if `cancel` fired first.
     Status ReportGivenUp(const Command& cmd, int attempts, const CancelToken& cancel);
+
+    // Drift repair of a converged store (docs/decisions/0012-drift-repair.md): its RoleBinding
+    // first (nothing else is written before it), then what `drifts` name: the namespace (its
+    // labels and annotations re-applied), the guardrails at the recorded plan, and the Helm
+    // release (the agent's repair) for the chart's objects. The caller holds the store's lease.
+    // A deleted credentials Secret is never re-created here: the store's data was initialised
+    // with its values (IsRepairable).
+    Status RepairDrift(const DriftRecord& record, const std::vector<Drift>& drifts,
+                       const CancelToken& cancel);
 
     // Ready / not yet / failed for good, from the workloads in the store's namespace,
     // asked of the API directly (the watcher's cache answers the same question cheaper).

@@ -157,89 +157,55 @@ void ReadinessWatcher::Apply(const std::string& kind, const std::string& type, c
 
 void ReadinessWatcher::Run(const std::string& kind, const std::string& collection_path) {
     bool counted = false;
-    while (!shutdown_.Triggered()) {
-        // Paged, and only the evaluated state kept: a full list of thousands of objects
-        // parsed at once would hold hundreds of MiB.
-        std::vector<std::pair<std::string, Entry>> entries;
-        std::string resource_version;
-        std::string next;
-        bool failed = false;
-        do {
-            auto page = kube_.Get(collection_path + "?" + kSelector + "&limit=250" +
-                                  (next.empty() ? "" : "&continue=" + next));
-            if (!page.ok()) {
-                log::Warn("readiness list failed; retrying",
-                          {{"kind", kind}, {"error", page.error().message}});
-                failed = true;
-                break;
-            }
-            for (const auto& item : (*page)["items"]) {
+    // Only the evaluated state is kept of each listed object.
+    std::vector<std::pair<std::string, Entry>> entries;
+    ListWatchHandlers handlers{
+        .list_begin = [&] { entries.clear(); },
+        .listed =
+            [&](const json& item) {
                 const auto& metadata = item["metadata"];
                 entries.emplace_back(
                     metadata.value("namespace", ""),
                     Entry{metadata.value("name", ""), EvaluateWorkload(kind, item)});
-            }
-            const auto& list_meta = (*page)["metadata"];
-            resource_version = list_meta.value("resourceVersion", "");
-            next = list_meta.value("continue", "");
-        } while (!next.empty());
-        if (failed) {
-            shutdown_.WaitFor(std::chrono::seconds(1));
-            continue;
+            },
+        .list_end =
+            [&] {
+                Replace(kind, std::move(entries));
+                entries.clear();
+                if (!counted) {
+                    counted = true;
+                    ++synced_kinds_;
+                }
+            },
+        .event = [&](const std::string& type, const json& object) { Apply(kind, type, object); }};
+    // Whoever else reads this kind's stream (DriftWatcher) gets it too, after this watcher.
+    if (also_) {
+        const ListWatchHandlers extra = also_(kind);
+        auto chain0 = [](std::function<void()> first, std::function<void()> second) {
+            return second ? std::function<void()>([first, second] {
+                first();
+                second();
+            })
+                          : first;
+        };
+        handlers.list_begin = chain0(handlers.list_begin, extra.list_begin);
+        handlers.list_end = chain0(handlers.list_end, extra.list_end);
+        if (extra.listed) {
+            handlers.listed = [first = handlers.listed, second = extra.listed](const json& item) {
+                first(item);
+                second(item);
+            };
         }
-        Replace(kind, std::move(entries));
-        if (!counted) {
-            counted = true;
-            ++synced_kinds_;
-        }
-        bool relist = false;
-        // The server ends each watch after watch_timeout_; past this it is a dead stream.
-        const auto stall_after = watch_timeout_ + std::max<std::chrono::milliseconds>(
-                                                      std::chrono::seconds(1), watch_timeout_ / 8);
-        while (!relist && !shutdown_.Triggered()) {
-            const std::string path = collection_path + "?" + kSelector +
-                                     "&watch=1&allowWatchBookmarks=true" +
-                                     "&timeoutSeconds=" + std::to_string(watch_timeout_.count()) +
-                                     "&resourceVersion=" + resource_version;
-            const auto give_up_at = std::chrono::steady_clock::now() + stall_after;
-            bool stalled = false;
-            auto status = kube_.Watch(
-                path,
-                [&](const std::string& line) {
-                    auto event = json::parse(line, nullptr, false);
-                    if (event.is_discarded()) return;
-                    const std::string type = event.value("type", "");
-                    const auto& object = event["object"];
-                    if (type == "ERROR") {
-                        relist = true;  // e.g. 410 Gone: our resourceVersion is too old
-                        return;
-                    }
-                    resource_version =
-                        object["metadata"].value("resourceVersion", resource_version);
-                    if (type != "BOOKMARK") Apply(kind, type, object);
-                },
-                [&] {
-                    if (!relist && !shutdown_.Triggered() &&
-                        std::chrono::steady_clock::now() >= give_up_at) {
-                        stalled = true;
-                        relist = true;
-                    }
-                    return relist || shutdown_.Triggered();
-                });
-            if (stalled) {
-                // Whatever the stream missed is unknown: start again from a list.
-                log::Warn("readiness watch still open past its timeout; dropping it and relisting",
-                          {{"kind", kind}, {"timeout_s", watch_timeout_.count()}});
-                continue;
-            }
-            if (!status.ok()) {
-                log::Warn("readiness watch failed; relisting",
-                          {{"kind", kind}, {"error", status.error().message}});
-                shutdown_.WaitFor(std::chrono::seconds(1));
-                relist = true;
-            }
+        if (extra.event) {
+            handlers.event = [first = handlers.event, second = extra.event](const std::string& type,
+                                                                            const json& object) {
+                first(type, object);
+                second(type, object);
+            };
         }
     }
+    RunListWatch(kube_, shutdown_, {kind, collection_path, kSelector}, watch_timeout_, handlers,
+                 "readiness");
 }
 
 Result<Readiness> ReadinessWatcher::Check(const std::string& ns, bool suspended) {

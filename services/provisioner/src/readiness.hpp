@@ -5,12 +5,14 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "list_watch.hpp"
 #include "storefleet/common/result.hpp"
 #include "storefleet/common/shutdown.hpp"
 #include "storefleet/kube/client.hpp"
@@ -62,6 +64,11 @@ public:
     ReadinessWatcher(const ReadinessWatcher&) = delete;
     ReadinessWatcher& operator=(const ReadinessWatcher&) = delete;
 
+    // Before Start(): `also(kind)` gives handlers that read the same stream of that kind after
+    // this watcher (DriftWatcher: one watch per kind, decision 0009). Empty ones: nothing.
+    void Also(std::function<ListWatchHandlers(const std::string& kind)> also) {
+        also_ = std::move(also);
+    }
     void Start();
     // True once every kind has been listed; until then callers poll the API themselves.
     [[nodiscard]] bool Synced() const { return synced_kinds_.load() == 3; }
@@ -84,6 +91,7 @@ private:
     // namespace -> "kind/name" -> state
     std::map<std::string, std::map<std::string, WorkloadState>> workloads_;
     std::atomic<int> synced_kinds_{0};
+    std::function<ListWatchHandlers(const std::string& kind)> also_;
     std::vector<std::thread> threads_;
 };
 

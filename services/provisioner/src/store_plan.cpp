@@ -133,9 +133,16 @@ v1::StoreStatus FailureStatus(uint64_t command_generation, const StoreRecord& re
                                                                       : v1::STORE_STATUS_FAILED;
 }
 
-json ObservedGenerationPatch(uint64_t generation) {
-    return {{"metadata",
-             {{"annotations", {{kObservedGenerationAnnotation, std::to_string(generation)}}}}}};
+json ObservedGenerationPatch(uint64_t generation, int64_t command_offset) {
+    json patch = {
+        {"metadata",
+         {{"annotations", {{kObservedGenerationAnnotation, std::to_string(generation)}}}}}};
+    if (command_offset >= 0) {
+        patch["metadata"]["annotations"][kObservedCommandOffsetAnnotation] =
+            std::to_string(command_offset);
+        patch["metadata"]["annotations"][kDriftEventsAnnotation] = "0";
+    }
+    return patch;
 }
 
 std::string NamespaceFor(const std::string& store_id) { return "store-" + store_id; }

@@ -42,6 +42,12 @@ inline constexpr const char* kSuspendedAnnotation = "storefleet.io/suspended";
 // A store's own drift mode (repair, warn, off), overriding STOREFLEET_DRIFT_MODE. Written by
 // an operator, never by the provisioner.
 inline constexpr const char* kDriftModeAnnotation = "storefleet.io/drift-mode";
+// The offset on store-commands of the command the store converged with, written with
+// observed-generation: a drift event's sequence sorts after that command's events (ADR 0012).
+inline constexpr const char* kObservedCommandOffsetAnnotation =
+    "storefleet.io/observed-command-offset";
+// How many drift events were published since that command (reset to 0 by it).
+inline constexpr const char* kDriftEventsAnnotation = "storefleet.io/drift-events";
 
 // From a StoreRequested (generation 1) or a StoreChangeRequested (its facts and its whole
 // desired state); anything else, or a command that names no valid store, is a bad_command.
@@ -67,8 +73,9 @@ Convergence Decide(const StoreSpec& spec, const StoreRecord& record);
 // The failure status of a command: DEGRADED when a change (generation >= 2) of a store that
 // had converged failed (it keeps serving what it served), FAILED otherwise.
 v1::StoreStatus FailureStatus(uint64_t command_generation, const StoreRecord& record);
-// A JSON merge patch that sets storefleet.io/observed-generation.
-nlohmann::json ObservedGenerationPatch(uint64_t generation);
+// A JSON merge patch that sets storefleet.io/observed-generation and, with a command offset
+// (>= 0), storefleet.io/observed-command-offset, and resets storefleet.io/drift-events.
+nlohmann::json ObservedGenerationPatch(uint64_t generation, int64_t command_offset = -1);
 
 // "store-<store id>": one namespace per store, 42 characters, a valid DNS label.
 std::string NamespaceFor(const std::string& store_id);

@@ -72,5 +72,28 @@ TEST_F(ProvisionerConfigTest, AMissingHelmAgentStopsTheStartWithWhatToDo) {
     EXPECT_THROW(Read(), ConfigError);
 }
 
+TEST_F(ProvisionerConfigTest, DriftSettings) {
+    Executable(dir_ + "/bin/storefleet-helm-agent");
+    auto defaults = Read();
+    EXPECT_EQ(defaults.drift_mode, DriftMode::kRepair);
+    EXPECT_TRUE(defaults.drift_ignore.empty());
+    EXPECT_EQ(defaults.drift_max_repairs, 4);
+    EXPECT_EQ(defaults.drift_resync, std::chrono::seconds(3600));
+    env_["STOREFLEET_DRIFT_MODE"] = "warn";
+    env_["STOREFLEET_DRIFT_IGNORE"] = "Deployment/spec.replicas,StatefulSet/spec.replicas";
+    env_["STOREFLEET_DRIFT_MAX_REPAIRS"] = "2";
+    env_["STOREFLEET_DRIFT_RESYNC_SECONDS"] = "0";
+    auto set = Read();
+    EXPECT_EQ(set.drift_mode, DriftMode::kWarn);
+    EXPECT_EQ(set.drift_ignore.size(), 2U);
+    EXPECT_EQ(set.drift_max_repairs, 2);
+    EXPECT_EQ(set.drift_resync.count(), 0);
+    env_["STOREFLEET_DRIFT_MODE"] = "fix";
+    EXPECT_THROW(Read(), ConfigError);
+    env_["STOREFLEET_DRIFT_MODE"] = "off";
+    env_["STOREFLEET_DRIFT_IGNORE"] = "spec.replicas";
+    EXPECT_THROW(Read(), ConfigError);
+}
+
 }  // namespace
 }  // namespace storefleet::provisioner

@@ -112,7 +112,12 @@ public:
         uninstalls.push_back(release + " " + ns);
         return Status::Ok();
     }
-    std::vector<std::string> installs, uninstalls;
+    Status Repair(const std::string& release, const std::string& ns, const CancelToken&) override {
+        repairs.push_back(release + " " + ns);
+        return repair_result;
+    }
+    std::vector<std::string> installs, uninstalls, repairs;
+    Status repair_result;
     std::vector<std::string> last_values_files;
     json last_values;
     Status result;
@@ -433,6 +438,72 @@ TEST_F(ProvisionerTest, ARetryRunsEveryStepAgainAndKeepsTheFirstCredentials) {
 // ADR 0011: the store namespace records the generation started and the one converged to;
 // observed-generation is written only after Ready went out, so a crash between the two runs
 // the command again rather than losing its status.
+// Drift repair (ADR 0012): the RoleBinding first, then only what drifted: guardrails for a
+// deleted policy, the agent's repair for a chart object, nothing for the credentials Secret.
+TEST_F(ProvisionerTest, RepairDriftReappliesWhatDriftedAndOnlyThat) {
+    ProvisionerOptions options = Options();
+    options.identity = kIdentity;
+    StoreProvisioner provisioner(kube_, helm_, statuses_, registry_, options);
+    StoreSpec spec;
+    spec.store_id = kStoreId;
+    spec.tenant_id = "acme";
+    spec.engine = "woocommerce";
+    spec.plan = "medium";
+    spec.generation = 2;
+    json ns = NamespaceObject(spec, kNs);
+    ns["metadata"]["annotations"][kObservedGenerationAnnotation] = "2";
+    const DriftRecord record = DriftRecordFromNamespace(ns);
+    ASSERT_TRUE(record.converged);
+    CancelToken cancel(shutdown_);
+    const std::string policy =
+        "/apis/networking.k8s.io/v1/namespaces/" + kNs + "/networkpolicies/default-deny";
+    const std::string binding =
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/" + kNs + "/rolebindings/" + kIdentity.name;
+
+    ASSERT_TRUE(
+        provisioner
+            .RepairDrift(record, {*DeletedDrift("NetworkPolicy", "default-deny", record)}, cancel)
+            .ok());
+    EXPECT_EQ(kube_.objects.count(policy), 1U);
+    EXPECT_EQ(kube_.objects.count(binding), 1U);
+    EXPECT_EQ(kube_.objects["/api/v1/namespaces/" + kNs + "/resourcequotas/store-quota"]["spec"]
+                           ["hard"]["requests.cpu"],
+              "2")
+        << "at the recorded plan";
+    EXPECT_TRUE(helm_.repairs.empty());
+
+    kube_.objects.clear();
+    ASSERT_TRUE(provisioner
+                    .RepairDrift(record,
+                                 WorkloadDrift(
+                                     "Deployment",
+                                     {{"metadata", {{"name", "web"}}}, {"spec", {{"replicas", 0}}}},
+                                     [&] {
+                                         auto running = record;
+                                         running.suspended = false;
+                                         return running;
+                                     }()),
+                                 cancel)
+                    .ok());
+    EXPECT_EQ(helm_.repairs, std::vector<std::string>{"store " + kNs});
+    EXPECT_EQ(kube_.objects.count(policy), 0U) << "guardrails untouched";
+
+    helm_.repairs.clear();
+    kube_.objects.clear();
+    ASSERT_TRUE(
+        provisioner
+            .RepairDrift(record, {*DeletedDrift("Secret", kCredentialsSecret, record)}, cancel)
+            .ok());
+    EXPECT_TRUE(helm_.repairs.empty());
+    EXPECT_EQ(kube_.objects.count("/api/v1/namespaces/" + kNs + "/secrets/" + kCredentialsSecret),
+              0U)
+        << "never re-created with new values";
+
+    helm_.repair_result = Error::Permanent("helm_failed", "REPAIR FAILED: not deployed");
+    EXPECT_FALSE(
+        provisioner.RepairDrift(record, {*DeletedDrift("Service", "web", record)}, cancel).ok());
+}
+
 TEST_F(ProvisionerTest, ACreateRecordsItsGenerationAndAfterReadyItsObservedGeneration) {
     ReadyWorkloads();
     std::string observed_when_ready = "unset";
@@ -452,6 +523,11 @@ TEST_F(ProvisionerTest, ACreateRecordsItsGenerationAndAfterReadyItsObservedGener
     EXPECT_EQ(observed_when_ready, "") << "not recorded before Ready was published";
     EXPECT_EQ(Annotation(kGenerationAnnotation), "1");
     EXPECT_EQ(Annotation(kObservedGenerationAnnotation), "1");
+    // What drift checks and drift events need (ADR 0012): the desired suspended flag, and the
+    // offset of the command the store converged with, its drift events counted from 0.
+    EXPECT_EQ(Annotation(kSuspendedAnnotation), "false");
+    EXPECT_EQ(Annotation(kObservedCommandOffsetAnnotation), "7");
+    EXPECT_EQ(Annotation(kDriftEventsAnnotation), "0");
     for (const auto& update : statuses_.updates) {
         if (update.status != v1::STORE_STATUS_READY) {
             EXPECT_EQ(update.observed_generation, 0U);

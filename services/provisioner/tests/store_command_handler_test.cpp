@@ -54,6 +54,9 @@ public:
     Status Uninstall(const std::string&, const std::string&, const CancelToken&) override {
         return Error::Permanent("unexpected", "no Helm in these tests");
     }
+    Status Repair(const std::string&, const std::string&, const CancelToken&) override {
+        return Error::Permanent("unexpected", "no Helm in these tests");
+    }
 };
 
 // Records each status, and which store leases were held when it was published.

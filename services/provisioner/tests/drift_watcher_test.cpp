@@ -1,0 +1,197 @@
+#include "drift_watcher.hpp"
+
+#include <gtest/gtest.h>
+
+#include "store_plan.hpp"
+#include "storefleet/events/sequence.hpp"
+
+namespace storefleet::provisioner {
+namespace {
+
+using nlohmann::json;
+
+const std::string kId = "123e4567-e89b-42d3-a456-426614174000";
+const std::string kNs = "store-" + kId;
+
+// No API: the tests feed the watch streams themselves.
+class NoKube : public kube::KubeApi {
+public:
+    Result<kube::ApiResponse> Call(const std::string&, const std::string&, const std::string&,
+                                   const std::string&) override {
+        return Error::Permanent("unexpected", "no API in these tests");
+    }
+};
+
+StoreSpec Spec(bool suspended = false) {
+    StoreSpec spec;
+    spec.store_id = kId;
+    spec.tenant_id = "acme";
+    spec.engine = "woocommerce";
+    spec.plan = "small";
+    spec.generation = 3;
+    spec.suspended = suspended;
+    return spec;
+}
+
+json Namespace(bool suspended = false, uint64_t observed = 3) {
+    json ns = NamespaceObject(Spec(suspended), kNs);
+    ns["metadata"]["annotations"][kObservedGenerationAnnotation] = std::to_string(observed);
+    ns["metadata"]["annotations"][kObservedCommandOffsetAnnotation] = "41";
+    return ns;
+}
+
+json Named(const std::string& name, json spec = json::object()) {
+    return {{"metadata", {{"name", name}, {"namespace", kNs}}}, {"spec", std::move(spec)}};
+}
+
+class DriftWatcherTest : public ::testing::Test {
+protected:
+    DriftWatcherTest() : watcher_(kube_, shutdown_, Options()) {}
+    static DriftOptions Options() {
+        DriftOptions options;
+        options.settle = std::chrono::milliseconds(0);
+        return options;
+    }
+    // Every kind listed once: the converged store with its three policies and a Deployment.
+    void ListStore(const json& ns) {
+        List("namespaces", json::array({ns}));
+        json policies = json::array();
+        for (const auto& policy : NetworkPolicyObjects(Spec(), kNs, "ingress-nginx"))
+            policies.push_back(policy);
+        List("networkpolicies", policies);
+        List("deployments", json::array({Named("web", {{"replicas", 1}})}));
+        List("services", json::array({Named("web")}));
+    }
+    void List(const std::string& collection, const json& items) {
+        watcher_.ListBegin(collection);
+        for (const auto& item : items) watcher_.Listed(collection, item);
+        watcher_.ListEnd(collection);
+    }
+    std::vector<Drift> Take() {
+        std::string ns;
+        std::vector<Drift> drifts;
+        EXPECT_TRUE(watcher_.Next(ns, drifts));
+        EXPECT_EQ(ns, kNs);
+        watcher_.Done(ns);
+        return drifts;
+    }
+    NoKube kube_;
+    ShutdownFlag shutdown_;
+    DriftWatcher watcher_;
+};
+
+TEST_F(DriftWatcherTest, AConvergedStoreAsItWasMadeDoesNotDrift) {
+    ListStore(Namespace());
+    EXPECT_FALSE(watcher_.Queued(kNs));
+    EXPECT_EQ(watcher_.Stores(), std::vector<std::string>{kNs});
+}
+
+TEST_F(DriftWatcherTest, ADeletedPolicyAndAWorkloadScaledToZeroAreQueued) {
+    ListStore(Namespace());
+    watcher_.Event("networkpolicies", "DELETED", Named("default-deny"));
+    ASSERT_TRUE(watcher_.Queued(kNs));
+    watcher_.Event("deployments", "MODIFIED", Named("web", {{"replicas", 0}}));
+    auto drifts = Take();
+    ASSERT_EQ(drifts.size(), 2U);
+    EXPECT_EQ(DriftText(drifts, DriftMode::kRepair),
+              "NetworkPolicy default-deny was deleted; re-created. Deployment web was scaled to 0 "
+              "while the store is not suspended; restored");
+    // Re-created and scaled back (the repair, as the watches see it): nothing left.
+    watcher_.Event("networkpolicies", "ADDED",
+                   NetworkPolicyObjects(Spec(), kNs, "ingress-nginx")[0]);
+    watcher_.Event("deployments", "MODIFIED", Named("web", {{"replicas", 1}}));
+    // (Still queued from Done(), which looked before the repair was seen; Next() drops it.)
+    EXPECT_TRUE(watcher_.Current(kNs, watcher_.Record(kNs)).empty());
+}
+
+TEST_F(DriftWatcherTest, ASuspendedStoreAtZeroDoesNotDrift) {
+    ListStore(Namespace(true));
+    watcher_.Event("deployments", "MODIFIED", Named("web", {{"replicas", 0}}));
+    EXPECT_FALSE(watcher_.Queued(kNs));
+}
+
+TEST_F(DriftWatcherTest, AStoreBeingConvergedOrDeletedDoesNotDrift) {
+    // generation 3 started, 2 observed: a command is converging it.
+    ListStore(Namespace(false, 2));
+    watcher_.Event("services", "DELETED", Named("web"));
+    EXPECT_FALSE(watcher_.Queued(kNs));
+    // Converged, then its namespace terminates: its objects go, which is no drift.
+    auto terminating = Namespace();
+    terminating["metadata"]["deletionTimestamp"] = "2026-12-07T13:00:00Z";
+    watcher_.Event("namespaces", "MODIFIED", terminating);
+    watcher_.Event("deployments", "DELETED", Named("web"));
+    EXPECT_FALSE(watcher_.Queued(kNs));
+    watcher_.Event("namespaces", "DELETED", terminating);
+    EXPECT_TRUE(watcher_.Stores().empty());
+}
+
+TEST_F(DriftWatcherTest, WhatARelistNoLongerHasWasDeletedWhileNoWatchRan) {
+    ListStore(Namespace());
+    List("services", json::array());
+    auto drifts = Take();
+    ASSERT_EQ(drifts.size(), 1U);
+    EXPECT_EQ(drifts[0].what, "Service web was deleted");
+}
+
+TEST_F(DriftWatcherTest, AChangedPolicyAndPodSecurityLabels) {
+    ListStore(Namespace());
+    auto deny = NetworkPolicyObjects(Spec(), kNs, "ingress-nginx")[0];
+    deny["spec"]["ingress"] = json::array({json::object()});  // allow from anywhere
+    watcher_.Event("networkpolicies", "MODIFIED", deny);
+    auto relabelled = Namespace();
+    relabelled["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] = "privileged";
+    watcher_.Event("namespaces", "MODIFIED", relabelled);
+    auto drifts = Take();
+    ASSERT_EQ(drifts.size(), 2U);
+    EXPECT_EQ(drifts[0].kind, "Namespace");
+    EXPECT_EQ(drifts[1].what,
+              "NetworkPolicy default-deny was changed (its spec is not the small "
+              "plan's)");
+}
+
+TEST_F(DriftWatcherTest, AStoreInModeOffIsNeverQueuedAndIgnoreRulesHold) {
+    auto off = Namespace();
+    off["metadata"]["annotations"][kDriftModeAnnotation] = "off";
+    ListStore(off);
+    watcher_.Event("networkpolicies", "DELETED", Named("default-deny"));
+    EXPECT_FALSE(watcher_.Queued(kNs));
+
+    DriftOptions options = Options();
+    options.ignore = *ParseIgnoreRules("Deployment/spec.replicas");
+    DriftWatcher ignoring(kube_, shutdown_, options);
+    ignoring.ListBegin("namespaces");
+    ignoring.Listed("namespaces", Namespace());
+    ignoring.ListEnd("namespaces");
+    ignoring.Event("deployments", "ADDED", Named("web", {{"replicas", 0}}));
+    EXPECT_FALSE(ignoring.Queued(kNs));
+    ignoring.Event("statefulsets", "ADDED", Named("db", {{"replicas", 0}}));
+    EXPECT_TRUE(ignoring.Queued(kNs));
+}
+
+TEST_F(DriftWatcherTest, TheSafetyNetsFindingsJoinTheWatches) {
+    ListStore(Namespace());
+    const auto record = watcher_.Record(kNs);
+    watcher_.Enqueue(kNs, {*DeletedDrift("Secret", kCredentialsSecret, record)});
+    auto drifts = Take();
+    ASSERT_EQ(drifts.size(), 1U);
+    EXPECT_FALSE(IsRepairable(drifts[0]));
+    EXPECT_EQ(DriftText(drifts, DriftMode::kRepair),
+              "Secret store-credentials was deleted; not re-created: the store's data was "
+              "initialised with its values, restore it from a backup");
+    // Done() clears them: the next safety-net round finds it again if it is still so.
+    EXPECT_TRUE(watcher_.Current(kNs, record).empty());
+}
+
+TEST_F(DriftWatcherTest, DriftEventsSortAfterTheirCommandAndBeforeTheNext) {
+    EXPECT_GT(DriftSequence(41, 0), events::StatusSequence(41, 12, 0));
+    EXPECT_GT(DriftSequence(41, 1), DriftSequence(41, 0));
+    EXPECT_GT(DriftSequence(41, 300), DriftSequence(41, 299));
+    EXPECT_LT(DriftSequence(41, kMaxDriftEvents + 5), events::StatusSequence(41, 0xFFF, 0));
+    EXPECT_LT(DriftSequence(41, 0), static_cast<uint64_t>(events::CommandSequence(42)));
+    EXPECT_EQ(watcher_.Record(kNs).command_offset, -1);
+    ListStore(Namespace());
+    EXPECT_EQ(watcher_.Record(kNs).command_offset, 41);
+}
+
+}  // namespace
+}  // namespace storefleet::provisioner
