@@ -51,8 +51,9 @@ expect yes create namespaces
 expect yes patch namespaces
 expect yes get namespaces
 expect yes delete namespaces
-expect no list namespaces
-expect no watch namespaces
+# list/watch: the drift watch of store namespaces (label-selected; docs/decisions/0012).
+expect yes list namespaces
+expect yes watch namespaces
 expect no update namespaces
 
 echo "--- leases: only in their own namespace, $LEASE_NS (not the release namespace's other Leases)"
@@ -63,14 +64,18 @@ expect no create leases.coordination.k8s.io -n storefleet-system
 expect no create leases.coordination.k8s.io -n default
 expect no create leases.coordination.k8s.io -n kube-system
 
-echo "--- readiness: cluster-wide list/watch of the workload kinds, nothing else cluster-wide"
-for r in deployments.apps statefulsets.apps jobs.batch; do
+echo "--- readiness and drift: cluster-wide list/watch of the kinds a store is made of, no other"
+for r in deployments.apps statefulsets.apps jobs.batch services ingresses.networking.k8s.io \
+    networkpolicies.networking.k8s.io resourcequotas limitranges rolebindings.rbac.authorization.k8s.io; do
     expect yes list "$r" --all-namespaces
     expect yes watch "$r" --all-namespaces
 done
 expect no list pods --all-namespaces
-expect no list services --all-namespaces
-expect no list ingresses.networking.k8s.io --all-namespaces
+expect no watch secrets --all-namespaces
+expect no list configmaps --all-namespaces
+expect no list persistentvolumeclaims --all-namespaces
+expect no list serviceaccounts --all-namespaces
+expect no get services -n kube-system
 
 echo "--- no way to grant itself more"
 expect no create clusterrolebindings.rbac.authorization.k8s.io
@@ -120,7 +125,6 @@ expect yes patch rolebindings.rbac.authorization.k8s.io -n "$store_b"
 expect no get rolebindings.rbac.authorization.k8s.io -n kube-system
 expect no update rolebindings.rbac.authorization.k8s.io -n kube-system
 expect no delete rolebindings.rbac.authorization.k8s.io -n "$store_b"
-expect no list rolebindings.rbac.authorization.k8s.io --all-namespaces
 expect no create roles.rbac.authorization.k8s.io -n "$store_b"
 
 echo "--- writes made with the token (server-side dry runs): refused by RBAC or by the admission fence"
