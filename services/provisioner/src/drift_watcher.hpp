@@ -88,7 +88,8 @@ public:
                const nlohmann::json& object);
 
 private:
-    struct Store {
+    struct Store {  // NOLINT(bugprone-exception-escape): json's implicit members; nothing here
+                    // throws on move
         nlohmann::json ns;  // the namespace's metadata (null: not seen)
         // "Kind/name" -> facts: replicas for workloads, the spec for guardrails, null otherwise.
         std::map<std::string, nlohmann::json> objects;

@@ -181,7 +181,7 @@ void ReadinessWatcher::Run(const std::string& kind, const std::string& collectio
     // Whoever else reads this kind's stream (DriftWatcher) gets it too, after this watcher.
     if (also_) {
         const ListWatchHandlers extra = also_(kind);
-        auto chain0 = [](std::function<void()> first, std::function<void()> second) {
+        auto chain0 = [](const std::function<void()>& first, const std::function<void()>& second) {
             return second ? std::function<void()>([first, second] {
                 first();
                 second();
