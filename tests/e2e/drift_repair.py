@@ -73,11 +73,11 @@ def wait(what, deadline_s, probe):
     return None
 
 
-def drift_metric(url):
+def drift_metric(url, prefix="storefleet_provisioner_drift_total{"):
     total = {}
     with urllib.request.urlopen(url + "/metrics", timeout=10) as response:
         for line in response.read().decode().splitlines():
-            if line.startswith("storefleet_provisioner_drift_total{"):
+            if line.startswith(prefix):
                 labels, value = line.rsplit(" ", 1)
                 total[labels] = float(value)
     return total
@@ -163,6 +163,10 @@ def run(base, token, provisioner_url):
         print(f"storefleet_provisioner_drift_total grew by {grown}", flush=True)
         check(any('kind="NetworkPolicy"' in k and 'action="repaired"' in k for k in grown),
               "drift_total counts the policy repaired")
+        # The safety net's cost so far (a round runs only with a short
+        # STOREFLEET_DRIFT_RESYNC_SECONDS): API requests per store compared.
+        resync = drift_metric(provisioner_url, "storefleet_provisioner_drift_resync_")
+        print(f"safety net so far: {resync}", flush=True)
     finally:
         request(base, "DELETE", "/api/v1/stores/" + store_id, token)
 

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include "provisioner.hpp"
+#include "store_lease.hpp"
 #include "store_plan.hpp"
+#include "storefleet/events/envelope.hpp"
 #include "storefleet/events/sequence.hpp"
 
 namespace storefleet::provisioner {
@@ -191,6 +194,166 @@ TEST_F(DriftWatcherTest, DriftEventsSortAfterTheirCommandAndBeforeTheNext) {
     EXPECT_EQ(watcher_.Record(kNs).command_offset, -1);
     ListStore(Namespace());
     EXPECT_EQ(watcher_.Record(kNs).command_offset, 41);
+}
+
+// The API a repair meets: leases created and deleted, the store namespace as `ns` (merge
+// patches applied to it), every apply and access review accepted.
+class RepairApi : public kube::KubeApi {
+public:
+    Result<kube::ApiResponse> Call(const std::string& method, const std::string& path,
+                                   const std::string& body, const std::string&) override {
+        std::lock_guard lock(mutex);
+        calls.push_back(method + " " + path.substr(0, path.find('?')));
+        const std::string bare = path.substr(0, path.find('?'));
+        if (bare == "/api/v1/namespaces/" + kNs) {
+            if (method == "PATCH") ns.merge_patch(json::parse(body));
+            return kube::ApiResponse{200, ns.dump()};
+        }
+        if (method == "POST" && bare.find("selfsubjectaccessreviews") != std::string::npos)
+            return kube::ApiResponse{201, R"({"status":{"allowed":true}})"};
+        if (method == "POST") {
+            auto lease = json::parse(body);
+            lease["metadata"]["resourceVersion"] = "1";
+            return kube::ApiResponse{201, lease.dump()};
+        }
+        if (method == "DELETE" || method == "PATCH")
+            return kube::ApiResponse{200, body.empty() ? "{}" : body};
+        return kube::ApiResponse{404, "{}"};
+    }
+    std::mutex mutex;
+    std::vector<std::string> calls;
+    json ns;
+};
+
+class RepairHelm : public HelmRunner {
+public:
+    Status UpgradeInstall(const std::string&, const std::string&, const std::string&,
+                          const std::vector<std::string>&, const json&,
+                          const CancelToken&) override {
+        return Error::Permanent("unexpected", "a repair never installs");
+    }
+    Status Uninstall(const std::string&, const std::string&, const CancelToken&) override {
+        return Error::Permanent("unexpected", "a repair never uninstalls");
+    }
+    Status Repair(const std::string& release, const std::string& ns, const CancelToken&) override {
+        repairs.push_back(release + " " + ns);
+        return Status::Ok();
+    }
+    std::vector<std::string> repairs;
+};
+
+class NoStatuses : public StatusPublisher {
+public:
+    Status Publish(const Command&, const StatusUpdate&, const CancelToken&) override {
+        return Error::Permanent("unexpected", "a repair publishes its own events");
+    }
+};
+
+class RecordingPublisher : public kafka::EventPublisher {
+public:
+    Status PublishAndWait(const std::vector<kafka::OutgoingMessage>& batch,
+                          std::chrono::milliseconds) override {
+        for (const auto& message : batch) {
+            auto decoded = events::Decode(message.payload);
+            if (decoded.ok()) sent.push_back(*decoded);
+        }
+        return Status::Ok();
+    }
+    std::vector<v1::Envelope> sent;
+};
+
+class DriftRepairerTest : public ::testing::Test {
+protected:
+    DriftRepairerTest()
+        : leases_(api_, {.lease_namespace = "leases", .instance_id = "p1"}, registry_),
+          provisioner_(api_, helm_, statuses_, registry_, {}),
+          watcher_(api_, shutdown_, Options()) {
+        api_.ns = Namespace();
+    }
+    static DriftOptions Options(DriftMode mode = DriftMode::kRepair) {
+        DriftOptions options;
+        options.mode = mode;
+        options.settle = std::chrono::milliseconds(0);
+        return options;
+    }
+    void Feed(DriftWatcher& watcher) {
+        watcher.ListBegin("namespaces");
+        watcher.Listed("namespaces", api_.ns);
+        watcher.ListEnd("namespaces");
+        watcher.ListBegin("networkpolicies");
+        for (const auto& policy : NetworkPolicyObjects(Spec(), kNs, "ingress-nginx"))
+            watcher.Listed("networkpolicies", policy);
+        watcher.ListEnd("networkpolicies");
+        watcher.Event("deployments", "ADDED", Named("web", {{"replicas", 1}}));
+        watcher.Event("networkpolicies", "DELETED", Named("default-deny"));
+        watcher.Event("deployments", "MODIFIED", Named("web", {{"replicas", 0}}));
+    }
+    bool Called(const std::string& call) {
+        return std::find(api_.calls.begin(), api_.calls.end(), call) != api_.calls.end();
+    }
+    RepairApi api_;
+    RepairHelm helm_;
+    NoStatuses statuses_;
+    RecordingPublisher publisher_;
+    metrics::Registry registry_;
+    ShutdownFlag shutdown_;
+    StoreLeases leases_;
+    StoreProvisioner provisioner_;
+    DriftWatcher watcher_;
+};
+
+TEST_F(DriftRepairerTest, RepairsUnderTheLeaseAndSaysWhatItDidAfterTheConvergedCommand) {
+    Feed(watcher_);
+    DriftRepairer repairer(api_, watcher_, leases_, provisioner_, publisher_, registry_, shutdown_,
+                           Options());
+    repairer.Handle(kNs);
+    EXPECT_TRUE(Called("POST /apis/coordination.k8s.io/v1/namespaces/leases/leases"));
+    EXPECT_TRUE(Called("PATCH /apis/networking.k8s.io/v1/namespaces/" + kNs +
+                       "/networkpolicies/default-deny"));
+    EXPECT_EQ(helm_.repairs, std::vector<std::string>{"store " + kNs});
+    ASSERT_EQ(publisher_.sent.size(), 1U);
+    const auto& changed = publisher_.sent[0].store_status_changed();
+    EXPECT_EQ(changed.status(), v1::STORE_STATUS_READY);
+    EXPECT_EQ(changed.step(), "drift");
+    EXPECT_EQ(changed.reason(),
+              "NetworkPolicy default-deny was deleted; re-created. Deployment web was scaled to 0 "
+              "while the store is not suspended; restored");
+    EXPECT_EQ(changed.drift(), "") << "repaired: in sync";
+    EXPECT_EQ(changed.sequence(), DriftSequence(41, 0));
+    EXPECT_EQ(changed.observed_generation(), 3U);
+    EXPECT_EQ(api_.ns["metadata"]["annotations"][kDriftEventsAnnotation], "1");
+    EXPECT_EQ(registry_
+                  .GetCounter("storefleet_provisioner_drift_total", "",
+                              {{"kind", "NetworkPolicy"}, {"action", "repaired"}})
+                  .Value(),
+              1.0);
+}
+
+TEST_F(DriftRepairerTest, WarnReportsOnceAndTouchesNothing) {
+    DriftWatcher warned(api_, shutdown_, Options(DriftMode::kWarn));
+    Feed(warned);
+    DriftRepairer repairer(api_, warned, leases_, provisioner_, publisher_, registry_, shutdown_,
+                           Options(DriftMode::kWarn));
+    repairer.Handle(kNs);
+    repairer.Handle(kNs);
+    EXPECT_TRUE(helm_.repairs.empty());
+    EXPECT_FALSE(Called("PATCH /apis/networking.k8s.io/v1/namespaces/" + kNs +
+                        "/networkpolicies/default-deny"));
+    ASSERT_EQ(publisher_.sent.size(), 1U) << "the same drift is reported once";
+    EXPECT_NE(
+        publisher_.sent[0].store_status_changed().drift().find("not repaired (drift mode warn)"),
+        std::string::npos);
+}
+
+TEST_F(DriftRepairerTest, AStoreThatStartedConvergingIsLeftToItsCommand) {
+    Feed(watcher_);
+    // Between the event and the lease, a command started generation 4.
+    api_.ns["metadata"]["annotations"][kGenerationAnnotation] = "4";
+    DriftRepairer repairer(api_, watcher_, leases_, provisioner_, publisher_, registry_, shutdown_,
+                           Options());
+    repairer.Handle(kNs);
+    EXPECT_TRUE(helm_.repairs.empty());
+    EXPECT_TRUE(publisher_.sent.empty());
 }
 
 }  // namespace
