@@ -198,7 +198,7 @@ TEST_F(DriftWatcherTest, DriftEventsSortAfterTheirCommandAndBeforeTheNext) {
 
 // The API a repair meets: leases created and deleted, the store namespace as `ns` (merge
 // patches applied to it), every apply and access review accepted.
-class RepairApi : public kube::KubeApi {
+class RepairApi : public kube::KubeApi {  // NOLINT(bugprone-exception-escape): a test fake
 public:
     Result<kube::ApiResponse> Call(const std::string& method, const std::string& path,
                                    const std::string& body, const std::string&) override {
