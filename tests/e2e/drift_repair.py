@@ -163,8 +163,27 @@ def run(base, token, provisioner_url):
         print(f"storefleet_provisioner_drift_total grew by {grown}", flush=True)
         check(any('kind="NetworkPolicy"' in k and 'action="repaired"' in k for k in grown),
               "drift_total counts the policy repaired")
-        # The safety net's cost so far (a round runs only with a short
-        # STOREFLEET_DRIFT_RESYNC_SECONDS): API requests per store compared.
+        # The credentials Secret is never watched (decision 0009): only the safety net finds it
+        # gone, and never re-creates it. Checked when the platform runs it often enough.
+        resync_s = int(os.environ.get("STOREFLEET_DRIFT_RESYNC_SECONDS", "3600"))
+        if 0 < resync_s <= 60:
+            deleted = time.monotonic()
+            kubectl("-n", ns, "delete", "secret", "store-credentials")
+
+            def out_of_sync():
+                status, shown = request(base, "GET", "/api/v1/stores/" + store_id, token)
+                condition = (shown or {}).get("condition") or {}
+                if status == 200 and condition.get("state") == "out_of_sync" and \
+                        "Secret store-credentials was deleted" in (condition.get("message") or ""):
+                    return condition
+                return None
+            condition = wait("the safety net reports the deleted Secret", 3 * resync_s + 30, out_of_sync)
+            if condition:
+                print(f"safety net found the Secret gone {time.monotonic() - deleted:.1f}s after: "
+                      f"{condition['message']!r}", flush=True)
+            check(kubectl("-n", ns, "get", "secret", "store-credentials", check_rc=False).returncode != 0,
+                  "the credentials Secret is not re-created with new values")
+        # The safety net's cost so far: API requests per store compared.
         resync = drift_metric(provisioner_url, "storefleet_provisioner_drift_resync_")
         print(f"safety net so far: {resync}", flush=True)
     finally:

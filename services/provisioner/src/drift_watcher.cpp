@@ -477,6 +477,9 @@ void DriftRepairer::SafetyNet() {
                                           "API requests made by the drift safety net.");
     auto& compared = registry_.GetCounter("storefleet_provisioner_drift_resync_stores_total",
                                           "Stores compared by the drift safety net.");
+    auto& comparison_seconds =
+        registry_.GetHistogram("storefleet_provisioner_drift_resync_seconds",
+                               "Time one safety-net comparison of a store took (its API calls).");
     // Nothing until the watches have listed: a store they have not seen yet is no drift.
     while (!shutdown_.Triggered() && !watcher_.Synced()) shutdown_.WaitFor(std::chrono::seconds(1));
     // A first round starts at a random point of the period, so replicas started together
@@ -501,7 +504,10 @@ void DriftRepairer::SafetyNet() {
         int64_t round_requests = 0;
         for (const auto& ns : stores) {
             if (shutdown_.Triggered()) break;
+            const auto compare_start = Clock::now();
             const int made = Resync(ns);
+            comparison_seconds.Observe(
+                std::chrono::duration<double>(Clock::now() - compare_start).count());
             round_requests += made;
             requests.Inc(made);
             compared.Inc();
