@@ -185,7 +185,8 @@ def run(base, token, provisioner_url):
                   "the credentials Secret is not re-created with new values")
         # The safety net's cost so far: API requests per store compared.
         resync = drift_metric(provisioner_url, "storefleet_provisioner_drift_resync_")
-        print(f"safety net so far: {resync}", flush=True)
+        print("safety net so far: " + ", ".join(
+            f"{k} {v:g}" for k, v in resync.items() if "_bucket" not in k), flush=True)
     finally:
         request(base, "DELETE", "/api/v1/stores/" + store_id, token)
 
