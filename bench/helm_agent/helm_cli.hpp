@@ -29,6 +29,11 @@ public:
                           const provisioner::CancelToken& cancel) override;
     Status Uninstall(const std::string& release, const std::string& ns,
                      const provisioner::CancelToken& cancel) override;
+    // Not measured here: drift repair is the agent's alone (docs/decisions/0012).
+    Status Repair(const std::string& /*release*/, const std::string& /*ns*/,
+                  const provisioner::CancelToken& /*cancel*/) override {
+        return Error::Permanent("unsupported", "the Helm CLI runner of the bench does not repair");
+    }
 
 private:
     Status Run(std::vector<std::string> args, const std::string& action);
