@@ -105,9 +105,10 @@ DriftRecord DriftRecordFromNamespace(const json& ns) {
     if (!ns.is_object()) return record;
     record.exists = true;
     const StoreRecord store = RecordFromNamespace(ns);
-    record.converged = !store.terminating && store.observed_generation >= 1 &&
-                       store.observed_generation == store.generation;
     const auto metadata = ns.value("metadata", json::object());
+    record.converged = !store.terminating && store.observed_generation >= 1 &&
+                       store.observed_generation == store.generation &&
+                       Annotation(metadata, kDeletingAnnotation).empty();
     const std::string suspended = Annotation(metadata, kSuspendedAnnotation);
     if (suspended == "true") record.suspended = true;
     if (suspended == "false") record.suspended = false;

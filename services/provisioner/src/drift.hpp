@@ -36,8 +36,9 @@ bool Ignored(const std::vector<IgnoreRule>& rules, std::string_view kind, std::s
 // What a store namespace says for drift checks (labels and annotations the provisioner wrote).
 struct DriftRecord {
     bool exists = false;
-    // Converged and nothing converging it: observed-generation >= 1, equal to generation, and
-    // the namespace is not terminating. Anything else is the provisioner's business, not drift.
+    // Converged and nothing converging it: observed-generation >= 1, equal to generation, the
+    // namespace is not terminating and no deletion started (storefleet.io/deleting). Anything
+    // else is the provisioner's business, not drift.
     bool converged = false;
     std::optional<bool> suspended;  // storefleet.io/suspended; none: written before drift
     std::optional<DriftMode> mode;  // storefleet.io/drift-mode, when valid

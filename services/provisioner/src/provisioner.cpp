@@ -665,6 +665,17 @@ CommandOutcome StoreProvisioner::Deprovision(const Command& cmd, const CancelTok
                        {"namespace", ns},
                        {"error", access.error().message}});
         }
+        // From here the store's objects go: tell the drift watch it is the deletion's doing
+        // (ADR 0012). Best effort: a namespace already terminating says so itself.
+        const nlohmann::json deleting = {
+            {"metadata", {{"annotations", {{kDeletingAnnotation, "true"}}}}}};
+        if (auto marked = kube_.Call(
+                "PATCH", "/api/v1/namespaces/" + ns + "?fieldManager=storefleet-observed",
+                deleting.dump(), "application/merge-patch+json");
+            !marked.ok() || (marked->status != 200 && marked->status != 404)) {
+            log::Warn("store namespace not marked deleting",
+                      {{"store_id", command.store_id()}, {"namespace", ns}});
+        }
         if (auto status = Ensure("helm-uninstall", cancel, deadline,
                                  [&] { return helm_.Uninstall(kReleaseName, ns, cancel); });
             !status.ok()) {

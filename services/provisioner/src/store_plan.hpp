@@ -46,6 +46,9 @@ inline constexpr const char* kDriftModeAnnotation = "storefleet.io/drift-mode";
 // observed-generation: a drift event's sequence sorts after that command's events (ADR 0012).
 inline constexpr const char* kObservedCommandOffsetAnnotation =
     "storefleet.io/observed-command-offset";
+// Written when a deletion starts (before Helm uninstalls anything): the store's objects going
+// away from then on are the deletion's, not drift.
+inline constexpr const char* kDeletingAnnotation = "storefleet.io/deleting";
 // How many drift events were published since that command (reset to 0 by it).
 inline constexpr const char* kDriftEventsAnnotation = "storefleet.io/drift-events";
 

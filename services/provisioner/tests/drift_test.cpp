@@ -73,6 +73,10 @@ TEST(DriftTest, OnlyAConvergedStoreThatNothingConvergesCanDrift) {
     auto terminating = Namespace(Spec());
     terminating["metadata"]["deletionTimestamp"] = "2026-12-07T13:00:00Z";
     EXPECT_FALSE(DeletedDrift("Service", "web", DriftRecordFromNamespace(terminating)));
+    // A deletion started (Helm uninstalls before the namespace terminates).
+    auto deleting = Namespace(Spec());
+    deleting["metadata"]["annotations"][kDeletingAnnotation] = "true";
+    EXPECT_FALSE(DeletedDrift("Deployment", "web", DriftRecordFromNamespace(deleting)));
     // No namespace at all.
     EXPECT_FALSE(DeletedDrift("Service", "web", DriftRecordFromNamespace(json())));
     EXPECT_EQ(DeletedDrift("NetworkPolicy", "default-deny", Record(Spec()))->what,

@@ -110,6 +110,7 @@ public:
     Status Uninstall(const std::string& release, const std::string& ns,
                      const CancelToken&) override {
         uninstalls.push_back(release + " " + ns);
+        if (on_uninstall) on_uninstall();
         return Status::Ok();
     }
     Status Repair(const std::string& release, const std::string& ns, const CancelToken&) override {
@@ -117,6 +118,7 @@ public:
         return repair_result;
     }
     std::vector<std::string> installs, uninstalls, repairs;
+    std::function<void()> on_uninstall;
     Status repair_result;
     std::vector<std::string> last_values_files;
     json last_values;
@@ -739,8 +741,12 @@ TEST_F(ProvisionerTest, DeprovisionUninstallsAndWaitsForTheNamespaceToGo) {
     statuses_.updates.clear();
     auto deletion = events::NewEnvelope("acme", kStoreId, "corr2");
     deletion.mutable_store_deletion_requested();
+    // Marked deleting before Helm removes anything, so the drift watch leaves it alone.
+    std::string deleting_at_uninstall;
+    helm_.on_uninstall = [&] { deleting_at_uninstall = Annotation(kDeletingAnnotation); };
     EXPECT_EQ(provisioner_.Deprovision(At(deletion), cancel), CommandOutcome::kFinished);
     EXPECT_EQ(helm_.uninstalls.size(), 1U);
+    EXPECT_EQ(deleting_at_uninstall, "true");
     EXPECT_EQ(kube_.objects.count("/api/v1/namespaces/" + kNs), 0U);
     EXPECT_EQ(Steps(), (std::vector<std::string>{"helm-uninstall", "namespace", "deleted"}));
     EXPECT_EQ(statuses_.updates.back().status, v1::STORE_STATUS_DELETED);
