@@ -168,3 +168,24 @@ grep -A1 'name: STOREFLEET_HELM_AGENT$' <<<"$provisioner" | grep -q 'value: /usr
     fail "the provisioner is not given STOREFLEET_HELM_AGENT=/usr/local/bin/storefleet-helm-agent"
 if grep -q 'STOREFLEET_HELM_BINARY\|/usr/local/bin/helm' <<<"$provisioner"; then fail "the provisioner is given a Helm CLI"; fi
 ok "provisioner: Helm through /usr/local/bin/storefleet-helm-agent, no Helm CLI"
+
+# Drift (docs/decisions/0012-drift-repair.md): provisioner.drift.* reach the provisioner's env;
+# a mode or an ignore rule the provisioner would refuse at start is refused by the schema.
+drift_env() {  # drift_env ARGS...: NAME=value lines of the provisioner's STOREFLEET_DRIFT_* env
+    helm template sf "$CHART" "$@" --show-only templates/provisioner-deployment.yaml | python3 -c '
+import sys, yaml
+d = yaml.safe_load(sys.stdin)
+for e in d["spec"]["template"]["spec"]["containers"][0]["env"]:
+    if e["name"].startswith("STOREFLEET_DRIFT_"): print(e["name"] + "=" + e["value"])' ||
+        fail "the provisioner's drift env ($*)"
+}
+want=$'STOREFLEET_DRIFT_MODE=repair\nSTOREFLEET_DRIFT_IGNORE=\nSTOREFLEET_DRIFT_MAX_REPAIRS=4\nSTOREFLEET_DRIFT_RESYNC_SECONDS=3600\nSTOREFLEET_DRIFT_RESYNC_RATE=5'
+[[ $(drift_env) == "$want" ]] || fail "drift env by default: $(drift_env)"
+want=$'STOREFLEET_DRIFT_MODE=warn\nSTOREFLEET_DRIFT_IGNORE=Deployment/spec.replicas,*/deleted\nSTOREFLEET_DRIFT_MAX_REPAIRS=8\nSTOREFLEET_DRIFT_RESYNC_SECONDS=0\nSTOREFLEET_DRIFT_RESYNC_RATE=2'
+got=$(drift_env --set provisioner.drift.mode=warn --set 'provisioner.drift.ignore={Deployment/spec.replicas,*/deleted}' \
+    --set provisioner.drift.maxRepairs=8 --set provisioner.drift.resyncSeconds=0 --set provisioner.drift.resyncRate=2)
+[[ $got == "$want" ]] || fail "drift env with every value set: $got"
+refuse mode --set provisioner.drift.mode=fix
+refuse ignore --set 'provisioner.drift.ignore={replicas}'
+refuse maxRepairs --set provisioner.drift.maxRepairs=0
+ok "drift: provisioner.drift.{mode,ignore,maxRepairs,resyncSeconds,resyncRate} reach STOREFLEET_DRIFT_*; a bad mode or rule refused"
