@@ -5,6 +5,7 @@
 #include <map>
 
 #include "store_plan.hpp"
+#include "storefleet/common/ids.hpp"
 #include "storefleet/events/sequence.hpp"
 
 namespace storefleet::provisioner {
@@ -121,6 +122,7 @@ DriftRecord DriftRecordFromNamespace(const json& ns) {
     record.observed_generation = store.observed_generation;
     record.command_offset = OffsetAnnotation(metadata);
     record.drift_events = CountAnnotation(metadata);
+    record.reported = Annotation(metadata, kDriftReportedAnnotation);
     return record;
 }
 
@@ -133,6 +135,10 @@ StoreSpec SpecFromRecord(const DriftRecord& record) {
     spec.generation = record.generation;
     spec.suspended = record.suspended.value_or(false);
     return spec;
+}
+
+std::string DriftDigest(const std::string& out_of_sync) {
+    return out_of_sync.empty() ? "" : Sha256Hex(out_of_sync).substr(0, 16);
 }
 
 uint64_t DriftSequence(int64_t command_offset, uint64_t n) {
@@ -166,6 +172,58 @@ std::optional<Drift> DeletedDrift(const std::string& kind, const std::string& na
                                   const DriftRecord& record) {
     if (!record.exists || !record.converged) return std::nullopt;
     return Drift{kind, name, "deleted", kind + " " + name + " was deleted"};
+}
+
+std::vector<ExpectedObject> ExpectedGuardrails(const DriftRecord& record,
+                                               const std::string& ingress_namespace) {
+    std::vector<ExpectedObject> expected = {{"resourcequotas", "ResourceQuota", "store-quota"},
+                                            {"limitranges", "LimitRange", "store-limits"}};
+    const StoreSpec spec = SpecFromRecord(record);
+    for (const auto& policy :
+         NetworkPolicyObjects(spec, NamespaceFor(record.store_id), ingress_namespace)) {
+        expected.push_back(
+            {"networkpolicies", "NetworkPolicy", policy["metadata"].value("name", "")});
+    }
+    return expected;
+}
+
+std::optional<Drift> MissingDrift(const std::string& kind, const std::string& name,
+                                  const DriftRecord& record) {
+    if (!record.exists || !record.converged) return std::nullopt;
+    return Drift{kind, name, "deleted", kind + " " + name + " is missing"};
+}
+
+std::optional<std::string> CollectionPath(const std::string& kind, const std::string& ns) {
+    static const std::map<std::string, std::string, std::less<>> kPaths = {
+        {"Deployment", "/apis/apps/v1/namespaces/{}/deployments"},
+        {"StatefulSet", "/apis/apps/v1/namespaces/{}/statefulsets"},
+        {"Service", "/api/v1/namespaces/{}/services"},
+        {"Ingress", "/apis/networking.k8s.io/v1/namespaces/{}/ingresses"},
+        {"NetworkPolicy", "/apis/networking.k8s.io/v1/namespaces/{}/networkpolicies"},
+        {"ResourceQuota", "/api/v1/namespaces/{}/resourcequotas"},
+        {"LimitRange", "/api/v1/namespaces/{}/limitranges"},
+        {"RoleBinding", "/apis/rbac.authorization.k8s.io/v1/namespaces/{}/rolebindings"}};
+    const auto it = kPaths.find(kind);
+    if (it == kPaths.end()) return std::nullopt;
+    std::string path = it->second;
+    path.replace(path.find("{}"), 2, ns);
+    return path;
+}
+
+bool StillDrifts(const Drift& drift, const json& live, const DriftRecord& record,
+                 const std::string& ingress_namespace) {
+    if (drift.field == "deleted" || live.is_null()) return live.is_null();
+    if (drift.kind == "Deployment" || drift.kind == "StatefulSet")
+        return !WorkloadDrift(drift.kind, live, record).empty();
+    if (drift.kind == "NetworkPolicy" || drift.kind == "ResourceQuota" ||
+        drift.kind == "LimitRange")
+        return !GuardrailDrift(drift.kind, live, record, ingress_namespace).empty();
+    if (drift.kind == "Namespace") {
+        const auto now = NamespaceDrift(live);
+        return std::any_of(now.begin(), now.end(),
+                           [&](const Drift& found) { return found.field == drift.field; });
+    }
+    return true;
 }
 
 std::vector<Drift> WorkloadDrift(const std::string& kind, const json& object,

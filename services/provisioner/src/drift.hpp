@@ -48,6 +48,7 @@ struct DriftRecord {
     // storefleet.io/drift-events: where a drift event's sequence goes (DriftSequence).
     int64_t command_offset = -1;
     uint64_t drift_events = 0;
+    std::string reported;  // storefleet.io/drift-reported: DriftDigest of the last report
 };
 DriftRecord DriftRecordFromNamespace(const nlohmann::json& ns);
 DriftMode EffectiveMode(DriftMode platform, const DriftRecord& record);
@@ -66,6 +67,26 @@ std::optional<std::string> KindOfCollection(std::string_view collection);
 // A store object deleted (DELETED from a watch, or missing at a safety-net GET).
 std::optional<Drift> DeletedDrift(const std::string& kind, const std::string& name,
                                   const DriftRecord& record);
+// The guardrail objects a converged store must have, as (API collection, kind, name): its
+// ResourceQuota, LimitRange and NetworkPolicies (store_plan). The chart's objects are not
+// here: their names are the release's, which only Helm knows.
+struct ExpectedObject {
+    std::string collection, kind, name;
+};
+std::vector<ExpectedObject> ExpectedGuardrails(const DriftRecord& record,
+                                               const std::string& ingress_namespace);
+// An expected object that the watch's list does not have (deleted while no provisioner ran).
+std::optional<Drift> MissingDrift(const std::string& kind, const std::string& name,
+                                  const DriftRecord& record);
+// The namespaced collection path of a kind whose drift a repair confirms first
+// ("/apis/networking.k8s.io/v1/namespaces/<ns>/networkpolicies"); none for the others.
+std::optional<std::string> CollectionPath(const std::string& kind, const std::string& ns);
+// Whether `drift`, found in the watches' cache, still holds against the object as the API has
+// it now (`live` null: it does not exist). The cache of one replica may lag behind another
+// replica's repair; a repair acts only on what is confirmed.
+bool StillDrifts(const Drift& drift, const nlohmann::json& live, const DriftRecord& record,
+                 const std::string& ingress_namespace);
+
 // A Deployment or StatefulSet (whole object) of a store that is not suspended at 0 replicas.
 // Image and resource changes are Helm's three-way merge to find and undo; the watch sees
 // only their result, so they are not judged here (ADR 0012).
@@ -89,6 +110,9 @@ bool IsRepairable(const Drift& drift);
 // The timeline text: "NetworkPolicy default-deny was deleted; re-created" (repair) or
 // "...; not repaired (drift mode warn)" (warn), several joined by ". ".
 std::string DriftText(const std::vector<Drift>& drifts, DriftMode mode);
+
+// A short digest of an out-of-sync text for storefleet.io/drift-reported ("" for "").
+std::string DriftDigest(const std::string& out_of_sync);
 
 // The sequence of the `n`th drift event (0-based) after the command at `command_offset`: above
 // every step of that command (its steps use small indexes) and below its given-up report

@@ -129,7 +129,11 @@ void DriftWatcher::ListEnd(const std::string& collection) {
         Remove(collection, object);
     }
     listing_.erase(collection);
-    synced_.insert(collection);
+    // Once a kind is listed, what it lacks is judged too (a guardrail deleted while no
+    // provisioner watched): every store is looked at again.
+    if (synced_.insert(collection).second) {
+        for (const auto& [ns, store] : stores_) MaybeQueueLocked(ns);
+    }
     changed_.notify_all();
 }
 
@@ -198,6 +202,16 @@ std::vector<Drift> DriftWatcher::CurrentLocked(const Store& store,
     for (const auto& [key, drift] : store.deleted) {
         if (auto deleted = DeletedDrift(drift.kind, drift.name, record)) drifts.push_back(*deleted);
     }
+    // A guardrail the lists never had: deleted while no provisioner watched (or before this
+    // one started). Judged only once its kind has been listed.
+    for (const auto& expected : ExpectedGuardrails(record, options_.ingress_namespace)) {
+        const std::string key = expected.kind + "/" + expected.name;
+        if (synced_.count(expected.collection) == 0U || store.objects.count(key) != 0U ||
+            store.deleted.count(key) != 0U)
+            continue;
+        if (auto missing = MissingDrift(expected.kind, expected.name, record))
+            drifts.push_back(*missing);
+    }
     for (const auto& [key, facts] : store.objects) {
         const auto slash = key.find('/');
         const std::string kind = key.substr(0, slash);
@@ -213,6 +227,9 @@ std::vector<Drift> DriftWatcher::CurrentLocked(const Store& store,
 }
 
 void DriftWatcher::MaybeQueueLocked(const std::string& ns) {
+    // Nothing is judged from a partial cache: at a start, every kind is listed first (a store
+    // restarted after drift is then repaired once, for all of it).
+    if (synced_.size() < kKinds) return;
     if (queued_.count(ns) != 0U || busy_.count(ns) != 0U) return;
     auto it = stores_.find(ns);
     if (it == stores_.end()) return;
@@ -346,10 +363,14 @@ void DriftRepairer::Handle(const std::string& ns) {
     if (!held.ok()) return;
     auto fresh = kube_.Call("GET", "/api/v1/namespaces/" + ns);
     if (!fresh.ok() || fresh->status != 200) return;
-    const DriftRecord record = DriftRecordFromNamespace(json::parse(fresh->body, nullptr, false));
+    const json live_ns = json::parse(fresh->body, nullptr, false);
+    const DriftRecord record = DriftRecordFromNamespace(live_ns);
     const DriftMode mode = EffectiveMode(options_.mode, record);
     if (mode == DriftMode::kOff || !record.converged) return;
-    const auto drifts = watcher_.Current(ns, record);
+    auto confirmed = Confirm(ns, live_ns, record, watcher_.Current(ns, record));
+    // Not confirmable now (the API did not answer): the watcher queues the store again.
+    if (!confirmed.ok()) return;
+    const std::vector<Drift> drifts = std::move(*confirmed);
     if (drifts.empty()) return;
     std::vector<Drift> unrepairable;
     std::copy_if(drifts.begin(), drifts.end(), std::back_inserter(unrepairable),
@@ -369,11 +390,8 @@ void DriftRepairer::Handle(const std::string& ns) {
     std::string out_of_sync;
     if (!repairs) {
         reason = DriftText(drifts, mode == DriftMode::kRepair ? DriftMode::kWarn : mode);
-        {
-            std::lock_guard lock(mutex_);
-            if (reported_[ns] == reason) return;  // said already; nothing changed since
-            reported_[ns] = reason;
-        }
+        // Said already (by this replica or another, before a restart or not); nothing since.
+        if (record.reported == DriftDigest(reason)) return;
         out_of_sync = reason;
         count("reported");
         log::Warn(
@@ -390,6 +408,8 @@ void DriftRepairer::Handle(const std::string& ns) {
             log::Error("drift repair failed", {{"store_id", record.store_id},
                                                {"drift", reason},
                                                {"error", repaired.error().message}});
+            // Tried again later (the watcher queues it again); reported once.
+            if (record.reported == DriftDigest(reason)) return;
         } else {
             reason = DriftText(drifts, DriftMode::kRepair);
             out_of_sync = unrepairable.empty() ? "" : DriftText(unrepairable, DriftMode::kRepair);
@@ -404,8 +424,6 @@ void DriftRepairer::Handle(const std::string& ns) {
                        {"drift", reason},
                        {"duration_ms", static_cast<int64_t>(seconds * 1000)}});
         }
-        std::lock_guard lock(mutex_);
-        reported_.erase(ns);
     }
     if (auto published = Publish(record, reason, out_of_sync, cancel); !published.ok()) {
         log::Warn("drift status not published",
@@ -449,9 +467,55 @@ Status DriftRepairer::Publish(const DriftRecord& record, const std::string& reas
     Backoff backoff(std::chrono::milliseconds(200), std::chrono::milliseconds(5000));
     for (;;) {
         auto status = publisher_.PublishAndWait(batch, std::chrono::seconds(10));
-        if (status.ok()) return status;
+        if (status.ok()) break;
         if (cancel.Sleep(backoff.Next())) return Error::Permanent("cancelled", "cancelled");
     }
+    // What the store was last said to be, once it is said: a crash before this reports it
+    // again, never not at all.
+    const json reported = {
+        {"metadata", {{"annotations", {{kDriftReportedAnnotation, DriftDigest(drift)}}}}}};
+    auto marked =
+        kube_.Call("PATCH", "/api/v1/namespaces/" + ns + "?fieldManager=storefleet-observed",
+                   reported.dump(), "application/merge-patch+json");
+    if (!marked.ok()) return marked.error();
+    if (marked->status != 200) return kube::ApiError("PATCH", "/api/v1/namespaces/" + ns, *marked);
+    return Status::Ok();
+}
+
+Result<std::vector<Drift>> DriftRepairer::Confirm(const std::string& ns, const json& live_ns,
+                                                  const DriftRecord& record,
+                                                  std::vector<Drift> drifts) {
+    std::map<std::string, json> live;  // "Kind/name" -> the object now (null: none)
+    std::vector<Drift> confirmed;
+    for (auto& drift : drifts) {
+        json object;
+        if (drift.kind == "Namespace") {
+            object = live_ns;
+        } else if (const auto path = CollectionPath(drift.kind, ns)) {
+            const std::string key = drift.kind + "/" + drift.name;
+            if (auto known = live.find(key); known != live.end()) {
+                object = known->second;
+            } else {
+                // A list by name: the provisioner may list these kinds in every namespace,
+                // but GET only some of them in a store's (decision 0009).
+                auto got =
+                    kube_.Call("GET", *path + "?fieldSelector=metadata.name%3D" + drift.name);
+                if (!got.ok()) return got.error();
+                if (got->status != 200) return kube::ApiError("GET", *path, *got);
+                const auto list = json::parse(got->body, nullptr, false);
+                const auto items =
+                    list.is_object() ? list.value("items", json::array()) : json::array();
+                object = items.empty() ? json() : items[0];
+                live[key] = object;
+            }
+        } else {
+            confirmed.push_back(std::move(drift));  // the safety net's own finding, just made
+            continue;
+        }
+        if (StillDrifts(drift, object, record, options_.ingress_namespace))
+            confirmed.push_back(std::move(drift));
+    }
+    return confirmed;
 }
 
 int DriftRepairer::Resync(const std::string& ns) {

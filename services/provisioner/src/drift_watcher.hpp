@@ -141,6 +141,10 @@ private:
     void SafetyNet();
     Status Publish(const DriftRecord& record, const std::string& reason, const std::string& drift,
                    const CancelToken& cancel);
+    // `drifts` (from the watches' cache) without those the API no longer shows: one list by
+    // name per object named, the namespace as just read.
+    Result<std::vector<Drift>> Confirm(const std::string& ns, const nlohmann::json& live_ns,
+                                       const DriftRecord& record, std::vector<Drift> drifts);
 
     kube::KubeApi& kube_;
     DriftWatcher& watcher_;
@@ -150,8 +154,6 @@ private:
     metrics::Registry& registry_;
     const ShutdownFlag& shutdown_;
     DriftOptions options_;
-    std::mutex mutex_;
-    std::map<std::string, std::string> reported_;  // ns -> the last warn text published
     std::vector<std::thread> threads_;
 };
 

@@ -141,6 +141,7 @@ json ObservedGenerationPatch(uint64_t generation, int64_t command_offset) {
         patch["metadata"]["annotations"][kObservedCommandOffsetAnnotation] =
             std::to_string(command_offset);
         patch["metadata"]["annotations"][kDriftEventsAnnotation] = "0";
+        patch["metadata"]["annotations"][kDriftReportedAnnotation] = "";
     }
     return patch;
 }

@@ -51,6 +51,9 @@ inline constexpr const char* kObservedCommandOffsetAnnotation =
 inline constexpr const char* kDeletingAnnotation = "storefleet.io/deleting";
 // How many drift events were published since that command (reset to 0 by it).
 inline constexpr const char* kDriftEventsAnnotation = "storefleet.io/drift-events";
+// A digest of the out-of-sync text the last drift event published ("" or absent: in sync), so
+// every replica, and one restarted, reports the same drift once (reset to "" by a command).
+inline constexpr const char* kDriftReportedAnnotation = "storefleet.io/drift-reported";
 
 // From a StoreRequested (generation 1) or a StoreChangeRequested (its facts and its whole
 // desired state); anything else, or a command that names no valid store, is a bad_command.

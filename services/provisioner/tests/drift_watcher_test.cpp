@@ -47,6 +47,31 @@ json Named(const std::string& name, json spec = json::object()) {
     return {{"metadata", {{"name", name}, {"namespace", kNs}}}, {"spec", std::move(spec)}};
 }
 
+// Lists every kind the watcher waits for: the converged store `ns` with its quota, limits,
+// three policies (but `without_policy`), a Deployment "web" at one replica and a Service.
+void ListEveryKind(DriftWatcher& watcher, const json& ns, const std::string& without_policy = "") {
+    const bool suspended = ns["metadata"]["annotations"].value(kSuspendedAnnotation, "") == "true";
+    json policies = json::array();
+    for (const auto& policy : NetworkPolicyObjects(Spec(suspended), kNs, "ingress-nginx")) {
+        if (policy["metadata"]["name"] != without_policy) policies.push_back(policy);
+    }
+    const std::map<std::string, json> items = {
+        {"namespaces", json::array({ns})},
+        {"networkpolicies", policies},
+        {"resourcequotas", json::array({ResourceQuotaObject(Spec(suspended), kNs)})},
+        {"limitranges", json::array({LimitRangeObject(Spec(suspended), kNs)})},
+        {"rolebindings", json::array()},
+        {"deployments", json::array({Named("web", {{"replicas", 1}})})},
+        {"statefulsets", json::array()},
+        {"services", json::array({Named("web")})},
+        {"ingresses", json::array()}};
+    for (const auto& [collection, objects] : items) {
+        watcher.ListBegin(collection);
+        for (const auto& object : objects) watcher.Listed(collection, object);
+        watcher.ListEnd(collection);
+    }
+}
+
 class DriftWatcherTest : public ::testing::Test {
 protected:
     DriftWatcherTest() : watcher_(kube_, shutdown_, Options()) {}
@@ -55,16 +80,8 @@ protected:
         options.settle = std::chrono::milliseconds(0);
         return options;
     }
-    // Every kind listed once: the converged store with its three policies and a Deployment.
-    void ListStore(const json& ns) {
-        List("namespaces", json::array({ns}));
-        json policies = json::array();
-        for (const auto& policy : NetworkPolicyObjects(Spec(), kNs, "ingress-nginx"))
-            policies.push_back(policy);
-        List("networkpolicies", policies);
-        List("deployments", json::array({Named("web", {{"replicas", 1}})}));
-        List("services", json::array({Named("web")}));
-    }
+    // Every kind listed once: the converged store as it was made.
+    void ListStore(const json& ns) { ListEveryKind(watcher_, ns); }
     void List(const std::string& collection, const json& items) {
         watcher_.ListBegin(collection);
         for (const auto& item : items) watcher_.Listed(collection, item);
@@ -136,6 +153,26 @@ TEST_F(DriftWatcherTest, WhatARelistNoLongerHasWasDeletedWhileNoWatchRan) {
     EXPECT_EQ(drifts[0].what, "Service web was deleted");
 }
 
+TEST_F(DriftWatcherTest, NothingIsJudgedUntilEveryKindIsListed) {
+    List("namespaces", json::array({Namespace()}));
+    List("deployments", json::array({Named("web", {{"replicas", 0}})}));
+    EXPECT_FALSE(watcher_.Queued(kNs)) << "the other kinds are not listed yet";
+    EXPECT_FALSE(watcher_.Synced());
+    ListStore(Namespace());
+    EXPECT_TRUE(watcher_.Synced());
+    EXPECT_FALSE(watcher_.Queued(kNs)) << "listed again at one replica: no drift";
+}
+
+TEST_F(DriftWatcherTest, AGuardrailTheListNeverHadIsMissing) {
+    // Deleted while no provisioner ran: this one never saw it.
+    ListEveryKind(watcher_, Namespace(), "default-deny");
+    auto drifts = Take();
+    ASSERT_EQ(drifts.size(), 1U);
+    EXPECT_EQ(DriftText(drifts, DriftMode::kRepair),
+              "NetworkPolicy default-deny is missing; re-created");
+    EXPECT_EQ(drifts[0].field, "deleted") << "Kind/deleted rules cover it";
+}
+
 TEST_F(DriftWatcherTest, AChangedPolicyAndPodSecurityLabels) {
     ListStore(Namespace());
     auto deny = NetworkPolicyObjects(Spec(), kNs, "ingress-nginx")[0];
@@ -162,9 +199,7 @@ TEST_F(DriftWatcherTest, AStoreInModeOffIsNeverQueuedAndIgnoreRulesHold) {
     DriftOptions options = Options();
     options.ignore = *ParseIgnoreRules("Deployment/spec.replicas");
     DriftWatcher ignoring(kube_, shutdown_, options);
-    ignoring.ListBegin("namespaces");
-    ignoring.Listed("namespaces", Namespace());
-    ignoring.ListEnd("namespaces");
+    ListEveryKind(ignoring, Namespace());
     ignoring.Event("deployments", "ADDED", Named("web", {{"replicas", 0}}));
     EXPECT_FALSE(ignoring.Queued(kNs));
     ignoring.Event("statefulsets", "ADDED", Named("db", {{"replicas", 0}}));
@@ -205,6 +240,14 @@ public:
         std::lock_guard lock(mutex);
         calls.push_back(method + " " + path.substr(0, path.find('?')));
         const std::string bare = path.substr(0, path.find('?'));
+        const std::string by_name = "?fieldSelector=metadata.name%3D";
+        if (method == "GET" && path.find(by_name) != std::string::npos) {
+            const auto found =
+                live.find(bare + "/" + path.substr(path.find(by_name) + by_name.size()));
+            json items = json::array();
+            if (found != live.end()) items.push_back(found->second);
+            return kube::ApiResponse{200, json{{"items", items}}.dump()};
+        }
         if (bare == "/api/v1/namespaces/" + kNs) {
             if (method == "PATCH") ns.merge_patch(json::parse(body));
             return kube::ApiResponse{200, ns.dump()};
@@ -223,6 +266,8 @@ public:
     std::mutex mutex;
     std::vector<std::string> calls;
     json ns;
+    // The store's objects as a list by name finds them: "<collection path>/<name>" -> object.
+    std::map<std::string, json> live;
 };
 
 class RepairHelm : public HelmRunner {
@@ -269,7 +314,13 @@ protected:
           provisioner_(api_, helm_, statuses_, registry_, {}),
           watcher_(api_, shutdown_, Options()) {
         api_.ns = Namespace();
+        // As Feed() leaves it: default-deny gone, web at 0 (the other policies are not asked).
+        api_.live[kDeployments + "/web"] = Named("web", {{"replicas", 0}});
     }
+    inline static const std::string kDeployments =
+        "/apis/apps/v1/namespaces/" + kNs + "/deployments";
+    inline static const std::string kPolicies =
+        "/apis/networking.k8s.io/v1/namespaces/" + kNs + "/networkpolicies";
     static DriftOptions Options(DriftMode mode = DriftMode::kRepair) {
         DriftOptions options;
         options.mode = mode;
@@ -277,14 +328,7 @@ protected:
         return options;
     }
     void Feed(DriftWatcher& watcher) {
-        watcher.ListBegin("namespaces");
-        watcher.Listed("namespaces", api_.ns);
-        watcher.ListEnd("namespaces");
-        watcher.ListBegin("networkpolicies");
-        for (const auto& policy : NetworkPolicyObjects(Spec(), kNs, "ingress-nginx"))
-            watcher.Listed("networkpolicies", policy);
-        watcher.ListEnd("networkpolicies");
-        watcher.Event("deployments", "ADDED", Named("web", {{"replicas", 1}}));
+        ListEveryKind(watcher, api_.ns);
         watcher.Event("networkpolicies", "DELETED", Named("default-deny"));
         watcher.Event("deployments", "MODIFIED", Named("web", {{"replicas", 0}}));
     }
@@ -343,6 +387,40 @@ TEST_F(DriftRepairerTest, WarnReportsOnceAndTouchesNothing) {
     EXPECT_NE(
         publisher_.sent[0].store_status_changed().drift().find("not repaired (drift mode warn)"),
         std::string::npos);
+}
+
+TEST_F(DriftRepairerTest, WhatTheApiNoLongerShowsIsNotRepaired) {
+    // Another replica repaired both before this one, whose watches lag, took the lease.
+    Feed(watcher_);
+    api_.live[kPolicies + "/default-deny"] = NetworkPolicyObjects(Spec(), kNs, "ingress-nginx")[0];
+    api_.live[kDeployments + "/web"] = Named("web", {{"replicas", 1}});
+    DriftRepairer repairer(api_, watcher_, leases_, provisioner_, publisher_, registry_, shutdown_,
+                           Options());
+    repairer.Handle(kNs);
+    EXPECT_TRUE(Called("GET " + kPolicies));
+    EXPECT_TRUE(helm_.repairs.empty()) << "one repair per drift, whatever the replicas";
+    EXPECT_FALSE(Called("PATCH " + kPolicies + "/default-deny"));
+    EXPECT_TRUE(publisher_.sent.empty());
+}
+
+TEST_F(DriftRepairerTest, AWarnedDriftIsReportedOnceByEveryReplicaTogether) {
+    DriftWatcher first(api_, shutdown_, Options(DriftMode::kWarn));
+    DriftWatcher second(api_, shutdown_, Options(DriftMode::kWarn));
+    Feed(first);
+    Feed(second);
+    DriftRepairer one(api_, first, leases_, provisioner_, publisher_, registry_, shutdown_,
+                      Options(DriftMode::kWarn));
+    DriftRepairer other(api_, second, leases_, provisioner_, publisher_, registry_, shutdown_,
+                        Options(DriftMode::kWarn));
+    one.Handle(kNs);
+    other.Handle(kNs);
+    ASSERT_EQ(publisher_.sent.size(), 1U) << "the namespace records what was reported";
+    EXPECT_EQ(api_.ns["metadata"]["annotations"][kDriftReportedAnnotation],
+              DriftDigest(publisher_.sent[0].store_status_changed().drift()));
+    // A command converging the store again says it is in sync: the same drift is news again.
+    api_.ns.merge_patch(ObservedGenerationPatch(3, 41));
+    other.Handle(kNs);
+    EXPECT_EQ(publisher_.sent.size(), 2U);
 }
 
 TEST_F(DriftRepairerTest, AStoreThatStartedConvergingIsLeftToItsCommand) {
