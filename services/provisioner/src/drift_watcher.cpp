@@ -230,7 +230,11 @@ void DriftWatcher::MaybeQueueLocked(const std::string& ns) {
     // Nothing is judged from a partial cache: at a start, every kind is listed first (a store
     // restarted after drift is then repaired once, for all of it).
     if (synced_.size() < kKinds) return;
-    if (queued_.count(ns) != 0U || busy_.count(ns) != 0U) return;
+    if (busy_.count(ns) != 0U) {
+        changed_while_busy_.insert(ns);  // judged again once the worker is done with it
+        return;
+    }
+    if (queued_.count(ns) != 0U) return;
     auto it = stores_.find(ns);
     if (it == stores_.end()) return;
     const DriftRecord record = DriftRecordFromNamespace(it->second.ns);
@@ -267,15 +271,17 @@ bool DriftWatcher::Next(std::string& ns, std::vector<Drift>& drifts) {
     return false;
 }
 
-void DriftWatcher::Done(const std::string& ns) {
+void DriftWatcher::Done(const std::string& ns, bool again) {
     std::lock_guard lock(mutex_);
     busy_.erase(ns);
+    const bool changed = changed_while_busy_.erase(ns) != 0U;
     auto it = stores_.find(ns);
     if (it == stores_.end()) return;
     it->second.extra.clear();
+    if (!again && !changed) return;
     MaybeQueueLocked(ns);
-    // Still drifting (a repair that failed, or one the watches have not seen yet): later.
-    if (auto queued = queued_.find(ns); queued != queued_.end())
+    // A repair that failed: tried again later, not at once.
+    if (auto queued = queued_.find(ns); again && queued != queued_.end())
         queued->second = Clock::now() + 5 * options_.settle;
 }
 
@@ -344,34 +350,38 @@ void DriftRepairer::Worker() {
     std::string ns;
     std::vector<Drift> drifts;
     while (watcher_.Next(ns, drifts)) {
+        bool again = true;
         try {
-            Handle(ns);
+            again = Handle(ns);
         } catch (const std::exception& error) {
             log::Error("drift handling failed", {{"namespace", ns}, {"error", error.what()}});
         }
-        watcher_.Done(ns);
+        watcher_.Done(ns, again);
     }
 }
 
-void DriftRepairer::Handle(const std::string& ns) {
+bool DriftRepairer::Handle(const std::string& ns) {
     const DriftRecord cached = watcher_.Record(ns);
-    if (EffectiveMode(options_.mode, cached) == DriftMode::kOff || cached.store_id.empty()) return;
+    if (EffectiveMode(options_.mode, cached) == DriftMode::kOff || cached.store_id.empty())
+        return false;
     CancelToken cancel(shutdown_);
     // As a command does: one runner per store. A command converging it holds the lease, and
     // once we hold it the namespace says whether it converged since.
     auto held = leases_.Acquire(cached.store_id, cancel);
-    if (!held.ok()) return;
+    if (!held.ok()) return !shutdown_.Triggered();
     auto fresh = kube_.Call("GET", "/api/v1/namespaces/" + ns);
-    if (!fresh.ok() || fresh->status != 200) return;
+    if (!fresh.ok()) return true;
+    if (fresh->status != 200) return fresh->status != 404;
     const json live_ns = json::parse(fresh->body, nullptr, false);
     const DriftRecord record = DriftRecordFromNamespace(live_ns);
     const DriftMode mode = EffectiveMode(options_.mode, record);
-    if (mode == DriftMode::kOff || !record.converged) return;
+    // A command converging the store writes its namespace when done: that event queues it again.
+    if (mode == DriftMode::kOff || !record.converged) return false;
     auto confirmed = Confirm(ns, live_ns, record, watcher_.Current(ns, record));
-    // Not confirmable now (the API did not answer): the watcher queues the store again.
-    if (!confirmed.ok()) return;
+    if (!confirmed.ok()) return true;  // not confirmable now (the API did not answer): later
     const std::vector<Drift> drifts = std::move(*confirmed);
-    if (drifts.empty()) return;
+    // Only in a lagging cache: its events are on their way.
+    if (drifts.empty()) return false;
     std::vector<Drift> unrepairable;
     std::copy_if(drifts.begin(), drifts.end(), std::back_inserter(unrepairable),
                  [](const Drift& drift) { return !IsRepairable(drift); });
@@ -388,10 +398,11 @@ void DriftRepairer::Handle(const std::string& ns) {
     };
     std::string reason;
     std::string out_of_sync;
+    bool failed = false;
     if (!repairs) {
         reason = DriftText(drifts, mode == DriftMode::kRepair ? DriftMode::kWarn : mode);
         // Said already (by this replica or another, before a restart or not); nothing since.
-        if (record.reported == DriftDigest(reason)) return;
+        if (record.reported == DriftDigest(reason)) return false;
         out_of_sync = reason;
         count("reported");
         log::Warn(
@@ -401,15 +412,16 @@ void DriftRepairer::Handle(const std::string& ns) {
         const auto started = Clock::now();
         auto repaired = provisioner_.RepairDrift(record, drifts, cancel);
         if (!repaired.ok()) {
-            if (repaired.error().code == "cancelled") return;
+            if (repaired.error().code == "cancelled") return false;
+            failed = true;
             reason = DriftText(drifts, DriftMode::kWarn) + "; the repair failed";
             out_of_sync = reason;
             count("failed");
             log::Error("drift repair failed", {{"store_id", record.store_id},
                                                {"drift", reason},
                                                {"error", repaired.error().message}});
-            // Tried again later (the watcher queues it again); reported once.
-            if (record.reported == DriftDigest(reason)) return;
+            // Tried again later; reported once.
+            if (record.reported == DriftDigest(reason)) return true;
         } else {
             reason = DriftText(drifts, DriftMode::kRepair);
             out_of_sync = unrepairable.empty() ? "" : DriftText(unrepairable, DriftMode::kRepair);
@@ -429,6 +441,9 @@ void DriftRepairer::Handle(const std::string& ns) {
         log::Warn("drift status not published",
                   {{"store_id", record.store_id}, {"error", published.error().message}});
     }
+    // A failed repair is tried again. A repair done or a drift reported is not: what the watches
+    // see next (the repair's own changes, or another drift) decides, never a loop of repairs.
+    return failed;
 }
 
 Status DriftRepairer::Publish(const DriftRecord& record, const std::string& reason,

@@ -67,8 +67,10 @@ public:
     // The next store to act on and what drifts there (by the watches, with its record as the
     // watches saw it); waits for one to settle. False at shutdown.
     bool Next(std::string& ns, std::vector<Drift>& drifts);
-    // The store taken with Next() is done; it may be queued again by a later event.
-    void Done(const std::string& ns);
+    // The store taken with Next() is done. With `again` (a failed repair, an API that did not
+    // answer) it is queued again after a pause; otherwise only if an event changed it
+    // meanwhile, or by a later one: a drift reported, or repaired, is not looked at in a loop.
+    void Done(const std::string& ns, bool again = false);
     // What drifts in `ns` by the watches' cache, judged with `record` (fresh from the API).
     std::vector<Drift> Current(const std::string& ns, const DriftRecord& record);
     // The record as the namespace watch last saw it (exists false: unknown).
@@ -113,6 +115,7 @@ private:
     std::set<std::string> synced_;
     std::map<std::string, std::chrono::steady_clock::time_point> queued_;  // ns -> due
     std::set<std::string> busy_;
+    std::set<std::string> changed_while_busy_;
     std::vector<std::thread> threads_;
 };
 
@@ -130,8 +133,9 @@ public:
     DriftRepairer& operator=(const DriftRepairer&) = delete;
 
     void Start();
-    // One store, as a worker does it (public for tests).
-    void Handle(const std::string& ns);
+    // One store, as a worker does it (public for tests). True when it should be looked at
+    // again later (a repair failed, the API did not answer).
+    bool Handle(const std::string& ns);
     // One safety-net comparison of a store: its namespace and credentials Secret from the API,
     // the rest from the watches' cache; queues it when it drifts. Returns the API requests made.
     int Resync(const std::string& ns);

@@ -120,8 +120,29 @@ TEST_F(DriftWatcherTest, ADeletedPolicyAndAWorkloadScaledToZeroAreQueued) {
     watcher_.Event("networkpolicies", "ADDED",
                    NetworkPolicyObjects(Spec(), kNs, "ingress-nginx")[0]);
     watcher_.Event("deployments", "MODIFIED", Named("web", {{"replicas", 1}}));
-    // (Still queued from Done(), which looked before the repair was seen; Next() drops it.)
+    // (Queued again by the first of the two events; Next() drops it, as nothing drifts now.)
     EXPECT_TRUE(watcher_.Current(kNs, watcher_.Record(kNs)).empty());
+}
+
+TEST_F(DriftWatcherTest, AStoreHandledIsLookedAtAgainOnlyWhenAskedOrChanged) {
+    ListStore(Namespace());
+    watcher_.Event("networkpolicies", "DELETED", Named("default-deny"));
+    std::string ns;
+    std::vector<Drift> drifts;
+    ASSERT_TRUE(watcher_.Next(ns, drifts));
+    watcher_.Done(ns);  // reported (warn): the drift stays, and is not looked at in a loop
+    EXPECT_FALSE(watcher_.Queued(kNs));
+    auto annotated = Namespace();
+    annotated["metadata"]["annotations"]["example.com/note"] = "x";
+    watcher_.Event("namespaces", "MODIFIED", annotated);  // something changed: again
+    ASSERT_TRUE(watcher_.Queued(kNs));
+    ASSERT_TRUE(watcher_.Next(ns, drifts));
+    watcher_.Event("namespaces", "MODIFIED", Namespace());  // changed while a worker has it
+    watcher_.Done(ns);
+    ASSERT_TRUE(watcher_.Queued(kNs));
+    ASSERT_TRUE(watcher_.Next(ns, drifts));
+    watcher_.Done(ns, true);  // a repair failed: tried again
+    EXPECT_TRUE(watcher_.Queued(kNs));
 }
 
 TEST_F(DriftWatcherTest, ASuspendedStoreAtZeroDoesNotDrift) {
