@@ -15,5 +15,7 @@ void PostgresRestartedUnderLoad();  // case 4, case_postgres_outage.cpp
 
 // case 8, case_lifecycle_changes.cpp
 void ChangesConvergeOnceWhileEveryProvisionerIsKilled();
+// case 9, case_drift_repair.cpp
+void DriftMadeWhileEveryProvisionerIsStoppedIsRepairedOnce();
 
 }  // namespace storefleet::faults

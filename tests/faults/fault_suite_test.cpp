@@ -1,10 +1,11 @@
 // The fault suite: the real platform on the local real stack (tests/with-stack), broken on
 // purpose while stores are in flight — provisioner replicas killed -9, added and removed,
 // Kafka, kube-apiserver and Postgres stopped, the projector and intake killed -9, poison
-// commands, deletions at awkward moments, store changes with every provisioner killed -9 —
-// and checked for the guarantees of docs/reliability.md: nothing lost, nothing doubled, order
-// kept per store, one runner per store, no secret rotated, quota and name freed only when
-// deleted, one Helm revision per generation. Every case prints its figures as
+// commands, deletions at awkward moments, store changes with every provisioner killed -9,
+// drift made while every provisioner is stopped — and checked for the guarantees of
+// docs/reliability.md: nothing lost, nothing doubled, order kept per store, one runner per
+// store, no secret rotated, quota and name freed only when deleted, one Helm revision per
+// generation (and one per drift repair). Every case prints its figures as
 // "[figure] ...: ..." lines. Polls with deadlines; the only waits of fixed length are the
 // faults themselves (Kafka down for 20 s, the API server for 30 s, ...).
 //
@@ -52,6 +53,8 @@ constexpr Case kSuiteOrder[] = {
     {"DeletionEdgeCases", DeletionEdgeCases},
     {"ChangesConvergeOnceWhileEveryProvisionerIsKilled",
      ChangesConvergeOnceWhileEveryProvisionerIsKilled},
+    {"DriftMadeWhileEveryProvisionerIsStoppedIsRepairedOnce",
+     DriftMadeWhileEveryProvisionerIsStoppedIsRepairedOnce},
     // Last, always: the replay covers every event the suite produced.
     {"PostgresRestartedUnderLoadThenTheReadModelEqualsAFreshReplay",
      PostgresRestartedUnderLoadThenTheReadModelEqualsAFreshReplay},
