@@ -7,7 +7,8 @@ with the admin kubeconfig would:
 - repair (the default): deletes the first store's NetworkPolicy default-deny and scales one of
   its Deployments to 0. The provisioner must notice both from its watches and repair them: the
   policy re-created, the Deployment back at its replicas, the store's timeline naming both, the
-  store in sync again, storefleet_provisioner_drift_total counting them;
+  store in sync again, storefleet_provisioner_drift_total counting them. Then deletes that
+  Deployment and the provisioner's RoleBinding in the store: both re-created;
 - warn: annotates the second store storefleet.io/drift-mode=warn and makes the same drift. It
   must be reported (out_of_sync, the text in the condition and the timeline) and nothing
   repaired (no object back, no Helm revision); once the annotation is removed it is repaired;
@@ -220,6 +221,31 @@ def repair_case(base, token, provisioner_url, store_id):
     print(f"storefleet_provisioner_drift_total grew by {grown}", flush=True)
     check(any('kind="NetworkPolicy"' in k and 'action="repaired"' in k for k in grown),
           "drift_total counts the policy repaired")
+
+    # The Deployment itself and the provisioner's own RoleBinding deleted: the binding is put
+    # back first (nothing else could be written without it), the Deployment by the Helm repair.
+    bindings = kubectl("-n", ns, "get", "rolebindings", "-l", "storefleet.io/store-id", "-o",
+                       "jsonpath={.items[*].metadata.name}").stdout.split()
+    if check(len(bindings) == 1, f"the store has the provisioner's RoleBinding ({bindings})"):
+        changed = time.monotonic()
+        kubectl("-n", ns, "delete", "deployment", deployment, "--wait=false")
+        kubectl("-n", ns, "delete", "rolebinding", bindings[0])
+        print(f"deleted Deployment {deployment} and RoleBinding {bindings[0]}", flush=True)
+
+        def both_back():
+            if replicas_of(ns, deployment) != str(want) or not exists(ns, "rolebinding", bindings[0]):
+                return None
+            status, shown = request(base, "GET", "/api/v1/stores/" + store_id, token)
+            reason = (shown.get("reason") or "") if status == 200 else ""
+            if f"Deployment {deployment} was deleted; re-created" in reason and \
+                    f"RoleBinding {bindings[0]} was deleted; re-created" in reason and \
+                    (shown.get("condition") or {}).get("state") == "in_sync":
+                return shown
+            return None
+        shown = wait("the Deployment and the RoleBinding are re-created", 60, both_back)
+        if shown:
+            print(f"Deployment and RoleBinding re-created {time.monotonic() - changed:.2f}s after the "
+                  f"change: {shown['reason']!r}", flush=True)
     # The credentials Secret is never watched (decision 0009): only the safety net finds it
     # gone, and never re-creates it. Checked when the platform runs it often enough.
     resync_s = int(os.environ.get("STOREFLEET_DRIFT_RESYNC_SECONDS", "3600"))
