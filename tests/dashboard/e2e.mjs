@@ -307,6 +307,17 @@ async function run() {
       check(/^https?:\/\//.test(await storefront.getAttribute('href')), 'the storefront link is not a URL');
       await page.getByTestId('simulated-note').waitFor();
       check((await page.locator('dt:has-text("Plan") + dd').innerText()).trim() === 'small', 'plan not shown');
+      // The chart version: what GET says, the one it runs and, while they differ, the one asked.
+      const got = (await api(url, token, 'GET', `/api/v1/stores/${storeId}`)).json;
+      check(got && 'chart_version' in got && got.desired && 'chart_version' in got.desired,
+        `GET shows no chart versions: ${JSON.stringify(got)}`);
+      const observed = got?.chart_version ?? null;
+      const desired = got?.desired?.chart_version ?? null;
+      const expected = !observed ? (desired ? `${desired}, not converged yet` : '—')
+        : !desired || desired === observed ? observed : `${observed} → ${desired}`;
+      const chart = (await page.getByTestId('chart-version').innerText()).trim();
+      check(chart === expected, `the chart version shows '${chart}', not '${expected}' (GET: ${observed}, desired ${desired})`);
+      log(`chart version shown: ${chart}`);
       const events = page.locator('ol.timeline > li');
       await poll('the timeline to show the steps', async () => (await events.count()) >= 3, 30_000);
       check((await page.locator('.event-duration').count()) >= 2, 'the timeline shows no step durations');
