@@ -31,9 +31,19 @@ if ! bash "$platform" status >/dev/null 2>&1; then
 fi
 work=$(mktemp -d)
 tenant="contract-$(openssl rand -hex 4)"
+# The admin calls are fuzzed too (PATCH /api/v1/admin/tenants/{id} with the document's example
+# ids): every tenant's quota and rate are put back as they were, so the tests after this one on
+# the same stack keep theirs.
+tenants_before=$(psql -X -At -F ' ' "$STOREFLEET_PG_URL" -c \
+    "select quote_literal(id), store_quota, coalesce(rate_per_second::text, 'null') from intake.tenants")
 cleanup() {
     psql -q "$STOREFLEET_PG_URL" -v ON_ERROR_STOP=1 -c \
         "update intake.api_tokens set revoked_at = now() where tenant_id in ('$tenant', '$tenant-ops')" >/dev/null 2>&1 || true
+    while read -r id quota rate; do
+        [[ -n $id ]] || continue
+        psql -q "$STOREFLEET_PG_URL" -c \
+            "update intake.tenants set store_quota = $quota, rate_per_second = $rate where id = $id" >/dev/null 2>&1 || true
+    done <<<"$tenants_before"
     if ((started)); then bash "$platform" down >/dev/null 2>&1 || true; fi
     rm -rf "$work"
 }
