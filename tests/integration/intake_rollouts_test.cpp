@@ -227,8 +227,8 @@ TEST_F(IntakeRolloutsTest, OneRolloutPerEngineAndPauseResumeAbortFollowTheirStat
     EXPECT_EQ(rollouts_.Get(NewUuid()).error().code, "not_found");
 }
 
-TEST_F(IntakeRolloutsTest, AStoreNotReadyInTimeFailsItsGate) {
-    CreateStores(2);
+TEST_F(IntakeRolloutsTest, AStoreNotReadyInTimeFailsItsGateAndAResumeGoesOnWithTheOthers) {
+    CreateStores(4);
     const auto id = Start(R"({"canary":0,"waves":[100],"max_in_flight":2,"max_failed":2,)"
                           R"("ready_within_seconds":10})",
                           "pause");
@@ -238,15 +238,26 @@ TEST_F(IntakeRolloutsTest, AStoreNotReadyInTimeFailsItsGate) {
     pool_.WithTransaction([&](pqxx::work& txn) {
         txn.exec_params(
             "update intake.rollout_stores set started_at = now() - interval '1 minute' "
-            "where rollout_id = $1::uuid",
+            "where rollout_id = $1::uuid and state = 'upgrading'",
             id);
     });
     rollouts_.Advance();
-    const auto shown = Show(id);
+    auto shown = Show(id);
     EXPECT_EQ(shown["counts"]["failed"], 2) << shown.dump();
     EXPECT_EQ(shown["state"], "halted");
     EXPECT_EQ(shown["failures"][0]["reason"], "not Ready within 10 s");
     EXPECT_EQ(shown["counts"]["rolling_back"], 0) << "on_halt pause rolls nothing back";
+    // The admin saw the two failures and resumes: the failures before the resume do not halt
+    // it again; the other two stores are upgraded.
+    ASSERT_TRUE(rollouts_.Act(id, "resume", "token:test").ok());
+    rollouts_.Advance();
+    EXPECT_EQ(Upgrading(id), 2) << Show(id).dump();
+    Report(id, v1::STORE_STATUS_READY);
+    rollouts_.Advance();
+    shown = Show(id);
+    EXPECT_EQ(shown["state"], "done") << shown.dump();
+    EXPECT_EQ(shown["counts"]["upgraded"], 2);
+    EXPECT_EQ(shown["counts"]["failed"], 2);
 }
 
 }  // namespace

@@ -335,8 +335,9 @@ Result<nlohmann::json> Rollouts::Act(const std::string& rollout_id, const std::s
         }
         txn.exec_params(
             "update intake.rollouts set state = $2, reason = case when $2 = 'running' then null "
-            "else reason end, updated_at = now() where rollout_id = $1::uuid",
-            rollout_id, next);
+            "else reason end, resumed_at = case when $3 = 'halted' and $2 = 'running' then now() "
+            "else resumed_at end, updated_at = now() where rollout_id = $1::uuid",
+            rollout_id, next, state);
         txn.exec_params(kAudit, actor, "rollout." + action, rollout_id,
                         nlohmann::json{{"from", state}, {"to", next}}.dump());
         return std::nullopt;
@@ -397,10 +398,14 @@ int Rollouts::AdvanceOne(const std::string& rollout_id) {
         // The failure budget, for the wave under way.
         if (rollout.state == "running") {
             auto failed = txn.exec_params(
-                "select count(*) filter (where wave = $2 and state = 'failed'), "
-                "count(*) filter (where wave = $2), count(*) filter (where state = 'failed'), "
-                "min(store_id::text || ': ' || coalesce(reason, '')) filter (where state = "
-                "'failed') from intake.rollout_stores where rollout_id = $1::uuid",
+                "with counted as (select wave, store_id, reason, state = 'failed' and "
+                "finished_at > coalesce((select resumed_at from intake.rollouts where "
+                "rollout_id = $1::uuid), '-infinity'::timestamptz) as failed from "
+                "intake.rollout_stores where rollout_id = $1::uuid) "
+                "select count(*) filter (where wave = $2 and failed), "
+                "count(*) filter (where wave = $2), count(*) filter (where failed), "
+                "min(store_id::text || ': ' || coalesce(reason, '')) filter (where failed) "
+                "from counted",
                 rollout_id, rollout.wave);
             const int in_wave_failed = failed[0][0].as<int>();
             const int in_wave = failed[0][1].as<int>();

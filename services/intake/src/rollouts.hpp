@@ -37,7 +37,8 @@ public:
     nlohmann::json List(int limit);
     // One rollout: its settings, state, counts per state and per wave, and its failures.
     Result<nlohmann::json> Get(const std::string& rollout_id);
-    // "pause" (a running rollout starts nothing new), "resume" (a paused or halted one goes on),
+    // "pause" (a running rollout starts nothing new), "resume" (a paused or halted one goes on;
+    // after a halt its failure budget counts only the failures from then on),
     // "abort" (nothing new starts; what is under way finishes). "conflict" when the rollout's
     // state does not allow it. Audited (rollout.<action>).
     Result<nlohmann::json> Act(const std::string& rollout_id, const std::string& action,
