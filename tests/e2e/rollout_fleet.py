@@ -2,7 +2,8 @@
 """A fleet rollout end to end (docs/decisions/0013-chart-versions-and-rollouts.md), on the real
 platform with KWOK's simulated nodes.
 
-Creates STOREFLEET_ROLLOUT_STORES (200) WooCommerce stores through the front door, waits until
+Creates STOREFLEET_ROLLOUT_STORES (60 in `make test`; 200 for the issue's figure, run by hand)
+WooCommerce stores through the front door, waits until
 every one is ready, then as the platform admin rolls exactly those stores (selector.store_ids)
 to the other WooCommerce chart version of the catalogue: a canary of 5, then waves of 25, 50
 and 100 %, at most 20 at once. While it runs it checks, at each look, that no more than 20
@@ -10,8 +11,10 @@ stores are under way and that no store of a later wave has started while an earl
 open. At the end: the rollout is done with every store upgraded, each store's GET says the
 target version (observed and desired) and ready, and each store's Helm release has exactly one
 revision more than before (one upgrade each). Prints the install and upgrade rates of the run.
-Deletes the stores. Starts the platform with infra/local/platform unless it runs; needs the
-stack's environment (tests/with-stack). Every wait has a deadline.
+Deletes the stores. The stack's simulated nodes are sized for the other tests, so it adds
+EXTRA_NODES KWOK nodes of the stack's own shape for its stores and removes them at the end.
+Starts the platform with infra/local/platform unless it runs; needs the stack's environment
+(tests/with-stack). Every wait has a deadline.
 """
 import http.client
 import json
@@ -26,8 +29,24 @@ from collections import Counter
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STATE = os.environ.get("STOREFLEET_STATE", os.path.join(ROOT, ".state/local"))
 PLATFORM = os.path.join(ROOT, "infra/local/platform")
-STORES = int(os.environ.get("STOREFLEET_ROLLOUT_STORES", "200"))
+# 60 in make test: the canary and three waves all hold stores, and deleting them leaves the
+# shared stack free for the fault suite within a minute or two (200 took minutes to delete on
+# a loaded machine). STOREFLEET_ROLLOUT_STORES=200 is the issue's run (docs/decisions/0013).
+STORES = int(os.environ.get("STOREFLEET_ROLLOUT_STORES", "60"))
 IN_FLIGHT = 20
+# 32 CPUs each (infra/local/parts/k8s.sh); a small WooCommerce store requests about half a CPU.
+EXTRA_NODES = max(1, (STORES + 63) // 64)
+NODE = """apiVersion: v1
+kind: Node
+metadata:
+  name: {name}
+  labels: {{type: kwok, kubernetes.io/hostname: {name}, kubernetes.io/os: linux, kubernetes.io/arch: amd64, node-role.kubernetes.io/worker: ""}}
+  annotations: {{node.alpha.kubernetes.io/ttl: "0", kwok.x-k8s.io/node: fake}}
+status:
+  allocatable: {{cpu: "32", memory: 128Gi, pods: "250", ephemeral-storage: 500Gi}}
+  capacity: {{cpu: "32", memory: 128Gi, pods: "250", ephemeral-storage: 500Gi}}
+  nodeInfo: {{architecture: amd64, operatingSystem: linux, kubeletVersion: fake, kubeProxyVersion: fake}}
+"""
 failures = []
 
 
@@ -80,6 +99,17 @@ def helm_revisions():
     return Counter(line for line in out.splitlines() if line.strip())
 
 
+def add_nodes(names):
+    manifest = "---\n".join(NODE.format(name=name) for name in names)
+    subprocess.run(["kubectl", "--request-timeout=60s", "apply", "-f", "-"], input=manifest, text=True,
+                   check=True, stdout=subprocess.DEVNULL)
+
+    def ready():
+        out = subprocess.run(["kubectl", "get", "nodes", *names, "--no-headers"], capture_output=True, text=True)
+        return out.returncode == 0 and out.stdout.count(" Ready") == len(names)
+    return wait(f"{len(names)} more KWOK nodes Ready", 120, ready)
+
+
 def main():
     started = False
     if subprocess.run(["bash", PLATFORM, "status"], capture_output=True).returncode != 0:
@@ -87,6 +117,10 @@ def main():
         started = True
     ids = []
     base = token = None
+    suffix = secrets.token_hex(2)
+    nodes = [f"kwok-rollout-{suffix}-{i}" for i in range(EXTRA_NODES)]
+    if not add_nodes(nodes):
+        return 1
     try:
         platform = env_file(os.path.join(STATE, "env.d/platform"))
         with open(platform["STOREFLEET_TOKEN_FILE"], encoding="utf-8") as f:
@@ -151,8 +185,13 @@ def main():
               f"the rollout is done with every store upgraded: {shown['state']} {shown['counts']}")
         check(most_in_flight <= IN_FLIGHT, f"at most {IN_FLIGHT} stores under way at once (saw {most_in_flight})")
         check(not out_of_order, f"no store of a later wave started while an earlier one was open {out_of_order[:2]}")
-        check([w["upgraded"] for w in shown["wave_counts"]] == [5, 49, 49, 97] if STORES == 200 else True,
-              f"the waves' sizes: {[w['upgraded'] for w in shown['wave_counts']]}")
+        rest, reached, sizes = STORES - 5, 0, [5]
+        for share in (25, 50, 100):  # AssignWaves: each wave up to its share of the rest, rounded up
+            reach = rest if share == 100 else min(rest, (rest * share + 99) // 100)
+            sizes.append(reach - reached)
+            reached = reach
+        check([w["upgraded"] for w in shown["wave_counts"]] == sizes,
+              f"the waves' sizes: {[w['upgraded'] for w in shown['wave_counts']]} (want {sizes})")
         print(f"[figure] rollout of {STORES} stores {start_version} -> {target}: {upgrade_s:.1f} s, "
               f"{STORES / upgrade_s:.2f} stores/s upgraded (installs of the same run: "
               f"{STORES / install_s:.2f} stores/s)", flush=True)
@@ -169,6 +208,18 @@ def main():
     finally:
         for store_id in ids:
             request(base, "DELETE", "/api/v1/stores/" + store_id, token)
+
+        def deleted():
+            for store_id in ids:
+                status, store = request(base, "GET", "/api/v1/stores/" + store_id, token)
+                if status == 200 and store["status"] != "deleted":
+                    return False
+            return True
+        if ids:
+            # The tests after this one share the stack: they start with these stores gone.
+            wait(f"the {len(ids)} stores deleted", 900, deleted, every=3)
+        subprocess.run(["kubectl", "--request-timeout=60s", "delete", "node", *nodes, "--wait=false"],
+                       stdout=subprocess.DEVNULL)
         if started:
             subprocess.run(["bash", PLATFORM, "down"], stdout=subprocess.DEVNULL)
     print(f"rollout e2e: {len(failures)} failed")
