@@ -21,7 +21,6 @@ Prints the time from each change to its repair or report. Starts the platform wi
 infra/local/platform unless it runs. Needs the stack's environment (tests/with-stack). Every
 wait has a deadline.
 """
-import http.client
 import json
 import os
 import re
@@ -32,40 +31,7 @@ import urllib.parse
 import urllib.request
 import secrets
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-STATE = os.environ.get("STOREFLEET_STATE", os.path.join(ROOT, ".state/local"))
-PLATFORM = os.path.join(ROOT, "infra/local/platform")
-failures = []
-
-
-def check(condition, message):
-    print(("ok   " if condition else "FAIL ") + message, flush=True)
-    if not condition:
-        failures.append(message)
-    return condition
-
-
-def env_file(path):
-    values = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if "=" in line:
-                key, value = line.rstrip("\n").split("=", 1)
-                values[key] = value
-    return values
-
-
-def request(base, method, path, token, body=None):
-    url = urllib.parse.urlparse(base)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
-    headers = {"Authorization": "Bearer " + token}
-    if body is not None:
-        headers["Content-Type"] = "application/json"
-    conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
-    response = conn.getresponse()
-    data = response.read()
-    conn.close()
-    return response.status, (json.loads(data) if data else None)
+from e2e_support import PLATFORM, STATE, check, env_file, failures, request, wait
 
 
 def kubectl(*args, check_rc=True):
@@ -73,17 +39,6 @@ def kubectl(*args, check_rc=True):
     if check_rc and out.returncode != 0:
         raise RuntimeError(f"kubectl {' '.join(args)}: {out.stderr.strip()}")
     return out
-
-
-def wait(what, deadline_s, probe):
-    start = time.monotonic()
-    while time.monotonic() - start < deadline_s:
-        got = probe()
-        if got:
-            return got
-        time.sleep(0.2)
-    check(False, f"{what} within {deadline_s}s")
-    return None
 
 
 def drift_metric(url, prefix="storefleet_provisioner_drift_total{"):

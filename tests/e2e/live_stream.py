@@ -17,27 +17,7 @@ import sys
 import time
 import urllib.parse
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-STATE = os.environ.get("STOREFLEET_STATE", os.path.join(ROOT, ".state/local"))
-PLATFORM = os.path.join(ROOT, "infra/local/platform")
-failures = []
-
-
-def check(condition, message):
-    print(("ok   " if condition else "FAIL ") + message, flush=True)
-    if not condition:
-        failures.append(message)
-    return condition
-
-
-def env_file(path):
-    values = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if "=" in line:
-                key, value = line.rstrip("\n").split("=", 1)
-                values[key] = value
-    return values
+from e2e_support import PLATFORM, STATE, check, env_file, failures, request
 
 
 class Stream:
@@ -75,19 +55,6 @@ class Stream:
 
     def close(self):
         self.conn.close()
-
-
-def request(base, method, path, token, body=None):
-    url = urllib.parse.urlparse(base)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
-    headers = {"Authorization": "Bearer " + token}
-    if body is not None:
-        headers["Content-Type"] = "application/json"
-    conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
-    response = conn.getresponse()
-    data = response.read()
-    conn.close()
-    return response.status, (json.loads(data) if data else None)
 
 
 def changes_after(pg_url, store_id, after):

@@ -16,19 +16,15 @@ EXTRA_NODES KWOK nodes of the stack's own shape for its stores and removes them 
 Starts the platform with infra/local/platform unless it runs; needs the stack's environment
 (tests/with-stack). Every wait has a deadline.
 """
-import http.client
-import json
 import os
 import secrets
 import subprocess
 import sys
 import time
-import urllib.parse
 from collections import Counter
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-STATE = os.environ.get("STOREFLEET_STATE", os.path.join(ROOT, ".state/local"))
-PLATFORM = os.path.join(ROOT, "infra/local/platform")
+from e2e_support import PLATFORM, STATE, check, env_file, failures, request, wait
+
 # 60 in make test: the canary and three waves all hold stores, and deleting them leaves the
 # shared stack free for the fault suite within a minute or two (200 took minutes to delete on
 # a loaded machine). STOREFLEET_ROLLOUT_STORES=200 is the issue's run (docs/decisions/0013).
@@ -47,48 +43,6 @@ status:
   capacity: {{cpu: "32", memory: 128Gi, pods: "250", ephemeral-storage: 500Gi}}
   nodeInfo: {{architecture: amd64, operatingSystem: linux, kubeletVersion: fake, kubeProxyVersion: fake}}
 """
-failures = []
-
-
-def check(condition, message):
-    print(("ok   " if condition else "FAIL ") + message, flush=True)
-    if not condition:
-        failures.append(message)
-    return condition
-
-
-def env_file(path):
-    values = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if "=" in line:
-                key, value = line.rstrip("\n").split("=", 1)
-                values[key] = value
-    return values
-
-
-def request(base, method, path, token, body=None):
-    url = urllib.parse.urlparse(base)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
-    headers = {"Authorization": "Bearer " + token}
-    if body is not None:
-        headers["Content-Type"] = "application/json"
-    conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
-    response = conn.getresponse()
-    data = response.read()
-    conn.close()
-    return response.status, (json.loads(data) if data else None)
-
-
-def wait(what, deadline_s, probe, every=0.5):
-    start = time.monotonic()
-    while time.monotonic() - start < deadline_s:
-        got = probe()
-        if got:
-            return got
-        time.sleep(every)
-    check(False, f"{what} within {deadline_s}s")
-    return None
 
 
 def helm_revisions():
@@ -177,7 +131,7 @@ def main():
                 if wave["wave"] > shown["wave"] and wave["upgrading"] + wave["upgraded"] > 0:
                     out_of_order.append((shown["wave"], wave))
             return shown if shown["state"] in ("done", "halted", "aborted") else None
-        shown = wait("the rollout to end", 900, done)
+        shown = wait("the rollout to end", 900, done, every=0.5)
         if not shown:
             return 1
         upgrade_s = time.monotonic() - rolled_at
