@@ -13,6 +13,12 @@ CLANG_TIDY=${CLANG_TIDY:-clang-tidy-14}
 
 lint_log() { printf 'lint: %s\n' "$*" >&2; }
 
+# go and gofmt: the Go that builds the repository (infra/deps/go.sh), first on PATH, so that
+# gofmt and go vet are the same version as the builds.
+if go_command=$(bash infra/deps/go.sh); then
+    PATH="$(dirname "$go_command"):$PATH"
+fi
+
 # repo_files PATHSPEC...: the files matching PATHSPEC, one per line.
 repo_files() {
     local file

@@ -31,7 +31,7 @@ if [[ -f $stamp_file && $(cat "$stamp_file") == "$stamp" ]]; then
     fi
 fi
 
-command -v go >/dev/null || die "go is not installed"
+use_go
 export GOFLAGS="-mod=mod -p=${STOREFLEET_GO_JOBS:-2}"
 
 k8s_minor=$(echo "$K8S_VERSION" | cut -d. -f2)

@@ -20,7 +20,7 @@ if [[ -f $stamp_file && $(cat "$stamp_file") == "$stamp" ]]; then
     exit 0
 fi
 
-command -v go >/dev/null || die "go is not installed"
+use_go
 export GOFLAGS="-mod=mod -p=${STOREFLEET_GO_JOBS:-2}"
 cd "$TOOLS_DIR"
 

@@ -17,6 +17,15 @@ source "$(dirname "${BASH_SOURCE[0]}")/process.sh"
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# use_go: puts a Go new enough for the repository's go.mod files first on PATH (the one on
+# PATH, or the toolchain infra/deps/go.sh fetches when that one is too old or missing).
+use_go() {
+    local go
+    go=$(bash "$STOREFLEET_ROOT/infra/deps/go.sh") || die "no usable Go (infra/deps/go.sh above)"
+    PATH="$(dirname "$go"):$PATH"
+    export PATH
+}
+
 # wait_for DESCRIPTION DEADLINE_SECONDS COMMAND...: polls COMMAND until it succeeds.
 wait_for() {
     local what=$1 deadline=$2
