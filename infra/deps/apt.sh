@@ -7,6 +7,7 @@ packages=(
     librdkafka-dev libpistache-dev libpqxx-dev libprotobuf-dev protobuf-compiler
     libspdlog-dev nlohmann-json3-dev libyaml-cpp-dev libcurl4-openssl-dev libssl-dev
     libgtest-dev libgmock-dev
+    libcli11-dev  # the storefleet tool's arguments, --help and --version
     prometheus-cpp-dev  # libs/metrics: the registry, metric types and text serializer behind the facade
     postgresql-15 postgresql-client-15
     openjdk-17-jre-headless maven  # Go: infra/deps/go.sh (Debian 12's Go 1.19 is too old)

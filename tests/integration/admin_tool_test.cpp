@@ -113,6 +113,63 @@ TEST_F(AdminToolTest, TheToolManagesTenantsAndTokensAndAuditsEveryChange) {
     EXPECT_EQ(audit.out.find(token), std::string::npos) << "no secret in the audit trail";
 }
 
+TEST_F(AdminToolTest, HelpAndVersionGoToStdoutAndAWrongArgumentSaysWhatIsWrong) {
+    const std::string tool = STOREFLEET_TOOL_BIN;
+    for (const std::string asked : {" --help", " -h", " token issue --help", " tenant -h"}) {
+        auto help = test_support::RunShell(tool + asked + " 2>/dev/null");
+        EXPECT_EQ(help.rc, 0) << asked;
+        EXPECT_NE(help.output.find("Usage: storefleet"), std::string::npos) << asked << help.output;
+    }
+    auto version = test_support::RunShell(tool + " --version 2>/dev/null");
+    EXPECT_EQ(version.rc, 0);
+    EXPECT_EQ(version.output, std::string(STOREFLEET_VERSION) + "\n");
+
+    // Each mistake: exit 2, nothing on stdout, one line on stderr naming the argument.
+    const std::vector<std::pair<std::string, std::string>> mistakes = {
+        {"", "A subcommand is required"},
+        {" tenant create", "ID is required"},
+        {" token issue acme", "--name is required"},
+        {" tenant set acme --quota -1", "--quota"},
+        {" tenant set acme --rate lots", "--rate"},
+        {" token issue acme --name ci --expires-in 5x", "expected a duration like 90d"},
+        {" stores acme --limit 0", "--limit"},
+        {" tenant rename acme", "rename"},
+        {" token", "token needs a command: issue, list, rotate, revoke"},
+    };
+    for (const auto& [arguments, said] : mistakes) {
+        auto out = test_support::RunShell(tool + arguments + " 2>/dev/null");
+        auto err = test_support::RunShell(tool + arguments + " 2>&1 >/dev/null");
+        EXPECT_EQ(out.rc, 2) << arguments;
+        EXPECT_EQ(out.output, "") << arguments;
+        EXPECT_NE(err.output.find(said), std::string::npos) << arguments << ": " << err.output;
+    }
+}
+
+// Read-only commands never migrate: on a connection whose transactions are read-only they
+// work, while a command that writes (and so first applies intake's migrations) is refused.
+TEST_F(AdminToolTest, ReadOnlyCommandsNeverRunMigrations) {
+    store_.SeedTenant(tenant_, RandomHex(16), 2);
+    const std::string read_only_url = PgUrl() +
+                                      (PgUrl().find('?') == std::string::npos ? "?" : "&") +
+                                      "options=-c%20default_transaction_read_only%3Don";
+    auto run = [&](const std::string& arguments) {
+        return test_support::RunShell("STOREFLEET_PG_URL='" + read_only_url + "' " +
+                                      STOREFLEET_TOOL_BIN + " " + arguments + " 2>&1");
+    };
+    for (const std::string& reads :
+         std::vector<std::string>{"tenant list", "token list " + tenant_, "stores " + tenant_,
+                                  "audit --tenant " + tenant_}) {
+        auto result = run(reads);
+        EXPECT_EQ(result.rc, 0) << reads << ": " << result.output;
+    }
+    auto write = run("tenant set " + tenant_ + " --quota 3");
+    EXPECT_EQ(write.rc, 1) << "a write (with its migrations) must fail on a read-only connection";
+    EXPECT_NE(write.output.find("read-only transaction"), std::string::npos) << write.output;
+    auto listed = run("--json tenant list");
+    ASSERT_EQ(listed.rc, 0) << listed.output;
+    EXPECT_NE(listed.output.find("\"" + tenant_ + "\""), std::string::npos);
+}
+
 TEST_F(AdminToolTest,
        TheAdminApiNeedsAnAdminTokenAndARevokedTokenStopsWithinASecondOnEveryReplica) {
     const std::string admin_token = RandomHex(16);

@@ -114,6 +114,15 @@ void IntakeStore::Migrate() {
     pg::ApplyMigrations(*lease, "intake", Migrations());
 }
 
+int IntakeStore::AppliedSchemaVersion() {
+    return pool_.WithTransaction([](pqxx::work& txn) {
+        auto table = txn.exec("select to_regclass('intake.schema_migrations') is not null");
+        if (!table[0][0].as<bool>()) return 0;
+        return txn.exec("select coalesce(max(version), 0) from intake.schema_migrations")[0][0]
+            .as<int>();
+    });
+}
+
 IntakeStore::SeedOutcome IntakeStore::SeedTenant(const std::string& tenant_id,
                                                  const std::string& token, int store_quota,
                                                  bool admin) {

@@ -89,6 +89,9 @@ public:
     IntakeStore& operator=(const IntakeStore&) = delete;
 
     void Migrate();
+    // The newest migration applied to this database (0: intake's schema is not there). Reads
+    // only: the operator's read-only commands use it to refuse a database intake never set up.
+    int AppliedSchemaVersion();
     // What a start did with the bootstrap token in its file.
     enum class SeedOutcome {
         kTokenAdded,    // a token not seen before: it now authenticates, and the token the
