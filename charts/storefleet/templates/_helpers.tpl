@@ -175,6 +175,10 @@ metadata:
   name: {{ include "storefleet.componentName" . }}
   labels:
     {{- include "storefleet.labels" . | nindent 4 }}
+    {{- if ne .component "dashboard" }}
+    {{- /* Serves Prometheus /metrics on its http port: what servicemonitor.yaml selects. */}}
+    storefleet.io/metrics: "true"
+    {{- end }}
 spec:
   type: ClusterIP
   selector:
