@@ -189,3 +189,28 @@ refuse mode --set provisioner.drift.mode=fix
 refuse ignore --set 'provisioner.drift.ignore={replicas}'
 refuse maxRepairs --set provisioner.drift.maxRepairs=0
 ok "drift: provisioner.drift.{mode,ignore,maxRepairs,resyncSeconds,resyncRate} reach STOREFLEET_DRIFT_*; a bad mode or rule refused"
+
+# The first admin token from an existing Secret: a file mounted from that Secret (key chosen in
+# values), its path in STOREFLEET_BOOTSTRAP_ADMIN_TOKEN_FILE, with or without a bootstrap tenant.
+for extra in "" "--set intake.bootstrap.tenant=acme --set intake.bootstrap.existingSecret=acme-token"; do
+    # shellcheck disable=SC2086  # $extra is a list of arguments
+    out=$(helm template sf "$CHART" -s templates/intake-deployment.yaml \
+        --set intake.bootstrap.adminExistingSecret=sf-admin --set intake.bootstrap.adminTokenKey=admin $extra) ||
+        fail "helm template with intake.bootstrap.adminExistingSecret"
+    python3 - "$out" <<'PY' || fail "admin bootstrap token ${extra:-(alone)}"
+import sys, yaml
+deploy = yaml.safe_load(sys.argv[1])
+pod = deploy["spec"]["template"]["spec"]
+(container,) = [c for c in pod["containers"] if c["name"] == "intake"]
+env = {e["name"]: e.get("value") for e in container["env"]}
+path = env.get("STOREFLEET_BOOTSTRAP_ADMIN_TOKEN_FILE")
+assert path, "no STOREFLEET_BOOTSTRAP_ADMIN_TOKEN_FILE"
+mounts = [m for m in container["volumeMounts"] if path.startswith(m["mountPath"] + "/")]
+assert len(mounts) == 1 and mounts[0].get("readOnly"), f"{path} is not on one read-only mount"
+(volume,) = [v for v in pod["volumes"] if v["name"] == mounts[0]["name"]]
+secret = volume.get("secret", {})
+assert secret.get("secretName") == "sf-admin", volume
+assert secret.get("items") == [{"key": "admin", "path": path.rsplit("/", 1)[1]}], secret
+PY
+done
+ok "intake.bootstrap.adminExistingSecret: the admin token is a file from that Secret (alone or beside a tenant's)"
