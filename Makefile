@@ -73,9 +73,11 @@ test: build deps-tools
 		ctest --test-dir $(BUILD_DIR) -L "integration|e2e" --output-on-failure || rc=1; \
 		ctest --test-dir $(BUILD_DIR) -L faults --output-on-failure || rc=1; exit $$rc'
 
-## images: the registry-less images of the real node (Debian rootfs + Debian/npm packages),
-## cached in ~/.cache/storefleet/images; the first run takes about 13 minutes.
-images: deps-apt
+## images: the registry-less images of the real node, cached in ~/.cache/storefleet/images:
+## the store images (Debian rootfs + Debian/npm packages; the first run takes about 13 minutes)
+## and the platform's (the built services as services/Dockerfile ships them, the dashboard on
+## Debian's nginx, the Kafka tools of the topics Job; about 2 minutes).
+images: deps-apt build
 	@bash infra/images/build.sh
 
 ## test-real: through the API, a Medusa store on the real node serves and takes an order, the
@@ -83,6 +85,7 @@ images: deps-apt
 ## back as it was (tests/real/run); .ci/run runs it after `make test`. Builds the real-node
 ## tools and the images the first time.
 test-real: build deps-tools images
+	@python3 tests/images/platform_images.py
 	@tests/real/run
 
 ## run: the whole platform on the local real stack; prints where to reach it.

@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# infra/images/build.sh [pause|postgres|redis|medusa|curl ...]: builds the images the Medusa
-# chart needs on the local real node, without a registry or a container engine: each is a
-# Debian root file system (debootstrap --variant=minbase bookworm, Debian's packages) plus
-# what the image needs (Debian packages, or Node.js and Medusa from npm), packed as a
-# one-layer docker-archive tarball in $STOREFLEET_CACHE/images/<name>.tar. The real node
-# (infra/local/parts/realnode.sh) imports them into containerd's k8s.io namespace.
+# infra/images/build.sh [IMAGE ...]: builds, without a registry or a container engine, the
+# images the local real node runs, packed as one-layer docker-archive tarballs in
+# $STOREFLEET_CACHE/images/<name>.tar, which the real node (infra/local/parts/realnode.sh)
+# imports into containerd's k8s.io namespace.
 #
-# Each image has a stamp of its inputs; a second run rebuilds nothing. The Dockerfiles under
-# charts/*/image stay what a real cluster builds; these are their registry-less twins.
+# The store images (pause postgres redis medusa curl): a Debian root file system (debootstrap
+# --variant=minbase bookworm) plus what the image needs (Debian packages, or Node.js and Medusa
+# from npm). The platform images (intake query projector provisioner dashboard kafka-tools): the
+# services as services/Dockerfile ships them (the built binaries, exactly the shared libraries
+# they load, the chart catalogue, CA certificates, user 65532, no shell), the dashboard with
+# Debian's nginx, and the Kafka tools the topics Job runs (Debian's JRE and the Maven jars of
+# the local Kafka). The platform images need `make build` first (STOREFLEET_BUILD_DIR, default
+# build/); their tags are values-local.yaml's (localhost/storefleet/storefleet-<name>:dev).
+#
+# Each image has a stamp of its inputs; a second run rebuilds nothing. The Dockerfiles
+# (services/, dashboard/, charts/*/image) stay what a real cluster builds; these are their
+# registry-less twins (tests/images/platform_images.py compares them).
 source "$(dirname "$0")/../local/lib/common.sh"
 
 IMAGES_DIR="$STOREFLEET_ROOT/infra/images"
@@ -17,15 +25,27 @@ MIRROR=${STOREFLEET_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 NODE_VERSION=22.14.0  # as charts/medusa-store/image/Dockerfile's node:22.14.0-bookworm-slim
 MEDUSA_SRC="$STOREFLEET_ROOT/charts/medusa-store/image"
 
-# The references the real-node values of the chart use (charts/medusa-store/values-real-node.yaml).
+BUILD_DIR=${STOREFLEET_BUILD_DIR:-$STOREFLEET_ROOT/build}
+KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$STOREFLEET_ROOT/infra/local/kafka/pom.xml")
+
+# The references the real-node values of the charts use (charts/medusa-store/values-real-node.yaml,
+# charts/storefleet/values-local.yaml).
 declare -A REF=(
     [pause]=storefleet.local/pause:1
     [postgres]=storefleet.local/postgres:15-bookworm
     [redis]=storefleet.local/redis:7-bookworm
     [medusa]=storefleet.local/medusa-store:2.21.2-storefleet.2
     [curl]=storefleet.local/curl:bookworm
+    [intake]=localhost/storefleet/storefleet-intake:dev
+    [query]=localhost/storefleet/storefleet-query:dev
+    [projector]=localhost/storefleet/storefleet-projector:dev
+    [provisioner]=localhost/storefleet/storefleet-provisioner:dev
+    [dashboard]=localhost/storefleet/storefleet-dashboard:dev
+    [kafka-tools]=storefleet.local/kafka-tools:$KAFKA_VERSION
 )
-ALL_IMAGES=(pause postgres redis medusa curl)
+STORE_IMAGES=(pause postgres redis medusa curl)
+PLATFORM_IMAGES=(intake query projector provisioner dashboard kafka-tools)
+ALL_IMAGES=("${STORE_IMAGES[@]}" "${PLATFORM_IMAGES[@]}")
 
 mkdir -p "$OUT" "$WORK"
 [[ $(id -u) == 0 ]] || die "images: building root file systems needs root (debootstrap, chroot)"
@@ -207,6 +227,109 @@ build_medusa() {
                "NODE_ENV=production","MEDUSA_DISABLE_TELEMETRY=true"]}'
 }
 
+# The platform's service images: as services/Dockerfile's `service` and `provisioner` stages.
+# service_root NAME FILE:DEST...: an empty root with each FILE installed at DEST, exactly the
+# shared libraries the executables among them load (ldd, with the loader), CA certificates, a
+# passwd and group naming nonroot (65532, as distroless), and /tmp. No shell, no package manager.
+service_root() {
+    local root="$WORK/$1.rootfs" spec src dest lib
+    shift
+    rm -rf "$root" && mkdir -p "$root/tmp" "$root/etc/ssl/certs"
+    chmod 1777 "$root/tmp"
+    for spec in "$@"; do
+        src=${spec%%:*} dest=${spec#*:}
+        [[ -e $src ]] || die "images: $src is missing: run 'make build' first"
+        mkdir -p "$root$(dirname "$dest")"
+        if [[ -d $src ]]; then
+            cp -a "$src" "$root$dest"
+        else
+            install -m 0755 -s "$src" "$root$dest"  # stripped, as the Dockerfile does
+            # The libraries and the loader it links (ldd prints "name => /path (addr)" or "/loader (addr)").
+            while read -r lib; do
+                [[ -e $root$lib ]] || cp --parents -L "$lib" "$root/"
+            done < <(ldd "$src" 2>/dev/null | awk '/=> \// { print $3 } /^\t\// { print $1 }')
+        fi
+    done
+    cp -L /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"
+    printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >"$root/etc/passwd"
+    printf 'root:x:0:\nnonroot:x:65532:\n' >"$root/etc/group"
+    mkdir -p "$root/home/nonroot" && chown 65532:65532 "$root/home/nonroot"
+    echo "$root"
+}
+
+# The config every service image has (services/Dockerfile): user 65532, port 8080, one entrypoint.
+service_config() {  # service_config [EXTRA_ENV_JSON_ITEMS]
+    printf '{"Entrypoint":["/usr/local/bin/storefleet-service"],"User":"65532:65532","ExposedPorts":{"8080/tcp":{}},"Env":["%s","STOREFLEET_HTTP_ADDRESS=0.0.0.0","STOREFLEET_HTTP_PORT=8080"%s]}' \
+        "$PATH_ENV" "${1:+,$1}"
+}
+
+CATALOGUE="$BUILD_DIR/chart-catalogue"
+
+build_intake() {
+    local root
+    root=$(service_root intake "$BUILD_DIR/services/intake/storefleet-intake:/usr/local/bin/storefleet-service" \
+        "$BUILD_DIR/services/intake/storefleet:/usr/local/bin/storefleet" "$CATALOGUE:/opt/storefleet/chart-catalogue")
+    pack intake "$root" "$(service_config)"
+}
+
+build_query() {
+    local root
+    root=$(service_root query "$BUILD_DIR/services/query/storefleet-query:/usr/local/bin/storefleet-service" \
+        "$CATALOGUE:/opt/storefleet/chart-catalogue")
+    pack query "$root" "$(service_config)"
+}
+
+build_projector() {
+    local root
+    root=$(service_root projector "$BUILD_DIR/services/projector/storefleet-projector:/usr/local/bin/storefleet-service" \
+        "$CATALOGUE:/opt/storefleet/chart-catalogue")
+    pack projector "$root" "$(service_config)"
+}
+
+build_provisioner() {
+    local root
+    root=$(service_root provisioner "$BUILD_DIR/services/provisioner/storefleet-provisioner:/usr/local/bin/storefleet-service" \
+        "$BUILD_DIR/services/provisioner/storefleet-helm-agent:/usr/local/bin/storefleet-helm-agent" \
+        "$CATALOGUE:/opt/storefleet/chart-catalogue")
+    pack provisioner "$root" "$(service_config '"STOREFLEET_HELM_AGENT=/usr/local/bin/storefleet-helm-agent"')"
+}
+
+# The dashboard: Debian's nginx-light serving the built bundle, as dashboard/Dockerfile's
+# nginx-unprivileged (uid 101, port 8080; the chart mounts nginx.conf and keeps temp paths on /tmp).
+build_dashboard() {
+    [[ -f $STOREFLEET_ROOT/dashboard/dist/index.html ]] || die "images: dashboard/dist is missing: run 'make build' first"
+    base_rootfs
+    local root
+    root=$(derive dashboard)
+    apt_in "$root" nginx-light
+    rm -rf "$root/var/www/html" "$root/etc/nginx/sites-enabled/"*
+    mkdir -p "$root/usr/share/nginx/html"
+    cp -a "$STOREFLEET_ROOT/dashboard/dist/." "$root/usr/share/nginx/html/"
+    chroot "$root" usermod -u 101 www-data 2>/dev/null || true
+    pack dashboard "$root" "{\"Entrypoint\":[\"nginx\",\"-g\",\"daemon off;\"],\"User\":\"101:101\",
+        \"ExposedPorts\":{\"8080/tcp\":{}},\"Env\":[\"$PATH_ENV\"],\"StopSignal\":\"SIGQUIT\"}"
+}
+
+# The topics Job's image (charts/storefleet kafka.topics.image): /opt/kafka/bin/kafka-topics.sh
+# on Debian's JRE with the jars the local Kafka runs (infra/local/kafka/pom.xml), instead of
+# docker.io/apache/kafka, which cannot be fetched here.
+build_kafka-tools() {
+    bash -c "source '$STOREFLEET_ROOT/infra/local/lib/common.sh'; source '$STOREFLEET_ROOT/infra/local/parts/kafka.sh'; kafka_fetch" ||
+        die "images: fetching the Kafka jars failed"
+    base_rootfs
+    local root
+    root=$(derive kafka-tools)
+    apt_in "$root" openjdk-17-jre-headless
+    mkdir -p "$root/opt/kafka/bin" "$root/opt/kafka/config" "$root/opt/kafka/libs"
+    cp -a "$STOREFLEET_CACHE/kafka/libs/." "$root/opt/kafka/libs/"
+    cp "$STOREFLEET_CACHE/kafka/tools-log4j.properties" "$root/opt/kafka/config/tools-log4j.properties"
+    install -m 0755 "$IMAGES_DIR/kafka-topics.sh" "$root/opt/kafka/bin/kafka-topics.sh"
+    chroot "$root" groupadd -g 65532 nonroot
+    chroot "$root" useradd -u 65532 -g 65532 -d /tmp -s /usr/sbin/nologin nonroot
+    pack kafka-tools "$root" "{\"Cmd\":[\"/opt/kafka/bin/kafka-topics.sh\",\"--version\"],\"User\":\"65532:65532\",
+        \"Env\":[\"$PATH_ENV\"]}"
+}
+
 # inputs NAME: what image NAME is made of, hashed into its stamp.
 inputs() {
     cat "$0" "$IMAGES_DIR/pack.py"
@@ -214,7 +337,16 @@ inputs() {
         pause) cat "$IMAGES_DIR/pause.c" ;;
         postgres) cat "$IMAGES_DIR/postgres/docker-entrypoint.sh" ;;
         medusa) (cd "$MEDUSA_SRC" && find . -type f | LC_ALL=C sort | xargs cat) ;;
-    esac
+        intake) cat "$BUILD_DIR/services/intake/storefleet-intake" "$BUILD_DIR/services/intake/storefleet" "$CATALOGUE/index.json" ;;
+        query) cat "$BUILD_DIR/services/query/storefleet-query" "$CATALOGUE/index.json" ;;
+        projector) cat "$BUILD_DIR/services/projector/storefleet-projector" "$CATALOGUE/index.json" ;;
+        provisioner)
+            cat "$BUILD_DIR/services/provisioner/storefleet-provisioner" "$BUILD_DIR/services/provisioner/storefleet-helm-agent"
+            (cd "$CATALOGUE" && find . -type f | LC_ALL=C sort | xargs cat)
+            ;;
+        dashboard) (cd "$STOREFLEET_ROOT/dashboard/dist" && find . -type f | LC_ALL=C sort | xargs cat) ;;
+        kafka-tools) cat "$STOREFLEET_ROOT/infra/local/kafka/pom.xml" "$IMAGES_DIR/kafka-topics.sh" ;;
+    esac 2>/dev/null || true
 }
 
 images=("$@")
