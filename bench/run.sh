@@ -108,13 +108,23 @@ case $mode in
         for r in "${replica_counts[@]}"; do
             ((replica_limit % r == 0)) || die "BENCH_REPLICA_IN_FLIGHT $replica_limit does not divide among $r replicas"
         done
-        # Every store the run leaves: the fill, the replicas runs, the steady arrivals and the
-        # baseline (the ceiling's are deleted before the next stage, and at most as many as the
-        # stage added). A small store requests 0.61 CPU (52 fit a 32-CPU node, 4 pods each:
-        # 62 by pods): 50 a node, and three spare.
+        # The most stores the cluster holds at once: every store the run leaves (the warm-up,
+        # the fill, the replicas runs, the steady arrivals and the baseline), or, while a
+        # ceiling runs, the fill so far plus the ceiling's stores (as many as its stage added;
+        # deleted before the next stage), whichever is more. A small store requests 0.61 CPU (52
+        # fit a 32-CPU node, 4 pods each: 62 by pods): 50 a node, and three spare.
         steady_n=$(python3 -c "import math; print(math.ceil(${steady[0]} * ${steady[1]}))")
         later_stores=$((${#replica_counts[@]} * replica_stores + baseline_n + steady_n))
-        left=$((fill[-1] + later_stores))
+        warmup_n=${BENCH_WARMUP:-10}
+        left=$((warmup_n + fill[-1] + later_stores))
+        previous=0
+        for target in "${fill[@]}"; do
+            if [[ " ${ceiling_at[*]} " == *" $target "* ]]; then
+                peak=$((warmup_n + target + target - previous))
+                ((peak <= left)) || left=$peak
+            fi
+            previous=$target
+        done
         mib_per_store=${BENCH_MIB_PER_STORE:-3}
         positive_ints BENCH_MIB_PER_STORE "$mib_per_store"
         # The guard counts in KiB, so a measured 3.1 MiB per store is not rounded up to 4.
