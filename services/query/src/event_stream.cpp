@@ -1,5 +1,6 @@
 #include "event_stream.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <stdexcept>
 
@@ -231,6 +232,15 @@ void EventStreamServer::Broadcast() {
 
 void EventStreamServer::BroadcastRollouts() {
     RolloutChanges changes = feed_.TakeRolloutChanges();
+    const bool anyone = std::any_of(subscribers_.begin(), subscribers_.end(),
+                                    [](const auto& entry) { return entry.second.admin; });
+    if (!anyone) {
+        // Nobody to tell: no read. An admin who connects gets the snapshot; what was sent
+        // before is forgotten, so nothing is held back as "already sent".
+        rollout_frames_.clear();
+        rollouts_missed_ = false;
+        return;
+    }
     if (rollouts_missed_) changes.all_active = true;
     if (changes.Empty()) return;
     std::vector<RolloutProgress> rollouts;
