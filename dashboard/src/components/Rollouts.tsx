@@ -87,6 +87,10 @@ function StateBadge({ state }: { state: Rollout['state'] }) {
   return <span className={`badge rollout-state rollout-${state}`}>{STATE_LABEL[state] ?? state}</span>;
 }
 
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 function waveName(rollout: Rollout, wave: number): string {
   return rollout.has_canary && wave === 0 ? 'Canary' : `Wave ${rollout.has_canary ? wave : wave + 1}`;
 }
@@ -169,7 +173,7 @@ export function RolloutList({ api }: { api: ApiClient }) {
                 <td data-label="State">
                   <StateBadge state={r.state} />
                 </td>
-                <td data-label="Wave">{r.waves > 0 ? `${waveName(r, r.wave)} of ${r.waves}` : '—'}</td>
+                <td data-label="Wave">{r.waves > 0 ? `${waveName(r, r.wave)} (${r.wave + 1} of ${r.waves})` : '—'}</td>
                 <td data-label="Progress">
                   <RolloutBar counts={r.counts} label={`${r.engine} to ${r.target_version}`} />
                 </td>
@@ -206,7 +210,7 @@ function Settings({ rollout }: { rollout: Rollout }) {
         <dt>Stores</dt>
         <dd>{selected.length > 0 ? selected.join('; ') : `every active ${rollout.engine} store`}</dd>
         <dt>Canary</dt>
-        <dd>{String(strategy.canary ?? 0)} stores</dd>
+        <dd>{plural(Number(strategy.canary ?? 0), 'store')}</dd>
         <dt>Waves</dt>
         <dd>{waves}</dd>
         <dt>At most in flight</dt>
@@ -215,7 +219,7 @@ function Settings({ rollout }: { rollout: Rollout }) {
         <dd>Ready within {String(strategy.ready_within_seconds ?? '—')} s</dd>
         <dt>Failure budget</dt>
         <dd>
-          halt after {String(strategy.max_failed ?? '—')} failed stores or {String(strategy.max_failed_percent ?? '—')}% of a wave
+          halt after {plural(Number(strategy.max_failed ?? 0), 'failed store')} or {String(strategy.max_failed_percent ?? '—')}% of a wave
         </dd>
         <dt>On a halt</dt>
         <dd>{rollout.on_halt === 'rollback' ? 'roll the failed stores back' : 'pause'}</dd>
@@ -312,7 +316,8 @@ export function RolloutDetail({ api, id }: { api: ApiClient; id: string }) {
       )}
       <h2>Progress</h2>
       <p>
-        {rollout.stores} stores; {rollout.waves > 0 ? `${waveName(rollout, rollout.wave)} of ${rollout.waves} under way` : 'nothing to do'}
+        {plural(rollout.stores, 'store')};{' '}
+        {rollout.waves > 0 ? `current: ${waveName(rollout, rollout.wave).toLowerCase()} (${rollout.wave + 1} of ${plural(rollout.waves, 'wave')})` : 'nothing to do'}
         {rollout.has_canary && (rollout.canary_passed ? '; the canary passed: new stores get the target' : '; new stores get the previous version until the canary passes')}
       </p>
       <RolloutBar counts={rollout.counts} label="All stores" />
