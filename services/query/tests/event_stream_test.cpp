@@ -274,7 +274,7 @@ TEST_F(EventStreamTest, AnAdminSeesRolloutsLiveAndATenantNever) {
     StartServer();
     Client admin(server_->Port(), Request("token-admin"));
     Client tenant(server_->Port(), Request("token-a"));
-    ASSERT_TRUE(admin.ReadUntil(std::string("\"id\":\"") + kRolloutA));
+    ASSERT_TRUE(admin.ReadUntil(std::string(R"("id":")") + kRolloutA));
     ASSERT_TRUE(tenant.ReadUntil("event: open"));
     const auto open = admin.Received().find("event: open");
     const auto snapshot = admin.Received().find("event: rollout\ndata: {");
@@ -283,8 +283,8 @@ TEST_F(EventStreamTest, AnAdminSeesRolloutsLiveAndATenantNever) {
     EXPECT_EQ(admin.Received().find(kRolloutB), std::string::npos) << "a finished rollout";
 
     feed_.SetRollout(kRolloutA, "paused", 3);
-    ASSERT_TRUE(admin.ReadUntil("\"state\":\"paused\""));
-    EXPECT_NE(admin.Received().find("\"upgraded\":3"), std::string::npos) << admin.Received();
+    ASSERT_TRUE(admin.ReadUntil(R"("state":"paused")"));
+    EXPECT_NE(admin.Received().find(R"("upgraded":3)"), std::string::npos) << admin.Received();
     feed_.Add("tenant-a", "ready");  // a store change after it reaches both streams
     ASSERT_TRUE(tenant.ReadUntil("id: 1\n"));
     ASSERT_TRUE(admin.ReadUntil("id: 1\n"));
@@ -299,25 +299,25 @@ TEST_F(EventStreamTest, MissedRolloutChangesAreReReadAndNothingIsSentTwice) {
     feed_.SetRollout(kRolloutA, "running", 1);
     StartServer();
     Client admin(server_->Port(), Request("token-admin"));
-    ASSERT_TRUE(admin.ReadUntil("\"upgraded\":1"));
+    ASSERT_TRUE(admin.ReadUntil(R"("upgraded":1)"));
 
     feed_.SetRollout(kRolloutA, "running", 2, /*notify=*/false);
     feed_.MissNextRolloutNotifications();
-    ASSERT_TRUE(admin.ReadUntil("\"upgraded\":2"));
+    ASSERT_TRUE(admin.ReadUntil(R"("upgraded":2)"));
 
     feed_.FailRolloutReads(true);
     feed_.SetRollout(kRolloutA, "halted", 2);
     feed_.Add("tenant-a", "ready");  // the stream goes on
     ASSERT_TRUE(admin.ReadUntil("id: 1\n"));
     feed_.FailRolloutReads(false);
-    ASSERT_TRUE(admin.ReadUntil("\"state\":\"halted\""));
+    ASSERT_TRUE(admin.ReadUntil(R"("state":"halted")"));
 
     feed_.SetRollout(kRolloutA, "halted", 2);  // notified, unchanged
     feed_.Add("tenant-a", "deleting");
     ASSERT_TRUE(admin.ReadUntil("id: 2\n"));
     const std::string& got = admin.Received();
-    const auto halted = got.find("\"state\":\"halted\"");
-    EXPECT_EQ(got.find("\"state\":\"halted\"", halted + 1), std::string::npos)
+    const auto halted = got.find(R"("state":"halted")");
+    EXPECT_EQ(got.find(R"("state":"halted")", halted + 1), std::string::npos)
         << "an unchanged rollout was sent again: " << got;
 }
 
