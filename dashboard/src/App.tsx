@@ -4,6 +4,7 @@ import { LiveProvider, useLive } from './lib/live-context';
 import { Link, matchRoute, navigate, usePath } from './lib/router';
 import { clearToken, loadToken, saveToken } from './lib/session';
 import { Admin } from './components/Admin';
+import { RolloutDetail, RolloutList } from './components/Rollouts';
 import { CreateStore } from './components/CreateStore';
 import { SignIn } from './components/SignIn';
 import { StoreDetail } from './components/StoreDetail';
@@ -42,7 +43,7 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
   }, [path]);
 
   useEffect(() => {
-    const titles: Record<string, string> = { list: 'Stores', create: 'New store', detail: 'Store', admin: 'Admin', missing: 'Not found' };
+    const titles: Record<string, string> = { list: 'Stores', create: 'New store', detail: 'Store', admin: 'Admin', rollouts: 'Rollouts', rollout: 'Rollout', missing: 'Not found' };
     document.title = `${titles[route.name]} · storefleet`;
   }, [route.name]);
 
@@ -68,6 +69,11 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
               Admin
             </Link>
           )}
+          {session.me.role === 'admin' && (
+            <Link to="/admin/rollouts" aria-current={route.name === 'rollouts' || route.name === 'rollout' ? 'page' : undefined}>
+              Rollouts
+            </Link>
+          )}
         </nav>
         <div className="who">
           <LiveIndicator />
@@ -88,6 +94,8 @@ function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void
         )}
         {route.name === 'detail' && <StoreDetail key={route.id} api={session.api} id={route.id} />}
         {route.name === 'admin' && <Admin api={session.api} />}
+        {route.name === 'rollouts' && <RolloutList api={session.api} />}
+        {route.name === 'rollout' && <RolloutDetail key={route.id} api={session.api} id={route.id} />}
         {route.name === 'missing' && (
           <section>
             <h1 tabIndex={-1}>Page not found</h1>

@@ -2,7 +2,8 @@
 // download) against the real platform on the local real stack: sign in, create a store and
 // watch it become Ready without a reload, its detail and timeline, a 409 and validation
 // errors, suspend it (a change of its desired state: generation 2), deletion until it is
-// gone, sign out; axe-core on every main screen. Screenshots go
+// gone, sign out; as an admin, a fleet rollout started from its form, watched live, paused
+// and resumed until done; axe-core on every main screen. Screenshots go
 // to $STOREFLEET_SCREENSHOTS (ctest: the build folder's tests/dashboard/screenshots; by hand:
 // .state/screenshots), so a test run leaves the tracked docs/screenshots alone; `make
 // screenshots` (tests/dashboard/refresh-screenshots.sh) refreshes those on purpose. Needs the
@@ -452,6 +453,88 @@ async function run() {
         // The charts' numbers too (closed <details> are not rendered, so axe would skip them).
         for (const summary of await figures.locator('summary').all()) await summary.click();
         await axe(page, 'admin (admin token)');
+      });
+
+      await step('rollouts: start one from the form, watch it live, pause, resume, see it done', async () => {
+        // Six WooCommerce stores of this run, Ready, moved to the catalogue's other version.
+        const prefix = `${name}-ro`;
+        const ids = [];
+        for (let i = 0; i < 6; i++) {
+          const created = await api(url, token, 'POST', '/api/v1/stores', { name: `${prefix}${i}`, engine: 'woocommerce' }, {
+            'Idempotency-Key': `${prefix}${i}`,
+          });
+          check(created.status === 202, `store ${prefix}${i} was not accepted (${created.status})`);
+          ids.push(created.json.id);
+        }
+        const stores = await poll('the rollout\'s six stores to be Ready', async () => {
+          const read = await Promise.all(ids.map((id) => api(url, token, 'GET', `/api/v1/stores/${id}`)));
+          return read.every((r) => r.status === 200 && r.json.status === 'ready') ? read.map((r) => r.json) : null;
+        }, STORE_DEADLINE_MS, 1000);
+        const from = stores[0].chart_version;
+        const target = from === '0.2.0' ? '0.1.0' : '0.2.0';
+
+        await page.getByRole('link', { name: 'Rollouts', exact: true }).click();
+        await page.getByRole('heading', { name: 'Rollouts', level: 1 }).waitFor();
+        await page.getByText('Start a rollout', { exact: true }).click();
+        await page.getByLabel('Engine').selectOption('woocommerce');
+        await page.getByLabel('Target version').selectOption(target);
+        await page.getByLabel('Store ids (comma-separated)').fill(ids.join(', '));
+        await page.getByLabel('Canary stores').fill('1');
+        await page.getByLabel('At most in flight').fill('1');
+        await page.getByLabel('Ready within (seconds)').fill('120');
+        // The API's validation, shown by the field: waves must end at 100.
+        await page.getByLabel('Waves (cumulative %, comma-separated)').fill('50');
+        await page.getByRole('button', { name: 'Start rollout' }).click();
+        const refused = page.getByRole('alert');
+        await refused.waitFor();
+        check(/strategy\.waves/.test(await refused.innerText()), `the API's validation error is not shown: ${await refused.innerText()}`);
+        check((await page.locator('.field-error').count()) >= 1, 'the validation error is not next to its field');
+        await page.getByLabel('Waves (cumulative %, comma-separated)').fill('50, 100');
+        await page.getByRole('button', { name: 'Start rollout' }).click();
+        await page.waitForURL(/\/admin\/rollouts\/[0-9a-f-]{36}$/);
+        const rolloutId = page.url().split('/').pop();
+        await page.getByRole('heading', { name: new RegExp(`Rollout of woocommerce to ${target.replace(/\./g, '\\.')}`), level: 1 }).waitFor();
+        const all = page.getByRole('img', { name: /^All stores: / });
+        check(/^All stores: 6 stores/.test(await all.getAttribute('aria-label')), `not six stores: ${await all.getAttribute('aria-label')}`);
+
+        // Progress arrives on the open page; then a pause holds it.
+        await poll('the canary to start, on the open page', async () => /upgrad/.test(await all.getAttribute('aria-label')), 60_000);
+        await page.getByRole('button', { name: 'Pause' }).click();
+        await page.getByRole('alertdialog').getByRole('button', { name: 'Pause' }).click();
+        await page.getByRole('heading', { name: /Paused/, level: 1 }).waitFor();
+        await poll('the store under way to finish while paused', async () => !/upgrading/.test(await all.getAttribute('aria-label')), 120_000, 500);
+        const paused = await all.getAttribute('aria-label');
+        check(/pending/.test(paused), `the pause did not hold the rest back: ${paused}`);
+        await shot(page, 'rollout');
+        await axe(page, 'rollout');
+        await fitsPhone(page, 'the rollout page');
+
+        await page.getByRole('button', { name: 'Resume' }).click();
+        await page.getByRole('alertdialog').getByRole('button', { name: 'Resume' }).click();
+        const seen = [];
+        await poll('the rollout to be done, on the open page', async () => {
+          const label = await all.getAttribute('aria-label');
+          if (seen.at(-1) !== label) seen.push(label);
+          return (await page.getByRole('heading', { name: /Done/, level: 1 }).count()) === 1;
+        }, STORE_DEADLINE_MS, 250);
+        log(`rollout progress seen on the page: ${seen.map((l) => l.replace('All stores: 6 stores: ', '')).join(' → ')}`);
+        check(/^All stores: 6 stores: 6 upgraded$/.test(await all.getAttribute('aria-label')), `not every store upgraded: ${await all.getAttribute('aria-label')}`);
+        check(seen.length >= 3, `the progress did not change step by step on the page: ${seen.join(' | ')}`);
+        const mode = await page.locator('.live').getAttribute('data-mode');
+        const reads = requests.filter((r) => r.method === 'GET' && r.url.endsWith(`/api/v1/admin/rollouts/${rolloutId}`)).length;
+        log(`the rollout page read the rollout ${reads} times (updates: ${mode === 'live' ? 'Server-Sent Events' : 'polling'})`);
+        // Live, the page reads the rollout once (and again only when the stream reconnects):
+        // what it showed came from the stream's rollout events.
+        if (await streamServed(url, adminToken)) {
+          check(mode === 'live', `the stream is served but the rollout page is in '${mode}' mode`);
+          check(reads <= 2, `the live rollout page read the rollout ${reads} times: it polled`);
+        }
+        const done = await api(url, adminToken, 'GET', `/api/v1/admin/rollouts/${rolloutId}`);
+        check(done.json.state === 'done' && done.json.counts.upgraded === 6, `the API disagrees: ${JSON.stringify(done.json.counts)}`);
+        await page.getByRole('link', { name: 'All rollouts' }).click();
+        const row = page.locator(`tr[data-rollout="${rolloutId}"]`);
+        await row.waitFor();
+        check(/Done/.test(await row.innerText()), `the list does not show it done: ${await row.innerText()}`);
         await page.getByRole('button', { name: 'Sign out' }).click();
       });
     } else {

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { ApiError, type ApiClient, type StoreStatus } from '../lib/api';
 import { STATUS_LABEL } from '../lib/format';
+import { Link } from '../lib/router';
 import { PlatformFiguresPanel } from './Figures';
 
 type Load<T> = { state: 'loading' } | { state: 'ok'; data: T } | { state: 'missing' } | { state: 'forbidden' } | { state: 'error'; message: string };
@@ -74,6 +75,9 @@ export function Admin({ api }: { api: ApiClient }) {
       <h1 id="admin-title" tabIndex={-1}>
         Admin
       </h1>
+      <p>
+        <Link to="/admin/rollouts">Fleet rollouts of a store chart version</Link>: start one, watch its waves, pause, resume or abort it.
+      </p>
       <h2>Every tenant&apos;s stores</h2>
       <Unavailable load={stores} what="the stores of all tenants" />
       {stores.state === 'ok' && (

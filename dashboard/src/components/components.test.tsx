@@ -128,6 +128,7 @@ function withLive(ui: React.ReactNode, mode: 'live' | 'polling' = 'live') {
       listeners.add(l);
       return () => listeners.delete(l);
     },
+    subscribeRollouts: () => () => {},
   };
   const view = render(<LiveContext.Provider value={value}>{ui}</LiveContext.Provider>);
   return { ...view, push: (s: Store) => act(() => listeners.forEach((l) => l(s))) };

@@ -144,6 +144,13 @@ export interface paths {
          *     is cut off once 1 MiB waits for it; a revoked token's streams end within about a
          *     second. A tenant holds at most 100 streams per replica (then 429, code
          *     `too_many_streams`); a replica past its connection limit answers 503.
+         *
+         *     An admin token's stream also carries fleet rollouts: `event: rollout`, `data:
+         *     <RolloutProgress JSON>` (components/schemas/RolloutProgress), with no `id:` (rollouts
+         *     are not in the change log, so Last-Event-ID stays the last store change's). Right after
+         *     `open` comes one per active rollout (not over, or over in the last minute), then one
+         *     each time a committed change alters a rollout: its state, wave, counts or failures.
+         *     A tenant's stream has none (its stores' chart versions change in `event: store`).
          */
         get: operations["streamStoreEvents"];
         put?: never;
@@ -299,6 +306,26 @@ export interface paths {
         };
         /** The audit trail of tenant and token changes, newest first (admin token) */
         get: operations["adminAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/charts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The store chart versions a rollout may target, per engine (admin token)
+         * @description The platform's chart catalogue (decision 13): each offered engine's versions, oldest first, whether each migrates the store's data, and the version new stores get now.
+         */
+        get: operations["adminCharts"];
         put?: never;
         post?: never;
         delete?: never;
@@ -674,8 +701,45 @@ export interface components {
             strategy: Record<string, unknown>;
             /** @enum {string} */
             on_halt: "pause" | "rollback";
+            /**
+             * @description The target version migrates the store's data (the catalogue's word). Each store is
+             *     backed up before its upgrade; one that fails its health gate is rolled back and its
+             *     backup restored, so what was written between the backup and the restore (orders
+             *     placed meanwhile) is lost.
+             */
+            migrates_data: boolean;
             created_by: string;
             created_at: string;
+            updated_at: string;
+        };
+        /**
+         * @description The data of the live stream's `event: rollout` (admin streams only): the fields of a
+         *     Rollout that change while it runs.
+         */
+        RolloutProgress: {
+            /** Format: uuid */
+            id: string;
+            engine: components["schemas"]["Engine"];
+            target_version: string;
+            /** @enum {string} */
+            state: "running" | "paused" | "halted" | "aborted" | "done";
+            reason: components["schemas"]["NullableString"];
+            wave: number;
+            waves: number;
+            canary_passed: boolean;
+            stores: number;
+            counts: components["schemas"]["RolloutCounts"];
+            wave_counts: (components["schemas"]["RolloutCounts"] & {
+                wave: number;
+            })[];
+            /** @description The stores that failed or were rolled back, at most 100. */
+            failures: {
+                store_id: string;
+                wave: number;
+                state: string;
+                reason: string;
+                from_version: string;
+            }[];
             updated_at: string;
         };
         PlatformFigures: {
@@ -1221,6 +1285,9 @@ export interface operations {
                      * @example id: 42
                      *     event: store
                      *     data: {"id":"...","status":"ready"}
+                     *
+                     *     event: rollout
+                     *     data: {"id":"...","state":"running","wave":1}
                      */
                     "text/event-stream": string;
                 };
@@ -1582,6 +1649,40 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    adminCharts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The catalogue. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            engine: components["schemas"]["Engine"];
+                            for_new_stores: string;
+                            versions: {
+                                version: string;
+                                app_version: string;
+                                migrates_data: boolean;
+                            }[];
+                        }[];
+                    };
+                };
+            };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             429: components["responses"]["TooManyRequests"];

@@ -39,6 +39,14 @@ export type FiguresBucket = PlatformFigures['buckets'][number];
 export type PartitionLag = PlatformFigures['consumer_lag']['partitions'][number];
 export type Tenant = Schemas['Tenant'];
 export type AuditEntry = Schemas['AuditEntry'];
+export type Rollout = Schemas['Rollout'];
+export type RolloutRequest = Schemas['RolloutRequest'];
+export type RolloutCounts = Schemas['RolloutCounts'];
+/** The live stream's `event: rollout` (admin streams): the fields of a Rollout that change. */
+export type RolloutProgress = Schemas['RolloutProgress'];
+export type RolloutAction = 'pause' | 'resume' | 'abort';
+/** One engine's store chart versions, as GET /api/v1/admin/charts lists them. */
+export type ChartCatalogueEntry = JsonBody<'/api/v1/admin/charts', 'get', 200>['items'][number];
 /** A store as the admin listing shows it (any tenant's). */
 export type AdminStore = JsonBody<'/api/v1/admin/stores', 'get', 200>['items'][number];
 /** The API's one error shape: an RFC 9457 problem (application/problem+json). */
@@ -267,6 +275,40 @@ export class ApiClient {
   /** GET /api/v1/admin/audit (admin token): tenant and token changes, newest first. */
   adminAudit(signal?: AbortSignal): Promise<JsonBody<'/api/v1/admin/audit', 'get', 200>> {
     return this.json('/api/v1/admin/audit', { signal });
+  }
+
+  /** GET /api/v1/admin/rollouts (admin token): fleet rollouts, newest first. */
+  adminRollouts(signal?: AbortSignal): Promise<JsonBody<'/api/v1/admin/rollouts', 'get', 200>> {
+    return this.json('/api/v1/admin/rollouts', { signal });
+  }
+
+  /** GET /api/v1/admin/rollouts/{id} (admin token): one rollout with its waves and failures. */
+  adminRollout(id: string, signal?: AbortSignal): Promise<Rollout> {
+    return this.json<JsonBody<'/api/v1/admin/rollouts/{id}', 'get', 200>>(`/api/v1/admin/rollouts/${encodeURIComponent(id)}`, {
+      signal,
+    });
+  }
+
+  /** POST /api/v1/admin/rollouts (admin token): starts a rollout; 400/409 as ApiError. */
+  adminCreateRollout(body: RolloutRequest): Promise<Rollout> {
+    return this.json<JsonBody<'/api/v1/admin/rollouts', 'post', 201>>('/api/v1/admin/rollouts', {
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { 'Content-Type': 'application/json' },
+    });
+  }
+
+  /** POST /api/v1/admin/rollouts/{id}/pause|resume|abort (admin token). */
+  adminRolloutAction(id: string, action: RolloutAction): Promise<Rollout> {
+    return this.json<JsonBody<'/api/v1/admin/rollouts/{id}/pause', 'post', 200>>(
+      `/api/v1/admin/rollouts/${encodeURIComponent(id)}/${action}`,
+      { method: 'POST' },
+    );
+  }
+
+  /** GET /api/v1/admin/charts (admin token): the chart versions a rollout may target. */
+  adminCharts(signal?: AbortSignal): Promise<JsonBody<'/api/v1/admin/charts', 'get', 200>> {
+    return this.json('/api/v1/admin/charts', { signal });
   }
 
   /** GET /api/v1/admin/figures (admin token): the admin view's charts over `window` ("15m", "1h", "24h"). */

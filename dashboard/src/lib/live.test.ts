@@ -91,4 +91,32 @@ describe('StoreStream', () => {
     expect(calls[2].headers['Last-Event-ID']).toBeUndefined();
     expect(onReset).toHaveBeenCalledTimes(2); // the reset event, then the refused id
   });
+
+  it('delivers rollout events apart from store events, and they leave Last-Event-ID alone', async () => {
+    const s1 = store({ status: 'ready' });
+    const progress = { id: 'r-1', state: 'paused', counts: { upgraded: 3 } };
+    let connections = 0;
+    const { api, calls } = fakeApi({
+      'GET /api/v1/stores/events': () => {
+        connections += 1;
+        return connections === 1
+          ? sse([`id: 4\nevent: store\ndata: ${JSON.stringify(s1)}\n\nevent: rollout\ndata: ${JSON.stringify(progress)}\n\n`])
+          : sse([], false);
+      },
+    });
+    const stores: Store[] = [];
+    const rollouts: unknown[] = [];
+    const stream = new StoreStream(api, {
+      onStore: (s) => stores.push(s),
+      onRollout: (r) => rollouts.push(r),
+      onMode: () => {},
+      backoffMs: () => 1,
+    });
+    stream.start();
+    await until(() => connections >= 2);
+    stream.stop();
+    expect(stores).toEqual([s1]);
+    expect(rollouts).toEqual([progress]);
+    expect(calls[1].headers['Last-Event-ID']).toBe('4');
+  });
 });

@@ -2,7 +2,7 @@
 // and a ReadableStream: EventSource cannot send the Authorization header, and the token
 // never goes into a URL. Reconnects with Last-Event-ID; when the stream does not exist
 // (404) or keeps failing, the mode is 'polling' and the views poll instead.
-import { ApiError, type ApiClient, type Store } from './api';
+import { ApiError, type ApiClient, type RolloutProgress, type Store } from './api';
 
 export interface SseMessage {
   event: string;
@@ -63,6 +63,8 @@ export type LiveMode = 'connecting' | 'live' | 'polling' | 'stopped';
 
 export interface StreamOptions {
   onStore: (store: Store) => void;
+  /** A fleet rollout changed (`event: rollout`, admin streams only; no id, not replayed). */
+  onRollout?: (rollout: RolloutProgress) => void;
   /** The server could not replay from our Last-Event-ID (`event: reset`): re-read everything. */
   onReset?: () => void;
   onMode: (mode: LiveMode) => void;
@@ -91,6 +93,7 @@ export class StoreStream {
       backoffMs: (n) => Math.min(30_000, 1000 * 2 ** Math.min(n, 5)) * (0.75 + Math.random() * 0.5),
       missingRetryMs: 60_000,
       onReset: () => {},
+      onRollout: () => {},
       ...options,
     };
   }
@@ -173,10 +176,11 @@ export class StoreStream {
             this.options.onReset();
             continue;
           }
-          if (message.event !== 'store') continue; // 'open' only carries the head id
+          if (message.event !== 'store' && message.event !== 'rollout') continue; // 'open' only carries the head id
 
           try {
-            this.options.onStore(JSON.parse(message.data) as Store);
+            if (message.event === 'rollout') this.options.onRollout(JSON.parse(message.data) as RolloutProgress);
+            else this.options.onStore(JSON.parse(message.data) as Store);
           } catch {
             // A malformed event is skipped; the next poll or event corrects the view.
           }

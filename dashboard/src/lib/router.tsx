@@ -23,6 +23,8 @@ export type Route =
   | { name: 'create' }
   | { name: 'detail'; id: string }
   | { name: 'admin' }
+  | { name: 'rollouts' }
+  | { name: 'rollout'; id: string }
   | { name: 'missing' };
 
 export function matchRoute(path: string): Route {
@@ -31,6 +33,9 @@ export function matchRoute(path: string): Route {
   const detail = /^\/stores\/([^/]+)\/?$/.exec(path);
   if (detail) return { name: 'detail', id: decodeURIComponent(detail[1]) };
   if (path === '/admin') return { name: 'admin' };
+  if (path === '/admin/rollouts' || path === '/admin/rollouts/') return { name: 'rollouts' };
+  const rollout = /^\/admin\/rollouts\/([^/]+)\/?$/.exec(path);
+  if (rollout) return { name: 'rollout', id: decodeURIComponent(rollout[1]) };
   return { name: 'missing' };
 }
 

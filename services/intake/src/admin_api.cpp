@@ -4,6 +4,7 @@
 
 #include "intake_api.hpp"
 #include "storefleet/common/log.hpp"
+#include "storefleet/events/status.hpp"
 #include "storefleet/http/json_response.hpp"
 
 namespace storefleet::intake {
@@ -262,6 +263,32 @@ void AdminApi::Register(http::HttpServer& server) {
                             "/api/v1/admin/rollouts/" + (*created)["id"].get<std::string>());
                         http::SendJson(response, Code::Created, *created);
                     }));
+        // The catalogue a rollout picks its target from (the dashboard's form), with each
+        // version's data-migration flag and each engine's version for new stores.
+        server.Get("/api/v1/admin/charts",
+                   guarded([this](const Request& request, ResponseWriter& response) {
+                       if (!Admit(request, response)) return;
+                       const auto& charts = rollouts_->Charts();
+                       const auto for_new_stores = rollouts_->ChartDefaults();
+                       nlohmann::json items = nlohmann::json::array();
+                       for (const auto engine : events::kEngineNames) {
+                           if (!charts.Offers(engine)) continue;
+                           nlohmann::json versions = nlohmann::json::array();
+                           for (const auto& version : charts.Versions(engine)) {
+                               const auto* found = charts.Find(engine, version);
+                               versions.push_back({{"version", version},
+                                                   {"app_version", found->app_version},
+                                                   {"migrates_data", found->migrates_data}});
+                           }
+                           const auto current = for_new_stores.find(engine);
+                           items.push_back({{"engine", std::string(engine)},
+                                            {"for_new_stores", current == for_new_stores.end()
+                                                                   ? charts.DefaultVersion(engine)
+                                                                   : current->second},
+                                            {"versions", versions}});
+                       }
+                       http::SendJson(response, Code::Ok, {{"items", items}});
+                   }));
         server.Get("/api/v1/admin/rollouts/:id",
                    guarded([this](const Request& request, ResponseWriter& response) {
                        if (!Admit(request, response)) return;

@@ -269,6 +269,11 @@ nlohmann::json Rollouts::Describe(const std::string& rollout_id, bool with_failu
         out["created_by"] = row[10].as<std::string>();
         out["created_at"] = row[11].as<std::string>();
         out["updated_at"] = row[12].as<std::string>();
+        // The catalogue's word on the target: a store that fails its gate gets its backup
+        // back, losing what was written since the backup (the dashboard warns with this).
+        const auto* target = charts_.Find(out["engine"].get<std::string>(),
+                                          out["target_version"].get<std::string>());
+        out["migrates_data"] = target != nullptr && target->migrates_data;
         nlohmann::json counts = {{"pending", 0}, {"upgrading", 0},    {"upgraded", 0},
                                  {"failed", 0},  {"rolling_back", 0}, {"rolled_back", 0},
                                  {"skipped", 0}};

@@ -2,9 +2,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "rollout_progress.hpp"
 #include "storefleet/pg/pool.hpp"
 #include "views.hpp"
 
@@ -18,9 +20,18 @@ struct ChangeLogEntry {
     StoreView store;
 };
 
-// The source of the live stream: the projector's change log, in commit order, and a file
-// descriptor that becomes readable when a change may have been committed. Used from the
-// stream server's one thread. Throws on database failures (the server retries later).
+// Which rollouts changed since the last look: those named by a notification, or every active
+// one when notifications may have been missed (no LISTEN, or it was just reopened).
+struct RolloutChanges {
+    std::set<std::string> ids;
+    bool all_active = false;
+    [[nodiscard]] bool Empty() const { return ids.empty() && !all_active; }
+};
+
+// The source of the live stream: the projector's change log, in commit order, intake's
+// rollouts (decision 13), and a file descriptor that becomes readable when a change may have
+// been committed. Used from the stream server's one thread. Throws on database failures (the
+// server retries later).
 class ChangeFeed {
 public:
     virtual ~ChangeFeed() = default;
@@ -37,10 +48,15 @@ public:
     // none): a client resuming from before Oldest() - 1 has missed changes for good.
     virtual int64_t Head() = 0;
     virtual int64_t Oldest() = 0;
+    // The rollouts changed since the last call (read after Drain), and consumes them.
+    virtual RolloutChanges TakeRolloutChanges() = 0;
+    // The progress of those rollouts (of every active one when `which.all_active`).
+    virtual std::vector<RolloutProgress> Rollouts(const RolloutChanges& which) = 0;
 };
 
-// Reads read.store_changes through `pool` and LISTENs on "store_changed" (the projector's
-// NOTIFY) on a connection of its own, which it reopens when it breaks.
+// Reads read.store_changes and intake.rollout_progress through `pool` and LISTENs on
+// "store_changed" (the projector's NOTIFY) and "rollout_changed" (intake's, migration 14) on a
+// connection of its own, which it reopens when it breaks.
 class PgChangeFeed final : public ChangeFeed {
 public:
     PgChangeFeed(const std::string& pg_url, pg::Pool& pool);
@@ -52,15 +68,21 @@ public:
                                       int limit) override;
     int64_t Head() override;
     int64_t Oldest() override;
+    RolloutChanges TakeRolloutChanges() override;
+    std::vector<RolloutProgress> Rollouts(const RolloutChanges& which) override;
 
 private:
     class Receiver;
+    class RolloutReceiver;
     void Listen();
+    void StopListening();
 
     std::string pg_url_;
     pg::Pool& pool_;
     std::unique_ptr<pqxx::connection> listener_;
     std::unique_ptr<Receiver> receiver_;
+    std::unique_ptr<RolloutReceiver> rollout_receiver_;
+    RolloutChanges rollout_changes_;
 };
 
 }  // namespace storefleet::query

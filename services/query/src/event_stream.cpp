@@ -1,5 +1,6 @@
 #include "event_stream.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <stdexcept>
 
@@ -142,8 +143,18 @@ void EventStreamServer::OnOpened(http::SseStreamId id) {
     }
     try {
         if (resume_after && !CatchUp(id, *resume_after)) return;
-        transport_.Send(id, "id: " + std::to_string(head_) + "\nevent: open\ndata: {\"head\":\"" +
-                                std::to_string(head_) + "\"}\n\n");
+        if (!transport_.Send(id, "id: " + std::to_string(head_) +
+                                     "\nevent: open\ndata: {\"head\":\"" + std::to_string(head_) +
+                                     "\"}\n\n"))
+            return;
+        const auto subscriber = subscribers_.find(id);
+        if (subscriber != subscribers_.end() && subscriber->second.admin) {
+            // Where the fleet's rollouts are now; the broadcast sends what changes after.
+            for (const auto& rollout : feed_.Rollouts({.ids = {}, .all_active = true})) {
+                if (!transport_.Send(id, RolloutEventFrame(rollout))) return;
+                events_sent_.Inc();
+            }
+        }
     } catch (const std::exception& error) {
         log::Warn("stream: cannot read the change log; answering 503", {{"error", error.what()}});
         transport_.Close(id);  // the headers are out already: the client reconnects
@@ -216,6 +227,45 @@ void EventStreamServer::Broadcast() {
     } catch (const std::exception& error) {
         if (options_.on_live) options_.on_live(false);
         log::Warn("stream: cannot read new store changes; retrying", {{"error", error.what()}});
+    }
+}
+
+void EventStreamServer::BroadcastRollouts() {
+    RolloutChanges changes = feed_.TakeRolloutChanges();
+    const bool anyone = std::any_of(subscribers_.begin(), subscribers_.end(),
+                                    [](const auto& entry) { return entry.second.admin; });
+    if (!anyone) {
+        // Nobody to tell: no read. An admin who connects gets the snapshot; what was sent
+        // before is forgotten, so nothing is held back as "already sent".
+        rollout_frames_.clear();
+        rollouts_missed_ = false;
+        return;
+    }
+    if (rollouts_missed_) changes.all_active = true;
+    if (changes.Empty()) return;
+    std::vector<RolloutProgress> rollouts;
+    try {
+        rollouts = feed_.Rollouts(changes);
+        rollouts_missed_ = false;
+    } catch (const std::exception& error) {
+        rollouts_missed_ = true;
+        log::Warn("stream: cannot read rollouts; retrying", {{"error", error.what()}});
+        return;
+    }
+    for (const auto& rollout : rollouts) {
+        std::string frame = RolloutEventFrame(rollout);
+        auto& last = rollout_frames_[rollout.rollout_id];
+        if (last == frame) continue;
+        last = std::move(frame);
+        std::vector<http::SseStreamId> to;
+        for (const auto& [id, subscriber] : subscribers_) {
+            if (subscriber.admin) to.push_back(id);
+        }
+        for (http::SseStreamId id : to) {
+            if (!transport_.IsOpen(id)) continue;
+            transport_.Send(id, last);
+            events_sent_.Inc();
+        }
     }
 }
 

@@ -25,10 +25,17 @@ namespace storefleet::query {
 // before any new one, so a disconnect loses nothing; one resuming from before the oldest
 // change still kept (24 h) gets `event: reset` (re-read the list) and continues live. The
 // first event, `event: open`, carries the current head as its id, so a client that
-// reconnects from there misses nothing either. A token revoked or expired ends its streams
-// within about a second; one tenant holds at most `max_streams_per_tenant` streams (429
-// too_many_streams). The limiter and the authenticator run before anything is streamed, as
-// in the REST API.
+// reconnects from there misses nothing either.
+//
+// An admin's stream also carries fleet rollouts (decision 13): after `open`, one `event:
+// rollout` per active rollout, then one each time a committed change alters one (intake's
+// NOTIFY; every active one, or finished in the last minute, is re-read when notifications may
+// have been missed, and only what differs from the last frame is sent). Rollout events have no id
+// (they are not in the change log, so a resume is not about them: the snapshot after `open` is). A
+// tenant's stream has none: a rollout is the fleet's business; a tenant sees its own stores' chart
+// versions change in their `event: store`. A token revoked or expired ends its streams within about
+// a second; one tenant holds at most `max_streams_per_tenant` streams (429 too_many_streams). The
+// limiter and the authenticator run before anything is streamed, as in the REST API.
 //
 // This is the stream's domain; the connections, keep-alives, slow clients and the
 // descriptor limit are http::SseServer's, whose one thread runs everything here.
@@ -78,13 +85,18 @@ private:
     void OnClosed(http::SseStreamId id) override;
     int WakeFd() override { return feed_.WakeFd(); }
     void OnWake() override { feed_.Drain(); }
-    void OnPoll() override { Broadcast(); }
+    void OnPoll() override {
+        Broadcast();
+        BroadcastRollouts();
+    }
     void OnSweep(std::chrono::steady_clock::time_point now) override;
 
     // Sends the changes after `after` of the stream's tenant up to the head; false when the
     // stream ended meanwhile.
     bool CatchUp(http::SseStreamId id, int64_t after);
     void Broadcast();
+    // Sends the rollouts changed since the last call to the admins' streams.
+    void BroadcastRollouts();
 
     Options options_;
     ChangeFeed& feed_;
@@ -98,6 +110,10 @@ private:
     std::unordered_map<http::SseStreamId, int64_t>
         resume_after_;  // accepted, catch-up not yet sent
     std::unordered_map<std::string, std::size_t> streams_of_tenant_;  // live streams per tenant
+    // The last frame broadcast of each rollout seen (a few per day), so a re-read sends only
+    // what changed.
+    std::unordered_map<std::string, std::string> rollout_frames_;
+    bool rollouts_missed_ = false;  // a read failed: the next one reads every active rollout
     http::SseServer transport_;
 };
 

@@ -7,7 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -71,11 +73,62 @@ public:
         pruned_ = count;
     }
 
+    // A rollout changed (as intake's NOTIFY tells): `notify` false leaves it to a re-read of
+    // the active ones (a missed notification).
+    void SetRollout(const std::string& id, const std::string& state, int upgraded,
+                    bool notify = true) {
+        {
+            std::lock_guard lock(mutex_);
+            RolloutProgress progress;
+            progress.rollout_id = id;
+            progress.engine = "woocommerce";
+            progress.target_version = "0.2.0";
+            progress.state = state;
+            progress.waves = 1;
+            progress.active = state != "done" && state != "aborted";
+            progress.counts_by_wave =
+                nlohmann::json::array({{{"wave", 0}, {"state", "upgraded"}, {"stores", upgraded}}});
+            rollouts_[id] = progress;
+            if (notify) notified_.insert(id);
+        }
+        const uint64_t one = 1;
+        [[maybe_unused]] auto written = ::write(wake_, &one, sizeof(one));
+    }
+    void MissNextRolloutNotifications() {
+        std::lock_guard lock(mutex_);
+        all_active_ = true;
+    }
+    void FailRolloutReads(bool fail) {
+        std::lock_guard lock(mutex_);
+        fail_rollout_reads_ = fail;
+    }
+    RolloutChanges TakeRolloutChanges() override {
+        std::lock_guard lock(mutex_);
+        RolloutChanges taken{.ids = std::move(notified_), .all_active = all_active_};
+        notified_.clear();
+        all_active_ = false;
+        return taken;
+    }
+    std::vector<RolloutProgress> Rollouts(const RolloutChanges& which) override {
+        std::lock_guard lock(mutex_);
+        if (fail_rollout_reads_) throw std::runtime_error("the database is away");
+        std::vector<RolloutProgress> out;
+        for (const auto& [id, progress] : rollouts_) {
+            if (which.ids.contains(id) || (which.all_active && progress.active))
+                out.push_back(progress);
+        }
+        return out;
+    }
+
 private:
     int wake_;
     std::mutex mutex_;
     std::vector<ChangeLogEntry> changes_;
     int64_t pruned_ = 0;
+    std::map<std::string, RolloutProgress> rollouts_;
+    std::set<std::string> notified_;
+    bool all_active_ = false;
+    bool fail_rollout_reads_ = false;
 };
 
 using Client = http::testing::RawClient;
@@ -208,6 +261,64 @@ TEST_F(EventStreamTest, EachTenantSeesOnlyItsOwnChangesInOrderAndAnAdminSeesAll)
         << "tenant B must never see A's changes";
     EXPECT_NE(admin.Received().find("tenant-b-shop"), std::string::npos);
     EXPECT_NE(admin.Received().find("id: 2\n"), std::string::npos);
+}
+
+constexpr const char* kRolloutA = "11111111-1111-4111-8111-111111111111";
+constexpr const char* kRolloutB = "22222222-2222-4222-8222-222222222222";
+
+// Rollouts are the fleet's: an admin's stream gets the active ones after `open`, then each
+// change as it is notified, once; a tenant's stream gets none.
+TEST_F(EventStreamTest, AnAdminSeesRolloutsLiveAndATenantNever) {
+    feed_.SetRollout(kRolloutA, "running", 1);
+    feed_.SetRollout(kRolloutB, "done", 5);  // over: not in the snapshot
+    StartServer();
+    Client admin(server_->Port(), Request("token-admin"));
+    Client tenant(server_->Port(), Request("token-a"));
+    ASSERT_TRUE(admin.ReadUntil(std::string(R"("id":")") + kRolloutA));
+    ASSERT_TRUE(tenant.ReadUntil("event: open"));
+    const auto open = admin.Received().find("event: open");
+    const auto snapshot = admin.Received().find("event: rollout\ndata: {");
+    ASSERT_NE(snapshot, std::string::npos) << admin.Received();
+    EXPECT_LT(open, snapshot);
+    EXPECT_EQ(admin.Received().find(kRolloutB), std::string::npos) << "a finished rollout";
+
+    feed_.SetRollout(kRolloutA, "paused", 3);
+    ASSERT_TRUE(admin.ReadUntil(R"("state":"paused")"));
+    EXPECT_NE(admin.Received().find(R"("upgraded":3)"), std::string::npos) << admin.Received();
+    feed_.Add("tenant-a", "ready");  // a store change after it reaches both streams
+    ASSERT_TRUE(tenant.ReadUntil("id: 1\n"));
+    ASSERT_TRUE(admin.ReadUntil("id: 1\n"));
+    EXPECT_EQ(tenant.Received().find("event: rollout"), std::string::npos) << tenant.Received();
+    // Rollout frames carry no id: a client's Last-Event-ID stays the change log's.
+    EXPECT_EQ(admin.Received().find("id: ", open), admin.Received().find("id: 1\n"));
+}
+
+// A notification that never came (the LISTEN connection broke) or a read that failed is made
+// up by a re-read of the active rollouts, and what did not change is not sent again.
+TEST_F(EventStreamTest, MissedRolloutChangesAreReReadAndNothingIsSentTwice) {
+    feed_.SetRollout(kRolloutA, "running", 1);
+    StartServer();
+    Client admin(server_->Port(), Request("token-admin"));
+    ASSERT_TRUE(admin.ReadUntil(R"("upgraded":1)"));
+
+    feed_.SetRollout(kRolloutA, "running", 2, /*notify=*/false);
+    feed_.MissNextRolloutNotifications();
+    ASSERT_TRUE(admin.ReadUntil(R"("upgraded":2)"));
+
+    feed_.FailRolloutReads(true);
+    feed_.SetRollout(kRolloutA, "halted", 2);
+    feed_.Add("tenant-a", "ready");  // the stream goes on
+    ASSERT_TRUE(admin.ReadUntil("id: 1\n"));
+    feed_.FailRolloutReads(false);
+    ASSERT_TRUE(admin.ReadUntil(R"("state":"halted")"));
+
+    feed_.SetRollout(kRolloutA, "halted", 2);  // notified, unchanged
+    feed_.Add("tenant-a", "deleting");
+    ASSERT_TRUE(admin.ReadUntil("id: 2\n"));
+    const std::string& got = admin.Received();
+    const auto halted = got.find(R"("state":"halted")");
+    EXPECT_EQ(got.find(R"("state":"halted")", halted + 1), std::string::npos)
+        << "an unchanged rollout was sent again: " << got;
 }
 
 TEST_F(EventStreamTest, ResumingFromLastEventIdMissesNothingAndRepeatsNothing) {
