@@ -34,7 +34,8 @@ Result<std::vector<IgnoreRule>> ParseIgnoreRules(std::string_view text);
 bool Ignored(const std::vector<IgnoreRule>& rules, std::string_view kind, std::string_view field);
 
 // What a store namespace says for drift checks (labels and annotations the provisioner wrote).
-struct DriftRecord {
+struct DriftRecord {  // NOLINT(bugprone-exception-escape): json's implicit members; nothing
+                      // here throws on move
     bool exists = false;
     // Converged and nothing converging it: observed-generation >= 1, equal to generation, the
     // namespace is not terminating and no deletion started (storefleet.io/deleting). Anything
