@@ -4,7 +4,8 @@
 Creates STORES stores (default 200) through the front door and waits until every one is ready.
 Then makes DRIFTS drifts at once (default 60, in as many distinct stores picked at random), as
 an operator with kubectl would, the kinds in turn: the NetworkPolicy default-deny deleted, the
-WordPress Deployment scaled to 0, the ResourceQuota store-quota edited. For each drift it takes
+WordPress Deployment scaled to 0, the ResourceQuota store-quota edited, the WordPress
+container's image changed (`kubectl set image`). For each drift it takes
 the time from the change (the API's answer) to:
 
 - repaired: the provisioner's drift event (its occurred_at, the provisioner's clock);
@@ -13,7 +14,8 @@ the time from the change (the API's answer) to:
 
 and prints p50/p99/max of both, then checks that every drifted store had exactly one drift
 event and is in sync, that no other store had any (a false positive would be a repair nobody
-asked for), and that only the scaled Deployments cost a Helm revision. One JSON line goes to
+asked for), and that only the scaled Deployments and the changed images cost a Helm revision
+(one each). One JSON line goes to
 stdout (and to OUT when set, appended). Deletes its stores. Needs the stack's environment
 (tests/with-stack) and room for the stores: about 50 small stores per KWOK node, so
 STOREFLEET_K8S_NODES=6 or more for 200. Starts the platform unless it runs. Same machine
@@ -33,7 +35,9 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e"))
 import drift_repair as e2e  # noqa: E402  (request, env_file, kubectl, PLATFORM, STATE)
 
-KINDS = ("networkpolicy", "deployment", "resourcequota")
+KINDS = ("networkpolicy", "deployment", "resourcequota", "image")
+# The kinds a Helm repair puts back (one revision each); the others are applied.
+HELM_KINDS = ("deployment", "image")
 
 
 def psql(sql):
@@ -66,6 +70,9 @@ def make_drift(store_id, kind):
     elif kind == "deployment":
         name, _ = e2e.first_deployment(ns)
         e2e.kubectl("-n", ns, "scale", "deployment", name, "--replicas=0")
+    elif kind == "image":
+        name, _ = e2e.first_deployment(ns)
+        e2e.kubectl("-n", ns, "set", "image", "deployment/" + name, "wordpress=registry.invalid/drift:bench")
     else:
         e2e.kubectl("-n", ns, "patch", "resourcequota", "store-quota", "--type=merge",
                     "-p", '{"spec":{"hard":{"pods":"999"}}}')
@@ -166,9 +173,11 @@ def main():
             kind = made.get(store_id, ("", "untouched"))[1]
             added.setdefault(kind, {}).setdefault(n, 0)
             added[kind][n] += 1
-        # Every third drift (i % 3 == 1) scaled a Deployment: one Helm repair each.
-        if added.get("deployment") != {1: (drifts + 1) // 3}:
-            problems.append(f"Helm revisions added by the scaled Deployments: {added.get('deployment')}")
+        # A scaled Deployment or a changed image: one Helm repair each.
+        for kind in HELM_KINDS:
+            planned = sum(1 for _, k in plan if k == kind)
+            if planned and added.get(kind) != {1: planned}:
+                problems.append(f"Helm revisions added for {kind}: {added.get(kind)} (want {planned}x1)")
         for kind in ("networkpolicy", "resourcequota", "untouched"):
             if set(added.get(kind, {0: 0})) != {0}:
                 problems.append(f"Helm revisions added for {kind}: {added.get(kind)}")

@@ -7,6 +7,11 @@ STOREFLEET_DRIFT_RESYNC_SECONDS, e.g. 10), and prints what it cost from the prov
 metrics: stores compared, API requests, requests per store, the time one comparison took, and
 what that means at 5,000 stores per hour. Deletes its stores. Needs tests/with-stack.
 
+With BACKFILL=1 the stores' release records (storefleet.io/release-objects) are removed first,
+as on stores converged before the record existed: the window then shows the one-off cost of
+the safety net recording them (an agent read and a PATCH per store, once), and whether any
+store was repaired for it (it must not be: the record changes no object).
+
     STOREFLEET_DRIFT_RESYNC_SECONDS=10 tests/with-stack python3 bench/drift_safety_net.py
 """
 import json
@@ -55,9 +60,21 @@ def main():
             if ready == len(ids):
                 break
             time.sleep(2)
+        backfill = os.environ.get("BACKFILL") == "1"
+        if backfill:
+            for i in ids:
+                subprocess.run(["kubectl", "annotate", "namespace", "store-" + i,
+                                "storefleet.io/release-objects-"], check=True, stdout=subprocess.DEVNULL)
         before = metrics(prov)
         time.sleep(window)
         after = metrics(prov)
+        if backfill:
+            recorded = sum(1 for i in ids if "storefleet.io/release-objects" in json.loads(subprocess.run(
+                ["kubectl", "get", "namespace", "store-" + i, "-o", "json"], capture_output=True,
+                text=True, check=True).stdout)["metadata"].get("annotations", {}))
+            drifted = sum(1 for i in ids if any(e.get("step") == "drift" for e in
+                                                e2e.request(base, "GET", f"/api/v1/stores/{i}/events", token)[1] or []))
+            print(f"backfill: {recorded}/{len(ids)} stores recorded again, {drifted} with a drift event")
         delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
         compared = delta.get("storefleet_provisioner_drift_resync_stores_total", 0)
         made = delta.get("storefleet_provisioner_drift_resync_requests_total", 0)

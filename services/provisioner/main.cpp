@@ -85,6 +85,7 @@ int Serve(const provisioner::ProvisionerConfig& config) {
         .mode = config.drift_mode,
         .ignore = config.drift_ignore,
         .ingress_namespace = config.ingress_namespace,
+        .rolebinding = StoreOptions(config).identity.name,
         .max_repairs = static_cast<std::size_t>(config.drift_max_repairs),
         .resync = config.drift_resync,
         .resync_rate = static_cast<double>(config.drift_resync_rate)};

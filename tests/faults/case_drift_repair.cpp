@@ -1,11 +1,12 @@
 // Case 9: drift made while every provisioner replica is stopped (ADR 0012). Six Ready stores;
 // every replica killed -9; then, in each store, as an operator with kubectl would: the
-// NetworkPolicy default-deny deleted, the WordPress Deployment scaled to 0 and the ResourceQuota
-// edited. The replicas start again: within 60 s each store has its objects back, the read model
-// shows it in sync with the repair in its reason, and it was repaired exactly once (one drift
-// event in its timeline, one more Helm revision), whatever the number of replicas watching.
-// The stores are made by the case, so each records the command it converged with (a store
-// converged before drift repair existed could not have its repair ordered in its timeline).
+// NetworkPolicy default-deny deleted, the WordPress Deployment scaled to 0 and its image changed,
+// a Service of the chart deleted and the ResourceQuota edited. The replicas start again: within 60
+// s each store has its objects back, the read model shows it in sync with the repair in its reason,
+// and it was repaired exactly once (one drift event in its timeline, one more Helm revision),
+// whatever the number of replicas watching. The stores are made by the case, so each records the
+// command it converged with (a store converged before drift repair existed could not have its
+// repair ordered in its timeline).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -31,7 +32,9 @@ constexpr auto kRepairDeadline = std::chrono::seconds(60);
 struct Made {                // NOLINT(bugprone-exception-escape)
     std::string deployment;  // the chart's first Deployment
     int64_t replicas = 1;
-    json quota_hard;  // the ResourceQuota store-quota's spec.hard
+    std::string image;    // its first container's
+    std::string service;  // the chart's first Service
+    json quota_hard;      // the ResourceQuota store-quota's spec.hard
 };
 
 std::string PolicyPath(const std::string& id) {
@@ -40,6 +43,9 @@ std::string PolicyPath(const std::string& id) {
 }
 std::string DeploymentPath(const std::string& id, const std::string& name) {
     return "/apis/apps/v1/namespaces/" + NamespaceOf(id) + "/deployments/" + name;
+}
+std::string ServicePath(const std::string& id, const std::string& name) {
+    return "/api/v1/namespaces/" + NamespaceOf(id) + "/services/" + name;
 }
 std::string QuotaPath(const std::string& id) {
     return "/api/v1/namespaces/" + NamespaceOf(id) + "/resourcequotas/store-quota";
@@ -56,8 +62,11 @@ bool ObjectsBack(const std::string& id, const Made& made) {
     auto policy = Kube().Call("GET", PolicyPath(id), "", "");
     if (!policy.ok() || policy->status != 200) return false;
     auto deployment = Kube().Get(DeploymentPath(id, made.deployment));
-    if (!deployment.ok() || (*deployment)["spec"].value("replicas", int64_t{1}) != made.replicas)
+    if (!deployment.ok() || (*deployment)["spec"].value("replicas", int64_t{1}) != made.replicas ||
+        (*deployment)["spec"]["template"]["spec"]["containers"][0].value("image", "") != made.image)
         return false;
+    auto service = Kube().Call("GET", ServicePath(id, made.service), "", "");
+    if (!service.ok() || service->status != 200) return false;
     auto quota = Kube().Get(QuotaPath(id));
     return quota.ok() && (*quota)["spec"]["hard"] == made.quota_hard;
 }
@@ -115,8 +124,16 @@ void DriftMadeWhileEveryProvisionerIsStoppedIsRepairedOnce() {
         const auto& first = (*deployments)["items"][0];
         auto quota = Kube().Get(QuotaPath(id));
         ASSERT_TRUE(quota.ok()) << id;
-        made[id] = {first["metadata"].value("name", ""),
-                    first["spec"].value("replicas", int64_t{1}), (*quota)["spec"]["hard"]};
+        auto services = Kube().Get("/api/v1/namespaces/" + NamespaceOf(id) +
+                                   "/services?labelSelector=app.kubernetes.io%2Finstance%3Dstore");
+        ASSERT_TRUE(services.ok() && !(*services)["items"].empty()) << id;
+        made[id] = {
+            first["metadata"].value("name", ""), first["spec"].value("replicas", int64_t{1}),
+            first["spec"]["template"]["spec"]["containers"][0].value("image", ""),
+            (*services)["items"][0]["metadata"].value("name", ""), (*quota)["spec"]["hard"]};
+        // What drift judges the chart's objects against, recorded at convergence.
+        ASSERT_TRUE(annotations.contains("storefleet.io/release-objects"))
+            << "store " << id << " converged without its release's record";
         ASSERT_GE(made[id].replicas, 1) << id;
         ASSERT_EQ(CheckHistory(id).revisions, 1) << "store " << id << " before any drift";
     }
@@ -134,6 +151,16 @@ void DriftMadeWhileEveryProvisionerIsStoppedIsRepairedOnce() {
         ASSERT_EQ(
             MergePatch(DeploymentPath(id, made[id].deployment), {{"spec", {{"replicas", 0}}}}), 200)
             << "scale " << made[id].deployment << " in " << id;
+        // kubectl set image: a JSON patch of the first container's image.
+        const json set_image = json::array({{{"op", "replace"},
+                                             {"path", "/spec/template/spec/containers/0/image"},
+                                             {"value", "registry.invalid/drift:9"}}});
+        auto patched = Kube().Call("PATCH", DeploymentPath(id, made[id].deployment),
+                                   set_image.dump(), "application/json-patch+json");
+        ASSERT_TRUE(patched.ok() && patched->status == 200) << "set image in " << id;
+        auto service = Kube().Call("DELETE", ServicePath(id, made[id].service), "", "");
+        ASSERT_TRUE(service.ok() && service->status == 200)
+            << "delete Service " << made[id].service << " in " << id;
         json hard = made[id].quota_hard;
         hard["pods"] = "999";
         ASSERT_NE(hard, made[id].quota_hard);

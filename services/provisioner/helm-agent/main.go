@@ -68,6 +68,8 @@ type answer struct {
 	// upgrade_install with skip_if_unchanged only: the deployed release already was what the
 	// request asked for, so no revision was made.
 	Unchanged bool `json:"unchanged,omitempty"`
+	// manifest only: the deployed release's objects, summarised (manifest.go).
+	Manifest *manifestSummary `json:"manifest,omitempty"`
 }
 
 // sharedGetter is the one RESTClientGetter of the process: one REST config, one in-memory
@@ -536,6 +538,8 @@ func (a *agent) runHelm(ctx context.Context, req *request) (answer, error) {
 		return a.recoverRelease(ctx, req)
 	case "repair":
 		return answer{}, a.repair(ctx, req)
+	case "manifest":
+		return a.manifest(ctx, req)
 	default:
 		return answer{}, fmt.Errorf("unknown op %q", req.Op)
 	}

@@ -34,7 +34,8 @@ Result<std::vector<IgnoreRule>> ParseIgnoreRules(std::string_view text);
 bool Ignored(const std::vector<IgnoreRule>& rules, std::string_view kind, std::string_view field);
 
 // What a store namespace says for drift checks (labels and annotations the provisioner wrote).
-struct DriftRecord {
+struct DriftRecord {  // NOLINT(bugprone-exception-escape): json's implicit members; nothing
+                      // here throws on move
     bool exists = false;
     // Converged and nothing converging it: observed-generation >= 1, equal to generation, the
     // namespace is not terminating and no deletion started (storefleet.io/deleting). Anything
@@ -49,6 +50,10 @@ struct DriftRecord {
     int64_t command_offset = -1;
     uint64_t drift_events = 0;
     std::string reported;  // storefleet.io/drift-reported: DriftDigest of the last report
+    // storefleet.io/release-objects' "objects" ("Kind/name" -> {"containers": [...],
+    // "initContainers": [...]} for workloads, {} otherwise), only when it was recorded for the
+    // generation the store converged to; null otherwise (nothing judged against the release).
+    nlohmann::json release;
 };
 DriftRecord DriftRecordFromNamespace(const nlohmann::json& ns);
 DriftMode EffectiveMode(DriftMode platform, const DriftRecord& record);
@@ -75,6 +80,20 @@ struct ExpectedObject {
 };
 std::vector<ExpectedObject> ExpectedGuardrails(const DriftRecord& record,
                                                const std::string& ingress_namespace);
+// What the release rendered, from the helm agent's `manifest` summary ({"revision": N,
+// "objects": [{"kind", "name", "namespace", "instance", "containers", "initContainers"}]}): the
+// value of storefleet.io/release-objects for `generation`. Only what the watches can see and a
+// Helm repair can undo is kept: Deployments, StatefulSets, Services and Ingresses labelled
+// app.kubernetes.io/instance=store in namespace `ns`, and of each workload's containers their
+// name, image and resources' requests and limits.
+nlohmann::json ReleaseExpectation(const nlohmann::json& manifest, uint64_t generation,
+                                  const std::string& ns);
+// Everything a converged store must have that the watches can see: its guardrails, the
+// release's objects (when recorded for its generation) and, when `rolebinding` is not empty,
+// the provisioner's RoleBinding of that name.
+std::vector<ExpectedObject> ExpectedObjects(const DriftRecord& record,
+                                            const std::string& ingress_namespace,
+                                            const std::string& rolebinding);
 // An expected object that the watch's list does not have (deleted while no provisioner ran).
 std::optional<Drift> MissingDrift(const std::string& kind, const std::string& name,
                                   const DriftRecord& record);
@@ -87,11 +106,20 @@ std::optional<std::string> CollectionPath(const std::string& kind, const std::st
 bool StillDrifts(const Drift& drift, const nlohmann::json& live, const DriftRecord& record,
                  const std::string& ingress_namespace);
 
-// A Deployment or StatefulSet (whole object) of a store that is not suspended at 0 replicas.
-// Image and resource changes are Helm's three-way merge to find and undo; the watch sees
-// only their result, so they are not judged here (ADR 0012).
+// A Deployment or StatefulSet (whole object, or WorkloadFacts of it) of a converged store: at
+// 0 replicas while the store is not suspended; a container the release renders gone; an image
+// or a resource request or limit the release renders changed. Only what the release rendered
+// is compared (record.release), and only what Helm's three-way merge puts back: a container,
+// resource or annotation added by hand (kubectl rollout restart's restartedAt) is no drift,
+// and quantities are compared by value ("0.5" is "500m"), as the API server writes them.
 std::vector<Drift> WorkloadDrift(const std::string& kind, const nlohmann::json& object,
                                  const DriftRecord& record);
+// What the watch keeps of a workload, in the object's own shape: its name, spec.replicas and
+// its pod template's containers' and init containers' name, image and resources.
+nlohmann::json WorkloadFacts(const nlohmann::json& object);
+// A Kubernetes quantity ("500m", "1.5Gi", "2e3", or a JSON number) as a number; none when it is
+// not one.
+std::optional<long double> ParseQuantity(const nlohmann::json& quantity);
 // A ResourceQuota, LimitRange or NetworkPolicy (whole object) whose spec is not what
 // store_plan makes for the store's plan. Fields the API server defaults are tolerated: the
 // wanted spec must be contained in the live one, and lists must have the same length.

@@ -163,7 +163,7 @@ void DriftWatcher::Put(const std::string& collection, const json& object) {
     json facts;
     const auto spec = object.value("spec", json::object());
     if (collection == "deployments" || collection == "statefulsets") {
-        facts = {{"replicas", spec.value("replicas", json(1))}};
+        facts = WorkloadFacts(object)["spec"];
     } else if (collection == "networkpolicies" || collection == "resourcequotas" ||
                collection == "limitranges") {
         facts = spec;
@@ -202,9 +202,11 @@ std::vector<Drift> DriftWatcher::CurrentLocked(const Store& store,
     for (const auto& [key, drift] : store.deleted) {
         if (auto deleted = DeletedDrift(drift.kind, drift.name, record)) drifts.push_back(*deleted);
     }
-    // A guardrail the lists never had: deleted while no provisioner watched (or before this
-    // one started). Judged only once its kind has been listed.
-    for (const auto& expected : ExpectedGuardrails(record, options_.ingress_namespace)) {
+    // A guardrail, an object of the release or the provisioner's RoleBinding that the lists
+    // never had: deleted while no provisioner watched (or before this one started). Judged
+    // only once its kind has been listed.
+    for (const auto& expected :
+         ExpectedObjects(record, options_.ingress_namespace, options_.rolebinding)) {
         const std::string key = expected.kind + "/" + expected.name;
         if (synced_.count(expected.collection) == 0U || store.objects.count(key) != 0U ||
             store.deleted.count(key) != 0U)
@@ -536,8 +538,24 @@ Result<std::vector<Drift>> DriftRepairer::Confirm(const std::string& ns, const j
 int DriftRepairer::Resync(const std::string& ns) {
     auto got = kube_.Call("GET", "/api/v1/namespaces/" + ns);
     if (!got.ok() || got->status != 200) return 1;
-    const DriftRecord record = DriftRecordFromNamespace(json::parse(got->body, nullptr, false));
+    const json live_ns = json::parse(got->body, nullptr, false);
+    const DriftRecord record = DriftRecordFromNamespace(live_ns);
     if (!record.converged || EffectiveMode(options_.mode, record) == DriftMode::kOff) return 1;
+    int made = 2;
+    // A store converged without the release's record (before it existed, or the helm agent did
+    // not answer then): read once from Helm's release record and written on the namespace, so
+    // its chart objects are judged from then on (one agent call, one API request by it, one
+    // PATCH; once per store). Its namespace event queues it with the record.
+    if (record.release.is_null()) {
+        CancelToken cancel(shutdown_);
+        const std::string version = live_ns["metadata"].value("resourceVersion", std::string());
+        auto recorded = provisioner_.RecordRelease(ns, record.observed_generation, version, cancel);
+        if (recorded.ok() || recorded.error().code != "unsupported") made += 2;
+        if (!recorded.ok() && recorded.error().code != "unsupported") {
+            log::Info("release objects not recorded for drift yet",
+                      {{"namespace", ns}, {"error", recorded.error().message}});
+        }
+    }
     std::vector<Drift> extra;
     // Secrets are never watched cluster-wide (decision 0009): the credentials Secret by name.
     auto secret = kube_.Call("GET", "/api/v1/namespaces/" + ns + "/secrets/" + kCredentialsSecret);
@@ -547,7 +565,7 @@ int DriftRepairer::Resync(const std::string& ns) {
     }
     extra = Relevant(std::move(extra), options_.ignore, record);
     watcher_.Enqueue(ns, std::move(extra));
-    return 2;
+    return made;
 }
 
 void DriftRepairer::SafetyNet() {

@@ -29,6 +29,8 @@ struct DriftOptions {
     DriftMode mode = DriftMode::kRepair;  // STOREFLEET_DRIFT_MODE
     std::vector<IgnoreRule> ignore;       // STOREFLEET_DRIFT_IGNORE
     std::string ingress_namespace = "ingress-nginx";
+    // The provisioner's RoleBinding in each store (its identity's name; empty: none expected).
+    std::string rolebinding;
     // Stores acted on at once (STOREFLEET_DRIFT_MAX_REPAIRS).
     std::size_t max_repairs = 4;
     // A store is looked at this long after its first drifting event, so that a deletion of the
@@ -93,7 +95,8 @@ private:
     struct Store {  // NOLINT(bugprone-exception-escape): json's implicit members; nothing here
                     // throws on move
         nlohmann::json ns;  // the namespace's metadata (null: not seen)
-        // "Kind/name" -> facts: replicas for workloads, the spec for guardrails, null otherwise.
+        // "Kind/name" -> facts: WorkloadFacts' spec for workloads (replicas, the pod template's
+        // containers), the spec for guardrails, null otherwise.
         std::map<std::string, nlohmann::json> objects;
         std::map<std::string, Drift> deleted;  // "Kind/name" seen, then deleted
         std::vector<Drift> extra;              // found by the safety net

@@ -429,4 +429,18 @@ Status HelmAgent::Repair(const std::string& release, const std::string& ns,
                     "repair");
 }
 
+Result<nlohmann::json> HelmAgent::ReleaseManifest(const std::string& release, const std::string& ns,
+                                                  const CancelToken& cancel) {
+    auto result = Call({{"op", "manifest"},
+                        {"release", release},
+                        {"namespace", ns},
+                        {"timeout_seconds", options_.timeout.count()}},
+                       cancel);
+    if (auto status = ToStatus(result, "manifest"); !status.ok()) return status.error();
+    auto manifest = result.body.value("manifest", nlohmann::json());
+    if (!manifest.is_object())
+        return Error::Retryable("helm_agent_protocol", "the helm agent answered no manifest");
+    return manifest;
+}
+
 }  // namespace storefleet::provisioner

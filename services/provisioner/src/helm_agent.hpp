@@ -56,6 +56,8 @@ public:
                      const CancelToken& cancel) override;
     Status Repair(const std::string& release, const std::string& ns,
                   const CancelToken& cancel) override;
+    Result<nlohmann::json> ReleaseManifest(const std::string& release, const std::string& ns,
+                                           const CancelToken& cancel) override;
 
     // The running agent's pid (0: none); for tests and measurements.
     pid_t AgentPid();

@@ -31,6 +31,19 @@ public:
     // hand. An error when its last revision is not deployed. The caller holds the store's lease.
     virtual Status Repair(const std::string& release, const std::string& ns,
                           const CancelToken& cancel) = 0;
+    // What the deployed release rendered, summarised ({"revision": N, "objects": [{"kind",
+    // "name", "namespace", "instance", "containers", "initContainers"}]}; helm-agent/PROTOCOL.md,
+    // op manifest): what drift judges the store's objects against. An error when its last
+    // revision is not deployed. A runner that cannot tell answers "unsupported": nothing is then
+    // judged against the release.
+    virtual Result<nlohmann::json> ReleaseManifest(const std::string& release,
+                                                   const std::string& ns,
+                                                   const CancelToken& cancel) {
+        (void)release;
+        (void)ns;
+        (void)cancel;
+        return Error::Permanent("unsupported", "this Helm runner cannot read a release manifest");
+    }
 };
 
 }  // namespace storefleet::provisioner

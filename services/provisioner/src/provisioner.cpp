@@ -255,6 +255,33 @@ Status StoreProvisioner::RepairDrift(const DriftRecord& record, const std::vecto
     return Status::Ok();
 }
 
+Result<nlohmann::json> StoreProvisioner::ReleaseRecord(const std::string& ns, uint64_t generation,
+                                                       const CancelToken& cancel) {
+    auto manifest = helm_.ReleaseManifest(kReleaseName, ns, cancel);
+    if (!manifest.ok()) return manifest.error();
+    auto record = ReleaseExpectation(*manifest, generation, ns);
+    if (record.is_null())
+        return Error::Retryable("helm_manifest", "the helm agent's manifest lists no objects");
+    return record;
+}
+
+Status StoreProvisioner::RecordRelease(const std::string& ns, uint64_t generation,
+                                       const std::string& resource_version,
+                                       const CancelToken& cancel) {
+    auto record = ReleaseRecord(ns, generation, cancel);
+    if (!record.ok()) return record.error();
+    const nlohmann::json patch = {
+        {"metadata",
+         {{"resourceVersion", resource_version},
+          {"annotations", {{kReleaseObjectsAnnotation, record->dump()}}}}}};
+    const std::string path = "/api/v1/namespaces/" + ns;
+    auto patched = kube_.Call("PATCH", path + "?fieldManager=storefleet-observed", patch.dump(),
+                              "application/merge-patch+json");
+    if (!patched.ok()) return patched.error();
+    if (patched->status != 200) return kube::ApiError("PATCH", path, *patched);
+    return Status::Ok();
+}
+
 Result<Readiness> StoreProvisioner::CheckReadiness(const std::string& ns, bool suspended) {
     const std::string selector =
         "?labelSelector=app.kubernetes.io%2Finstance%3D" + std::string(kReleaseName);
@@ -568,13 +595,26 @@ CommandOutcome StoreProvisioner::Provision(const Command& cmd, const CancelToken
         return fail(emitted.error());
     // Only after the status went out: a crash before this line runs the command again.
     step_name = "observed-generation";
+    // What drift judges the release's objects against, recorded with the generation (read from
+    // Helm's release record, never from a watch cache that may lag; ADR 0012). Null removes an
+    // older generation's record.
+    nlohmann::json observed = ObservedGenerationPatch(generation, cmd.offset);
+    const auto release_record = ReleaseRecord(ns, generation, cancel);
+    if (!release_record.ok() && release_record.error().code != "unsupported" &&
+        release_record.error().code != "cancelled") {
+        log::Warn(
+            "release manifest not read: the store's chart objects are not judged for drift "
+            "until the safety net records them",
+            {{"store_id", command.store_id()}, {"error", release_record.error().message}});
+    }
+    observed["metadata"]["annotations"][kReleaseObjectsAnnotation] =
+        release_record.ok() ? nlohmann::json(release_record->dump()) : nlohmann::json();
     if (auto recorded = Ensure("observed-generation", cancel, deadline,
                                [&]() -> Status {
                                    const std::string path = "/api/v1/namespaces/" + ns;
                                    auto patched = kube_.Call(
                                        "PATCH", path + "?fieldManager=storefleet-observed",
-                                       ObservedGenerationPatch(generation, cmd.offset).dump(),
-                                       "application/merge-patch+json");
+                                       observed.dump(), "application/merge-patch+json");
                                    if (!patched.ok()) return patched.error();
                                    if (patched->status != 200)
                                        return kube::ApiError("PATCH", path, *patched);

@@ -84,6 +84,18 @@ public:
     Status RepairDrift(const DriftRecord& record, const std::vector<Drift>& drifts,
                        const CancelToken& cancel);
 
+    // What drift judges the store's chart objects against (ReleaseExpectation), read from the
+    // helm agent for a store converged to `generation`; an error when it cannot be read
+    // ("unsupported": the Helm runner cannot tell). Written with observed-generation at
+    // convergence (none written: nothing is judged against the release).
+    Result<nlohmann::json> ReleaseRecord(const std::string& ns, uint64_t generation,
+                                         const CancelToken& cancel);
+    // The safety net's backfill for a store converged without that record (before it existed,
+    // or the agent did not answer): reads it and merge-patches it on the namespace, with
+    // `resource_version` as a precondition (a command that started meanwhile wins: 409).
+    Status RecordRelease(const std::string& ns, uint64_t generation,
+                         const std::string& resource_version, const CancelToken& cancel);
+
     // Ready / not yet / failed for good, from the workloads in the store's namespace,
     // asked of the API directly (the watcher's cache answers the same question cheaper).
     Result<Readiness> CheckReadiness(const std::string& ns, bool suspended = false);

@@ -54,6 +54,10 @@ inline constexpr const char* kDriftEventsAnnotation = "storefleet.io/drift-event
 // A digest of the out-of-sync text the last drift event published ("" or absent: in sync), so
 // every replica, and one restarted, reports the same drift once (reset to "" by a command).
 inline constexpr const char* kDriftReportedAnnotation = "storefleet.io/drift-reported";
+// What the store's release rendered when it converged, as drift judges it (ReleaseExpectation
+// in drift.hpp): its watched objects and their containers' images and resources, with the
+// generation it was recorded for. Written with observed-generation (ADR 0012).
+inline constexpr const char* kReleaseObjectsAnnotation = "storefleet.io/release-objects";
 
 // From a StoreRequested (generation 1) or a StoreChangeRequested (its facts and its whole
 // desired state); anything else, or a command that names no valid store, is a bad_command.

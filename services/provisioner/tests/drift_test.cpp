@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "store_plan.hpp"
 
 namespace storefleet::provisioner {
@@ -196,6 +198,213 @@ TEST(DriftTest, TheTimelineTextNamesTheObjectAndWhatWasDone) {
               "warn)");
     EXPECT_EQ(DriftText(scaled, DriftMode::kRepair),
               "Deployment web was scaled to 0 while the store is not suspended; restored");
+}
+
+// What the helm agent's manifest op says of a WooCommerce store's release (abridged).
+json Manifest() {
+    return json::parse(R"({"revision": 3, "objects": [
+      {"apiVersion": "v1", "kind": "Secret", "name": "store-salts", "instance": "store"},
+      {"apiVersion": "v1", "kind": "Service", "name": "store-web", "instance": "store"},
+      {"apiVersion": "v1", "kind": "Service", "name": "unlabelled"},
+      {"apiVersion": "v1", "kind": "Service", "name": "elsewhere", "instance": "store",
+       "namespace": "kube-system"},
+      {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "store", "instance": "store"},
+      {"apiVersion": "batch/v1", "kind": "Job", "name": "store-setup", "instance": "store",
+       "containers": [{"name": "setup", "image": "wp-cli:2"}]},
+      {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "instance": "store",
+       "initContainers": [{"name": "copy", "image": "busybox:1.36"}],
+       "containers": [{"name": "wordpress", "image": "wordpress:6.4",
+                       "resources": {"requests": {"cpu": 0.5, "memory": "256Mi"},
+                                     "limits": {"cpu": "1000m", "memory": "1024Mi"},
+                                     "claims": [{"name": "gpu"}]}}]},
+      {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db", "instance": "store",
+       "containers": [{"name": "mariadb", "image": "mariadb:11"}]}]})");
+}
+
+// The namespace with the release's record of `recorded_for` (the store converged to 2).
+DriftRecord ReleaseRecord(uint64_t recorded_for = 2) {
+    auto ns = Namespace(Spec());
+    ns["metadata"]["annotations"][kReleaseObjectsAnnotation] =
+        ReleaseExpectation(Manifest(), recorded_for, NamespaceFor(kId)).dump();
+    return DriftRecordFromNamespace(ns);
+}
+
+// The Deployment as the API server has it after Helm applied the manifest: quantities in their
+// canonical form, defaulted fields everywhere, a controller's status and annotations.
+json LiveWeb() {
+    return json::parse(R"({
+      "metadata": {"name": "web", "generation": 4,
+                   "annotations": {"deployment.kubernetes.io/revision": "2",
+                                   "meta.helm.sh/release-name": "store"}},
+      "spec": {"replicas": 1, "revisionHistoryLimit": 3, "progressDeadlineSeconds": 600,
+        "strategy": {"type": "Recreate"},
+        "template": {"metadata": {"labels": {"app": "web"}},
+          "spec": {"restartPolicy": "Always", "dnsPolicy": "ClusterFirst",
+            "schedulerName": "default-scheduler", "terminationGracePeriodSeconds": 30,
+            "securityContext": {},
+            "initContainers": [{"name": "copy", "image": "busybox:1.36",
+              "imagePullPolicy": "IfNotPresent", "resources": {},
+              "terminationMessagePath": "/dev/termination-log",
+              "terminationMessagePolicy": "File"}],
+            "containers": [{"name": "wordpress", "image": "wordpress:6.4",
+              "imagePullPolicy": "IfNotPresent",
+              "ports": [{"containerPort": 80, "name": "http", "protocol": "TCP"}],
+              "resources": {"requests": {"cpu": "500m", "memory": "256Mi"},
+                            "limits": {"cpu": "1", "memory": "1Gi"}},
+              "terminationMessagePath": "/dev/termination-log",
+              "terminationMessagePolicy": "File"}]}}},
+      "status": {"replicas": 1, "availableReplicas": 1, "observedGeneration": 4}})");
+}
+
+json& Wordpress(json& deployment) {
+    return deployment["spec"]["template"]["spec"]["containers"][0];
+}
+
+TEST(DriftTest, TheReleaseRecordKeepsWhatTheWatchesSeeAndAHelmRepairUndoes) {
+    const json record = ReleaseExpectation(Manifest(), 2, NamespaceFor(kId));
+    EXPECT_EQ(record["generation"], 2);
+    // Watched kinds labelled app.kubernetes.io/instance=store in the store's namespace only:
+    // no Secret (never watched), Job, unlabelled or other namespace's object.
+    std::vector<std::string> keys;
+    for (const auto& [key, facts] : record["objects"].items()) keys.push_back(key);
+    EXPECT_EQ(keys, (std::vector<std::string>{"Deployment/web", "Ingress/store",
+                                              "Service/store-web", "StatefulSet/db"}));
+    const auto& wordpress = record["objects"]["Deployment/web"]["containers"][0];
+    EXPECT_EQ(wordpress["image"], "wordpress:6.4");
+    EXPECT_FALSE(wordpress["resources"].contains("claims"));
+    EXPECT_EQ(record["objects"]["Deployment/web"]["initContainers"][0]["name"], "copy");
+    EXPECT_TRUE(ReleaseExpectation(json::object(), 2, "ns").is_null());
+
+    // Judged only for the generation the store converged to.
+    EXPECT_TRUE(ReleaseRecord(2).release.is_object());
+    EXPECT_TRUE(ReleaseRecord(1).release.is_null());
+    auto garbled = Namespace(Spec());
+    garbled["metadata"]["annotations"][kReleaseObjectsAnnotation] = "{not json";
+    EXPECT_TRUE(DriftRecordFromNamespace(garbled).release.is_null());
+
+    std::vector<std::string> expected;
+    for (const auto& object :
+         ExpectedObjects(ReleaseRecord(), "ingress-nginx", "storefleet-provisioner"))
+        expected.push_back(object.collection + " " + object.kind + "/" + object.name);
+    for (const auto* want :
+         {"deployments Deployment/web", "statefulsets StatefulSet/db", "services Service/store-web",
+          "ingresses Ingress/store", "rolebindings RoleBinding/storefleet-provisioner",
+          "resourcequotas ResourceQuota/store-quota"}) {
+        EXPECT_NE(std::find(expected.begin(), expected.end(), want), expected.end()) << want;
+    }
+    // Nothing recorded and no identity: the guardrails only, as before.
+    EXPECT_EQ(ExpectedObjects(Record(Spec()), "ingress-nginx", "").size(),
+              ExpectedGuardrails(Record(Spec()), "ingress-nginx").size());
+}
+
+TEST(DriftTest, AWorkloadAsTheApiServerDefaultsItIsNoDrift) {
+    const auto record = ReleaseRecord();
+    EXPECT_TRUE(WorkloadDrift("Deployment", LiveWeb(), record).empty());
+    // kubectl rollout restart: a template annotation. Not drift: it asks for new pods, not for
+    // another spec, and Helm's three-way merge would not remove it (a repair would change
+    // nothing and be asked again).
+    auto restarted = LiveWeb();
+    restarted["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"] =
+        "2026-12-07T18:00:00Z";
+    EXPECT_TRUE(WorkloadDrift("Deployment", restarted, record).empty());
+    // Added by hand where the release sets nothing (a sidecar, an ephemeral-storage limit, an
+    // env var): Helm leaves those, so they are not judged either.
+    auto added = LiveWeb();
+    Wordpress(added)["resources"]["limits"]["ephemeral-storage"] = "1Gi";
+    Wordpress(added)["env"] = json::array({{{"name", "DEBUG"}, {"value", "1"}}});
+    added["spec"]["template"]["spec"]["containers"].push_back(
+        {{"name", "sidecar"}, {"image", "envoy:1"}});
+    EXPECT_TRUE(WorkloadDrift("Deployment", added, record).empty());
+    // The same quantities written otherwise.
+    auto other_forms = LiveWeb();
+    Wordpress(other_forms)["resources"]["requests"] = {{"cpu", 0.5}, {"memory", "268435456"}};
+    Wordpress(other_forms)["resources"]["limits"] = {{"cpu", "1000m"}, {"memory", "1024Mi"}};
+    EXPECT_TRUE(WorkloadDrift("Deployment", other_forms, record).empty());
+    // What the watch keeps of it judges the same.
+    EXPECT_TRUE(WorkloadDrift("Deployment", WorkloadFacts(LiveWeb()), record).empty());
+    EXPECT_EQ(WorkloadFacts(LiveWeb())["spec"]["template"]["spec"]["containers"][0].size(), 3U);
+    // No record (converged before it existed, or recorded for another generation): not judged.
+    auto changed = LiveWeb();
+    Wordpress(changed)["image"] = "nginx:1.27";
+    EXPECT_TRUE(WorkloadDrift("Deployment", changed, Record(Spec())).empty());
+    EXPECT_TRUE(WorkloadDrift("Deployment", changed, ReleaseRecord(1)).empty());
+    // Mid-convergence: the provisioner's, not drift.
+    auto converging = Namespace(Spec(), 1);
+    converging["metadata"]["annotations"][kReleaseObjectsAnnotation] =
+        ReleaseExpectation(Manifest(), 1, NamespaceFor(kId)).dump();
+    EXPECT_TRUE(WorkloadDrift("Deployment", changed, DriftRecordFromNamespace(converging)).empty());
+}
+
+TEST(DriftTest, AnImageOrAResourceChangedByHandIsDrift) {
+    const auto record = ReleaseRecord();
+    auto image = LiveWeb();
+    Wordpress(image)["image"] = "nginx:1.27";  // kubectl set image deploy/web wordpress=nginx:1.27
+    auto drifts = WorkloadDrift("Deployment", image, record);
+    ASSERT_EQ(drifts.size(), 1U);
+    EXPECT_EQ(drifts[0].field, "spec.template.spec.containers[wordpress].image");
+    EXPECT_EQ(drifts[0].what,
+              "Deployment web container wordpress image was changed to \"nginx:1.27\" (the "
+              "release has \"wordpress:6.4\")");
+    EXPECT_EQ(DriftText(drifts, DriftMode::kRepair), drifts[0].what + "; restored");
+    // The watch's facts say the same, and the live object confirms it.
+    EXPECT_EQ(WorkloadDrift("Deployment", WorkloadFacts(image), record).size(), 1U);
+    EXPECT_TRUE(StillDrifts(drifts[0], image, record, "ingress-nginx"));
+    EXPECT_FALSE(StillDrifts(drifts[0], LiveWeb(), record, "ingress-nginx"));
+
+    // kubectl set resources deploy/web --limits=cpu=2: a value the release sets, changed.
+    auto resources = LiveWeb();
+    Wordpress(resources)["resources"]["limits"]["cpu"] = "2";
+    Wordpress(resources)["resources"]["requests"].erase("memory");
+    drifts = WorkloadDrift("Deployment", resources, record);
+    ASSERT_EQ(drifts.size(), 1U);
+    EXPECT_EQ(drifts[0].field, "spec.template.spec.containers[wordpress].resources");
+    EXPECT_EQ(drifts[0].what,
+              "Deployment web container wordpress resources were changed: limits.cpu 2 (the "
+              "release has 1000m), requests.memory removed (the release has 256Mi)");
+
+    // An init container's image, a container of the release removed.
+    auto init = LiveWeb();
+    init["spec"]["template"]["spec"]["initContainers"][0]["image"] = "busybox:latest";
+    drifts = WorkloadDrift("Deployment", init, record);
+    ASSERT_EQ(drifts.size(), 1U);
+    EXPECT_EQ(drifts[0].field, "spec.template.spec.initContainers[copy].image");
+    auto removed = LiveWeb();
+    removed["spec"]["template"]["spec"]["containers"] = json::array();
+    drifts = WorkloadDrift("Deployment", removed, record);
+    ASSERT_EQ(drifts.size(), 1U);
+    EXPECT_EQ(drifts[0].what, "Deployment web container wordpress was removed");
+
+    // The image and the replicas together: both named. A StatefulSet of the release too.
+    Wordpress(image)["resources"]["limits"]["memory"] = "2Gi";
+    image["spec"]["replicas"] = 0;
+    EXPECT_EQ(WorkloadDrift("Deployment", image, record).size(), 3U);
+    const json db = {
+        {"metadata", {{"name", "db"}}},
+        {"spec",
+         {{"template",
+           {{"spec", {{"containers", {{{"name", "mariadb"}, {"image", "mysql:8"}}}}}}}}}}};
+    EXPECT_EQ(WorkloadDrift("StatefulSet", db, record).size(), 1U);
+
+    // An ignore rule over the template (an image updater owns it): nothing.
+    const auto rules = *ParseIgnoreRules("Deployment/spec.template");
+    auto only_image = LiveWeb();
+    Wordpress(only_image)["image"] = "nginx:1.27";
+    EXPECT_TRUE(Relevant(WorkloadDrift("Deployment", only_image, record), rules, record).empty());
+}
+
+TEST(DriftTest, QuantitiesAreComparedByValue) {
+    EXPECT_EQ(*ParseQuantity("500m"), 0.5L);
+    EXPECT_EQ(*ParseQuantity(json(2)), 2.0L);
+    EXPECT_EQ(*ParseQuantity("1Gi"), *ParseQuantity("1024Mi"));
+    EXPECT_EQ(*ParseQuantity("1.5Gi"), *ParseQuantity("1536Mi"));
+    EXPECT_EQ(*ParseQuantity("2e3"), 2000.0L);
+    EXPECT_EQ(*ParseQuantity("1k"), 1000.0L);
+    EXPECT_EQ(*ParseQuantity("100m"), *ParseQuantity("0.1"));
+    EXPECT_EQ(*ParseQuantity("5E-1"), 0.5L);
+    EXPECT_FALSE(ParseQuantity("").has_value());
+    EXPECT_FALSE(ParseQuantity("1Qi").has_value());
+    EXPECT_FALSE(ParseQuantity("m").has_value());
+    EXPECT_FALSE(ParseQuantity(json::object()).has_value());
 }
 
 TEST(DriftTest, TheDriftKinds) {

@@ -49,7 +49,8 @@ json Named(const std::string& name, json spec = json::object()) {
 
 // Lists every kind the watcher waits for: the converged store `ns` with its quota, limits,
 // three policies (but `without_policy`), a Deployment "web" at one replica and a Service.
-void ListEveryKind(DriftWatcher& watcher, const json& ns, const std::string& without_policy = "") {
+void ListEveryKind(DriftWatcher& watcher, const json& ns, const std::string& without_policy = "",
+                   const json& web = Named("web", {{"replicas", 1}})) {
     const bool suspended = ns["metadata"]["annotations"].value(kSuspendedAnnotation, "") == "true";
     json policies = json::array();
     for (const auto& policy : NetworkPolicyObjects(Spec(suspended), kNs, "ingress-nginx")) {
@@ -61,7 +62,7 @@ void ListEveryKind(DriftWatcher& watcher, const json& ns, const std::string& wit
         {"resourcequotas", json::array({ResourceQuotaObject(Spec(suspended), kNs)})},
         {"limitranges", json::array({LimitRangeObject(Spec(suspended), kNs)})},
         {"rolebindings", json::array()},
-        {"deployments", json::array({Named("web", {{"replicas", 1}})})},
+        {"deployments", json::array({web})},
         {"statefulsets", json::array()},
         {"services", json::array({Named("web")})},
         {"ingresses", json::array()}};
@@ -252,6 +253,70 @@ TEST_F(DriftWatcherTest, DriftEventsSortAfterTheirCommandAndBeforeTheNext) {
     EXPECT_EQ(watcher_.Record(kNs).command_offset, 41);
 }
 
+// The store's namespace with what its release rendered recorded for generation 3: the Deployment
+// web with its container wordpress, the Service web and (unless `with_ingress` is false) the
+// Ingress store.
+json WithRelease(json ns, bool with_ingress = true) {
+    json objects = {{"Deployment/web",
+                     {{"containers",
+                       {{{"name", "wordpress"},
+                         {"image", "wordpress:6.4"},
+                         {"resources", {{"limits", {{"memory", "512Mi"}}}}}}}}}},
+                    {"Service/web", json::object()}};
+    if (with_ingress) objects["Ingress/store"] = json::object();
+    ns["metadata"]["annotations"][kReleaseObjectsAnnotation] =
+        json{{"generation", 3}, {"objects", objects}}.dump();
+    return ns;
+}
+
+// The Deployment web as the API server has it, with `image`.
+json Web(const std::string& image = "wordpress:6.4") {
+    return Named("web", {{"replicas", 1},
+                         {"template",
+                          {{"metadata", {{"annotations", json::object()}}},
+                           {"spec",
+                            {{"containers",
+                              {{{"name", "wordpress"},
+                                {"image", image},
+                                {"imagePullPolicy", "IfNotPresent"},
+                                {"terminationMessagePath", "/dev/termination-log"},
+                                {"resources", {{"limits", {{"memory", "0.5Gi"}}}}}}}}}}}}});
+}
+
+TEST_F(DriftWatcherTest, AnObjectOfTheReleaseTheListsNeverHadIsMissing) {
+    // The Ingress was deleted while no provisioner ran: nothing saw it go.
+    ListEveryKind(watcher_, WithRelease(Namespace()), "", Web());
+    auto drifts = Take();
+    ASSERT_EQ(drifts.size(), 1U);
+    EXPECT_EQ(DriftText(drifts, DriftMode::kRepair), "Ingress store is missing; re-created");
+    // The provisioner's RoleBinding is expected too, when it has one.
+    DriftOptions options = Options();
+    options.rolebinding = "storefleet-provisioner";
+    DriftWatcher bound(kube_, shutdown_, options);
+    ListEveryKind(bound, WithRelease(Namespace(), false), "", Web());
+    std::string ns;
+    ASSERT_TRUE(bound.Next(ns, drifts));
+    ASSERT_EQ(drifts.size(), 1U);
+    EXPECT_EQ(drifts[0].what, "RoleBinding storefleet-provisioner is missing");
+}
+
+TEST_F(DriftWatcherTest, AnImageChangedOnAWatchedWorkloadIsQueuedARestartIsNot) {
+    ListEveryKind(watcher_, WithRelease(Namespace(), false), "", Web());
+    EXPECT_FALSE(watcher_.Queued(kNs)) << "defaulted fields and 0.5Gi for 512Mi are no drift";
+    auto restarted = Web();
+    restarted["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"] =
+        "2026-12-07T18:00:00Z";
+    watcher_.Event("deployments", "MODIFIED", restarted);
+    EXPECT_FALSE(watcher_.Queued(kNs)) << "kubectl rollout restart";
+    watcher_.Event("deployments", "MODIFIED", Web("nginx:1.27"));
+    auto drifts = Take();
+    ASSERT_EQ(drifts.size(), 1U);
+    EXPECT_EQ(drifts[0].field, "spec.template.spec.containers[wordpress].image");
+    // Put back by the repair, as the watch sees it: nothing left.
+    watcher_.Event("deployments", "MODIFIED", Web());
+    EXPECT_TRUE(watcher_.Current(kNs, watcher_.Record(kNs)).empty());
+}
+
 // The API a repair meets: leases created and deleted, the store namespace as `ns` (merge
 // patches applied to it), every apply and access review accepted.
 class RepairApi : public kube::KubeApi {  // NOLINT(bugprone-exception-escape): a test fake
@@ -305,7 +370,15 @@ public:
         repairs.push_back(release + " " + ns);
         return Status::Ok();
     }
+    Result<json> ReleaseManifest(const std::string&, const std::string&,
+                                 const CancelToken&) override {
+        ++manifests;
+        return json::parse(R"({"revision": 2, "objects": [
+            {"kind": "Deployment", "name": "web", "instance": "store",
+             "containers": [{"name": "wordpress", "image": "wordpress:6.4"}]}]})");
+    }
     std::vector<std::string> repairs;
+    int manifests = 0;
 };
 
 class NoStatuses : public StatusPublisher {
@@ -453,6 +526,40 @@ TEST_F(DriftRepairerTest, AStoreThatStartedConvergingIsLeftToItsCommand) {
     repairer.Handle(kNs);
     EXPECT_TRUE(helm_.repairs.empty());
     EXPECT_TRUE(publisher_.sent.empty());
+}
+
+TEST_F(DriftRepairerTest, AnImageChangedByHandIsRepairedByHelmOnceConfirmed) {
+    api_.ns = WithRelease(Namespace());
+    api_.live[kDeployments + "/web"] = Web("nginx:1.27");
+    ListEveryKind(watcher_, api_.ns, "", Web());
+    watcher_.Event("ingresses", "ADDED", Named("store"));
+    watcher_.Event("deployments", "MODIFIED", Web("nginx:1.27"));
+    DriftRepairer repairer(api_, watcher_, leases_, provisioner_, publisher_, registry_, shutdown_,
+                           Options());
+    repairer.Handle(kNs);
+    EXPECT_TRUE(Called("GET " + kDeployments)) << "confirmed against the API first";
+    EXPECT_EQ(helm_.repairs, std::vector<std::string>{"store " + kNs});
+    ASSERT_EQ(publisher_.sent.size(), 1U);
+    EXPECT_EQ(publisher_.sent[0].store_status_changed().reason(),
+              "Deployment web container wordpress image was changed to \"nginx:1.27\" (the "
+              "release has \"wordpress:6.4\"); restored");
+    // Already put back when the lease was taken (another replica): nothing.
+    api_.live[kDeployments + "/web"] = Web();
+    repairer.Handle(kNs);
+    EXPECT_EQ(helm_.repairs.size(), 1U);
+}
+
+TEST_F(DriftRepairerTest, TheSafetyNetRecordsTheReleaseOfAStoreConvergedWithoutIt) {
+    ListEveryKind(watcher_, api_.ns, "", Web());
+    DriftRepairer repairer(api_, watcher_, leases_, provisioner_, publisher_, registry_, shutdown_,
+                           Options());
+    EXPECT_EQ(repairer.Resync(kNs), 4) << "namespace, Secret, the agent's read and the PATCH";
+    EXPECT_EQ(helm_.manifests, 1);
+    const auto recorded = DriftRecordFromNamespace(api_.ns);
+    ASSERT_TRUE(recorded.release.is_object());
+    EXPECT_TRUE(recorded.release.contains("Deployment/web"));
+    EXPECT_EQ(repairer.Resync(kNs), 2) << "recorded once";
+    EXPECT_EQ(helm_.manifests, 1);
 }
 
 }  // namespace

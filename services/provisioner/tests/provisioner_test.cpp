@@ -117,6 +117,11 @@ public:
         repairs.push_back(release + " " + ns);
         return repair_result;
     }
+    Result<json> ReleaseManifest(const std::string&, const std::string&,
+                                 const CancelToken&) override {
+        return manifest;
+    }
+    Result<json> manifest = Error::Permanent("unsupported", "a fake");
     std::vector<std::string> installs, uninstalls, repairs;
     std::function<void()> on_uninstall;
     Status repair_result;
@@ -504,6 +509,22 @@ TEST_F(ProvisionerTest, RepairDriftReappliesWhatDriftedAndOnlyThat) {
     helm_.repair_result = Error::Permanent("helm_failed", "REPAIR FAILED: not deployed");
     EXPECT_FALSE(
         provisioner.RepairDrift(record, {*DeletedDrift("Service", "web", record)}, cancel).ok());
+}
+
+TEST_F(ProvisionerTest, ConvergenceRecordsWhatTheReleaseRenderedForDrift) {
+    ReadyWorkloads();
+    helm_.manifest = json::parse(R"({"revision": 1, "objects": [
+        {"kind": "Deployment", "name": "web", "instance": "store",
+         "containers": [{"name": "wordpress", "image": "wordpress:6.4"}]},
+        {"kind": "Secret", "name": "salts", "instance": "store"}]})");
+    CancelToken cancel(shutdown_);
+    ASSERT_EQ(provisioner_.Provision(At(Requested()), cancel, no_permit_),
+              CommandOutcome::kFinished);
+    const auto recorded = json::parse(Annotation(kReleaseObjectsAnnotation), nullptr, false);
+    ASSERT_TRUE(recorded.is_object()) << Annotation(kReleaseObjectsAnnotation);
+    EXPECT_EQ(recorded["generation"], 1) << "recorded with the observed generation";
+    EXPECT_EQ(recorded["objects"]["Deployment/web"]["containers"][0]["image"], "wordpress:6.4");
+    EXPECT_FALSE(recorded["objects"].contains("Secret/salts"));
 }
 
 TEST_F(ProvisionerTest, ACreateRecordsItsGenerationAndAfterReadyItsObservedGeneration) {
