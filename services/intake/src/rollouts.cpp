@@ -391,29 +391,38 @@ Result<nlohmann::json> Rollouts::Act(const std::string& rollout_id, const std::s
     return Describe(rollout_id, true);
 }
 
+void Rollouts::LookAndHandOverDefaults(std::vector<std::string>* ids) {
+    std::string defaults_text;
+    pool_.WithTransaction([&](pqxx::work& txn) {
+        const auto row = txn.exec(kStepLook)[0];
+        defaults_text = row[0].as<std::string>();
+        if (ids != nullptr) {
+            for (auto& id : SplitOn(row[1].as<std::string>(), ',')) ids->push_back(std::move(id));
+        }
+    });
+    if (seen_defaults_ && defaults_text == *seen_defaults_) return;
+    seen_defaults_ = defaults_text;
+    std::vector<std::pair<std::string, std::string>> recorded;
+    for (const auto& pair : SplitOn(defaults_text, ',')) {
+        const auto equals = pair.find('=');
+        if (equals != std::string::npos)
+            recorded.emplace_back(pair.substr(0, equals), pair.substr(equals + 1));
+    }
+    if (on_defaults_changed_) on_defaults_changed_(DefaultsFrom(recorded));
+}
+
 int Rollouts::Advance() {
     // One read-only statement a tick: the rollouts to step (none most of the time) and the
     // chart versions for new stores as they are now (two rows), so that the defaults are
     // rebuilt only when a canary passed, here or on another replica.
     std::vector<std::string> ids;
-    std::string defaults_text;
-    pool_.WithTransaction([&](pqxx::work& txn) {
-        const auto row = txn.exec(kStepLook)[0];
-        defaults_text = row[0].as<std::string>();
-        for (auto& id : SplitOn(row[1].as<std::string>(), ',')) ids.push_back(std::move(id));
-    });
-    if (!seen_defaults_ || defaults_text != *seen_defaults_) {
-        seen_defaults_ = defaults_text;
-        std::vector<std::pair<std::string, std::string>> recorded;
-        for (const auto& pair : SplitOn(defaults_text, ',')) {
-            const auto equals = pair.find('=');
-            if (equals != std::string::npos)
-                recorded.emplace_back(pair.substr(0, equals), pair.substr(equals + 1));
-        }
-        if (on_defaults_changed_) on_defaults_changed_(DefaultsFrom(recorded));
-    }
+    LookAndHandOverDefaults(&ids);
     int moved = 0;
+    canary_passed_in_step_ = false;
     for (const auto& id : ids) moved += AdvanceOne(id);
+    // A canary this step passed: this replica's new stores get the target now, not a step
+    // later (other replicas: at their next step).
+    if (canary_passed_in_step_) LookAndHandOverDefaults(nullptr);
     return moved;
 }
 
@@ -515,6 +524,7 @@ int Rollouts::AdvanceOne(const std::string& rollout_id) {
                 // The canary (or the first wave) passed: new stores get the target from now on;
                 // those created meanwhile with the previous version join at the end.
                 rollout.canary_passed = true;
+                canary_passed_in_step_ = true;  // read once this transaction committed
                 txn.exec_params(
                     "update intake.rollouts set canary_passed = true where rollout_id = $1::uuid",
                     rollout_id);

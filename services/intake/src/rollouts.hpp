@@ -68,6 +68,9 @@ public:
 
 private:
     int AdvanceOne(const std::string& rollout_id);
+    // Reads intake.chart_defaults (and, given `ids`, the rollouts to step) and hands the
+    // defaults over when they differ from the last read.
+    void LookAndHandOverDefaults(std::vector<std::string>* ids);
     // The defaults from intake.chart_defaults' rows (engine, version), checked against the
     // catalogue.
     Defaults DefaultsFrom(const std::vector<std::pair<std::string, std::string>>& recorded) const;
@@ -79,6 +82,7 @@ private:
     // intake.chart_defaults as the previous Advance read it ("engine=version,...");
     // Advance runs on one thread (the periodic task).
     std::optional<std::string> seen_defaults_;
+    bool canary_passed_in_step_ = false;  // by AdvanceOne, during Advance
 };
 
 }  // namespace storefleet::intake
