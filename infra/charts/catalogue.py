@@ -10,6 +10,9 @@ the same files: a chart changed without a version bump is refused.
   catalogue.py build --charts DIR --out DIR   unpack every version to OUT/<chart>/<version>/
                                               and write OUT/index.json (what services read)
   catalogue.py check --charts DIR             the same checks, nothing written
+  ... build|check --extra DIR                 also a version from a chart folder outside charts/
+                                              (repeatable; never a default): how a test adds a
+                                              version the product must not ship
   catalogue.py release --charts DIR CHART     package the working tree's CHART as a release
                                               (refused if that version is released already)
 
@@ -121,9 +124,10 @@ def package(files, chart):
     return buffer.getvalue()
 
 
-def collect(charts_dir):
+def collect(charts_dir, extra_dirs=()):
     """Every version of each engine's chart: {engine: {version: (files, fields)}} and the
-    default version of each, with the immutability checks."""
+    default version of each, with the immutability checks. `extra_dirs`: chart folders added as
+    more versions (never a default; refused if their version is in the catalogue already)."""
     releases_dir = os.path.join(charts_dir, "releases")
     catalogue = {engine: {} for engine in ENGINE_CHARTS}
     by_chart = {chart: engine for engine, chart in ENGINE_CHARTS.items()}
@@ -156,11 +160,22 @@ def collect(charts_dir):
                 f"version is immutable; bump version in charts/{chart}/Chart.yaml")
         catalogue[engine][fields["version"]] = (files, fields)
         defaults[engine] = fields["version"]
+    for extra_dir in extra_dirs:
+        files = tree_files(extra_dir)
+        if "Chart.yaml" not in files:
+            raise CatalogueError(f"{extra_dir}: no Chart.yaml")
+        fields = chart_yaml_fields(files["Chart.yaml"].decode())
+        if fields["name"] not in by_chart:
+            raise CatalogueError(f"{extra_dir}: {fields['name']} is not a store chart")
+        versions = catalogue[by_chart[fields["name"]]]
+        if fields["version"] in versions:
+            raise CatalogueError(f"{extra_dir}: {fields['name']} {fields['version']} is in the catalogue already")
+        versions[fields["version"]] = (files, fields)
     return catalogue, defaults
 
 
-def build(charts_dir, out_dir):
-    catalogue, defaults = collect(charts_dir)
+def build(charts_dir, out_dir, extra_dirs=()):
+    catalogue, defaults = collect(charts_dir, extra_dirs)
     out_dir = os.path.abspath(out_dir)
     staging = out_dir + ".new"
     shutil.rmtree(staging, ignore_errors=True)
@@ -212,16 +227,17 @@ def main():
     parser.add_argument("chart", nargs="?")
     parser.add_argument("--charts", default="charts")
     parser.add_argument("--out")
+    parser.add_argument("--extra", action="append", default=[], metavar="DIR")
     args = parser.parse_args()
     try:
         if args.command == "build":
             if not args.out:
                 parser.error("build needs --out")
-            index = build(args.charts, args.out)
+            index = build(args.charts, args.out, args.extra)
             summary = "; ".join(f"{e} {', '.join(v['versions'])} (default {v['default']})" for e, v in index["engines"].items())
             print(f"chart catalogue in {args.out}: {summary}")
         elif args.command == "check":
-            catalogue, defaults = collect(args.charts)
+            catalogue, defaults = collect(args.charts, args.extra)
             print("chart catalogue: " + "; ".join(f"{e} {', '.join(sorted(v))} (default {defaults.get(e)})" for e, v in catalogue.items()))
         else:
             if not args.chart:

@@ -103,6 +103,24 @@ class CatalogueTest(unittest.TestCase):
         self.assertNotEqual(result.returncode, 0)
         self.assertIn("unexpected member", result.stderr)
 
+    def test_an_extra_chart_folder_is_one_more_version_never_the_default(self):
+        extra = os.path.join(self.root, "extra")
+        shutil.copytree(os.path.join(self.charts, "woocommerce-store"), extra)
+        with open(os.path.join(extra, "Chart.yaml"), "w") as f:
+            f.write(CHART_YAML.format(name="woocommerce-store", version="0.3.1-test", annotations=""))
+        out = os.path.join(self.root, "out")
+        result = self.run_tool("build", "--out", out, "--extra", extra)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        with open(os.path.join(out, "index.json")) as f:
+            woocommerce = json.load(f)["engines"]["woocommerce"]
+        self.assertEqual(sorted(woocommerce["versions"]), ["0.3.0", "0.3.1-test"])
+        self.assertEqual(woocommerce["default"], "0.3.0", "an extra version is never the default")
+        with open(os.path.join(extra, "Chart.yaml"), "w") as f:
+            f.write(CHART_YAML.format(name="woocommerce-store", version="0.3.0", annotations=""))
+        result = self.run_tool("check", "--extra", extra)
+        self.assertNotEqual(result.returncode, 0, "an extra version must not replace one of the catalogue")
+        self.assertIn("in the catalogue already", result.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()

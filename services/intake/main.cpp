@@ -109,11 +109,13 @@ int Serve(const intake::IntakeConfig& config) {
         },
         /*run_at_start=*/true);
 
+    // The chart versions for new stores follow intake.chart_defaults: a step reads it with
+    // the rollouts and hands it over only when it changed (a canary passed on any replica).
+    rollouts.OnChartDefaultsChanged([&store](intake::Rollouts::Defaults defaults) {
+        store.SetChartDefaults(std::move(defaults));
+    });
     PeriodicTask rollout_steps("step the fleet rollouts", std::chrono::seconds(1),
-                               [&rollouts, &store] {
-                                   rollouts.Advance();
-                                   store.SetChartDefaults(rollouts.ChartDefaults());
-                               });
+                               [&rollouts] { rollouts.Advance(); });
 
     const int signal = WaitForTerminationSignal();
     log::Info("intake stopping", {{"signal", signal}});

@@ -17,5 +17,9 @@ void PostgresRestartedUnderLoad();  // case 4, case_postgres_outage.cpp
 void ChangesConvergeOnceWhileEveryProvisionerIsKilled();
 // case 9, case_drift_repair.cpp
 void DriftMadeWhileEveryProvisionerIsStoppedIsRepairedOnce();
+// cases 10-12, case_rollout_broken.cpp, case_rollout_kills.cpp, case_rollout_changes.cpp
+void ABrokenVersionHaltsAfterItsCanaryWhichIsRolledBack();
+void ARolloutFinishesOnceThroughKillsOfTheProvisionerAndIntake();
+void CreatesAndDeletesDuringARolloutAndAnAbortMidWave();
 
 }  // namespace storefleet::faults

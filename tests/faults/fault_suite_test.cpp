@@ -2,7 +2,8 @@
 // purpose while stores are in flight — provisioner replicas killed -9, added and removed,
 // Kafka, kube-apiserver and Postgres stopped, the projector and intake killed -9, poison
 // commands, deletions at awkward moments, store changes with every provisioner killed -9,
-// drift made while every provisioner is stopped — and checked for the guarantees of
+// drift made while every provisioner is stopped, fleet rollouts to a broken version, through
+// kill -9s, with creates, deletes and an abort — and checked for the guarantees of
 // docs/reliability.md: nothing lost, nothing doubled, order kept per store, one runner per
 // store, no secret rotated, quota and name freed only when deleted, one Helm revision per
 // generation (and one per drift repair). Every case prints its figures as
@@ -55,6 +56,12 @@ constexpr Case kSuiteOrder[] = {
      ChangesConvergeOnceWhileEveryProvisionerIsKilled},
     {"DriftMadeWhileEveryProvisionerIsStoppedIsRepairedOnce",
      DriftMadeWhileEveryProvisionerIsStoppedIsRepairedOnce},
+    {"ABrokenVersionHaltsAfterItsCanaryWhichIsRolledBack",
+     ABrokenVersionHaltsAfterItsCanaryWhichIsRolledBack},
+    {"ARolloutFinishesOnceThroughKillsOfTheProvisionerAndIntake",
+     ARolloutFinishesOnceThroughKillsOfTheProvisionerAndIntake},
+    {"CreatesAndDeletesDuringARolloutAndAnAbortMidWave",
+     CreatesAndDeletesDuringARolloutAndAnAbortMidWave},
     // Last, always: the replay covers every event the suite produced.
     {"PostgresRestartedUnderLoadThenTheReadModelEqualsAFreshReplay",
      PostgresRestartedUnderLoadThenTheReadModelEqualsAFreshReplay},
@@ -99,6 +106,16 @@ int main(int argc, char** argv) {
     // stopped at the end only if this run started it.
     setenv("STOREFLEET_PROVISIONER_REPLICAS", "3", 1);           // NOLINT(concurrency-mt-unsafe)
     setenv("STOREFLEET_NAMESPACE_STUCK_AFTER_SECONDS", "5", 0);  // NOLINT(concurrency-mt-unsafe)
+    // The chart catalogue of the platform under test: the product's plus a WooCommerce version
+    // that never becomes Ready (test_catalogue.py), for the rollout cases; the product's
+    // catalogue never holds it.
+    const std::string catalogue = StateDir() + "/faults-chart-catalogue";
+    auto built = RunShell("python3 " + RepoRoot() + "/tests/faults/test_catalogue.py " + catalogue);
+    if (built.rc != 0) {
+        std::cerr << "faults: tests/faults/test_catalogue.py failed:\n" << built.output << "\n";
+        return 1;
+    }
+    setenv("STOREFLEET_CHART_CATALOGUE", catalogue.c_str(), 1);  // NOLINT(concurrency-mt-unsafe)
     const bool was_running = !Env("STOREFLEET_URL").empty();
     auto up = Platform("up");
     if (up.rc != 0) {

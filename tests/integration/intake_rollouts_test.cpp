@@ -118,6 +118,15 @@ protected:
         });
         return versions;
     }
+    // Time passes for the chart defaults a canary set (the database's clock): the rollout
+    // no longer waits for replicas that might not have seen them (kDefaultsSettleSeconds).
+    void LetTheDefaultsSettle() {
+        pool_.WithTransaction([&](pqxx::work& txn) {
+            txn.exec(
+                "update intake.chart_defaults set updated_at = now() - interval '1 minute' "
+                "where engine = 'medusa'");
+        });
+    }
     int Upgrading(const std::string& id) {
         int n = 0;
         for (const auto& [_, state] : States(id)) n += state.first == "upgrading" ? 1 : 0;
@@ -151,6 +160,7 @@ TEST_F(IntakeRolloutsTest, EveryStoreIsUpgradedOnceWaveByWaveWithinTheInFlightBo
             if (state.first == "upgrading") started_waves.push_back(Show(id)["wave"].get<int>());
         }
         Report(id, v1::STORE_STATUS_READY);
+        LetTheDefaultsSettle();
         rollouts_.Advance();
     }
     shown = Show(id);
@@ -196,6 +206,45 @@ TEST_F(IntakeRolloutsTest, AFailedCanaryHaltsRollsTheCanaryBackAndTouchesNoOther
     }
     EXPECT_EQ(rolled, 2);
     EXPECT_EQ(untouched, 4);
+}
+
+TEST_F(IntakeRolloutsTest, ACanaryStoreThatFailsAfterTheHaltIsRolledBackToo) {
+    CreateStores(4);
+    const auto id = Start(R"({"canary":2,"waves":[100],"max_in_flight":5})");
+    rollouts_.Advance();
+    auto states = States(id);
+    std::vector<std::string> canary;
+    for (const auto& [store_id, state] : states) {
+        if (state.first == "upgrading") canary.push_back(store_id);
+    }
+    ASSERT_EQ(canary.size(), 2U);
+    // The first canary store fails; the second is still under way when the rollout halts.
+    ASSERT_TRUE(
+        store_
+            .ApplyStoreStatus({canary[0], v1::STORE_STATUS_FAILED, "failed",
+                               static_cast<uint64_t>(states[canary[0]].second), 0, ++sequence_})
+            .ok());
+    rollouts_.Advance();
+    ASSERT_EQ(Show(id)["state"], "halted");
+    EXPECT_EQ(States(id)[canary[0]].first, "rolling_back");
+    EXPECT_EQ(States(id)[canary[1]].first, "upgrading");
+    // Then it fails too: the halted rollout rolls it back as well, once.
+    ASSERT_TRUE(
+        store_
+            .ApplyStoreStatus({canary[1], v1::STORE_STATUS_FAILED, "failed",
+                               static_cast<uint64_t>(states[canary[1]].second), 0, ++sequence_})
+            .ok());
+    rollouts_.Advance();
+    EXPECT_EQ(States(id)[canary[1]].first, "rolling_back") << Show(id).dump();
+    Report(id, v1::STORE_STATUS_READY);
+    rollouts_.Advance();
+    rollouts_.Advance();
+    const auto shown = Show(id);
+    EXPECT_EQ(shown["counts"]["rolled_back"], 2) << shown.dump();
+    EXPECT_EQ(shown["counts"]["pending"], 2) << shown.dump();
+    EXPECT_EQ(shown["state"], "halted");
+    for (const auto& store_id : canary)
+        EXPECT_EQ(ChartCommands(store_id), (std::vector<std::string>{target_, from_})) << store_id;
 }
 
 TEST_F(IntakeRolloutsTest, OneRolloutPerEngineAndPauseResumeAbortFollowTheirStates) {
@@ -253,11 +302,75 @@ TEST_F(IntakeRolloutsTest, AStoreNotReadyInTimeFailsItsGateAndAResumeGoesOnWithT
     rollouts_.Advance();
     EXPECT_EQ(Upgrading(id), 2) << Show(id).dump();
     Report(id, v1::STORE_STATUS_READY);
+    rollouts_.Advance();  // the first wave passed: new stores get the target from now on
+    LetTheDefaultsSettle();
     rollouts_.Advance();
     shown = Show(id);
     EXPECT_EQ(shown["state"], "done") << shown.dump();
     EXPECT_EQ(shown["counts"]["upgraded"], 2);
     EXPECT_EQ(shown["counts"]["failed"], 2);
+}
+
+TEST_F(IntakeRolloutsTest, AStoreCreatedWithThePreviousVersionAfterTheCanaryJoinsTheRollout) {
+    CreateStores(2);
+    const auto id = Start(R"({"canary":1,"waves":[100],"max_in_flight":2})");
+    for (int step = 0; step < 10 && Show(id)["counts"]["upgraded"] != 2; ++step) {
+        rollouts_.Advance();
+        Report(id, v1::STORE_STATUS_READY);
+    }
+    rollouts_.Advance();
+    auto shown = Show(id);
+    ASSERT_EQ(shown["counts"]["upgraded"], 2) << shown.dump();
+    EXPECT_TRUE(shown["canary_passed"].get<bool>());
+    EXPECT_EQ(shown["state"], "running")
+        << "every wave is done, but a replica may not have seen the new default yet";
+    // A replica that has not stepped since the canary passed still creates with the
+    // previous version (this IntakeStore's defaults were never updated): the store joins.
+    const auto late = CreateStores(1);
+    LetTheDefaultsSettle();
+    rollouts_.Advance();
+    shown = Show(id);
+    EXPECT_EQ(shown["stores"], 3) << shown.dump();
+    EXPECT_EQ(shown["waves"], 3) << "the late store is one more wave";
+    Report(id, v1::STORE_STATUS_READY);
+    rollouts_.Advance();
+    Report(id, v1::STORE_STATUS_READY);
+    rollouts_.Advance();
+    shown = Show(id);
+    EXPECT_EQ(shown["state"], "done") << shown.dump();
+    EXPECT_EQ(shown["counts"]["upgraded"], 3) << shown.dump();
+    EXPECT_EQ(ChartCommands(late[0]), std::vector<std::string>{target_});
+}
+
+TEST_F(IntakeRolloutsTest, TheDefaultsAreHandedOverOnlyWhenTheyChangeOnAnyReplica) {
+    std::vector<Rollouts::Defaults> handed;
+    rollouts_.OnChartDefaultsChanged(
+        [&handed](Rollouts::Defaults defaults) { handed.push_back(std::move(defaults)); });
+    rollouts_.Advance();
+    ASSERT_EQ(handed.size(), 1U) << "the first step hands them over";
+    ASSERT_EQ(handed[0].count("medusa"), 1U);
+    const auto recorded = handed[0].at("medusa");
+    rollouts_.Advance();
+    rollouts_.Advance();
+    EXPECT_EQ(handed.size(), 1U) << "nothing changed, nothing handed over";
+    // Another replica's rollout passes its canary and records a new default for medusa (one
+    // this catalogue lacks, so the catalogue's default stands in for it).
+    auto set_default = [&](const std::string& version) {
+        pool_.WithTransaction([&](pqxx::work& txn) {
+            txn.exec_params(
+                "update intake.chart_defaults set version = $1, updated_at = now() where "
+                "engine = 'medusa'",
+                version);
+        });
+    };
+    set_default("0.0.2-" + RandomHex(3));
+    rollouts_.Advance();
+    set_default(recorded);  // put back before any assertion can return
+    ASSERT_EQ(handed.size(), 2U) << "a change made elsewhere is seen at the next step";
+    EXPECT_EQ(handed[1].at("medusa"), charts_.DefaultVersion("medusa"));
+    rollouts_.Advance();
+    ASSERT_EQ(handed.size(), 3U);
+    EXPECT_EQ(handed[2].at("medusa"), recorded);
 }
 
 }  // namespace

@@ -16,6 +16,36 @@ constexpr const char* kRecordDefault =
     "insert into intake.chart_defaults (engine, version) values ($1, $2) on conflict do nothing";
 constexpr const char* kReadDefaults = "select engine, version from intake.chart_defaults";
 
+// How long after a canary passed a rollout still looks for stores created with the previous
+// version before it is done: several steps of every replica (one a second).
+constexpr int kDefaultsSettleSeconds = 5;
+
+// What each step of the rollouts looks at first: intake.chart_defaults as "engine=version,..."
+// (engines and versions hold neither ',' nor '='), and the rollouts to step, oldest first:
+// those not over, and aborted ones with stores still under way.
+constexpr const char* kStepLook = R"SQL(
+select (select coalesce(string_agg(engine || '=' || version, ',' order by engine), '')
+          from intake.chart_defaults),
+       (select coalesce(string_agg(rollout_id::text, ',' order by created_at), '')
+          from intake.rollouts
+         where state <> 'done'
+           and (state <> 'aborted'
+                or exists (select 1 from intake.rollout_stores r
+                            where r.rollout_id = rollouts.rollout_id
+                              and r.state in ('upgrading', 'rolling_back')))))SQL";
+
+std::vector<std::string> SplitOn(const std::string& text, char separator) {
+    std::vector<std::string> parts;
+    std::size_t from = 0;
+    while (from < text.size()) {
+        auto to = text.find(separator, from);
+        if (to == std::string::npos) to = text.size();
+        if (to > from) parts.push_back(text.substr(from, to - from));
+        from = to + 1;
+    }
+    return parts;
+}
+
 // The stores a rollout takes at its start (and, later, those created meanwhile): active, of the
 // engine, matching the selector, not at the target, oldest first.
 constexpr const char* kSelectStores = R"SQL(
@@ -37,6 +67,15 @@ select $1::uuid, id, ord::int + $5::int, w, 'pending', nullif(v, '')
 constexpr const char* kAudit =
     "insert into intake.audit_log (actor, action, tenant_id, target, detail) "
     "values ($1, $2, null, $3, $4::jsonb)";
+
+// The failed stores of a rollout still desired at its target ($3), with the version to roll
+// each back to (its own, else the rollout's previous default, $2).
+constexpr const char* kFailedAtTheTarget = R"SQL(
+select r.store_id::text, coalesce(r.from_version, $2)
+  from intake.rollout_stores r join intake.stores s on s.store_id = r.store_id
+ where r.rollout_id = $1::uuid and r.state = 'failed' and r.generation is not null
+   and s.state = 'active' and s.chart_version = $3
+ order by r.position)SQL";
 
 // The health gate of the stores under way: the store's own word (observed or failed
 // generation, from store-status) or the gate's time running out.
@@ -149,31 +188,37 @@ std::vector<std::pair<std::string, std::string>> MatchingStores(pqxx::work& txn,
 Rollouts::Rollouts(pg::Pool& pool, events::ChartCatalogue charts)
     : pool_(pool), charts_(std::move(charts)) {}
 
-std::map<std::string, std::string, std::less<>> Rollouts::ChartDefaults() {
-    std::map<std::string, std::string, std::less<>> defaults;
+Rollouts::Defaults Rollouts::ChartDefaults() {
+    std::vector<std::pair<std::string, std::string>> recorded;
     pool_.WithTransaction([&](pqxx::work& txn) {
         for (const auto engine : events::kEngineNames) {
             if (charts_.Offers(engine))
                 txn.exec_params(kRecordDefault, std::string(engine),
                                 charts_.DefaultVersion(engine));
         }
-        for (const auto& row : txn.exec(kReadDefaults)) {
-            const auto engine = row[0].as<std::string>();
-            const auto version = row[1].as<std::string>();
-            if (!charts_.Offers(engine)) continue;
-            if (charts_.Find(engine, version) == nullptr) {
-                log::Warn(
-                    "the recorded chart version for new stores is not in the catalogue; "
-                    "using the catalogue's default",
-                    {{"engine", engine},
-                     {"recorded", version},
-                     {"default", charts_.DefaultVersion(engine)}});
-                defaults[engine] = charts_.DefaultVersion(engine);
-            } else {
-                defaults[engine] = version;
-            }
-        }
+        for (const auto& row : txn.exec(kReadDefaults))
+            recorded.emplace_back(row[0].as<std::string>(), row[1].as<std::string>());
     });
+    return DefaultsFrom(recorded);
+}
+
+Rollouts::Defaults Rollouts::DefaultsFrom(
+    const std::vector<std::pair<std::string, std::string>>& recorded) const {
+    Defaults defaults;
+    for (const auto& [engine, version] : recorded) {
+        if (!charts_.Offers(engine)) continue;
+        if (charts_.Find(engine, version) == nullptr) {
+            log::Warn(
+                "the recorded chart version for new stores is not in the catalogue; "
+                "using the catalogue's default",
+                {{"engine", engine},
+                 {"recorded", version},
+                 {"default", charts_.DefaultVersion(engine)}});
+            defaults[engine] = charts_.DefaultVersion(engine);
+        } else {
+            defaults[engine] = version;
+        }
+    }
     return defaults;
 }
 
@@ -351,19 +396,38 @@ Result<nlohmann::json> Rollouts::Act(const std::string& rollout_id, const std::s
     return Describe(rollout_id, true);
 }
 
-int Rollouts::Advance() {
-    std::vector<std::string> ids;
+void Rollouts::LookAndHandOverDefaults(std::vector<std::string>* ids) {
+    std::string defaults_text;
     pool_.WithTransaction([&](pqxx::work& txn) {
-        for (const auto& row :
-             txn.exec("select rollout_id::text from intake.rollouts where state <> 'done' and "
-                      "(state <> 'aborted' or exists (select 1 from intake.rollout_stores r where "
-                      "r.rollout_id = rollouts.rollout_id and r.state in ('upgrading', "
-                      "'rolling_back'))) order by created_at")) {
-            ids.push_back(row[0].as<std::string>());
+        const auto row = txn.exec(kStepLook)[0];
+        defaults_text = row[0].as<std::string>();
+        if (ids != nullptr) {
+            for (auto& id : SplitOn(row[1].as<std::string>(), ',')) ids->push_back(std::move(id));
         }
     });
+    if (seen_defaults_ && defaults_text == *seen_defaults_) return;
+    seen_defaults_ = defaults_text;
+    std::vector<std::pair<std::string, std::string>> recorded;
+    for (const auto& pair : SplitOn(defaults_text, ',')) {
+        const auto equals = pair.find('=');
+        if (equals != std::string::npos)
+            recorded.emplace_back(pair.substr(0, equals), pair.substr(equals + 1));
+    }
+    if (on_defaults_changed_) on_defaults_changed_(DefaultsFrom(recorded));
+}
+
+int Rollouts::Advance() {
+    // One read-only statement a tick: the rollouts to step (none most of the time) and the
+    // chart versions for new stores as they are now (two rows), so that the defaults are
+    // rebuilt only when a canary passed, here or on another replica.
+    std::vector<std::string> ids;
+    LookAndHandOverDefaults(&ids);
     int moved = 0;
+    canary_passed_in_step_ = false;
     for (const auto& id : ids) moved += AdvanceOne(id);
+    // A canary this step passed: this replica's new stores get the target now, not a step
+    // later (other replicas: at their next step).
+    if (canary_passed_in_step_) LookAndHandOverDefaults(nullptr);
     return moved;
 }
 
@@ -398,6 +462,28 @@ int Rollouts::AdvanceOne(const std::string& rollout_id) {
                 rollout_id, state, reason);
             rollout.state = state;
         };
+        // A halt that rolls back: every failed store still desired at the target goes back to
+        // the version it had, those failed at the halt and those that were still under way
+        // then and fail later (its rollback changes the desired version, so once only).
+        auto roll_back_failed = [&]() -> int {
+            int sent = 0;
+            for (const auto& store : txn.exec_params(kFailedAtTheTarget, rollout_id,
+                                                     rollout.previous, rollout.target)) {
+                const auto id = store[0].as<std::string>();
+                const auto change =
+                    ChangeChartVersion(txn, id, store[1].as<std::string>(), actor, rollout_id);
+                if (change.kind != ChartChange::kSent) continue;
+                txn.exec_params(
+                    "update intake.rollout_stores set state = 'rolling_back', generation = $3, "
+                    "started_at = now(), finished_at = null where rollout_id = $1::uuid and "
+                    "store_id = $2::uuid",
+                    rollout_id, id, static_cast<int64_t>(change.generation));
+                ++sent;
+            }
+            return sent;
+        };
+        if (rollout.state == "halted" && rollout.request.on_halt == HaltAction::kRollback)
+            return moved + roll_back_failed();
         if (rollout.state == "aborted" || rollout.state == "paused") return moved;
 
         // The failure budget, for the wave under way.
@@ -424,24 +510,7 @@ int Rollouts::AdvanceOne(const std::string& rollout_id) {
                 log::Warn("rollout halted", {{"rollout_id", rollout_id},
                                              {"wave", rollout.wave},
                                              {"failed", in_wave_failed}});
-                if (rollout.request.on_halt == HaltAction::kRollback) {
-                    for (const auto& store : txn.exec_params(
-                             "select store_id::text, coalesce(from_version, $2) from "
-                             "intake.rollout_stores where rollout_id = $1::uuid and state = "
-                             "'failed' and generation is not null order by position",
-                             rollout_id, rollout.previous)) {
-                        const auto id = store[0].as<std::string>();
-                        const auto change = ChangeChartVersion(txn, id, store[1].as<std::string>(),
-                                                               actor, rollout_id);
-                        if (change.kind != ChartChange::kSent) continue;
-                        txn.exec_params(
-                            "update intake.rollout_stores set state = 'rolling_back', generation "
-                            "= $3, started_at = now(), finished_at = null where rollout_id = "
-                            "$1::uuid and store_id = $2::uuid",
-                            rollout_id, id, static_cast<int64_t>(change.generation));
-                        ++moved;
-                    }
-                }
+                if (rollout.request.on_halt == HaltAction::kRollback) moved += roll_back_failed();
                 return moved;
             }
         }
@@ -460,6 +529,7 @@ int Rollouts::AdvanceOne(const std::string& rollout_id) {
                 // The canary (or the first wave) passed: new stores get the target from now on;
                 // those created meanwhile with the previous version join at the end.
                 rollout.canary_passed = true;
+                canary_passed_in_step_ = true;  // read once this transaction committed
                 txn.exec_params(
                     "update intake.rollouts set canary_passed = true where rollout_id = $1::uuid",
                     rollout_id);
@@ -471,6 +541,18 @@ int Rollouts::AdvanceOne(const std::string& rollout_id) {
             if (rollout.wave + 1 >= rollout.waves) {
                 // The last wave is done: stores created during the rollout with the previous
                 // version are one more wave, else the rollout is done.
+                // Each replica hands new stores the target from its first step after the
+                // canary passed (Advance): a store created on one that has not stepped yet
+                // still gets the previous version, so the rollout looks for late stores
+                // until every replica has had a few steps to see the new default.
+                if (rollout.canary_passed &&
+                    txn.exec_params("select exists (select 1 from intake.chart_defaults where "
+                                    "engine = $1 and updated_at > now() - make_interval(secs "
+                                    "=> $2))",
+                                    rollout.engine, kDefaultsSettleSeconds)[0][0]
+                        .as<bool>()) {
+                    return moved;
+                }
                 const auto late = MatchingStores(txn, rollout_id, rollout.request);
                 if (late.empty() || !rollout.canary_passed) {
                     set_state("done", "");

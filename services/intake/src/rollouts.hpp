@@ -4,7 +4,10 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "rollout_plan.hpp"
 #include "storefleet/common/result.hpp"
@@ -24,10 +27,19 @@ class Rollouts {
 public:
     Rollouts(pg::Pool& pool, events::ChartCatalogue charts);
 
+    using Defaults = std::map<std::string, std::string, std::less<>>;
+
     // Each offered engine's chart version for new stores: the one recorded in
     // intake.chart_defaults (recorded from the catalogue the first time an engine is seen); the
     // catalogue's default where the recorded one is no longer in the catalogue.
-    std::map<std::string, std::string, std::less<>> ChartDefaults();
+    Defaults ChartDefaults();
+
+    // Called by Advance with the chart versions for new stores whenever intake.chart_defaults
+    // differs from what it was at the previous Advance (a canary passed, on this replica or
+    // another), and at the first Advance. Set before the first Advance.
+    void OnChartDefaultsChanged(std::function<void(Defaults)> changed) {
+        on_defaults_changed_ = std::move(changed);
+    }
 
     // Starts a rollout: the engine's active stores its selector matches and not at the target
     // yet, in the order they were created, split into waves (AssignWaves). 201 with the rollout;
@@ -47,17 +59,30 @@ public:
     // One step of every rollout that is not over: the health gate of each store under way, the
     // failure budget (a halt rolls the failed stores back when asked), the next wave when one is
     // done, then as many upgrades as the in-flight bound allows. Returns how many stores it
-    // moved from one state to another.
+    // moved from one state to another. The same statement that finds the rollouts reads
+    // intake.chart_defaults (two rows), so a tick with nothing to do is one read, and the
+    // defaults are rebuilt only when they changed (OnChartDefaultsChanged).
     int Advance();
 
     const events::ChartCatalogue& Charts() const { return charts_; }
 
 private:
     int AdvanceOne(const std::string& rollout_id);
+    // Reads intake.chart_defaults (and, given `ids`, the rollouts to step) and hands the
+    // defaults over when they differ from the last read.
+    void LookAndHandOverDefaults(std::vector<std::string>* ids);
+    // The defaults from intake.chart_defaults' rows (engine, version), checked against the
+    // catalogue.
+    Defaults DefaultsFrom(const std::vector<std::pair<std::string, std::string>>& recorded) const;
     nlohmann::json Describe(const std::string& rollout_id, bool with_failures);
 
     pg::Pool& pool_;
     events::ChartCatalogue charts_;
+    std::function<void(Defaults)> on_defaults_changed_;
+    // intake.chart_defaults as the previous Advance read it ("engine=version,...");
+    // Advance runs on one thread (the periodic task).
+    std::optional<std::string> seen_defaults_;
+    bool canary_passed_in_step_ = false;  // by AdvanceOne, during Advance
 };
 
 }  // namespace storefleet::intake
