@@ -99,7 +99,7 @@ std::optional<DataStore> LockForData(pqxx::work& txn, const Tenant& tenant,
         return std::nullopt;
     }
     const auto& row = rows[0];
-    const std::string state = row[0].as<std::string>();
+    const auto state = row[0].as<std::string>();
     if (state == "deleted") {
         refused = Refuse("not_found", "no store " + store_id);
         return std::nullopt;
@@ -194,7 +194,7 @@ DataRequestOutcome IntakeStore::RequestRestore(const Tenant& tenant, const std::
         if (backup.empty()) {
             return Refuse("backup_not_restorable", "no backup " + backup_id + " of this store");
         }
-        const std::string state = backup[0][0].as<std::string>();
+        const auto state = backup[0][0].as<std::string>();
         if (state != "completed") {
             return Refuse("backup_not_restorable",
                           "backup " + backup_id + " is " + state +

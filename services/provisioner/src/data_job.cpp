@@ -22,18 +22,32 @@ std::string Lines(std::initializer_list<std::string> lines) {
     return out;
 }
 
+// Waits (bounded) until PostgreSQL answers: a new pod's address may reach the network policy
+// enforcer's peer sets a moment after the pod started.
+constexpr const char* kWaitForPostgres =
+    R"sh(until pg_isready -q -t 2; do tries=$((tries + 1)); [ "$tries" -lt 60 ] || { echo )sh"
+    R"sh("the store's database does not answer" >&2; exit 1; }; sleep 1; done)sh";
+// The rest of the same wait for MariaDB, after `mariadb-admin <connection>`.
+constexpr const char* kPingUntilAnswered =
+    R"sh( ping > /dev/null 2>&1; do tries=$((tries + 1)); [ "$tries" -lt 60 ] || { echo )sh"
+    R"sh("the store's database does not answer" >&2; exit 1; }; sleep 1; done)sh";
+// Ends the database's other sessions (the store's own, which reconnect) before a restore.
+constexpr const char* kEndOtherSessions =
+    R"sh(psql -X -q -v ON_ERROR_STOP=1 -c "select count(pg_terminate_backend(pid)) from )sh"
+    R"sh(pg_stat_activity where datname = current_database() )sh"
+    R"sh(and pid <> pg_backend_pid()" > /dev/null)sh";
+// The start of the restore's SQL: the schema public replaced, then the dump's statements.
+constexpr const char* kReplaceSchemaThen =
+    "{ echo 'drop schema public cascade; create schema public;'; pg_restore --no-owner "
+    "--no-acl --file=- ";
+
 // PostgreSQL (Medusa): the app user of the database container's environment, which owns the
 // database and so its schema public (PostgreSQL 15: pg_database_owner).
 std::string PostgresScript(const DataJobSpec& spec) {
-    const std::string env =
-        Lines({"set -eu", "export PGHOST=\"$STOREFLEET_DB_HOST\"",
-               "export PGUSER=\"$MEDUSA_DB_USER\"", "export PGPASSWORD=\"$MEDUSA_DB_PASSWORD\"",
-               "export PGDATABASE=\"$MEDUSA_DB_NAME\"", std::string("cd ") + kBackupMountPath,
-               // A new pod's address may reach the network policy enforcer's peer sets a
-               // moment after the pod started: wait (bounded) for the database to answer.
-               "tries=0",
-               "until pg_isready -q -t 2; do tries=$((tries + 1)); [ \"$tries\" -lt 60 ] || { "
-               "echo \"the store's database does not answer\" >&2; exit 1; }; sleep 1; done"});
+    const std::string env = Lines(
+        {"set -eu", "export PGHOST=\"$STOREFLEET_DB_HOST\"", "export PGUSER=\"$MEDUSA_DB_USER\"",
+         "export PGPASSWORD=\"$MEDUSA_DB_PASSWORD\"", "export PGDATABASE=\"$MEDUSA_DB_NAME\"",
+         std::string("cd ") + kBackupMountPath, "tries=0", std::string(kWaitForPostgres)});
     const std::string dump = spec.backup_id + ".dump";
     if (spec.operation == "backup") {
         std::string script =
@@ -49,30 +63,23 @@ std::string PostgresScript(const DataJobSpec& spec) {
     const std::string sql = ".restore-" + spec.operation_id + ".sql";
     // The whole schema is replaced in one transaction: objects made after the backup (a
     // migration's new tables) go too, and a failed restore leaves the data as it was.
-    return env +
-           Lines(
-               {"test -s " + dump + " || { echo \"backup " + spec.backup_id +
-                    " is not on the store's backup volume\" >&2; exit 1; }",
-                "psql -X -q -v ON_ERROR_STOP=1 -c \"select count(pg_terminate_backend(pid)) "
-                "from pg_stat_activity where datname = current_database() and pid <> "
-                "pg_backend_pid()\" > /dev/null",
-                // To a file first: in a pipe sh would not see pg_restore fail.
-                "{ echo 'drop schema public cascade; create schema public;'; "
-                "pg_restore --no-owner --no-acl --file=- " +
-                    dump + "; } > " + sql,
-                "psql -X -q -v ON_ERROR_STOP=1 --single-transaction --file=" + sql + " > /dev/null",
-                "rm -f " + sql, "echo restored > /dev/termination-log"});
+    return env + Lines({"test -s " + dump + " || { echo \"backup " + spec.backup_id +
+                            " is not on the store's backup volume\" >&2; exit 1; }",
+                        std::string(kEndOtherSessions),
+                        // To a file first: in a pipe sh would not see pg_restore fail.
+                        std::string(kReplaceSchemaThen) + dump + "; } > " + sql,
+                        "psql -X -q -v ON_ERROR_STOP=1 --single-transaction --file=" + sql +
+                            " > /dev/null",
+                        "rm -f " + sql, "echo restored > /dev/termination-log"});
 }
 
 // MariaDB (WooCommerce): the same steps with the MariaDB client tools of its image.
 std::string MariadbScript(const DataJobSpec& spec) {
     const std::string connect =
-        "--host=\"$STOREFLEET_DB_HOST\" --user=\"$MARIADB_USER\" --password=\"$MARIADB_PASSWORD\"";
-    const std::string env = Lines(
-        {"set -eu", std::string("cd ") + kBackupMountPath, "tries=0",
-         "until mariadb-admin " + connect +
-             " ping > /dev/null 2>&1; do tries=$((tries + 1)); [ \"$tries\" -lt 60 ] || { echo "
-             "\"the store's database does not answer\" >&2; exit 1; }; sleep 1; done"});
+        R"(--host="$STOREFLEET_DB_HOST" --user="$MARIADB_USER" --password="$MARIADB_PASSWORD")";
+    const std::string env =
+        Lines({"set -eu", std::string("cd ") + kBackupMountPath, "tries=0",
+               "until mariadb-admin " + connect + std::string(kPingUntilAnswered)});
     const std::string dump = spec.backup_id + ".dump";
     if (spec.operation == "backup") {
         std::string script = env + Lines({"mariadb-dump " + connect +
@@ -253,7 +260,7 @@ std::string TerminationMessage(const json& pods) {
              pod.value("status", json::object()).value("containerStatuses", json::array())) {
             const auto terminated =
                 container.value("state", json::object()).value("terminated", json::object());
-            const std::string message = terminated.value("message", "");
+            std::string message = terminated.value("message", "");
             if (!message.empty()) return message;
         }
     }
