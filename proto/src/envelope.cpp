@@ -35,6 +35,15 @@ void SetTypeFromPayload(v1::Envelope& envelope) {
         case v1::Envelope::kStoreStatusChanged:
             envelope.set_type("StoreStatusChanged");
             break;
+        case v1::Envelope::kStoreBackupRequested:
+            envelope.set_type("StoreBackupRequested");
+            break;
+        case v1::Envelope::kStoreRestoreRequested:
+            envelope.set_type("StoreRestoreRequested");
+            break;
+        case v1::Envelope::kStoreBackupStatusChanged:
+            envelope.set_type("StoreBackupStatusChanged");
+            break;
         case v1::Envelope::PAYLOAD_NOT_SET:
             envelope.set_type("");
             break;
@@ -43,7 +52,11 @@ void SetTypeFromPayload(v1::Envelope& envelope) {
 
 bool IsStoreCommand(const v1::Envelope& envelope) {
     return envelope.has_store_requested() || envelope.has_store_change_requested() ||
-           envelope.has_store_deletion_requested();
+           envelope.has_store_deletion_requested() || IsDataCommand(envelope);
+}
+
+bool IsDataCommand(const v1::Envelope& envelope) {
+    return envelope.has_store_backup_requested() || envelope.has_store_restore_requested();
 }
 
 uint64_t CommandGeneration(const v1::Envelope& envelope) {

@@ -180,9 +180,15 @@ for r in services configmaps persistentvolumeclaims serviceaccounts deployments.
     expect yes patch "$r" -n "$store_a"
     expect yes delete "$r" -n "$store_a"
 done
+# Backups (decision 14): its backup Job's pod is listed for the termination message (the dump's
+# size); nothing more of pods: no get by name, no watch, no logs, no exec, no create.
+expect yes list pods -n "$store_a"
+expect no watch pods -n "$store_a"
+expect no get pods --subresource=log -n "$store_a"
 expect no create pods -n "$store_a"
 expect no create pods --subresource=exec -n "$store_a"
 expect no get pods -n "$store_a"
+expect no delete pods -n "$store_a"
 expect no create serviceaccounts --subresource=token -n "$store_a"
 expect no delete resourcequotas -n "$store_a"
 expect no delete networkpolicies.networking.k8s.io -n "$store_a"

@@ -5,8 +5,9 @@
 #
 # Two stores are created through the API (POST /api/v1/stores; simulated placement, so only
 # their namespaces and the provisioner's policies matter, and they come in seconds); the test
-# checks the three policies are there as the provisioner made them, then puts its own pods on
-# the real node: a plain pod and an internet-egress pod in store A, a web pod in store B
+# checks the four policies are there as the provisioner made them, then puts its own pods on
+# the real node: a plain pod, an internet-egress pod, a pod labelled as a backup Job's
+# (storefleet.io/data-job) and one labelled as the database in store A, a web pod in store B
 # (labelled as the chart's web pod, so B's Ingress reaches it), a pod in a namespace that is no
 # store's, and one in the ingress controller's namespace the policy names. The stack's fence
 # already drops what a pod sends to the host or off the pod network (except DNS), so every
@@ -122,17 +123,19 @@ policies_of() {
     kubectl get networkpolicy -n "$1" -l app.kubernetes.io/managed-by=storefleet \
         -o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}' 2>/dev/null | sort | paste -sd' '
 }
-has_policies() { [[ $(policies_of "$1") == "allow-from-ingress-controller allow-web-egress default-deny" ]]; }
+has_policies() { [[ $(policies_of "$1") == "allow-from-ingress-controller allow-web-egress data-job-to-database default-deny" ]]; }
 for ns in "$NS_A" "$NS_B"; do
     if wait_for "the provisioner's NetworkPolicies in $ns" 120 has_policies "$ns"; then
         ok "$ns has the provisioner's policies: $(policies_of "$ns")"
     else
-        die "$ns: expected default-deny, allow-from-ingress-controller, allow-web-egress; found '$(policies_of "$ns")'"
+        die "$ns: expected default-deny, allow-from-ingress-controller, allow-web-egress, data-job-to-database; found '$(policies_of "$ns")'"
     fi
 done
 INGRESS_NS=$(kubectl get networkpolicy -n "$NS_B" allow-from-ingress-controller \
     -o jsonpath='{.spec.ingress[0].from[0].namespaceSelector.matchLabels.kubernetes\.io/metadata\.name}')
 WEB_PORT=$(kubectl get networkpolicy -n "$NS_B" allow-from-ingress-controller -o jsonpath='{.spec.ingress[0].ports[0].port}')
+# The store database's port a backup Job may reach (decision 14).
+DB_PORT=$(kubectl get networkpolicy -n "$NS_A" data-job-to-database -o jsonpath='{.spec.egress[0].ports[0].port}')
 [[ -n $INGRESS_NS && -n $WEB_PORT ]] || die "could not read the ingress namespace and web port from $NS_B/allow-from-ingress-controller"
 log "policies: the ingress controller's namespace is $INGRESS_NS, the web port $WEB_PORT"
 
@@ -187,6 +190,8 @@ YAML
 {
     pod "$NS_A" np-plain 'np-role: plain'
     pod "$NS_A" np-egress '"storefleet.io/internet-egress": "true"'
+    pod "$NS_A" np-datajob '"storefleet.io/data-job": backup'
+    pod "$NS_A" np-db '"app.kubernetes.io/component": database'
     pod "$NS_B" np-web "$WEB_LABELS" http "$WEB_PORT"
     pod "$OTHER_NS" np-other 'np-role: other'
     pod "$INGRESS_NS" np-ingress 'np-role: ingress'
@@ -205,7 +210,7 @@ running() {
     IP[$name]=$ip
     PID[$name]=$pid
 }
-for p in "$NS_A/np-plain" "$NS_A/np-egress" "$NS_B/np-web" "$OTHER_NS/np-other" "$INGRESS_NS/np-ingress"; do
+for p in "$NS_A/np-plain" "$NS_A/np-egress" "$NS_A/np-datajob" "$NS_A/np-db" "$NS_B/np-web" "$OTHER_NS/np-other" "$INGRESS_NS/np-ingress"; do
     wait_for "pod $p to run" 120 running "${p%/*}" "${p#*/}" || {
         kubectl describe pod -n "${p%/*}" "${p#*/}" >&2 || true
         die "pod $p did not run on the real node"
@@ -228,6 +233,7 @@ start_listener() {  # start_listener PID|netns:NAME PORT...
 }
 start_listener "${PID[np-web]}" "$WEB_PORT" "$OTHER_PORT"
 start_listener "${PID[np-egress]}" 8080
+start_listener "${PID[np-db]}" "$DB_PORT" 8080
 start_listener "${PID[np-other]}" 8080
 start_listener "netns:$REALNODE_OUTSIDE_NS" 80 443 8080
 OUT=$REALNODE_OUTSIDE_IP
@@ -239,9 +245,10 @@ listening() {
     out=$(nsenter -t "${PID[np-web]}" -n python3 "$PROBE" connect "127.0.0.1:$WEB_PORT" "127.0.0.1:$OTHER_PORT"
         nsenter -t "${PID[np-other]}" -n python3 "$PROBE" connect "127.0.0.1:8080"
         nsenter -t "${PID[np-egress]}" -n python3 "$PROBE" connect "127.0.0.1:8080"
+        nsenter -t "${PID[np-db]}" -n python3 "$PROBE" connect "127.0.0.1:$DB_PORT" "127.0.0.1:8080"
         ip netns exec "$REALNODE_OUTSIDE_NS" python3 "$PROBE" connect "$OUT:80" "$OUT:443" "$OUT:8080"
         python3 "$PROBE" connect "127.0.0.1:$host_port")
-    [[ $(grep -c ' open$' <<<"$out") == 8 ]]
+    [[ $(grep -c ' open$' <<<"$out") == 10 ]]
 }
 wait_for "the test's listeners" 10 listening || die "the listeners did not start"
 
@@ -261,6 +268,12 @@ declare -a CHECKS=(
     "np-egress $OUT:80 open open the outside on 80 from an internet-egress pod"
     "np-egress $OUT:443 open open the outside on 443 from an internet-egress pod"
     "np-plain ${IP[np-egress]}:8080 open open the store's own pods (A -> A)"
+    "np-datajob ${IP[np-db]}:$DB_PORT open open a backup Job's pod to its store's database port (A -> A:$DB_PORT)"
+    "np-datajob ${IP[np-db]}:8080 open blocked a backup Job's pod to another port of its store's database (A -> A:8080)"
+    "np-datajob ${IP[np-egress]}:8080 open blocked a backup Job's pod to its store's other pods (A -> A)"
+    "np-datajob ${IP[np-web]}:$OTHER_PORT open blocked a backup Job's pod to another store (A -> B:$OTHER_PORT)"
+    "np-datajob $OUT:443 open blocked a backup Job's pod to the outside"
+    "np-plain ${IP[np-db]}:$DB_PORT open open the store's own pods to its database (A -> A:$DB_PORT)"
     "np-ingress ${IP[np-web]}:$WEB_PORT open open the ingress controller's namespace to the web port ($INGRESS_NS -> B:$WEB_PORT)"
     "np-other $REALNODE_IP:$host_port blocked blocked the fence: a pod no policy selects still cannot reach the host"
 )
@@ -294,7 +307,7 @@ declare -A RESULT
 probe_all() {  # runs every check's probe from its pod (all of one pod's targets at once)
     local from targets line
     RESULT=()
-    for from in np-plain np-egress np-other np-ingress; do
+    for from in np-plain np-egress np-other np-ingress np-datajob; do
         targets=()
         for line in "${CHECKS[@]}"; do
             read -r f t _ <<<"$line"

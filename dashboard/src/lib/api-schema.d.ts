@@ -106,6 +106,65 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/stores/{id}/backups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 6f1c2b9e-3d4a-4b5c-8d7e-9f0a1b2c3d4e */
+                id: components["parameters"]["StoreId"];
+            };
+            cookie?: never;
+        };
+        /** The store's backups, newest first, and its restores */
+        get: operations["listBackups"];
+        put?: never;
+        /**
+         * Back up the store's database
+         * @description A Job in the store's namespace dumps its database (the database's own image:
+         *     pg_dump for Medusa, mariadb-dump for WooCommerce) to the store's backup volume
+         *     (decision 14). The backup shows in `GET .../backups` (requested → running →
+         *     completed or failed) and in the store's timeline; the audit trail keeps who asked.
+         *     The store keeps its plan's newest completed backups (small 3, medium 7, large 14);
+         *     older ones expire. Backups go with the store when it is deleted. One backup or
+         *     restore of a store at a time (409); a suspended store cannot be backed up (409).
+         *     On simulated (KWOK) nodes the same bookkeeping runs, and no data is copied
+         *     (`simulated: true`).
+         */
+        post: operations["backupStore"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stores/{id}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 6f1c2b9e-3d4a-4b5c-8d7e-9f0a1b2c3d4e */
+                id: components["parameters"]["StoreId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restore the store's database from one of its completed backups
+         * @description Replaces the store's database with the backup's content, in one transaction
+         *     (PostgreSQL): everything written after that backup (orders placed since) is lost.
+         *     The restore shows in `GET .../backups` (`restores`) and in the timeline, and is
+         *     audited. 409 when the backup is not a completed backup of this store (failed,
+         *     expired, under way), or while another backup or restore runs.
+         */
+        post: operations["restoreStore"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/stores/{id}/events": {
         parameters: {
             query?: never;
@@ -525,6 +584,64 @@ export interface components {
             suspended?: boolean;
             /** Format: email */
             admin_email?: string;
+        };
+        DataOperationAccepted: {
+            /**
+             * Format: uuid
+             * @description The backup's or the restore's id.
+             */
+            id: string;
+            /** Format: uuid */
+            store_id: string;
+            /**
+             * Format: uuid
+             * @description A restore's backup.
+             */
+            backup_id?: string;
+            /** @enum {string} */
+            state: "requested";
+            /** Format: date-time */
+            requested_at: string;
+            /** @description A backup: how many of the store's newest completed backups are kept (its plan's retention). */
+            keep?: number;
+        };
+        Backup: {
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            state: "requested" | "running" | "completed" | "failed" | "expired";
+            reason: components["schemas"]["NullableString"];
+            /** @description The dump's size (0 on simulated nodes). */
+            size_bytes: number | null;
+            /** @description From the command taken to the Job's end. */
+            duration_ms: number | null;
+            simulated: boolean;
+            requested_by: string;
+            /** Format: date-time */
+            requested_at: string;
+            started_at: components["schemas"]["NullableString"];
+            finished_at: components["schemas"]["NullableString"];
+        };
+        Restore: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            backup_id: string;
+            /** @enum {string} */
+            state: "requested" | "running" | "completed" | "failed";
+            reason: components["schemas"]["NullableString"];
+            duration_ms: number | null;
+            requested_by: string;
+            /** Format: date-time */
+            requested_at: string;
+            started_at: components["schemas"]["NullableString"];
+            finished_at: components["schemas"]["NullableString"];
+        };
+        BackupList: {
+            items: components["schemas"]["Backup"][];
+            restores: components["schemas"]["Restore"][];
+            /** @description How many completed backups the store's plan keeps. */
+            keep: number;
         };
         ChangeAccepted: {
             /** Format: uuid */
@@ -1233,6 +1350,112 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listBackups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example 6f1c2b9e-3d4a-4b5c-8d7e-9f0a1b2c3d4e */
+                id: components["parameters"]["StoreId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The backups and restores. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackupList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    backupStore: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Followed through every service's logs and the store's timeline. A value that is not
+                 *     1-64 of `A-Za-z0-9._:-` is replaced by a new id (the answer's `correlation_id`).
+                 */
+                "X-Correlation-Id"?: components["parameters"]["CorrelationId"];
+            };
+            path: {
+                /** @example 6f1c2b9e-3d4a-4b5c-8d7e-9f0a1b2c3d4e */
+                id: components["parameters"]["StoreId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The backup is under way. */
+            202: {
+                headers: {
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataOperationAccepted"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    restoreStore: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Followed through every service's logs and the store's timeline. A value that is not
+                 *     1-64 of `A-Za-z0-9._:-` is replaced by a new id (the answer's `correlation_id`).
+                 */
+                "X-Correlation-Id"?: components["parameters"]["CorrelationId"];
+            };
+            path: {
+                /** @example 6f1c2b9e-3d4a-4b5c-8d7e-9f0a1b2c3d4e */
+                id: components["parameters"]["StoreId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The id of one of the store's completed backups. */
+                    backup_id: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The restore is under way. */
+            202: {
+                headers: {
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataOperationAccepted"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
         };

@@ -25,6 +25,9 @@ Code CodeFor(const Error& error) {
     if (error.code == "idempotency_conflict") return Code::Conflict;
     if (error.code == "store_deleting") return Code::Conflict;
     if (error.code == "nothing_to_retry") return Code::Conflict;
+    if (error.code == "store_suspended") return Code::Conflict;
+    if (error.code == "data_operation_running") return Code::Conflict;
+    if (error.code == "backup_not_restorable") return Code::Conflict;
     if (error.code == "precondition_failed") return Code::Precondition_Failed;
     if (error.code == "unauthorized") return Code::Unauthorized;
     return error.retryable() ? Code::Service_Unavailable : Code::Bad_Request;
@@ -125,6 +128,84 @@ void IntakeApi::Register(http::HttpServer& server) {
                                                    ResponseWriter& response) {
         UnlessDatabaseUnavailable(response, unavailable_, [&] { RetryStore(request, response); });
     });
+    server.Post("/api/v1/stores/:id/backups", [this](const Request& request,
+                                                     ResponseWriter& response) {
+        UnlessDatabaseUnavailable(response, unavailable_, [&] { BackupStore(request, response); });
+    });
+    server.Get("/api/v1/stores/:id/backups", [this](const Request& request,
+                                                    ResponseWriter& response) {
+        UnlessDatabaseUnavailable(response, unavailable_, [&] { ListBackups(request, response); });
+    });
+    server.Post("/api/v1/stores/:id/restore", [this](const Request& request,
+                                                     ResponseWriter& response) {
+        UnlessDatabaseUnavailable(response, unavailable_, [&] { RestoreStore(request, response); });
+    });
+}
+
+void IntakeApi::BackupStore(const Request& request, ResponseWriter& response) {
+    auto tenant = Admit(request, response);
+    if (!tenant) return;
+    const auto store_id = request.param(":id").as<std::string>();
+    const std::string correlation_id = CorrelationIdOf(request);
+    AnswerData(response, *tenant, store_id, correlation_id,
+               store_.RequestBackup(*tenant, store_id, correlation_id), "store backup");
+}
+
+void IntakeApi::ListBackups(const Request& request, ResponseWriter& response) {
+    auto tenant = Admit(request, response);
+    if (!tenant) return;
+    const auto store_id = request.param(":id").as<std::string>();
+    auto listed = store_.ListBackups(*tenant, store_id);
+    if (!listed.ok()) {
+        http::SendError(response, CodeFor(listed.error()), listed.error().code,
+                        listed.error().message);
+        return;
+    }
+    http::SendJson(response, Code::Ok, *listed);
+}
+
+void IntakeApi::RestoreStore(const Request& request, ResponseWriter& response) {
+    auto tenant = Admit(request, response);
+    if (!tenant) return;
+    if (!http::HasJsonBody(request)) {
+        rejected_.Inc();
+        http::SendError(response, Code::Unsupported_Media_Type, "unsupported_media_type",
+                        "send {\"backup_id\": ...} as JSON with 'Content-Type: application/json'");
+        return;
+    }
+    const auto body = nlohmann::json::parse(request.body(), nullptr, false);
+    if (!body.is_object() || !body.contains("backup_id") || !body["backup_id"].is_string()) {
+        rejected_.Inc();
+        http::SendError(response, Code::Bad_Request, "invalid_request",
+                        "backup_id (a string: the id of one of the store's backups) is required",
+                        "backup_id");
+        return;
+    }
+    const auto store_id = request.param(":id").as<std::string>();
+    const std::string correlation_id = CorrelationIdOf(request);
+    AnswerData(response, *tenant, store_id, correlation_id,
+               store_.RequestRestore(*tenant, store_id, body["backup_id"].get<std::string>(),
+                                     correlation_id),
+               "store restore");
+}
+
+void IntakeApi::AnswerData(ResponseWriter& response, const Tenant& tenant,
+                           const std::string& store_id, const std::string& correlation_id,
+                           const DataRequestOutcome& outcome, const char* what) {
+    if (outcome.refused) {
+        rejected_.Inc();
+        http::SendError(response, CodeFor(*outcome.refused), outcome.refused->code,
+                        outcome.refused->message);
+        return;
+    }
+    accepted_.Inc();
+    on_accepted_();
+    log::Info(std::string(what) + " accepted", {{"store_id", store_id},
+                                                {"tenant", tenant.id},
+                                                {"id", outcome.body.value("id", "")},
+                                                {"correlation_id", correlation_id}});
+    http::SetHeader(response, "Location", "/api/v1/stores/" + store_id + "/backups");
+    http::SendJson(response, Code::Accepted, outcome.body);
 }
 
 std::optional<Tenant> IntakeApi::Admit(const Request& request, ResponseWriter& response) {

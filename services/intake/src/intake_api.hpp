@@ -41,6 +41,16 @@ private:
                      Pistache::Http::ResponseWriter& response);
     void RetryStore(const Pistache::Rest::Request& request,
                     Pistache::Http::ResponseWriter& response);
+    // Backups (decision 14; intake_backups.cpp): POST and GET .../backups, POST .../restore.
+    void BackupStore(const Pistache::Rest::Request& request,
+                     Pistache::Http::ResponseWriter& response);
+    void ListBackups(const Pistache::Rest::Request& request,
+                     Pistache::Http::ResponseWriter& response);
+    void RestoreStore(const Pistache::Rest::Request& request,
+                      Pistache::Http::ResponseWriter& response);
+    void AnswerData(Pistache::Http::ResponseWriter& response, const Tenant& tenant,
+                    const std::string& store_id, const std::string& correlation_id,
+                    const DataRequestOutcome& outcome, const char* what);
     // A change's or a retry's answer: ChangeAccepted with the desired state's ETag, or the
     // refusal as a problem (a 412's names the current generation).
     void AnswerChange(Pistache::Http::ResponseWriter& response, const Tenant& tenant,

@@ -746,6 +746,7 @@ ChartChange ChangeChartVersion(pqxx::work& txn, const std::string& store_id,
 
 Status IntakeStore::ApplyStoreStatus(const StatusReport& report) {
     if (!IsUuid(report.store_id)) return Status::Ok();  // not a store of ours
+    if (report.data) return ApplyDataStatus(report.store_id, *report.data);
     const auto sequence = static_cast<int64_t>(report.sequence);
     const auto generation = static_cast<int64_t>(std::max<uint64_t>(1, report.generation));
     switch (report.status) {

@@ -43,6 +43,28 @@ struct ChangeOutcome {  // NOLINT(bugprone-exception-escape): as Accepted
     std::optional<Error> refused;
 };
 
+// How a backup or a restore went (StoreBackupStatusChanged, decision 14).
+struct DataReport {
+    std::string operation;     // "backup" | "restore"
+    std::string operation_id;  // the backup id or the restore id
+    std::string state;         // "running" | "completed" | "failed"
+    std::string reason;
+    uint64_t size_bytes = 0;
+    uint64_t duration_ms = 0;
+    bool simulated = false;
+};
+
+// Backups a store keeps (its newest completed ones), by plan: small 3, medium 7, large 14.
+int BackupsKeptFor(std::string_view plan);
+
+// What a backup or a restore request came to: 202 with the operation's id and state; or
+// refused ("not_found", "store_deleting", "store_suspended", "data_operation_running",
+// "backup_not_restorable").
+struct DataRequestOutcome {  // NOLINT(bugprone-exception-escape): as Accepted
+    nlohmann::json body;
+    std::optional<Error> refused;
+};
+
 // A status a provisioner reported on store-status that the ledger keeps something of.
 struct StatusReport {
     std::string store_id;
@@ -51,6 +73,8 @@ struct StatusReport {
     uint64_t generation = 0;           // of the command it is about; 0: an older provisioner's (1)
     uint64_t observed_generation = 0;  // on ready and suspended
     uint64_t sequence = 0;             // the store's event order (0: unknown)
+    // A backup's or restore's progress instead of a store status (then `status` is unset).
+    std::optional<DataReport> data;
 };
 
 // What POST/DELETE answer; stored with an Idempotency-Key so a retry gets the same reply.
@@ -144,6 +168,22 @@ public:
     // at that generation or a later one forgets it. Idempotent, and a status older (by its
     // sequence) than the last one applied changes nothing.
     Status ApplyStoreStatus(const StatusReport& report);
+    // Backups (decision 14). POST .../backups: a backup of an active, running store, with
+    // its Job's command in the outbox and an audit row ("store.backup"); one backup or restore
+    // of a store at a time. `requested_by` "" names the tenant.
+    DataRequestOutcome RequestBackup(const Tenant& tenant, const std::string& store_id,
+                                     const std::string& correlation_id);
+    // GET .../backups: the store's backups, newest first, its restores, and its retention.
+    Result<nlohmann::json> ListBackups(const Tenant& tenant, const std::string& store_id);
+    // POST .../restore: the store's database back to a completed backup of its own; audited
+    // ("store.restore"). What was written after that backup is lost.
+    DataRequestOutcome RequestRestore(const Tenant& tenant, const std::string& store_id,
+                                      const std::string& backup_id,
+                                      const std::string& correlation_id);
+    // A backup's or restore's progress; a completed backup expires the store's completed
+    // backups beyond its retention. Idempotent; a state never goes back (running after
+    // completed changes nothing).
+    Status ApplyDataStatus(const std::string& store_id, const DataReport& report);
     // The same for a status without generation or sequence (an older provisioner's).
     Status ApplyStoreStatus(const std::string& store_id, v1::StoreStatus status,
                             const std::string& step) {

@@ -31,7 +31,18 @@ NextOffsets ApplyLifecycleBatch(const std::vector<kafka::ConsumedMessage>& messa
     NextOffsets next_offsets;
     for (const auto& message : messages) {
         auto event = events::Decode(message.payload);
-        if (event.ok() && event->has_store_status_changed()) {
+        if (event.ok() && event->has_store_backup_status_changed()) {
+            const auto& data = event->store_backup_status_changed();
+            StatusReport report;
+            report.store_id = event->store_id();
+            report.sequence = data.sequence();
+            report.data =
+                DataReport{data.operation(),  data.operation_id(), data.state(),    data.reason(),
+                           data.size_bytes(), data.duration_ms(),  data.simulated()};
+            auto status = sink(report);
+            if (!status.ok()) throw std::runtime_error(status.error().message);
+            if (applied != nullptr) ++*applied;
+        } else if (event.ok() && event->has_store_status_changed()) {
             const auto& changed = event->store_status_changed();
             if (MattersToTheLedger(changed.status())) {
                 auto status =

@@ -25,7 +25,8 @@ using NextOffsets = std::map<std::pair<std::string, int32_t>, int64_t>;
 
 // The consumer's logic, callable without a broker: hands each status the ledger keeps
 // something of to `sink`, in order: `deleted`, `failed` (of a deletion, or of a
-// convergence), `degraded`, `ready` and `suspended` (they end a failure); skips everything
+// convergence), `degraded`, `ready` and `suspended` (they end a failure), and every backup's or
+// restore's progress (StoreBackupStatusChanged, as StatusReport::data); skips everything
 // else (other statuses, other events, undecodable bytes). Returns what may be committed once
 // every call succeeded; throws on the first failure (nothing of the batch may be
 // committed then; it is applied again, harmlessly). `applied` counts the sink calls.

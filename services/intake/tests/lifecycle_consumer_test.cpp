@@ -77,6 +77,36 @@ kafka::ConsumedMessage Message(int32_t partition, int64_t offset, std::string pa
     return {events::kStatusTopic, partition, offset, "key", std::move(payload), {}};
 }
 
+TEST(LifecycleBatchTest, ABackupsProgressReachesTheLedgerAsDataReport) {
+    auto envelope = events::NewEnvelope("acme", "6f1c2b9e-3d4a-4b5c-8d7e-9f0a1b2c3d4e", "corr");
+    auto* data = envelope.mutable_store_backup_status_changed();
+    data->set_operation("backup");
+    data->set_operation_id("0b5e8a4c-0a6f-4d0e-9f43-5a1c2f0d6e01");
+    data->set_state("completed");
+    data->set_size_bytes(48213);
+    data->set_simulated(true);
+    data->set_sequence(77);
+    events::SetTypeFromPayload(envelope);
+    std::vector<StatusReport> seen;
+    int applied = 0;
+    auto next = ApplyLifecycleBatch(
+        {{events::kStatusTopic, 2, 9, "k", events::Encode(envelope), {}}},
+        [&](const StatusReport& report) {
+            seen.push_back(report);
+            return Status::Ok();
+        },
+        &applied);
+    ASSERT_EQ(seen.size(), 1U);
+    ASSERT_TRUE(seen[0].data.has_value());
+    EXPECT_EQ(seen[0].data->operation, "backup");
+    EXPECT_EQ(seen[0].data->state, "completed");
+    EXPECT_EQ(seen[0].data->size_bytes, 48213U);
+    EXPECT_TRUE(seen[0].data->simulated);
+    EXPECT_EQ(seen[0].sequence, 77U);
+    EXPECT_EQ(applied, 1);
+    EXPECT_EQ((next[{events::kStatusTopic, 2}]), 10);
+}
+
 TEST(ApplyLifecycleBatchTest,
      OnlyStatusesTheLedgerKeepsReachItWithTheirGenerationsAndEveryOffsetIsCommitted) {
     RecordingSink sink;

@@ -1,6 +1,7 @@
 #include "projection.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <limits>
 #include <map>
 #include <utility>
@@ -116,6 +117,30 @@ std::string DescribeChange(const v1::StoreChangeRequested& request) {
         out += separator + Text(field) + " " + value;
         separator = ", ";
     }
+    return out;
+}
+
+std::string RequestedBy(const std::string& who) {
+    return Text(who).empty() ? std::string() : ", requested by " + Text(who);
+}
+
+// "backup 3f2a... completed: 48213 bytes in 2.4 s", "restore 9c1e... of backup 3f2a... failed:
+// <reason>".
+std::string DescribeData(const v1::StoreBackupStatusChanged& data) {
+    std::string out = Text(data.operation()) + " " + Text(data.operation_id());
+    if (data.operation() == "restore") out += " of backup " + Text(data.backup_id());
+    out += " " + Text(data.state());
+    if (data.state() == "completed") {
+        if (data.operation() == "backup")
+            out += ": " + std::to_string(data.size_bytes()) + " bytes";
+        char seconds[32];
+        std::snprintf(seconds, sizeof seconds, " in %.1f s",
+                      static_cast<double>(data.duration_ms()) / 1000.0);
+        out += seconds;
+    } else if (data.state() == "failed" && !data.reason().empty()) {
+        out += ": " + Text(data.reason());
+    }
+    if (data.simulated()) out += " (simulated: no data was copied)";
     return out;
 }
 
@@ -264,10 +289,45 @@ Result<PlannedEvent> PlanEvent(const v1::Envelope& envelope, const MessagePositi
             }
             break;
         }
+        case v1::Envelope::kStoreBackupRequested: {
+            const auto& backup = envelope.store_backup_requested();
+            entry.type = "StoreBackupRequested";
+            change.kind = StoreEffect::Kind::kData;
+            entry.step = "backup-requested";
+            entry.reason =
+                "backup " + Text(backup.backup_id()) + RequestedBy(backup.requested_by()) +
+                (backup.keep() > 0
+                     ? "; the newest " + std::to_string(backup.keep()) + " backups are kept"
+                     : std::string());
+            break;
+        }
+        case v1::Envelope::kStoreRestoreRequested: {
+            const auto& restore = envelope.store_restore_requested();
+            entry.type = "StoreRestoreRequested";
+            change.kind = StoreEffect::Kind::kData;
+            entry.step = "restore-requested";
+            entry.reason = "restore " + Text(restore.restore_id()) + " of backup " +
+                           Text(restore.backup_id()) + RequestedBy(restore.requested_by()) +
+                           "; what was written after that backup is lost";
+            break;
+        }
+        case v1::Envelope::kStoreBackupStatusChanged: {
+            const auto& data = envelope.store_backup_status_changed();
+            if (data.sequence() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+                return Invalid("invalid_sequence", "sequence does not fit a signed 64-bit integer");
+            }
+            entry.type = "StoreBackupStatusChanged";
+            change.kind = StoreEffect::Kind::kData;
+            change.sequence = static_cast<int64_t>(data.sequence());
+            entry.step = Text(data.operation()) + "-" + Text(data.state());
+            entry.reason = DescribeData(data);
+            break;
+        }
         case v1::Envelope::PAYLOAD_NOT_SET:
             return Invalid("unknown_payload", "envelope has no known payload");
     }
-    if (change.kind != StoreEffect::Kind::kChangeRequested) {
+    if (change.kind != StoreEffect::Kind::kChangeRequested &&
+        change.kind != StoreEffect::Kind::kData) {
         entry.status = change.status;
         entry.step = change.step;
         entry.reason = change.reason;

@@ -33,7 +33,8 @@ struct TimelineEntry {
     std::string event_id;
     std::string store_id;
     std::string tenant_id;
-    // "StoreRequested", "StoreChangeRequested", "StoreDeletionRequested", "StoreStatusChanged"
+    // "StoreRequested", "StoreChangeRequested", "StoreDeletionRequested", "StoreStatusChanged",
+    // "StoreBackupRequested", "StoreRestoreRequested", "StoreBackupStatusChanged"
     std::string type;
     std::string status;
     // A StoreChangeRequested has no status: its step is "change" or "retry" and its reason
@@ -77,7 +78,9 @@ struct StoreFields {
 
 // What one event says about its store: the effect it has on the store's row.
 struct StoreEffect : StoreFields {
-    enum class Kind { kRequested, kChangeRequested, kDeletionRequested, kStatusChanged };
+    // kData: a backup or restore command or status (decision 14): a timeline entry only; the
+    // store's row keeps its state.
+    enum class Kind { kRequested, kChangeRequested, kDeletionRequested, kStatusChanged, kData };
     Kind kind = Kind::kRequested;
     std::string store_id;
     std::string tenant_id;

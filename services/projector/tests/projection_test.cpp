@@ -123,6 +123,48 @@ TEST(PlanEventTest, StatusChangedCarriesItsOwnSequenceAndZeroIsUnordered) {
     EXPECT_EQ(old.sequence, 0) << "no longer a clock reading";
 }
 
+TEST(PlanEventTest, BackupsAndRestoresAreTimelineEntriesThatLeaveTheStoreAsItIs) {
+    auto requested = Envelope(EventId(2), kT0 + 10);
+    auto* backup = requested.mutable_store_backup_requested();
+    backup->set_backup_id("0b5e8a4c-0a6f-4d0e-9f43-5a1c2f0d6e01");
+    backup->set_requested_by("acme");
+    backup->set_keep(3);
+    events::SetTypeFromPayload(requested);
+    auto planned = PlanEvent(requested, {events::kCommandsTopic, 5});
+    ASSERT_TRUE(planned.ok());
+    EXPECT_EQ(planned->entry.type, "StoreBackupRequested");
+    EXPECT_EQ(planned->entry.step, "backup-requested");
+    EXPECT_EQ(planned->entry.reason,
+              "backup 0b5e8a4c-0a6f-4d0e-9f43-5a1c2f0d6e01, requested by acme; the newest 3 "
+              "backups are kept");
+    EXPECT_EQ(planned->entry.sequence, CommandSequence(5));
+    EXPECT_TRUE(planned->change.status.empty());
+
+    auto completed = Envelope(EventId(3), kT0 + 20);
+    auto* status = completed.mutable_store_backup_status_changed();
+    status->set_operation("backup");
+    status->set_operation_id("0b5e8a4c-0a6f-4d0e-9f43-5a1c2f0d6e01");
+    status->set_backup_id("0b5e8a4c-0a6f-4d0e-9f43-5a1c2f0d6e01");
+    status->set_state("completed");
+    status->set_size_bytes(48213);
+    status->set_duration_ms(2450);
+    status->set_sequence(StatusSequence(5, 4, 0));
+    events::SetTypeFromPayload(completed);
+    planned = PlanEvent(completed, {events::kStatusTopic, 0});
+    ASSERT_TRUE(planned.ok());
+    EXPECT_EQ(planned->entry.step, "backup-completed");
+    EXPECT_EQ(planned->entry.reason,
+              "backup 0b5e8a4c-0a6f-4d0e-9f43-5a1c2f0d6e01 completed: 48213 bytes in 2.5 s");
+    // A ready store stays ready, at the same sequence.
+    auto ready = Project({Command(Requested(EventId(1), kT0), 3),
+                          Status(StatusChanged(EventId(4), kT0 + 5, v1::STORE_STATUS_READY,
+                                               StatusSequence(3, 12, 0)))});
+    ASSERT_TRUE(ready);
+    auto after = Project({Command(requested, 5), Status(completed)}, ready);
+    EXPECT_EQ(after->status, "ready");
+    EXPECT_EQ(after->last_sequence, ready->last_sequence);
+}
+
 TEST(PlanEventTest, DeletionRequestedMeansDeleting) {
     auto planned = PlanEvent(DeletionRequested(EventId(1), kT0), {events::kCommandsTopic, 0});
     ASSERT_TRUE(planned.ok());

@@ -20,6 +20,9 @@ std::string Describe(const std::pair<std::string, int32_t>& partition) {
 bool SupersedesCommand(const v1::Envelope& newer, const v1::Envelope& older) {
     if (older.has_store_deletion_requested()) return false;
     if (newer.has_store_deletion_requested()) return true;
+    // A backup or a restore is no generation: a change neither cancels one (the data
+    // operation finishes, then the change runs) nor is cancelled by one (decision 14).
+    if (events::IsDataCommand(newer) || events::IsDataCommand(older)) return false;
     const uint64_t newer_generation = events::CommandGeneration(newer);
     const uint64_t older_generation = events::CommandGeneration(older);
     const bool retry = newer.has_store_change_requested() && newer.store_change_requested().retry();

@@ -747,6 +747,16 @@ CommandOutcome StoreProvisioner::Deprovision(const Command& cmd, const CancelTok
 Status StoreProvisioner::ReportGivenUp(const Command& cmd, int attempts,
                                        const CancelToken& cancel) {
     const v1::Envelope& command = cmd.envelope;
+    if (events::IsDataCommand(command)) {
+        // The store itself is as it was: only the backup or restore failed.
+        return statuses_.PublishData(
+            cmd,
+            {"failed",
+             "the platform failed " + std::to_string(attempts) +
+                 " times to run it; the platform's operators have the details in its logs",
+             0, 0, kGivenUpStepIndex},
+            cancel);
+    }
     const bool deletion = command.has_store_deletion_requested();
     const std::string ns = NamespaceFor(command.store_id());
     // A change of a store that had converged is Degraded: it keeps serving. Best effort: a

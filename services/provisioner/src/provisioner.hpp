@@ -69,6 +69,11 @@ public:
     CommandOutcome Provision(const Command& cmd, const CancelToken& cancel,
                              AdmissionPermit& permit);
     CommandOutcome Deprovision(const Command& cmd, const CancelToken& cancel);
+    // A backup or a restore of the store's database (StoreBackupRequested,
+    // StoreRestoreRequested; data_job.hpp, decision 14): a Job in the store's namespace on the
+    // database's image, awaited, its outcome published as StoreBackupStatusChanged, then the Job
+    // deleted. A replay finds the Job by name and awaits it again.
+    CommandOutcome RunDataCommand(const Command& cmd, const CancelToken& cancel);
     // The dispatcher gave up on the command (its handler failed `attempts` times; it goes to
     // the dead-letter topic): the store is told Failed with a reason, so it is not left
     // "provisioning" or "deleting" for good; a failed deletion may then be asked again. OK

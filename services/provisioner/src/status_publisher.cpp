@@ -66,14 +66,58 @@ v1::Envelope KafkaStatusPublisher::BuildEvent(const Command& cmd,
     return event;
 }
 
+v1::Envelope KafkaStatusPublisher::BuildDataEvent(const Command& cmd,
+                                                  const DataUpdate& update) const {
+    const v1::Envelope& command = cmd.envelope;
+    auto event =
+        events::NewEnvelope(command.tenant_id(), command.store_id(), command.correlation_id());
+    // As BuildEvent: the same command and step give the same event id and sequence.
+    event.set_event_id(
+        NameBasedUuid(command.event_id() + "/" + std::to_string(update.step_index) + "/0"));
+    auto* changed = event.mutable_store_backup_status_changed();
+    std::string placement;
+    if (command.has_store_backup_requested()) {
+        const auto& backup = command.store_backup_requested();
+        changed->set_operation("backup");
+        changed->set_operation_id(backup.backup_id());
+        changed->set_backup_id(backup.backup_id());
+        placement = backup.placement();
+    } else {
+        const auto& restore = command.store_restore_requested();
+        changed->set_operation("restore");
+        changed->set_operation_id(restore.restore_id());
+        changed->set_backup_id(restore.backup_id());
+        placement = restore.placement();
+    }
+    changed->set_state(update.state);
+    changed->set_reason(update.reason);
+    changed->set_size_bytes(update.size_bytes);
+    changed->set_duration_ms(update.duration_ms);
+    changed->set_simulated(simulated_ && placement != "real-node");
+    changed->set_sequence(events::StatusSequence(cmd.offset, update.step_index, 0));
+    events::SetTypeFromPayload(event);
+    return event;
+}
+
+Status KafkaStatusPublisher::PublishData(const Command& cmd, const DataUpdate& update,
+                                         const CancelToken& cancel) {
+    if (cancel.Cancelled())
+        return Error::Permanent("cancelled", "cancelled before the status was published");
+    return PublishEvent(cmd, BuildDataEvent(cmd, update), cancel);
+}
+
 Status KafkaStatusPublisher::Publish(const Command& cmd, const StatusUpdate& update,
                                      const CancelToken& cancel) {
-    const v1::Envelope& command = cmd.envelope;
     // Cancelled already (the store's lease lost, the partition gone): whoever runs the
     // command now speaks for the store.
     if (cancel.Cancelled())
         return Error::Permanent("cancelled", "cancelled before the status was published");
-    const auto event = BuildEvent(cmd, update);
+    return PublishEvent(cmd, BuildEvent(cmd, update), cancel);
+}
+
+Status KafkaStatusPublisher::PublishEvent(const Command& cmd, const v1::Envelope& event,
+                                          const CancelToken& cancel) {
+    const v1::Envelope& command = cmd.envelope;
     const std::vector<kafka::OutgoingMessage> batch = {
         {events::kStatusTopic, command.store_id(), events::Encode(event)}};
     Backoff backoff(std::chrono::milliseconds(200), std::chrono::milliseconds(5000));

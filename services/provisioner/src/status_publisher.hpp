@@ -29,6 +29,15 @@ struct StatusUpdate {
     std::string chart_version;
 };
 
+// How a backup or a restore goes (StoreBackupStatusChanged, decision 14).
+struct DataUpdate {
+    std::string state;  // "running", "completed", "failed"
+    std::string reason;
+    uint64_t size_bytes = 0;
+    uint64_t duration_ms = 0;
+    uint32_t step_index = 0;  // as StatusUpdate's
+};
+
 // Where a store's status changes go (Kafka in production, a recorder in tests). Publish()
 // returns OK only when the update is durably accepted; it retries internally until `cancel`
 // fires (shutdown included), then returns a "cancelled" error: a command that lost its
@@ -38,6 +47,16 @@ public:
     virtual ~StatusPublisher() = default;
     virtual Status Publish(const Command& command, const StatusUpdate& update,
                            const CancelToken& cancel) = 0;
+    // A backup's or restore's progress (the command is a StoreBackupRequested or a
+    // StoreRestoreRequested). The default drops it (publishers of tests that do not run data
+    // commands).
+    virtual Status PublishData(const Command& command, const DataUpdate& update,
+                               const CancelToken& cancel) {
+        (void)command;
+        (void)update;
+        (void)cancel;
+        return Status::Ok();
+    }
 };
 
 // Publishes StoreStatusChanged to store-status, keyed by store id, retrying with backoff
@@ -50,11 +69,17 @@ public:
     KafkaStatusPublisher(kafka::EventPublisher& publisher, bool simulated);
     Status Publish(const Command& cmd, const StatusUpdate& update,
                    const CancelToken& cancel) override;
+    Status PublishData(const Command& cmd, const DataUpdate& update,
+                       const CancelToken& cancel) override;
 
     // The event Publish() sends; public for tests.
     v1::Envelope BuildEvent(const Command& cmd, const StatusUpdate& update) const;
+    // The event PublishData() sends; public for tests.
+    v1::Envelope BuildDataEvent(const Command& cmd, const DataUpdate& update) const;
 
 private:
+    Status PublishEvent(const Command& cmd, const v1::Envelope& event, const CancelToken& cancel);
+
     kafka::EventPublisher& publisher_;
     bool simulated_;
 };

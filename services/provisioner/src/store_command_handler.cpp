@@ -18,6 +18,8 @@ CommandOutcome StoreCommandHandler::Handle(const Command& command, const CancelT
         if (held.error().code == "cancelled") return CommandOutcome::kCancelled;
         throw std::runtime_error("cannot take the store lease: " + held.error().message);
     }
+    if (events::IsDataCommand(command.envelope))
+        return provisioner_.RunDataCommand(command, cancel);
     return command.envelope.has_store_deletion_requested()
                ? provisioner_.Deprovision(command, cancel)
                : provisioner_.Provision(command, cancel, permit);

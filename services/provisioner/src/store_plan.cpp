@@ -208,6 +208,8 @@ json LimitRangeObject(const StoreSpec& spec, const std::string& ns) {
 
 int WebPort(const std::string& engine) { return engine == "medusa" ? 9000 : 80; }
 
+int DatabasePort(const std::string& engine) { return engine == "medusa" ? 5432 : 3306; }
+
 json::array_t NetworkPolicyObjects(const StoreSpec& spec, const std::string& ns,
                                    const std::string& ingress_namespace) {
     const json all_pods = json::object();
@@ -229,12 +231,21 @@ json::array_t NetworkPolicyObjects(const StoreSpec& spec, const std::string& ns,
          "127.0.0.0/8", "0.0.0.0/8", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4"});
     const json v6_except =
         json::array({"fc00::/7", "fe80::/10", "::1/128", "ff00::/8", "64:ff9b::/96"});
+    // A backup or restore Job's pod (label storefleet.io/data-job, decision 14) is left out of
+    // default-deny, so the store's other pods are not its peers: data-job-to-database lets it
+    // reach the store's database port and DNS only.
+    const json not_data_jobs = {
+        {"matchExpressions",
+         json::array({{{"key", kDataJobLabel}, {"operator", "DoesNotExist"}}})}};
+    const json data_jobs = {
+        {"matchExpressions", json::array({{{"key", kDataJobLabel}, {"operator", "Exists"}}})}};
     return {
-        // Selects every pod for both directions, so whatever no store policy allows is denied
-        // (deny by default); allows only the store's own pods among themselves and DNS.
+        // Selects every pod (but the data Jobs') for both directions, so whatever no store
+        // policy allows is denied (deny by default); allows only the store's own pods among
+        // themselves and DNS.
         NetworkPolicy(
             spec, ns, "default-deny",
-            {{"podSelector", all_pods},
+            {{"podSelector", not_data_jobs},
              {"policyTypes", json::array({"Ingress", "Egress"})},
              {"ingress", json::array({{{"from", json::array({{{"podSelector", all_pods}}})}}})},
              {"egress", json::array({{{"to", json::array({{{"podSelector", all_pods}}})}},
@@ -253,6 +264,22 @@ json::array_t NetworkPolicyObjects(const StoreSpec& spec, const std::string& ns,
                                       {{"kubernetes.io/metadata.name", ingress_namespace}}}}}}})},
                     {"ports",
                      json::array({{{"protocol", "TCP"}, {"port", WebPort(spec.engine)}}})}}})}}),
+        // A data Job (backup, restore) reaches the store's database on its port, and DNS;
+        // nothing reaches it. The database's own ingress (default-deny) admits the store's pods.
+        NetworkPolicy(
+            spec, ns, "data-job-to-database",
+            {{"podSelector", data_jobs},
+             // Ingress listed with no rule: nothing reaches it (an empty "ingress" would be
+             // dropped by the API server, and then seen as drift).
+             {"policyTypes", json::array({"Ingress", "Egress"})},
+             {"egress",
+              json::array(
+                  {{{"to", json::array({{{"podSelector",
+                                          {{"matchLabels",
+                                            {{"app.kubernetes.io/component", "database"}}}}}}})},
+                    {"ports",
+                     json::array({{{"protocol", "TCP"}, {"port", DatabasePort(spec.engine)}}})}},
+                   {{"to", json::array({dns_pods})}, {"ports", tcp_udp_53}}})}}),
         // Web egress (80/443) only for pods labelled storefleet.io/internet-egress=true (the
         // setup Jobs that download plugins), and only to public addresses.
         NetworkPolicy(

@@ -97,6 +97,11 @@ nlohmann::json ResourceQuotaObject(const StoreSpec& spec, const std::string& ns)
 nlohmann::json LimitRangeObject(const StoreSpec& spec, const std::string& ns);
 // The web pods' port (the charts' container port "http"): 80 WordPress, 9000 Medusa.
 int WebPort(const std::string& engine);
+// The store database's port: PostgreSQL (Medusa) or MariaDB (WooCommerce).
+int DatabasePort(const std::string& engine);
+// Carried by the pods of a backup or restore Job (decision 14): its own NetworkPolicy
+// (data-job-to-database) and none of default-deny's.
+inline constexpr const char* kDataJobLabel = "storefleet.io/data-job";
 // Three policies: default-deny (every pod, both directions; only in-namespace traffic and DNS
 // to the kube-dns pods), allow-from-ingress-controller (that namespace to the web pods on
 // WebPort only) and allow-web-egress (80/443 to public addresses, only for pods labelled

@@ -157,10 +157,12 @@ const nlohmann::json& PolicyNamed(const nlohmann::json::array_t& policies,
 
 TEST(StorePlanTest, NetworkPoliciesDenyByDefaultAndAllowOnlyInNamespaceTrafficAndDns) {
     auto policies = NetworkPolicyObjects(*SpecFromEvent(Requested()), "ns", "ingress-nginx");
-    ASSERT_EQ(policies.size(), 3U);
+    ASSERT_EQ(policies.size(), 4U);
     const auto& deny = PolicyNamed(policies, "default-deny");
-    // Every pod, both directions: what no policy allows is denied.
-    EXPECT_TRUE(deny["spec"]["podSelector"].empty());
+    // Every pod but the data Jobs' (decision 14), both directions: what no policy allows is
+    // denied.
+    EXPECT_EQ(deny["spec"]["podSelector"], nlohmann::json::parse(R"({"matchExpressions":
+        [{"key": "storefleet.io/data-job", "operator": "DoesNotExist"}]})"));
     EXPECT_EQ(deny["spec"]["policyTypes"], nlohmann::json::array({"Ingress", "Egress"}));
     EXPECT_EQ(deny["spec"]["ingress"], nlohmann::json::parse(R"([{"from":[{"podSelector":{}}]}])"));
     const auto& egress = deny["spec"]["egress"];
@@ -176,6 +178,26 @@ TEST(StorePlanTest, NetworkPoliciesDenyByDefaultAndAllowOnlyInNamespaceTrafficAn
         EXPECT_EQ(policy["metadata"]["labels"]["storefleet.io/store-id"],
                   "123e4567-e89b-42d3-a456-426614174000");
     }
+}
+
+TEST(StorePlanTest, ADataJobReachesOnlyTheStoreDatabaseAndDns) {
+    auto woo = PolicyNamed(NetworkPolicyObjects(*SpecFromEvent(Requested()), "ns", "ingress-nginx"),
+                           "data-job-to-database");
+    EXPECT_EQ(woo["spec"]["podSelector"], nlohmann::json::parse(R"({"matchExpressions":
+        [{"key": "storefleet.io/data-job", "operator": "Exists"}]})"));
+    // Nothing reaches it; it reaches the database port of the database pods, and DNS.
+    EXPECT_EQ(woo["spec"]["policyTypes"], nlohmann::json::array({"Ingress", "Egress"}));
+    EXPECT_FALSE(woo["spec"].contains("ingress"));
+    ASSERT_EQ(woo["spec"]["egress"].size(), 2U);
+    EXPECT_EQ(woo["spec"]["egress"][0], nlohmann::json::parse(R"({
+        "to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/component": "database"}}}],
+        "ports": [{"protocol": "TCP", "port": 3306}]})"));
+    EXPECT_EQ(woo["spec"]["egress"][1]["ports"][0]["port"], 53);
+    auto request = Requested();
+    request.mutable_store_requested()->set_engine(v1::ENGINE_MEDUSA);
+    auto medusa = PolicyNamed(NetworkPolicyObjects(*SpecFromEvent(request), "ns", "traefik"),
+                              "data-job-to-database");
+    EXPECT_EQ(medusa["spec"]["egress"][0]["ports"][0]["port"], 5432);
 }
 
 TEST(StorePlanTest, IngressControllerReachesOnlyTheWebPodsOnTheirPort) {

@@ -23,9 +23,12 @@ v1::Envelope NewEnvelope(const std::string& tenant_id, const std::string& store_
 // Sets envelope.type from the payload case: "StoreRequested", ...
 void SetTypeFromPayload(v1::Envelope& envelope);
 
-// A command on store-commands: StoreRequested, StoreChangeRequested or
-// StoreDeletionRequested.
+// A command on store-commands: StoreRequested, StoreChangeRequested,
+// StoreDeletionRequested, or a data command (below).
 bool IsStoreCommand(const v1::Envelope& envelope);
+// StoreBackupRequested or StoreRestoreRequested: about the store's data, no new generation of
+// its desired state (decision 14).
+bool IsDataCommand(const v1::Envelope& envelope);
 // The generation of the desired state a command asks for: a StoreRequested's is 1 (also when
 // an older producer left it 0), a StoreChangeRequested's its own; 0 for anything else.
 uint64_t CommandGeneration(const v1::Envelope& envelope);
