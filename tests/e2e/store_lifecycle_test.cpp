@@ -280,8 +280,10 @@ TEST(StoreLifecycleE2E, OneStoreFromPostToReadyToDeleted) {
     std::set<std::string> policy_names;
     for (const auto& policy : (*policies)["items"])
         policy_names.insert(policy["metadata"]["name"].get<std::string>());
+    // default-deny, what the storefront may receive and send, and what a backup or restore
+    // Job may reach (its store's database only: decision 14).
     EXPECT_EQ(policy_names, (std::set<std::string>{"default-deny", "allow-from-ingress-controller",
-                                                   "allow-web-egress"}));
+                                                   "allow-web-egress", "data-job-to-database"}));
     // The provisioner ran on its own ServiceAccount and bound its in-store role here, to itself.
     auto binding = Kube().Get("/apis/rbac.authorization.k8s.io/v1/namespaces/" + ns +
                               "/rolebindings/storefleet-provisioner");
