@@ -282,7 +282,8 @@ TEST_F(IntakeDataSafeRolloutsTest, EachStoreIsBackedUpBeforeItsUpgradeAndRestore
         ASSERT_FALSE(backup.empty());
         EXPECT_EQ(Commands(store_id), std::vector<std::string>{"backup " + backup});
     }
-    const std::string a = stores[0], b = stores[1];
+    const std::string& a = stores[0];
+    const std::string& b = stores[1];
     const auto backup_a = Column(id, a, "backup_id"), backup_b = Column(id, b, "backup_id");
     DataReport(a, "backup", backup_a, "completed");
     rollouts_.Advance();

@@ -1,7 +1,5 @@
 #include "data_job.hpp"
 
-#include <stdlib.h>
-
 #include <gtest/gtest.h>
 
 #include <cstdlib>
