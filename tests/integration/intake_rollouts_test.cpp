@@ -208,6 +208,142 @@ TEST_F(IntakeRolloutsTest, AFailedCanaryHaltsRollsTheCanaryBackAndTouchesNoOther
     EXPECT_EQ(untouched, 4);
 }
 
+// Data-safe upgrades: rolling medusa stores to a released version that migrates data.
+class IntakeDataSafeRolloutsTest : public IntakeRolloutsTest {
+protected:
+    void SetUp() override {
+        IntakeRolloutsTest::SetUp();
+        const auto* migrating = charts_.Find("medusa", "0.2.0");
+        ASSERT_TRUE(migrating != nullptr && migrating->migrates_data)
+            << "the catalogue has no medusa-store 0.2.0 that migrates data";
+        target_ = "0.2.0";
+    }
+    // The kinds of the store's commands in the outbox, in order: "backup <id>", "restore
+    // <backup id>", "chart <version>".
+    std::vector<std::string> Commands(const std::string& store_id) {
+        std::vector<std::string> kinds;
+        pool_.WithTransaction([&](pqxx::work& txn) {
+            for (const auto& row : txn.exec_params(
+                     "select payload from intake.outbox where key = $1 order by id", store_id)) {
+                auto envelope = events::Decode(pqxx::binarystring(row[0]).str());
+                if (!envelope.ok()) continue;
+                if (envelope->has_store_backup_requested()) {
+                    kinds.push_back("backup " + envelope->store_backup_requested().backup_id());
+                } else if (envelope->has_store_restore_requested()) {
+                    kinds.push_back("restore " + envelope->store_restore_requested().backup_id());
+                } else if (envelope->has_store_change_requested()) {
+                    kinds.push_back("chart " +
+                                    envelope->store_change_requested().desired().chart_version());
+                }
+            }
+        });
+        return kinds;
+    }
+    std::string Column(const std::string& id, const std::string& store_id,
+                       const std::string& column) {
+        std::string value;
+        pool_.WithTransaction([&](pqxx::work& txn) {
+            value = txn.exec_params("select coalesce(" + column +
+                                        "::text, '') from intake.rollout_stores where "
+                                        "rollout_id = $1::uuid and store_id = $2::uuid",
+                                    id, store_id)[0][0]
+                        .as<std::string>();
+        });
+        return value;
+    }
+    void DataReport(const std::string& store_id, const std::string& operation,
+                    const std::string& operation_id, const std::string& state) {
+        ASSERT_TRUE(store_
+                        .ApplyDataStatus(
+                            store_id, {operation, operation_id, state,
+                                       state == "failed" ? "the dump failed" : "", 1024, 10, false})
+                        .ok());
+    }
+    void Converged(const std::string& id, const std::string& store_id, v1::StoreStatus status) {
+        const auto generation = static_cast<uint64_t>(States(id)[store_id].second);
+        ASSERT_GT(generation, 0U);
+        ASSERT_TRUE(
+            store_
+                .ApplyStoreStatus({store_id, status, "ready", generation,
+                                   status == v1::STORE_STATUS_READY ? generation : 0, ++sequence_})
+                .ok());
+    }
+};
+
+TEST_F(IntakeDataSafeRolloutsTest, EachStoreIsBackedUpBeforeItsUpgradeAndRestoredWhenRolledBack) {
+    const auto stores = CreateStores(2);
+    const auto id = Start(R"({"canary":0,"waves":[100],"max_in_flight":5,"max_failed":1})");
+    EXPECT_TRUE(Show(id)["migrates_data"].get<bool>());
+    rollouts_.Advance();
+    // Both upgrades start with a backup; no chart change is sent before it completed.
+    for (const auto& store_id : stores) {
+        EXPECT_EQ(States(id)[store_id].first, "upgrading");
+        const auto backup = Column(id, store_id, "backup_id");
+        ASSERT_FALSE(backup.empty());
+        EXPECT_EQ(Commands(store_id), std::vector<std::string>{"backup " + backup});
+    }
+    const std::string& a = stores[0];
+    const std::string& b = stores[1];
+    const auto backup_a = Column(id, a, "backup_id"), backup_b = Column(id, b, "backup_id");
+    DataReport(a, "backup", backup_a, "completed");
+    rollouts_.Advance();
+    EXPECT_EQ(Commands(a), (std::vector<std::string>{"backup " + backup_a, "chart 0.2.0"}));
+    EXPECT_EQ(Commands(b), std::vector<std::string>{"backup " + backup_b})
+        << "b: not backed up yet";
+    DataReport(b, "backup", backup_b, "completed");
+    rollouts_.Advance();
+    EXPECT_EQ(Commands(b), (std::vector<std::string>{"backup " + backup_b, "chart 0.2.0"}));
+
+    // a converges; b fails its gate: the rollout halts and rolls b back, then restores its data.
+    Converged(id, a, v1::STORE_STATUS_READY);
+    Converged(id, b, v1::STORE_STATUS_FAILED);
+    rollouts_.Advance();
+    EXPECT_EQ(Show(id)["state"], "halted");
+    EXPECT_EQ(States(id)[a].first, "upgraded");
+    EXPECT_EQ(States(id)[b].first, "rolling_back");
+    EXPECT_EQ(Commands(b),
+              (std::vector<std::string>{"backup " + backup_b, "chart 0.2.0", "chart " + from_}));
+    Converged(id, b, v1::STORE_STATUS_READY);  // the release is back on the old version
+    rollouts_.Advance();
+    EXPECT_EQ(States(id)[b].first, "rolling_back") << "not rolled back before its data is";
+    EXPECT_EQ(Commands(b), (std::vector<std::string>{"backup " + backup_b, "chart 0.2.0",
+                                                     "chart " + from_, "restore " + backup_b}));
+    const auto restore_b = Column(id, b, "restore_id");
+    ASSERT_FALSE(restore_b.empty());
+    rollouts_.Advance();
+    EXPECT_EQ(Commands(b).size(), 4U) << "the restore is asked for once";
+    DataReport(b, "restore", restore_b, "completed");
+    rollouts_.Advance();
+    auto shown = Show(id);
+    EXPECT_EQ(shown["counts"]["rolled_back"], 1) << shown.dump();
+    EXPECT_EQ(shown["counts"]["upgraded"], 1) << shown.dump();
+    ASSERT_EQ(shown["failures"].size(), 1U) << shown.dump();
+    EXPECT_NE(shown["failures"][0]["reason"].get<std::string>().find("what was written after"),
+              std::string::npos)
+        << shown.dump();
+    EXPECT_EQ(Commands(a), (std::vector<std::string>{"backup " + backup_a, "chart 0.2.0"}))
+        << "a upgraded: no rollback, no restore";
+}
+
+TEST_F(IntakeDataSafeRolloutsTest, AFailedBackupFailsItsStoreWhichIsNeverUpgraded) {
+    const auto stores = CreateStores(1);
+    const auto id = Start(R"({"canary":0,"waves":[100],"max_in_flight":5,"max_failed":1})");
+    rollouts_.Advance();
+    const auto backup = Column(id, stores[0], "backup_id");
+    ASSERT_FALSE(backup.empty());
+    DataReport(stores[0], "backup", backup, "failed");
+    rollouts_.Advance();
+    EXPECT_EQ(States(id)[stores[0]].first, "failed");
+    EXPECT_EQ(Commands(stores[0]), std::vector<std::string>{"backup " + backup})
+        << "no chart change after a failed backup, no rollback either";
+    auto shown = Show(id);
+    ASSERT_EQ(shown["failures"].size(), 1U) << shown.dump();
+    EXPECT_NE(shown["failures"][0]["reason"].get<std::string>().find(
+                  "the backup before the upgrade failed"),
+              std::string::npos)
+        << shown.dump();
+}
+
 TEST_F(IntakeRolloutsTest, ACanaryStoreThatFailsAfterTheHaltIsRolledBackToo) {
     CreateStores(4);
     const auto id = Start(R"({"canary":2,"waves":[100],"max_in_flight":5})");

@@ -90,10 +90,10 @@ struct DataStore {
     std::string placement;
     std::string name;
 };
-std::optional<DataStore> LockForData(pqxx::work& txn, const Tenant& tenant,
+std::optional<DataStore> LockForData(pqxx::work& txn, const std::string& tenant_id,
                                      const std::string& store_id,
                                      std::optional<DataRequestOutcome>& refused) {
-    auto rows = txn.exec_params(kLockStoreForData, store_id, tenant.id);
+    auto rows = txn.exec_params(kLockStoreForData, store_id, tenant_id);
     if (rows.empty()) {
         refused = Refuse("not_found", "no store " + store_id);
         return std::nullopt;
@@ -147,37 +147,89 @@ int BackupsKeptFor(std::string_view plan) {
     return 3;
 }
 
+DataRequestOutcome RequestBackupIn(pqxx::work& txn, const std::string& tenant_id,
+                                   const std::string& store_id, const std::string& actor,
+                                   const std::string& requested_by,
+                                   const std::string& correlation_id) {
+    if (!IsUuid(store_id)) return Refuse("not_found", "no store " + store_id);
+    std::optional<DataRequestOutcome> refused;
+    auto store = LockForData(txn, tenant_id, store_id, refused);
+    if (!store) return *refused;
+    const std::string backup_id = NewUuid();
+    const int keep = BackupsKeptFor(store->plan);
+    const auto requested_at =
+        txn.exec_params1(kInsertBackup, backup_id, store_id, tenant_id, keep, requested_by)[0]
+            .as<std::string>();
+    auto envelope = events::NewEnvelope(tenant_id, store_id, correlation_id);
+    auto* command = envelope.mutable_store_backup_requested();
+    command->set_backup_id(backup_id);
+    command->set_requested_by(requested_by);
+    command->set_keep(static_cast<uint32_t>(keep));
+    command->set_engine(EngineOf(store->engine));
+    command->set_placement(store->placement);
+    command->set_name(store->name);
+    command->set_plan(store->plan);
+    events::SetTypeFromPayload(envelope);
+    AddToOutbox(txn, envelope);
+    txn.exec_params(kAudit, actor, "store.backup", tenant_id, store_id,
+                    nlohmann::json{{"backup_id", backup_id}, {"keep", keep}}.dump());
+    return {{{"id", backup_id},
+             {"store_id", store_id},
+             {"state", "requested"},
+             {"requested_at", requested_at},
+             {"keep", keep}},
+            std::nullopt};
+}
+
+DataRequestOutcome RequestRestoreIn(pqxx::work& txn, const std::string& tenant_id,
+                                    const std::string& store_id, const std::string& backup_id,
+                                    const std::string& actor, const std::string& requested_by,
+                                    const std::string& correlation_id) {
+    if (!IsUuid(store_id)) return Refuse("not_found", "no store " + store_id);
+    std::optional<DataRequestOutcome> refused;
+    auto store = LockForData(txn, tenant_id, store_id, refused);
+    if (!store) return *refused;
+    auto backup = IsUuid(backup_id) ? txn.exec_params(kRestorableBackup, backup_id, store_id)
+                                    : pqxx::result();
+    if (backup.empty()) {
+        return Refuse("backup_not_restorable", "no backup " + backup_id + " of this store");
+    }
+    const auto state = backup[0][0].as<std::string>();
+    if (state != "completed") {
+        return Refuse("backup_not_restorable",
+                      "backup " + backup_id + " is " + state +
+                          (state == "expired" ? " (beyond the plan's retention)" : "") +
+                          "; only a completed backup can be restored");
+    }
+    const std::string restore_id = NewUuid();
+    const auto requested_at = txn.exec_params1(kInsertRestore, restore_id, store_id, tenant_id,
+                                               backup_id, requested_by)[0]
+                                  .as<std::string>();
+    auto envelope = events::NewEnvelope(tenant_id, store_id, correlation_id);
+    auto* command = envelope.mutable_store_restore_requested();
+    command->set_restore_id(restore_id);
+    command->set_backup_id(backup_id);
+    command->set_requested_by(requested_by);
+    command->set_engine(EngineOf(store->engine));
+    command->set_placement(store->placement);
+    command->set_name(store->name);
+    events::SetTypeFromPayload(envelope);
+    AddToOutbox(txn, envelope);
+    txn.exec_params(kAudit, actor, "store.restore", tenant_id, store_id,
+                    nlohmann::json{{"restore_id", restore_id}, {"backup_id", backup_id}}.dump());
+    return {{{"id", restore_id},
+             {"store_id", store_id},
+             {"backup_id", backup_id},
+             {"state", "requested"},
+             {"requested_at", requested_at}},
+            std::nullopt};
+}
+
 DataRequestOutcome IntakeStore::RequestBackup(const Tenant& tenant, const std::string& store_id,
                                               const std::string& correlation_id) {
     if (!IsUuid(store_id)) return Refuse("not_found", "no store " + store_id);
-    return pool_.WithTransaction([&](pqxx::work& txn) -> DataRequestOutcome {
-        std::optional<DataRequestOutcome> refused;
-        auto store = LockForData(txn, tenant, store_id, refused);
-        if (!store) return *refused;
-        const std::string backup_id = NewUuid();
-        const int keep = BackupsKeptFor(store->plan);
-        const auto requested_at =
-            txn.exec_params1(kInsertBackup, backup_id, store_id, tenant.id, keep, tenant.id)[0]
-                .as<std::string>();
-        auto envelope = events::NewEnvelope(tenant.id, store_id, correlation_id);
-        auto* command = envelope.mutable_store_backup_requested();
-        command->set_backup_id(backup_id);
-        command->set_requested_by(tenant.id);
-        command->set_keep(static_cast<uint32_t>(keep));
-        command->set_engine(EngineOf(store->engine));
-        command->set_placement(store->placement);
-        command->set_name(store->name);
-        command->set_plan(store->plan);
-        events::SetTypeFromPayload(envelope);
-        AddToOutbox(txn, envelope);
-        txn.exec_params(kAudit, Actor(tenant), "store.backup", tenant.id, store_id,
-                        nlohmann::json{{"backup_id", backup_id}, {"keep", keep}}.dump());
-        return {{{"id", backup_id},
-                 {"store_id", store_id},
-                 {"state", "requested"},
-                 {"requested_at", requested_at},
-                 {"keep", keep}},
-                std::nullopt};
+    return pool_.WithTransaction([&](pqxx::work& txn) {
+        return RequestBackupIn(txn, tenant.id, store_id, Actor(tenant), tenant.id, correlation_id);
     });
 }
 
@@ -185,45 +237,9 @@ DataRequestOutcome IntakeStore::RequestRestore(const Tenant& tenant, const std::
                                                const std::string& backup_id,
                                                const std::string& correlation_id) {
     if (!IsUuid(store_id)) return Refuse("not_found", "no store " + store_id);
-    return pool_.WithTransaction([&](pqxx::work& txn) -> DataRequestOutcome {
-        std::optional<DataRequestOutcome> refused;
-        auto store = LockForData(txn, tenant, store_id, refused);
-        if (!store) return *refused;
-        auto backup = IsUuid(backup_id) ? txn.exec_params(kRestorableBackup, backup_id, store_id)
-                                        : pqxx::result();
-        if (backup.empty()) {
-            return Refuse("backup_not_restorable", "no backup " + backup_id + " of this store");
-        }
-        const auto state = backup[0][0].as<std::string>();
-        if (state != "completed") {
-            return Refuse("backup_not_restorable",
-                          "backup " + backup_id + " is " + state +
-                              (state == "expired" ? " (beyond the plan's retention)" : "") +
-                              "; only a completed backup can be restored");
-        }
-        const std::string restore_id = NewUuid();
-        const auto requested_at = txn.exec_params1(kInsertRestore, restore_id, store_id, tenant.id,
-                                                   backup_id, tenant.id)[0]
-                                      .as<std::string>();
-        auto envelope = events::NewEnvelope(tenant.id, store_id, correlation_id);
-        auto* command = envelope.mutable_store_restore_requested();
-        command->set_restore_id(restore_id);
-        command->set_backup_id(backup_id);
-        command->set_requested_by(tenant.id);
-        command->set_engine(EngineOf(store->engine));
-        command->set_placement(store->placement);
-        command->set_name(store->name);
-        events::SetTypeFromPayload(envelope);
-        AddToOutbox(txn, envelope);
-        txn.exec_params(
-            kAudit, Actor(tenant), "store.restore", tenant.id, store_id,
-            nlohmann::json{{"restore_id", restore_id}, {"backup_id", backup_id}}.dump());
-        return {{{"id", restore_id},
-                 {"store_id", store_id},
-                 {"backup_id", backup_id},
-                 {"state", "requested"},
-                 {"requested_at", requested_at}},
-                std::nullopt};
+    return pool_.WithTransaction([&](pqxx::work& txn) {
+        return RequestRestoreIn(txn, tenant.id, store_id, backup_id, Actor(tenant), tenant.id,
+                                correlation_id);
     });
 }
 

@@ -101,6 +101,20 @@ ChartChange ChangeChartVersion(pqxx::work& txn, const std::string& store_id,
                                const std::string& version, const std::string& actor,
                                const std::string& correlation_id);
 
+// In `txn`: a backup of the store of `tenant_id`, as POST .../backups makes it (its row, its
+// command in the outbox, an audit row by `actor`); refused as that call refuses (deleting,
+// suspended, a backup or restore under way). Rollouts ask for one before a version that
+// migrates data.
+DataRequestOutcome RequestBackupIn(pqxx::work& txn, const std::string& tenant_id,
+                                   const std::string& store_id, const std::string& actor,
+                                   const std::string& requested_by,
+                                   const std::string& correlation_id);
+// In `txn`: a restore of a completed backup of the store, as POST .../restore makes it.
+DataRequestOutcome RequestRestoreIn(pqxx::work& txn, const std::string& tenant_id,
+                                    const std::string& store_id, const std::string& backup_id,
+                                    const std::string& actor, const std::string& requested_by,
+                                    const std::string& correlation_id);
+
 // The intake's ledger in Postgres (schema "intake"): tenants and their API token hashes,
 // the stores each tenant asked for (unique live names, the quota), idempotency keys and
 // the outbox. Every accepted command is committed with its outbox row in one transaction.

@@ -100,9 +100,40 @@ update intake.rollout_stores r
   from intake.stores s
  where r.rollout_id = $1::uuid and r.state in ('upgrading', 'rolling_back')
    and s.store_id = r.store_id
+   -- not judged here (StepData): a store still being backed up before its upgrade (no
+   -- generation yet), and one whose rollback converged and whose data is to be restored
+   and (s.state <> 'active' or r.generation is not null)
+   and not (s.state = 'active' and r.state = 'rolling_back' and r.backup_id is not null
+            and s.observed_generation >= r.generation)
    and (s.state <> 'active' or s.observed_generation >= r.generation
         or coalesce(s.failed_generation, 0) >= r.generation
         or r.started_at + make_interval(secs => $2::int) < now()))SQL";
+
+// Data-safe upgrades (a target that migrates data): the stores whose backup, asked for before
+// their upgrade, ended or whose store went; the rollbacks that converged and whose backup is to
+// be restored; the restores that ended.
+constexpr const char* kBackupsEnded = R"SQL(
+select r.store_id::text, b.state, coalesce(b.reason, ''), s.state
+  from intake.rollout_stores r
+  join intake.backups b on b.backup_id = r.backup_id
+  join intake.stores s on s.store_id = r.store_id
+ where r.rollout_id = $1::uuid and r.state = 'upgrading' and r.generation is null
+   and (b.state in ('completed', 'failed', 'expired') or s.state <> 'active')
+ order by r.position)SQL";
+constexpr const char* kRollbacksToRestore = R"SQL(
+select r.store_id::text, r.backup_id::text, s.tenant_id
+  from intake.rollout_stores r join intake.stores s on s.store_id = r.store_id
+ where r.rollout_id = $1::uuid and r.state = 'rolling_back' and r.backup_id is not null
+   and r.restore_id is null and s.state = 'active' and s.observed_generation >= r.generation
+ order by r.position)SQL";
+constexpr const char* kRestoresEnded = R"SQL(
+select r.store_id::text, x.state, coalesce(x.reason, '')
+  from intake.rollout_stores r join intake.restores x on x.restore_id = r.restore_id
+ where r.rollout_id = $1::uuid and r.state = 'rolling_back' and x.state in ('completed', 'failed')
+ order by r.position)SQL";
+constexpr const char* kFinishStore = R"SQL(
+update intake.rollout_stores set state = $3, reason = nullif($4, ''), finished_at = now()
+ where rollout_id = $1::uuid and store_id = $2::uuid)SQL";
 
 struct RolloutRow {
     std::string engine, target, previous, state;
@@ -455,6 +486,7 @@ int Rollouts::AdvanceOne(const std::string& rollout_id) {
         int moved = static_cast<int>(
             txn.exec_params(kGate, rollout_id, static_cast<int>(strategy.ready_within.count()))
                 .affected_rows());
+        moved += StepData(txn, rollout_id, rollout.state, rollout.target, actor);
         auto set_state = [&](const std::string& state, const std::string& reason) {
             txn.exec_params(
                 "update intake.rollouts set state = $2, reason = nullif($3, ''), updated_at = "
@@ -579,12 +611,20 @@ int Rollouts::AdvanceOne(const std::string& rollout_id) {
                 .as<int>();
         const int slots = strategy.max_in_flight - under_way;
         if (slots <= 0) return moved;
+        const auto* target_chart = charts_.Find(rollout.engine, rollout.target);
+        const bool migrates_data = target_chart != nullptr && target_chart->migrates_data;
         for (const auto& store :
              txn.exec_params("select store_id::text from intake.rollout_stores where rollout_id = "
                              "$1::uuid and wave = $2 and state = 'pending' order by position "
                              "limit $3",
                              rollout_id, rollout.wave, slots)) {
             const auto id = store[0].as<std::string>();
+            if (migrates_data) {
+                // Backed up first; upgraded by StepData once the backup completed.
+                const auto started = StartWithBackup(txn, rollout_id, id, actor);
+                if (started) ++moved;
+                continue;
+            }
             const auto change = ChangeChartVersion(txn, id, rollout.target, actor, rollout_id);
             if (change.kind == ChartChange::kSent) {
                 txn.exec_params(
@@ -604,6 +644,111 @@ int Rollouts::AdvanceOne(const std::string& rollout_id) {
         }
         return moved;
     });
+}
+
+bool Rollouts::StartWithBackup(pqxx::work& txn, const std::string& rollout_id,
+                               const std::string& store_id, const std::string& actor) {
+    const auto tenant =
+        txn.exec_params("select tenant_id from intake.stores where store_id = $1::uuid", store_id);
+    auto skip = [&](const std::string& reason) {
+        txn.exec_params(kFinishStore, rollout_id, store_id, "skipped", reason);
+        return true;
+    };
+    if (tenant.empty()) return skip("the store was deleted");
+    const auto backup = RequestBackupIn(txn, tenant[0][0].as<std::string>(), store_id, actor,
+                                        "rollout:" + rollout_id, rollout_id);
+    if (backup.refused) {
+        const auto& code = backup.refused->code;
+        // The store's own backup or restore under way: this store waits for a later step.
+        if (code == "data_operation_running") return false;
+        if (code == "store_suspended") {
+            return skip(
+                "suspended: its database is not running, so it cannot be backed up before a "
+                "version that migrates data; resume it and roll it out again");
+        }
+        return skip("the store was deleted");
+    }
+    txn.exec_params(
+        "update intake.rollout_stores set state = 'upgrading', backup_id = $3::uuid, "
+        "generation = null, started_at = now() where rollout_id = $1::uuid and store_id = "
+        "$2::uuid",
+        rollout_id, store_id, backup.body["id"].get<std::string>());
+    return true;
+}
+
+int Rollouts::StepData(pqxx::work& txn, const std::string& rollout_id, const std::string& state,
+                       const std::string& target, const std::string& actor) {
+    int moved = 0;
+    // Backups asked for before an upgrade: completed -> the upgrade (while the rollout runs;
+    // an aborted one leaves the store as it was), failed -> the store failed, untouched.
+    for (const auto& row : txn.exec_params(kBackupsEnded, rollout_id)) {
+        const auto id = row[0].as<std::string>();
+        const auto backup_state = row[1].as<std::string>();
+        if (row[3].as<std::string>() != "active") {
+            txn.exec_params(kFinishStore, rollout_id, id, "skipped", "the store was deleted");
+        } else if (backup_state != "completed") {
+            txn.exec_params(
+                kFinishStore, rollout_id, id, "failed",
+                "the backup before the upgrade " +
+                    std::string(backup_state == "expired" ? "expired" : "failed") +
+                    (row[2].as<std::string>().empty() ? ""
+                                                      : " (" + row[2].as<std::string>() + ")") +
+                    "; the store was not changed");
+        } else if (state == "aborted") {
+            txn.exec_params(kFinishStore, rollout_id, id, "skipped",
+                            "the rollout was aborted before its upgrade (its backup was kept)");
+        } else if (state != "running") {
+            continue;  // paused or halted: upgraded when it runs again
+        } else {
+            const auto change = ChangeChartVersion(txn, id, target, actor, rollout_id);
+            if (change.kind == ChartChange::kSent) {
+                txn.exec_params(
+                    "update intake.rollout_stores set generation = $3, from_version = "
+                    "coalesce(from_version, nullif($4, '')), started_at = now() where "
+                    "rollout_id = $1::uuid and store_id = $2::uuid",
+                    rollout_id, id, static_cast<int64_t>(change.generation), change.from_version);
+            } else {
+                txn.exec_params(kFinishStore, rollout_id, id, "skipped",
+                                change.kind == ChartChange::kAlreadyThere
+                                    ? "already at the target version"
+                                    : "the store was deleted");
+            }
+        }
+        ++moved;
+    }
+    // Rollbacks that converged, of stores backed up before their upgrade: their data back.
+    for (const auto& row : txn.exec_params(kRollbacksToRestore, rollout_id)) {
+        const auto id = row[0].as<std::string>();
+        const auto restore =
+            RequestRestoreIn(txn, row[2].as<std::string>(), id, row[1].as<std::string>(), actor,
+                             "rollout:" + rollout_id, rollout_id);
+        if (restore.refused && restore.refused->code == "data_operation_running") continue;
+        if (restore.refused) {
+            txn.exec_params(
+                kFinishStore, rollout_id, id, "failed",
+                "rolled back, but its data could not be restored: " + restore.refused->message);
+        } else {
+            txn.exec_params(
+                "update intake.rollout_stores set restore_id = $3::uuid where rollout_id = "
+                "$1::uuid and store_id = $2::uuid",
+                rollout_id, id, restore.body["id"].get<std::string>());
+        }
+        ++moved;
+    }
+    for (const auto& row : txn.exec_params(kRestoresEnded, rollout_id)) {
+        const auto id = row[0].as<std::string>();
+        if (row[1].as<std::string>() == "completed") {
+            txn.exec_params(kFinishStore, rollout_id, id, "rolled_back",
+                            "rolled back, and its data restored from the backup taken before "
+                            "the upgrade: what was written after that backup is lost");
+        } else {
+            txn.exec_params(
+                kFinishStore, rollout_id, id, "failed",
+                "rolled back, but restoring its data failed: " + row[2].as<std::string>());
+        }
+        ++moved;
+    }
+    return moved;
 }
 
 }  // namespace storefleet::intake

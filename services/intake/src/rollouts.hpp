@@ -75,6 +75,17 @@ private:
     // catalogue.
     Defaults DefaultsFrom(const std::vector<std::pair<std::string, std::string>>& recorded) const;
     nlohmann::json Describe(const std::string& rollout_id, bool with_failures);
+    // A target that migrates data (decision 13, "data-safe upgrades"): the store's upgrade
+    // starts with a backup (the store 'upgrading' with no generation until it completed);
+    // false when the store has a backup or restore of its own under way (tried again later).
+    bool StartWithBackup(pqxx::work& txn, const std::string& rollout_id,
+                         const std::string& store_id, const std::string& actor);
+    // Each step, in the rollout's transaction: backups that ended (completed: the upgrade is
+    // sent while the rollout runs; failed: the store failed, unchanged), rollbacks of backed-up
+    // stores that converged (their backup restored), restores that ended (rolled_back, or
+    // failed). Returns how many stores it moved.
+    int StepData(pqxx::work& txn, const std::string& rollout_id, const std::string& state,
+                 const std::string& target, const std::string& actor);
 
     pg::Pool& pool_;
     events::ChartCatalogue charts_;

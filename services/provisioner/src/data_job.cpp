@@ -41,14 +41,32 @@ constexpr const char* kReplaceSchemaThen =
     "{ echo 'drop schema public cascade; create schema public;'; pg_restore --no-owner "
     "--no-acl --file=- ";
 
+// A restore's record on the backup volume, written once the restore committed.
+std::string RestoredMarker(const DataJobSpec& spec) { return ".restored-" + spec.operation_id; }
+
+// The script's first step: a command seen before (a replay: the provisioner deletes a finished
+// Job once it has read its outcome, and Kafka may hand the command over again) reports what
+// was done and changes nothing. A restore run twice would throw away what the store wrote
+// since the first; a backup run twice would turn a backup into a later one.
+std::string DoneAlready(const DataJobSpec& spec, const std::string& dump,
+                        const DataJobPaths& paths) {
+    if (spec.operation == "backup") {
+        return "if [ -s " + dump + " ]; then stat -c %s " + dump + " > " + paths.termination_log +
+               "; exit 0; fi";
+    }
+    return "if [ -e " + RestoredMarker(spec) + " ]; then echo restored > " + paths.termination_log +
+           "; exit 0; fi";
+}
+
 // PostgreSQL (Medusa): the app user of the database container's environment, which owns the
 // database and so its schema public (PostgreSQL 15: pg_database_owner).
-std::string PostgresScript(const DataJobSpec& spec) {
-    const std::string env = Lines(
-        {"set -eu", "export PGHOST=\"$STOREFLEET_DB_HOST\"", "export PGUSER=\"$MEDUSA_DB_USER\"",
-         "export PGPASSWORD=\"$MEDUSA_DB_PASSWORD\"", "export PGDATABASE=\"$MEDUSA_DB_NAME\"",
-         std::string("cd ") + kBackupMountPath, "tries=0", std::string(kWaitForPostgres)});
+std::string PostgresScript(const DataJobSpec& spec, const DataJobPaths& paths) {
     const std::string dump = spec.backup_id + ".dump";
+    const std::string env =
+        Lines({"set -eu", "export PGHOST=\"$STOREFLEET_DB_HOST\"",
+               "export PGUSER=\"$MEDUSA_DB_USER\"", "export PGPASSWORD=\"$MEDUSA_DB_PASSWORD\"",
+               "export PGDATABASE=\"$MEDUSA_DB_NAME\"", "cd " + paths.backups,
+               DoneAlready(spec, dump, paths), "tries=0", std::string(kWaitForPostgres)});
     if (spec.operation == "backup") {
         std::string script =
             env + Lines({"pg_dump --format=custom --no-owner --no-acl --file=" + dump + ".partial",
@@ -58,7 +76,7 @@ std::string PostgresScript(const DataJobSpec& spec) {
             script += Lines({"ls -1t -- *.dump | tail -n +" + std::to_string(spec.keep + 1) +
                              " | xargs -r rm -f --"});
         }
-        return script + Lines({"stat -c %s " + dump + " > /dev/termination-log"});
+        return script + Lines({"stat -c %s " + dump + " > " + paths.termination_log});
     }
     const std::string sql = ".restore-" + spec.operation_id + ".sql";
     // The whole schema is replaced in one transaction: objects made after the backup (a
@@ -70,17 +88,18 @@ std::string PostgresScript(const DataJobSpec& spec) {
                         std::string(kReplaceSchemaThen) + dump + "; } > " + sql,
                         "psql -X -q -v ON_ERROR_STOP=1 --single-transaction --file=" + sql +
                             " > /dev/null",
-                        "rm -f " + sql, "echo restored > /dev/termination-log"});
+                        "rm -f " + sql, "touch " + RestoredMarker(spec),
+                        "echo restored > " + paths.termination_log});
 }
 
 // MariaDB (WooCommerce): the same steps with the MariaDB client tools of its image.
-std::string MariadbScript(const DataJobSpec& spec) {
+std::string MariadbScript(const DataJobSpec& spec, const DataJobPaths& paths) {
     const std::string connect =
         R"(--host="$STOREFLEET_DB_HOST" --user="$MARIADB_USER" --password="$MARIADB_PASSWORD")";
-    const std::string env =
-        Lines({"set -eu", std::string("cd ") + kBackupMountPath, "tries=0",
-               "until mariadb-admin " + connect + std::string(kPingUntilAnswered)});
     const std::string dump = spec.backup_id + ".dump";
+    const std::string env =
+        Lines({"set -eu", "cd " + paths.backups, DoneAlready(spec, dump, paths), "tries=0",
+               "until mariadb-admin " + connect + std::string(kPingUntilAnswered)});
     if (spec.operation == "backup") {
         std::string script = env + Lines({"mariadb-dump " + connect +
                                               " --single-transaction --databases "
@@ -91,12 +110,12 @@ std::string MariadbScript(const DataJobSpec& spec) {
             script += Lines({"ls -1t -- *.dump | tail -n +" + std::to_string(spec.keep + 1) +
                              " | xargs -r rm -f --"});
         }
-        return script + Lines({"stat -c %s " + dump + " > /dev/termination-log"});
+        return script + Lines({"stat -c %s " + dump + " > " + paths.termination_log});
     }
-    return env +
-           Lines({"test -s " + dump + " || { echo \"backup " + spec.backup_id +
-                      " is not on the store's backup volume\" >&2; exit 1; }",
-                  "mariadb " + connect + " < " + dump, "echo restored > /dev/termination-log"});
+    return env + Lines({"test -s " + dump + " || { echo \"backup " + spec.backup_id +
+                            " is not on the store's backup volume\" >&2; exit 1; }",
+                        "mariadb " + connect + " < " + dump, "touch " + RestoredMarker(spec),
+                        "echo restored > " + paths.termination_log});
 }
 
 }  // namespace
@@ -143,8 +162,8 @@ std::string DataJobName(const DataJobSpec& spec) {
     return spec.operation + "-" + spec.operation_id;
 }
 
-std::string DataJobScript(const DataJobSpec& spec) {
-    return spec.engine == "medusa" ? PostgresScript(spec) : MariadbScript(spec);
+std::string DataJobScript(const DataJobSpec& spec, const DataJobPaths& paths) {
+    return spec.engine == "medusa" ? PostgresScript(spec, paths) : MariadbScript(spec, paths);
 }
 
 json BackupVolumeClaimObject(const DataJobSpec& spec, const std::string& ns,

@@ -41,12 +41,23 @@ Result<DataJobSpec> DataJobSpecFromEvent(const v1::Envelope& envelope);
 // "backup-<id>" or "restore-<id>" (43 characters: a valid label value for job-name).
 std::string DataJobName(const DataJobSpec& spec);
 
+// Where the Job's script works: the backup volume and the termination message (tests run the
+// script in a folder of their own).
+struct DataJobPaths {
+    std::string backups = kBackupMountPath;
+    std::string termination_log = "/dev/termination-log";
+};
+
 // The shell script the Job's container runs (sh -c), engine by engine. A backup dumps to
 // <id>.dump.partial and renames it when complete (a half-written dump is never restorable),
 // then removes the oldest complete dumps beyond `keep`, and writes the dump's size in bytes to
 // its termination message. A restore first ends the database's other sessions, then loads the
-// dump in one transaction (PostgreSQL) so a failed restore leaves the data as it was.
-std::string DataJobScript(const DataJobSpec& spec);
+// dump in one transaction (PostgreSQL) so a failed restore leaves the data as it was, then
+// leaves a marker .restored-<restore id> on the volume. Run again for the same command (a
+// replay), either does nothing and reports as the first run did: the backup's dump exists, the
+// restore's marker exists. (A restore cut off between its commit and its marker would run
+// again: a window of one `touch`.)
+std::string DataJobScript(const DataJobSpec& spec, const DataJobPaths& paths = {});
 
 // The backup volume's claim: ReadWriteOnce, 1Gi per plan factor (small 1, medium 2, large 4:
 // it counts against the store's ResourceQuota requests.storage), on `storage_class` ("":

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 #include "dispatcher.hpp"
 #include "store_plan.hpp"
 #include "storefleet/events/envelope.hpp"
@@ -28,12 +33,12 @@ v1::Envelope Backup(v1::Engine engine = v1::ENGINE_MEDUSA, const std::string& pl
     return envelope;
 }
 
-v1::Envelope Restore() {
+v1::Envelope Restore(v1::Engine engine = v1::ENGINE_MEDUSA) {
     auto envelope = events::NewEnvelope("tenant-a", kStore, "c-2");
     auto* restore = envelope.mutable_store_restore_requested();
     restore->set_restore_id(kRestore);
     restore->set_backup_id(kBackup);
-    restore->set_engine(v1::ENGINE_MEDUSA);
+    restore->set_engine(engine);
     events::SetTypeFromPayload(envelope);
     return envelope;
 }
@@ -132,6 +137,104 @@ TEST(DataJobTest, ScriptsDumpAtomicallyKeepTheRetentionAndRestoreInOneTransactio
     EXPECT_NE(restore.find("pg_terminate_backend"), std::string::npos);
     const std::string woo = DataJobScript(*DataJobSpecFromEvent(Backup(v1::ENGINE_WOOCOMMERCE)));
     EXPECT_NE(woo.find("mariadb-dump"), std::string::npos) << woo;
+}
+
+// The scripts run by sh in a folder of their own, with the database tools replaced by stubs
+// that log each call: a command run twice (a replay) does its work once and reports the same.
+class DataJobScriptRun : public ::testing::Test {
+protected:
+    void SetUp() override {
+        char folder[] = "/tmp/data-job-test-XXXXXX";
+        ASSERT_NE(::mkdtemp(folder), nullptr);
+        root_ = folder;
+        paths_.backups = root_ + "/backups";
+        paths_.termination_log = root_ + "/termination-log";
+        std::filesystem::create_directories(paths_.backups);
+        std::filesystem::create_directories(root_ + "/bin");
+        // Every tool answers at once; pg_dump and mariadb-dump write a dump; each logs its name.
+        const std::string log = root_ + "/calls.log";
+        for (const std::string tool :
+             {"pg_isready", "psql", "pg_restore", "mariadb-admin", "mariadb"}) {
+            Stub(tool, "echo " + tool + " >> " + log + "\n" +
+                           (tool == "pg_restore" ? "echo 'select 1;'\n" : ""));
+        }
+        Stub("pg_dump",
+             "echo pg_dump >> " + log +
+                 "\nfor a; do case $a in --file=*) echo dump > \"${a#--file=}\";; esac; done\n");
+        Stub("mariadb-dump", "echo mariadb-dump >> " + log + "\necho dump\n");
+    }
+    void TearDown() override { std::filesystem::remove_all(root_); }
+
+    void Stub(const std::string& name, const std::string& body) {
+        const std::string path = root_ + "/bin/" + name;
+        std::ofstream(path) << "#!/bin/sh\n" << body;
+        std::filesystem::permissions(path, std::filesystem::perms::owner_all);
+    }
+    // Runs the script; returns its exit status.
+    int Run(const DataJobSpec& spec) {
+        const std::string script_file = root_ + "/script.sh";
+        std::ofstream(script_file) << DataJobScript(spec, paths_);
+        // The database container's environment the Job copies (credentials by reference there).
+        const std::string env =
+            "STOREFLEET_DB_HOST=db MEDUSA_DB_USER=u MEDUSA_DB_PASSWORD=p MEDUSA_DB_NAME=n "
+            "MARIADB_USER=u MARIADB_PASSWORD=p MARIADB_DATABASE=n ";
+        const int rc = std::system((env + "PATH='" + root_ + "/bin:/usr/bin:/bin' sh " +
+                                    script_file + " > " + root_ + "/run.log 2>&1")
+                                       .c_str());
+        if (rc != 0) ADD_FAILURE() << "the script failed: " << Read(root_ + "/run.log");
+        return rc;
+    }
+    std::string Read(const std::string& path) {
+        std::ifstream in(path);
+        std::string text;
+        for (std::string line; std::getline(in, line);) text += line + "\n";
+        return text;
+    }
+    int Calls(const std::string& tool) {
+        std::istringstream lines(Read(root_ + "/calls.log"));
+        int n = 0;
+        for (std::string line; std::getline(lines, line);) n += line == tool;
+        return n;
+    }
+
+    std::string root_;
+    DataJobPaths paths_;
+};
+
+TEST_F(DataJobScriptRun, ABackupOrARestoreRunTwiceDoesItsWorkOnce) {
+    for (const auto engine : {v1::ENGINE_MEDUSA, v1::ENGINE_WOOCOMMERCE}) {
+        SCOPED_TRACE(engine == v1::ENGINE_MEDUSA ? "medusa" : "woocommerce");
+        const std::string dumper = engine == v1::ENGINE_MEDUSA ? "pg_dump" : "mariadb-dump";
+        const std::string loader = engine == v1::ENGINE_MEDUSA ? "psql" : "mariadb";
+        std::filesystem::remove(root_ + "/calls.log");
+        for (const auto& file : std::filesystem::directory_iterator(paths_.backups))
+            std::filesystem::remove(file.path());
+
+        auto backup = *DataJobSpecFromEvent(Backup(engine));
+        ASSERT_EQ(Run(backup), 0);
+        EXPECT_EQ(Calls(dumper), 1);
+        ASSERT_TRUE(std::filesystem::exists(paths_.backups + "/" + kBackup + ".dump"));
+        const std::string size = Read(paths_.termination_log);
+        EXPECT_FALSE(size.empty());
+        ASSERT_EQ(Run(backup), 0) << "the backup replayed";
+        EXPECT_EQ(Calls(dumper), 1) << "a replayed backup dumped again";
+        EXPECT_EQ(Read(paths_.termination_log), size) << "a replay reports what the first run did";
+
+        auto restore = *DataJobSpecFromEvent(Restore(engine));
+        ASSERT_EQ(Run(restore), 0);
+        const int loads = Calls(loader);
+        EXPECT_GE(loads, 1);
+        EXPECT_EQ(Read(paths_.termination_log), "restored\n");
+        ASSERT_EQ(Run(restore), 0) << "the restore replayed";
+        EXPECT_EQ(Calls(loader), loads) << "a replayed restore loaded the dump again";
+        EXPECT_EQ(Read(paths_.termination_log), "restored\n");
+
+        // Another restore of the same backup (a new request, a new id) does run.
+        auto again = restore;
+        again.operation_id = "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a";
+        ASSERT_EQ(Run(again), 0);
+        EXPECT_GT(Calls(loader), loads);
+    }
 }
 
 TEST(DataJobTest, JobStateAndTerminationMessage) {
