@@ -36,9 +36,17 @@ tenant="contract-$(openssl rand -hex 4)"
 # the same stack keep theirs.
 tenants_before=$(psql -X -At -F ' ' "$STOREFLEET_PG_URL" -c \
     "select quote_literal(id), store_quota, coalesce(rate_per_second::text, 'null') from intake.tenants")
+# Its admin token lists every tenant's tokens and may revoke or rotate any of them (it revoked
+# the platform's own admin token once, and the tests after it got 401): the tokens that work
+# now work again afterwards, and those it issued are revoked.
+live_tokens=$(psql -X -At "$STOREFLEET_PG_URL" -c \
+    "select coalesce(string_agg(quote_literal(token_id::text), ','), 'null') from intake.api_tokens where revoked_at is null")
 cleanup() {
     psql -q "$STOREFLEET_PG_URL" -v ON_ERROR_STOP=1 -c \
         "update intake.api_tokens set revoked_at = now() where tenant_id in ('$tenant', '$tenant-ops')" >/dev/null 2>&1 || true
+    psql -q "$STOREFLEET_PG_URL" -v ON_ERROR_STOP=1 -c \
+        "update intake.api_tokens set revoked_at = case when token_id::text in ($live_tokens) then null else coalesce(revoked_at, now()) end" \
+        >/dev/null 2>&1 || true
     while read -r id quota rate; do
         [[ -n $id ]] || continue
         psql -q "$STOREFLEET_PG_URL" -c \
