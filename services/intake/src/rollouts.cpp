@@ -135,6 +135,24 @@ constexpr const char* kFinishStore = R"SQL(
 update intake.rollout_stores set state = $3, reason = nullif($4, ''), finished_at = now()
  where rollout_id = $1::uuid and store_id = $2::uuid)SQL";
 
+// The store's chart change to `target` sent and recorded as its upgrade (its generation, the
+// version it had, the gate's clock started), or the store skipped with why nothing was sent.
+void SendUpgrade(pqxx::work& txn, const std::string& rollout_id, const std::string& store_id,
+                 const std::string& target, const std::string& actor) {
+    const auto change = ChangeChartVersion(txn, store_id, target, actor, rollout_id);
+    if (change.kind == ChartChange::kSent) {
+        txn.exec_params(
+            "update intake.rollout_stores set state = 'upgrading', generation = $3, "
+            "from_version = coalesce(from_version, nullif($4, '')), started_at = now() "
+            "where rollout_id = $1::uuid and store_id = $2::uuid",
+            rollout_id, store_id, static_cast<int64_t>(change.generation), change.from_version);
+    } else {
+        txn.exec_params(kFinishStore, rollout_id, store_id, "skipped",
+                        change.kind == ChartChange::kAlreadyThere ? "already at the target version"
+                                                                  : "the store was deleted");
+    }
+}
+
 struct RolloutRow {
     std::string engine, target, previous, state;
     int wave = 0, waves = 0;
@@ -625,21 +643,7 @@ int Rollouts::AdvanceOne(const std::string& rollout_id) {
                 if (started) ++moved;
                 continue;
             }
-            const auto change = ChangeChartVersion(txn, id, rollout.target, actor, rollout_id);
-            if (change.kind == ChartChange::kSent) {
-                txn.exec_params(
-                    "update intake.rollout_stores set state = 'upgrading', generation = $3, "
-                    "from_version = coalesce(from_version, nullif($4, '')), started_at = now() "
-                    "where rollout_id = $1::uuid and store_id = $2::uuid",
-                    rollout_id, id, static_cast<int64_t>(change.generation), change.from_version);
-            } else {
-                txn.exec_params(
-                    "update intake.rollout_stores set state = 'skipped', reason = $3, finished_at "
-                    "= now() where rollout_id = $1::uuid and store_id = $2::uuid",
-                    rollout_id, id,
-                    change.kind == ChartChange::kAlreadyThere ? "already at the target version"
-                                                              : "the store was deleted");
-            }
+            SendUpgrade(txn, rollout_id, id, rollout.target, actor);
             ++moved;
         }
         return moved;
@@ -700,19 +704,7 @@ int Rollouts::StepData(pqxx::work& txn, const std::string& rollout_id, const std
         } else if (state != "running") {
             continue;  // paused or halted: upgraded when it runs again
         } else {
-            const auto change = ChangeChartVersion(txn, id, target, actor, rollout_id);
-            if (change.kind == ChartChange::kSent) {
-                txn.exec_params(
-                    "update intake.rollout_stores set generation = $3, from_version = "
-                    "coalesce(from_version, nullif($4, '')), started_at = now() where "
-                    "rollout_id = $1::uuid and store_id = $2::uuid",
-                    rollout_id, id, static_cast<int64_t>(change.generation), change.from_version);
-            } else {
-                txn.exec_params(kFinishStore, rollout_id, id, "skipped",
-                                change.kind == ChartChange::kAlreadyThere
-                                    ? "already at the target version"
-                                    : "the store was deleted");
-            }
+            SendUpgrade(txn, rollout_id, id, target, actor);
         }
         ++moved;
     }
