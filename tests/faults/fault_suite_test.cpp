@@ -15,8 +15,11 @@
 // replay_check.hpp. This file holds the suite's order and main().
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "cases.hpp"
 #include "fixture.hpp"
@@ -85,6 +88,31 @@ void RegisterTheCasesInOrder() {
     }
 }
 
+// Every failure's text, repeated at the very end of the output: CI keeps the output's head and
+// tail, and a failure in the middle of a 9-minute suite would otherwise be cut out of it.
+class FailureRecap final : public ::testing::EmptyTestEventListener {
+public:
+    void OnTestPartResult(const ::testing::TestPartResult& result) override {
+        if (!result.failed()) return;
+        const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+        std::string text = result.message();
+        if (text.size() > 600) text = text.substr(0, 600) + " [...]";
+        lines_.push_back(std::string(test != nullptr ? test->name() : "?") + " " +
+                         (result.file_name() != nullptr ? result.file_name() : "?") + ":" +
+                         std::to_string(result.line_number()) + ": " + text);
+    }
+    void Print() const {
+        if (lines_.empty()) return;
+        std::cout << "what failed (" << lines_.size() << "):\n";
+        const std::size_t shown = std::min<std::size_t>(lines_.size(), 20);
+        for (std::size_t i = 0; i < shown; ++i) std::cout << "  " << lines_[i] << "\n";
+        if (shown < lines_.size()) std::cout << "  ... and " << lines_.size() - shown << " more\n";
+    }
+
+private:
+    std::vector<std::string> lines_;
+};
+
 }  // namespace
 }  // namespace storefleet::faults
 
@@ -92,6 +120,8 @@ int main(int argc, char** argv) {
     using namespace storefleet::faults;
     ::testing::InitGoogleTest(&argc, argv);
     RegisterTheCasesInOrder();
+    auto* recap = new FailureRecap;  // owned by gtest's listener list
+    ::testing::UnitTest::GetInstance()->listeners().Append(recap);
     if (RepoRoot().empty()) {
         std::cerr << "STOREFLEET_ROOT must name the repository (ctest sets it)\n";
         return 1;
@@ -134,6 +164,7 @@ int main(int argc, char** argv) {
     Figure("suite wall time", Seconds(Clock::now() - start), "s");
     std::cout << Platform("ps").output;
     if (!was_running) Platform("down");
+    recap->Print();
     const auto* unit = ::testing::UnitTest::GetInstance();
     if (result == 0 && unit->skipped_test_count() > 0) {
         std::cerr << "faults: " << unit->skipped_test_count() << " cases were skipped\n";
