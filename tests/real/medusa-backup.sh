@@ -15,116 +15,13 @@
 # Uses the stack of $STOREFLEET_STATE (default .state/test-real) when its real node and
 # platform run; otherwise starts what is missing there and stops what it started at the end.
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-: "${STOREFLEET_STATE:=$ROOT/.state/test-real}"
-export STOREFLEET_STATE
-source "$ROOT/infra/local/lib/common.sh"
-source "$ROOT/infra/local/lib/parts.sh"
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); log "PASS: $*"; }
-bad() { failed=$((failed + 1)); log "FAIL: $*"; }
-now_ms() { date +%s%3N; }
-
-started_stack=false
-NAME="backup-$(date +%s)"
-STORE_ID=""
-ADMIN_EMAIL=merchant@example.com
-cleanup() {
-    local rc=$?
-    if [[ -n $STORE_ID ]] && [[ -n ${STOREFLEET_URL:-} ]]; then
-        curl -s -o /dev/null -X DELETE -H "Authorization: Bearer $TOKEN" "$STOREFLEET_URL/api/v1/stores/$STORE_ID" || true
-    fi
-    if $started_stack; then
-        "$ROOT/infra/local/platform" down >/dev/null 2>&1 || true
-        "$ROOT/infra/local/down" >/dev/null 2>&1 || true
-    fi
-    echo "real backup: $passed passed, $failed failed"
-    ((failed == 0 && rc == 0)) || exit 1
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+REAL_LABEL="real backup"
+source "$(dirname "$0")/lib.sh"
 
 t0=$SECONDS
-bash "$ROOT/infra/local/build-tools.sh"
-bash "$ROOT/infra/images/build.sh"
-platform_ready() {
-    [[ -f $STOREFLEET_STATE/env.d/realnode && -f $STOREFLEET_STATE/env.d/platform ]] && _rn_pid_alive kubelet &&
-        "$ROOT/infra/local/platform" status >/dev/null 2>&1
-}
-if ! platform_ready; then
-    started_stack=true
-    "$ROOT/infra/local/platform" down >/dev/null 2>&1 || true
-    "$ROOT/infra/local/up"
-    "$ROOT/infra/local/up" real-node
-    "$ROOT/infra/local/platform" up >/dev/null
-fi
-set -a
-# shellcheck disable=SC1091
-source "$STOREFLEET_STATE/env"
-set +a
-[[ -n ${STOREFLEET_INGRESS_HTTP:-} && -n ${STOREFLEET_URL:-} ]] || die "no STOREFLEET_INGRESS_HTTP or STOREFLEET_URL in $STOREFLEET_STATE/env"
-TOKEN=$(<"$STOREFLEET_TOKEN_FILE")
-api() {  # api METHOD PATH [BODY]: prints the body, then the status code on its own last line
-    local args=(-s -w '\n%{http_code}' -X "$1" -H "Authorization: Bearer $TOKEN")
-    [[ $# -ge 3 ]] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
-    curl "${args[@]}" "$STOREFLEET_URL$2"
-}
-field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1]);
-for k in sys.argv[2].split("."): v=v[int(k)] if isinstance(v,list) else v[k]
-print(str(v).lower() if isinstance(v,bool) else v)' "$1" "$2"; }
-
-# --- a Medusa store on the real node, Ready --------------------------------------------------
-out=$(api POST /api/v1/stores '{"name":"'"$NAME"'","engine":"medusa","plan":"small","admin_email":"'"$ADMIN_EMAIL"'","placement":"real-node"}')
-[[ ${out##*$'\n'} == 202 ]] || die "POST /api/v1/stores answered ${out##*$'\n'}: ${out%$'\n'*}"
-STORE_ID=$(field "${out%$'\n'*}" id)
-HOST=$(field "${out%$'\n'*}" host)
-store_view=""
-store_settled() {
-    local out
-    out=$(api GET "/api/v1/stores/$STORE_ID")
-    [[ ${out##*$'\n'} == 200 ]] || return 1
-    store_view=${out%$'\n'*}
-    case $(field "$store_view" status) in ready | failed) return 0 ;; *) return 1 ;; esac
-}
-wait_for "the store to become Ready" 900 store_settled || die "the store did not settle: $store_view"
-[[ $(field "$store_view" status) == ready ]] || die "the store failed: $store_view"
-NS=$(field "$store_view" namespace)
-ok "Medusa store $STORE_ID Ready on the real node"
-ADMIN_PASSWORD=$(kubectl get secret -n "$NS" store-credentials -o jsonpath='{.data.admin-password}' | base64 -d)
-health() { [[ $(curl -s -o /dev/null -w '%{http_code}' -H "Host: $HOST" --max-time 10 "$STOREFLEET_INGRESS_HTTP/health") == 200 ]]; }
-wait_for "the store to answer through the ingress" 600 health || die "the store never answered through the ingress"
-setup_done() { [[ $(kubectl get job -n "$NS" -l app.kubernetes.io/instance=store -o jsonpath='{.items[0].status.succeeded}' 2>/dev/null) == 1 ]]; }
-wait_for "the setup Job" 900 setup_done || die "the setup Job did not succeed"
-
-place_order() {  # place_order: prints the new order's id
-    local order_log order
-    order_log=$(mktemp)
-    if BASE_URL="$STOREFLEET_INGRESS_HTTP" STORE_HOST="$HOST" ADMIN_EMAIL="$ADMIN_EMAIL" ADMIN_PASSWORD="$ADMIN_PASSWORD" \
-        PUBLISHABLE_KEY_TITLE=storefleet REGION_NAME=Default PRODUCT_HANDLE=storefleet-sample COUNTRY_CODE=us \
-        WAIT_SECONDS=300 sh "$ROOT/charts/medusa-store/files/test-order.sh" 2>"$order_log"; then
-        order=$(grep -o 'order order_[A-Za-z0-9]*' "$order_log" | awk '{print $2}' | tail -1)
-    else
-        cat "$order_log" >&2
-        order=""
-    fi
-    rm -f "$order_log"
-    echo "$order"
-}
-admin_order_status() {  # admin_order_status ORDER: the admin API's HTTP status for the order
-    local token
-    token=$(printf '{"email":"%s","password":"%s"}' "$ADMIN_EMAIL" "$ADMIN_PASSWORD" |
-        curl -sf -H "Host: $HOST" -H 'Content-Type: application/json' --data-binary @- \
-            "$STOREFLEET_INGRESS_HTTP/auth/user/emailpass" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') || {
-        echo 000
-        return 0
-    }
-    curl -s -o /dev/null -w '%{http_code}' -H "Host: $HOST" -H "Authorization: Bearer $token" \
-        "$STOREFLEET_INGRESS_HTTP/admin/orders/$1?fields=id"
-}
-admin_has() { [[ $(admin_order_status "$1") == 200 ]]; }
-admin_lacks() { [[ $(admin_order_status "$1") == 404 ]]; }
+real_start
+# --- a Medusa store on the real node, Ready, with a first order --------------------------------
+create_medusa_store "backup-$(date +%s)"
 
 first=$(place_order)
 [[ -n $first ]] || die "the first order could not be placed"

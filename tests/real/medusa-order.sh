@@ -20,70 +20,11 @@
 # Uses the stack of $STOREFLEET_STATE (default .state/test-real) when its real node and
 # platform run; otherwise starts what is missing there and stops what it started at the end.
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-: "${STOREFLEET_STATE:=$ROOT/.state/test-real}"
-export STOREFLEET_STATE
-source "$ROOT/infra/local/lib/common.sh"
-source "$ROOT/infra/local/lib/parts.sh"
+source "$(dirname "$0")/lib.sh"
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); log "PASS: $*"; }
-bad() { failed=$((failed + 1)); log "FAIL: $*"; }
-summary() { echo "real: $passed passed, $failed failed"; }
-now_ms() { date +%s%3N; }
-
-started_stack=false
 NAME="real-$(date +%s)"
-NS=""
-STORE_ID=""
-ADMIN_EMAIL=merchant@example.com
-cleanup() {
-    local rc=$?
-    if [[ -n $STORE_ID ]] && [[ -n ${STOREFLEET_URL:-} ]]; then
-        curl -s -o /dev/null -X DELETE -H "Authorization: Bearer $TOKEN" "$STOREFLEET_URL/api/v1/stores/$STORE_ID" || true
-    fi
-    if $started_stack; then
-        "$ROOT/infra/local/platform" down >/dev/null 2>&1 || true
-        "$ROOT/infra/local/down" >/dev/null 2>&1 || true
-    fi
-    summary
-    ((failed == 0 && rc == 0)) || exit 1
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 t0=$SECONDS
-bash "$ROOT/infra/local/build-tools.sh"
-bash "$ROOT/infra/images/build.sh"
-log "tools and images ready in $((SECONDS - t0))s"
-platform_ready() {
-    [[ -f $STOREFLEET_STATE/env.d/realnode && -f $STOREFLEET_STATE/env.d/platform ]] && _rn_pid_alive kubelet &&
-        "$ROOT/infra/local/platform" status >/dev/null 2>&1
-}
-if ! platform_ready; then
-    started_stack=true
-    "$ROOT/infra/local/platform" down >/dev/null 2>&1 || true
-    "$ROOT/infra/local/up"
-    "$ROOT/infra/local/up" real-node
-    # The platform reads the real node's environment at start: intake then offers
-    # placement real-node for Medusa, the provisioner layers values-real-node.yaml.
-    "$ROOT/infra/local/platform" up >/dev/null
-fi
-set -a
-# shellcheck disable=SC1091
-source "$STOREFLEET_STATE/env"
-set +a
-[[ -n ${STOREFLEET_INGRESS_HTTP:-} && -n ${STOREFLEET_URL:-} ]] || die "no STOREFLEET_INGRESS_HTTP or STOREFLEET_URL in $STOREFLEET_STATE/env"
-TOKEN=$(<"$STOREFLEET_TOKEN_FILE")
-api() {  # api METHOD PATH [BODY]: prints the body, then the status code on its own last line
-    local args=(-s -w '\n%{http_code}' -X "$1" -H "Authorization: Bearer $TOKEN")
-    [[ $# -ge 3 ]] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
-    curl "${args[@]}" "$STOREFLEET_URL$2"
-}
-field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1]);
-for k in sys.argv[2].split("."): v=v[int(k)] if isinstance(v,list) else v[k]
-print(str(v).lower() if isinstance(v,bool) else v)' "$1" "$2"; }
+real_start
 
 # --- a store the real node cannot run is refused, naming the field --------------------------
 out=$(api POST /api/v1/stores '{"name":"'"$NAME"'-wc","engine":"woocommerce","placement":"real-node"}')
@@ -105,15 +46,6 @@ STORE_ID=$(field "$body" id)
 HOST=$(field "$body" host)
 ok "POST /api/v1/stores accepted the store on the real node: 202, id $STORE_ID, host $HOST"
 
-store_view=""
-store_settled() {
-    local out code
-    out=$(api GET "/api/v1/stores/$STORE_ID")
-    code=${out##*$'\n'}
-    store_view=${out%$'\n'*}
-    [[ $code == 200 ]] || return 1
-    case $(field "$store_view" status) in ready | failed) return 0 ;; *) return 1 ;; esac
-}
 if ! wait_for "the store to become Ready through the API" 900 store_settled; then
     die "the store did not settle in 900s: $store_view"
 fi
@@ -143,7 +75,6 @@ else
 fi
 if pods_on_real_node; then ok "every pod of the store is on $REALNODE_NAME"; else bad "store pods are not all on $REALNODE_NAME"; fi
 
-health() { [[ $(curl -s -o /dev/null -w '%{http_code}' -H "Host: $HOST" --max-time 10 "$STOREFLEET_INGRESS_HTTP/health") == 200 ]]; }
 if wait_for "the store to answer through the ingress" 900 health; then
     http_s=$(( ($(now_ms) - post_ms) / 1000 ))
     ok "store answers GET /health through the ingress, ${http_s}s after the POST"
@@ -151,20 +82,14 @@ else
     kubectl get pods -n "$NS" -o wide >&2 || true
     die "the store never answered through the ingress"
 fi
-setup_done() { [[ $(kubectl get job -n "$NS" -o jsonpath='{.items[0].status.succeeded}' 2>/dev/null) == 1 ]]; }
 if wait_for "the setup Job" 900 setup_done; then ok "setup Job (migrations, seed) succeeded"; else bad "setup Job did not succeed"; fi
 
 # --- a shopper's order, through the ingress ---------------------------------------------------
-order_log=$(mktemp)
-if BASE_URL="$STOREFLEET_INGRESS_HTTP" STORE_HOST="$HOST" ADMIN_EMAIL="$ADMIN_EMAIL" ADMIN_PASSWORD="$ADMIN_PASSWORD" \
-    PUBLISHABLE_KEY_TITLE=storefleet REGION_NAME=Default PRODUCT_HANDLE=storefleet-sample COUNTRY_CODE=us \
-    WAIT_SECONDS=300 sh "$ROOT/charts/medusa-store/files/test-order.sh" 2>"$order_log"; then
-    order=$(grep -o 'order order_[A-Za-z0-9]*' "$order_log" | awk '{print $2}' | tail -1)
+order=$(place_order)
+if [[ -n $order ]]; then
     ok "order $order placed through the Store API (cart, address, shipping, manual payment, complete)"
 else
-    cat "$order_log" >&2
     bad "placing an order failed"
-    order=""
 fi
 
 # --- the merchant sees it in the admin API ----------------------------------------------------
@@ -208,15 +133,7 @@ fi
 # NetworkPolicies, enforced by the node's kube-router (tests/real/network-policies.sh checks
 # them one by one), under which DNS goes to the kube-dns pod only. Checked from inside the
 # Medusa container's network namespace, with this order placed under both.
-medusa_pid=""
-while read -r c pid; do
-    info=$(_rn_ctr containers info "$c" 2>/dev/null) || continue
-    if grep -q "\"io.kubernetes.pod.namespace\": \"$NS\"" <<<"$info" &&
-        grep -q '"io.kubernetes.container.name": "medusa"' <<<"$info"; then
-        medusa_pid=$pid
-        break
-    fi
-done < <(_rn_ctr tasks ls 2>/dev/null | awk '$3 == "RUNNING" {print $1, $2}')
+medusa_pid=$(container_pid "$NS" medusa || true)
 if [[ -z $medusa_pid ]]; then
     bad "no running Medusa container found for the network checks"
 else
