@@ -6,7 +6,7 @@ JOBS ?= 2
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTOREFLEET_WERROR=ON
 
 .PHONY: all help deps deps-apt deps-tools build test test-unit test-integration test-e2e test-faults run stop \
-        stack-up stack-down status clean bench bench-quick images test-real dashboard format lint \
+        stack-up stack-down status clean bench bench-quick bench-rollout images test-real dashboard format lint \
         screenshots
 
 ## all: the same as build.
@@ -134,6 +134,11 @@ bench-quick: build deps-tools
 
 bench: build deps-tools
 	@STOREFLEET_BUILD_DIR=$(abspath $(BUILD_DIR)) bench/run.sh full
+
+## bench-rollout: a fleet rollout of 1,000 stores on KWOK next to their installs and the
+## ceiling of both (about 35 min; BENCH_ROLLOUT_STORES overrides the size). See bench/rollout.sh.
+bench-rollout: build deps-tools
+	@STOREFLEET_BUILD_DIR=$(abspath $(BUILD_DIR)) bench/rollout.sh $(or $(BENCH_ROLLOUT_STORES),1000)
 
 ## clean: removes the build folder (the caches in ~/.cache/storefleet stay).
 clean:

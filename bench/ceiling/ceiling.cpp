@@ -10,6 +10,13 @@
 //
 // Prints one JSON line: stores, seconds (first apply to last Ready), stores_per_second, and
 // the percentiles of apply-start-to-Ready. Threads: `--in-flight` workers plus the watcher's.
+//
+// With `--upgrade-to CHART_DIR`, once every store is Ready it upgrades them all the same way:
+// the other chart version rendered once, its objects re-applied per store, `--in-flight` at a
+// time, each store waited for until every Deployment and StatefulSet of the new chart has rolled
+// out (the provisioner's rule, EvaluateWorkload, on the object as the API server has it now, so
+// a cache that has not seen the new generation cannot call it Ready); the "upgrade" object of
+// the JSON line has the same figures.
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/resource.h>
@@ -64,6 +71,8 @@ struct Options {
     std::string plan = "small";
     std::string tenant = "ceiling";
     std::string charts_dir = "charts";
+    std::string chart;       // the chart folder; default <charts_dir>/<engine>-store
+    std::string upgrade_to;  // a chart folder to upgrade every store to once Ready
     std::string helm = "helm";
     std::string kubeconfig;
     std::string ingress_namespace = "ingress-nginx";
@@ -80,7 +89,7 @@ struct Options {
                  "small|medium|large]\n  [--charts-dir D] [--helm PATH] [--kubeconfig PATH] "
                  "[--ingress-namespace NS] "
                  "[--ingress-class C]\n  [--service-account NS:NAME] [--store-role ROLE] [--tenant "
-                 "T] [--deadline S]\n"
+                 "T] [--deadline S]\n  [--chart DIR] [--upgrade-to DIR]\n"
                  "Defaults come from STOREFLEET_CHARTS_DIR, STOREFLEET_HELM_BINARY, KUBECONFIG,\n"
                  "STOREFLEET_INGRESS_NAMESPACE, STOREFLEET_INGRESS_CLASS, "
                  "STOREFLEET_PROVISIONER_SERVICE_ACCOUNT.\n";
@@ -132,6 +141,10 @@ Options ParseOptions(int argc, char** argv) {
             o.tenant = value;
         else if (flag == "--charts-dir")
             o.charts_dir = value;
+        else if (flag == "--chart")
+            o.chart = value;
+        else if (flag == "--upgrade-to")
+            o.upgrade_to = value;
         else if (flag == "--helm")
             o.helm = value;
         else if (flag == "--kubeconfig")
@@ -152,10 +165,13 @@ Options ParseOptions(int argc, char** argv) {
     if (o.plan != "small" && o.plan != "medium" && o.plan != "large")
         Usage("--plan must be small, medium or large");
     if (o.kubeconfig.empty()) Usage("no kubeconfig: set KUBECONFIG or --kubeconfig");
-    if (!std::filesystem::is_directory(std::filesystem::path(o.charts_dir) /
-                                       (o.engine + "-store"))) {
-        Usage("--charts-dir " + o.charts_dir + " has no " + o.engine + "-store chart");
-    }
+    if (o.chart.empty())
+        o.chart = (std::filesystem::path(o.charts_dir) / (o.engine + "-store")).string();
+    if (!std::filesystem::is_regular_file(std::filesystem::path(o.chart) / "Chart.yaml"))
+        Usage("no chart in " + o.chart + " (--chart, or --charts-dir with " + o.engine + "-store)");
+    if (!o.upgrade_to.empty() &&
+        !std::filesystem::is_regular_file(std::filesystem::path(o.upgrade_to) / "Chart.yaml"))
+        Usage("--upgrade-to " + o.upgrade_to + " has no Chart.yaml");
     return o;
 }
 
@@ -193,9 +209,10 @@ std::string GroupVersionPath(const std::string& api_version) {
                                                       : "/apis/" + api_version;
 }
 
-// Renders the chart once for the placeholder store, exactly with the values the provisioner
+// Renders `chart` once for the placeholder store, exactly with the values the provisioner
 // gives Helm (ChartValues), and resolves each object's API path by discovery.
-std::vector<ChartObject> RenderChart(const Options& o, kube::KubeApi& kube) {
+std::vector<ChartObject> RenderChart(const Options& o, const std::string& chart,
+                                     kube::KubeApi& kube) {
     pv::StoreSpec placeholder{kPlaceholderId,
                               o.tenant,
                               kPlaceholderName,
@@ -211,8 +228,6 @@ std::vector<ChartObject> RenderChart(const Options& o, kube::KubeApi& kube) {
     const auto values = (dir / "values.json").string();
     const auto rendered = (dir / "rendered.yaml").string();
     std::ofstream(values) << pv::ChartValues(placeholder, o.ingress_class).dump();
-    const std::string chart =
-        (std::filesystem::path(o.charts_dir) / (o.engine + "-store")).string();
     const int code = Spawn({o.helm, "template", pv::kReleaseName, chart, "-n",
                             pv::NamespaceFor(kPlaceholderId), "-f", values, "--skip-tests"},
                            rendered);
@@ -284,6 +299,20 @@ struct Request {
     std::string body;  // JSON or YAML: server-side apply takes either
 };
 
+// The chart's objects of one store, in Helm's order, with its id, name and host.
+std::vector<Request> ChartRequests(const pv::StoreSpec& spec,
+                                   const std::vector<ChartObject>& chart) {
+    std::vector<Request> out;
+    auto substitute = [&](std::string text) {
+        text = ReplaceAll(std::move(text), kPlaceholderId, spec.store_id);
+        text = ReplaceAll(std::move(text), kPlaceholderHost, spec.host);
+        return ReplaceAll(std::move(text), kPlaceholderName, spec.name);
+    };
+    for (const auto& object : chart)
+        out.push_back({substitute(object.path), substitute(object.yaml)});
+    return out;
+}
+
 // Every object of one store, in the provisioner's order: namespace, RoleBinding, quota,
 // limits, policies, secret, then the chart in Helm's order.
 std::vector<Request> StoreRequests(const Options& o, const pv::StoreSpec& spec,
@@ -310,14 +339,7 @@ std::vector<Request> StoreRequests(const Options& o, const pv::StoreSpec& spec,
     }
     out.push_back({base + "/secrets/" + pv::kCredentialsSecret,
                    pv::CredentialsSecretObject(spec, ns).dump()});
-    for (const auto& object : chart) {
-        auto substitute = [&](std::string text) {
-            text = ReplaceAll(std::move(text), kPlaceholderId, spec.store_id);
-            text = ReplaceAll(std::move(text), kPlaceholderHost, spec.host);
-            return ReplaceAll(std::move(text), kPlaceholderName, spec.name);
-        };
-        out.push_back({substitute(object.path), substitute(object.yaml)});
-    }
+    for (auto& request : ChartRequests(spec, chart)) out.push_back(std::move(request));
     return out;
 }
 
@@ -371,10 +393,60 @@ double CpuSeconds(int who) {
            static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
+// One phase's figures (installs, or upgrades): stores Ready, first start to last Ready, the
+// rate, and the percentiles of each store's start to Ready.
+json PhaseFigures(const std::vector<StoreResult>& results, Clock::time_point start) {
+    std::vector<double> ready_seconds;
+    double apply_total = 0;
+    int retries = 0;
+    auto last = start;
+    std::string first_error;
+    for (const auto& result : results) {
+        apply_total += result.apply_seconds;
+        retries += result.retries;
+        if (result.ready) {
+            ready_seconds.push_back(result.ready_seconds);
+            last = std::max(last, result.finished);
+        } else if (first_error.empty()) {
+            first_error = result.error;
+        }
+    }
+    const double span = Seconds(last - start);
+    const auto ready = static_cast<int>(ready_seconds.size());
+    const auto stores = static_cast<double>(std::max<std::size_t>(1, results.size()));
+    json out = {{"ready", ready},
+                {"failed", static_cast<int>(results.size()) - ready},
+                {"seconds", Round(span, 0.01)},
+                {"stores_per_second", span > 0 ? Round(ready / span, 0.01) : 0.0},
+                {"apply_to_ready_p50", Round(Percentile(ready_seconds, 0.50))},
+                {"apply_to_ready_p95", Round(Percentile(ready_seconds, 0.95))},
+                {"apply_to_ready_p99", Round(Percentile(ready_seconds, 0.99))},
+                {"apply_to_ready_max", Round(Percentile(ready_seconds, 1.0))},
+                {"apply_seconds_mean", Round(apply_total / stores)},
+                {"apply_retries", retries}};
+    if (!first_error.empty()) out["first_error"] = first_error;
+    return out;
+}
+
+// What of a store's Deployments and StatefulSets among `requests` has not rolled out, by the
+// provisioner's rule on the objects as the API server has them now ("" when all have).
+std::string RolledOut(kube::KubeApi& kube, const std::vector<Request>& requests) {
+    for (const auto& request : requests) {
+        for (const char* kind : {"deployments", "statefulsets"}) {
+            if (request.path.find(std::string("/") + kind + "/") == std::string::npos) continue;
+            auto live = kube.Get(request.path);
+            if (!live.ok()) return request.path + " (" + live.error().message + ")";
+            auto state = pv::EvaluateWorkload(kind, *live);
+            if (!state.ready) return state.description;
+        }
+    }
+    return "";
+}
+
 int Run(const Options& o) {
     kube::KubeClient kube(kube::LoadKubeconfig(o.kubeconfig), kFieldManager);
     const auto render_start = Clock::now();
-    const auto chart = RenderChart(o, kube);
+    const auto chart = RenderChart(o, o.chart, kube);
     const double render_seconds = Seconds(Clock::now() - render_start);
 
     std::vector<pv::StoreSpec> specs;
@@ -433,46 +505,66 @@ int Run(const Options& o) {
     std::vector<std::thread> workers;
     for (int i = 0; i < std::min<int>(o.in_flight, o.stores); ++i) workers.emplace_back(worker);
     for (auto& thread : workers) thread.join();
-    shutdown.Trigger();
 
-    std::vector<double> ready_seconds;
-    double apply_total = 0;
-    int retries = 0;
-    auto last = start;
-    std::string first_error;
-    for (const auto& result : results) {
-        apply_total += result.apply_seconds;
-        retries += result.retries;
-        if (result.ready) {
-            ready_seconds.push_back(result.ready_seconds);
-            last = std::max(last, result.finished);
-        } else if (first_error.empty()) {
-            first_error = result.error;
-        }
+    json out = PhaseFigures(results, start);
+    out["stores"] = o.stores;
+    out["in_flight"] = o.in_flight;
+    out["engine"] = o.engine;
+    out["plan"] = o.plan;
+    out["chart"] = o.chart;
+    out["objects_per_store"] = StoreRequests(o, specs.front(), chart).size();
+    out["render_seconds"] = Round(render_seconds);
+    bool all_ready = out["ready"] == o.stores;
+    if (all_ready && !o.upgrade_to.empty()) {
+        const auto target = RenderChart(o, o.upgrade_to, kube);
+        std::vector<StoreResult> upgrades(specs.size());
+        next = 0;
+        const auto upgrade_start = Clock::now();
+        const auto upgrade_deadline = upgrade_start + std::chrono::seconds(o.deadline_seconds);
+        auto upgrade_worker = [&] {
+            for (std::size_t i = next++; i < specs.size(); i = next++) {
+                auto& result = upgrades[i];
+                result.started = Clock::now();
+                const auto requests = ChartRequests(specs[i], target);
+                for (const auto& request : requests) {
+                    if (auto status =
+                            ApplyWithRetry(kube, request, upgrade_deadline, result.retries);
+                        !status.ok()) {
+                        result.error = status.error().message;
+                        break;
+                    }
+                }
+                result.apply_seconds = Seconds(Clock::now() - result.started);
+                while (result.error.empty()) {
+                    auto waiting = RolledOut(kube, requests);
+                    if (waiting.empty()) {
+                        result.ready = true;
+                    } else if (Clock::now() > upgrade_deadline) {
+                        result.error = "not rolled out before the deadline; waiting for " + waiting;
+                    } else {
+                        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+                        continue;
+                    }
+                    break;
+                }
+                result.finished = Clock::now();
+                result.ready_seconds = Seconds(result.finished - result.started);
+            }
+        };
+        std::vector<std::thread> upgraders;
+        for (int i = 0; i < std::min<int>(o.in_flight, o.stores); ++i)
+            upgraders.emplace_back(upgrade_worker);
+        for (auto& thread : upgraders) thread.join();
+        auto upgrade = PhaseFigures(upgrades, upgrade_start);
+        upgrade["chart"] = o.upgrade_to;
+        all_ready = upgrade["ready"] == o.stores;
+        out["upgrade"] = upgrade;
     }
-    const double span = Seconds(last - start);
-    const auto ready = static_cast<int>(ready_seconds.size());
-    json out = {{"stores", o.stores},
-                {"ready", ready},
-                {"failed", o.stores - ready},
-                {"in_flight", o.in_flight},
-                {"engine", o.engine},
-                {"plan", o.plan},
-                {"objects_per_store", StoreRequests(o, specs.front(), chart).size()},
-                {"seconds", Round(span, 0.01)},
-                {"stores_per_second", span > 0 ? Round(ready / span, 0.01) : 0.0},
-                {"apply_to_ready_p50", Round(Percentile(ready_seconds, 0.50))},
-                {"apply_to_ready_p95", Round(Percentile(ready_seconds, 0.95))},
-                {"apply_to_ready_p99", Round(Percentile(ready_seconds, 0.99))},
-                {"apply_to_ready_max", Round(Percentile(ready_seconds, 1.0))},
-                {"apply_seconds_mean", Round(apply_total / o.stores)},
-                {"apply_retries", retries},
-                {"render_seconds", Round(render_seconds)},
-                {"tool_cpu_seconds", Round(CpuSeconds(RUSAGE_SELF), 0.01)},
-                {"helm_template_cpu_seconds", Round(CpuSeconds(RUSAGE_CHILDREN), 0.01)}};
-    if (!first_error.empty()) out["first_error"] = first_error;
+    shutdown.Trigger();
+    out["tool_cpu_seconds"] = Round(CpuSeconds(RUSAGE_SELF), 0.01);
+    out["helm_template_cpu_seconds"] = Round(CpuSeconds(RUSAGE_CHILDREN), 0.01);
     std::cout << out.dump() << std::endl;
-    return ready == o.stores ? 0 : 1;
+    return all_ready ? 0 : 1;
 }
 
 }  // namespace
