@@ -126,12 +126,12 @@ create_medusa_store() {  # create_medusa_store NAME
     wait_for "the setup Job" 900 setup_done || die "the setup Job did not succeed"
 }
 
-place_order() {  # place_order: prints the new order's id
+place_order() {  # place_order: prints the new order's id (test-order.sh waits ORDER_WAIT_SECONDS, 300, for the store)
     local order_log order
     order_log=$(mktemp)
     if BASE_URL="$STOREFLEET_INGRESS_HTTP" STORE_HOST="$HOST" ADMIN_EMAIL="$ADMIN_EMAIL" ADMIN_PASSWORD="$ADMIN_PASSWORD" \
         PUBLISHABLE_KEY_TITLE=storefleet REGION_NAME=Default PRODUCT_HANDLE=storefleet-sample COUNTRY_CODE=us \
-        WAIT_SECONDS=300 sh "$ROOT/charts/medusa-store/files/test-order.sh" 2>"$order_log"; then
+        WAIT_SECONDS="${ORDER_WAIT_SECONDS:-300}" sh "$ROOT/charts/medusa-store/files/test-order.sh" 2>"$order_log"; then
         order=$(grep -o 'order order_[A-Za-z0-9]*' "$order_log" | awk '{print $2}' | tail -1)
     else
         cat "$order_log" >&2
