@@ -15,7 +15,8 @@
 #      same chart version applied straight to the API server, then upgraded to the target by
 #      re-applying the other version's objects, at the same in-flight, each waited for until it
 #      has rolled out.
-# N defaults to 1000 (about 35 minutes on the 2-core machine); BENCH_IN_FLIGHT=64, BENCH_WARMUP=10.
+# N defaults to 1000 (about 70 minutes on the 2-core machine: installs 8, the rollout 34, the
+# ceiling the rest); BENCH_IN_FLIGHT=64, BENCH_WARMUP=10.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 n=${1:-1000}
