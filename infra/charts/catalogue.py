@@ -31,6 +31,7 @@ import re
 import shutil
 import sys
 import tarfile
+import tempfile
 
 ENGINE_CHARTS = {"woocommerce": "woocommerce-store", "medusa": "medusa-store"}
 MIGRATES_DATA = "storefleet.io/migrates-data"
@@ -219,6 +220,22 @@ def release(charts_dir, chart):
     with open(path, "wb") as f:
         f.write(package(files, chart))
     return path
+
+
+def extra_version_main(tool, usage, make_chart):
+    """main() of a test's own catalogue (tests/faults/test_catalogue.py,
+    tests/real/rollout_catalogue.py): `tool OUT` builds the product's catalogue into OUT plus the
+    one chart folder `make_chart(work_dir)` returns, and prints OUT."""
+    if len(sys.argv) != 2:
+        raise SystemExit(usage)
+    out = os.path.abspath(sys.argv[1])
+    charts = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "charts")
+    with tempfile.TemporaryDirectory() as work:
+        try:
+            build(charts, out, [make_chart(work)])
+        except CatalogueError as error:
+            raise SystemExit(f"{tool}: {error}")
+    print(out)
 
 
 def main():

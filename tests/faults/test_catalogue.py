@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "infra/charts"))
@@ -47,17 +46,5 @@ def broken_chart(into):
     return chart
 
 
-def main():
-    if len(sys.argv) != 2:
-        raise SystemExit(__doc__)
-    out = os.path.abspath(sys.argv[1])
-    with tempfile.TemporaryDirectory() as work:
-        try:
-            catalogue.build(os.path.join(ROOT, "charts"), out, [broken_chart(work)])
-        except catalogue.CatalogueError as error:
-            raise SystemExit(f"test_catalogue: {error}")
-    print(out)
-
-
 if __name__ == "__main__":
-    main()
+    catalogue.extra_version_main("test_catalogue", __doc__, broken_chart)

@@ -13,7 +13,6 @@ import os
 import re
 import sys
 import tarfile
-import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "infra/charts"))
@@ -45,17 +44,5 @@ def failing_chart(into):
     return chart
 
 
-def main():
-    if len(sys.argv) != 2:
-        raise SystemExit(__doc__)
-    out = os.path.abspath(sys.argv[1])
-    with tempfile.TemporaryDirectory() as work:
-        try:
-            catalogue.build(os.path.join(ROOT, "charts"), out, [failing_chart(work)])
-        except catalogue.CatalogueError as error:
-            raise SystemExit(f"rollout_catalogue: {error}")
-    print(out)
-
-
 if __name__ == "__main__":
-    main()
+    catalogue.extra_version_main("rollout_catalogue", __doc__, failing_chart)
