@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/real/lib.sh: what the real-node scripts share (sourced by medusa-order.sh,
-# medusa-backup.sh, medusa-rollout.sh; never run). After `source`, a script has:
+# medusa-backup.sh, medusa-rollout.sh and, through them, backup-steps.sh; never run). After `source`, a script has:
 #
 #   ok / bad TEXT        a PASS or FAIL line, counted; the summary at exit says both counts
 #   now_ms               milliseconds since the epoch

@@ -6,7 +6,9 @@
 # The platform's intake and provisioner run with a catalogue that adds one Medusa version that
 # must never ship (tests/real/rollout_catalogue.py: 0.2.1 whose migration commits, records itself
 # in the store's storefleet_schema_versions table and then fails). Through the public API only:
-#   1. a Medusa store on the real node (the engine's default chart), Ready, with order A;
+#   1. a Medusa store on the real node (the engine's default chart), Ready; a backup and a
+#      restore through the API (tests/real/backup-steps.sh: of two orders only the first, A,
+#      remains);
 #   2. a rollout of that store to 0.2.1, which migrates data: the rollout backs the store up
 #      first, upgrades it, the migration runs; done, the store at 0.2.1, order A there;
 #   3. order B;
@@ -18,8 +20,9 @@
 #      placed once the rollout's backup completed (during the failing upgrade, when the store
 #      takes one) is gone too: what is written between a backup and its restore is lost, as
 #      the rollout's settings say;
-#   5. a new store, created after the first rollout's canary passed, is installed at 0.2.1 and
-#      Ready, its migration run (its Job fits beside setup in the small plan's quota).
+#   5. a new store, created once the first rollout's canary passed (while 3 and 4 run), is
+#      installed at 0.2.1 and Ready, its migration run (its Job fits beside setup in the small
+#      plan's quota).
 # Prints each step's time. Deletes the store and restarts the services with the product's
 # catalogue at the end. Every wait polls with a deadline.
 #
@@ -53,6 +56,7 @@ restart_services() {  # restart_services [CATALOGUE]: intake and the provisioner
 }
 # shellcheck disable=SC2317  # run by lib.sh's EXIT trap
 real_on_exit() {
+    [[ -z ${NEW_ID:-} ]] || api DELETE "/api/v1/stores/$NEW_ID" >/dev/null || true
     ((${#services[@]} == 0)) || restart_services || return 1
 }
 restart_services "$catalogue"
@@ -64,12 +68,12 @@ offered() {  # the admin API lists the failing version for Medusa
 wait_for "intake to offer $FAILING_VERSION" 60 offered || die "intake does not list $FAILING_VERSION: $(admin_api GET /api/v1/admin/charts)"
 ok "intake and the provisioners (${services[*]}) run with the test catalogue ($FAILING_VERSION added)"
 
-# --- 1. a Medusa store with order A -------------------------------------------------------------
+# --- 1. a Medusa store, backed up and restored through the API; order A ------------------------
 create_medusa_store "rollout-$(date +%s)"
-order_a=$(place_order)
-[[ -n $order_a ]] || die "order A could not be placed"
-admin_has "$order_a" || die "the admin API does not show order A $order_a"
-ok "order A $order_a placed"
+# shellcheck source=tests/real/backup-steps.sh
+source "$(dirname "$0")/backup-steps.sh"
+order_a=$first
+ok "order A is $order_a (the order the restore kept)"
 
 rollout_view=""
 rollout() {  # rollout VERSION: POSTs a rollout of this store to VERSION; prints its id
@@ -128,6 +132,13 @@ if ((backups_after == backups_before + 1)); then ok "the rollout took a backup b
 versions=$(schema_versions)
 if [[ $versions == "$MIGRATING_VERSION" ]]; then ok "the migration ran: storefleet_schema_versions = $versions"; else bad "storefleet_schema_versions after $MIGRATING_VERSION: '$versions'"; fi
 wait_for "the store to serve at $MIGRATING_VERSION" 300 health || bad "the store does not serve at $MIGRATING_VERSION"
+
+# A new store now gets the migrating version (the canary passed): installed fresh while the rest
+# runs, checked in step 5.
+out=$(api POST /api/v1/stores '{"name":"rollout-new-'"$(date +%s)"'","engine":"medusa","plan":"small","admin_email":"'"$ADMIN_EMAIL"'","placement":"real-node"}')
+[[ ${out##*$'\n'} == 202 ]] || die "POST /api/v1/stores (the new store) answered ${out##*$'\n'}: ${out%$'\n'*}"
+NEW_ID=$(field "${out%$'\n'*}" id)
+new_ms=$(now_ms)
 if wait_for "order A in the admin API" 300 admin_has "$order_a"; then ok "order A is there after the upgrade"; else bad "order A is gone after the upgrade"; fi
 
 # --- 3. order B -------------------------------------------------------------------------------
@@ -209,22 +220,22 @@ echo "figures: rollout_migrating_s=$upgrade_s rollout_failing_rolled_back_s=$rol
 out=$(api DELETE "/api/v1/stores/$STORE_ID")
 if [[ ${out##*$'\n'} == 202 ]]; then ok "store deleted through the API"; STORE_ID=""; else bad "DELETE answered ${out##*$'\n'}"; fi
 
-# --- 5. a new store gets the migrating version, installed fresh -------------------------------
-# The first rollout's canary passed, so new Medusa stores get its target: installed (not
-# upgraded) at it, its migration Job runs beside setup and must leave the database room in the
-# small plan's quota (0.2.0 did not: its Job took setup's resources and the store never came up).
-gone() { local out; out=$(api GET "/api/v1/stores/$1"); [[ ${out##*$'\n'} == 404 || $(field "${out%$'\n'*}" status) == deleted ]]; }
-first_store=$(field "$store_view" id)
-wait_for "the first store to be deleted" 300 gone "$first_store" || bad "the first store was not deleted in 300 s"
-step_ms=$(now_ms)
-create_medusa_store "rollout-new-$(date +%s)"
-if [[ $(field "$store_view" chart_version) == "$MIGRATING_VERSION" ]]; then
-    ok "a new store is installed at $MIGRATING_VERSION (the canary passed) and Ready $(( ($(now_ms) - step_ms) / 1000 ))s after its POST"
+# --- 5. the new store, installed fresh at the migrating version --------------------------------
+# Its migration Job runs beside setup and must leave the database room in the small plan's quota
+# (0.2.0 did not: its Job took setup's resources and the store never came up).
+first_ns=$NS
+STORE_ID=$NEW_ID
+NEW_ID=""
+wait_for "the new store to settle" 900 store_settled || bad "the new store did not settle: $store_view"
+NS=$(field "$store_view" namespace)
+if [[ $(field "$store_view" status) == ready && $(field "$store_view" chart_version) == "$MIGRATING_VERSION" ]]; then
+    ok "a new store, created after the canary passed, is installed at $MIGRATING_VERSION and Ready ($(( ($(now_ms) - new_ms) / 1000 ))s after its POST)"
 else
-    bad "a new store got chart $(field "$store_view" chart_version), not $MIGRATING_VERSION"
+    bad "the new store: status $(field "$store_view" status), chart $(field "$store_view" chart_version), not Ready at $MIGRATING_VERSION"
 fi
 versions=$(schema_versions)
 if [[ $versions == "$MIGRATING_VERSION" ]]; then ok "its migration ran on the fresh install: storefleet_schema_versions = $versions"; else bad "storefleet_schema_versions of the new store: '$versions'"; fi
+[[ $NS != "$first_ns" ]] || bad "the new store shares the first store's namespace"
 out=$(api DELETE "/api/v1/stores/$STORE_ID")
 if [[ ${out##*$'\n'} == 202 ]]; then ok "the new store deleted through the API"; STORE_ID=""; else bad "DELETE answered ${out##*$'\n'}"; fi
 log "total $((SECONDS - t0))s"
