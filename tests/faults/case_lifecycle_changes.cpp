@@ -6,6 +6,7 @@
 // revision it made or finishes at once; it never adds one).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <iostream>
 #include <iterator>
 #include <map>
@@ -256,8 +257,21 @@ void ChangesConvergeOnceWhileEveryProvisionerIsKilled() {
            std::to_string(in_flight_at_kills));
     EXPECT_GT(in_flight_at_kills, 0) << "every kill -9 came after the stores had converged";
 
-    // The end state of every store, in the API, its namespace and its Helm release.
-    const auto annotations = NamespaceAnnotations(id_set);
+    // The end state of every store, in the API, its namespace and its Helm release. The
+    // provisioner records the observed generation on the namespace just after it published
+    // the status (a kill -9 in between replays the command, which records it then), so the API
+    // can say converged a moment before the namespace does: waited for, with a deadline.
+    std::map<std::string, json> annotations;
+    PollUntil(
+        [&] {
+            annotations = NamespaceAnnotations(id_set);
+            return std::all_of(ids.begin(), ids.end(), [&](const std::string& id) {
+                const auto found = annotations.find(id);
+                return found != annotations.end() &&
+                       AnnotatedGeneration(found->second, kObservedAnnotation) >= 4;
+            });
+        },
+        std::chrono::seconds(60));
     std::map<int, int> revision_counts;
     int recovered_releases = 0;
     for (const auto& id : ids) {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "cases.hpp"
+#include "failure_recap.hpp"
 #include "fixture.hpp"
 #include "replay_check.hpp"
 
@@ -88,31 +89,6 @@ void RegisterTheCasesInOrder() {
     }
 }
 
-// Every failure's text, repeated at the very end of the output: CI keeps the output's head and
-// tail, and a failure in the middle of a 9-minute suite would otherwise be cut out of it.
-class FailureRecap final : public ::testing::EmptyTestEventListener {
-public:
-    void OnTestPartResult(const ::testing::TestPartResult& result) override {
-        if (!result.failed()) return;
-        const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-        std::string text = result.message();
-        if (text.size() > 600) text = text.substr(0, 600) + " [...]";
-        lines_.push_back(std::string(test != nullptr ? test->name() : "?") + " " +
-                         (result.file_name() != nullptr ? result.file_name() : "?") + ":" +
-                         std::to_string(result.line_number()) + ": " + text);
-    }
-    void Print() const {
-        if (lines_.empty()) return;
-        std::cout << "what failed (" << lines_.size() << "):\n";
-        const std::size_t shown = std::min<std::size_t>(lines_.size(), 20);
-        for (std::size_t i = 0; i < shown; ++i) std::cout << "  " << lines_[i] << "\n";
-        if (shown < lines_.size()) std::cout << "  ... and " << lines_.size() - shown << " more\n";
-    }
-
-private:
-    std::vector<std::string> lines_;
-};
-
 }  // namespace
 }  // namespace storefleet::faults
 
@@ -120,7 +96,7 @@ int main(int argc, char** argv) {
     using namespace storefleet::faults;
     ::testing::InitGoogleTest(&argc, argv);
     RegisterTheCasesInOrder();
-    auto* recap = new FailureRecap;  // owned by gtest's listener list
+    auto* recap = new storefleet::test_support::FailureRecap;  // owned by gtest's listener list
     ::testing::UnitTest::GetInstance()->listeners().Append(recap);
     if (RepoRoot().empty()) {
         std::cerr << "STOREFLEET_ROOT must name the repository (ctest sets it)\n";
