@@ -136,7 +136,8 @@ bench: build deps-tools
 	@STOREFLEET_BUILD_DIR=$(abspath $(BUILD_DIR)) bench/run.sh full
 
 ## bench-rollout: a fleet rollout of 1,000 stores on KWOK next to their installs and the
-## ceiling of both (about 70 min; BENCH_ROLLOUT_STORES overrides the size). See bench/rollout.sh.
+## ceiling of both (about 70 min; BENCH_ROLLOUT_STORES overrides the size, BENCH_SECTIONS=ceiling
+## or =platform runs one side alone). See bench/rollout.sh.
 bench-rollout: build deps-tools
 	@STOREFLEET_BUILD_DIR=$(abspath $(BUILD_DIR)) bench/rollout.sh $(or $(BENCH_ROLLOUT_STORES),1000)
 

@@ -16,7 +16,10 @@
 #      re-applying the other version's objects, at the same in-flight, each waited for until it
 #      has rolled out.
 # N defaults to 1000 (about 70 minutes on the 2-core machine: installs 8, the rollout 34, the
-# ceiling the rest); BENCH_IN_FLIGHT=64, BENCH_WARMUP=10.
+# ceiling the rest); BENCH_IN_FLIGHT=64, BENCH_WARMUP=10. BENCH_SECTIONS picks the sections
+# (default "platform ceiling"): "platform" is 1 and 2 (the rollout needs the installs), "ceiling"
+# is 3, each on a cluster of its own size, so a slow one can be repeated alone; the summary
+# shows "-" for a section not run.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 n=${1:-1000}
@@ -25,6 +28,18 @@ warmup=${BENCH_WARMUP:-10}
 for v in "$n" "$in_flight" "$warmup"; do
     [[ $v =~ ^[1-9][0-9]*$ ]] || { echo "bench/rollout.sh: '$v' is not a whole number above 0" >&2; exit 2; }
 done
+read -r -a section_list <<<"${BENCH_SECTIONS-platform ceiling}"
+sections=" ${section_list[*]} "
+for s in "${section_list[@]}"; do
+    [[ $s == platform || $s == ceiling ]] || {
+        echo "bench/rollout.sh: BENCH_SECTIONS has '$s'; it takes platform and ceiling" >&2
+        exit 2
+    }
+done
+((${#section_list[@]} > 0)) || { echo "bench/rollout.sh: BENCH_SECTIONS is empty; it takes platform and ceiling" >&2; exit 2; }
+run_platform=false run_ceiling=false
+[[ $sections == *" platform "* ]] && run_platform=true
+[[ $sections == *" ceiling "* ]] && run_ceiling=true
 export STOREFLEET_STATE="$root/.state/bench-rollout"
 export STOREFLEET_BUILD_DIR="${STOREFLEET_BUILD_DIR:-$root/build}"
 build_dir=$STOREFLEET_BUILD_DIR
@@ -48,30 +63,41 @@ cleanup() { "$root/infra/local/platform" down >/dev/null 2>&1 || true; "$root/in
 trap cleanup EXIT
 rm -rf "$STOREFLEET_STATE"
 # Room for every store at once: the platform's (warm-up and N) and the ceiling's N, 50 a node.
-export STOREFLEET_K8S_NODES=$(((warmup + 2 * n + 49) / 50 + 3))
+placed=0
+$run_platform && placed=$((placed + warmup + n))
+$run_ceiling && placed=$((placed + n))
+export STOREFLEET_K8S_NODES=$(((placed + 49) / 50 + 3))
 "$root/infra/local/up" >/dev/null
 record() { echo "$1" | tee -a "$out.tmp" >&2; }
 : >"$out.tmp"
-record "{\"section\":\"machine\",\"cores\":$(nproc),\"mem_gib\":$(awk '/^MemTotal:/{print int($2 / 1048576)}' /proc/meminfo),\"git\":\"$(git -C "$root" rev-parse --short HEAD)\",\"mode\":\"rollout\",\"k8s_nodes\":$STOREFLEET_K8S_NODES,\"stores\":$n,\"in_flight\":$in_flight,\"from\":\"$from\",\"target\":\"$target\"}"
+record "{\"section\":\"machine\",\"sections\":\"${section_list[*]}\",\"cores\":$(nproc),\"mem_gib\":$(awk '/^MemTotal:/{print int($2 / 1048576)}' /proc/meminfo),\"git\":\"$(git -C "$root" rev-parse --short HEAD)\",\"mode\":\"rollout\",\"k8s_nodes\":$STOREFLEET_K8S_NODES,\"stores\":$n,\"in_flight\":$in_flight,\"from\":\"$from\",\"target\":\"$target\"}"
 
-STOREFLEET_MAX_IN_FLIGHT=$in_flight STOREFLEET_PROVISIONER_REPLICAS=1 STOREFLEET_BOOTSTRAP_QUOTA=1000000 \
-    STOREFLEET_RATE_PER_SECOND=1000000 STOREFLEET_RATE_BURST=1000000 "$root/infra/local/platform" up >/dev/null
-set -a
-# shellcheck disable=SC1091
-source "$STOREFLEET_STATE/env"
-set +a
-python3 "$root/bench/provision.py" --stores "$warmup" --prefix warm --deadline 600 >/dev/null
-record "{\"section\":\"install\",\"result\":$(python3 "$root/bench/provision.py" --stores "$n" --prefix i --deadline $((600 + n * 3 / 2)))}"
-rollout=$(python3 "$root/bench/rollout.py" --target "$target" --in-flight "$in_flight" --deadline $((1200 + n * 3))) ||
-    echo "the rollout did not end done: $rollout" >&2
-record "{\"section\":\"rollout\",\"result\":${rollout:-null}}"
-"$root/infra/local/platform" down >/dev/null
+if $run_platform; then
+    STOREFLEET_MAX_IN_FLIGHT=$in_flight STOREFLEET_PROVISIONER_REPLICAS=1 STOREFLEET_BOOTSTRAP_QUOTA=1000000 \
+        STOREFLEET_RATE_PER_SECOND=1000000 STOREFLEET_RATE_BURST=1000000 "$root/infra/local/platform" up >/dev/null
+    set -a
+    # shellcheck disable=SC1091
+    source "$STOREFLEET_STATE/env"
+    set +a
+    python3 "$root/bench/provision.py" --stores "$warmup" --prefix warm --deadline 600 >/dev/null
+    record "{\"section\":\"install\",\"result\":$(python3 "$root/bench/provision.py" --stores "$n" --prefix i --deadline $((600 + n * 3 / 2)))}"
+    rollout=$(python3 "$root/bench/rollout.py" --target "$target" --in-flight "$in_flight" --deadline $((1200 + n * 3))) ||
+        echo "the rollout did not end done: $rollout" >&2
+    record "{\"section\":\"rollout\",\"result\":${rollout:-null}}"
+    "$root/infra/local/platform" down >/dev/null
+fi
 
-ceiling=$("$build_dir/bench/ceiling" --stores "$n" --in-flight "$in_flight" --prefix c --tenant ceiling \
-    --chart "$catalogue/woocommerce-store/$from" --upgrade-to "$catalogue/woocommerce-store/$target" \
-    --helm "$STOREFLEET_CACHE/bin/helm" --deadline $((600 + n * 3 / 2))) ||
-    echo "the ceiling run did not finish cleanly: $ceiling" >&2
-record "{\"section\":\"ceiling\",\"result\":${ceiling:-null}}"
+if $run_ceiling; then
+    set -a
+    # shellcheck disable=SC1091
+    source "$STOREFLEET_STATE/env"
+    set +a
+    ceiling=$("$build_dir/bench/ceiling" --stores "$n" --in-flight "$in_flight" --prefix c --tenant ceiling \
+        --chart "$catalogue/woocommerce-store/$from" --upgrade-to "$catalogue/woocommerce-store/$target" \
+        --helm "$STOREFLEET_CACHE/bin/helm" --deadline $((600 + n * 3 / 2))) ||
+        echo "the ceiling run did not finish cleanly: $ceiling" >&2
+    record "{\"section\":\"ceiling\",\"result\":${ceiling:-null}}"
+fi
 
 mv "$out.tmp" "$out"
 python3 - "$out" <<'PY' | tee "${out%.json}.md"
@@ -80,7 +106,8 @@ rows = {}
 for line in open(sys.argv[1]):
     line = json.loads(line)
     rows[line["section"]] = line
-m, i, r, c = rows["machine"], rows["install"]["result"], rows["rollout"]["result"], rows["ceiling"]["result"]
+m = rows["machine"]
+i, r, c = ({} if s not in rows else rows[s]["result"] for s in ("install", "rollout", "ceiling"))
 print(f"# Rollout throughput, {m['stores']} stores on KWOK ({m['git']}, {m['cores']} cores, {m['k8s_nodes']} nodes)\n")
 print(f"WooCommerce {m['from']} -> {m['target']}, {m['in_flight']} in flight; stores/s (seconds)\n")
 print("| | storefleet | ceiling (bench/ceiling) |")
@@ -91,8 +118,12 @@ def rate(phase, seconds_key):
     if not phase.get("stores_per_second"):
         return "-"
     return f"{phase['stores_per_second']:.2f} ({phase[seconds_key]:.1f} s)"
-print(f"| installs | {rate(i, 'event_span_seconds')} | {rate(ci, 'seconds')} |")
-if r:
+print(f"| installs | {rate(i or {}, 'event_span_seconds')} | {rate(ci, 'seconds')} |")
+if not r:
+    print(f"| upgrades | - | {rate(cu, 'seconds')} |")
+    if ci.get("stores_per_second") and cu.get("stores_per_second"):
+        print(f"\nupgrades / installs: {cu['stores_per_second'] / ci['stores_per_second']:.2f} (ceiling)")
+else:
     print(f"| upgrades | {rate(r, 'seconds')}, {r['upgraded']} of {r['stores']}, {r['state']} | {rate(cu, 'seconds')} |")
     print(f"\nupgrades / installs: {r['stores_per_second'] / i['stores_per_second']:.2f} (storefleet)", end="")
     if ci.get("stores_per_second") and cu.get("stores_per_second"):
