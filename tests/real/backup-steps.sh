@@ -24,15 +24,15 @@ ok "POST .../backups accepted: 202, backup $BACKUP_ID, keep $(field "${out%$'\n'
 out=$(api POST "/api/v1/stores/$STORE_ID/backups")
 if [[ ${out##*$'\n'} == 409 ]]; then ok "a second backup while one is under way: 409"; else bad "a second backup while one is under way answered ${out##*$'\n'}"; fi
 backups=""
-backup_done() {
+ended() {  # ended LIST ID: GET .../backups; the entry ID of LIST (items: backups, restores) ended
     local out
     out=$(api GET "/api/v1/stores/$STORE_ID/backups")
     [[ ${out##*$'\n'} == 200 ]] || return 1
     backups=${out%$'\n'*}
-    python3 -c 'import json,sys; b=[x for x in json.loads(sys.argv[1])["items"] if x["id"]==sys.argv[2]][0]
-sys.exit(0 if b["state"] in ("completed","failed") else 1)' "$backups" "$BACKUP_ID"
+    python3 -c 'import json,sys; e=[x for x in json.loads(sys.argv[1])[sys.argv[2]] if x["id"]==sys.argv[3]][0]
+sys.exit(0 if e["state"] in ("completed","failed") else 1)' "$backups" "$1" "$2"
 }
-wait_for "backup $BACKUP_ID to complete" 600 backup_done || die "the backup did not end in 600s: $backups"
+wait_for "backup $BACKUP_ID to complete" 600 ended items "$BACKUP_ID" || die "the backup did not end in 600s: $backups"
 backup_s=$(( $(now_ms) - backup_ms ))
 read -r b_state b_size b_job_ms b_simulated < <(python3 -c 'import json,sys; b=[x for x in json.loads(sys.argv[1])["items"] if x["id"]==sys.argv[2]][0]
 print(b["state"], b["size_bytes"], b["duration_ms"], str(b["simulated"]).lower())' "$backups" "$BACKUP_ID")
@@ -51,15 +51,7 @@ out=$(api POST "/api/v1/stores/$STORE_ID/restore" '{"backup_id":"'"$BACKUP_ID"'"
 [[ ${out##*$'\n'} == 202 ]] || die "POST .../restore answered ${out##*$'\n'}: ${out%$'\n'*}"
 RESTORE_ID=$(field "${out%$'\n'*}" id)
 ok "POST .../restore accepted: 202, restore $RESTORE_ID of backup $BACKUP_ID"
-restore_done() {
-    local out
-    out=$(api GET "/api/v1/stores/$STORE_ID/backups")
-    [[ ${out##*$'\n'} == 200 ]] || return 1
-    backups=${out%$'\n'*}
-    python3 -c 'import json,sys; r=[x for x in json.loads(sys.argv[1])["restores"] if x["id"]==sys.argv[2]][0]
-sys.exit(0 if r["state"] in ("completed","failed") else 1)' "$backups" "$RESTORE_ID"
-}
-wait_for "restore $RESTORE_ID to complete" 600 restore_done || die "the restore did not end in 600s: $backups"
+wait_for "restore $RESTORE_ID to complete" 600 ended restores "$RESTORE_ID" || die "the restore did not end in 600s: $backups"
 restore_s=$(( $(now_ms) - restore_ms ))
 read -r r_state r_job_ms < <(python3 -c 'import json,sys; r=[x for x in json.loads(sys.argv[1])["restores"] if x["id"]==sys.argv[2]][0]
 print(r["state"], r["duration_ms"])' "$backups" "$RESTORE_ID")
